@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine with Python 3 and make:
+#   make run    create .venv if needed, install pathdyn, run the main job on built-in defaults
+#   make test   the same set-up, then the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out
+STAMP := $(VENV)/.pathdyn-installed
+
+.PHONY: run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/pathdyn derive --depths 2,2 --format text
+	$(BIN)/pathdyn derive --depths 2,2 --format latex -o $(OUT)/equations.tex
+	@echo "wrote $(OUT)/equations.tex"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(OUT) *.egg-info

@@ -1,0 +1,1 @@
+"""The ``pathdyn`` command-line tool. Each subcommand is a module of this package."""

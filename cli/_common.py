@@ -1,0 +1,48 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pathdyn.errors import ArchitectureError
+from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.theory.architecture import Architecture, parse_depths
+
+
+def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:
+    """``--depths``, ``--architecture FILE.toml``, ``--n-in``, ``--n-out``, ``--whitened/--general``."""
+    group = parser.add_argument_group("architecture")
+    group.add_argument("--depths", default=None, help=f"comma-separated depth per pathway (default {default_depths})")
+    group.add_argument("--architecture", metavar="FILE.toml", help="read the architecture from a TOML file")
+    group.add_argument("--n-in", type=int, default=None, help="input dimension (default: symbolic)")
+    group.add_argument("--n-out", type=int, default=None, help="output dimension (default: symbolic)")
+    inputs = group.add_mutually_exclusive_group()
+    inputs.add_argument("--whitened", dest="whitened", action="store_true", default=True, help="Sigma_x = I (default)")
+    inputs.add_argument("--general", dest="whitened", action="store_false", help="carry a general Sigma_x")
+    parser.set_defaults(_default_depths=default_depths)
+
+
+def architecture_from_args(args) -> Architecture:
+    """Build the :class:`Architecture` named by the arguments of :func:`add_architecture_arguments`."""
+    if args.architecture and args.depths:
+        raise ArchitectureError("give either --depths or --architecture, not both")
+    if args.architecture:
+        arch = Architecture.from_toml(args.architecture)
+        overrides = {k: v for k, v in (("n_in", args.n_in), ("n_out", args.n_out)) if v is not None}
+        if overrides or not args.whitened:
+            data = arch.to_dict() | overrides
+            if not args.whitened:
+                data["whitened"] = False
+            arch = Architecture.from_dict(data)
+        return arch
+    depths = parse_depths(args.depths or args._default_depths, argument="--depths")
+    return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=args.whitened)
+
+
+def write_output(path: str | None, text: str) -> None:
+    """Write text to ``path`` atomically, or to standard output for ``None`` or ``-``."""
+    if path in (None, "-"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text))

@@ -1,0 +1,229 @@
+"""Datasets: the paper's hierarchical data, random data with prescribed modes, user files.
+
+Conventions (THEORY.md section 1): ``X`` is ``(n_in, P)``, ``Y`` is ``(n_out, P)``,
+``Sigma_x = X X^T / P`` and ``Sigma_yx = Y X^T / P``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pathdyn.errors import DatasetError
+
+__all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Inputs ``X`` (n_in x P) and targets ``Y`` (n_out x P).
+
+    Raises
+    ------
+    DatasetError
+        If the arrays are not 2-D, the sample counts differ, or they hold NaN/inf.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    name: str = "data"
+    notes: str = ""
+    _svd: tuple = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        problems = []
+        X = np.asarray(self.X, dtype=float)
+        Y = np.asarray(self.Y, dtype=float)
+        if X.ndim != 2:
+            problems.append(f"X must be 2-D (n_in, P), got shape {X.shape}")
+        if Y.ndim != 2:
+            problems.append(f"Y must be 2-D (n_out, P), got shape {Y.shape}")
+        if X.ndim == 2 and Y.ndim == 2 and X.shape[1] != Y.shape[1]:
+            problems.append(
+                f"X has {X.shape[1]} samples (columns) but Y has {Y.shape[1]}; both are (dimension, samples)"
+            )
+        if X.size and not np.all(np.isfinite(X)):
+            problems.append("X contains NaN or infinite values; clean the data first")
+        if Y.size and not np.all(np.isfinite(Y)):
+            problems.append("Y contains NaN or infinite values; clean the data first")
+        if X.ndim == 2 and X.shape[1] == 0:
+            problems.append("the dataset has no samples")
+        if problems:
+            raise DatasetError(f"dataset {self.name!r}: " + "; ".join(problems))
+        X.setflags(write=False)
+        Y.setflags(write=False)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y)
+
+    @property
+    def n_in(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.Y.shape[0]
+
+    @property
+    def num_samples(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def sigma_x(self) -> np.ndarray:
+        """Input correlation ``X X^T / P``."""
+        return self.X @ self.X.T / self.num_samples
+
+    @property
+    def sigma_yx(self) -> np.ndarray:
+        """Input-output correlation ``Y X^T / P``."""
+        return self.Y @ self.X.T / self.num_samples
+
+    @property
+    def is_whitened(self) -> bool:
+        """Whether ``Sigma_x`` is the identity (to 1e-10)."""
+        return bool(np.allclose(self.sigma_x, np.eye(self.n_in), atol=1e-10, rtol=0))
+
+    def modes(self) -> tuple:
+        """``(U, S, Vt)``: the thin SVD of ``Sigma_yx`` (singular values descending)."""
+        if not self._svd:
+            U, S, Vt = np.linalg.svd(self.sigma_yx, full_matrices=False)
+            object.__setattr__(self, "_svd", (U, S, Vt))
+        return self._svd
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        """Singular values ``S_alpha`` of ``Sigma_yx``, descending."""
+        return self.modes()[1]
+
+    def degenerate_blocks(self, rtol: float = 1e-8) -> list:
+        """Groups of mode indices with equal singular values (each a list, in order)."""
+        S = self.singular_values
+        blocks, current = [], [0]
+        for i in range(1, len(S)):
+            if abs(S[i] - S[current[0]]) <= rtol * max(abs(S[0]), 1e-300):
+                current.append(i)
+            else:
+                blocks.append(current)
+                current = [i]
+        blocks.append(current)
+        return blocks
+
+
+def hierarchical_dataset(whitened: bool = True) -> Dataset:
+    """The paper's hierarchical dataset: 8 items, 15 features, a binary tree.
+
+    Features: one shared by all items, two for each half, four for each quarter and
+    eight for single items. ``Y`` is 15 x 8.
+
+    Parameters
+    ----------
+    whitened : bool
+        ``True`` (default): ``X = sqrt(8) I_8`` so ``Sigma_x = I`` and
+        ``Sigma_yx = Y / sqrt(8)`` (singular values ``sqrt(15/8), sqrt(7/8), ...``).
+        ``False``: the paper's ``X = I_8`` with ``Sigma_x = I / 8``; the flow is the
+        whitened one for target ``Y`` slowed by ``P = 8`` (THEORY.md section 2).
+
+    Notes
+    -----
+    The singular values of ``Y`` are ``[sqrt 15, sqrt 7, sqrt 3, sqrt 3, 1, 1, 1, 1]``:
+    degenerate, so per-mode comparisons must use subspace-invariant quantities.
+    """
+    items = 8
+    rows = [np.ones(items)]
+    for level in (2, 4, 8):
+        size = items // level
+        for block in range(level):
+            row = np.zeros(items)
+            row[block * size:(block + 1) * size] = 1.0
+            rows.append(row)
+    Y = np.array(rows)
+    X = np.sqrt(items) * np.eye(items) if whitened else np.eye(items)
+    note = "X = sqrt(8) I (whitened)" if whitened else "X = I_8 (Sigma_x = I/8, the paper's)"
+    return Dataset(X=X, Y=Y, name="hierarchical", notes=note)
+
+
+def random_dataset(singular_values, n_in: int | None = None, n_out: int | None = None, seed: int = 0) -> Dataset:
+    """Whitened random data whose ``Sigma_yx`` has exactly the given singular values.
+
+    ``X = sqrt(n_in) I`` (``P = n_in`` samples, ``Sigma_x = I``) and
+    ``Sigma_yx = U diag(S) V^T`` with Haar-random orthonormal ``U``, ``V``.
+    """
+    S = np.asarray(singular_values, dtype=float).ravel()
+    if S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
+        raise DatasetError(f"singular_values: expected positive finite numbers, got {S.tolist()}")
+    rank = S.size
+    n_in = rank if n_in is None else int(n_in)
+    n_out = rank if n_out is None else int(n_out)
+    if n_in < rank or n_out < rank:
+        raise DatasetError(f"n_in={n_in}, n_out={n_out}: both must be >= the number of singular values ({rank})")
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n_out, rank)))[0]
+    V = np.linalg.qr(rng.standard_normal((n_in, rank)))[0]
+    order = np.argsort(-S)
+    sigma_yx = (U * S[order]) @ V.T
+    X = np.sqrt(n_in) * np.eye(n_in)
+    Y = sigma_yx * np.sqrt(n_in)
+    return Dataset(X=X, Y=Y, name=f"random(S={S[order].round(6).tolist()}, seed={seed})")
+
+
+def _load_csv(path: Path) -> Dataset:
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DatasetError(f"dataset file {str(path)!r} is empty") from None
+        rows = [row for row in reader if row]
+    header = [h.strip() for h in header]
+    x_cols = [i for i, h in enumerate(header) if h.lower().startswith("x")]
+    y_cols = [i for i, h in enumerate(header) if h.lower().startswith("y")]
+    if not x_cols or not y_cols or len(x_cols) + len(y_cols) != len(header):
+        raise DatasetError(
+            f"dataset file {str(path)!r}: the header must name input columns x1, x2, ... and target columns y1, y2, ...; got {header}"
+        )
+    try:
+        data = np.array([[float(v) for v in row] for row in rows])
+    except ValueError as error:
+        raise DatasetError(f"dataset file {str(path)!r}: non-numeric entry ({error})") from None
+    if data.ndim != 2 or data.shape[1] != len(header):
+        raise DatasetError(f"dataset file {str(path)!r}: every row must have {len(header)} values")
+    return Dataset(X=data[:, x_cols].T, Y=data[:, y_cols].T, name=path.name)
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load ``X`` and ``Y`` from a file.
+
+    ``.npz``: arrays ``X`` (n_in, P) and ``Y`` (n_out, P).
+    ``.csv``: one row per sample, a header naming input columns ``x1, x2, ...`` and
+    target columns ``y1, y2, ...``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"dataset file {str(path)!r} not found; check the path")
+    if path.suffix == ".csv":
+        return _load_csv(path)
+    if path.suffix != ".npz":
+        raise DatasetError(f"dataset file {str(path)!r}: unsupported type; use .npz (arrays X, Y) or .csv")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in ("X", "Y") if k not in archive.files]
+            if missing:
+                raise DatasetError(
+                    f"dataset file {str(path)!r} lacks array(s) {', '.join(missing)}; save X (n_in, P) and Y (n_out, P)"
+                )
+            return Dataset(X=archive["X"], Y=archive["Y"], name=path.name)
+    except (OSError, ValueError) as error:
+        if isinstance(error, DatasetError):
+            raise
+        raise DatasetError(f"dataset file {str(path)!r} could not be read as .npz: {error}") from None
+
+
+def resolve_dataset(spec: str) -> Dataset:
+    """A dataset from a command-line value: ``hierarchical``, ``hierarchical-raw`` or a file path."""
+    if spec == "hierarchical":
+        return hierarchical_dataset(whitened=True)
+    if spec == "hierarchical-raw":
+        return hierarchical_dataset(whitened=False)
+    return load_dataset(spec)

@@ -1,0 +1,119 @@
+"""The numeric result shared by integrators and finite-network simulations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Trajectory", "atomic_write"]
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Write a file through a temporary sibling and rename, so nothing is left half-written.
+
+    ``write(tmp_path)`` must create ``tmp_path``. ``path == "-"`` is not handled here.
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Mode strengths over time, from the reduced equations or a finite network.
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+        Continuous time in the units of THEORY.md (tau = 1; GD step k is t = eta k).
+    K : ndarray, shape (T, *batch, M, modes)
+        ``K_{a alpha}(t)``; ``batch`` is the ensemble shape (empty for one run).
+    loss : ndarray, shape (T, *batch)
+        The loss of THEORY.md section 1 (up to its constant for reduced models).
+    success : bool
+    message : str
+        What happened and, on failure, what to do.
+    state_names : tuple of str
+        Names of the reduced state variables (empty for simulations).
+    state : ndarray or None, shape (T, *batch, n_state, modes)
+        Raw reduced state, when available.
+    invariant_drift : ndarray or None
+        Max over time of the absolute change of each conserved quantity.
+    step : ndarray or None, shape (T,)
+        Gradient-descent step of each record (simulations).
+    extras : dict
+        Further arrays (e.g. the full ``U^T Omega_a V``).
+    stats : dict
+        Run statistics (function evaluations, wall time, ...).
+    provenance : dict
+        Architecture, seed, versions, settings.
+    """
+
+    t: np.ndarray
+    K: np.ndarray
+    loss: np.ndarray
+    success: bool = True
+    message: str = ""
+    state_names: tuple = ()
+    state: np.ndarray | None = None
+    invariant_drift: np.ndarray | None = None
+    step: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def num_pathways(self) -> int:
+        return self.K.shape[-2]
+
+    @property
+    def num_modes(self) -> int:
+        return self.K.shape[-1]
+
+    def to_json_dict(self) -> dict:
+        """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
+        out = {
+            "t": np.asarray(self.t).tolist(),
+            "K": np.asarray(self.K).tolist(),
+            "loss": np.asarray(self.loss).tolist(),
+            "success": bool(self.success),
+            "message": self.message,
+            "state_names": list(self.state_names),
+            "stats": _jsonable(self.stats),
+            "provenance": _jsonable(self.provenance),
+        }
+        if self.invariant_drift is not None:
+            out["invariant_drift"] = np.asarray(self.invariant_drift).tolist()
+        if self.step is not None:
+            out["step"] = np.asarray(self.step).tolist()
+        return out
+
+    def save_json(self, path: str | Path) -> None:
+        """Write :meth:`to_json_dict` atomically."""
+        text = json.dumps(self.to_json_dict())
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,237 @@
+"""Architecture specification of a multi-pathway network.
+
+An :class:`Architecture` is plain data (no sympy): the number of pathways, the depth
+of each, the input and output dimensions, optional hidden widths, and whether the
+inputs are whitened. Every problem in a specification is reported at once.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from pathdyn.errors import ArchitectureError
+
+__all__ = ["Architecture", "parse_depths"]
+
+_MAX_DEPTH = 1000
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def parse_depths(text: str, argument: str = "--depths") -> tuple[int, ...]:
+    """Parse a comma-separated list of depths such as ``"2,3,5"``.
+
+    Raises
+    ------
+    ArchitectureError
+        If the text is empty, has empty items or an item is not a whole number.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ArchitectureError(f"{argument}: expected comma-separated depths such as 2,3,5, got {text!r}")
+    items = [item.strip() for item in text.split(",")]
+    problems = []
+    depths = []
+    for position, item in enumerate(items, start=1):
+        if not item:
+            problems.append(f"item {position} is empty")
+        elif not re.fullmatch(r"[+-]?\d+", item):
+            problems.append(f"item {position} ({item!r}) is not a whole number")
+        else:
+            depths.append(int(item))
+    if problems:
+        raise ArchitectureError(
+            f"{argument}: malformed list {text!r}: " + "; ".join(problems)
+            + "; write whole numbers separated by commas, e.g. 2,3,5"
+        )
+    return tuple(depths)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network of parallel pathways summed at the output.
+
+    Parameters
+    ----------
+    depths : tuple of int
+        ``D_a`` for each pathway ``a`` (number of weight matrices, >= 1).
+    n_in, n_out : int or None
+        Input and output dimensions; ``None`` keeps them symbolic.
+    hidden_widths : None, int, or tuple of tuple of int
+        ``None`` keeps hidden widths symbolic; an int gives every hidden layer that
+        width; otherwise one tuple of ``D_a - 1`` widths per pathway.
+    whitened : bool
+        ``True`` for ``Sigma_x = I`` (the paper's setting), ``False`` to carry a
+        general input correlation ``Sigma_x`` through the derivation.
+
+    Raises
+    ------
+    ArchitectureError
+        Listing every problem of the specification at once.
+
+    Examples
+    --------
+    >>> Architecture(depths=(2, 3)).num_pathways
+    2
+    >>> Architecture.from_string("2,3,5").depths
+    (2, 3, 5)
+    """
+
+    depths: tuple[int, ...]
+    n_in: int | None = None
+    n_out: int | None = None
+    hidden_widths: Any = None
+    whitened: bool = True
+    _widths: tuple = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        depths = self.depths
+        if isinstance(depths, (str, bytes)) or not hasattr(depths, "__iter__"):
+            problems.append(f"depths: expected a list of whole numbers, got {depths!r}; e.g. depths=(2, 3)")
+            depths = ()
+        else:
+            depths = tuple(depths)
+            if len(depths) == 0:
+                problems.append("depths: zero pathways; give at least one depth, e.g. depths=(2,)")
+            for index, depth in enumerate(depths, start=1):
+                if not _is_int(depth):
+                    problems.append(f"depths[{index}]: {depth!r} is not a whole number; use an integer >= 1")
+                elif depth < 1:
+                    problems.append(f"depths[{index}]: {depth} is not a valid depth; use an integer >= 1")
+                elif depth > _MAX_DEPTH:
+                    problems.append(f"depths[{index}]: {depth} exceeds the supported maximum {_MAX_DEPTH}")
+        for name in ("n_in", "n_out"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                problems.append(f"{name}: {value!r} is not a positive whole number; use an integer >= 1 or omit it")
+        if not isinstance(self.whitened, bool):
+            problems.append(f"whitened: expected true or false, got {self.whitened!r}")
+        widths: tuple = ()
+        valid_depths = [d for d in depths if _is_int(d) and d >= 1]
+        hw = self.hidden_widths
+        if hw is None:
+            widths = ()
+        elif _is_int(hw):
+            if hw < 1:
+                problems.append(f"hidden_widths: {hw} is not a positive width; use an integer >= 1")
+            elif len(valid_depths) == len(depths):
+                widths = tuple((int(hw),) * (d - 1) for d in depths)
+        elif isinstance(hw, (list, tuple)):
+            if len(hw) != len(depths):
+                problems.append(
+                    f"hidden_widths: {len(hw)} entries for {len(depths)} pathways; give one list of D_a - 1 widths per pathway"
+                )
+            else:
+                collected = []
+                for index, (entry, depth) in enumerate(zip(hw, depths), start=1):
+                    entry = (entry,) * (depth - 1) if _is_int(entry) and _is_int(depth) else entry
+                    if not isinstance(entry, (list, tuple)):
+                        problems.append(f"hidden_widths[{index}]: expected a list of widths, got {entry!r}")
+                        continue
+                    if _is_int(depth) and len(entry) != depth - 1:
+                        problems.append(
+                            f"hidden_widths[{index}]: {len(entry)} widths for depth {depth}; a pathway of depth D has D - 1 hidden layers"
+                        )
+                    bad = [w for w in entry if not _is_int(w) or w < 1]
+                    if bad:
+                        problems.append(f"hidden_widths[{index}]: {bad!r} are not positive whole numbers")
+                    collected.append(tuple(int(w) for w in entry if _is_int(w)))
+                widths = tuple(collected)
+        else:
+            problems.append(f"hidden_widths: expected an integer or a list per pathway, got {hw!r}")
+        if problems:
+            raise ArchitectureError("invalid architecture: " + "; ".join(problems))
+        object.__setattr__(self, "depths", tuple(int(d) for d in depths))
+        object.__setattr__(self, "_widths", widths)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def num_pathways(self) -> int:
+        """Number of pathways ``M``."""
+        return len(self.depths)
+
+    def hidden_width(self, pathway: int, layer: int) -> int | None:
+        """Width after layer ``layer`` (1-based, ``1 <= layer < D_a``) of ``pathway`` (1-based), or None."""
+        if not self._widths:
+            return None
+        return self._widths[pathway - 1][layer - 1]
+
+    def describe(self) -> str:
+        """A one-line human description."""
+        depths = ",".join(str(d) for d in self.depths)
+        dims = f"n_in={self.n_in or 'n_in'}, n_out={self.n_out or 'n_out'}"
+        inputs = "whitened" if self.whitened else "general Sigma_x"
+        return f"{self.num_pathways} pathway(s), depths {depths}, {dims}, {inputs} inputs"
+
+    def to_dict(self) -> dict:
+        """A JSON/TOML-friendly dictionary that :meth:`from_dict` accepts."""
+        out: dict[str, Any] = {"depths": list(self.depths), "whitened": self.whitened}
+        if self.n_in is not None:
+            out["n_in"] = self.n_in
+        if self.n_out is not None:
+            out["n_out"] = self.n_out
+        if self._widths:
+            out["hidden_widths"] = [list(w) for w in self._widths]
+        return out
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_string(cls, depths: str, **kwargs: Any) -> "Architecture":
+        """Build from a comma-separated depth list such as ``"2,3,5"``."""
+        return cls(depths=parse_depths(depths), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "specification") -> "Architecture":
+        """Build from a mapping with keys ``depths``, ``n_in``, ``n_out``, ``hidden_widths``, ``whitened``.
+
+        Unknown keys are reported together with any other problem.
+        """
+        if not isinstance(data, Mapping):
+            raise ArchitectureError(f"{source}: expected a table of architecture keys, got {type(data).__name__}")
+        allowed = {f.name for f in fields(cls) if f.init}
+        unknown = sorted(set(data) - allowed)
+        known = {k: v for k, v in data.items() if k in allowed}
+        if "depths" in known and isinstance(known["depths"], str):
+            try:
+                known["depths"] = parse_depths(known["depths"], argument="depths")
+            except ArchitectureError as error:
+                raise ArchitectureError(f"{source}: {error}") from None
+        problems = []
+        if unknown:
+            problems.append(f"unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(sorted(allowed))}")
+        if "depths" not in known:
+            problems.append("missing key 'depths'; e.g. depths = [2, 3]")
+            known["depths"] = (2,)  # placeholder so the remaining keys are still checked
+        try:
+            arch = cls(**known)
+        except ArchitectureError as error:
+            problems.append(str(error).removeprefix("invalid architecture: "))
+            arch = None
+        if problems:
+            raise ArchitectureError(f"{source}: " + "; ".join(problems))
+        return arch
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Architecture":
+        """Build from a TOML file; keys may sit at top level or under ``[architecture]``."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        path = Path(path)
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
+        if set(data) == {"architecture"}:
+            data = data["architecture"]
+        return cls.from_dict(data, source=f"architecture file {str(path)!r}")

@@ -1,0 +1,335 @@
+"""Reduced per-mode equations, derived with sympy.
+
+Per mode ``alpha`` with singular value ``S``, each layer ``d`` of pathway ``a`` carries
+a strength ``s_{a,d}`` and the pathway's mode strength is ``K_a = prod_d s_{a,d}``.
+The reduced loss is ``L = (S - sum_a K_a)^2 / 2`` and the per-layer equations are its
+gradient flow ``ds/dt = -dL/ds``. Restricting to the set where the first ``D_a - 1``
+strengths of a pathway are equal (``q``) and the last is ``p`` gives the paper's q/p
+equations; the restriction is checked to be invariant, not assumed. Conserved
+quantities are found by solving for every diagonal quadratic form
+``sum_i c_i x_i^2`` of a pathway's state whose time derivative vanishes identically.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
+
+__all__ = [
+    "derive_layer_equations",
+    "derive_qp_equations",
+    "derive_race_equations",
+    "derive_quadratic_invariants",
+    "race_potential",
+    "race_closed_form_d2",
+    "reduce_to_modes",
+    "qp_symbols",
+]
+
+
+def _depths(architecture) -> tuple:
+    if isinstance(architecture, Architecture):
+        return architecture.depths
+    return Architecture(depths=tuple(architecture)).depths
+
+
+def layer_symbol(pathway: int, layer: int) -> sp.Symbol:
+    """Strength ``s_{a,d}`` of layer ``d`` in pathway ``a`` (both 1-based)."""
+    return sp.Symbol(f"s_{pathway}_{layer}", real=True)
+
+
+def qp_symbols(pathway: int) -> tuple:
+    """The symbols ``(q_a, p_a)`` of pathway ``a`` (1-based)."""
+    return sp.Symbol(f"q_{pathway}", real=True), sp.Symbol(f"p_{pathway}", real=True)
+
+
+def conserved_symbol(pathway: int) -> sp.Symbol:
+    """The conserved constant ``c_a = q_a^2 - p_a^2`` as a parameter of the race form."""
+    return sp.Symbol(f"c_{pathway}", positive=True)
+
+
+def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquations:
+    """Per-layer reduced equations, the gradient flow of the reduced loss.
+
+    Parameters
+    ----------
+    architecture : Architecture or sequence of int
+        The depths ``D_a``.
+    invariants : bool
+        Derive the conserved quadratic forms too (default True).
+
+    Returns
+    -------
+    ModeEquations
+        ``kind="layer"``; state ``s_{a,d}`` ordered by pathway then layer.
+
+    Notes
+    -----
+    ``K_a = prod_d s_{a,d}``, ``L = (S - sum_a K_a)^2 / 2`` and
+    ``ds_{a,d}/dt = -dL/ds_{a,d} = (S - sum_b K_b) prod_{d' != d} s_{a,d'}``
+    (obtained by sympy differentiation of ``L``).
+    """
+    depths = _depths(architecture)
+    S = mode_symbols()
+    state, owner, strengths = [], [], []
+    for a, depth in enumerate(depths, start=1):
+        layer = [layer_symbol(a, d) for d in range(1, depth + 1)]
+        state += layer
+        owner += [a] * depth
+        strengths.append(sp.Mul(*layer))
+    # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
+    # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
+    # (Expr.diff of a 50-factor product is ~50x slower).
+    k = [sp.Dummy(f"K_{a}") for a in range(1, len(depths) + 1)]
+    loss = (S - sp.Add(*k)) ** 2 / 2
+    to_strengths = dict(zip(k, strengths))
+    dloss_dk = [sp.diff(loss, k_a).xreplace(to_strengths) for k_a in k]
+    rhs = []
+    for a, depth in enumerate(depths, start=1):
+        layer = [x for x, owner_a in zip(state, owner) if owner_a == a]
+        ring, product = sp.polys.rings.sring(strengths[a - 1], *layer)
+        rhs += [-dloss_dk[a - 1] * product.diff(gen).as_expr() for gen in ring.gens]
+    eqs = ModeEquations(
+        kind="layer",
+        depths=depths,
+        state=state,
+        rhs=rhs,
+        parameters=(S,),
+        strengths=strengths,
+        state_pathway=owner,
+        description=f"per-layer mode strengths, depths {depths}",
+    )
+    return _with_invariants(eqs)
+
+
+def _sparse_polynomials(exprs) -> list:
+    """``exprs`` as sparse polynomials (monomial -> coefficient) over their free symbols."""
+    _, polys = sp.polys.rings.sring(list(exprs))
+    return [dict(p) for p in polys]
+
+
+def is_identically_zero(expr) -> bool:
+    """Whether a polynomial expression vanishes identically (expanded in sparse polys)."""
+    expr = sp.sympify(expr)
+    if expr == 0:
+        return True
+    try:
+        return not _sparse_polynomials([expr])[0]
+    except (sp.PolynomialError, sp.polys.polyerrors.GeneratorsNeeded):
+        return sp.simplify(expr) == 0
+
+
+def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
+    """Every diagonal quadratic form of each pathway's state conserved for any error.
+
+    For pathway ``a`` with state ``x_1..x_n`` this solves for coefficients ``c_i``
+    such that ``d/dt sum_i c_i x_i^2 = 2 sum_i c_i x_i dx_i/dt`` vanishes identically,
+    and returns a basis of the solutions as :class:`Invariant` objects, each
+    verified to have zero time derivative.
+
+    Notes
+    -----
+    The common error ``e = S - sum_b K_b`` is replaced by an independent symbol
+    before the polynomial identity is solved. The forms found are therefore conserved
+    whatever the error signal ``e(t)`` is, which is what makes each pathway's
+    dynamics a race driven by a shared ``e(t)``; it also keeps the polynomials in a
+    pathway's own variables, so the solve is fast at any depth and number of pathways.
+    """
+    error_symbol = sp.Dummy("e")
+    to_error = {equations.error: error_symbol}
+    found = []
+    for a in range(1, equations.num_pathways + 1):
+        xs = equations.pathway_state(a)
+        if len(xs) < 2:
+            continue
+        products = [(x * equations.rhs_of(x)).xreplace(to_error) for x in xs]
+        terms = _sparse_polynomials(products)
+        monomials = sorted(set().union(*terms))
+        matrix = sp.Matrix([[t.get(m, 0) for t in terms] for m in monomials])
+        basis = matrix.nullspace() if monomials else [sp.eye(len(xs))[:, i] for i in range(len(xs))]
+        for vector in basis:
+            vector = vector / next(v for v in vector if v != 0)
+            expr = sp.Add(*[v * x**2 for v, x in zip(vector, xs)])
+            if not is_identically_zero(equations.time_derivative(expr).xreplace(to_error)):
+                raise DerivationError(f"quadratic invariant {expr} of pathway {a} failed its check")
+            found.append(Invariant(pathway=a, expr=expr, name=f"I_{a}_{len(found) + 1}"))
+    return tuple(found)
+
+
+def _with_invariants(equations: ModeEquations) -> ModeEquations:
+    from dataclasses import replace
+
+    return replace(equations, invariants=derive_quadratic_invariants(equations))
+
+
+def derive_qp_equations(architecture) -> ModeEquations:
+    """The paper's q/p equations, by restricting the per-layer flow.
+
+    For each pathway with ``D_a >= 2`` the first ``D_a - 1`` layer strengths are set to
+    ``q_a`` and the last to ``p_a``; the restriction is accepted only if the
+    restricted right-hand sides of those ``D_a - 1`` layers coincide identically
+    (the set is invariant under the flow). A pathway of depth 1 keeps one variable
+    ``p_a`` (``K_a = p_a``).
+
+    Returns
+    -------
+    ModeEquations
+        ``kind="qp"``; state ``(q_1, p_1, q_2, p_2, ...)`` (no ``q`` for depth 1),
+        with the conserved ``q_a^2 - p_a^2``.
+
+    Raises
+    ------
+    DerivationError
+        If the restricted set were not invariant.
+    """
+    layer = derive_layer_equations(architecture, invariants=False)
+    substitution = {}
+    variables = []
+    for a, depth in enumerate(layer.depths, start=1):
+        q, p = qp_symbols(a)
+        for d in range(1, depth):
+            substitution[layer_symbol(a, d)] = q
+        substitution[layer_symbol(a, depth)] = p
+        variables.append((q, p, depth))
+    restricted = {x: f.xreplace(substitution) for x, f in zip(layer.state, layer.rhs)}
+    state, rhs, owner, strengths = [], [], [], []
+    for a, (q, p, depth) in enumerate(variables, start=1):
+        if depth >= 2:
+            first = restricted[layer_symbol(a, 1)]
+            for d in range(2, depth):
+                other = restricted[layer_symbol(a, d)]
+                if other != first and not is_identically_zero(other - first):
+                    raise DerivationError(
+                        f"pathway {a}: the set s_1 = ... = s_{depth - 1} is not invariant (layer {d} differs)"
+                    )
+            state += [q, p]
+            rhs += [first, restricted[layer_symbol(a, depth)]]
+            owner += [a, a]
+            strengths.append(q ** (depth - 1) * p)
+        else:
+            state.append(p)
+            rhs.append(restricted[layer_symbol(a, 1)])
+            owner.append(a)
+            strengths.append(p)
+    eqs = ModeEquations(
+        kind="qp",
+        depths=layer.depths,
+        state=state,
+        rhs=rhs,
+        parameters=layer.parameters,
+        strengths=strengths,
+        state_pathway=owner,
+        description=f"paper's q/p equations, depths {layer.depths}",
+    )
+    return _with_invariants(eqs)
+
+
+def derive_race_equations(architecture) -> ModeEquations:
+    """One variable ``p_a`` per pathway, using the invariant ``q_a^2 - p_a^2 = c_a``.
+
+    With ``q_a = sqrt(p_a^2 + c_a)`` (the branch ``q_a > 0``) the q/p equations give
+    ``dp_a/dt = (p_a^2 + c_a)^((D_a - 1)/2) e`` with the common error
+    ``e = S - sum_b K_b``. Parameters are ``(S, c_1, ..., c_M)``; a depth-1 pathway
+    has no ``c``.
+    """
+    qp = derive_qp_equations(architecture)
+    substitution = {}
+    constants = []
+    for a, depth in enumerate(qp.depths, start=1):
+        if depth >= 2:
+            q, p = qp_symbols(a)
+            c = conserved_symbol(a)
+            substitution[q] = sp.sqrt(p**2 + c)
+            constants.append(c)
+    state, rhs, owner = [], [], []
+    for x, f, a in zip(qp.state, qp.rhs, qp.state_pathway):
+        if x in substitution:
+            continue
+        state.append(x)
+        rhs.append(sp.powsimp(f.xreplace(substitution)))
+        owner.append(a)
+    strengths = [k.xreplace(substitution) for k in qp.strengths]
+    return ModeEquations(
+        kind="race",
+        depths=qp.depths,
+        state=state,
+        rhs=rhs,
+        parameters=(mode_symbols(), *constants),
+        strengths=strengths,
+        state_pathway=owner,
+        description=f"one-variable race form, depths {qp.depths}",
+    )
+
+
+def race_potential(depth: int) -> tuple:
+    """``F(p) = int dp (p^2 + c)^(-(D-1)/2)`` with ``F(0) = 0``, integrated by sympy.
+
+    Along the race form ``dF(p_a)/dt = e(t)`` for every pathway, so
+    ``F_a(p_a(t)) - F_a(p_a(0))`` is the same function ``G(t)`` for all pathways.
+
+    Returns
+    -------
+    (F, p, c) : the expression and its symbols.
+    """
+    if depth < 2:
+        raise ConfigError(f"depth: the race potential needs depth >= 2, got {depth}")
+    p = sp.Symbol("p", real=True)
+    c = sp.Symbol("c", positive=True)
+    integrand = (p**2 + c) ** sp.Rational(-(depth - 1), 2)
+    F = sp.integrate(integrand, (p, 0, p))
+    if isinstance(F, sp.Integral) or F.has(sp.Integral):
+        # Closed form for any depth: the Gauss hypergeometric function.
+        F = p * c ** sp.Rational(-(depth - 1), 2) * sp.hyper(
+            [sp.Rational(1, 2), sp.Rational(depth - 1, 2)], [sp.Rational(3, 2)], -(p**2) / c
+        )
+    return sp.simplify(F), p, c
+
+
+def race_closed_form_d2() -> dict:
+    """Closed forms of the race for a depth-2 pathway.
+
+    ``F(p) = asinh(p / sqrt(c))`` so, with the common ``G(t)``,
+    ``p(t) = sqrt(c) sinh(theta)``, ``q(t) = sqrt(c) cosh(theta)`` and
+    ``K(t) = (c / 2) sinh(2 theta)`` where ``theta = asinh(p(0)/sqrt(c)) + G(t)``.
+
+    Returns
+    -------
+    dict with keys ``"F"``, ``"p"``, ``"q"``, ``"K"`` (expressions) and the symbols
+    ``"p_symbol"``, ``"c"``, ``"theta"``.
+    """
+    F, p, c = race_potential(2)
+    theta = sp.Symbol("theta", real=True)
+    p_of_theta = sp.solve(sp.Eq(F, theta), p)
+    if len(p_of_theta) != 1:
+        raise DerivationError(f"expected one inverse of F = {F}, got {p_of_theta}")
+    p_theta = sp.simplify(p_of_theta[0])
+    q_theta = sp.simplify(sp.sqrt(p_theta**2 + c))
+    return {
+        "F": F,
+        "p": p_theta,
+        "q": q_theta,
+        "K": sp.simplify(sp.expand_trig(p_theta * q_theta)),
+        "p_symbol": p,
+        "c": c,
+        "theta": theta,
+    }
+
+
+_MODELS = {"layer": derive_layer_equations, "qp": derive_qp_equations, "race": derive_race_equations}
+
+
+def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
+    """Reduced per-mode equations of ``architecture`` for a named model.
+
+    Parameters
+    ----------
+    architecture : Architecture or sequence of int
+    model : {"qp", "layer", "race"}
+        ``"qp"`` is the paper's model (default).
+    """
+    if model not in _MODELS:
+        raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(sorted(_MODELS))}")
+    return _MODELS[model](architecture)

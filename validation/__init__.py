@@ -1,0 +1,1 @@
+"""Validation layer: finite-width gradient descent against the reduced theory."""
