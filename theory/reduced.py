@@ -102,7 +102,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         state_pathway=owner,
         description=f"per-layer mode strengths, depths {depths}",
     )
-    return _with_invariants(eqs)
+    return _with_invariants(eqs) if invariants else eqs
 
 
 def _sparse_polynomials(exprs) -> list:
