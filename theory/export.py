@@ -1,0 +1,565 @@
+"""Export of the derived equations as text, LaTeX and JSON, and the JSON loader.
+
+:func:`derive_equations` bundles the matrix gradient flow
+(:func:`pathdyn.theory.gradient_flow.derive_gradient_flow`) and the paper's reduced q/p
+equations (:func:`pathdyn.theory.reduced.derive_qp_equations`) of one architecture;
+:func:`export_equations` formats them; :func:`load_equations_json` rebuilds every
+expression of a JSON export with plain sympy.
+
+JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
+------------------------------------------------------------------
+``"architecture"``
+    :meth:`Architecture.to_dict` of the architecture.
+``"symbols"``
+    List of ``{"name", "role", "pathway", "layer", "shape"}``. ``role`` is one of
+    ``weight`` (``W_a^d``), ``Sigma_x`` (only for general inputs; whitened inputs use
+    the identity), ``Sigma_yx``, ``Omega`` (the network map, see ``"definitions"``),
+    ``dimension`` (a symbolic matrix dimension), ``S`` (the mode's singular value),
+    ``q``, ``p``. ``pathway`` and ``layer`` are 1-based or null; ``shape`` is a pair
+    of integers or dimension names, or null for scalars.
+``"definitions"``
+    List of ``{"name", "expr"}``: ``Omega = sum_a W_a^{D_a} ... W_a^1``.
+``"gradient_flow"``
+    List of ``{"pathway", "layer", "rhs"}``: ``rhs`` is the ``srepr`` of the
+    right-hand side of ``tau dW_a^d/dt`` (tau = 1), in the weights, ``Sigma_yx``,
+    ``Sigma_x`` and the symbol ``Omega``.
+``"modes"``
+    List of ``{"pathway", "variable", "rhs"}`` (``variable`` is ``"q"`` or ``"p"``):
+    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``.
+``"strengths"``
+    List of ``{"pathway", "expr"}``: the mode strength ``K_a`` in ``q_a``, ``p_a``.
+``"conserved"``
+    List of ``{"pathway", "expr"}``: conserved quantities (``q_a^2 - p_a^2``).
+
+Every ``rhs``/``expr`` string is rebuilt by
+``sympy.sympify(text, locals={"Str": sympy.core.symbol.Str})``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy as sp
+from sympy.printing.repr import ReprPrinter
+
+from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
+from pathdyn.theory.modes import ModeEquations
+from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
+
+__all__ = [
+    "DerivedEquations",
+    "LoadedEquations",
+    "derive_equations",
+    "equations_to_json",
+    "equations_to_latex",
+    "equations_to_text",
+    "export_equations",
+    "load_equations_json",
+    "FORMATS",
+]
+
+FORMATS = ("text", "latex", "json")
+JSON_FORMAT = "pathdyn-equations"
+JSON_VERSION = 1
+ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "q", "p")
+
+
+@dataclass(frozen=True)
+class DerivedEquations:
+    """The matrix gradient flow and the reduced q/p equations of one architecture."""
+
+    architecture: Architecture
+    gradient_flow: GradientFlow
+    modes: ModeEquations
+
+    def __post_init__(self) -> None:
+        if self.gradient_flow.depths != self.architecture.depths or tuple(self.modes.depths) != self.architecture.depths:
+            raise DerivationError("DerivedEquations: gradient flow, modes and architecture disagree on the depths")
+
+
+def derive_equations(architecture) -> DerivedEquations:
+    """Derive the gradient flow and the q/p equations of ``architecture``.
+
+    Parameters
+    ----------
+    architecture : Architecture or sequence of int
+
+    Returns
+    -------
+    DerivedEquations
+    """
+    arch = architecture if isinstance(architecture, Architecture) else Architecture(depths=tuple(architecture))
+    return DerivedEquations(arch, derive_gradient_flow(arch), derive_qp_equations(arch))
+
+
+def export_equations(equations, format: str = "text", fragment: bool = False) -> str:
+    """Format derived equations (or an architecture, derived first) as ``text``, ``latex`` or ``json``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown format, or ``fragment=True`` with a format other than LaTeX.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"format: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if fragment and format != "latex":
+        raise ConfigError(f"fragment: only LaTeX output has a fragment form, not {format!r}; drop --fragment or use --format latex")
+    if not isinstance(equations, DerivedEquations):
+        equations = derive_equations(equations)
+    if format == "text":
+        return equations_to_text(equations)
+    if format == "latex":
+        return equations_to_latex(equations, fragment=fragment)
+    return equations_to_json(equations)
+
+
+# ====================================================================== helpers
+def _mode_parts(modes: ModeEquations):
+    """Per state variable ``(pathway, variable letter, symbol, prefactor, rhs)``.
+
+    ``rhs = prefactor * (S - sum_b K_b)``; the split is verified symbolically.
+    """
+    error = modes.error
+    parts = []
+    for x, rhs, a in zip(modes.state, modes.rhs, modes.state_pathway):
+        if rhs == error:
+            prefactor = sp.Integer(1)
+        elif isinstance(rhs, sp.Mul) and error in rhs.args:
+            rest = list(rhs.args)
+            rest.remove(error)
+            prefactor = sp.Mul(*rest)
+        else:
+            prefactor = sp.cancel(rhs / error)
+        if not is_identically_zero(prefactor * error - rhs):
+            raise DerivationError(f"d{x}/dt = {rhs} is not a multiple of the mode error {error}")
+        parts.append((a, str(x).split("_")[0], x, prefactor, rhs))
+    return parts
+
+
+# ======================================================================== text
+def equations_to_text(equations: DerivedEquations) -> str:
+    """Plain-text equations in sympy's notation (``.T`` is the transpose)."""
+    arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
+    lines = [
+        f"# pathdyn equations: {arch.describe()}",
+        "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
+        "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)"
+        + (", Sigma_x = I (whitened)" if arch.whitened else ""),
+        f"Omega = {flow.omega_definition}",
+        f"dL/dOmega = {flow.omega_gradient}",
+        "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a, shape rows x cols)",
+    ]
+    for a, d, w, rhs in flow.equations():
+        lines.append(f"d{w.name}/dt = {rhs}")
+    lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    for a, k in enumerate(modes.strengths, start=1):
+        lines.append(f"K_{a} = {k}")
+    for x, f in zip(modes.state, modes.rhs):
+        lines.append(f"d{x}/dt = {f}")
+    lines.append("# conserved quantities (zero time derivative, verified)")
+    for inv in modes.invariants:
+        lines.append(f"d/dt ({sp.sstr(inv.expr, order='rev-lex')}) = 0")
+    return "\n".join(lines) + "\n"
+
+
+# ======================================================================= LaTeX
+_WEIGHT = re.compile(r"W_(\d+)_(\d+)$")
+# Estimated rendered width of one line, in characters of a plain math token; the
+# tests compile depth-13 and depth-50 documents and check that no line overflows.
+_LINE_BUDGET = 74
+
+
+def _symbol_latex(name: str) -> str:
+    match = _WEIGHT.match(name)
+    if match:
+        return f"W_{{{match.group(1)}}}^{{({match.group(2)})}}"
+    return {"Sigma_yx": r"\Sigma^{yx}", "Sigma_x": r"\Sigma^{x}", "Omega": r"\Omega"}.get(name, sp.latex(sp.Symbol(name)))
+
+
+def _transpose_latex(inner: str, atomic: bool) -> str:
+    return f"{{{inner}}}^{{\\top}}" if atomic else f"{inner}^{{\\top}}"
+
+
+def _coefficient(expr):
+    """Split a matrix term into (scalar coefficient, matrix part)."""
+    if isinstance(expr, sp.MatMul):
+        scalars = [a for a in expr.args if not a.is_Matrix]
+        matrices = [a for a in expr.args if a.is_Matrix]
+        coefficient = sp.Mul(*scalars)
+        if not matrices:
+            return coefficient, None
+        return coefficient, (matrices[0] if len(matrices) == 1 else sp.MatMul(*matrices))
+    return sp.Integer(1), expr
+
+
+def _matrix_tokens(expr) -> list:
+    """LaTeX tokens of a matrix expression; a line may break between tokens."""
+    if isinstance(expr, sp.MatrixSymbol):
+        return [_symbol_latex(expr.name)]
+    if isinstance(expr, sp.Identity):
+        return ["I"]
+    if isinstance(expr, sp.ZeroMatrix):
+        return ["0"]
+    if isinstance(expr, sp.Transpose):
+        arg = expr.arg
+        if isinstance(arg, sp.MatrixSymbol):
+            return [_transpose_latex(_symbol_latex(arg.name), atomic=True)]
+        inner = _matrix_tokens(arg)
+        if len(inner) == 1 and not isinstance(arg, sp.MatAdd):
+            return [rf"\bigl({inner[0]}\bigr)^{{\top}}"]
+        inner[0] = r"\bigl(" + inner[0]
+        inner[-1] = inner[-1] + r"\bigr)^{\top}"
+        return inner
+    if isinstance(expr, sp.MatAdd):
+        return _sum_tokens(expr)
+    if isinstance(expr, sp.MatMul):
+        coefficient, matrix = _coefficient(expr)
+        tokens = []
+        if coefficient != 1:
+            tokens.append("-" if coefficient == -1 else sp.latex(coefficient))
+        factors = matrix.args if isinstance(matrix, sp.MatMul) else (matrix,)
+        for factor in factors:
+            if isinstance(factor, sp.MatAdd):
+                tokens.append(r"\bigl[" + " ".join(_sum_tokens(factor)) + r"\bigr]")
+            else:
+                tokens += _matrix_tokens(factor)
+        return tokens
+    raise DerivationError(f"no LaTeX form for the matrix expression {expr} ({type(expr).__name__})")
+
+
+def _sum_tokens(expr) -> list:
+    """Tokens of a sum, positive terms first (``Sigma^{yx} - Omega``, not ``-Omega + Sigma^{yx}``)."""
+    terms = sorted(expr.args, key=lambda t: _coefficient(t)[0].could_extract_minus_sign())
+    tokens = []
+    for i, term in enumerate(terms):
+        coefficient, matrix = _coefficient(term)
+        negative = coefficient.could_extract_minus_sign()
+        magnitude = -coefficient if negative else coefficient
+        body = _matrix_tokens(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix))
+        sign = "- " if negative else ("+ " if i else "")
+        body[0] = sign + body[0]
+        tokens += body
+    return tokens
+
+
+def _width(token: str) -> float:
+    """Rough rendered width of a token (sub/superscripts count less)."""
+    text = re.sub(r"\\(bigl|bigr|left|right|top|quad)", "", token)
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    scripts = len(re.findall(r"[_^]\{[^{}]*\}", text))
+    plain = re.sub(r"[_^]\{[^{}]*\}", "", text)
+    plain = re.sub(r"[{}\s]", "", plain)
+    return len(plain) + 0.45 * sum(len(s) for s in re.findall(r"[_^]\{([^{}]*)\}", text)) + 0.2 * scripts
+
+
+def _break_lines(tokens, budget: float = _LINE_BUDGET) -> list:
+    lines, current, width = [], [], 0.0
+    for token in tokens:
+        w = _width(token) + 0.5
+        if current and width + w > budget:
+            lines.append(" ".join(current))
+            current, width = [], 0.0
+        current.append(token)
+        width += w
+    if current:
+        lines.append(" ".join(current))
+    return lines
+
+
+def _display(lhs: str, tokens, label: str | None = None, lhs_width: float | None = None) -> str:
+    """One display equation, broken across lines; numbered when ``label`` is given."""
+    budget = _LINE_BUDGET - (lhs_width if lhs_width is not None else _width(lhs))
+    lines = _break_lines(tokens, budget=max(budget, 20))
+    env = "align" if label else "align*"
+    body = [f"  {lhs} &= {lines[0]}"]
+    body += [rf"  &\quad {line}" for line in lines[1:]]
+    if label:
+        body = [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{{label}}}"]
+    return f"\\begin{{{env}}}\n" + " \\\\\n".join(body) + f"\n\\end{{{env}}}"
+
+
+def _scalar_latex(expr, order=None) -> str:
+    return sp.latex(expr, order=order, symbol_names={sp.Symbol("S", positive=True): r"S_{\alpha}"})
+
+
+def _equation_blocks(equations: DerivedEquations) -> list:
+    """The LaTeX of every equation, in order, as (comment, block) pairs."""
+    arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
+    blocks = []
+    loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
+    blocks.append(("loss", _display(
+        "L", [rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
+              r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"])))
+    omega_tokens = []
+    for i, ws in enumerate(flow.weights):
+        term = _matrix_tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)))
+        if i:
+            term[0] = "+ " + term[0]
+        omega_tokens += term
+    blocks.append(("network map", _display(r"\Omega", omega_tokens)))
+    blocks.append(("gradient with respect to Omega (sympy)",
+                   _display(r"\frac{\partial L}{\partial \Omega}", _matrix_tokens(flow.omega_gradient))))
+    lhs_width = _width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
+    for a, d, w, rhs in flow.equations():
+        blocks.append((f"gradient flow, pathway {a}, layer {d}", _display(
+            rf"\tau \frac{{d {_symbol_latex(w.name)}}}{{dt}}", _matrix_tokens(rhs),
+            label=f"eq:W-{a}-{d}", lhs_width=lhs_width)))
+    parts = _mode_parts(modes)
+    for a, k in enumerate(modes.strengths, start=1):
+        blocks.append((f"mode strength of pathway {a}", _display(rf"K_{{{a}\alpha}}", [_scalar_latex(k)])))
+    error_tokens = [r"S_{\alpha}"] + [rf"- K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]
+    if len(error_tokens) == 1:
+        bracketed = [r"\Bigl(" + error_tokens[0] + r"\Bigr)"]
+    for a, letter, x, prefactor, _ in parts:
+        tokens = error_tokens if prefactor == 1 else [_scalar_latex(prefactor), *bracketed]
+        blocks.append((f"reduced equation, pathway {a}, {letter}", _display(
+            rf"\tau \frac{{d {sp.latex(x)}}}{{dt}}", tokens, label=f"eq:{letter}-{a}")))
+    for inv in modes.invariants:
+        blocks.append((f"conserved quantity, pathway {inv.pathway}", _display(
+            rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ["0"], label=f"eq:conserved-{inv.pathway}")))
+    return blocks
+
+
+def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> str:
+    """LaTeX in the paper's notation: a standalone document, or the equations alone.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+    fragment : bool
+        ``True`` gives only the equation environments (they need ``amsmath``).
+
+    Notes
+    -----
+    One numbered ``align`` per layer (``tau dW_a^{(d)}/dt``), per reduced variable
+    (``q_a``, ``p_a``) and per conserved quantity; long right-hand sides break across
+    lines (``\\notag`` on continuation lines, so each equation keeps one number), and
+    ``\\allowdisplaybreaks`` lets long equations cross pages. Uses only ``amsmath`` and
+    ``geometry`` (texlive-latex-base).
+    """
+    arch, modes = equations.architecture, equations.modes
+    blocks = _equation_blocks(equations)
+    body = []
+    for comment, block in blocks:
+        body.append(f"% {comment}\n{block}")
+    if fragment:
+        return "% pathdyn equations (needs amsmath): " + arch.describe() + "\n" + "\n".join(body) + "\n"
+    depths = ", ".join(str(d) for d in arch.depths)
+    flow_blocks = [b for c, b in blocks[:3]]
+    layer_blocks = [f"% {c}\n{b}" for c, b in blocks[3:] if c.startswith("gradient flow")]
+    rest = [f"% {c}\n{b}" for c, b in blocks[3:] if not c.startswith("gradient flow")]
+    inputs = r"whitened inputs, $\Sigma^{x} = I$" if arch.whitened else r"general input correlation $\Sigma^{x}$"
+    n_in = arch.n_in if arch.n_in is not None else r"n_{\mathrm{in}}"
+    n_out = arch.n_out if arch.n_out is not None else r"n_{\mathrm{out}}"
+    document = [
+        r"\documentclass[10pt]{article}",
+        r"\usepackage[a4paper,margin=2cm]{geometry}",
+        r"\usepackage{amsmath}",
+        r"\allowdisplaybreaks",
+        r"\begin{document}",
+        rf"\section*{{Learning equations of a {arch.num_pathways}-pathway linear network}}",
+        rf"Depths $D_a = ({depths})$, input dimension ${n_in}$, output dimension ${n_out}$, {inputs}.",
+        r"Pathway $a$ maps $\Omega_a = W_a^{(D_a)} \cdots W_a^{(1)}$; the network map is $\Omega = \sum_a \Omega_a$.",
+        r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
+        r"Every equation below was derived by sympy from the loss.",
+        *flow_blocks,
+        r"\subsection*{Gradient flow, $\tau\, dW_a^{(d)}/dt = -\partial L / \partial W_a^{(d)}$}",
+        *layer_blocks,
+        r"\subsection*{Reduced equations of one mode}",
+        r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
+        r"layers carry the strength $q_a$ and the last one $p_a$; the mode strength is $K_{a\alpha}$.",
+        *rest,
+        r"\end{document}",
+    ]
+    return "\n".join(document) + "\n"
+
+
+# ======================================================================== JSON
+class _CachedReprPrinter(ReprPrinter):
+    """sympy's ``srepr``, memoised per sub-expression (the weights repeat thousands of times)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict = {}
+
+    def _print(self, expr, **kwargs) -> str:
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        try:
+            return self._cache[expr]
+        except KeyError:
+            text = self._cache[expr] = super()._print(expr)
+            return text
+
+
+def _shape(shape) -> list:
+    return [int(n) if getattr(n, "is_Integer", False) or isinstance(n, int) else str(n) for n in shape]
+
+
+def equations_to_json(equations: DerivedEquations) -> str:
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``."""
+    arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
+    srepr = _CachedReprPrinter().doprint
+    symbols = []
+    dimension_owner = {}
+    for a, ws in enumerate(flow.weights, start=1):
+        for d in range(1, len(ws)):
+            dimension_owner[f"N_{a}_{d}"] = (a, d)
+    for dim in flow.dimensions:
+        a, d = dimension_owner.get(dim.name, (None, None))
+        symbols.append({"name": dim.name, "role": "dimension", "pathway": a, "layer": d, "shape": None})
+    for a, d, w, _ in flow.equations():
+        symbols.append({"name": w.name, "role": "weight", "pathway": a, "layer": d, "shape": _shape(w.shape)})
+    if not arch.whitened:
+        symbols.append({"name": "Sigma_x", "role": "Sigma_x", "pathway": None, "layer": None,
+                        "shape": _shape(flow.sigma_x.shape)})
+    for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
+        symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": _shape(matrix.shape)})
+    symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
+    for x, a in zip(modes.state, modes.state_pathway):
+        symbols.append({"name": str(x), "role": str(x).split("_")[0], "pathway": a, "layer": None, "shape": None})
+    data = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "description": "tau dW_a^d/dt = -dL/dW_a^d with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
+        " reduced q/p equations of one mode; rebuild each expression with"
+        " sympy.sympify(text, locals={'Str': sympy.core.symbol.Str})",
+        "architecture": arch.to_dict(),
+        "symbols": symbols,
+        "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
+        "gradient_flow": [{"pathway": a, "layer": d, "rhs": srepr(rhs)} for a, d, _, rhs in flow.equations()],
+        "modes": [
+            {"pathway": a, "variable": str(x).split("_")[0], "rhs": srepr(f)}
+            for x, f, a in zip(modes.state, modes.rhs, modes.state_pathway)
+        ],
+        "strengths": [{"pathway": a, "expr": srepr(k)} for a, k in enumerate(modes.strengths, start=1)],
+        "conserved": [{"pathway": inv.pathway, "expr": srepr(inv.expr)} for inv in modes.invariants],
+    }
+    return _dump(data)
+
+
+def _dump(data: dict) -> str:
+    """JSON with one top-level key per line and one list entry per line."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join("  " + json.dumps(item) for item in value)
+            lines.append(f" {json.dumps(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+@dataclass(frozen=True)
+class LoadedEquations:
+    """Expressions rebuilt from a JSON export by :func:`load_equations_json`.
+
+    Attributes
+    ----------
+    architecture : Architecture
+    symbols : dict
+        Name -> sympy ``Symbol`` or ``MatrixSymbol`` (as they occur in the expressions).
+    roles : dict
+        Name -> the JSON symbol entry (role, pathway, layer, shape).
+    definitions : dict
+        Name -> expression (``"Omega"``).
+    gradient_flow : dict
+        ``(pathway, layer)`` -> right-hand side of ``tau dW_a^d/dt`` (with ``Omega``).
+    modes : dict
+        ``(pathway, "q" | "p")`` -> right-hand side.
+    strengths : dict
+        pathway -> ``K_a``.
+    conserved : tuple of (pathway, expression)
+    """
+
+    architecture: Architecture
+    symbols: dict
+    roles: dict
+    definitions: dict
+    gradient_flow: dict
+    modes: dict
+    strengths: dict
+    conserved: tuple
+
+    def rhs_of(self, pathway: int, layer: int, expand: bool = False):
+        """The gradient-flow right-hand side; ``expand=True`` substitutes the definitions."""
+        try:
+            rhs = self.gradient_flow[(pathway, layer)]
+        except KeyError:
+            raise ConfigError(f"(pathway, layer) = ({pathway}, {layer}) is not in the loaded equations") from None
+        if expand:
+            rhs = rhs.xreplace({self.symbols[name]: expr for name, expr in self.definitions.items() if name in self.symbols})
+        return rhs
+
+
+def _rebuild(text: str, where: str):
+    if not isinstance(text, str):
+        raise ConfigError(f"equations JSON: {where} must be an srepr string, got {type(text).__name__}")
+    try:
+        return sp.sympify(text, locals={"Str": sp.core.symbol.Str})
+    except (sp.SympifyError, SyntaxError, TypeError, ValueError) as error:
+        raise ConfigError(f"equations JSON: {where} is not a valid sympy srepr: {error}") from None
+
+
+def load_equations_json(source) -> LoadedEquations:
+    """Rebuild the expressions of a JSON export with sympy.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        The JSON text, or the path of a file holding it.
+
+    Returns
+    -------
+    LoadedEquations
+
+    Raises
+    ------
+    ConfigError
+        If the text is not a pathdyn equations export or an expression does not parse.
+
+    Examples
+    --------
+    >>> from pathdyn.theory.export import derive_equations, equations_to_json
+    >>> loaded = load_equations_json(equations_to_json(derive_equations((2, 1))))
+    >>> loaded.rhs_of(2, 1)
+    -Omega + Sigma_yx
+    """
+    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+        path = Path(source)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"equations JSON: file {str(path)!r} not found; check the path") from None
+    else:
+        text = source
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
+    missing = [k for k in ("architecture", "symbols", "gradient_flow", "modes", "conserved") if k not in data]
+    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT or missing:
+        raise ConfigError(
+            f"equations JSON: not a pathdyn equations export (format {data.get('format') if isinstance(data, dict) else None!r},"
+            f" missing keys {missing}); write one with pathdyn derive --format json"
+        )
+    arch = Architecture.from_dict(data["architecture"], source="equations JSON architecture")
+    definitions = {e["name"]: _rebuild(e["expr"], f"definition {e['name']}") for e in data.get("definitions", [])}
+    flow = {(e["pathway"], e["layer"]): _rebuild(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]")
+            for e in data["gradient_flow"]}
+    modes = {(e["pathway"], e["variable"]): _rebuild(e["rhs"], f"modes[{e['pathway']},{e['variable']}]")
+             for e in data["modes"]}
+    strengths = {e["pathway"]: _rebuild(e["expr"], f"strengths[{e['pathway']}]") for e in data.get("strengths", [])}
+    conserved = tuple((e["pathway"], _rebuild(e["expr"], f"conserved[{e['pathway']}]")) for e in data["conserved"])
+    symbols = {}
+    for expr in (*definitions.values(), *flow.values(), *modes.values(), *strengths.values(), *(c for _, c in conserved)):
+        for atom in expr.atoms(sp.Symbol, sp.MatrixSymbol):
+            symbols.setdefault(str(atom.name) if isinstance(atom, sp.MatrixSymbol) else atom.name, atom)
+    roles = {entry["name"]: entry for entry in data["symbols"]}
+    return LoadedEquations(arch, symbols, roles, definitions, flow, modes, strengths, conserved)
