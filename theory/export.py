@@ -142,6 +142,40 @@ def _mode_parts(modes: ModeEquations):
 
 
 # ======================================================================== text
+def _matrix_text(expr) -> str:
+    """sympy-style text of a matrix expression (``.T`` transposes), positive terms first.
+
+    sympy's own ``str`` of a long product negates it (``doit``) to choose parentheses,
+    which takes 0.1-0.4 s per depth-50 equation.
+    """
+    if isinstance(expr, sp.MatrixSymbol):
+        return expr.name
+    if isinstance(expr, sp.Identity):
+        return "I"
+    if isinstance(expr, sp.ZeroMatrix):
+        return "0"
+    if isinstance(expr, sp.Transpose):
+        inner = _matrix_text(expr.arg)
+        return f"{inner}.T" if isinstance(expr.arg, sp.MatrixSymbol) else f"({inner}).T"
+    if isinstance(expr, sp.MatAdd):
+        terms = sorted(expr.args, key=lambda t: _coefficient(t)[0].could_extract_minus_sign())
+        text = ""
+        for i, term in enumerate(terms):
+            coefficient, matrix = _coefficient(term)
+            negative = coefficient.could_extract_minus_sign()
+            magnitude = -coefficient if negative else coefficient
+            body = _matrix_text(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix))
+            text += ("-" if negative else "") + body if i == 0 else (" - " if negative else " + ") + body
+        return text
+    if isinstance(expr, sp.MatMul):
+        coefficient, matrix = _coefficient(expr)
+        factors = matrix.args if isinstance(matrix, sp.MatMul) else (matrix,)
+        parts = [f"({_matrix_text(f)})" if isinstance(f, sp.MatAdd) else _matrix_text(f) for f in factors]
+        prefix = "" if coefficient == 1 else ("-" if coefficient == -1 else f"{sp.sstr(coefficient)}*")
+        return prefix + "*".join(parts)
+    raise DerivationError(f"no text form for the matrix expression {expr} ({type(expr).__name__})")
+
+
 def equations_to_text(equations: DerivedEquations) -> str:
     """Plain-text equations in sympy's notation (``.T`` is the transpose)."""
     arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
@@ -150,12 +184,12 @@ def equations_to_text(equations: DerivedEquations) -> str:
         "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
         "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)"
         + (", Sigma_x = I (whitened)" if arch.whitened else ""),
-        f"Omega = {flow.omega_definition}",
-        f"dL/dOmega = {flow.omega_gradient}",
+        f"Omega = {_matrix_text(flow.omega_definition)}",
+        f"dL/dOmega = {_matrix_text(flow.omega_gradient)}",
         "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a, shape rows x cols)",
     ]
     for a, d, w, rhs in flow.equations():
-        lines.append(f"d{w.name}/dt = {rhs}")
+        lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
     lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
     for a, k in enumerate(modes.strengths, start=1):
         lines.append(f"K_{a} = {k}")

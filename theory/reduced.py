@@ -91,7 +91,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
     for a, depth in enumerate(depths, start=1):
         layer = [x for x, owner_a in zip(state, owner) if owner_a == a]
         ring, product = sp.polys.rings.sring(strengths[a - 1], *layer)
-        rhs += [-dloss_dk[a - 1] * product.diff(gen).as_expr() for gen in ring.gens]
+        rhs += [_times(-dloss_dk[a - 1], product.diff(gen), ring.symbols) for gen in ring.gens]
     eqs = ModeEquations(
         kind="layer",
         depths=depths,
@@ -103,6 +103,47 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         description=f"per-layer mode strengths, depths {depths}",
     )
     return _with_invariants(eqs) if invariants else eqs
+
+
+def _times(factor, polynomial, symbols) -> sp.Expr:
+    """``factor * polynomial`` as an expression; a monomial is multiplied in one ``Mul``.
+
+    Same expression as ``factor * polynomial.as_expr()``, built with one canonical
+    ``Mul`` instead of two (the sort of a 50-factor product dominates at depth 50).
+    """
+    terms = list(polynomial.items())
+    if len(terms) != 1:
+        return factor * polynomial.as_expr()
+    monomial, coefficient = terms[0]
+    powers = [x**e if e != 1 else x for x, e in zip(symbols, monomial) if e]
+    return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
+
+
+def _xreplace_all(exprs, rule) -> list:
+    """``[e.xreplace(rule) for e in exprs]`` with one cache shared by every expression.
+
+    The per-layer right-hand sides share the common error ``S - sum_b K_b``; the
+    cache rebuilds it once instead of once per layer. Same semantics as
+    ``Basic.xreplace`` (rule lookup first, then arguments, rebuilt with ``func``).
+    """
+    cache: dict = {}
+
+    def walk(expr):
+        if expr in rule:
+            return rule[expr]
+        try:
+            return cache[expr]
+        except KeyError:
+            pass
+        result = expr
+        if expr.args:
+            args = [walk(arg) for arg in expr.args]
+            if any(new is not old for new, old in zip(args, expr.args)):
+                result = expr.func(*args)
+        cache[expr] = result
+        return result
+
+    return [walk(sp.sympify(e)) for e in exprs]
 
 
 def _sparse_polynomials(exprs) -> list:
@@ -141,19 +182,26 @@ def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
     error_symbol = sp.Dummy("e")
     to_error = {equations.error: error_symbol}
     found = []
+    rhs_of = dict(zip(equations.state, equations.rhs))
     for a in range(1, equations.num_pathways + 1):
         xs = equations.pathway_state(a)
         if len(xs) < 2:
             continue
-        products = [(x * equations.rhs_of(x)).xreplace(to_error) for x in xs]
-        terms = _sparse_polynomials(products)
+        # each rhs with the common error replaced, as polynomials in the pathway's state and e
+        local = [rhs_of[x].xreplace(to_error) for x in xs]
+        ring, flow = sp.polys.rings.sring(local, *xs, error_symbol, domain=sp.QQ)
+        terms = [dict(gen * f) for gen, f in zip(ring.gens, flow)]  # x_i dx_i/dt
         monomials = sorted(set().union(*terms))
-        matrix = sp.Matrix([[t.get(m, 0) for t in terms] for m in monomials])
+        to_sympy = ring.domain.to_sympy
+        matrix = sp.Matrix([[to_sympy(t[m]) if m in t else 0 for t in terms] for m in monomials])
         basis = matrix.nullspace() if monomials else [sp.eye(len(xs))[:, i] for i in range(len(xs))]
         for vector in basis:
             vector = vector / next(v for v in vector if v != 0)
-            expr = sp.Add(*[v * x**2 for v, x in zip(vector, xs)])
-            if not is_identically_zero(equations.time_derivative(expr).xreplace(to_error)):
+            expr = sp.Add(*[v * x**2 for v, x in zip(vector, xs) if v != 0])
+            # d/dt expr along the flow = sum_i (d expr / d x_i) dx_i/dt, with e(t) arbitrary
+            form = ring.from_expr(expr)
+            derivative = sum((form.diff(i) * flow[i] for i, v in enumerate(vector) if v != 0), ring.zero)
+            if derivative != 0:
                 raise DerivationError(f"quadratic invariant {expr} of pathway {a} failed its check")
             found.append(Invariant(pathway=a, expr=expr, name=f"I_{a}_{len(found) + 1}"))
     return tuple(found)
@@ -194,7 +242,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
             substitution[layer_symbol(a, d)] = q
         substitution[layer_symbol(a, depth)] = p
         variables.append((q, p, depth))
-    restricted = {x: f.xreplace(substitution) for x, f in zip(layer.state, layer.rhs)}
+    restricted = dict(zip(layer.state, _xreplace_all(layer.rhs, substitution)))
     state, rhs, owner, strengths = [], [], [], []
     for a, (q, p, depth) in enumerate(variables, start=1):
         if depth >= 2:
