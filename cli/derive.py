@@ -1,4 +1,4 @@
-"""``pathdyn derive``: derive and print the learning equations of an architecture."""
+"""``pathdyn derive``: derive and export the learning equations of an architecture."""
 
 from __future__ import annotations
 
@@ -7,23 +7,36 @@ from pathdyn.cli._common import add_architecture_arguments, architecture_from_ar
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
 ORDER = 10
+DESCRIPTION = """\
+Derive, with sympy, the matrix gradient flow tau dW_a^d/dt = -dL/dW_a^d of every layer
+and the paper's reduced q/p equations of one mode, and print or write them.
+
+examples:
+  pathdyn derive --depths 2,3
+  pathdyn derive --depths 2,3 --n-in 8 --n-out 15 --general --format latex -o eqs.tex
+  pathdyn derive --architecture arch.toml --format json -o eqs.json
+  pathdyn derive --depths 13,2,5 --format latex --fragment
+"""
 
 
 def add_arguments(parser) -> None:
     add_architecture_arguments(parser)
-    parser.add_argument("--format", choices=("text",), default="text", help="output format (default text)")
+    parser.add_argument(
+        "--format", choices=("text", "latex", "json"), default="text",
+        help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
+    )
+    parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
 def run(args) -> int:
-    from pathdyn.theory.reduced import derive_qp_equations
+    from pathdyn.errors import ConfigError
+    from pathdyn.theory.export import export_equations
 
+    if args.fragment and args.format != "latex":
+        raise ConfigError(f"--fragment: applies to --format latex only, not --format {args.format}; drop --fragment")
     arch = architecture_from_args(args)
-    eqs = derive_qp_equations(arch)
-    lines = [f"# {arch.describe()}", "# reduced q/p equations of one mode (tau = 1)"]
-    for x, f in zip(eqs.state, eqs.rhs):
-        lines.append(f"d{x}/dt = {f}")
-    lines.append("# conserved")
-    lines += [f"{inv.expr}" for inv in eqs.invariants]
-    write_output(args.output, "\n".join(lines))
+    # everything is derived and formatted before the output file is touched
+    text = export_equations(arch, format=args.format, fragment=args.fragment)
+    write_output(args.output, text)
     return 0

@@ -186,7 +186,7 @@ def equations_to_text(equations: DerivedEquations) -> str:
         + (", Sigma_x = I (whitened)" if arch.whitened else ""),
         f"Omega = {_matrix_text(flow.omega_definition)}",
         f"dL/dOmega = {_matrix_text(flow.omega_gradient)}",
-        "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a, shape rows x cols)",
+        "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a; .T: transpose)",
     ]
     for a, d, w, rhs in flow.equations():
         lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
