@@ -44,6 +44,16 @@ def test_json_file_with_dimensions(tmp_path, capsys):
     assert rhs.shape[1] == 8 and "Sigma_x" in {m.name for m in rhs.atoms(sp.MatrixSymbol)}
 
 
+def test_output_file_gets_normal_permissions(tmp_path, capsys):
+    import os
+
+    path = tmp_path / "eqs.txt"
+    assert main(["derive", "-o", str(path)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
 def test_architecture_file(tmp_path, capsys):
     toml = tmp_path / "arch.toml"
     toml.write_text("[architecture]\ndepths = [1, 4]\nn_in = 3\nwhitened = false\n")
