@@ -259,6 +259,10 @@ def test_loader_errors(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_equations_json(tmp_path / "missing.json")
     data = json.loads(equations_to_json(derive_equations((2,))))
+    broken = json.loads(json.dumps(data))
+    del broken["modes"][0]["variable"]
+    with pytest.raises(ConfigError, match="malformed entry"):
+        load_equations_json(json.dumps(broken))
     data["gradient_flow"][0]["rhs"] = "MatMul(("
     with pytest.raises(ConfigError, match=r"gradient_flow\[1,1\] is not a valid sympy srepr"):
         load_equations_json(json.dumps(data))

@@ -154,6 +154,9 @@ def test_chain_rule_flow_matches_finite_differences(rng, depths, n_in, n_out, wi
     errors = relative_errors(flow, weights, X, Y)
     assert len(errors) == sum(depths)
     assert max(errors.values()) <= RELATIVE_TOLERANCE, errors
+    # the same with Omega written out in the weights
+    expanded = relative_errors(flow, weights, X, Y, rhs_of=lambda a, d: flow.rhs_of(a, d, expand=True))
+    assert max(expanded.values()) <= RELATIVE_TOLERANCE, expanded
 
 
 @pytest.mark.parametrize("depths, whitened", [((2, 1), False), ((3, 2, 1), True), ((3, 2, 1), False)])

@@ -608,6 +608,13 @@ def load_equations_json(source) -> LoadedEquations:
             f" missing keys {missing}); write one with pathdyn derive --format json"
         )
     arch = Architecture.from_dict(data["architecture"], source="equations JSON architecture")
+    try:
+        return _rebuild_all(data, arch)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ConfigError(f"equations JSON: malformed entry ({type(error).__name__}: {error}); re-export with pathdyn derive --format json") from None
+
+
+def _rebuild_all(data: dict, arch: Architecture) -> LoadedEquations:
     definitions = {e["name"]: _rebuild(e["expr"], f"definition {e['name']}") for e in data.get("definitions", [])}
     flow = {(e["pathway"], e["layer"]): _rebuild(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]")
             for e in data["gradient_flow"]}
@@ -618,6 +625,6 @@ def load_equations_json(source) -> LoadedEquations:
     symbols = {}
     for expr in (*definitions.values(), *flow.values(), *modes.values(), *strengths.values(), *(c for _, c in conserved)):
         for atom in expr.atoms(sp.Symbol, sp.MatrixSymbol):
-            symbols.setdefault(str(atom.name) if isinstance(atom, sp.MatrixSymbol) else atom.name, atom)
+            symbols.setdefault(str(atom.name), atom)
     roles = {entry["name"]: entry for entry in data["symbols"]}
     return LoadedEquations(arch, symbols, roles, definitions, flow, modes, strengths, conserved)
