@@ -96,7 +96,11 @@ class _Ensemble:
         """Flat ``(B*n, ...)`` -> ``(n, B, ...)`` view."""
         return np.moveaxis(y.reshape(self.B, self.n, *y.shape[1:]), 1, 0)
 
+    last_t = 0.0
+
     def rhs(self, t, y):
+        self.last_t = t
+        self.last_max = float(np.max(np.abs(y))) if y.size else 0.0
         out = np.empty((self.B, self.n))
         values = self.f._rhs(t, y.reshape(self.B, self.n).T, *self.params)
         for i, value in enumerate(values):
@@ -277,8 +281,8 @@ def integrate(
             )
         except (ValueError, FloatingPointError, ArithmeticError) as error:
             raise IntegrationError(
-                f"overflow: the solver failed on non-finite values ({error}) (depths {f.depths}); "
-                "use smaller initial values, a smaller t_max or a tighter rtol"
+                f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
+                "or non-finite values; use smaller initial values, a smaller t_max or a tighter rtol"
             ) from None
     elapsed = time.perf_counter() - started
 
@@ -305,8 +309,12 @@ def integrate(
         )
     if not success:
         last = float(t[-1]) if t.size else 0.0
-        if not np.all(np.isfinite(sol.y)) if sol.y.size else False:
-            raise IntegrationError(f"overflow: the solver met NaN/inf near t = {last:.6g}; use smaller initial values")
+        start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
+        if not np.isfinite(ens.last_max) or ens.last_max > 1e6 * max(1.0, start_max):
+            raise IntegrationError(
+                f"blow-up: the step size collapsed near t = {ens.last_t:.6g} while |state| grew to {ens.last_max:.3g} "
+                f"(depths {f.depths}); the solution diverges: use smaller initial values or a smaller t_max"
+            )
         message = f"{message} (stopped at t = {last:.6g} of {t_max:g}); try method='LSODA' or 'Radau', or a looser rtol"
         warnings.warn(f"integrate: {message}", stacklevel=2)
     elif stopped_at is None and message.startswith("The solver successfully"):
