@@ -96,3 +96,30 @@ def test_phase_plane_field_equals_compiled_flow(depths):
     scale = np.maximum(1.0, np.abs(dK))
     assert np.max(np.abs(dK[0] - U.ravel()) / scale[0]) < 1e-5
     assert np.max(np.abs(dK[1] - V.ravel()) / scale[1]) < 1e-5
+
+
+def test_integrate_command_reads_a_dataset_file(tmp_path):
+    from pathdyn.numerics.datasets import random_dataset
+
+    data = random_dataset([2.0, 0.5], n_in=4, n_out=3, seed=1)
+    np.savez(tmp_path / "d.npz", X=data.X, Y=data.Y)
+    out = tmp_path / "o.json"
+    assert main(["integrate", "--depths", "3,2", "--dataset", str(tmp_path / "d.npz"), "--t-max", "30",
+                 "--num-points", "5", "-o", str(out)]) == 0
+    result = json.loads(out.read_text())
+    np.testing.assert_allclose(result["singular_values"], [2.0, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(np.array(result["K"])[-1].sum(axis=0), [2.0, 0.5], rtol=1e-6)
+
+
+def test_numerics_layer_never_imports_the_derivation_code():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pathdyn.numerics, pathdyn.numerics.integrate, pathdyn.numerics.race, "
+        "pathdyn.numerics.phase_plane, pathdyn.numerics.plotting\n"
+        "bad = [m for m in sys.modules if m.startswith('pathdyn.theory') or m == 'matplotlib']\n"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
