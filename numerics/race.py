@@ -181,12 +181,21 @@ def _final_one_mode(depths, q0, p0, S, refine_dps=None):
     except ValueError:
         raise ConfigError(
             f"race oracle: the final allocation is not resolvable in float64 (depths {tuple(depths)}, "
-            f"c = {[round(c, 6) for _, c, _ in pathways]}): a final p lies where F saturates; use larger c = q^2 - p^2"
+            f"c = {[round(float(c), 6) for _, c, _ in pathways]}): a final p lies where F saturates; use larger c = q^2 - p^2"
         ) from None
     ps = race_variables(G)
+    K = np.array([race_strength(p, d, c) for (d, c, _), p in zip(pathways, ps)])
+    if not refine_dps and not abs(K.sum() - S) <= 1e-11 * max(abs(S), 1.0):
+        # The float inversion lost digits (a final p where F saturates): polish in mpmath.
+        refine_dps = 40
     if refine_dps:
-        return _refine(pathways, G, ps, S, refine_dps)
-    return np.array([race_strength(p, d, c) for (d, c, _), p in zip(pathways, ps)])
+        K = _refine(pathways, G, ps, S, refine_dps)
+        if not abs(K.sum() - S) <= 1e-11 * max(abs(S), 1.0):
+            raise ConfigError(
+                f"race oracle: no accurate final allocation for depths {tuple(depths)} (sum K - S = {K.sum() - S:.3g}); "
+                "use larger c = q^2 - p^2"
+            )
+    return K
 
 
 def _refine(pathways, G, ps, S, dps):

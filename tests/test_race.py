@@ -182,3 +182,14 @@ def test_poor_integrations_are_caught(seed):
 
     good = integrate(eqs, y0, S, 60.0, **TIGHT)
     assert oracle_error(good.K[-1], oracle, S) < ORACLE_RTOL and good.invariant_drift.max() < DRIFT_TOL
+
+
+def test_oracle_polishes_or_refuses_where_float64_saturates():
+    """Deep pathways with small c: float64 loses digits, mpmath Newton restores them, or a clear error."""
+    p0 = np.array([[0.02], [0.03]])
+    q0 = np.sqrt(p0**2 + 0.01)
+    K = race_final_strengths((12, 13), q0, p0, [2.0])
+    assert abs(K.sum() - 2.0) < 1e-12
+    np.testing.assert_allclose(K, race_final_strengths((12, 13), q0, p0, [2.0], refine_dps=50), rtol=1e-12, atol=1e-20)
+    with pytest.raises(ConfigError, match="larger c"):
+        race_final_strengths((12, 13), np.sqrt(p0**2 + 1e-3), p0, [2.0])
