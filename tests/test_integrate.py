@@ -123,3 +123,26 @@ def test_qp_initial_state_shape_errors():
         qp_initial_state(eq, np.ones((3, 2)), np.ones((3, 2)))
     with pytest.raises(ConfigError, match="q0 has shape"):
         qp_initial_state(eq, np.ones((2, 2)), np.ones((2, 3)))
+
+
+def test_stacked_jacobians_match_finite_differences(rng):
+    """The banded (LSODA) and sparse (BDF/Radau) Jacobians of the stacked ensemble."""
+    from pathdyn.numerics.integrate import _Ensemble
+
+    f = compile_rhs(reduce_to_modes((3, 1, 2)))
+    y0 = rng.uniform(0.3, 1.2, size=(3, f.num_state, 2))
+    ens = _Ensemble(f, y0, [2.0, 1.0], None)
+    N, n = ens.B * ens.n, ens.n
+    dense = np.empty((N, N))
+    h = 1e-6
+    for j in range(N):
+        dy = np.zeros(N)
+        dy[j] = h
+        dense[:, j] = (ens.rhs(0.0, ens.y0 + dy) - ens.rhs(0.0, ens.y0 - dy)) / (2 * h)
+    np.testing.assert_allclose(ens.jac_sparse(0.0, ens.y0).toarray(), dense, rtol=1e-6, atol=1e-7)
+    banded = ens.jac_banded(0.0, ens.y0)
+    unpacked = np.zeros((N, N))
+    for i in range(N):
+        for j in range(max(0, i - n + 1), min(N, i + n)):
+            unpacked[i, j] = banded[n - 1 + i - j, j]
+    np.testing.assert_allclose(unpacked, dense, rtol=1e-6, atol=1e-7)
