@@ -1,0 +1,119 @@
+"""Initial states for the reduced equations: from given q/p arrays or drawn like the paper.
+
+Both return arrays of shape ``(*batch, n_state, n_modes)`` in the equations' state
+order, ready for :func:`pathdyn.numerics.integrate.integrate`. The state is matched by
+name: ``q_a``/``p_a`` (the q/p model), ``p_a`` (race form, depth-1 pathways) or
+``s_a_d`` (per-layer model: ``q`` on the first ``D_a - 1`` layers, ``p`` on the last).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+
+__all__ = ["qp_initial_state", "draw_initial_state", "race_constants"]
+
+_LAYER = re.compile(r"^s_(\d+)_(\d+)$")
+_QP = re.compile(r"^([qp])_(\d+)$")
+
+
+def _names_and_depths(equations):
+    names = tuple(getattr(equations, "state_names", None) or (str(s) for s in equations.state))
+    depths = tuple(getattr(equations, "depths", ()))
+    return names, depths
+
+
+def qp_initial_state(equations, q0, p0) -> np.ndarray:
+    """Build the state array from per-pathway, per-mode ``q`` and ``p``.
+
+    Parameters
+    ----------
+    equations : ModeEquations or CompiledRHS
+        Equations whose state is named ``q_a``, ``p_a`` or ``s_a_d``.
+    q0, p0 : array_like, shape (*batch, M, n_modes)
+        Initial ``q`` and ``p`` of each pathway and mode (``q`` is ignored for a
+        depth-1 pathway, which has only ``p``).
+
+    Returns
+    -------
+    ndarray, shape (*batch, n_state, n_modes)
+
+    Raises
+    ------
+    ConfigError
+        Shape mismatch, non-finite values, or a state variable that is neither
+        ``q_a``, ``p_a`` nor ``s_a_d``.
+    """
+    names, depths = _names_and_depths(equations)
+    q0 = np.asarray(q0, dtype=float)
+    p0 = np.asarray(p0, dtype=float)
+    M = len(equations.strengths)
+    problems = []
+    if q0.shape != p0.shape:
+        problems.append(f"q0 has shape {q0.shape} but p0 has {p0.shape}; both must be (pathways, modes)")
+    if p0.ndim < 2 or p0.shape[-2] != M:
+        problems.append(f"p0: expected shape (*batch, pathways={M}, modes), got {p0.shape}")
+    if not (np.all(np.isfinite(q0)) and np.all(np.isfinite(p0))):
+        problems.append("q0/p0 contain NaN or infinite values")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    columns = []
+    for name in names:
+        match = _QP.match(name)
+        if match:
+            source = q0 if match.group(1) == "q" else p0
+            columns.append(source[..., int(match.group(2)) - 1, :])
+            continue
+        match = _LAYER.match(name)
+        if match and depths:
+            a, d = int(match.group(1)), int(match.group(2))
+            source = p0 if d == depths[a - 1] else q0
+            columns.append(source[..., a - 1, :])
+            continue
+        raise ConfigError(
+            f"equations: state variable {name!r} is not q_a, p_a or s_a_d; build the initial state array directly"
+        )
+    return np.stack(columns, axis=-2)
+
+
+def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float = 1.0, batch=()) -> np.ndarray:
+    """Random small initial conditions like the paper: ``p ~ scale N(0, 1)``, ``q = sqrt(p^2 + c)``.
+
+    Parameters
+    ----------
+    equations : ModeEquations or CompiledRHS
+    n_modes : int
+        Number of modes.
+    scale : float
+        Standard deviation of ``p`` (> 0).
+    seed : int or numpy.random.Generator
+    c : float
+        The conserved ``q^2 - p^2`` of every pathway and mode (>= 0; the paper's code
+        uses 1).
+    batch : tuple of int
+        Ensemble shape.
+
+    Returns
+    -------
+    ndarray, shape (*batch, n_state, n_modes)
+    """
+    if not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"scale: initial scale must be positive, got {scale}")
+    if not (np.isfinite(c) and c >= 0):
+        raise ConfigError(f"c: the conserved q^2 - p^2 must be >= 0, got {c}")
+    if int(n_modes) < 1:
+        raise ConfigError(f"n_modes: need at least one mode, got {n_modes}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    batch = tuple(int(b) for b in np.atleast_1d(batch)) if np.size(batch) else ()
+    M = len(equations.strengths)
+    p0 = scale * rng.standard_normal((*batch, M, int(n_modes)))
+    q0 = np.sqrt(p0**2 + c)
+    return qp_initial_state(equations, q0, p0)
+
+
+def race_constants(q0, p0) -> np.ndarray:
+    """The conserved ``c = q^2 - p^2`` of given initial ``q``, ``p`` (same shape)."""
+    return np.asarray(q0, dtype=float) ** 2 - np.asarray(p0, dtype=float) ** 2

@@ -1,0 +1,736 @@
+"""Finite-width multi-pathway networks trained by full-batch gradient descent.
+
+The network of THEORY.md section 1: ``M`` pathways, pathway ``a`` a chain of ``D_a``
+weight matrices ``W_a^1 ... W_a^{D_a}`` (``W_a^1`` reads the input), summed at the
+output. Hidden layers may be linear, ReLU or tanh. :func:`simulate_gd` trains such a
+network and records it in the theory's mode coordinates
+``K_{a alpha} = u_alpha^T Omega_a v_alpha``.
+
+Weight layout (shared by :func:`initialize_weights`, ``weights=`` and
+``extras["final_weights"]``): ``weights[a][d]`` is the matrix of pathway ``a`` and
+layer ``d`` (both 0-based; ``d = 0`` reads the input), of shape
+``(outputs of the layer, inputs of the layer)``; a depth-1 pathway is one
+``n_out x n_in`` matrix. Weight files (:func:`save_weights`, :func:`load_weights`) hold
+the same matrices as arrays ``W_<a>_<d>`` with 1-based ``a`` and ``d``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
+from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.trajectory import Trajectory, atomic_write
+from pathdyn.theory.architecture import Architecture, parse_depths
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "LOSSES",
+    "initialize_weights",
+    "simulate_gd",
+    "loss_and_gradients",
+    "save_weights",
+    "load_weights",
+    "network_widths",
+]
+
+ACTIVATIONS = ("linear", "relu", "tanh")
+INITS = ("gaussian", "orthogonal", "paper")
+LOSSES = ("mean", "paper")
+DEFAULT_INIT_SCALE = {"gaussian": 0.3, "orthogonal": 0.3, "paper": 0.01}
+#: A run stops as diverged when the loss exceeds this factor times
+#: ``max(initial loss, loss of the zero network)`` (or is not finite).
+DIVERGENCE_FACTOR = 1e4
+
+
+# --------------------------------------------------------------------------- specs
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _depths_of(architecture) -> tuple:
+    """Depths from an Architecture, a sequence of ints or a string ``"2,3"``."""
+    if isinstance(architecture, Architecture):
+        return architecture.depths
+    if isinstance(architecture, str):
+        return parse_depths(architecture, argument="architecture")
+    try:
+        return Architecture(depths=tuple(architecture)).depths
+    except TypeError:
+        raise ArchitectureError(
+            f"architecture: expected an Architecture, a list of depths or a string such as '2,3', got {architecture!r}"
+        ) from None
+
+
+def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
+    """Layer sizes of every pathway: ``sizes[a] = [n_in, N_1, ..., N_{D_a - 1}, n_out]``.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+    n_in, n_out : int
+    width : int, sequence, or None
+        One hidden width for every hidden layer (int); or one entry per pathway, each an
+        int or a list of ``D_a - 1`` widths; ``None`` takes the Architecture's
+        ``hidden_widths``.
+
+    Raises
+    ------
+    ArchitectureError
+        If a width is not a positive whole number or the lists do not match the depths.
+    """
+    depths = _depths_of(architecture)
+    if isinstance(architecture, Architecture):
+        problems = []
+        for name, value in (("n_in", n_in), ("n_out", n_out)):
+            declared = getattr(architecture, name)
+            if declared is not None and declared != value:
+                problems.append(f"architecture {name}={declared} but the dataset has {name}={value}")
+        if problems:
+            raise ArchitectureError("; ".join(problems) + "; make them agree or leave them unset")
+        if width is None and architecture.hidden_widths is not None:
+            width = [
+                [architecture.hidden_width(a + 1, d + 1) for d in range(depth - 1)]
+                for a, depth in enumerate(depths)
+            ]
+    if width is None:
+        if all(d == 1 for d in depths):
+            width = 1
+        else:
+            raise ArchitectureError("width: no hidden width given; pass width=N (e.g. width=1000)")
+    # Validate through Architecture, which reports every problem at once.
+    if _is_int(width):
+        if width < 1:
+            raise ArchitectureError(f"width: {width} is not a positive width; use an integer >= 1, e.g. width=1000")
+        hidden = int(width)
+    elif isinstance(width, (list, tuple)) and len(width) == len(depths):
+        hidden = tuple((w,) * (d - 1) if _is_int(w) else tuple(w) for w, d in zip(width, depths))
+    else:
+        hidden = width
+    try:
+        arch = Architecture(depths=depths, hidden_widths=hidden)
+    except ArchitectureError as error:
+        raise ArchitectureError(f"width: {error}".replace("hidden_widths", "width")) from None
+    sizes = []
+    for a, depth in enumerate(depths):
+        inner = [arch.hidden_width(a + 1, d + 1) for d in range(depth - 1)]
+        sizes.append([int(n_in)] + inner + [int(n_out)])
+    return sizes
+
+
+def _reference_width(sizes: list, width) -> int:
+    """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
+    if _is_int(width):
+        return int(width)
+    hidden = [n for s in sizes for n in s[1:-1]]
+    return max(hidden) if hidden else 1
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
+
+
+# --------------------------------------------------------------------------- init
+def _haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A Haar-random matrix with orthonormal rows or columns (whichever is fewer)."""
+    big, small = max(rows, cols), min(rows, cols)
+    A = rng.standard_normal((big, small))
+    Q, R = np.linalg.qr(A)
+    Q *= np.sign(np.where(np.diag(R) == 0, 1.0, np.diag(R)))
+    return Q if rows >= cols else Q.T
+
+
+def initialize_weights(
+    architecture,
+    n_in: int,
+    n_out: int,
+    width=None,
+    init: str = "gaussian",
+    init_scale: float | None = None,
+    seed: int = 0,
+    dtype=np.float64,
+) -> list:
+    """Random initial weights of a multi-pathway network.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        Depth of each pathway.
+    n_in, n_out : int
+        Input and output dimensions.
+    width : int or sequence
+        Hidden width ``N`` (see :func:`network_widths`).
+    init : {"gaussian", "orthogonal", "paper"}
+        ``gaussian``: every entry of every layer (first, hidden, last, and a depth-1
+        pathway's single matrix) is normal with variance ``sigma^2 / N``, ``N`` the
+        hidden width (the ``width`` argument; the largest hidden width when widths differ),
+        not the layer's fan-in. ``orthogonal``: hidden layers are ``sigma * O`` with ``O``
+        Haar-orthogonal (semi-orthogonal when a hidden layer is not square); first and
+        last layers Gaussian as above. ``paper``: every entry normal with fixed standard
+        deviation ``sigma`` (default 0.01), as the paper's code.
+    init_scale : float, optional
+        ``sigma``; default 0.3 for gaussian/orthogonal, 0.01 for paper.
+    seed : int
+        Seed of ``numpy.random.default_rng``; weights are drawn pathway by pathway,
+        layer by layer, in float64 and then cast, so float32 and float64 runs start from
+        the same network.
+    dtype : numpy dtype
+        float64 (default) or float32.
+
+    Returns
+    -------
+    list of list of ndarray
+        ``weights[a][d]`` of shape (outputs, inputs), Fortran-ordered.
+
+    Raises
+    ------
+    ConfigError, ArchitectureError
+    """
+    _check_choice("init", init, INITS)
+    sigma = DEFAULT_INIT_SCALE[init] if init_scale is None else init_scale
+    if not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
+        raise ConfigError(f"init_scale: {init_scale!r} is not a finite number >= 0; e.g. init_scale=0.3")
+    dtype = _check_dtype(dtype)
+    sizes = network_widths(architecture, n_in, n_out, width)
+    N = _reference_width(sizes, width)
+    rng = np.random.default_rng(_check_seed(seed))
+    weights = []
+    for s in sizes:
+        depth = len(s) - 1
+        layers = []
+        for d in range(depth):
+            rows, cols = s[d + 1], s[d]
+            hidden = 0 < d < depth - 1
+            if init == "paper":
+                w = sigma * rng.standard_normal((rows, cols))
+            elif init == "orthogonal" and hidden:
+                w = sigma * _haar_orthogonal(rng, rows, cols)
+            else:
+                w = (sigma / math.sqrt(N)) * rng.standard_normal((rows, cols))
+            layers.append(np.asfortranarray(w, dtype=dtype))
+        weights.append(layers)
+    return weights
+
+
+def _check_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ConfigError(f"dtype: {dtype} is not supported; use float64 (default) or float32")
+    return dtype
+
+
+def _check_seed(seed):
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError(f"seed: {seed!r} is not a whole number >= 0")
+    return int(seed)
+
+
+# --------------------------------------------------------------------------- weight files
+def save_weights(path, weights) -> None:
+    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based)."""
+    arrays = {f"W_{a + 1}_{d + 1}": np.asarray(w) for a, path_w in enumerate(weights) for d, w in enumerate(path_w)}
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write(Path(path), write)
+
+
+def load_weights(path) -> list:
+    """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable, or its names do not form complete pathways.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"weights file {str(path)!r} not found; check the path")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"weights file {str(path)!r} could not be read as .npz: {error}") from None
+    found = {}
+    for name in arrays:
+        match = re.fullmatch(r"W_(\d+)_(\d+)", name)
+        if not match:
+            raise ConfigError(f"weights file {str(path)!r}: unexpected array {name!r}; arrays must be named W_<pathway>_<layer> (1-based)")
+        found[(int(match.group(1)), int(match.group(2)))] = arrays[name]
+    if not found:
+        raise ConfigError(f"weights file {str(path)!r} holds no W_<pathway>_<layer> arrays")
+    num_paths = max(a for a, _ in found)
+    weights = []
+    for a in range(1, num_paths + 1):
+        layers = sorted(d for b, d in found if b == a)
+        if not layers or layers != list(range(1, len(layers) + 1)):
+            raise ConfigError(f"weights file {str(path)!r}: pathway {a} has layers {layers}; expected 1, 2, ..., D")
+        weights.append([found[(a, d)] for d in layers])
+    return weights
+
+
+def _check_weights(weights, sizes, dtype) -> list:
+    """Validate user-given weights against the layer sizes; return Fortran copies in ``dtype``."""
+    problems = []
+    if len(weights) != len(sizes):
+        raise ArchitectureError(
+            f"weights: {len(weights)} pathway(s) given but the architecture has {len(sizes)}; give weights[a][d] per pathway"
+        )
+    out = []
+    for a, (path_w, s) in enumerate(zip(weights, sizes)):
+        if len(path_w) != len(s) - 1:
+            problems.append(f"pathway {a + 1} has {len(path_w)} layer(s), expected depth {len(s) - 1}")
+            continue
+        layers = []
+        for d, w in enumerate(path_w):
+            w = np.asarray(w)
+            expected = (s[d + 1], s[d])
+            if w.shape != expected:
+                problems.append(f"W_{a + 1}_{d + 1} has shape {w.shape}, expected {expected} (outputs, inputs)")
+            elif not np.all(np.isfinite(w)):
+                problems.append(f"W_{a + 1}_{d + 1} holds NaN or infinite values")
+            layers.append(np.array(w, dtype=dtype, order="F", copy=True))
+        out.append(layers)
+    if problems:
+        raise ArchitectureError("weights: " + "; ".join(problems))
+    return out
+
+
+# --------------------------------------------------------------------------- reference maths
+def _act(name, z):
+    if name == "linear":
+        return z
+    if name == "relu":
+        return np.maximum(z, 0)
+    return np.tanh(z)
+
+
+def _act_grad(name, z):
+    if name == "linear":
+        return np.ones_like(z)
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    return 1 - np.tanh(z) ** 2
+
+
+def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate_last=False):
+    """Loss and exact gradients, written plainly (a reference; :func:`simulate_gd` is the fast path).
+
+    Parameters
+    ----------
+    weights : list of list of ndarray
+        ``weights[a][d]`` as in :func:`initialize_weights`.
+    X, Y : ndarray, shapes (n_in, P), (n_out, P)
+    activation : {"linear", "relu", "tanh"}
+    loss : {"mean", "paper"}
+        ``mean``: ``L = 1/(2P) sum_i ||y_i - f(x_i)||^2`` (THEORY.md section 1);
+        ``paper``: ``sum_i ||y_i - f(x_i)||^2`` (the paper's ``MSELoss(reduction='sum')``).
+    activate_last : bool
+        Apply the activation after each pathway's last layer too (the paper's code).
+
+    Returns
+    -------
+    loss : float
+    gradients : list of list of ndarray, the layout of ``weights``.
+    """
+    _check_choice("activation", activation, ACTIVATIONS)
+    _check_choice("loss", loss, LOSSES)
+    P = X.shape[1]
+    caches = []
+    out = np.zeros_like(Y, dtype=float)
+    for path_w in weights:
+        h, zs, hs = X, [], [X]
+        for d, W in enumerate(path_w):
+            z = W @ h
+            last = d == len(path_w) - 1
+            h = _act(activation, z) if (not last or activate_last) else z
+            zs.append(z)
+            hs.append(h)
+        caches.append((zs, hs))
+        out = out + h
+    E = out - Y
+    if loss == "mean":
+        value, scale = 0.5 * np.sum(E * E) / P, 1.0 / P
+    else:
+        value, scale = np.sum(E * E), 2.0
+    grads = []
+    for path_w, (zs, hs) in zip(weights, caches):
+        D = len(path_w)
+        G = scale * E
+        if activate_last:
+            G = G * _act_grad(activation, zs[-1])
+        g_path = [None] * D
+        for d in range(D - 1, -1, -1):
+            g_path[d] = G @ hs[d].T
+            if d > 0:
+                G = (path_w[d].T @ G) * _act_grad(activation, zs[d - 1])
+        grads.append(g_path)
+    return float(value), grads
+
+
+# --------------------------------------------------------------------------- engine
+def _blas(dtype):
+    from scipy.linalg import blas
+
+    return blas.dgemm if dtype == np.float64 else blas.sgemm
+
+
+class _Engine:
+    """One network's weights and reusable buffers; :meth:`step` is one GD step in place.
+
+    Every large product goes through BLAS ``gemm`` with preallocated Fortran outputs;
+    the weight update ``W <- W - eta G h^T`` is fused into ``gemm`` with ``beta = 1``
+    writing into ``W`` itself, so no weight-sized temporary is ever created.
+    """
+
+    def __init__(self, weights, X, Y, activation, activate_last, loss, dtype):
+        self.dtype = dtype
+        self.gemm = _blas(dtype)
+        self.W = weights
+        self.X = np.asfortranarray(X, dtype=dtype)
+        self.Y = np.asfortranarray(Y, dtype=dtype)
+        self.P = X.shape[1]
+        self.activation = activation
+        self.activate_last = activate_last
+        self.scale = 1.0 / self.P if loss == "mean" else 2.0
+        P = self.P
+        self.z = [[np.zeros((w.shape[0], P), dtype=dtype, order="F") for w in pw] for pw in weights]
+        self.h = []
+        for a, pw in enumerate(weights):
+            hs = []
+            for d in range(len(pw)):
+                last = d == len(pw) - 1
+                if activation == "linear" or (last and not activate_last):
+                    hs.append(self.z[a][d])  # alias: no copy for linear layers
+                else:
+                    hs.append(np.zeros_like(self.z[a][d], order="F"))
+            self.h.append(hs)
+        self.G = [[np.zeros_like(zz, order="F") for zz in za] for za in self.z]
+        self.deriv = np.zeros((max(w.shape[0] for pw in weights for w in pw), P), dtype=dtype, order="F")
+        self.out = np.zeros_like(self.Y, order="F")
+        self.E = np.zeros_like(self.Y, order="F")
+
+    def forward(self) -> float:
+        """Forward pass at the current weights; returns ``||E||^2`` with ``E = out - Y``."""
+        gemm = self.gemm
+        self.out.fill(0)
+        for a, pw in enumerate(self.W):
+            h = self.X
+            for d, W in enumerate(pw):
+                z = gemm(1.0, W, h, c=self.z[a][d], overwrite_c=1)
+                hd = self.h[a][d]
+                if hd is not z:
+                    if self.activation == "relu":
+                        np.maximum(z, 0, out=hd)
+                    else:
+                        np.tanh(z, out=hd)
+                h = hd
+            self.out += h
+        np.subtract(self.out, self.Y, out=self.E)
+        return float(np.vdot(self.E, self.E))
+
+    def _apply_deriv(self, G, a, d) -> None:
+        """``G *= phi'(z_a^d)`` for a nonlinear layer (in place)."""
+        h = self.h[a][d]
+        if self.activation == "relu":
+            G *= h > 0
+        else:
+            buf = self.deriv[: h.shape[0]]
+            np.multiply(h, h, out=buf)
+            np.subtract(1, buf, out=buf)
+            G *= buf
+
+    def backward_update(self, eta: float) -> None:
+        """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place."""
+        gemm = self.gemm
+        for a, pw in enumerate(self.W):
+            D = len(pw)
+            G = self.G[a][D - 1]
+            np.multiply(self.E, self.scale, out=G)
+            if self.activate_last and self.activation != "linear":
+                self._apply_deriv(G, a, D - 1)
+            for d in range(D - 1, -1, -1):
+                W = pw[d]
+                h_in = self.X if d == 0 else self.h[a][d - 1]
+                if d > 0:
+                    # Uses W before its update: the gradient of every layer is taken at step k.
+                    G_prev = gemm(1.0, W, G, trans_a=1, c=self.G[a][d - 1], overwrite_c=1)
+                    if self.activation != "linear":
+                        self._apply_deriv(G_prev, a, d - 1)
+                else:
+                    G_prev = None
+                # W <- W - eta G h_in^T, fused (beta = 1, written into W).
+                gemm(-eta, G, h_in, beta=1.0, c=W, trans_b=1, overwrite_c=1)
+                G = G_prev
+
+    def pathway_outputs(self) -> list:
+        """``F_a(X)`` of every pathway from the last forward pass."""
+        return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
+
+
+class _Recorder:
+    """Computes ``U^T Omega_a V`` of an engine's current network."""
+
+    def __init__(self, dataset: Dataset, activation: str, dtype):
+        U, S, Vt = dataset.modes()
+        self.Ut = np.ascontiguousarray(U.T)
+        self.V = np.asfortranarray(Vt.T)
+        X = dataset.X
+        self.full_row_rank = np.linalg.matrix_rank(X) == X.shape[0]
+        self.XpV = np.linalg.pinv(X) @ self.V  # (P, modes)
+        self.activation = activation
+        self.num_modes = S.size
+
+    def project(self, engine: _Engine) -> np.ndarray:
+        """``(M, modes, modes)`` array of ``U^T Omega_a V`` at the weights of the last forward pass."""
+        out = np.empty((len(engine.W), self.num_modes, self.num_modes))
+        if self.activation != "linear" or self.full_row_rank:
+            for a, F in enumerate(engine.pathway_outputs()):
+                out[a] = (self.Ut @ F.astype(np.float64, copy=False)) @ self.XpV
+        else:
+            # Linear pathways with rank-deficient X: Omega_a V through the weights.
+            for a, pw in enumerate(engine.W):
+                m = self.V.astype(engine.dtype)
+                for W in pw:
+                    m = W @ m
+                out[a] = self.Ut @ m.astype(np.float64, copy=False)
+        return out
+
+
+def _check_number(name, value, positive=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (positive and value <= 0):
+        raise ConfigError(f"{name}: {value!r} is not a finite number > 0; e.g. {name}=0.005")
+    return float(value)
+
+
+def simulate_gd(
+    architecture,
+    dataset,
+    width=None,
+    *,
+    init: str = "gaussian",
+    init_scale: float | None = None,
+    activation: str = "linear",
+    learning_rate: float,
+    steps: int,
+    record_every: int = 1,
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    weights=None,
+    dtype=np.float64,
+    loss: str = "mean",
+    activate_last: bool = False,
+    progress: bool = False,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+) -> Trajectory:
+    """Train a finite-width multi-pathway network by full-batch gradient descent.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        Depth of each pathway (``n_in``, ``n_out`` come from the dataset).
+    dataset : Dataset or str
+        Training data, or a name for :func:`pathdyn.numerics.datasets.resolve_dataset`.
+    width : int or sequence
+        Hidden width ``N`` (see :func:`network_widths`).
+    init, init_scale : see :func:`initialize_weights`.
+    activation : {"linear", "relu", "tanh"}
+        Activation of the hidden layers.
+    learning_rate : float
+        ``eta > 0``.
+    steps : int
+        Number of gradient-descent steps (>= 0).
+    record_every : int
+        Record at steps ``0, k, 2k, ...`` and always at the last step.
+    seed : int
+        Seed of the initial weights (ignored when ``weights`` is given).
+    seeds : sequence of int, optional
+        Several independent networks (one per seed) in one call; the result then has a
+        batch axis: ``K`` of shape ``(T, len(seeds), M, modes)``, ``loss`` ``(T, len(seeds))``.
+    weights : list of list of ndarray, optional
+        Initial weights ``weights[a][d]`` (layout of :func:`initialize_weights`),
+        overriding ``init``; copied, never modified.
+    dtype : float64 (default) or float32
+    loss : {"mean", "paper"}
+        ``mean``: ``L = 1/(2P) sum ||y - f(x)||^2`` and ``t = eta * step``;
+        ``paper``: ``sum ||y - f(x)||^2`` (no 1/2, no 1/P) and ``t = 2 P eta step``.
+    activate_last : bool
+        Also apply the activation after each pathway's last layer (the paper's code).
+    progress : bool
+        Draw a progress bar on standard error (only on a terminal).
+    divergence_factor : float
+        Stop as diverged when the loss exceeds this factor times
+        ``max(initial loss, loss of the zero network)``.
+
+    Returns
+    -------
+    Trajectory
+        ``t`` (T,), ``step`` (T,), ``K`` (T, [batch,] M, modes) the diagonal of
+        ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()``; ``loss`` the loss of
+        THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
+        minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
+        projection; ``extras["final_weights"]`` the final weights (for a batch, a list
+        over seeds); ``extras["singular_values"]``; ``provenance`` every setting.
+
+    Raises
+    ------
+    ConfigError, ArchitectureError, DatasetError
+        Bad settings or data.
+    SimulationError
+        When the loss becomes NaN/infinite or explodes; the message suggests a smaller
+        learning rate.
+
+    Notes
+    -----
+    For a nonlinear pathway ``Omega_a = F_a(X) X^+``: its response to the training inputs
+    mapped back through them (for linear pathways and inputs of full row rank this is
+    exactly ``W_a^{D_a} ... W_a^1``; with rank-deficient inputs linear pathways use the
+    weight product). Memory is the weights plus thin ``(width, P)`` buffers and the
+    records; no history of weights is kept. The same seed gives bit-identical results
+    (for a fixed BLAS thread count).
+    """
+    problems = []
+    if not isinstance(dataset, Dataset):
+        if isinstance(dataset, (str, Path)):
+            dataset = resolve_dataset(str(dataset))
+        else:
+            raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
+    for name, value, choices in (("init", init, INITS), ("activation", activation, ACTIVATIONS), ("loss", loss, LOSSES)):
+        if value not in choices:
+            problems.append(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
+    for name, value in (("learning_rate", learning_rate), ("divergence_factor", divergence_factor)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            problems.append(f"{name}: {value!r} is not a finite number > 0")
+    if not _is_int(steps) or steps < 0:
+        problems.append(f"steps: {steps!r} is not a whole number >= 0")
+    if not _is_int(record_every) or record_every < 1:
+        problems.append(f"record_every: {record_every!r} is not a whole number >= 1")
+    if not isinstance(activate_last, bool):
+        problems.append(f"activate_last: expected True or False, got {activate_last!r}")
+    if seeds is not None and weights is not None:
+        problems.append("seeds and weights: give one; weights fix a single initial network")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    dtype = _check_dtype(dtype)
+    sizes = network_widths(architecture, dataset.n_in, dataset.n_out, width)
+    depths = tuple(len(s) - 1 for s in sizes)
+    batch = seeds is not None
+    seed_list = [_check_seed(s) for s in seeds] if batch else [_check_seed(seed)]
+    if batch and not seed_list:
+        raise ConfigError("seeds: empty list; give at least one seed")
+    if weights is not None:
+        initial = [_check_weights(weights, sizes, dtype)]
+    else:
+        initial = None
+
+    P = dataset.num_samples
+    time_per_step = learning_rate * (2 * P if loss == "paper" else 1)
+    record_steps = list(range(0, steps + 1, record_every))
+    if record_steps[-1] != steps:
+        record_steps.append(steps)
+    T, B, M = len(record_steps), len(seed_list), len(sizes)
+    recorder = _Recorder(dataset, activation, dtype)
+    modes = recorder.num_modes
+    proj = np.zeros((T, B, M, modes, modes))
+    losses = np.zeros((T, B))
+    zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / P
+    finals = []
+    started = time.perf_counter()
+
+    from pathdyn.progress import Progress
+
+    with Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
+        for b, s in enumerate(seed_list):
+            w0 = initial[0] if initial is not None else initialize_weights(
+                depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
+                init=init, init_scale=init_scale, seed=s, dtype=dtype,
+            )
+            engine = _Engine(w0, dataset.X, dataset.Y, activation, activate_last, loss, dtype)
+            _run_one(engine, recorder, learning_rate, steps, record_steps, proj[:, b], losses[:, b],
+                     zero_loss, divergence_factor, bar, s)
+            finals.append(engine.W)
+
+    K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
+    if not batch:
+        K, proj, losses = K[:, 0], proj[:, 0], losses[:, 0]
+    steps_arr = np.array(record_steps, dtype=np.int64)
+    provenance = {
+        "depths": list(depths),
+        "layer_sizes": sizes,
+        "width": width if width is None or _is_int(width) else [list(s[1:-1]) for s in sizes],
+        "init": "weights" if weights is not None else init,
+        "init_scale": DEFAULT_INIT_SCALE.get(init) if init_scale is None else init_scale,
+        "activation": activation,
+        "activate_last": activate_last,
+        "learning_rate": float(learning_rate),
+        "steps": int(steps),
+        "record_every": int(record_every),
+        "seeds": seed_list if batch else None,
+        "seed": None if (batch or weights is not None) else seed_list[0],
+        "dtype": dtype.name,
+        "loss": loss,
+        "time_per_step": time_per_step,
+        "dataset": dataset.name,
+        "n_in": dataset.n_in,
+        "n_out": dataset.n_out,
+        "num_samples": P,
+        "numpy": np.__version__,
+    }
+    return Trajectory(
+        t=steps_arr * time_per_step,
+        K=K,
+        loss=losses,
+        success=True,
+        message=f"completed {steps} gradient-descent steps",
+        step=steps_arr,
+        extras={
+            "UtOmegaV": proj,
+            "final_weights": finals if batch else finals[0],
+            "singular_values": recorder_singular_values(dataset),
+        },
+        stats={"wall_time_s": time.perf_counter() - started, "steps": int(steps) * B},
+        provenance=provenance,
+    )
+
+
+def recorder_singular_values(dataset: Dataset) -> np.ndarray:
+    return np.array(dataset.singular_values, dtype=float)
+
+
+def _run_one(engine, recorder, eta, steps, record_steps, proj, losses, zero_loss, factor, bar, seed):
+    """Train one network in place, filling ``proj`` (T, M, modes, modes) and ``losses`` (T,)."""
+    P = engine.P
+    eta_cast = float(engine.dtype.type(eta))
+    next_record = 0
+    limit = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(steps + 1):
+            sq = engine.forward()
+            value = 0.5 * sq / P
+            if limit is None:
+                limit = factor * max(value, zero_loss)
+            if not math.isfinite(value) or value > limit:
+                raise SimulationError(
+                    f"gradient descent diverged at step {step} (seed {seed}): loss {value:.3g} "
+                    f"{'is not finite' if not math.isfinite(value) else f'exceeds {limit:.3g}'}; "
+                    f"use a smaller learning_rate (e.g. {eta / 4:.3g})"
+                )
+            if step == record_steps[next_record]:
+                losses[next_record] = value
+                proj[next_record] = recorder.project(engine)
+                next_record += 1
+            if step == steps:
+                break
+            engine.backward_update(eta_cast)
+            bar.update(1)
