@@ -601,6 +601,7 @@ def simulate_gd(
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
     deferred_rank: int | None = None,
+    threads: int | None = 1,
 ) -> Trajectory:
     """Train a finite-width multi-pathway network by full-batch gradient descent.
 
@@ -645,6 +646,10 @@ def simulate_gd(
         layer is held as ``W0 + A B^T`` and folded every ``r / P`` steps; the same
         gradient-descent iterates up to rounding). ``0`` updates every weight every step;
         ``None`` (default) picks ``8 P`` when the hidden width is at least ``32 P``, else 0.
+    threads : int or None
+        BLAS threads during the run (default 1), set on every loaded OpenBLAS and restored
+        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves them alone.
+        Bit-identical reproduction needs the same thread count.
 
     Returns
     -------
@@ -687,6 +692,8 @@ def simulate_gd(
             problems.append(f"{name}: {value!r} is not a finite number > 0")
     if not _is_int(steps) or steps < 0:
         problems.append(f"steps: {steps!r} is not a whole number >= 0")
+    if threads is not None and (not _is_int(threads) or threads < 1):
+        problems.append(f"threads: {threads!r} is not a whole number >= 1")
     if deferred_rank is not None and (not _is_int(deferred_rank) or deferred_rank < 0):
         problems.append(f"deferred_rank: {deferred_rank!r} is not a whole number >= 0")
     if not _is_int(record_every) or record_every < 1:
@@ -728,7 +735,9 @@ def simulate_gd(
 
     from pathdyn.progress import Progress
 
-    with Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
+    from pathdyn.validation.blas_threads import blas_threads
+
+    with blas_threads(threads), Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
         for b, s in enumerate(seed_list):
             w0 = initial[0] if initial is not None else initialize_weights(
                 depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
@@ -759,6 +768,7 @@ def simulate_gd(
         "seed": None if (batch or weights is not None) else seed_list[0],
         "dtype": dtype.name,
         "deferred_rank": int(deferred_rank),
+        "threads": threads,
         "loss": loss,
         "time_per_step": time_per_step,
         "dataset": dataset.name,
