@@ -554,6 +554,12 @@ class _Recorder:
 
     def __init__(self, dataset: Dataset, activation: str, dtype):
         U, S, Vt = dataset.modes()
+        # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
+        rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+        if rank == 0:
+            raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
+        U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]
+        self.singular_values = S
         self.Ut = np.ascontiguousarray(U.T)
         self.V = np.asfortranarray(Vt.T)
         X = dataset.X
@@ -655,7 +661,8 @@ def simulate_gd(
     -------
     Trajectory
         ``t`` (T,), ``step`` (T,), ``K`` (T, [batch,] M, modes) the diagonal of
-        ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()``; ``loss`` the loss of
+        ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()`` restricted to the modes with
+        ``S_alpha > 0`` (the rank of ``Sigma_yx``); ``loss`` the loss of
         THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
         minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
         projection; ``extras["final_weights"]`` the final weights (for a batch, a list
@@ -787,15 +794,11 @@ def simulate_gd(
         extras={
             "UtOmegaV": proj,
             "final_weights": finals if batch else finals[0],
-            "singular_values": recorder_singular_values(dataset),
+            "singular_values": np.array(recorder.singular_values, dtype=float),
         },
         stats={"wall_time_s": time.perf_counter() - started, "steps": int(steps) * B},
         provenance=provenance,
     )
-
-
-def recorder_singular_values(dataset: Dataset) -> np.ndarray:
-    return np.array(dataset.singular_values, dtype=float)
 
 
 def _run_one(engine, recorder, eta, steps, record_steps, proj, losses, zero_loss, factor, bar, seed):
