@@ -387,14 +387,20 @@ def _blas(dtype):
 
 
 class _Engine:
-    """One network's weights and reusable buffers; :meth:`step` is one GD step in place.
+    """One network's weights and reusable buffers; one GD step is :meth:`forward` then
+    :meth:`backward_update`, in place.
 
-    Every large product goes through BLAS ``gemm`` with preallocated Fortran outputs;
-    the weight update ``W <- W - eta G h^T`` is fused into ``gemm`` with ``beta = 1``
-    writing into ``W`` itself, so no weight-sized temporary is ever created.
+    Every large product goes through BLAS ``gemm`` with preallocated Fortran outputs, so
+    no weight-sized temporary is ever created. Updates are fused into ``gemm`` with
+    ``beta = 1`` writing into the weight itself. For large layers the rank-``P`` updates
+    ``-eta G h^T`` are deferred: the layer is held as ``W0 + A B^T`` with thin ``A``, ``B``
+    (``deferred_rank`` columns) and folded into ``W0`` by one rank-``r`` ``gemm`` every
+    ``r / P`` steps. That ``gemm`` runs near the machine's matrix-multiply rate, while a
+    rank-``P`` update streams the whole weight (read and write) at the slow rate of a thin
+    product, every step. Products with ``W0 + A B^T`` add ``A (B^T h)`` (cost ``~ 4 N r P``).
     """
 
-    def __init__(self, weights, X, Y, activation, activate_last, loss, dtype):
+    def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0):
         self.dtype = dtype
         self.gemm = _blas(dtype)
         self.W = weights
@@ -420,15 +426,75 @@ class _Engine:
         self.deriv = np.zeros((max(w.shape[0] for pw in weights for w in pw), P), dtype=dtype, order="F")
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
+        # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
+        # both sides exceed r (elsewhere the plain fused update is as cheap).
+        r = int(deferred_rank)
+        self.rank = r - r % P if r >= 2 * P else 0
+        self.deferred = [[None] * len(pw) for pw in weights]
+        if self.rank:
+            for a, pw in enumerate(weights):
+                for d, W in enumerate(pw):
+                    if min(W.shape) >= 4 * self.rank:
+                        A = np.zeros((W.shape[0], self.rank), dtype=dtype, order="F")
+                        B = np.zeros((W.shape[1], self.rank), dtype=dtype, order="F")
+                        self.deferred[a][d] = [A, B, 0]
+        self._small = {}
+        for a, pw in enumerate(weights):
+            for d, W in enumerate(pw):
+                if not (W.flags.f_contiguous and W.dtype == dtype):
+                    raise SimulationError("internal: weights must be Fortran-ordered arrays of the run's dtype")
 
+    # ------------------------------------------------------------------ products
+    def _apply(self, a, d, h, out, transpose=False):
+        """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
+        gemm = self.gemm
+        z = gemm(1.0, self.W[a][d], h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
+        lazy = self.deferred[a][d]
+        if lazy is not None and lazy[2]:
+            A, B, c = lazy
+            left, right = (B, A) if transpose else (A, B)
+            key = (c, h.shape[1])
+            if key not in self._small:
+                self._small[key] = np.zeros(key, dtype=self.dtype, order="F")
+            small = gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
+            gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
+        return z
+
+    def _update(self, a, d, G, h_in, eta):
+        """``W <- W - eta G h_in^T``: fused into ``W`` or appended to the deferred factors."""
+        lazy = self.deferred[a][d]
+        if lazy is None:
+            self.gemm(-eta, G, h_in, beta=1.0, c=self.W[a][d], trans_b=1, overwrite_c=1)
+            return
+        A, B, c = lazy
+        P = self.P
+        np.multiply(G, -eta, out=A[:, c:c + P])
+        B[:, c:c + P] = h_in
+        lazy[2] = c + P
+        if lazy[2] == self.rank:
+            self._fold(a, d)
+
+    def _fold(self, a, d):
+        lazy = self.deferred[a][d]
+        if lazy is not None and lazy[2]:
+            A, B, c = lazy
+            self.gemm(1.0, A[:, :c], B[:, :c], beta=1.0, c=self.W[a][d], trans_b=1, overwrite_c=1)
+            lazy[2] = 0
+
+    def fold_all(self) -> None:
+        """Fold every deferred update into the weights (``self.W`` is then exact)."""
+        for a, pw in enumerate(self.W):
+            for d in range(len(pw)):
+                self._fold(a, d)
+
+    # ------------------------------------------------------------------ step
     def forward(self) -> float:
         """Forward pass at the current weights; returns ``||E||^2`` with ``E = out - Y``."""
-        gemm = self.gemm
         self.out.fill(0)
         for a, pw in enumerate(self.W):
             h = self.X
-            for d, W in enumerate(pw):
-                z = gemm(1.0, W, h, c=self.z[a][d], overwrite_c=1)
+            for d in range(len(pw)):
+                z = self._apply(a, d, h, self.z[a][d])
                 hd = self.h[a][d]
                 if hd is not z:
                     if self.activation == "relu":
@@ -453,7 +519,6 @@ class _Engine:
 
     def backward_update(self, eta: float) -> None:
         """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place."""
-        gemm = self.gemm
         for a, pw in enumerate(self.W):
             D = len(pw)
             G = self.G[a][D - 1]
@@ -461,22 +526,27 @@ class _Engine:
             if self.activate_last and self.activation != "linear":
                 self._apply_deriv(G, a, D - 1)
             for d in range(D - 1, -1, -1):
-                W = pw[d]
                 h_in = self.X if d == 0 else self.h[a][d - 1]
                 if d > 0:
-                    # Uses W before its update: the gradient of every layer is taken at step k.
-                    G_prev = gemm(1.0, W, G, trans_a=1, c=self.G[a][d - 1], overwrite_c=1)
+                    # Uses W before its update: every layer's gradient is taken at step k.
+                    G_prev = self._apply(a, d, G, self.G[a][d - 1], transpose=True)
                     if self.activation != "linear":
                         self._apply_deriv(G_prev, a, d - 1)
                 else:
                     G_prev = None
-                # W <- W - eta G h_in^T, fused (beta = 1, written into W).
-                gemm(-eta, G, h_in, beta=1.0, c=W, trans_b=1, overwrite_c=1)
+                self._update(a, d, G, h_in, eta)
                 G = G_prev
 
     def pathway_outputs(self) -> list:
         """``F_a(X)`` of every pathway from the last forward pass."""
         return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
+
+    def omega_times(self, a, V) -> np.ndarray:
+        """``Omega_a V`` through the effective weights of a linear pathway (thin products)."""
+        m = np.asfortranarray(V, dtype=self.dtype)
+        for d, W in enumerate(self.W[a]):
+            m = self._apply(a, d, m, np.zeros((W.shape[0], m.shape[1]), dtype=self.dtype, order="F"))
+        return m
 
 
 class _Recorder:
@@ -484,6 +554,12 @@ class _Recorder:
 
     def __init__(self, dataset: Dataset, activation: str, dtype):
         U, S, Vt = dataset.modes()
+        # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
+        rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+        if rank == 0:
+            raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
+        U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]
+        self.singular_values = S
         self.Ut = np.ascontiguousarray(U.T)
         self.V = np.asfortranarray(Vt.T)
         X = dataset.X
@@ -500,11 +576,8 @@ class _Recorder:
                 out[a] = (self.Ut @ F.astype(np.float64, copy=False)) @ self.XpV
         else:
             # Linear pathways with rank-deficient X: Omega_a V through the weights.
-            for a, pw in enumerate(engine.W):
-                m = self.V.astype(engine.dtype)
-                for W in pw:
-                    m = W @ m
-                out[a] = self.Ut @ m.astype(np.float64, copy=False)
+            for a in range(len(engine.W)):
+                out[a] = self.Ut @ engine.omega_times(a, self.V).astype(np.float64, copy=False)
         return out
 
 
@@ -533,6 +606,8 @@ def simulate_gd(
     activate_last: bool = False,
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
+    deferred_rank: int | None = None,
+    threads: int | None = 1,
 ) -> Trajectory:
     """Train a finite-width multi-pathway network by full-batch gradient descent.
 
@@ -572,12 +647,22 @@ def simulate_gd(
     divergence_factor : float
         Stop as diverged when the loss exceeds this factor times
         ``max(initial loss, loss of the zero network)``.
+    deferred_rank : int, optional
+        Rank ``r`` of the deferred weight updates of large layers (a speed setting: the
+        layer is held as ``W0 + A B^T`` and folded every ``r / P`` steps; the same
+        gradient-descent iterates up to rounding). ``0`` updates every weight every step;
+        ``None`` (default) picks ``8 P`` when the hidden width is at least ``32 P``, else 0.
+    threads : int or None
+        BLAS threads during the run (default 1), set on every loaded OpenBLAS and restored
+        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves them alone.
+        Bit-identical reproduction needs the same thread count.
 
     Returns
     -------
     Trajectory
         ``t`` (T,), ``step`` (T,), ``K`` (T, [batch,] M, modes) the diagonal of
-        ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()``; ``loss`` the loss of
+        ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()`` restricted to the modes with
+        ``S_alpha > 0`` (the rank of ``Sigma_yx``); ``loss`` the loss of
         THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
         minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
         projection; ``extras["final_weights"]`` the final weights (for a batch, a list
@@ -614,6 +699,10 @@ def simulate_gd(
             problems.append(f"{name}: {value!r} is not a finite number > 0")
     if not _is_int(steps) or steps < 0:
         problems.append(f"steps: {steps!r} is not a whole number >= 0")
+    if threads is not None and (not _is_int(threads) or threads < 1):
+        problems.append(f"threads: {threads!r} is not a whole number >= 1")
+    if deferred_rank is not None and (not _is_int(deferred_rank) or deferred_rank < 0):
+        problems.append(f"deferred_rank: {deferred_rank!r} is not a whole number >= 0")
     if not _is_int(record_every) or record_every < 1:
         problems.append(f"record_every: {record_every!r} is not a whole number >= 1")
     if not isinstance(activate_last, bool):
@@ -635,6 +724,9 @@ def simulate_gd(
         initial = None
 
     P = dataset.num_samples
+    if deferred_rank is None:
+        widest = max(n for s in sizes for n in s[1:-1]) if any(len(s) > 2 for s in sizes) else 0
+        deferred_rank = 8 * P if widest >= 32 * P else 0
     time_per_step = learning_rate * (2 * P if loss == "paper" else 1)
     record_steps = list(range(0, steps + 1, record_every))
     if record_steps[-1] != steps:
@@ -650,15 +742,18 @@ def simulate_gd(
 
     from pathdyn.progress import Progress
 
-    with Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
+    from pathdyn.validation.blas_threads import blas_threads
+
+    with blas_threads(threads), Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
         for b, s in enumerate(seed_list):
             w0 = initial[0] if initial is not None else initialize_weights(
                 depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
                 init=init, init_scale=init_scale, seed=s, dtype=dtype,
             )
-            engine = _Engine(w0, dataset.X, dataset.Y, activation, activate_last, loss, dtype)
+            engine = _Engine(w0, dataset.X, dataset.Y, activation, activate_last, loss, dtype, deferred_rank)
             _run_one(engine, recorder, learning_rate, steps, record_steps, proj[:, b], losses[:, b],
                      zero_loss, divergence_factor, bar, s)
+            engine.fold_all()
             finals.append(engine.W)
 
     K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
@@ -679,6 +774,8 @@ def simulate_gd(
         "seeds": seed_list if batch else None,
         "seed": None if (batch or weights is not None) else seed_list[0],
         "dtype": dtype.name,
+        "deferred_rank": int(deferred_rank),
+        "threads": threads,
         "loss": loss,
         "time_per_step": time_per_step,
         "dataset": dataset.name,
@@ -697,15 +794,11 @@ def simulate_gd(
         extras={
             "UtOmegaV": proj,
             "final_weights": finals if batch else finals[0],
-            "singular_values": recorder_singular_values(dataset),
+            "singular_values": np.array(recorder.singular_values, dtype=float),
         },
         stats={"wall_time_s": time.perf_counter() - started, "steps": int(steps) * B},
         provenance=provenance,
     )
-
-
-def recorder_singular_values(dataset: Dataset) -> np.ndarray:
-    return np.array(dataset.singular_values, dtype=float)
 
 
 def _run_one(engine, recorder, eta, steps, record_steps, proj, losses, zero_loss, factor, bar, seed):
