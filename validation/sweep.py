@@ -155,6 +155,9 @@ class WidthScalingReport:
         Fitted slope of ``log error`` vs ``log width``.
     slope_ci : tuple of float
         Its confidence interval (``confidence`` level, t-distribution).
+    tail_slope : float
+        The slope fitted on the larger half of the widths only (at least two): near 0
+        when the error has reached a floor.
     confidence : float
     lr_floor : float or None
         Estimated ``|K_GD(eta) - K_flow| / S_1`` at the largest width (first seed):
@@ -189,6 +192,7 @@ class WidthScalingReport:
     errors: np.ndarray = field(repr=False)
     slope: float
     slope_ci: tuple
+    tail_slope: float
     confidence: float
     lr_floor: float | None
     time_mapping: str
@@ -244,6 +248,7 @@ class WidthScalingReport:
             "median_errors": [float(e) for e in self.median_errors],
             "slope": number(self.slope),
             "slope_ci": [number(v) for v in self.slope_ci],
+            "tail_slope": number(self.tail_slope),
             "lr_floor": number(self.lr_floor),
             "time_mapping": self.time_mapping,
             "limit": self.limit,
@@ -274,13 +279,22 @@ def _check_positive_ints(name, values) -> tuple:
     return tuple(int(v) for v in values)
 
 
-def _verdict(slope, ci, errors, widths, lr_floor, targets, expected_exact: bool) -> tuple:
+def _tail_slope(widths, errors) -> float:
+    half = max(2, (len(widths) + 1) // 2)
+    if len(widths) < 2:
+        return float("nan")
+    return fit_slope(widths[-half:], np.asarray(errors)[-half:])[0]
+
+
+def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool) -> tuple:
     median = np.median(errors, axis=1)
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
     elif np.isfinite(slope):
         parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    if np.isfinite(tail):
+        parts.append(f"slope over the larger half of the widths {tail:.2f}")
     parts.append(f"median error {median[-1]:.4f} at width {widths[-1]}")
     if lr_floor is not None and np.isfinite(lr_floor):
         ratio = median[-1] / lr_floor if lr_floor > 0 else float("inf")
@@ -455,8 +469,9 @@ def validate_width(
             bar.update(1)
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
+    tail = _tail_slope(widths, errors)
     expected_exact = method != "naive" and (max(depths) <= 2 or (theory == "two-channel" and init == "orthogonal"))
-    verdict, passed = _verdict(slope, ci, errors, widths, lr_floor, dict(targets or {}), expected_exact)
+    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact)
     return WidthScalingReport(
         depths=depths,
         widths=widths,
@@ -473,6 +488,7 @@ def validate_width(
         errors=errors,
         slope=slope,
         slope_ci=ci,
+        tail_slope=tail,
         confidence=confidence,
         lr_floor=lr_floor,
         time_mapping=TIME_MAPPING,
