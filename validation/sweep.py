@@ -174,6 +174,9 @@ class WidthScalingReport:
         ``{"max_slope": ..., "max_error": ...}`` as given.
     final_K_gd, final_K_theory : ndarray, shape (widths, seeds, M, modes)
         Final mode strengths per network (how each mode is split between pathways).
+    example : dict or None
+        ``{"width", "seed", "t", "K_gd", "K_theory"}`` of the largest width's first
+        network (for overlay plots).
     wall_time_s : float
     """
 
@@ -203,6 +206,7 @@ class WidthScalingReport:
     targets: dict = field(default_factory=dict)
     final_K_gd: np.ndarray | None = field(default=None, repr=False)
     final_K_theory: np.ndarray | None = field(default=None, repr=False)
+    example: dict | None = field(default=None, repr=False)
     wall_time_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -260,6 +264,8 @@ class WidthScalingReport:
         if self.final_K_gd is not None:
             out["final_K_gd"] = np.asarray(self.final_K_gd).tolist()
             out["final_K_theory"] = np.asarray(self.final_K_theory).tolist()
+        if self.example is not None:
+            out["example"] = {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in self.example.items()}
         return out
 
     def save_json(self, path) -> None:
@@ -455,6 +461,9 @@ def validate_width(
             compared = result.quantity
             final_gd[i, j] = gd.K[-1]
             final_th[i, j] = member.K[-1]
+            if (i, j) == (len(widths) - 1, 0):
+                example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
+                           "K_theory": np.asarray(member.K)}
 
         lr_floor = None
         if measure_lr_floor:
@@ -499,6 +508,7 @@ def validate_width(
         targets=dict(targets or {}),
         final_K_gd=final_gd,
         final_K_theory=final_th,
+        example=example,
         wall_time_s=time.perf_counter() - started,
     )
 
