@@ -375,3 +375,22 @@ def test_cli_divergence_leaves_nothing_on_disk(tmp_path, capsys):
     assert cli_main(["simulate", "--width", "5", "--learning-rate", "0.1", "--steps", "1", "--activation", "softmax",
                      "-o", str(run)]) == 2
     assert "activation" in capsys.readouterr().err
+
+
+def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
+    X = rng.standard_normal((3, 10))  # not whitened
+    Y = rng.standard_normal((2, 10))
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    with open(tmp_path / "data.csv", "w") as handle:
+        handle.write("x1,x2,x3,y1,y2\n")
+        for i in range(10):
+            handle.write(",".join(f"{v:.17g}" for v in [*X[:, i], *Y[:, i]]) + "\n")
+    runs = [simulate_gd((2, 2), str(tmp_path / name), 20, learning_rate=0.01, steps=40, record_every=40, seed=1)
+            for name in ("data.npz", "data.csv")]
+    assert np.array_equal(runs[0].K, runs[1].K)
+    assert runs[0].loss[-1] < runs[0].loss[0]
+    assert cli_main(["simulate", "--width", "20", "--dataset", str(tmp_path / "data.csv"), "--learning-rate", "0.01",
+                     "--steps", "5", "-o", str(tmp_path / "run.npz")]) == 0
+    np.savez(tmp_path / "bad.npz", X=X, Y=Y[:, :7])
+    with pytest.raises(DatasetError, match="X has 10 samples"):
+        simulate_gd((2, 2), str(tmp_path / "bad.npz"), 20, learning_rate=0.01, steps=1)
