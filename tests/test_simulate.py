@@ -71,17 +71,25 @@ def general_data(rng, n_in=4, n_out=3, P=6):
 @pytest.mark.parametrize("activation", ["linear", "relu", "tanh"])
 @pytest.mark.parametrize("activate_last", [False, True])
 @pytest.mark.parametrize("loss", ["mean", "paper"])
-def test_gd_step_is_minus_eta_times_finite_difference_gradient(activation, activate_last, loss, seed):
+@pytest.mark.parametrize("engine", ["blas", "stack", "deferred"])
+def test_gd_step_is_minus_eta_times_finite_difference_gradient(activation, activate_last, loss, engine, seed):
+    """One step of each engine (fused BLAS, stacked over seeds, deferred rank-r) is -eta grad L."""
     rng = np.random.default_rng(seed)
     data = general_data(rng)
-    w0 = initialize_weights((1, 2, 3), data.n_in, data.n_out, 5, init_scale=1.5, seed=seed)
+    width = 50 if engine == "deferred" else 5  # deferral needs layers >= 4 r wide; r = 2 P = 12 here
+    w0 = initialize_weights((1, 2, 3), data.n_in, data.n_out, width, init_scale=1.5, seed=seed)
     eta = 1e-3
-    run = simulate_gd((1, 2, 3), data, 5, weights=w0, learning_rate=eta, steps=1, activation=activation,
-                      loss=loss, activate_last=activate_last, deferred_rank=0)
+    run = simulate_gd((1, 2, 3), data, width, weights=w0, learning_rate=eta, steps=1, activation=activation,
+                      loss=loss, activate_last=activate_last, stack=engine == "stack",
+                      deferred_rank=12 if engine == "deferred" else 0)
+    assert run.stats["engine"] == ("stack" if engine == "stack" else "blas")
+    assert (run.stats["deferred_layers"] > 0) == (engine == "deferred")
     w1 = run.extras["final_weights"]
     step_grads = [[(a - b) / eta for a, b in zip(pa, pb)] for pa, pb in zip(w0, w1)]
     weights = [[np.array(W) for W in path] for path in w0]
     assert fd_check(weights, step_grads, data.X, data.Y, activation, loss, activate_last, rng) < 1e-5
+    if engine != "blas":
+        return
     # The plain reference gradient agrees with finite differences too (tighter: no 1/eta).
     value, grads = loss_and_gradients(weights, data.X, data.Y, activation, loss, activate_last)
     assert value == pytest.approx(plain_loss(weights, data.X, data.Y, activation, loss, activate_last), rel=1e-12)
@@ -103,7 +111,7 @@ def test_deferred_updates_follow_the_same_iterates(activation, seed):
     common = dict(activation=activation, learning_rate=0.01, steps=45, record_every=4, seed=seed, init_scale=0.8)
     eager = simulate_gd((3, 2), data, 160, deferred_rank=0, **common)
     lazy = simulate_gd((3, 2), data, 160, deferred_rank=32, **common)
-    assert lazy.provenance["deferred_rank"] == 32
+    assert lazy.provenance["deferred_rank"] == 32 and lazy.stats["deferred_layers"] == 1
     scale = np.max(np.abs(eager.K))
     assert np.max(np.abs(eager.K - lazy.K)) < ROUNDING_RTOL[np.float64] * scale * 10
     for pa, pb in zip(eager.extras["final_weights"], lazy.extras["final_weights"]):
@@ -264,16 +272,17 @@ def test_weight_file_round_trip(tmp_path, seed):
 
 
 # ----------------------------------------------------------------------------- reproducibility, memory
-def test_same_seed_is_bit_identical_and_batches_match(seed):
+@pytest.mark.parametrize("width", [24, 96])  # stacked engine, sequential BLAS engine
+def test_same_seed_is_bit_identical_and_batches_match(width, seed):
     data = hierarchical_dataset()
     kw = dict(activation="relu", learning_rate=0.01, steps=60, record_every=10)
-    a = simulate_gd((2, 3), data, 96, seed=seed, **kw)
-    b = simulate_gd((2, 3), data, 96, seed=seed, **kw)
-    c = simulate_gd((2, 3), data, 96, seed=seed + 1, **kw)
+    a = simulate_gd((2, 3), data, width, seed=seed, **kw)
+    b = simulate_gd((2, 3), data, width, seed=seed, **kw)
+    c = simulate_gd((2, 3), data, width, seed=seed + 1, **kw)
     assert np.array_equal(a.K, b.K) and np.array_equal(a.loss, b.loss)
     assert all(np.array_equal(x, y) for p, q in zip(a.extras["final_weights"], b.extras["final_weights"]) for x, y in zip(p, q))
     assert not np.array_equal(a.K, c.K)
-    batch = simulate_gd((2, 3), data, 96, seeds=[seed, seed + 1], **kw)
+    batch = simulate_gd((2, 3), data, width, seeds=[seed, seed + 1], **kw)
     assert batch.K.shape == (7, 2, 2, 8) and batch.loss.shape == (7, 2)
     assert np.array_equal(batch.K[:, 0], a.K) and np.array_equal(batch.K[:, 1], c.K)
 
@@ -366,3 +375,22 @@ def test_cli_divergence_leaves_nothing_on_disk(tmp_path, capsys):
     assert cli_main(["simulate", "--width", "5", "--learning-rate", "0.1", "--steps", "1", "--activation", "softmax",
                      "-o", str(run)]) == 2
     assert "activation" in capsys.readouterr().err
+
+
+def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
+    X = rng.standard_normal((3, 10))  # not whitened
+    Y = rng.standard_normal((2, 10))
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    with open(tmp_path / "data.csv", "w") as handle:
+        handle.write("x1,x2,x3,y1,y2\n")
+        for i in range(10):
+            handle.write(",".join(f"{v:.17g}" for v in [*X[:, i], *Y[:, i]]) + "\n")
+    runs = [simulate_gd((2, 2), str(tmp_path / name), 20, learning_rate=0.01, steps=40, record_every=40, seed=1)
+            for name in ("data.npz", "data.csv")]
+    assert np.array_equal(runs[0].K, runs[1].K)
+    assert runs[0].loss[-1] < runs[0].loss[0]
+    assert cli_main(["simulate", "--width", "20", "--dataset", str(tmp_path / "data.csv"), "--learning-rate", "0.01",
+                     "--steps", "5", "-o", str(tmp_path / "run.npz")]) == 0
+    np.savez(tmp_path / "bad.npz", X=X, Y=Y[:, :7])
+    with pytest.raises(DatasetError, match="X has 10 samples"):
+        simulate_gd((2, 2), str(tmp_path / "bad.npz"), 20, learning_rate=0.01, steps=1)
