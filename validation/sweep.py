@@ -519,34 +519,35 @@ DEFAULT_SUITE = (
         "name": "depth 2, Gaussian, q/p exact mapping",
         "depths": (2, 2), "init": "gaussian", "init_scale": 0.3, "theory": "qp",
         "widths": (64, 128, 256, 512, 1024, 2048, 4096), "seeds": (0, 1, 2),
-        "learning_rate": 0.002, "t_max": 12.0,
+        "learning_rate": 0.002, "t_max": 10.0,
         "targets": {"max_slope": -0.35, "max_error": 0.01},
     },
     {
         "name": "depth 3, orthogonal, two-channel",
         "depths": (3, 3), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
         "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 12.0,
+        "learning_rate": 0.005, "t_max": 10.0,
         "targets": {"max_slope": -0.3, "max_error": 0.02},
     },
     {
         "name": "depth 4, orthogonal, two-channel",
         "depths": (4, 4), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
         "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 12.0,
+        "learning_rate": 0.005, "t_max": 10.0,
         "targets": {"max_slope": -0.3, "max_error": 0.02},
     },
     {
         "name": "depth 3, Gaussian, q/p growth-matched (known limit)",
         "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "qp",
         "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 12.0,
+        "learning_rate": 0.005, "t_max": 10.0,
         "targets": {},
     },
 )
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(
-    dict(case, widths=tuple(w for w in case["widths"] if w <= (1024 if max(case["depths"]) <= 2 else 256)), seeds=(0, 1))
+    dict(case, name=case["name"] + " (quick)", seeds=(0, 1),
+         widths=tuple(w for w in case["widths"] if w <= (1024 if max(case["depths"]) <= 2 else 256)))
     for case in DEFAULT_SUITE
 )
