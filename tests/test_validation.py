@@ -182,3 +182,18 @@ def test_report_validates_its_shape():
             slope=-0.5, slope_ci=(-1, 0), tail_slope=-0.5, confidence=0.95, lr_floor=None, time_mapping="",
             limit="", compared="", verdict="",
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_default_suite_targets(index):
+    """The full default suite of ``pathdyn validate`` (about 5 CPU minutes in all)."""
+    from pathdyn.validation.sweep import DEFAULT_SUITE
+
+    case = dict(DEFAULT_SUITE[index])
+    report = validate_width(case.pop("depths"), case.pop("widths"), **{k: v for k, v in case.items() if k != "name"})
+    if case["targets"]:
+        assert report.passed, report.verdict
+    else:  # the known limit: a floor well above the O(eta) floor that does not fall at large width
+        assert report.median_errors[-1] > 5 * report.lr_floor
+        assert report.tail_slope > -0.3

@@ -292,7 +292,7 @@ def _tail_slope(widths, errors) -> float:
     return fit_slope(widths[-half:], np.asarray(errors)[-half:])[0]
 
 
-def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool) -> tuple:
+def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool, naive: bool = False) -> tuple:
     median = np.median(errors, axis=1)
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
@@ -307,7 +307,12 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
         if ratio <= 2.0:
             parts.append(f"at the O(eta) floor {lr_floor:.4f}")
         else:
-            kind = "a limit of the reduced model, not of the discretisation" if not expected_exact else "above the discretisation floor"
+            if naive:
+                kind = "the naive initial state is wrong, not the discretisation"
+            elif not expected_exact:
+                kind = "a limit of the reduced model, not of the discretisation"
+            else:
+                kind = "above the discretisation floor"
             parts.append(f"{ratio:.1f}x the O(eta) floor {lr_floor:.4f}: {kind}")
     passed = None
     if targets:
@@ -480,7 +485,8 @@ def validate_width(
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
     expected_exact = method != "naive" and (max(depths) <= 2 or (theory == "two-channel" and init == "orthogonal"))
-    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact)
+    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact,
+                               naive=method == "naive")
     return WidthScalingReport(
         depths=depths,
         widths=widths,
