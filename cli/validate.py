@@ -97,8 +97,14 @@ def _custom_case(args) -> dict:
 
 
 def _summary_line(name: str, report) -> str:
+    from pathdyn.validation.compare import PER_MODE
+
     medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
-    return f"{name}\n  median error by width  {medians}\n  verdict: {report.verdict}"
+    lines = [name, f"  median error by width  {medians}"]
+    if report.compared != PER_MODE:
+        lines.append(f"  compared: {report.compared} (degenerate singular values)")
+    lines.append(f"  verdict: {report.verdict}")
+    return "\n".join(lines)
 
 
 def run(args) -> int:

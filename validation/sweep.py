@@ -297,8 +297,10 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
-    elif np.isfinite(slope):
+    elif np.isfinite(slope) and np.isfinite(ci[1]):
         parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    elif np.isfinite(slope):
+        parts.append(f"slope {slope:.2f} (no interval: fewer than 3 points; add widths or seeds)")
     if np.isfinite(tail):
         parts.append(f"slope over the larger half of the widths {tail:.2f}")
     parts.append(f"median error {median[-1]:.4f} at width {widths[-1]}")
