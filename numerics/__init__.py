@@ -8,6 +8,7 @@ from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.numerics.compile import CompiledRHS, compile_rhs
 from pathdyn.numerics.initial import draw_initial_state, qp_initial_state
 from pathdyn.numerics.integrate import integrate
+from pathdyn.numerics.race import race_final_strengths, race_potential_numeric
 
 __all__ = [
     "CompiledRHS",
@@ -19,5 +20,7 @@ __all__ = [
     "integrate",
     "load_dataset",
     "qp_initial_state",
+    "race_final_strengths",
+    "race_potential_numeric",
     "random_dataset",
 ]

@@ -26,6 +26,11 @@ def _names_and_depths(equations):
     return names, depths
 
 
+def _num_pathways(equations) -> int:
+    count = getattr(equations, "num_pathways", None)
+    return int(count) if count is not None else len(equations.strengths)
+
+
 def qp_initial_state(equations, q0, p0) -> np.ndarray:
     """Build the state array from per-pathway, per-mode ``q`` and ``p``.
 
@@ -50,7 +55,7 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     names, depths = _names_and_depths(equations)
     q0 = np.asarray(q0, dtype=float)
     p0 = np.asarray(p0, dtype=float)
-    M = len(equations.strengths)
+    M = _num_pathways(equations)
     problems = []
     if q0.shape != p0.shape:
         problems.append(f"q0 has shape {q0.shape} but p0 has {p0.shape}; both must be (pathways, modes)")
@@ -108,7 +113,7 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
         raise ConfigError(f"n_modes: need at least one mode, got {n_modes}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     batch = tuple(int(b) for b in np.atleast_1d(batch)) if np.size(batch) else ()
-    M = len(equations.strengths)
+    M = _num_pathways(equations)
     p0 = scale * rng.standard_normal((*batch, M, int(n_modes)))
     q0 = np.sqrt(p0**2 + c)
     return qp_initial_state(equations, q0, p0)

@@ -1,0 +1,98 @@
+"""``pathdyn figures <figure>``: make the project's figures.
+
+Each figure is one entry of :data:`FIGURES`: ``name -> (help, add_arguments, run)``.
+To add a figure, write its two functions and add one entry; ``pathdyn figures NAME``
+then exists.
+"""
+
+from __future__ import annotations
+
+from pathdyn.errors import ConfigError
+
+COMMAND = "figures"
+HELP = "make figures (phase-plane, ...)"
+ORDER = 60
+DESCRIPTION = """\
+Make a figure. Figures:
+  phase-plane   two pathways, one mode: trajectories in the (K_1, K_2) plane over the
+                reduced flow's vector field, one panel per depth and initial scale
+
+example:
+  pathdyn figures phase-plane -o docs/phase_plane.png
+"""
+
+
+def _floats(text, argument):
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{argument}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{argument}: no values given")
+    return values
+
+
+def _add_phase_plane(parser) -> None:
+    parser.add_argument("-o", "--output", default="phase_plane.png", help="image file (default phase_plane.png)")
+    parser.add_argument("--depths", default="2,3,8,13", help="one panel column per depth D (both pathways D); default 2,3,8,13")
+    parser.add_argument("--scales", default="0.5,0.05", help="initial scales, one panel row each (default 0.5,0.05)")
+    parser.add_argument("--singular-value", type=float, default=10.0, help="S of the mode (default 10)")
+    parser.add_argument("--t-max", type=float, default=10.0, help="final time (default 10)")
+    parser.add_argument("--num-trajectories", type=int, default=100, help="initial conditions per panel (default 100)")
+    parser.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of every initial state (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+
+
+def _run_phase_plane(args) -> int:
+    from pathdyn.numerics.compile import compile_rhs
+    from pathdyn.numerics.phase_plane import compute_phase_panel
+    from pathdyn.numerics.plotting import plot_phase_planes
+    from pathdyn.theory.architecture import parse_depths
+    from pathdyn.theory.reduced import reduce_to_modes
+
+    depths = parse_depths(args.depths, argument="--depths")
+    scales = _floats(args.scales, "--scales")
+    problems = []
+    if any(s <= 0 for s in scales):
+        problems.append(f"--scales: must be positive, got {scales}")
+    if not args.singular_value > 0:
+        problems.append(f"--singular-value: must be positive, got {args.singular_value}")
+    if not args.t_max > 0:
+        problems.append(f"--t-max: must be positive, got {args.t_max}")
+    if args.num_trajectories < 1:
+        problems.append(f"--num-trajectories: need at least 1, got {args.num_trajectories}")
+    if not args.c > 0:
+        problems.append(f"--c: must be positive, got {args.c}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    panels = []
+    for depth in depths:
+        compiled = compile_rhs(reduce_to_modes((depth, depth)))
+        for row, scale in enumerate(scales):
+            panels.append(
+                compute_phase_panel(
+                    compiled, scale, S=args.singular_value, t_max=args.t_max, num_members=args.num_trajectories,
+                    c=args.c, seed=args.seed + row,
+                )
+            )
+    plot_phase_planes(panels, args.output)
+    return 0
+
+
+#: name -> (help, add_arguments(parser), run(args) -> int)
+FIGURES = {
+    "phase-plane": ("two-pathway phase planes per depth and initial scale", _add_phase_plane, _run_phase_plane),
+}
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="figure", metavar="FIGURE")
+    sub.required = True
+    for name, (help_text, add, run_figure) in FIGURES.items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        add(child)
+        child.set_defaults(_figure_run=run_figure)
+
+
+def run(args) -> int:
+    return int(args._figure_run(args) or 0)
