@@ -39,6 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--activation", default="linear,relu,tanh", help="comma-separated activations (default linear,relu,tanh)")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds per point (seeds 0..n-1; default 20)")
     parser.add_argument("--width", type=int, default=CONCENTRATION_DEFAULTS["width"], help=f"hidden width (default {CONCENTRATION_DEFAULTS['width']})")
+    parser.add_argument("--init", default=CONCENTRATION_DEFAULTS["init"], choices=("gaussian", "orthogonal", "paper"),
+                        help=f"initialisation (default {CONCENTRATION_DEFAULTS['init']})")
     parser.add_argument("--init-scale", type=float, default=CONCENTRATION_DEFAULTS["init_scale"], help=f"sigma (default {CONCENTRATION_DEFAULTS['init_scale']})")
     parser.add_argument("--learning-rate", type=float, default=CONCENTRATION_DEFAULTS["learning_rate"], help=f"eta (default {CONCENTRATION_DEFAULTS['learning_rate']})")
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
@@ -60,7 +62,7 @@ def run(args) -> int:
     if args.output not in (None, "-") and not str(args.output).endswith(".json"):
         raise ConfigError(f"-o/--output: {args.output!r} should be a .json file (or '-')")
     result = measure_concentration(
-        depths, activations, tuple(range(args.seeds)), width=args.width, init_scale=args.init_scale,
+        depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
     )
     document = result.to_json_dict()

@@ -61,8 +61,8 @@ def add_arguments(parser) -> None:
     case.add_argument("--learning-rate", type=float, default=None, help="eta (default 0.005)")
     case.add_argument("--t-max", type=float, default=None, help="training time, t = eta * step (default 12)")
     case.add_argument("--dataset", default=None,
-                      help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), hierarchical (degenerate: "
-                           "subspace-invariant comparison) or FILE.npz/.csv")
+                      help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), random:S1,S2,... (whitened, "
+                           "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
@@ -89,7 +89,15 @@ def _custom_case(args) -> dict:
         raise ConfigError(f"--init-scale: {args.init_scale} is not positive; e.g. --init-scale 0.3")
     if args.mapping:
         case["mapping"] = args.mapping
-    if args.dataset and args.dataset != "random":
+    if args.dataset and args.dataset.startswith("random:"):
+        from pathdyn.numerics.datasets import random_dataset
+
+        try:
+            values = [float(v) for v in args.dataset.removeprefix("random:").split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"--dataset: {args.dataset!r}: write random:S1,S2,... with numbers, e.g. random:2,1.4,0.9") from None
+        case["dataset"] = random_dataset(values)
+    elif args.dataset and args.dataset != "random":
         from pathdyn.numerics.datasets import resolve_dataset
 
         case["dataset"] = resolve_dataset(args.dataset)

@@ -89,6 +89,8 @@ def test_cli_validate_one_case_writes_the_report(tmp_path, capsys):
         (["validate", "--depths", "2", "-o", "report.txt"], "json"),
         (["validate", "--depths", "2,x"], "--depths"),
         (["validate", "--dataset", "missing.npz"], "not found"),
+        (["validate", "--dataset", "random:2,x"], "random:S1"),
+        (["validate", "--dataset", "random:2,-1"], "singular_values"),
         (["concentration", "--seeds", "0"], "--seeds"),
         (["concentration", "--activation", "sigmoid", "--seeds", "1", "--depths", "2"], "activations"),
     ],
