@@ -82,7 +82,12 @@ def limit_compared(theory: str, method: str, init: str, depths) -> str:
             f"q/p with growth-matched q0 at depth {max(depths)} ({init} init): a two-number summary of a "
             "higher-dimensional state, NOT the infinite-width limit for depth >= 3; an error floor is expected"
         )
-    if init == "orthogonal" or not deep:
+    if not deep:
+        return (
+            "infinite-width limit of depth-2 pathways: the width-2 chain spans span(a, b) exactly and closes "
+            "on (K, |a|^2 + |b|^2) like q/p"
+        )
+    if init == "orthogonal":
         return (
             "infinite-width limit with orthogonal hidden layers: each mode is exactly a width-2 chain "
             "(two-channel model) started from the network's projected state"
