@@ -75,7 +75,7 @@ def limit_compared(theory: str, method: str, init: str, depths) -> str:
     if theory == "qp" and not deep:
         return (
             "infinite-width limit of depth-2 pathways: the q/p flow is exact there from the exact "
-            "initial mapping q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b (expected slope about -1/2 down to the O(eta) floor)"
+            "initial mapping q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b; the error should fall with width down to the O(eta) floor"
         )
     if theory == "qp":
         return (
