@@ -1,0 +1,147 @@
+"""``pathdyn simulate``: train a finite-width multi-pathway network by gradient descent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pathdyn.errors import ConfigError, DatasetError
+
+COMMAND = "simulate"
+HELP = "train a finite-width network by full-batch gradient descent and record its mode strengths"
+ORDER = 30
+DESCRIPTION = """\
+Train a finite-width multi-pathway network by full-batch gradient descent and record
+K_{a alpha} = u_alpha^T Omega_a v_alpha (and the full U^T Omega_a V) every k steps.
+
+Example:
+  pathdyn simulate --depths 2,2 --width 1000 --init gaussian --init-scale 0.3 \\
+      --activation linear --dataset hierarchical --learning-rate 0.005 --steps 6000 \\
+      --record-every 10 --seed 0 -o run.npz --plot run.png
+
+run.npz holds t (records,), step (records,), K (records, pathways, modes), loss (records,),
+UtOmegaV (records, pathways, modes, modes), singular_values (modes,) and config (a JSON
+string of every setting). Weight files (--save-weights, --init-from) hold arrays
+W_<a>_<d> (pathway a, layer d, both 1-based), each of shape (outputs, inputs).
+"""
+
+
+def add_arguments(parser) -> None:
+    net = parser.add_argument_group("network")
+    net.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
+    net.add_argument("--architecture", metavar="FILE.toml", help="read depths (and hidden_widths) from a TOML file")
+    net.add_argument("--width", type=int, default=None, help="hidden width N of every hidden layer (required unless the TOML gives hidden_widths)")
+    net.add_argument("--activation", default="linear", help="linear (default), relu or tanh on hidden layers")
+    net.add_argument("--activate-last", action="store_true", help="also apply the activation after each pathway's last layer (the paper's code)")
+    init = parser.add_argument_group("initialisation")
+    init.add_argument("--init", default="gaussian", help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
+    init.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3; 0.01 for --init paper)")
+    init.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    init.add_argument("--init-from", metavar="WEIGHTS.npz", default=None, help="start from these weights (arrays W_<a>_<d>) instead of --init")
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", default="hierarchical",
+                      help="hierarchical (X = sqrt(8) I, default), hierarchical-raw (the paper's X = I), "
+                           "random:S1,S2,... (whitened, these singular values), or FILE.npz / FILE.csv")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of a random: dataset (default 0)")
+    train = parser.add_argument_group("training")
+    train.add_argument("--learning-rate", type=float, required=True, help="eta > 0")
+    train.add_argument("--steps", type=int, required=True, help="number of gradient-descent steps")
+    train.add_argument("--record-every", type=int, default=1, help="record every k steps (and the last step; default 1)")
+    train.add_argument("--loss", default="mean", help="mean: 1/(2P) sum |y - f|^2, t = eta step (default); paper: sum |y - f|^2, t = 2 P eta step")
+    train.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
+    train.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, help="output .npz (t, step, K, loss, UtOmegaV, singular_values, config)")
+    out.add_argument("--save-weights", metavar="FILE.npz", default=None, help="write the final weights (arrays W_<a>_<d>)")
+    out.add_argument("--plot", metavar="FILE.png", default=None, help="draw K(t) per pathway and the final U^T Omega_a V heatmaps")
+    out.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+
+
+def _dataset(spec: str, data_seed: int):
+    from pathdyn.numerics.datasets import random_dataset, resolve_dataset
+
+    if spec.startswith("random:"):
+        text = spec.removeprefix("random:")
+        try:
+            values = [float(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
+        if len(set(values)) != len(values):
+            raise DatasetError(f"--dataset: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
+        return random_dataset(values, seed=data_seed)
+    return resolve_dataset(spec)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from pathdyn.theory.architecture import Architecture, parse_depths
+    from pathdyn.validation.network import load_weights, save_weights, simulate_gd
+
+    if args.architecture and args.depths:
+        raise ConfigError("give either --depths or --architecture, not both")
+    architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
+        depths=parse_depths(args.depths or "2,2", argument="--depths"))
+    if args.output in ("-", ""):
+        raise ConfigError("-o/--output: give a .npz file name; run files are binary")
+    dataset = _dataset(args.dataset, args.data_seed)
+    weights = load_weights(args.init_from) if args.init_from else None
+    width = args.width
+    if width is None and weights is not None and architecture.hidden_widths is None:
+        # Hidden widths follow from the given weights.
+        width = [[w.shape[0] for w in pw[:-1]] for pw in weights]
+        if all(not w for w in width):
+            width = None
+    dtype = np.float32 if args.float32 else np.float64
+    result = simulate_gd(
+        architecture, dataset, width,
+        init=args.init, init_scale=args.init_scale, activation=args.activation,
+        learning_rate=args.learning_rate, steps=args.steps, record_every=args.record_every,
+        seed=args.seed, weights=weights, dtype=dtype, loss=args.loss, activate_last=args.activate_last,
+        progress=not args.no_progress, threads=args.threads,
+    )
+    config = dict(result.provenance)
+    config.update({
+        "command": "simulate",
+        "dataset_spec": args.dataset,
+        "data_seed": args.data_seed,
+        "init_from": args.init_from,
+        "float32": bool(args.float32),
+        "output": args.output,
+        "save_weights": args.save_weights,
+        "plot": args.plot,
+        "wall_time_s": result.stats.get("wall_time_s"),
+    })
+    from pathdyn import __version__
+    from pathdyn.numerics.trajectory import atomic_write
+
+    config["pathdyn"] = __version__
+    arrays = {
+        "t": result.t, "step": result.step, "K": result.K, "loss": result.loss,
+        "UtOmegaV": result.extras["UtOmegaV"], "singular_values": result.extras["singular_values"],
+        "config": np.array(json.dumps(config, default=_json_default)),
+    }
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write(Path(args.output), write)
+    if args.save_weights:
+        save_weights(args.save_weights, result.extras["final_weights"])
+    if args.plot:
+        from pathdyn.validation.simulation_plots import plot_simulation
+
+        plot_simulation(result, args.plot, title=f"depths {','.join(map(str, architecture.depths))}, "
+                        f"{args.activation}, width {width}, {args.init} {config['init_scale']}, eta {args.learning_rate}")
+    return 0
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

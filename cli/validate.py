@@ -1,0 +1,159 @@
+"""``pathdyn validate``: finite-width networks against the reduced theory, as width grows."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pathdyn.errors import ConfigError
+
+COMMAND = "validate"
+HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
+ORDER = 40
+DESCRIPTION = """\
+Train networks of several widths and seeds by gradient descent, integrate the reduced
+model from each network's own initial state, and report the error
+max over t, pathways, modes |K_GD - K_theory| / S_1, its slope against width (with a
+95% confidence interval), the O(eta) learning-rate floor and a verdict.
+
+With no case option it runs the default suite (the targets of the validation issue):
+  depth 2,2 Gaussian q/p (exact mapping), widths 64..4096, target slope <= -0.35, error <= 1%;
+  depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
+  depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory.
+--quick runs the same cases at smaller widths (a few minutes).
+
+Examples:
+  pathdyn validate -o report.json --plot report.png
+  pathdyn validate --quick -o quick.json --plot quick.png
+  pathdyn validate --depths 3,3 --widths 64,256,1024 --seeds 0,1 --init orthogonal \\
+      --init-scale 0.5 --theory two-channel --learning-rate 0.005 -o d3.json
+
+report.json of one case holds "config", "widths", "errors" (per width, the per-seed
+errors), "median_errors", "slope", "slope_ci", "tail_slope", "lr_floor", "time_mapping",
+"limit", "compared", "verdict", "passed", per-network final K and one K(t) example.
+A suite writes {"suite", "config", "verdict", "cases": [one such report per case]}.
+"""
+
+_CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset")
+
+
+def _int_list(text: str, option: str, minimum: int) -> tuple:
+    items = [item.strip() for item in str(text).split(",")]
+    try:
+        values = tuple(int(item) for item in items)
+    except ValueError:
+        raise ConfigError(f"{option}: {text!r} is not a comma-separated list of whole numbers, e.g. 64,256,1024") from None
+    if not values or any(v < minimum for v in values):
+        raise ConfigError(f"{option}: {text!r}: every value must be >= {minimum}")
+    return values
+
+
+def add_arguments(parser) -> None:
+    case = parser.add_argument_group("one case (any of these replaces the default suite)")
+    case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
+    case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
+    case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1)")
+    case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
+    case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
+    case.add_argument("--theory", default=None, choices=("qp", "two-channel"), help="reduced model (default qp)")
+    case.add_argument("--mapping", default=None, choices=("exact", "growth-matched", "naive", "projection"),
+                      help="initial-state mapping (default: exact for depth 2, growth-matched for deeper q/p, projection for two-channel)")
+    case.add_argument("--learning-rate", type=float, default=None, help="eta (default 0.005)")
+    case.add_argument("--t-max", type=float, default=None, help="training time, t = eta * step (default 12)")
+    case.add_argument("--dataset", default=None,
+                      help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), random:S1,S2,... (whitened, "
+                           "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
+    parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes)")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
+    parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
+    parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw error vs width and one K(t) overlay per case")
+    parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+
+
+def _custom_case(args) -> dict:
+    from pathdyn.theory.architecture import parse_depths
+
+    case = {
+        "name": "custom",
+        "depths": parse_depths(args.depths or "2,2", argument="--depths"),
+        "widths": _int_list(args.widths or "64,256,1024", "--widths", 1),
+        "seeds": _int_list(args.seeds or "0,1", "--seeds", 0),
+        "init": args.init or "gaussian",
+        "init_scale": 0.3 if args.init_scale is None else args.init_scale,
+        "theory": args.theory or "qp",
+        "learning_rate": 0.005 if args.learning_rate is None else args.learning_rate,
+        "t_max": 12.0 if args.t_max is None else args.t_max,
+        "targets": {},
+    }
+    if args.init_scale is not None and not args.init_scale > 0:
+        raise ConfigError(f"--init-scale: {args.init_scale} is not positive; e.g. --init-scale 0.3")
+    if args.mapping:
+        case["mapping"] = args.mapping
+    if args.dataset and args.dataset.startswith("random:"):
+        from pathdyn.numerics.datasets import random_dataset
+
+        try:
+            values = [float(v) for v in args.dataset.removeprefix("random:").split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"--dataset: {args.dataset!r}: write random:S1,S2,... with numbers, e.g. random:2,1.4,0.9") from None
+        case["dataset"] = random_dataset(values)
+    elif args.dataset and args.dataset != "random":
+        from pathdyn.numerics.datasets import resolve_dataset
+
+        case["dataset"] = resolve_dataset(args.dataset)
+    return case
+
+
+def _summary_line(name: str, report) -> str:
+    from pathdyn.validation.compare import PER_MODE
+
+    medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
+    lines = [name, f"  median error by width  {medians}"]
+    if report.compared != PER_MODE:
+        lines.append(f"  compared: {report.compared} (degenerate singular values)")
+    lines.append(f"  verdict: {report.verdict}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from pathdyn.numerics.trajectory import atomic_write
+    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
+
+    given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
+    if given and args.quick:
+        raise ConfigError(
+            f"--quick runs the quick default suite; drop --quick or the case option(s) "
+            f"{', '.join('--' + g.replace('_', '-') for g in given)}"
+        )
+    if args.output not in (None, "-") and not str(args.output).endswith(".json"):
+        raise ConfigError(f"-o/--output: {args.output!r} should be a .json file (or '-')")
+    cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
+    reports = []
+    for case in cases:
+        options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
+        report = validate_width(case["depths"], case["widths"], progress=not args.no_progress, **options)
+        reports.append(report)
+        print(_summary_line(case["name"], report), file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
+
+    if given:
+        document = reports[0].to_json_dict()
+    else:
+        met = [r.passed for r in reports if r.passed is not None]
+        document = {
+            "suite": "quick" if args.quick else "default",
+            "config": {"suite": "quick" if args.quick else "default", "cases": [c["name"] for c in cases]},
+            "verdict": f"{sum(met)} of {len(met)} targets met",
+            "cases": [dict(r.to_json_dict(), name=c["name"]) for c, r in zip(cases, reports)],
+        }
+    if args.output == "-":
+        print(json.dumps(document))
+    elif args.output:
+        text = json.dumps(document, indent=1)
+        atomic_write(args.output, lambda tmp: tmp.write_text(text))
+    if args.plot:
+        from pathdyn.validation.report_plots import plot_width_reports
+
+        plot_width_reports(reports, args.plot, titles=[c["name"] for c in cases])
+    if args.strict and any(r.passed is False for r in reports):
+        return 1
+    return 0

@@ -1,0 +1,162 @@
+"""Initial-state mappings from a network's weights to the reduced models."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from pathdyn.errors import ConfigError
+from pathdyn.numerics.compile import compile_rhs
+from pathdyn.theory.reduced import derive_qp_equations
+from pathdyn.theory.two_channel import derive_two_channel_equations
+from pathdyn.validation.mapping import (
+    forward_backward_vectors,
+    growth_coefficients,
+    map_initial_state,
+    mode_strengths,
+)
+from pathdyn.validation.network import initialize_weights, loss_and_gradients
+from pathdyn.validation.sweep import default_dataset
+
+
+@pytest.fixture
+def data():
+    dataset = default_dataset()
+    U, S, Vt = dataset.modes()
+    return dataset, U, S, Vt.T
+
+
+def test_exact_depth_2_mapping_reproduces_K0_and_the_invariant(data, seed):
+    dataset, U, S, V = data
+    weights = initialize_weights((2, 2), 4, 4, 200, init="gaussian", init_scale=0.3, seed=seed)
+    state = map_initial_state(weights, U, V, theory="qp")
+    assert state.method == "exact"
+    for a, (W1, W2) in enumerate(weights, start=1):
+        A = W1 @ V  # a = W1 v per mode (columns)
+        B = W2.T @ U  # b = W2^T u
+        q, p = state.values[f"q_{a}"], state.values[f"p_{a}"]
+        np.testing.assert_allclose(q * p, np.sum(A * B, axis=0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(q**2 + p**2, np.sum(A * A + B * B, axis=0), rtol=1e-12)
+        # the conserved (|a|^2 + |b|^2)^2 - 4 (a.b)^2 equals (q^2 - p^2)^2
+        invariant = np.sum(A * A + B * B, axis=0) ** 2 - 4 * np.sum(A * B, axis=0) ** 2
+        np.testing.assert_allclose((q**2 - p**2) ** 2, invariant, rtol=1e-10)
+        assert np.all(q >= np.abs(p))
+
+
+def test_growth_matched_equals_exact_at_depth_2(data, seed):
+    _, U, _, V = data
+    weights = initialize_weights((2,), 4, 4, 100, seed=seed)
+    exact = map_initial_state(weights, U, V, theory="qp", method="exact")
+    matched = map_initial_state(weights, U, V, theory="qp", method="growth-matched")
+    for name in ("q_1", "p_1"):
+        np.testing.assert_allclose(exact.values[name], matched.values[name], rtol=1e-9)
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_growth_matched_matches_K0_and_growth(data, seed, depth):
+    _, U, _, V = data
+    weights = initialize_weights((depth,), 4, 4, 150, init="gaussian", init_scale=0.5, seed=seed)
+    state = map_initial_state(weights, U, V, theory="qp")
+    assert state.method == "growth-matched"
+    q, p = state.values["q_1"], state.values["p_1"]
+    np.testing.assert_allclose(q ** (depth - 1) * p, state.K0[0], rtol=1e-10, atol=1e-14)
+    rate = (depth - 1) * q ** (2 * (depth - 2)) * p**2 + q ** (2 * (depth - 1))
+    np.testing.assert_allclose(rate, state.growth[0], rtol=1e-9)
+    assert np.all(q**2 >= p**2)
+
+
+def _chain_strength_and_growth(values, a, depth, modes):
+    """K and sum_d |g_d|^2 |f_{d-1}|^2 of the width-2 chain, from the mapped values."""
+    out_K, out_r = [], []
+    for m in range(modes):
+        A = np.array([values[f"A_{a}_1"][m], values[f"A_{a}_2"][m]])[:, None]
+        B = np.array([values[f"B_{a}_1"][m], values[f"B_{a}_2"][m]])[None, :]
+        hidden = [np.array([[values[f"M_{a}_{d}_{i}{j}"][m] for j in (1, 2)] for i in (1, 2)]) for d in range(2, depth)]
+        layers = [A, *hidden, B]
+        f, g = forward_backward_vectors(layers, np.ones((1, 1)), np.ones((1, 1)))
+        out_K.append(f[-1][0, 0])
+        out_r.append(sum(np.sum(g[d] ** 2) * np.sum(f[d - 1] ** 2) for d in range(1, depth + 1)))
+    return np.array(out_K), np.array(out_r)
+
+
+@pytest.mark.parametrize("init,depth", [("orthogonal", 3), ("gaussian", 4), ("orthogonal", 2)])
+def test_two_channel_projection_reproduces_K0_and_initial_growth(data, seed, init, depth):
+    _, U, _, V = data
+    weights = initialize_weights((depth, 2), 4, 4, 120, init=init, init_scale=0.5, seed=seed)
+    state = map_initial_state(weights, U, V, theory="two-channel")
+    K, r = _chain_strength_and_growth(state.values, 1, depth, U.shape[1])
+    np.testing.assert_allclose(K, mode_strengths(weights[0], U, V), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(r, growth_coefficients(weights[0], U, V), rtol=1e-10)
+
+
+def test_two_channel_initial_velocity_matches_the_network(data, seed):
+    """dK/dt of the compiled two-channel rhs at t = 0 against the network's true gradient.
+
+    The network's dK/dt includes cross-mode terms of size O(N^-1/2); at large width the
+    relative difference is small, and the chain's value is exactly e * r (mode-diagonal part).
+    """
+    dataset, U, S, V = data
+    depths = (3, 3)
+    eqs = derive_two_channel_equations(depths)
+    f = compile_rhs(eqs)
+    weights = initialize_weights(depths, 4, 4, 1500, init="orthogonal", init_scale=0.5, seed=seed)
+    state = map_initial_state(weights, U, V, theory="two-channel")
+    y = state.state_array(f.state_names)
+    dy = f(0.0, y, S)
+    # dK/dt of the chain from the Jacobian of K: numerically by a small step
+    h = 1e-7
+    dK_chain = (f.strengths(y + h * dy, S) - f.strengths(y - h * dy, S)) / (2 * h)
+    _, grads = loss_and_gradients(weights, dataset.X, dataset.Y)
+    dK_net = []
+    for W, G in zip(weights, grads):
+        total = 0
+        for d in range(len(W)):
+            left = U.T
+            for w in W[d + 1:][::-1]:
+                left = left @ w
+            right = V
+            for w in W[:d]:
+                right = w @ right
+            total = total + np.diag(left @ (-G[d]) @ right)
+        dK_net.append(total)
+    dK_net = np.array(dK_net)
+    error = S - state.K0.sum(axis=0)
+    np.testing.assert_allclose(dK_chain, error * state.growth, rtol=1e-5)
+    assert np.max(np.abs(dK_net - dK_chain)) < 0.1 * np.max(np.abs(dK_net))
+
+
+def test_naive_mapping_ignores_the_measured_norms(data, seed):
+    _, U, _, V = data
+    weights = initialize_weights((2,), 4, 4, 100, seed=seed)
+    naive = map_initial_state(weights, U, V, theory="qp", method="naive", init_scale=0.3)
+    np.testing.assert_allclose(naive.values["q_1"], 0.3)
+    np.testing.assert_allclose(naive.values["q_1"] * naive.values["p_1"], naive.K0[0])
+    exact = map_initial_state(weights, U, V, theory="qp", method="exact")
+    # |a|^2 + |b|^2 is about 2 sigma^2, so the exact q0 is about sqrt(2) sigma: naive misses it
+    assert np.all(exact.values["q_1"] > 1.2 * naive.values["q_1"])
+
+
+def test_state_array_follows_the_equations_order(data, seed):
+    _, U, _, V = data
+    weights = initialize_weights((1, 3), 4, 4, 50, seed=seed)
+    eqs = derive_qp_equations((1, 3))
+    state = map_initial_state(weights, U, V, theory="qp")
+    array = state.state_array(eqs.state_names)
+    assert array.shape == (3, 4)
+    np.testing.assert_allclose(array[0], state.K0[0])  # depth-1 pathway: p_1 = K0
+    with pytest.raises(ConfigError, match="state_names"):
+        state.state_array(("A_1_1",))
+
+
+def test_mapping_errors(data, seed):
+    _, U, _, V = data
+    deep = initialize_weights((3,), 4, 4, 20, seed=seed)
+    with pytest.raises(ConfigError, match="exact q/p mapping exists only for depth <= 2"):
+        map_initial_state(deep, U, V, theory="qp", method="exact")
+    with pytest.raises(ConfigError, match="theory"):
+        map_initial_state(deep, U, V, theory="layers")
+    with pytest.raises(ConfigError, match="method"):
+        map_initial_state(deep, U, V, theory="two-channel", method="exact")
+    with pytest.raises(ConfigError, match="init_scale"):
+        map_initial_state(deep, U, V, theory="qp", method="naive")
+    with pytest.raises(ConfigError, match="n_in"):
+        map_initial_state(deep, U, V[:3], theory="qp")

@@ -1,0 +1,320 @@
+"""Concentration with depth: how much of each mode the dominant pathway carries.
+
+The paper's headline claim: with two parallel pathways of equal depth ``D``, each mode
+is increasingly learned by one pathway as ``D`` grows. For every depth, activation and
+seed a network with two pathways of depth ``D`` is trained by gradient descent; for each
+mode ``alpha`` the *dominant fraction* is ``max_a |K_{a alpha}| / sum_a |K_{a alpha}|`` at
+the end of training (1/2: an even split, 1: one pathway carries the mode). The mean over
+seeds and modes is reported with a t-distribution confidence interval over seeds (the
+modes of one network are not independent, so each seed contributes its mean over modes),
+clipped to the feasible range [1/2, 1] of a two-pathway fraction.
+
+For linear networks the race oracle (:func:`pathdyn.numerics.race.race_final_strengths`)
+predicts the final split from each network's own initial state, mapped to q/p by
+:func:`pathdyn.validation.mapping.map_initial_state` (exact for depth 2, growth-matched
+beyond); the report gives how often it names the winning pathway of each mode and its
+predicted dominant fraction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+from pathdyn.numerics.datasets import Dataset
+from pathdyn.numerics.trajectory import atomic_write
+
+__all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
+
+#: Defaults of :func:`measure_concentration` and ``pathdyn concentration``.
+CONCENTRATION_DEFAULTS = {
+    "width": 64,
+    "init": "gaussian",
+    "init_scale": 0.5,
+    "learning_rate": 0.03,
+    "t_max": 90.0,
+}
+
+
+def dominant_fraction(K) -> np.ndarray:
+    """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``."""
+    K = np.abs(np.asarray(K, dtype=float))
+    total = K.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, K.max(axis=-2) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def _mean_ci(values, confidence: float, bounds=(0.5, 1.0)) -> tuple:
+    """Mean and t-interval over seeds, clipped to the feasible range of a two-pathway fraction."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, (float("nan"), float("nan"))
+    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * float(values.std(ddof=1)) / math.sqrt(values.size)
+    return mean, (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
+
+
+@dataclass(frozen=True)
+class ConcentrationResult:
+    """Result of :func:`measure_concentration`.
+
+    Attributes
+    ----------
+    depths : tuple of int
+        Depth ``D`` of both pathways, one entry per measured point.
+    activations : tuple of str
+    seeds : tuple of int
+    config : dict
+        Every setting (width, init, learning rate, time, dataset, confidence).
+    fractions : dict
+        Activation -> ndarray ``(depths, seeds, modes)`` of dominant fractions.
+    final_loss_ratio : dict
+        Activation -> ndarray ``(depths, seeds)``: final loss over the zero network's loss.
+    race_agreement : ndarray or None
+        ``(depths, seeds, modes)``: 1 where the race oracle names the pathway that wins
+        in the linear network, 0 where not.
+    race_fraction : ndarray or None
+        ``(depths, seeds, modes)``: the race oracle's predicted dominant fraction.
+    wall_time_s : float
+    """
+
+    depths: tuple
+    activations: tuple
+    seeds: tuple
+    config: dict
+    fractions: dict = field(repr=False)
+    final_loss_ratio: dict = field(repr=False)
+    race_agreement: np.ndarray | None = field(default=None, repr=False)
+    race_fraction: np.ndarray | None = field(default=None, repr=False)
+    wall_time_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        shape = (len(self.depths), len(self.seeds))
+        for activation in self.activations:
+            if activation not in self.fractions or np.shape(self.fractions[activation])[:2] != shape:
+                raise ConfigError(f"fractions[{activation!r}]: expected shape (depths, seeds, modes) with (depths, seeds) = {shape}")
+
+    def summary(self, activation: str) -> tuple:
+        """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval."""
+        confidence = self.config.get("confidence", 0.95)
+        per_seed = np.nanmean(self.fractions[activation], axis=-1)
+        pairs = [_mean_ci(row, confidence) for row in per_seed]
+        return [p[0] for p in pairs], [list(p[1]) for p in pairs]
+
+    def to_json_dict(self) -> dict:
+        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details."""
+
+        def clean(value):
+            if isinstance(value, float) and not math.isfinite(value):
+                return None
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+
+        dominant, ci, per_mode, per_seed, losses = {}, {}, {}, {}, {}
+        for activation in self.activations:
+            means, cis = self.summary(activation)
+            dominant[activation] = clean([float(m) for m in means])
+            ci[activation] = clean([[float(v) for v in c] for c in cis])
+            per_mode[activation] = clean(np.nanmean(self.fractions[activation], axis=1).tolist())
+            per_seed[activation] = clean(np.nanmean(self.fractions[activation], axis=2).tolist())
+            losses[activation] = clean(np.asarray(self.final_loss_ratio[activation]).tolist())
+        out = {
+            "config": dict(self.config),
+            "depths": list(self.depths),
+            "dominant_fraction": dominant,
+            "ci": ci,
+            "dominant_fraction_per_mode": per_mode,
+            "dominant_fraction_per_seed": per_seed,
+            "final_loss_ratio": losses,
+            "wall_time_s": float(self.wall_time_s),
+        }
+        if self.race_agreement is not None:
+            confidence = self.config.get("confidence", 0.95)
+            agreement = [float(np.nanmean(a)) for a in self.race_agreement]
+            predicted = [_mean_ci(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
+            out["race"] = {
+                "winner_agreement": clean(agreement),
+                "predicted_fraction_mean": clean([float(p[0]) for p in predicted]),
+                "predicted_fraction_ci": clean([[float(v) for v in p[1]] for p in predicted]),
+                "mapping": "q/p: exact for depth 2, growth-matched beyond (each network's own initial state)",
+            }
+        return out
+
+    def save_json(self, path) -> None:
+        text = json.dumps(self.to_json_dict(), indent=1)
+        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def measure_concentration(
+    depths=(2, 3, 4, 5, 7),
+    activations=("linear", "relu", "tanh"),
+    seeds=tuple(range(20)),
+    *,
+    width: int = CONCENTRATION_DEFAULTS["width"],
+    init: str = CONCENTRATION_DEFAULTS["init"],
+    init_scale: float = CONCENTRATION_DEFAULTS["init_scale"],
+    learning_rate: float = CONCENTRATION_DEFAULTS["learning_rate"],
+    t_max: float = CONCENTRATION_DEFAULTS["t_max"],
+    dataset: Dataset | None = None,
+    race: bool = True,
+    confidence: float = 0.95,
+    progress: bool = False,
+) -> ConcentrationResult:
+    """Dominant-pathway fraction against depth, per activation, over many seeds.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        Depth ``D`` of both pathways (architecture ``(D, D)``), one point each.
+    activations : sequence of {"linear", "relu", "tanh"}
+    seeds : sequence of int
+        One network per seed (the same seeds at every depth and activation).
+    width : int
+        Hidden width ``N`` (default 64: finite-width fluctuations between the pathways
+        seed the race; see the README for the measured numbers).
+    init, init_scale : str, float
+        Initialisation (default Gaussian with variance ``init_scale^2 / N``, scale 0.5:
+        small enough for a long race, large enough that depth 7 learns within ``t_max``).
+    learning_rate, t_max : float
+        ``eta`` and training time (``steps = round(t_max / eta)``).
+    dataset : Dataset, optional
+        Default :func:`pathdyn.validation.sweep.default_dataset`.
+    race : bool
+        For linear networks, also run the race oracle from each network's initial state.
+    confidence : float
+        Level of the intervals.
+    progress : bool
+        Progress bar on standard error (terminals only).
+
+    Returns
+    -------
+    ConcentrationResult
+
+    Raises
+    ------
+    ConfigError
+        Bad depths, activations, seeds or settings.
+
+    Warns
+    -----
+    UserWarning
+        When some networks did not finish learning (final loss above 1% of the zero
+        network's): their split is not final.
+    """
+    from pathdyn.progress import Progress
+    from pathdyn.validation.mapping import map_initial_state
+    from pathdyn.validation.network import ACTIVATIONS, initialize_weights, simulate_gd
+    from pathdyn.validation.sweep import default_dataset
+
+    started = time.perf_counter()
+    try:
+        depths = tuple(int(d) for d in depths)
+        seeds = tuple(int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ConfigError(f"depths, seeds: expected whole numbers, got {depths!r}, {seeds!r}") from None
+    activations = tuple(activations)
+    problems = []
+    if not depths or any(d < 1 for d in depths):
+        problems.append(f"depths: {list(depths)}: give depths >= 1, e.g. 2,3,4,5,7")
+    if not seeds or any(s < 0 for s in seeds):
+        problems.append(f"seeds: {list(seeds)}: give at least one seed >= 0")
+    bad = [a for a in activations if a not in ACTIVATIONS]
+    if not activations or bad:
+        problems.append(f"activations: {list(activations)}: choose from {', '.join(ACTIVATIONS)}")
+    if not isinstance(width, int) or width < 1:
+        problems.append(f"width: {width!r} is not a positive whole number")
+    for name, value in (("learning_rate", learning_rate), ("t_max", t_max), ("init_scale", init_scale)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            problems.append(f"{name}: {value!r} is not a positive number")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    dataset = default_dataset() if dataset is None else dataset
+    U, S, Vt = dataset.modes()
+    V = Vt.T
+    steps = max(1, int(round(t_max / learning_rate)))
+    zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / dataset.num_samples
+    modes = S.size
+    fractions = {a: np.full((len(depths), len(seeds), modes), np.nan) for a in activations}
+    loss_ratio = {a: np.full((len(depths), len(seeds)), np.nan) for a in activations}
+    do_race = race and "linear" in activations
+    agreement = np.full((len(depths), len(seeds), modes), np.nan) if do_race else None
+    race_fraction = np.full_like(agreement, np.nan) if do_race else None
+    unfinished = 0
+    if do_race:
+        from pathdyn.numerics.race import race_final_strengths
+
+    total = len(depths) * len(seeds) * len(activations)
+    with Progress(total, "concentration", enabled=None if progress else False) as bar:
+        for i, depth in enumerate(depths):
+            architecture = (depth, depth)
+            for j, seed in enumerate(seeds):
+                weights = initialize_weights(architecture, dataset.n_in, dataset.n_out, width, init=init,
+                                             init_scale=init_scale, seed=seed)
+                for activation in activations:
+                    result = simulate_gd(architecture, dataset, width, weights=weights, activation=activation,
+                                         learning_rate=learning_rate, steps=steps, record_every=steps)
+                    K = result.K[-1]
+                    fractions[activation][i, j] = dominant_fraction(K)
+                    loss_ratio[activation][i, j] = float(result.loss[-1]) / zero_loss
+                    if loss_ratio[activation][i, j] > 0.01:
+                        unfinished += 1
+                    if activation == "linear" and do_race:
+                        state = map_initial_state(weights, U, V, theory="qp")
+                        q0 = np.stack([state.values.get(f"q_{a}", np.ones(modes)) for a in (1, 2)])
+                        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+                        try:
+                            predicted = race_final_strengths(architecture, q0, p0, S)
+                        except ConfigError:
+                            predicted = None
+                        if predicted is not None:
+                            winner = np.argmax(np.abs(K), axis=0)
+                            agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
+                            race_fraction[i, j] = dominant_fraction(predicted)
+                    bar.update(1)
+    if unfinished:
+        warnings.warn(
+            f"measure_concentration: {unfinished} network(s) ended with loss above 1% of the zero network's; "
+            "their split is not final: raise t_max or init_scale",
+            stacklevel=2,
+        )
+    config = {
+        "width": width,
+        "init": init,
+        "init_scale": float(init_scale),
+        "learning_rate": float(learning_rate),
+        "t_max": float(steps * learning_rate),
+        "steps": steps,
+        "seeds": len(seeds),
+        "seed_list": list(seeds),
+        "architecture": "two pathways of equal depth D",
+        "dataset": dataset.name,
+        "singular_values": [float(s) for s in S],
+        "confidence": confidence,
+        "fraction": "max_a |K_a| / sum_a |K_a| per mode at the end of training; mean over modes per seed, "
+                    "then mean and t-interval over seeds",
+        "time_mapping": "t = eta * step",
+    }
+    return ConcentrationResult(
+        depths=depths,
+        activations=activations,
+        seeds=seeds,
+        config=config,
+        fractions=fractions,
+        final_loss_ratio=loss_ratio,
+        race_agreement=agreement,
+        race_fraction=race_fraction,
+        wall_time_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,566 @@
+"""Width sweeps: how fast finite networks approach the reduced theory as width grows.
+
+:func:`validate_width` trains one network per (width, seed) by gradient descent, maps
+*that network's own* initial weights to the reduced model's initial state
+(:mod:`pathdyn.validation.mapping`), integrates the reduced model from it on the
+network's time grid, and records the error of :func:`pathdyn.validation.compare.compare`.
+The slope of log error against log width is fitted on all (width, seed) points with a
+t-distribution confidence interval. The ``O(eta)`` error of gradient descent against
+the flow (the learning-rate floor) is measured at the largest width by halving the
+learning rate. The report says which limit is compared, the time mapping, and gives a
+verdict (against targets, when given).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.theory.architecture import Architecture
+from pathdyn.validation.compare import PER_MODE, compare
+from pathdyn.validation.mapping import METHODS, default_method, map_initial_state
+
+__all__ = [
+    "DEFAULT_SINGULAR_VALUES",
+    "DEFAULT_SUITE",
+    "QUICK_SUITE",
+    "WidthScalingReport",
+    "default_dataset",
+    "fit_slope",
+    "limit_compared",
+    "reduced_equations",
+    "validate_width",
+]
+
+#: Singular values of the default (non-degenerate, whitened) random data.
+DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
+THEORIES = ("qp", "two-channel")
+TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
+
+
+def default_dataset(seed: int = 0) -> Dataset:
+    """Whitened random data with singular values :data:`DEFAULT_SINGULAR_VALUES` (n_in = n_out = 4)."""
+    return random_dataset(DEFAULT_SINGULAR_VALUES, seed=seed)
+
+
+def reduced_equations(depths, theory: str):
+    """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``)."""
+    if theory == "qp":
+        from pathdyn.theory.reduced import derive_qp_equations
+
+        return derive_qp_equations(depths)
+    if theory == "two-channel":
+        from pathdyn.theory.two_channel import derive_two_channel_equations
+
+        return derive_two_channel_equations(depths)
+    raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+
+
+def limit_compared(theory: str, method: str, init: str, depths) -> str:
+    """A sentence naming the limit a sweep compares against, and whether theory says it is exact."""
+    deep = max(depths) >= 3
+    if method == "naive":
+        return (
+            "counter-example: q/p from the naive initial state q0 = sigma, p0 = K0 / sigma^(D-1); "
+            "not expected to converge (the initial condition is part of the theory)"
+        )
+    if theory == "qp" and not deep:
+        return (
+            "infinite-width limit of depth-2 pathways: the q/p flow is exact there from the exact "
+            "initial mapping q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b; the error should fall with width down to the O(eta) floor"
+        )
+    if theory == "qp":
+        return (
+            f"q/p with growth-matched q0 at depth {max(depths)} ({init} init): a two-number summary of a "
+            "higher-dimensional state, NOT the infinite-width limit for depth >= 3; an error floor is expected"
+        )
+    if not deep:
+        return (
+            "infinite-width limit of depth-2 pathways: the width-2 chain spans span(a, b) exactly and closes "
+            "on (K, |a|^2 + |b|^2) like q/p"
+        )
+    if init == "orthogonal":
+        return (
+            "infinite-width limit with orthogonal hidden layers: each mode is exactly a width-2 chain "
+            "(two-channel model) started from the network's projected state"
+        )
+    return (
+        f"two-channel model with {init} hidden layers: not exact at infinite width (W W^T b is not parallel "
+        "to b; a Krylov hierarchy opens), an error floor is expected"
+    )
+
+
+def fit_slope(widths, errors, confidence: float = 0.95) -> tuple:
+    """Least-squares slope of ``log error`` against ``log width`` over all points.
+
+    Parameters
+    ----------
+    widths : array_like, shape (W,)
+    errors : array_like, shape (W, seeds)
+        Every point is used (each seed's error at each width).
+    confidence : float
+        Level of the two-sided interval.
+
+    Returns
+    -------
+    (slope, (low, high), intercept)
+        The interval is ``slope +- t_{n-2} * standard error`` (NaN with fewer than 3
+        points or two distinct widths).
+    """
+    from scipy import stats
+
+    widths = np.asarray(widths, dtype=float)
+    errors = np.asarray(errors, dtype=float)
+    x = np.repeat(np.log(widths), errors.shape[1])
+    y = np.log(np.maximum(errors.ravel(), 1e-300))
+    if np.unique(x).size < 2:
+        return float("nan"), (float("nan"), float("nan")), float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    n = x.size
+    if n < 3:
+        return float(slope), (float("nan"), float("nan")), float(intercept)
+    residual = y - (slope * x + intercept)
+    sxx = np.sum((x - x.mean()) ** 2)
+    se = math.sqrt(float(np.sum(residual**2)) / (n - 2) / sxx)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 2)) * se
+    return float(slope), (float(slope - half), float(slope + half)), float(intercept)
+
+
+@dataclass(frozen=True)
+class WidthScalingReport:
+    """Result of :func:`validate_width`.
+
+    Attributes
+    ----------
+    depths : tuple of int
+    widths : tuple of int
+    seeds : tuple of int
+    init : str
+    init_scale : float
+    theory : str
+        ``"qp"`` or ``"two-channel"``.
+    mapping : str
+        The initial-state mapping (:mod:`pathdyn.validation.mapping`).
+    dataset : str
+    singular_values : tuple of float
+    learning_rate : float
+    t_max : float
+    steps : int
+    errors : ndarray, shape (widths, seeds)
+        ``max_{t, a, alpha} |K_GD - K_theory| / S_1`` per network.
+    slope : float
+        Fitted slope of ``log error`` vs ``log width``.
+    slope_ci : tuple of float
+        Its confidence interval (``confidence`` level, t-distribution).
+    tail_slope : float
+        The slope fitted on the larger half of the widths only (at least two): near 0
+        when the error has reached a floor.
+    confidence : float
+    lr_floor : float or None
+        Estimated ``|K_GD(eta) - K_flow| / S_1`` at the largest width (first seed):
+        ``2 max |K(eta) - K(eta/2)| / S_1`` (Richardson, error ``O(eta)``).
+    time_mapping : str
+    limit : str
+        Which limit is compared and whether theory says it is exact.
+    compared : str
+        The compared quantity (per-mode ``K`` or subspace singular values).
+    verdict : str
+    passed : bool or None
+        Whether the targets were met (None without targets).
+    targets : dict
+        ``{"max_slope": ..., "max_error": ...}`` as given.
+    final_K_gd, final_K_theory : ndarray, shape (widths, seeds, M, modes)
+        Final mode strengths per network (how each mode is split between pathways).
+    example : dict or None
+        ``{"width", "seed", "t", "K_gd", "K_theory"}`` of the largest width's first
+        network (for overlay plots).
+    wall_time_s : float
+    """
+
+    depths: tuple
+    widths: tuple
+    seeds: tuple
+    init: str
+    init_scale: float
+    theory: str
+    mapping: str
+    dataset: str
+    singular_values: tuple
+    learning_rate: float
+    t_max: float
+    steps: int
+    errors: np.ndarray = field(repr=False)
+    slope: float
+    slope_ci: tuple
+    tail_slope: float
+    confidence: float
+    lr_floor: float | None
+    time_mapping: str
+    limit: str
+    compared: str
+    verdict: str
+    passed: bool | None = None
+    targets: dict = field(default_factory=dict)
+    final_K_gd: np.ndarray | None = field(default=None, repr=False)
+    final_K_theory: np.ndarray | None = field(default=None, repr=False)
+    example: dict | None = field(default=None, repr=False)
+    wall_time_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        errors = np.asarray(self.errors, dtype=float)
+        if errors.shape != (len(self.widths), len(self.seeds)):
+            raise ConfigError(
+                f"errors: expected shape (widths, seeds) = ({len(self.widths)}, {len(self.seeds)}), got {errors.shape}"
+            )
+        object.__setattr__(self, "errors", errors)
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "slope_ci", tuple(float(v) for v in self.slope_ci))
+
+    @property
+    def median_errors(self) -> np.ndarray:
+        """Median over seeds of the error at each width."""
+        return np.median(self.errors, axis=1)
+
+    def to_json_dict(self) -> dict:
+        """``config``, ``widths``, ``errors`` (per width, per-seed list), ``slope``, ``slope_ci``, ``verdict`` and more."""
+
+        def number(value):
+            return None if value is None or not np.isfinite(value) else float(value)
+
+        out = {
+            "config": {
+                "depths": list(self.depths),
+                "init": self.init,
+                "init_scale": self.init_scale,
+                "theory": self.theory,
+                "mapping": self.mapping,
+                "dataset": self.dataset,
+                "singular_values": list(self.singular_values),
+                "learning_rate": self.learning_rate,
+                "t_max": self.t_max,
+                "steps": self.steps,
+                "seeds": list(self.seeds),
+                "confidence": self.confidence,
+                "targets": dict(self.targets),
+            },
+            "widths": list(self.widths),
+            "errors": [[float(e) for e in row] for row in self.errors],
+            "median_errors": [float(e) for e in self.median_errors],
+            "slope": number(self.slope),
+            "slope_ci": [number(v) for v in self.slope_ci],
+            "tail_slope": number(self.tail_slope),
+            "lr_floor": number(self.lr_floor),
+            "time_mapping": self.time_mapping,
+            "limit": self.limit,
+            "compared": self.compared,
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "wall_time_s": float(self.wall_time_s),
+        }
+        if self.final_K_gd is not None:
+            out["final_K_gd"] = np.asarray(self.final_K_gd).tolist()
+            out["final_K_theory"] = np.asarray(self.final_K_theory).tolist()
+        if self.example is not None:
+            out["example"] = {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in self.example.items()}
+        return out
+
+    def save_json(self, path) -> None:
+        """Write :meth:`to_json_dict` atomically."""
+        text = json.dumps(self.to_json_dict(), indent=1)
+        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def _check_positive_ints(name, values) -> tuple:
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise ConfigError(f"{name}: expected a list of whole numbers, got {values!r}") from None
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "widths" else 0)]
+    if not values or bad:
+        raise ConfigError(f"{name}: expected a non-empty list of whole numbers{' >= 1' if name == 'widths' else ' >= 0'}, got {list(values)}")
+    return tuple(int(v) for v in values)
+
+
+def _tail_slope(widths, errors) -> float:
+    half = max(2, (len(widths) + 1) // 2)
+    if len(widths) < 2:
+        return float("nan")
+    return fit_slope(widths[-half:], np.asarray(errors)[-half:])[0]
+
+
+def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool, naive: bool = False) -> tuple:
+    median = np.median(errors, axis=1)
+    parts = []
+    if np.isfinite(ci[1]) and ci[1] < 0:
+        parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    elif np.isfinite(slope) and np.isfinite(ci[1]):
+        parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    elif np.isfinite(slope):
+        parts.append(f"slope {slope:.2f} (no interval: fewer than 3 points; add widths or seeds)")
+    if np.isfinite(tail):
+        parts.append(f"slope over the larger half of the widths {tail:.2f}")
+    parts.append(f"median error {median[-1]:.4f} at width {widths[-1]}")
+    if lr_floor is not None and np.isfinite(lr_floor):
+        ratio = median[-1] / lr_floor if lr_floor > 0 else float("inf")
+        if ratio <= 2.0:
+            parts.append(f"at the O(eta) floor {lr_floor:.4f}")
+        else:
+            if naive:
+                kind = "the naive initial state is wrong, not the discretisation"
+            elif not expected_exact:
+                kind = "a limit of the reduced model, not of the discretisation"
+            else:
+                kind = "above the discretisation floor"
+            parts.append(f"{ratio:.1f}x the O(eta) floor {lr_floor:.4f}: {kind}")
+    passed = None
+    if targets:
+        failures = []
+        if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
+            failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
+        if targets.get("max_error") is not None and not (median[-1] <= targets["max_error"]):
+            failures.append(f"error {median[-1]:.4f} > {targets['max_error']}")
+        passed = not failures
+        parts.insert(0, "TARGET MET" if passed else "TARGET NOT MET (" + "; ".join(failures) + ")")
+    return "; ".join(parts), passed
+
+
+def validate_width(
+    architecture,
+    widths,
+    seeds=(0, 1, 2),
+    *,
+    init: str = "gaussian",
+    init_scale: float | None = None,
+    theory: str = "qp",
+    mapping: str | None = None,
+    dataset: Dataset | None = None,
+    learning_rate: float = 0.005,
+    t_max: float = 12.0,
+    record_points: int = 120,
+    measure_lr_floor: bool = True,
+    targets: dict | None = None,
+    confidence: float = 0.95,
+    rtol: float = 1e-9,
+    atol: float = 1e-11,
+    progress: bool = False,
+    on_network=None,
+) -> WidthScalingReport:
+    """Sweep widths: each network against the reduced model from its own initial state.
+
+    Parameters
+    ----------
+    architecture : Architecture or sequence of int
+        Depths of the pathways.
+    widths : sequence of int
+        Hidden widths ``N`` (at least two distinct for a slope).
+    seeds : sequence of int
+        Initial-weight seeds; each (width, seed) is one network.
+    init : {"gaussian", "orthogonal", "paper"}
+        Weight initialisation (:func:`pathdyn.validation.network.initialize_weights`).
+    init_scale : float, optional
+        ``sigma``; default that of ``initialize_weights`` (0.3 gaussian/orthogonal).
+    theory : {"qp", "two-channel"}
+        The reduced model.
+    mapping : str, optional
+        Initial-state mapping (default :func:`pathdyn.validation.mapping.default_method`).
+    dataset : Dataset, optional
+        Default :func:`default_dataset` (non-degenerate). With degenerate singular
+        values the subspace-invariant quantities are compared (the report says so).
+    learning_rate : float
+        ``eta``; the time mapping is ``t = eta * step``.
+    t_max : float
+        Training time; ``steps = round(t_max / eta)``.
+    record_points : int
+        About how many times are recorded and compared.
+    measure_lr_floor : bool
+        Measure the ``O(eta)`` floor by re-running the largest width with ``eta / 2``.
+    targets : dict, optional
+        ``{"max_slope": s, "max_error": e}``: the verdict checks ``slope <= s`` and the
+        median error at the largest width ``<= e``.
+    confidence : float
+        Level of the slope's confidence interval.
+    rtol, atol : float
+        Tolerances of the reduced integration.
+    progress : bool
+        Draw a progress bar on standard error (only on a terminal).
+    on_network : callable, optional
+        Called as ``on_network(width, seed, seconds)`` after each network is trained.
+
+    Returns
+    -------
+    WidthScalingReport
+
+    Raises
+    ------
+    ConfigError
+        Bad widths, seeds, theory, mapping or settings.
+    SimulationError, IntegrationError
+        From the simulation or the integration.
+    """
+    from pathdyn.numerics.compile import compile_rhs
+    from pathdyn.numerics.integrate import integrate
+    from pathdyn.progress import Progress
+    from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
+
+    started = time.perf_counter()
+    depths = architecture.depths if isinstance(architecture, Architecture) else Architecture(depths=tuple(architecture)).depths
+    widths = _check_positive_ints("widths", widths)
+    seeds = _check_positive_ints("seeds", seeds)
+    if theory not in THEORIES:
+        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+    method = default_method(theory, depths) if mapping is None else mapping
+    if method not in METHODS[theory]:
+        raise ConfigError(f"mapping: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
+    for name, value in (("learning_rate", learning_rate), ("t_max", t_max)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
+    if record_points < 2:
+        raise ConfigError(f"record_points: need at least 2, got {record_points}")
+    sigma = DEFAULT_INIT_SCALE.get(init, None) if init_scale is None else float(init_scale)
+    dataset = default_dataset() if dataset is None else dataset
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}")
+    U, S, Vt = dataset.modes()
+    V = Vt.T
+    blocks = dataset.degenerate_blocks()
+    steps = max(1, int(round(t_max / learning_rate)))
+    record_every = max(1, steps // int(record_points))
+    equations = reduced_equations(depths, theory)
+    compiled = compile_rhs(equations)
+
+    runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
+    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
+    trajectories = {}
+    with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
+        for i, width in enumerate(widths):
+            for j, seed in enumerate(seeds):
+                tick = time.perf_counter()
+                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+                state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
+                initial[i, j] = state.state_array(compiled.state_names)
+                trajectories[i, j] = simulate_gd(
+                    depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                    record_every=record_every,
+                )
+                bar.update(1)
+                if on_network is not None:
+                    on_network(width, seed, time.perf_counter() - tick)
+        gd_t = trajectories[0, 0].t
+        theory_traj = integrate(
+            compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
+            provenance={"validate": "width sweep", "mapping": method},
+        )
+        errors = np.zeros((len(widths), len(seeds)))
+        compared = PER_MODE
+        M = len(depths)
+        final_gd = np.zeros((len(widths), len(seeds), M, S.size))
+        final_th = np.zeros_like(final_gd)
+        from dataclasses import replace
+
+        for (i, j), gd in trajectories.items():
+            member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
+            result = compare(gd, member, singular_values=S, blocks=blocks)
+            errors[i, j] = result.error
+            compared = result.quantity
+            final_gd[i, j] = gd.K[-1]
+            final_th[i, j] = member.K[-1]
+            if (i, j) == (len(widths) - 1, 0):
+                example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
+                           "K_theory": np.asarray(member.K)}
+
+        lr_floor = None
+        if measure_lr_floor:
+            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
+            half = simulate_gd(
+                depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2, steps=2 * steps,
+                record_every=2 * record_every,
+            )
+            full = trajectories[len(widths) - 1, 0]
+            if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
+                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
+            bar.update(1)
+
+    slope, ci, _ = fit_slope(widths, errors, confidence)
+    tail = _tail_slope(widths, errors)
+    expected_exact = method != "naive" and (max(depths) <= 2 or (theory == "two-channel" and init == "orthogonal"))
+    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact,
+                               naive=method == "naive")
+    return WidthScalingReport(
+        depths=depths,
+        widths=widths,
+        seeds=seeds,
+        init=init,
+        init_scale=float(sigma),
+        theory=theory,
+        mapping=method,
+        dataset=dataset.name,
+        singular_values=tuple(float(s) for s in S),
+        learning_rate=float(learning_rate),
+        t_max=float(gd_t[-1]),
+        steps=steps,
+        errors=errors,
+        slope=slope,
+        slope_ci=ci,
+        tail_slope=tail,
+        confidence=confidence,
+        lr_floor=lr_floor,
+        time_mapping=TIME_MAPPING,
+        limit=limit_compared(theory, method, init, depths),
+        compared=compared,
+        verdict=verdict,
+        passed=passed,
+        targets=dict(targets or {}),
+        final_K_gd=final_gd,
+        final_K_theory=final_th,
+        example=example,
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+#: The default suite of ``pathdyn validate`` (the issue's three target cases).
+DEFAULT_SUITE = (
+    {
+        "name": "depth 2, Gaussian, q/p exact mapping",
+        "depths": (2, 2), "init": "gaussian", "init_scale": 0.3, "theory": "qp",
+        "widths": (64, 128, 256, 512, 1024, 2048, 4096), "seeds": (0, 1, 2),
+        "learning_rate": 0.002, "t_max": 10.0,
+        "targets": {"max_slope": -0.35, "max_error": 0.01},
+    },
+    {
+        "name": "depth 3, orthogonal, two-channel",
+        "depths": (3, 3), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
+        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
+        "learning_rate": 0.005, "t_max": 10.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.02},
+    },
+    {
+        "name": "depth 4, orthogonal, two-channel",
+        "depths": (4, 4), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
+        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
+        "learning_rate": 0.005, "t_max": 10.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.02},
+    },
+    {
+        "name": "depth 3, Gaussian, q/p growth-matched (known limit)",
+        "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "qp",
+        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
+        "learning_rate": 0.005, "t_max": 10.0,
+        "targets": {},
+    },
+)
+
+#: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
+QUICK_SUITE = tuple(
+    dict(case, name=case["name"] + " (quick)", seeds=(0, 1),
+         widths=tuple(w for w in case["widths"] if w <= (1024 if max(case["depths"]) <= 2 else 256)))
+    for case in DEFAULT_SUITE
+)
