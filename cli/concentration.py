@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathdyn.numerics.trajectory import atomic_write
+    from pathdyn.cli._common import write_output
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration
 
@@ -75,11 +75,8 @@ def run(args) -> int:
     if "race" in document:
         print("race agrees  " + " ".join(f"{v:>16.3f}" for v in document["race"]["winner_agreement"]), file=stream)
         print("race fraction" + " ".join(f"{v:>16.3f}" for v in document["race"]["predicted_fraction_mean"]), file=stream)
-    if args.output == "-":
-        print(json.dumps(document))
-    elif args.output:
-        text = json.dumps(document, indent=1)
-        atomic_write(args.output, lambda tmp: tmp.write_text(text))
+    if args.output:
+        write_output(args.output, json.dumps(document, indent=1))
     if args.plot:
         from pathdyn.validation.report_plots import plot_concentration
 

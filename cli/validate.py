@@ -116,7 +116,7 @@ def _summary_line(name: str, report) -> str:
 
 
 def run(args) -> int:
-    from pathdyn.numerics.trajectory import atomic_write
+    from pathdyn.cli._common import write_output
     from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
@@ -145,11 +145,8 @@ def run(args) -> int:
             "verdict": f"{sum(met)} of {len(met)} targets met",
             "cases": [dict(r.to_json_dict(), name=c["name"]) for c, r in zip(cases, reports)],
         }
-    if args.output == "-":
-        print(json.dumps(document))
-    elif args.output:
-        text = json.dumps(document, indent=1)
-        atomic_write(args.output, lambda tmp: tmp.write_text(text))
+    if args.output:
+        write_output(args.output, json.dumps(document, indent=1))
     if args.plot:
         from pathdyn.validation.report_plots import plot_width_reports
 

@@ -163,3 +163,9 @@ def test_d2_closed_form_against_integration():
 def test_reduce_to_modes_rejects_unknown_model():
     with pytest.raises(ValueError, match="model: unknown reduced model 'xyz'"):
         reduce_to_modes((2,), model="xyz")
+
+
+def test_reduce_to_modes_names_every_model():
+    assert reduce_to_modes((2, 3), model="two-channel").kind == "two-channel"
+    assert reduce_to_modes((2, 3), model="race").kind == "race"
+    assert reduce_to_modes((2, 3)).kind == "qp"

@@ -51,6 +51,20 @@ def conserved_symbol(pathway: int) -> sp.Symbol:
     return sp.Symbol(f"c_{pathway}", positive=True)
 
 
+def reduced_loss_gradients(strengths) -> list:
+    """``-dL/dK_a`` of the reduced loss ``L = (S - sum_a K_a)^2 / 2``, one per pathway.
+
+    Differentiated by sympy with each ``K_a`` an independent symbol, then written in the
+    given strength expressions; every reduced model's flow is ``-dL/dK_a`` times
+    ``dK_a/dx`` for each of pathway ``a``'s variables ``x`` (the chain rule).
+    """
+    S = mode_symbols()
+    k = [sp.Dummy(f"K_{a}") for a in range(1, len(strengths) + 1)]
+    loss = (S - sp.Add(*k)) ** 2 / 2
+    to_strengths = dict(zip(k, strengths))
+    return [-sp.diff(loss, k_a).xreplace(to_strengths) for k_a in k]
+
+
 def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
@@ -83,15 +97,12 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
     # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
     # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
     # (Expr.diff of a 50-factor product is ~50x slower).
-    k = [sp.Dummy(f"K_{a}") for a in range(1, len(depths) + 1)]
-    loss = (S - sp.Add(*k)) ** 2 / 2
-    to_strengths = dict(zip(k, strengths))
-    dloss_dk = [sp.diff(loss, k_a).xreplace(to_strengths) for k_a in k]
+    minus_dloss_dk = reduced_loss_gradients(strengths)
     rhs = []
     for a, depth in enumerate(depths, start=1):
         layer = [x for x, owner_a in zip(state, owner) if owner_a == a]
         ring, product = sp.polys.rings.sring(strengths[a - 1], *layer)
-        rhs += [_times(-dloss_dk[a - 1], product.diff(gen), ring.symbols) for gen in ring.gens]
+        rhs += [_times(minus_dloss_dk[a - 1], product.diff(gen), ring.symbols) for gen in ring.gens]
     eqs = ModeEquations(
         kind="layer",
         depths=depths,
@@ -366,7 +377,7 @@ def race_closed_form_d2() -> dict:
     }
 
 
-_MODELS = {"layer": derive_layer_equations, "qp": derive_qp_equations, "race": derive_race_equations}
+_MODELS = ("layer", "qp", "race", "two-channel")
 
 
 def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
@@ -375,9 +386,18 @@ def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
     Parameters
     ----------
     architecture : Architecture or sequence of int
-    model : {"qp", "layer", "race"}
-        ``"qp"`` is the paper's model (default).
+    model : {"qp", "layer", "race", "two-channel"}
+        ``"qp"`` is the paper's model (default); ``"two-channel"`` is the width-2 chain
+        of :mod:`pathdyn.theory.two_channel` (exact for orthogonal hidden layers).
     """
-    if model not in _MODELS:
-        raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(sorted(_MODELS))}")
-    return _MODELS[model](architecture)
+    if model == "layer":
+        return derive_layer_equations(architecture)
+    if model == "qp":
+        return derive_qp_equations(architecture)
+    if model == "race":
+        return derive_race_equations(architecture)
+    if model == "two-channel":
+        from pathdyn.theory.two_channel import derive_two_channel_equations  # it imports this module
+
+        return derive_two_channel_equations(architecture)
+    raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(_MODELS)}")

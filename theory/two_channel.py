@@ -37,7 +37,14 @@ import sympy as sp
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
-from pathdyn.theory.reduced import derive_layer_equations, derive_qp_equations, is_identically_zero, layer_symbol, qp_symbols
+from pathdyn.theory.reduced import (
+    derive_layer_equations,
+    derive_qp_equations,
+    is_identically_zero,
+    layer_symbol,
+    qp_symbols,
+    reduced_loss_gradients,
+)
 
 __all__ = [
     "TwoChannelLayers",
@@ -178,15 +185,12 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     S = mode_symbols()
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
-    k = [sp.Dummy(f"K_{a}") for a in range(1, len(depths) + 1)]
-    loss = (S - sp.Add(*k)) ** 2 / 2
-    to_strengths = dict(zip(k, strengths))
+    minus_dloss_dk = reduced_loss_gradients(strengths)
     state, rhs, owner = [], [], []
     for a, chain in enumerate(chains, start=1):
-        minus_dloss_dk = -sp.diff(loss, k[a - 1]).xreplace(to_strengths)
         for x in chain.state:
             state.append(x)
-            rhs.append(minus_dloss_dk * sp.diff(strengths[a - 1], x))
+            rhs.append(minus_dloss_dk[a - 1] * sp.diff(strengths[a - 1], x))
             owner.append(a)
     eqs = ModeEquations(
         kind="two-channel",
