@@ -45,7 +45,6 @@ def fd_check(weights, grads, X, Y, activation, loss, activate_last, rng, entries
     worst = 0.0
     for a, path in enumerate(weights):
         for d, W in enumerate(path):
-            flat = W.reshape(-1, order="A")
             picks = rng.choice(W.size, size=min(entries, W.size), replace=False)
             scale = max(np.max(np.abs(grads[a][d])), 1e-8)
             for k in picks:
@@ -58,7 +57,6 @@ def fd_check(weights, grads, X, Y, activation, loss, activate_last, rng, entries
                 W[i, j] = old
                 fd = (up - down) / (2 * FD_STEP)
                 worst = max(worst, abs(fd - grads[a][d][i, j]) / scale)
-            del flat
     return worst
 
 

@@ -407,7 +407,7 @@ class _Engine:
     product, every step. Products with ``W0 + A B^T`` add ``A (B^T h)`` (cost ``~ 4 N r P``).
     """
 
-    def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0):
+    def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0, backward_as_row=None):
         self.dtype = dtype
         self.gemm = _blas(dtype)
         self.W = weights
@@ -446,6 +446,11 @@ class _Engine:
                         B = np.zeros((W.shape[1], self.rank), dtype=dtype, order="F")
                         self.deferred[a][d] = [A, B, 0]
         self._small = {}
+        self._rows = {}
+        # OpenBLAS's single-precision W^T G with thin G ran at half the speed of h^T W
+        # (benchmarks: 25 vs 13 ms at width 4096, 0.53 vs 0.44 ms at 1000); in double
+        # precision the plain transposed product was as fast or faster.
+        self.backward_as_row = dtype == np.float32 if backward_as_row is None else bool(backward_as_row)
         for a, pw in enumerate(weights):
             for d, W in enumerate(pw):
                 if not (W.flags.f_contiguous and W.dtype == dtype):
@@ -455,7 +460,17 @@ class _Engine:
     def _apply(self, a, d, h, out, transpose=False):
         """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
         gemm = self.gemm
-        z = gemm(1.0, self.W[a][d], h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
+        W = self.W[a][d]
+        if transpose and self.backward_as_row:
+            # (W^T h)^T = h^T W: a (P x n) result, then one small transposing copy.
+            key = (h.shape[1], W.shape[1])
+            if key not in self._rows:
+                self._rows[key] = np.zeros(key, dtype=self.dtype, order="F")
+            rows = gemm(1.0, h, W, trans_a=1, c=self._rows[key], overwrite_c=1)
+            np.copyto(out, rows.T)
+            z = out
+        else:
+            z = gemm(1.0, W, h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
         lazy = self.deferred[a][d]
         if lazy is not None and lazy[2]:
             A, B, c = lazy
