@@ -392,3 +392,32 @@ def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
     np.savez(tmp_path / "bad.npz", X=X, Y=Y[:, :7])
     with pytest.raises(DatasetError, match="X has 10 samples"):
         simulate_gd((2, 2), str(tmp_path / "bad.npz"), 20, learning_rate=0.01, steps=1)
+
+
+def test_parallel_pathways_give_the_same_bits(seed):
+    """threads=2 runs the two pathways on two Python threads (1-thread BLAS each): same bits."""
+    data = hierarchical_dataset()
+    kw = dict(activation="tanh", learning_rate=0.01, steps=30, record_every=10, seed=seed, dtype=np.float32)
+    one = simulate_gd((3, 2), data, 160, threads=1, **kw)
+    two = simulate_gd((3, 2), data, 160, threads=2, **kw)
+    assert two.stats["pathway_workers"] == 2 and two.stats["blas_threads"] == 1
+    assert np.array_equal(one.K, two.K) and np.array_equal(one.loss, two.loss)
+
+
+def test_float32_backward_variant_matches_plain_product(seed):
+    """The h^T W form of W^T G (used in float32) is the same product, up to rounding."""
+    from pathdyn.validation.network import _Engine
+
+    data = hierarchical_dataset()
+    w = initialize_weights((4,), 8, 15, 200, init_scale=1.0, seed=seed)
+    results = []
+    for as_row in (False, True):
+        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "tanh", True, "mean",
+                         np.dtype(np.float64), 0, backward_as_row=as_row)
+        for _ in range(3):
+            engine.forward()
+            engine.backward_update(0.05)
+        results.append(engine.W[0])
+    moved = max(np.max(np.abs(a - b)) for a, b in zip(results[0], w[0]))
+    assert moved > 1e-4
+    assert max(np.max(np.abs(a - b)) for a, b in zip(*results)) < 1e-12 * max(1.0, moved) * 1e3

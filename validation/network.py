@@ -430,9 +430,10 @@ class _Engine:
                     hs.append(np.zeros_like(self.z[a][d], order="F"))
             self.h.append(hs)
         self.G = [[np.zeros_like(zz, order="F") for zz in za] for za in self.z]
-        self.deriv = np.zeros((max(w.shape[0] for pw in weights for w in pw), P), dtype=dtype, order="F")
+        self.deriv = [np.zeros((max(w.shape[0] for w in pw), P), dtype=dtype, order="F") for pw in weights]
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
+        self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
         # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
         # both sides exceed r (elsewhere the plain fused update is as cheap).
         r = int(deferred_rank)
@@ -463,9 +464,9 @@ class _Engine:
         W = self.W[a][d]
         if transpose and self.backward_as_row:
             # (W^T h)^T = h^T W: a (P x n) result, then one small transposing copy.
-            key = (h.shape[1], W.shape[1])
+            key = (a, h.shape[1], W.shape[1])  # per pathway: pathways may run in parallel
             if key not in self._rows:
-                self._rows[key] = np.zeros(key, dtype=self.dtype, order="F")
+                self._rows[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
             rows = gemm(1.0, h, W, trans_a=1, c=self._rows[key], overwrite_c=1)
             np.copyto(out, rows.T)
             z = out
@@ -475,9 +476,9 @@ class _Engine:
         if lazy is not None and lazy[2]:
             A, B, c = lazy
             left, right = (B, A) if transpose else (A, B)
-            key = (c, h.shape[1])
+            key = (a, c, h.shape[1])
             if key not in self._small:
-                self._small[key] = np.zeros(key, dtype=self.dtype, order="F")
+                self._small[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
             small = gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
             gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
         return z
@@ -510,20 +511,31 @@ class _Engine:
                 self._fold(a, d)
 
     # ------------------------------------------------------------------ step
+    def _map(self, fn, *args) -> list:
+        """``[fn(a, *args) for a in pathways]``, in parallel when a pool is set (results in order)."""
+        M = len(self.W)
+        if self.pool is None or M == 1:
+            return [fn(a, *args) for a in range(M)]
+        return list(self.pool.map(lambda a: fn(a, *args), range(M)))
+
+    def _forward_path(self, a):
+        h = self.X
+        for d in range(len(self.W[a])):
+            z = self._apply(a, d, h, self.z[a][d])
+            hd = self.h[a][d]
+            if hd is not z:
+                if self.activation == "relu":
+                    np.maximum(z, 0, out=hd)
+                else:
+                    np.tanh(z, out=hd)
+            h = hd
+        return h
+
     def forward(self) -> float:
         """Forward pass at the current weights; returns ``||E||^2`` with ``E = out - Y``."""
+        outputs = self._map(self._forward_path)
         self.out.fill(0)
-        for a, pw in enumerate(self.W):
-            h = self.X
-            for d in range(len(pw)):
-                z = self._apply(a, d, h, self.z[a][d])
-                hd = self.h[a][d]
-                if hd is not z:
-                    if self.activation == "relu":
-                        np.maximum(z, 0, out=hd)
-                    else:
-                        np.tanh(z, out=hd)
-                h = hd
+        for h in outputs:  # summed in pathway order whatever ran in parallel: same bits
             self.out += h
         np.subtract(self.out, self.Y, out=self.E)
         return float(np.vdot(self.E, self.E))
@@ -534,30 +546,32 @@ class _Engine:
         if self.activation == "relu":
             G *= h > 0
         else:
-            buf = self.deriv[: h.shape[0]]
+            buf = self.deriv[a][: h.shape[0]]
             np.multiply(h, h, out=buf)
             np.subtract(1, buf, out=buf)
             G *= buf
 
     def backward_update(self, eta: float) -> None:
         """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place."""
-        for a, pw in enumerate(self.W):
-            D = len(pw)
-            G = self.G[a][D - 1]
-            np.multiply(self.E, self.scale, out=G)
-            if self.activate_last and self.activation != "linear":
-                self._apply_deriv(G, a, D - 1)
-            for d in range(D - 1, -1, -1):
-                h_in = self.X if d == 0 else self.h[a][d - 1]
-                if d > 0:
-                    # Uses W before its update: every layer's gradient is taken at step k.
-                    G_prev = self._apply(a, d, G, self.G[a][d - 1], transpose=True)
-                    if self.activation != "linear":
-                        self._apply_deriv(G_prev, a, d - 1)
-                else:
-                    G_prev = None
-                self._update(a, d, G, h_in, eta)
-                G = G_prev
+        self._map(self._backward_path, eta)
+
+    def _backward_path(self, a, eta):
+        D = len(self.W[a])
+        G = self.G[a][D - 1]
+        np.multiply(self.E, self.scale, out=G)
+        if self.activate_last and self.activation != "linear":
+            self._apply_deriv(G, a, D - 1)
+        for d in range(D - 1, -1, -1):
+            h_in = self.X if d == 0 else self.h[a][d - 1]
+            if d > 0:
+                # Uses W before its update: every layer's gradient is taken at step k.
+                G_prev = self._apply(a, d, G, self.G[a][d - 1], transpose=True)
+                if self.activation != "linear":
+                    self._apply_deriv(G_prev, a, d - 1)
+            else:
+                G_prev = None
+            self._update(a, d, G, h_in, eta)
+            G = G_prev
 
     def pathway_outputs(self) -> list:
         """``F_a(X)`` of every pathway from the last forward pass."""
@@ -772,9 +786,12 @@ def simulate_gd(
         gradient-descent iterates up to rounding). ``0`` updates every weight every step;
         ``None`` (default) picks ``8 P`` when the hidden width is at least ``32 P``, else 0.
     threads : int or None
-        BLAS threads during the run (default 1), set on every loaded OpenBLAS and restored
-        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves them alone.
-        Bit-identical reproduction needs the same thread count.
+        Cores to use (default 1). With several pathways (and no stacking) they go to the
+        pathways first: up to ``M`` pathways run in parallel Python threads, each with
+        single-threaded BLAS, which gives the same bits as ``threads=1``; what is left
+        goes to BLAS. The BLAS thread count is set on every loaded OpenBLAS and restored
+        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves BLAS alone.
+        Multi-threaded BLAS may change the last bits between thread counts.
     stack : bool or None
         Step all seeds together as one stack of networks (``numpy.matmul`` over a leading
         axis; faster at small widths, where each BLAS call's fixed cost dominates) instead
@@ -872,31 +889,46 @@ def simulate_gd(
 
     widest = max(n for s in sizes for n in s)
     stacked = widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
-    with blas_threads(threads), Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
-        def start(s):
-            if initial is not None:
-                return initial[0]
-            return initialize_weights(
-                depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
-                init=init, init_scale=init_scale, seed=s, dtype=dtype,
-            )
+    workers, blas_count = 1, threads
+    if threads is not None and threads >= 2 and M >= 2 and not stacked:
+        # Cores go to pathways first: each pathway's thin products on its own core with
+        # single-threaded BLAS (OpenBLAS's own threads handle thin products badly).
+        workers = min(threads, M)
+        blas_count = max(1, threads // workers)
+    from concurrent.futures import ThreadPoolExecutor
 
-        if stacked:
-            nets = [start(s) for s in seed_list]
-            stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes[a]) - 1)] for a in range(M)]
-            del nets
-            engine = _StackEngine(stacks, dataset.X, dataset.Y, activation, activate_last, loss, dtype)
-            _run(engine, recorder, learning_rate, steps, record_steps, proj, losses,
-                 zero_loss, divergence_factor, bar, seed_list)
-            finals = engine.unstack()
-        else:
-            finals = []
-            for b, s in enumerate(seed_list):
-                engine = _Engine(start(s), dataset.X, dataset.Y, activation, activate_last, loss, dtype, deferred_rank)
-                _run(engine, recorder, learning_rate, steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
-                     zero_loss, divergence_factor, bar, [s])
-                engine.fold_all()
-                finals.append(engine.W)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        with blas_threads(blas_count), Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
+            def start(s):
+                if initial is not None:
+                    return initial[0]
+                return initialize_weights(
+                    depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
+                    init=init, init_scale=init_scale, seed=s, dtype=dtype,
+                )
+
+            if stacked:
+                nets = [start(s) for s in seed_list]
+                stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes[a]) - 1)] for a in range(M)]
+                del nets
+                engine = _StackEngine(stacks, dataset.X, dataset.Y, activation, activate_last, loss, dtype)
+                _run(engine, recorder, learning_rate, steps, record_steps, proj, losses,
+                     zero_loss, divergence_factor, bar, seed_list)
+                finals = engine.unstack()
+            else:
+                finals = []
+                for b, s in enumerate(seed_list):
+                    engine = _Engine(start(s), dataset.X, dataset.Y, activation, activate_last, loss, dtype, deferred_rank)
+                    engine.pool = pool
+                    _run(engine, recorder, learning_rate, steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
+                         zero_loss, divergence_factor, bar, [s])
+                    engine.fold_all()
+                    engine.pool = None
+                    finals.append(engine.W)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
     K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
     if not batch:
@@ -942,6 +974,8 @@ def simulate_gd(
             "wall_time_s": time.perf_counter() - started,
             "steps": int(steps) * B,
             "engine": "stack" if stacked else "blas",
+            "pathway_workers": workers,
+            "blas_threads": blas_count,
             "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
         },
         provenance=provenance,
