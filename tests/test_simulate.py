@@ -397,9 +397,9 @@ def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
 def test_parallel_pathways_give_the_same_bits(seed):
     """threads=2 runs the two pathways on two Python threads (1-thread BLAS each): same bits."""
     data = hierarchical_dataset()
-    kw = dict(activation="tanh", learning_rate=0.01, steps=30, record_every=10, seed=seed, dtype=np.float32)
-    one = simulate_gd((3, 2), data, 160, threads=1, **kw)
-    two = simulate_gd((3, 2), data, 160, threads=2, **kw)
+    kw = dict(activation="tanh", learning_rate=0.01, steps=20, record_every=10, seed=seed, dtype=np.float32)
+    one = simulate_gd((3, 2), data, 512, threads=1, **kw)
+    two = simulate_gd((3, 2), data, 512, threads=2, **kw)
     assert two.stats["pathway_workers"] == 2 and two.stats["blas_threads"] == 1
     assert np.array_equal(one.K, two.K) and np.array_equal(one.loss, two.loss)
 

@@ -49,6 +49,9 @@ DEFAULT_INIT_SCALE = {"gaussian": 0.3, "orthogonal": 0.3, "paper": 0.01}
 #: A run stops as diverged when the loss exceeds this factor times
 #: ``max(initial loss, loss of the zero network)`` (or is not finite).
 DIVERGENCE_FACTOR = 1e4
+#: Below this width ``threads > 1`` is ignored: one thread is faster (measured at width
+#: 256, depths 3,3: two pathway threads 5x slower than one; 2-thread BLAS worse still).
+PARALLEL_MIN_WIDTH = 512
 #: Networks whose layers are all at most this wide are stepped as a stack over seeds
 #: (measured, 10 seeds, depths 3,3: stacking 1.5x faster at width 32, even at 64,
 #: 3x slower at 128).
@@ -786,7 +789,8 @@ def simulate_gd(
         gradient-descent iterates up to rounding). ``0`` updates every weight every step;
         ``None`` (default) picks ``8 P`` when the hidden width is at least ``32 P``, else 0.
     threads : int or None
-        Cores to use (default 1). With several pathways (and no stacking) they go to the
+        Cores to use (default 1; networks narrower than :data:`PARALLEL_MIN_WIDTH` always
+        use one). With several pathways (and no stacking) they go to the
         pathways first: up to ``M`` pathways run in parallel Python threads, each with
         single-threaded BLAS, which gives the same bits as ``threads=1``; what is left
         goes to BLAS. The BLAS thread count is set on every loaded OpenBLAS and restored
@@ -890,7 +894,9 @@ def simulate_gd(
     widest = max(n for s in sizes for n in s)
     stacked = widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
     workers, blas_count = 1, threads
-    if threads is not None and threads >= 2 and M >= 2 and not stacked:
+    if threads is not None and threads >= 2 and widest < PARALLEL_MIN_WIDTH:
+        blas_count = 1  # thread start-up and hand-over cost more than the work
+    elif threads is not None and threads >= 2 and M >= 2 and not stacked:
         # Cores go to pathways first: each pathway's thin products on its own core with
         # single-threaded BLAS (OpenBLAS's own threads handle thin products badly).
         workers = min(threads, M)
