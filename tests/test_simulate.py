@@ -421,3 +421,23 @@ def test_float32_backward_variant_matches_plain_product(seed):
     moved = max(np.max(np.abs(a - b)) for a, b in zip(results[0], w[0]))
     assert moved > 1e-4
     assert max(np.max(np.abs(a - b)) for a, b in zip(*results)) < 1e-12 * max(1.0, moved) * 1e3
+
+
+def test_blocked_forward_variant_matches_plain_product(seed):
+    """gemv over column blocks (used for wide float32 layers) is the same W h, up to rounding."""
+    from pathdyn.validation.network import FORWARD_BLOCKS_MIN_WIDTH, _Engine
+
+    data = hierarchical_dataset()
+    N = FORWARD_BLOCKS_MIN_WIDTH
+    w = initialize_weights((3,), 8, 15, N, init_scale=1.0, seed=seed)
+    results = []
+    for blocks in (False, True):
+        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "relu", False, "mean",
+                         np.dtype(np.float64), 0, forward_by_blocks=blocks)
+        for _ in range(2):
+            engine.forward()
+            engine.backward_update(0.05)
+        results.append((engine.W[0], engine.forward()))
+    assert abs(results[0][1] - results[1][1]) < 1e-10 * results[0][1]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], w[0])) > 1e-4  # the steps moved it
+    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], results[1][0])) < 1e-12
