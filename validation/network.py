@@ -845,6 +845,17 @@ def simulate_gd(
         When the loss becomes NaN/infinite or explodes; the message suggests a smaller
         learning rate.
 
+    Examples
+    --------
+    >>> from pathdyn.numerics.datasets import random_dataset
+    >>> data = random_dataset([2.0, 1.0], seed=0)
+    >>> run = simulate_gd((2, 3), data, 64, learning_rate=0.01, steps=300, record_every=100)
+    >>> run.K.shape, run.t.tolist()
+    ((4, 2, 2), [0.0, 1.0, 2.0, 3.0])
+    >>> batch = simulate_gd((2, 3), data, 32, learning_rate=0.01, steps=10, seeds=[0, 1, 2])
+    >>> batch.K.shape  # (records, seeds, pathways, modes)
+    (11, 3, 2, 2)
+
     Notes
     -----
     For a nonlinear pathway ``Omega_a = F_a(X) X^+``: its response to the training inputs
