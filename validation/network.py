@@ -876,7 +876,7 @@ def simulate_gd(
             problems.append(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
     for name, value in (("learning_rate", learning_rate), ("divergence_factor", divergence_factor)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-            problems.append(f"{name}: {value!r} is not a finite number > 0")
+            problems.append(f"{name}: {value!r} is not a finite number > 0; use a positive value, e.g. {name}=0.005")
     if not _is_int(steps) or steps < 0:
         problems.append(f"steps: {steps!r} is not a whole number >= 0")
     if threads is not None and (not _is_int(threads) or threads < 1):
