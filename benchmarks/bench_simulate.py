@@ -7,7 +7,7 @@
    flops at the measured gemm rate), against the achieved time per step.
 3. Width 1000, two pathways of depth 2, 3, 4, 7: time per step against a straightforward
    PyTorch implementation (nn.Linear, autograd, SGD) when torch is importable.
-Both float64 and float32, with 1 and 2 BLAS threads.
+Both float64 and float32, with 1 and 2 threads.
 
 Run: ``python benchmarks/bench_simulate.py [--quick]``. Machines are shared and noisy:
 figures are medians over repeats, and ratios are taken within one run.
@@ -72,7 +72,7 @@ def step_cost(sizes, P: int, itemsize: int) -> tuple:
     return weight_bytes, flops
 
 
-def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_rank=None) -> float:
+def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_rank=None, workers: int = 1) -> float:
     """Mean seconds per step (over ``steps`` consecutive steps, a whole number of folds), median of repeats."""
     data = hierarchical_dataset()
     P = data.num_samples
@@ -84,6 +84,10 @@ def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_r
     rank = 8 * P if deferred_rank is None and width >= 32 * P else (deferred_rank or 0)
     engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), rank)
     eta = float(np.dtype(dtype).type(1e-4))
+    if workers > 1:  # pathways on parallel Python threads, single-threaded BLAS each
+        from concurrent.futures import ThreadPoolExecutor
+
+        engine.pool = ThreadPoolExecutor(max_workers=workers)
 
     def run():
         for _ in range(steps):
@@ -91,6 +95,11 @@ def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_r
             engine.backward_update(eta)
 
     run()  # warm up (first touches, buffers)
+    if workers > 1:
+        with blas_threads(1):
+            seconds = median_time(run, repeats) / steps
+        engine.pool.shutdown()
+        return seconds
     return median_time(run, repeats) / steps
 
 
@@ -149,7 +158,9 @@ def main() -> None:
         with blas_threads(threads):
             if torch is not None:
                 torch.set_num_threads(threads)
-            print(f"\n## {threads} BLAS thread(s)")
+            print(f"\n## {threads} thread(s): " + ("BLAS single-threaded" if threads == 1 else
+                  "pathdyn runs the 2 pathways on 2 threads with 1-thread BLAS (its threads=2 default); "
+                  "the 'fused every step' variant and PyTorch use 2 BLAS/intra-op threads"))
             for dtype in DTYPES:
                 name = np.dtype(dtype).name
                 sizes = [[8] + [big] * 6 + [15]] * 2
@@ -160,7 +171,7 @@ def main() -> None:
                 for _ in range(rounds):
                     bandwidth = memory_bandwidth(repeats=3)
                     rate = gemm_rate(dtype, repeats=2)
-                    achieved = pathdyn_step_time((7, 7), big, dtype, steps=8, repeats=1)
+                    achieved = pathdyn_step_time((7, 7), big, dtype, steps=8, repeats=1, workers=threads)
                     plain = pathdyn_step_time((7, 7), big, dtype, steps=8, repeats=1, deferred_rank=0)
                     t_mem, t_flop = 2 * weight_bytes / bandwidth, flops / rate
                     bound = max(t_mem, t_flop)
@@ -176,7 +187,7 @@ def main() -> None:
                 for depth in (2, 3, 4, 7):
                     ours, theirs = [], []
                     for _ in range(rounds + 1):  # interleaved too
-                        ours.append(pathdyn_step_time((depth, depth), 1000, dtype, steps=16, repeats=1))
+                        ours.append(pathdyn_step_time((depth, depth), 1000, dtype, steps=16, repeats=1, workers=threads))
                         if torch is not None:
                             theirs.append(torch_step_time(torch, (depth, depth), 1000, dtype, steps=16, repeats=1))
                     line = f"  {name}, width 1000, depths {depth},{depth}: pathdyn {1e3 * statistics.median(ours):.2f} ms/step"

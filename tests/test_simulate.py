@@ -45,7 +45,6 @@ def fd_check(weights, grads, X, Y, activation, loss, activate_last, rng, entries
     worst = 0.0
     for a, path in enumerate(weights):
         for d, W in enumerate(path):
-            flat = W.reshape(-1, order="A")
             picks = rng.choice(W.size, size=min(entries, W.size), replace=False)
             scale = max(np.max(np.abs(grads[a][d])), 1e-8)
             for k in picks:
@@ -58,7 +57,6 @@ def fd_check(weights, grads, X, Y, activation, loss, activate_last, rng, entries
                 W[i, j] = old
                 fd = (up - down) / (2 * FD_STEP)
                 worst = max(worst, abs(fd - grads[a][d][i, j]) / scale)
-            del flat
     return worst
 
 
@@ -394,3 +392,52 @@ def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
     np.savez(tmp_path / "bad.npz", X=X, Y=Y[:, :7])
     with pytest.raises(DatasetError, match="X has 10 samples"):
         simulate_gd((2, 2), str(tmp_path / "bad.npz"), 20, learning_rate=0.01, steps=1)
+
+
+def test_parallel_pathways_give_the_same_bits(seed):
+    """threads=2 runs the two pathways on two Python threads (1-thread BLAS each): same bits."""
+    data = hierarchical_dataset()
+    kw = dict(activation="tanh", learning_rate=0.01, steps=20, record_every=10, seed=seed, dtype=np.float32)
+    one = simulate_gd((3, 2), data, 512, threads=1, **kw)
+    two = simulate_gd((3, 2), data, 512, threads=2, **kw)
+    assert two.stats["pathway_workers"] == 2 and two.stats["blas_threads"] == 1
+    assert np.array_equal(one.K, two.K) and np.array_equal(one.loss, two.loss)
+
+
+def test_float32_backward_variant_matches_plain_product(seed):
+    """The h^T W form of W^T G (used in float32) is the same product, up to rounding."""
+    from pathdyn.validation.network import _Engine
+
+    data = hierarchical_dataset()
+    w = initialize_weights((4,), 8, 15, 200, init_scale=1.0, seed=seed)
+    results = []
+    for as_row in (False, True):
+        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "tanh", True, "mean",
+                         np.dtype(np.float64), 0, backward_as_row=as_row)
+        for _ in range(3):
+            engine.forward()
+            engine.backward_update(0.05)
+        results.append(engine.W[0])
+    moved = max(np.max(np.abs(a - b)) for a, b in zip(results[0], w[0]))
+    assert moved > 1e-4
+    assert max(np.max(np.abs(a - b)) for a, b in zip(*results)) < 1e-12 * max(1.0, moved) * 1e3
+
+
+def test_blocked_forward_variant_matches_plain_product(seed):
+    """gemv over column blocks (used for wide float32 layers) is the same W h, up to rounding."""
+    from pathdyn.validation.network import FORWARD_BLOCKS_MIN_WIDTH, _Engine
+
+    data = hierarchical_dataset()
+    N = FORWARD_BLOCKS_MIN_WIDTH
+    w = initialize_weights((3,), 8, 15, N, init_scale=1.0, seed=seed)
+    results = []
+    for blocks in (False, True):
+        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "relu", False, "mean",
+                         np.dtype(np.float64), 0, forward_by_blocks=blocks)
+        for _ in range(2):
+            engine.forward()
+            engine.backward_update(0.05)
+        results.append((engine.W[0], engine.forward()))
+    assert abs(results[0][1] - results[1][1]) < 1e-10 * results[0][1]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], w[0])) > 1e-4  # the steps moved it
+    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], results[1][0])) < 1e-12
