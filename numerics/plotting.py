@@ -11,7 +11,8 @@ from pathdyn.numerics.trajectory import atomic_write
 __all__ = ["plot_mode_trajectories", "plot_phase_planes"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,10 +21,14 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path, dpi: int = 120) -> None:
+    """Save ``fig`` atomically (format from the suffix, PNG by default) and close it."""
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, bbox_inches="tight"))
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight"))
+    finally:
+        pyplot().close(fig)
 
 
 def plot_mode_trajectories(trajectory, path, singular_values=None, depths=None) -> None:
@@ -36,7 +41,7 @@ def plot_mode_trajectories(trajectory, path, singular_values=None, depths=None) 
     path : str or Path
         Image file (written atomically).
     """
-    plt = _pyplot()
+    plt = pyplot()
     K = np.asarray(trajectory.K)
     if K.ndim != 3:
         K = K.reshape(K.shape[0], -1, *K.shape[-2:])[:, 0]
@@ -57,8 +62,7 @@ def plot_mode_trajectories(trajectory, path, singular_values=None, depths=None) 
     axes[0, M].set_title("loss")
     axes[0, M].set_xlabel("t")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_phase_planes(panels, path, columns=None, max_trajectories: int = 100) -> None:
@@ -67,7 +71,7 @@ def plot_phase_planes(panels, path, columns=None, max_trajectories: int = 100) -
     Each panel shows the normalised vector field of its own depth, the fixed-point line
     ``K_1 + K_2 = S``, and the trajectories (start dot, end cross).
     """
-    plt = _pyplot()
+    plt = pyplot()
     scales = sorted({p.init_scale for p in panels}, reverse=True)
     depth_keys = []
     for p in panels:
@@ -102,5 +106,4 @@ def plot_phase_planes(panels, path, columns=None, max_trajectories: int = 100) -
         fontsize=9,
     )
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)

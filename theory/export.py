@@ -377,7 +377,7 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> s
     ``\\allowdisplaybreaks`` lets long equations cross pages. Uses only ``amsmath`` and
     ``geometry`` (texlive-latex-base).
     """
-    arch, modes = equations.architecture, equations.modes
+    arch = equations.architecture
     blocks = _equation_blocks(equations)
     body = []
     for comment, block in blocks:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.numerics.plotting import pyplot, save_figure
 
 __all__ = ["plot_width_reports", "plot_concentration"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> None:
-    path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png"))
 
 
 def plot_width_reports(reports, path, titles=None) -> None:
@@ -35,7 +20,7 @@ def plot_width_reports(reports, path, titles=None) -> None:
         Output image (format from the suffix, e.g. ``.png``).
     titles : sequence of str, optional
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = len(reports)
     fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 7.2), squeeze=False)
     for k, report in enumerate(reports):
@@ -78,13 +63,12 @@ def plot_width_reports(reports, path, titles=None) -> None:
             ax.set_ylabel("K")
             ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_concentration(result, path) -> None:
     """Mean dominant-pathway fraction with its confidence interval against depth, per activation."""
-    plt = _pyplot()
+    plt = pyplot()
     depths = np.asarray(result["depths"])
     fig, axes = plt.subplots(1, 2 if result.get("race") else 1, figsize=(10 if result.get("race") else 5.5, 4), squeeze=False)
     ax = axes[0, 0]
@@ -111,5 +95,4 @@ def plot_concentration(result, path) -> None:
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -6,11 +6,10 @@ module costs nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.numerics.plotting import pyplot, save_figure
 
 __all__ = ["plot_simulation"]
 
@@ -31,11 +30,7 @@ def plot_simulation(trajectory, path, title: str | None = None) -> None:
     path : str or Path
     title : str, optional
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     K = np.asarray(trajectory.K)
     proj = np.asarray(trajectory.extras["UtOmegaV"])
     while K.ndim > 3:  # batch axis: draw the first member
@@ -71,8 +66,4 @@ def plot_simulation(trajectory, path, title: str | None = None) -> None:
     fig.colorbar(image, ax=list(axes[1]), shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=110)
