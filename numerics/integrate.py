@@ -415,6 +415,31 @@ def integrate(
     )
 
 
+#: Units per independent ``rodas_solve`` call. Small chunks keep numpy's temporaries in
+#: cache and out of fresh (page-faulting) memory; measured on the 10,000 x 8 ensemble.
+ROSENBROCK_CHUNK = 16384
+
+
+def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
+    """``rodas_solve`` on consecutive chunks of units (they are independent)."""
+    U = y0.shape[1]
+    chunk = max(1, int(ROSENBROCK_CHUNK))
+    if U <= chunk:
+        return rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=done, threshold=threshold,
+                           max_step=max_step)
+    parts = [
+        rodas_solve(rhs, jac, y0[:, lo:lo + chunk], [p[lo:lo + chunk] for p in params], t_eval, t_max, rtol, atol,
+                    done=done, threshold=threshold, max_step=max_step)
+        for lo in range(0, U, chunk)
+    ]
+    merged = {key: sum(part[key] for part in parts) for key in ("steps", "rejected", "nfev", "njev")}
+    merged["sweeps"] = sum(part["sweeps"] for part in parts)
+    merged["Y"] = np.concatenate([part["Y"] for part in parts], axis=2)
+    merged["y_final"] = np.concatenate([part["y_final"] for part in parts], axis=1)
+    merged["t_stop"] = np.concatenate([part["t_stop"] for part in parts])
+    return merged
+
+
 def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step):
     """The ``method="rosenbrock"`` branch of :func:`integrate` (per-member steps)."""
     f = ens.f
@@ -438,8 +463,7 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
 
     start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
     try:
-        result = rodas_solve(rhs, jac, y0, ens.params, t_eval, t_max, rtol, atol, done=done,
-                             threshold=blowup_threshold, max_step=max_step)
+        result = _chunked(rhs, jac, y0, ens.params, t_eval, t_max, rtol, atol, done, blowup_threshold, max_step)
     except BlowUp as blowup:
         raise IntegrationError(
             f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "

@@ -40,44 +40,53 @@ _C[4, :4] = [7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890
 _C[5, :5] = [8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136, -6.058818238834054]
 
 
-def lu_factor(A: np.ndarray):
-    """LU with partial pivoting of a stack ``A`` of shape ``(n, n, units)``, in place.
+def lu_factor(A: np.ndarray, threshold: float = 0.1):
+    """LU with threshold partial pivoting of a stack ``A`` of shape ``(n, n, units)``, in place.
 
-    Returns ``(A, pivots)``: ``A`` holds L (unit diagonal, below) and U; ``pivots[k]``
-    is ``None`` (no unit swapped row k) or the row index ``(units,)`` swapped with k.
+    Row k is swapped with the row of the largest entry of column k only for the units
+    whose diagonal entry is below ``threshold`` times that entry (growth of the factors
+    stays bounded by ``1 + 1/threshold`` per column); the swaps touch only those units.
+    Returns ``(A, pivots, inverse_diagonal)``: ``A`` holds L (unit diagonal, below) and
+    U; ``pivots[k]`` is ``None`` or ``(units, rows)``, the units whose row k was swapped
+    with ``rows``; ``inverse_diagonal`` (n, units) is ``1 / U_kk``.
     """
     n = A.shape[0]
     pivots = []
     for k in range(n - 1):
-        p = np.argmax(np.abs(A[k:, k, :]), axis=0)
-        if p.any():
-            p = p + k
-            index = np.broadcast_to(p[None, None, :], (1, n, A.shape[2]))
-            row_p = np.take_along_axis(A, index, axis=0)
-            np.put_along_axis(A, index, A[k][None], axis=0)
-            A[k] = row_p[0]
-            pivots.append(p)
+        column = np.abs(A[k:, k, :])
+        largest = column.max(axis=0)
+        swap = np.flatnonzero(column[0] < threshold * largest)
+        if swap.size:
+            rows = np.argmax(column[:, swap], axis=0) + k
+            sub = A[:, :, swap]
+            picked = sub[rows, :, np.arange(swap.size)]  # (swapped units, n)
+            sub[rows, :, np.arange(swap.size)] = sub[k].T
+            sub[k] = picked.T
+            A[:, :, swap] = sub
+            pivots.append((swap, rows))
         else:
             pivots.append(None)
         factor = A[k + 1:, k, :] / A[k, k, :]
         A[k + 1:, k, :] = factor
         A[k + 1:, k + 1:, :] -= factor[:, None, :] * A[k, None, k + 1:, :]
-    return A, pivots
+    inverse_diagonal = 1.0 / np.diagonal(A).T  # (n, units)
+    return A, pivots, inverse_diagonal
 
 
 def lu_solve(factored, b: np.ndarray) -> np.ndarray:
     """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten."""
-    A, pivots = factored
+    A, pivots, inverse_diagonal = factored
     n = A.shape[0]
-    for k, p in enumerate(pivots):
-        if p is not None:
-            other = np.take_along_axis(b, p[None, :], axis=0)
-            np.put_along_axis(b, p[None, :], b[k][None], axis=0)
-            b[k] = other[0]
+    for k, pivot in enumerate(pivots):
+        if pivot is not None:
+            swap, rows = pivot
+            other = b[rows, swap]
+            b[rows, swap] = b[k, swap]
+            b[k, swap] = other
     for k in range(n - 1):
         b[k + 1:] -= A[k + 1:, k] * b[k]
     for k in range(n - 1, -1, -1):
-        b[k] /= A[k, k]
+        b[k] *= inverse_diagonal[k]
         if k:
             b[:k] -= A[:k, k] * b[k]
     return b
@@ -176,33 +185,44 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
             njev += u
             W = np.empty((n, n, u))
             for k, value in enumerate(entries):
-                W[k // n, k % n] = -np.asarray(value)
-            W += eye * (1.0 / (GAMMA * h))
+                if np.ndim(value):
+                    np.negative(value, out=W[k // n, k % n])
+                else:
+                    W[k // n, k % n] = -value
+            diagonal = 1.0 / (GAMMA * h)
+            for r in range(n):
+                W[r, r] += diagonal
             factored = lu_factor(W)
             inv_h = 1.0 / h
             flat = K.reshape(6, -1)
+            base = np.empty((n, u))
+            base_flat = base.reshape(-1)
             for i in range(6):
                 if i == 0:
-                    stage_f = fy
-                    base = None
-                elif i < 5:
-                    base = y + (_A[i, :i] @ flat[:i]).reshape(n, u)
-                    stage_f = evaluate(base, params)
+                    np.copyto(K[0], fy)
                 else:
-                    base = base + K[4]
+                    if i < 5:
+                        np.dot(_A[i, :i], flat[:i], out=base_flat)
+                        base += y
+                    else:
+                        base += K[4]
                     stage_f = evaluate(base, params)
-                if i:
-                    rhs_i = stage_f + (_C[i, :i] @ flat[:i]).reshape(n, u) * inv_h
-                else:
-                    rhs_i = stage_f.copy()
-                K[i] = lu_solve(factored, rhs_i)
+                    np.dot(_C[i, :i], flat[:i], out=flat[i])
+                    K[i] *= inv_h
+                    K[i] += stage_f
+                lu_solve(factored, K[i])
             nfev += 5 * u
-            y_new = base + K[5]
+            y_new = base
+            y_new += K[5]
             steps += u
-            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-            err = np.sqrt(np.mean((K[5] / scale) ** 2, axis=0))
-            ok = np.isfinite(err) & np.all(np.isfinite(y_new), axis=0)
-            err = np.where(ok, err, np.inf)
+            scale = np.abs(y)
+            np.maximum(scale, np.abs(y_new), out=scale)
+            scale *= rtol
+            scale += atol
+            np.divide(K[5], scale, out=scale)
+            scale *= scale
+            err = np.sqrt(scale.mean(axis=0))
+            err[~np.isfinite(err)] = np.inf
             accept = err <= 1.0
             factor = np.clip(0.9 * err ** -0.25, 0.2, 6.0)
             factor = np.where(accept & rejected_last, np.minimum(factor, 1.0), factor)
@@ -213,57 +233,55 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
                 if tiny.any():
                     raise StepSizeCollapse(float(t[tiny][0]), float(np.max(np.abs(y[:, tiny]))))
             if accept.any():
-                a = np.flatnonzero(accept) if not accept.all() else slice(None)
-                ya, yna, ta, ha = y[:, a], y_new[:, a], t[a], h[a]
-                largest = np.max(np.abs(yna)) if yna.size else 0.0
-                if not largest <= threshold:
-                    bad = np.max(np.abs(yna), axis=0) > threshold
-                    raise BlowUp(float(ta[bad][0] + ha[bad][0]), float(largest))
-                t_new = ta + ha
-                finished = t_new >= t_max * (1 - 1e-14)
+                if not np.max(np.abs(y_new)) <= threshold:
+                    moved = np.where(accept, np.max(np.abs(y_new), axis=0), 0.0)
+                    if not moved.max() <= threshold:
+                        bad = int(np.argmax(moved))
+                        raise BlowUp(float(t[bad] + h[bad]), float(moved[bad]))
+                t_new = np.where(accept, t + h, t)
+                finished = accept & (t_new >= t_max * (1 - 1e-14))
                 t_new = np.where(finished, t_max, t_new)
-                pa = [p[a] for p in params]
-                f_new = evaluate(yna, pa)
-                nfev += yna.shape[1]
-                # Dense output for every output time in (t, t_new].
+                f_new = evaluate(y_new, params)
+                nfev += u
+                # Dense output for every output time in (t, t_new] of the accepted units.
                 out_end = np.searchsorted(t_eval, t_new, side="right")
-                count = out_end - next_out[a]
+                count = np.where(accept, out_end - next_out, 0)
                 if count.any():
-                    rows = np.repeat(np.arange(count.size), count)
+                    rows = np.repeat(np.arange(u), count)
                     offsets = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-                    out_index = np.repeat(next_out[a], count) + offsets
-                    theta = (t_eval[out_index] - ta[rows]) / ha[rows]
-                    h_r = ha[rows]
+                    out_index = np.repeat(next_out, count) + offsets
+                    h_r = h[rows]
+                    theta = (t_eval[out_index] - t[rows]) / h_r
                     t2, t3 = theta * theta, theta * theta * theta
                     h00 = 2 * t3 - 3 * t2 + 1
                     h10 = t3 - 2 * t2 + theta
                     h01 = -2 * t3 + 3 * t2
                     h11 = t3 - t2
-                    values = (h00 * ya[:, rows] + (h10 * h_r) * fy[:, a][:, rows]
-                              + h01 * yna[:, rows] + (h11 * h_r) * f_new[:, rows])
-                    Y[out_index, :, index[a][rows]] = values.T
-                    next_out[a] = out_end
+                    values = (h00 * y[:, rows] + (h10 * h_r) * fy[:, rows]
+                              + h01 * y_new[:, rows] + (h11 * h_r) * f_new[:, rows])
+                    Y[out_index, :, index[rows]] = values.T
+                    next_out = np.where(accept, out_end, next_out)
+                if accept.all():
+                    y, fy = y_new, f_new
+                else:
+                    y = np.where(accept, y_new, y)
+                    fy = np.where(accept, f_new, fy)
+                t = t_new
                 stop = finished
                 if done is not None:
-                    stop = stop | np.asarray(done(yna, *pa), dtype=bool)
-                # Write back the accepted steps.
-                y[:, a] = yna
-                fy[:, a] = f_new
-                t[a] = t_new
+                    stop = stop | (accept & np.asarray(done(y, *params), dtype=bool))
                 if stop.any():
-                    global_stop = np.zeros(u, dtype=bool)
-                    global_stop[a] = stop
-                    leaving = index[global_stop]
-                    y_final[:, leaving] = y[:, global_stop]
-                    t_stop[leaving] = t[global_stop]
+                    leaving = index[stop]
+                    y_final[:, leaving] = y[:, stop]
+                    t_stop[leaving] = t[stop]
                     # Output times after a unit stopped hold its final state.
-                    first = next_out[global_stop]
+                    first = next_out[stop]
                     count = T - first
                     if count.any():
                         rows = np.repeat(np.arange(count.size), count)
                         out_index = np.repeat(first, count) + np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-                        Y[out_index, :, leaving[rows]] = y[:, global_stop][:, rows].T
-                    keep = ~global_stop
+                        Y[out_index, :, leaving[rows]] = y[:, stop][:, rows].T
+                    keep = ~stop
                     y, fy, t, h_next, index = y[:, keep], fy[:, keep], t[keep], h_next[keep], index[keep]
                     next_out = next_out[keep]
                     params = [p[keep] for p in params]
