@@ -22,8 +22,8 @@ def _lambdify(args, exprs, cse: bool):
 
     Integer powers ``x**k`` (``k >= 2``) of symbols are computed once each, by repeated
     multiplication shared between exponents (``q**23`` reuses ``q**11``...), instead of
-    numpy's ``power``: measured 2-3x faster on deep pathways (``pow`` costs about ten
-    multiplications per element).
+    numpy's ``power`` (``pow`` costs about ten multiplications per element), on batches
+    of 4096 or more; smaller batches use the plain function (fewer numpy calls).
     """
     exprs = [sp.sympify(e) for e in exprs]
     symbols = []
@@ -75,7 +75,13 @@ def _lambdify(args, exprs, cse: bool):
                 break
             offset += 1
 
+    plain = sp.lambdify(args, exprs, modules="numpy", cse=cse)
+    first = locate[0]
+
     def fast(*values):
+        probe = values[first[0]] if first[1] is None else values[first[0]][first[1]]
+        if np.size(probe) < 4096:  # small batches: fewer numpy calls beat cheaper ones
+            return plain(*values)
         base_values = [values[i] if j is None else values[i][j] for i, j in locate]
         done = []
         for a, b in plan:
