@@ -196,8 +196,16 @@ def integrate(
         Output times in ``[0, t_max]``; default ``num_points`` equally spaced.
     num_points : int
         Number of output times when ``t_eval`` is not given (default 201).
-    method : {"LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853"}
+    method : {"LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853", "rosenbrock"}
         ``solve_ivp`` method; the implicit ones get the block-diagonal Jacobian.
+        ``"rosenbrock"``: the batched RODAS method of
+        :mod:`pathdyn.numerics.rosenbrock`, with a step size per (member, mode), the
+        error controlled per member (rtol/atol on each member's own RMS norm), output
+        at ``t_eval`` by cubic Hermite interpolation. With ``loss_tol`` each (member,
+        mode) stops once ``(S - sum_a K_a)^2 / 2 <= loss_tol / n_modes`` and holds its
+        state; the run ends when the last one stops. Faster than LSODA on large
+        ensembles (measured 10,000 members x 8 modes at depth 13: about 2x), slower on
+        a few hundred members, where numpy's per-call overhead dominates.
     rtol, atol : float
         Tolerances, applied by scipy to the RMS norm of the whole stacked ensemble.
         Measured (2000 members, rtol 1e-8): the worst member's error against the race
