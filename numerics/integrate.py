@@ -319,10 +319,14 @@ def integrate(
             options["jac"] = ens.jac_sparse
         with np.errstate(over="ignore", invalid="ignore"):
             try:
-                sol = solve_ivp(
-                    ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                    events=events, max_step=max_step, **options,
-                )
+                sol = None
+                if method == "LSODA" and not events:
+                    sol = _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options)
+                if sol is None:
+                    sol = solve_ivp(
+                        ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
+                        events=events, max_step=max_step, **options,
+                    )
             except _BlowUp as blowup:
                 raise IntegrationError(
                     f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
@@ -420,6 +424,40 @@ def integrate(
         extras=extras,
         stats=stats,
         provenance=record,
+    )
+
+
+def _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options):
+    """LSODA through ``scipy.integrate.odeint`` (same ODEPACK code, no per-step Python).
+
+    ``solve_ivp``'s LSODA returns to Python after every step (and builds a dense-output
+    object per step for ``t_eval``); ``odeint`` stays in Fortran between right-hand-side
+    calls and interpolates at the output times there. Used when no event is needed.
+    Returns a ``solve_ivp``-like result, or None when odeint did not succeed (the caller
+    then reruns ``solve_ivp`` for its diagnostics).
+    """
+    from types import SimpleNamespace
+
+    from scipy.integrate import ODEintWarning, odeint
+
+    prepend = t_eval[0] > 0.0
+    times = np.concatenate([[0.0], t_eval]) if prepend else np.asarray(t_eval, dtype=float)
+    kwargs = {}
+    if "jac" in options:
+        jac = options["jac"]
+        kwargs.update(Dfun=lambda t, y: jac(t, y), ml=options["lband"], mu=options["uband"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ODEintWarning)
+        Y, info = odeint(ens.rhs, ens.y0, times, tfirst=True, full_output=True, rtol=rtol, atol=atol,
+                         hmax=0.0 if not np.isfinite(max_step) else float(max_step), mxstep=500_000, **kwargs)
+    if info.get("message") != "Integration successful." or not np.all(np.isfinite(Y)):
+        return None
+    if prepend:
+        Y = Y[1:]
+    return SimpleNamespace(
+        t=np.asarray(t_eval, dtype=float), y=np.ascontiguousarray(Y.T), success=True,
+        message="The solver successfully reached the end of the integration interval.",
+        nfev=int(info["nfe"][-1]), njev=int(info["nje"][-1]), nlu=int(info["nje"][-1]), t_events=None,
     )
 
 
