@@ -177,3 +177,17 @@ def test_power_chains_match_plain_powers(rng):
     J = f.jacobian(0.0, y, S)
     np.testing.assert_allclose(J[:, :, :10], f.jacobian(0.0, y[:, :10], S[:10]), rtol=1e-12, atol=1e-12)
 
+
+
+def test_lsoda_through_odeint_matches_solve_ivp():
+    """Without events LSODA runs through odeint; with a (never firing) event through solve_ivp."""
+    eq = reduce_to_modes((2, 13))
+    y0 = draw_initial_state(eq, 2, 0.1, seed=4, batch=(30,))
+    fast = integrate(eq, y0, [3.0, 1.0], 10.0, num_points=21, rtol=1e-10, atol=1e-12)
+    stepped = integrate(eq, y0, [3.0, 1.0], 10.0, num_points=21, rtol=1e-10, atol=1e-12, loss_tol=1e-300)
+    assert "converged" not in stepped.message and fast.message == stepped.message
+    np.testing.assert_array_equal(fast.t, stepped.t)
+    assert np.max(np.abs(fast.K - stepped.K)) < 1e-8
+    assert fast.stats["nfev"] > 0 and fast.invariant_drift.max() < DRIFT_TOL
+    late = integrate(eq, y0, [3.0, 1.0], 10.0, t_eval=[2.0, 5.0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(late.K, fast.K[[4, 10]], rtol=0, atol=1e-8)
