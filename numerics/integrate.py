@@ -1,9 +1,11 @@
 """Integrate reduced per-mode equations for whole ensembles in one vectorised call.
 
 The ensemble (any batch shape times the modes) is stacked member-major into one flat
-state for :func:`scipy.integrate.solve_ivp`; every member is independent, so the
-Jacobian is block diagonal. It is offered to implicit methods in banded form (LSODA)
-or as a sparse matrix (BDF, Radau).
+state for :func:`scipy.integrate.solve_ivp` (or :func:`scipy.integrate.odeint` for LSODA
+without events); every member is independent, so the Jacobian is block diagonal. It is
+offered to implicit methods in banded form (LSODA) or as a sparse matrix (BDF, Radau).
+``method="rosenbrock"`` instead gives every member its own steps
+(:mod:`pathdyn.numerics.rosenbrock`).
 """
 
 from __future__ import annotations
@@ -203,7 +205,9 @@ def integrate(
         error controlled per member (rtol/atol on each member's own RMS norm), output
         at ``t_eval`` by cubic Hermite interpolation. With ``loss_tol`` each (member,
         mode) stops once ``(S - sum_a K_a)^2 / 2 <= loss_tol / n_modes`` and holds its
-        state; the run ends when the last one stops. Faster than LSODA on large
+        state; the run ends when the last one stops. Its ``stats`` count per member:
+        ``nfev``, ``njev`` and ``steps`` are summed over (member, mode) pairs, ``sweeps``
+        is the number of vectorised step attempts. Faster than LSODA on large
         ensembles (measured 10,000 members x 8 modes at depth 13: about 2x), slower on
         a few hundred members, where numpy's per-call overhead dominates.
     rtol, atol : float
