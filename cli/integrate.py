@@ -40,7 +40,7 @@ def add_arguments(parser) -> None:
     run_group = parser.add_argument_group("integration")
     run_group.add_argument("--t-max", type=float, default=40.0, help="final time, tau = 1 units (default 40)")
     run_group.add_argument("--num-points", type=int, default=201, help="output times (default 201)")
-    run_group.add_argument("--method", default="LSODA", help="LSODA (default), BDF, Radau, RK45, RK23, DOP853")
+    run_group.add_argument("--method", default="LSODA", help="LSODA (default), BDF, Radau, RK45, RK23, DOP853, rosenbrock (per-member steps; large ensembles)")
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")

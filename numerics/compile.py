@@ -14,12 +14,89 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["CompiledRHS", "compile_rhs"]
+__all__ = ["CompiledRHS", "compile_rhs", "CHAIN_BELOW"]
+
+
+#: Batches smaller than this compute integer powers by repeated multiplication; larger
+#: ones use numpy's ``power`` (measured: chains 1.3-2x faster below 4096 members, but
+#: slower above, where their many live temporaries come from fresh, page-faulting memory).
+CHAIN_BELOW = 4096
 
 
 def _lambdify(args, exprs, cse: bool):
-    """``sympy.lambdify`` to numpy with optional common-subexpression elimination."""
-    return sp.lambdify(args, list(exprs), modules="numpy", cse=cse)
+    """``sympy.lambdify`` to numpy with optional common-subexpression elimination.
+
+    On batches below ``CHAIN_BELOW`` members, integer powers ``x**k`` (``k >= 2``) of
+    symbols are computed once each by repeated multiplication shared between exponents
+    (``q**23`` reuses ``q**11``...) instead of numpy's ``power``; larger batches use the
+    plain lambdified function.
+    """
+    exprs = [sp.sympify(e) for e in exprs]
+    symbols = []
+    for arg in args:
+        symbols.extend(arg if isinstance(arg, (list, tuple)) else [arg])
+    position = {sym: i for i, sym in enumerate(symbols)}
+    powers = {}
+    for expr in exprs:
+        for atom in expr.atoms(sp.Pow):
+            base, exp = atom.as_base_exp()
+            if base in position and exp.is_Integer and int(exp) >= 2:
+                powers[atom] = (base, int(exp))
+    if not powers:
+        return sp.lambdify(args, exprs, modules="numpy", cse=cse)
+    names = {atom: sp.Dummy(f"{base}_pow{k}") for atom, (base, k) in powers.items()}
+    inner = sp.lambdify([*args, list(names.values())], [e.xreplace(names) for e in exprs], modules="numpy", cse=cse)
+    # Plan: slot list starts with the needed bases; each step appends a product of two slots.
+    bases = sorted({base for base, _ in powers.values()}, key=lambda b: position[b])
+    memo = {}
+    plan = []
+
+    def slot(base, k):
+        key = (base, k)
+        if key in memo:
+            return memo[key]
+        if k == 1:
+            memo[key] = ("base", bases.index(base))
+            return memo[key]
+        if k % 2 == 0:
+            half = slot(base, k // 2)
+            plan.append((half, half))
+        else:
+            plan.append((slot(base, k - 1), slot(base, 1)))
+        memo[key] = ("power", len(plan) - 1)
+        return memo[key]
+
+    wanted = [slot(base, k) for base, k in powers.values()]
+    flat_args = [(i, isinstance(arg, (list, tuple))) for i, arg in enumerate(args)]
+    locate = []
+    for base in bases:
+        offset = 0
+        for i, is_list in flat_args:
+            arg = args[i]
+            if is_list and base in arg:
+                locate.append((i, list(arg).index(base)))
+                break
+            if not is_list and base == arg:
+                locate.append((i, None))
+                break
+            offset += 1
+
+    plain = sp.lambdify(args, exprs, modules="numpy", cse=cse)
+    first = locate[0]
+
+    def fast(*values):
+        probe = values[first[0]] if first[1] is None else values[first[0]][first[1]]
+        if np.size(probe) >= CHAIN_BELOW:
+            return plain(*values)
+        base_values = [values[i] if j is None else values[i][j] for i, j in locate]
+        done = []
+        for a, b in plan:
+            left = base_values[a[1]] if a[0] == "base" else done[a[1]]
+            right = base_values[b[1]] if b[0] == "base" else done[b[1]]
+            done.append(left * right)
+        return inner(*values, [base_values[w[1]] if w[0] == "base" else done[w[1]] for w in wanted])
+
+    return fast
 
 
 def _fill(values, shape, dtype=float) -> np.ndarray:

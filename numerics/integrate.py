@@ -1,9 +1,11 @@
 """Integrate reduced per-mode equations for whole ensembles in one vectorised call.
 
 The ensemble (any batch shape times the modes) is stacked member-major into one flat
-state for :func:`scipy.integrate.solve_ivp`; every member is independent, so the
-Jacobian is block diagonal. It is offered to implicit methods in banded form (LSODA)
-or as a sparse matrix (BDF, Radau).
+state for :func:`scipy.integrate.solve_ivp` (or :func:`scipy.integrate.odeint` for LSODA
+without events); every member is independent, so the Jacobian is block diagonal. It is
+offered to implicit methods in banded form (LSODA) or as a sparse matrix (BDF, Radau).
+``method="rosenbrock"`` instead gives every member its own steps
+(:mod:`pathdyn.numerics.rosenbrock`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from scipy.integrate import solve_ivp
 
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.compile import CompiledRHS, compile_rhs
+from pathdyn.numerics.rosenbrock import BlowUp, StepSizeCollapse, rodas_solve
 from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["integrate", "METHODS"]
@@ -28,6 +31,7 @@ METHODS = {
     "RK45": None,
     "RK23": None,
     "DOP853": None,
+    "rosenbrock": "per-member",
 }
 
 
@@ -194,8 +198,18 @@ def integrate(
         Output times in ``[0, t_max]``; default ``num_points`` equally spaced.
     num_points : int
         Number of output times when ``t_eval`` is not given (default 201).
-    method : {"LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853"}
+    method : {"LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853", "rosenbrock"}
         ``solve_ivp`` method; the implicit ones get the block-diagonal Jacobian.
+        ``"rosenbrock"``: the batched RODAS method of
+        :mod:`pathdyn.numerics.rosenbrock`, with a step size per (member, mode), the
+        error controlled per member (rtol/atol on each member's own RMS norm), output
+        at ``t_eval`` by cubic Hermite interpolation. With ``loss_tol`` each (member,
+        mode) stops once ``(S - sum_a K_a)^2 / 2 <= loss_tol / n_modes`` and holds its
+        state; the run ends when the last one stops. Its ``stats`` count per member:
+        ``nfev``, ``njev`` and ``steps`` are summed over (member, mode) pairs, ``sweeps``
+        is the number of vectorised step attempts. Faster than LSODA on large
+        ensembles (measured 10,000 members x 8 modes at depth 13: about 2x), slower on
+        a few hundred members, where numpy's per-call overhead dominates.
     rtol, atol : float
         Tolerances, applied by scipy to the RMS norm of the whole stacked ensemble.
         Measured (2000 members, rtol 1e-8): the worst member's error against the race
@@ -295,62 +309,74 @@ def integrate(
         converged.direction = -1
         events.append(converged)
 
-    options = {}
-    kind = METHODS[method]
-    if use_jacobian and kind == "banded":
-        options.update(jac=ens.jac_banded, lband=ens.n - 1, uband=ens.n - 1)
-    elif use_jacobian and kind == "sparse":
-        options["jac"] = ens.jac_sparse
-    with np.errstate(over="ignore", invalid="ignore"):
-        try:
-            sol = solve_ivp(
-                ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                events=events, max_step=max_step, **options,
-            )
-        except _BlowUp as blowup:
-            raise IntegrationError(
-                f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
-                f"t = {blowup.t:.6g} (depths {f.depths}); the flow diverges or overflows: use smaller initial "
-                "values, a smaller t_max or a tighter rtol"
-            ) from None
-        except (ValueError, FloatingPointError, ArithmeticError) as error:
-            raise IntegrationError(
-                f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
-                "or non-finite values; use smaller initial values, a smaller t_max or a tighter rtol"
-            ) from None
-    elapsed = time.perf_counter() - started
-
-    t = np.asarray(sol.t)
-    Y = np.asarray(sol.y)
-    message = str(sol.message)
-    success = bool(sol.success)
-    stopped_at = None
-    if loss_tol is not None and len(sol.t_events[0]):
-        stopped_at = float(sol.t_events[0][0])
-        if t.size == 0 or stopped_at > t[-1]:
-            t = np.append(t, stopped_at)
-            Y = np.concatenate([Y.reshape(ens.B * ens.n, -1), sol.y_events[0][0][:, None]], axis=1)
-        message = f"converged: every member's loss fell below loss_tol={loss_tol:g} at t = {stopped_at:.6g}"
-    if Y.size and not np.all(np.isfinite(Y)):
-        raise IntegrationError(
-            f"overflow: the state became NaN or infinite (depths {f.depths}); "
-            "use smaller initial values, a smaller t_max or a tighter rtol"
+    if method == "rosenbrock":
+        t, Yn, success, message, solver_stats, stopped_at = _integrate_rosenbrock(
+            ens, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step
         )
-    if not success:
-        last = float(t[-1]) if t.size else 0.0
-        start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
-        if not np.isfinite(ens.last_max) or ens.last_max > 1e6 * max(1.0, start_max):
-            raise IntegrationError(
-                f"blow-up: the step size collapsed near t = {ens.last_t:.6g} while |state| grew to {ens.last_max:.3g} "
-                f"(depths {f.depths}); the solution diverges: use smaller initial values or a smaller t_max"
-            )
-        message = f"{message} (stopped at t = {last:.6g} of {t_max:g}); try method='LSODA' or 'Radau', or a looser rtol"
-        warnings.warn(f"integrate: {message}", stacklevel=2)
-    elif stopped_at is None and message.startswith("The solver successfully"):
-        message = f"reached t_max = {t_max:g}"
+        elapsed = time.perf_counter() - started
+    else:
+        options = {}
+        kind = METHODS[method]
+        if use_jacobian and kind == "banded":
+            options.update(jac=ens.jac_banded, lband=ens.n - 1, uband=ens.n - 1)
+        elif use_jacobian and kind == "sparse":
+            options["jac"] = ens.jac_sparse
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                sol = None
+                if method == "LSODA" and not events:
+                    sol = _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options)
+                if sol is None:
+                    sol = solve_ivp(
+                        ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
+                        events=events, max_step=max_step, **options,
+                    )
+            except _BlowUp as blowup:
+                raise IntegrationError(
+                    f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
+                    f"t = {blowup.t:.6g} (depths {f.depths}); the flow diverges or overflows: use smaller initial "
+                    "values, a smaller t_max or a tighter rtol"
+                ) from None
+            except (ValueError, FloatingPointError, ArithmeticError) as error:
+                raise IntegrationError(
+                    f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
+                    "or non-finite values; use smaller initial values, a smaller t_max or a tighter rtol"
+                ) from None
+        elapsed = time.perf_counter() - started
 
+        t = np.asarray(sol.t)
+        Y = np.asarray(sol.y)
+        message = str(sol.message)
+        success = bool(sol.success)
+        stopped_at = None
+        if loss_tol is not None and len(sol.t_events[0]):
+            stopped_at = float(sol.t_events[0][0])
+            if t.size == 0 or stopped_at > t[-1]:
+                t = np.append(t, stopped_at)
+                Y = np.concatenate([Y.reshape(ens.B * ens.n, -1), sol.y_events[0][0][:, None]], axis=1)
+            message = f"converged: every member's loss fell below loss_tol={loss_tol:g} at t = {stopped_at:.6g}"
+        if Y.size and not np.all(np.isfinite(Y)):
+            raise IntegrationError(
+                f"overflow: the state became NaN or infinite (depths {f.depths}); "
+                "use smaller initial values, a smaller t_max or a tighter rtol"
+            )
+        if not success:
+            last = float(t[-1]) if t.size else 0.0
+            start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
+            if not np.isfinite(ens.last_max) or ens.last_max > 1e6 * max(1.0, start_max):
+                raise IntegrationError(
+                    f"blow-up: the step size collapsed near t = {ens.last_t:.6g} while |state| grew to {ens.last_max:.3g} "
+                    f"(depths {f.depths}); the solution diverges: use smaller initial values or a smaller t_max"
+                )
+            message = f"{message} (stopped at t = {last:.6g} of {t_max:g}); try method='LSODA' or 'Radau', or a looser rtol"
+            warnings.warn(f"integrate: {message}", stacklevel=2)
+        elif stopped_at is None and message.startswith("The solver successfully"):
+            message = f"reached t_max = {t_max:g}"
+
+        T = t.size
+        Yn = ens.unflat(Y.reshape(ens.B * ens.n, T))  # (n, B, T)
+        solver_stats = {"nfev": int(sol.nfev), "njev": int(sol.njev), "nlu": int(sol.nlu)}
     T = t.size
-    Yn = ens.unflat(Y.reshape(ens.B * ens.n, T))  # (n, B, T)
     params_bt = [p[:, None] for p in ens.params]
     K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_bt), dtype=float), (f.num_pathways, ens.B, T))
     err = ens.S[:, None] - K.sum(axis=0)
@@ -369,9 +395,7 @@ def integrate(
     else:
         drift = np.zeros(0)
     stats = {
-        "nfev": int(sol.nfev),
-        "njev": int(sol.njev),
-        "nlu": int(sol.nlu),
+        **solver_stats,
         "wall_time_s": elapsed,
         "num_members": ens.B,
         "method": method,
@@ -405,3 +429,126 @@ def integrate(
         stats=stats,
         provenance=record,
     )
+
+
+def _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options):
+    """LSODA through ``scipy.integrate.odeint`` (same ODEPACK code, no per-step Python).
+
+    ``solve_ivp``'s LSODA returns to Python after every step (and builds a dense-output
+    object per step for ``t_eval``); ``odeint`` stays in Fortran between right-hand-side
+    calls and interpolates at the output times there. Used when no event is needed.
+    Returns a ``solve_ivp``-like result, or None when odeint did not succeed (the caller
+    then reruns ``solve_ivp`` for its diagnostics).
+    """
+    from types import SimpleNamespace
+
+    from scipy.integrate import ODEintWarning, odeint
+
+    prepend = t_eval[0] > 0.0
+    times = np.concatenate([[0.0], t_eval]) if prepend else np.asarray(t_eval, dtype=float)
+    kwargs = {}
+    if "jac" in options:
+        jac = options["jac"]
+        kwargs.update(Dfun=lambda t, y: jac(t, y), ml=options["lband"], mu=options["uband"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ODEintWarning)
+        Y, info = odeint(ens.rhs, ens.y0, times, tfirst=True, full_output=True, rtol=rtol, atol=atol,
+                         hmax=0.0 if not np.isfinite(max_step) else float(max_step), mxstep=500_000, **kwargs)
+    if info.get("message") != "Integration successful." or not np.all(np.isfinite(Y)):
+        return None
+    if prepend:
+        Y = Y[1:]
+    return SimpleNamespace(
+        t=np.asarray(t_eval, dtype=float), y=np.ascontiguousarray(Y.T), success=True,
+        message="The solver successfully reached the end of the integration interval.",
+        nfev=int(info["nfe"][-1]), njev=int(info["nje"][-1]), nlu=int(info["nje"][-1]), t_events=None,
+    )
+
+
+#: Units per independent ``rodas_solve`` call. Small chunks keep numpy's temporaries in
+#: cache and out of fresh (page-faulting) memory; measured on the 10,000 x 8 ensemble.
+ROSENBROCK_CHUNK = 16384
+
+
+def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
+    """``rodas_solve`` on consecutive chunks of units (they are independent)."""
+    U = y0.shape[1]
+    chunk = max(1, int(ROSENBROCK_CHUNK))
+    if U <= chunk:
+        return rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=done, threshold=threshold,
+                           max_step=max_step)
+    parts = [
+        rodas_solve(rhs, jac, y0[:, lo:lo + chunk], [p[lo:lo + chunk] for p in params], t_eval, t_max, rtol, atol,
+                    done=done, threshold=threshold, max_step=max_step)
+        for lo in range(0, U, chunk)
+    ]
+    merged = {key: sum(part[key] for part in parts) for key in ("steps", "rejected", "nfev", "njev")}
+    merged["sweeps"] = sum(part["sweeps"] for part in parts)
+    merged["Y"] = np.concatenate([part["Y"] for part in parts], axis=2)
+    merged["y_final"] = np.concatenate([part["y_final"] for part in parts], axis=1)
+    merged["t_stop"] = np.concatenate([part["t_stop"] for part in parts])
+    return merged
+
+
+def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step):
+    """The ``method="rosenbrock"`` branch of :func:`integrate` (per-member steps)."""
+    f = ens.f  # ModeEquations are autonomous: rhs uses only state and parameters
+    y0 = np.ascontiguousarray(ens.y0.reshape(ens.B, ens.n).T)  # (n, B) state-major
+    rhs = lambda y, *p: f._rhs(0.0, y, *p)  # noqa: E731
+    jac = lambda y, *p: f._jac(0.0, y, *p)  # noqa: E731
+    done = None
+    if loss_tol is not None:
+        # Per (member, mode): stop once its share of the loss is below loss_tol / n_modes,
+        # so every member's loss (summed over modes) is below loss_tol.
+        unit_tol = 2.0 * loss_tol / ens.num_modes
+
+        def done(y, S, *rest):
+            K = f._strengths(y, S, *rest)
+            e = S - sum(np.broadcast_to(k, S.shape) for k in K)
+            return e * e <= unit_tol
+
+    start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
+    try:
+        result = _chunked(rhs, jac, y0, ens.params, t_eval, t_max, rtol, atol, done, blowup_threshold, max_step)
+    except BlowUp as blowup:
+        raise IntegrationError(
+            f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
+            f"t = {blowup.t:.6g} (depths {f.depths}); the flow diverges or overflows: use smaller initial "
+            "values, a smaller t_max or a tighter rtol"
+        ) from None
+    except StepSizeCollapse as collapse:
+        what = "blow-up" if not collapse.largest <= 1e6 * max(1.0, start_max) else "step size collapse"
+        raise IntegrationError(
+            f"{what}: the step size collapsed near t = {collapse.t:.6g} while |state| reached {collapse.largest:.3g} "
+            f"(depths {f.depths}); the solution diverges or is too stiff: use smaller initial values, a smaller "
+            "t_max or method='LSODA'"
+        ) from None
+    Y = result["Y"]  # (T, n, B)
+    t = np.asarray(t_eval, dtype=float)
+    stopped_at = None
+    message = f"reached t_max = {t_max:g}"
+    last_stop = float(result["t_stop"].max()) if ens.B else 0.0
+    if loss_tol is not None and last_stop < t_max:
+        stopped_at = last_stop
+        keep = t <= stopped_at
+        t, Y = t[keep], Y[keep]
+        if t.size == 0 or stopped_at > t[-1]:
+            t = np.append(t, stopped_at)
+            Y = np.concatenate([Y, result["y_final"][None]], axis=0)
+        message = (f"converged: every member's loss fell below loss_tol={loss_tol:g} by t = {stopped_at:.6g} "
+                   "(each member stopped at its own convergence time)")
+    if Y.size and not np.all(np.isfinite(Y)):
+        raise IntegrationError(
+            f"overflow: the state became NaN or infinite (depths {f.depths}); "
+            "use smaller initial values, a smaller t_max or a tighter rtol"
+        )
+    Yn = np.moveaxis(Y, 0, -1)  # (n, B, T)
+    stats = {
+        "nfev": int(result["nfev"]),
+        "njev": int(result["njev"]),
+        "nlu": int(result["njev"]),
+        "sweeps": int(result["sweeps"]),
+        "steps": int(result["steps"]),
+        "rejected": int(result["rejected"]),
+    }
+    return t, Yn, True, message, stats, stopped_at
