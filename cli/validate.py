@@ -31,7 +31,8 @@ Examples:
 report.json of one case holds "config", "widths", "errors" (per width, the per-seed
 errors), "median_errors", "slope", "slope_ci", "tail_slope", "lr_floor", "time_mapping",
 "limit", "compared", "verdict", "passed", per-network final K and one K(t) example.
-A suite writes {"suite", "config", "verdict", "cases": [one such report per case]}.
+A suite writes {"suite", "config", "verdict", "cases": [one such report per case]} and
+"widths", "errors", "slope", "slope_ci" as lists with one entry per case.
 """
 
 _CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset")
@@ -145,6 +146,9 @@ def run(args) -> int:
             "verdict": f"{sum(met)} of {len(met)} targets met",
             "cases": [dict(r.to_json_dict(), name=c["name"]) for c, r in zip(cases, reports)],
         }
+        # The single-case keys, one entry per case (same order as "cases").
+        for key in ("widths", "errors", "slope", "slope_ci"):
+            document[key] = [case_document[key] for case_document in document["cases"]]
     if args.output:
         write_output(args.output, json.dumps(document, indent=1))
     if args.plot:

@@ -116,3 +116,24 @@ def test_cli_concentration_writes_json(tmp_path):
     assert data["depths"] == [2, 3]
     assert set(data["dominant_fraction"]) == {"linear", "tanh"}
     assert (tmp_path / "conc.png").exists()
+
+
+def test_cli_suite_report_has_the_single_case_keys_per_case(tmp_path, monkeypatch):
+    """A suite's report.json carries "widths", "errors", "slope", "slope_ci" per case."""
+    import json
+
+    import pathdyn.validation.sweep as sweep
+
+    tiny = tuple(
+        dict(case, widths=(16, 32), seeds=(0,), t_max=2.0, learning_rate=0.01)
+        for case in sweep.DEFAULT_SUITE[:2]
+    )
+    monkeypatch.setattr(sweep, "QUICK_SUITE", tiny)
+    out = tmp_path / "suite.json"
+    assert main(["validate", "--quick", "--no-progress", "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    for key in ("config", "verdict", "cases", "widths", "errors", "slope", "slope_ci"):
+        assert key in document
+    assert document["widths"] == [[16, 32], [16, 32]]
+    assert [len(row) for row in document["errors"][0]] == [1, 1]
+    assert document["slope"] == [case["slope"] for case in document["cases"]]
