@@ -338,6 +338,16 @@ def _act_grad(name, z):
     return 1 - np.tanh(z) ** 2
 
 
+def _activate_into(activation, z, out):
+    """``phi(z)`` written into ``out`` and returned; ``out is z`` for linear layers (no copy)."""
+    if out is not z:
+        if activation == "relu":
+            np.maximum(z, 0, out=out)
+        else:
+            np.tanh(z, out=out)
+    return out
+
+
 def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate_last=False):
     """Loss and exact gradients, written plainly (a reference; :func:`simulate_gd` is the fast path).
 
@@ -547,13 +557,7 @@ class _Engine:
         h = self.X
         for d in range(len(self.W[a])):
             z = self._apply(a, d, h, self.z[a][d])
-            hd = self.h[a][d]
-            if hd is not z:
-                if self.activation == "relu":
-                    np.maximum(z, 0, out=hd)
-                else:
-                    np.tanh(z, out=hd)
-            h = hd
+            h = _activate_into(self.activation, z, self.h[a][d])
         return h
 
     def forward(self) -> float:
@@ -647,13 +651,7 @@ class _StackEngine:
             h = self.X
             for d, W in enumerate(pw):
                 z = np.matmul(W, h, out=self.z[a][d])
-                hd = self.h[a][d]
-                if hd is not z:
-                    if self.activation == "relu":
-                        np.maximum(z, 0, out=hd)
-                    else:
-                        np.tanh(z, out=hd)
-                h = hd
+                h = _activate_into(self.activation, z, self.h[a][d])
             self.out += h
         np.subtract(self.out, self.Y, out=self.E)
         return np.einsum("bij,bij->b", self.E, self.E)
