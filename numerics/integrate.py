@@ -326,10 +326,12 @@ def integrate(
                 sol = None
                 if method == "LSODA" and not events:
                     sol = _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options)
+                if sol is None and events:
+                    sol = _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, events[0])
                 if sol is None:
                     sol = solve_ivp(
                         ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                        events=events, max_step=max_step, **options,
+                        max_step=max_step, **options,
                     )
             except _BlowUp as blowup:
                 raise IntegrationError(
@@ -428,6 +430,56 @@ def integrate(
         extras=extras,
         stats=stats,
         provenance=record,
+    )
+
+
+def _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, converged):
+    """``solve_ivp``'s stepping loop with the convergence stop checked at every step end.
+
+    ``solve_ivp`` locates a terminal event by root-finding on the dense-output
+    interpolant; when the loss crosses ``loss_tol`` near the rounding floor the
+    interpolant and the step values can disagree in sign and the root-finder raises
+    ("f(a) and f(b) must have different signs"). Here the run stops at the first step
+    end where every member's loss is below ``loss_tol`` (no root-finding; the stop is
+    at most one step late). Returns a ``solve_ivp``-like result.
+    """
+    from types import SimpleNamespace
+
+    import scipy.integrate
+
+    solver = getattr(scipy.integrate, method)(
+        ens.rhs, 0.0, ens.y0, t_max, rtol=rtol, atol=atol, max_step=max_step, **options
+    )
+    t_eval = np.asarray(t_eval, dtype=float)
+    times, states = [], []
+    k = 0
+    if t_eval.size and t_eval[0] == 0.0:
+        times.append(0.0)
+        states.append(np.array(ens.y0, dtype=float))
+        k = 1
+    stopped = None
+    message = "The solver successfully reached the end of the integration interval."
+    while solver.status == "running":
+        step_message = solver.step()
+        if solver.status == "failed":
+            message = str(step_message)
+            break
+        j = int(np.searchsorted(t_eval, solver.t, side="right"))
+        if j > k:
+            dense = solver.dense_output()
+            values = np.asarray(dense(t_eval[k:j])).reshape(len(ens.y0), j - k)
+            times.extend(t_eval[k:j].tolist())
+            states.extend(values.T)
+            k = j
+        if converged(solver.t, solver.y) < 0:
+            stopped = float(solver.t)
+            break
+    y = np.array(states).T if states else np.zeros((len(ens.y0), 0))
+    return SimpleNamespace(
+        t=np.asarray(times, dtype=float), y=y, success=solver.status != "failed", message=message,
+        t_events=[np.array([stopped]) if stopped is not None else np.zeros(0)],
+        y_events=[np.array([solver.y]) if stopped is not None else np.zeros((0, len(ens.y0)))],
+        nfev=int(solver.nfev), njev=int(solver.njev), nlu=int(solver.nlu),
     )
 
 

@@ -146,3 +146,28 @@ def test_stacked_jacobians_match_finite_differences(rng):
         for j in range(max(0, i - n + 1), min(N, i + n)):
             unpacked[i, j] = banded[n - 1 + i - j, j]
     np.testing.assert_allclose(unpacked, dense, rtol=1e-6, atol=1e-7)
+
+
+def test_convergence_stop_near_the_rounding_floor_is_not_reported_as_blow_up():
+    """loss_tol = 1e-26 is at float64's rounding floor for K ~ 4: scipy's event root-finder
+    raised there ("f(a) and f(b) must have different signs"), which surfaced as a false
+    blow-up. The run must stop as converged and agree with the race oracle."""
+    from pathdyn.numerics import qp_initial_state, race_final_strengths
+    from pathdyn.theory import reduce_to_modes
+
+    depths = (8, 12)
+    # one of test_race's seeded configurations, written out in full precision
+    q0 = np.array([[1.437020666855637, 1.093035799321465, 0.9238470767141372, 1.1708740123809602, 1.45697822229947],
+                   [1.4118355793866268, 1.0382356058512745, 0.9121846993314118, 1.2564114259749695,
+                    1.2920458485955355]])
+    p0 = np.array([[-0.32462296828730397, 0.22536343087660743, -0.1113908227041514, -0.5450920775605181,
+                    -0.47313194091706917],
+                   [0.21581747008875465, -0.44091505930684677, 0.12805578793202554, -0.1677816043532781,
+                    0.6519186113127823]])
+    S = np.array([0.9981472357494632, 3.007218523214439, 4.264603421318349, 3.9472437276003105, 3.727059599124888])
+    eqs = reduce_to_modes(depths)
+    traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 2000.0, loss_tol=1e-26, rtol=1e-12, atol=1e-14)
+    assert traj.success and traj.message.startswith("converged"), traj.message
+    assert traj.t[-1] < 5.0
+    oracle = race_final_strengths(depths, q0, p0, S)
+    assert np.max(np.abs(traj.K[-1] - oracle) / S) < 1e-8
