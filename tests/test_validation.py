@@ -197,3 +197,17 @@ def test_default_suite_targets(index):
     else:  # the known limit: a floor well above the O(eta) floor that does not fall at large width
         assert report.median_errors[-1] > 5 * report.lr_floor
         assert report.tail_slope > -0.3
+
+
+def test_verdict_says_when_only_the_point_estimates_meet_the_target():
+    from pathdyn.validation.sweep import _verdict
+
+    widths = [64, 128, 256]
+    targets = {"max_slope": -0.3, "max_error": 0.02}
+    errors = [[0.006], [0.005], [0.004]]
+    wide, passed = _verdict(-0.5, (-1.8, 0.7), -0.5, errors, widths, 0.001, targets, expected_exact=True)
+    assert passed and wide.startswith("TARGET MET by the point estimates") and "includes no decrease" in wide
+    tight, passed = _verdict(-0.5, (-0.7, -0.3), -0.5, errors, widths, 0.001, targets, expected_exact=True)
+    assert passed and tight.startswith("TARGET MET;")
+    failed, passed = _verdict(-0.1, (-0.2, 0.0), -0.1, errors, widths, 0.001, targets, expected_exact=True)
+    assert passed is False and failed.startswith("TARGET NOT MET (slope -0.10 > -0.3)")

@@ -329,7 +329,13 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
         if targets.get("max_error") is not None and not (median[-1] <= targets["max_error"]):
             failures.append(f"error {median[-1]:.4f} > {targets['max_error']}")
         passed = not failures
-        parts.insert(0, "TARGET MET" if passed else "TARGET NOT MET (" + "; ".join(failures) + ")")
+        if not passed:
+            head = "TARGET NOT MET (" + "; ".join(failures) + ")"
+        elif targets.get("max_slope") is not None and not (np.isfinite(ci[1]) and ci[1] < 0):
+            head = "TARGET MET by the point estimates, but the slope's interval includes no decrease (add widths or seeds)"
+        else:
+            head = "TARGET MET"
+        parts.insert(0, head)
     return "; ".join(parts), passed
 
 
