@@ -58,6 +58,14 @@ def _lambdify(args, exprs, cse: bool):
         if k == 1:
             memo[key] = ("base", bases.index(base))
             return memo[key]
+        slot(base, 1)
+        # One multiply when two known powers add up to k (q**12 = q**11 * q once q**11 exists).
+        known = sorted((a for b, a in memo if b == base), reverse=True)
+        for a in known:
+            if (base, k - a) in memo:
+                plan.append((memo[(base, a)], memo[(base, k - a)]))
+                memo[key] = ("power", len(plan) - 1)
+                return memo[key]
         if k % 2 == 0:
             half = slot(base, k // 2)
             plan.append((half, half))
@@ -66,6 +74,8 @@ def _lambdify(args, exprs, cse: bool):
         memo[key] = ("power", len(plan) - 1)
         return memo[key]
 
+    for base, k in sorted(set(powers.values()), key=lambda bk: (position[bk[0]], bk[1])):
+        slot(base, k)  # ascending exponents, so higher powers reuse lower ones
     wanted = [slot(base, k) for base, k in powers.values()]
     flat_args = [(i, isinstance(arg, (list, tuple))) for i, arg in enumerate(args)]
     locate = []
