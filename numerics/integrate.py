@@ -484,7 +484,7 @@ def _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options):
     if prepend:
         Y = Y[1:]
     return SimpleNamespace(
-        t=np.asarray(t_eval, dtype=float), y=np.ascontiguousarray(Y.T), success=True,
+        t=np.asarray(t_eval, dtype=float), y=Y.T, success=True,  # a view: (B*n, T) without a copy
         message="The solver successfully reached the end of the integration interval.",
         nfev=int(info["nfe"][-1]), njev=int(info["nje"][-1]), nlu=int(info["nje"][-1]), t_events=None,
     )
