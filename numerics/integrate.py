@@ -399,21 +399,22 @@ def integrate(
             message = f"reached t_max = {t_max:g}"
 
         T = t.size
-        Yn = ens.unflat(Y.reshape(ens.B * ens.n, T))  # (n, B, T)
+        Yn = Y.reshape(ens.B, ens.n, T).transpose(1, 2, 0)  # (n, T, B): a view for odeint's (T, B*n) output
         solver_stats = {"nfev": int(sol.nfev), "njev": int(sol.njev), "nlu": int(sol.nlu)}
     T = t.size
-    params_bt = [p[:, None] for p in ens.params]
-    K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_bt), dtype=float), (f.num_pathways, ens.B, T))
-    err = ens.S[:, None] - K.sum(axis=0)
-    loss = 0.5 * (err**2).reshape(*ens.member_shape, T).sum(axis=-2)
-    K_out = np.moveaxis(K.reshape(f.num_pathways, *ens.member_shape, T), (0, -1), (-2, 0))
-    state = np.moveaxis(Yn.reshape(ens.n, *ens.member_shape, T), (0, -1), (-2, 0))
+    # Time-major (n, T, B) views: the solvers' outputs are time-major, so no transposing copies.
+    params_tb = [p[None, :] for p in ens.params]
+    K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_tb), dtype=float), (f.num_pathways, T, ens.B))
+    err = ens.S[None, :] - K.sum(axis=0)
+    loss = 0.5 * (err**2).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
+    K_out = np.moveaxis(K.reshape(f.num_pathways, T, *ens.member_shape), 0, -2)
+    state = np.moveaxis(Yn.reshape(ens.n, T, *ens.member_shape), 0, -2)
     extras = {}
     if f._invariants is not None and T:
         inv = np.broadcast_to(
-            np.asarray(f._invariants(Yn, *params_bt), dtype=float), (len(f.invariant_names), ens.B, T)
+            np.asarray(f._invariants(Yn, *params_tb), dtype=float), (len(f.invariant_names), T, ens.B)
         )
-        per_member = np.max(np.abs(inv - inv[..., :1]), axis=-1)
+        per_member = np.max(np.abs(inv - inv[:, :1]), axis=1)
         drift = per_member.max(axis=1) if ens.B else np.zeros(len(f.invariant_names))
         extras["invariant_drift_per_member"] = per_member.reshape(len(f.invariant_names), *ens.member_shape)
         extras["invariant_names"] = f.invariant_names
@@ -444,7 +445,7 @@ def integrate(
     return Trajectory(
         t=t,
         K=K_out,
-        loss=np.moveaxis(loss, -1, 0),
+        loss=loss,
         success=success,
         message=message,
         state_names=f.state_names,
@@ -567,7 +568,7 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
             f"overflow: the state became NaN or infinite (depths {f.depths}); "
             "use smaller initial values, a smaller t_max or a tighter rtol"
         )
-    Yn = np.moveaxis(Y, 0, -1)  # (n, B, T)
+    Yn = np.moveaxis(Y, 0, 1)  # (n, T, B)
     stats = {
         "nfev": int(result["nfev"]),
         "njev": int(result["njev"]),
