@@ -4,7 +4,10 @@
     with S = 10, to t = 10, vectorised (one integrate call per panel) against a
     per-trajectory pure-Python forward-Euler loop with dt = 1e-3; both measured against a
     tight-tolerance Radau reference (rtol 1e-12). Target: >= 100x faster at equal or
-    better accuracy (compared panel by panel). Both methods, three tolerances each.
+    better accuracy (compared panel by panel). Three ways, three tolerances each: LSODA on
+    the q/p equations, LSODA on the race form (``integrate_race_form``: the same q/p
+    initial states, one variable per pathway, each member's own c; what ``pathdyn figures
+    phase-plane`` uses) and the batched Rosenbrock method on the q/p equations.
 (b) The compiled right-hand side per ensemble member against a hand-written numpy one.
     Target: within 2x.
 (c) A 10,000-member ensemble, 2 pathways of depth 13, 8 modes (the hierarchical
@@ -34,6 +37,7 @@ from pathdyn.numerics.compile import compile_rhs  # noqa: E402
 from pathdyn.numerics.datasets import hierarchical_dataset  # noqa: E402
 from pathdyn.numerics.initial import draw_initial_state  # noqa: E402
 from pathdyn.numerics.integrate import _Ensemble, integrate  # noqa: E402
+from pathdyn.numerics.phase_plane import integrate_race_form  # noqa: E402
 from pathdyn.numerics.race import race_final_strengths  # noqa: E402
 from pathdyn.theory.reduced import reduce_to_modes  # noqa: E402
 
@@ -78,10 +82,15 @@ def euler_trajectory(depth, q1, p1, q2, p2, S, dt, t_max, record_every):
 def bench_phase_plane(quick: bool):
     print("(a) phase-plane work: 100 ICs x 4 depths x 2 scales, S = 10, t in [0, 10], c = 1")
     compiled = {d: compile_rhs(reduce_to_modes((d, d))) for d in DEPTHS}
+    race = {d: compile_rhs(reduce_to_modes((d, d), model="race")) for d in DEPTHS}
     start = time.perf_counter()
     for d in DEPTHS:
         compile_rhs(reduce_to_modes((d, d)))
     compile_time = time.perf_counter() - start
+    start = time.perf_counter()
+    for d in DEPTHS:
+        compile_rhs(reduce_to_modes((d, d), model="race"))
+    race_compile_time = time.perf_counter() - start
     states = {(d, s): draw_initial_state(compiled[d], 1, s, seed=row, c=C, batch=(MEMBERS,))
               for d in DEPTHS for row, s in enumerate(SCALES)}
 
@@ -94,11 +103,16 @@ def bench_phase_plane(quick: bool):
 
     def vectorised(method, rtol):
         # One integrate call per depth: both initial scales (200 members) in one ensemble.
+        # method "race form": the same q/p initial states through integrate_race_form (LSODA).
         out = {}
         for d in DEPTHS:
             y0 = np.concatenate([states[(d, s)] for s in SCALES], axis=0)
-            K = integrate(compiled[d], y0, [S_PHASE], T_MAX, t_eval=OUTPUT_TIMES, method=method, rtol=rtol,
-                          atol=rtol * 1e-2).K[..., 0]
+            if method == "race form":
+                K = integrate_race_form(race[d], y0, [S_PHASE], T_MAX, state_names=compiled[d].state_names,
+                                        t_eval=OUTPUT_TIMES, rtol=rtol, atol=rtol * 1e-2).K[..., 0]
+            else:
+                K = integrate(compiled[d], y0, [S_PHASE], T_MAX, t_eval=OUTPUT_TIMES, method=method, rtol=rtol,
+                              atol=rtol * 1e-2).K[..., 0]
             for i, s in enumerate(SCALES):
                 out[(d, s)] = K[:, i * MEMBERS:(i + 1) * MEMBERS]
         return out
@@ -136,9 +150,10 @@ def bench_phase_plane(quick: bool):
           f"(panels depth, scale: {where})")
     print("    Euler error per panel (depth, scale): " + ", ".join(
         f"({d},{s:g}) {euler_errors[(d, s)]:.1e}" for d, s in states))
-    print(f"    (+ compiling the 4 depths once: {compile_time:.3f} s, not counted below)")
+    print(f"    (+ compiling the 4 depths once: {compile_time:.3f} s q/p, {race_compile_time:.3f} s race form; "
+          "not counted below)")
     best = None
-    for method in ("LSODA", "rosenbrock"):
+    for method in ("LSODA", "race form", "rosenbrock"):
         for rtol in (1e-8, 1e-6, 1e-4):
             elapsed, result = median_time(lambda: vectorised(method, rtol), repeats=5)
             errors = panel_errors(result)

@@ -68,11 +68,12 @@ def _run_phase_plane(args) -> int:
     panels = []
     for depth in depths:
         compiled = compile_rhs(reduce_to_modes((depth, depth)))
+        race = compile_rhs(reduce_to_modes((depth, depth), model="race"))
         for row, scale in enumerate(scales):
             panels.append(
                 compute_phase_panel(
                     compiled, scale, S=args.singular_value, t_max=args.t_max, num_members=args.num_trajectories,
-                    c=args.c, seed=args.seed + row,
+                    c=args.c, seed=args.seed + row, race_equations=race,
                 )
             )
     plot_phase_planes(panels, args.output)

@@ -26,7 +26,7 @@ CHAIN_BELOW = 4096
 def _lambdify(args, exprs, cse: bool):
     """``sympy.lambdify`` to numpy with optional common-subexpression elimination.
 
-    On batches below ``CHAIN_BELOW`` members, integer powers ``x**k`` (``k >= 2``) of
+    On batches below ``CHAIN_BELOW`` members, integer powers ``x**k`` (``k >= 3``) of
     symbols are computed once each by repeated multiplication shared between exponents
     (``q**23`` reuses ``q**11``...) instead of numpy's ``power``; larger batches use the
     plain lambdified function.
@@ -40,7 +40,9 @@ def _lambdify(args, exprs, cse: bool):
     for expr in exprs:
         for atom in expr.atoms(sp.Pow):
             base, exp = atom.as_base_exp()
-            if base in position and exp.is_Integer and int(exp) >= 2:
+            # Squares stay with numpy (``x**2`` is already one multiply there); a chain
+            # only for them would cost its Python wrapper (measured 5 us a call) for nothing.
+            if base in position and exp.is_Integer and int(exp) >= 3:
                 powers[atom] = (base, int(exp))
     if not powers:
         return sp.lambdify(args, exprs, modules="numpy", cse=cse)
@@ -58,6 +60,14 @@ def _lambdify(args, exprs, cse: bool):
         if k == 1:
             memo[key] = ("base", bases.index(base))
             return memo[key]
+        slot(base, 1)
+        # One multiply when two known powers add up to k (q**12 = q**11 * q once q**11 exists).
+        known = sorted((a for b, a in memo if b == base), reverse=True)
+        for a in known:
+            if (base, k - a) in memo:
+                plan.append((memo[(base, a)], memo[(base, k - a)]))
+                memo[key] = ("power", len(plan) - 1)
+                return memo[key]
         if k % 2 == 0:
             half = slot(base, k // 2)
             plan.append((half, half))
@@ -66,6 +76,8 @@ def _lambdify(args, exprs, cse: bool):
         memo[key] = ("power", len(plan) - 1)
         return memo[key]
 
+    for base, k in sorted(set(powers.values()), key=lambda bk: (position[bk[0]], bk[1])):
+        slot(base, k)  # ascending exponents, so higher powers reuse lower ones
     wanted = [slot(base, k) for base, k in powers.values()]
     flat_args = [(i, isinstance(arg, (list, tuple))) for i, arg in enumerate(args)]
     locate = []

@@ -10,6 +10,7 @@ offered to implicit methods in banded form (LSODA) or as a sparse matrix (BDF, R
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
@@ -113,17 +114,40 @@ class _Ensemble:
     last_max = 0.0
     threshold = np.inf
 
-    def rhs(self, t, y):
+    #: ``rhs`` records an upper bound ``sqrt(y . y)`` of ``max |y|`` instead of the exact value
+    #: while the bound stays below this (one dot product instead of abs and max, which
+    #: matters on small ensembles); set by :func:`integrate` to ``min(threshold, 1e6 max(1, |y0|))``
+    #: so that the blow-up checks and diagnostics decide exactly as with the exact value.
+    exact_above = 0.0
+
+    def _largest(self, y):
+        if y.size == 0:
+            return 0.0
+        if y.ndim == 1:
+            bound = math.sqrt(float(np.dot(y, y))) * (1.0 + 1e-12)
+            if bound <= self.exact_above:
+                return bound
+        return float(np.max(np.abs(y)))
+
+    def rhs(self, t, y, out=None):
         self.last_t = t
-        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        largest = self._largest(y)
         self.last_max = largest
         if not largest <= self.threshold:
             raise _BlowUp(t, largest)
-        out = np.empty((self.B, self.n))
+        if out is None:
+            out = np.empty((self.B, self.n))
         values = self.f._rhs(t, y.reshape(self.B, self.n).T, *self.params)
         for i, value in enumerate(values):
             out[:, i] = value
         return out.reshape(-1)
+
+    def rhs_buffered(self, t, y):
+        """``rhs`` writing into one reused array (for callers that copy the result: odeint)."""
+        buffer = self.__dict__.get("_buffer")
+        if buffer is None:
+            buffer = self._buffer = np.empty((self.B, self.n))
+        return self.rhs(t, y, buffer)
 
     def jac_blocks(self, t, y):
         jac = self.f._jac(t, y.reshape(self.B, self.n).T, *self.params)
@@ -302,6 +326,7 @@ def integrate(
     # Blow-up is checked on every right-hand-side evaluation (cheaper than an event):
     # a state beyond the threshold only arises on a diverging solution.
     ens.threshold = blowup_threshold
+    ens.exact_above = min(blowup_threshold, 1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
     events = []
     if loss_tol is not None:
         converged = lambda t, y: float(np.max(ens.member_loss(y))) - loss_tol  # noqa: E731
@@ -376,21 +401,22 @@ def integrate(
             message = f"reached t_max = {t_max:g}"
 
         T = t.size
-        Yn = ens.unflat(Y.reshape(ens.B * ens.n, T))  # (n, B, T)
+        Yn = Y.reshape(ens.B, ens.n, T).transpose(1, 2, 0)  # (n, T, B): a view for odeint's (T, B*n) output
         solver_stats = {"nfev": int(sol.nfev), "njev": int(sol.njev), "nlu": int(sol.nlu)}
     T = t.size
-    params_bt = [p[:, None] for p in ens.params]
-    K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_bt), dtype=float), (f.num_pathways, ens.B, T))
-    err = ens.S[:, None] - K.sum(axis=0)
-    loss = 0.5 * (err**2).reshape(*ens.member_shape, T).sum(axis=-2)
-    K_out = np.moveaxis(K.reshape(f.num_pathways, *ens.member_shape, T), (0, -1), (-2, 0))
-    state = np.moveaxis(Yn.reshape(ens.n, *ens.member_shape, T), (0, -1), (-2, 0))
+    # Time-major (n, T, B) views: the solvers' outputs are time-major, so no transposing copies.
+    params_tb = [p[None, :] for p in ens.params]
+    K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_tb), dtype=float), (f.num_pathways, T, ens.B))
+    err = ens.S[None, :] - K.sum(axis=0)
+    loss = 0.5 * (err**2).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
+    K_out = np.moveaxis(K.reshape(f.num_pathways, T, *ens.member_shape), 0, -2)
+    state = np.moveaxis(Yn.reshape(ens.n, T, *ens.member_shape), 0, -2)
     extras = {}
     if f._invariants is not None and T:
         inv = np.broadcast_to(
-            np.asarray(f._invariants(Yn, *params_bt), dtype=float), (len(f.invariant_names), ens.B, T)
+            np.asarray(f._invariants(Yn, *params_tb), dtype=float), (len(f.invariant_names), T, ens.B)
         )
-        per_member = np.max(np.abs(inv - inv[..., :1]), axis=-1)
+        per_member = np.max(np.abs(inv - inv[:, :1]), axis=1)
         drift = per_member.max(axis=1) if ens.B else np.zeros(len(f.invariant_names))
         extras["invariant_drift_per_member"] = per_member.reshape(len(f.invariant_names), *ens.member_shape)
         extras["invariant_names"] = f.invariant_names
@@ -421,7 +447,7 @@ def integrate(
     return Trajectory(
         t=t,
         K=K_out,
-        loss=np.moveaxis(loss, -1, 0),
+        loss=loss,
         success=success,
         message=message,
         state_names=f.state_names,
@@ -504,14 +530,14 @@ def _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options):
         kwargs.update(Dfun=lambda t, y: jac(t, y), ml=options["lband"], mu=options["uband"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ODEintWarning)
-        Y, info = odeint(ens.rhs, ens.y0, times, tfirst=True, full_output=True, rtol=rtol, atol=atol,
+        Y, info = odeint(ens.rhs_buffered, ens.y0, times, tfirst=True, full_output=True, rtol=rtol, atol=atol,
                          hmax=0.0 if not np.isfinite(max_step) else float(max_step), mxstep=500_000, **kwargs)
     if info.get("message") != "Integration successful." or not np.all(np.isfinite(Y)):
         return None
     if prepend:
         Y = Y[1:]
     return SimpleNamespace(
-        t=np.asarray(t_eval, dtype=float), y=np.ascontiguousarray(Y.T), success=True,
+        t=np.asarray(t_eval, dtype=float), y=Y.T, success=True,  # a view: (B*n, T) without a copy
         message="The solver successfully reached the end of the integration interval.",
         nfev=int(info["nfe"][-1]), njev=int(info["nje"][-1]), nlu=int(info["nje"][-1]), t_events=None,
     )
@@ -594,7 +620,7 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
             f"overflow: the state became NaN or infinite (depths {f.depths}); "
             "use smaller initial values, a smaller t_max or a tighter rtol"
         )
-    Yn = np.moveaxis(Y, 0, -1)  # (n, B, T)
+    Yn = np.moveaxis(Y, 0, 1)  # (n, T, B)
     stats = {
         "nfev": int(result["nfev"]),
         "njev": int(result["njev"]),
