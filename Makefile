@@ -9,7 +9,7 @@ STAMP := $(VENV)/.pathdyn-installed
 
 .PHONY: run test test-slow bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py validation/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -35,4 +35,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OUT) *.egg-info
+	rm -rf $(VENV) $(OUT) *.egg-info build validation/_kernels*.so

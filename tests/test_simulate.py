@@ -413,7 +413,7 @@ def test_float32_backward_variant_matches_plain_product(seed):
     results = []
     for as_row in (False, True):
         engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "tanh", True, "mean",
-                         np.dtype(np.float64), 0, backward_as_row=as_row)
+                         np.dtype(np.float64), 0, backward_as_row=as_row, use_kernels=False)
         for _ in range(3):
             engine.forward()
             engine.backward_update(0.05)
@@ -433,7 +433,7 @@ def test_blocked_forward_variant_matches_plain_product(seed):
     results = []
     for blocks in (False, True):
         engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "relu", False, "mean",
-                         np.dtype(np.float64), 0, forward_by_blocks=blocks)
+                         np.dtype(np.float64), 0, forward_by_blocks=blocks, use_kernels=False)
         for _ in range(2):
             engine.forward()
             engine.backward_update(0.05)

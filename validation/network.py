@@ -29,6 +29,7 @@ from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, Simulat
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory, atomic_write
 from pathdyn.theory.architecture import Architecture, parse_depths
+from pathdyn.validation import kernels
 
 __all__ = [
     "ACTIVATIONS",
@@ -56,6 +57,11 @@ PARALLEL_MIN_WIDTH = 512
 #: of FORWARD_BLOCK_COLUMNS columns.
 FORWARD_BLOCKS_MIN_WIDTH = 2048
 FORWARD_BLOCK_COLUMNS = 64
+#: Products with layers whose both sides are at least this wide go through the C kernels
+#: (pathdyn.validation.kernels) when they are built and the block has at most 8 columns
+#: (measured, one thread: at width 1000 and up faster than BLAS for both products and both
+#: dtypes, 1.5-4x at width 4096; at 512 the forward product was a little slower).
+KERNEL_MIN_WIDTH = 768
 #: Networks whose layers are all at most this wide are stepped as a stack over seeds
 #: (measured, 10 seeds, depths 3,3: stacking 1.5x faster at width 32, even at 64,
 #: 3x slower at 128).
@@ -414,8 +420,11 @@ class _Engine:
     """One network's weights and reusable buffers; one GD step is :meth:`forward` then
     :meth:`backward_update`, in place.
 
-    Every large product goes through BLAS ``gemm`` with preallocated Fortran outputs, so
-    no weight-sized temporary is ever created. Updates are fused into ``gemm`` with
+    The two thin products of a wide layer (``W h`` forward, ``W^T G`` backward; at most 8
+    samples) go through the C kernels of :mod:`pathdyn.validation.kernels` when they are
+    built: they stream ``W`` once, where BLAS ``gemm`` first packs it (2-4x slower at
+    width 4096). Every other large product goes through BLAS ``gemm`` with preallocated
+    Fortran outputs, so no weight-sized temporary is ever created. Updates are fused into ``gemm`` with
     ``beta = 1`` writing into the weight itself. For large layers the rank-``P`` updates
     ``-eta G h^T`` are deferred: the layer is held as ``W0 + A B^T`` with thin ``A``, ``B``
     (``deferred_rank`` columns) and folded into ``W0`` by one rank-``r`` ``gemm`` every
@@ -425,7 +434,7 @@ class _Engine:
     """
 
     def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0, backward_as_row=None,
-                 forward_by_blocks=None):
+                 forward_by_blocks=None, use_kernels=None):
         self.dtype = dtype
         self.gemm = _blas(dtype)
         self.W = weights
@@ -476,6 +485,9 @@ class _Engine:
         from scipy.linalg import blas
 
         self.gemv = blas.dgemv if dtype == np.float64 else blas.sgemv
+        # The C kernels stream each wide weight once per product (BLAS packs it first).
+        self.use_kernels = kernels.available() if use_kernels is None else bool(use_kernels)
+        self._lanes = {}
         for a, pw in enumerate(weights):
             for d, W in enumerate(pw):
                 if not (W.flags.f_contiguous and W.dtype == dtype):
@@ -486,7 +498,15 @@ class _Engine:
         """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
         gemm = self.gemm
         W = self.W[a][d]
-        if transpose and self.backward_as_row:
+        if self._uses_kernel(W, h.shape[1]):
+            # Row-major copies of the thin blocks (a few hundred kB): the kernel reads W once.
+            n_in, n_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
+            src, dst = self._lane_buffer(a, 0, n_in), self._lane_buffer(a, 1, n_out)
+            src[:, : h.shape[1]] = h
+            (kernels.tn if transpose else kernels.nn)(W, src, dst)
+            np.copyto(out, dst[:, : h.shape[1]])
+            z = out
+        elif transpose and self.backward_as_row:
             # (W^T h)^T = h^T W: a (P x n) result, then one small transposing copy.
             key = (a, h.shape[1], W.shape[1])  # per pathway: pathways may run in parallel
             if key not in self._rows:
@@ -517,6 +537,20 @@ class _Engine:
             small = gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
             gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
         return z
+
+    def _uses_kernel(self, W, columns: int) -> bool:
+        return self.use_kernels and columns <= kernels.LANES and min(W.shape) >= KERNEL_MIN_WIDTH
+
+    def kernel_layers(self) -> int:
+        """How many layers' products of a training step go through the C kernels."""
+        return sum(self._uses_kernel(W, self.P) for pw in self.W for W in pw)
+
+    def _lane_buffer(self, a, side, rows):
+        """A reusable C-ordered ``(rows, LANES)`` buffer per pathway (pathways may run in parallel)."""
+        key = (a, side, rows)
+        if key not in self._lanes:
+            self._lanes[key] = np.zeros((rows, kernels.LANES), dtype=self.dtype)
+        return self._lanes[key]
 
     def _update(self, a, d, G, h_in, eta):
         """``W <- W - eta G h_in^T``: fused into ``W`` or appended to the deferred factors."""
@@ -1014,6 +1048,7 @@ def simulate_gd(
             "pathway_workers": workers,
             "blas_threads": blas_count,
             "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
+            "kernel_layers": 0 if stacked else engine.kernel_layers(),
         },
         provenance=provenance,
     )
