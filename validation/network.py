@@ -501,10 +501,11 @@ class _Engine:
         if self._uses_kernel(W, h.shape[1]):
             # Row-major copies of the thin blocks (a few hundred kB): the kernel reads W once.
             n_in, n_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
-            src, dst = self._lane_buffer(a, 0, n_in), self._lane_buffer(a, 1, n_out)
-            src[:, : h.shape[1]] = h
+            k = h.shape[1]
+            src, dst = self._lane_buffer(a, 0, n_in, k), self._lane_buffer(a, 1, n_out, k)
+            src[:, :k] = h
             (kernels.tn if transpose else kernels.nn)(W, src, dst)
-            np.copyto(out, dst[:, : h.shape[1]])
+            np.copyto(out, dst[:, :k])
             z = out
         elif transpose and self.backward_as_row:
             # (W^T h)^T = h^T W: a (P x n) result, then one small transposing copy.
@@ -545,9 +546,10 @@ class _Engine:
         """How many layers' products of a training step go through the C kernels."""
         return sum(self._uses_kernel(W, self.P) for pw in self.W for W in pw)
 
-    def _lane_buffer(self, a, side, rows):
-        """A reusable C-ordered ``(rows, LANES)`` buffer per pathway (pathways may run in parallel)."""
-        key = (a, side, rows)
+    def _lane_buffer(self, a, side, rows, used):
+        """A reusable C-ordered ``(rows, LANES)`` buffer per pathway (pathways may run in
+        parallel) and per number of ``used`` lanes, so that the padding lanes stay zero."""
+        key = (a, side, rows, used)
         if key not in self._lanes:
             self._lanes[key] = np.zeros((rows, kernels.LANES), dtype=self.dtype)
         return self._lanes[key]
