@@ -394,13 +394,16 @@ def test_user_dataset_files_npz_and_csv_with_raw_inputs(tmp_path, rng):
         simulate_gd((2, 2), str(tmp_path / "bad.npz"), 20, learning_rate=0.01, steps=1)
 
 
-def test_parallel_pathways_give_the_same_bits(seed):
-    """threads=2 runs the two pathways on two Python threads (1-thread BLAS each): same bits."""
+@pytest.mark.parametrize("width", [512, 800])
+def test_parallel_pathways_give_the_same_bits(width, seed):
+    """threads=2 runs the two pathways on two Python threads (1-thread BLAS each; the C
+    kernels from width 768; deferred folds after each sweep on 2-thread BLAS): same bits."""
     data = hierarchical_dataset()
     kw = dict(activation="tanh", learning_rate=0.01, steps=20, record_every=10, seed=seed, dtype=np.float32)
-    one = simulate_gd((3, 2), data, 512, threads=1, **kw)
-    two = simulate_gd((3, 2), data, 512, threads=2, **kw)
+    one = simulate_gd((3, 2), data, width, threads=1, **kw)
+    two = simulate_gd((3, 2), data, width, threads=2, **kw)
     assert two.stats["pathway_workers"] == 2 and two.stats["blas_threads"] == 1
+    assert two.stats["deferred_layers"] == 1  # 20 steps: two folds
     assert np.array_equal(one.K, two.K) and np.array_equal(one.loss, two.loss)
 
 

@@ -30,6 +30,7 @@ from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory, atomic_write
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.validation import kernels
+from pathdyn.validation.blas_threads import blas_threads
 
 __all__ = [
     "ACTIVATIONS",
@@ -159,8 +160,6 @@ def _check_choice(name: str, value, choices) -> None:
 # --------------------------------------------------------------------------- init
 def _haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     """A Haar-random matrix with orthonormal rows or columns (whichever is fewer)."""
-    from pathdyn.validation.blas_threads import blas_threads
-
     big, small = max(rows, cols), min(rows, cols)
     A = rng.standard_normal((big, small))
     with blas_threads(1):  # two BLAS pools on two busy cores fight: pin (PERFORMANCE.md)
@@ -461,6 +460,7 @@ class _Engine:
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
         self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
+        self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
         # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
         # both sides exceed r (elsewhere the plain fused update is as cheap).
         r = int(deferred_rank)
@@ -566,7 +566,10 @@ class _Engine:
         B[:, c:c + P] = h_in
         lazy[2] = c + P
         if lazy[2] == self.rank:
-            self._fold(a, d)
+            if self.pool is None:
+                self._fold(a, d)
+            else:  # scipy's BLAS keeps the GIL: a fold here would stall the other pathways
+                self._due.append((a, d))
 
     def _fold(self, a, d):
         lazy = self.deferred[a][d]
@@ -619,6 +622,13 @@ class _Engine:
     def backward_update(self, eta: float) -> None:
         """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place."""
         self._map(self._backward_path, eta)
+        if self._due:
+            # Folds of the parallel sweep, on all the pool's threads through BLAS itself (the
+            # layers are not used again before the next step: the same bits as folding at once).
+            with blas_threads(self.pool._max_workers):
+                for a, d in sorted(self._due):
+                    self._fold(a, d)
+            self._due.clear()
 
     def _backward_path(self, a, eta):
         D = len(self.W[a])
@@ -955,8 +965,6 @@ def simulate_gd(
     started = time.perf_counter()
 
     from pathdyn.progress import Progress
-
-    from pathdyn.validation.blas_threads import blas_threads
 
     widest = max(n for s in sizes for n in s)
     stacked = widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
