@@ -164,7 +164,7 @@ def main() -> None:
             if torch is not None:
                 torch.set_num_threads(threads)
             print(f"\n## {threads} thread(s): " + ("BLAS single-threaded" if threads == 1 else
-                  "pathdyn runs the 2 pathways on 2 threads with 1-thread BLAS (its threads=2 default); "
+                  "pathdyn runs the 2 pathways on 2 threads with 1-thread BLAS (what threads=2 does); "
                   "PyTorch uses 2 intra-op threads"))
             for dtype in DTYPES:
                 name = np.dtype(dtype).name

@@ -49,7 +49,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--record-every", type=int, default=1, help="record every k steps (and the last step; default 1)")
     train.add_argument("--loss", default="mean", help="mean: 1/(2P) sum |y - f|^2, t = eta step (default); paper: sum |y - f|^2, t = 2 P eta step")
     train.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
-    train.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    train.add_argument("--threads", type=int, default=1,
+                       help="cores to use (default 1): pathways run in parallel first, the rest goes to BLAS")
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, help="output .npz (t, step, K, loss, UtOmegaV, singular_values, config)")
     out.add_argument("--save-weights", metavar="FILE.npz", default=None, help="write the final weights (arrays W_<a>_<d>)")
