@@ -28,7 +28,7 @@ from scipy.linalg import blas
 from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.validation import kernels
 from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network import _Engine, initialize_weights
+from pathdyn.validation.network import _Engine, default_deferred_rank, initialize_weights
 
 DTYPES = (np.float64, np.float32)
 _WEIGHTS: dict = {}
@@ -74,8 +74,7 @@ def step_cost(sizes, P: int, itemsize: int) -> tuple:
     return weight_bytes, flops
 
 
-def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_rank=None, workers: int = 1,
-                      use_kernels=None) -> float:
+def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, workers: int = 1, use_kernels=None) -> float:
     """Mean seconds per step (over ``steps`` consecutive steps, a whole number of folds), median of repeats."""
     data = hierarchical_dataset()
     P = data.num_samples
@@ -84,13 +83,13 @@ def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, deferred_r
         _WEIGHTS.clear()
         _WEIGHTS[key] = initialize_weights(depths, data.n_in, data.n_out, width, init_scale=0.3, seed=0, dtype=dtype)
     weights = _WEIGHTS[key]
-    rank = 8 * P if deferred_rank is None and width >= 32 * P else (deferred_rank or 0)
-    engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), rank, use_kernels=use_kernels)
+    engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), default_deferred_rank(width, P),
+                     use_kernels=use_kernels)
     eta = float(np.dtype(dtype).type(1e-4))
     if workers > 1:  # pathways on parallel Python threads, single-threaded BLAS each
         from concurrent.futures import ThreadPoolExecutor
 
-        engine.pool = ThreadPoolExecutor(max_workers=workers)
+        engine.run_pathways_on(ThreadPoolExecutor(max_workers=workers), workers)
 
     def run():
         for _ in range(steps):

@@ -1,4 +1,6 @@
-"""The C kernels for the thin products (validation/_kernels.c, pathdyn.validation.kernels)."""
+"""The C kernels for the thin products (validation/_kernels.c, pathdyn.validation.kernels).
+
+Training through them against training through BLAS: tests/test_simulate.py."""
 
 import os
 import shutil
@@ -12,7 +14,7 @@ import pytest
 
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset
 from pathdyn.validation import kernels
-from pathdyn.validation.network import KERNEL_MIN_WIDTH, _Engine, initialize_weights, simulate_gd
+from pathdyn.validation.network import KERNEL_MIN_WIDTH, simulate_gd
 
 needs_kernels = pytest.mark.skipif(not kernels.available(), reason="C kernels not built (no C compiler at install)")
 # Relative to the size of the product's entries: accumulation error over n terms.
@@ -67,34 +69,6 @@ def test_environment_switch_turns_them_off():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PATHDYN_KERNELS": "0"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-@needs_kernels
-@pytest.mark.parametrize("activation", ["linear", "tanh"])
-@pytest.mark.parametrize("P", [8, 5])
-def test_engine_steps_with_kernels_match_blas(activation, P, seed):
-    """Training steps through the kernels (P = 8, and P = 5 padded to 8) equal BLAS's up to rounding."""
-    rng = np.random.default_rng(seed)
-    if P == 8:
-        data = hierarchical_dataset()
-    else:
-        data = Dataset(X=rng.standard_normal((6, P)), Y=rng.standard_normal((4, P)), name="generic")
-    N = KERNEL_MIN_WIDTH + 37  # not a multiple of any block size
-    w = initialize_weights((3, 2), data.n_in, data.n_out, N, init_scale=1.0, seed=seed)
-    results = []
-    for use in (False, True):
-        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, False, "mean",
-                         np.dtype(np.float64), 8 * P, use_kernels=use)
-        assert engine.kernel_layers() == (1 if use else 0)
-        for _ in range(12):  # one fold of the deferred updates and a partial one
-            engine.forward()
-            engine.backward_update(0.05)
-        engine.fold_all()
-        results.append((engine.W[0], engine.forward()))
-    moved = max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], w[0]))
-    assert moved > 1e-3  # the steps moved the network: the comparison is not vacuous
-    assert abs(results[0][1] - results[1][1]) < 1e-10 * results[0][1]
-    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], results[1][0])) < 1e-12
 
 
 @needs_kernels

@@ -10,6 +10,7 @@ from scipy.integrate import solve_ivp
 from pathdyn.cli.main import main as cli_main
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset, random_dataset
+from pathdyn.validation import kernels
 from pathdyn.validation.network import (
     initialize_weights,
     load_weights,
@@ -407,40 +408,66 @@ def test_parallel_pathways_give_the_same_bits(width, seed):
     assert np.array_equal(one.K, two.K) and np.array_equal(one.loss, two.loss)
 
 
-def test_float32_backward_variant_matches_plain_product(seed):
-    """The h^T W form of W^T G (used in float32) is the same product, up to rounding."""
+def train_engine_variants(w, data, activation, activate_last, steps, rank, variants):
+    """Train a copy of ``w`` per engine option set in ``variants`` (``eta = 0.05``, float64);
+    returns ``[(engine, loss after the steps)]`` with every deferred update folded in."""
     from pathdyn.validation.network import _Engine
 
-    data = hierarchical_dataset()
-    w = initialize_weights((4,), 8, 15, 200, init_scale=1.0, seed=seed)
-    results = []
-    for as_row in (False, True):
-        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "tanh", True, "mean",
-                         np.dtype(np.float64), 0, backward_as_row=as_row, use_kernels=False)
-        for _ in range(3):
+    trained = []
+    for options in variants:
+        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, activate_last,
+                         "mean", np.dtype(np.float64), rank, **options)
+        for _ in range(steps):
             engine.forward()
             engine.backward_update(0.05)
-        results.append(engine.W[0])
-    moved = max(np.max(np.abs(a - b)) for a, b in zip(results[0], w[0]))
+        engine.fold_all()
+        trained.append((engine, engine.forward()))
+    return trained
+
+
+def test_float32_backward_variant_matches_plain_product(seed):
+    """The h^T W form of W^T G (used in float32) is the same product, up to rounding."""
+    data = hierarchical_dataset()
+    w = initialize_weights((4,), 8, 15, 200, init_scale=1.0, seed=seed)
+    (plain, _), (rows, _) = train_engine_variants(w, data, "tanh", True, 3, 0, [
+        dict(backward_as_row=False, use_kernels=False), dict(backward_as_row=True, use_kernels=False)])
+    moved = max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], w[0]))
     assert moved > 1e-4
-    assert max(np.max(np.abs(a - b)) for a, b in zip(*results)) < 1e-12 * max(1.0, moved) * 1e3
+    assert max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], rows.W[0])) < 1e-12 * max(1.0, moved) * 1e3
 
 
 def test_blocked_forward_variant_matches_plain_product(seed):
     """gemv over column blocks (used for wide float32 layers) is the same W h, up to rounding."""
-    from pathdyn.validation.network import FORWARD_BLOCKS_MIN_WIDTH, _Engine
+    from pathdyn.validation.network import FORWARD_BLOCKS_MIN_WIDTH
 
     data = hierarchical_dataset()
-    N = FORWARD_BLOCKS_MIN_WIDTH
-    w = initialize_weights((3,), 8, 15, N, init_scale=1.0, seed=seed)
-    results = []
-    for blocks in (False, True):
-        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, "relu", False, "mean",
-                         np.dtype(np.float64), 0, forward_by_blocks=blocks, use_kernels=False)
-        for _ in range(2):
-            engine.forward()
-            engine.backward_update(0.05)
-        results.append((engine.W[0], engine.forward()))
-    assert abs(results[0][1] - results[1][1]) < 1e-10 * results[0][1]
-    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], w[0])) > 1e-4  # the steps moved it
-    assert max(np.max(np.abs(a - b)) for a, b in zip(results[0][0], results[1][0])) < 1e-12
+    w = initialize_weights((3,), 8, 15, FORWARD_BLOCKS_MIN_WIDTH, init_scale=1.0, seed=seed)
+    (plain, loss), (blocks, loss_blocks) = train_engine_variants(w, data, "relu", False, 2, 0, [
+        dict(forward_by_blocks=False, use_kernels=False), dict(forward_by_blocks=True, use_kernels=False)])
+    assert abs(loss - loss_blocks) < 1e-10 * loss
+    assert max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], w[0])) > 1e-4  # the steps moved it
+    assert max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], blocks.W[0])) < 1e-12
+
+
+@pytest.mark.skipif(not kernels.available(), reason="C kernels not built (no C compiler at install)")
+@pytest.mark.parametrize("activation", ["linear", "tanh"])
+@pytest.mark.parametrize("P", [8, 5])
+def test_engine_steps_with_kernels_match_blas(activation, P, seed):
+    """Training steps through the C kernels (P = 8, and P = 5 padded to 8) equal BLAS's up to rounding."""
+    from pathdyn.validation.network import KERNEL_MIN_WIDTH
+
+    rng = np.random.default_rng(seed)
+    if P == 8:
+        data = hierarchical_dataset()
+    else:
+        data = Dataset(X=rng.standard_normal((6, P)), Y=rng.standard_normal((4, P)), name="generic")
+    N = KERNEL_MIN_WIDTH + 37  # not a multiple of any block size
+    w = initialize_weights((3, 2), data.n_in, data.n_out, N, init_scale=1.0, seed=seed)
+    # 12 steps: one fold of the deferred updates and a partial one.
+    (plain, loss), (fast, loss_fast) = train_engine_variants(w, data, activation, False, 12, 8 * P, [
+        dict(use_kernels=False), dict(use_kernels=True)])
+    assert (plain.kernel_layers(), fast.kernel_layers()) == (0, 1)
+    moved = max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], w[0]))
+    assert moved > 1e-3  # the steps moved the network: the comparison is not vacuous
+    assert abs(loss - loss_fast) < 1e-10 * loss
+    assert max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], fast.W[0])) < 1e-12

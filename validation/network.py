@@ -409,6 +409,12 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
 
 
 # --------------------------------------------------------------------------- engine
+def default_deferred_rank(hidden_width: int, P: int) -> int:
+    """Rank of the deferred updates (``deferred_rank=None``): ``8 P`` (a fold every 8 steps)
+    when the widest hidden layer has at least ``32 P`` units, else 0 (update every step)."""
+    return 8 * P if hidden_width >= 32 * P else 0
+
+
 def _blas(dtype):
     from scipy.linalg import blas
 
@@ -460,6 +466,7 @@ class _Engine:
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
         self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
+        self.fold_threads = 1
         self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
         # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
         # both sides exceed r (elsewhere the plain fused update is as cheap).
@@ -585,6 +592,11 @@ class _Engine:
                 self._fold(a, d)
 
     # ------------------------------------------------------------------ step
+    def run_pathways_on(self, pool, threads: int = 1) -> None:
+        """Step the pathways on ``pool``'s threads (``None``: one after another); the
+        deferred folds of a parallel sweep then run on ``threads`` BLAS threads."""
+        self.pool, self.fold_threads = pool, int(threads)
+
     def _map(self, fn, *args) -> list:
         """``[fn(a, *args) for a in pathways]``, in parallel when a pool is set (results in order)."""
         M = len(self.W)
@@ -625,7 +637,7 @@ class _Engine:
         if self._due:
             # Folds of the parallel sweep, on all the pool's threads through BLAS itself (the
             # layers are not used again before the next step: the same bits as folding at once).
-            with blas_threads(self.pool._max_workers):
+            with blas_threads(self.fold_threads):
                 for a, d in sorted(self._due):
                     self._fold(a, d)
             self._due.clear()
@@ -950,7 +962,7 @@ def simulate_gd(
     P = dataset.num_samples
     if deferred_rank is None:
         widest = max(n for s in sizes for n in s[1:-1]) if any(len(s) > 2 for s in sizes) else 0
-        deferred_rank = 8 * P if widest >= 32 * P else 0
+        deferred_rank = default_deferred_rank(widest, P)
     time_per_step = learning_rate * (2 * P if loss == "paper" else 1)
     record_steps = list(range(0, steps + 1, record_every))
     if record_steps[-1] != steps:
@@ -1001,11 +1013,11 @@ def simulate_gd(
                 finals = []
                 for b, s in enumerate(seed_list):
                     engine = _Engine(start(s), dataset.X, dataset.Y, activation, activate_last, loss, dtype, deferred_rank)
-                    engine.pool = pool
+                    engine.run_pathways_on(pool, workers * blas_count)
                     _run(engine, recorder, learning_rate, steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
                          zero_loss, divergence_factor, bar, [s])
                     engine.fold_all()
-                    engine.pool = None
+                    engine.run_pathways_on(None)
                     finals.append(engine.W)
     finally:
         if pool is not None:
