@@ -134,9 +134,9 @@ def inverse_race_potential(value: float, depth: int, c: float = 1.0, strict: boo
         return 0.0
     hi = 1.0
     while _sech_integral(n, hi) < abs(target):
-        hi *= 2.0
-        if hi > 700:
-            break
+        if hi >= 700:  # the root lies where sinh leaves float range (as for D = 2 above)
+            return math.copysign(math.inf, target)
+        hi = min(2.0 * hi, 700.0)
     u = brentq(lambda v: _sech_integral(n, v) - abs(target), 0.0, hi, xtol=1e-16, rtol=4 * np.finfo(float).eps, maxiter=500)
     return math.copysign(math.sqrt(c) * math.sinh(u), target)
 

@@ -72,6 +72,17 @@ def test_inverse_race_potential_round_trip(depth):
         assert inverse_race_potential(F, depth, 1.2) == pytest.approx(value, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("depth", [3, 7])
+def test_inverse_at_the_edge_of_the_range_is_infinite(depth):
+    """Just inside |F| < F(inf) the root is beyond sinh's float range: +-inf, not an overflow."""
+    from pathdyn.numerics.race import _sech_integral_limit
+
+    edge = math.nextafter(_sech_integral_limit(depth - 2), 0.0)
+    assert inverse_race_potential(edge, depth, 1.0) == math.inf
+    assert inverse_race_potential(-edge, depth, 1.0) == -math.inf
+    assert inverse_race_potential(edge, depth, 1.0, strict=False) == math.inf
+
+
 def test_inverse_outside_range_is_an_error():
     with pytest.raises(ConfigError, match="outside the range"):
         inverse_race_potential(10.0, 5, 1.0)
