@@ -256,6 +256,11 @@ def test_loader_errors(tmp_path):
         load_equations_json("{not json")
     with pytest.raises(ConfigError, match="not a pathdyn equations export"):
         load_equations_json('{"format": "other"}')
+    for not_an_object in ("42", "null", "[1, 2]"):
+        path = tmp_path / "not-an-object.json"
+        path.write_text(not_an_object)
+        with pytest.raises(ConfigError, match="not a pathdyn equations export"):
+            load_equations_json(path)
     with pytest.raises(ConfigError, match="not found"):
         load_equations_json(tmp_path / "missing.json")
     data = json.loads(equations_to_json(derive_equations((2,))))

@@ -601,10 +601,13 @@ def load_equations_json(source) -> LoadedEquations:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"equations JSON: holds a {type(data).__name__}, not a pathdyn equations export; "
+                          "write one with pathdyn derive --format json")
     missing = [k for k in ("architecture", "symbols", "gradient_flow", "modes", "conserved") if k not in data]
-    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT or missing:
+    if data.get("format") != JSON_FORMAT or missing:
         raise ConfigError(
-            f"equations JSON: not a pathdyn equations export (format {data.get('format') if isinstance(data, dict) else None!r},"
+            f"equations JSON: not a pathdyn equations export (format {data.get('format')!r},"
             f" missing keys {missing}); write one with pathdyn derive --format json"
         )
     arch = Architecture.from_dict(data["architecture"], source="equations JSON architecture")
