@@ -11,6 +11,21 @@ def test_basic_properties():
     assert Architecture.from_dict(arch.to_dict()) == arch
 
 
+@pytest.mark.parametrize("hidden", [4, [[5], [6, 7]], None])
+def test_dict_round_trip_keeps_widths_and_is_hashable(hidden):
+    arch = Architecture(depths=(2, 3), hidden_widths=hidden)
+    again = Architecture.from_dict(arch.to_dict())
+    assert again == arch and hash(again) == hash(arch)
+    assert again.hidden_width(2, 2) == arch.hidden_width(2, 2)
+
+
+def test_from_dict_reports_a_bad_depths_string_with_the_other_problems():
+    with pytest.raises(ArchitectureError) as info:
+        Architecture.from_dict({"depths": "2,x", "foo": 1}, source="a.toml")
+    message = str(info.value)
+    assert message.startswith("a.toml: ") and "'x'" in message and "unknown key(s) foo" in message
+
+
 def test_from_string_and_unequal_depths():
     assert Architecture.from_string("2, 3,5").depths == (2, 3, 5)
     assert Architecture.from_string("1").num_pathways == 1

@@ -149,6 +149,8 @@ class Architecture:
             raise ArchitectureError("invalid architecture: " + "; ".join(problems))
         object.__setattr__(self, "depths", tuple(int(d) for d in depths))
         object.__setattr__(self, "_widths", widths)
+        if isinstance(hw, (list, tuple)):  # lists (from JSON/TOML) stored as tuples: hashable, comparable
+            object.__setattr__(self, "hidden_widths", widths)
 
     # ------------------------------------------------------------------ views
     @property
@@ -176,7 +178,9 @@ class Architecture:
             out["n_in"] = self.n_in
         if self.n_out is not None:
             out["n_out"] = self.n_out
-        if self._widths:
+        if _is_int(self.hidden_widths):
+            out["hidden_widths"] = int(self.hidden_widths)
+        elif self._widths:
             out["hidden_widths"] = [list(w) for w in self._widths]
         return out
 
@@ -197,12 +201,13 @@ class Architecture:
         allowed = {f.name for f in fields(cls) if f.init}
         unknown = sorted(set(data) - allowed)
         known = {k: v for k, v in data.items() if k in allowed}
+        problems = []
         if "depths" in known and isinstance(known["depths"], str):
             try:
                 known["depths"] = parse_depths(known["depths"], argument="depths")
             except ArchitectureError as error:
-                raise ArchitectureError(f"{source}: {error}") from None
-        problems = []
+                problems.append(str(error))
+                known["depths"] = (2,)  # placeholder so the remaining keys are still checked
         if unknown:
             problems.append(f"unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(sorted(allowed))}")
         if "depths" not in known:
