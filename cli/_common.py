@@ -18,7 +18,8 @@ def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> No
     group.add_argument("--n-in", type=int, default=None, help="input dimension (default: symbolic)")
     group.add_argument("--n-out", type=int, default=None, help="output dimension (default: symbolic)")
     inputs = group.add_mutually_exclusive_group()
-    inputs.add_argument("--whitened", dest="whitened", action="store_true", default=True, help="Sigma_x = I (default)")
+    # default None: "not given", so that a TOML file's whitened = false is kept unless overridden
+    inputs.add_argument("--whitened", dest="whitened", action="store_true", default=None, help="Sigma_x = I (default)")
     inputs.add_argument("--general", dest="whitened", action="store_false", help="carry a general Sigma_x")
     parser.set_defaults(_default_depths=default_depths)
 
@@ -29,15 +30,15 @@ def architecture_from_args(args) -> Architecture:
         raise ArchitectureError("give either --depths or --architecture, not both")
     if args.architecture:
         arch = Architecture.from_toml(args.architecture)
-        overrides = {k: v for k, v in (("n_in", args.n_in), ("n_out", args.n_out)) if v is not None}
-        if overrides or not args.whitened:
-            data = arch.to_dict() | overrides
-            if not args.whitened:
-                data["whitened"] = False
-            arch = Architecture.from_dict(data)
+        given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
+        overrides = {k: v for k, v in given if v is not None}
+        if overrides:
+            arch = Architecture.from_dict(arch.to_dict() | overrides,
+                                          source=f"--architecture {args.architecture} with the command-line options")
         return arch
     depths = parse_depths(args.depths or args._default_depths, argument="--depths")
-    return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=args.whitened)
+    whitened = True if args.whitened is None else args.whitened
+    return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=whitened)
 
 
 def write_output(path: str | None, text: str) -> None:

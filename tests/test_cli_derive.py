@@ -61,6 +61,13 @@ def test_architecture_file(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["architecture"]["depths"] == [1, 4] and data["architecture"]["n_in"] == 3
     assert any(s["role"] == "Sigma_x" for s in data["symbols"])
+    # Options given on the command line override the file; those not given leave it alone.
+    assert main(["derive", "--architecture", str(toml), "--whitened", "--n-in", "5", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["architecture"]["whitened"] is True and data["architecture"]["n_in"] == 5
+    assert not any(s["role"] == "Sigma_x" for s in data["symbols"])
+    assert main(["derive", "--architecture", str(toml), "--n-in", "0"]) == 2
+    assert f"--architecture {toml} with the command-line options: n_in: 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
