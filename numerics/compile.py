@@ -79,19 +79,16 @@ def _lambdify(args, exprs, cse: bool):
     for base, k in sorted(set(powers.values()), key=lambda bk: (position[bk[0]], bk[1])):
         slot(base, k)  # ascending exponents, so higher powers reuse lower ones
     wanted = [slot(base, k) for base, k in powers.values()]
-    flat_args = [(i, isinstance(arg, (list, tuple))) for i, arg in enumerate(args)]
-    locate = []
+    locate = []  # (argument, index in it or None) of each base
     for base in bases:
-        offset = 0
-        for i, is_list in flat_args:
-            arg = args[i]
-            if is_list and base in arg:
-                locate.append((i, list(arg).index(base)))
-                break
-            if not is_list and base == arg:
+        for i, arg in enumerate(args):
+            if isinstance(arg, (list, tuple)):
+                if base in arg:
+                    locate.append((i, list(arg).index(base)))
+                    break
+            elif base == arg:
                 locate.append((i, None))
                 break
-            offset += 1
 
     plain = sp.lambdify(args, exprs, modules="numpy", cse=cse)
     first = locate[0]
@@ -154,7 +151,6 @@ class CompiledRHS:
         invariants = tuple(getattr(equations, "invariants", ()))
         self.invariant_names = tuple(getattr(inv, "name", "") or f"I_{i + 1}" for i, inv in enumerate(invariants))
         self.invariant_exprs = tuple(sp.sympify(getattr(inv, "expr", inv)) for inv in invariants)
-        self.cse = bool(cse)
         rhs = [sp.sympify(f) for f in equations.rhs]
         strengths = [sp.sympify(k) for k in equations.strengths]
         args = [sp.Symbol("t"), list(state), *params]

@@ -44,13 +44,19 @@ def _as_float_array(value, name):
     return array
 
 
-class _BlowUp(Exception):
-    """Raised inside the right-hand side when the state passes ``blowup_threshold``."""
+def _blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
+    return IntegrationError(
+        f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={threshold:g} near "
+        f"t = {blowup.t:.6g} (depths {depths}); the flow diverges or overflows: use smaller initial "
+        "values, a smaller t_max or a tighter rtol"
+    )
 
-    def __init__(self, t, largest):
-        super().__init__(t, largest)
-        self.t = t
-        self.largest = largest
+
+def _overflow_error(depths) -> IntegrationError:
+    return IntegrationError(
+        f"overflow: the state became NaN or infinite (depths {depths}); "
+        "use smaller initial values, a smaller t_max or a tighter rtol"
+    )
 
 
 class _Ensemble:
@@ -106,10 +112,6 @@ class _Ensemble:
         self.params = [np.ascontiguousarray(v).reshape(self.B) for v in values]
         self.S = self.params[0]
 
-    def unflat(self, y):
-        """Flat ``(B*n, ...)`` -> ``(n, B, ...)`` view."""
-        return np.moveaxis(y.reshape(self.B, self.n, *y.shape[1:]), 1, 0)
-
     last_t = 0.0
     last_max = 0.0
     threshold = np.inf
@@ -134,7 +136,7 @@ class _Ensemble:
         largest = self._largest(y)
         self.last_max = largest
         if not largest <= self.threshold:
-            raise _BlowUp(t, largest)
+            raise BlowUp(t, largest)
         if out is None:
             out = np.empty((self.B, self.n))
         values = self.f._rhs(t, y.reshape(self.B, self.n).T, *self.params)
@@ -327,12 +329,9 @@ def integrate(
     # a state beyond the threshold only arises on a diverging solution.
     ens.threshold = blowup_threshold
     ens.exact_above = min(blowup_threshold, 1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
-    events = []
+    converged = None  # checked at the end of every step (no scipy event: see _step_until_converged)
     if loss_tol is not None:
         converged = lambda t, y: float(np.max(ens.member_loss(y))) - loss_tol  # noqa: E731
-        converged.terminal = True
-        converged.direction = -1
-        events.append(converged)
 
     if method == "rosenbrock":
         t, Yn, success, message, solver_stats, stopped_at = _integrate_rosenbrock(
@@ -349,21 +348,17 @@ def integrate(
         with np.errstate(over="ignore", invalid="ignore"):
             try:
                 sol = None
-                if method == "LSODA" and not events:
+                if method == "LSODA" and converged is None:
                     sol = _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options)
-                if sol is None and events:
-                    sol = _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, events[0])
+                if sol is None and converged is not None:
+                    sol = _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, converged)
                 if sol is None:
                     sol = solve_ivp(
                         ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
                         max_step=max_step, **options,
                     )
-            except _BlowUp as blowup:
-                raise IntegrationError(
-                    f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
-                    f"t = {blowup.t:.6g} (depths {f.depths}); the flow diverges or overflows: use smaller initial "
-                    "values, a smaller t_max or a tighter rtol"
-                ) from None
+            except BlowUp as blowup:
+                raise _blowup_error(blowup, blowup_threshold, f.depths) from None
             except (ValueError, FloatingPointError, ArithmeticError) as error:
                 raise IntegrationError(
                     f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
@@ -383,10 +378,7 @@ def integrate(
                 Y = np.concatenate([Y.reshape(ens.B * ens.n, -1), sol.y_events[0][0][:, None]], axis=1)
             message = f"converged: every member's loss fell below loss_tol={loss_tol:g} at t = {stopped_at:.6g}"
         if Y.size and not np.all(np.isfinite(Y)):
-            raise IntegrationError(
-                f"overflow: the state became NaN or infinite (depths {f.depths}); "
-                "use smaller initial values, a smaller t_max or a tighter rtol"
-            )
+            raise _overflow_error(f.depths)
         if not success:
             last = float(t[-1]) if t.size else 0.0
             start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
@@ -589,11 +581,7 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
     try:
         result = _chunked(rhs, jac, y0, ens.params, t_eval, t_max, rtol, atol, done, blowup_threshold, max_step)
     except BlowUp as blowup:
-        raise IntegrationError(
-            f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={blowup_threshold:g} near "
-            f"t = {blowup.t:.6g} (depths {f.depths}); the flow diverges or overflows: use smaller initial "
-            "values, a smaller t_max or a tighter rtol"
-        ) from None
+        raise _blowup_error(blowup, blowup_threshold, f.depths) from None
     except StepSizeCollapse as collapse:
         what = "blow-up" if not collapse.largest <= 1e6 * max(1.0, start_max) else "step size collapse"
         raise IntegrationError(
@@ -616,10 +604,7 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
         message = (f"converged: every member's loss fell below loss_tol={loss_tol:g} by t = {stopped_at:.6g} "
                    "(each member stopped at its own convergence time)")
     if Y.size and not np.all(np.isfinite(Y)):
-        raise IntegrationError(
-            f"overflow: the state became NaN or infinite (depths {f.depths}); "
-            "use smaller initial values, a smaller t_max or a tighter rtol"
-        )
+        raise _overflow_error(f.depths)
     Yn = np.moveaxis(Y, 0, 1)  # (n, T, B)
     stats = {
         "nfev": int(result["nfev"]),

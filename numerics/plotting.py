@@ -65,7 +65,7 @@ def plot_mode_trajectories(trajectory, path, singular_values=None, depths=None) 
     save_figure(fig, path)
 
 
-def plot_phase_planes(panels, path, columns=None, max_trajectories: int = 100) -> None:
+def plot_phase_planes(panels, path, max_trajectories: int = 100) -> None:
     """Grid of phase planes: rows = initial scales, columns = depths.
 
     Each panel shows the normalised vector field of its own depth, the fixed-point line

@@ -92,22 +92,21 @@ def lu_solve(factored, b: np.ndarray) -> np.ndarray:
     return b
 
 
-class StepSizeCollapse(Exception):
+class _Stopped(Exception):
+    """An integration stopped at time ``t`` with largest ``|state|`` ``largest``."""
+
+    def __init__(self, t, largest):
+        super().__init__(t, largest)
+        self.t = t
+        self.largest = largest
+
+
+class StepSizeCollapse(_Stopped):
     """The step size of some unit fell below rounding level."""
 
-    def __init__(self, t, largest):
-        super().__init__(t, largest)
-        self.t = t
-        self.largest = largest
 
-
-class BlowUp(Exception):
+class BlowUp(_Stopped):
     """Some unit's ``|state|`` passed the threshold."""
-
-    def __init__(self, t, largest):
-        super().__init__(t, largest)
-        self.t = t
-        self.largest = largest
 
 
 def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, threshold=np.inf,
