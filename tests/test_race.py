@@ -184,7 +184,7 @@ def test_poor_integrations_are_caught(seed):
     oracle = race_final_strengths(depths, q0, p0, S)
 
     K_euler, drift_euler = _forward_euler(eqs, y0, S, 60.0, 1e-3)
-    assert oracle_error(K_euler, oracle, S) > ORACLE_RTOL or np.abs(drift_euler).max() > DRIFT_TOL
+    assert oracle_error(K_euler, oracle, S) > ORACLE_RTOL
     assert np.abs(drift_euler).max() > DRIFT_TOL
 
     loose = integrate(eqs, y0, S, 60.0, method="RK23", rtol=1e-3, atol=1e-6)
