@@ -145,7 +145,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller bound case (width 2048)")
     args = parser.parse_args()
     big = 2048 if args.quick else 4096
-    repeats = 2 if args.quick else 3
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# bench_simulate on {platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} "
           f"(other jobs share this machine; figures are medians, compare ratios within this run)")

@@ -359,7 +359,7 @@ def integrate(
                     )
             except BlowUp as blowup:
                 raise _blowup_error(blowup, blowup_threshold, f.depths) from None
-            except (ValueError, FloatingPointError, ArithmeticError) as error:
+            except (ValueError, FloatingPointError, ArithmeticError):
                 raise IntegrationError(
                     f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
                     "or non-finite values; use smaller initial values, a smaller t_max or a tighter rtol"

@@ -169,7 +169,6 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
     h = np.minimum(np.minimum(h, max_step), t_max)
     rejected_last = np.zeros(U, dtype=bool)
     K = np.empty((6, n, U))
-    eye = np.eye(n)[:, :, None]
     sweeps = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while y.shape[1]:

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import sympy as sp
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.compile import compile_rhs

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from pathdyn.errors import ConfigError, IntegrationError
+from pathdyn.errors import IntegrationError
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.initial import draw_initial_state, qp_initial_state
 from pathdyn.numerics.integrate import integrate

@@ -6,7 +6,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
-from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero, qp_symbols
+from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 from pathdyn.theory.two_channel import (
     derive_two_channel_equations,
     invariant_matrices,

@@ -1,7 +1,6 @@
 """Theory against finite networks: comparison, slope fits, and reduced width sweeps that can fail."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.validation.compare import PER_MODE, SUBSPACE, compare
-from pathdyn.validation.sweep import WidthScalingReport, default_dataset, fit_slope, validate_width
+from pathdyn.validation.sweep import WidthScalingReport, fit_slope, validate_width
 
 
 def _traj(t, K, **extras):

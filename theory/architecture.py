@@ -186,6 +186,21 @@ class Architecture:
 
     # ------------------------------------------------------------ constructors
     @classmethod
+    def coerce(cls, architecture: Any, argument: str = "architecture") -> "Architecture":
+        """``architecture`` itself, or one built from a sequence of depths or a string ``"2,3"``
+        (what every function taking an architecture accepts)."""
+        if isinstance(architecture, cls):
+            return architecture
+        if isinstance(architecture, str):
+            return cls(depths=parse_depths(architecture, argument=argument))
+        try:
+            return cls(depths=tuple(architecture))
+        except TypeError:
+            raise ArchitectureError(
+                f"{argument}: expected an Architecture, a list of depths or a string such as '2,3', got {architecture!r}"
+            ) from None
+
+    @classmethod
     def from_string(cls, depths: str, **kwargs: Any) -> "Architecture":
         """Build from a comma-separated depth list such as ``"2,3,5"``."""
         return cls(depths=parse_depths(depths), **kwargs)

@@ -93,7 +93,7 @@ def derive_equations(architecture) -> DerivedEquations:
     -------
     DerivedEquations
     """
-    arch = architecture if isinstance(architecture, Architecture) else Architecture(depths=tuple(architecture))
+    arch = Architecture.coerce(architecture)
     return DerivedEquations(arch, derive_gradient_flow(arch), derive_qp_equations(arch))
 
 

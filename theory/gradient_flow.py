@@ -66,12 +66,6 @@ def weight_symbol(pathway: int, layer: int, rows, cols) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"W_{pathway}_{layer}", rows, cols)
 
 
-def _architecture(architecture) -> Architecture:
-    if isinstance(architecture, Architecture):
-        return architecture
-    return Architecture(depths=tuple(architecture))
-
-
 def _product(factors):
     """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty."""
     if not factors:
@@ -276,7 +270,7 @@ def derive_gradient_flow(architecture, method: str = "chain") -> GradientFlow:
     """
     if method not in _METHODS:
         raise ConfigError(f"method: unknown derivation {method!r}; choose one of {', '.join(_METHODS)}")
-    arch = _architecture(architecture)
+    arch = Architecture.coerce(architecture)
     n_in, n_out, dims, dimensions = _shapes(arch)
     weights = tuple(
         tuple(weight_symbol(a, d, dims[a - 1][d], dims[a - 1][d - 1]) for d in range(1, depth + 1))

@@ -30,12 +30,6 @@ __all__ = [
 ]
 
 
-def _depths(architecture) -> tuple:
-    if isinstance(architecture, Architecture):
-        return architecture.depths
-    return Architecture(depths=tuple(architecture)).depths
-
-
 def layer_symbol(pathway: int, layer: int) -> sp.Symbol:
     """Strength ``s_{a,d}`` of layer ``d`` in pathway ``a`` (both 1-based)."""
     return sp.Symbol(f"s_{pathway}_{layer}", real=True)
@@ -86,7 +80,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
     ``ds_{a,d}/dt = -dL/ds_{a,d} = (S - sum_b K_b) prod_{d' != d} s_{a,d'}``
     (obtained by sympy differentiation of ``L``).
     """
-    depths = _depths(architecture)
+    depths = Architecture.coerce(architecture).depths
     S = mode_symbols()
     state, owner, strengths = [], [], []
     for a, depth in enumerate(depths, start=1):

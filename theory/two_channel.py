@@ -121,12 +121,6 @@ def invariant_matrices(chain: TwoChannelLayers) -> tuple:
     return tuple(layers[d + 1].T * layers[d + 1] - layers[d] * layers[d].T for d in range(len(layers) - 1))
 
 
-def _depths(architecture) -> tuple:
-    if isinstance(architecture, Architecture):
-        return architecture.depths
-    return Architecture(depths=tuple(architecture)).depths
-
-
 def _random_rational_point(symbols, rng) -> dict:
     return {x: sp.Rational(rng.randint(-97, 97), rng.randint(1, 23)) for x in symbols}
 
@@ -181,7 +175,7 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     >>> len(eqs.state), len(eqs.invariants)
     (12, 9)
     """
-    depths = _depths(architecture)
+    depths = Architecture.coerce(architecture).depths
     S = mode_symbols()
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
@@ -298,7 +292,7 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
     ``K = q p``, ``R = q^2 + p^2``. So the exact initial mapping of a depth-2 network is
     ``q0^2 + p0^2 = |A|^2 + |B|^2``, ``q0 p0 = A . B``.
     """
-    depths = _depths(architecture)
+    depths = Architecture.coerce(architecture).depths
     eqs = derive_two_channel_equations(depths, invariants=True)
     layer = derive_layer_equations(depths, invariants=False)
     qp = derive_qp_equations(depths)

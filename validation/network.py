@@ -28,7 +28,7 @@ import numpy as np
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory, atomic_write
-from pathdyn.theory.architecture import Architecture, parse_depths
+from pathdyn.theory.architecture import Architecture, _is_int
 from pathdyn.validation import kernels
 from pathdyn.validation.blas_threads import blas_threads
 
@@ -70,23 +70,6 @@ STACK_MAX_WIDTH = 48
 
 
 # --------------------------------------------------------------------------- specs
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _depths_of(architecture) -> tuple:
-    """Depths from an Architecture, a sequence of ints or a string ``"2,3"``."""
-    if isinstance(architecture, Architecture):
-        return architecture.depths
-    if isinstance(architecture, str):
-        return parse_depths(architecture, argument="architecture")
-    try:
-        return Architecture(depths=tuple(architecture)).depths
-    except TypeError:
-        raise ArchitectureError(
-            f"architecture: expected an Architecture, a list of depths or a string such as '2,3', got {architecture!r}"
-        ) from None
-
 
 def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
     """Layer sizes of every pathway: ``sizes[a] = [n_in, N_1, ..., N_{D_a - 1}, n_out]``.
@@ -105,7 +88,7 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
     ArchitectureError
         If a width is not a positive whole number or the lists do not match the depths.
     """
-    depths = _depths_of(architecture)
+    depths = Architecture.coerce(architecture).depths
     if isinstance(architecture, Architecture):
         problems = []
         for name, value in (("n_in", n_in), ("n_out", n_out)):

@@ -418,7 +418,7 @@ def validate_width(
     from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
 
     started = time.perf_counter()
-    depths = architecture.depths if isinstance(architecture, Architecture) else Architecture(depths=tuple(architecture)).depths
+    depths = Architecture.coerce(architecture).depths
     widths = _check_positive_ints("widths", widths)
     seeds = _check_positive_ints("seeds", seeds)
     if theory not in THEORIES:
