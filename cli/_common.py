@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pathdyn.errors import ArchitectureError
+from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.trajectory import atomic_write
 from pathdyn.theory.architecture import Architecture, parse_depths
 
@@ -39,6 +39,31 @@ def architecture_from_args(args) -> Architecture:
     depths = parse_depths(args.depths or args._default_depths, argument="--depths")
     whitened = True if args.whitened is None else args.whitened
     return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=whitened)
+
+
+def parse_floats(text: str, argument: str) -> list:
+    """``"3,1.5,0.7"`` -> ``[3.0, 1.5, 0.7]``; a ConfigError naming ``argument`` otherwise."""
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{argument}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{argument}: no values given")
+    return values
+
+
+def random_singular_values(spec: str) -> list:
+    """The singular values of a ``--dataset random:S1,S2,...`` specification."""
+    try:
+        return parse_floats(spec.removeprefix("random:"), "--dataset")
+    except ConfigError:
+        raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
+
+
+def check_json_output(path: str | None) -> None:
+    """``-o`` must name a .json file, or be ``-``/absent (standard output)."""
+    if path not in (None, "-") and not str(path).endswith(".json"):
+        raise ConfigError(f"-o/--output: {path!r} should be a .json file (or '-')")
 
 
 def write_output(path: str | None, text: str) -> None:

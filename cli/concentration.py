@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import write_output
+    from pathdyn.cli._common import check_json_output, write_output
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration
 
@@ -59,8 +59,7 @@ def run(args) -> int:
     activations = tuple(a.strip() for a in args.activation.split(",") if a.strip())
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} is not a positive count; e.g. --seeds 20")
-    if args.output not in (None, "-") and not str(args.output).endswith(".json"):
-        raise ConfigError(f"-o/--output: {args.output!r} should be a .json file (or '-')")
+    check_json_output(args.output)
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,

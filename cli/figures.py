@@ -7,6 +7,7 @@ then exists.
 
 from __future__ import annotations
 
+from pathdyn.cli._common import parse_floats
 from pathdyn.errors import ConfigError
 
 COMMAND = "figures"
@@ -20,16 +21,6 @@ Make a figure. Figures:
 example:
   pathdyn figures phase-plane -o docs/phase_plane.png
 """
-
-
-def _floats(text, argument):
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{argument}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{argument}: no values given")
-    return values
 
 
 def _add_phase_plane(parser) -> None:
@@ -51,7 +42,7 @@ def _run_phase_plane(args) -> int:
     from pathdyn.theory.reduced import reduce_to_modes
 
     depths = parse_depths(args.depths, argument="--depths")
-    scales = _floats(args.scales, "--scales")
+    scales = parse_floats(args.scales, "--scales")
     problems = []
     if any(s <= 0 for s in scales):
         problems.append(f"--scales: must be positive, got {scales}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, write_output
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
 from pathdyn.errors import ConfigError
 
 COMMAND = "integrate"
@@ -48,22 +48,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
-def _parse_floats(text: str, argument: str) -> list:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{argument}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{argument}: no values given")
-    return values
-
-
 def singular_values_from_args(args):
     """Singular values and a provenance note from ``--singular-values`` / ``--dataset``."""
     import numpy as np
 
     if args.singular_values is not None:
-        S = np.array(_parse_floats(args.singular_values, "--singular-values"))
+        S = np.array(parse_floats(args.singular_values, "--singular-values"))
         if not np.all(np.isfinite(S)) or np.any(S <= 0):
             raise ConfigError(f"--singular-values: must be positive and finite, got {S.tolist()}")
         return S, {"singular_values": "given"}

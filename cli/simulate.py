@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pathdyn.cli._common import random_singular_values
 from pathdyn.errors import ConfigError, DatasetError
 
 COMMAND = "simulate"
@@ -62,11 +63,7 @@ def _dataset(spec: str, data_seed: int):
     from pathdyn.numerics.datasets import random_dataset, resolve_dataset
 
     if spec.startswith("random:"):
-        text = spec.removeprefix("random:")
-        try:
-            values = [float(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
+        values = random_singular_values(spec)
         if len(set(values)) != len(values):
             raise DatasetError(f"--dataset: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
         return random_dataset(values, seed=data_seed)

@@ -91,13 +91,10 @@ def _custom_case(args) -> dict:
     if args.mapping:
         case["mapping"] = args.mapping
     if args.dataset and args.dataset.startswith("random:"):
+        from pathdyn.cli._common import random_singular_values
         from pathdyn.numerics.datasets import random_dataset
 
-        try:
-            values = [float(v) for v in args.dataset.removeprefix("random:").split(",") if v.strip()]
-        except ValueError:
-            raise ConfigError(f"--dataset: {args.dataset!r}: write random:S1,S2,... with numbers, e.g. random:2,1.4,0.9") from None
-        case["dataset"] = random_dataset(values)
+        case["dataset"] = random_dataset(random_singular_values(args.dataset))
     elif args.dataset and args.dataset != "random":
         from pathdyn.numerics.datasets import resolve_dataset
 
@@ -117,7 +114,7 @@ def _summary_line(name: str, report) -> str:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import write_output
+    from pathdyn.cli._common import check_json_output, write_output
     from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
@@ -126,8 +123,7 @@ def run(args) -> int:
             f"--quick runs the quick default suite; drop --quick or the case option(s) "
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
-    if args.output not in (None, "-") and not str(args.output).endswith(".json"):
-        raise ConfigError(f"-o/--output: {args.output!r} should be a .json file (or '-')")
+    check_json_output(args.output)
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
     reports = []
     for case in cases:
