@@ -215,10 +215,6 @@ def _symbol_latex(name: str) -> str:
     return {"Sigma_yx": r"\Sigma^{yx}", "Sigma_x": r"\Sigma^{x}", "Omega": r"\Omega"}.get(name, sp.latex(sp.Symbol(name)))
 
 
-def _transpose_latex(inner: str, atomic: bool) -> str:
-    return f"{{{inner}}}^{{\\top}}" if atomic else f"{inner}^{{\\top}}"
-
-
 def _coefficient(expr):
     """Split a matrix term into (scalar coefficient, matrix part)."""
     if isinstance(expr, sp.MatMul):
@@ -242,7 +238,7 @@ def _matrix_tokens(expr) -> list:
     if isinstance(expr, sp.Transpose):
         arg = expr.arg
         if isinstance(arg, sp.MatrixSymbol):
-            return [_transpose_latex(_symbol_latex(arg.name), atomic=True)]
+            return [f"{{{_symbol_latex(arg.name)}}}^{{\\top}}"]
         inner = _matrix_tokens(arg)
         if len(inner) == 1 and not isinstance(arg, sp.MatAdd):
             return [rf"\bigl({inner[0]}\bigr)^{{\top}}"]
@@ -347,9 +343,7 @@ def _equation_blocks(equations: DerivedEquations) -> list:
     for a, k in enumerate(modes.strengths, start=1):
         blocks.append((f"mode strength of pathway {a}", _display(rf"K_{{{a}\alpha}}", [_scalar_latex(k)])))
     error_tokens = [r"S_{\alpha}"] + [rf"- K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
-    bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]
-    if len(error_tokens) == 1:
-        bracketed = [r"\Bigl(" + error_tokens[0] + r"\Bigr)"]
+    bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
     for a, letter, x, prefactor, _ in parts:
         tokens = error_tokens if prefactor == 1 else [_scalar_latex(prefactor), *bracketed]
         blocks.append((f"reduced equation, pathway {a}, {letter}", _display(

@@ -289,7 +289,7 @@ def derive_gradient_flow(architecture, method: str = "chain") -> GradientFlow:
     if method == "chain":
         rhs = _derive_chain(weights, omega_gradient)
     else:
-        rhs = _derive_direct(weights, loss.xreplace({omega: omega_definition}), sigma_x, omega, omega_definition)
+        rhs = _derive_direct(weights, loss.xreplace({omega: omega_definition}), sigma_x)
     return GradientFlow(
         architecture=arch,
         weights=weights,
@@ -332,7 +332,7 @@ def _derive_chain(weights, omega_gradient) -> tuple:
     return tuple(rhs)
 
 
-def _derive_direct(weights, expanded_loss, sigma_x, omega, omega_definition) -> tuple:
+def _derive_direct(weights, expanded_loss, sigma_x) -> tuple:
     """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol)."""
     rhs = []
     for ws in weights:

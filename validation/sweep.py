@@ -358,7 +358,6 @@ def validate_width(
     rtol: float = 1e-9,
     atol: float = 1e-11,
     progress: bool = False,
-    on_network=None,
 ) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
@@ -398,8 +397,6 @@ def validate_width(
         Tolerances of the reduced integration.
     progress : bool
         Draw a progress bar on standard error (only on a terminal).
-    on_network : callable, optional
-        Called as ``on_network(width, seed, seconds)`` after each network is trained.
 
     Returns
     -------
@@ -449,7 +446,6 @@ def validate_width(
     with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
         for i, width in enumerate(widths):
             for j, seed in enumerate(seeds):
-                tick = time.perf_counter()
                 weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
                 state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
                 initial[i, j] = state.state_array(compiled.state_names)
@@ -458,8 +454,6 @@ def validate_width(
                     record_every=record_every,
                 )
                 bar.update(1)
-                if on_network is not None:
-                    on_network(width, seed, time.perf_counter() - tick)
         gd_t = trajectories[0, 0].t
         theory_traj = integrate(
             compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
