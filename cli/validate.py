@@ -109,6 +109,8 @@ def _summary_line(name: str, report) -> str:
     lines = [name, f"  median error by width  {medians}"]
     if report.compared != PER_MODE:
         lines.append(f"  compared: {report.compared} (degenerate singular values)")
+    if report.mapping_notes:
+        lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
     lines.append(f"  verdict: {report.verdict}")
     return "\n".join(lines)
 

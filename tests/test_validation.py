@@ -151,6 +151,28 @@ def test_report_json_schema(exact_d2_sweep, tmp_path):
     assert set(data["example"]) == {"width", "seed", "t", "K_gd", "K_theory"}
 
 
+def test_mapping_notes_reach_the_report(monkeypatch):
+    """A mapping that had to approximate (e.g. clipped growth-matched modes) is reported, not dropped."""
+    from dataclasses import replace
+
+    from pathdyn.validation import sweep
+
+    original = sweep.map_initial_state
+
+    def clipping(weights, *args, **kwargs):
+        state = original(weights, *args, **kwargs)
+        return replace(state, notes="pathway 1: 1 mode(s) with growth below the q/p minimum (clipped)")
+
+    monkeypatch.setattr(sweep, "map_initial_state", clipping)
+    report = validate_width((2,), (64,), seeds=(0, 1), learning_rate=0.01, t_max=1.0, measure_lr_floor=False)
+    assert report.mapping_notes == tuple(f"width 64, seed {s}: pathway 1: 1 mode(s) with growth below the q/p "
+                                         "minimum (clipped)" for s in (0, 1))
+    assert report.to_json_dict()["mapping_notes"] == list(report.mapping_notes)
+    monkeypatch.setattr(sweep, "map_initial_state", original)
+    assert validate_width((2,), (64,), seeds=(0,), learning_rate=0.01, t_max=1.0,
+                          measure_lr_floor=False).mapping_notes == ()
+
+
 def test_degenerate_hierarchical_data_is_compared_by_subspace():
     report = validate_width(
         (2,), (64, 128), seeds=(0,), dataset=hierarchical_dataset(), learning_rate=0.01, t_max=3.0,

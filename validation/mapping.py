@@ -180,7 +180,7 @@ def _solve_growth_matched(K0: np.ndarray, r: np.ndarray, depth: int) -> tuple:
                 hi *= 2.0
             for _ in range(200):  # bisection on the increasing branch
                 mid = 0.5 * (lo + hi)
-                if c / mid + mid**n < rate:  # mid > 0: hi >= 1
+                if c / mid + mid**n < rate:  # mid > 0: hi stays above the root, which is > 0
                     lo = mid
                 else:
                     hi = mid

@@ -183,6 +183,9 @@ class WidthScalingReport:
         ``{"width", "seed", "t", "K_gd", "K_theory"}`` of the largest width's first
         network (for overlay plots).
     wall_time_s : float
+    mapping_notes : tuple of str
+        ``"width W, seed S: ..."`` for every network whose initial-state mapping had to
+        approximate (e.g. growth-matched modes clipped to the q/p minimum).
     """
 
     depths: tuple
@@ -213,6 +216,7 @@ class WidthScalingReport:
     final_K_theory: np.ndarray | None = field(default=None, repr=False)
     example: dict | None = field(default=None, repr=False)
     wall_time_s: float = 0.0
+    mapping_notes: tuple = ()
 
     def __post_init__(self) -> None:
         errors = np.asarray(self.errors, dtype=float)
@@ -265,6 +269,7 @@ class WidthScalingReport:
             "verdict": self.verdict,
             "passed": self.passed,
             "wall_time_s": float(self.wall_time_s),
+            "mapping_notes": list(self.mapping_notes),
         }
         if self.final_K_gd is not None:
             out["final_K_gd"] = np.asarray(self.final_K_gd).tolist()
@@ -443,12 +448,15 @@ def validate_width(
     runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
     initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
     trajectories = {}
+    mapping_notes = []
     with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
         for i, width in enumerate(widths):
             for j, seed in enumerate(seeds):
                 weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
                 state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
                 initial[i, j] = state.state_array(compiled.state_names)
+                if state.notes:
+                    mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
                 trajectories[i, j] = simulate_gd(
                     depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
                     record_every=record_every,
@@ -523,6 +531,7 @@ def validate_width(
         final_K_theory=final_th,
         example=example,
         wall_time_s=time.perf_counter() - started,
+        mapping_notes=tuple(mapping_notes),
     )
 
 
