@@ -100,31 +100,43 @@ def test_oracle_allocations_sum_to_S_and_favour_the_deeper_pathway():
     assert np.all(K[1] > K[0])
 
 
-def test_integrator_matches_race_oracle(rng):
-    """Seeded random configurations: up to 4 pathways, unequal depths up to 13, 3 modes each."""
+def check_random_configurations(rng, count, settings):
+    """``count`` random configurations (up to 4 pathways, unequal depths up to 13, 3 modes)
+    integrated with ``settings`` to convergence: each within ORACLE_RTOL and DRIFT_TOL."""
     worst = 0.0
-    for _ in range(6):
+    for _ in range(count):
         depths, q0, p0, S = random_configuration(rng)
         eqs = reduce_to_modes(depths)
         oracle = race_final_strengths(depths, q0, p0, S)
-        traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 400.0, loss_tol=1e-26, **TIGHT)
+        traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 400.0, loss_tol=1e-26, **settings)
         assert traj.success and "converged" in traj.message, (depths, traj.message)
         worst = max(worst, oracle_error(traj.K[-1], oracle, S))
         assert traj.invariant_drift.max(initial=0.0) < DRIFT_TOL, (depths, traj.invariant_drift)
     assert worst < ORACLE_RTOL
 
 
-def test_ensemble_matches_race_oracle_per_member(rng):
-    """One vectorised call for 200 members x 2 modes; each member is checked separately."""
+def check_ensemble(rng, members, settings):
+    """One vectorised call for ``members`` x 2 modes, depths (3, 11); every member against
+    the oracle. Returns the trajectory."""
     depths = (3, 11)
     eqs = reduce_to_modes(depths)
-    p0 = rng.normal(0.0, 0.3, size=(200, 2, 2))
+    p0 = rng.normal(0.0, 0.3, size=(members, 2, 2))
     q0 = np.sqrt(p0**2 + rng.uniform(0.5, 1.5, size=p0.shape))
     S = np.array([4.0, 1.5])
-    traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 200.0, loss_tol=1e-26, **TIGHT)
-    oracle = race_final_strengths(depths, q0, p0, S)
-    assert oracle_error(traj.K[-1], oracle, S) < ORACLE_RTOL
+    traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 200.0, loss_tol=1e-26, **settings)
+    assert oracle_error(traj.K[-1], race_final_strengths(depths, q0, p0, S), S) < ORACLE_RTOL
     assert traj.invariant_drift.max(initial=0.0) < DRIFT_TOL
+    return traj
+
+
+def test_integrator_matches_race_oracle(rng):
+    """Seeded random configurations: up to 4 pathways, unequal depths up to 13, 3 modes each."""
+    check_random_configurations(rng, 6, TIGHT)
+
+
+def test_ensemble_matches_race_oracle_per_member(rng):
+    """One vectorised call for 200 members x 2 modes; each member is checked separately."""
+    check_ensemble(rng, 200, TIGHT)
 
 
 def _mpmath_reference(depths, q0, p0, S, times, dps=25):

@@ -43,38 +43,18 @@ MPMATH_RTOL = test_race.MPMATH_RTOL
 TIGHT = dict(test_race.TIGHT, method="rosenbrock")
 
 
-def _oracle_configurations(rng, count):
-    worst = 0.0
-    for _ in range(count):
-        depths, q0, p0, S = test_race.random_configuration(rng)
-        eqs = reduce_to_modes(depths)
-        oracle = race_final_strengths(depths, q0, p0, S)
-        traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 400.0, loss_tol=1e-26, **TIGHT)
-        assert traj.success and "converged" in traj.message, (depths, traj.message)
-        worst = max(worst, test_race.oracle_error(traj.K[-1], oracle, S))
-        assert traj.invariant_drift.max(initial=0.0) < DRIFT_TOL, (depths, traj.invariant_drift)
-    assert worst < ORACLE_RTOL
-
-
 def test_matches_race_oracle_on_random_configurations(rng):
     """Up to 4 pathways, unequal depths up to 13, 3 modes each."""
-    _oracle_configurations(rng, 3)
+    test_race.check_random_configurations(rng, 3, TIGHT)
 
 
 @pytest.mark.slow
 def test_matches_race_oracle_on_more_configurations(seed):
-    _oracle_configurations(np.random.default_rng(seed + 200), 20)
+    test_race.check_random_configurations(np.random.default_rng(seed + 200), 20, TIGHT)
 
 
 def test_ensemble_matches_race_oracle_per_member(rng):
-    depths = (3, 11)
-    eqs = reduce_to_modes(depths)
-    p0 = rng.normal(0.0, 0.3, size=(100, 2, 2))
-    q0 = np.sqrt(p0**2 + rng.uniform(0.5, 1.5, size=p0.shape))
-    S = np.array([4.0, 1.5])
-    traj = integrate(eqs, qp_initial_state(eqs, q0, p0), S, 200.0, loss_tol=1e-26, **TIGHT)
-    assert test_race.oracle_error(traj.K[-1], race_final_strengths(depths, q0, p0, S), S) < ORACLE_RTOL
-    assert traj.invariant_drift.max(initial=0.0) < DRIFT_TOL
+    traj = test_race.check_ensemble(rng, 100, TIGHT)
     # Per-member steps: members took different numbers of steps, fewer than sweeps x members.
     assert traj.stats["steps"] < traj.stats["sweeps"] * 200
 
