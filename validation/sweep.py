@@ -42,7 +42,7 @@ __all__ = [
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-THEORIES = ("qp", "two-channel")
+THEORIES = ("qp", "two-channel", "dmft")
 TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
 
 
@@ -378,8 +378,9 @@ def validate_width(
         Weight initialisation (:func:`pathdyn.validation.network.initialize_weights`).
     init_scale : float, optional
         ``sigma``; default that of ``initialize_weights`` (0.3 gaussian/orthogonal).
-    theory : {"qp", "two-channel"}
-        The reduced model.
+    theory : {"qp", "two-channel", "dmft"}
+        The reduced model; ``dmft`` compares the seed mean with the DMFT
+        (:func:`pathdyn.validation.dmft.validate_dmft_width`).
     mapping : str, optional
         Initial-state mapping (default :func:`pathdyn.validation.mapping.default_method`).
     dataset : Dataset, optional
@@ -414,6 +415,14 @@ def validate_width(
     SimulationError, IntegrationError
         From the simulation or the integration.
     """
+    if theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
+        from pathdyn.validation.dmft import validate_dmft_width
+
+        return validate_dmft_width(
+            architecture, widths, seeds, init=init, init_scale=init_scale, dataset=dataset, learning_rate=learning_rate,
+            t_max=t_max, record_points=record_points, measure_lr_floor=measure_lr_floor, targets=targets,
+            confidence=confidence, progress=progress, mapping=mapping,
+        )
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
     from pathdyn.progress import Progress
@@ -565,11 +574,25 @@ DEFAULT_SUITE = (
         "learning_rate": 0.005, "t_max": 10.0,
         "targets": {},
     },
+    {
+        "name": "depth 3, Gaussian, DMFT (seed mean)",
+        "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
+        "widths": (128, 256, 512, 1024), "seeds": tuple(range(8)),
+        "learning_rate": 0.02, "t_max": 8.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.005},
+    },
+    {
+        "name": "depth 4, Gaussian, DMFT (seed mean)",
+        "depths": (4, 4), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
+        "widths": (128, 256, 512, 1024), "seeds": tuple(range(8)),
+        "learning_rate": 0.02, "t_max": 8.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.005},
+    },
 )
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(
-    dict(case, name=case["name"] + " (quick)", seeds=(0, 1),
+    dict(case, name=case["name"] + " (quick)", seeds=(0, 1) if case["theory"] != "dmft" else (0, 1, 2, 3),
          widths=tuple(w for w in case["widths"] if w <= (1024 if max(case["depths"]) <= 2 else 256)))
     for case in DEFAULT_SUITE
 )

@@ -1,0 +1,273 @@
+"""Finite networks against the DMFT: the seed mean of ``K`` as width grows.
+
+The DMFT (:mod:`pathdyn.numerics.dmft`) predicts the infinite-width limit of ``K(t)``,
+which is the limit of the ensemble mean over initial weights. :func:`validate_dmft_width`
+trains ``len(seeds)`` networks at every width, compares the mean of their ``K`` with the
+DMFT (error ``max_{t, a, alpha} |<K>_seeds - K_DMFT| / S_1``), fits its slope against
+width, and reports how far single networks scatter around the DMFT and how that
+scatter scales with width.
+
+With at most :data:`MAX_DISCRETE_STEPS` gradient steps the DMFT is solved in discrete time
+at the networks' own learning rate (exact at infinite width: no ``O(eta)`` floor); with
+more it is solved in continuous time and the ``O(eta)`` floor is measured as for the
+other theories.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+from pathdyn.numerics.datasets import Dataset
+from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_flow
+from pathdyn.theory.architecture import Architecture
+from pathdyn.validation.mapping import forward_backward_vectors
+from pathdyn.validation.sweep import TIME_MAPPING, WidthScalingReport, _tail_slope, _verdict, default_dataset, fit_slope
+
+__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "validate_dmft_width"]
+
+#: Up to this many gradient steps the DMFT is solved at the networks' learning rate.
+MAX_DISCRETE_STEPS = 800
+#: Tolerance of the continuous-time solve (relative to S_1) beyond it.
+FLOW_TOL = 2e-4
+COMPARED = "seed mean of per-mode K = diag(U^T Omega_a V) against the DMFT (the infinite-width ensemble mean)"
+
+
+def network_overlaps(weights, U, V) -> DMFTInitialOverlaps:
+    """One network's ``|a|^2``, ``|b|^2`` and ``a.b`` per pathway and mode (``a = W^1 v``, ``b = (W^D)^T u``).
+
+    For a depth-1 pathway ``overlap`` is its initial ``K = u^T W v``.
+    """
+    norms_in, norms_out, overlaps = [], [], []
+    for layers in weights:
+        f, g = forward_backward_vectors(layers, U, V)
+        a, b = f[1], g[len(layers) - 1]
+        if len(layers) == 1:
+            norms_in.append(np.ones(U.shape[1]))
+            norms_out.append(np.ones(U.shape[1]))
+            overlaps.append(np.einsum("im,im->m", U, f[1]))
+        else:
+            norms_in.append(np.einsum("im,im->m", a, a))
+            norms_out.append(np.einsum("im,im->m", b, b))
+            overlaps.append(np.einsum("im,im->m", a, b))
+    return DMFTInitialOverlaps(np.array(norms_in), np.array(norms_out), np.array(overlaps))
+
+
+def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None):
+    """The DMFT's ``K`` at the gradient steps ``record_steps`` (time ``t = eta * step``).
+
+    Discrete at ``learning_rate`` when ``steps <= MAX_DISCRETE_STEPS``; otherwise the
+    continuous-time solution, interpolated. Returns ``(K, discrete)``.
+    """
+    record_steps = np.asarray(record_steps, dtype=int)
+    if steps <= MAX_DISCRETE_STEPS:
+        trajectory = solve_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
+                                init_scale=init_scale, initial_overlaps=initial_overlaps)
+        return trajectory.K[record_steps], True
+    t = learning_rate * record_steps
+    flow = solve_dmft_flow(depths, singular_values, t_max=learning_rate * steps, num_points=4 * t.size,
+                           init_scale=init_scale, initial_overlaps=initial_overlaps, tol=FLOW_TOL)
+    flat = flow.K.reshape(flow.t.size, -1)
+    K = np.stack([np.interp(t, flow.t, flat[:, j]) for j in range(flat.shape[1])], axis=1)
+    return K.reshape(t.size, *flow.K.shape[1:]), False
+
+
+@dataclass(frozen=True)
+class DMFTWidthReport(WidthScalingReport):
+    """A :class:`WidthScalingReport` for the DMFT, whose prediction is the ensemble mean.
+
+    ``errors`` (widths, seeds) are single networks against the DMFT (their scatter plus
+    the finite-width bias); the slope, verdict and :attr:`median_errors` use
+    ``ensemble_errors``, the error of the seed mean.
+
+    Attributes
+    ----------
+    ensemble_errors : ndarray, shape (widths,)
+        ``max_{t, a, alpha} |<K>_seeds - K_DMFT| / S_1``.
+    standard_errors : ndarray, shape (widths,)
+        Standard error of the seed mean, ``std_seeds(K) / sqrt(seeds) / S_1``, at the
+        (t, a, alpha) of the largest difference: the sampling noise of the comparison.
+    scatter : ndarray, shape (widths,)
+        ``max_{t, a, alpha} std_seeds(K) / S_1``: how far single networks spread.
+    scatter_slope : float
+        Slope of ``log scatter`` against ``log width`` (-0.5 for plain ``N^{-1/2}``).
+    discrete : bool
+        Whether the DMFT was solved at the networks' learning rate.
+    """
+
+    ensemble_errors: np.ndarray = field(default=None, repr=False)
+    standard_errors: np.ndarray = field(default=None, repr=False)
+    scatter: np.ndarray = field(default=None, repr=False)
+    scatter_slope: float = float("nan")
+    discrete: bool = True
+
+    @property
+    def median_errors(self) -> np.ndarray:
+        """The error of the seed mean at each width (the quantity the DMFT predicts)."""
+        return np.asarray(self.ensemble_errors, dtype=float)
+
+    def to_json_dict(self) -> dict:
+        out = super().to_json_dict()
+        out["median_errors"] = [float(e) for e in self.ensemble_errors]
+        out["ensemble_errors"] = [float(e) for e in self.ensemble_errors]
+        out["standard_errors"] = [float(e) for e in self.standard_errors]
+        out["scatter"] = [float(e) for e in self.scatter]
+        out["scatter_slope"] = None if not np.isfinite(self.scatter_slope) else float(self.scatter_slope)
+        out["config"]["dmft_time"] = "discrete at the learning rate" if self.discrete else "continuous (flow)"
+        return out
+
+
+def _check_case(widths, seeds, learning_rate, t_max, record_points):
+    try:
+        widths = tuple(int(w) for w in widths)
+        seeds = tuple(int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ConfigError(f"widths, seeds: expected lists of whole numbers, got {widths!r}, {seeds!r}") from None
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"widths: expected whole numbers >= 1, got {list(widths)}")
+    if len(seeds) < 2 or min(seeds) < 0:
+        raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(seeds)}")
+    for name, value in (("learning_rate", learning_rate), ("t_max", t_max)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
+    if record_points < 2:
+        raise ConfigError(f"record_points: need at least 2, got {record_points}")
+    return widths, seeds
+
+
+def validate_dmft_width(
+    architecture,
+    widths,
+    seeds=tuple(range(8)),
+    *,
+    init: str = "gaussian",
+    init_scale: float | None = None,
+    dataset: Dataset | None = None,
+    learning_rate: float = 0.02,
+    t_max: float = 8.0,
+    record_points: int = 200,
+    measure_lr_floor: bool = True,
+    targets: dict | None = None,
+    confidence: float = 0.95,
+    progress: bool = False,
+    mapping: str | None = None,
+) -> DMFTWidthReport:
+    """Sweep widths: the seed mean of ``K`` against the DMFT.
+
+    Parameters
+    ----------
+    architecture : Architecture or sequence of int
+    widths : sequence of int
+    seeds : sequence of int
+        At least two; every (width, seed) is one network.
+    init : {"gaussian"}
+        The DMFT assumes Gaussian hidden layers.
+    init_scale : float, optional
+        ``sigma`` (default 0.3); input and output layers at the same scale.
+    dataset : Dataset, optional
+        Whitened, non-degenerate data (default :func:`default_dataset`).
+    learning_rate, t_max, record_points, measure_lr_floor, targets, confidence, progress
+        As :func:`pathdyn.validation.sweep.validate_width`. The ``O(eta)`` floor is
+        measured only when the DMFT is solved in continuous time.
+    mapping : None
+        Accepted for a common signature; the DMFT has no initial-state mapping.
+
+    Returns
+    -------
+    DMFTWidthReport
+
+    Raises
+    ------
+    ConfigError
+        Non-Gaussian init, a non-whitened or degenerate dataset, or bad settings.
+    """
+    from pathdyn.progress import Progress
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    started = time.perf_counter()
+    depths = Architecture.coerce(architecture).depths
+    widths, seeds = _check_case(widths, seeds, learning_rate, t_max, record_points)
+    if init != "gaussian":
+        raise ConfigError(f"init: the DMFT model assumes Gaussian hidden layers, got {init!r}; use init='gaussian' "
+                          "(orthogonal hidden layers: theory='two-channel')")
+    if mapping not in (None, "none"):
+        raise ConfigError(f"mapping: the DMFT predicts the ensemble mean and takes no initial-state mapping, got {mapping!r}")
+    sigma = 0.3 if init_scale is None else float(init_scale)
+    dataset = default_dataset() if dataset is None else dataset
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}")
+    if not dataset.is_whitened:
+        raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT model assumes Sigma_x = I")
+    if any(len(block) > 1 for block in dataset.degenerate_blocks()):
+        raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values; per-mode K is undefined there, "
+                          "use non-degenerate data (e.g. random:2,1.4,0.9,0.5)")
+    U, S, Vt = dataset.modes()
+    steps = max(1, int(round(t_max / learning_rate)))
+    record_every = max(1, steps // int(record_points))
+    record_steps = list(range(0, steps + 1, record_every))
+    if record_steps[-1] != steps:  # simulate_gd records the last step too
+        record_steps.append(steps)
+    K_dmft, discrete = dmft_prediction(depths, S, init_scale=sigma, learning_rate=learning_rate, steps=steps,
+                                       record_steps=record_steps)
+    scale = float(np.max(S))
+    runs = len(widths) * len(seeds) + (0 if discrete or not measure_lr_floor else 1)
+    K_all = {}
+    with Progress(runs, f"validate dmft {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
+        for i, width in enumerate(widths):
+            for seed in seeds:
+                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+                trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                                         record_every=record_every)
+                K_all[i, seed] = trajectory.K
+                bar.update(1)
+        gd_t = trajectory.t
+        lr_floor = None
+        if not discrete and measure_lr_floor:
+            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
+            half = simulate_gd(depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2,
+                               steps=2 * steps, record_every=2 * record_every)
+            if half.K.shape == K_all[len(widths) - 1, seeds[0]].shape:
+                lr_floor = 2.0 * float(np.max(np.abs(K_all[len(widths) - 1, seeds[0]] - half.K))) / scale
+            bar.update(1)
+
+    errors = np.zeros((len(widths), len(seeds)))
+    ensemble = np.zeros(len(widths))
+    standard = np.zeros(len(widths))
+    scatter = np.zeros(len(widths))
+    final_gd = np.zeros((len(widths), len(seeds), len(depths), S.size))
+    for i in range(len(widths)):
+        stack = np.stack([K_all[i, seed] for seed in seeds])  # (seeds, T, M, modes)
+        errors[i] = np.max(np.abs(stack - K_dmft), axis=(1, 2, 3)) / scale
+        difference = np.abs(stack.mean(axis=0) - K_dmft)
+        spread = stack.std(axis=0, ddof=1)
+        where = np.unravel_index(np.argmax(difference), difference.shape)
+        ensemble[i] = difference[where] / scale
+        standard[i] = spread[where] / math.sqrt(len(seeds)) / scale
+        scatter[i] = float(np.max(spread)) / scale
+        final_gd[i] = stack[:, -1]
+    final_th = np.broadcast_to(K_dmft[-1], final_gd.shape).copy()
+    mean_errors = ensemble[:, None]
+    slope, ci, _ = fit_slope(widths, mean_errors, confidence)
+    tail = _tail_slope(widths, mean_errors)
+    scatter_slope = fit_slope(widths, scatter[:, None])[0]
+    verdict, passed = _verdict(slope, ci, tail, mean_errors, widths, lr_floor, dict(targets or {}), expected_exact=True)
+    verdict += (f"; sampling noise of the mean {standard[-1]:.4f} at width {widths[-1]}"
+                f"; single networks scatter {scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
+    last = len(widths) - 1
+    example = {"width": widths[last], "seed": seeds[0], "t": np.asarray(gd_t),
+               "K_gd": np.stack([K_all[last, s] for s in seeds]).mean(axis=0), "K_theory": np.asarray(K_dmft)}
+    return DMFTWidthReport(
+        depths=depths, widths=widths, seeds=seeds, init=init, init_scale=sigma, theory="dmft", mapping="none (ensemble mean)",
+        dataset=dataset.name, singular_values=tuple(float(s) for s in S), learning_rate=float(learning_rate),
+        t_max=float(gd_t[-1]), steps=steps, errors=errors, slope=slope, slope_ci=ci, tail_slope=tail,
+        confidence=confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
+        limit=("infinite-width limit of Gaussian hidden layers (DMFT), exact for the ensemble mean; "
+               + ("solved at the networks' learning rate (no O(eta) floor)" if discrete else "solved in continuous time")),
+        compared=COMPARED, verdict=verdict, passed=passed, targets=dict(targets or {}), final_K_gd=final_gd,
+        final_K_theory=final_th, example=example, wall_time_s=time.perf_counter() - started,
+        ensemble_errors=ensemble, standard_errors=standard, scatter=scatter, scatter_slope=scatter_slope, discrete=discrete,
+    )
