@@ -20,6 +20,13 @@ examples:
   pathdyn integrate --depths 2,8 --dataset hierarchical --init-scale 0.1 --seed 0 --t-max 40 -o out.json --plot out.png
   pathdyn integrate --depths 2,3 --singular-values 2,1 --init init.json --t-max 20 -o out.json
 init.json holds {"q0": [[...]], "p0": [[...]]}, arrays of shape (pathways, modes).
+
+--model dmft solves the infinite-width DMFT of Gaussian hidden layers (variance sigma^2/N,
+sigma = --init-scale; the ensemble mean of K): with --learning-rate and --steps, gradient
+descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up to --t-max:
+  pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init gaussian --init-scale 0.5 \
+      --learning-rate 0.01 --steps 1200 -o out.json
+  pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init-scale 0.5 --t-max 12 -o out.json
 """
 
 
@@ -33,8 +40,10 @@ def add_arguments(parser) -> None:
         help="'hierarchical' (the paper's, whitened), or a .npz (X, Y) / .csv file; default hierarchical",
     )
     init = parser.add_argument_group("initial conditions")
-    init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes)')
-    init.add_argument("--init-scale", type=float, default=0.1, help="std of the random p(0) (default 0.1)")
+    init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes); '
+                      "with --model dmft only 'gaussian'")
+    init.add_argument("--init-scale", type=float, default=None,
+                      help="std of the random p(0) (default 0.1); with --model dmft sigma (default 0.3)")
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
     init.add_argument("--seed", type=int, default=0, help="seed of the drawn initial state (default 0)")
     run_group = parser.add_argument_group("integration")
@@ -44,6 +53,11 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
+    dmft = parser.add_argument_group("DMFT (--model dmft)")
+    dmft.add_argument("--model", choices=("qp", "dmft"), default="qp", help="qp (default) or dmft")
+    dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
+    dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
+    dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
     parser.add_argument("-o", "--output", default="-", help="output JSON file; '-' (default) prints to standard output")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
@@ -95,14 +109,21 @@ def initial_state_from_args(args, equations, num_modes: int):
                     f"--init: {name} has shape {value.shape}, expected (pathways, modes) = {expected}"
                 )
         return qp_initial_state(equations, q0, p0), {"init": str(path)}
-    y0 = draw_initial_state(equations, num_modes, args.init_scale, seed=args.seed, c=args.c)
-    return y0, {"init_scale": args.init_scale, "c": args.c, "seed": args.seed}
+    scale = 0.1 if args.init_scale is None else args.init_scale
+    y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=args.c)
+    return y0, {"init_scale": scale, "c": args.c, "seed": args.seed}
 
 
 def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.reduced import reduce_to_modes
 
+    if args.model == "dmft":
+        from pathdyn.cli.integrate_dmft import run_dmft
+
+        return run_dmft(args)
+    if args.learning_rate is not None or args.steps is not None:
+        raise ConfigError("--learning-rate/--steps: only with --model dmft; the q/p model is integrated in continuous time")
     if not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     architecture = architecture_from_args(args)
