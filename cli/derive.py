@@ -16,6 +16,7 @@ examples:
   pathdyn derive --depths 2,3 --n-in 8 --n-out 15 --general --format latex -o eqs.tex
   pathdyn derive --architecture arch.toml --format json -o eqs.json
   pathdyn derive --depths 13,2,5 --format latex --fragment
+  pathdyn derive --model dmft --depths 3,4 --format latex -o dmft.tex   (DMFT site equations, Gaussian hidden layers)
 """
 
 
@@ -25,6 +26,8 @@ def add_arguments(parser) -> None:
         "--format", choices=("text", "latex", "json"), default="text",
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
+    parser.add_argument("--model", choices=("qp", "dmft"), default="qp",
+                        help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
@@ -37,6 +40,11 @@ def run(args) -> int:
         raise ConfigError(f"--fragment: applies to --format latex only, not --format {args.format}; drop --fragment")
     arch = architecture_from_args(args)
     # everything is derived and formatted before the output file is touched
-    text = export_equations(arch, format=args.format, fragment=args.fragment)
+    if args.model == "dmft":
+        from pathdyn.theory.dmft import export_dmft
+
+        text = export_dmft(arch, format=args.format, fragment=args.fragment)
+    else:
+        text = export_equations(arch, format=args.format, fragment=args.fragment)
     write_output(args.output, text)
     return 0
