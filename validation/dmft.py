@@ -28,7 +28,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.mapping import forward_backward_vectors
 from pathdyn.validation.sweep import TIME_MAPPING, WidthScalingReport, _tail_slope, _verdict, default_dataset, fit_slope
 
-__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "validate_dmft_width"]
+__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "validate_dmft_width"]
 
 #: Up to this many gradient steps the DMFT is solved at the networks' learning rate.
 MAX_DISCRETE_STEPS = 800
@@ -97,6 +97,8 @@ class DMFTWidthReport(WidthScalingReport):
         Slope of ``log scatter`` against ``log width`` (-0.5 for plain ``N^{-1/2}``).
     discrete : bool
         Whether the DMFT was solved at the networks' learning rate.
+    qp_ensemble_errors : ndarray or None, shape (widths,)
+        ``max |<K_qp>_seeds - <K>_seeds| / S_1``: the q/p model on the same networks.
     """
 
     ensemble_errors: np.ndarray = field(default=None, repr=False)
@@ -104,6 +106,7 @@ class DMFTWidthReport(WidthScalingReport):
     scatter: np.ndarray = field(default=None, repr=False)
     scatter_slope: float = float("nan")
     discrete: bool = True
+    qp_ensemble_errors: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def median_errors(self) -> np.ndarray:
@@ -117,6 +120,8 @@ class DMFTWidthReport(WidthScalingReport):
         out["standard_errors"] = [float(e) for e in self.standard_errors]
         out["scatter"] = [float(e) for e in self.scatter]
         out["scatter_slope"] = None if not np.isfinite(self.scatter_slope) else float(self.scatter_slope)
+        if self.qp_ensemble_errors is not None:
+            out["qp_ensemble_errors"] = [float(e) for e in self.qp_ensemble_errors]
         out["config"]["dmft_time"] = "discrete at the learning rate" if self.discrete else "continuous (flow)"
         return out
 
@@ -155,6 +160,7 @@ def validate_dmft_width(
     confidence: float = 0.95,
     progress: bool = False,
     mapping: str | None = None,
+    compare_qp: bool = True,
 ) -> DMFTWidthReport:
     """Sweep widths: the seed mean of ``K`` against the DMFT.
 
@@ -175,6 +181,10 @@ def validate_dmft_width(
         measured only when the DMFT is solved in continuous time.
     mapping : None
         Accepted for a common signature; the DMFT has no initial-state mapping.
+    compare_qp : bool
+        Also integrate the q/p model from every network's own (growth-matched) initial
+        state and report how far the seed mean of those predictions is from the seed
+        mean of the networks (``qp_ensemble_errors``): the same networks, the older model.
 
     Returns
     -------
@@ -216,10 +226,13 @@ def validate_dmft_width(
     scale = float(np.max(S))
     runs = len(widths) * len(seeds) + (0 if discrete or not measure_lr_floor else 1)
     K_all = {}
+    qp_initial = []
     with Progress(runs, f"validate dmft {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
         for i, width in enumerate(widths):
             for seed in seeds:
                 weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+                if compare_qp:
+                    qp_initial.append(_qp_state(weights, U, Vt.T, depths, sigma))
                 trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
                                          record_every=record_every)
                 K_all[i, seed] = trajectory.K
@@ -249,12 +262,21 @@ def validate_dmft_width(
         standard[i] = spread[where] / math.sqrt(len(seeds)) / scale
         scatter[i] = float(np.max(spread)) / scale
         final_gd[i] = stack[:, -1]
+    qp_errors = None
+    if compare_qp:
+        qp_K = _qp_trajectories(depths, np.stack(qp_initial), S, gd_t).reshape(gd_t.size, len(widths), len(seeds), len(depths), S.size)
+        qp_errors = np.array([
+            np.max(np.abs(qp_K[:, i].mean(axis=1) - np.stack([K_all[i, seed] for seed in seeds]).mean(axis=0))) / scale
+            for i in range(len(widths))
+        ])
     final_th = np.broadcast_to(K_dmft[-1], final_gd.shape).copy()
     mean_errors = ensemble[:, None]
     slope, ci, _ = fit_slope(widths, mean_errors, confidence)
     tail = _tail_slope(widths, mean_errors)
     scatter_slope = fit_slope(widths, scatter[:, None])[0]
     verdict, passed = _verdict(slope, ci, tail, mean_errors, widths, lr_floor, dict(targets or {}), expected_exact=True)
+    if qp_errors is not None:
+        verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += (f"; sampling noise of the mean {standard[-1]:.4f} at width {widths[-1]}"
                 f"; single networks scatter {scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
     last = len(widths) - 1
@@ -270,4 +292,43 @@ def validate_dmft_width(
         compared=COMPARED, verdict=verdict, passed=passed, targets=dict(targets or {}), final_K_gd=final_gd,
         final_K_theory=final_th, example=example, wall_time_s=time.perf_counter() - started,
         ensemble_errors=ensemble, standard_errors=standard, scatter=scatter, scatter_slope=scatter_slope, discrete=discrete,
+        qp_ensemble_errors=qp_errors,
     )
+
+
+def _qp_state(weights, U, V, depths, sigma):
+    """The q/p initial state of one network (growth-matched, or exact at depth 2), for the side-by-side comparison."""
+    from pathdyn.validation.mapping import default_method, map_initial_state
+    from pathdyn.validation.sweep import reduced_equations
+
+    equations = reduced_equations(depths, "qp")
+    state = map_initial_state(weights, U, V, theory="qp", method=default_method("qp", depths), init_scale=sigma)
+    return state.state_array(tuple(str(x) for x in equations.state))
+
+
+def _qp_trajectories(depths, initial, S, times):
+    """q/p ``K`` of every network (batch) on ``times``; shape (T, batch, M, modes)."""
+    from pathdyn.numerics.compile import compile_rhs
+    from pathdyn.numerics.integrate import integrate
+    from pathdyn.validation.sweep import reduced_equations
+
+    compiled = compile_rhs(reduced_equations(depths, "qp"))
+    return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=1e-9, atol=1e-11).K
+
+
+def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int):
+    """The DMFT conditioned on one network's own ``|a|^2``, ``|b|^2`` (and ``a.b`` at depth <= 2).
+
+    At depth 2 this is the exact per-network limit (the depth-2 mapping); deeper, the
+    hidden layers' own fluctuations are not conditioned on, so it captures only part of
+    a single network's deviation from the ensemble mean.
+
+    Returns
+    -------
+    Trajectory
+        As :func:`pathdyn.numerics.dmft.solve_dmft`.
+    """
+    U, S, Vt = dataset.modes()
+    depths = tuple(len(layers) for layers in weights)
+    overlaps = network_overlaps(weights, U, Vt.T)
+    return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=overlaps)
