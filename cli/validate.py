@@ -54,7 +54,7 @@ def add_arguments(parser) -> None:
     case = parser.add_argument_group("one case (any of these replaces the default suite)")
     case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
-    case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1)")
+    case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1; 0..7 with --theory dmft)")
     case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
     case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
     case.add_argument("--theory", default=None, choices=("qp", "two-channel", "dmft"),
@@ -80,7 +80,8 @@ def _custom_case(args) -> dict:
         "name": "custom",
         "depths": parse_depths(args.depths or "2,2", argument="--depths"),
         "widths": _int_list(args.widths or "64,256,1024", "--widths", 1),
-        "seeds": _int_list(args.seeds or "0,1", "--seeds", 0),
+        # the DMFT predicts a seed mean: default to 8 seeds there
+        "seeds": _int_list(args.seeds or ("0,1,2,3,4,5,6,7" if args.theory == "dmft" else "0,1"), "--seeds", 0),
         "init": args.init or "gaussian",
         "init_scale": 0.3 if args.init_scale is None else args.init_scale,
         "theory": args.theory or "qp",
