@@ -65,14 +65,21 @@ class DMFTInitialOverlaps:
     output_norm2 : ndarray, shape (M, modes)
         ``|b_{a alpha}|^2 = |(W_a^{D_a})^T u_alpha|^2``.
     overlap : ndarray, shape (M, modes)
-        ``a.b``; used by depth-2 pathways (it is their initial ``K``) and depth-1
-        pathways (their initial ``K``); ignored for deeper pathways, whose mean
-        initial ``K`` is zero.
+        The initial ``K = u^T Omega_a v``: ``a.b`` at depth 2 (exact conditioning), the
+        single matrix's ``u^T W v`` at depth 1; deeper, a constant cross covariance of
+        the last site's sources (approximate conditioning). Zero in the ensemble.
+    gains : tuple, optional
+        Per pathway ``(forward, backward)``, each of shape ``(D_a - 1, modes)``: row
+        ``k >= 1`` is the gain of hidden matrix ``k`` (between sites ``k - 1`` and ``k``)
+        on the network's own initial fields, ``|f_k|^2 / |f_{k-1}|^2`` forward and
+        ``|g_{k-1}|^2 / |g_k|^2`` backward; they replace ``sigma^2`` in the sources
+        (row 0 is unused). ``None``: ``sigma^2`` (the ensemble).
     """
 
     input_norm2: np.ndarray
     output_norm2: np.ndarray
     overlap: np.ndarray
+    gains: tuple | None = None
 
     def __post_init__(self) -> None:
         arrays = [np.atleast_2d(np.asarray(getattr(self, n), dtype=float)) for n in ("input_norm2", "output_norm2", "overlap")]
@@ -100,16 +107,19 @@ class _Pathway:
     and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
     """
 
-    def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses):
+    def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
         self.depth = depth
         self.sites = max(depth - 1, 0)
         self.sigma2 = sigma2 if responses else 0.0
         self.source2 = sigma2
+        # per hidden matrix k = 1 .. sites-1: forward and backward source gains (sigma^2 in the ensemble)
+        forward, backward = gains if gains is not None else ([sigma2] * self.sites, [sigma2] * self.sites)
+        self.forward_gain2, self.backward_gain2 = list(forward), list(backward)
         self.input_norm2 = input_norm2
         self.output_norm2 = output_norm2
         self.overlap = overlap
         self.eta = eta
-        self.K0 = overlap if depth <= 2 else 0.0
+        self.K0 = overlap
         self.sum_e = 0.0  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         L = self.sites
         shape = (size, size)
@@ -127,16 +137,22 @@ class _Pathway:
         """``row @ Sigma_alpha[:n, :n]`` for site ``k`` (``row`` of length ``n``)."""
         if k == 0:
             return np.full(n, self.input_norm2 * row.sum())
-        return self.source2 * (row @ self.Cf[k - 1][:n, :n])
+        return self.forward_gain2[k] * (row @ self.Cf[k - 1][:n, :n])
 
     def _sigma_beta_times(self, k, row, n):
         if k == self.sites - 1:
             return np.full(n, self.output_norm2 * row.sum())
-        return self.source2 * (row @ self.Cg[k + 1][:n, :n])
+        return self.backward_gain2[k + 1] * (row @ self.Cg[k + 1][:n, :n])
 
     def _cross(self, k):
-        """``Sigma_alpha beta`` is ``a.b`` times all-ones when one site holds both boundaries (depth 2)."""
-        return self.overlap if self.sites == 1 else 0.0
+        """``Sigma_alpha beta`` (times all-ones) at the last site: ``a.b`` at depth 2, else a network's own ``K(0)``.
+
+        At depth 2 the site's sources are ``a`` and ``b`` themselves, so this is exact. Deeper,
+        the last site's forward source is ``W f`` with ``W`` random; a constant cross
+        covariance ``K(0)`` matches the network's initial ``K`` but is an approximation
+        afterwards. It is zero in the ensemble.
+        """
+        return self.overlap if k == self.sites - 1 else 0.0
 
     def forward_row(self, t, e):
         """Rows ``t`` of ``A``, ``P``, ``Rf``, ``Cf`` at every site, first to last."""
@@ -357,6 +373,7 @@ def _solve_mode(depths, S, size, sigma2, overlaps, alpha, eta, responses):
         _Pathway(
             depth, size, sigma2, float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
             float(overlaps.overlap[a, alpha]), eta, responses,
+            None if overlaps.gains is None else tuple(g[:, alpha] for g in overlaps.gains[a]),
         )
         for a, depth in enumerate(depths)
     ]

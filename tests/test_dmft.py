@@ -175,3 +175,17 @@ def test_validate_dmft_rejects_orthogonal_and_one_seed():
         validate_dmft_width((3,), (64, 128), seeds=(0, 1), init="orthogonal")
     with pytest.raises(ConfigError, match="seeds"):
         validate_dmft_width((3,), (64, 128), seeds=(0,))
+
+
+def test_conditioning_on_a_depth2_network_predicts_that_network():
+    """Depth 2: the DMFT conditioned on the network's own |a|^2, |b|^2, a.b is its infinite-width limit."""
+    from pathdyn.validation.dmft import predict_network
+    from pathdyn.validation.network import initialize_weights
+
+    dataset = random_dataset((2.0, 1.0))
+    weights = initialize_weights((2, 2), 2, 2, 1024, init="gaussian", init_scale=0.3, seed=3)
+    network = simulate_gd((2, 2), dataset, 1024, weights=weights, learning_rate=0.05, steps=120).K
+    own = predict_network(weights, dataset, init_scale=0.3, learning_rate=0.05, steps=120).K
+    ensemble = solve_dmft((2, 2), dataset.singular_values, learning_rate=0.05, steps=120, init_scale=0.3).K
+    assert np.abs(network - own).max() / 2.0 < 0.01
+    assert np.abs(network - ensemble).max() / 2.0 > 3 * np.abs(network - own).max() / 2.0

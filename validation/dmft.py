@@ -37,24 +37,36 @@ FLOW_TOL = 2e-4
 COMPARED = "seed mean of per-mode K = diag(U^T Omega_a V) against the DMFT (the infinite-width ensemble mean)"
 
 
-def network_overlaps(weights, U, V) -> DMFTInitialOverlaps:
-    """One network's ``|a|^2``, ``|b|^2`` and ``a.b`` per pathway and mode (``a = W^1 v``, ``b = (W^D)^T u``).
+def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
+    """One network's ``|a|^2``, ``|b|^2`` and initial ``K`` per pathway and mode (``a = W^1 v``, ``b = (W^D)^T u``).
 
-    For a depth-1 pathway ``overlap`` is its initial ``K = u^T W v``.
+    ``overlap`` is ``K(0) = u^T Omega_a v`` (``a.b`` at depth 2). With ``gains`` also each
+    hidden matrix's gain on the network's own initial fields (see
+    :class:`pathdyn.numerics.dmft.DMFTInitialOverlaps`).
     """
-    norms_in, norms_out, overlaps = [], [], []
+    norms_in, norms_out, overlaps, site_gains = [], [], [], []
     for layers in weights:
         f, g = forward_backward_vectors(layers, U, V)
-        a, b = f[1], g[len(layers) - 1]
-        if len(layers) == 1:
+        depth = len(layers)
+        a, b = f[1], g[depth - 1]
+        if depth == 1:
             norms_in.append(np.ones(U.shape[1]))
             norms_out.append(np.ones(U.shape[1]))
-            overlaps.append(np.einsum("im,im->m", U, f[1]))
         else:
             norms_in.append(np.einsum("im,im->m", a, a))
             norms_out.append(np.einsum("im,im->m", b, b))
-            overlaps.append(np.einsum("im,im->m", a, b))
-    return DMFTInitialOverlaps(np.array(norms_in), np.array(norms_out), np.array(overlaps))
+        overlaps.append(np.einsum("im,im->m", U, f[-1]))  # K(0); equals a.b at depth 2
+        f2 = [np.einsum("im,im->m", x, x) for x in f]
+        g2 = [np.einsum("im,im->m", x, x) for x in g]
+        sites = max(depth - 1, 0)
+        forward = np.ones((sites, U.shape[1]))
+        backward = np.ones((sites, U.shape[1]))
+        for k in range(1, sites):  # hidden matrix k is layer k + 1 (0-based W_{k+1})
+            forward[k] = f2[k + 1] / f2[k]
+            backward[k] = g2[k] / g2[k + 1]
+        site_gains.append((forward, backward))
+    return DMFTInitialOverlaps(np.array(norms_in), np.array(norms_out), np.array(overlaps),
+                               gains=tuple(site_gains) if gains else None)
 
 
 def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None):
@@ -316,12 +328,13 @@ def _qp_trajectories(depths, initial, S, times):
     return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=1e-9, atol=1e-11).K
 
 
-def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int):
-    """The DMFT conditioned on one network's own ``|a|^2``, ``|b|^2`` (and ``a.b`` at depth <= 2).
+def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int, gains: bool = True):
+    """The DMFT conditioned on one network's own ``|a|^2``, ``|b|^2`` and initial ``K``.
 
     At depth 2 this is the exact per-network limit (the depth-2 mapping); deeper, the
-    hidden layers' own fluctuations are not conditioned on, so it captures only part of
-    a single network's deviation from the ensemble mean.
+    initial ``K`` enters as a constant cross covariance of the last site's sources and,
+    with ``gains``, each hidden matrix's gain on the network's own initial fields replaces
+    ``sigma^2`` in the sources: approximations, measured in ``docs/dmft.md``.
 
     Returns
     -------
@@ -330,5 +343,5 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     """
     U, S, Vt = dataset.modes()
     depths = tuple(len(layers) for layers in weights)
-    overlaps = network_overlaps(weights, U, Vt.T)
+    overlaps = network_overlaps(weights, U, Vt.T, gains=gains)
     return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=overlaps)
