@@ -109,8 +109,9 @@ def _summary_line(name: str, report) -> str:
     from pathdyn.validation.compare import PER_MODE
 
     medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
-    lines = [name, f"  median error by width  {medians}"]
-    if report.compared != PER_MODE:
+    label = "seed-mean error by width" if report.theory == "dmft" else "median error by width"
+    lines = [name, f"  {label}  {medians}"]
+    if report.compared != PER_MODE and report.theory != "dmft":
         lines.append(f"  compared: {report.compared} (degenerate singular values)")
     if report.mapping_notes:
         lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
