@@ -287,6 +287,7 @@ def validate_dmft_width(
     tail = _tail_slope(widths, mean_errors)
     scatter_slope = fit_slope(widths, scatter[:, None])[0]
     verdict, passed = _verdict(slope, ci, tail, mean_errors, widths, lr_floor, dict(targets or {}), expected_exact=True)
+    verdict = verdict.replace("median error", "seed-mean error")  # one value per width: the mean's error
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += (f"; sampling noise of the mean {standard[-1]:.4f} at width {widths[-1]}"
