@@ -28,7 +28,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.mapping import forward_backward_vectors
 from pathdyn.validation.sweep import TIME_MAPPING, WidthScalingReport, _tail_slope, _verdict, default_dataset, fit_slope
 
-__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "validate_dmft_width"]
+__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
 
 #: Up to this many gradient steps the DMFT is solved at the networks' learning rate.
 MAX_DISCRETE_STEPS = 800
@@ -363,3 +363,59 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     depths = tuple(len(layers) for layers in weights)
     overlaps = network_overlaps(weights, U, Vt.T, gains=gains)
     return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=overlaps)
+
+
+def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.04,
+                         steps: int = 200, dataset: Dataset | None = None) -> dict:
+    """How well the DMFT, conditioned on each network (:func:`predict_network`), predicts single networks.
+
+    For every seed a network is trained; the winner of each mode is the pathway with the
+    larger ``|K|`` at the end. Compared: the ensemble DMFT and the conditioned DMFT (median
+    over networks of ``max |K - K_theory| / S_1``), and how often the conditioned DMFT and the
+    race oracle (q/p race from the growth-matched mapping, ``t = infinity``, as ``pathdyn
+    concentration`` uses it) name the winner.
+
+    Returns
+    -------
+    dict
+        ``ensemble_error``, ``conditioned_error``, ``dmft_winner_rate``, ``race_winner_rate``,
+        ``modes`` (counted), ``unfinished`` (modes whose sum over pathways is still more
+        than 5% from ``S`` at the end).
+    """
+    from pathdyn.numerics.race import race_final_strengths
+    from pathdyn.validation.mapping import map_initial_state
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    dataset = default_dataset() if dataset is None else dataset
+    depths = Architecture.coerce(depths).depths
+    if len(depths) != 2:
+        raise ConfigError(f"depths: the winner study needs two pathways, got {list(depths)}")
+    U, S, Vt = dataset.modes()
+    ensemble = solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale).K
+    ensemble_errors, conditioned_errors, dmft_hits, race_hits, unfinished = [], [], 0, 0, 0
+    for seed in seeds:
+        weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
+        K = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps).K
+        conditioned = predict_network(weights, dataset, init_scale=init_scale, learning_rate=learning_rate, steps=steps).K
+        ensemble_errors.append(np.abs(K - ensemble).max() / S[0])
+        conditioned_errors.append(np.abs(K - conditioned).max() / S[0])
+        state = map_initial_state(weights, U, Vt.T, theory="qp")
+        q0 = np.stack([state.values[f"q_{a}"] for a in (1, 2)])
+        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+        try:
+            race = race_final_strengths(depths, q0, p0, S)
+        except ConfigError:
+            race = np.full_like(K[-1], np.nan)
+        winner = np.argmax(np.abs(K[-1]), axis=0)
+        dmft_hits += int(np.sum(np.argmax(np.abs(conditioned[-1]), axis=0) == winner))
+        race_hits += int(np.sum(np.argmax(np.abs(race), axis=0) == winner))
+        unfinished += int(np.sum(np.abs(K[-1].sum(axis=0) - S) > 0.05 * S))
+    modes = len(ensemble_errors) * S.size
+    return {
+        "ensemble_error": float(np.median(ensemble_errors)),
+        "conditioned_error": float(np.median(conditioned_errors)),
+        "dmft_winner_rate": dmft_hits / modes,
+        "race_winner_rate": race_hits / modes,
+        "modes": modes,
+        "unfinished": unfinished,
+    }
