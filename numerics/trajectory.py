@@ -87,6 +87,29 @@ class Trajectory:
     def num_modes(self) -> int:
         return self.K.shape[-1]
 
+    def settling_time(self, tolerance: float = 1e-3) -> float:
+        """The first recorded time after which every ``K`` stays within ``tolerance`` of its final value.
+
+        Parameters
+        ----------
+        tolerance : float
+            Relative to the largest final ``|K|`` (about ``S_1`` once learned).
+
+        Returns
+        -------
+        float
+            ``t[-1]`` when ``K`` still moves at the end (the run had not settled).
+        """
+        K = np.asarray(self.K, dtype=float)
+        t = np.asarray(self.t, dtype=float)
+        final = K[-1]
+        scale = float(np.max(np.abs(final))) or 1.0
+        deviation = np.max(np.abs(K - final).reshape(K.shape[0], -1), axis=1) / scale
+        outside = np.flatnonzero(deviation > tolerance)
+        if outside.size == 0:
+            return float(t[0])
+        return float(t[min(outside[-1] + 1, t.size - 1)])
+
     def to_json_dict(self) -> dict:
         """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
         out = {
