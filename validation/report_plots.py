@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pathdyn.numerics.plotting import finish_figure, integer_ticks, mode_colours, pyplot
+from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
 
 __all__ = ["plot_width_reports", "plot_concentration"]
 
@@ -25,11 +25,16 @@ def case_title(report) -> str:
             f"$\\eta = {report.learning_rate:g}$, $t \\leq {report.t_max:g}$, {len(report.seeds)} seeds")
 
 
-def _log_axis_with_plain_minor_labels_off(axis) -> None:
-    """Label only the decades of a log axis: the 2..9 minor labels collide on a short axis."""
-    from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
+def _log_axis_labels(axis) -> None:
+    """Ticks at 1, 2 and 5 times the powers of ten, written plainly (``0.002``).
 
-    axis.set_major_formatter(LogFormatterSciNotation())
+    matplotlib's default labels either every decade only (one label on a short axis)
+    or every minor tick (colliding labels).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -49,7 +54,7 @@ def _error_panel(ax, report, title) -> None:
         ax.axhline(report.lr_floor, color="gray", ls=":", label=rf"$O(\eta)$ floor {report.lr_floor:.1e}")
     integer_ticks(ax.xaxis, report.widths)
     ax.tick_params(axis="x", labelrotation=45 if len(report.widths) > 5 else 0, labelsize=8)
-    _log_axis_with_plain_minor_labels_off(ax.yaxis)
+    _log_axis_labels(ax.yaxis)
     ax.set_xlabel("hidden width $N$")
     ax.set_ylabel(ERROR_LABEL)
     ax.set_title(title, fontsize=9)
@@ -63,14 +68,15 @@ def _overlay_panel(ax, report, plt) -> None:
     K_gd = np.asarray(example["K_gd"])
     K_th = np.asarray(example["K_theory"])
     M, modes = K_gd.shape[1], K_gd.shape[2]
-    colours = mode_colours(plt, modes)
+    # light, distinct colours: the black theory line must stay visible on top of every mode
+    colours = [f"C{m % 10}" for m in range(modes)]
     for a in range(M):
         for m in range(modes):
             ax.plot(t, K_gd[:, a, m], linestyle=PATHWAY_STYLES[a % len(PATHWAY_STYLES)], color=colours[m], lw=2.2, alpha=0.55)
-            ax.plot(t, K_th[:, a, m], "-", color="k", lw=0.7)
+            ax.plot(t, K_th[:, a, m], ":", color="k", lw=1.0)
     handles = [plt.Line2D([], [], color="0.4", lw=2.2, alpha=0.55, linestyle=PATHWAY_STYLES[a % len(PATHWAY_STYLES)],
                           label=f"GD, pathway {a + 1}") for a in range(M)]
-    handles.append(plt.Line2D([], [], color="k", lw=0.7, label=f"{report.theory} theory"))
+    handles.append(plt.Line2D([], [], color="k", lw=1.0, linestyle=":", label=f"{report.theory} theory"))
     handles += [plt.Line2D([], [], color=colours[m], lw=2.2, label=rf"$\alpha = {m + 1}$, $S = {report.singular_values[m]:.3g}$")
                 for m in range(modes)]
     ax.legend(handles=handles, fontsize=6.5, ncol=2, loc="lower right")
@@ -138,7 +144,7 @@ def plot_concentration(result, path=None):
         ax.errorbar(depths + offset, means, yerr=[means - ci[:, 0], ci[:, 1] - means], fmt="o-",
                     capsize=3, label=activation)
     ax.set_xlabel("depth $D$ of both pathways")
-    ax.set_ylabel(r"$\max_a |K_{a\alpha}| \,/\, \sum_a |K_{a\alpha}|$ (mean)")
+    ax.set_ylabel(r"dominant fraction $|K_{\mathrm{dom}\,\alpha}| \,/\, \sum_a |K_{a\alpha}|$")
     ax.set_ylim(0.45, 1.02)
     integer_ticks(ax.xaxis, depths)
     ax.set_title(
