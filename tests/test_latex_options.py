@@ -147,6 +147,10 @@ def test_repr_latex_of_equation_objects():
     assert r"\tau \frac{d W_{1}^{(1)}}{dt}" in flow_tex and "q_" not in flow_tex
     two_channel = reduce_to_modes((3, 3), model="two-channel")
     assert two_channel._repr_latex_().count(r"\tau \frac{d") == len(two_channel.state)
+    # a sum multiplying the mode error keeps its parentheses (without them the equation is wrong)
+    race = reduce_to_modes((3, 2), model="race")._repr_latex_()
+    assert (r"\tau \frac{d p_{1\alpha}}{dt} &= \left(c_{1\alpha} + p_{1\alpha}^{2}\right) "
+            r"\Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr)") in race
     layer = reduce_to_modes((3, 1), model="layer")._repr_latex_()
     assert r"s_{1\alpha}^{(2)}" in layer
 

@@ -458,7 +458,10 @@ def _mode_rows(modes: ModeEquations) -> tuple:
     bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
     reduced = []
     for a, letter, x, prefactor, _ in _mode_parts(modes):
-        tokens = error_tokens if prefactor == 1 else [_scalar_latex(prefactor), *bracketed]
+        factor = _scalar_latex(prefactor)
+        if isinstance(prefactor, sp.Add):  # a sum times the error needs its own parentheses
+            factor = rf"\left({factor}\right)"
+        tokens = error_tokens if prefactor == 1 else [factor, *bracketed]
         reduced.append((a, letter, _Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", tuple(tokens), label=f"{letter}-{a}")))
     conserved = [(inv.pathway, _Row(rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ("0",),
                                     label=f"conserved-{inv.pathway}")) for inv in modes.invariants]
