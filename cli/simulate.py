@@ -133,8 +133,9 @@ def run(args) -> int:
 
         use_file_backend()
 
-        plot_simulation(result, args.plot, title=f"depths {','.join(map(str, architecture.depths))}, "
-                        f"{args.activation}, width {width}, {args.init} {config['init_scale']}, eta {args.learning_rate}")
+        plot_simulation(result, args.plot, title=f"depths ({', '.join(map(str, architecture.depths))}), "
+                        f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
+                        f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
     return 0
 
 

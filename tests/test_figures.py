@@ -119,6 +119,7 @@ def test_simulation_figure():
     figure = plot_simulation(_simulation(), title="depths 2,2, linear")
     assert figure.axes[0].get_ylabel() == r"$K_{1\alpha} = u_\alpha^\top \Omega_{1} v_\alpha$"
     assert figure._suptitle.get_text() == "depths 2,2, linear"
+    assert figure.axes[2].get_ylabel() == r"$K_{1\alpha} + K_{2\alpha}$"  # the sum meets the dashed S_alpha
 
 
 def test_phase_plane_figure_labels():
