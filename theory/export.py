@@ -302,6 +302,8 @@ def _matrix_tokens(expr, prod: bool = False) -> list:
         if isinstance(arg, sp.MatrixSymbol):
             return [f"{{{_symbol_latex(arg.name)}}}^{{\\top}}"]
         inner = _matrix_tokens(arg, prod)
+        if len(inner) == 1 and inner[0].startswith(r"\prod"):  # \bigl( is too small for the limits of \prod
+            return [rf"\left({inner[0]}\right)^{{\top}}"]
         if len(inner) == 1 and not isinstance(arg, sp.MatAdd):
             return [rf"\bigl({inner[0]}\bigr)^{{\top}}"]
         inner[0] = r"\bigl(" + inner[0]
