@@ -32,11 +32,11 @@ def test_library_never_chooses_a_backend():
     assert offenders == []
 
 
-def test_plots_keep_the_callers_backend(tmp_path):
+def test_plots_keep_the_callers_backend():
     original = matplotlib.get_backend()
     matplotlib.use("svg")
     try:
-        figure = plot_mode_trajectories(_learning_curve(), tmp_path / "k.png")
+        figure = plot_mode_trajectories(_learning_curve())
         assert matplotlib.get_backend() == "svg"  # the old code switched to Agg here
         assert isinstance(figure, Figure)
     finally:
@@ -72,34 +72,26 @@ def test_mode_trajectories_figure(tmp_path, monkeypatch):
 
 
 def test_width_report_figure_labels_and_ticks():
-    report = _report()
-    figure = plot_width_reports([report], titles=["depth 2"])
+    from dataclasses import replace
+
+    widths = (64, 128, 256, 512, 1024, 2048, 4096)
+    errors = np.linspace(0.05, 0.0003, 7)[:, None] * np.array([1.0, 1.1])
+    report = replace(_report(), widths=widths, errors=errors, final_K_gd=None, final_K_theory=None)
+    figure = plot_width_reports([report], titles=["depth 2"])  # panels are sized per case: one shows what four would
     top, bottom = figure.axes[0], figure.axes[1]
-    assert [int(v) for v in top.get_xticks()] == [64, 128, 256]
-    assert [t.get_text() for t in top.get_xticklabels()] == ["64", "128", "256"]
+    assert [int(v) for v in top.get_xticks()] == list(widths)
+    assert [t.get_text() for t in top.get_xticklabels()] == [str(w) for w in widths]
     assert r"K_{a\alpha}^{\mathrm{GD}} - K_{a\alpha}^{\mathrm{th}}" in top.get_ylabel() and "S_1" in top.get_ylabel()
     assert top.get_title().startswith("depth 2\n$D = (2, 2)$, gaussian $\\sigma = 0.3$, qp theory")
     assert r"$\eta = 0.005$" in top.get_title() and "2 seeds" in top.get_title()
-    assert not _tick_labels_overlap(figure, top.xaxis) and not _tick_labels_overlap(figure, top.yaxis)
+    assert not _tick_labels_overlap(figure, top.xaxis)
+    # matplotlib's minor labels (LogFormatterSciNotation(labelOnlyBase=False)) on this axis overlap: checked by hand
+    assert not _tick_labels_overlap(figure, top.yaxis)
+    assert len([t for t in top.get_yticklabels() if t.get_text()]) >= 3  # more than one decade label
     labels = [t.get_text() for t in bottom.get_legend().get_texts()]
     assert labels[:3] == ["GD, pathway 1", "GD, pathway 2", "qp theory"]
     assert labels[3] == r"$\alpha = 1$, $S = 2$"  # modes are named too, by colour
     assert bottom.get_ylabel() == r"$K_{a\alpha}(t)$"
-
-
-def test_width_report_figure_many_widths_do_not_collide():
-    report = _report()
-    widths = (64, 128, 256, 512, 1024, 2048, 4096)
-    errors = np.linspace(0.05, 0.0003, 7)[:, None] * np.array([1.0, 1.1])
-    from dataclasses import replace
-
-    wide = replace(report, widths=widths, errors=errors, final_K_gd=None, final_K_theory=None)
-    figure = plot_width_reports([wide])  # panels are sized per case: one shows what four would
-    ax = figure.axes[0]
-    assert not _tick_labels_overlap(figure, ax.xaxis)
-    # matplotlib's minor labels (LogFormatterSciNotation(labelOnlyBase=False)) on this axis overlap: checked by hand
-    assert not _tick_labels_overlap(figure, ax.yaxis)
-    assert len([t for t in ax.get_yticklabels() if t.get_text()]) >= 3  # more than one decade label
 
 
 def test_concentration_figure_integer_depth_ticks():
