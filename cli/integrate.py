@@ -23,6 +23,7 @@ examples:
   pathdyn integrate --depths 2,5,9 --singular-values 3,1.5,0.7 --t-max 40 -o out.json
   pathdyn integrate --depths 2,8 --dataset hierarchical --init-scale 0.1 --seed 0 --t-max 40 -o out.json --plot out.png
   pathdyn integrate --depths 2,3 --singular-values 2,1 --init init.json --t-max 20 -o out.json
+  pathdyn integrate --depths 2,8 --dataset hierarchical -o out.nc      (netCDF: needs pip install 'pathdyn[xarray]')
 init.json holds {"q0": [[...]], "p0": [[...]]}, arrays of shape (pathways, modes).
 """
 
@@ -51,7 +52,8 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
-    parser.add_argument("-o", "--output", default="-", help="output JSON file; '-' (default) prints to standard output")
+    parser.add_argument("-o", "--output", default="-",
+                        help="output JSON file, or FILE.nc for netCDF (xarray extra); '-' (default) prints the JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
@@ -136,6 +138,10 @@ def run(args) -> int:
 
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+    if str(args.output).endswith(".nc"):
+        from pathdyn.numerics.data import require
+
+        require("xarray")  # before the work, not after it
     architecture = architecture_from_args(args)
     equations = reduce_to_modes(architecture, model="qp")
     S, data_note = singular_values_from_args(args)
@@ -156,13 +162,17 @@ def run(args) -> int:
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
     payload["depths"] = list(architecture.depths)
-    write_output(args.output, json.dumps(payload))
+    if str(args.output).endswith(".nc"):
+        from dataclasses import replace
+
+        replace(trajectory, extras={**trajectory.extras, "singular_values": S}).save_netcdf(args.output)
+    else:
+        write_output(args.output, json.dumps(payload))
     if args.plot:
-        from pathdyn.numerics.plotting import plot_mode_trajectories
         from pathdyn.cli._common import use_file_backend
+        from pathdyn.numerics.plotting import plot_mode_trajectories
 
         use_file_backend()
-
         title = _plot_title(architecture.depths, {**data_note, **init_note})
         plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths, title=title)
     return 0 if trajectory.success else 1

@@ -232,3 +232,19 @@ def test_load_width_reports_of_a_suite(tmp_path):
     np.testing.assert_array_equal(reports[1].errors, _report().errors)
     with pytest.raises(ConfigError, match="not found"):
         load_width_reports(tmp_path / "missing.json")
+
+
+def test_integrate_command_writes_netcdf(tmp_path):
+    xr = _xarray()
+    from pathdyn.cli.main import main
+
+    out, json_out = tmp_path / "out.nc", tmp_path / "out.json"
+    argv = ["integrate", "--depths", "2,3", "--singular-values", "3,1", "--t-max", "10", "--num-points", "21"]
+    assert main([*argv, "-o", str(out)]) == 0 and main([*argv, "-o", str(json_out)]) == 0
+    import json
+
+    data = json.loads(json_out.read_text())
+    with xr.open_dataset(out, engine="scipy") as ds:
+        assert ds["K"].dims == ("time", "pathway", "mode")
+        np.testing.assert_array_equal(ds["K"].values, np.array(data["K"]))
+        np.testing.assert_array_equal(ds["singular_values"].values, [3.0, 1.0])
