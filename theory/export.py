@@ -335,7 +335,7 @@ def _error_tokens(modes: ModeEquations) -> list:
     if len(strengths) == 1:
         return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} {strengths[0]}"]
     return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} \bigl({strengths[0]}", *[f"+ {k}" for k in strengths[1:-1]],
-            f"+ {strengths[-1]}\bigr)"]
+            rf"+ {strengths[-1]}\bigr)"]
 
 
 def _equation_blocks(equations: DerivedEquations) -> list:
@@ -380,7 +380,7 @@ def _general_inputs_prose(modes: ModeEquations) -> list:
         return []
     return [
         r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
-        r"of mode $\alpha$. The equations are exact per mode when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
+        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
         r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
         r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
         r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
