@@ -438,12 +438,13 @@ def _floor_part(evidence: dict, expected_exact: bool, naive: bool) -> str:
         kind = "the naive initial state is wrong, not the discretisation" if naive else \
             "a limit of the reduced model, not of the discretisation"
         return (f"{shown_ratio} the O(eta) floor {lr_floor:.4f} (>= {LIMIT_FLOOR_RATIO:g}x) and no N^-1/2 decrease "
-                f"over the larger widths: {tail}, above {FINITE_WIDTH_SLOPE:g}: {kind}")
+                f"over the larger widths: {tail}, an interval above {FINITE_WIDTH_SLOPE:g}: {kind}")
     reasons = []
     if not evidence["well_above_floor"]:
         reasons.append(f"the error is less than {LIMIT_FLOOR_RATIO:g}x the floor")
     if not evidence["no_decrease"]:
-        reasons.append(f"it may still fall over the larger widths ({tail} reaches {FINITE_WIDTH_SLOPE:g}); add larger widths or seeds")
+        reasons.append(f"it may still fall over the larger widths ({tail}, an interval reaching {FINITE_WIDTH_SLOPE:g}); "
+                       "add larger widths or seeds")
     return f"{shown_ratio} the O(eta) floor {lr_floor:.4f}; no limit claim: " + " and ".join(reasons)
 
 
