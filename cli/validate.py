@@ -37,7 +37,9 @@ Examples:
 
 report.json of one case holds "config", "widths", "errors" (per width, the per-seed
 errors), "median_errors", "slope", "slope_ci", "tail_slope", "lr_floor", "time_mapping",
-"limit", "compared", "verdict", "passed", per-network final K and one K(t) example.
+"limit", "compared", "verdict", "passed", "evidence" (the numbers behind the verdict),
+"warnings", per-network final K and one K(t) example; "config" records the data's
+"input_variances" and "misalignment".
 A suite writes {"suite", "config", "verdict", "cases": [one such report per case]} and
 "widths", "errors", "slope", "slope_ci" as lists with one entry per case.
 """
