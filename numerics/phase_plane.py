@@ -71,7 +71,7 @@ def integrate_race_form(race_equations, initial_state, singular_values, t_max: f
 
     The q/p flow conserves ``c_a = q_a^2 - p_a^2`` exactly, and with ``q_a > 0`` and
     ``c_a > 0`` it is the race flow ``dp_a/dt = (p_a^2 + c_a)^((D_a - 1)/2) e`` with
-    ``K_a = (p_a^2 + c_a)^((D_a - 1)/2) p_a`` (THEORY.md section 3). Each member's
+    ``K_a = (p_a^2 + c_a)^((D_a - 1)/2) p_a`` (docs/theory.md, *The race form*). Each member's
     ``c_a`` is taken from its own initial state, so the result is the q/p solution,
     with half the unknowns and no invariant drift (it holds by construction).
     Measured on the phase-plane work (``benchmarks/bench_integrate.py`` (a), 200

@@ -1,6 +1,6 @@
 """The race oracle: final mode strengths of the q/p equations without integrating them.
 
-THEORY.md section 3. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
+docs/theory.md, *The race form*. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
 ``dp_a/dt = (p_a^2 + c_a)^((D_a-1)/2) e(t)`` with the error ``e`` common to all
 pathways, so ``F_a(p_a(t)) - F_a(p_a(0)) = G(t)`` for every pathway, with the race
 potential ``F_a(p) = int_0^p (s^2 + c_a)^(-(D_a-1)/2) ds``. The flow stops where

@@ -42,11 +42,11 @@ class Trajectory:
     Attributes
     ----------
     t : ndarray, shape (T,)
-        Continuous time in the units of THEORY.md (tau = 1; GD step k is t = eta k).
+        Continuous time in the units of docs/theory.md, *Time units* (tau = 1; GD step k is t = eta k).
     K : ndarray, shape (T, *batch, M, modes)
         ``K_{a alpha}(t)``; ``batch`` is the ensemble shape (empty for one run).
     loss : ndarray, shape (T, *batch)
-        The loss of THEORY.md section 1 (up to its constant for reduced models).
+        The loss of docs/theory.md, *Notation and loss* (up to its constant for reduced models).
     success : bool
     message : str
         What happened and, on failure, what to do.
