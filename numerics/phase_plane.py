@@ -84,7 +84,7 @@ def integrate_race_form(race_equations, initial_state, singular_values, t_max: f
     race_equations : ModeEquations or CompiledRHS
         The race form (``reduce_to_modes(arch, model="race")``: state ``p_1, p_2, ...``,
         parameters ``S`` and ``c_a`` of every pathway of depth >= 2).
-    initial_state : array_like, shape (*batch, n_state, n_modes)
+    initial_state : array_like, shape ``(*batch, n_state, n_modes)``
         q/p initial states in the order ``state_names``.
     singular_values : array_like
         As in :func:`pathdyn.numerics.integrate.integrate`.
