@@ -45,7 +45,7 @@ docs: $(DOCS_STAMP)
 
 # Execute every notebook in examples/ (small CI settings; each says how to run the full version).
 notebooks: $(DOCS_STAMP)
-	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/
+	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/ tests/test_notebooks_paired.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
