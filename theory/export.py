@@ -15,6 +15,7 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``weight`` (``W_a^d``), ``Sigma_x`` (only for general inputs; whitened inputs use
     the identity), ``Sigma_yx``, ``Omega`` (the network map, see ``"definitions"``),
     ``dimension`` (a symbolic matrix dimension), ``S`` (the mode's singular value),
+    ``lambda`` (the mode's input variance ``v^T Sigma_x v``; only for general inputs),
     ``q``, ``p``. ``pathway`` and ``layer`` are 1-based or null; ``shape`` is a pair
     of integers or dimension names, or null for scalars.
 ``"definitions"``
@@ -25,7 +26,8 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``Sigma_x`` and the symbol ``Omega``.
 ``"modes"``
     List of ``{"pathway", "variable", "rhs"}`` (``variable`` is ``"q"`` or ``"p"``):
-    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``.
+    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``
+    (and ``lambda`` for general inputs: the aligned case, error ``S - lambda sum_a K_a``).
 ``"strengths"``
     List of ``{"pathway", "expr"}``: the mode strength ``K_a`` in ``q_a``, ``p_a``.
 ``"conserved"``
@@ -49,7 +51,7 @@ from sympy.printing.repr import ReprPrinter
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
-from pathdyn.theory.modes import ModeEquations
+from pathdyn.theory.modes import ModeEquations, input_variance_symbol
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 
 __all__ = [
@@ -74,7 +76,7 @@ FORMATS = ("text", "latex", "json")
 LATEX_OPTIONS = {"grouped": True, "prod": False, "label_prefix": ""}
 JSON_FORMAT = "pathdyn-equations"
 JSON_VERSION = 1
-ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "q", "p")
+ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "lambda", "q", "p")
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,14 @@ def equations_to_text(equations: DerivedEquations) -> str:
     ]
     for a, d, w, rhs in flow.equations():
         lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
-    lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    if modes.input_variance is None:
+        lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    else:
+        lines += [
+            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
+            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {modes.error}; learning ends at sum_a K_a = S/lambda",
+        ]
     for a, k in enumerate(modes.strengths, start=1):
         lines.append(f"K_{a} = {k}")
     for x, f in zip(modes.state, modes.rhs):
@@ -407,15 +416,18 @@ class PathdynLatexPrinter(LatexPrinter):
     r"""sympy's LaTeX printer with the paper's indices: pathway ``a`` and mode ``alpha`` on every mode variable.
 
     ``q_1`` prints as ``q_{1\alpha}``, ``s_1_2`` (layer 2 of pathway 1) as
-    ``s_{1\alpha}^{(2)}``, ``S`` as ``S_{\alpha}``, like ``K_{1\alpha}``; other symbols as sympy prints them.
+    ``s_{1\alpha}^{(2)}``, ``S`` as ``S_{\alpha}`` and ``lambda`` as ``\lambda_{\alpha}``, like
+    ``K_{1\alpha}``; other symbols as sympy prints them.
     """
 
     _INDEXED = re.compile(r"([A-Za-z]+)((?:_\d+)+)$")
+    #: Parameters of one mode: its singular value and (general inputs) its input variance.
+    _PER_MODE = {"S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}
 
     def _print_Symbol(self, expr, style="plain"):
         name = expr.name
-        if name == "S":
-            return r"S_{\alpha}"
+        if name in self._PER_MODE:
+            return self._PER_MODE[name]
         match = self._INDEXED.match(name)
         if not match:
             return super()._print_Symbol(expr, style=style)
@@ -427,6 +439,17 @@ class PathdynLatexPrinter(LatexPrinter):
 
 def _scalar_latex(expr, order=None) -> str:
     return PathdynLatexPrinter({"order": order} if order else {}).doprint(expr)
+
+
+def _error_tokens(modes: ModeEquations) -> list:
+    """``S_alpha - K_1alpha - ...`` or, for general inputs, ``S_alpha - lambda_alpha (K_1alpha + ...)``."""
+    strengths = [rf"K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    if modes.input_variance is None:
+        return [r"S_{\alpha}"] + [f"- {k}" for k in strengths]
+    if len(strengths) == 1:
+        return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} {strengths[0]}"]
+    return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} \bigl({strengths[0]}", *[f"+ {k}" for k in strengths[1:-1]],
+            rf"+ {strengths[-1]}\bigr)"]
 
 
 def _definition_rows(flow: GradientFlow, prod: bool) -> list:
@@ -456,7 +479,7 @@ def _flow_rows(flow: GradientFlow, prod: bool) -> list:
 def _mode_rows(modes: ModeEquations) -> tuple:
     """Rows of the mode strengths, the reduced equations and the conserved quantities."""
     strengths = [_Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
-    error_tokens = [r"S_{\alpha}"] + [rf"- K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    error_tokens = _error_tokens(modes)
     bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
     reduced = []
     for a, letter, x, prefactor, _ in _mode_parts(modes):
@@ -506,6 +529,18 @@ def _check_label_prefix(label_prefix: str) -> str:
             f"label_prefix: {label_prefix!r} is not a LaTeX label prefix; use a letter then letters, digits, '.', '_' or '-', e.g. deep"
         )
     return f"{label_prefix}:" if label_prefix else ""
+
+
+def _general_inputs_prose(modes: ModeEquations) -> list:
+    if modes.input_variance is None:
+        return []
+    return [
+        r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
+        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
+        r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
+        r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
+        r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
+    ]
 
 
 def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, grouped: bool = True,
@@ -582,6 +617,7 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, g
         r"\subsection*{Reduced equations of one mode}",
         r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
         r"layers carry the strength $q_{a\alpha}$ and the last one $p_{a\alpha}$; the mode strength is $K_{a\alpha}$.",
+        *_general_inputs_prose(equations.modes),
         *rest,
         r"\end{document}",
     ]
@@ -663,13 +699,18 @@ def equations_to_json(equations: DerivedEquations) -> str:
     for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
         symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": _shape(matrix.shape)})
     symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
+    if modes.input_variance is not None:
+        symbols.append({"name": str(modes.input_variance), "role": "lambda", "pathway": None, "layer": None, "shape": None})
     for x, a in zip(modes.state, modes.state_pathway):
         symbols.append({"name": str(x), "role": str(x).split("_")[0], "pathway": a, "layer": None, "shape": None})
     data = {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "description": "tau dW_a^d/dt = -dL/dW_a^d with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
-        " reduced q/p equations of one mode; rebuild each expression with"
+        + (" reduced q/p equations of one mode;" if modes.input_variance is None else
+           " reduced q/p equations of one mode for aligned general inputs (lambda = v^T Sigma_x v, error"
+           " S - lambda sum_a K_a, reduced loss lambda K^2/2 - S K);")
+        + " rebuild each expression with"
         " sympy.sympify(text, locals={'Str': sympy.core.symbol.Str})",
         "architecture": arch.to_dict(),
         "symbols": symbols,
