@@ -25,7 +25,13 @@ def number(value, digits: int = 4) -> str:
 
 
 def array_summary(values, dims=None) -> str:
-    """``shape (T=201, pathway=2, mode=4), range [-0.01, 1.98]`` of an array (NaNs ignored)."""
+    """``shape (time=201, pathway=2, mode=4), range [-0.01, 1.98]`` of an array (NaNs ignored).
+
+    Examples
+    --------
+    >>> array_summary(np.array([[0.5, 2.0, -1.0]]), ("time", "mode"))
+    'shape (time=1, mode=3), range [-1, 2]'
+    """
     if values is None:
         return "-"
     array = np.asarray(values)

@@ -418,6 +418,12 @@ class PathdynLatexPrinter(LatexPrinter):
     ``q_1`` prints as ``q_{1\alpha}``, ``s_1_2`` (layer 2 of pathway 1) as
     ``s_{1\alpha}^{(2)}``, ``S`` as ``S_{\alpha}`` and ``lambda`` as ``\lambda_{\alpha}``, like
     ``K_{1\alpha}``; other symbols as sympy prints them.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> PathdynLatexPrinter().doprint(sp.Symbol("p_2") * sp.Symbol("q_2")**2 - sp.Symbol("S"))
+    '- S_{\\alpha} + p_{2\\alpha} q_{2\\alpha}^{2}'
     """
 
     _INDEXED = re.compile(r"([A-Za-z]+)((?:_\d+)+)$")
