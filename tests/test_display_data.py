@@ -54,7 +54,8 @@ def _report(with_example=True):
         errors=errors, slope=-0.9, slope_ci=(-1.2, -0.6), tail_slope=-0.8, confidence=0.95, lr_floor=0.004,
         time_mapping="t = eta * step", limit="infinite-width limit", compared="per-mode K", verdict="TARGET MET",
         passed=True, targets={"max_slope": -0.3}, final_K_gd=final, final_K_theory=final + 0.5, example=example,
-        wall_time_s=3.0, mapping_notes=("width 64, seed 0: clipped",),
+        wall_time_s=3.0, mapping_notes=("width 64, seed 0: clipped",), evidence={"tail_slope": -0.8},
+        input_variances=(1.0, 1.0, 0.5, 2.0), misalignment=1e-3, warnings=("misaligned inputs compared anyway",),
     )
 
 
@@ -94,6 +95,7 @@ def test_report_reprs():
     assert text.startswith("WidthScalingReport(") and len(text) < 1200
     assert "64: 0.045, 128: 0.025, 256: 0.0115" in text  # medians over seeds
     assert "slope: -0.9 [-1.2, -0.6] (95% CI)" in text and "TARGET MET" in text
+    assert "warning: misaligned inputs compared anyway" in text and "input variances: [1, 1, 0.5, 2]" in text
     assert "<table>" in _report()._repr_html_()
     result = _concentration()
     text = repr(result)
@@ -176,6 +178,7 @@ def test_width_report_to_xarray_netcdf_and_dataframe(tmp_path):
     assert float(ds["error"].sel(width=128, seed=1)) == 0.03
     np.testing.assert_allclose(ds["median_error"].values, [0.045, 0.025, 0.0115])
     assert ds.attrs["slope"] == -0.9 and ds.attrs["passed"] == "true"
+    assert list(ds["input_variances"].values) == [1.0, 1.0, 0.5, 2.0]
     path = tmp_path / "sweep.nc"
     report.save_netcdf(path)
     with xr.open_dataset(path, engine="scipy") as back:
@@ -214,7 +217,8 @@ def test_width_report_json_round_trip():
     np.testing.assert_array_equal(back.errors, report.errors)
     np.testing.assert_array_equal(back.final_K_theory, report.final_K_theory)
     np.testing.assert_array_equal(back.example["K_gd"], report.example["K_gd"])
-    for name in ("depths", "widths", "seeds", "slope", "slope_ci", "lr_floor", "verdict", "passed", "mapping_notes"):
+    for name in ("depths", "widths", "seeds", "slope", "slope_ci", "lr_floor", "verdict", "passed", "mapping_notes",
+                 "input_variances", "misalignment", "warnings", "evidence"):
         assert getattr(back, name) == getattr(report, name), name
     with pytest.raises(ConfigError, match="width report JSON"):
         WidthScalingReport.from_json_dict({"widths": [1]})

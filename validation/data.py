@@ -48,6 +48,11 @@ def width_report_rows(report) -> list:
     ]
     if report.mapping_notes:
         rows.append(("mapping notes", f"{len(report.mapping_notes)} network(s) approximated"))
+    if report.input_variances and any(v != 1.0 for v in report.input_variances):
+        rows.append(("input variances", "[" + ", ".join(number(v, 3) for v in report.input_variances) + "]"
+                     f", misalignment {number(report.misalignment, 3)}"))
+    for warning in report.warnings:
+        rows.append(("warning", warning))
     if report.wall_time_s:
         rows.append(("wall time", f"{number(report.wall_time_s, 3)} s"))
     return rows
@@ -112,6 +117,9 @@ def _report_attrs(report) -> dict:
         "targets": netcdf_attribute(report.targets),
         "mapping_notes": netcdf_attribute(list(report.mapping_notes)),
         "wall_time_s": float(report.wall_time_s),
+        "evidence": netcdf_attribute(report.evidence),
+        "misalignment": float(report.misalignment),
+        "warnings": netcdf_attribute(list(report.warnings)),
     }
     return attrs
 
@@ -137,6 +145,9 @@ def width_report_to_xarray(report):
     S = np.asarray(report.singular_values, dtype=float)
     if S.size:
         data["singular_values"] = (("mode",), S, {"long_name": "S_alpha"})
+    lam = np.asarray(report.input_variances, dtype=float)
+    if lam.size == S.size and lam.size:
+        data["input_variances"] = (("mode",), lam, {"long_name": "lambda_alpha = v^T Sigma_x v"})
     if report.final_K_gd is not None:
         final_gd = np.asarray(report.final_K_gd, dtype=float)
         data["final_K_gd"] = (("width", "seed", "pathway", "mode"), final_gd, {"long_name": "final K of the network"})
@@ -318,6 +329,10 @@ def width_report_from_json_dict(data: dict):
             example=example,
             wall_time_s=float(data.get("wall_time_s", 0.0)),
             mapping_notes=tuple(data.get("mapping_notes", ())),
+            evidence=dict(data.get("evidence") or {}),
+            input_variances=tuple(config.get("input_variances") or ()),
+            misalignment=float(config.get("misalignment") or 0.0),
+            warnings=tuple(data.get("warnings", ())),
         )
     except (KeyError, TypeError) as error:
         raise ConfigError(f"width report JSON: missing or malformed entry {error}; write it with pathdyn validate -o") from None
