@@ -166,11 +166,15 @@ def automatic_t_max(settled: float, horizon: float = AUTO_HORIZON) -> float:
     return min(horizon, round_up_nicely(max(1.25 * settled, 1e-3)))
 
 
-def _plot_title(depths, notes: dict) -> str:
-    """What was integrated: model, depths, data and initial state."""
-    names = {"dataset": "data {}", "singular_values": "S {}", "init": "initial state from {}",
-             "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$", "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
-    parts = [names[key].format(value) for key, value in notes.items() if key in names]
+def _plot_title(depths, notes: dict, S, lam=None) -> str:
+    """What was integrated: model, depths, data, input variances and initial state."""
+    parts = [f"data {notes['dataset']}" if "dataset" in notes else
+             r"$S_\alpha$ = " + ", ".join(f"{s:g}" for s in S)]
+    if lam is not None:
+        parts.append(r"$\lambda_\alpha$ = " + ", ".join(f"{v:.3g}" for v in lam))
+    names = {"init": "initial state from {}", "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$",
+             "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
+    parts += [names[key].format(value) for key, value in notes.items() if key in names]
     return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
 
 
@@ -218,6 +222,6 @@ def run(args) -> int:
         from pathdyn.numerics.plotting import plot_mode_trajectories
 
         use_file_backend()
-        title = _plot_title(architecture.depths, {**data_note, **init_note})
+        title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
         plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths, title=title)
     return 0 if trajectory.success else 1
