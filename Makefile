@@ -14,7 +14,7 @@ DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 $(STAMP): pyproject.toml setup.py validation/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,xarray]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -72,3 +72,14 @@ def write_output(path: str | None, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def use_file_backend() -> None:
+    """Draw figures with matplotlib's non-interactive Agg backend (the command line only writes files).
+
+    The library never chooses a backend, so that notebooks and scripts keep theirs;
+    the command line has no window to draw into and must not need a display.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")

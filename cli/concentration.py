@@ -78,6 +78,9 @@ def run(args) -> int:
         write_output(args.output, json.dumps(document, indent=1))
     if args.plot:
         from pathdyn.validation.report_plots import plot_concentration
+        from pathdyn.cli._common import use_file_backend
+
+        use_file_backend()
 
         plot_concentration(document, args.plot)
     return 0

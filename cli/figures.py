@@ -67,6 +67,9 @@ def _run_phase_plane(args) -> int:
                     c=args.c, seed=args.seed + row, race_equations=race,
                 )
             )
+    from pathdyn.cli._common import use_file_backend
+
+    use_file_backend()
     plot_phase_planes(panels, args.output)
     return 0
 

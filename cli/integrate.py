@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
@@ -11,6 +12,9 @@ from pathdyn.errors import ConfigError
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
 ORDER = 20
+#: Without --t-max: integrate this far, then stop the output where every K has settled.
+AUTO_HORIZON = 40.0
+AUTO_TOLERANCE = 1e-3
 DESCRIPTION = """\
 Integrate the paper's reduced q/p equations (one mode per singular value) and write
 {"t", "K" (times, pathways, modes), "loss", "success", "message", ...} as JSON.
@@ -21,6 +25,7 @@ examples:
   pathdyn integrate --depths 2,3 --singular-values 2,1 --init init.json --t-max 20 -o out.json
   pathdyn integrate --depths 2,3 --singular-values 2,1 --input-variances 0.5,2 --t-max 40 -o general.json
   pathdyn integrate --depths 2,3 --dataset aligned.npz --t-max 40 -o general.json
+  pathdyn integrate --depths 2,8 --dataset hierarchical -o out.nc      (netCDF: needs pip install 'pathdyn[xarray]')
 init.json holds {"q0": [[...]], "p0": [[...]]}, arrays of shape (pathways, modes).
 
 Non-whitened inputs (docs/non-whitened.md): --input-variances (or a dataset whose inputs
@@ -49,13 +54,17 @@ def add_arguments(parser) -> None:
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
     init.add_argument("--seed", type=int, default=0, help="seed of the drawn initial state (default 0)")
     run_group = parser.add_argument_group("integration")
-    run_group.add_argument("--t-max", type=float, default=40.0, help="final time, tau = 1 units (default 40)")
+    run_group.add_argument(
+        "--t-max", type=float, default=None,
+        help=f"final time, tau = 1 units (default: where every K has settled to 0.1%% of S_1, at most {AUTO_HORIZON:g})",
+    )
     run_group.add_argument("--num-points", type=int, default=201, help="output times (default 201)")
     run_group.add_argument("--method", default="LSODA", help="LSODA (default), BDF, Radau, RK45, RK23, DOP853, rosenbrock (per-member steps; large ensembles)")
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
-    parser.add_argument("-o", "--output", default="-", help="output JSON file; '-' (default) prints to standard output")
+    parser.add_argument("-o", "--output", default="-",
+                        help="output JSON file, or FILE.nc for netCDF (xarray extra); '-' (default) prints the JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
@@ -141,30 +150,78 @@ def initial_state_from_args(args, equations, num_modes: int):
     return y0, {"init_scale": args.init_scale, "c": args.c, "seed": args.seed}
 
 
+def round_up_nicely(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``value``."""
+    import math
+
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10 * power
+
+
+def automatic_t_max(settled: float, horizon: float = AUTO_HORIZON) -> float:
+    """A round final time a quarter past ``settled``, so the plot shows the dynamics, not the plateau."""
+    return min(horizon, round_up_nicely(max(1.25 * settled, 1e-3)))
+
+
+def _plot_title(depths, notes: dict, S, lam=None) -> str:
+    """What was integrated: model, depths, data, input variances and initial state."""
+    parts = [f"data {notes['dataset']}" if "dataset" in notes else
+             r"$S_\alpha$ = " + ", ".join(f"{s:g}" for s in S)]
+    if lam is not None:
+        parts.append(r"$\lambda_\alpha$ = " + ", ".join(f"{v:.3g}" for v in lam))
+    names = {"init": "initial state from {}", "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$",
+             "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
+    parts += [names[key].format(value) for key, value in notes.items() if key in names]
+    return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
+
+
 def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.reduced import reduce_to_modes
 
-    if not args.t_max > 0:
+    if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+    if str(args.output).endswith(".nc"):
+        from pathdyn.numerics.data import require
+
+        require("xarray")  # before the work, not after it
     S, lam, data_note = singular_values_from_args(args)
     architecture = _architecture_for_inputs(args, lam)
     equations = reduce_to_modes(architecture, model="qp")
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
-    trajectory = integrate(
-        equations, y0, S, args.t_max, parameters=None if lam is None else {"lambda": lam},
-        num_points=args.num_points, method=args.method, rtol=args.rtol,
-        atol=args.atol, loss_tol=args.loss_tol, provenance=provenance,
-    )
+    options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,
+                   atol=args.atol, loss_tol=args.loss_tol, provenance=provenance)
+    t_max = args.t_max
+    if t_max is None:
+        # a dense probe run finds where the dynamics end; the output then spends its points on them
+        probe = integrate(equations, y0, S, AUTO_HORIZON, num_points=4001, **options)
+        settled = probe.settling_time(AUTO_TOLERANCE)
+        t_max = automatic_t_max(settled)
+        provenance["t_max"] = (f"automatic: K within {AUTO_TOLERANCE:g} of its final value by t = {settled:.4g}; "
+                               f"t_max = {t_max:g} (at most {AUTO_HORIZON:g})")
+        if settled >= probe.t[-1]:
+            print(f"pathdyn integrate: K still changes at t = {probe.t[-1]:g}; pass a larger --t-max", file=sys.stderr)
+    trajectory = integrate(equations, y0, S, t_max, num_points=args.num_points, **options)
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
     if lam is not None:
         payload["input_variances"] = lam.tolist()
     payload["depths"] = list(architecture.depths)
-    write_output(args.output, json.dumps(payload))
+    if str(args.output).endswith(".nc"):
+        from dataclasses import replace
+
+        replace(trajectory, extras={**trajectory.extras, "singular_values": S}).save_netcdf(args.output)
+    else:
+        write_output(args.output, json.dumps(payload))
     if args.plot:
+        from pathdyn.cli._common import use_file_backend
         from pathdyn.numerics.plotting import plot_mode_trajectories
 
-        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths)
+        use_file_backend()
+        title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
+        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths, title=title)
     return 0 if trajectory.success else 1

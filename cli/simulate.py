@@ -129,9 +129,13 @@ def run(args) -> int:
         save_weights(args.save_weights, result.extras["final_weights"])
     if args.plot:
         from pathdyn.validation.simulation_plots import plot_simulation
+        from pathdyn.cli._common import use_file_backend
 
-        plot_simulation(result, args.plot, title=f"depths {','.join(map(str, architecture.depths))}, "
-                        f"{args.activation}, width {width}, {args.init} {config['init_scale']}, eta {args.learning_rate}")
+        use_file_backend()
+
+        plot_simulation(result, args.plot, title=f"depths ({', '.join(map(str, architecture.depths))}), "
+                        f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
+                        f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
     return 0
 
 

@@ -176,6 +176,9 @@ def run(args) -> int:
         write_output(args.output, json.dumps(document, indent=1))
     if args.plot:
         from pathdyn.validation.report_plots import plot_width_reports
+        from pathdyn.cli._common import use_file_backend
+
+        use_file_backend()
 
         plot_width_reports(reports, args.plot, titles=[c["name"] for c in cases])
     if args.strict and any(r.passed is False for r in reports):

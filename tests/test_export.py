@@ -51,33 +51,33 @@ GOLDEN_FRAGMENT_2_1 = r"""% pathdyn equations (needs amsmath): 2 pathway(s), dep
 \end{align}
 % mode strength of pathway 1
 \begin{align*}
-  K_{1\alpha} &= p_{1} q_{1}
+  K_{1\alpha} &= p_{1\alpha} q_{1\alpha}
 \end{align*}
 % mode strength of pathway 2
 \begin{align*}
-  K_{2\alpha} &= p_{2}
+  K_{2\alpha} &= p_{2\alpha}
 \end{align*}
 % reduced equation, pathway 1, q
 \begin{align}
-  \tau \frac{d q_{1}}{dt} &= p_{1} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:q-1}
+  \tau \frac{d q_{1\alpha}}{dt} &= p_{1\alpha} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:q-1}
 \end{align}
 % reduced equation, pathway 1, p
 \begin{align}
-  \tau \frac{d p_{1}}{dt} &= q_{1} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:p-1}
+  \tau \frac{d p_{1\alpha}}{dt} &= q_{1\alpha} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:p-1}
 \end{align}
 % reduced equation, pathway 2, p
 \begin{align}
-  \tau \frac{d p_{2}}{dt} &= S_{\alpha} - K_{1\alpha} - K_{2\alpha} \label{eq:p-2}
+  \tau \frac{d p_{2\alpha}}{dt} &= S_{\alpha} - K_{1\alpha} - K_{2\alpha} \label{eq:p-2}
 \end{align}
 % conserved quantity, pathway 1
 \begin{align}
-  \frac{d}{dt} \bigl(q_{1}^{2} - p_{1}^{2}\bigr) &= 0 \label{eq:conserved-1}
+  \frac{d}{dt} \bigl(q_{1\alpha}^{2} - p_{1\alpha}^{2}\bigr) &= 0 \label{eq:conserved-1}
 \end{align}
 """
 
 
 def test_latex_fragment_golden():
-    assert equations_to_latex(derive_equations((2, 1)), fragment=True) == GOLDEN_FRAGMENT_2_1
+    assert equations_to_latex(derive_equations((2, 1)), fragment=True, grouped=False) == GOLDEN_FRAGMENT_2_1
 
 
 def test_latex_general_inputs_golden_line():
@@ -89,7 +89,7 @@ def test_latex_general_inputs_golden_line():
 
 def test_latex_long_products_are_broken_and_numbered_once():
     depths = (25, 2)
-    tex = equations_to_latex(derive_equations(depths), fragment=True)
+    tex = equations_to_latex(derive_equations(depths), fragment=True, grouped=False)
     block = tex.split("% gradient flow, pathway 1, layer 1\n")[1].split(r"\end{align}")[0]
     lines = block.strip().splitlines()[1:]
     assert len(lines) >= 2  # broken across lines

@@ -83,7 +83,7 @@ def test_exports_of_general_inputs_show_the_lambda_equations():
     assert "dq_1/dt = p_1*(S - lambda*(p_1*q_1 + p_2))" in text
     assert "learning ends at sum_a K_a = S/lambda" in text
     latex = equations_to_latex(derived)
-    assert r"p_{1} \Bigl(S_{\alpha} - \lambda_{\alpha} \bigl(K_{1\alpha} + K_{2\alpha}\bigr)\Bigr)" in latex
+    assert r"p_{1\alpha} \Bigl(S_{\alpha} - \lambda_{\alpha} \bigl(K_{1\alpha} + K_{2\alpha}\bigr)\Bigr)" in latex
     assert r"K_{\alpha} = S_{\alpha} / \lambda_{\alpha}" in latex
     data = json.loads(equations_to_json(derived))
     assert {"name": "lambda", "role": "lambda", "pathway": None, "layer": None, "shape": None} in data["symbols"]

@@ -117,6 +117,12 @@ class GradientFlow:
     dimensions: tuple = ()
     method: str = "chain"
 
+    def _repr_latex_(self) -> str:
+        r"""Jupyter's LaTeX display: the loss, the network map and every layer's ``tau dW/dt``."""
+        from pathdyn.theory.export import gradient_flow_latex
+
+        return gradient_flow_latex(self)
+
     def __post_init__(self) -> None:
         problems = []
         depths = self.architecture.depths

@@ -136,6 +136,12 @@ class ModeEquations:
         lam = self.input_variance
         return self.error**2 / 2 if lam is None else self.error**2 / (2 * lam)
 
+    def _repr_latex_(self) -> str:
+        """Jupyter's LaTeX display: the mode strengths and the reduced equations, ``q_{a\\alpha}`` indices."""
+        from pathdyn.theory.export import mode_equations_latex
+
+        return mode_equations_latex(self)
+
     def rhs_of(self, variable) -> sp.Expr:
         """The right-hand side of one state variable (symbol or name)."""
         names = self.state_names

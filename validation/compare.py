@@ -70,6 +70,18 @@ class Comparison:
         if not np.isfinite(self.error) or self.error < 0:
             raise ConfigError(f"error: expected a finite number >= 0, got {self.error}")
 
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import comparison_rows
+
+        return text_summary("Comparison", comparison_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import comparison_rows
+
+        return html_summary("Comparison", comparison_rows(self))
+
 
 def _common_grid(gd_t: np.ndarray, th_t: np.ndarray) -> tuple:
     """Indices of GD times inside the theory's time range, and theory values' interpolation plan."""

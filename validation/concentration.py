@@ -106,6 +106,36 @@ class ConcentrationResult:
             if activation not in self.fractions or np.shape(self.fractions[activation])[:2] != shape:
                 raise ConfigError(f"fractions[{activation!r}]: expected shape (depths, seeds, modes) with (depths, seeds) = {shape}")
 
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import concentration_rows
+
+        return text_summary("ConcentrationResult", concentration_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import concentration_rows
+
+        return html_summary("ConcentrationResult", concentration_rows(self))
+
+    def to_xarray(self):
+        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import concentration_to_xarray
+
+        return concentration_to_xarray(self)
+
+    def to_dataframe(self):
+        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import concentration_to_dataframe
+
+        return concentration_to_dataframe(self)
+
+    def save_netcdf(self, path) -> None:
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        from pathdyn.numerics.data import save_netcdf
+
+        save_netcdf(self.to_xarray(), path)
+
     def summary(self, activation: str) -> tuple:
         """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval."""
         confidence = self.config.get("confidence", 0.95)

@@ -270,6 +270,43 @@ class WidthScalingReport:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "slope_ci", tuple(float(v) for v in self.slope_ci))
 
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import width_report_rows
+
+        return text_summary("WidthScalingReport", width_report_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import width_report_rows
+
+        return html_summary("WidthScalingReport", width_report_rows(self))
+
+    def to_xarray(self):
+        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import width_report_to_xarray
+
+        return width_report_to_xarray(self)
+
+    def to_dataframe(self, name: str = "case 1"):
+        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import width_reports_to_dataframe
+
+        return width_reports_to_dataframe([self], names=[name])
+
+    def save_netcdf(self, path) -> None:
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        from pathdyn.numerics.data import save_netcdf
+
+        save_netcdf(self.to_xarray(), path)
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> "WidthScalingReport":
+        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``)."""
+        from pathdyn.validation.data import width_report_from_json_dict
+
+        return width_report_from_json_dict(data)
+
     @property
     def median_errors(self) -> np.ndarray:
         """Median over seeds of the error at each width."""
