@@ -144,7 +144,8 @@ class TorchEngine:
         self.B = self.lead[0] if self.lead else 1
         self.X = torch.tensor(np.ascontiguousarray(X), dtype=self.tdtype, device=self.device)
         self.Y = torch.tensor(np.ascontiguousarray(Y), dtype=self.tdtype, device=self.device)
-        self.X_stack = self.X.expand(self.lead + tuple(self.X.shape))  # a view: batched updates of layer 1
+        # X once per network of a stack (tiny): batched products copy a stride-0 batch every call.
+        self.X_stack = self.X.expand(self.lead + tuple(self.X.shape)).contiguous()
         self.P = int(X.shape[1])
         self.activation = activation
         self.activate_last = activate_last
@@ -207,7 +208,7 @@ class TorchEngine:
             self.torch.sign(h, out=buf)  # h = max(z, 0) >= 0: sign(h) is the indicator of z > 0
         else:
             self.torch.mul(h, h, out=buf)
-            buf.neg_().add_(1)  # 1 - tanh(z)^2
+            buf.neg_().add_(1.0)  # 1 - tanh(z)^2
         G.mul_(buf)
 
     def _activate(self, z, h):
@@ -321,7 +322,7 @@ class _DeviceRecorder:
     def loss_values(self, sq):
         """``1/(2P) ||E||^2`` in float64, in the device buffer ``values`` (shape ``(B,)``)."""
         self.values.copy_(sq.reshape(-1))
-        return self.values.mul_(0.5).div_(self.engine.P)
+        return self.values.mul_(0.5).div_(float(self.engine.P))  # a Python int would cost an allocation
 
     def record(self, t):
         torch, engine = self.engine.torch, self.engine
@@ -351,6 +352,7 @@ class _DivergenceWatch:
         self.ok = torch.zeros((B,), dtype=torch.bool, device=device)
         self.all_ok = torch.ones((B,), dtype=torch.bool, device=device)
         self.ok_steps = torch.zeros((B,), dtype=torch.int64, device=device)
+        self.ok_count = torch.zeros((B,), dtype=torch.int64, device=device)  # all_ok as 0/1, without a temporary
         self.history = torch.zeros((CHECK_EVERY, B), dtype=torch.float64, device=device)
         self.torch = torch
 
@@ -358,7 +360,8 @@ class _DivergenceWatch:
         torch = self.torch
         torch.le(values, self.limit, out=self.ok)  # False for NaN, infinity and > limit
         self.all_ok.logical_and_(self.ok)
-        self.ok_steps.add_(self.all_ok)  # steps 1, 2, ... passed before the first failure
+        self.ok_count.copy_(self.all_ok)
+        self.ok_steps.add_(self.ok_count)  # steps 1, 2, ... passed before the first failure
         self.history[step % CHECK_EVERY].copy_(values)
 
     def check(self, seeds, eta):
