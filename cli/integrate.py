@@ -19,7 +19,14 @@ examples:
   pathdyn integrate --depths 2,5,9 --singular-values 3,1.5,0.7 --t-max 40 -o out.json
   pathdyn integrate --depths 2,8 --dataset hierarchical --init-scale 0.1 --seed 0 --t-max 40 -o out.json --plot out.png
   pathdyn integrate --depths 2,3 --singular-values 2,1 --init init.json --t-max 20 -o out.json
+  pathdyn integrate --depths 2,3 --singular-values 2,1 --input-variances 0.5,2 --t-max 40 -o general.json
+  pathdyn integrate --depths 2,3 --dataset aligned.npz --t-max 40 -o general.json
 init.json holds {"q0": [[...]], "p0": [[...]]}, arrays of shape (pathways, modes).
+
+Non-whitened inputs (docs/non-whitened.md): --input-variances (or a dataset whose inputs
+are not whitened, or --general) integrates the equations with each mode's input variance
+lambda = v^T Sigma_x v: error S - lambda sum_a K_a, final sum_a K_a = S / lambda. A dataset
+is refused when its inputs are misaligned with its modes (above the documented threshold).
 """
 
 
@@ -32,6 +39,10 @@ def add_arguments(parser) -> None:
         "--dataset", metavar="NAME|FILE",
         help="'hierarchical' (the paper's, whitened), or a .npz (X, Y) / .csv file; default hierarchical",
     )
+    data.add_argument("--input-variances", metavar="L1,L2,...",
+                      help="input variance lambda of each mode (with --singular-values; implies general inputs)")
+    data.add_argument("--allow-misaligned", action="store_true",
+                      help="integrate per mode even when the dataset's inputs are misaligned with its modes (recorded as a warning)")
     init = parser.add_argument_group("initial conditions")
     init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes)')
     init.add_argument("--init-scale", type=float, default=0.1, help="std of the random p(0) (default 0.1)")
@@ -48,26 +59,57 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
-def singular_values_from_args(args):
-    """Singular values and a provenance note from ``--singular-values`` / ``--dataset``."""
+def _positive_values(text: str, option: str):
     import numpy as np
 
+    values = np.array(parse_floats(text, option))
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ConfigError(f"{option}: must be positive and finite, got {values.tolist()}")
+    return values
+
+
+def singular_values_from_args(args):
+    """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
+
+    ``lambda`` is None for whitened inputs (the equations without an input variance).
+    """
     if args.singular_values is not None:
-        S = np.array(parse_floats(args.singular_values, "--singular-values"))
-        if not np.all(np.isfinite(S)) or np.any(S <= 0):
-            raise ConfigError(f"--singular-values: must be positive and finite, got {S.tolist()}")
-        return S, {"singular_values": "given"}
+        S = _positive_values(args.singular_values, "--singular-values")
+        if args.input_variances is None:
+            if args.whitened is False:
+                raise ConfigError("--general: the reduced equations need each mode's input variance; "
+                                  "give --input-variances L1,L2,... (one per singular value) or a --dataset")
+            return S, None, {"singular_values": "given"}
+        lam = _positive_values(args.input_variances, "--input-variances")
+        if lam.size != S.size:
+            raise ConfigError(f"--input-variances: {lam.size} values for {S.size} singular values; give one per mode")
+        return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
+    if args.input_variances is not None:
+        raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
+    from pathdyn.numerics.alignment import check_alignment, mode_rank
     from pathdyn.numerics.datasets import resolve_dataset
 
     dataset = resolve_dataset(args.dataset or "hierarchical")
-    if not dataset.is_whitened:
-        raise ConfigError(
-            f"--dataset: {dataset.name!r} is not whitened (X X^T / P != I); the reduced equations assume Sigma_x = I: "
-            "whiten X or pass --singular-values"
-        )
-    S = dataset.singular_values
-    keep = S > 1e-12 * S[0]
-    return S[keep], {"dataset": dataset.name, "dataset_notes": dataset.notes}
+    alignment = check_alignment(dataset, args.allow_misaligned, argument="--dataset")
+    rank = mode_rank(dataset.singular_values)
+    note = {"dataset": dataset.name, "dataset_notes": dataset.notes, "misalignment": alignment.misalignment}
+    if not alignment.aligned:
+        note["warnings"] = [f"inputs misaligned with the modes ({alignment.describe()}); integrated per mode anyway"]
+    lam = None if alignment.unit_variances and args.whitened is not False else alignment.input_variances
+    return dataset.singular_values[:rank], lam, note
+
+
+def _architecture_for_inputs(args, lam):
+    """The architecture of the arguments, with general inputs whenever input variances are used."""
+    from pathdyn.theory.architecture import Architecture
+
+    architecture = architecture_from_args(args)
+    if lam is None:
+        return architecture
+    if args.whitened is True:
+        raise ConfigError(f"--whitened: the inputs have variances {[round(v, 6) for v in lam.tolist()]}, not 1; "
+                          "drop --whitened (or use whitened data)")
+    return Architecture.from_dict(architecture.to_dict() | {"whitened": False}, source="--input-variances")
 
 
 def initial_state_from_args(args, equations, num_modes: int):
@@ -105,17 +147,20 @@ def run(args) -> int:
 
     if not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
-    architecture = architecture_from_args(args)
+    S, lam, data_note = singular_values_from_args(args)
+    architecture = _architecture_for_inputs(args, lam)
     equations = reduce_to_modes(architecture, model="qp")
-    S, data_note = singular_values_from_args(args)
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
     trajectory = integrate(
-        equations, y0, S, args.t_max, num_points=args.num_points, method=args.method, rtol=args.rtol,
+        equations, y0, S, args.t_max, parameters=None if lam is None else {"lambda": lam},
+        num_points=args.num_points, method=args.method, rtol=args.rtol,
         atol=args.atol, loss_tol=args.loss_tol, provenance=provenance,
     )
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
+    if lam is not None:
+        payload["input_variances"] = lam.tolist()
     payload["depths"] = list(architecture.depths)
     write_output(args.output, json.dumps(payload))
     if args.plot:

@@ -20,7 +20,14 @@ With no case option it runs the default suite (the targets of the validation iss
   depth 2,2 Gaussian q/p (exact mapping), widths 64..4096, target slope <= -0.35, error <= 1%;
   depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
   depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory.
---quick runs the same cases at smaller widths (a few minutes).
+--quick runs the same cases at smaller widths (a few minutes); its verdicts are indicative.
+
+A convergence or limit verdict needs at least 3 widths and 2 seeds (otherwise it is
+"inconclusive" and says what to add); a "limit of the reduced model" claim needs the error
+at least 5x the O(eta) floor and no N^-1/2 decrease over the larger widths, both shown by
+the numbers in the report's "evidence". Data with aligned non-whitened inputs is compared
+with the theory of its input variances; misaligned inputs are refused unless
+--allow-misaligned (docs/non-whitened.md).
 
 Examples:
   pathdyn validate -o report.json --plot report.png
@@ -30,12 +37,17 @@ Examples:
 
 report.json of one case holds "config", "widths", "errors" (per width, the per-seed
 errors), "median_errors", "slope", "slope_ci", "tail_slope", "lr_floor", "time_mapping",
-"limit", "compared", "verdict", "passed", per-network final K and one K(t) example.
+"limit", "compared", "verdict", "passed", "evidence" (the numbers behind the verdict),
+"warnings", per-network final K and one K(t) example; "config" records the data's
+"input_variances" and "misalignment".
 A suite writes {"suite", "config", "verdict", "cases": [one such report per case]} and
 "widths", "errors", "slope", "slope_ci" as lists with one entry per case.
 """
 
-_CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset")
+_CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset",
+                 "allow_misaligned")
+#: Prefix of every verdict of the quick suite (smaller widths, fewer seeds than the default suite).
+QUICK_PREFIX = "indicative only (--quick: smaller widths and fewer seeds than the default suite): "
 
 
 def _int_list(text: str, option: str, minimum: int) -> tuple:
@@ -64,7 +76,9 @@ def add_arguments(parser) -> None:
     case.add_argument("--dataset", default=None,
                       help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), random:S1,S2,... (whitened, "
                            "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
-    parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes)")
+    case.add_argument("--allow-misaligned", action="store_true", default=None,
+                      help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
+    parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
     parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
@@ -91,6 +105,8 @@ def _custom_case(args) -> dict:
         raise ConfigError(f"--init-scale: {args.init_scale} is not positive; e.g. --init-scale 0.3")
     if args.mapping:
         case["mapping"] = args.mapping
+    if args.allow_misaligned:
+        case["allow_misaligned"] = True
     if args.dataset and args.dataset.startswith("random:"):
         from pathdyn.cli._common import random_singular_values
         from pathdyn.numerics.datasets import random_dataset
@@ -110,6 +126,11 @@ def _summary_line(name: str, report) -> str:
     lines = [name, f"  median error by width  {medians}"]
     if report.compared != PER_MODE:
         lines.append(f"  compared: {report.compared} (degenerate singular values)")
+    if any(abs(v - 1.0) > 1e-10 for v in report.input_variances):
+        variances = ", ".join(f"{v:.4g}" for v in report.input_variances)
+        lines.append(f"  inputs: not whitened; theory with input variances {variances} (misalignment {report.misalignment:.3g})")
+    for warning in report.warnings:
+        lines.append(f"  warning: {warning}")
     if report.mapping_notes:
         lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
     lines.append(f"  verdict: {report.verdict}")
@@ -135,6 +156,10 @@ def run(args) -> int:
     for case in cases:
         options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
         report = validate_width(case["depths"], case["widths"], progress=not args.no_progress, device=device, **options)
+        if args.quick:
+            from dataclasses import replace
+
+            report = replace(report, verdict=QUICK_PREFIX + report.verdict)
         reports.append(report)
         print(_summary_line(case["name"], report), file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
 
@@ -145,7 +170,7 @@ def run(args) -> int:
         document = {
             "suite": "quick" if args.quick else "default",
             "config": {"suite": "quick" if args.quick else "default", "cases": [c["name"] for c in cases]},
-            "verdict": f"{sum(met)} of {len(met)} targets met",
+            "verdict": ("indicative only (--quick): " if args.quick else "") + f"{sum(met)} of {len(met)} targets met",
             "cases": [dict(r.to_json_dict(), name=c["name"]) for c, r in zip(cases, reports)],
         }
         # The single-case keys, one entry per case (same order as "cases").

@@ -159,6 +159,10 @@ class CompiledRHS:
         self._jac = _lambdify(args, list(jacobian), cse)
         self._strengths = _lambdify([list(state), *params], strengths, cse)
         self._invariants = _lambdify([list(state), *params], list(self.invariant_exprs), cse) if invariants else None
+        # The mode's loss as the equations define it ((S - lambda K)^2 / (2 lambda) for general
+        # inputs); equations without one get (S - sum_a K_a)^2 / 2 from the integrator.
+        loss = getattr(equations, "loss", None)
+        self._loss = _lambdify([list(state), *params], [sp.sympify(loss)], cse) if loss is not None else None
         self.__doc__ = self._make_doc(state, params, rhs)
 
     def _make_doc(self, state, params, rhs) -> str:
@@ -200,6 +204,20 @@ class CompiledRHS:
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         return _fill(self._strengths(y, *params), y.shape[1:])
+
+    def mode_loss(self, y, *params) -> np.ndarray:
+        """Each mode's loss, shape ``batch``: ``(S - sum_a K_a)^2 / 2``, or the equations' own
+        ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs)."""
+        y = np.asarray(y, dtype=float)
+        self._check(y, params)
+        return self._mode_loss(y, params)
+
+    def _mode_loss(self, y, params) -> np.ndarray:
+        if self._loss is not None:
+            return np.broadcast_to(np.asarray(self._loss(y, *params)[0], dtype=float), y.shape[1:])
+        K = np.broadcast_to(np.asarray(self._strengths(y, *params), dtype=float), (self.num_pathways, *y.shape[1:]))
+        error = np.asarray(params[0], dtype=float) - K.sum(axis=0)
+        return 0.5 * error**2
 
     def invariants(self, y, *params) -> np.ndarray:
         """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0)."""

@@ -179,10 +179,8 @@ class _Ensemble:
 
     def member_loss(self, y):
         """Loss per member of the batch (summed over modes), shape ``batch``."""
-        K = np.asarray(self.f._strengths(y.reshape(self.B, self.n).T, *self.params), dtype=float)
-        K = np.broadcast_to(K, (self.f.num_pathways, self.B))
-        err = self.S - K.sum(axis=0)
-        return 0.5 * (err**2).reshape(self.member_shape).sum(axis=-1)
+        loss = self.f._mode_loss(y.reshape(self.B, self.n).T, self.params)
+        return loss.reshape(self.member_shape).sum(axis=-1)
 
 
 def integrate(
@@ -218,8 +216,10 @@ def integrate(
     t_max : float
         Final time (tau = 1 units), > 0.
     parameters : dict, optional
-        Values of parameters beyond ``S`` (e.g. ``c_1`` of the race form), each
-        broadcastable to ``(*batch, n_modes)``.
+        Values of parameters beyond ``S`` (e.g. ``lambda``, the input variance of each mode
+        for equations derived for general inputs, or ``c_1`` of the race form), each
+        broadcastable to ``(*batch, n_modes)``. ``lambda`` is recorded in the provenance as
+        ``"input_variances"`` (per mode when every member has the same).
     t_eval : array_like, optional
         Output times in ``[0, t_max]``; default ``num_points`` equally spaced.
     num_points : int
@@ -256,7 +256,9 @@ def integrate(
     -------
     Trajectory
         ``t`` (T,), ``K`` (T, *batch, M, n_modes), ``loss`` (T, *batch) with
-        ``loss = sum_alpha (S_alpha - sum_a K_a alpha)^2 / 2``, ``state``
+        ``loss = sum_alpha (S_alpha - sum_a K_a alpha)^2 / 2`` (for equations derived for
+        general inputs, ``(S_alpha - lambda_alpha sum_a K_a alpha)^2 / (2 lambda_alpha)``, the
+        equations' own ``loss``), ``state``
         (T, *batch, n_state, n_modes), ``invariant_drift`` (n_inv,) = the largest
         absolute change of each conserved quantity over the output times and members
         (per member in ``extras["invariant_drift_per_member"]``, shape
@@ -399,8 +401,7 @@ def integrate(
     # Time-major (n, T, B) views: the solvers' outputs are time-major, so no transposing copies.
     params_tb = [p[None, :] for p in ens.params]
     K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_tb), dtype=float), (f.num_pathways, T, ens.B))
-    err = ens.S[None, :] - K.sum(axis=0)
-    loss = 0.5 * (err**2).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
+    loss = f._mode_loss(Yn, params_tb).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
     K_out = np.moveaxis(K.reshape(f.num_pathways, T, *ens.member_shape), 0, -2)
     state = np.moveaxis(Yn.reshape(ens.n, T, *ens.member_shape), 0, -2)
     extras = {}
@@ -435,6 +436,10 @@ def integrate(
         "numpy": np.__version__,
         "scipy": scipy.__version__,
     }
+    if "lambda" in f.parameter_names:
+        # The input variances the theory used, so that a comparison can check them against the data's.
+        lam = ens.params[f.parameter_names.index("lambda")].reshape(-1, ens.num_modes)
+        record["input_variances"] = lam[0].tolist() if np.all(lam == lam[:1]) else lam.reshape(ens.member_shape).tolist()
     record.update(provenance or {})
     return Trajectory(
         t=t,
@@ -572,10 +577,8 @@ def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_thres
         # so every member's loss (summed over modes) is below loss_tol.
         unit_tol = 2.0 * loss_tol / ens.num_modes
 
-        def done(y, S, *rest):
-            K = f._strengths(y, S, *rest)
-            e = S - sum(np.broadcast_to(k, S.shape) for k in K)
-            return e * e <= unit_tol
+        def done(y, *params):
+            return 2.0 * f._mode_loss(y, params) <= unit_tol
 
     start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
     try:

@@ -182,7 +182,7 @@ def test_json_schema(arch):
         for key in ("pathway", "layer"):
             assert entry[key] is None or (isinstance(entry[key], int) and entry[key] >= 1)
         assert _shape_ok(entry["shape"])
-        assert (entry["shape"] is None) == (entry["role"] in ("S", "q", "p", "dimension"))
+        assert (entry["shape"] is None) == (entry["role"] in ("S", "lambda", "q", "p", "dimension"))
     weights = [(s["pathway"], s["layer"]) for s in data["symbols"] if s["role"] == "weight"]
     expected = [(a, d) for a, depth in enumerate(arch.depths, start=1) for d in range(1, depth + 1)]
     assert weights == expected
@@ -279,8 +279,12 @@ def test_text_export():
     assert "Omega = W_1_3*W_1_2*W_1_1 + W_2_1" in text
     assert "dW_1_2/dt = W_1_3.T*(Sigma_yx - Omega*Sigma_x)*W_1_1.T" in text
     assert "dW_1_1/dt = (W_1_3*W_1_2).T*(Sigma_yx - Omega*Sigma_x)" in text
-    assert "dq_1/dt = p_1*q_1*(S - p_1*q_1**2 - p_2)" in text
+    # general inputs: the reduced equations carry the input variance (aligned case)
+    assert "dq_1/dt = p_1*q_1*(S - lambda*(p_1*q_1**2 + p_2))" in text
+    assert "learning ends at sum_a K_a = S/lambda" in text
     assert "d/dt (q_1**2 - p_1**2) = 0" in text
+    whitened = equations_to_text(derive_equations(Architecture(depths=(3, 1))))
+    assert "dq_1/dt = p_1*q_1*(S - p_1*q_1**2 - p_2)" in whitened and "lambda" not in whitened
 
 
 def test_export_rejects_bad_options():

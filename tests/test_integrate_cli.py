@@ -49,7 +49,8 @@ def test_integrate_command_dataset_and_drawn_init(tmp_path):
         (["--singular-values", "1,abc"], "--singular-values"),
         (["--singular-values", "1,-2"], "positive"),
         (["--dataset", "missing.npz"], "not found"),
-        (["--dataset", "hierarchical-raw"], "not whitened"),
+        # hierarchical-raw (X = I_8, aligned, lambda = 1/8) is integrated with lambda now: see test_non_whitened
+        (["--singular-values", "1,2", "--general"], "--general: the reduced equations need each mode's input variance"),
         (["--init", "INIT"], "expected \\(pathways, modes\\)"),
         (["--init", "BROKEN"], "not valid JSON"),
     ],

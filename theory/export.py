@@ -15,6 +15,7 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``weight`` (``W_a^d``), ``Sigma_x`` (only for general inputs; whitened inputs use
     the identity), ``Sigma_yx``, ``Omega`` (the network map, see ``"definitions"``),
     ``dimension`` (a symbolic matrix dimension), ``S`` (the mode's singular value),
+    ``lambda`` (the mode's input variance ``v^T Sigma_x v``; only for general inputs),
     ``q``, ``p``. ``pathway`` and ``layer`` are 1-based or null; ``shape`` is a pair
     of integers or dimension names, or null for scalars.
 ``"definitions"``
@@ -25,7 +26,8 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``Sigma_x`` and the symbol ``Omega``.
 ``"modes"``
     List of ``{"pathway", "variable", "rhs"}`` (``variable`` is ``"q"`` or ``"p"``):
-    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``.
+    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``
+    (and ``lambda`` for general inputs: the aligned case, error ``S - lambda sum_a K_a``).
 ``"strengths"``
     List of ``{"pathway", "expr"}``: the mode strength ``K_a`` in ``q_a``, ``p_a``.
 ``"conserved"``
@@ -48,7 +50,7 @@ from sympy.printing.repr import ReprPrinter
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
-from pathdyn.theory.modes import ModeEquations
+from pathdyn.theory.modes import ModeEquations, input_variance_symbol
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 
 __all__ = [
@@ -66,7 +68,7 @@ __all__ = [
 FORMATS = ("text", "latex", "json")
 JSON_FORMAT = "pathdyn-equations"
 JSON_VERSION = 1
-ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "q", "p")
+ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "lambda", "q", "p")
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,14 @@ def equations_to_text(equations: DerivedEquations) -> str:
     ]
     for a, d, w, rhs in flow.equations():
         lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
-    lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    if modes.input_variance is None:
+        lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    else:
+        lines += [
+            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
+            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {modes.error}; learning ends at sum_a K_a = S/lambda",
+        ]
     for a, k in enumerate(modes.strengths, start=1):
         lines.append(f"K_{a} = {k}")
     for x, f in zip(modes.state, modes.rhs):
@@ -314,7 +323,19 @@ def _display(lhs: str, tokens, label: str | None = None, lhs_width: float | None
 
 
 def _scalar_latex(expr, order=None) -> str:
-    return sp.latex(expr, order=order, symbol_names={sp.Symbol("S", positive=True): r"S_{\alpha}"})
+    names = {sp.Symbol("S", positive=True): r"S_{\alpha}", input_variance_symbol(): r"\lambda_{\alpha}"}
+    return sp.latex(expr, order=order, symbol_names=names)
+
+
+def _error_tokens(modes: ModeEquations) -> list:
+    """``S_alpha - K_1alpha - ...`` or, for general inputs, ``S_alpha - lambda_alpha (K_1alpha + ...)``."""
+    strengths = [rf"K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    if modes.input_variance is None:
+        return [r"S_{\alpha}"] + [f"- {k}" for k in strengths]
+    if len(strengths) == 1:
+        return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} {strengths[0]}"]
+    return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} \bigl({strengths[0]}", *[f"+ {k}" for k in strengths[1:-1]],
+            rf"+ {strengths[-1]}\bigr)"]
 
 
 def _equation_blocks(equations: DerivedEquations) -> list:
@@ -342,7 +363,7 @@ def _equation_blocks(equations: DerivedEquations) -> list:
     parts = _mode_parts(modes)
     for a, k in enumerate(modes.strengths, start=1):
         blocks.append((f"mode strength of pathway {a}", _display(rf"K_{{{a}\alpha}}", [_scalar_latex(k)])))
-    error_tokens = [r"S_{\alpha}"] + [rf"- K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    error_tokens = _error_tokens(modes)
     bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
     for a, letter, x, prefactor, _ in parts:
         tokens = error_tokens if prefactor == 1 else [_scalar_latex(prefactor), *bracketed]
@@ -352,6 +373,18 @@ def _equation_blocks(equations: DerivedEquations) -> list:
         blocks.append((f"conserved quantity, pathway {inv.pathway}", _display(
             rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ["0"], label=f"eq:conserved-{inv.pathway}")))
     return blocks
+
+
+def _general_inputs_prose(modes: ModeEquations) -> list:
+    if modes.input_variance is None:
+        return []
+    return [
+        r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
+        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
+        r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
+        r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
+        r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
+    ]
 
 
 def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> str:
@@ -402,6 +435,7 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> s
         r"\subsection*{Reduced equations of one mode}",
         r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
         r"layers carry the strength $q_a$ and the last one $p_a$; the mode strength is $K_{a\alpha}$.",
+        *_general_inputs_prose(equations.modes),
         *rest,
         r"\end{document}",
     ]
@@ -450,13 +484,18 @@ def equations_to_json(equations: DerivedEquations) -> str:
     for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
         symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": _shape(matrix.shape)})
     symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
+    if modes.input_variance is not None:
+        symbols.append({"name": str(modes.input_variance), "role": "lambda", "pathway": None, "layer": None, "shape": None})
     for x, a in zip(modes.state, modes.state_pathway):
         symbols.append({"name": str(x), "role": str(x).split("_")[0], "pathway": a, "layer": None, "shape": None})
     data = {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "description": "tau dW_a^d/dt = -dL/dW_a^d with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
-        " reduced q/p equations of one mode; rebuild each expression with"
+        + (" reduced q/p equations of one mode;" if modes.input_variance is None else
+           " reduced q/p equations of one mode for aligned general inputs (lambda = v^T Sigma_x v, error"
+           " S - lambda sum_a K_a, reduced loss lambda K^2/2 - S K);")
+        + " rebuild each expression with"
         " sympy.sympify(text, locals={'Str': sympy.core.symbol.Str})",
         "architecture": arch.to_dict(),
         "symbols": symbols,

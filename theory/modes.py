@@ -13,12 +13,20 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Invariant", "ModeEquations", "mode_symbols"]
+__all__ = ["Invariant", "ModeEquations", "input_variance_symbol", "mode_symbols"]
 
 
 def mode_symbols():
     """The shared parameter symbols: singular value ``S`` of the mode."""
     return sp.Symbol("S", positive=True)
+
+
+def input_variance_symbol():
+    """The input variance ``lambda`` of the mode, ``v^T Sigma_x v`` (a parameter for general inputs).
+
+    Whitened inputs have ``lambda = 1`` and their equations carry no such parameter.
+    """
+    return sp.Symbol("lambda", positive=True)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,8 @@ class ModeEquations:
     rhs : tuple of sympy.Expr
         ``d(state_i)/dt`` in the time units of THEORY.md (tau = 1), same order as ``state``.
     parameters : tuple of sympy.Symbol
-        Parameters after the state, in call order (``S`` first).
+        Parameters after the state, in call order (``S`` first; then ``lambda``, the
+        mode's input variance, for equations derived for general inputs).
     strengths : tuple of sympy.Expr
         ``K_a`` (the mode strength of pathway ``a``) as a function of the state.
     invariants : tuple of Invariant
@@ -107,14 +116,25 @@ class ModeEquations:
         return mode_symbols()
 
     @property
+    def input_variance(self):
+        """The symbol ``lambda`` when the equations carry the input variance, else None (whitened)."""
+        lam = input_variance_symbol()
+        return lam if lam in self.parameters else None
+
+    @property
     def error(self) -> sp.Expr:
-        """The common error of the mode, ``S - sum_a K_a``."""
-        return self.S - sp.Add(*self.strengths)
+        """The common error of the mode: ``S - sum_a K_a``, or ``S - lambda sum_a K_a`` for general inputs."""
+        lam = self.input_variance
+        total = sp.Add(*self.strengths)
+        return self.S - total if lam is None else self.S - lam * total
 
     @property
     def loss(self) -> sp.Expr:
-        """The mode's contribution to the loss, ``(S - sum_a K_a)^2 / 2``."""
-        return self.error**2 / 2
+        """The mode's contribution to the loss: ``(S - sum_a K_a)^2 / 2``, or
+        ``lambda K^2 / 2 - S K + S^2 / (2 lambda) = (S - lambda K)^2 / (2 lambda)`` for general
+        inputs (``K = sum_a K_a``; the constant makes the minimum 0)."""
+        lam = self.input_variance
+        return self.error**2 / 2 if lam is None else self.error**2 / (2 * lam)
 
     def rhs_of(self, variable) -> sp.Expr:
         """The right-hand side of one state variable (symbol or name)."""

@@ -36,12 +36,14 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
+from pathdyn.theory.modes import Invariant, ModeEquations
 from pathdyn.theory.reduced import (
+    _inputs_note,
     derive_layer_equations,
     derive_qp_equations,
     is_identically_zero,
     layer_symbol,
+    mode_parameters,
     qp_symbols,
     reduced_loss_gradients,
 )
@@ -151,7 +153,9 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     ModeEquations
         ``kind="two-channel"``; state per pathway (in pathway order): ``A_a_1, A_a_2``,
         the entries of ``M_a_2 .. M_a_{D-1}`` row-major, ``B_a_1, B_a_2`` (``4 D - 4``
-        variables; ``w_a`` alone for depth 1). Parameters ``(S,)``.
+        variables; ``w_a`` alone for depth 1). Parameters ``(S,)``, or ``(S, lambda)`` for an
+        architecture with ``whitened=False`` (aligned general inputs: the loss is
+        ``lambda K^2 / 2 - S K`` and the error ``S - lambda sum_a K_a``).
 
     Raises
     ------
@@ -175,11 +179,11 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     >>> len(eqs.state), len(eqs.invariants)
     (12, 9)
     """
-    depths = Architecture.coerce(architecture).depths
-    S = mode_symbols()
+    arch = Architecture.coerce(architecture)
+    depths = arch.depths
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
-    minus_dloss_dk = reduced_loss_gradients(strengths)
+    minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
     state, rhs, owner = [], [], []
     for a, chain in enumerate(chains, start=1):
         for x in chain.state:
@@ -191,10 +195,10 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         depths=depths,
         state=state,
         rhs=rhs,
-        parameters=(S,),
+        parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"two-channel (width-2 chain) reduction, depths {depths}",
+        description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
     )
     if not invariants:
         return eqs
@@ -292,10 +296,11 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
     ``K = q p``, ``R = q^2 + p^2``. So the exact initial mapping of a depth-2 network is
     ``q0^2 + p0^2 = |A|^2 + |B|^2``, ``q0 p0 = A . B``.
     """
-    depths = Architecture.coerce(architecture).depths
-    eqs = derive_two_channel_equations(depths, invariants=True)
-    layer = derive_layer_equations(depths, invariants=False)
-    qp = derive_qp_equations(depths)
+    arch = Architecture.coerce(architecture)
+    depths = arch.depths
+    eqs = derive_two_channel_equations(arch, invariants=True)
+    layer = derive_layer_equations(arch, invariants=False)
+    qp = derive_qp_equations(arch)
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
 
     substitution, extra = {}, []

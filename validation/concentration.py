@@ -194,7 +194,8 @@ def measure_concentration(
     dataset : Dataset, optional
         Default :func:`pathdyn.validation.sweep.default_dataset`.
     race : bool
-        For linear networks, also run the race oracle from each network's initial state.
+        For linear networks, also run the race oracle from each network's initial state
+        (ending at ``S / lambda`` for aligned non-whitened inputs; misaligned inputs are refused).
     confidence : float
         Level of the intervals.
     progress : bool
@@ -261,7 +262,15 @@ def measure_concentration(
     race_fraction = np.full_like(agreement, np.nan) if do_race else None
     unfinished = 0
     if do_race:
+        from pathdyn.numerics.alignment import check_alignment
         from pathdyn.numerics.race import race_final_strengths
+
+        # the race ends at sum_a K_a = S / lambda (lambda = 1 for whitened inputs); misaligned
+        # inputs have no per-mode race and are refused
+        lam = np.ones_like(S)
+        variances = check_alignment(dataset).input_variances
+        lam[:variances.size] = variances  # modes with S = 0 (none in the default data) keep 1
+        race_target = S / lam
 
     total = len(depths) * len(seeds) * len(activations)
     with Progress(total, "concentration", enabled=None if progress else False) as bar:
@@ -283,7 +292,7 @@ def measure_concentration(
                         q0 = np.stack([state.values.get(f"q_{a}", np.ones(modes)) for a in (1, 2)])
                         p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
                         try:
-                            predicted = race_final_strengths(architecture, q0, p0, S)
+                            predicted = race_final_strengths(architecture, q0, p0, race_target)
                         except ConfigError:
                             predicted = None
                         if predicted is not None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.alignment import input_alignment
 from pathdyn.numerics.trajectory import Trajectory, atomic_write
 from pathdyn.theory.architecture import Architecture, _is_int
 from pathdyn.validation import kernels
@@ -892,7 +893,9 @@ def simulate_gd(
         THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
         minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
         projection; ``extras["final_weights"]`` the final weights (for a batch, a list
-        over seeds); ``extras["singular_values"]``; ``provenance`` every setting.
+        over seeds); ``extras["singular_values"]``; ``extras["input_variances"]`` and
+        ``extras["misalignment"]`` of the data (:func:`pathdyn.numerics.alignment.input_alignment`);
+        ``provenance`` every setting.
 
     Raises
     ------
@@ -973,6 +976,7 @@ def simulate_gd(
         record_steps.append(steps)
     T, B, M = len(record_steps), len(seed_list), len(sizes)
     recorder = _Recorder(dataset, activation, dtype)
+    alignment = input_alignment(dataset)
     modes = recorder.num_modes
     proj = np.zeros((T, B, M, modes, modes))
     losses = np.zeros((T, B))
@@ -1085,6 +1089,9 @@ def simulate_gd(
             "UtOmegaV": proj,
             "final_weights": finals if batch else finals[0],
             "singular_values": np.array(recorder.singular_values, dtype=float),
+            # what a comparison with a per-mode theory needs to know about the inputs
+            "input_variances": alignment.input_variances,
+            "misalignment": alignment.misalignment,
         },
         stats={
             "wall_time_s": time.perf_counter() - started,
