@@ -5,7 +5,6 @@ Every test runs the engine on PyTorch's CPU backend, and on the GPU too where
 the error a missing PyTorch gives.
 """
 
-import re
 import sys
 
 import numpy as np
