@@ -100,8 +100,10 @@ def test_deferred_updates_and_seed_stack_match(dtype, device):
 def test_rank_deficient_inputs_record_through_the_weights(device, rng):
     """n_in > P: linear pathways record U^T Omega_a V through the weight product, as the numpy engine."""
     data = Dataset(X=rng.standard_normal((6, 4)), Y=rng.standard_normal((3, 4)), name="wide inputs")
-    numpy_run, torch_run = run_both((2, 3), data, 20, device, learning_rate=0.02, steps=60, record_every=6)
-    assert max(mismatch(numpy_run, torch_run)) <= MATCH_RTOL[np.float64]
+    for seeds in (None, [0, 2]):  # one network; a stack (the numpy engine stacks too at this width)
+        numpy_run, torch_run = run_both((2, 3), data, 20, device, learning_rate=0.02, steps=60, record_every=6,
+                                        seeds=seeds)
+        assert max(mismatch(numpy_run, torch_run)) <= MATCH_RTOL[np.float64]
 
 
 @pytest.mark.parametrize("device", DEVICES)
