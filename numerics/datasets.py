@@ -1,6 +1,6 @@
 """Datasets: the paper's hierarchical data, random data with prescribed modes, user files.
 
-Conventions (THEORY.md section 1): ``X`` is ``(n_in, P)``, ``Y`` is ``(n_out, P)``,
+Conventions (docs/theory.md, *Notation and loss*): ``X`` is ``(n_in, P)``, ``Y`` is ``(n_out, P)``,
 ``Sigma_x = X X^T / P`` and ``Sigma_yx = Y X^T / P``.
 """
 
@@ -123,7 +123,7 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
         ``True`` (default): ``X = sqrt(8) I_8`` so ``Sigma_x = I`` and
         ``Sigma_yx = Y / sqrt(8)`` (singular values ``sqrt(15/8), sqrt(7/8), ...``).
         ``False``: the paper's ``X = I_8`` with ``Sigma_x = I / 8``; the flow is the
-        whitened one for target ``Y`` slowed by ``P = 8`` (THEORY.md section 2).
+        whitened one for target ``Y`` slowed by ``P = 8`` (docs/theory.md, *Modes*).
 
     Notes
     -----

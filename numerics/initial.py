@@ -38,13 +38,13 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     ----------
     equations : ModeEquations or CompiledRHS
         Equations whose state is named ``q_a``, ``p_a`` or ``s_a_d``.
-    q0, p0 : array_like, shape (*batch, M, n_modes)
+    q0, p0 : array_like, shape ``(*batch, M, n_modes)``
         Initial ``q`` and ``p`` of each pathway and mode (``q`` is ignored for a
         depth-1 pathway, which has only ``p``).
 
     Returns
     -------
-    ndarray, shape (*batch, n_state, n_modes)
+    ndarray, shape ``(*batch, n_state, n_modes)``
 
     Raises
     ------
@@ -103,7 +103,7 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
 
     Returns
     -------
-    ndarray, shape (*batch, n_state, n_modes)
+    ndarray, shape ``(*batch, n_state, n_modes)``
     """
     if not (np.isfinite(scale) and scale > 0):
         raise ConfigError(f"scale: initial scale must be positive, got {scale}")

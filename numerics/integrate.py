@@ -208,10 +208,10 @@ def integrate(
     equations_or_compiled : ModeEquations or CompiledRHS
         The reduced equations (compiled here if needed; compile once and pass the
         :class:`CompiledRHS` when integrating repeatedly).
-    initial_state : array_like, shape (*batch, n_state, n_modes)
+    initial_state : array_like, shape ``(*batch, n_state, n_modes)``
         State of every ensemble member and mode, in ``state_names`` order; mode
         ``alpha`` evolves with singular value ``singular_values[..., alpha]``.
-    singular_values : array_like, shape (n_modes,) or (*batch, n_modes)
+    singular_values : array_like, shape ``(n_modes,)`` or ``(*batch, n_modes)``
         ``S_alpha``, broadcast to ``(*batch, n_modes)``.
     t_max : float
         Final time (tau = 1 units), > 0.
@@ -255,14 +255,14 @@ def integrate(
     Returns
     -------
     Trajectory
-        ``t`` (T,), ``K`` (T, *batch, M, n_modes), ``loss`` (T, *batch) with
+        ``t`` (T,), ``K`` ``(T, *batch, M, n_modes)``, ``loss`` ``(T, *batch)`` with
         ``loss = sum_alpha (S_alpha - sum_a K_a alpha)^2 / 2`` (for equations derived for
         general inputs, ``(S_alpha - lambda_alpha sum_a K_a alpha)^2 / (2 lambda_alpha)``, the
         equations' own ``loss``), ``state``
-        (T, *batch, n_state, n_modes), ``invariant_drift`` (n_inv,) = the largest
+        ``(T, *batch, n_state, n_modes)``, ``invariant_drift`` (n_inv,) = the largest
         absolute change of each conserved quantity over the output times and members
         (per member in ``extras["invariant_drift_per_member"]``, shape
-        (n_inv, *batch, n_modes)); ``stats`` with ``nfev``, ``njev``, ``nlu``,
+        ``(n_inv, *batch, n_modes)``); ``stats`` with ``nfev``, ``njev``, ``nlu``,
         ``wall_time_s``; ``success`` and ``message`` as in scipy's ``OdeResult``.
         When ``loss_tol`` stops the run, the last record is the stopping time.
 

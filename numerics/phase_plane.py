@@ -71,7 +71,7 @@ def integrate_race_form(race_equations, initial_state, singular_values, t_max: f
 
     The q/p flow conserves ``c_a = q_a^2 - p_a^2`` exactly, and with ``q_a > 0`` and
     ``c_a > 0`` it is the race flow ``dp_a/dt = (p_a^2 + c_a)^((D_a - 1)/2) e`` with
-    ``K_a = (p_a^2 + c_a)^((D_a - 1)/2) p_a`` (THEORY.md section 3). Each member's
+    ``K_a = (p_a^2 + c_a)^((D_a - 1)/2) p_a`` (docs/theory.md, *The race form*). Each member's
     ``c_a`` is taken from its own initial state, so the result is the q/p solution,
     with half the unknowns and no invariant drift (it holds by construction).
     Measured on the phase-plane work (``benchmarks/bench_integrate.py`` (a), 200
@@ -84,7 +84,7 @@ def integrate_race_form(race_equations, initial_state, singular_values, t_max: f
     race_equations : ModeEquations or CompiledRHS
         The race form (``reduce_to_modes(arch, model="race")``: state ``p_1, p_2, ...``,
         parameters ``S`` and ``c_a`` of every pathway of depth >= 2).
-    initial_state : array_like, shape (*batch, n_state, n_modes)
+    initial_state : array_like, shape ``(*batch, n_state, n_modes)``
         q/p initial states in the order ``state_names``.
     singular_values : array_like
         As in :func:`pathdyn.numerics.integrate.integrate`.

@@ -1,6 +1,6 @@
 """The race oracle: final mode strengths of the q/p equations without integrating them.
 
-THEORY.md section 3. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
+docs/theory.md, *The race form*. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
 ``dp_a/dt = (p_a^2 + c_a)^((D_a-1)/2) e(t)`` with the error ``e`` common to all
 pathways, so ``F_a(p_a(t)) - F_a(p_a(0)) = G(t)`` for every pathway, with the race
 potential ``F_a(p) = int_0^p (s^2 + c_a)^(-(D_a-1)/2) ds``. The flow stops where
@@ -292,9 +292,9 @@ def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None
     ----------
     depths : sequence of int
         ``D_a`` per pathway.
-    q0, p0 : array_like, shape (*batch, M, n_modes)
+    q0, p0 : array_like, shape ``(*batch, M, n_modes)``
         Initial ``q``, ``p`` (``q`` ignored for depth-1 pathways); ``q^2 - p^2 > 0``.
-    singular_values : array_like, shape (n_modes,) or (*batch, n_modes)
+    singular_values : array_like, shape ``(n_modes,)`` or ``(*batch, n_modes)``
     refine_dps : int, optional
         Polish the float64 root with Newton steps in mpmath at this many digits,
         ``F`` evaluated there as a hypergeometric function. Use it where a final
@@ -303,7 +303,7 @@ def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None
 
     Returns
     -------
-    ndarray, shape (*batch, M, n_modes)
+    ndarray, shape ``(*batch, M, n_modes)``
         ``K_{a alpha}(infinity)``, summing to ``S_alpha`` over pathways.
 
     Notes

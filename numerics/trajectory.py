@@ -42,17 +42,17 @@ class Trajectory:
     Attributes
     ----------
     t : ndarray, shape (T,)
-        Continuous time in the units of THEORY.md (tau = 1; GD step k is t = eta k).
-    K : ndarray, shape (T, *batch, M, modes)
+        Continuous time in the units of docs/theory.md, *Time units* (tau = 1; GD step k is t = eta k).
+    K : ndarray, shape ``(T, *batch, M, modes)``
         ``K_{a alpha}(t)``; ``batch`` is the ensemble shape (empty for one run).
-    loss : ndarray, shape (T, *batch)
-        The loss of THEORY.md section 1 (up to its constant for reduced models).
+    loss : ndarray, shape ``(T, *batch)``
+        The loss of docs/theory.md, *Notation and loss* (up to its constant for reduced models).
     success : bool
     message : str
         What happened and, on failure, what to do.
     state_names : tuple of str
         Names of the reduced state variables (empty for simulations).
-    state : ndarray or None, shape (T, *batch, n_state, modes)
+    state : ndarray or None, shape ``(T, *batch, n_state, modes)``
         Raw reduced state, when available.
     invariant_drift : ndarray or None
         Max over time of the absolute change of each conserved quantity.

@@ -19,7 +19,7 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.race import inverse_race_potential, race_final_strengths, race_potential_numeric
 from pathdyn.theory.reduced import race_potential, reduce_to_modes
 
-#: Tolerances are data (STYLE.md): what each check demands.
+#: Tolerances are data: what each check demands.
 ORACLE_RTOL = 1e-8  # final K vs race oracle, relative to max S
 DRIFT_TOL = 1e-9  # absolute drift of q^2 - p^2
 MPMATH_RTOL = 1e-9  # K(t) vs the mpmath Taylor reference

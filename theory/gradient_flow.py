@@ -1,6 +1,6 @@
 """The matrix gradient flow of a multi-pathway linear network, derived by sympy.
 
-The loss of THEORY.md section 1,
+The loss of docs/theory.md, *Notation and loss*,
 
     L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T),
     Omega = sum_a W_a^{D_a} ... W_a^1,

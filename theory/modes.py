@@ -53,7 +53,7 @@ class ModeEquations:
     state : tuple of sympy.Symbol
         Ordered state variables.
     rhs : tuple of sympy.Expr
-        ``d(state_i)/dt`` in the time units of THEORY.md (tau = 1), same order as ``state``.
+        ``d(state_i)/dt`` in the time units of docs/theory.md (tau = 1), same order as ``state``.
     parameters : tuple of sympy.Symbol
         Parameters after the state, in call order (``S`` first; then ``lambda``, the
         mode's input variance, for equations derived for general inputs).

@@ -1,6 +1,6 @@
 """The two-channel reduction: each mode of each pathway as a width-2 deep linear chain.
 
-THEORY.md section 4: with orthogonal hidden layers (``W^T W = sigma^2 I``), the forward
+docs/theory.md, *The two-channel model*: with orthogonal hidden layers (``W^T W = sigma^2 I``), the forward
 vector ``f_d = W^{<=d} v`` and the backward vector ``g_d = (W^{>d})^T u`` of a mode span a
 plane at each hidden layer ``d`` that the infinite-width flow never leaves. In
 orthonormal bases of these planes, pathway ``a`` of depth ``D`` becomes a chain of width
@@ -168,8 +168,8 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     ``dx/dt = -dL/dx = e dK_a/dx`` for every entry ``x`` of pathway ``a`` (sympy
     differentiation through the chain rule). Hence
     ``dW_d/dt = e g_d f_{d-1}^T`` with ``f_{d-1} = W_{d-1} .. W_1`` and
-    ``g_d = (W_D .. W_{d+1})^T``: the width-2 image of the matrix flow of THEORY.md
-    section 1 restricted to one mode. The matrices ``C_d`` of :func:`invariant_matrices`
+    ``g_d = (W_D .. W_{d+1})^T``: the width-2 image of the matrix flow of docs/theory.md,
+    *Notation and loss*, restricted to one mode. The matrices ``C_d`` of :func:`invariant_matrices`
     have zero time derivative for any ``e``; their 3 independent entries each are the
     returned invariants ``C_{a}_{d}_{ij}``.
 

@@ -2,7 +2,7 @@
 
 numpy and scipy each ship their own OpenBLAS with its own thread pool; left alone, both
 pools start one thread per core and fight over the cores, which made the thin products
-of a gradient-descent step 20-100x slower at width <= 1000 (PERFORMANCE.md). threadpoolctl
+of a gradient-descent step 20-100x slower at width <= 1000. threadpoolctl
 would do this job but is not a dependency, so this module calls OpenBLAS's own
 ``*_set_num_threads`` through ctypes on the libraries mapped into the process. Where that
 is impossible (not Linux, another BLAS) it does nothing and :func:`blas_thread_control`

@@ -1,6 +1,6 @@
 """Compare a finite network's trajectory with the reduced theory's, in mode coordinates.
 
-The error of THEORY.md section 4: ``max over t, pathways, modes |K_GD - K_theory| / S_1``
+The error of docs/theory.md, *Where each model is exact*: ``max over t, pathways, modes |K_GD - K_theory| / S_1``
 on the common time grid. With degenerate singular values the per-mode ``K`` of a
 network is not defined (any rotation inside a degenerate block is a valid SVD), so for
 every block with more than one mode the comparison uses the subspace-invariant singular

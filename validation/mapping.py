@@ -20,7 +20,8 @@ Mappings (``method``):
     ``(D - 1) K0^2 / x + x^{D-1} = r``; the larger root is taken (the branch with
     ``q0^2 >= p0^2``, continuous with ``p0 = 0`` at ``K0 = 0``). For depth 2 it is the
     exact mapping. For depth >= 3 it is a two-number summary of a higher-dimensional
-    state; THEORY.md section 4 measures it 3-9 % off for Gaussian hidden layers.
+    state; for Gaussian hidden layers it stays about 2 % of ``S_1`` off at any width
+    (docs/theory.md, *Where each model is exact*).
 ``"projection"`` (two-channel, any depth)
     At each hidden layer ``d = 1 .. D-1`` an orthonormal basis ``E_d = [e_1, e_2]`` of
     ``span(f_d, g_d)`` (``e_1 = f_d / |f_d|``, ``e_2`` Gram-Schmidt of ``g_d``); then
@@ -29,7 +30,8 @@ Mappings (``method``):
     initial growth coefficient ``r`` exactly (each ``g_d`` does too).
 ``"naive"`` (q/p, counter-example only)
     ``q0 = sigma`` (the init scale) and ``p0 = K0 / sigma^{D-1}``. It ignores the
-    measured ``|a|``, ``|b|``; THEORY.md section 4 measures it 16-17 % off at every width.
+    measured ``|a|``, ``|b|`` and stays about 10 % of ``S_1`` off at every width
+    (docs/theory.md, *Where each model is exact*).
     Kept only to show that the initial condition matters; never use it for predictions.
 """
 

@@ -1,6 +1,6 @@
 """Finite-width multi-pathway networks trained by full-batch gradient descent.
 
-The network of THEORY.md section 1: ``M`` pathways, pathway ``a`` a chain of ``D_a``
+The network of docs/theory.md, *Notation and loss*: ``M`` pathways, pathway ``a`` a chain of ``D_a``
 weight matrices ``W_a^1 ... W_a^{D_a}`` (``W_a^1`` reads the input), summed at the
 output. Hidden layers may be linear, ReLU or tanh. :func:`simulate_gd` trains such a
 network and records it in the theory's mode coordinates
@@ -146,7 +146,7 @@ def _haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarr
     """A Haar-random matrix with orthonormal rows or columns (whichever is fewer)."""
     big, small = max(rows, cols), min(rows, cols)
     A = rng.standard_normal((big, small))
-    with blas_threads(1):  # two BLAS pools on two busy cores fight: pin (PERFORMANCE.md)
+    with blas_threads(1):  # two BLAS pools on two busy cores fight: pin
         Q, R = np.linalg.qr(A)
     Q *= np.sign(np.where(np.diag(R) == 0, 1.0, np.diag(R)))
     return Q if rows >= cols else Q.T
@@ -347,7 +347,7 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
     X, Y : ndarray, shapes (n_in, P), (n_out, P)
     activation : {"linear", "relu", "tanh"}
     loss : {"mean", "paper"}
-        ``mean``: ``L = 1/(2P) sum_i ||y_i - f(x_i)||^2`` (THEORY.md section 1);
+        ``mean``: ``L = 1/(2P) sum_i ||y_i - f(x_i)||^2`` (docs/theory.md, *Notation and loss*);
         ``paper``: ``sum_i ||y_i - f(x_i)||^2`` (the paper's ``MSELoss(reduction='sum')``).
     activate_last : bool
         Apply the activation after each pathway's last layer too (the paper's code).
@@ -890,7 +890,7 @@ def simulate_gd(
         ``t`` (T,), ``step`` (T,), ``K`` (T, [batch,] M, modes) the diagonal of
         ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()`` restricted to the modes with
         ``S_alpha > 0`` (the rank of ``Sigma_yx``); ``loss`` the loss of
-        THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
+        docs/theory.md, *Notation and loss*, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
         minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
         projection; ``extras["final_weights"]`` the final weights (for a batch, a list
         over seeds); ``extras["singular_values"]``; ``extras["input_variances"]`` and
