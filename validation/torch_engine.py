@@ -399,7 +399,12 @@ def train_on_device(nets, dataset, recorder, *, device, dtype, activation, activ
     seeds : list of int
         For error messages.
     bar : pathdyn.progress.Progress
-    Other arguments as :func:`pathdyn.validation.network.simulate_gd`.
+    dtype, activation, activate_last, loss, learning_rate, steps, divergence_factor, deferred_rank, threads
+        As :func:`pathdyn.validation.network.simulate_gd`.
+    record_steps : list of int
+        The steps recorded (the numpy engine's).
+    zero_loss : float
+        The loss of the zero network (the divergence limit's floor).
 
     Returns
     -------
