@@ -10,8 +10,8 @@ Everything a step touches stays on the device and is allocated once: weights, th
 ``(width, P)`` activations and gradients, the deferred factors, the per-step loss and the
 recorded mode projections ``U^T Omega_a V``. The host copies back only the recorded
 arrays and the final weights. The divergence test runs on the device too, and the host
-reads its verdict every :data:`CHECK_EVERY` steps, so the device never waits for the host
-inside a run.
+reads its verdict every :data:`CHECK_EVERY` steps: only then does the host wait for the
+device, which otherwise runs ahead of it through the queued steps.
 """
 
 from __future__ import annotations
