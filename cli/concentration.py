@@ -45,6 +45,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--learning-rate", type=float, default=CONCENTRATION_DEFAULTS["learning_rate"], help=f"eta (default {CONCENTRATION_DEFAULTS['learning_rate']})")
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
+    parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
@@ -63,6 +64,7 @@ def run(args) -> int:
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
+        device=args.device,
     )
     document = result.to_json_dict()
     stream = sys.stderr if args.output == "-" else sys.stdout

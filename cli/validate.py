@@ -79,6 +79,7 @@ def add_arguments(parser) -> None:
     case.add_argument("--allow-misaligned", action="store_true", default=None,
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
+    parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw error vs width and one K(t) overlay per case")
@@ -147,11 +148,14 @@ def run(args) -> int:
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
     check_json_output(args.output)
+    from pathdyn.validation.torch_engine import resolve_device
+
+    device = resolve_device(args.device)  # before any work: a missing GPU fails at once
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
     reports = []
     for case in cases:
         options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
-        report = validate_width(case["depths"], case["widths"], progress=not args.no_progress, **options)
+        report = validate_width(case["depths"], case["widths"], progress=not args.no_progress, device=device, **options)
         if args.quick:
             from dataclasses import replace
 

@@ -202,6 +202,7 @@ def measure_concentration(
     race: bool = True,
     confidence: float = 0.95,
     progress: bool = False,
+    device: str = "numpy",
 ) -> ConcentrationResult:
     """Dominant-pathway fraction against depth, per activation, over many seeds.
 
@@ -229,6 +230,9 @@ def measure_concentration(
         Level of the intervals.
     progress : bool
         Progress bar on standard error (terminals only).
+    device : str
+        Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
+        ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
 
     Returns
     -------
@@ -272,6 +276,9 @@ def measure_concentration(
             problems.append(f"{name}: {value!r} is not a positive number")
     if problems:
         raise ConfigError("; ".join(problems))
+    from pathdyn.validation.torch_engine import resolve_device
+
+    device = resolve_device(device)
     dataset = default_dataset() if dataset is None else dataset
     U, S, Vt = dataset.modes()
     V = Vt.T
@@ -304,7 +311,7 @@ def measure_concentration(
                                              init_scale=init_scale, seed=seed)
                 for activation in activations:
                     result = simulate_gd(architecture, dataset, width, weights=weights, activation=activation,
-                                         learning_rate=learning_rate, steps=steps, record_every=steps)
+                                         learning_rate=learning_rate, steps=steps, record_every=steps, device=device)
                     K = result.K[-1]
                     fractions[activation][i, j] = dominant_fraction(K)
                     loss_ratio[activation][i, j] = float(result.loss[-1]) / zero_loss

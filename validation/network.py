@@ -399,6 +399,18 @@ def default_deferred_rank(hidden_width: int, P: int) -> int:
     return 8 * P if hidden_width >= 32 * P else 0
 
 
+def deferral_rank(deferred_rank: int, P: int) -> int:
+    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off)."""
+    r = int(deferred_rank)
+    return r - r % P if r >= 2 * P else 0
+
+
+def is_deferred(shape, rank: int) -> bool:
+    """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
+    narrower layers update as cheaply in place)."""
+    return bool(rank) and min(shape[-2:]) >= 4 * rank
+
+
 def _blas(dtype):
     from scipy.linalg import blas
 
@@ -454,13 +466,12 @@ class _Engine:
         self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
         # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
         # both sides exceed r (elsewhere the plain fused update is as cheap).
-        r = int(deferred_rank)
-        self.rank = r - r % P if r >= 2 * P else 0
+        self.rank = deferral_rank(deferred_rank, P)
         self.deferred = [[None] * len(pw) for pw in weights]
         if self.rank:
             for a, pw in enumerate(weights):
                 for d, W in enumerate(pw):
-                    if min(W.shape) >= 4 * self.rank:
+                    if is_deferred(W.shape, self.rank):
                         A = np.zeros((W.shape[0], self.rank), dtype=dtype, order="F")
                         B = np.zeros((W.shape[1], self.rank), dtype=dtype, order="F")
                         self.deferred[a][d] = [A, B, 0]
@@ -806,6 +817,7 @@ def simulate_gd(
     deferred_rank: int | None = None,
     threads: int | None = 1,
     stack: bool | None = None,
+    device: str = "numpy",
 ) -> Trajectory:
     """Train a finite-width multi-pathway network by full-batch gradient descent.
 
@@ -865,6 +877,12 @@ def simulate_gd(
         when every layer is at most :data:`STACK_MAX_WIDTH` wide. The choice depends on
         the widths, not on the number of seeds, so ``seeds=[s]``, ``seed=s`` and member
         ``s`` of a larger batch give bit-identical results.
+    device : str
+        ``"numpy"`` (default): the numpy engine on the CPU. A PyTorch device, ``"cuda"``,
+        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.torch_engine`,
+        the ``gpu`` extra) on that device, all seeds stacked; the same initial weights,
+        updates and records, equal to the numpy engine's up to rounding. ``threads`` sets
+        PyTorch's CPU threads on ``"cpu"``; ``stack`` does not apply.
 
     Returns
     -------
@@ -933,6 +951,9 @@ def simulate_gd(
         problems.append("seeds and weights: give one; weights fix a single initial network")
     if problems:
         raise ConfigError("; ".join(problems))
+    from pathdyn.validation.torch_engine import NUMPY, resolve_device
+
+    device = resolve_device(device)
     dtype = _check_dtype(dtype)
     sizes = network_widths(architecture, dataset.n_in, dataset.n_out, width)
     depths = tuple(len(s) - 1 for s in sizes)
@@ -970,7 +991,7 @@ def simulate_gd(
     workers, blas_count = 1, threads
     if threads is not None and threads >= 2 and widest < PARALLEL_MIN_WIDTH:
         blas_count = 1  # thread start-up and hand-over cost more than the work
-    elif threads is not None and threads >= 2 and M >= 2 and not stacked:
+    elif threads is not None and threads >= 2 and M >= 2 and not stacked and device == NUMPY:
         # Cores go to pathways first: each pathway's thin products on its own core with
         # single-threaded BLAS (OpenBLAS's own threads handle thin products badly).
         workers = min(threads, M)
@@ -988,7 +1009,15 @@ def simulate_gd(
                     init=init, init_scale=init_scale, seed=s, dtype=dtype,
                 )
 
-            if stacked:
+            if device != NUMPY:
+                from pathdyn.validation.torch_engine import train_on_device
+
+                proj[:], losses[:], finals, device_stats = train_on_device(
+                    [start(s) for s in seed_list], dataset, recorder, device=device, dtype=dtype, activation=activation,
+                    activate_last=activate_last, loss=loss, learning_rate=learning_rate, steps=steps,
+                    record_steps=record_steps, zero_loss=zero_loss, divergence_factor=divergence_factor,
+                    deferred_rank=deferred_rank, threads=threads, seeds=seed_list, bar=bar)
+            elif stacked:
                 nets = [start(s) for s in seed_list]
                 stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes[a]) - 1)] for a in range(M)]
                 del nets
@@ -1037,7 +1066,18 @@ def simulate_gd(
         "n_out": dataset.n_out,
         "num_samples": P,
         "numpy": np.__version__,
+        "device": device,
     }
+    if device == NUMPY:
+        engine_stats = {
+            "engine": "stack" if stacked else "blas",
+            "pathway_workers": workers,
+            "blas_threads": blas_count,
+            "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
+            "kernel_layers": 0 if stacked else engine.kernel_layers(),
+        }
+    else:
+        engine_stats = device_stats
     return Trajectory(
         t=steps_arr * time_per_step,
         K=K,
@@ -1056,11 +1096,7 @@ def simulate_gd(
         stats={
             "wall_time_s": time.perf_counter() - started,
             "steps": int(steps) * B,
-            "engine": "stack" if stacked else "blas",
-            "pathway_workers": workers,
-            "blas_threads": blas_count,
-            "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
-            "kernel_layers": 0 if stacked else engine.kernel_layers(),
+            **engine_stats,
         },
         provenance=provenance,
     )

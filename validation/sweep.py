@@ -546,6 +546,7 @@ def validate_width(
     atol: float = 1e-11,
     progress: bool = False,
     allow_misaligned: bool = False,
+    device: str = "numpy",
 ) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
@@ -591,6 +592,9 @@ def validate_width(
         Compare per mode even when the data's inputs are misaligned with its modes
         (above :data:`pathdyn.numerics.alignment.MISALIGNMENT_THRESHOLD`); the report's
         ``warnings`` say so. Refused otherwise.
+    device : str
+        Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
+        ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
 
     Returns
     -------
@@ -610,7 +614,10 @@ def validate_width(
     from pathdyn.progress import Progress
     from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
 
+    from pathdyn.validation.torch_engine import resolve_device
+
     started = time.perf_counter()
+    device = resolve_device(device)
     depths = Architecture.coerce(architecture).depths
     widths = _check_positive_ints("widths", widths)
     seeds = _check_positive_ints("seeds", seeds)
@@ -658,7 +665,7 @@ def validate_width(
                     mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
                 trajectories[i, j] = simulate_gd(
                     depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
-                    record_every=record_every,
+                    record_every=record_every, device=device,
                 )
                 bar.update(1)
         gd_t = trajectories[0, 0].t
@@ -692,7 +699,7 @@ def validate_width(
             weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
             half = simulate_gd(
                 depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2, steps=2 * steps,
-                record_every=2 * record_every,
+                record_every=2 * record_every, device=device,
             )
             full = trajectories[len(widths) - 1, 0]
             if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
