@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml setup.py validation/_kernels.c
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,xarray]'
 	# The PyTorch engine's tests run on the CPU build where this machine keeps one as a local
-	# wheel (--no-index: never the multi-GB CUDA download); elsewhere they are skipped.
-	$(BIN)/python -m pip install --quiet --no-index torch==2.13.0 || echo "no local PyTorch wheel: the PyTorch engine's tests are skipped"
+	# wheel (the +cpu pin: never the multi-GB CUDA download); elsewhere they are skipped.
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || echo "no local PyTorch wheel: the PyTorch engine's tests are skipped"
 	touch $(STAMP)
 
 run: $(STAMP)
