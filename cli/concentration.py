@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from pathdyn.cli._common import add_cluster_arguments
 from pathdyn.errors import ConfigError
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
@@ -48,6 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    add_cluster_arguments(parser)
 
 
 def run(args) -> int:
@@ -63,6 +65,7 @@ def run(args) -> int:
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
+        workers=args.workers, scheduler=args.scheduler,
     )
     document = result.to_json_dict()
     stream = sys.stderr if args.output == "-" else sys.stdout

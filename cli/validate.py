@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from pathdyn.cli._common import add_cluster_arguments
 from pathdyn.errors import ConfigError
 
 COMMAND = "validate"
@@ -69,6 +70,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw error vs width and one K(t) overlay per case")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    add_cluster_arguments(parser)
 
 
 def _custom_case(args) -> dict:
@@ -117,7 +119,8 @@ def _summary_line(name: str, report) -> str:
 
 def run(args) -> int:
     from pathdyn.cli._common import check_json_output, write_output
-    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
+    from pathdyn.validation.distributed import validate_suite
+    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -127,12 +130,11 @@ def run(args) -> int:
         )
     check_json_output(args.output)
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
-    reports = []
-    for case in cases:
-        options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
-        report = validate_width(case["depths"], case["widths"], progress=not args.no_progress, **options)
-        reports.append(report)
-        print(_summary_line(case["name"], report), file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
+    reports = validate_suite(
+        cases, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress,
+        on_report=lambda case, report: print(_summary_line(case["name"], report),
+                                             file=sys.stderr if args.output == "-" else sys.stdout, flush=True),
+    )
 
     if given:
         document = reports[0].to_json_dict()

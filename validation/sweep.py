@@ -363,6 +363,9 @@ def validate_width(
     rtol: float = 1e-9,
     atol: float = 1e-11,
     progress: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    runner=None,
 ) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
@@ -400,8 +403,16 @@ def validate_width(
         Level of the slope's confidence interval.
     rtol, atol : float
         Tolerances of the reduced integration.
-    progress : bool
-        Draw a progress bar on standard error (only on a terminal).
+    progress : bool or object with ``update(n)``
+        Draw a progress bar on standard error (only on a terminal), or advance this one.
+    workers : int, optional
+        Train the networks on a local Dask cluster of this many processes
+        (:mod:`pathdyn.validation.distributed`; the extra ``distributed``). The report
+        is bit-identical to the serial one.
+    scheduler : str, optional
+        Train them on the existing Dask cluster at this address instead.
+    runner : optional
+        An open :func:`pathdyn.validation.distributed.task_runner` (several sweeps on one cluster).
 
     Returns
     -------
@@ -416,8 +427,8 @@ def validate_width(
     """
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.progress import Progress
-    from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
+    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.network import DEFAULT_INIT_SCALE
 
     started = time.perf_counter()
     depths = Architecture.coerce(architecture).depths
@@ -433,6 +444,7 @@ def validate_width(
             raise ConfigError(f"{name}: expected a positive number, got {value!r}")
     if record_points < 2:
         raise ConfigError(f"record_points: need at least 2, got {record_points}")
+    check_cluster_options(workers, scheduler)
     sigma = DEFAULT_INIT_SCALE.get(init, None) if init_scale is None else float(init_scale)
     dataset = default_dataset() if dataset is None else dataset
     if not isinstance(dataset, Dataset):
@@ -449,53 +461,51 @@ def validate_width(
     initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
     trajectories = {}
     mapping_notes = []
-    with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
-        for i, width in enumerate(widths):
-            for j, seed in enumerate(seeds):
-                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
-                state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
-                initial[i, j] = state.state_array(compiled.state_names)
-                if state.notes:
-                    mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
-                trajectories[i, j] = simulate_gd(
-                    depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
-                    record_every=record_every,
-                )
-                bar.update(1)
-        gd_t = trajectories[0, 0].t
-        theory_traj = integrate(
-            compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
-            provenance={"validate": "width sweep", "mapping": method},
-        )
-        errors = np.zeros((len(widths), len(seeds)))
-        compared = PER_MODE
-        M = len(depths)
-        final_gd = np.zeros((len(widths), len(seeds), M, S.size))
-        final_th = np.zeros_like(final_gd)
-        from dataclasses import replace
+    # One task per network (the O(eta) floor's half-step run too), each from its own seed.
+    mapped = (theory, method, U, V, compiled.state_names)
+    tasks = [(depths, dataset, w, s, init, sigma, learning_rate, steps, record_every, mapped) for w in widths for s in seeds]
+    labels = [f"validate-{'-'.join(map(str, depths))}-w{w}-s{s}" for w in widths for s in seeds]
+    if measure_lr_floor:
+        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every, None))
+        labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
+    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar, \
+            task_runner(workers, scheduler, runner) as tasks_on:
+        results = tasks_on.map(_train_network, tasks, labels, bar, priorities=[t[2] * t[7] for t in tasks])
+    for index, (state, notes, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+        i, j = divmod(index, len(seeds))
+        initial[i, j] = state
+        if notes:
+            mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {notes}")
+        trajectories[i, j] = trajectory
+    gd_t = trajectories[0, 0].t
+    theory_traj = integrate(
+        compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
+        provenance={"validate": "width sweep", "mapping": method},
+    )
+    errors = np.zeros((len(widths), len(seeds)))
+    compared = PER_MODE
+    M = len(depths)
+    final_gd = np.zeros((len(widths), len(seeds), M, S.size))
+    final_th = np.zeros_like(final_gd)
+    from dataclasses import replace
 
-        for (i, j), gd in trajectories.items():
-            member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
-            result = compare(gd, member, singular_values=S, blocks=blocks)
-            errors[i, j] = result.error
-            compared = result.quantity
-            final_gd[i, j] = gd.K[-1]
-            final_th[i, j] = member.K[-1]
-            if (i, j) == (len(widths) - 1, 0):
-                example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
-                           "K_theory": np.asarray(member.K)}
+    for (i, j), gd in trajectories.items():
+        member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
+        result = compare(gd, member, singular_values=S, blocks=blocks)
+        errors[i, j] = result.error
+        compared = result.quantity
+        final_gd[i, j] = gd.K[-1]
+        final_th[i, j] = member.K[-1]
+        if (i, j) == (len(widths) - 1, 0):
+            example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
+                       "K_theory": np.asarray(member.K)}
 
-        lr_floor = None
-        if measure_lr_floor:
-            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
-            half = simulate_gd(
-                depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2, steps=2 * steps,
-                record_every=2 * record_every,
-            )
-            full = trajectories[len(widths) - 1, 0]
-            if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
-                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
-            bar.update(1)
+    lr_floor = None
+    if measure_lr_floor:
+        half = results[-1][2]
+        full = trajectories[len(widths) - 1, 0]
+        if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
+            lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
@@ -533,6 +543,25 @@ def validate_width(
         wall_time_s=time.perf_counter() - started,
         mapping_notes=tuple(mapping_notes),
     )
+
+
+def _train_network(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, mapped):
+    """One task of :func:`validate_width`: train one network; map its initial state when ``mapped`` is given.
+
+    ``mapped = (theory, method, U, V, state_names)``. Returns ``(state array or None,
+    mapping notes, GD trajectory)``.
+    """
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+    state, notes = None, ""
+    if mapped is not None:
+        theory, method, U, V, state_names = mapped
+        initial = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
+        state, notes = initial.state_array(state_names), initial.notes
+    trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                             record_every=record_every)
+    return state, notes, trajectory
 
 
 #: The default suite of ``pathdyn validate`` (the issue's three target cases).
