@@ -264,7 +264,7 @@ def progress_for(progress, total: int, label: str):
 
 
 def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-                   on_report=None) -> list:
+                   on_report=None, runner=None) -> list:
     """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
 
     Parameters
@@ -280,6 +280,9 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
     on_report : callable, optional
         ``on_report(case, report)``, called in case order as soon as the case and every
         case before it are done.
+    runner : optional
+        An open :func:`task_runner` to use instead of ``workers``/``scheduler`` (its
+        ``records`` then hold every network's duration).
 
     Returns
     -------
@@ -297,14 +300,16 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
         return validate_width(case["depths"], case["widths"], **options, **extra)
 
     reports = []
-    if workers is None and scheduler is None:
+    if runner is None and workers is None and scheduler is None:
+        runner = _Runner()
+    if runner is not None and not runner.distributed:
         for case in cases:
-            reports.append(run(case, progress=progress))
+            reports.append(run(case, progress=progress, runner=runner))
             if on_report is not None:
                 on_report(case, reports[-1])
         return reports
     total = sum(len(c["widths"]) * len(c.get("seeds", (0, 1, 2))) + 1 for c in cases)
-    with task_runner(workers, scheduler) as runner, progress_for(progress, total, "validate suite") as bar:
+    with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite") as bar:
         shared = runner.shared_bar(bar)
         with ThreadPoolExecutor(max_workers=len(cases)) as pool:
             pending = [pool.submit(run, case, runner=runner, progress=shared) for case in cases]

@@ -454,15 +454,12 @@ def validate_width(
     blocks = dataset.degenerate_blocks()
     steps = max(1, int(round(t_max / learning_rate)))
     record_every = max(1, steps // int(record_points))
-    equations = reduced_equations(depths, theory)
-    compiled = compile_rhs(equations)
-
     runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
-    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
     trajectories = {}
     mapping_notes = []
-    # One task per network (the O(eta) floor's half-step run too), each from its own seed.
-    mapped = (theory, method, U, V, compiled.state_names)
+    # One task per network (the O(eta) floor's half-step run too), each from its own seed;
+    # the reduced model is derived after they are handed out (on a cluster, while they run).
+    mapped = (theory, method, U, V)
     tasks = [(depths, dataset, w, s, init, sigma, learning_rate, steps, record_every, mapped) for w in widths for s in seeds]
     labels = [f"validate-{'-'.join(map(str, depths))}-w{w}-s{s}" for w in widths for s in seeds]
     if measure_lr_floor:
@@ -470,12 +467,17 @@ def validate_width(
         labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
     with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar, \
             task_runner(workers, scheduler, runner) as tasks_on:
-        results = tasks_on.map(_train_network, tasks, labels, bar, priorities=[t[2] * t[7] for t in tasks])
-    for index, (state, notes, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+        # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
+        cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
+        results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
+    equations = reduced_equations(depths, theory)
+    compiled = compile_rhs(equations)
+    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
+    for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
         i, j = divmod(index, len(seeds))
-        initial[i, j] = state
-        if notes:
-            mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {notes}")
+        initial[i, j] = state.state_array(compiled.state_names)
+        if state.notes:
+            mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
         trajectories[i, j] = trajectory
     gd_t = trajectories[0, 0].t
     theory_traj = integrate(
@@ -502,7 +504,7 @@ def validate_width(
 
     lr_floor = None
     if measure_lr_floor:
-        half = results[-1][2]
+        half = results[-1][1]
         full = trajectories[len(widths) - 1, 0]
         if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
             lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
@@ -548,20 +550,18 @@ def validate_width(
 def _train_network(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, mapped):
     """One task of :func:`validate_width`: train one network; map its initial state when ``mapped`` is given.
 
-    ``mapped = (theory, method, U, V, state_names)``. Returns ``(state array or None,
-    mapping notes, GD trajectory)``.
+    ``mapped = (theory, method, U, V)``. Returns ``(InitialState or None, GD trajectory)``.
     """
     from pathdyn.validation.network import initialize_weights, simulate_gd
 
     weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
-    state, notes = None, ""
+    state = None
     if mapped is not None:
-        theory, method, U, V, state_names = mapped
-        initial = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
-        state, notes = initial.state_array(state_names), initial.notes
+        theory, method, U, V = mapped
+        state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
     trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
                              record_every=record_every)
-    return state, notes, trajectory
+    return state, trajectory
 
 
 #: The default suite of ``pathdyn validate`` (the issue's three target cases).
