@@ -187,7 +187,11 @@ def _import_distributed():
 
 def _check_workers_match(client) -> None:
     here = worker_fingerprint()
-    there = set(client.run(worker_fingerprint).values())
+    try:
+        there = set(client.run(worker_fingerprint).values())
+    except Exception as error:  # noqa: BLE001 (whatever a worker without pathdyn raises)
+        raise ConfigError(f"scheduler: the workers cannot run pathdyn ({type(error).__name__}: {error}); "
+                          "install the same pathdyn on every worker") from None
     if there - {here}:
         warnings.warn(
             f"task_runner: workers run {sorted(there)} (pathdyn, numpy, C kernels) but this process {here}; "
