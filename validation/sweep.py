@@ -465,49 +465,49 @@ def validate_width(
     if measure_lr_floor:
         tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every, None))
         labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
-    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar, \
-            task_runner(workers, scheduler, runner) as tasks_on:
-        # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
-        cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
-        results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
-    equations = reduced_equations(depths, theory)
-    compiled = compile_rhs(equations)
-    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
-    for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
-        i, j = divmod(index, len(seeds))
-        initial[i, j] = state.state_array(compiled.state_names)
-        if state.notes:
-            mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
-        trajectories[i, j] = trajectory
-    gd_t = trajectories[0, 0].t
-    theory_traj = integrate(
-        compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
-        provenance={"validate": "width sweep", "mapping": method},
-    )
-    errors = np.zeros((len(widths), len(seeds)))
-    compared = PER_MODE
-    M = len(depths)
-    final_gd = np.zeros((len(widths), len(seeds), M, S.size))
-    final_th = np.zeros_like(final_gd)
-    from dataclasses import replace
+    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar:
+        with task_runner(workers, scheduler, runner) as tasks_on:
+            # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
+            cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
+            results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
+        equations = reduced_equations(depths, theory)
+        compiled = compile_rhs(equations)
+        initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
+        for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+            i, j = divmod(index, len(seeds))
+            initial[i, j] = state.state_array(compiled.state_names)
+            if state.notes:
+                mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
+            trajectories[i, j] = trajectory
+        gd_t = trajectories[0, 0].t
+        theory_traj = integrate(
+            compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
+            provenance={"validate": "width sweep", "mapping": method},
+        )
+        errors = np.zeros((len(widths), len(seeds)))
+        compared = PER_MODE
+        M = len(depths)
+        final_gd = np.zeros((len(widths), len(seeds), M, S.size))
+        final_th = np.zeros_like(final_gd)
+        from dataclasses import replace
 
-    for (i, j), gd in trajectories.items():
-        member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
-        result = compare(gd, member, singular_values=S, blocks=blocks)
-        errors[i, j] = result.error
-        compared = result.quantity
-        final_gd[i, j] = gd.K[-1]
-        final_th[i, j] = member.K[-1]
-        if (i, j) == (len(widths) - 1, 0):
-            example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
-                       "K_theory": np.asarray(member.K)}
+        for (i, j), gd in trajectories.items():
+            member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
+            result = compare(gd, member, singular_values=S, blocks=blocks)
+            errors[i, j] = result.error
+            compared = result.quantity
+            final_gd[i, j] = gd.K[-1]
+            final_th[i, j] = member.K[-1]
+            if (i, j) == (len(widths) - 1, 0):
+                example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
+                           "K_theory": np.asarray(member.K)}
 
-    lr_floor = None
-    if measure_lr_floor:
-        half = results[-1][1]
-        full = trajectories[len(widths) - 1, 0]
-        if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
-            lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
+        lr_floor = None
+        if measure_lr_floor:
+            half = results[-1][1]
+            full = trajectories[len(widths) - 1, 0]
+            if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
+                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
