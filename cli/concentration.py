@@ -28,6 +28,7 @@ values 2, 1.4, 0.9, 0.5.
 Example:
   pathdyn concentration --depths 2,3,4,5,7 --activation linear,relu,tanh --seeds 20 \\
       -o conc.json --plot conc.png
+  pathdyn concentration --seeds 100 --workers 4 -o conc.json   (a local Dask cluster)
 
 conc.json holds "config", "depths", "dominant_fraction" ({{"linear": [mean per depth], ...}}),
 "ci" ({{"linear": [[low, high] per depth], ...}}), per-mode and per-seed fractions, the final

@@ -28,6 +28,8 @@ Examples:
   pathdyn validate --quick -o quick.json --plot quick.png
   pathdyn validate --depths 3,3 --widths 64,256,1024 --seeds 0,1 --init orthogonal \\
       --init-scale 0.5 --theory two-channel --learning-rate 0.005 -o d3.json
+  pathdyn validate --workers 2 -o report.json          (a local Dask cluster, the same report)
+  pathdyn validate --scheduler tcp://HOST:8786 -o report.json   (an existing Dask cluster)
 
 report.json of one case holds "config", "widths", "errors" (per width, the per-seed
 errors), "median_errors", "slope", "slope_ci", "tail_slope", "lr_floor", "time_mapping",
