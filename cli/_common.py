@@ -83,3 +83,11 @@ def use_file_backend() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+def add_cluster_arguments(parser) -> None:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    group = parser.add_argument_group("cluster (optional extra 'distributed': pip install 'pathdyn[distributed]')")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="train the networks on a local Dask cluster of N processes (same results, bit for bit)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")

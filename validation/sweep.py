@@ -547,6 +547,9 @@ def validate_width(
     progress: bool = False,
     allow_misaligned: bool = False,
     device: str = "numpy",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    runner=None,
 ) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
@@ -586,8 +589,8 @@ def validate_width(
         Level of the slope's confidence interval.
     rtol, atol : float
         Tolerances of the reduced integration.
-    progress : bool
-        Draw a progress bar on standard error (only on a terminal).
+    progress : bool or object with ``update(n)``
+        Draw a progress bar on standard error (only on a terminal), or advance this one.
     allow_misaligned : bool
         Compare per mode even when the data's inputs are misaligned with its modes
         (above :data:`pathdyn.numerics.alignment.MISALIGNMENT_THRESHOLD`); the report's
@@ -595,6 +598,14 @@ def validate_width(
     device : str
         Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
         ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
+    workers : int, optional
+        Train the networks on a local Dask cluster of this many processes
+        (:mod:`pathdyn.validation.distributed`; the extra ``distributed``). The report
+        is bit-identical to the serial one.
+    scheduler : str, optional
+        Train them on the existing Dask cluster at this address instead.
+    runner : optional
+        An open :func:`pathdyn.validation.distributed.task_runner` (several sweeps on one cluster).
 
     Returns
     -------
@@ -611,8 +622,8 @@ def validate_width(
     """
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.progress import Progress
-    from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
+    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.network import DEFAULT_INIT_SCALE
 
     from pathdyn.validation.torch_engine import resolve_device
 
@@ -631,6 +642,7 @@ def validate_width(
             raise ConfigError(f"{name}: expected a positive number, got {value!r}")
     if record_points < 2:
         raise ConfigError(f"record_points: need at least 2, got {record_points}")
+    check_cluster_options(workers, scheduler)
     sigma = DEFAULT_INIT_SCALE.get(init, None) if init_scale is None else float(init_scale)
     dataset = default_dataset() if dataset is None else dataset
     if not isinstance(dataset, Dataset):
@@ -648,26 +660,31 @@ def validate_width(
     blocks = [block for block in dataset.degenerate_blocks() if block[0] < rank]
     steps = max(1, int(round(t_max / learning_rate)))
     record_every = max(1, steps // int(record_points))
-    equations = reduced_equations(depths, theory, whitened=not general)
-    compiled = compile_rhs(equations)
-
     runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
-    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
     trajectories = {}
     mapping_notes = []
-    with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
-        for i, width in enumerate(widths):
-            for j, seed in enumerate(seeds):
-                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
-                state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
-                initial[i, j] = state.state_array(compiled.state_names)
-                if state.notes:
-                    mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
-                trajectories[i, j] = simulate_gd(
-                    depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
-                    record_every=record_every, device=device,
-                )
-                bar.update(1)
+    # One task per network (the O(eta) floor's half-step run too), each from its own seed;
+    # the reduced model is derived after they are handed out (on a cluster, while they run).
+    mapped = (theory, method, U, V)
+    tasks = [(depths, dataset, w, s, init, sigma, learning_rate, steps, record_every, mapped, device) for w in widths for s in seeds]
+    labels = [f"validate-{'-'.join(map(str, depths))}-w{w}-s{s}" for w in widths for s in seeds]
+    if measure_lr_floor:
+        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every, None, device))
+        labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
+    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar:
+        with task_runner(workers, scheduler, runner) as tasks_on:
+            # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
+            cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
+            results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
+        equations = reduced_equations(depths, theory, whitened=not general)
+        compiled = compile_rhs(equations)
+        initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
+        for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+            i, j = divmod(index, len(seeds))
+            initial[i, j] = state.state_array(compiled.state_names)
+            if state.notes:
+                mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
+            trajectories[i, j] = trajectory
         gd_t = trajectories[0, 0].t
         theory_traj = integrate(
             compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
@@ -696,15 +713,10 @@ def validate_width(
 
         lr_floor = None
         if measure_lr_floor:
-            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
-            half = simulate_gd(
-                depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2, steps=2 * steps,
-                record_every=2 * record_every, device=device,
-            )
+            half = results[-1][1]
             full = trajectories[len(widths) - 1, 0]
             if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
                 lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S / alignment.input_variances))
-            bar.update(1)
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
@@ -746,6 +758,23 @@ def validate_width(
         misalignment=alignment.misalignment,
         warnings=report_warnings,
     )
+
+
+def _train_network(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, mapped, device="numpy"):
+    """One task of :func:`validate_width`: train one network; map its initial state when ``mapped`` is given.
+
+    ``mapped = (theory, method, U, V)``. Returns ``(InitialState or None, GD trajectory)``.
+    """
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+    state = None
+    if mapped is not None:
+        theory, method, U, V = mapped
+        state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
+    trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                             record_every=record_every, device=device)
+    return state, trajectory
 
 
 #: The default suite of ``pathdyn validate`` (the issue's three target cases).
