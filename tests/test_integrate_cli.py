@@ -88,7 +88,7 @@ def test_phase_plane_field_equals_compiled_flow(depths):
     """dK/dt of the planar field equals the chain rule through the compiled q/p rhs."""
     c, S = 1.0, 10.0
     K1, K2 = np.meshgrid(np.linspace(-1, 11, 7), np.linspace(-1, 11, 7))
-    U, V = strength_vector_field(K1, K2, depths, c, S)
+    U, V = strength_vector_field(K1, K2, reduce_to_modes(depths), c, S)
     f = compile_rhs(reduce_to_modes(depths))
     p = np.stack([race_variable_from_strength(K, d, c).ravel() for K, d in zip((K1, K2), depths)])
     y = qp_initial_state(f, np.sqrt(p**2 + c), p)  # (n_state, 49): the grid points as modes

@@ -36,7 +36,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations
+from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
     _inputs_note,
     derive_layer_equations,
@@ -84,6 +84,21 @@ class TwoChannelLayers:
     depth: int
     layers: tuple
     state: tuple
+
+    @property
+    def layout(self) -> tuple:
+        """One :class:`StateVariable` per entry of ``state``: ``A`` (layer 1, entry ``(i,)``),
+        ``M`` (layer ``d``, entry ``(i, j)``), ``B`` (layer ``D``, entry ``(j,)``), or ``w``."""
+        if self.depth == 1:
+            return (StateVariable(self.state[0], "w", self.pathway, layer=1),)
+        records = []
+        for d, matrix in enumerate(self.layers, start=1):
+            role = "A" if d == 1 else "B" if d == self.depth else "M"
+            for index, x in enumerate(matrix):
+                i, j = divmod(index, matrix.cols)
+                entry = (i + 1,) if role == "A" else (j + 1,) if role == "B" else (i + 1, j + 1)
+                records.append(StateVariable(x, role, self.pathway, layer=d, entry=entry))
+        return tuple(records)
 
     @property
     def strength(self) -> sp.Expr:
@@ -184,8 +199,9 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
     minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
-    state, rhs, owner = [], [], []
+    state, rhs, owner, layout = [], [], [], []
     for a, chain in enumerate(chains, start=1):
+        layout += chain.layout
         for x in chain.state:
             state.append(x)
             rhs.append(minus_dloss_dk[a - 1] * sp.diff(strengths[a - 1], x))
@@ -199,6 +215,7 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         strengths=strengths,
         state_pathway=owner,
         description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
+        layout=layout,
     )
     if not invariants:
         return eqs

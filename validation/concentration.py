@@ -282,8 +282,7 @@ def measure_concentration(
                         unfinished += 1
                     if activation == "linear" and do_race:
                         state = map_initial_state(weights, U, V, theory="qp")
-                        q0 = np.stack([state.values.get(f"q_{a}", np.ones(modes)) for a in (1, 2)])
-                        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+                        q0, p0 = state.qp_arrays()
                         try:
                             predicted = race_final_strengths(architecture, q0, p0, race_target)
                         except ConfigError:

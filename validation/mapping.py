@@ -125,7 +125,8 @@ class InitialState:
     method : str
         The mapping (see the module docstring).
     values : dict
-        State variable name -> ndarray ``(modes,)``.
+        :attr:`pathdyn.theory.modes.StateVariable.key` ``(role, pathway, layer, entry)``
+        -> ndarray ``(modes,)``.
     K0 : ndarray, shape (M, modes)
         The network's initial ``u^T Omega_a v`` per pathway and mode.
     growth : ndarray, shape (M, modes)
@@ -140,21 +141,39 @@ class InitialState:
     growth: np.ndarray = field(repr=False)
     notes: str = ""
 
-    def state_array(self, state_names) -> np.ndarray:
-        """The state stacked in the order ``state_names`` (shape ``(n_state, modes)``).
+    def value(self, role: str, pathway: int, layer: int | None = None, entry: tuple = ()) -> np.ndarray:
+        """The values ``(modes,)`` of one state variable, named by its role (e.g. ``value("q", 1)``)."""
+        return self.values[(role, pathway, layer, tuple(entry))]
+
+    def qp_arrays(self) -> tuple:
+        """``(q0, p0)`` of shape ``(M, modes)`` from a q/p mapping; ``q0 = 1`` where a pathway
+        has no ``q`` (depth 1, where ``K = p``)."""
+        M, modes = self.K0.shape
+        q0 = np.stack([self.values.get(("q", a, None, ()), np.ones(modes)) for a in range(1, M + 1)])
+        p0 = np.stack([self.value("p", a) for a in range(1, M + 1)])
+        return q0, p0
+
+    def state_array(self, equations) -> np.ndarray:
+        """The state stacked in the order of the equations' layout (shape ``(n_state, modes)``).
+
+        Parameters
+        ----------
+        equations : ModeEquations, CompiledRHS or sequence of StateVariable
+            Anything with a ``layout``, or the layout itself.
 
         Raises
         ------
         ConfigError
-            If a name is missing (the equations belong to another model or architecture).
+            If a variable is missing (the equations belong to another model or architecture).
         """
-        missing = [name for name in state_names if name not in self.values]
+        layout = tuple(getattr(equations, "layout", equations))
+        missing = [str(record.symbol) for record in layout if record.key not in self.values]
         if missing:
             raise ConfigError(
-                f"state_names: {missing} not produced by the {self.theory}/{self.method} mapping; "
+                f"equations: {missing} not produced by the {self.theory}/{self.method} mapping; "
                 f"map with the reduced model the equations were derived for"
             )
-        return np.stack([self.values[name] for name in state_names])
+        return np.stack([self.values[record.key] for record in layout])
 
 
 def _solve_growth_matched(K0: np.ndarray, r: np.ndarray, depth: int) -> tuple:
@@ -237,9 +256,9 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
     Returns
     -------
     InitialState
-        Variable names follow :func:`pathdyn.theory.reduced.derive_qp_equations`
-        (``q_a``, ``p_a``) and :func:`pathdyn.theory.two_channel.derive_two_channel_equations`
-        (``A_a_i``, ``M_a_d_ij``, ``B_a_j``, ``w_a``).
+        Keyed like the layouts of :func:`pathdyn.theory.reduced.derive_qp_equations`
+        (roles ``q``, ``p``) and :func:`pathdyn.theory.two_channel.derive_two_channel_equations`
+        (``A``, ``M``, ``B``, ``w`` with their layer and entry).
 
     Raises
     ------
@@ -281,7 +300,7 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         K0.append(k0)
         growth.append(r)
         if depth == 1:
-            values[f"p_{a}" if theory == "qp" else f"w_{a}"] = k0.copy()
+            values[("p", a, None, ()) if theory == "qp" else ("w", a, 1, ())] = k0.copy()
             continue
         if theory == "qp":
             if method == "naive":
@@ -297,8 +316,8 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
                 p = k0 / q ** (depth - 1)
                 if clipped:
                     notes.append(f"pathway {a}: {clipped} mode(s) with growth below the q/p minimum (clipped)")
-            values[f"q_{a}"] = q
-            values[f"p_{a}"] = p
+            values[("q", a, None, ())] = q
+            values[("p", a, None, ())] = p
             continue
         # two-channel projection
         modes = U.shape[1]
@@ -312,12 +331,12 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
                 hidden[d][:, :, m] = planes[d].T @ (layers[d - 1] @ planes[d - 1])
             B[:, m] = planes[depth - 1].T @ g[depth - 1][:, m]
         for i in (1, 2):
-            values[f"A_{a}_{i}"] = A[i - 1]
-            values[f"B_{a}_{i}"] = B[i - 1]
+            values[("A", a, 1, (i,))] = A[i - 1]
+            values[("B", a, depth, (i,))] = B[i - 1]
         for d, block in hidden.items():
             for i in (1, 2):
                 for j in (1, 2):
-                    values[f"M_{a}_{d}_{i}{j}"] = block[i - 1, j - 1]
+                    values[("M", a, d, (i, j))] = block[i - 1, j - 1]
     return InitialState(
         theory=theory,
         method=method,

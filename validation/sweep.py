@@ -616,7 +616,7 @@ def validate_width(
             for j, seed in enumerate(seeds):
                 weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
                 state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
-                initial[i, j] = state.state_array(compiled.state_names)
+                initial[i, j] = state.state_array(compiled)
                 if state.notes:
                     mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
                 trajectories[i, j] = simulate_gd(

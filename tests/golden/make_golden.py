@@ -96,20 +96,20 @@ def initial_state_cases():
         weights = initialize_weights(depths, data.n_in, data.n_out, 12, init="orthogonal", init_scale=0.5, seed=2)
         state = map_initial_state(weights, U, Vt.T, theory=theory, method=method, init_scale=0.5)
         eqs = reduce_to_modes(depths, model=theory)
-        out[f"mapping_{'-'.join(map(str, depths))}_{method}"] = state.state_array(
-            [str(x) for x in eqs.state])
+        out[f"mapping_{'-'.join(map(str, depths))}_{method}"] = state.state_array(eqs)
     return out
 
 
 def phase_plane_cases():
     """The phase-plane vector field on a grid (compared to a tight tolerance)."""
     from pathdyn.numerics.phase_plane import strength_vector_field
+    from pathdyn.theory.reduced import reduce_to_modes
 
     span = np.linspace(-1.0, 11.0, 7)
     K1, K2 = np.meshgrid(span, span)
     out = {}
     for depths in ((2, 2), (1, 3), (3, 5)):
-        U, V = strength_vector_field(K1, K2, depths, 1.0, 10.0)
+        U, V = strength_vector_field(K1, K2, reduce_to_modes(depths), 1.0, 10.0)
         out[f"field_{'-'.join(map(str, depths))}"] = np.stack([U, V])
     return out
 
