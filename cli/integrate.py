@@ -143,7 +143,7 @@ def initial_state_from_args(args, equations, num_modes: int):
 
 def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import reduce_to_modes
 
     if not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")

@@ -36,13 +36,13 @@ LOOKUP_METHODS = {"index", "get", "startswith", "endswith"}
 def _names() -> set:
     """Every state and parameter name of every registered model on a few architectures."""
     from pathdyn.theory.architecture import Architecture
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import MODELS
 
     names = set()
-    for model in ("layer", "qp", "race", "two-channel"):
+    for model in MODELS.values():
         for depths in ((1, 2), (3, 4)):
             for whitened in (True, False):
-                eqs = reduce_to_modes(Architecture(depths=depths, whitened=whitened), model)
+                eqs = model.derive(Architecture(depths=depths, whitened=whitened))
                 names |= {str(x) for x in (*eqs.state, *eqs.parameters)}
     return names
 

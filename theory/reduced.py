@@ -20,6 +20,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
 from pathdyn.theory.modes import (
     Invariant,
     ModeEquations,
@@ -445,27 +446,33 @@ def race_closed_form_d2() -> dict:
     }
 
 
-_MODELS = ("layer", "qp", "race", "two-channel")
+def _qp_default_mapping(depths) -> str:
+    return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
-    """Reduced per-mode equations of ``architecture`` for a named model.
+def _qp_is_exact(depths, init, mapping) -> bool:
+    return mapping != "naive" and max(depths) <= 2
 
-    Parameters
-    ----------
-    architecture : Architecture or sequence of int
-    model : {"qp", "layer", "race", "two-channel"}
-        ``"qp"`` is the paper's model (default); ``"two-channel"`` is the width-2 chain
-        of :mod:`pathdyn.theory.two_channel` (exact for orthogonal hidden layers).
-    """
-    if model == "layer":
-        return derive_layer_equations(architecture)
-    if model == "qp":
-        return derive_qp_equations(architecture)
-    if model == "race":
-        return derive_race_equations(architecture)
-    if model == "two-channel":
-        from pathdyn.theory.two_channel import derive_two_channel_equations  # it imports this module
 
-        return derive_two_channel_equations(architecture)
-    raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(_MODELS)}")
+register(ReducedModel(
+    name="layer",
+    derive=derive_layer_equations,
+    description="one strength s_{a,d} per layer",
+    latex={"s": "s_{{{pathway},{layer}}}"},
+))
+register(ReducedModel(
+    name="qp",
+    derive=derive_qp_equations,
+    description="the paper's q/p model: s_1 = .. = s_{D-1} = q, s_D = p",
+    mappings=("exact", "growth-matched", "naive"),
+    default_mapping=_qp_default_mapping,
+    is_exact=_qp_is_exact,
+    exact_when="every pathway of depth <= 2, from the exact (or growth-matched) mapping",
+    latex={"q": "q_{{{pathway}}}", "p": "p_{{{pathway}}}"},
+))
+register(ReducedModel(
+    name="race",
+    derive=derive_race_equations,
+    description="one variable p_a per pathway after using q_a^2 - p_a^2 = c_a",
+    latex={"p": "p_{{{pathway}}}"},
+))

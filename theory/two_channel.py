@@ -36,6 +36,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
     _inputs_note,
@@ -408,3 +409,20 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         d2_closure=d2,
         notes=notes,
     )
+
+
+def _two_channel_is_exact(depths, init, mapping) -> bool:
+    return max(depths) <= 2 or init == "orthogonal"
+
+
+register(ReducedModel(
+    name="two-channel",
+    derive=derive_two_channel_equations,
+    description="each mode of each pathway as a width-2 chain",
+    mappings=("projection",),
+    default_mapping=lambda depths: "projection",
+    is_exact=_two_channel_is_exact,
+    exact_when="depth <= 2, or orthogonal hidden layers at any depth (projection mapping)",
+    latex={"A": "A_{{{pathway},{entry}}}", "M": "M_{{{pathway},{layer}}}^{{({entry})}}",
+           "B": "B_{{{pathway},{entry}}}", "w": "w_{{{pathway}}}"},
+))
