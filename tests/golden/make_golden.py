@@ -7,7 +7,6 @@ functions the test calls (:func:`cases`), so the test and the generator cannot d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
