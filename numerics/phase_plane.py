@@ -22,7 +22,6 @@ from pathdyn.numerics.integrate import integrate
 
 __all__ = [
     "PhasePanel",
-    "race_variable_from_strength",
     "strength_vector_field",
     "compute_phase_panel",
     "integrate_race_form",
@@ -31,29 +30,6 @@ __all__ = [
 #: Most bisection steps of the inverse ``p_a(K_a)``: enough to shrink any bracket below
 #: 1e3 to adjacent doubles, subnormals included (the loop stops as soon as it has).
 _BISECTION_STEPS = 1200
-
-
-def race_variable_from_strength(K, depth: int, c: float) -> np.ndarray:
-    """``p`` with ``(p^2 + c)^((D-1)/2) p = K`` (vectorised bisection then Newton; ``c > 0``)."""
-    K = np.asarray(K, dtype=float)
-    if depth == 1:
-        return K.copy()
-    if not c > 0:
-        raise ConfigError(f"c: must be > 0 for depth {depth}, got {c}")
-    target = np.abs(K)
-    lo = np.zeros_like(target)
-    hi = np.maximum(target, 1.0) * np.maximum(1.0, c ** -((depth - 1) / 2))
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        too_big = (mid * mid + c) ** ((depth - 1) / 2) * mid > target
-        hi = np.where(too_big, mid, hi)
-        lo = np.where(too_big, lo, mid)
-    p = 0.5 * (lo + hi)
-    for _ in range(3):
-        value = (p * p + c) ** ((depth - 1) / 2) * p - target
-        slope = (p * p + c) ** ((depth - 3) / 2) * (depth * p * p + c)
-        p = p - value / slope
-    return np.sign(K) * p
 
 
 def _state_on_invariant_set(f, p, c: float) -> np.ndarray:
