@@ -31,7 +31,7 @@ from typing import Callable
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["MODELS", "ReducedModel", "models_with_mappings", "reduce_to_modes", "register"]
+__all__ = ["MODELS", "ReducedModel", "get_model", "models_with_mappings", "reduce_to_modes", "register"]
 
 
 def _never_exact(depths, init, mapping) -> bool:
@@ -80,7 +80,23 @@ class ReducedModel:
     latex: dict = field(default_factory=dict)
 
     def latex_name(self, record) -> str:
-        """LaTeX of one :class:`pathdyn.theory.modes.StateVariable` of this model."""
+        """LaTeX of one state variable of this model.
+
+        Parameters
+        ----------
+        record : StateVariable
+            A record of this model's ``layout``.
+
+        Returns
+        -------
+        str
+            E.g. ``"q_{1}"`` or ``"M_{2,3}^{(12)}"``.
+
+        Raises
+        ------
+        ConfigError
+            For a role the model has no LaTeX name for.
+        """
         template = self.latex.get(record.role)
         if template is None:
             raise ConfigError(f"record: the {self.name} model has no LaTeX name for role {record.role!r}")
@@ -93,7 +109,22 @@ MODELS: dict = {}
 
 
 def register(model: ReducedModel) -> ReducedModel:
-    """Add ``model`` to :data:`MODELS` (once per name)."""
+    """Add ``model`` to :data:`MODELS` (once per name).
+
+    Parameters
+    ----------
+    model : ReducedModel
+
+    Returns
+    -------
+    ReducedModel
+        ``model`` itself.
+
+    Raises
+    ------
+    ConfigError
+        If another model of the same name is registered already.
+    """
     if model.name in MODELS and MODELS[model.name] is not model:
         raise ConfigError(f"model: {model.name!r} is already registered")
     MODELS[model.name] = model
@@ -101,12 +132,27 @@ def register(model: ReducedModel) -> ReducedModel:
 
 
 def models_with_mappings() -> tuple:
-    """Names of the models a network's weights can be mapped to (the width sweep's choices)."""
+    """Names of the models a network's weights can be mapped to (the width sweep's choices).
+
+    Returns
+    -------
+    tuple of str
+        In registration order (``("qp", "two-channel")`` today).
+    """
     return tuple(name for name, model in MODELS.items() if model.mappings)
 
 
 def get_model(name: str) -> ReducedModel:
     """The registered model ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+
+    Returns
+    -------
+    ReducedModel
 
     Raises
     ------

@@ -143,12 +143,43 @@ class InitialState:
     notes: str = ""
 
     def value(self, role: str, pathway: int, layer: int | None = None, entry: tuple = ()) -> np.ndarray:
-        """The values ``(modes,)`` of one state variable, named by its role (e.g. ``value("q", 1)``)."""
+        """The values of one state variable, named by its role (e.g. ``value("q", 1)``).
+
+        Parameters
+        ----------
+        role : str
+            The :class:`pathdyn.theory.modes.StateVariable` role (``"q"``, ``"p"``, ``"A"``, ...).
+        pathway : int
+            1-based.
+        layer : int, optional
+            For per-layer and two-channel variables.
+        entry : tuple of int
+            Matrix entry for ``A``, ``M``, ``B``.
+
+        Returns
+        -------
+        ndarray, shape (modes,)
+
+        Raises
+        ------
+        KeyError
+            If the mapping produced no such variable.
+        """
         return self.values[(role, pathway, layer, tuple(entry))]
 
     def qp_arrays(self) -> tuple:
-        """``(q0, p0)`` of shape ``(M, modes)`` from a q/p mapping; ``q0 = 1`` where a pathway
-        has no ``q`` (depth 1, where ``K = p``)."""
+        """The q/p state as two arrays.
+
+        Returns
+        -------
+        (q0, p0) : ndarray, each (M, modes)
+            ``q0 = 1`` where a pathway has no ``q`` (depth 1, where ``K = p``).
+
+        Raises
+        ------
+        KeyError
+            If the mapping is not a q/p mapping.
+        """
         M, modes = self.K0.shape
         q0 = np.stack([self.values.get(("q", a, None, ()), np.ones(modes)) for a in range(1, M + 1)])
         p0 = np.stack([self.value("p", a) for a in range(1, M + 1)])
