@@ -39,7 +39,7 @@ def _run_phase_plane(args) -> int:
     from pathdyn.numerics.phase_plane import compute_phase_panel
     from pathdyn.numerics.plotting import plot_phase_planes
     from pathdyn.theory.architecture import parse_depths
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import reduce_to_modes
 
     depths = parse_depths(args.depths, argument="--depths")
     scales = parse_floats(args.scales, "--scales")

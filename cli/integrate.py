@@ -180,7 +180,7 @@ def _plot_title(depths, notes: dict, S, lam=None) -> str:
 
 def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import reduce_to_modes
 
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")

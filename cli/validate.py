@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from pathdyn.cli._common import add_cluster_arguments
 from pathdyn.errors import ConfigError
+from pathdyn.theory.models import models_with_mappings
 
 COMMAND = "validate"
 HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
@@ -72,7 +73,7 @@ def add_arguments(parser) -> None:
     case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1)")
     case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
     case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
-    case.add_argument("--theory", default=None, choices=("qp", "two-channel"), help="reduced model (default qp)")
+    case.add_argument("--theory", default=None, choices=models_with_mappings(), help="reduced model (default qp)")
     case.add_argument("--mapping", default=None, choices=("exact", "growth-matched", "naive", "projection"),
                       help="initial-state mapping (default: exact for depth 2, growth-matched for deeper q/p, projection for two-channel)")
     case.add_argument("--learning-rate", type=float, default=None, help="eta (default 0.005)")

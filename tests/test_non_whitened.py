@@ -221,7 +221,7 @@ def test_compare_refuses_the_whitened_theory_and_misaligned_data():
     U, S_values, Vt = data.modes()
     weights = initialize_weights((2,), data.n_in, data.n_out, 64, seed=0)
     gd = simulate_gd((2,), data, 64, weights=weights, learning_rate=0.01, steps=200, record_every=20)
-    y0 = map_initial_state(weights, U, Vt.T).state_array(("q_1", "p_1"))
+    y0 = map_initial_state(weights, U, Vt.T).state_array(reduce_to_modes((2,), "qp"))
     whitened = integrate(reduce_to_modes((2,), "qp"), y0, S_values, 2.0, t_eval=gd.t)
     with pytest.raises(ConfigError, match=r"integrated with input variances \[1.0, 1.0, 1.0, 1.0\]"):
         compare(gd, whitened)
@@ -257,7 +257,7 @@ def whitened_theory_errors(report, data, widths, seeds):
             weights = initialize_weights(report.depths, data.n_in, data.n_out, width, init_scale=report.init_scale, seed=seed)
             gd = simulate_gd(report.depths, data, width, weights=weights, learning_rate=report.learning_rate, steps=steps,
                              record_every=max(1, steps // 60))
-            y0 = map_initial_state(weights, U, Vt.T).state_array(("q_1", "p_1", "q_2", "p_2"))
+            y0 = map_initial_state(weights, U, Vt.T).state_array(eqs)
             theory = integrate(eqs, y0, S_values, float(gd.t[-1]), t_eval=gd.t)
             errors[i, j] = np.max(np.abs(gd.K - theory.K)) / scale
     return errors

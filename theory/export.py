@@ -155,7 +155,7 @@ def _mode_parts(modes: ModeEquations):
     """
     error = modes.error
     parts = []
-    for x, rhs, a in zip(modes.state, modes.rhs, modes.state_pathway):
+    for x, rhs, a, record in zip(modes.state, modes.rhs, modes.state_pathway, modes.layout):
         if rhs == error:
             prefactor = sp.Integer(1)
         elif isinstance(rhs, sp.Mul) and error in rhs.args:
@@ -166,7 +166,7 @@ def _mode_parts(modes: ModeEquations):
             prefactor = sp.cancel(rhs / error)
         if not is_identically_zero(prefactor * error - rhs):
             raise DerivationError(f"d{x}/dt = {rhs} is not a multiple of the mode error {error}")
-        parts.append((a, str(x).split("_")[0], x, prefactor, rhs))
+        parts.append((a, record.role, x, prefactor, rhs))
     return parts
 
 
@@ -707,8 +707,9 @@ def equations_to_json(equations: DerivedEquations) -> str:
     symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
     if modes.input_variance is not None:
         symbols.append({"name": str(modes.input_variance), "role": "lambda", "pathway": None, "layer": None, "shape": None})
-    for x, a in zip(modes.state, modes.state_pathway):
-        symbols.append({"name": str(x), "role": str(x).split("_")[0], "pathway": a, "layer": None, "shape": None})
+    for record in modes.layout:
+        symbols.append({"name": str(record.symbol), "role": record.role, "pathway": record.pathway, "layer": None,
+                        "shape": None})
     data = {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
@@ -723,8 +724,8 @@ def equations_to_json(equations: DerivedEquations) -> str:
         "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
         "gradient_flow": [{"pathway": a, "layer": d, "rhs": srepr(rhs)} for a, d, _, rhs in flow.equations()],
         "modes": [
-            {"pathway": a, "variable": str(x).split("_")[0], "rhs": srepr(f)}
-            for x, f, a in zip(modes.state, modes.rhs, modes.state_pathway)
+            {"pathway": record.pathway, "variable": record.role, "rhs": srepr(f)}
+            for record, f in zip(modes.layout, modes.rhs)
         ],
         "strengths": [{"pathway": a, "expr": srepr(k)} for a, k in enumerate(modes.strengths, start=1)],
         "conserved": [{"pathway": inv.pathway, "expr": srepr(inv.expr)} for inv in modes.invariants],

@@ -20,7 +20,15 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
+from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
+from pathdyn.theory.modes import (
+    Invariant,
+    ModeEquations,
+    Parameter,
+    StateVariable,
+    input_variance_symbol,
+    mode_symbols,
+)
 
 __all__ = [
     "derive_layer_equations",
@@ -129,11 +137,12 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
     """
     arch = Architecture.coerce(architecture)
     depths = arch.depths
-    state, owner, strengths = [], [], []
+    state, owner, strengths, layout = [], [], [], []
     for a, depth in enumerate(depths, start=1):
         layer = [layer_symbol(a, d) for d in range(1, depth + 1)]
         state += layer
         owner += [a] * depth
+        layout += [StateVariable(x, "s", a, layer=d) for d, x in enumerate(layer, start=1)]
         strengths.append(sp.Mul(*layer))
     # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
     # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
@@ -153,6 +162,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         strengths=strengths,
         state_pathway=owner,
         description=f"per-layer mode strengths, depths {depths}{_inputs_note(arch.whitened)}",
+        layout=layout,
     )
     return _with_invariants(eqs) if invariants else eqs
 
@@ -299,7 +309,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
         substitution[layer_symbol(a, depth)] = p
         variables.append((q, p, depth))
     restricted = dict(zip(layer.state, _xreplace_all(layer.rhs, substitution)))
-    state, rhs, owner, strengths = [], [], [], []
+    state, rhs, owner, strengths, layout = [], [], [], [], []
     for a, (q, p, depth) in enumerate(variables, start=1):
         if depth >= 2:
             first = restricted[layer_symbol(a, 1)]
@@ -312,11 +322,13 @@ def derive_qp_equations(architecture) -> ModeEquations:
             state += [q, p]
             rhs += [first, restricted[layer_symbol(a, depth)]]
             owner += [a, a]
+            layout += [StateVariable(q, "q", a), StateVariable(p, "p", a)]
             strengths.append(q ** (depth - 1) * p)
         else:
             state.append(p)
             rhs.append(restricted[layer_symbol(a, 1)])
             owner.append(a)
+            layout.append(StateVariable(p, "p", a))
             strengths.append(p)
     eqs = ModeEquations(
         kind="qp",
@@ -327,6 +339,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
         strengths=strengths,
         state_pathway=owner,
         description=f"paper's q/p equations, depths {layer.depths}{_inputs_note(layer.input_variance is None)}",
+        layout=layout,
     )
     return _with_invariants(eqs)
 
@@ -350,13 +363,15 @@ def derive_race_equations(architecture) -> ModeEquations:
             c = conserved_symbol(a)
             substitution[q] = sp.sqrt(p**2 + c)
             constants.append(c)
-    state, rhs, owner = [], [], []
-    for x, f, a in zip(qp.state, qp.rhs, qp.state_pathway):
+    state, rhs, owner, layout = [], [], [], []
+    for x, f, a, record in zip(qp.state, qp.rhs, qp.state_pathway, qp.layout):
         if x in substitution:
             continue
         state.append(x)
         rhs.append(sp.powsimp(f.xreplace(substitution)))
         owner.append(a)
+        layout.append(record)
+    constant_layout = [Parameter(c, "c", a) for a, c in zip(_deep_pathways(qp.depths), constants)]
     strengths = [k.xreplace(substitution) for k in qp.strengths]
     return ModeEquations(
         kind="race",
@@ -367,7 +382,14 @@ def derive_race_equations(architecture) -> ModeEquations:
         strengths=strengths,
         state_pathway=owner,
         description=f"one-variable race form, depths {qp.depths}{_inputs_note(qp.input_variance is None)}",
+        layout=layout,
+        parameter_layout=(*qp.parameter_layout, *constant_layout),
     )
+
+
+def _deep_pathways(depths) -> list:
+    """The pathways (1-based) of depth >= 2, the ones with a conserved ``c_a``."""
+    return [a for a, depth in enumerate(depths, start=1) if depth >= 2]
 
 
 def race_potential(depth: int) -> tuple:
@@ -424,27 +446,33 @@ def race_closed_form_d2() -> dict:
     }
 
 
-_MODELS = ("layer", "qp", "race", "two-channel")
+def _qp_default_mapping(depths) -> str:
+    return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
-    """Reduced per-mode equations of ``architecture`` for a named model.
+def _qp_is_exact(depths, init, mapping) -> bool:
+    return mapping != "naive" and max(depths) <= 2
 
-    Parameters
-    ----------
-    architecture : Architecture or sequence of int
-    model : {"qp", "layer", "race", "two-channel"}
-        ``"qp"`` is the paper's model (default); ``"two-channel"`` is the width-2 chain
-        of :mod:`pathdyn.theory.two_channel` (exact for orthogonal hidden layers).
-    """
-    if model == "layer":
-        return derive_layer_equations(architecture)
-    if model == "qp":
-        return derive_qp_equations(architecture)
-    if model == "race":
-        return derive_race_equations(architecture)
-    if model == "two-channel":
-        from pathdyn.theory.two_channel import derive_two_channel_equations  # it imports this module
 
-        return derive_two_channel_equations(architecture)
-    raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(_MODELS)}")
+register(ReducedModel(
+    name="layer",
+    derive=derive_layer_equations,
+    description="one strength s_{a,d} per layer",
+    latex={"s": "s_{{{pathway},{layer}}}"},
+))
+register(ReducedModel(
+    name="qp",
+    derive=derive_qp_equations,
+    description="the paper's q/p model: s_1 = .. = s_{D-1} = q, s_D = p",
+    mappings=("exact", "growth-matched", "naive"),
+    default_mapping=_qp_default_mapping,
+    is_exact=_qp_is_exact,
+    exact_when="every pathway of depth <= 2, from the exact (or growth-matched) mapping",
+    latex={"q": "q_{{{pathway}}}", "p": "p_{{{pathway}}}"},
+))
+register(ReducedModel(
+    name="race",
+    derive=derive_race_equations,
+    description="one variable p_a per pathway after using q_a^2 - p_a^2 = c_a",
+    latex={"p": "p_{{{pathway}}}"},
+))

@@ -36,7 +36,8 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations
+from pathdyn.theory.models import ReducedModel, register
+from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
     _inputs_note,
     derive_layer_equations,
@@ -84,6 +85,21 @@ class TwoChannelLayers:
     depth: int
     layers: tuple
     state: tuple
+
+    @property
+    def layout(self) -> tuple:
+        """One :class:`StateVariable` per entry of ``state``: ``A`` (layer 1, entry ``(i,)``),
+        ``M`` (layer ``d``, entry ``(i, j)``), ``B`` (layer ``D``, entry ``(j,)``), or ``w``."""
+        if self.depth == 1:
+            return (StateVariable(self.state[0], "w", self.pathway, layer=1),)
+        records = []
+        for d, matrix in enumerate(self.layers, start=1):
+            role = "A" if d == 1 else "B" if d == self.depth else "M"
+            for index, x in enumerate(matrix):
+                i, j = divmod(index, matrix.cols)
+                entry = (i + 1,) if role == "A" else (j + 1,) if role == "B" else (i + 1, j + 1)
+                records.append(StateVariable(x, role, self.pathway, layer=d, entry=entry))
+        return tuple(records)
 
     @property
     def strength(self) -> sp.Expr:
@@ -184,8 +200,9 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
     minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
-    state, rhs, owner = [], [], []
+    state, rhs, owner, layout = [], [], [], []
     for a, chain in enumerate(chains, start=1):
+        layout += chain.layout
         for x in chain.state:
             state.append(x)
             rhs.append(minus_dloss_dk[a - 1] * sp.diff(strengths[a - 1], x))
@@ -199,6 +216,7 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         strengths=strengths,
         state_pathway=owner,
         description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
+        layout=layout,
     )
     if not invariants:
         return eqs
@@ -391,3 +409,20 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         d2_closure=d2,
         notes=notes,
     )
+
+
+def _two_channel_is_exact(depths, init, mapping) -> bool:
+    return max(depths) <= 2 or init == "orthogonal"
+
+
+register(ReducedModel(
+    name="two-channel",
+    derive=derive_two_channel_equations,
+    description="each mode of each pathway as a width-2 chain",
+    mappings=("projection",),
+    default_mapping=lambda depths: "projection",
+    is_exact=_two_channel_is_exact,
+    exact_when="depth <= 2, or orthogonal hidden layers at any depth (projection mapping)",
+    latex={"A": "A_{{{pathway},{entry}}}", "M": "M_{{{pathway},{layer}}}^{{({entry})}}",
+           "B": "B_{{{pathway},{entry}}}", "w": "w_{{{pathway}}}"},
+))

@@ -383,8 +383,7 @@ def _train_concentration_network(architecture, dataset, width, init, init_scale,
     if race_modes is not None:
         U, V, target = race_modes
         state = map_initial_state(weights, U, V, theory="qp")
-        q0 = np.stack([state.values.get(f"q_{a}", np.ones(target.size)) for a in (1, 2)])
-        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+        q0, p0 = state.qp_arrays()
         try:
             predicted = race_final_strengths(architecture, q0, p0, target)
         except ConfigError:

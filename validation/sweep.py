@@ -38,6 +38,7 @@ from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.trajectory import atomic_write
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import MODELS
 from pathdyn.validation.compare import PER_MODE, compare
 from pathdyn.validation.mapping import METHODS, default_method, map_initial_state
 
@@ -56,7 +57,7 @@ __all__ = [
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-THEORIES = ("qp", "two-channel")
+THEORIES = tuple(METHODS)  # the registered models with initial-state mappings
 TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
 #: A convergence or limit verdict needs at least this many distinct widths ...
 MIN_WIDTHS = 3
@@ -81,16 +82,9 @@ def reduced_equations(depths, theory: str, whitened: bool = True):
 
     ``whitened=False`` gives the equations with each mode's input variance ``lambda``.
     """
-    architecture = Architecture(depths=tuple(depths), whitened=whitened)
-    if theory == "qp":
-        from pathdyn.theory.reduced import derive_qp_equations
-
-        return derive_qp_equations(architecture)
-    if theory == "two-channel":
-        from pathdyn.theory.two_channel import derive_two_channel_equations
-
-        return derive_two_channel_equations(architecture)
-    raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+    if theory not in THEORIES:
+        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
+    return MODELS[theory].derive(Architecture(depths=tuple(depths), whitened=whitened))
 
 
 def limit_compared(theory: str, method: str, init: str, depths) -> str:
@@ -633,7 +627,7 @@ def validate_width(
     widths = _check_positive_ints("widths", widths)
     seeds = _check_positive_ints("seeds", seeds)
     if theory not in THEORIES:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
     method = default_method(theory, depths) if mapping is None else mapping
     if method not in METHODS[theory]:
         raise ConfigError(f"mapping: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
@@ -681,7 +675,7 @@ def validate_width(
         initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
         for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
             i, j = divmod(index, len(seeds))
-            initial[i, j] = state.state_array(compiled.state_names)
+            initial[i, j] = state.state_array(compiled)
             if state.notes:
                 mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
             trajectories[i, j] = trajectory
@@ -720,7 +714,7 @@ def validate_width(
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
-    expected_exact = method != "naive" and (max(depths) <= 2 or (theory == "two-channel" and init == "orthogonal"))
+    expected_exact = MODELS[theory].is_exact(depths, init, method)
     verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact,
                                naive=method == "naive", confidence=confidence)
     return WidthScalingReport(
