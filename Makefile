@@ -14,7 +14,7 @@ DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 $(STAMP): pyproject.toml setup.py validation/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,xarray]'
+	$(BIN)/python -m pip install --quiet -e '.[test,xarray,distributed]'
 	# The PyTorch engine's tests run on the CPU build where this machine keeps one as a local
 	# wheel (the +cpu pin: never the multi-GB CUDA download); elsewhere they are skipped.
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || echo "no local PyTorch wheel: the PyTorch engine's tests are skipped"
