@@ -92,7 +92,7 @@ def qp_state(depth, seed):
 
 def theory_of(depth, state, t):
     f = compile_rhs(reduce_to_modes((depth, depth), model="qp"))
-    trajectory = integrate(f, state.state_array(f.state_names), S, float(t[-1]) / P, t_eval=np.asarray(t) / P)
+    trajectory = integrate(f, state.state_array(f), S, float(t[-1]) / P, t_eval=np.asarray(t) / P)
     return replace(trajectory, t=np.asarray(t))  # back on the network's clock, t = 2 P eta step
 
 
@@ -103,8 +103,7 @@ def half_time(trajectory, mode=0):
 
 
 def race_split(depth, state):
-    q0 = np.stack([state.values[f"q_{a}"] for a in (1, 2)])
-    p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+    q0, p0 = state.qp_arrays()
     return race_final_strengths((depth, depth), q0, p0, S)     # (pathways, modes)
 
 # %% [markdown]

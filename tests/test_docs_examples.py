@@ -31,7 +31,7 @@ def test_network_to_theory_page_runs_and_matches_its_numbers():
     assert round(compare_error(ns), 4) == 0.0058
     # A deliberately poor variant fails the same bound: the naive mapping of the same network.
     naive = ns["map_initial_state"](ns["weights"], ns["U"], ns["V"], theory="qp", method="naive", init_scale=0.3)
-    theory = ns["integrate"](ns["f"], naive.state_array(ns["f"].state_names), ns["S"], float(ns["gd"].t[-1]),
+    theory = ns["integrate"](ns["f"], naive.state_array(ns["f"]), ns["S"], float(ns["gd"].t[-1]),
                              t_eval=ns["gd"].t)
     assert ns["compare"](ns["gd"], theory, singular_values=ns["S"]).error > 10 * ns["result"].error
 
