@@ -258,7 +258,7 @@ class CompiledRHS:
         Parameters
         ----------
         t : float
-        y : ndarray, shape (n_state, *batch)
+        y : ndarray, shape ``(n_state, *batch)``
         *params : ndarray or float
             In ``parameter_names`` order, each broadcastable to ``batch``.
 

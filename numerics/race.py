@@ -398,9 +398,9 @@ def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None
     ----------
     depths : sequence of int
         ``D_a`` per pathway.
-    q0, p0 : array_like, shape (*batch, M, n_modes)
+    q0, p0 : array_like, shape ``(*batch, M, n_modes)``
         Initial ``q``, ``p`` (``q`` ignored for depth-1 pathways); ``q^2 - p^2 > 0``.
-    singular_values : array_like, shape (n_modes,) or (*batch, n_modes)
+    singular_values : array_like, shape ``(n_modes,)`` or ``(*batch, n_modes)``
         Positive.
     refine_dps : int, optional
         Polish the float64 root with Newton steps in mpmath at this many digits,
@@ -411,7 +411,7 @@ def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None
 
     Returns
     -------
-    ndarray, shape (*batch, M, n_modes)
+    ndarray, shape ``(*batch, M, n_modes)``
         ``K_{a alpha}(infinity)``, summing to ``S_alpha`` over pathways.
 
     Raises
