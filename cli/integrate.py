@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.theory.architecture import Architecture
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -106,6 +107,9 @@ def run(args) -> int:
     if not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     architecture = architecture_from_args(args)
+    if not isinstance(architecture, Architecture):
+        raise ArchitectureError(f"--architecture {args.architecture}: integrate takes pathway architectures; for a [graph]"
+                                " use pathdyn derive or the Python API (docs/graphs.md)")
     equations = reduce_to_modes(architecture, model="qp")
     S, data_note = singular_values_from_args(args)
     y0, init_note = initial_state_from_args(args, equations, len(S))

@@ -109,6 +109,11 @@ def export_equations(equations, format: str = "text", fragment: bool = False) ->
         raise ConfigError(f"format: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if fragment and format != "latex":
         raise ConfigError(f"fragment: only LaTeX output has a fragment form, not {format!r}; drop --fragment or use --format latex")
+    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
+    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
+
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+        return export_graph_equations(equations, format=format, fragment=fragment)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)
     if format == "text":
