@@ -187,7 +187,10 @@ def _graph_blocks(equations: GraphEquations) -> list:
     error_tokens = [r"\Bigl(S_{\alpha} - " + lam + r"\textstyle\sum_{i} K_{i\alpha}\Bigr)"]
     for i, (x, f) in enumerate(zip(modes.state, modes.rhs), start=1):
         prefactor = _prefactor(f, modes.error)
-        tokens = ([] if prefactor == 1 else [_scalar_latex(prefactor, names)]) + error_tokens
+        factor = _scalar_latex(prefactor, names)
+        if isinstance(prefactor, sp.Add):
+            factor = rf"\bigl({factor}\bigr)"
+        tokens = ([] if prefactor == 1 else [factor]) + error_tokens
         blocks.append((f"reduced equation of {x}", _display(
             rf"\tau \frac{{d {_scalar_latex(x, names)}}}{{dt}}", tokens, label=f"eq:mode-{i}")))
     for i, inv in enumerate(modes.invariants, start=1):
