@@ -1,5 +1,6 @@
 """Finite graph networks: the engine's gradient, and the aligned network against the graph's reduced model."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
@@ -58,6 +60,11 @@ def test_one_step_is_gradient_descent(activation, rng):
         assert abs(step - finite) < 1e-6 * max(1, abs(finite)), edge
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(graph):
+    return compile_rhs(derive_graph_mode_equations(graph, invariants=False))
+
+
 def _aligned_runs(graph, dataset, eta, width, theory_graph=None, t_max=5.0, lam=None):
     """GD from the aligned initial condition and the reduced model of ``theory_graph`` (default: the same graph)."""
     rng = np.random.default_rng(0)
@@ -66,7 +73,7 @@ def _aligned_runs(graph, dataset, eta, width, theory_graph=None, t_max=5.0, lam=
     run = simulate_graph_gd(graph, dataset, width, weights=weights, bases=bases, learning_rate=eta,
                             steps=int(round(t_max / eta)), record_every=int(round(0.1 / eta)))
     theory_graph = theory_graph or graph
-    equations = derive_graph_mode_equations(theory_graph, invariants=False)
+    equations = _compiled(theory_graph)
     y0 = np.array([s0[e] for e in theory_graph.edges])
     parameters = {} if theory_graph.whitened else {"lambda": lam}
     theory = integrate(equations, y0, run.extras["singular_values"], run.t[-1], t_eval=run.t, parameters=parameters,
