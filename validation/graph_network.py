@@ -34,6 +34,7 @@ from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
+    KERNEL_MIN_WIDTH,
     _haar_orthogonal,
     simulate_gd,
 )
@@ -324,7 +325,8 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
         ``graph``: the graph engine. ``pathway``: the parallel-pathway engine
         (:func:`~pathdyn.validation.network.simulate_gd`), only for linear graphs of parallel
         pathways without ``bases``. ``auto`` picks ``pathway`` when it
-        applies (it is the faster engine: its C kernels and deferred updates), else ``graph``.
+        applies and a hidden node is at least ``KERNEL_MIN_WIDTH`` wide (where its C kernels make it
+        the faster engine, as benchmarks/bench_graph.py measures), else ``graph``.
     divergence_factor : float
         Stop as diverged when the loss exceeds this factor times
         ``max(initial loss, loss of the zero network)``.
@@ -351,7 +353,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
     pathway_ok = depths is not None and set(activations.values()) <= {"linear"} and bases is None
     if engine == "pathway" and not pathway_ok:
         raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways and no bases; use engine='graph'")
-    if engine == "pathway" or (engine == "auto" and pathway_ok):
+    if engine == "pathway" or (engine == "auto" and pathway_ok and _pathway_engine_is_faster(graph, dataset, width)):
         return _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, learning_rate,
                                      steps, record_every, seed, weights, divergence_factor)
     if weights is None:
@@ -363,6 +365,16 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
         return _run(graph, dataset, engine_, recorder, learning_rate, steps, record_every, divergence_factor,
                     {"init": init if bases is None else "aligned", "init_scale": init_scale, "seed": seed,
                      "activations": activations, "engine": "graph"})
+
+
+def _pathway_engine_is_faster(graph, dataset, width) -> bool:
+    """Whether a hidden node is wide enough for the pathway engine's C kernels.
+
+    benchmarks/bench_graph.py measures the two engines side by side: below that width the
+    graph engine is as fast or faster (no deferred-update bookkeeping), above it slower.
+    """
+    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
+    return any(sizes[n] >= KERNEL_MIN_WIDTH for n in graph.hidden_nodes)
 
 
 def _check_weights(graph, weights, sizes) -> dict:
