@@ -3,8 +3,8 @@
 1. The parallel special case, side by side in one run from the same initial weights:
    the pathway engine (:func:`pathdyn.validation.network.simulate_gd`), the graph engine
    (``simulate_graph_gd(engine="graph")``) and what a user gets by default
-   (``engine="auto"``, which hands linear parallel graphs at least KERNEL_MIN_WIDTH wide to the
-   pathway engine). Target:
+   (``engine="auto"``, which hands linear parallel graphs at least PATHWAY_ENGINE_MIN_WIDTH wide to
+   the pathway engine). Target:
    the default within 1.3x of the pathway engine.
 2. The example graphs that are not parallel, on the graph engine: time per step.
 

@@ -99,3 +99,16 @@ def test_latex_compiles(name, whitened, tmp_path):
     assert "Overfull \\hbox" not in log
     expected = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
     assert len(numbers) == expected
+
+
+def test_cli_graph_validate(tmp_path, capsys):
+    out, plot = tmp_path / "report.json", tmp_path / "fig.png"
+    assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_stream_cross.toml"), "--width", "4",
+                 "--t-max", "2", "--learning-rate", "0.02", "-o", str(out), "--plot", str(plot)]) == 0
+    report = json.loads(out.read_text())
+    assert report["error"] < 0.05 and len(report["per_path"]) == 4
+    assert plot.stat().st_size > 0
+    toml = tmp_path / "arch.toml"
+    toml.write_text("depths = [2, 3]\n")
+    assert main(["graph-validate", "--architecture", str(toml)]) == 2
+    assert "no [graph] table" in capsys.readouterr().err

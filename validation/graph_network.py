@@ -34,7 +34,6 @@ from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
-    KERNEL_MIN_WIDTH,
     _haar_orthogonal,
     simulate_gd,
 )
@@ -48,6 +47,10 @@ __all__ = [
 ]
 
 GRAPH_INITS = ("gaussian", "orthogonal")
+#: Linear parallel graphs this wide or wider are run by the pathway engine (measured side by side
+#: by benchmarks/bench_graph.py: the graph engine is faster at width 64-256, 1.3x slower at 512-1024,
+#: where the pathway engine's deferred updates and C kernels pay).
+PATHWAY_ENGINE_MIN_WIDTH = 512
 ENGINES = ("auto", "graph", "pathway")
 
 
@@ -325,8 +328,8 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
         ``graph``: the graph engine. ``pathway``: the parallel-pathway engine
         (:func:`~pathdyn.validation.network.simulate_gd`), only for linear graphs of parallel
         pathways without ``bases``. ``auto`` picks ``pathway`` when it
-        applies and a hidden node is at least ``KERNEL_MIN_WIDTH`` wide (where its C kernels make it
-        the faster engine, as benchmarks/bench_graph.py measures), else ``graph``.
+        applies and a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide (where it is the
+        faster engine), else ``graph``.
     divergence_factor : float
         Stop as diverged when the loss exceeds this factor times
         ``max(initial loss, loss of the zero network)``.
@@ -368,13 +371,9 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
 
 
 def _pathway_engine_is_faster(graph, dataset, width) -> bool:
-    """Whether a hidden node is wide enough for the pathway engine's C kernels.
-
-    benchmarks/bench_graph.py measures the two engines side by side: below that width the
-    graph engine is as fast or faster (no deferred-update bookkeeping), above it slower.
-    """
+    """Whether a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide."""
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
-    return any(sizes[n] >= KERNEL_MIN_WIDTH for n in graph.hidden_nodes)
+    return any(sizes[n] >= PATHWAY_ENGINE_MIN_WIDTH for n in graph.hidden_nodes)
 
 
 def _check_weights(graph, weights, sizes) -> dict:
