@@ -167,3 +167,11 @@ def test_errors(data):
         simulate_graph_gd(graph, data, 4, learning_rate=0.1, steps=1, engine="pathway")
     with pytest.raises(ConfigError, match="narrower than the 3 modes"):
         aligned_graph_weights(graph, data, {e: 0.1 for e in graph.edges}, width=2)
+
+
+def test_validate_graph_aligned_reads_lambda_from_the_data():
+    from pathdyn.validation.graph_validate import validate_graph_aligned
+
+    data = _aligned_general_dataset(np.array([1.6, 0.7, 1.2]))
+    result = validate_graph_aligned(example("two_stream_cross", whitened=False), data, 6, learning_rate=0.01, t_max=4)
+    assert result.comparison.error < 0.02
