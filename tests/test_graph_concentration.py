@@ -31,12 +31,12 @@ def test_stream_shares_group_paths_by_first_and_last_edge():
 
 def test_concentration_summary_on_a_small_run():
     data = random_dataset([2.0, 1.0], n_in=3, n_out=3, seed=0)
-    result = measure_graph_concentration(example("shared_trunk"), data, seeds=(0, 1, 2), width=8, t_max=40)
-    assert result.finished.all() and result.final_K.shape == (3, 2, 2)
+    result = measure_graph_concentration(example("shared_trunk"), data, seeds=(0, 1), width=8, t_max=30)
+    assert result.finished.all() and result.final_K.shape == (2, 2, 2)
     summary = result.summary
     assert summary["input"]["trivial"] and summary["input"]["mean"] == 1.0  # one edge out of x
     assert 0.5 <= summary["output"]["ci"][0] <= summary["output"]["mean"] <= summary["output"]["ci"][1] <= 1.0
-    np.testing.assert_allclose(result.final_K.sum(axis=1), [[2.0, 1.0]] * 3, rtol=2e-2)
+    np.testing.assert_allclose(result.final_K.sum(axis=1), [[2.0, 1.0]] * 2, rtol=2e-2)
 
 
 def test_width_sweep_reports_half_times_and_distances():

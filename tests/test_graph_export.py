@@ -90,8 +90,7 @@ def test_cli_graph_errors_are_one_line(tmp_path, capsys):
     assert "derive" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["two_stream_cross", "visual_cortex"])
-@pytest.mark.parametrize("whitened", [True, False])
+@pytest.mark.parametrize("name, whitened", [("two_stream_cross", False), ("visual_cortex", True)])
 def test_latex_compiles(name, whitened, tmp_path):
     graph = GraphArchitecture(edges=example(name).edges, whitened=whitened)
     equations = derive_graph_equations(graph)
@@ -103,10 +102,10 @@ def test_latex_compiles(name, whitened, tmp_path):
 
 def test_cli_graph_validate(tmp_path, capsys):
     out, plot = tmp_path / "report.json", tmp_path / "fig.png"
-    assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_stream_cross.toml"), "--width", "4",
+    assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_pathways.toml"), "--width", "4",
                  "--t-max", "2", "--learning-rate", "0.02", "-o", str(out), "--plot", str(plot)]) == 0
     report = json.loads(out.read_text())
-    assert report["error"] < 0.05 and len(report["per_path"]) == 4
+    assert report["error"] < 0.05 and len(report["per_path"]) == 2
     assert plot.stat().st_size > 0
     toml = tmp_path / "arch.toml"
     toml.write_text("depths = [2, 3]\n")
