@@ -95,3 +95,8 @@ def test_chain_segments():
     assert example("visual_cortex").chain_segments() == (
         (("x", "V1"),), (("V1", "LM"), ("LM", "y")), (("V1", "AL"), ("AL", "y")), (("V1", "y"),))
     assert example("shared_trunk").chain_segments()[0] == (("x", "t1"), ("t1", "t2"))
+
+
+def test_pathway_only_loader_points_graph_files_elsewhere():
+    with pytest.raises(ArchitectureError, match=r"holds a \[graph\].*graph-validate"):
+        Architecture.from_toml(EXAMPLES / "shared_trunk.toml")
