@@ -71,7 +71,7 @@ def main() -> None:
     with blas_threads(1):
         print("\n## parallel special case: ms per step (ratio to the pathway engine)")
         for depths, width in (((3, 3), 64), ((3, 3), 256), ((3, 3), 512), ((3, 3), 1024), ((2, 4), 1024)):
-            times = parallel_case(depths, width, steps if width < 1024 else max(10, steps // 4), repeats, data)
+            times = parallel_case(depths, width, steps if width < 1024 else max(10, steps // 2), repeats, data)
             base = times["pathway engine"]
             row = ", ".join(f"{name} {1e3 * t:.3f} ({t / base:.2f}x)" for name, t in times.items())
             print(f"depths {depths}, width {width}: {row}")

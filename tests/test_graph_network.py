@@ -175,3 +175,13 @@ def test_validate_graph_aligned_reads_lambda_from_the_data():
     data = _aligned_general_dataset(np.array([1.6, 0.7, 1.2]))
     result = validate_graph_aligned(example("two_stream_cross", whitened=False), data, 6, learning_rate=0.01, t_max=4)
     assert result.comparison.error < 0.02
+
+
+def test_engines_agree_where_the_c_kernels_run():
+    """Width 800: the hidden-to-hidden products go through the C kernels (when built) in both engines."""
+    data = random_dataset([3.0, 2.0, 1.0], n_in=6, n_out=5, seed=1)
+    graph = example("two_pathways")
+    weights = initialize_graph_weights(graph, data.n_in, data.n_out, width=800, seed=4)
+    runs = [simulate_graph_gd(graph, data, 800, weights=weights, learning_rate=0.05, steps=20, record_every=10,
+                              engine=engine) for engine in ("graph", "pathway")]
+    np.testing.assert_allclose(runs[0].K, runs[1].K, atol=1e-10)

@@ -29,11 +29,13 @@ from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import _is_int
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
+from pathdyn.validation import kernels
 from pathdyn.validation.blas_threads import blas_threads
 from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
+    KERNEL_MIN_WIDTH,
     _haar_orthogonal,
     simulate_gd,
 )
@@ -220,13 +222,36 @@ class _GraphEngine:
             self.A[n] = self.Z[n] if activations[n] == "linear" else np.zeros_like(self.Z[n], order="F")
         self.D = {n: np.zeros_like(self.Z[n], order="F") for n in self.order[1:]}
         self.gemm = blas.dgemm
+        # The pathway engine's C kernels stream a wide weight once for a thin product (P <= 8).
+        self.use_kernels = kernels.available() and self.P <= kernels.LANES
+        self._lanes = {}
+
+    def _lane_buffer(self, rows, side):
+        key = (rows, side)  # padding lanes stay zero: only the first P columns are ever written
+        if key not in self._lanes:
+            self._lanes[key] = np.zeros((rows, kernels.LANES))
+        return self._lanes[key]
+
+    def _multiply(self, W, thin, out, transpose, accumulate):
+        """``out (+)= W thin`` or ``W^T thin``: the C kernels for wide ``W``, else one BLAS call."""
+        if self.use_kernels and min(W.shape) >= KERNEL_MIN_WIDTH:
+            rows_in, rows_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
+            src, dst = self._lane_buffer(rows_in, 0), self._lane_buffer(rows_out, 1)
+            src[:, :self.P] = thin
+            (kernels.tn if transpose else kernels.nn)(W, src, dst)
+            if accumulate:
+                out += dst[:, :self.P]
+            else:
+                np.copyto(out, dst[:, :self.P])
+        else:
+            self.gemm(1.0, W, thin, trans_a=transpose, beta=1.0 if accumulate else 0.0, c=out, overwrite_c=True)
 
     def forward(self) -> float:
         """Network outputs for the current weights; returns the loss."""
         for node in self.order[1:]:
             Z = self.Z[node]
             for k, edge in enumerate(self.graph.in_edges(node)):
-                self.gemm(1.0, self.W[edge], self.A[edge[0]], beta=0.0 if k == 0 else 1.0, c=Z, overwrite_c=True)
+                self._multiply(self.W[edge], self.A[edge[0]], Z, transpose=False, accumulate=k > 0)
             if node != OUTPUT and self.activations[node] != "linear":
                 _activation(self.activations[node], Z, self.A[node])
         E = self.D[OUTPUT]
@@ -247,8 +272,7 @@ class _GraphEngine:
             if node != INPUT:
                 G = self.D[node]
                 for k, edge in enumerate(out_edges):
-                    self.gemm(1.0, self.W[edge], self.D[edge[1]], trans_a=True, beta=0.0 if k == 0 else 1.0,
-                              c=G, overwrite_c=True)
+                    self._multiply(self.W[edge], self.D[edge[1]], G, transpose=True, accumulate=k > 0)
                 if self.activations[node] != "linear":
                     _derivative_times(self.activations[node], self.Z[node], self.A[node], G)
             for edge in out_edges:
@@ -436,17 +460,14 @@ def _simulate_as_pathways(graph, dataset, width, depths, activations, init, init
                           seed, weights, divergence_factor) -> Trajectory:
     """A graph of parallel pathways run by the pathway engine (same network, same recording)."""
     segments = graph.chain_segments()
-    if weights is not None:
-        sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
-        weights = _check_weights(graph, weights, sizes)
-        layered = [[weights[e] for e in segment] for segment in segments]
-    else:
-        layered = None
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
     hidden = [[sizes[e[1]] for e in segment[:-1]] for segment in segments]
-    if layered is None:
+    if weights is None:
         weights = initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
-        layered = [[weights[e] for e in segment] for segment in segments]
+    missing = [e for e in graph.edges if e not in weights]
+    if missing:
+        raise ConfigError(f"weights: no matrix for edge(s) {missing}")
+    layered = [[weights[e] for e in segment] for segment in segments]  # simulate_gd checks and copies them
     trajectory = simulate_gd(
         depths, dataset, width=hidden,
         learning_rate=eta, steps=steps, record_every=record_every, weights=layered,
