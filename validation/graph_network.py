@@ -50,8 +50,8 @@ __all__ = [
 
 GRAPH_INITS = ("gaussian", "orthogonal")
 #: Linear parallel graphs this wide or wider are run by the pathway engine (measured side by side
-#: by benchmarks/bench_graph.py: the graph engine is faster at width 64-256, 1.3x slower at 512-1024,
-#: where the pathway engine's deferred updates and C kernels pay).
+#: by benchmarks/bench_graph.py: the graph engine is as fast or faster up to width 512 and
+#: 1.1-1.25x slower at 1024, where the pathway engine's deferred low-rank updates pay).
 PATHWAY_ENGINE_MIN_WIDTH = 512
 ENGINES = ("auto", "graph", "pathway")
 
