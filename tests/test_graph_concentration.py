@@ -46,3 +46,11 @@ def test_width_sweep_reports_half_times_and_distances():
     report = graph_width_sweep(example("visual_cortex"), data, [8, 16], seeds=(0, 1), t_max=4, record_dt=0.5)
     assert report["per_width"][-1]["distance_to_widest"] == 0.0
     assert all(np.isfinite(h["mean"]) for h in report["per_width"][0]["half_time"])
+
+
+def test_width_sweep_compares_parallel_graphs_with_the_qp_model():
+    data = random_dataset([2.0, 1.0], n_in=3, n_out=3, seed=0)
+    report = graph_width_sweep(example("two_pathways"), data, [8], seeds=(0,), t_max=3, record_dt=0.5)
+    qp = report["per_width"][0]["qp_error"]
+    assert qp["mapping"] == "growth-matched" and np.isfinite(qp["median"])
+    assert "qp_error" not in graph_width_sweep(example("visual_cortex"), data, [8], seeds=(0,), t_max=1)["per_width"][0]

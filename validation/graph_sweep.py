@@ -8,6 +8,11 @@ network's total mode strength ``K_alpha(t) = u_alpha^T Omega v_alpha`` is record
 the report gives the mean over seeds, the seed spread, each mode's half-time (first time
 ``K_alpha >= S_alpha / 2``) with a confidence interval, and the distance of the mean
 trajectory to the widest width's, ``max_t |<K>_N - <K>_{N_max}| / S_1``.
+
+Where a mapping of the initial state exists (linear graphs of parallel pathways), each
+network is also compared with the paper's q/p model started from its own initial weights
+(:func:`pathdyn.validation.mapping.map_initial_state`: exact for depth-2 pathways,
+growth-matched beyond), and the median error over seeds is reported per width.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import time
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.validation.compare import compare
 from pathdyn.validation.concentration import _mean_ci
-from pathdyn.validation.graph_network import simulate_graph_gd
+from pathdyn.validation.graph_network import initialize_graph_weights, simulate_graph_gd
+from pathdyn.validation.mapping import default_method, map_initial_state
 
 __all__ = ["graph_width_sweep", "half_times"]
 
@@ -51,9 +59,12 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     every = max(1, int(round(record_dt / learning_rate)))
     started = time.perf_counter()
     per_width = []
+    depths = graph.pathway_depths() if all(graph.activation(n) == "linear" for n in graph.hidden_nodes) else None
     for width in widths:
-        runs = [simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, learning_rate=learning_rate,
-                                  steps=steps, record_every=every, seed=seed) for seed in seeds]
+        initial = [initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
+                   for seed in seeds]
+        runs = [simulate_graph_gd(graph, dataset, width, weights=weights, learning_rate=learning_rate,
+                                  steps=steps, record_every=every) for weights in initial]
         t = runs[0].t
         S = np.asarray(runs[0].extras["singular_values"])
         K = np.array([r.extras["K_total"] for r in runs])  # (seeds, T, modes)
@@ -62,6 +73,10 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
         per_width.append({"width": width, "mean_K": K.mean(axis=0), "spread": float(K.std(axis=0).max() / S[0]),
                           "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
                           "diverged": int(sum(not r.success for r in runs))})
+        if depths is not None:
+            errors = [_qp_error(graph, depths, dataset, w, r) for w, r in zip(initial, runs)]
+            per_width[-1]["qp_error"] = {"median": float(np.median(errors)), "per_seed": errors,
+                                         "mapping": default_method("qp", depths)}
     widest = per_width[-1]["mean_K"]
     for entry in per_width:
         entry["distance_to_widest"] = float(np.abs(entry["mean_K"] - widest).max() / S[0])
@@ -71,3 +86,16 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
             "settings": {"init": init, "init_scale": init_scale, "learning_rate": learning_rate, "t_max": t_max,
                          "dataset": dataset.name, "confidence": confidence},
             "wall_time": time.perf_counter() - started}
+
+
+def _qp_error(graph, depths, dataset, weights, run) -> float:
+    """``max |K_GD - K_qp| / S_1`` of one parallel-graph network against the q/p model from its own weights."""
+    from pathdyn.theory.reduced import derive_qp_equations
+
+    U, S, Vt = dataset.modes()
+    rank = np.asarray(run.extras["singular_values"]).size
+    layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
+    state = map_initial_state(layered, U[:, :rank], Vt[:rank].T, theory="qp")
+    equations = derive_qp_equations(depths)
+    theory = integrate(equations, state.state_array(equations.state_names), S[:rank], float(run.t[-1]), t_eval=run.t)
+    return float(compare(run, theory).error)
