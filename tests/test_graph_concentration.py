@@ -48,9 +48,11 @@ def test_width_sweep_reports_half_times_and_distances():
     assert all(np.isfinite(h["mean"]) for h in report["per_width"][0]["half_time"])
 
 
-def test_width_sweep_compares_parallel_graphs_with_the_qp_model():
+@pytest.mark.parametrize("init, model, mapping", [("gaussian", "qp", "growth-matched"),
+                                                 ("orthogonal", "two-channel", "projection")])
+def test_width_sweep_compares_parallel_graphs_with_a_reduced_model(init, model, mapping):
     data = random_dataset([2.0, 1.0], n_in=3, n_out=3, seed=0)
-    report = graph_width_sweep(example("two_pathways"), data, [8], seeds=(0,), t_max=3, record_dt=0.5)
-    qp = report["per_width"][0]["qp_error"]
-    assert qp["mapping"] == "growth-matched" and np.isfinite(qp["median"])
-    assert "qp_error" not in graph_width_sweep(example("visual_cortex"), data, [8], seeds=(0,), t_max=1)["per_width"][0]
+    report = graph_width_sweep(example("two_pathways"), data, [8], seeds=(0,), init=init, t_max=3, record_dt=0.5)
+    theory = report["per_width"][0]["theory_error"]
+    assert (theory["model"], theory["mapping"]) == (model, mapping) and np.isfinite(theory["median"])
+    assert "theory_error" not in graph_width_sweep(example("visual_cortex"), data, [8], seeds=(0,), t_max=1)["per_width"][0]

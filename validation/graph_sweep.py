@@ -10,9 +10,10 @@ the report gives the mean over seeds, the seed spread, each mode's half-time (fi
 trajectory to the widest width's, ``max_t |<K>_N - <K>_{N_max}| / S_1``.
 
 Where a mapping of the initial state exists (linear graphs of parallel pathways), each
-network is also compared with the paper's q/p model started from its own initial weights
-(:func:`pathdyn.validation.mapping.map_initial_state`: exact for depth-2 pathways,
-growth-matched beyond), and the median error over seeds is reported per width.
+network is also compared with a reduced model started from its own initial weights
+(:func:`pathdyn.validation.mapping.map_initial_state`): the paper's q/p model for Gaussian
+init (exact mapping for depth-2 pathways, growth-matched beyond), the two-channel model
+(projection) for orthogonal init; the median error over seeds is reported per width.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
                           "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
                           "diverged": int(sum(not r.success for r in runs))})
         if depths is not None:
-            errors = [_qp_error(graph, depths, dataset, w, r) for w, r in zip(initial, runs)]
-            per_width[-1]["qp_error"] = {"median": float(np.median(errors)), "per_seed": errors,
-                                         "mapping": default_method("qp", depths)}
+            theory = "two-channel" if init == "orthogonal" else "qp"
+            errors = [_theory_error(graph, depths, theory, dataset, w, r) for w, r in zip(initial, runs)]
+            per_width[-1]["theory_error"] = {"model": theory, "mapping": default_method(theory, depths),
+                                             "median": float(np.median(errors)), "per_seed": errors}
     widest = per_width[-1]["mean_K"]
     for entry in per_width:
         entry["distance_to_widest"] = float(np.abs(entry["mean_K"] - widest).max() / S[0])
@@ -88,14 +90,14 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
             "wall_time": time.perf_counter() - started}
 
 
-def _qp_error(graph, depths, dataset, weights, run) -> float:
-    """``max |K_GD - K_qp| / S_1`` of one parallel-graph network against the q/p model from its own weights."""
-    from pathdyn.theory.reduced import derive_qp_equations
+def _theory_error(graph, depths, theory, dataset, weights, run) -> float:
+    """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights."""
+    from pathdyn.validation.sweep import reduced_equations
 
     U, S, Vt = dataset.modes()
     rank = np.asarray(run.extras["singular_values"]).size
     layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
-    state = map_initial_state(layered, U[:, :rank], Vt[:rank].T, theory="qp")
-    equations = derive_qp_equations(depths)
-    theory = integrate(equations, state.state_array(equations.state_names), S[:rank], float(run.t[-1]), t_eval=run.t)
-    return float(compare(run, theory).error)
+    state = map_initial_state(layered, U[:, :rank], Vt[:rank].T, theory=theory)
+    equations = reduced_equations(depths, theory)
+    result = integrate(equations, state.state_array(equations.state_names), S[:rank], float(run.t[-1]), t_eval=run.t)
+    return float(compare(run, result).error)
