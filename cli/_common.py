@@ -89,3 +89,22 @@ def write_output(path: str | None, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def use_file_backend() -> None:
+    """Draw figures with matplotlib's non-interactive Agg backend (the command line only writes files).
+
+    The library never chooses a backend, so that notebooks and scripts keep theirs;
+    the command line has no window to draw into and must not need a display.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+def add_cluster_arguments(parser) -> None:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    group = parser.add_argument_group("cluster (optional extra 'distributed': pip install 'pathdyn[distributed]')")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="train the networks on a local Dask cluster of N processes (same results, bit for bit)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")

@@ -13,10 +13,9 @@ from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import (
     derive_graph_mode_equations,
     derive_graph_qp_equations,
-    input_variance_symbol,
     node_invariant,
 )
-from pathdyn.theory.modes import mode_symbols
+from pathdyn.theory.modes import input_variance_symbol, mode_symbols
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

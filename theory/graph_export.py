@@ -40,8 +40,9 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.export import (
+    _LINE_BUDGET,
     _CachedReprPrinter,
-    _display,
+    _break_lines,
     _dump,
     _matrix_text,
     _matrix_tokens,
@@ -146,6 +147,18 @@ def graph_equations_to_text(equations: GraphEquations) -> str:
 
 
 # ======================================================================= LaTeX
+def _display(lhs: str, tokens, label: str | None = None, lhs_width: float | None = None) -> str:
+    """One display equation, broken across lines (``\\notag`` on continuation lines); numbered with a label."""
+    budget = _LINE_BUDGET - (lhs_width if lhs_width is not None else _width(lhs))
+    lines = _break_lines(tokens, budget=max(budget, 20))
+    env = "align" if label else "align*"
+    body = [f"  {lhs} &= {lines[0]}"]
+    body += [rf"  &\quad {line}" for line in lines[1:]]
+    if label:
+        body = [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{{label}}}"]
+    return f"\\begin{{{env}}}\n" + " \\\\\n".join(body) + f"\n\\end{{{env}}}"
+
+
 def _weight_latex_names(flow: GraphFlow) -> dict:
     """Weight symbols renamed to their LaTeX ``W_{v <- u}`` (the export's printer passes names through)."""
     return {w: sp.MatrixSymbol(rf"W_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}", *w.shape) for (u, v), w in flow.weights.items()}

@@ -34,7 +34,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
+from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
 from pathdyn.theory.reduced import _xreplace_all, is_identically_zero
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "derive_graph_invariants",
     "node_invariant",
     "edge_strength_symbol",
-    "input_variance_symbol",
 ]
 
 
@@ -53,18 +52,14 @@ def edge_strength_symbol(edge) -> sp.Symbol:
     return sp.Symbol(f"s_{edge[0]}_{edge[1]}", real=True)
 
 
-def input_variance_symbol() -> sp.Symbol:
-    """``lambda``: the input variance of the mode (``v^T Sigma_x v``), general inputs only."""
-    return sp.Symbol("lambda", positive=True)
-
-
 @dataclass(frozen=True)
 class GraphModeEquations(ModeEquations):
     """:class:`ModeEquations` of a graph: one strength per path.
 
     ``depths`` holds the length of each path and ``strengths`` each path's ``K_p`` (their
     sum is the mode's ``K``), so every consumer of :class:`ModeEquations` (``compile_rhs``,
-    ``integrate``) works unchanged.
+    ``integrate``) works unchanged; with ``lambda`` among the parameters (general inputs)
+    ``error`` is ``S - lambda K``.
 
     Attributes
     ----------
@@ -76,21 +71,6 @@ class GraphModeEquations(ModeEquations):
 
     graph: GraphArchitecture | None = None
     state_edges: tuple = ()
-
-    @property
-    def input_variance(self) -> sp.Expr:
-        """``lambda`` for general inputs, 1 when whitened."""
-        return sp.Integer(1) if self.graph is None or self.graph.whitened else input_variance_symbol()
-
-    @property
-    def error(self) -> sp.Expr:
-        """The mode's error ``S - lambda K``."""
-        return self.S - self.input_variance * sp.Add(*self.strengths)
-
-    @property
-    def loss(self) -> sp.Expr:
-        """``(S - lambda K)^2 / (2 lambda)``: the mode's loss up to a constant."""
-        return self.error**2 / (2 * self.input_variance)
 
 
 def _reduced_loss(graph, path_strengths):

@@ -99,5 +99,5 @@ def _theory_error(graph, depths, theory, dataset, weights, run) -> float:
     layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
     state = map_initial_state(layered, U[:, :rank], Vt[:rank].T, theory=theory)
     equations = reduced_equations(depths, theory)
-    result = integrate(equations, state.state_array(equations.state_names), S[:rank], float(run.t[-1]), t_eval=run.t)
+    result = integrate(equations, state.state_array(equations), S[:rank], float(run.t[-1]), t_eval=run.t)
     return float(compare(run, result).error)
