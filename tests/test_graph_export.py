@@ -111,3 +111,15 @@ def test_cli_graph_validate(tmp_path, capsys):
     toml.write_text("depths = [2, 3]\n")
     assert main(["graph-validate", "--architecture", str(toml)]) == 2
     assert "no [graph] table" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains two small networks (a few seconds)
+def test_docs_graphs_example_runs(capsys):
+    import re
+
+    page = (EXAMPLES.parent / "docs" / "graphs.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/graphs.md", "exec"), namespace)
+    assert round(namespace["result"].comparison.error, 4) == 0.0014  # quoted on the page
+    assert namespace["run"].K.shape[1] == 3
