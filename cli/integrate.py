@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ArchitectureError, ConfigError
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -113,6 +113,9 @@ def _architecture_for_inputs(args, lam):
     from pathdyn.theory.architecture import Architecture
 
     architecture = architecture_from_args(args)
+    if not isinstance(architecture, Architecture):
+        raise ArchitectureError(f"--architecture {args.architecture}: integrate takes pathway architectures; for a [graph]"
+                                " use pathdyn derive, graph-validate or the Python API (docs/graphs.md)")
     if lam is None:
         return architecture
     if args.whitened is True:

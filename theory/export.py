@@ -138,6 +138,11 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
     changed = [k for k, v in latex_options.items() if v != LATEX_OPTIONS[k]]
     if changed and format != "latex":
         raise ConfigError(f"{changed[0]}: a LaTeX option, not one of {format!r} output; drop it or use --format latex")
+    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
+    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
+
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+        return export_graph_equations(equations, format=format, fragment=fragment)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)
     if format == "text":
