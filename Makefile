@@ -36,14 +36,15 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# API reference and guides (warnings are errors), then the docstring examples as doctests.
+# API reference and guides (warnings are errors), then the docstring examples as doctests
+# (also in the default test run).
 $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
-	$(BIN)/python -m pytest -q -o addopts='--import-mode=importlib' --doctest-modules theory numerics validation cli errors.py progress.py
+	$(BIN)/python -m pytest -q tests/test_doctests.py
 	@echo "wrote docs/_build/html/index.html"
 
 # Execute every notebook in examples/ (small CI settings; each says how to run the full version).
