@@ -17,6 +17,8 @@ def _check(args) -> None:
         raise ConfigError("--learning-rate/--steps: give both (gradient descent) or neither (gradient flow with --t-max)")
     if args.learning_rate is not None and not args.learning_rate > 0:
         raise ConfigError(f"--learning-rate: must be positive, got {args.learning_rate}")
+    if args.learning_rate is None and args.t_max is None:
+        raise ConfigError("--t-max: the continuous-time DMFT needs a final time, e.g. --t-max 12 (or give --learning-rate and --steps)")
     if args.learning_rate is None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
 
@@ -28,7 +30,9 @@ def run_dmft(args) -> int:
 
     _check(args)
     architecture = architecture_from_args(args)
-    S, data_note = singular_values_from_args(args)
+    S, input_variances, data_note = singular_values_from_args(args)
+    if input_variances is not None:
+        raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
     sigma = 0.3 if args.init_scale is None else args.init_scale
     if args.learning_rate is not None:
         trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma)

@@ -26,7 +26,16 @@ from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_flow
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.mapping import forward_backward_vectors
-from pathdyn.validation.sweep import TIME_MAPPING, WidthScalingReport, _tail_slope, _verdict, default_dataset, fit_slope
+from pathdyn.validation.sweep import (
+    MIN_SEEDS,
+    MIN_WIDTHS,
+    TIME_MAPPING,
+    WidthScalingReport,
+    _tail_slope,
+    default_dataset,
+    fit_slope,
+    limit_evidence,
+)
 
 __all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
 
@@ -302,8 +311,10 @@ def validate_dmft_width(
     slope, ci, _ = fit_slope(widths, mean_errors, confidence)
     tail = _tail_slope(widths, mean_errors)
     scatter_slope = fit_slope(widths, scatter[:, None])[0]
-    verdict, passed = _verdict(slope, ci, tail, mean_errors, widths, lr_floor, dict(targets or {}), expected_exact=True)
-    verdict = verdict.replace("median error", "seed-mean error")  # one value per width: the mean's error
+    evidence = limit_evidence(widths, mean_errors, lr_floor, confidence)
+    # the seed mean is one number per width, but it averages len(seeds) networks
+    evidence.update(num_seeds=len(seeds), enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(seeds) >= MIN_SEEDS))
+    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(targets or {}))
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += f"; summed over pathways {total_errors[-1]:.4f} (noise {total_standard[-1]:.4f})"
@@ -322,8 +333,39 @@ def validate_dmft_width(
         compared=COMPARED, verdict=verdict, passed=passed, targets=dict(targets or {}), final_K_gd=final_gd,
         final_K_theory=final_th, example=example, wall_time_s=time.perf_counter() - started,
         ensemble_errors=ensemble, standard_errors=standard, scatter=scatter, scatter_slope=scatter_slope, discrete=discrete,
-        qp_ensemble_errors=qp_errors, total_errors=total_errors, total_standard_errors=total_standard,
+        qp_ensemble_errors=qp_errors, total_errors=total_errors, total_standard_errors=total_standard, evidence=evidence,
     )
+
+
+def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
+    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep._verdict`."""
+    measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
+    if not evidence["enough_data"]:
+        return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
+    parts = []
+    if np.isfinite(ci[1]) and ci[1] < 0:
+        parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    elif np.isfinite(slope) and np.isfinite(ci[1]):
+        parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
+    if np.isfinite(tail):
+        parts.append(f"slope over the larger half of the widths {tail:.2f}")
+    parts.append(measured)
+    passed = None
+    if targets:
+        failures = []
+        if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
+            failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
+        if targets.get("max_error") is not None and not (ensemble[-1] <= targets["max_error"]):
+            failures.append(f"error {ensemble[-1]:.4f} > {targets['max_error']}")
+        passed = not failures
+        if not passed:
+            head = "TARGET NOT MET (" + "; ".join(failures) + ")"
+        elif targets.get("max_slope") is not None and not (np.isfinite(ci[1]) and ci[1] < 0):
+            head = "TARGET MET by the point estimates, but the slope's interval includes no decrease (add widths or seeds)"
+        else:
+            head = "TARGET MET"
+        parts.insert(0, head)
+    return "; ".join(parts), passed
 
 
 def _qp_state(weights, U, V, depths, sigma):
@@ -333,7 +375,7 @@ def _qp_state(weights, U, V, depths, sigma):
 
     equations = reduced_equations(depths, "qp")
     state = map_initial_state(weights, U, V, theory="qp", method=default_method("qp", depths), init_scale=sigma)
-    return state.state_array(tuple(str(x) for x in equations.state))
+    return state.state_array(equations)
 
 
 def _qp_trajectories(depths, initial, S, times):
@@ -400,8 +442,7 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
         ensemble_errors.append(np.abs(K - ensemble).max() / S[0])
         conditioned_errors.append(np.abs(K - conditioned).max() / S[0])
         state = map_initial_state(weights, U, Vt.T, theory="qp")
-        q0 = np.stack([state.values[f"q_{a}"] for a in (1, 2)])
-        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
+        q0, p0 = state.qp_arrays()
         try:
             race = race_final_strengths(depths, q0, p0, S)
         except ConfigError:
