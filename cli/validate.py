@@ -23,7 +23,7 @@ With no case option it runs the default suite (the targets of the validation iss
   depth 2,2 Gaussian q/p (exact mapping), widths 64..4096, target slope <= -0.35, error <= 1%;
   depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
   depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory;
-  depth 3,3 and 4,4 Gaussian DMFT: the seed mean of 8 networks, target slope <= -0.3, error <= 0.5%.
+  depth 3,3 and 4,4 Gaussian DMFT: the seed mean of 16 networks, widths 128..2048, target slope <= -0.3, error <= 0.5%.
 --quick runs the same cases at smaller widths (a few minutes); its verdicts are indicative.
 
 A convergence or limit verdict needs at least 3 widths and 2 seeds (otherwise it is

@@ -813,14 +813,14 @@ DEFAULT_SUITE = (
     {
         "name": "depth 3, Gaussian, DMFT (seed mean)",
         "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
-        "widths": (128, 256, 512, 1024), "seeds": tuple(range(8)),
+        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
         "learning_rate": 0.02, "t_max": 8.0,
         "targets": {"max_slope": -0.3, "max_error": 0.005},
     },
     {
         "name": "depth 4, Gaussian, DMFT (seed mean)",
         "depths": (4, 4), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
-        "widths": (128, 256, 512, 1024), "seeds": tuple(range(8)),
+        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
         "learning_rate": 0.02, "t_max": 8.0,
         "targets": {"max_slope": -0.3, "max_error": 0.005},
     },
