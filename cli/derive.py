@@ -17,6 +17,7 @@ examples:
   pathdyn derive --architecture arch.toml --format json -o eqs.json
   pathdyn derive --depths 13,2,5 --format latex --fragment
   pathdyn derive --depths 13,2 --format latex --prod --label-prefix deep -o deep.tex
+  pathdyn derive --model dmft --depths 3,4 --format latex -o dmft.tex   (DMFT site equations, Gaussian hidden layers)
 """
 
 
@@ -26,6 +27,8 @@ def add_arguments(parser) -> None:
         "--format", choices=("text", "latex", "json"), default="text",
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
+    parser.add_argument("--model", choices=("qp", "dmft"), default="qp",
+                        help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     latex = parser.add_argument_group("LaTeX layout")
     latex.add_argument("--ungrouped", action="store_true",
@@ -48,7 +51,12 @@ def run(args) -> int:
             raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
     arch = architecture_from_args(args)
     # everything is derived and formatted before the output file is touched
-    options = {"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix} if args.format == "latex" else {}
-    text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
+    if args.model == "dmft":
+        from pathdyn.theory.dmft import export_dmft
+
+        text = export_dmft(arch, format=args.format, fragment=args.fragment)
+    else:
+        options = {"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix} if args.format == "latex" else {}
+        text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
     write_output(args.output, text)
     return 0

@@ -32,6 +32,13 @@ Non-whitened inputs (docs/non-whitened.md): --input-variances (or a dataset whos
 are not whitened, or --general) integrates the equations with each mode's input variance
 lambda = v^T Sigma_x v: error S - lambda sum_a K_a, final sum_a K_a = S / lambda. A dataset
 is refused when its inputs are misaligned with its modes (above the documented threshold).
+
+--model dmft solves the infinite-width DMFT of Gaussian hidden layers (variance sigma^2/N,
+sigma = --init-scale; the ensemble mean of K): with --learning-rate and --steps, gradient
+descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up to --t-max:
+  pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init gaussian --init-scale 0.5 \
+      --learning-rate 0.01 --steps 1200 -o out.json
+  pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init-scale 0.5 --t-max 12 -o out.json
 """
 
 
@@ -49,8 +56,10 @@ def add_arguments(parser) -> None:
     data.add_argument("--allow-misaligned", action="store_true",
                       help="integrate per mode even when the dataset's inputs are misaligned with its modes (recorded as a warning)")
     init = parser.add_argument_group("initial conditions")
-    init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes)')
-    init.add_argument("--init-scale", type=float, default=0.1, help="std of the random p(0) (default 0.1)")
+    init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes); '
+                      "with --model dmft only 'gaussian'")
+    init.add_argument("--init-scale", type=float, default=None,
+                      help="std of the random p(0) (default 0.1); with --model dmft sigma (default 0.3)")
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
     init.add_argument("--seed", type=int, default=0, help="seed of the drawn initial state (default 0)")
     run_group = parser.add_argument_group("integration")
@@ -63,6 +72,11 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
+    dmft = parser.add_argument_group("DMFT (--model dmft)")
+    dmft.add_argument("--model", choices=("qp", "dmft"), default="qp", help="qp (default) or dmft")
+    dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
+    dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
+    dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
     parser.add_argument("-o", "--output", default="-",
                         help="output JSON file, or FILE.nc for netCDF (xarray extra); '-' (default) prints the JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
@@ -149,8 +163,9 @@ def initial_state_from_args(args, equations, num_modes: int):
                     f"--init: {name} has shape {value.shape}, expected (pathways, modes) = {expected}"
                 )
         return qp_initial_state(equations, q0, p0), {"init": str(path)}
-    y0 = draw_initial_state(equations, num_modes, args.init_scale, seed=args.seed, c=args.c)
-    return y0, {"init_scale": args.init_scale, "c": args.c, "seed": args.seed}
+    scale = 0.1 if args.init_scale is None else args.init_scale
+    y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=args.c)
+    return y0, {"init_scale": scale, "c": args.c, "seed": args.seed}
 
 
 def round_up_nicely(value: float) -> float:
@@ -185,6 +200,12 @@ def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.models import reduce_to_modes
 
+    if args.model == "dmft":
+        from pathdyn.cli.integrate_dmft import run_dmft
+
+        return run_dmft(args)
+    if args.learning_rate is not None or args.steps is not None:
+        raise ConfigError("--learning-rate/--steps: only with --model dmft; the q/p model is integrated in continuous time")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     if str(args.output).endswith(".nc"):

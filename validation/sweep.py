@@ -57,7 +57,7 @@ __all__ = [
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-THEORIES = tuple(METHODS)  # the registered models with initial-state mappings
+THEORIES = tuple(METHODS) + ("dmft",)  # the registered models with initial-state mappings, and the DMFT
 TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
 #: A convergence or limit verdict needs at least this many distinct widths ...
 MIN_WIDTHS = 3
@@ -559,8 +559,9 @@ def validate_width(
         Weight initialisation (:func:`pathdyn.validation.network.initialize_weights`).
     init_scale : float, optional
         ``sigma``; default that of ``initialize_weights`` (0.3 gaussian/orthogonal).
-    theory : {"qp", "two-channel"}
-        The reduced model.
+    theory : {"qp", "two-channel", "dmft"}
+        The reduced model; ``dmft`` compares the seed mean with the DMFT
+        (:func:`pathdyn.validation.dmft.validate_dmft_width`).
     mapping : str, optional
         Initial-state mapping (default :func:`pathdyn.validation.mapping.default_method`).
     dataset : Dataset, optional
@@ -614,6 +615,14 @@ def validate_width(
     SimulationError, IntegrationError
         From the simulation or the integration.
     """
+    if theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
+        from pathdyn.validation.dmft import validate_dmft_width
+
+        return validate_dmft_width(
+            architecture, widths, seeds, init=init, init_scale=init_scale, dataset=dataset, learning_rate=learning_rate,
+            t_max=t_max, record_points=record_points, measure_lr_floor=measure_lr_floor, targets=targets,
+            confidence=confidence, progress=progress, mapping=mapping,
+        )
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
     from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
@@ -801,11 +810,27 @@ DEFAULT_SUITE = (
         "learning_rate": 0.005, "t_max": 10.0,
         "targets": {},
     },
+    {
+        "name": "depth 3, Gaussian, DMFT (seed mean)",
+        "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
+        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
+        "learning_rate": 0.02, "t_max": 8.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.005},
+    },
+    {
+        "name": "depth 4, Gaussian, DMFT (seed mean)",
+        "depths": (4, 4), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
+        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
+        "learning_rate": 0.02, "t_max": 8.0,
+        "targets": {"max_slope": -0.3, "max_error": 0.005},
+    },
 )
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(
-    dict(case, name=case["name"] + " (quick)", seeds=(0, 1),
-         widths=tuple(w for w in case["widths"] if w <= (1024 if max(case["depths"]) <= 2 else 256)))
+    dict(case, name=case["name"] + " (quick)", seeds=(0, 1) if case["theory"] != "dmft" else (0, 1, 2, 3),
+         # the DMFT cases start at 128: up to 512 keeps the three widths a verdict needs
+         widths=tuple(w for w in case["widths"]
+                      if w <= (1024 if max(case["depths"]) <= 2 else 512 if case["theory"] == "dmft" else 256)))
     for case in DEFAULT_SUITE
 )

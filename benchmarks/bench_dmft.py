@@ -1,0 +1,76 @@
+"""Speed of the DMFT solver (issue 11). Prints figures and ratios; never asserts on time.
+
+(a) A validation case: 2 pathways of depth 4, 4 modes (the default data, singular values
+    2, 1.4, 0.9, 0.5), sigma = 0.5, t_max = 12. The DMFT prediction (continuous time,
+    tol 1e-2, a conservative estimate; and discrete at eta = 0.02, 600 steps, exact for gradient descent at that
+    rate) against gradient descent on ONE network of width 1024 of the same case
+    (eta = 0.02, 600 steps), measured side by side in this run. Target: DMFT cheaper.
+(b) Scaling in the number of time points T of the discrete solver: T = 100, 200, 400
+    (one mode, depths 4,4); fitted exponent of time against T (``O(T^3)`` expected once
+    the per-row matrix-vector products dominate the Python overhead).
+
+Run: ``.venv/bin/python benchmarks/bench_dmft.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow  # noqa: E402
+from pathdyn.validation.network import simulate_gd  # noqa: E402
+from pathdyn.validation.sweep import default_dataset  # noqa: E402
+
+DEPTHS = (4, 4)
+SIGMA = 0.5
+T_MAX = 12.0
+ETA = 0.02
+WIDTH = 1024
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def validation_case() -> None:
+    dataset = default_dataset()
+    S = dataset.singular_values
+    steps = int(round(T_MAX / ETA))
+    flow_s, flow = timed(lambda: solve_dmft_flow(DEPTHS, S, t_max=T_MAX, init_scale=SIGMA, tol=1e-2))
+    discrete_s, discrete = timed(lambda: solve_dmft(DEPTHS, S, learning_rate=ETA, steps=steps, init_scale=SIGMA))
+    network_s, network = timed(lambda: simulate_gd(DEPTHS, dataset, WIDTH, init="gaussian", init_scale=SIGMA,
+                                                   learning_rate=ETA, steps=steps, seed=0))
+    print(f"(a) depths {DEPTHS}, 4 modes, sigma {SIGMA}, t_max {T_MAX}")
+    print(f"    DMFT continuous (tol 1e-2, {flow.stats['steps']} finest steps): {flow_s:8.2f} s  "
+          f"(error estimate {flow.stats['error_estimate']:.1e})")
+    print(f"    DMFT discrete at eta={ETA} ({steps} steps):                {discrete_s:8.2f} s")
+    print(f"    one network, width {WIDTH}, eta={ETA} ({steps} steps):     {network_s:8.2f} s")
+    print(f"    ratio network / DMFT continuous = {network_s / flow_s:.2f}; network / DMFT discrete = {network_s / discrete_s:.2f}")
+    gap = np.max(np.abs(network.K[-1] - discrete.K[-1])) / S[0]
+    print(f"    (sanity: final |K_network - K_DMFT| / S_1 = {gap:.3f}, one seed)")
+
+
+def scaling() -> None:
+    sizes = (100, 200, 400)
+    times = []
+    for steps in sizes:
+        seconds, _ = timed(lambda: solve_dmft(DEPTHS, [2.0], learning_rate=T_MAX / steps, steps=steps, init_scale=SIGMA))
+        times.append(seconds)
+        print(f"(b) T = {steps:4d}: {seconds:7.2f} s")
+    exponent = np.polyfit(np.log(sizes), np.log(times), 1)[0]
+    print(f"    fitted exponent of time against T: {exponent:.2f} (O(T^3) work; less while Python overhead per row dominates)")
+
+
+if __name__ == "__main__":
+    print(f"bench_dmft on {platform.processor() or platform.machine()}, numpy {np.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    validation_case()
+    scaling()

@@ -1,0 +1,52 @@
+"""``pathdyn integrate --model dmft``: the infinite-width DMFT of Gaussian hidden layers."""
+
+from __future__ import annotations
+
+import json
+
+from pathdyn.cli._common import architecture_from_args, write_output
+from pathdyn.errors import ConfigError
+
+
+def _check(args) -> None:
+    if args.init not in (None, "gaussian"):
+        raise ConfigError(f"--init: the DMFT model takes only 'gaussian' (Gaussian hidden layers), got {args.init!r}")
+    if args.init_scale is not None and not args.init_scale > 0:
+        raise ConfigError(f"--init-scale: sigma must be positive, got {args.init_scale}; e.g. --init-scale 0.5")
+    if (args.learning_rate is None) != (args.steps is None):
+        raise ConfigError("--learning-rate/--steps: give both (gradient descent) or neither (gradient flow with --t-max)")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ConfigError(f"--learning-rate: must be positive, got {args.learning_rate}")
+    if args.learning_rate is None and args.t_max is None:
+        raise ConfigError("--t-max: the continuous-time DMFT needs a final time, e.g. --t-max 12 (or give --learning-rate and --steps)")
+    if args.learning_rate is None and not args.t_max > 0:
+        raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+
+
+def run_dmft(args) -> int:
+    """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD)."""
+    from pathdyn.cli.integrate import singular_values_from_args
+    from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
+
+    _check(args)
+    architecture = architecture_from_args(args)
+    S, input_variances, data_note = singular_values_from_args(args)
+    if input_variances is not None:
+        raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
+    sigma = 0.3 if args.init_scale is None else args.init_scale
+    if args.learning_rate is not None:
+        trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma)
+    else:
+        trajectory = solve_dmft_flow(architecture.depths, S, t_max=args.t_max, num_points=args.num_points,
+                                     init_scale=sigma, tol=args.tol)
+    payload = trajectory.to_json_dict()
+    payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **data_note)
+    payload["singular_values"] = S.tolist()
+    payload["depths"] = list(architecture.depths)
+    payload["model"] = "dmft"
+    write_output(args.output, json.dumps(payload))
+    if args.plot:
+        from pathdyn.numerics.plotting import plot_mode_trajectories
+
+        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths)
+    return 0 if trajectory.success else 1

@@ -1,0 +1,507 @@
+"""Dynamical mean-field theory (DMFT) of Gaussian-initialised deep linear pathways.
+
+The exact infinite-width limit of gradient descent on the multi-pathway network when
+every hidden ``N x N`` layer starts Gaussian with entries of variance ``sigma^2 / N``
+and the input and output layers start Gaussian at their own scale ``eps`` (pathdyn's
+Gaussian initialisation has ``eps = sigma``). Data are whitened, ``Sigma_yx = U S V^T``.
+The equations are derived in ``docs/dmft.md`` and exported symbolically by
+:mod:`pathdyn.theory.dmft`; this module solves them.
+
+Discrete time (:func:`solve_dmft`)
+    Gradient descent at learning rate ``eta``; record ``k`` is step ``k`` and time
+    ``t = eta k``. Each pathway of depth ``D >= 2`` has ``D - 1`` sites (its hidden
+    activity layers). At every site a forward field ``f`` and a backward field ``g``
+    obey, as linear maps in time (strictly causal, lower triangular),
+    ``f = alpha + A g`` and ``g = beta + B f``, with Gaussian sources ``alpha``,
+    ``beta`` and memory kernels ``A``, ``B`` built from the neighbouring sites'
+    correlations ``C`` and responses ``R``. One forward march in ``k`` solves the
+    whole system, ``O(T^3)`` per site, with no fixed-point iteration.
+
+Continuous time (:func:`solve_dmft_flow`)
+    The gradient-flow limit ``eta -> 0`` (a Volterra system). Solved by Richardson
+    extrapolation of the discrete solution on grids coarser than the gradient steps,
+    halving the grid until the estimated error is below a tolerance.
+
+Distinct modes decouple at infinite width: the joint law of the initial weights and the
+data are invariant under flipping the sign of ``u_beta`` and ``v_beta`` together, which
+flips every cross-mode overlap, so their ensemble means vanish and concentrate to zero;
+each mode then runs its own DMFT, coupled across pathways only through its error
+``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver is per mode.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from pathdyn.errors import ConfigError, IntegrationError
+from pathdyn.numerics.trajectory import Trajectory
+
+__all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes"]
+
+#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site.
+MATRICES_PER_SITE = 8
+#: Refuse a discrete solve whose working memory (one mode) would exceed this.
+MAX_MEMORY_BYTES = 3 * 2**30
+#: Growth beyond this many times the largest singular value counts as a blow-up.
+BLOWUP_FACTOR = 1e6
+
+
+@dataclass(frozen=True)
+class DMFTInitialOverlaps:
+    """Initial overlaps of the trained input and output vectors, per pathway and mode.
+
+    The infinite-width ensemble has ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2`` and
+    ``a.b = 0``; a single network's own values condition the theory on that network
+    (exactly, at depth 2, where no random matrix sits between ``a`` and ``b``).
+
+    Attributes
+    ----------
+    input_norm2 : ndarray, shape (M, modes)
+        ``|a_{a alpha}|^2 = |W_a^1 v_alpha|^2``.
+    output_norm2 : ndarray, shape (M, modes)
+        ``|b_{a alpha}|^2 = |(W_a^{D_a})^T u_alpha|^2``.
+    overlap : ndarray, shape (M, modes)
+        The initial ``K = u^T Omega_a v``: ``a.b`` at depth 2 (exact conditioning), the
+        single matrix's ``u^T W v`` at depth 1; deeper, a constant cross covariance of
+        the last site's sources (approximate conditioning). Zero in the ensemble.
+    gains : tuple, optional
+        Per pathway ``(forward, backward)``, each of shape ``(D_a - 1, modes)``: row
+        ``k >= 1`` is the gain of hidden matrix ``k`` (between sites ``k - 1`` and ``k``)
+        on the network's own initial fields, ``|f_k|^2 / |f_{k-1}|^2`` forward and
+        ``|g_{k-1}|^2 / |g_k|^2`` backward; they replace ``sigma^2`` in the sources
+        (row 0 is unused). ``None``: ``sigma^2`` (the ensemble).
+    """
+
+    input_norm2: np.ndarray
+    output_norm2: np.ndarray
+    overlap: np.ndarray
+    gains: tuple | None = None
+
+    def __post_init__(self) -> None:
+        arrays = [np.atleast_2d(np.asarray(getattr(self, n), dtype=float)) for n in ("input_norm2", "output_norm2", "overlap")]
+        if len({a.shape for a in arrays}) != 1:
+            raise ConfigError(f"initial overlaps: arrays must share one shape (pathways, modes), got {[a.shape for a in arrays]}")
+        if not all(np.all(np.isfinite(a)) for a in arrays) or np.any(arrays[0] < 0) or np.any(arrays[1] < 0):
+            raise ConfigError("initial overlaps: norms must be finite and >= 0 and overlaps finite")
+        for name, array in zip(("input_norm2", "output_norm2", "overlap"), arrays):
+            object.__setattr__(self, name, array)
+
+    @classmethod
+    def ensemble(cls, num_pathways: int, num_modes: int, input_scale: float, output_scale: float):
+        """The infinite-width values ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2``, ``a.b = 0``."""
+        shape = (num_pathways, num_modes)
+        return cls(np.full(shape, input_scale**2), np.full(shape, output_scale**2), np.zeros(shape))
+
+
+class _Pathway:
+    """Causal kernels of one pathway (one mode) on ``T + 1`` time points.
+
+    Site ``k`` (0-based, ``D - 1`` sites) holds ``A`` (kernel of ``f`` on ``g``),
+    ``B`` (kernel of ``g`` on ``f``), ``P = (I - AB)^{-1}``, ``Q = (I - BA)^{-1}``,
+    the responses ``Rf = P A`` and ``Rg = Q B`` and the correlations ``Cf``, ``Cg``.
+    The sources' covariances are ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0)
+    and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
+    """
+
+    def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
+        self.depth = depth
+        self.sites = max(depth - 1, 0)
+        self.sigma2 = sigma2 if responses else 0.0
+        self.source2 = sigma2
+        # per hidden matrix k = 1 .. sites-1: forward and backward source gains (sigma^2 in the ensemble)
+        forward, backward = gains if gains is not None else ([sigma2] * self.sites, [sigma2] * self.sites)
+        self.forward_gain2, self.backward_gain2 = list(forward), list(backward)
+        self.input_norm2 = input_norm2
+        self.output_norm2 = output_norm2
+        self.overlap = overlap
+        self.eta = eta
+        self.K0 = overlap
+        self.sum_e = 0.0  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
+        L = self.sites
+        shape = (size, size)
+        self.A = [np.zeros(shape) for _ in range(L)]
+        self.B = [np.zeros(shape) for _ in range(L)]
+        self.P = [np.zeros(shape) for _ in range(L)]
+        self.Q = [np.zeros(shape) for _ in range(L)]
+        self.Rf = [np.zeros(shape) for _ in range(L)]
+        self.Rg = [np.zeros(shape) for _ in range(L)]
+        self.Cf = [np.zeros(shape) for _ in range(L)]
+        self.Cg = [np.zeros(shape) for _ in range(L)]
+
+    # Source covariances Sigma_alpha, Sigma_beta of site k, block [:n, :n].
+    def _sigma_alpha_times(self, k, row, n):
+        """``row @ Sigma_alpha[:n, :n]`` for site ``k`` (``row`` of length ``n``)."""
+        if k == 0:
+            return np.full(n, self.input_norm2 * row.sum())
+        return self.forward_gain2[k] * (row @ self.Cf[k - 1][:n, :n])
+
+    def _sigma_beta_times(self, k, row, n):
+        if k == self.sites - 1:
+            return np.full(n, self.output_norm2 * row.sum())
+        return self.backward_gain2[k + 1] * (row @ self.Cg[k + 1][:n, :n])
+
+    def _cross(self, k):
+        """``Sigma_alpha beta`` (times all-ones) at the last site: ``a.b`` at depth 2, else a network's own ``K(0)``.
+
+        At depth 2 the site's sources are ``a`` and ``b`` themselves, so this is exact. Deeper,
+        the last site's forward source is ``W f`` with ``W`` random; a constant cross
+        covariance ``K(0)`` matches the network's initial ``K`` but is an approximation
+        afterwards. It is zero in the ensemble.
+        """
+        return self.overlap if k == self.sites - 1 else 0.0
+
+    def forward_row(self, t, e):
+        """Rows ``t`` of ``A``, ``P``, ``Rf``, ``Cf`` at every site, first to last."""
+        eta, s2 = self.eta, self.sigma2
+        for k in range(self.sites):
+            A, B, P, Rf, Cf = self.A[k], self.B[k], self.P[k], self.Rf[k], self.Cf[k]
+            if k == 0:
+                A[t, :t] = eta * e[:t]
+            else:
+                A[t, :t] = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][:t, t]
+            P[t, :t] = (A[t, :t] @ B[:t, :t]) @ P[:t, :t]
+            P[t, t] = 1.0
+            Rf[t, :t] = P[t, : t + 1] @ A[: t + 1, :t]
+            x_alpha = self._sigma_alpha_times(k, P[t, : t + 1], t + 1)
+            row = P[: t + 1, : t + 1] @ x_alpha
+            if t:
+                x_beta = self._sigma_beta_times(k, Rf[t, :t], t)
+                row += Rf[: t + 1, :t] @ x_beta
+            cross = self._cross(k)
+            if cross:
+                # P Sigma_ab (Rf)^T + Rf Sigma_ba P^T with Sigma_ab = c * ones
+                row += cross * (P[t, : t + 1].sum() * Rf[: t + 1, :t].sum(axis=1) + Rf[t, :t].sum() * P[: t + 1, : t + 1].sum(axis=1))
+            Cf[t, : t + 1] = row
+            Cf[:t, t] = row[:t]
+
+    def backward_row(self, t, e):
+        """Rows ``t`` of ``B``, ``Q``, ``Rg``, ``Cg`` at every site, last to first."""
+        eta, s2 = self.eta, self.sigma2
+        last = self.sites - 1
+        for k in range(last, -1, -1):
+            A, B, Q, Rg, Cg = self.A[k], self.B[k], self.Q[k], self.Rg[k], self.Cg[k]
+            if k == last:
+                B[t, :t] = eta * e[:t]
+            else:
+                B[t, :t] = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][:t, t]
+            Q[t, :t] = (B[t, :t] @ A[:t, :t]) @ Q[:t, :t]
+            Q[t, t] = 1.0
+            Rg[t, :t] = Q[t, : t + 1] @ B[: t + 1, :t]
+            x_beta = self._sigma_beta_times(k, Q[t, : t + 1], t + 1)
+            row = Q[: t + 1, : t + 1] @ x_beta
+            if t:
+                x_alpha = self._sigma_alpha_times(k, Rg[t, :t], t)
+                row += Rg[: t + 1, :t] @ x_alpha
+            cross = self._cross(k)
+            if cross:
+                row += cross * (Q[t, : t + 1].sum() * Rg[: t + 1, :t].sum(axis=1) + Rg[t, :t].sum() * Q[: t + 1, : t + 1].sum(axis=1))
+            Cg[t, : t + 1] = row
+            Cg[:t, t] = row[:t]
+
+    def strength(self, t):
+        """``K(t) = E[f(t) g(t)]`` at the last site (``f = P alpha + Rf beta``, ``g = Q beta + Rg alpha``)."""
+        if self.depth == 1:
+            return self.K0 + self.eta * self.sum_e
+        return self._site_strength(self.sites - 1, t)
+
+    def step(self, t, e):
+        if self.depth == 1:
+            if t:
+                self.sum_e += e[t - 1]
+            return
+        self.forward_row(t, e)
+        self.backward_row(t, e)
+
+    def site_strengths(self, t):
+        """``K(t)`` measured at every site (equal in exact arithmetic: a consistency check)."""
+        return [self._site_strength(k, t) for k in range(self.sites)]
+
+    def _site_strength(self, k, t):
+        """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``."""
+        P, Q = self.P[k][t, : t + 1], self.Q[k][t, : t + 1]
+        Rf = np.append(self.Rf[k][t, :t], 0.0)  # the response is strictly causal
+        Rg = np.append(self.Rg[k][t, :t], 0.0)
+        value = self._sigma_alpha_times(k, P, t + 1) @ Rg + self._sigma_beta_times(k, Rf, t + 1) @ Q
+        cross = self._cross(k)
+        if cross:
+            value += cross * (P.sum() * Q.sum() + Rf.sum() * Rg.sum())
+        return float(value)
+
+
+def dmft_memory_bytes(depths, steps: int) -> int:
+    """Working memory of :func:`solve_dmft` for one mode (modes are solved one after another)."""
+    sites = sum(max(d - 1, 0) for d in depths)
+    return MATRICES_PER_SITE * sites * (int(steps) + 1) ** 2 * 8
+
+
+def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):
+    try:
+        depths = tuple(int(d) for d in depths)
+    except (TypeError, ValueError):
+        raise ConfigError(f"depths: expected a list of whole numbers >= 1, got {depths!r}") from None
+    if not depths or min(depths) < 1:
+        raise ConfigError(f"depths: expected a non-empty list of whole numbers >= 1, got {list(depths)}")
+    S = np.atleast_1d(np.asarray(singular_values, dtype=float))
+    if S.ndim != 1 or S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
+        raise ConfigError(f"singular_values: expected positive finite numbers, got {S.tolist()}")
+    for name, value in (("learning_rate", learning_rate), ("init_scale", init_scale),
+                        ("input_scale", input_scale), ("output_scale", output_scale)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps: expected a whole number >= 1, got {steps!r}")
+    memory = dmft_memory_bytes(depths, steps)
+    if memory > MAX_MEMORY_BYTES:
+        raise ConfigError(
+            f"steps: {steps} steps need {memory / 2**30:.1f} GiB per mode (O(steps^2) per site); use fewer steps, "
+            "a larger learning rate, or the continuous-time solver"
+        )
+    return depths, S
+
+
+def solve_dmft(
+    depths,
+    singular_values,
+    *,
+    learning_rate: float,
+    steps: int,
+    init_scale: float = 0.3,
+    input_scale: float | None = None,
+    output_scale: float | None = None,
+    initial_overlaps: DMFTInitialOverlaps | None = None,
+    responses: bool = True,
+) -> Trajectory:
+    """Solve the discrete-time DMFT: the infinite-width limit of gradient descent at ``eta``.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a >= 1`` per pathway.
+    singular_values : array_like, shape (modes,)
+        ``S_alpha`` of the whitened ``Sigma_yx``.
+    learning_rate : float
+        ``eta``; record ``k`` is time ``t = eta k``.
+    steps : int
+        Number of gradient steps ``T``; ``T + 1`` records.
+    init_scale : float
+        ``sigma``: hidden ``N x N`` layers have entries of variance ``sigma^2 / N``.
+    input_scale, output_scale : float, optional
+        ``eps_in``, ``eps_out``: ``|W^1 v|^2 -> eps_in^2`` and ``|(W^D)^T u|^2 -> eps_out^2``
+        at infinite width; default ``sigma`` (pathdyn's Gaussian initialisation).
+    initial_overlaps : DMFTInitialOverlaps, optional
+        Condition on one network's initial ``|a|^2``, ``|b|^2`` and (depth <= 2) ``a.b``
+        instead of the ensemble values.
+    responses : bool
+        Keep the response (``sigma^2 R``) terms of the memory kernels. ``False`` is the
+        "gradient independence" shortcut, a deliberately wrong variant kept so tests can
+        show that the finite-network comparison detects it.
+
+    Returns
+    -------
+    Trajectory
+        ``t = eta k``, ``step = k``, ``K`` of shape (T + 1, M, modes) and
+        ``loss = sum_alpha (S_alpha - sum_a K_{a alpha})^2 / 2``.
+
+    Raises
+    ------
+    ConfigError
+        Bad depths, singular values, scales or steps (or too many steps for memory).
+    IntegrationError
+        When ``K`` blows up (learning rate too large for gradient descent to converge).
+
+    Notes
+    -----
+    At each site ``f = P (alpha + A beta)`` and ``g = Q (beta + B alpha)``, with
+    ``P = (I - A B)^{-1}`` and ``Q = (I - B A)^{-1}``; hence ``Rf = P A``, ``Rg = Q B``,
+    ``Cf = P Sigma_alpha P^T + Rf Sigma_beta Rf^T`` and
+    ``Cg = Q Sigma_beta Q^T + Rg Sigma_alpha Rg^T``. The kernels are
+    ``A_k(t, s) = sigma^2 Rf_{k-1}(t, s) + eta e_s Cf_{k-1}(s, t)`` and
+    ``B_k(t, s) = sigma^2 Rg_{k+1}(t, s) + eta e_s Cg_{k+1}(s, t)`` for ``s < t``, with
+    ``A_0(t, s) = B_last(t, s) = eta e_s``. Row ``t`` of every matrix depends on rows
+    ``< t`` and on ``e_s`` for ``s < t`` only, so the rows are filled in order of ``t``
+    (forward over sites for ``A``, ``P``, ``Cf``; backward for ``B``, ``Q``, ``Cg``), then
+    ``K_a(t)`` and ``e_t = S - sum_a K_a(t)``.
+    """
+    sigma = init_scale
+    input_scale = sigma if input_scale is None else input_scale
+    output_scale = sigma if output_scale is None else output_scale
+    depths, S = _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale)
+    M, modes = len(depths), S.size
+    if initial_overlaps is None:
+        initial_overlaps = DMFTInitialOverlaps.ensemble(M, modes, input_scale, output_scale)
+    elif initial_overlaps.input_norm2.shape != (M, modes):
+        raise ConfigError(
+            f"initial_overlaps: shape {initial_overlaps.input_norm2.shape}, expected (pathways, modes) = {(M, modes)}"
+        )
+    started = time.perf_counter()
+    size = steps + 1
+    K = np.zeros((size, M, modes))
+    for alpha in range(modes):
+        K[:, :, alpha] = _solve_mode(
+            depths, float(S[alpha]), size, sigma**2, initial_overlaps, alpha, learning_rate, responses
+        )
+    t = learning_rate * np.arange(size)
+    error = S - K.sum(axis=1)
+    return Trajectory(
+        t=t,
+        K=K,
+        loss=0.5 * np.sum(error**2, axis=-1),
+        success=True,
+        message=f"solved {steps} gradient steps at learning rate {learning_rate:g}",
+        step=np.arange(size),
+        stats={"wall_time_s": time.perf_counter() - started, "time_points": size},
+        provenance={
+            "model": "dmft",
+            "depths": list(depths),
+            "singular_values": S.tolist(),
+            "learning_rate": learning_rate,
+            "init_scale": sigma,
+            "input_scale": input_scale,
+            "output_scale": output_scale,
+            "responses": responses,
+        },
+    )
+
+
+def _solve_mode(depths, S, size, sigma2, overlaps, alpha, eta, responses):
+    """March one mode's pathways forward in time; returns ``K`` of shape (size, M)."""
+    pathways = [
+        _Pathway(
+            depth, size, sigma2, float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
+            float(overlaps.overlap[a, alpha]), eta, responses,
+            None if overlaps.gains is None else tuple(g[:, alpha] for g in overlaps.gains[a]),
+        )
+        for a, depth in enumerate(depths)
+    ]
+    K = np.zeros((size, len(depths)))
+    e = np.zeros(size)
+    limit = BLOWUP_FACTOR * max(abs(S), 1.0)
+    for t in range(size):
+        for a, pathway in enumerate(pathways):
+            pathway.step(t, e)
+            K[t, a] = pathway.strength(t)
+        e[t] = S - K[t].sum()
+        if not abs(e[t]) < limit:
+            raise IntegrationError(
+                f"learning_rate: K blew up at step {t} (|S - sum K| = {abs(e[t]):.3g}); gradient descent diverges "
+                f"at eta = {eta:g}; use a smaller learning rate"
+            )
+    return K
+
+
+def solve_dmft_flow(
+    depths,
+    singular_values,
+    *,
+    t_max: float,
+    num_points: int = 201,
+    init_scale: float = 0.3,
+    input_scale: float | None = None,
+    output_scale: float | None = None,
+    initial_overlaps: DMFTInitialOverlaps | None = None,
+    tol: float = 1e-3,
+    initial_steps: int = 16,
+    max_steps: int = 1024,
+) -> Trajectory:
+    """Solve the continuous-time DMFT (gradient flow, ``eta -> 0``) with error control.
+
+    The discrete solution at step ``h`` is a first-order approximation of the flow
+    (``K_h = K + c_1 h + c_2 h^2 + ...``). Two Richardson levels on the solutions at
+    ``h``, ``h/2``, ``h/4`` remove the first- and second-order terms
+    (``R_h = (4 R'_{h/2} - R'_h) / 3`` with ``R'_h = 2 K_{h/2} - K_h``; error ``O(h^3)``).
+    ``h`` is halved until two successive values agree, ``max |R_{h/2} - R_h| / max S <= tol``
+    (an estimate of the coarser one's error; the finer one is returned), so the grids stay
+    much coarser than a training run's steps.
+
+    Parameters
+    ----------
+    depths, singular_values, init_scale, input_scale, output_scale, initial_overlaps
+        As :func:`solve_dmft`.
+    t_max : float
+        Final time.
+    num_points : int
+        Output times, evenly spaced on ``[0, t_max]`` (cubic-spline interpolation of the grid).
+    tol : float
+        Target of ``max |R_{h/2} - R_h| / max S``.
+    initial_steps, max_steps : int
+        Steps of the coarsest grid; the most steps of the finest.
+
+    Returns
+    -------
+    Trajectory
+        ``K`` at ``num_points`` times; ``stats`` holds ``error_estimate`` (relative to
+        ``max S``) and ``steps`` of the finest grid; ``success`` is False when
+        ``max_steps`` was reached before ``tol``.
+
+    Raises
+    ------
+    ConfigError, IntegrationError
+        As :func:`solve_dmft`.
+    """
+    if not (isinstance(t_max, (int, float)) and math.isfinite(t_max) and t_max > 0):
+        raise ConfigError(f"t_max: expected a positive time, got {t_max!r}")
+    if not (isinstance(tol, (int, float)) and tol > 0):
+        raise ConfigError(f"tol: expected a positive number, got {tol!r}")
+    if num_points < 2:
+        raise ConfigError(f"num_points: need at least 2, got {num_points}")
+    from scipy.interpolate import CubicSpline
+
+    started = time.perf_counter()
+    S = np.atleast_1d(np.asarray(singular_values, dtype=float))
+    settings = dict(init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
+                    initial_overlaps=initial_overlaps)
+    steps = max(2, int(initial_steps))
+
+    solutions = {}
+
+    def discrete(n):
+        if n not in solutions:
+            solutions[n] = solve_dmft(depths, S, learning_rate=t_max / n, steps=n, **settings)
+        return solutions[n]
+
+    def richardson(n):
+        """Two Richardson levels on the grid of ``n`` steps: ``O(h^3)`` from ``n``, ``2n``, ``4n`` steps."""
+        K1, K2, K4 = discrete(n).K, discrete(2 * n).K[::2], discrete(4 * n).K[::4]
+        first_coarse, first_fine = 2 * K2 - K1, 2 * K4 - K2
+        return discrete(n).t, (4 * first_fine - first_coarse) / 3, discrete(4 * n).provenance
+
+    while True:  # a grid too coarse for gradient descent to be stable is refined, not an error
+        try:
+            grid, previous, provenance = richardson(steps)
+            break
+        except IntegrationError:
+            if 16 * steps > max_steps:
+                raise
+            solutions.clear()
+            steps *= 2
+    while True:
+        grid_fine, current, provenance = richardson(2 * steps)
+        estimate = float(np.max(np.abs(current[::2] - previous))) / float(np.max(S))
+        steps *= 2
+        if estimate <= tol or 8 * steps > max_steps:
+            break
+        grid, previous = grid_fine, current
+    extrapolated, grid = current, grid_fine
+    finest = 4 * steps
+    t = np.linspace(0.0, float(t_max), int(num_points))
+    # Cubic (O(h^4)) so that interpolation stays below the O(h^2) of the extrapolation.
+    K = CubicSpline(grid, extrapolated, axis=0)(t)
+    success = estimate <= tol
+    message = (
+        f"error estimate {estimate:.2e} <= tol {tol:g} with {finest} steps" if success
+        else f"max_steps reached: error estimate {estimate:.2e} > tol {tol:g} with {finest} steps; raise max_steps or tol"
+    )
+    provenance = dict(provenance, learning_rate=None, solver="Richardson extrapolation of the discrete DMFT", tol=tol)
+    return Trajectory(
+        t=t,
+        K=K,
+        loss=0.5 * np.sum((S - K.sum(axis=1)) ** 2, axis=-1),
+        success=success,
+        message=message,
+        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest},
+        provenance=provenance,
+    )

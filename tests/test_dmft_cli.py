@@ -1,0 +1,81 @@
+"""``pathdyn integrate --model dmft`` and ``pathdyn validate --theory dmft``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pathdyn.cli.main import main
+from pathdyn.numerics.dmft import solve_dmft
+
+
+def test_integrate_dmft_gradient_descent_writes_t_step_K(tmp_path):
+    out = tmp_path / "out.json"
+    code = main(["integrate", "--model", "dmft", "--depths", "3,4", "--singular-values", "2,1", "--init", "gaussian",
+                 "--init-scale", "0.5", "--learning-rate", "0.05", "--steps", "80", "-o", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    K = np.array(data["K"])
+    assert K.shape == (81, 2, 2) and data["step"] == list(range(81))
+    np.testing.assert_allclose(data["t"], 0.05 * np.arange(81))  # t = eta * step
+    direct = solve_dmft((3, 4), [2.0, 1.0], learning_rate=0.05, steps=80, init_scale=0.5)
+    np.testing.assert_allclose(K, direct.K, rtol=0, atol=1e-14)
+    assert np.all(np.abs(K[-1].sum(axis=0) - [2.0, 1.0]) < 0.05)  # both modes learned
+
+
+def test_integrate_dmft_flow_close_to_small_step_descent(tmp_path):
+    out = tmp_path / "flow.json"
+    assert main(["integrate", "--model", "dmft", "--depths", "3", "--singular-values", "2", "--init-scale", "0.5",
+                 "--t-max", "3", "--num-points", "7", "--tol", "1e-2", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["success"] and len(data["t"]) == 7 and "step" not in data
+    descent = solve_dmft((3,), [2.0], learning_rate=0.01, steps=300, init_scale=0.5)
+    # O(eta) apart: eta = 0.01 against the flow (a wrong time unit, t = 2 eta k, is off by O(1))
+    assert np.max(np.abs(np.array(data["K"])[:, 0, 0] - descent.K[::50, 0, 0])) < 0.03
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--init", "orthogonal"], "--init"),
+        (["--learning-rate", "0.01"], "--learning-rate/--steps"),
+        (["--learning-rate", "-1", "--steps", "3"], "--learning-rate"),
+        (["--init-scale", "0"], "--init-scale"),
+    ],
+)
+def test_integrate_dmft_bad_options_exit_2(tmp_path, capsys, argv, match):
+    out = tmp_path / "bad.json"
+    code = main(["integrate", "--model", "dmft", "--depths", "3", "--singular-values", "2", *argv, "-o", str(out)])
+    assert code == 2 and match in capsys.readouterr().err and not out.exists()
+
+
+def test_learning_rate_only_with_dmft(capsys):
+    assert main(["integrate", "--depths", "2,2", "--singular-values", "2", "--learning-rate", "0.1"]) == 2
+    assert "--model dmft" in capsys.readouterr().err
+
+
+def test_validate_theory_dmft_small_sweep(tmp_path):
+    """A CI-sized sweep that can fail: 6 seeds, widths 96 and 384, depth 3."""
+    out = tmp_path / "v.json"
+    code = main(["validate", "--depths", "3", "--widths", "96,384", "--seeds", "0,1,2,3,4,5", "--init-scale", "0.5",
+                 "--theory", "dmft", "--learning-rate", "0.04", "--t-max", "6", "--no-progress", "-o", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["config"]["theory"] == "dmft" and data["config"]["dmft_time"] == "discrete at the learning rate"
+    mean, noise = np.array(data["ensemble_errors"]), np.array(data["standard_errors"])
+    assert mean[-1] < 3 * noise[-1] + 0.005
+    assert data["scatter"][-1] < data["scatter"][0]
+    # single networks scatter around the mean: each is further from the DMFT than the mean is
+    assert np.median(data["errors"][-1]) > mean[-1]
+
+
+def test_small_sweep_catches_the_wrong_dmft(monkeypatch):
+    """The same check fails when the DMFT drops its response terms (gradient independence)."""
+    import functools
+
+    import pathdyn.validation.dmft as module
+    from pathdyn.validation.sweep import validate_width
+
+    monkeypatch.setattr(module, "solve_dmft", functools.partial(solve_dmft, responses=False))
+    report = validate_width((3,), (96, 384), seeds=range(6), init_scale=0.5, theory="dmft", learning_rate=0.04, t_max=6.0)
+    assert not report.ensemble_errors[-1] < 3 * report.standard_errors[-1] + 0.005
