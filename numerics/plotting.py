@@ -107,3 +107,10 @@ def plot_phase_planes(panels, path, max_trajectories: int = 100) -> None:
     )
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def supported_plot_suffixes() -> tuple:
+    """File suffixes (without the dot) matplotlib can save figures as, e.g. ``("eps", "pdf", "png", ...)``."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
