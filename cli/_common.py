@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
 
 
@@ -60,15 +57,37 @@ def random_singular_values(spec: str) -> list:
         raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
 
 
+BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")
+
+
+def dataset_file(spec: str | None) -> str | None:
+    """The file a ``--dataset`` value names, or ``None`` for a built-in (``hierarchical``, ``random:S,...``)."""
+    if spec is None or spec in BUILTIN_DATASETS or spec.startswith("random:"):
+        return None
+    return spec
+
+
 def check_json_output(path: str | None) -> None:
     """``-o`` must name a .json file, or be ``-``/absent (standard output)."""
     if path not in (None, "-") and not str(path).endswith(".json"):
         raise ConfigError(f"-o/--output: {path!r} should be a .json file (or '-')")
 
 
-def write_output(path: str | None, text: str) -> None:
-    """Write text to ``path`` atomically, or to standard output for ``None`` or ``-``."""
-    if path in (None, "-"):
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+def file_plan(command: str, inputs: dict, outputs: dict) -> FilePlan:
+    """Declare and check every file of a run before any work (:class:`pathdyn.outputs.FilePlan`).
+
+    Parameters
+    ----------
+    command : str
+    inputs : dict
+        Flag -> path given (or ``None``).
+    outputs : dict
+        Flag -> ``(path or None, kind, stdout_ok)``; kind ``"plot"`` checks the suffix.
+    """
+    plan = FilePlan(command)
+    for flag, value in inputs.items():
+        plan.add_input(flag, value)
+    for flag, (value, kind, stdout_ok) in outputs.items():
+        plan.add_output(flag, value, kind=kind, stdout_ok=stdout_ok)
+    plan.check()
+    return plan

@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, write_output
+    from pathdyn.cli._common import check_json_output, file_plan
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration
 
@@ -60,6 +60,7 @@ def run(args) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} is not a positive count; e.g. --seeds 20")
     check_json_output(args.output)
+    plan = file_plan("concentration", {}, {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
@@ -74,10 +75,12 @@ def run(args) -> int:
     if "race" in document:
         print("race agrees  " + " ".join(f"{v:>16.3f}" for v in document["race"]["winner_agreement"]), file=stream)
         print("race fraction" + " ".join(f"{v:>16.3f}" for v in document["race"]["predicted_fraction_mean"]), file=stream)
-    if args.output:
-        write_output(args.output, json.dumps(document, indent=1))
-    if args.plot:
-        from pathdyn.validation.report_plots import plot_concentration
+    with plan:
+        if args.output:
+            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+        if args.plot:
+            from pathdyn.validation.report_plots import plot_concentration
 
-        plot_concentration(document, args.plot)
+            plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
+        plan.commit()
     return 0

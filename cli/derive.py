@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, write_output
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -35,8 +35,11 @@ def run(args) -> int:
 
     if args.fragment and args.format != "latex":
         raise ConfigError(f"--fragment: applies to --format latex only, not --format {args.format}; drop --fragment")
+    plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
     # everything is derived and formatted before the output file is touched
     text = export_equations(arch, format=args.format, fragment=args.fragment)
-    write_output(args.output, text)
+    with plan:
+        plan.stage_text("-o/--output", text)
+        plan.commit()
     return 0

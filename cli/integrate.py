@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
 from pathdyn.errors import ConfigError
 
 COMMAND = "integrate"
@@ -105,6 +105,11 @@ def run(args) -> int:
 
     if not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+    plan = file_plan(
+        "integrate",
+        {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
+        {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
+    )
     architecture = architecture_from_args(args)
     equations = reduce_to_modes(architecture, model="qp")
     S, data_note = singular_values_from_args(args)
@@ -117,9 +122,11 @@ def run(args) -> int:
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
     payload["depths"] = list(architecture.depths)
-    write_output(args.output, json.dumps(payload))
-    if args.plot:
-        from pathdyn.numerics.plotting import plot_mode_trajectories
+    with plan:
+        plan.stage_text("-o/--output", json.dumps(payload))
+        if args.plot:
+            from pathdyn.numerics.plotting import plot_mode_trajectories
 
-        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths)
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S, depths=architecture.depths))
+        plan.commit()
     return 0 if trajectory.success else 1

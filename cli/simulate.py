@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from pathdyn.cli._common import random_singular_values
+from pathdyn.cli._common import dataset_file, file_plan, random_singular_values
 from pathdyn.errors import ConfigError, DatasetError
 
 COMMAND = "simulate"
@@ -80,8 +79,14 @@ def run(args) -> int:
         raise ConfigError("give either --depths or --architecture, not both")
     architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
-    if args.output in ("-", ""):
+    if args.output == "-":
         raise ConfigError("-o/--output: give a .npz file name; run files are binary")
+    plan = file_plan(
+        "simulate",
+        {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init-from": args.init_from},
+        {"-o/--output": (args.output, "npz", False), "--save-weights": (args.save_weights, "npz", False),
+         "--plot": (args.plot, "plot", False)},
+    )
     dataset = _dataset(args.dataset, args.data_seed)
     weights = load_weights(args.init_from) if args.init_from else None
     width = args.width
@@ -111,7 +116,6 @@ def run(args) -> int:
         "wall_time_s": result.stats.get("wall_time_s"),
     })
     from pathdyn import __version__
-    from pathdyn.numerics.trajectory import atomic_write
 
     config["pathdyn"] = __version__
     arrays = {
@@ -124,14 +128,17 @@ def run(args) -> int:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
 
-    atomic_write(Path(args.output), write)
-    if args.save_weights:
-        save_weights(args.save_weights, result.extras["final_weights"])
-    if args.plot:
-        from pathdyn.validation.simulation_plots import plot_simulation
+    with plan:
+        plan.stage("-o/--output", write)
+        if args.save_weights:
+            plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
+        if args.plot:
+            from pathdyn.validation.simulation_plots import plot_simulation
 
-        plot_simulation(result, args.plot, title=f"depths {','.join(map(str, architecture.depths))}, "
-                        f"{args.activation}, width {width}, {args.init} {config['init_scale']}, eta {args.learning_rate}")
+            title = (f"depths {','.join(map(str, architecture.depths))}, {args.activation}, width {width}, "
+                     f"{args.init} {config['init_scale']}, eta {args.learning_rate}")
+            plan.stage("--plot", lambda tmp: plot_simulation(result, tmp, title=title))
+        plan.commit()
     return 0
 
 

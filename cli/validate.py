@@ -116,7 +116,7 @@ def _summary_line(name: str, report) -> str:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, write_output
+    from pathdyn.cli._common import check_json_output, dataset_file, file_plan
     from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
@@ -126,6 +126,8 @@ def run(args) -> int:
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
     check_json_output(args.output)
+    plan = file_plan("validate", {"--dataset": dataset_file(args.dataset)},
+                     {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
     reports = []
     for case in cases:
@@ -147,12 +149,14 @@ def run(args) -> int:
         # The single-case keys, one entry per case (same order as "cases").
         for key in ("widths", "errors", "slope", "slope_ci"):
             document[key] = [case_document[key] for case_document in document["cases"]]
-    if args.output:
-        write_output(args.output, json.dumps(document, indent=1))
-    if args.plot:
-        from pathdyn.validation.report_plots import plot_width_reports
+    with plan:
+        if args.output:
+            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+        if args.plot:
+            from pathdyn.validation.report_plots import plot_width_reports
 
-        plot_width_reports(reports, args.plot, titles=[c["name"] for c in cases])
+            plan.stage("--plot", lambda tmp: plot_width_reports(reports, tmp, titles=[c["name"] for c in cases]))
+        plan.commit()
     if args.strict and any(r.passed is False for r in reports):
         return 1
     return 0
