@@ -91,3 +91,29 @@ def file_plan(command: str, inputs: dict, outputs: dict) -> FilePlan:
         plan.add_output(flag, value, kind=kind, stdout_ok=stdout_ok)
     plan.check()
     return plan
+
+
+#: Default limit on the gradient-descent steps ``t_max / learning_rate`` of one network
+#: (``--max-steps`` raises it): the defaults use a few thousand, and 1e7 steps of the
+#: smallest network already take minutes, so more is almost surely a typo.
+DEFAULT_MAX_STEPS = 10_000_000
+
+
+def add_max_steps_argument(parser) -> None:
+    """``--max-steps N``: the limit :func:`check_step_count` enforces."""
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+                        help=f"refuse runs of more gradient-descent steps per network than this (default {DEFAULT_MAX_STEPS:,})")
+
+
+def check_step_count(t_max: float, learning_rate: float, max_steps: int) -> int:
+    """The number of steps ``round(t_max / learning_rate)``; refused beyond ``max_steps`` with the fix."""
+    for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
+        if not value > 0:
+            raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
+    steps = t_max / learning_rate
+    if steps > max_steps:
+        raise ConfigError(
+            f"--t-max / --learning-rate = {t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
+            f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
+        )
+    return round(steps)

@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init-scale", type=float, default=CONCENTRATION_DEFAULTS["init_scale"], help=f"sigma (default {CONCENTRATION_DEFAULTS['init_scale']})")
     parser.add_argument("--learning-rate", type=float, default=CONCENTRATION_DEFAULTS["learning_rate"], help=f"eta (default {CONCENTRATION_DEFAULTS['learning_rate']})")
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
+    from pathdyn.cli._common import add_max_steps_argument
+
+    add_max_steps_argument(parser)
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
@@ -51,7 +54,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, file_plan
+    from pathdyn.cli._common import check_json_output, check_step_count, file_plan
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration
 
@@ -60,6 +63,7 @@ def run(args) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} is not a positive count; e.g. --seeds 20")
     check_json_output(args.output)
+    check_step_count(args.t_max, args.learning_rate, args.max_steps)
     plan = file_plan("concentration", {}, {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,

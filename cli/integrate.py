@@ -78,16 +78,20 @@ def initial_state_from_args(args, equations, num_modes: int):
     if args.init:
         path = Path(args.init)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"--init: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
         except json.JSONDecodeError as error:
             raise ConfigError(f"--init: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
         if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
             raise ConfigError(f'--init: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
+        from pathdyn.checks import real_array
+
         try:
-            q0 = np.array(data["q0"], dtype=float)
-            p0 = np.array(data["p0"], dtype=float)
-        except (TypeError, ValueError):
-            raise ConfigError("--init: q0 and p0 must be rectangular arrays of numbers, shape (pathways, modes)") from None
+            q0 = real_array("--init: q0", data["q0"])
+            p0 = real_array("--init: p0", data["p0"])
+        except ConfigError:
+            raise ConfigError("--init: q0 and p0 must be rectangular arrays of real numbers, shape (pathways, modes)") from None
         expected = (equations.num_pathways, num_modes)
         for name, value in (("q0", q0), ("p0", p0)):
             if value.shape != expected:
@@ -113,6 +117,9 @@ def run(args) -> int:
     architecture = architecture_from_args(args)
     equations = reduce_to_modes(architecture, model="qp")
     S, data_note = singular_values_from_args(args)
+    for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
+        if dimension is not None and dimension < len(S):
+            raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
     trajectory = integrate(

@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
     net.add_argument("--activation", default="linear", help="linear (default), relu or tanh on hidden layers")
     net.add_argument("--activate-last", action="store_true", help="also apply the activation after each pathway's last layer (the paper's code)")
     init = parser.add_argument_group("initialisation")
-    init.add_argument("--init", default="gaussian", help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
+    init.add_argument("--init", default=None, help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
     init.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3; 0.01 for --init paper)")
     init.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     init.add_argument("--init-from", metavar="WEIGHTS.npz", default=None, help="start from these weights (arrays W_<a>_<d>) instead of --init")
@@ -79,6 +79,10 @@ def run(args) -> int:
         raise ConfigError("give either --depths or --architecture, not both")
     architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
+    if args.init_from and (args.init is not None or args.init_scale is not None):
+        given = " and ".join(f for f, v in (("--init", args.init), ("--init-scale", args.init_scale)) if v is not None)
+        raise ConfigError(f"{given}: the initial weights come from --init-from {args.init_from!r}; drop {given} or --init-from")
+    args.init = args.init or "gaussian"
     if args.output == "-":
         raise ConfigError("-o/--output: give a .npz file name; run files are binary")
     plan = file_plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 
@@ -64,6 +65,9 @@ def add_arguments(parser) -> None:
     case.add_argument("--dataset", default=None,
                       help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), random:S1,S2,... (whitened, "
                            "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
+    from pathdyn.cli._common import add_max_steps_argument
+
+    add_max_steps_argument(parser)
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
@@ -116,7 +120,7 @@ def _summary_line(name: str, report) -> str:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, dataset_file, file_plan
+    from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
     from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
@@ -129,6 +133,11 @@ def run(args) -> int:
     plan = file_plan("validate", {"--dataset": dataset_file(args.dataset)},
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
+    defaults = inspect.signature(validate_width).parameters
+    for case in cases:
+        # the learning-rate floor runs at eta / 2 for twice the steps
+        t_max = case.get("t_max", defaults["t_max"].default)
+        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default) / 2, args.max_steps)
     reports = []
     for case in cases:
         options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from pathdyn.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, whole_number
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.compile import CompiledRHS, compile_rhs
 from pathdyn.numerics.rosenbrock import BlowUp, StepSizeCollapse, rodas_solve
@@ -36,12 +37,17 @@ METHODS = {
 }
 
 
-def _as_float_array(value, name):
+def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
+    """Bytes of the recorded output: the state, K and the loss per output time, plus the solver's copy."""
     try:
-        array = np.asarray(value, dtype=float)
+        size = int(np.size(initial_state))
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected numbers, got {value!r}") from None
-    return array
+        size = f.num_state
+    return 8.0 * num_points * (3 * size + size // max(f.num_state, 1))
+
+
+def _as_float_array(value, name):
+    return real_array(name, value)
 
 
 def _blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
@@ -81,6 +87,9 @@ class _Ensemble:
             problems.append("initial_state contains NaN or infinite values")
         if not np.all(np.isfinite(S)):
             problems.append("singular_values contain NaN or infinite values")
+        elif np.any(S <= 0) or np.any(S > MAX_MAGNITUDE):
+            problems.append(f"singular_values must lie in (0, {MAX_MAGNITUDE:g}] (larger ones stall the integrator), "
+                            f"got {np.min(S):g} .. {np.max(S):g}")
         self.batch = y0.shape[:-2]
         self.num_modes = y0.shape[-1]
         member_shape = (*self.batch, self.num_modes)
@@ -295,21 +304,15 @@ def integrate(
     f = compile_rhs(equations_or_compiled)
     if method not in METHODS:
         raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(METHODS)}")
-    try:
-        t_max = float(t_max)
-    except (TypeError, ValueError):
-        raise ConfigError(f"t_max: expected a number, got {t_max!r}") from None
-    if not np.isfinite(t_max) or t_max <= 0:
-        raise ConfigError(f"t_max: must be a positive finite time, got {t_max}")
-    for name, value in (("rtol", rtol), ("atol", atol), ("blowup_threshold", blowup_threshold)):
-        if not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{name}: must be positive and finite, got {value}")
-    if loss_tol is not None and not (np.isfinite(loss_tol) and loss_tol > 0):
-        raise ConfigError(f"loss_tol: must be positive and finite (or None), got {loss_tol}")
+    t_max = real_number("t_max", t_max, positive=True, example="40")
+    rtol = real_number("rtol", rtol, positive=True, below=1.0, example="1e-8")
+    atol = real_number("atol", atol, positive=True, example="1e-10")
+    blowup_threshold = real_number("blowup_threshold", blowup_threshold, positive=True)
+    loss_tol = real_number("loss_tol", loss_tol, positive=True, allow_none=True)
     if t_eval is None:
-        if int(num_points) < 2:
-            raise ConfigError(f"num_points: need at least 2 output times, got {num_points}")
-        t_eval = np.linspace(0.0, t_max, int(num_points))
+        num_points = whole_number("num_points", num_points, minimum=2)
+        check_memory(f"num_points={num_points}", _output_bytes(f, num_points, initial_state), "use a smaller num_points")
+        t_eval = np.linspace(0.0, t_max, num_points)
     else:
         t_eval = _as_float_array(t_eval, "t_eval").ravel()
         if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:

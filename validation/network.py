@@ -791,7 +791,7 @@ def _check_run_memory(sizes, dataset, records: int, batch: int, dtype) -> None:
     record_bytes = records * (batch * (len(sizes) * modes * modes + 1) + 4) * 8
     # current weights and one gradient per layer, the final weights kept per seed, activations forward and back
     needed = itemsize * (3 * weights * batch + 2 * activations) + record_bytes
-    check_memory(f"width {max(n for s in sizes for n in s)} with {batch} seed(s) and {records} records",
+    check_memory(f"a network of {weights:,} weights with {batch} seed(s) and {records:,} records",
                  needed, "use a smaller width, fewer seeds or a larger record_every")
 
 
