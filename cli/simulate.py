@@ -77,8 +77,6 @@ def run(args) -> int:
 
     if args.architecture and args.depths:
         raise ConfigError("give either --depths or --architecture, not both")
-    architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
-        depths=parse_depths(args.depths or "2,2", argument="--depths"))
     if args.init_from and (args.init is not None or args.init_scale is not None):
         given = " and ".join(f for f, v in (("--init", args.init), ("--init-scale", args.init_scale)) if v is not None)
         raise ConfigError(f"{given}: the initial weights come from --init-from {args.init_from!r}; drop {given} or --init-from")
@@ -91,6 +89,8 @@ def run(args) -> int:
         {"-o/--output": (args.output, "npz", False), "--save-weights": (args.save_weights, "npz", False),
          "--plot": (args.plot, "plot", False)},
     )
+    architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
+        depths=parse_depths(args.depths or "2,2", argument="--depths"))
     dataset = _dataset(args.dataset, args.data_seed)
     weights = load_weights(args.init_from) if args.init_from else None
     width = args.width
