@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pathdyn.cli.main import build_parser, main
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 #: The least each command needs to get past argparse; every output goes to OLD.
 BASE = {
