@@ -19,6 +19,28 @@ examples:
 """
 
 
+#: Largest ``M * sum_a D_a^2`` derive accepts. The exported equations hold about
+#: ``sum_a D_a^2`` weight factors and the symbolic work grows with the number of pathways
+#: M as well; at this bound every format finishes in well under a minute even on a busy
+#: machine (docs/reliability.md has the measurements), while 8 pathways of depth 200
+#: (2.6e6) already take minutes.
+MAX_DERIVE_SIZE = 400_000
+
+
+def check_derive_size(architecture) -> None:
+    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`)."""
+    from pathdyn.errors import ArchitectureError
+
+    depths = architecture.depths
+    size = len(depths) * sum(d * d for d in depths)
+    if size > MAX_DERIVE_SIZE:
+        raise ArchitectureError(
+            f"--depths: {len(depths)} pathway(s) of depth up to {max(depths)} give pathways x sum of squared depths = "
+            f"{size:,}, above the {MAX_DERIVE_SIZE:,} that derive finishes in reasonable time; use fewer or shallower "
+            "pathways (pathdyn integrate takes any depth up to 1000)"
+        )
+
+
 def add_arguments(parser) -> None:
     add_architecture_arguments(parser)
     parser.add_argument(
@@ -37,6 +59,7 @@ def run(args) -> int:
         raise ConfigError(f"--fragment: applies to --format latex only, not --format {args.format}; drop --fragment")
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
+    check_derive_size(arch)
     # everything is derived and formatted before the output file is touched
     text = export_equations(arch, format=args.format, fragment=args.fragment)
     with plan:
