@@ -25,6 +25,9 @@ examples:
 #: machine (docs/reliability.md has the measurements), while 8 pathways of depth 200
 #: (2.6e6) already take minutes.
 MAX_DERIVE_SIZE = 400_000
+#: Most pathways derive accepts: the text form of the reduced equations sorts sums over all
+#: pathways in every equation (300 pathways of depth 2 took 84 s as text).
+MAX_DERIVE_PATHWAYS = 100
 
 
 def check_derive_size(architecture) -> None:
@@ -32,6 +35,11 @@ def check_derive_size(architecture) -> None:
     from pathdyn.errors import ArchitectureError
 
     depths = architecture.depths
+    if len(depths) > MAX_DERIVE_PATHWAYS:
+        raise ArchitectureError(
+            f"--depths: {len(depths)} pathways, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "
+            "use fewer pathways (pathdyn integrate takes more)"
+        )
     size = len(depths) * sum(d * d for d in depths)
     if size > MAX_DERIVE_SIZE:
         raise ArchitectureError(
