@@ -7,12 +7,17 @@ BIN := $(VENV)/bin
 OUT ?= out
 STAMP := $(VENV)/.pathdyn-installed
 
-.PHONY: run test test-slow bench clean
+DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
+
+.PHONY: run test test-slow bench docs notebooks clean
 
 $(STAMP): pyproject.toml setup.py validation/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,xarray,distributed]'
+	# The PyTorch engine's tests run on the CPU build where this machine keeps one as a local
+	# wheel (the +cpu pin: never the multi-GB CUDA download); elsewhere they are skipped.
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || echo "no local PyTorch wheel: the PyTorch engine's tests are skipped"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -31,8 +36,23 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# API reference and guides (warnings are errors), then the docstring examples as doctests
+# (also in the default test run).
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python -m pytest -q tests/test_doctests.py
+	@echo "wrote docs/_build/html/index.html"
+
+# Execute every notebook in examples/ (small CI settings; each says how to run the full version).
+notebooks: $(DOCS_STAMP)
+	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/ tests/test_notebooks_paired.py
+
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OUT) *.egg-info build validation/_kernels*.so
+	rm -rf $(VENV) $(OUT) *.egg-info build validation/_kernels*.so docs/_build

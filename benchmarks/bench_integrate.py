@@ -105,7 +105,7 @@ def bench_phase_plane(quick: bool):
         for d in DEPTHS:
             y0 = np.concatenate([states[(d, s)] for s in SCALES], axis=0)
             if method == "race form":
-                K = integrate_race_form(race[d], y0, [S_PHASE], T_MAX, state_names=compiled[d].state_names,
+                K = integrate_race_form(race[d], y0, [S_PHASE], T_MAX, qp_equations=compiled[d],
                                         t_eval=OUTPUT_TIMES, rtol=rtol, atol=rtol * 1e-2).K[..., 0]
             else:
                 K = integrate(compiled[d], y0, [S_PHASE], T_MAX, t_eval=OUTPUT_TIMES, method=method, rtol=rtol,

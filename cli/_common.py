@@ -21,12 +21,17 @@ def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> No
     parser.set_defaults(_default_depths=default_depths)
 
 
-def architecture_from_args(args) -> Architecture:
-    """Build the :class:`Architecture` named by the arguments of :func:`add_architecture_arguments`."""
+def architecture_from_args(args):
+    """The :class:`Architecture` (or, for a TOML file with a ``[graph]`` table, the
+    :class:`~pathdyn.theory.graph.GraphArchitecture`) named by :func:`add_architecture_arguments`'s arguments."""
     if args.architecture and args.depths:
         raise ArchitectureError("give either --depths or --architecture, not both")
     if args.architecture:
-        arch = Architecture.from_toml(args.architecture)
+        from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+
+        arch = load_architecture_toml(args.architecture)  # a [graph] table selects the graph form
+        if isinstance(arch, GraphArchitecture):
+            return _graph_with_overrides(arch, args)
         given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
         overrides = {k: v for k, v in given if v is not None}
         if overrides:
@@ -36,6 +41,18 @@ def architecture_from_args(args) -> Architecture:
     depths = parse_depths(args.depths or args._default_depths, argument="--depths")
     whitened = True if args.whitened is None else args.whitened
     return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=whitened)
+
+
+def _graph_with_overrides(graph, args):
+    """A graph from ``--architecture`` with ``--n-in``, ``--n-out``, ``--whitened/--general`` applied."""
+    from pathdyn.theory.graph import GraphArchitecture
+
+    given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
+    overrides = {k: v for k, v in given if v is not None}
+    if not overrides:
+        return graph
+    return GraphArchitecture.from_dict(graph.to_dict() | overrides,
+                                       source=f"--architecture {args.architecture} with the command-line options")
 
 
 def parse_floats(text: str, argument: str) -> list:
@@ -93,6 +110,11 @@ def file_plan(command: str, inputs: dict, outputs: dict) -> FilePlan:
     return plan
 
 
+def repeated_inputs(flag: str, paths) -> dict:
+    """The inputs of a repeatable ``flag`` for :func:`file_plan`, numbered from the second on (``--architecture (#2)``)."""
+    return {(flag if i == 1 else f"{flag} (#{i})"): path for i, path in enumerate(paths or (), start=1)}
+
+
 #: Default limit on the gradient-descent steps ``t_max / learning_rate`` of one network
 #: (``--max-steps`` raises it): the defaults use a few thousand, and 1e7 steps of the
 #: smallest network already take minutes, so more is almost surely a typo.
@@ -117,3 +139,24 @@ def check_step_count(t_max: float, learning_rate: float, max_steps: int) -> int:
             f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
         )
     return round(steps)
+
+
+def use_file_backend() -> None:
+    """Draw figures with matplotlib's non-interactive Agg backend (the command line only writes files).
+
+    The library never chooses a backend, so that notebooks and scripts keep theirs;
+    the command line has no window to draw into and must not need a display.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def add_cluster_arguments(parser) -> None:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    group = parser.add_argument_group("cluster (optional extra 'distributed': pip install 'pathdyn[distributed]')")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="train the networks on a local Dask cluster of N processes (same results, bit for bit)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")

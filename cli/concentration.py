@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from pathdyn.cli._common import add_cluster_arguments
 from pathdyn.errors import ConfigError
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
@@ -27,6 +28,7 @@ values 2, 1.4, 0.9, 0.5.
 Example:
   pathdyn concentration --depths 2,3,4,5,7 --activation linear,relu,tanh --seeds 20 \\
       -o conc.json --plot conc.png
+  pathdyn concentration --seeds 100 --workers 4 -o conc.json   (a local Dask cluster)
 
 conc.json holds "config", "depths", "dominant_fraction" ({{"linear": [mean per depth], ...}}),
 "ci" ({{"linear": [[low, high] per depth], ...}}), per-mode and per-seed fractions, the final
@@ -48,9 +50,11 @@ def add_arguments(parser) -> None:
 
     add_max_steps_argument(parser)
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
+    parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    add_cluster_arguments(parser)
 
 
 def run(args) -> int:
@@ -68,6 +72,8 @@ def run(args) -> int:
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
+        device=args.device,
+        workers=args.workers, scheduler=args.scheduler,
     )
     document = result.to_json_dict()
     stream = sys.stderr if args.output == "-" else sys.stdout
@@ -83,8 +89,10 @@ def run(args) -> int:
         if args.output:
             plan.stage_text("-o/--output", json.dumps(document, indent=1))
         if args.plot:
+            from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.report_plots import plot_concentration
 
+            use_file_backend()
             plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
         plan.commit()
     return 0

@@ -16,6 +16,7 @@ examples:
   pathdyn derive --depths 2,3 --n-in 8 --n-out 15 --general --format latex -o eqs.tex
   pathdyn derive --architecture arch.toml --format json -o eqs.json
   pathdyn derive --depths 13,2,5 --format latex --fragment
+  pathdyn derive --depths 13,2 --format latex --prod --label-prefix deep -o deep.tex
 """
 
 
@@ -34,7 +35,8 @@ def check_derive_size(architecture) -> None:
     """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`)."""
     from pathdyn.errors import ArchitectureError
 
-    depths = architecture.depths
+    # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
+    depths = getattr(architecture, "depths", None) or tuple(len(path) for path in architecture.paths)
     if len(depths) > MAX_DERIVE_PATHWAYS:
         raise ArchitectureError(
             f"--depths: {len(depths)} pathways, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "
@@ -56,6 +58,13 @@ def add_arguments(parser) -> None:
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
+    latex = parser.add_argument_group("LaTeX layout")
+    latex.add_argument("--ungrouped", action="store_true",
+                       help="one environment per equation (default: related equations share one align)")
+    latex.add_argument("--prod", action="store_true",
+                       help="write products of 3 or more consecutive layers as \\prod_{k=i}^{j} W_a^{(k)}")
+    latex.add_argument("--label-prefix", metavar="WORD", default=None,
+                       help="labels eq:WORD:W-1-1 instead of eq:W-1-1 (two architectures in one paper)")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
@@ -63,13 +72,18 @@ def run(args) -> int:
     from pathdyn.errors import ConfigError
     from pathdyn.theory.export import export_equations
 
-    if args.fragment and args.format != "latex":
-        raise ConfigError(f"--fragment: applies to --format latex only, not --format {args.format}; drop --fragment")
+    latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
+                   "--label-prefix": args.label_prefix is not None}
+    for flag, given in latex_flags.items():
+        if given and args.format != "latex":
+            raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
     check_derive_size(arch)
     # everything is derived and formatted before the output file is touched
-    text = export_equations(arch, format=args.format, fragment=args.fragment)
+    options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
+               if args.format == "latex" else {})
+    text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()

@@ -39,7 +39,7 @@ def _run_phase_plane(args) -> int:
     from pathdyn.numerics.phase_plane import compute_phase_panel
     from pathdyn.numerics.plotting import plot_phase_planes
     from pathdyn.theory.architecture import parse_depths
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import reduce_to_modes
 
     plan = file_plan("figures", {}, {"-o/--output": (args.output, "plot", False)})
     depths = parse_depths(args.depths, argument="--depths")
@@ -68,6 +68,9 @@ def _run_phase_plane(args) -> int:
                     c=args.c, seed=args.seed + row, race_equations=race,
                 )
             )
+    from pathdyn.cli._common import use_file_backend
+
+    use_file_backend()
     with plan:
         plan.stage("-o/--output", lambda tmp: plot_phase_planes(panels, tmp))
         plan.commit()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ArchitectureError, ConfigError
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
 ORDER = 20
+#: Without --t-max: integrate this far, then stop the output where every K has settled.
+AUTO_HORIZON = 40.0
+AUTO_TOLERANCE = 1e-3
 DESCRIPTION = """\
 Integrate the paper's reduced q/p equations (one mode per singular value) and write
 {"t", "K" (times, pathways, modes), "loss", "success", "message", ...} as JSON.
@@ -19,7 +23,15 @@ examples:
   pathdyn integrate --depths 2,5,9 --singular-values 3,1.5,0.7 --t-max 40 -o out.json
   pathdyn integrate --depths 2,8 --dataset hierarchical --init-scale 0.1 --seed 0 --t-max 40 -o out.json --plot out.png
   pathdyn integrate --depths 2,3 --singular-values 2,1 --init init.json --t-max 20 -o out.json
+  pathdyn integrate --depths 2,3 --singular-values 2,1 --input-variances 0.5,2 --t-max 40 -o general.json
+  pathdyn integrate --depths 2,3 --dataset aligned.npz --t-max 40 -o general.json
+  pathdyn integrate --depths 2,8 --dataset hierarchical -o out.nc      (netCDF: needs pip install 'pathdyn[xarray]')
 init.json holds {"q0": [[...]], "p0": [[...]]}, arrays of shape (pathways, modes).
+
+Non-whitened inputs (docs/non-whitened.md): --input-variances (or a dataset whose inputs
+are not whitened, or --general) integrates the equations with each mode's input variance
+lambda = v^T Sigma_x v: error S - lambda sum_a K_a, final sum_a K_a = S / lambda. A dataset
+is refused when its inputs are misaligned with its modes (above the documented threshold).
 """
 
 
@@ -32,42 +44,84 @@ def add_arguments(parser) -> None:
         "--dataset", metavar="NAME|FILE",
         help="'hierarchical' (the paper's, whitened), or a .npz (X, Y) / .csv file; default hierarchical",
     )
+    data.add_argument("--input-variances", metavar="L1,L2,...",
+                      help="input variance lambda of each mode (with --singular-values; implies general inputs)")
+    data.add_argument("--allow-misaligned", action="store_true",
+                      help="integrate per mode even when the dataset's inputs are misaligned with its modes (recorded as a warning)")
     init = parser.add_argument_group("initial conditions")
     init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes)')
     init.add_argument("--init-scale", type=float, default=0.1, help="std of the random p(0) (default 0.1)")
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
     init.add_argument("--seed", type=int, default=0, help="seed of the drawn initial state (default 0)")
     run_group = parser.add_argument_group("integration")
-    run_group.add_argument("--t-max", type=float, default=40.0, help="final time, tau = 1 units (default 40)")
+    run_group.add_argument(
+        "--t-max", type=float, default=None,
+        help=f"final time, tau = 1 units (default: where every K has settled to 0.1%% of S_1, at most {AUTO_HORIZON:g})",
+    )
     run_group.add_argument("--num-points", type=int, default=201, help="output times (default 201)")
     run_group.add_argument("--method", default="LSODA", help="LSODA (default), BDF, Radau, RK45, RK23, DOP853, rosenbrock (per-member steps; large ensembles)")
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
-    parser.add_argument("-o", "--output", default="-", help="output JSON file; '-' (default) prints to standard output")
+    parser.add_argument("-o", "--output", default="-",
+                        help="output JSON file, or FILE.nc for netCDF (xarray extra); '-' (default) prints the JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
-def singular_values_from_args(args):
-    """Singular values and a provenance note from ``--singular-values`` / ``--dataset``."""
+def _positive_values(text: str, option: str):
     import numpy as np
 
+    values = np.array(parse_floats(text, option))
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ConfigError(f"{option}: must be positive and finite, got {values.tolist()}")
+    return values
+
+
+def singular_values_from_args(args):
+    """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
+
+    ``lambda`` is None for whitened inputs (the equations without an input variance).
+    """
     if args.singular_values is not None:
-        S = np.array(parse_floats(args.singular_values, "--singular-values"))
-        if not np.all(np.isfinite(S)) or np.any(S <= 0):
-            raise ConfigError(f"--singular-values: must be positive and finite, got {S.tolist()}")
-        return S, {"singular_values": "given"}
+        S = _positive_values(args.singular_values, "--singular-values")
+        if args.input_variances is None:
+            if args.whitened is False:
+                raise ConfigError("--general: the reduced equations need each mode's input variance; "
+                                  "give --input-variances L1,L2,... (one per singular value) or a --dataset")
+            return S, None, {"singular_values": "given"}
+        lam = _positive_values(args.input_variances, "--input-variances")
+        if lam.size != S.size:
+            raise ConfigError(f"--input-variances: {lam.size} values for {S.size} singular values; give one per mode")
+        return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
+    if args.input_variances is not None:
+        raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
+    from pathdyn.numerics.alignment import check_alignment, mode_rank
     from pathdyn.numerics.datasets import resolve_dataset
 
     dataset = resolve_dataset(args.dataset or "hierarchical")
-    if not dataset.is_whitened:
-        raise ConfigError(
-            f"--dataset: {dataset.name!r} is not whitened (X X^T / P != I); the reduced equations assume Sigma_x = I: "
-            "whiten X or pass --singular-values"
-        )
-    S = dataset.singular_values
-    keep = S > 1e-12 * S[0]
-    return S[keep], {"dataset": dataset.name, "dataset_notes": dataset.notes}
+    alignment = check_alignment(dataset, args.allow_misaligned, argument="--dataset")
+    rank = mode_rank(dataset.singular_values)
+    note = {"dataset": dataset.name, "dataset_notes": dataset.notes, "misalignment": alignment.misalignment}
+    if not alignment.aligned:
+        note["warnings"] = [f"inputs misaligned with the modes ({alignment.describe()}); integrated per mode anyway"]
+    lam = None if alignment.unit_variances and args.whitened is not False else alignment.input_variances
+    return dataset.singular_values[:rank], lam, note
+
+
+def _architecture_for_inputs(args, lam):
+    """The architecture of the arguments, with general inputs whenever input variances are used."""
+    from pathdyn.theory.architecture import Architecture
+
+    architecture = architecture_from_args(args)
+    if not isinstance(architecture, Architecture):
+        raise ArchitectureError(f"--architecture {args.architecture}: integrate takes pathway architectures; for a [graph]"
+                                " use pathdyn derive, graph-validate or the Python API (docs/graphs.md)")
+    if lam is None:
+        return architecture
+    if args.whitened is True:
+        raise ConfigError(f"--whitened: the inputs have variances {[round(v, 6) for v in lam.tolist()]}, not 1; "
+                          "drop --whitened (or use whitened data)")
+    return Architecture.from_dict(architecture.to_dict() | {"whitened": False}, source="--input-variances")
 
 
 def initial_state_from_args(args, equations, num_modes: int):
@@ -103,37 +157,91 @@ def initial_state_from_args(args, equations, num_modes: int):
     return y0, {"init_scale": args.init_scale, "c": args.c, "seed": args.seed}
 
 
+def round_up_nicely(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``value``."""
+    import math
+
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10 * power
+
+
+def automatic_t_max(settled: float, horizon: float = AUTO_HORIZON) -> float:
+    """A round final time a quarter past ``settled``, so the plot shows the dynamics, not the plateau."""
+    return min(horizon, round_up_nicely(max(1.25 * settled, 1e-3)))
+
+
+def _plot_title(depths, notes: dict, S, lam=None) -> str:
+    """What was integrated: model, depths, data, input variances and initial state."""
+    parts = [f"data {notes['dataset']}" if "dataset" in notes else
+             r"$S_\alpha$ = " + ", ".join(f"{s:g}" for s in S)]
+    if lam is not None:
+        parts.append(r"$\lambda_\alpha$ = " + ", ".join(f"{v:.3g}" for v in lam))
+    names = {"init": "initial state from {}", "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$",
+             "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
+    parts += [names[key].format(value) for key, value in notes.items() if key in names]
+    return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
+
+
 def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.theory.reduced import reduce_to_modes
+    from pathdyn.theory.models import reduce_to_modes
 
-    if not args.t_max > 0:
+    if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     plan = file_plan(
         "integrate",
         {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
         {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
     )
-    architecture = architecture_from_args(args)
-    equations = reduce_to_modes(architecture, model="qp")
-    S, data_note = singular_values_from_args(args)
+    netcdf = str(args.output).endswith(".nc")
+    if netcdf:
+        from pathdyn.numerics.data import require
+
+        require("xarray")  # before the work, not after it
+    S, lam, data_note = singular_values_from_args(args)
+    architecture = _architecture_for_inputs(args, lam)
     for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
         if dimension is not None and dimension < len(S):
             raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
+    equations = reduce_to_modes(architecture, model="qp")
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
-    trajectory = integrate(
-        equations, y0, S, args.t_max, num_points=args.num_points, method=args.method, rtol=args.rtol,
-        atol=args.atol, loss_tol=args.loss_tol, provenance=provenance,
-    )
+    options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,
+                   atol=args.atol, loss_tol=args.loss_tol, provenance=provenance)
+    t_max = args.t_max
+    if t_max is None:
+        # a dense probe run finds where the dynamics end; the output then spends its points on them
+        probe = integrate(equations, y0, S, AUTO_HORIZON, num_points=4001, **options)
+        settled = probe.settling_time(AUTO_TOLERANCE)
+        t_max = automatic_t_max(settled)
+        provenance["t_max"] = (f"automatic: K within {AUTO_TOLERANCE:g} of its final value by t = {settled:.4g}; "
+                               f"t_max = {t_max:g} (at most {AUTO_HORIZON:g})")
+        if settled >= probe.t[-1]:
+            print(f"pathdyn integrate: K still changes at t = {probe.t[-1]:g}; pass a larger --t-max", file=sys.stderr)
+    trajectory = integrate(equations, y0, S, t_max, num_points=args.num_points, **options)
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
+    if lam is not None:
+        payload["input_variances"] = lam.tolist()
     payload["depths"] = list(architecture.depths)
     with plan:
-        plan.stage_text("-o/--output", json.dumps(payload))
+        if netcdf:
+            from dataclasses import replace
+
+            labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
+            plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
+        else:
+            plan.stage_text("-o/--output", json.dumps(payload))
         if args.plot:
+            from pathdyn.cli._common import use_file_backend
             from pathdyn.numerics.plotting import plot_mode_trajectories
 
-            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S, depths=architecture.depths))
+            use_file_backend()
+            title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
+                                                                     depths=architecture.depths, title=title))
         plan.commit()
     return 0 if trajectory.success else 1

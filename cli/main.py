@@ -81,12 +81,18 @@ def check_option_values(parser, args) -> None:
     for action in _chosen_actions(parser, args):
         value = getattr(args, action.dest, None)
         flag = "/".join(action.option_strings)
-        if isinstance(value, str) and not value.strip():
-            raise ConfigError(f"{flag}: empty value; give a value or drop {action.option_strings[-1]} to use the default")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{flag}: {value} is not a finite number")
+        # a repeatable option (action="append", e.g. graph-sweep --architecture) holds a list
+        for item in value if isinstance(value, list) else [value]:
+            _check_option_value(flag, action.option_strings[-1], item)
+
+
+def _check_option_value(flag: str, spelling: str, value) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{flag}: {value} is not a finite number")
 
 
 def main(argv=None) -> int:

@@ -51,6 +51,7 @@ def add_arguments(parser) -> None:
     train.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
     train.add_argument("--threads", type=int, default=1,
                        help="cores to use (default 1): pathways run in parallel first, the rest goes to BLAS")
+    train.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, help="output .npz (t, step, K, loss, UtOmegaV, singular_values, config)")
     out.add_argument("--save-weights", metavar="FILE.npz", default=None, help="write the final weights (arrays W_<a>_<d>)")
@@ -105,7 +106,7 @@ def run(args) -> int:
         init=args.init, init_scale=args.init_scale, activation=args.activation,
         learning_rate=args.learning_rate, steps=args.steps, record_every=args.record_every,
         seed=args.seed, weights=weights, dtype=dtype, loss=args.loss, activate_last=args.activate_last,
-        progress=not args.no_progress, threads=args.threads,
+        progress=not args.no_progress, threads=args.threads, device=args.device,
     )
     config = dict(result.provenance)
     config.update({
@@ -137,10 +138,13 @@ def run(args) -> int:
         if args.save_weights:
             plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
         if args.plot:
+            from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.simulation_plots import plot_simulation
 
-            title = (f"depths {','.join(map(str, architecture.depths))}, {args.activation}, width {width}, "
-                     f"{args.init} {config['init_scale']}, eta {args.learning_rate}")
+            use_file_backend()
+            title = (f"depths ({', '.join(map(str, architecture.depths))}), "
+                     f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
+                     f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
             plan.stage("--plot", lambda tmp: plot_simulation(result, tmp, title=title))
         plan.commit()
     return 0

@@ -123,10 +123,22 @@ class CompiledRHS:
     parameter broadcastable to ``batch``; returns ``dy/dt`` of shape ``y.shape``.
     Parameters come in ``parameter_names`` order (``S`` first).
 
+    The checked calls (``f(...)``, :meth:`jacobian`, :meth:`strengths`,
+    :meth:`mode_loss`, :meth:`invariants`, :meth:`strength_rates`) validate shapes and
+    return stacked arrays. Solvers that lay out the state themselves use the *batch
+    calls* :meth:`batch_rhs`, :meth:`batch_jacobian`, :meth:`batch_strengths`,
+    :meth:`batch_mode_loss` and :meth:`batch_invariants`: the same compiled functions,
+    no checks and no stacking, each returning one entry per output (a scalar or an array
+    broadcastable to the batch), so that the solver writes them into its own buffers.
+
     Attributes
     ----------
     state_names : tuple of str
     parameter_names : tuple of str
+    layout : tuple of StateVariable
+        What each state variable is (role, pathway, layer, ...), in state order.
+    parameter_layout : tuple of Parameter
+        What each parameter is (role ``"S"``, ``"lambda"``, ``"c"``, ...), in order.
     invariant_names : tuple of str
     num_pathways : int
     num_state : int
@@ -148,6 +160,8 @@ class CompiledRHS:
         self.parameter_names = tuple(str(s) for s in params)
         self.num_state = len(state)
         self.num_pathways = len(equations.strengths)
+        self.layout = tuple(getattr(equations, "layout", ()))
+        self.parameter_layout = tuple(getattr(equations, "parameter_layout", ()))
         invariants = tuple(getattr(equations, "invariants", ()))
         self.invariant_names = tuple(getattr(inv, "name", "") or f"I_{i + 1}" for i, inv in enumerate(invariants))
         self.invariant_exprs = tuple(sp.sympify(getattr(inv, "expr", inv)) for inv in invariants)
@@ -159,6 +173,11 @@ class CompiledRHS:
         self._jac = _lambdify(args, list(jacobian), cse)
         self._strengths = _lambdify([list(state), *params], strengths, cse)
         self._invariants = _lambdify([list(state), *params], list(self.invariant_exprs), cse) if invariants else None
+        # The mode's loss as the equations define it ((S - lambda K)^2 / (2 lambda) for general
+        # inputs); equations without one get (S - sum_a K_a)^2 / 2 from the integrator.
+        loss = getattr(equations, "loss", None)
+        self._loss = _lambdify([list(state), *params], [sp.sympify(loss)], cse) if loss is not None else None
+        self._rates = None  # dK_a/dt, compiled on first use (only phase planes need it)
         self.__doc__ = self._make_doc(state, params, rhs)
 
     def _make_doc(self, state, params, rhs) -> str:
@@ -200,6 +219,73 @@ class CompiledRHS:
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         return _fill(self._strengths(y, *params), y.shape[1:])
+
+    def mode_loss(self, y, *params) -> np.ndarray:
+        """Each mode's loss, shape ``batch``: ``(S - sum_a K_a)^2 / 2``, or the equations' own
+        ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs)."""
+        y = np.asarray(y, dtype=float)
+        self._check(y, params)
+        return self._mode_loss(y, params)
+
+    def _mode_loss(self, y, params) -> np.ndarray:
+        if self._loss is not None:
+            return np.broadcast_to(np.asarray(self._loss(y, *params)[0], dtype=float), y.shape[1:])
+        K = np.broadcast_to(np.asarray(self._strengths(y, *params), dtype=float), (self.num_pathways, *y.shape[1:]))
+        error = np.asarray(params[0], dtype=float) - K.sum(axis=0)
+        return 0.5 * error**2
+
+    def strength_rates(self, y, *params) -> np.ndarray:
+        """``dK_a/dt`` along the flow for every pathway, shape ``(M, *batch)``.
+
+        Notes
+        -----
+        Compiled from the equations by the chain rule,
+        ``dK_a/dt = sum_x (dK_a/dx) (dx/dt)`` over the state ``x``, on first use.
+        """
+        y = np.asarray(y, dtype=float)
+        self._check(y, params)
+        if self._rates is None:
+            equations = self.equations
+            state = list(equations.state)
+            rhs = [sp.sympify(f) for f in equations.rhs]
+            rates = [sp.Add(*[sp.diff(sp.sympify(k), x) * f for x, f in zip(state, rhs)]) for k in equations.strengths]
+            self._rates = _lambdify([state, *equations.parameters], rates, True)
+        return _fill(self._rates(y, *params), y.shape[1:])
+
+    def batch_rhs(self, t, y, *params) -> list:
+        """Unchecked right-hand side: ``n_state`` entries, each a scalar or broadcastable to the batch.
+
+        Parameters
+        ----------
+        t : float
+        y : ndarray, shape ``(n_state, *batch)``
+        *params : ndarray or float
+            In ``parameter_names`` order, each broadcastable to ``batch``.
+
+        Returns
+        -------
+        list
+            ``dy_i/dt`` for each state variable ``i``; the caller stacks or stores them.
+        """
+        return self._rhs(t, y, *params)
+
+    def batch_jacobian(self, t, y, *params) -> list:
+        """Unchecked Jacobian: ``n_state**2`` entries ``d rhs_i / d y_j``, row-major (as :meth:`batch_rhs`)."""
+        return self._jac(t, y, *params)
+
+    def batch_strengths(self, y, *params) -> list:
+        """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`)."""
+        return self._strengths(y, *params)
+
+    def batch_mode_loss(self, y, *params) -> np.ndarray:
+        """Unchecked loss of each mode, shape ``y.shape[1:]`` (as :meth:`mode_loss`)."""
+        return self._mode_loss(y, params)
+
+    def batch_invariants(self, y, *params) -> list:
+        """Unchecked conserved quantities: one entry per invariant (an empty list when there are none)."""
+        if self._invariants is None:
+            return []
+        return self._invariants(y, *params)
 
     def invariants(self, y, *params) -> np.ndarray:
         """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0)."""

@@ -1,6 +1,6 @@
 """Datasets: the paper's hierarchical data, random data with prescribed modes, user files.
 
-Conventions (THEORY.md section 1): ``X`` is ``(n_in, P)``, ``Y`` is ``(n_out, P)``,
+Conventions (docs/theory.md, *Notation and loss*): ``X`` is ``(n_in, P)``, ``Y`` is ``(n_out, P)``,
 ``Sigma_x = X X^T / P`` and ``Sigma_yx = Y X^T / P``.
 """
 
@@ -130,7 +130,7 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
         ``True`` (default): ``X = sqrt(8) I_8`` so ``Sigma_x = I`` and
         ``Sigma_yx = Y / sqrt(8)`` (singular values ``sqrt(15/8), sqrt(7/8), ...``).
         ``False``: the paper's ``X = I_8`` with ``Sigma_x = I / 8``; the flow is the
-        whitened one for target ``Y`` slowed by ``P = 8`` (THEORY.md section 2).
+        whitened one for target ``Y`` slowed by ``P = 8`` (docs/theory.md, *Modes*).
 
     Notes
     -----
@@ -151,11 +151,25 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
     return Dataset(X=X, Y=Y, name="hierarchical", notes=note)
 
 
-def random_dataset(singular_values, n_in: int | None = None, n_out: int | None = None, seed: int = 0) -> Dataset:
-    """Whitened random data whose ``Sigma_yx`` has exactly the given singular values.
+def random_dataset(singular_values, n_in: int | None = None, n_out: int | None = None, seed: int = 0,
+                   input_variances=None) -> Dataset:
+    """Random data whose ``Sigma_yx`` has exactly the given singular values; whitened by default.
 
-    ``X = sqrt(n_in) I`` (``P = n_in`` samples, ``Sigma_x = I``) and
-    ``Sigma_yx = U diag(S) V^T`` with Haar-random orthonormal ``U``, ``V``.
+    ``P = n_in`` samples and ``Sigma_yx = U diag(S) V^T`` with Haar-random orthonormal
+    ``U``, ``V``. Without ``input_variances``, ``X = sqrt(n_in) I`` (``Sigma_x = I``).
+
+    Parameters
+    ----------
+    singular_values : array_like
+        Positive ``S_alpha`` (sorted descending in the data).
+    n_in, n_out : int, optional
+        Dimensions (default: the number of singular values).
+    seed : int
+    input_variances : array_like, optional
+        Positive ``lambda_alpha``, one per singular value in the order given: aligned,
+        non-whitened inputs with ``Sigma_x = V diag(lambda) V^T + (I - V V^T)``, sharing ``V``
+        with ``Sigma_yx`` (``X = sqrt(n_in) Sigma_x^{1/2}``, ``Y = sqrt(n_in) U S Lambda^{-1/2} V^T``).
+        The network then learns ``sum_a K_a = S_alpha / lambda_alpha``.
     """
     S = real_array("singular_values", singular_values, error=DatasetError).ravel()
     if S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
@@ -163,6 +177,15 @@ def random_dataset(singular_values, n_in: int | None = None, n_out: int | None =
     check_magnitude("singular_values", S)
     seed = seed_value("seed", seed)
     rank = S.size
+    if input_variances is None:
+        lam = np.ones(rank)
+    else:
+        lam = real_array("input_variances", input_variances, error=DatasetError).ravel()
+    if lam.shape != S.shape or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise DatasetError(
+            f"input_variances: expected {rank} positive finite numbers (one per singular value), got {lam.tolist()}"
+        )
+    check_magnitude("input_variances", lam)
     n_in = rank if n_in is None else whole_number("n_in", n_in, minimum=1)
     n_out = rank if n_out is None else whole_number("n_out", n_out, minimum=1)
     if n_in < rank or n_out < rank:
@@ -171,10 +194,15 @@ def random_dataset(singular_values, n_in: int | None = None, n_out: int | None =
     U = np.linalg.qr(rng.standard_normal((n_out, rank)))[0]
     V = np.linalg.qr(rng.standard_normal((n_in, rank)))[0]
     order = np.argsort(-S)
-    sigma_yx = (U * S[order]) @ V.T
-    X = np.sqrt(n_in) * np.eye(n_in)
-    Y = sigma_yx * np.sqrt(n_in)
-    return Dataset(X=X, Y=Y, name=f"random(S={S[order].round(6).tolist()}, seed={seed})")
+    S, lam = S[order], lam[order]
+    name = f"random(S={S.round(6).tolist()}, seed={seed})"
+    if input_variances is None:
+        return Dataset(X=np.sqrt(n_in) * np.eye(n_in), Y=(U * S) @ V.T * np.sqrt(n_in), name=name)
+    root = (V * np.sqrt(lam)) @ V.T + (np.eye(n_in) - V @ V.T)  # Sigma_x^{1/2}, symmetric
+    X = np.sqrt(n_in) * root
+    Y = np.sqrt(n_in) * (U * (S / np.sqrt(lam))) @ V.T
+    name = f"random(S={S.round(6).tolist()}, lambda={lam.round(6).tolist()}, seed={seed})"
+    return Dataset(X=X, Y=Y, name=name, notes="aligned non-whitened inputs: Sigma_x = V diag(lambda) V^T + (I - V V^T)")
 
 
 def _load_csv(path: Path) -> Dataset:

@@ -2,29 +2,32 @@
 
 Both return arrays of shape ``(*batch, n_state, n_modes)`` in the equations' state
 order, ready for :func:`pathdyn.numerics.integrate.integrate`. The state is matched by
-name: ``q_a``/``p_a`` (the q/p model), ``p_a`` (race form, depth-1 pathways) or
-``s_a_d`` (per-layer model: ``q`` on the first ``D_a - 1`` layers, ``p`` on the last).
+the role in the equations' layout (:class:`pathdyn.theory.modes.StateVariable`): ``q``
+and ``p`` (the q/p model; the race form has ``p`` only) or ``s`` (per-layer model: ``q`` on
+the first ``D_a - 1`` layers, ``p`` on the last).
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
 from pathdyn.checks import check_memory, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
 
-__all__ = ["qp_initial_state", "draw_initial_state", "race_constants"]
-
-_LAYER = re.compile(r"^s_(\d+)_(\d+)$")
-_QP = re.compile(r"^([qp])_(\d+)$")
+__all__ = ["qp_initial_state", "draw_initial_state"]
 
 
-def _names_and_depths(equations):
-    names = tuple(getattr(equations, "state_names", None) or (str(s) for s in equations.state))
-    depths = tuple(getattr(equations, "depths", ()))
-    return names, depths
+def _column(record, depths, q0, p0):
+    """The initial values of one state variable from per-pathway ``q0``, ``p0``."""
+    a = record.pathway
+    if record.role in ("q", "p"):
+        return (q0 if record.role == "q" else p0)[..., a - 1, :]
+    if record.role == "s" and depths:
+        return (p0 if record.layer == depths[a - 1] else q0)[..., a - 1, :]
+    raise ConfigError(
+        f"equations: state variable {record.symbol} has role {record.role!r}, not q, p or s; "
+        "build the initial state array directly"
+    )
 
 
 def _num_pathways(equations) -> int:
@@ -38,22 +41,23 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     Parameters
     ----------
     equations : ModeEquations or CompiledRHS
-        Equations whose state is named ``q_a``, ``p_a`` or ``s_a_d``.
-    q0, p0 : array_like, shape (*batch, M, n_modes)
+        Equations whose state variables have the roles ``q``, ``p`` or ``s``.
+    q0, p0 : array_like, shape ``(*batch, M, n_modes)``
         Initial ``q`` and ``p`` of each pathway and mode (``q`` is ignored for a
         depth-1 pathway, which has only ``p``).
 
     Returns
     -------
-    ndarray, shape (*batch, n_state, n_modes)
+    ndarray, shape ``(*batch, n_state, n_modes)``
 
     Raises
     ------
     ConfigError
-        Shape mismatch, non-finite values, or a state variable that is neither
-        ``q_a``, ``p_a`` nor ``s_a_d``.
+        Shape mismatch, non-finite values, or a state variable whose role is neither
+        ``q``, ``p`` nor ``s``.
     """
-    names, depths = _names_and_depths(equations)
+    layout = tuple(getattr(equations, "layout", ()))
+    depths = tuple(getattr(equations, "depths", ()))
     q0 = np.asarray(q0, dtype=float)
     p0 = np.asarray(p0, dtype=float)
     M = _num_pathways(equations)
@@ -66,23 +70,9 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
         problems.append("q0/p0 contain NaN or infinite values")
     if problems:
         raise ConfigError("; ".join(problems))
-    columns = []
-    for name in names:
-        match = _QP.match(name)
-        if match:
-            source = q0 if match.group(1) == "q" else p0
-            columns.append(source[..., int(match.group(2)) - 1, :])
-            continue
-        match = _LAYER.match(name)
-        if match and depths:
-            a, d = int(match.group(1)), int(match.group(2))
-            source = p0 if d == depths[a - 1] else q0
-            columns.append(source[..., a - 1, :])
-            continue
-        raise ConfigError(
-            f"equations: state variable {name!r} is not q_a, p_a or s_a_d; build the initial state array directly"
-        )
-    return np.stack(columns, axis=-2)
+    if not layout:
+        raise ConfigError("equations: no state layout (roles q, p, s); pass a ModeEquations or its CompiledRHS")
+    return np.stack([_column(record, depths, q0, p0) for record in layout], axis=-2)
 
 
 def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float = 1.0, batch=()) -> np.ndarray:
@@ -104,7 +94,7 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
 
     Returns
     -------
-    ndarray, shape (*batch, n_state, n_modes)
+    ndarray, shape ``(*batch, n_state, n_modes)``
     """
     scale = real_number("scale", scale, positive=True, example="0.1")
     c = real_number("c", c, nonnegative=True, example="1")
@@ -121,7 +111,3 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     q0 = np.sqrt(p0**2 + c)
     return qp_initial_state(equations, q0, p0)
 
-
-def race_constants(q0, p0) -> np.ndarray:
-    """The conserved ``c = q^2 - p^2`` of given initial ``q``, ``p`` (same shape)."""
-    return np.asarray(q0, dtype=float) ** 2 - np.asarray(p0, dtype=float) ** 2

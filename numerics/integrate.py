@@ -5,36 +5,30 @@ state for :func:`scipy.integrate.solve_ivp` (or :func:`scipy.integrate.odeint` f
 without events); every member is independent, so the Jacobian is block diagonal. It is
 offered to implicit methods in banded form (LSODA) or as a sparse matrix (BDF, Radau).
 ``method="rosenbrock"`` instead gives every member its own steps
-(:mod:`pathdyn.numerics.rosenbrock`).
+(:mod:`pathdyn.numerics.rosenbrock`). The solvers are back-ends in
+:data:`pathdyn.numerics.solvers.SOLVERS`, each returning one
+:class:`pathdyn.numerics.solvers.SolverOutput`; :func:`integrate` validates the request,
+runs the chosen back-end and converts its output to a :class:`Trajectory` in one place.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from pathdyn.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, whole_number
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.compile import CompiledRHS, compile_rhs
-from pathdyn.numerics.rosenbrock import BlowUp, StepSizeCollapse, rodas_solve
+from pathdyn.numerics.rosenbrock import BlowUp
+from pathdyn.numerics.solvers import JACOBIAN, SOLVERS, SolveRequest, SolverOutput
 from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["integrate", "METHODS"]
 
 #: Methods accepted by :func:`integrate` and how the Jacobian is offered to each.
-METHODS = {
-    "LSODA": "banded",
-    "BDF": "sparse",
-    "Radau": "sparse",
-    "RK45": None,
-    "RK23": None,
-    "DOP853": None,
-    "rosenbrock": "per-member",
-}
+METHODS = JACOBIAN
 
 
 def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
@@ -48,21 +42,6 @@ def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
 
 def _as_float_array(value, name):
     return real_array(name, value)
-
-
-def _blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
-    return IntegrationError(
-        f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={threshold:g} near "
-        f"t = {blowup.t:.6g} (depths {depths}); the flow diverges or overflows: use smaller initial "
-        "values, a smaller t_max or a tighter rtol"
-    )
-
-
-def _overflow_error(depths) -> IntegrationError:
-    return IntegrationError(
-        f"overflow: the state became NaN or infinite (depths {depths}); "
-        "use smaller initial values, a smaller t_max or a tighter rtol"
-    )
 
 
 class _Ensemble:
@@ -148,7 +127,7 @@ class _Ensemble:
             raise BlowUp(t, largest)
         if out is None:
             out = np.empty((self.B, self.n))
-        values = self.f._rhs(t, y.reshape(self.B, self.n).T, *self.params)
+        values = self.f.batch_rhs(t, y.reshape(self.B, self.n).T, *self.params)
         for i, value in enumerate(values):
             out[:, i] = value
         return out.reshape(-1)
@@ -161,7 +140,7 @@ class _Ensemble:
         return self.rhs(t, y, buffer)
 
     def jac_blocks(self, t, y):
-        jac = self.f._jac(t, y.reshape(self.B, self.n).T, *self.params)
+        jac = self.f.batch_jacobian(t, y.reshape(self.B, self.n).T, *self.params)
         return jac  # list of n*n entries, each scalar or (B,)
 
     def jac_banded(self, t, y):
@@ -188,10 +167,8 @@ class _Ensemble:
 
     def member_loss(self, y):
         """Loss per member of the batch (summed over modes), shape ``batch``."""
-        K = np.asarray(self.f._strengths(y.reshape(self.B, self.n).T, *self.params), dtype=float)
-        K = np.broadcast_to(K, (self.f.num_pathways, self.B))
-        err = self.S - K.sum(axis=0)
-        return 0.5 * (err**2).reshape(self.member_shape).sum(axis=-1)
+        loss = self.f.batch_mode_loss(y.reshape(self.B, self.n).T, *self.params)
+        return loss.reshape(self.member_shape).sum(axis=-1)
 
 
 def integrate(
@@ -219,16 +196,18 @@ def integrate(
     equations_or_compiled : ModeEquations or CompiledRHS
         The reduced equations (compiled here if needed; compile once and pass the
         :class:`CompiledRHS` when integrating repeatedly).
-    initial_state : array_like, shape (*batch, n_state, n_modes)
+    initial_state : array_like, shape ``(*batch, n_state, n_modes)``
         State of every ensemble member and mode, in ``state_names`` order; mode
         ``alpha`` evolves with singular value ``singular_values[..., alpha]``.
-    singular_values : array_like, shape (n_modes,) or (*batch, n_modes)
+    singular_values : array_like, shape ``(n_modes,)`` or ``(*batch, n_modes)``
         ``S_alpha``, broadcast to ``(*batch, n_modes)``.
     t_max : float
         Final time (tau = 1 units), > 0.
     parameters : dict, optional
-        Values of parameters beyond ``S`` (e.g. ``c_1`` of the race form), each
-        broadcastable to ``(*batch, n_modes)``.
+        Values of parameters beyond ``S`` (e.g. ``lambda``, the input variance of each mode
+        for equations derived for general inputs, or ``c_1`` of the race form), each
+        broadcastable to ``(*batch, n_modes)``. ``lambda`` is recorded in the provenance as
+        ``"input_variances"`` (per mode when every member has the same).
     t_eval : array_like, optional
         Output times in ``[0, t_max]``; default ``num_points`` equally spaced.
     num_points : int
@@ -243,8 +222,8 @@ def integrate(
         state; the run ends when the last one stops. Its ``stats`` count per member:
         ``nfev``, ``njev`` and ``steps`` are summed over (member, mode) pairs, ``sweeps``
         is the number of vectorised step attempts. Faster than LSODA on large
-        ensembles (measured 10,000 members x 8 modes at depth 13: about 2x), slower on
-        a few hundred members, where numpy's per-call overhead dominates.
+        ensembles, slower on a few hundred members, where numpy's per-call overhead
+        dominates (``benchmarks/bench_integrate.py`` prints both).
     rtol, atol : float
         Tolerances, applied by scipy to the RMS norm of the whole stacked ensemble.
         Measured (2000 members, rtol 1e-8): the worst member's error against the race
@@ -264,12 +243,14 @@ def integrate(
     Returns
     -------
     Trajectory
-        ``t`` (T,), ``K`` (T, *batch, M, n_modes), ``loss`` (T, *batch) with
-        ``loss = sum_alpha (S_alpha - sum_a K_a alpha)^2 / 2``, ``state``
-        (T, *batch, n_state, n_modes), ``invariant_drift`` (n_inv,) = the largest
+        ``t`` (T,), ``K`` ``(T, *batch, M, n_modes)``, ``loss`` ``(T, *batch)`` with
+        ``loss = sum_alpha (S_alpha - sum_a K_a alpha)^2 / 2`` (for equations derived for
+        general inputs, ``(S_alpha - lambda_alpha sum_a K_a alpha)^2 / (2 lambda_alpha)``, the
+        equations' own ``loss``), ``state``
+        ``(T, *batch, n_state, n_modes)``, ``invariant_drift`` (n_inv,) = the largest
         absolute change of each conserved quantity over the output times and members
         (per member in ``extras["invariant_drift_per_member"]``, shape
-        (n_inv, *batch, n_modes)); ``stats`` with ``nfev``, ``njev``, ``nlu``,
+        ``(n_inv, *batch, n_modes)``); ``stats`` with ``nfev``, ``njev``, ``nlu``,
         ``wall_time_s``; ``success`` and ``message`` as in scipy's ``OdeResult``.
         When ``loss_tol`` stops the run, the last record is the stopping time.
 
@@ -302,8 +283,24 @@ def integrate(
     """
     started = time.perf_counter()
     f = compile_rhs(equations_or_compiled)
-    if method not in METHODS:
-        raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(METHODS)}")
+    request = _request(f, initial_state, method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold,
+                       max_step, use_jacobian)
+    ens = _Ensemble(f, initial_state, singular_values, parameters)
+    _check_start(ens)
+    # Blow-up is checked on every right-hand-side evaluation (cheaper than an event):
+    # a state beyond the threshold only arises on a diverging solution.
+    ens.threshold = request.blowup_threshold
+    ens.exact_above = min(request.blowup_threshold,
+                          1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
+    output = SOLVERS[method](ens, request)
+    return _to_trajectory(ens, output, request, time.perf_counter() - started, provenance)
+
+
+def _request(f: CompiledRHS, initial_state, method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold,
+             max_step, use_jacobian) -> SolveRequest:
+    """The options of :func:`integrate`, checked, with the output times resolved (and their memory estimated)."""
+    if method not in SOLVERS:
+        raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(SOLVERS)}")
     t_max = real_number("t_max", t_max, positive=True, example="40")
     rtol = real_number("rtol", rtol, positive=True, below=1.0, example="1e-8")
     atol = real_number("atol", atol, positive=True, example="1e-10")
@@ -317,99 +314,36 @@ def integrate(
         t_eval = _as_float_array(t_eval, "t_eval").ravel()
         if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:
             raise ConfigError("t_eval: must be strictly increasing times inside [0, t_max]")
-    ens = _Ensemble(f, initial_state, singular_values, parameters)
+    return SolveRequest(method, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step, use_jacobian)
 
+
+def _check_start(ens) -> None:
+    """Refuse initial states whose right-hand side is already non-finite."""
     with np.errstate(over="ignore", invalid="ignore"):
         rhs0 = ens.rhs(0.0, ens.y0)
     if not np.all(np.isfinite(rhs0)):
-        bad = tuple(int(i) for i in np.unravel_index(np.argmax(~np.isfinite(rhs0.reshape(ens.B, ens.n)).all(axis=1) | ~np.isfinite(rhs0.reshape(ens.B, ens.n)).any(axis=1)), ens.member_shape))
+        rows = rhs0.reshape(ens.B, ens.n)
+        bad = tuple(int(i) for i in np.unravel_index(np.argmax(~np.isfinite(rows).all(axis=1) | ~np.isfinite(rows).any(axis=1)), ens.member_shape))
         raise IntegrationError(
-            f"initial_state: the right-hand side overflows at t = 0 (member/mode {bad}, depths {f.depths}); "
+            f"initial_state: the right-hand side overflows at t = 0 (member/mode {bad}, depths {ens.f.depths}); "
             "use smaller initial values"
         )
 
-    # Blow-up is checked on every right-hand-side evaluation (cheaper than an event):
-    # a state beyond the threshold only arises on a diverging solution.
-    ens.threshold = blowup_threshold
-    ens.exact_above = min(blowup_threshold, 1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
-    converged = None  # checked at the end of every step (no scipy event: see _step_until_converged)
-    if loss_tol is not None:
-        converged = lambda t, y: float(np.max(ens.member_loss(y))) - loss_tol  # noqa: E731
 
-    if method == "rosenbrock":
-        t, Yn, success, message, solver_stats, stopped_at = _integrate_rosenbrock(
-            ens, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step
-        )
-        elapsed = time.perf_counter() - started
-    else:
-        options = {}
-        kind = METHODS[method]
-        if use_jacobian and kind == "banded":
-            options.update(jac=ens.jac_banded, lband=ens.n - 1, uband=ens.n - 1)
-        elif use_jacobian and kind == "sparse":
-            options["jac"] = ens.jac_sparse
-        with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                sol = None
-                if method == "LSODA" and converged is None:
-                    sol = _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options)
-                if sol is None and converged is not None:
-                    sol = _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, converged)
-                if sol is None:
-                    sol = solve_ivp(
-                        ens.rhs, (0.0, t_max), ens.y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                        max_step=max_step, **options,
-                    )
-            except BlowUp as blowup:
-                raise _blowup_error(blowup, blowup_threshold, f.depths) from None
-            except (ValueError, FloatingPointError, ArithmeticError):
-                raise IntegrationError(
-                    f"blow-up or overflow near t = {ens.last_t:.6g} (depths {f.depths}): the solver stopped on huge "
-                    "or non-finite values; use smaller initial values, a smaller t_max or a tighter rtol"
-                ) from None
-        elapsed = time.perf_counter() - started
-
-        t = np.asarray(sol.t)
-        Y = np.asarray(sol.y)
-        message = str(sol.message)
-        success = bool(sol.success)
-        stopped_at = None
-        if loss_tol is not None and len(sol.t_events[0]):
-            stopped_at = float(sol.t_events[0][0])
-            if t.size == 0 or stopped_at > t[-1]:
-                t = np.append(t, stopped_at)
-                Y = np.concatenate([Y.reshape(ens.B * ens.n, -1), sol.y_events[0][0][:, None]], axis=1)
-            message = f"converged: every member's loss fell below loss_tol={loss_tol:g} at t = {stopped_at:.6g}"
-        if Y.size and not np.all(np.isfinite(Y)):
-            raise _overflow_error(f.depths)
-        if not success:
-            last = float(t[-1]) if t.size else 0.0
-            start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
-            if not np.isfinite(ens.last_max) or ens.last_max > 1e6 * max(1.0, start_max):
-                raise IntegrationError(
-                    f"blow-up: the step size collapsed near t = {ens.last_t:.6g} while |state| grew to {ens.last_max:.3g} "
-                    f"(depths {f.depths}); the solution diverges: use smaller initial values or a smaller t_max"
-                )
-            message = f"{message} (stopped at t = {last:.6g} of {t_max:g}); try method='LSODA' or 'Radau', or a looser rtol"
-            warnings.warn(f"integrate: {message}", stacklevel=2)
-        elif stopped_at is None and message.startswith("The solver successfully"):
-            message = f"reached t_max = {t_max:g}"
-
-        T = t.size
-        Yn = Y.reshape(ens.B, ens.n, T).transpose(1, 2, 0)  # (n, T, B): a view for odeint's (T, B*n) output
-        solver_stats = {"nfev": int(sol.nfev), "njev": int(sol.njev), "nlu": int(sol.nlu)}
-    T = t.size
-    # Time-major (n, T, B) views: the solvers' outputs are time-major, so no transposing copies.
+def _to_trajectory(ens, out: SolverOutput, request: SolveRequest, elapsed: float, provenance) -> Trajectory:
+    """The one conversion of a back-end's output to a :class:`Trajectory`."""
+    f = ens.f
+    T = out.t.size
+    Yn = out.states  # (n, T, B): the solvers' outputs are time-major, so no transposing copies
     params_tb = [p[None, :] for p in ens.params]
-    K = np.broadcast_to(np.asarray(f._strengths(Yn, *params_tb), dtype=float), (f.num_pathways, T, ens.B))
-    err = ens.S[None, :] - K.sum(axis=0)
-    loss = 0.5 * (err**2).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
+    K = np.broadcast_to(np.asarray(f.batch_strengths(Yn, *params_tb), dtype=float), (f.num_pathways, T, ens.B))
+    loss = f.batch_mode_loss(Yn, *params_tb).reshape(T, *ens.member_shape).sum(axis=-1)  # (T, *batch)
     K_out = np.moveaxis(K.reshape(f.num_pathways, T, *ens.member_shape), 0, -2)
     state = np.moveaxis(Yn.reshape(ens.n, T, *ens.member_shape), 0, -2)
     extras = {}
-    if f._invariants is not None and T:
+    if f.invariant_names and T:
         inv = np.broadcast_to(
-            np.asarray(f._invariants(Yn, *params_tb), dtype=float), (len(f.invariant_names), T, ens.B)
+            np.asarray(f.batch_invariants(Yn, *params_tb), dtype=float), (len(f.invariant_names), T, ens.B)
         )
         per_member = np.max(np.abs(inv - inv[:, :1]), axis=1)
         drift = per_member.max(axis=1) if ens.B else np.zeros(len(f.invariant_names))
@@ -417,204 +351,43 @@ def integrate(
         extras["invariant_names"] = f.invariant_names
     else:
         drift = np.zeros(0)
-    stats = {
-        **solver_stats,
-        "wall_time_s": elapsed,
-        "num_members": ens.B,
-        "method": method,
-    }
-    if stopped_at is not None:
-        stats["t_converged"] = stopped_at
-    import scipy
-
-    record = {
-        "equations": f.kind,
-        "depths": list(f.depths),
-        "method": method,
-        "rtol": rtol,
-        "atol": atol,
-        "loss_tol": loss_tol,
-        "t_max": t_max,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
-    record.update(provenance or {})
+    stats = {**out.stats, "wall_time_s": elapsed, "num_members": ens.B, "method": request.method}
+    if out.stopped_at is not None:
+        stats["t_converged"] = out.stopped_at
     return Trajectory(
-        t=t,
+        t=out.t,
         K=K_out,
         loss=loss,
-        success=success,
-        message=message,
+        success=out.success,
+        message=out.message,
         state_names=f.state_names,
         state=state,
         invariant_drift=drift,
         extras=extras,
         stats=stats,
-        provenance=record,
+        provenance=_provenance(ens, request, provenance),
     )
 
 
-def _step_until_converged(ens, method, t_eval, t_max, rtol, atol, max_step, options, converged):
-    """``solve_ivp``'s stepping loop with the convergence stop checked at every step end.
+def _provenance(ens, request: SolveRequest, extra) -> dict:
+    import scipy
 
-    ``solve_ivp`` locates a terminal event by root-finding on the dense-output
-    interpolant; when the loss crosses ``loss_tol`` near the rounding floor the
-    interpolant and the step values can disagree in sign and the root-finder raises
-    ("f(a) and f(b) must have different signs"). Here the run stops at the first step
-    end where every member's loss is below ``loss_tol`` (no root-finding; the stop is
-    at most one step late). Returns a ``solve_ivp``-like result.
-    """
-    from types import SimpleNamespace
-
-    import scipy.integrate
-
-    solver = getattr(scipy.integrate, method)(
-        ens.rhs, 0.0, ens.y0, t_max, rtol=rtol, atol=atol, max_step=max_step, **options
-    )
-    t_eval = np.asarray(t_eval, dtype=float)
-    times, states = [], []
-    k = 0
-    if t_eval.size and t_eval[0] == 0.0:
-        times.append(0.0)
-        states.append(np.array(ens.y0, dtype=float))
-        k = 1
-    stopped = None
-    message = "The solver successfully reached the end of the integration interval."
-    while solver.status == "running":
-        step_message = solver.step()
-        if solver.status == "failed":
-            message = str(step_message)
-            break
-        j = int(np.searchsorted(t_eval, solver.t, side="right"))
-        if j > k:
-            dense = solver.dense_output()
-            values = np.asarray(dense(t_eval[k:j])).reshape(len(ens.y0), j - k)
-            times.extend(t_eval[k:j].tolist())
-            states.extend(values.T)
-            k = j
-        if converged(solver.t, solver.y) < 0:
-            stopped = float(solver.t)
-            break
-    y = np.array(states).T if states else np.zeros((len(ens.y0), 0))
-    return SimpleNamespace(
-        t=np.asarray(times, dtype=float), y=y, success=solver.status != "failed", message=message,
-        t_events=[np.array([stopped]) if stopped is not None else np.zeros(0)],
-        y_events=[np.array([solver.y]) if stopped is not None else np.zeros((0, len(ens.y0)))],
-        nfev=int(solver.nfev), njev=int(solver.njev), nlu=int(solver.nlu),
-    )
-
-
-def _odeint_lsoda(ens, t_eval, t_max, rtol, atol, max_step, options):
-    """LSODA through ``scipy.integrate.odeint`` (same ODEPACK code, no per-step Python).
-
-    ``solve_ivp``'s LSODA returns to Python after every step (and builds a dense-output
-    object per step for ``t_eval``); ``odeint`` stays in Fortran between right-hand-side
-    calls and interpolates at the output times there. Used when no event is needed.
-    Returns a ``solve_ivp``-like result, or None when odeint did not succeed (the caller
-    then reruns ``solve_ivp`` for its diagnostics).
-    """
-    from types import SimpleNamespace
-
-    from scipy.integrate import ODEintWarning, odeint
-
-    prepend = t_eval[0] > 0.0
-    times = np.concatenate([[0.0], t_eval]) if prepend else np.asarray(t_eval, dtype=float)
-    kwargs = {}
-    if "jac" in options:
-        jac = options["jac"]
-        kwargs.update(Dfun=lambda t, y: jac(t, y), ml=options["lband"], mu=options["uband"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ODEintWarning)
-        Y, info = odeint(ens.rhs_buffered, ens.y0, times, tfirst=True, full_output=True, rtol=rtol, atol=atol,
-                         hmax=0.0 if not np.isfinite(max_step) else float(max_step), mxstep=500_000, **kwargs)
-    if info.get("message") != "Integration successful." or not np.all(np.isfinite(Y)):
-        return None
-    if prepend:
-        Y = Y[1:]
-    return SimpleNamespace(
-        t=np.asarray(t_eval, dtype=float), y=Y.T, success=True,  # a view: (B*n, T) without a copy
-        message="The solver successfully reached the end of the integration interval.",
-        nfev=int(info["nfe"][-1]), njev=int(info["nje"][-1]), nlu=int(info["nje"][-1]), t_events=None,
-    )
-
-
-#: Units per independent ``rodas_solve`` call. Small chunks keep numpy's temporaries in
-#: cache and out of fresh (page-faulting) memory; measured on the 10,000 x 8 ensemble.
-ROSENBROCK_CHUNK = 16384
-
-
-def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
-    """``rodas_solve`` on consecutive chunks of units (they are independent)."""
-    U = y0.shape[1]
-    chunk = max(1, int(ROSENBROCK_CHUNK))
-    if U <= chunk:
-        return rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=done, threshold=threshold,
-                           max_step=max_step)
-    parts = [
-        rodas_solve(rhs, jac, y0[:, lo:lo + chunk], [p[lo:lo + chunk] for p in params], t_eval, t_max, rtol, atol,
-                    done=done, threshold=threshold, max_step=max_step)
-        for lo in range(0, U, chunk)
-    ]
-    merged = {key: sum(part[key] for part in parts) for key in ("steps", "rejected", "nfev", "njev")}
-    merged["sweeps"] = sum(part["sweeps"] for part in parts)
-    merged["Y"] = np.concatenate([part["Y"] for part in parts], axis=2)
-    merged["y_final"] = np.concatenate([part["y_final"] for part in parts], axis=1)
-    merged["t_stop"] = np.concatenate([part["t_stop"] for part in parts])
-    return merged
-
-
-def _integrate_rosenbrock(ens, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step):
-    """The ``method="rosenbrock"`` branch of :func:`integrate` (per-member steps)."""
-    f = ens.f  # ModeEquations are autonomous: rhs uses only state and parameters
-    y0 = np.ascontiguousarray(ens.y0.reshape(ens.B, ens.n).T)  # (n, B) state-major
-    rhs = lambda y, *p: f._rhs(0.0, y, *p)  # noqa: E731
-    jac = lambda y, *p: f._jac(0.0, y, *p)  # noqa: E731
-    done = None
-    if loss_tol is not None:
-        # Per (member, mode): stop once its share of the loss is below loss_tol / n_modes,
-        # so every member's loss (summed over modes) is below loss_tol.
-        unit_tol = 2.0 * loss_tol / ens.num_modes
-
-        def done(y, S, *rest):
-            K = f._strengths(y, S, *rest)
-            e = S - sum(np.broadcast_to(k, S.shape) for k in K)
-            return e * e <= unit_tol
-
-    start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0
-    try:
-        result = _chunked(rhs, jac, y0, ens.params, t_eval, t_max, rtol, atol, done, blowup_threshold, max_step)
-    except BlowUp as blowup:
-        raise _blowup_error(blowup, blowup_threshold, f.depths) from None
-    except StepSizeCollapse as collapse:
-        what = "blow-up" if not collapse.largest <= 1e6 * max(1.0, start_max) else "step size collapse"
-        raise IntegrationError(
-            f"{what}: the step size collapsed near t = {collapse.t:.6g} while |state| reached {collapse.largest:.3g} "
-            f"(depths {f.depths}); the solution diverges or is too stiff: use smaller initial values, a smaller "
-            "t_max or method='LSODA'"
-        ) from None
-    Y = result["Y"]  # (T, n, B)
-    t = np.asarray(t_eval, dtype=float)
-    stopped_at = None
-    message = f"reached t_max = {t_max:g}"
-    last_stop = float(result["t_stop"].max()) if ens.B else 0.0
-    if loss_tol is not None and last_stop < t_max:
-        stopped_at = last_stop
-        keep = t <= stopped_at
-        t, Y = t[keep], Y[keep]
-        if t.size == 0 or stopped_at > t[-1]:
-            t = np.append(t, stopped_at)
-            Y = np.concatenate([Y, result["y_final"][None]], axis=0)
-        message = (f"converged: every member's loss fell below loss_tol={loss_tol:g} by t = {stopped_at:.6g} "
-                   "(each member stopped at its own convergence time)")
-    if Y.size and not np.all(np.isfinite(Y)):
-        raise _overflow_error(f.depths)
-    Yn = np.moveaxis(Y, 0, 1)  # (n, T, B)
-    stats = {
-        "nfev": int(result["nfev"]),
-        "njev": int(result["njev"]),
-        "nlu": int(result["njev"]),
-        "sweeps": int(result["sweeps"]),
-        "steps": int(result["steps"]),
-        "rejected": int(result["rejected"]),
+    f = ens.f
+    record = {
+        "equations": f.kind,
+        "depths": list(f.depths),
+        "method": request.method,
+        "rtol": request.rtol,
+        "atol": request.atol,
+        "loss_tol": request.loss_tol,
+        "t_max": request.t_max,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
     }
-    return t, Yn, True, message, stats, stopped_at
+    lam_index = next((i for i, p in enumerate(f.parameter_layout) if p.role == "lambda"), None)
+    if lam_index is not None:
+        # The input variances the theory used, so that a comparison can check them against the data's.
+        lam = ens.params[lam_index].reshape(-1, ens.num_modes)
+        record["input_variances"] = lam[0].tolist() if np.all(lam == lam[:1]) else lam.reshape(ens.member_shape).tolist()
+    record.update(extra or {})
+    return record

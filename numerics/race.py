@@ -1,6 +1,6 @@
 """The race oracle: final mode strengths of the q/p equations without integrating them.
 
-THEORY.md section 3. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
+docs/theory.md, *The race form*. With the conserved ``c = q^2 - p^2 > 0`` each pathway obeys
 ``dp_a/dt = (p_a^2 + c_a)^((D_a-1)/2) e(t)`` with the error ``e`` common to all
 pathways, so ``F_a(p_a(t)) - F_a(p_a(0)) = G(t)`` for every pathway, with the race
 potential ``F_a(p) = int_0^p (s^2 + c_a)^(-(D_a-1)/2) ds``. The flow stops where
@@ -12,33 +12,45 @@ Evaluation. With ``p = sqrt(c) sinh(u)``,
 elementary for every depth: ``I_0 = u``, ``I_1 = atan(sinh u)`` and
 ``I_n = sech^(n-2)(u) tanh(u) / (n-1) + (n-2)/(n-1) I_{n-2}`` (all terms share the
 sign of ``u``, so the recursion does not cancel). ``D = 2`` gives
-``F = asinh(p / sqrt c)``, inverted in closed form; other depths are inverted by
-bracketed root finding. :func:`race_potential_numeric` also offers scipy's ``hyp2f1``
-and mpmath quadrature, used by the tests to check the recursion independently.
-Nothing here calls an ODE integrator.
+``F = asinh(p / sqrt c)``, inverted in closed form; other depths are inverted by a
+safeguarded Newton iteration. Every step works on whole arrays: all members and
+modes of a batch are solved at once (:func:`_safeguarded_newton`).
+:func:`race_potential_numeric` also offers scipy's ``hyp2f1`` and mpmath quadrature,
+used by the tests to check the recursion independently. Nothing here calls an ODE
+integrator.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 
 __all__ = ["race_potential_numeric", "inverse_race_potential", "race_final_strengths", "race_strength"]
 
+#: Largest ``u`` searched: ``sinh(u)`` overflows float64 just above 710.
+U_MAX = 710.0
+#: Stopping rule of the root finders (that of the scalar ``brentq`` calls they replace).
+G_XTOL, U_XTOL, RTOL = 1e-15, 1e-16, 4 * np.finfo(float).eps
+#: ``|sum_a K_a - S|`` (relative to ``max(S, 1)``) above which the float root is polished in mpmath.
+SUM_TOL = 1e-11
 
-def _sech_integral(n: int, u: float) -> float:
-    """``I_n(u) = int_0^u sech^n(v) dv`` for integer ``n >= 0``."""
+
+def _sech_integral(n: int, u):
+    """``I_n(u) = int_0^u sech^n(v) dv`` for integer ``n >= 0``, elementwise over ``u``."""
+    u = np.asarray(u, dtype=float)
     if n == 0:
-        return u
-    sech, tanh = 1.0 / math.cosh(u), math.tanh(u)
-    value = u if n % 2 == 0 else math.atan(math.sinh(u))
+        return u.copy() if u.ndim else float(u)
+    with np.errstate(over="ignore"):
+        sech = 1.0 / np.cosh(u)
+    tanh = np.tanh(u)
+    value = u.copy() if n % 2 == 0 else np.arctan(np.sinh(u))
     for k in range(2 if n % 2 == 0 else 3, n + 1, 2):
         value = sech ** (k - 2) * tanh / (k - 1) + (k - 2) / (k - 1) * value
-    return value
+    return value if value.ndim else float(value)
 
 
 def _sech_integral_limit(n: int) -> float:
@@ -51,8 +63,105 @@ def _sech_integral_limit(n: int) -> float:
 def _check(depth, c):
     if int(depth) != depth or depth < 1:
         raise ConfigError(f"depth: must be a positive integer, got {depth}")
-    if depth >= 2 and not (c > 0 and math.isfinite(c)):
-        raise ConfigError(f"c: the race needs q^2 - p^2 = c > 0 for a pathway of depth {depth}, got c = {c}")
+    c = np.asarray(c, dtype=float)
+    if depth >= 2 and not np.all((c > 0) & np.isfinite(c)):
+        bad = c[~((c > 0) & np.isfinite(c))].ravel()[0]
+        raise ConfigError(f"c: the race needs q^2 - p^2 = c > 0 for a pathway of depth {depth}, got c = {bad}")
+
+
+def _safeguarded_newton(func, lo, hi, x, xtol, rtol, max_iter=200):
+    """Roots of increasing functions, elementwise: Newton steps kept inside a shrinking bracket.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(x, index) -> (f, dfdx)`` for the elements ``index`` (an integer array)
+        at the points ``x``; ``f`` increases in ``x``. ``f = +-inf`` or NaN is allowed
+        (treated by its sign, NaN as "beyond the root", which bisects).
+    lo, hi : ndarray
+        A bracket per element, ``f(lo) < 0 < f(hi)``; either end may be infinite.
+    x : ndarray
+        Starting points strictly inside the brackets.
+    xtol, rtol : float
+        An element stops when its step or its bracket is below ``xtol + rtol |x|``.
+
+    Returns
+    -------
+    (x, converged) : ndarray, ndarray of bool
+
+    Notes
+    -----
+    A Newton step that leaves the bracket, or is not finite, is replaced by the
+    bracket's midpoint (or, with an infinite end, a step of ``max(1, |x|)`` towards
+    it), so every element converges at least as fast as bisection.
+    """
+    lo, hi, x = (np.array(a, dtype=float) for a in (lo, hi, x))
+    converged = np.zeros(x.shape, dtype=bool)
+    active = np.arange(x.size)
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        xa = x[active]
+        with np.errstate(all="ignore"):
+            f, slope = func(xa, active)
+            below = f < 0
+            lo[active] = np.where(below, xa, lo[active])
+            hi[active] = np.where(below, hi[active], xa)
+            la, ha = lo[active], hi[active]
+            proposal = xa - f / slope
+            bisect = np.where(np.isinf(ha), la + np.maximum(1.0, np.abs(la)),
+                              np.where(np.isinf(la), ha - np.maximum(1.0, np.abs(ha)), 0.5 * (la + ha)))
+            tol = xtol + rtol * np.abs(xa)
+            # A step below the tolerance ends the iteration even where rounding puts it on
+            # the bracket's end (bisecting there would throw the converged point away).
+            tiny = np.abs(proposal - xa) <= tol
+            inside = np.isfinite(proposal) & (proposal > la) & (proposal < ha)
+            new = np.where(inside | tiny, proposal, bisect)
+            done = (f == 0) | tiny | (ha - la <= tol)
+        x[active] = np.where(f == 0, xa, new)
+        converged[active[done]] = True
+        active = active[~done]
+    return x, converged
+
+
+def _invert_sech_integral(n: int, target, start=None):
+    """``u >= 0`` with ``I_n(u) = target`` for ``0 <= target < I_n(inf)``, elementwise.
+
+    Below half the limit the function ``I_n(u) - target`` is solved (concave, no
+    cancellation at small ``u``); above it ``-log(I_n(inf) - I_n(u)) + log(I_n(inf) -
+    target)``, which is convex and nearly linear where ``I_n`` saturates, so Newton keeps
+    converging quadratically there. Roots beyond :data:`U_MAX` come back as ``inf``.
+    """
+    target = np.asarray(target, dtype=float)
+    if n == 0:
+        return target.copy()
+    if n == 1:  # I_1 = atan(sinh u); a target above pi/2 (the lgamma limit can round past it) has no root
+        with np.errstate(over="ignore"):
+            return np.where(target <= np.pi / 2, np.arcsinh(np.tan(np.minimum(target, np.pi / 2))), np.inf)
+    if n == 2:  # I_2 = tanh u
+        return np.arctanh(target)
+    limit = _sech_integral_limit(n)
+    flat = target.ravel()
+    saturating = flat > limit / 2
+    log_gap = np.log(np.where(saturating, limit - flat, 1.0))
+
+    def residual(u, index):
+        value = _sech_integral(n, u)
+        with np.errstate(over="ignore"):
+            derivative = np.cosh(u) ** -float(n)
+        gap = limit - value
+        sat = saturating[index]
+        f = np.where(sat, np.where(gap > 0, log_gap[index] - np.log(np.where(gap > 0, gap, 1.0)), np.inf), value - flat[index])
+        slope = np.where(sat, derivative / np.where(gap > 0, gap, np.inf), derivative)
+        return f, slope
+
+    x0 = np.clip(np.zeros_like(flat) if start is None else np.asarray(start, dtype=float).ravel(), 0.0, U_MAX / 2)
+    lo = np.where(flat > 0, 0.0, -1.0)
+    u, _ = _safeguarded_newton(residual, lo, np.full_like(flat, U_MAX), np.where(flat > 0, np.maximum(x0, 1e-300), 0.0),
+                               U_XTOL, RTOL)
+    u = np.where(flat == 0, 0.0, u)
+    u = np.where(u >= U_MAX * (1 - RTOL), np.inf, u)
+    return u.reshape(target.shape)
 
 
 def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "elementary"):
@@ -63,8 +172,9 @@ def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "element
     p : float or array_like
     depth : int
         ``D >= 1``.
-    c : float
-        The conserved ``q^2 - p^2`` (> 0 for ``D >= 2``).
+    c : float or array_like
+        The conserved ``q^2 - p^2`` (> 0 for ``D >= 2``); broadcast against ``p``
+        (a scalar for the ``"mpmath"`` method).
     method : {"elementary", "hyp2f1", "mpmath"}
         ``"elementary"``: the sech-power recursion (module notes; ``asinh`` at
         ``D = 2``). ``"hyp2f1"``: ``p c^(-(D-1)/2) 2F1(1/2, (D-1)/2; 3/2; -p^2/c)``
@@ -73,26 +183,32 @@ def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "element
     Returns
     -------
     float or ndarray
+
+    Raises
+    ------
+    ConfigError
+        A depth that is not a positive integer, ``c <= 0`` with ``D >= 2``, or an
+        unknown method.
     """
     _check(depth, c)
     p_arr = np.asarray(p, dtype=float)
     if depth == 1:
         return p_arr if p_arr.ndim else float(p_arr)
+    c_arr = np.asarray(c, dtype=float)
     if method == "elementary":
         if depth == 2:
-            out = np.arcsinh(p_arr / math.sqrt(c))
+            out = np.arcsinh(p_arr / np.sqrt(c_arr))
         else:
-            scale = c ** (-(depth - 2) / 2)
-            out = np.vectorize(lambda x: scale * _sech_integral(depth - 2, math.asinh(x / math.sqrt(c))))(p_arr)
+            out = c_arr ** (-(depth - 2) / 2) * np.asarray(_sech_integral(depth - 2, np.arcsinh(p_arr / np.sqrt(c_arr))))
     elif method == "hyp2f1":
         from scipy.special import hyp2f1
 
-        out = p_arr * c ** (-(depth - 1) / 2) * hyp2f1(0.5, (depth - 1) / 2, 1.5, -(p_arr**2) / c)
+        out = p_arr * c_arr ** (-(depth - 1) / 2) * hyp2f1(0.5, (depth - 1) / 2, 1.5, -(p_arr**2) / c_arr)
     elif method == "mpmath":
         import mpmath
 
         with mpmath.workdps(30):
-            integrand = lambda s: (s**2 + c) ** (-mpmath.mpf(depth - 1) / 2)  # noqa: E731
+            integrand = lambda s: (s**2 + float(c)) ** (-mpmath.mpf(depth - 1) / 2)  # noqa: E731
             out = np.vectorize(lambda x: float(mpmath.quad(integrand, [0, x])))(p_arr)
     else:
         raise ConfigError(f"method: unknown {method!r}; choose elementary, hyp2f1 or mpmath")
@@ -100,45 +216,64 @@ def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "element
     return out if out.ndim else float(out)
 
 
-def _potential_range(depth: int, c: float) -> float:
-    """``sup F`` (= ``-inf F``): finite for ``D >= 3``."""
+def _potential_range(depth: int, c):
+    """``sup F`` (= ``-inf F``): finite for ``D >= 3``, elementwise over ``c``."""
+    c = np.asarray(c, dtype=float)
     if depth <= 2:
-        return math.inf
+        return np.full(c.shape, math.inf)
     return c ** (-(depth - 2) / 2) * _sech_integral_limit(depth - 2)
 
 
-def inverse_race_potential(value: float, depth: int, c: float = 1.0, strict: bool = True) -> float:
-    """``p`` with ``F(p) = value`` (closed form for ``D <= 2``, bracketed root finding above).
+def _race_u(value, depth: int, c, start=None):
+    """``u = asinh(p / sqrt c)`` of ``F(p) = value`` (``D >= 2``), elementwise; ``+-inf`` past the range."""
+    n = depth - 2
+    target = np.asarray(value, dtype=float) * np.asarray(c, dtype=float) ** (n / 2)
+    magnitude = np.abs(target)
+    inside = magnitude < _sech_integral_limit(n)
+    start = None if start is None else np.abs(start)
+    u = _invert_sech_integral(n, np.where(inside, magnitude, 0.0), start)
+    return np.copysign(np.where(inside, u, np.inf), target)
+
+
+def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = True):
+    """``p`` with ``F(p) = value``, elementwise (closed form for ``D <= 2``, safeguarded Newton above).
+
+    Parameters
+    ----------
+    value : float or array_like
+    depth : int
+    c : float or array_like
+        Broadcast against ``value``.
+    strict : bool
+        Raise where ``|value|`` is at or beyond ``sup |F|``; otherwise return ``+-inf`` there.
+
+    Returns
+    -------
+    float or ndarray
+        ``+-inf`` where the root lies beyond float range.
 
     Raises
     ------
     ConfigError
-        If ``|value|`` is at or beyond ``sup |F|`` (finite for ``D >= 3``): no such
-        ``p``. With ``strict=False`` the limit ``+-inf`` is returned instead.
+        If ``strict`` and some ``|value|`` is at or beyond ``sup |F|`` (finite for
+        ``D >= 3``): no such ``p``.
     """
     _check(depth, c)
+    value = np.asarray(value, dtype=float)
     if depth == 1:
-        return float(value)
-    if depth == 2:
-        if abs(value) > 700:
-            return math.copysign(math.inf, value)
-        return math.sqrt(c) * math.sinh(value)
-    n = depth - 2
-    target = value * c ** (n / 2)
-    limit = _sech_integral_limit(n)
-    if not abs(target) < limit:
-        if not strict:
-            return math.copysign(math.inf, target)
-        raise ConfigError(f"value: F = {value} is outside the range of the race potential (|F| < {limit * c ** (-n / 2)})")
-    if target == 0:
-        return 0.0
-    hi = 1.0
-    while _sech_integral(n, hi) < abs(target):
-        if hi >= 700:  # the root lies where sinh leaves float range (as for D = 2 above)
-            return math.copysign(math.inf, target)
-        hi = min(2.0 * hi, 700.0)
-    u = brentq(lambda v: _sech_integral(n, v) - abs(target), 0.0, hi, xtol=1e-16, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return math.copysign(math.sqrt(c) * math.sinh(u), target)
+        return value.copy() if value.ndim else float(value)
+    c = np.asarray(c, dtype=float)
+    if strict and depth >= 3:
+        limit = _potential_range(depth, c)
+        outside = ~(np.abs(value) < limit)
+        if np.any(outside):
+            bad = np.broadcast_to(value, outside.shape)[outside].ravel()[0]
+            raise ConfigError(f"value: F = {bad} is outside the range of the race potential "
+                              f"(|F| < {np.broadcast_to(limit, outside.shape)[outside].ravel()[0]})")
+    u = value.copy() if depth == 2 else _race_u(value, depth, c)
+    with np.errstate(over="ignore"):
+        out = np.where(np.abs(u) > 700, np.copysign(np.inf, u), np.sqrt(c) * np.sinh(np.clip(u, -700, 700)))
+    return out if out.ndim else float(out)
 
 
 def race_strength(p: float, depth: int, c: float) -> float:
@@ -153,48 +288,189 @@ def race_strength(p: float, depth: int, c: float) -> float:
         return math.copysign(math.inf, p)
 
 
-def _final_one_mode(depths, q0, p0, S, refine_dps=None):
-    """Final ``K_a`` of one mode: solve ``S = sum_a K_a(F_a^{-1}(F_a(p_a(0)) + G))`` for ``G``."""
-    pathways = []  # (depth, c, race variable p~ = sign(q)^(D-1) p, so that K = K(p~) exactly)
-    for depth, q, p in zip(depths, q0, p0):
+@dataclass
+class _Pathway:
+    """One pathway of every problem in a batch: depth, ``c`` and the start ``F(p(0))`` per problem."""
+
+    depth: int
+    c: np.ndarray
+    race_p: np.ndarray  # p~(0) = sign(q)^(D-1) p(0), so that K = K(p~) exactly
+    start: np.ndarray
+    u: np.ndarray  # the latest u = asinh(p / sqrt c), the next solve's starting point
+
+    def state(self, G, index):
+        """``(p, K, dK/dG)`` at ``G`` for the problems ``index``.
+
+        With ``p = sqrt(c) sinh u``: ``K = c^(D/2) cosh^(D-1)(u) sinh(u)`` and
+        ``dK/dG = (p^2 + c)^(D-2) (D p^2 + c) = c^(D-1) cosh^(2D-4)(u) (D sinh^2 u + 1)``.
+        """
+        if self.depth == 1:
+            p = self.start[index] + G
+            return p, p, np.ones_like(p)
+        D, c = self.depth, self.c[index]
+        u = _race_u(self.start[index] + G, D, c, self.u[index])
+        self.u[index] = np.where(np.isfinite(u), u, self.u[index])
+        with np.errstate(over="ignore", invalid="ignore"):
+            cosh, sinh = np.cosh(u), np.sinh(u)
+            p = np.sqrt(c) * sinh
+            K = c ** (D / 2) * cosh ** (D - 1) * sinh
+            dK = c ** (D - 1) * cosh ** (2 * D - 4) * (D * sinh**2 + 1)
+        return p, K, dK
+
+
+def _race_pathways(depths, q0, p0) -> list:
+    """:class:`_Pathway` per depth from ``q0, p0`` of shape ``(M, problems)``."""
+    pathways = []
+    for a, depth in enumerate(depths):
+        q, p = q0[a], p0[a]
         if depth == 1:
-            pathways.append((1, 0.0, float(p)))
+            pathways.append(_Pathway(1, np.zeros_like(p), p.copy(), p.copy(), np.zeros_like(p)))
             continue
         c = q * q - p * p
         _check(depth, c)
-        sign = 1.0 if q > 0 or (depth - 1) % 2 == 0 else -1.0
-        pathways.append((depth, c, sign * p))
-    starts = [race_potential_numeric(pt, d, c) for d, c, pt in pathways]
-    ranges = [_potential_range(d, c) if d > 1 else math.inf for d, c, _ in pathways]
-    g_hi = min(r - f for r, f in zip(ranges, starts))
-    g_lo = max(-r - f for r, f in zip(ranges, starts))
+        race_p = np.where((q > 0) | ((depth - 1) % 2 == 0), p, -p)
+        start = np.asarray(race_potential_numeric(race_p, depth, c), dtype=float)
+        pathways.append(_Pathway(depth, c, race_p, start, np.arcsinh(race_p / np.sqrt(c))))
+    return pathways
 
-    def race_variables(G):
-        return [inverse_race_potential(f0 + G, d, c, strict=False) for (d, c, _), f0 in zip(pathways, starts)]
 
-    def residual(G):
-        return sum(race_strength(p, d, c) for (d, c, _), p in zip(pathways, race_variables(G))) - S
+def _solve_race(pathways, S):
+    """``G`` per problem with ``sum_a K_a(G) = S``; returns ``(G, resolved)``.
 
-    lo, hi = _bracket(residual, g_lo, g_hi)
+    ``resolved`` is False where the iteration did not converge or ended on an edge of
+    the domain of ``G`` (a saturating pathway's range, unresolved in float64).
+    """
+    g_hi = np.min([_potential_range(w.depth, w.c) - w.start for w in pathways], axis=0)
+    g_lo = np.max([-_potential_range(w.depth, w.c) - w.start for w in pathways], axis=0)
+
+    def residual(G, index):
+        # sum K - S below the root, S log(sum K / S) above it: the same root and slope
+        # there, but K ~ (g_hi - G)^(-D/(D-2)) near a saturating pathway's edge is tamed,
+        # so Newton steps from the right are not each a fixed small fraction of the way.
+        total = np.zeros_like(G)
+        slope = np.zeros_like(G)
+        for pathway in pathways:
+            _, K, dK = pathway.state(G, index)
+            total += K
+            slope += dK
+        target = S[index]
+        above = total > target
+        ratio = np.where(above, total / target, 1.0)
+        f = np.where(above, target * np.log(ratio), total - target)
+        return f, np.where(above, slope / ratio, slope)
+
+    # G = 0 is the initial state, always inside the domain (g_lo < 0 < g_hi).
+    G, converged = _safeguarded_newton(residual, g_lo, g_hi, np.zeros_like(S), G_XTOL, RTOL)
+    margin = G_XTOL + RTOL * np.abs(G) + 8 * np.spacing(np.abs(G))
+    return G, converged & np.isfinite(G) & (G < g_hi - margin) & (G > g_lo + margin)
+
+
+def _check_depths(depths) -> tuple:
     try:
-        G = lo if lo == hi else brentq(residual, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
-    except ValueError:
+        values = tuple(depths)
+    except TypeError:
+        raise ArchitectureError(f"depths: expected a sequence of whole numbers >= 1, got {depths!r}") from None
+    bad = [d for d in values if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating))
+           or not float(d).is_integer() or d < 1]
+    if not values or bad:
+        raise ArchitectureError(f"depths: {list(values)} has {bad[0] if bad else 'no entries'}; "
+                                "give whole numbers >= 1, one per pathway, e.g. (1, 3, 6)")
+    return tuple(int(d) for d in values)
+
+
+def _check_singular_values(singular_values, shape) -> np.ndarray:
+    try:
+        S = np.broadcast_to(np.asarray(singular_values, dtype=float), shape)
+    except (TypeError, ValueError):
+        raise DatasetError(f"singular_values: expected positive numbers of shape (n_modes,) or {shape}, "
+                           f"got {np.shape(singular_values)}") from None
+    bad = ~(np.isfinite(S) & (S > 0))
+    if np.any(bad):
+        raise DatasetError(f"singular_values: {S[bad].ravel()[0]} is not a positive finite number; "
+                           "the race needs every S_alpha > 0 (drop zero modes)")
+    return S
+
+
+def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None = None) -> np.ndarray:
+    """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a`` per pathway.
+    q0, p0 : array_like, shape ``(*batch, M, n_modes)``
+        Initial ``q``, ``p`` (``q`` ignored for depth-1 pathways); ``q^2 - p^2 > 0``.
+    singular_values : array_like, shape ``(n_modes,)`` or ``(*batch, n_modes)``
+        Positive.
+    refine_dps : int, optional
+        Polish the float64 root with Newton steps in mpmath at this many digits,
+        ``F`` evaluated there as a hypergeometric function. Use it where a final
+        ``p`` lies where ``F`` saturates (deep pathways, small ``c``): the float
+        inversion loses digits there. Without it, only modes whose float allocation
+        misses ``sum_a K_a = S`` by more than ``1e-11 max(S, 1)`` are polished (at 40 digits).
+
+    Returns
+    -------
+    ndarray, shape ``(*batch, M, n_modes)``
+        ``K_{a alpha}(infinity)``, summing to ``S_alpha`` over pathways.
+
+    Raises
+    ------
+    ArchitectureError
+        A depth that is not a whole number >= 1.
+    DatasetError
+        A singular value that is not positive and finite.
+    ConfigError
+        Mismatched shapes, ``q^2 - p^2 <= 0`` on a pathway of depth >= 2, or a final
+        allocation that float64 and the mpmath polish cannot resolve.
+
+    Notes
+    -----
+    Solves ``S = sum_a K_a(F_a^{-1}(F_a(p_a(0)) + G))`` for ``G`` (``sum_a K_a`` is
+    increasing in ``G``, with slope ``sum_a (p_a^2 + c_a)^(D_a-2) (D_a p_a^2 + c_a)``)
+    by safeguarded Newton iteration, all members and modes at once; each
+    ``F_a^{-1}`` is the closed form (``D <= 2``) or its own safeguarded Newton
+    iteration, started from the previous outer iterate's root.
+    """
+    depths = _check_depths(depths)
+    q0 = np.asarray(q0, dtype=float)
+    p0 = np.asarray(p0, dtype=float)
+    if q0.shape != p0.shape or p0.ndim < 2 or p0.shape[-2] != len(depths):
+        raise ConfigError(f"q0, p0: expected equal shapes (*batch, M={len(depths)}, n_modes), got {q0.shape}, {p0.shape}")
+    S = _check_singular_values(singular_values, (*p0.shape[:-2], p0.shape[-1]))
+    M = len(depths)
+    # Problems on the last axis: (M, *batch, n_modes) -> (M, problems).
+    q_flat = np.moveaxis(q0, -2, 0).reshape(M, -1)
+    p_flat = np.moveaxis(p0, -2, 0).reshape(M, -1)
+    S_flat = np.ascontiguousarray(S).reshape(-1)
+    pathways = _race_pathways(depths, q_flat, p_flat)
+    G, resolved = _solve_race(pathways, S_flat)
+    everything = np.arange(S_flat.size)
+    states = [w.state(G, everything) for w in pathways]
+    ps = np.array([s[0] for s in states])
+    K = np.array([s[1] for s in states])
+    inaccurate = ~(np.abs(K.sum(axis=0) - S_flat) <= SUM_TOL * np.maximum(np.abs(S_flat), 1.0))
+    for index in (everything if refine_dps else np.flatnonzero(inaccurate)):
+        K[:, index] = _polish(depths, pathways, index, G[index], ps[:, index], S_flat[index], refine_dps or 40,
+                              resolved[index])
+    return np.moveaxis(K.reshape(M, *p0.shape[:-2], p0.shape[-1]), 0, -2)
+
+
+def _polish(depths, pathways, index, G, ps, S, dps, resolved) -> np.ndarray:
+    """:func:`_refine` of one problem, or a ConfigError when it cannot reach ``sum K = S``."""
+    if not (resolved and np.all(np.isfinite(ps))):
         raise ConfigError(
-            f"race oracle: the final allocation is not resolvable in float64 (depths {tuple(depths)}, "
-            f"c = {[round(float(c), 6) for _, c, _ in pathways]}): a final p lies where F saturates; use larger c = q^2 - p^2"
-        ) from None
-    ps = race_variables(G)
-    K = np.array([race_strength(p, d, c) for (d, c, _), p in zip(pathways, ps)])
-    if not refine_dps and not abs(K.sum() - S) <= 1e-11 * max(abs(S), 1.0):
-        # The float inversion lost digits (a final p where F saturates): polish in mpmath.
-        refine_dps = 40
-    if refine_dps:
-        K = _refine(pathways, G, ps, S, refine_dps)
-        if not abs(K.sum() - S) <= 1e-11 * max(abs(S), 1.0):
-            raise ConfigError(
-                f"race oracle: no accurate final allocation for depths {tuple(depths)} (sum K - S = {K.sum() - S:.3g}); "
-                "use larger c = q^2 - p^2"
-            )
+            f"race oracle: the final allocation is not resolvable in float64 (depths {depths}, "
+            f"c = {[round(float(w.c[index]), 6) for w in pathways]}): a final p lies where F saturates; "
+            "use larger c = q^2 - p^2"
+        )
+    scalar = [(w.depth, float(w.c[index]), float(w.race_p[index])) for w in pathways]
+    K = _refine(scalar, float(G), [float(p) for p in ps], float(S), dps)
+    if not abs(K.sum() - S) <= SUM_TOL * max(abs(S), 1.0):
+        raise ConfigError(
+            f"race oracle: no accurate final allocation for depths {depths} (sum K - S = {K.sum() - S:.3g}); "
+            "use larger c = q^2 - p^2"
+        )
     return K
 
 
@@ -241,87 +517,3 @@ def _refine(pathways, G, ps, S, dps):
             if abs(step) <= tol * (1 + abs(G)):
                 break
         return np.array([float(k) for k in K])
-
-
-def _bracket(residual, g_lo, g_hi):
-    """A finite-valued interval ``[lo, hi]`` with ``residual(lo) < 0 < residual(hi)``.
-
-    ``residual`` increases on ``(g_lo, g_hi)`` from ``-inf`` to ``+inf`` (either end may
-    be infinite, in which case the search doubles outwards).
-    """
-
-    def search(inner, edge, sign):
-        # Move from ``inner`` toward ``edge`` until sign * residual > 0, then back off inf.
-        prev, x = inner, inner
-        for _ in range(2000):
-            if math.isfinite(edge):
-                x = edge - (edge - x) / 2 if x != inner else inner + (edge - inner) / 2
-            else:
-                x = x + sign * max(1.0, abs(x))
-            value = residual(x)
-            if sign * value > 0 or x == edge:
-                break
-            prev = x
-        for _ in range(200):
-            if math.isfinite(residual(x)):
-                return prev, x
-            x = (prev + x) / 2
-        raise ConfigError("race oracle: could not bracket the final allocation; check q0, p0 and S")
-
-    inner = 0.0
-    if math.isfinite(g_lo) and math.isfinite(g_hi):
-        inner = (g_lo + g_hi) / 2
-    elif math.isfinite(g_hi):
-        inner = min(0.0, g_hi - 1.0)
-    elif math.isfinite(g_lo):
-        inner = max(0.0, g_lo + 1.0)
-    value = residual(inner)
-    if value == 0:
-        return inner, inner
-    if value < 0:
-        lo, hi = search(inner, g_hi, +1.0)
-        return max(lo, inner), hi
-    hi, lo = search(inner, g_lo, -1.0)
-    return lo, min(hi, inner)
-
-
-def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None = None) -> np.ndarray:
-    """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
-
-    Parameters
-    ----------
-    depths : sequence of int
-        ``D_a`` per pathway.
-    q0, p0 : array_like, shape (*batch, M, n_modes)
-        Initial ``q``, ``p`` (``q`` ignored for depth-1 pathways); ``q^2 - p^2 > 0``.
-    singular_values : array_like, shape (n_modes,) or (*batch, n_modes)
-    refine_dps : int, optional
-        Polish the float64 root with Newton steps in mpmath at this many digits,
-        ``F`` evaluated there as a hypergeometric function. Use it where a final
-        ``p`` lies where ``F`` saturates (deep pathways, small ``c``): the float
-        inversion loses digits there.
-
-    Returns
-    -------
-    ndarray, shape (*batch, M, n_modes)
-        ``K_{a alpha}(infinity)``, summing to ``S_alpha`` over pathways.
-
-    Notes
-    -----
-    Solves ``S = sum_a K_a(F_a^{-1}(F_a(p_a(0)) + G))`` for ``G`` by bracketed
-    root finding (``sum_a K_a`` is increasing in ``G``); each ``F_a^{-1}`` is the
-    closed form (``D <= 2``) or a bracketed root of the elementary ``F_a``.
-    """
-    depths = tuple(int(d) for d in depths)
-    q0 = np.asarray(q0, dtype=float)
-    p0 = np.asarray(p0, dtype=float)
-    if q0.shape != p0.shape or p0.ndim < 2 or p0.shape[-2] != len(depths):
-        raise ConfigError(f"q0, p0: expected equal shapes (*batch, M={len(depths)}, n_modes), got {q0.shape}, {p0.shape}")
-    S = np.broadcast_to(np.asarray(singular_values, dtype=float), (*p0.shape[:-2], p0.shape[-1]))
-    out = np.empty_like(p0)
-    for index in np.ndindex(*p0.shape[:-2], p0.shape[-1]):
-        *batch, mode = index
-        q = q0[(*batch, slice(None), mode)]
-        p = p0[(*batch, slice(None), mode)]
-        out[(*batch, slice(None), mode)] = _final_one_mode(depths, q, p, float(S[index]), refine_dps)
-    return out

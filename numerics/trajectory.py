@@ -42,17 +42,17 @@ class Trajectory:
     Attributes
     ----------
     t : ndarray, shape (T,)
-        Continuous time in the units of THEORY.md (tau = 1; GD step k is t = eta k).
-    K : ndarray, shape (T, *batch, M, modes)
+        Continuous time in the units of docs/theory.md, *Time units* (tau = 1; GD step k is t = eta k).
+    K : ndarray, shape ``(T, *batch, M, modes)``
         ``K_{a alpha}(t)``; ``batch`` is the ensemble shape (empty for one run).
-    loss : ndarray, shape (T, *batch)
-        The loss of THEORY.md section 1 (up to its constant for reduced models).
+    loss : ndarray, shape ``(T, *batch)``
+        The loss of docs/theory.md, *Notation and loss* (up to its constant for reduced models).
     success : bool
     message : str
         What happened and, on failure, what to do.
     state_names : tuple of str
         Names of the reduced state variables (empty for simulations).
-    state : ndarray or None, shape (T, *batch, n_state, modes)
+    state : ndarray or None, shape ``(T, *batch, n_state, modes)``
         Raw reduced state, when available.
     invariant_drift : ndarray or None
         Max over time of the absolute change of each conserved quantity.
@@ -86,6 +86,84 @@ class Trajectory:
     @property
     def num_modes(self) -> int:
         return self.K.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple:
+        """Shape of the ensemble axes (empty for one run)."""
+        return tuple(np.shape(self.K)[1:-2])
+
+    def summary_rows(self) -> list:
+        """``(name, value)`` rows: shapes, ranges and key numbers (never whole arrays)."""
+        from pathdyn.numerics.data import batch_dims_for
+        from pathdyn.numerics.display import array_summary, number
+
+        t = np.asarray(self.t, dtype=float)
+        loss = np.asarray(self.loss, dtype=float)
+        batch = batch_dims_for(len(self.batch_shape)) if self.batch_shape else ()
+        rows = [
+            ("source", f"reduced model ({', '.join(self.state_names)})" if self.state_names else "finite network"),
+            ("time", f"{t.size} points in [{number(t[0])}, {number(t[-1])}]" if t.size else "no points"),
+            ("K", array_summary(self.K, ("time", *batch, "pathway", "mode"))),
+            ("final loss", array_summary(loss[-1]) if loss.ndim > 1 else number(loss[-1]) if loss.size else "-"),
+            ("success", f"{bool(self.success)}" + (f": {self.message}" if self.message else "")),
+        ]
+        if self.step is not None and np.size(self.step):
+            rows.append(("steps", f"{int(np.asarray(self.step)[-1])} (GD)"))
+        if self.invariant_drift is not None and np.size(self.invariant_drift):
+            rows.append(("invariant drift", f"max {number(np.max(self.invariant_drift))}"))
+        if self.extras:
+            rows.append(("extras", ", ".join(sorted(self.extras))))
+        if "wall_time_s" in self.stats:
+            rows.append(("wall time", f"{number(self.stats['wall_time_s'], 3)} s"))
+        return rows
+
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+
+        return text_summary("Trajectory", self.summary_rows())
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+
+        return html_summary("Trajectory", self.summary_rows())
+
+    def to_xarray(self, batch_dims=None):
+        """This trajectory as an ``xarray.Dataset`` with named dimensions (needs the ``xarray`` extra).
+
+        See :func:`pathdyn.numerics.data.trajectory_to_xarray`.
+        """
+        from pathdyn.numerics.data import trajectory_to_xarray
+
+        return trajectory_to_xarray(self, batch_dims=batch_dims)
+
+    def save_netcdf(self, path, batch_dims=None) -> None:
+        """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra)."""
+        from pathdyn.numerics.data import save_netcdf
+
+        save_netcdf(self.to_xarray(batch_dims=batch_dims), path)
+
+    def settling_time(self, tolerance: float = 1e-3) -> float:
+        """The first recorded time after which every ``K`` stays within ``tolerance`` of its final value.
+
+        Parameters
+        ----------
+        tolerance : float
+            Relative to the largest final ``|K|`` (about ``S_1`` once learned).
+
+        Returns
+        -------
+        float
+            ``t[-1]`` when ``K`` still moves at the end (the run had not settled).
+        """
+        K = np.asarray(self.K, dtype=float)
+        t = np.asarray(self.t, dtype=float)
+        final = K[-1]
+        scale = float(np.max(np.abs(final))) or 1.0
+        deviation = np.max(np.abs(K - final).reshape(K.shape[0], -1), axis=1) / scale
+        outside = np.flatnonzero(deviation > tolerance)
+        if outside.size == 0:
+            return float(t[0])
+        return float(t[min(outside[-1] + 1, t.size - 1)])
 
     def to_json_dict(self) -> dict:
         """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""

@@ -20,6 +20,7 @@ from pathdyn.errors import PathdynError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.initial import draw_initial_state
 from pathdyn.numerics.integrate import integrate
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.export import load_equations_json
 from pathdyn.theory.reduced import reduce_to_modes
 from pathdyn.theory.safe_parse import parse_srepr
@@ -202,3 +203,28 @@ def test_load_equations_json_refuses_any_other_json(value):
         text = "{" + json.dumps({"x": value})[1:]
     with pytest.raises(PathdynError):
         load_equations_json(text)
+
+
+@SETTINGS
+@given(lam=st.sampled_from([["x", "y"], [1j, 1.0], [-1.0, 1.0], [0.0, 1.0], [math.nan, 1.0], [1.0], [1e200, 1.0],
+                            [[1.0, 2.0]] * 2]))
+def test_random_dataset_input_variances(lam):
+    _expect_named_error(lambda: random_dataset([2.0, 1.0], seed=0, input_variances=lam), "input_variances")
+
+
+@SETTINGS
+@given(device=st.one_of(st.just("bogus"), st.just(""), st.just("cuda:x"), st.integers(), st.none()))
+def test_simulate_device(device):
+    _expect_named_error(lambda: _simulate(device=device), "device")
+
+
+GENERAL = reduce_to_modes(Architecture(depths=(2, 2), whitened=False))
+
+
+@SETTINGS
+@given(lam=st.one_of(st.just("x"), st.just([1j, 1.0]), st.just([1.0, 2.0, 3.0]), st.just(None)))
+def test_integrate_input_variance_parameter(lam):
+    """General inputs: each mode's input variance is a parameter, checked like the singular values."""
+    y0 = draw_initial_state(GENERAL, 2, 0.1, seed=0)
+    _expect_named_error(lambda: integrate(GENERAL, y0, [2.0, 1.0], 1.0, num_points=5, parameters={"lambda": lam}),
+                        "lambda")

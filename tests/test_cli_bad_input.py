@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,9 @@ from pathdyn.cli.main import build_parser, main
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
+#: A graph architecture shipped with the repository (the graph commands require one).
+GRAPH = str(Path(__file__).resolve().parent.parent / "examples" / "two_stream.toml")
+
 #: The least each command needs to get past argparse; every output goes to OLD.
 BASE = {
     "derive": ["-o", "OLD.json"],
@@ -27,6 +31,9 @@ BASE = {
     "validate": ["-o", "OLD.json"],
     "concentration": ["-o", "OLD.json"],
     "figures phase-plane": ["-o", "OLD.png"],
+    "graph-validate": ["--architecture", GRAPH, "-o", "OLD.json"],
+    "graph-concentration": ["--architecture", GRAPH, "-o", "OLD.json"],
+    "graph-sweep": ["--architecture", GRAPH, "-o", "OLD.json"],
 }
 
 
@@ -141,6 +148,9 @@ OUTPUT_FLAGS = {
     "validate": ["--output", "--plot"],
     "concentration": ["--output", "--plot"],
     "figures phase-plane": ["--output"],
+    "graph-validate": ["--output", "--plot"],
+    "graph-concentration": ["--output"],
+    "graph-sweep": ["--output"],
 }
 
 
@@ -168,7 +178,15 @@ INPUT_FLAGS = {
     "integrate": ["--architecture", "--init", "--dataset"],
     "simulate": ["--architecture", "--init-from", "--dataset"],
     "validate": ["--dataset"],
+    "graph-validate": ["--architecture", "--dataset"],
+    "graph-concentration": ["--architecture"],
+    "graph-sweep": ["--architecture"],
 }
+
+
+def test_every_command_is_covered():
+    """A new subcommand must be added to BASE (and so to every generated test) or fail here."""
+    assert sorted(name for name, _ in _commands()) == sorted(BASE)
 
 
 @SETTINGS
@@ -194,6 +212,24 @@ def test_output_naming_an_input_is_refused(data, tmp_path, monkeypatch, capsys):
     assert in_flag in err and (out_flag in err or "-o/--output" in err)
     assert old.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == [old.name]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-o", "missing_dir/out.nc"], "does not exist"),
+    (["-o", "adir"], "is a directory"),
+    (["-o", "out.nc", "--plot", "./out.nc"], "-o/--output and --plot name the same file"),
+    (["-o", "init.json", "--init", "init.json"], "-o/--output and --init name the same file"),
+])
+def test_netcdf_and_json_outputs_are_planned(extra, message, tmp_path, monkeypatch, capsys):
+    """``-o FILE.nc`` (netCDF) is checked like a JSON output, before any work."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "init.json").write_text('{"q0": [[1.0], [1.0]], "p0": [[0.1], [0.1]]}')
+    before = _snapshot(tmp_path)
+    status = main(["integrate", "--singular-values", "1", *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1, err
+    assert _snapshot(tmp_path) == before
 
 
 def test_hard_link_collision_is_refused(tmp_path, monkeypatch, capsys):
@@ -227,6 +263,10 @@ def test_conflicting_init_options_are_refused(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["validate", "--t-max", "1e12"], "--max-steps"),
     (["concentration", "--learning-rate", "1e-12"], "--max-steps"),
+    (["graph-validate", "--architecture", GRAPH, "--t-max", "1e12"], "--max-steps"),
+    (["graph-concentration", "--architecture", GRAPH, "--learning-rate", "1e-12"], "--max-steps"),
+    (["graph-sweep", "--architecture", GRAPH, "--t-max", "1e12"], "--max-steps"),
+    (["validate", "--workers", "0"], "workers"),
     (["integrate", "--singular-values", "1e150"], "stall"),
     (["integrate", "--singular-values", "1,2,3", "--n-in", "2"], "--n-in"),
     (["integrate", "--rtol", "1"], "rtol"),

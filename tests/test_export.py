@@ -51,33 +51,33 @@ GOLDEN_FRAGMENT_2_1 = r"""% pathdyn equations (needs amsmath): 2 pathway(s), dep
 \end{align}
 % mode strength of pathway 1
 \begin{align*}
-  K_{1\alpha} &= p_{1} q_{1}
+  K_{1\alpha} &= p_{1\alpha} q_{1\alpha}
 \end{align*}
 % mode strength of pathway 2
 \begin{align*}
-  K_{2\alpha} &= p_{2}
+  K_{2\alpha} &= p_{2\alpha}
 \end{align*}
 % reduced equation, pathway 1, q
 \begin{align}
-  \tau \frac{d q_{1}}{dt} &= p_{1} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:q-1}
+  \tau \frac{d q_{1\alpha}}{dt} &= p_{1\alpha} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:q-1}
 \end{align}
 % reduced equation, pathway 1, p
 \begin{align}
-  \tau \frac{d p_{1}}{dt} &= q_{1} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:p-1}
+  \tau \frac{d p_{1\alpha}}{dt} &= q_{1\alpha} \Bigl(S_{\alpha} - K_{1\alpha} - K_{2\alpha}\Bigr) \label{eq:p-1}
 \end{align}
 % reduced equation, pathway 2, p
 \begin{align}
-  \tau \frac{d p_{2}}{dt} &= S_{\alpha} - K_{1\alpha} - K_{2\alpha} \label{eq:p-2}
+  \tau \frac{d p_{2\alpha}}{dt} &= S_{\alpha} - K_{1\alpha} - K_{2\alpha} \label{eq:p-2}
 \end{align}
 % conserved quantity, pathway 1
 \begin{align}
-  \frac{d}{dt} \bigl(q_{1}^{2} - p_{1}^{2}\bigr) &= 0 \label{eq:conserved-1}
+  \frac{d}{dt} \bigl(q_{1\alpha}^{2} - p_{1\alpha}^{2}\bigr) &= 0 \label{eq:conserved-1}
 \end{align}
 """
 
 
 def test_latex_fragment_golden():
-    assert equations_to_latex(derive_equations((2, 1)), fragment=True) == GOLDEN_FRAGMENT_2_1
+    assert equations_to_latex(derive_equations((2, 1)), fragment=True, grouped=False) == GOLDEN_FRAGMENT_2_1
 
 
 def test_latex_general_inputs_golden_line():
@@ -89,7 +89,7 @@ def test_latex_general_inputs_golden_line():
 
 def test_latex_long_products_are_broken_and_numbered_once():
     depths = (25, 2)
-    tex = equations_to_latex(derive_equations(depths), fragment=True)
+    tex = equations_to_latex(derive_equations(depths), fragment=True, grouped=False)
     block = tex.split("% gradient flow, pathway 1, layer 1\n")[1].split(r"\end{align}")[0]
     lines = block.strip().splitlines()[1:]
     assert len(lines) >= 2  # broken across lines
@@ -182,7 +182,7 @@ def test_json_schema(arch):
         for key in ("pathway", "layer"):
             assert entry[key] is None or (isinstance(entry[key], int) and entry[key] >= 1)
         assert _shape_ok(entry["shape"])
-        assert (entry["shape"] is None) == (entry["role"] in ("S", "q", "p", "dimension"))
+        assert (entry["shape"] is None) == (entry["role"] in ("S", "lambda", "q", "p", "dimension"))
     weights = [(s["pathway"], s["layer"]) for s in data["symbols"] if s["role"] == "weight"]
     expected = [(a, d) for a, depth in enumerate(arch.depths, start=1) for d in range(1, depth + 1)]
     assert weights == expected
@@ -279,8 +279,12 @@ def test_text_export():
     assert "Omega = W_1_3*W_1_2*W_1_1 + W_2_1" in text
     assert "dW_1_2/dt = W_1_3.T*(Sigma_yx - Omega*Sigma_x)*W_1_1.T" in text
     assert "dW_1_1/dt = (W_1_3*W_1_2).T*(Sigma_yx - Omega*Sigma_x)" in text
-    assert "dq_1/dt = p_1*q_1*(S - p_1*q_1**2 - p_2)" in text
+    # general inputs: the reduced equations carry the input variance (aligned case)
+    assert "dq_1/dt = p_1*q_1*(S - lambda*(p_1*q_1**2 + p_2))" in text
+    assert "learning ends at sum_a K_a = S/lambda" in text
     assert "d/dt (q_1**2 - p_1**2) = 0" in text
+    whitened = equations_to_text(derive_equations(Architecture(depths=(3, 1))))
+    assert "dq_1/dt = p_1*q_1*(S - p_1*q_1**2 - p_2)" in whitened and "lambda" not in whitened
 
 
 def test_export_rejects_bad_options():

@@ -88,7 +88,7 @@ def random_problem(rng, depths, n_in, n_out, widths, whitened, samples=9):
 
 
 def numeric_loss(weights, X, Y):
-    """The loss of THEORY.md section 1 from the samples: ||Y - Omega X||^2 / (2P)."""
+    """The loss of docs/theory.md, *Notation and loss*, from the samples: ||Y - Omega X||^2 / (2P)."""
     omega = sum(np.linalg.multi_dot(list(reversed(ws))) if len(ws) > 1 else ws[0] for ws in weights)
     residual = Y - omega @ X
     return 0.5 * np.sum(residual**2) / X.shape[1]

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from pathdyn.cli.main import main
+from pathdyn.errors import ConfigError
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.initial import qp_initial_state
-from pathdyn.numerics.phase_plane import race_variable_from_strength, strength_vector_field
+from pathdyn.numerics.phase_plane import strength_vector_field
 from pathdyn.numerics.race import race_final_strengths
 from pathdyn.theory.reduced import reduce_to_modes
 
@@ -49,7 +50,8 @@ def test_integrate_command_dataset_and_drawn_init(tmp_path):
         (["--singular-values", "1,abc"], "--singular-values"),
         (["--singular-values", "1,-2"], "positive"),
         (["--dataset", "missing.npz"], "not found"),
-        (["--dataset", "hierarchical-raw"], "not whitened"),
+        # hierarchical-raw (X = I_8, aligned, lambda = 1/8) is integrated with lambda now: see test_non_whitened
+        (["--singular-values", "1,2", "--general"], "--general: the reduced equations need each mode's input variance"),
         (["--init", "INIT"], "expected \\(pathways, modes\\)"),
         (["--init", "BROKEN"], "not valid JSON"),
     ],
@@ -65,6 +67,34 @@ def test_integrate_command_bad_input_is_one_line(tmp_path, capsys, argv, message
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert re.search(message, err), err
+
+
+def race_variable_from_strength(K, depth: int, c: float) -> np.ndarray:
+    """``p`` with ``(p^2 + c)^((D-1)/2) p = K`` (vectorised bisection then Newton; ``c > 0``).
+
+    The closed-form inverse of the q/p strength on ``q^2 - p^2 = c``, written here
+    independently of the library so that the field test below does not check the
+    library's inversion against itself.
+    """
+    K = np.asarray(K, dtype=float)
+    if depth == 1:
+        return K.copy()
+    if not c > 0:
+        raise ValueError(f"c: must be > 0 for depth {depth}, got {c}")
+    target = np.abs(K)
+    lo = np.zeros_like(target)
+    hi = np.maximum(target, 1.0) * np.maximum(1.0, c ** -((depth - 1) / 2))
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        too_big = (mid * mid + c) ** ((depth - 1) / 2) * mid > target
+        hi = np.where(too_big, mid, hi)
+        lo = np.where(too_big, lo, mid)
+    p = 0.5 * (lo + hi)
+    for _ in range(3):
+        value = (p * p + c) ** ((depth - 1) / 2) * p - target
+        slope = (p * p + c) ** ((depth - 3) / 2) * (depth * p * p + c)
+        p = p - value / slope
+    return np.sign(K) * p
 
 
 def test_figures_phase_plane_command(tmp_path):
@@ -87,7 +117,7 @@ def test_phase_plane_field_equals_compiled_flow(depths):
     """dK/dt of the planar field equals the chain rule through the compiled q/p rhs."""
     c, S = 1.0, 10.0
     K1, K2 = np.meshgrid(np.linspace(-1, 11, 7), np.linspace(-1, 11, 7))
-    U, V = strength_vector_field(K1, K2, depths, c, S)
+    U, V = strength_vector_field(K1, K2, reduce_to_modes(depths), c, S)
     f = compile_rhs(reduce_to_modes(depths))
     p = np.stack([race_variable_from_strength(K, d, c).ravel() for K, d in zip((K1, K2), depths)])
     y = qp_initial_state(f, np.sqrt(p**2 + c), p)  # (n_state, 49): the grid points as modes
@@ -97,6 +127,15 @@ def test_phase_plane_field_equals_compiled_flow(depths):
     scale = np.maximum(1.0, np.abs(dK))
     assert np.max(np.abs(dK[0] - U.ravel()) / scale[0]) < 1e-5
     assert np.max(np.abs(dK[1] - V.ravel()) / scale[1]) < 1e-5
+
+
+def test_phase_plane_field_from_the_race_form_equals_the_qp_field():
+    K1, K2 = np.meshgrid(np.linspace(-1, 11, 5), np.linspace(-1, 11, 5))
+    qp = strength_vector_field(K1, K2, reduce_to_modes((3, 8)), 1.0, 10.0)
+    race = strength_vector_field(K1, K2, reduce_to_modes((3, 8), model="race"), 1.0, 10.0)
+    np.testing.assert_allclose(race, qp, rtol=1e-11, atol=1e-12 * np.max(np.abs(qp)))  # e = 0 on K_1 + K_2 = S
+    with pytest.raises(ConfigError, match="role 's'"):
+        strength_vector_field(K1, K2, reduce_to_modes((3, 8), model="layer"), 1.0, 10.0)
 
 
 def test_integrate_command_reads_a_dataset_file(tmp_path):

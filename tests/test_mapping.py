@@ -32,7 +32,7 @@ def test_exact_depth_2_mapping_reproduces_K0_and_the_invariant(data, seed):
     for a, (W1, W2) in enumerate(weights, start=1):
         A = W1 @ V  # a = W1 v per mode (columns)
         B = W2.T @ U  # b = W2^T u
-        q, p = state.values[f"q_{a}"], state.values[f"p_{a}"]
+        q, p = state.value("q", a), state.value("p", a)
         np.testing.assert_allclose(q * p, np.sum(A * B, axis=0), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(q**2 + p**2, np.sum(A * A + B * B, axis=0), rtol=1e-12)
         # the conserved (|a|^2 + |b|^2)^2 - 4 (a.b)^2 equals (q^2 - p^2)^2
@@ -46,8 +46,8 @@ def test_growth_matched_equals_exact_at_depth_2(data, seed):
     weights = initialize_weights((2,), 4, 4, 100, seed=seed)
     exact = map_initial_state(weights, U, V, theory="qp", method="exact")
     matched = map_initial_state(weights, U, V, theory="qp", method="growth-matched")
-    for name in ("q_1", "p_1"):
-        np.testing.assert_allclose(exact.values[name], matched.values[name], rtol=1e-9)
+    for role in ("q", "p"):
+        np.testing.assert_allclose(exact.value(role, 1), matched.value(role, 1), rtol=1e-9)
 
 
 @pytest.mark.parametrize("depth", [3, 4])
@@ -56,7 +56,7 @@ def test_growth_matched_matches_K0_and_growth(data, seed, depth):
     weights = initialize_weights((depth,), 4, 4, 150, init="gaussian", init_scale=0.5, seed=seed)
     state = map_initial_state(weights, U, V, theory="qp")
     assert state.method == "growth-matched"
-    q, p = state.values["q_1"], state.values["p_1"]
+    q, p = state.value("q", 1), state.value("p", 1)
     np.testing.assert_allclose(q ** (depth - 1) * p, state.K0[0], rtol=1e-10, atol=1e-14)
     rate = (depth - 1) * q ** (2 * (depth - 2)) * p**2 + q ** (2 * (depth - 1))
     np.testing.assert_allclose(rate, state.growth[0], rtol=1e-9)
@@ -67,9 +67,9 @@ def _chain_strength_and_growth(values, a, depth, modes):
     """K and sum_d |g_d|^2 |f_{d-1}|^2 of the width-2 chain, from the mapped values."""
     out_K, out_r = [], []
     for m in range(modes):
-        A = np.array([values[f"A_{a}_1"][m], values[f"A_{a}_2"][m]])[:, None]
-        B = np.array([values[f"B_{a}_1"][m], values[f"B_{a}_2"][m]])[None, :]
-        hidden = [np.array([[values[f"M_{a}_{d}_{i}{j}"][m] for j in (1, 2)] for i in (1, 2)]) for d in range(2, depth)]
+        A = np.array([values[("A", a, 1, (i,))][m] for i in (1, 2)])[:, None]
+        B = np.array([values[("B", a, depth, (j,))][m] for j in (1, 2)])[None, :]
+        hidden = [np.array([[values[("M", a, d, (i, j))][m] for j in (1, 2)] for i in (1, 2)]) for d in range(2, depth)]
         layers = [A, *hidden, B]
         f, g = forward_backward_vectors(layers, np.ones((1, 1)), np.ones((1, 1)))
         out_K.append(f[-1][0, 0])
@@ -99,7 +99,7 @@ def test_two_channel_initial_velocity_matches_the_network(data, seed):
     f = compile_rhs(eqs)
     weights = initialize_weights(depths, 4, 4, 1500, init="orthogonal", init_scale=0.5, seed=seed)
     state = map_initial_state(weights, U, V, theory="two-channel")
-    y = state.state_array(f.state_names)
+    y = state.state_array(f)
     dy = f(0.0, y, S)
     # dK/dt of the chain from the Jacobian of K: numerically by a small step
     h = 1e-7
@@ -127,11 +127,11 @@ def test_naive_mapping_ignores_the_measured_norms(data, seed):
     _, U, _, V = data
     weights = initialize_weights((2,), 4, 4, 100, seed=seed)
     naive = map_initial_state(weights, U, V, theory="qp", method="naive", init_scale=0.3)
-    np.testing.assert_allclose(naive.values["q_1"], 0.3)
-    np.testing.assert_allclose(naive.values["q_1"] * naive.values["p_1"], naive.K0[0])
+    np.testing.assert_allclose(naive.value("q", 1), 0.3)
+    np.testing.assert_allclose(naive.value("q", 1) * naive.value("p", 1), naive.K0[0])
     exact = map_initial_state(weights, U, V, theory="qp", method="exact")
     # |a|^2 + |b|^2 is about 2 sigma^2, so the exact q0 is about sqrt(2) sigma: naive misses it
-    assert np.all(exact.values["q_1"] > 1.2 * naive.values["q_1"])
+    assert np.all(exact.value("q", 1) > 1.2 * naive.value("q", 1))
 
 
 def test_state_array_follows_the_equations_order(data, seed):
@@ -139,11 +139,11 @@ def test_state_array_follows_the_equations_order(data, seed):
     weights = initialize_weights((1, 3), 4, 4, 50, seed=seed)
     eqs = derive_qp_equations((1, 3))
     state = map_initial_state(weights, U, V, theory="qp")
-    array = state.state_array(eqs.state_names)
+    array = state.state_array(eqs)
     assert array.shape == (3, 4)
     np.testing.assert_allclose(array[0], state.K0[0])  # depth-1 pathway: p_1 = K0
-    with pytest.raises(ConfigError, match="state_names"):
-        state.state_array(("A_1_1",))
+    with pytest.raises(ConfigError, match="A_2_1"):
+        state.state_array(derive_two_channel_equations((1, 3)))
 
 
 def test_mapping_errors(data, seed):

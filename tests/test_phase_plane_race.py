@@ -40,7 +40,7 @@ def test_race_form_matches_race_oracle(rng):
         q0 = np.sqrt(p0**2 + rng.uniform(0.2, 2.0, size=(M, 3)))
         S = rng.uniform(0.5, 5.0, size=3)
         qp, race = _forms(depths)
-        traj = integrate_race_form(race, qp_initial_state(qp, q0, p0), S, 400.0, state_names=qp.state_names,
+        traj = integrate_race_form(race, qp_initial_state(qp, q0, p0), S, 400.0, qp_equations=qp,
                                    loss_tol=1e-26, **TIGHT)
         assert traj.success and "converged" in traj.message, (depths, traj.message)
         oracle = race_final_strengths(depths, q0, p0, S)
@@ -56,7 +56,7 @@ def test_race_form_matches_qp_equations_on_the_phase_plane(depth):
                          enumerate((0.5, 0.05))])
     times = np.linspace(0.0, 10.0, 41)
     reference = integrate(qp, y0, [10.0], 10.0, t_eval=times, method="Radau", **TIGHT).K
-    fast = integrate_race_form(race, y0, [10.0], 10.0, t_eval=times, state_names=qp.state_names, **TIGHT)
+    fast = integrate_race_form(race, y0, [10.0], 10.0, t_eval=times, qp_equations=qp, **TIGHT)
     assert fast.K.shape == reference.shape
     assert np.max(np.abs(fast.K - reference)) / 10.0 < QP_RTOL
 
@@ -80,7 +80,7 @@ def test_race_form_matches_mpmath_taylor_reference(seed):
             reference.append([float(y[0] ** 2 * y[1]), float(y[2] ** 3 * y[3])])
     qp, race = _forms(depths)
     traj = integrate_race_form(race, qp_initial_state(qp, q0[:, None], p0[:, None]), [S], 2.0, t_eval=times,
-                               state_names=qp.state_names, **TIGHT)
+                               qp_equations=qp, **TIGHT)
     assert np.max(np.abs(traj.K[:, :, 0] - np.array(reference))) / S < MPMATH_RTOL
 
 
@@ -92,7 +92,7 @@ def test_race_form_with_a_wrong_c_is_caught(rng):
     y0 = qp_initial_state(qp, q0, p0)
     times = np.linspace(0.0, 5.0, 21)
     reference = integrate(qp, y0, [10.0], 5.0, t_eval=times, method="Radau", **TIGHT).K
-    good = integrate_race_form(race, y0, [10.0], 5.0, t_eval=times, state_names=qp.state_names, **TIGHT).K
+    good = integrate_race_form(race, y0, [10.0], 5.0, t_eval=times, qp_equations=qp, **TIGHT).K
     wrong = integrate(race, p0, [10.0], 5.0, t_eval=times, parameters={"c_1": 1.0, "c_2": 1.0}, **TIGHT).K
     assert np.max(np.abs(good - reference)) / 10.0 < QP_RTOL
     assert np.max(np.abs(wrong - reference)) / 10.0 > 1e3 * QP_RTOL
@@ -102,12 +102,12 @@ def test_race_form_refuses_states_off_its_domain():
     qp, race = _forms((3, 3))
     y0 = qp_initial_state(qp, np.array([[1.0], [-1.2]]), np.array([[0.1], [0.2]]))  # q_2 < 0
     with pytest.raises(ConfigError, match="q_2 > 0"):
-        integrate_race_form(race, y0, [1.0], 1.0, state_names=qp.state_names)
+        integrate_race_form(race, y0, [1.0], 1.0, qp_equations=qp)
     y0 = qp_initial_state(qp, np.array([[0.5], [1.0]]), np.array([[0.6], [0.2]]))  # c_1 < 0
     with pytest.raises(ConfigError, match="q_1\\^2 - p_1\\^2 > 0"):
-        integrate_race_form(race, y0, [1.0], 1.0, state_names=qp.state_names)
+        integrate_race_form(race, y0, [1.0], 1.0, qp_equations=qp)
     with pytest.raises(ConfigError, match="race_equations"):
-        integrate_race_form(qp, y0, [1.0], 1.0, state_names=qp.state_names)
+        integrate_race_form(qp, y0, [1.0], 1.0, qp_equations=qp)
 
 
 def test_phase_panel_through_race_form_equals_qp_panel():

@@ -19,7 +19,7 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.race import inverse_race_potential, race_final_strengths, race_potential_numeric
 from pathdyn.theory.reduced import race_potential, reduce_to_modes
 
-#: Tolerances are data (STYLE.md): what each check demands.
+#: Tolerances are data: what each check demands.
 ORACLE_RTOL = 1e-8  # final K vs race oracle, relative to max S
 DRIFT_TOL = 1e-9  # absolute drift of q^2 - p^2
 MPMATH_RTOL = 1e-9  # K(t) vs the mpmath Taylor reference
@@ -229,3 +229,79 @@ def test_integrator_matches_race_oracle_many_configurations(seed):
         assert "converged" in traj.message, (depths, traj.message)
         assert oracle_error(traj.K[-1], race_final_strengths(depths, q0, p0, S), S) < ORACLE_RTOL, depths
         assert traj.invariant_drift.max(initial=0.0) < DRIFT_TOL, depths
+
+
+def _batch(rng, members, depths, modes=3):
+    p0 = rng.normal(0.0, 0.3, size=(members, len(depths), modes))
+    q0 = np.sqrt(p0**2 + rng.uniform(0.3, 1.5, size=p0.shape))
+    return q0, p0, rng.uniform(0.5, 5.0, size=modes)
+
+
+def _polished_error(depths, q0, p0, S) -> float:
+    """The batched float64 oracle against its own mpmath Newton polish at 40 digits."""
+    fast = race_final_strengths(depths, q0, p0, S)
+    polished = race_final_strengths(depths, q0, p0, S, refine_dps=40)
+    return oracle_error(fast, polished, S)
+
+
+@pytest.mark.parametrize("depths", [(1, 3, 6), (2, 9), (4, 7, 13)])
+def test_batched_oracle_matches_the_mpmath_polish(rng, depths):
+    """All members and modes solved at once agree with a 40-digit Newton polish of each."""
+    q0, p0, S = _batch(rng, 4, depths)
+    assert _polished_error(depths, q0, p0, S) < 1e-10
+
+
+def test_a_loose_batched_oracle_fails_the_polish_check(rng, monkeypatch):
+    """The check above can fail: stopping the root finders early (and not polishing) is caught."""
+    import pathdyn.numerics.race as race
+
+    depths = (1, 3, 6)
+    q0, p0, S = _batch(rng, 4, depths)
+    assert _polished_error(depths, q0, p0, S) < 1e-10
+    monkeypatch.setattr(race, "G_XTOL", 1e-3)
+    monkeypatch.setattr(race, "RTOL", 1e-3)
+    monkeypatch.setattr(race, "SUM_TOL", 1.0)
+    fast = race_final_strengths(depths, q0, p0, S)
+    monkeypatch.undo()
+    assert oracle_error(fast, race_final_strengths(depths, q0, p0, S, refine_dps=40), S) > 1e-10
+
+
+def test_batched_oracle_equals_one_mode_at_a_time(rng):
+    """Solving a batch gives each problem the answer it gets alone (no cross-talk between members)."""
+    depths = (2, 5, 8)
+    q0, p0, S = _batch(rng, 5, depths)
+    batch = race_final_strengths(depths, q0, p0, S)
+    for member in range(5):
+        for mode in range(3):
+            alone = race_final_strengths(depths, q0[member, :, mode:mode + 1], p0[member, :, mode:mode + 1], S[mode:mode + 1])
+            np.testing.assert_allclose(batch[member, :, mode], alone[:, 0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 6, 13])
+def test_inverse_race_potential_is_vectorised(depth):
+    """An array of values gives the scalar answers, element by element."""
+    c = np.array([0.4, 1.0, 2.2])[:, None]
+    values = race_potential_numeric(np.array([-2.0, -0.3, 0.0, 0.5, 1.7]), depth, c)
+    inverse = inverse_race_potential(values, depth, c)
+    for i, j in np.ndindex(values.shape):
+        assert inverse[i, j] == pytest.approx(inverse_race_potential(float(values[i, j]), depth, float(c[i, 0])), rel=1e-14, abs=1e-15)
+    np.testing.assert_allclose(inverse, np.broadcast_to([-2.0, -0.3, 0.0, 0.5, 1.7], values.shape), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("S, match", [(-1.0, "singular_values: -1.0"), (0.0, "singular_values: 0.0"),
+                                      (float("nan"), "singular_values: nan")])
+def test_oracle_refuses_non_positive_singular_values(S, match):
+    from pathdyn.errors import DatasetError
+
+    p0 = np.full((2, 1), 0.05)
+    with pytest.raises(DatasetError, match=match):
+        race_final_strengths((2, 3), np.sqrt(p0**2 + 1.0), p0, [S])
+
+
+@pytest.mark.parametrize("depths", [(2.7, 3), (0, 3), ("3", 2)])
+def test_oracle_refuses_depths_that_are_not_whole_numbers(depths):
+    from pathdyn.errors import ArchitectureError
+
+    p0 = np.full((2, 1), 0.05)
+    with pytest.raises(ArchitectureError, match="depths: .*whole numbers >= 1"):
+        race_final_strengths(depths, np.sqrt(p0**2 + 1.0), p0, [1.0])

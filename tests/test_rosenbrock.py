@@ -23,7 +23,7 @@ from pathdyn.numerics.rosenbrock import lu_factor, lu_solve
 from pathdyn.theory.modes import ModeEquations, mode_symbols
 from pathdyn.theory.reduced import reduce_to_modes
 
-integrate_module = importlib.import_module("pathdyn.numerics.integrate")
+integrate_module = importlib.import_module("pathdyn.numerics.solvers")
 
 
 def _sibling(name):

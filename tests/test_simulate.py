@@ -174,7 +174,7 @@ def test_rank_deficient_inputs_use_the_weight_product(seed):
 
 # ----------------------------------------------------------------------------- theory
 def _qp_prediction(weights, U, S, V, t):
-    """q/p flow of THEORY.md section 3 for depth-2 pathways, initial state measured from the net.
+    """q/p flow of docs/theory.md, *The q/p model*, for depth-2 pathways, initial state measured from the net.
 
     Per pathway and mode: a = W1 v, b = W2^T u; q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b.
     """
@@ -212,7 +212,7 @@ def _integrate_qp(y0, S, t):
 
 
 def test_depth2_linear_training_follows_the_qp_flow_at_large_width(seed):
-    """THEORY.md section 4: error = O(N^{-1/2}) + O(eta).
+    """docs/theory.md, *Where each model is exact*: error = O(N^{-1/2}) + O(eta).
 
     Two depth-2 pathways, non-degenerate whitened data. Gradient descent is the Euler
     scheme of the flow, so its error must halve with eta; the Richardson combination

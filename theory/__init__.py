@@ -9,15 +9,21 @@ from pathdyn.theory.export import (
     load_equations_json,
 )
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
-from pathdyn.theory.modes import ModeEquations
-from pathdyn.theory.reduced import derive_layer_equations, reduce_to_modes
+from pathdyn.theory.models import MODELS, ReducedModel, reduce_to_modes, register
+from pathdyn.theory.modes import ModeEquations, Parameter, StateVariable
+from pathdyn.theory.reduced import derive_layer_equations
+from pathdyn.theory import two_channel as _two_channel  # noqa: F401  (registers the two-channel model)
 
 __all__ = [
     "Architecture",
     "DerivedEquations",
     "GradientFlow",
     "LoadedEquations",
+    "MODELS",
     "ModeEquations",
+    "Parameter",
+    "ReducedModel",
+    "StateVariable",
     "derive_equations",
     "derive_gradient_flow",
     "derive_layer_equations",
@@ -25,4 +31,5 @@ __all__ = [
     "load_equations_json",
     "parse_depths",
     "reduce_to_modes",
+    "register",
 ]

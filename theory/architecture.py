@@ -254,6 +254,11 @@ class Architecture:
             raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
         except UnicodeDecodeError as error:
             raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        if "graph" in data:
+            raise ArchitectureError(
+                f"architecture file {str(path)!r} holds a [graph]: this command takes parallel pathways; run graphs "
+                "with pathdyn derive, graph-validate, graph-concentration or graph-sweep (docs/graphs.md)"
+            )
         if set(data) == {"architecture"}:
             data = data["architecture"]
         return cls.from_dict(data, source=f"architecture file {str(path)!r}")

@@ -15,6 +15,7 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``weight`` (``W_a^d``), ``Sigma_x`` (only for general inputs; whitened inputs use
     the identity), ``Sigma_yx``, ``Omega`` (the network map, see ``"definitions"``),
     ``dimension`` (a symbolic matrix dimension), ``S`` (the mode's singular value),
+    ``lambda`` (the mode's input variance ``v^T Sigma_x v``; only for general inputs),
     ``q``, ``p``. ``pathway`` and ``layer`` are 1-based or null; ``shape`` is a pair
     of integers or dimension names, or null for scalars.
 ``"definitions"``
@@ -25,7 +26,8 @@ JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
     ``Sigma_x`` and the symbol ``Omega``.
 ``"modes"``
     List of ``{"pathway", "variable", "rhs"}`` (``variable`` is ``"q"`` or ``"p"``):
-    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``.
+    the reduced equations of one generic mode in the symbols ``q_a``, ``p_a``, ``S``
+    (and ``lambda`` for general inputs: the aligned case, error ``S - lambda sum_a K_a``).
 ``"strengths"``
     List of ``{"pathway", "expr"}``: the mode strength ``K_a`` in ``q_a``, ``p_a``.
 ``"conserved"``
@@ -45,12 +47,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.repr import ReprPrinter
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
-from pathdyn.theory.modes import ModeEquations
+from pathdyn.theory.modes import ModeEquations, input_variance_symbol
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 from pathdyn.theory.safe_parse import parse_srepr
 
@@ -61,15 +64,22 @@ __all__ = [
     "equations_to_json",
     "equations_to_latex",
     "equations_to_text",
+    "derived_equations_latex",
+    "mode_equations_latex",
+    "gradient_flow_latex",
+    "PathdynLatexPrinter",
+    "LATEX_OPTIONS",
     "export_equations",
     "load_equations_json",
     "FORMATS",
 ]
 
 FORMATS = ("text", "latex", "json")
+#: The options of :func:`equations_to_latex` and their defaults.
+LATEX_OPTIONS = {"grouped": True, "prod": False, "label_prefix": ""}
 JSON_FORMAT = "pathdyn-equations"
 JSON_VERSION = 1
-ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "q", "p")
+ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "lambda", "q", "p")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class DerivedEquations:
     architecture: Architecture
     gradient_flow: GradientFlow
     modes: ModeEquations
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's LaTeX display: every equation in one ``aligned`` block, long products as ``\\prod``."""
+        return derived_equations_latex(self)
 
     def __post_init__(self) -> None:
         if self.gradient_flow.depths != self.architecture.depths or tuple(self.modes.depths) != self.architecture.depths:
@@ -100,24 +114,44 @@ def derive_equations(architecture) -> DerivedEquations:
     return DerivedEquations(arch, derive_gradient_flow(arch), derive_qp_equations(arch))
 
 
-def export_equations(equations, format: str = "text", fragment: bool = False) -> str:
+def export_equations(equations, format: str = "text", fragment: bool = False, **latex_options) -> str:
     """Format derived equations (or an architecture, derived first) as ``text``, ``latex`` or ``json``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations, Architecture or sequence of int
+    format : {"text", "latex", "json"}
+    fragment : bool
+        LaTeX only: the equations without the document.
+    **latex_options
+        LaTeX only: ``grouped``, ``prod`` and ``label_prefix`` of :func:`equations_to_latex`.
 
     Raises
     ------
     ConfigError
-        For an unknown format, or ``fragment=True`` with a format other than LaTeX.
+        For an unknown format, or a LaTeX option with another format.
     """
     if format not in FORMATS:
         raise ConfigError(f"format: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if fragment and format != "latex":
         raise ConfigError(f"fragment: only LaTeX output has a fragment form, not {format!r}; drop --fragment or use --format latex")
+    unknown = sorted(set(latex_options) - set(LATEX_OPTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not an export option; choose from {', '.join(LATEX_OPTIONS)}")
+    changed = [k for k, v in latex_options.items() if v != LATEX_OPTIONS[k]]
+    if changed and format != "latex":
+        raise ConfigError(f"{changed[0]}: a LaTeX option, not one of {format!r} output; drop it or use --format latex")
+    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
+    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
+
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+        return export_graph_equations(equations, format=format, fragment=fragment)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)
     if format == "text":
         return equations_to_text(equations)
     if format == "latex":
-        return equations_to_latex(equations, fragment=fragment)
+        return equations_to_latex(equations, fragment=fragment, **latex_options)
     return equations_to_json(equations)
 
 
@@ -129,7 +163,7 @@ def _mode_parts(modes: ModeEquations):
     """
     error = modes.error
     parts = []
-    for x, rhs, a in zip(modes.state, modes.rhs, modes.state_pathway):
+    for x, rhs, a, record in zip(modes.state, modes.rhs, modes.state_pathway, modes.layout):
         if rhs == error:
             prefactor = sp.Integer(1)
         elif isinstance(rhs, sp.Mul) and error in rhs.args:
@@ -140,7 +174,7 @@ def _mode_parts(modes: ModeEquations):
             prefactor = sp.cancel(rhs / error)
         if not is_identically_zero(prefactor * error - rhs):
             raise DerivationError(f"d{x}/dt = {rhs} is not a multiple of the mode error {error}")
-        parts.append((a, str(x).split("_")[0], x, prefactor, rhs))
+        parts.append((a, record.role, x, prefactor, rhs))
     return parts
 
 
@@ -193,7 +227,14 @@ def equations_to_text(equations: DerivedEquations) -> str:
     ]
     for a, d, w, rhs in flow.equations():
         lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
-    lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    if modes.input_variance is None:
+        lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
+    else:
+        lines += [
+            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
+            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {modes.error}; learning ends at sum_a K_a = S/lambda",
+        ]
     for a, k in enumerate(modes.strengths, start=1):
         lines.append(f"K_{a} = {k}")
     for x, f in zip(modes.state, modes.rhs):
@@ -209,6 +250,8 @@ _WEIGHT = re.compile(r"W_(\d+)_(\d+)$")
 # Estimated rendered width of one line, in characters of a plain math token; the
 # tests compile depth-13 and depth-50 documents and check that no line overflows.
 _LINE_BUDGET = 74
+#: Products of at least this many consecutive layers are written with \prod when asked.
+PROD_MIN_FACTORS = 3
 
 
 def _symbol_latex(name: str) -> str:
@@ -230,8 +273,41 @@ def _coefficient(expr):
     return sp.Integer(1), expr
 
 
-def _matrix_tokens(expr) -> list:
-    """LaTeX tokens of a matrix expression; a line may break between tokens."""
+def _weight_layer(factor):
+    """``(pathway, layer)`` of a weight ``W_a_d``, or None."""
+    if isinstance(factor, sp.MatrixSymbol):
+        match = _WEIGHT.match(factor.name)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def _product_runs(factors) -> list:
+    """Split matrix factors into runs ``W_a^{(d)} W_a^{(d-1)} ...`` of one pathway with falling layers."""
+    runs = []
+    for factor in factors:
+        key = _weight_layer(factor)
+        previous = _weight_layer(runs[-1][-1]) if runs else None
+        if key and previous and key[0] == previous[0] and key[1] == previous[1] - 1:
+            runs[-1].append(factor)
+        else:
+            runs.append([factor])
+    return runs
+
+
+def _prod_token(run) -> str:
+    r"""``\prod_{k=i}^{j} W_a^{(k)}`` for the ordered product ``W_a^{(j)} ... W_a^{(i)}``."""
+    pathway, high = _weight_layer(run[0])
+    low = _weight_layer(run[-1])[1]
+    return rf"\prod_{{k={low}}}^{{{high}}} W_{{{pathway}}}^{{(k)}}"
+
+
+def _matrix_tokens(expr, prod: bool = False) -> list:
+    r"""LaTeX tokens of a matrix expression; a line may break between tokens.
+
+    With ``prod`` a run of at least :data:`PROD_MIN_FACTORS` consecutive layers of one
+    pathway is written ``\prod_{k=i}^{j} W_a^{(k)}`` (ordered, highest layer on the left).
+    """
     if isinstance(expr, sp.MatrixSymbol):
         return [_symbol_latex(expr.name)]
     if isinstance(expr, sp.Identity):
@@ -242,30 +318,37 @@ def _matrix_tokens(expr) -> list:
         arg = expr.arg
         if isinstance(arg, sp.MatrixSymbol):
             return [f"{{{_symbol_latex(arg.name)}}}^{{\\top}}"]
-        inner = _matrix_tokens(arg)
+        inner = _matrix_tokens(arg, prod)
+        if len(inner) == 1 and inner[0].startswith(r"\prod"):  # \bigl( is too small for the limits of \prod
+            return [rf"\left({inner[0]}\right)^{{\top}}"]
         if len(inner) == 1 and not isinstance(arg, sp.MatAdd):
             return [rf"\bigl({inner[0]}\bigr)^{{\top}}"]
         inner[0] = r"\bigl(" + inner[0]
         inner[-1] = inner[-1] + r"\bigr)^{\top}"
         return inner
     if isinstance(expr, sp.MatAdd):
-        return _sum_tokens(expr)
+        return _sum_tokens(expr, prod)
     if isinstance(expr, sp.MatMul):
         coefficient, matrix = _coefficient(expr)
         tokens = []
         if coefficient != 1:
             tokens.append("-" if coefficient == -1 else sp.latex(coefficient))
         factors = matrix.args if isinstance(matrix, sp.MatMul) else (matrix,)
-        for factor in factors:
-            if isinstance(factor, sp.MatAdd):
-                tokens.append(r"\bigl[" + " ".join(_sum_tokens(factor)) + r"\bigr]")
-            else:
-                tokens += _matrix_tokens(factor)
+        runs = _product_runs(factors) if prod else [[f] for f in factors]
+        for run in runs:
+            if len(run) >= PROD_MIN_FACTORS:
+                tokens.append(_prod_token(run))
+                continue
+            for factor in run:
+                if isinstance(factor, sp.MatAdd):
+                    tokens.append(r"\bigl[" + " ".join(_sum_tokens(factor, prod)) + r"\bigr]")
+                else:
+                    tokens += _matrix_tokens(factor, prod)
         return tokens
     raise DerivationError(f"no LaTeX form for the matrix expression {expr} ({type(expr).__name__})")
 
 
-def _sum_tokens(expr) -> list:
+def _sum_tokens(expr, prod: bool = False) -> list:
     """Tokens of a sum, positive terms first (``Sigma^{yx} - Omega``, not ``-Omega + Sigma^{yx}``)."""
     terms = sorted(expr.args, key=lambda t: _coefficient(t)[0].could_extract_minus_sign())
     tokens = []
@@ -273,7 +356,7 @@ def _sum_tokens(expr) -> list:
         coefficient, matrix = _coefficient(term)
         negative = coefficient.could_extract_minus_sign()
         magnitude = -coefficient if negative else coefficient
-        body = _matrix_tokens(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix))
+        body = _matrix_tokens(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix), prod)
         sign = "- " if negative else ("+ " if i else "")
         body[0] = sign + body[0]
         tokens += body
@@ -304,87 +387,229 @@ def _break_lines(tokens, budget: float = _LINE_BUDGET) -> list:
     return lines
 
 
-def _display(lhs: str, tokens, label: str | None = None, lhs_width: float | None = None) -> str:
-    """One display equation, broken across lines; numbered when ``label`` is given."""
-    budget = _LINE_BUDGET - (lhs_width if lhs_width is not None else _width(lhs))
-    lines = _break_lines(tokens, budget=max(budget, 20))
-    env = "align" if label else "align*"
-    body = [f"  {lhs} &= {lines[0]}"]
-    body += [rf"  &\quad {line}" for line in lines[1:]]
-    if label:
-        body = [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{{label}}}"]
-    return f"\\begin{{{env}}}\n" + " \\\\\n".join(body) + f"\n\\end{{{env}}}"
+@dataclass(frozen=True)
+class _Row:
+    """One equation ``lhs = tokens``; numbered (and labelled) when ``label`` is given."""
+
+    lhs: str
+    tokens: tuple
+    label: str | None = None
+    lhs_width: float | None = None
+
+    def lines(self, label_prefix: str = "", numbered: bool = True) -> list:
+        r"""The ``align`` lines of this equation: ``\notag`` on continuations, the label on the last."""
+        budget = _LINE_BUDGET - (self.lhs_width if self.lhs_width is not None else _width(self.lhs))
+        broken = _break_lines(self.tokens, budget=max(budget, 20))
+        body = [f"  {self.lhs} &= {broken[0]}"] + [rf"  &\quad {line}" for line in broken[1:]]
+        if self.label and numbered:
+            return [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{eq:{label_prefix}{self.label}}}"]
+        return body
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Related equations that share one ``align`` environment."""
+
+    comment: str
+    rows: tuple
+
+    def render(self, label_prefix: str = "") -> str:
+        numbered = any(row.label for row in self.rows)
+        env = "align" if numbered else "align*"
+        lines = [line for row in self.rows for line in row.lines(label_prefix)]
+        return f"% {self.comment}\n\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
+
+
+class PathdynLatexPrinter(LatexPrinter):
+    r"""sympy's LaTeX printer with the paper's indices: pathway ``a`` and mode ``alpha`` on every mode variable.
+
+    ``q_1`` prints as ``q_{1\alpha}``, ``s_1_2`` (layer 2 of pathway 1) as
+    ``s_{1\alpha}^{(2)}``, ``S`` as ``S_{\alpha}`` and ``lambda`` as ``\lambda_{\alpha}``, like
+    ``K_{1\alpha}``; other symbols as sympy prints them.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> PathdynLatexPrinter().doprint(sp.Symbol("p_2") * sp.Symbol("q_2")**2 - sp.Symbol("S"))
+    '- S_{\\alpha} + p_{2\\alpha} q_{2\\alpha}^{2}'
+    """
+
+    _INDEXED = re.compile(r"([A-Za-z]+)((?:_\d+)+)$")
+    #: Parameters of one mode: its singular value and (general inputs) its input variance.
+    _PER_MODE = {"S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}
+
+    def _print_Symbol(self, expr, style="plain"):
+        name = expr.name
+        if name in self._PER_MODE:
+            return self._PER_MODE[name]
+        match = self._INDEXED.match(name)
+        if not match:
+            return super()._print_Symbol(expr, style=style)
+        letter, indices = match.group(1), match.group(2).strip("_").split("_")
+        if letter == "s" and len(indices) == 2:
+            return rf"s_{{{indices[0]}\alpha}}^{{({indices[1]})}}"
+        return rf"{letter}_{{{','.join(indices)}\alpha}}"
 
 
 def _scalar_latex(expr, order=None) -> str:
-    return sp.latex(expr, order=order, symbol_names={sp.Symbol("S", positive=True): r"S_{\alpha}"})
+    return PathdynLatexPrinter({"order": order} if order else {}).doprint(expr)
 
 
-def _equation_blocks(equations: DerivedEquations) -> list:
-    """The LaTeX of every equation, in order, as (comment, block) pairs."""
-    arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
-    blocks = []
+def _error_tokens(modes: ModeEquations) -> list:
+    """``S_alpha - K_1alpha - ...`` or, for general inputs, ``S_alpha - lambda_alpha (K_1alpha + ...)``."""
+    strengths = [rf"K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    if modes.input_variance is None:
+        return [r"S_{\alpha}"] + [f"- {k}" for k in strengths]
+    if len(strengths) == 1:
+        return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} {strengths[0]}"]
+    return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} \bigl({strengths[0]}", *[f"+ {k}" for k in strengths[1:-1]],
+            rf"+ {strengths[-1]}\bigr)"]
+
+
+def _definition_rows(flow: GradientFlow, prod: bool) -> list:
+    arch = flow.architecture
     loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    blocks.append(("loss", _display(
-        "L", [rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
-              r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"])))
+    rows = [_Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
+                       r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))]
     omega_tokens = []
     for i, ws in enumerate(flow.weights):
-        term = _matrix_tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)))
+        term = _matrix_tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)), prod)
         if i:
             term[0] = "+ " + term[0]
         omega_tokens += term
-    blocks.append(("network map", _display(r"\Omega", omega_tokens)))
-    blocks.append(("gradient with respect to Omega (sympy)",
-                   _display(r"\frac{\partial L}{\partial \Omega}", _matrix_tokens(flow.omega_gradient))))
+    rows.append(_Row(r"\Omega", tuple(omega_tokens)))
+    rows.append(_Row(r"\frac{\partial L}{\partial \Omega}", tuple(_matrix_tokens(flow.omega_gradient, prod))))
+    return rows
+
+
+def _flow_rows(flow: GradientFlow, prod: bool) -> list:
+    """``(pathway, layer, row)`` of every gradient-flow equation."""
     lhs_width = _width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
-    for a, d, w, rhs in flow.equations():
-        blocks.append((f"gradient flow, pathway {a}, layer {d}", _display(
-            rf"\tau \frac{{d {_symbol_latex(w.name)}}}{{dt}}", _matrix_tokens(rhs),
-            label=f"eq:W-{a}-{d}", lhs_width=lhs_width)))
-    parts = _mode_parts(modes)
-    for a, k in enumerate(modes.strengths, start=1):
-        blocks.append((f"mode strength of pathway {a}", _display(rf"K_{{{a}\alpha}}", [_scalar_latex(k)])))
-    error_tokens = [r"S_{\alpha}"] + [rf"- K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
+    return [(a, d, _Row(rf"\tau \frac{{d {_symbol_latex(w.name)}}}{{dt}}", tuple(_matrix_tokens(rhs, prod)),
+                        label=f"W-{a}-{d}", lhs_width=lhs_width))
+            for a, d, w, rhs in flow.equations()]
+
+
+def _mode_rows(modes: ModeEquations) -> tuple:
+    """Rows of the mode strengths, the reduced equations and the conserved quantities."""
+    strengths = [_Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
+    error_tokens = _error_tokens(modes)
     bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
-    for a, letter, x, prefactor, _ in parts:
-        tokens = error_tokens if prefactor == 1 else [_scalar_latex(prefactor), *bracketed]
-        blocks.append((f"reduced equation, pathway {a}, {letter}", _display(
-            rf"\tau \frac{{d {sp.latex(x)}}}{{dt}}", tokens, label=f"eq:{letter}-{a}")))
-    for inv in modes.invariants:
-        blocks.append((f"conserved quantity, pathway {inv.pathway}", _display(
-            rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ["0"], label=f"eq:conserved-{inv.pathway}")))
-    return blocks
+    reduced = []
+    for a, letter, x, prefactor, _ in _mode_parts(modes):
+        factor = _scalar_latex(prefactor)
+        if isinstance(prefactor, sp.Add):  # a sum times the error needs its own parentheses
+            factor = rf"\left({factor}\right)"
+        tokens = error_tokens if prefactor == 1 else [factor, *bracketed]
+        reduced.append((a, letter, _Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", tuple(tokens), label=f"{letter}-{a}")))
+    conserved = [(inv.pathway, _Row(rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ("0",),
+                                    label=f"conserved-{inv.pathway}")) for inv in modes.invariants]
+    return strengths, reduced, conserved
 
 
-def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> str:
-    """LaTeX in the paper's notation: a standalone document, or the equations alone.
+def _equation_groups(equations: DerivedEquations, grouped: bool = True, prod: bool = False) -> list:
+    """Every equation, in order, as :class:`_Group` objects (one equation each unless ``grouped``)."""
+    definitions = _definition_rows(equations.gradient_flow, prod)
+    flow = _flow_rows(equations.gradient_flow, prod)
+    strengths, reduced, conserved = _mode_rows(equations.modes)
+    if not grouped:
+        groups = [_Group(name, (row,)) for name, row in zip(
+            ("loss", "network map", "gradient with respect to Omega (sympy)"), definitions)]
+        groups += [_Group(f"gradient flow, pathway {a}, layer {d}", (row,)) for a, d, row in flow]
+        groups += [_Group(f"mode strength of pathway {a}", (row,)) for a, row in enumerate(strengths, start=1)]
+        groups += [_Group(f"reduced equation, pathway {a}, {letter}", (row,)) for a, letter, row in reduced]
+        groups += [_Group(f"conserved quantity, pathway {a}", (row,)) for a, row in conserved]
+        return groups
+    groups = [_Group("loss, network map and its gradient (sympy)", tuple(definitions))]
+    for a, depth in enumerate(equations.architecture.depths, start=1):
+        rows = tuple(row for b, _, row in flow if b == a)
+        groups.append(_Group(f"gradient flow, pathway {a}, layers 1-{depth}" if depth > 1 else
+                             f"gradient flow, pathway {a}, layer 1", rows))
+    groups.append(_Group("mode strengths", tuple(strengths)))
+    groups.append(_Group("reduced equations of one mode", tuple(row for _, _, row in reduced)))
+    if conserved:
+        groups.append(_Group("conserved quantities", tuple(row for _, row in conserved)))
+    return groups
+
+
+_LABEL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*$")
+PROD_NOTE = r"\prod_{k=i}^{j} W_a^{(k)} = W_a^{(j)} \cdots W_a^{(i)}"
+
+
+def _check_label_prefix(label_prefix: str) -> str:
+    """``"deep"`` -> ``"deep:"`` (labels become ``eq:deep:W-1-1``); ``""`` stays empty."""
+    if not isinstance(label_prefix, str) or (label_prefix and not _LABEL_PREFIX.match(label_prefix)):
+        raise ConfigError(
+            f"label_prefix: {label_prefix!r} is not a LaTeX label prefix; use a letter then letters, digits, '.', '_' or '-', e.g. deep"
+        )
+    return f"{label_prefix}:" if label_prefix else ""
+
+
+def _general_inputs_prose(modes: ModeEquations) -> list:
+    if modes.input_variance is None:
+        return []
+    return [
+        r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
+        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
+        r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
+        r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
+        r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
+    ]
+
+
+def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, grouped: bool = True,
+                       prod: bool = False, label_prefix: str = "") -> str:
+    r"""LaTeX in the paper's notation: a standalone document, or the equations alone.
 
     Parameters
     ----------
     equations : DerivedEquations
     fragment : bool
         ``True`` gives only the equation environments (they need ``amsmath``).
+    grouped : bool
+        ``True`` (default) puts related equations in one ``align``: the definitions, each
+        pathway's gradient flow, the mode strengths, the reduced equations, the conserved
+        quantities. ``False`` gives one environment per equation.
+    prod : bool
+        Write products of three or more consecutive layers of a pathway as
+        ``\prod_{k=i}^{j} W_a^{(k)}`` (ordered: ``W_a^{(j)} \cdots W_a^{(i)}``).
+    label_prefix : str
+        Labels become ``eq:PREFIX:W-a-d`` instead of ``eq:W-a-d``, so that two
+        architectures can share one paper.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        For a label prefix that is not a plain LaTeX label word.
 
     Notes
     -----
-    One numbered ``align`` per layer (``tau dW_a^{(d)}/dt``), per reduced variable
-    (``q_a``, ``p_a``) and per conserved quantity; long right-hand sides break across
-    lines (``\\notag`` on continuation lines, so each equation keeps one number), and
-    ``\\allowdisplaybreaks`` lets long equations cross pages. Uses only ``amsmath`` and
-    ``geometry`` (texlive-latex-base).
+    Every layer (``tau dW_a^{(d)}/dt``), reduced variable (``q_{a\alpha}``, ``p_{a\alpha}``)
+    and conserved quantity gets its own number and label; long right-hand sides break
+    across lines (``\notag`` on continuation lines, so each equation keeps one number),
+    and ``\allowdisplaybreaks`` lets long groups cross pages. Mode variables carry the
+    pathway and mode indices, ``q_{a\alpha}``, like ``K_{a\alpha}`` and ``S_{\alpha}``.
+    Uses only ``amsmath`` and ``geometry`` (texlive-latex-base).
     """
+    prefix = _check_label_prefix(label_prefix)
     arch = equations.architecture
-    blocks = _equation_blocks(equations)
-    body = []
-    for comment, block in blocks:
-        body.append(f"% {comment}\n{block}")
+    groups = _equation_groups(equations, grouped=grouped, prod=prod)
+    rendered = [(g.comment, g.render(prefix)) for g in groups]
     if fragment:
-        return "% pathdyn equations (needs amsmath): " + arch.describe() + "\n" + "\n".join(body) + "\n"
+        head = "% pathdyn equations (needs amsmath): " + arch.describe() + "\n"
+        if prod:
+            head += f"% ordered products: ${PROD_NOTE}$\n"
+        return head + "\n".join(block for _, block in rendered) + "\n"
     depths = ", ".join(str(d) for d in arch.depths)
-    flow_blocks = [b for c, b in blocks[:3]]
-    layer_blocks = [f"% {c}\n{b}" for c, b in blocks[3:] if c.startswith("gradient flow")]
-    rest = [f"% {c}\n{b}" for c, b in blocks[3:] if not c.startswith("gradient flow")]
+    is_flow = [c.startswith("gradient flow") for c, _ in rendered]
+    first_flow = is_flow.index(True)
+    definition_blocks = [b for (_, b), f in zip(rendered[:first_flow], is_flow) if not f]
+    layer_blocks = [b for b, f in zip((b for _, b in rendered), is_flow) if f]
+    rest = [b for (_, b), f in zip(rendered, is_flow) if not f][len(definition_blocks):]
     inputs = r"whitened inputs, $\Sigma^{x} = I$" if arch.whitened else r"general input correlation $\Sigma^{x}$"
     n_in = arch.n_in if arch.n_in is not None else r"n_{\mathrm{in}}"
     n_out = arch.n_out if arch.n_out is not None else r"n_{\mathrm{out}}"
@@ -397,18 +622,53 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False) -> s
         rf"\section*{{Learning equations of a {arch.num_pathways}-pathway linear network}}",
         rf"Depths $D_a = ({depths})$, input dimension ${n_in}$, output dimension ${n_out}$, {inputs}.",
         r"Pathway $a$ maps $\Omega_a = W_a^{(D_a)} \cdots W_a^{(1)}$; the network map is $\Omega = \sum_a \Omega_a$.",
+        *([rf"Products of layers are ordered, the highest layer on the left: ${PROD_NOTE}$."] if prod else []),
         r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
         r"Every equation below was derived by sympy from the loss.",
-        *flow_blocks,
+        *definition_blocks,
         r"\subsection*{Gradient flow, $\tau\, dW_a^{(d)}/dt = -\partial L / \partial W_a^{(d)}$}",
         *layer_blocks,
         r"\subsection*{Reduced equations of one mode}",
         r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
-        r"layers carry the strength $q_a$ and the last one $p_a$; the mode strength is $K_{a\alpha}$.",
+        r"layers carry the strength $q_{a\alpha}$ and the last one $p_{a\alpha}$; the mode strength is $K_{a\alpha}$.",
+        *_general_inputs_prose(equations.modes),
         *rest,
         r"\end{document}",
     ]
     return "\n".join(document) + "\n"
+
+
+def _aligned(rows) -> str:
+    r"""Rows as one MathJax-friendly ``$$\begin{aligned} ... \end{aligned}$$`` (no labels, no comments)."""
+    lines = [line.strip() for row in rows for line in row.lines(numbered=False)]
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
+
+
+def mode_equations_latex(modes: ModeEquations) -> str:
+    """The mode strengths and reduced equations of ``modes`` as one ``aligned`` block (for Jupyter).
+
+    Equations that are a multiple of the mode error ``S_alpha - sum_b K_{b alpha}`` are
+    written that way; others (e.g. the two-channel model) as sympy gives them.
+    """
+    strengths = [_Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
+    try:
+        _, reduced, conserved = _mode_rows(modes)
+        rows = strengths + [row for _, _, row in reduced] + [row for _, row in conserved]
+    except DerivationError:
+        rows = strengths + [_Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", (_scalar_latex(f),))
+                            for x, f in zip(modes.state, modes.rhs)]
+    return _aligned(rows)
+
+
+def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
+    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter)."""
+    return _aligned(_definition_rows(flow, prod) + [row for _, _, row in _flow_rows(flow, prod)])
+
+
+def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> str:
+    r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``."""
+    rows = [row for group in _equation_groups(equations, grouped=True, prod=prod) for row in group.rows]
+    return _aligned(rows)
 
 
 # ======================================================================== JSON
@@ -453,21 +713,27 @@ def equations_to_json(equations: DerivedEquations) -> str:
     for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
         symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": _shape(matrix.shape)})
     symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
-    for x, a in zip(modes.state, modes.state_pathway):
-        symbols.append({"name": str(x), "role": str(x).split("_")[0], "pathway": a, "layer": None, "shape": None})
+    if modes.input_variance is not None:
+        symbols.append({"name": str(modes.input_variance), "role": "lambda", "pathway": None, "layer": None, "shape": None})
+    for record in modes.layout:
+        symbols.append({"name": str(record.symbol), "role": record.role, "pathway": record.pathway, "layer": None,
+                        "shape": None})
     data = {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "description": "tau dW_a^d/dt = -dL/dW_a^d with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
-        " reduced q/p equations of one mode; each expression is a sympy srepr: rebuild it with"
+        + (" reduced q/p equations of one mode;" if modes.input_variance is None else
+           " reduced q/p equations of one mode for aligned general inputs (lambda = v^T Sigma_x v, error"
+           " S - lambda sum_a K_a, reduced loss lambda K^2/2 - S K);")
+        + " each expression is a sympy srepr: rebuild it with"
         " pathdyn.theory.export.load_equations_json, which runs no code (sympy.sympify executes the text)",
         "architecture": arch.to_dict(),
         "symbols": symbols,
         "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
         "gradient_flow": [{"pathway": a, "layer": d, "rhs": srepr(rhs)} for a, d, _, rhs in flow.equations()],
         "modes": [
-            {"pathway": a, "variable": str(x).split("_")[0], "rhs": srepr(f)}
-            for x, f, a in zip(modes.state, modes.rhs, modes.state_pathway)
+            {"pathway": record.pathway, "variable": record.role, "rhs": srepr(f)}
+            for record, f in zip(modes.layout, modes.rhs)
         ],
         "strengths": [{"pathway": a, "expr": srepr(k)} for a, k in enumerate(modes.strengths, start=1)],
         "conserved": [{"pathway": inv.pathway, "expr": srepr(inv.expr)} for inv in modes.invariants],

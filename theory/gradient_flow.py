@@ -1,6 +1,6 @@
 """The matrix gradient flow of a multi-pathway linear network, derived by sympy.
 
-The loss of THEORY.md section 1,
+The loss of docs/theory.md, *Notation and loss*,
 
     L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T),
     Omega = sum_a W_a^{D_a} ... W_a^1,
@@ -116,6 +116,12 @@ class GradientFlow:
     rhs: tuple
     dimensions: tuple = ()
     method: str = "chain"
+
+    def _repr_latex_(self) -> str:
+        r"""Jupyter's LaTeX display: the loss, the network map and every layer's ``tau dW/dt``."""
+        from pathdyn.theory.export import gradient_flow_latex
+
+        return gradient_flow_latex(self)
 
     def __post_init__(self) -> None:
         problems = []

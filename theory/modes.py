@@ -5,6 +5,12 @@
 right-hand sides ``tau d(state)/dt`` (tau = 1), parameters, each pathway's mode
 strength ``K_a`` and the conserved quantities. The numerics layer consumes only this
 object; it never calls the derivation code.
+
+The meaning of each state variable and parameter travels as a typed record
+(:class:`StateVariable`, :class:`Parameter`) in :attr:`ModeEquations.layout` and
+:attr:`ModeEquations.parameter_layout`, in the order of ``state`` and ``parameters``.
+Code outside ``theory/`` reads roles, pathways and layers from these records and never
+parses a symbol's name.
 """
 
 from __future__ import annotations
@@ -13,12 +19,92 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Invariant", "ModeEquations", "mode_symbols"]
+__all__ = [
+    "Invariant",
+    "ModeEquations",
+    "Parameter",
+    "StateVariable",
+    "input_variance_symbol",
+    "mode_symbols",
+]
 
 
 def mode_symbols():
     """The shared parameter symbols: singular value ``S`` of the mode."""
     return sp.Symbol("S", positive=True)
+
+
+def input_variance_symbol():
+    """The input variance ``lambda`` of the mode, ``v^T Sigma_x v`` (a parameter for general inputs).
+
+    Whitened inputs have ``lambda = 1`` and their equations carry no such parameter.
+    """
+    return sp.Symbol("lambda", positive=True)
+
+
+@dataclass(frozen=True)
+class StateVariable:
+    """What one state variable of the reduced equations is.
+
+    Attributes
+    ----------
+    symbol : sympy.Symbol
+        The variable in the equations.
+    role : str
+        What it stands for: ``"s"`` (a per-layer strength), ``"q"``/``"p"`` (the q/p
+        model's shared hidden-layer and last-layer strengths), ``"A"``/``"M"``/``"B"``
+        (first, hidden and last layer of the two-channel chain), ``"w"`` (the single
+        weight of a depth-1 two-channel pathway); new models add their own roles.
+    pathway : int or None
+        The pathway (1-based) it belongs to.
+    layer : int or None
+        The layer (1-based, input layer 1) for per-layer and two-channel variables.
+    entry : tuple of int
+        The matrix entry (1-based) within its layer: ``(i,)`` for ``A``/``B``, ``(i, j)``
+        for ``M``; ``()`` for scalars.
+    edge : tuple or None
+        The edge ``(source, target)`` of a graph architecture, for models with edges.
+    mode : int or None
+        The mode it belongs to; None for the generic mode ``alpha`` (every model so far).
+    """
+
+    symbol: sp.Symbol
+    role: str
+    pathway: int | None = None
+    layer: int | None = None
+    entry: tuple = ()
+    edge: tuple | None = None
+    mode: int | None = None
+
+    @property
+    def key(self) -> tuple:
+        """``(role, pathway, layer, entry)``: the variable's identity without its symbol."""
+        return (self.role, self.pathway, self.layer, tuple(self.entry))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """What one parameter of the reduced equations is.
+
+    Attributes
+    ----------
+    symbol : sympy.Symbol
+    role : str
+        ``"S"`` (the mode's singular value), ``"lambda"`` (its input variance, general
+        inputs) or ``"c"`` (a pathway's conserved ``q_a^2 - p_a^2`` in the race form).
+    pathway : int or None
+        The pathway (1-based) of a per-pathway parameter.
+    """
+
+    symbol: sp.Symbol
+    role: str
+    pathway: int | None = None
+
+
+def default_parameter_layout(parameters) -> tuple:
+    """Records of the shared parameters ``S`` and ``lambda``; any other is ``"parameter"``."""
+    roles = {mode_symbols(): "S", input_variance_symbol(): "lambda"}
+    return tuple(Parameter(x, roles.get(x, "parameter")) for x in parameters)
 
 
 @dataclass(frozen=True)
@@ -45,9 +131,10 @@ class ModeEquations:
     state : tuple of sympy.Symbol
         Ordered state variables.
     rhs : tuple of sympy.Expr
-        ``d(state_i)/dt`` in the time units of THEORY.md (tau = 1), same order as ``state``.
+        ``d(state_i)/dt`` in the time units of docs/theory.md (tau = 1), same order as ``state``.
     parameters : tuple of sympy.Symbol
-        Parameters after the state, in call order (``S`` first).
+        Parameters after the state, in call order (``S`` first; then ``lambda``, the
+        mode's input variance, for equations derived for general inputs).
     strengths : tuple of sympy.Expr
         ``K_a`` (the mode strength of pathway ``a``) as a function of the state.
     invariants : tuple of Invariant
@@ -56,6 +143,12 @@ class ModeEquations:
         The pathway (1-based) each state variable belongs to.
     description : str
         One line for humans.
+    layout : tuple of StateVariable
+        One record per state variable, in ``state`` order (default: role ``"x"`` and the
+        pathway of ``state_pathway``, for equations built by hand).
+    parameter_layout : tuple of Parameter
+        One record per parameter, in ``parameters`` order (default:
+        :func:`default_parameter_layout`).
     """
 
     kind: str
@@ -67,9 +160,23 @@ class ModeEquations:
     invariants: tuple = ()
     state_pathway: tuple = ()
     description: str = ""
+    layout: tuple = ()
+    parameter_layout: tuple = ()
 
     def __post_init__(self) -> None:
+        state = tuple(self.state)
+        if not self.state_pathway and self.layout:
+            object.__setattr__(self, "state_pathway", tuple(v.pathway for v in self.layout))
+        if not self.layout:
+            owners = tuple(self.state_pathway) or (None,) * len(state)
+            object.__setattr__(self, "layout", tuple(StateVariable(x, "x", a) for x, a in zip(state, owners)))
+        if not self.parameter_layout:
+            object.__setattr__(self, "parameter_layout", default_parameter_layout(self.parameters))
         problems = []
+        if tuple(v.symbol for v in self.layout) != state:
+            problems.append("layout must give one StateVariable per state variable, in state order")
+        if tuple(v.symbol for v in self.parameter_layout) != tuple(self.parameters):
+            problems.append("parameter_layout must give one Parameter per parameter, in order")
         if len(self.state) != len(self.rhs):
             problems.append(f"{len(self.state)} state variables but {len(self.rhs)} right-hand sides")
         if len(self.strengths) != len(self.depths):
@@ -85,7 +192,8 @@ class ModeEquations:
                 problems.append(f"rhs[{i}] uses symbols {sorted(map(str, extra))} that are neither state nor parameters")
         if problems:
             raise ValueError("invalid ModeEquations: " + "; ".join(problems))
-        for name in ("depths", "state", "rhs", "parameters", "strengths", "invariants", "state_pathway"):
+        for name in ("depths", "state", "rhs", "parameters", "strengths", "invariants", "state_pathway", "layout",
+                     "parameter_layout"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -107,14 +215,31 @@ class ModeEquations:
         return mode_symbols()
 
     @property
+    def input_variance(self):
+        """The symbol ``lambda`` when the equations carry the input variance, else None (whitened)."""
+        lam = input_variance_symbol()
+        return lam if lam in self.parameters else None
+
+    @property
     def error(self) -> sp.Expr:
-        """The common error of the mode, ``S - sum_a K_a``."""
-        return self.S - sp.Add(*self.strengths)
+        """The common error of the mode: ``S - sum_a K_a``, or ``S - lambda sum_a K_a`` for general inputs."""
+        lam = self.input_variance
+        total = sp.Add(*self.strengths)
+        return self.S - total if lam is None else self.S - lam * total
 
     @property
     def loss(self) -> sp.Expr:
-        """The mode's contribution to the loss, ``(S - sum_a K_a)^2 / 2``."""
-        return self.error**2 / 2
+        """The mode's contribution to the loss: ``(S - sum_a K_a)^2 / 2``, or
+        ``lambda K^2 / 2 - S K + S^2 / (2 lambda) = (S - lambda K)^2 / (2 lambda)`` for general
+        inputs (``K = sum_a K_a``; the constant makes the minimum 0)."""
+        lam = self.input_variance
+        return self.error**2 / 2 if lam is None else self.error**2 / (2 * lam)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's LaTeX display: the mode strengths and the reduced equations, ``q_{a\\alpha}`` indices."""
+        from pathdyn.theory.export import mode_equations_latex
+
+        return mode_equations_latex(self)
 
     def rhs_of(self, variable) -> sp.Expr:
         """The right-hand side of one state variable (symbol or name)."""

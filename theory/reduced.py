@@ -3,7 +3,11 @@
 Per mode ``alpha`` with singular value ``S``, each layer ``d`` of pathway ``a`` carries
 a strength ``s_{a,d}`` and the pathway's mode strength is ``K_a = prod_d s_{a,d}``.
 The reduced loss is ``L = (S - sum_a K_a)^2 / 2`` and the per-layer equations are its
-gradient flow ``ds/dt = -dL/ds``. Restricting to the set where the first ``D_a - 1``
+gradient flow ``ds/dt = -dL/ds``. For general inputs whose correlation shares its
+eigenvectors with the right singular vectors of ``Sigma_yx`` (the aligned case), the
+mode's input variance ``lambda = v^T Sigma_x v`` enters: ``L = lambda K^2 / 2 - S K``
+with ``K = sum_a K_a``, so the common error becomes ``S - lambda K`` and learning ends at
+``K = S / lambda``; an :class:`Architecture` with ``whitened=False`` selects this form. Restricting to the set where the first ``D_a - 1``
 strengths of a pathway are equal (``q``) and the last is ``p`` gives the paper's q/p
 equations; the restriction is checked to be invariant, not assumed. Conserved
 quantities are found by solving for every diagonal quadratic form
@@ -16,10 +20,19 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
+from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
+from pathdyn.theory.modes import (
+    Invariant,
+    ModeEquations,
+    Parameter,
+    StateVariable,
+    input_variance_symbol,
+    mode_symbols,
+)
 
 __all__ = [
     "derive_layer_equations",
+    "reduced_loss",
     "derive_qp_equations",
     "derive_race_equations",
     "derive_quadratic_invariants",
@@ -45,18 +58,58 @@ def conserved_symbol(pathway: int) -> sp.Symbol:
     return sp.Symbol(f"c_{pathway}", positive=True)
 
 
-def reduced_loss_gradients(strengths) -> list:
-    """``-dL/dK_a`` of the reduced loss ``L = (S - sum_a K_a)^2 / 2``, one per pathway.
+def reduced_loss(total, whitened: bool = True) -> sp.Expr:
+    """The reduced loss of one mode as a function of its total strength ``K = sum_a K_a``.
+
+    Parameters
+    ----------
+    total : sympy.Expr
+        ``K``.
+    whitened : bool
+        ``True``: ``(S - K)^2 / 2``. ``False`` (aligned general inputs): the mode's part
+        of ``1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)``, ``lambda K^2 / 2 - S K``.
+
+    Notes
+    -----
+    With ``Sigma_x = V Lambda V^T`` and ``Sigma_yx = U S V^T`` sharing ``V``, the loss in
+    mode coordinates ``K = U^T Omega V`` is ``sum_{alpha beta} lambda_beta K_{alpha beta}^2 / 2
+    - sum_alpha S_alpha K_{alpha alpha}``; the diagonal term of one mode is the expression
+    returned. At ``lambda = 1`` it differs from ``(S - K)^2 / 2`` by the constant ``S^2 / 2``,
+    so both give the same flow.
+    """
+    S = mode_symbols()
+    if whitened:
+        return (S - total) ** 2 / 2
+    return input_variance_symbol() * total**2 / 2 - S * total
+
+
+def reduced_loss_gradients(strengths, whitened: bool = True) -> list:
+    """``-dL/dK_a`` of the reduced loss :func:`reduced_loss`, one per pathway.
 
     Differentiated by sympy with each ``K_a`` an independent symbol, then written in the
     given strength expressions; every reduced model's flow is ``-dL/dK_a`` times
-    ``dK_a/dx`` for each of pathway ``a``'s variables ``x`` (the chain rule).
+    ``dK_a/dx`` for each of pathway ``a``'s variables ``x`` (the chain rule). The result
+    is the common error ``S - sum_b K_b`` (whitened) or ``S - lambda sum_b K_b``.
     """
-    S = mode_symbols()
     k = [sp.Dummy(f"K_{a}") for a in range(1, len(strengths) + 1)]
-    loss = (S - sp.Add(*k)) ** 2 / 2
+    total = sp.Add(*k)
+    loss = reduced_loss(total, whitened)
+    # One factored form of the error, so that every right-hand side holds it as the same
+    # sub-expression (ModeEquations.error); sympy's derivative is checked equal to it.
+    error = mode_symbols() - (total if whitened else input_variance_symbol() * total)
+    gradients = []
+    for k_a in k:
+        derived = -sp.diff(loss, k_a)
+        if sp.expand(derived - error) != 0:
+            raise DerivationError(f"-dL/dK of the reduced loss {loss} is {derived}, not the error {error}")
+        gradients.append(error)
     to_strengths = dict(zip(k, strengths))
-    return [-sp.diff(loss, k_a).xreplace(to_strengths) for k_a in k]
+    return [g.xreplace(to_strengths) for g in gradients]
+
+
+def mode_parameters(whitened: bool) -> tuple:
+    """``(S,)`` for whitened inputs, ``(S, lambda)`` for aligned general inputs."""
+    return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
 def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquations:
@@ -78,20 +131,23 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
     -----
     ``K_a = prod_d s_{a,d}``, ``L = (S - sum_a K_a)^2 / 2`` and
     ``ds_{a,d}/dt = -dL/ds_{a,d} = (S - sum_b K_b) prod_{d' != d} s_{a,d'}``
-    (obtained by sympy differentiation of ``L``).
+    (obtained by sympy differentiation of ``L``). For an architecture with
+    ``whitened=False`` the loss is ``lambda K^2 / 2 - S K`` (:func:`reduced_loss`), the
+    error ``S - lambda sum_b K_b`` and the parameters ``(S, lambda)``.
     """
-    depths = Architecture.coerce(architecture).depths
-    S = mode_symbols()
-    state, owner, strengths = [], [], []
+    arch = Architecture.coerce(architecture)
+    depths = arch.depths
+    state, owner, strengths, layout = [], [], [], []
     for a, depth in enumerate(depths, start=1):
         layer = [layer_symbol(a, d) for d in range(1, depth + 1)]
         state += layer
         owner += [a] * depth
+        layout += [StateVariable(x, "s", a, layer=d) for d, x in enumerate(layer, start=1)]
         strengths.append(sp.Mul(*layer))
     # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
     # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
     # (Expr.diff of a 50-factor product is ~50x slower).
-    minus_dloss_dk = reduced_loss_gradients(strengths)
+    minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
     rhs = []
     for a, depth in enumerate(depths, start=1):
         layer = [x for x, owner_a in zip(state, owner) if owner_a == a]
@@ -102,12 +158,17 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         depths=depths,
         state=state,
         rhs=rhs,
-        parameters=(S,),
+        parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"per-layer mode strengths, depths {depths}",
+        description=f"per-layer mode strengths, depths {depths}{_inputs_note(arch.whitened)}",
+        layout=layout,
     )
     return _with_invariants(eqs) if invariants else eqs
+
+
+def _inputs_note(whitened: bool) -> str:
+    return "" if whitened else ", aligned general inputs (input variance lambda)"
 
 
 def _times(factor, polynomial, symbols) -> sp.Expr:
@@ -248,7 +309,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
         substitution[layer_symbol(a, depth)] = p
         variables.append((q, p, depth))
     restricted = dict(zip(layer.state, _xreplace_all(layer.rhs, substitution)))
-    state, rhs, owner, strengths = [], [], [], []
+    state, rhs, owner, strengths, layout = [], [], [], [], []
     for a, (q, p, depth) in enumerate(variables, start=1):
         if depth >= 2:
             first = restricted[layer_symbol(a, 1)]
@@ -261,11 +322,13 @@ def derive_qp_equations(architecture) -> ModeEquations:
             state += [q, p]
             rhs += [first, restricted[layer_symbol(a, depth)]]
             owner += [a, a]
+            layout += [StateVariable(q, "q", a), StateVariable(p, "p", a)]
             strengths.append(q ** (depth - 1) * p)
         else:
             state.append(p)
             rhs.append(restricted[layer_symbol(a, 1)])
             owner.append(a)
+            layout.append(StateVariable(p, "p", a))
             strengths.append(p)
     eqs = ModeEquations(
         kind="qp",
@@ -275,7 +338,8 @@ def derive_qp_equations(architecture) -> ModeEquations:
         parameters=layer.parameters,
         strengths=strengths,
         state_pathway=owner,
-        description=f"paper's q/p equations, depths {layer.depths}",
+        description=f"paper's q/p equations, depths {layer.depths}{_inputs_note(layer.input_variance is None)}",
+        layout=layout,
     )
     return _with_invariants(eqs)
 
@@ -285,8 +349,10 @@ def derive_race_equations(architecture) -> ModeEquations:
 
     With ``q_a = sqrt(p_a^2 + c_a)`` (the branch ``q_a > 0``) the q/p equations give
     ``dp_a/dt = (p_a^2 + c_a)^((D_a - 1)/2) e`` with the common error
-    ``e = S - sum_b K_b``. Parameters are ``(S, c_1, ..., c_M)``; a depth-1 pathway
-    has no ``c``.
+    ``e = S - sum_b K_b`` (``S - lambda sum_b K_b`` for general inputs). Parameters are
+    ``(S, c_1, ..., c_M)`` (``(S, lambda, c_1, ...)`` for general inputs); a depth-1
+    pathway has no ``c``. Every pathway still sees the same ``e``, so the race of
+    :func:`race_potential` holds unchanged and only its end moves: ``sum_a K_a = S / lambda``.
     """
     qp = derive_qp_equations(architecture)
     substitution = {}
@@ -297,24 +363,33 @@ def derive_race_equations(architecture) -> ModeEquations:
             c = conserved_symbol(a)
             substitution[q] = sp.sqrt(p**2 + c)
             constants.append(c)
-    state, rhs, owner = [], [], []
-    for x, f, a in zip(qp.state, qp.rhs, qp.state_pathway):
+    state, rhs, owner, layout = [], [], [], []
+    for x, f, a, record in zip(qp.state, qp.rhs, qp.state_pathway, qp.layout):
         if x in substitution:
             continue
         state.append(x)
         rhs.append(sp.powsimp(f.xreplace(substitution)))
         owner.append(a)
+        layout.append(record)
+    constant_layout = [Parameter(c, "c", a) for a, c in zip(_deep_pathways(qp.depths), constants)]
     strengths = [k.xreplace(substitution) for k in qp.strengths]
     return ModeEquations(
         kind="race",
         depths=qp.depths,
         state=state,
         rhs=rhs,
-        parameters=(mode_symbols(), *constants),
+        parameters=(*qp.parameters, *constants),
         strengths=strengths,
         state_pathway=owner,
-        description=f"one-variable race form, depths {qp.depths}",
+        description=f"one-variable race form, depths {qp.depths}{_inputs_note(qp.input_variance is None)}",
+        layout=layout,
+        parameter_layout=(*qp.parameter_layout, *constant_layout),
     )
+
+
+def _deep_pathways(depths) -> list:
+    """The pathways (1-based) of depth >= 2, the ones with a conserved ``c_a``."""
+    return [a for a, depth in enumerate(depths, start=1) if depth >= 2]
 
 
 def race_potential(depth: int) -> tuple:
@@ -371,27 +446,33 @@ def race_closed_form_d2() -> dict:
     }
 
 
-_MODELS = ("layer", "qp", "race", "two-channel")
+def _qp_default_mapping(depths) -> str:
+    return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def reduce_to_modes(architecture, model: str = "qp") -> ModeEquations:
-    """Reduced per-mode equations of ``architecture`` for a named model.
+def _qp_is_exact(depths, init, mapping) -> bool:
+    return mapping != "naive" and max(depths) <= 2
 
-    Parameters
-    ----------
-    architecture : Architecture or sequence of int
-    model : {"qp", "layer", "race", "two-channel"}
-        ``"qp"`` is the paper's model (default); ``"two-channel"`` is the width-2 chain
-        of :mod:`pathdyn.theory.two_channel` (exact for orthogonal hidden layers).
-    """
-    if model == "layer":
-        return derive_layer_equations(architecture)
-    if model == "qp":
-        return derive_qp_equations(architecture)
-    if model == "race":
-        return derive_race_equations(architecture)
-    if model == "two-channel":
-        from pathdyn.theory.two_channel import derive_two_channel_equations  # it imports this module
 
-        return derive_two_channel_equations(architecture)
-    raise ConfigError(f"model: unknown reduced model {model!r}; choose one of {', '.join(_MODELS)}")
+register(ReducedModel(
+    name="layer",
+    derive=derive_layer_equations,
+    description="one strength s_{a,d} per layer",
+    latex={"s": "s_{{{pathway},{layer}}}"},
+))
+register(ReducedModel(
+    name="qp",
+    derive=derive_qp_equations,
+    description="the paper's q/p model: s_1 = .. = s_{D-1} = q, s_D = p",
+    mappings=("exact", "growth-matched", "naive"),
+    default_mapping=_qp_default_mapping,
+    is_exact=_qp_is_exact,
+    exact_when="every pathway of depth <= 2, from the exact (or growth-matched) mapping",
+    latex={"q": "q_{{{pathway}}}", "p": "p_{{{pathway}}}"},
+))
+register(ReducedModel(
+    name="race",
+    derive=derive_race_equations,
+    description="one variable p_a per pathway after using q_a^2 - p_a^2 = c_a",
+    latex={"p": "p_{{{pathway}}}"},
+))

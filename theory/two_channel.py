@@ -1,6 +1,6 @@
 """The two-channel reduction: each mode of each pathway as a width-2 deep linear chain.
 
-THEORY.md section 4: with orthogonal hidden layers (``W^T W = sigma^2 I``), the forward
+docs/theory.md, *The two-channel model*: with orthogonal hidden layers (``W^T W = sigma^2 I``), the forward
 vector ``f_d = W^{<=d} v`` and the backward vector ``g_d = (W^{>d})^T u`` of a mode span a
 plane at each hidden layer ``d`` that the infinite-width flow never leaves. In
 orthonormal bases of these planes, pathway ``a`` of depth ``D`` becomes a chain of width
@@ -36,12 +36,15 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.modes import Invariant, ModeEquations, mode_symbols
+from pathdyn.theory.models import ReducedModel, register
+from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
+    _inputs_note,
     derive_layer_equations,
     derive_qp_equations,
     is_identically_zero,
     layer_symbol,
+    mode_parameters,
     qp_symbols,
     reduced_loss_gradients,
 )
@@ -82,6 +85,21 @@ class TwoChannelLayers:
     depth: int
     layers: tuple
     state: tuple
+
+    @property
+    def layout(self) -> tuple:
+        """One :class:`StateVariable` per entry of ``state``: ``A`` (layer 1, entry ``(i,)``),
+        ``M`` (layer ``d``, entry ``(i, j)``), ``B`` (layer ``D``, entry ``(j,)``), or ``w``."""
+        if self.depth == 1:
+            return (StateVariable(self.state[0], "w", self.pathway, layer=1),)
+        records = []
+        for d, matrix in enumerate(self.layers, start=1):
+            role = "A" if d == 1 else "B" if d == self.depth else "M"
+            for index, x in enumerate(matrix):
+                i, j = divmod(index, matrix.cols)
+                entry = (i + 1,) if role == "A" else (j + 1,) if role == "B" else (i + 1, j + 1)
+                records.append(StateVariable(x, role, self.pathway, layer=d, entry=entry))
+        return tuple(records)
 
     @property
     def strength(self) -> sp.Expr:
@@ -151,7 +169,9 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     ModeEquations
         ``kind="two-channel"``; state per pathway (in pathway order): ``A_a_1, A_a_2``,
         the entries of ``M_a_2 .. M_a_{D-1}`` row-major, ``B_a_1, B_a_2`` (``4 D - 4``
-        variables; ``w_a`` alone for depth 1). Parameters ``(S,)``.
+        variables; ``w_a`` alone for depth 1). Parameters ``(S,)``, or ``(S, lambda)`` for an
+        architecture with ``whitened=False`` (aligned general inputs: the loss is
+        ``lambda K^2 / 2 - S K`` and the error ``S - lambda sum_a K_a``).
 
     Raises
     ------
@@ -164,8 +184,8 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     ``dx/dt = -dL/dx = e dK_a/dx`` for every entry ``x`` of pathway ``a`` (sympy
     differentiation through the chain rule). Hence
     ``dW_d/dt = e g_d f_{d-1}^T`` with ``f_{d-1} = W_{d-1} .. W_1`` and
-    ``g_d = (W_D .. W_{d+1})^T``: the width-2 image of the matrix flow of THEORY.md
-    section 1 restricted to one mode. The matrices ``C_d`` of :func:`invariant_matrices`
+    ``g_d = (W_D .. W_{d+1})^T``: the width-2 image of the matrix flow of docs/theory.md,
+    *Notation and loss*, restricted to one mode. The matrices ``C_d`` of :func:`invariant_matrices`
     have zero time derivative for any ``e``; their 3 independent entries each are the
     returned invariants ``C_{a}_{d}_{ij}``.
 
@@ -175,13 +195,14 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     >>> len(eqs.state), len(eqs.invariants)
     (12, 9)
     """
-    depths = Architecture.coerce(architecture).depths
-    S = mode_symbols()
+    arch = Architecture.coerce(architecture)
+    depths = arch.depths
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
-    minus_dloss_dk = reduced_loss_gradients(strengths)
-    state, rhs, owner = [], [], []
+    minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
+    state, rhs, owner, layout = [], [], [], []
     for a, chain in enumerate(chains, start=1):
+        layout += chain.layout
         for x in chain.state:
             state.append(x)
             rhs.append(minus_dloss_dk[a - 1] * sp.diff(strengths[a - 1], x))
@@ -191,10 +212,11 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         depths=depths,
         state=state,
         rhs=rhs,
-        parameters=(S,),
+        parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"two-channel (width-2 chain) reduction, depths {depths}",
+        description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
+        layout=layout,
     )
     if not invariants:
         return eqs
@@ -292,10 +314,11 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
     ``K = q p``, ``R = q^2 + p^2``. So the exact initial mapping of a depth-2 network is
     ``q0^2 + p0^2 = |A|^2 + |B|^2``, ``q0 p0 = A . B``.
     """
-    depths = Architecture.coerce(architecture).depths
-    eqs = derive_two_channel_equations(depths, invariants=True)
-    layer = derive_layer_equations(depths, invariants=False)
-    qp = derive_qp_equations(depths)
+    arch = Architecture.coerce(architecture)
+    depths = arch.depths
+    eqs = derive_two_channel_equations(arch, invariants=True)
+    layer = derive_layer_equations(arch, invariants=False)
+    qp = derive_qp_equations(arch)
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
 
     substitution, extra = {}, []
@@ -386,3 +409,20 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         d2_closure=d2,
         notes=notes,
     )
+
+
+def _two_channel_is_exact(depths, init, mapping) -> bool:
+    return max(depths) <= 2 or init == "orthogonal"
+
+
+register(ReducedModel(
+    name="two-channel",
+    derive=derive_two_channel_equations,
+    description="each mode of each pathway as a width-2 chain",
+    mappings=("projection",),
+    default_mapping=lambda depths: "projection",
+    is_exact=_two_channel_is_exact,
+    exact_when="depth <= 2, or orthogonal hidden layers at any depth (projection mapping)",
+    latex={"A": "A_{{{pathway},{entry}}}", "M": "M_{{{pathway},{layer}}}^{{({entry})}}",
+           "B": "B_{{{pathway},{entry}}}", "w": "w_{{{pathway}}}"},
+))

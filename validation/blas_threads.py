@@ -2,7 +2,7 @@
 
 numpy and scipy each ship their own OpenBLAS with its own thread pool; left alone, both
 pools start one thread per core and fight over the cores, which made the thin products
-of a gradient-descent step 20-100x slower at width <= 1000 (PERFORMANCE.md). threadpoolctl
+of a gradient-descent step 20-100x slower at width <= 1000. threadpoolctl
 would do this job but is not a dependency, so this module calls OpenBLAS's own
 ``*_set_num_threads`` through ctypes on the libraries mapped into the process. Where that
 is impossible (not Linux, another BLAS) it does nothing and :func:`blas_thread_control`
@@ -16,7 +16,7 @@ import ctypes
 import os
 from contextlib import contextmanager
 
-__all__ = ["blas_thread_control", "get_blas_threads", "set_blas_threads", "blas_threads"]
+__all__ = ["blas_thread_control", "set_blas_threads", "blas_threads"]
 
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
             "openblas_set_num_threads")
@@ -61,11 +61,6 @@ def _loaded_openblas() -> list:
 def blas_thread_control() -> dict:
     """``{library path: current thread count}`` of the OpenBLAS libraries this module can pin."""
     return {os.path.basename(path): int(getter()) for path, _, getter in _loaded_openblas()}
-
-
-def get_blas_threads() -> dict:
-    """Alias of :func:`blas_thread_control`."""
-    return blas_thread_control()
 
 
 def set_blas_threads(threads: int) -> dict:

@@ -1,20 +1,30 @@
 """Compare a finite network's trajectory with the reduced theory's, in mode coordinates.
 
-The error of THEORY.md section 4: ``max over t, pathways, modes |K_GD - K_theory| / S_1``
+The error of docs/theory.md, *Where each model is exact*: ``max over t, pathways, modes |K_GD - K_theory| / S_1``
 on the common time grid. With degenerate singular values the per-mode ``K`` of a
 network is not defined (any rotation inside a degenerate block is a valid SVD), so for
 every block with more than one mode the comparison uses the subspace-invariant singular
 values of ``U_B^T Omega_a V_B`` (from the simulation's ``extras["UtOmegaV"]``) against
 the theory's ``|K_a|`` of the block, both sorted descending, and says so.
+
+Non-whitened inputs (docs/non-whitened.md): a network learns ``sum_a K_a = S / lambda``
+per mode, so the theory must be integrated with the data's input variances ``lambda``;
+:func:`compare` refuses a theory integrated with other variances (the whitened theory,
+``lambda = 1``, in particular), and refuses data whose inputs are misaligned with their
+modes (:func:`pathdyn.numerics.alignment.input_alignment`) unless ``allow_misaligned``.
+The error is then scaled by ``max_alpha S_alpha / lambda_alpha`` (``S_1`` for whitened data).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.alignment import MISALIGNMENT_THRESHOLD
 
 __all__ = ["Comparison", "compare", "PER_MODE", "SUBSPACE"]
 
@@ -37,11 +47,14 @@ class Comparison:
     time_of_max : float
         Time at which the largest difference occurs.
     scale : float
-        ``S_1``, the largest singular value.
+        ``max_alpha S_alpha / lambda_alpha``, the largest learned total strength (``S_1``
+        for whitened data).
     quantity : str
         :data:`PER_MODE` or :data:`SUBSPACE`.
     times : ndarray
         The common time grid used.
+    warning : str
+        Set when misaligned inputs were compared anyway (``allow_misaligned``).
     """
 
     error: float
@@ -51,10 +64,23 @@ class Comparison:
     scale: float
     quantity: str
     times: np.ndarray = field(repr=False)
+    warning: str = ""
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.error) or self.error < 0:
             raise ConfigError(f"error: expected a finite number >= 0, got {self.error}")
+
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import comparison_rows
+
+        return text_summary("Comparison", comparison_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import comparison_rows
+
+        return html_summary("Comparison", comparison_rows(self))
 
 
 def _common_grid(gd_t: np.ndarray, th_t: np.ndarray) -> tuple:
@@ -78,7 +104,38 @@ def _interpolate(values: np.ndarray, source_t: np.ndarray, target_t: np.ndarray)
     return out.reshape(target_t.size, *values.shape[1:])
 
 
-def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=None) -> Comparison:
+def _input_variances(gd_trajectory, theory_trajectory, modes: int, allow_misaligned: bool) -> tuple:
+    """The data's ``lambda`` (checked against the theory's) and a warning for misaligned data.
+
+    A simulation without the ``extras`` (made elsewhere) is taken at its word: ``lambda`` is
+    the theory's, or 1.
+    """
+    theory_lam = (theory_trajectory.provenance or {}).get("input_variances")
+    theory_lam = np.ones(modes) if theory_lam is None else np.asarray(theory_lam, dtype=float)
+    data_lam = gd_trajectory.extras.get("input_variances")
+    if data_lam is None:
+        return theory_lam, ""
+    data_lam = np.asarray(data_lam, dtype=float).ravel()
+    if theory_lam.shape != data_lam.shape or not np.allclose(theory_lam, data_lam, rtol=1e-6, atol=0):
+        raise ConfigError(
+            f"theory_trajectory: integrated with input variances {np.round(theory_lam, 6).tolist()} (1 = whitened) but the "
+            f"network's data has {np.round(data_lam, 6).tolist()}; integrate the equations of "
+            "Architecture(depths, whitened=False) with parameters={'lambda': the data's input variances}"
+        )
+    misalignment = gd_trajectory.extras.get("misalignment")
+    if misalignment is None or misalignment <= MISALIGNMENT_THRESHOLD:
+        return data_lam, ""
+    message = (f"inputs misaligned with the modes (misalignment {misalignment:.3g} > threshold "
+               f"{MISALIGNMENT_THRESHOLD:g}): no per-mode theory is exact there")
+    if not allow_misaligned:
+        raise ConfigError(f"gd_trajectory: per-mode comparison refused: {message}; align or whiten the inputs, "
+                          "or pass allow_misaligned=True")
+    warnings.warn(f"compare: {message}; compared anyway", UserWarning, stacklevel=3)
+    return data_lam, f"{message}; compared anyway (allow_misaligned)"
+
+
+def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=None,
+            allow_misaligned: bool = False) -> Comparison:
     """Error of the theory against one finite network.
 
     Parameters
@@ -96,6 +153,10 @@ def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=No
         Groups of modes with equal singular values (``Dataset.degenerate_blocks()``).
         When a block has more than one mode the subspace-invariant comparison is used
         for it, which needs ``extras["UtOmegaV"]`` of shape ``(T, M, modes, modes)``.
+    allow_misaligned : bool
+        Compare even when the simulation's ``extras["misalignment"]`` exceeds
+        :data:`pathdyn.numerics.alignment.MISALIGNMENT_THRESHOLD` (a warning is issued and
+        recorded on the result); refused otherwise.
 
     Returns
     -------
@@ -104,8 +165,10 @@ def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=No
     Raises
     ------
     ConfigError
-        Mismatched pathways or modes, batched trajectories, no common times, or a
-        degenerate block without ``UtOmegaV``.
+        Mismatched pathways or modes, batched trajectories, no common times, a
+        degenerate block without ``UtOmegaV``, a theory integrated with other input
+        variances than the data's (``extras["input_variances"]`` against the theory's
+        ``provenance["input_variances"]``, 1 when absent), or misaligned inputs.
     """
     K_gd = np.asarray(gd_trajectory.K, dtype=float)
     K_th = np.asarray(theory_trajectory.K, dtype=float)
@@ -125,7 +188,8 @@ def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=No
     S = np.asarray(singular_values, dtype=float).ravel()
     if S.size != K_gd.shape[2]:
         raise ConfigError(f"singular_values: {S.size} values for {K_gd.shape[2]} modes")
-    scale = float(np.max(S))
+    lam, warning = _input_variances(gd_trajectory, theory_trajectory, S.size, allow_misaligned)
+    scale = float(np.max(S / lam))
     gd_t = np.asarray(gd_trajectory.t, dtype=float)
     th_t = np.asarray(theory_trajectory.t, dtype=float)
     index, source = _common_grid(gd_t, th_t)
@@ -164,4 +228,5 @@ def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=No
         scale=scale,
         quantity=quantity,
         times=times,
+        warning=warning,
     )

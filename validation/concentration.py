@@ -106,6 +106,36 @@ class ConcentrationResult:
             if activation not in self.fractions or np.shape(self.fractions[activation])[:2] != shape:
                 raise ConfigError(f"fractions[{activation!r}]: expected shape (depths, seeds, modes) with (depths, seeds) = {shape}")
 
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import concentration_rows
+
+        return text_summary("ConcentrationResult", concentration_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import concentration_rows
+
+        return html_summary("ConcentrationResult", concentration_rows(self))
+
+    def to_xarray(self):
+        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import concentration_to_xarray
+
+        return concentration_to_xarray(self)
+
+    def to_dataframe(self):
+        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import concentration_to_dataframe
+
+        return concentration_to_dataframe(self)
+
+    def save_netcdf(self, path) -> None:
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        from pathdyn.numerics.data import save_netcdf
+
+        save_netcdf(self.to_xarray(), path)
+
     def summary(self, activation: str) -> tuple:
         """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval."""
         confidence = self.config.get("confidence", 0.95)
@@ -172,6 +202,9 @@ def measure_concentration(
     race: bool = True,
     confidence: float = 0.95,
     progress: bool = False,
+    device: str = "numpy",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> ConcentrationResult:
     """Dominant-pathway fraction against depth, per activation, over many seeds.
 
@@ -193,11 +226,21 @@ def measure_concentration(
     dataset : Dataset, optional
         Default :func:`pathdyn.validation.sweep.default_dataset`.
     race : bool
-        For linear networks, also run the race oracle from each network's initial state.
+        For linear networks, also run the race oracle from each network's initial state
+        (ending at ``S / lambda`` for aligned non-whitened inputs; misaligned inputs are refused).
     confidence : float
         Level of the intervals.
     progress : bool
         Progress bar on standard error (terminals only).
+    device : str
+        Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
+        ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
+    workers : int, optional
+        Train the networks on a local Dask cluster of this many processes, one task per
+        (depth, seed, activation) (:mod:`pathdyn.validation.distributed`; the extra
+        ``distributed``). The result is bit-identical to the serial one.
+    scheduler : str, optional
+        Train them on the existing Dask cluster at this address instead.
 
     Returns
     -------
@@ -214,9 +257,8 @@ def measure_concentration(
         When some networks did not finish learning (final loss above 1% of the zero
         network's): their split is not final.
     """
-    from pathdyn.progress import Progress
-    from pathdyn.validation.mapping import map_initial_state
-    from pathdyn.validation.network import ACTIVATIONS, initialize_weights, simulate_gd
+    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.network import ACTIVATIONS
     from pathdyn.validation.sweep import default_dataset
 
     started = time.perf_counter()
@@ -241,6 +283,10 @@ def measure_concentration(
             problems.append(f"{name}: {value!r} is not a positive number")
     if problems:
         raise ConfigError("; ".join(problems))
+    from pathdyn.validation.torch_engine import resolve_device
+
+    device = resolve_device(device)
+    check_cluster_options(workers, scheduler)
     dataset = default_dataset() if dataset is None else dataset
     U, S, Vt = dataset.modes()
     V = Vt.T
@@ -254,36 +300,34 @@ def measure_concentration(
     race_fraction = np.full_like(agreement, np.nan) if do_race else None
     unfinished = 0
     if do_race:
+        from pathdyn.numerics.alignment import check_alignment
         from pathdyn.numerics.race import race_final_strengths
 
-    total = len(depths) * len(seeds) * len(activations)
-    with Progress(total, "concentration", enabled=None if progress else False) as bar:
-        for i, depth in enumerate(depths):
-            architecture = (depth, depth)
-            for j, seed in enumerate(seeds):
-                weights = initialize_weights(architecture, dataset.n_in, dataset.n_out, width, init=init,
-                                             init_scale=init_scale, seed=seed)
-                for activation in activations:
-                    result = simulate_gd(architecture, dataset, width, weights=weights, activation=activation,
-                                         learning_rate=learning_rate, steps=steps, record_every=steps)
-                    K = result.K[-1]
-                    fractions[activation][i, j] = dominant_fraction(K)
-                    loss_ratio[activation][i, j] = float(result.loss[-1]) / zero_loss
-                    if loss_ratio[activation][i, j] > 0.01:
-                        unfinished += 1
-                    if activation == "linear" and do_race:
-                        state = map_initial_state(weights, U, V, theory="qp")
-                        q0 = np.stack([state.values.get(f"q_{a}", np.ones(modes)) for a in (1, 2)])
-                        p0 = np.stack([state.values[f"p_{a}"] for a in (1, 2)])
-                        try:
-                            predicted = race_final_strengths(architecture, q0, p0, S)
-                        except ConfigError:
-                            predicted = None
-                        if predicted is not None:
-                            winner = np.argmax(np.abs(K), axis=0)
-                            agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
-                            race_fraction[i, j] = dominant_fraction(predicted)
-                    bar.update(1)
+        # the race ends at sum_a K_a = S / lambda (lambda = 1 for whitened inputs); misaligned
+        # inputs have no per-mode race and are refused
+        lam = np.ones_like(S)
+        variances = check_alignment(dataset).input_variances
+        lam[:variances.size] = variances  # modes with S = 0 (none in the default data) keep 1
+        race_target = S / lam
+
+    # One task per network: (depth, seed, activation), each from its own seed.
+    cells = [(i, j, activation) for i in range(len(depths)) for j in range(len(seeds)) for activation in activations]
+    tasks = [((depths[i], depths[i]), dataset, width, init, init_scale, seeds[j], activation, learning_rate, steps,
+              (U, V, race_target) if do_race and activation == "linear" else None, device)
+             for i, j, activation in cells]
+    labels = [f"concentration-d{depths[i]}-s{seeds[j]}-{activation}" for i, j, activation in cells]
+    with progress_for(progress, len(tasks), "concentration") as bar, task_runner(workers, scheduler) as runner:
+        results = runner.map(_train_concentration_network, tasks, labels, bar,
+                             priorities=[depths[i] for i, _, _ in cells])
+    for (i, j, activation), (K, final_loss, predicted) in zip(cells, results):
+        fractions[activation][i, j] = dominant_fraction(K)
+        loss_ratio[activation][i, j] = final_loss / zero_loss
+        if loss_ratio[activation][i, j] > 0.01:
+            unfinished += 1
+        if predicted is not None:
+            winner = np.argmax(np.abs(K), axis=0)
+            agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
+            race_fraction[i, j] = dominant_fraction(predicted)
     if unfinished:
         warnings.warn(
             f"measure_concentration: {unfinished} network(s) ended with loss above 1% of the zero network's; "
@@ -318,3 +362,30 @@ def measure_concentration(
         race_fraction=race_fraction,
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def _train_concentration_network(architecture, dataset, width, init, init_scale, seed, activation, learning_rate, steps,
+                                 race_modes, device="numpy"):
+    """One task of :func:`measure_concentration`: ``(final K, final loss, race prediction or None)``.
+
+    ``race_modes = (U, V, S / lambda)`` also runs the race oracle from the network's own initial
+    state (q/p mapping); None where it is not asked for or cannot resolve the split.
+    """
+    from pathdyn.numerics.race import race_final_strengths
+    from pathdyn.validation.mapping import map_initial_state
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    weights = initialize_weights(architecture, dataset.n_in, dataset.n_out, width, init=init, init_scale=init_scale,
+                                 seed=seed)
+    result = simulate_gd(architecture, dataset, width, weights=weights, activation=activation,
+                         learning_rate=learning_rate, steps=steps, record_every=steps, device=device)
+    predicted = None
+    if race_modes is not None:
+        U, V, target = race_modes
+        state = map_initial_state(weights, U, V, theory="qp")
+        q0, p0 = state.qp_arrays()
+        try:
+            predicted = race_final_strengths(architecture, q0, p0, target)
+        except ConfigError:
+            predicted = None
+    return result.K[-1], float(result.loss[-1]), predicted

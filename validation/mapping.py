@@ -20,7 +20,8 @@ Mappings (``method``):
     ``(D - 1) K0^2 / x + x^{D-1} = r``; the larger root is taken (the branch with
     ``q0^2 >= p0^2``, continuous with ``p0 = 0`` at ``K0 = 0``). For depth 2 it is the
     exact mapping. For depth >= 3 it is a two-number summary of a higher-dimensional
-    state; THEORY.md section 4 measures it 3-9 % off for Gaussian hidden layers.
+    state; for Gaussian hidden layers it stays about 2 % of ``S_1`` off at any width
+    (docs/theory.md, *Where each model is exact*).
 ``"projection"`` (two-channel, any depth)
     At each hidden layer ``d = 1 .. D-1`` an orthonormal basis ``E_d = [e_1, e_2]`` of
     ``span(f_d, g_d)`` (``e_1 = f_d / |f_d|``, ``e_2`` Gram-Schmidt of ``g_d``); then
@@ -29,7 +30,8 @@ Mappings (``method``):
     initial growth coefficient ``r`` exactly (each ``g_d`` does too).
 ``"naive"`` (q/p, counter-example only)
     ``q0 = sigma`` (the init scale) and ``p0 = K0 / sigma^{D-1}``. It ignores the
-    measured ``|a|``, ``|b|``; THEORY.md section 4 measures it 16-17 % off at every width.
+    measured ``|a|``, ``|b|`` and stays about 10 % of ``S_1`` off at every width
+    (docs/theory.md, *Where each model is exact*).
     Kept only to show that the initial condition matters; never use it for predictions.
 """
 
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.theory.models import MODELS, models_with_mappings
 
 __all__ = [
     "InitialState",
@@ -51,20 +54,20 @@ __all__ = [
     "growth_coefficients",
 ]
 
-METHODS = {
-    "qp": ("exact", "growth-matched", "naive"),
-    "two-channel": ("projection",),
-}
+#: Model name -> its initial-state mappings, from the registry :data:`pathdyn.theory.models.MODELS`.
+METHODS = {name: MODELS[name].mappings for name in models_with_mappings()}
+
+
+def _unknown_theory(theory) -> ConfigError:
+    return ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(models_with_mappings())}")
 
 
 def default_method(theory: str, depths) -> str:
-    """The recommended mapping: ``exact`` for all-depth-<=2 q/p, ``growth-matched`` for deeper q/p,
-    ``projection`` for the two-channel model."""
-    if theory == "two-channel":
-        return "projection"
-    if theory == "qp":
-        return "exact" if max(depths) <= 2 else "growth-matched"
-    raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+    """The model's recommended mapping (the registry's ``default_mapping``): ``exact`` for
+    all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model."""
+    if theory not in METHODS:
+        raise _unknown_theory(theory)
+    return MODELS[theory].default_mapping(tuple(depths))
 
 
 def _as_float(array) -> np.ndarray:
@@ -125,7 +128,8 @@ class InitialState:
     method : str
         The mapping (see the module docstring).
     values : dict
-        State variable name -> ndarray ``(modes,)``.
+        :attr:`pathdyn.theory.modes.StateVariable.key` ``(role, pathway, layer, entry)``
+        -> ndarray ``(modes,)``.
     K0 : ndarray, shape (M, modes)
         The network's initial ``u^T Omega_a v`` per pathway and mode.
     growth : ndarray, shape (M, modes)
@@ -140,21 +144,70 @@ class InitialState:
     growth: np.ndarray = field(repr=False)
     notes: str = ""
 
-    def state_array(self, state_names) -> np.ndarray:
-        """The state stacked in the order ``state_names`` (shape ``(n_state, modes)``).
+    def value(self, role: str, pathway: int, layer: int | None = None, entry: tuple = ()) -> np.ndarray:
+        """The values of one state variable, named by its role (e.g. ``value("q", 1)``).
+
+        Parameters
+        ----------
+        role : str
+            The :class:`pathdyn.theory.modes.StateVariable` role (``"q"``, ``"p"``, ``"A"``, ...).
+        pathway : int
+            1-based.
+        layer : int, optional
+            For per-layer and two-channel variables.
+        entry : tuple of int
+            Matrix entry for ``A``, ``M``, ``B``.
+
+        Returns
+        -------
+        ndarray, shape (modes,)
+
+        Raises
+        ------
+        KeyError
+            If the mapping produced no such variable.
+        """
+        return self.values[(role, pathway, layer, tuple(entry))]
+
+    def qp_arrays(self) -> tuple:
+        """The q/p state as two arrays.
+
+        Returns
+        -------
+        (q0, p0) : ndarray, each (M, modes)
+            ``q0 = 1`` where a pathway has no ``q`` (depth 1, where ``K = p``).
+
+        Raises
+        ------
+        KeyError
+            If the mapping is not a q/p mapping.
+        """
+        M, modes = self.K0.shape
+        q0 = np.stack([self.values.get(("q", a, None, ()), np.ones(modes)) for a in range(1, M + 1)])
+        p0 = np.stack([self.value("p", a) for a in range(1, M + 1)])
+        return q0, p0
+
+    def state_array(self, equations) -> np.ndarray:
+        """The state stacked in the order of the equations' layout (shape ``(n_state, modes)``).
+
+        Parameters
+        ----------
+        equations : ModeEquations, CompiledRHS or sequence of StateVariable
+            Anything with a ``layout``, or the layout itself.
 
         Raises
         ------
         ConfigError
-            If a name is missing (the equations belong to another model or architecture).
+            If a variable is missing (the equations belong to another model or architecture).
         """
-        missing = [name for name in state_names if name not in self.values]
+        layout = tuple(getattr(equations, "layout", equations))
+        missing = [str(record.symbol) for record in layout if record.key not in self.values]
         if missing:
             raise ConfigError(
-                f"state_names: {missing} not produced by the {self.theory}/{self.method} mapping; "
+                f"equations: {missing} not produced by the {self.theory}/{self.method} mapping; "
                 f"map with the reduced model the equations were derived for"
             )
-        return np.stack([self.values[name] for name in state_names])
+        return np.stack([self.values[record.key] for record in layout])
 
 
 def _solve_growth_matched(K0: np.ndarray, r: np.ndarray, depth: int) -> tuple:
@@ -237,9 +290,9 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
     Returns
     -------
     InitialState
-        Variable names follow :func:`pathdyn.theory.reduced.derive_qp_equations`
-        (``q_a``, ``p_a``) and :func:`pathdyn.theory.two_channel.derive_two_channel_equations`
-        (``A_a_i``, ``M_a_d_ij``, ``B_a_j``, ``w_a``).
+        Keyed like the layouts of :func:`pathdyn.theory.reduced.derive_qp_equations`
+        (roles ``q``, ``p``) and :func:`pathdyn.theory.two_channel.derive_two_channel_equations`
+        (``A``, ``M``, ``B``, ``w`` with their layer and entry).
 
     Raises
     ------
@@ -249,7 +302,7 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
     """
     depths = tuple(len(layers) for layers in weights)
     if theory not in METHODS:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+        raise _unknown_theory(theory)
     method = default_method(theory, depths) if method is None else method
     if method not in METHODS[theory]:
         raise ConfigError(f"method: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
@@ -280,44 +333,7 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         r = sum(np.sum(g[d] ** 2, axis=0) * np.sum(f[d - 1] ** 2, axis=0) for d in range(1, depth + 1))
         K0.append(k0)
         growth.append(r)
-        if depth == 1:
-            values[f"p_{a}" if theory == "qp" else f"w_{a}"] = k0.copy()
-            continue
-        if theory == "qp":
-            if method == "naive":
-                q = np.full_like(k0, float(init_scale))
-                p = k0 / q ** (depth - 1)
-            elif method == "exact":
-                R = r  # |a|^2 + |b|^2 for depth 2
-                plus = np.sqrt(np.maximum(R + 2 * k0, 0.0))
-                minus = np.sqrt(np.maximum(R - 2 * k0, 0.0))
-                q, p = (plus + minus) / 2, (plus - minus) / 2
-            else:
-                q, clipped = _solve_growth_matched(k0, r, depth)
-                p = k0 / q ** (depth - 1)
-                if clipped:
-                    notes.append(f"pathway {a}: {clipped} mode(s) with growth below the q/p minimum (clipped)")
-            values[f"q_{a}"] = q
-            values[f"p_{a}"] = p
-            continue
-        # two-channel projection
-        modes = U.shape[1]
-        A = np.zeros((2, modes))
-        B = np.zeros((2, modes))
-        hidden = {d: np.zeros((2, 2, modes)) for d in range(2, depth)}
-        for m in range(modes):
-            planes = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
-            A[:, m] = planes[1].T @ f[1][:, m]
-            for d in range(2, depth):
-                hidden[d][:, :, m] = planes[d].T @ (layers[d - 1] @ planes[d - 1])
-            B[:, m] = planes[depth - 1].T @ g[depth - 1][:, m]
-        for i in (1, 2):
-            values[f"A_{a}_{i}"] = A[i - 1]
-            values[f"B_{a}_{i}"] = B[i - 1]
-        for d, block in hidden.items():
-            for i in (1, 2):
-                for j in (1, 2):
-                    values[f"M_{a}_{d}_{i}{j}"] = block[i - 1, j - 1]
+        _MAPPERS[theory](values, a, layers, f, g, k0, r, method, init_scale, notes)
     return InitialState(
         theory=theory,
         method=method,
@@ -326,3 +342,55 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         growth=np.array(growth),
         notes="; ".join(notes),
     )
+
+
+def _map_qp_pathway(values, a, layers, f, g, k0, r, method, init_scale, notes) -> None:
+    """Pathway ``a``'s ``q``, ``p`` by ``method`` (``p = K0`` alone at depth 1)."""
+    depth = len(layers)
+    if depth == 1:
+        values[("p", a, None, ())] = k0.copy()
+        return
+    if method == "naive":
+        q = np.full_like(k0, float(init_scale))
+        p = k0 / q ** (depth - 1)
+    elif method == "exact":
+        R = r  # |a|^2 + |b|^2 for depth 2
+        plus = np.sqrt(np.maximum(R + 2 * k0, 0.0))
+        minus = np.sqrt(np.maximum(R - 2 * k0, 0.0))
+        q, p = (plus + minus) / 2, (plus - minus) / 2
+    else:
+        q, clipped = _solve_growth_matched(k0, r, depth)
+        p = k0 / q ** (depth - 1)
+        if clipped:
+            notes.append(f"pathway {a}: {clipped} mode(s) with growth below the q/p minimum (clipped)")
+    values[("q", a, None, ())] = q
+    values[("p", a, None, ())] = p
+
+
+def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale, notes) -> None:
+    """Pathway ``a``'s width-2 chain by projection on the planes ``span(f_d, g_d)`` (``w = K0`` at depth 1)."""
+    depth = len(layers)
+    if depth == 1:
+        values[("w", a, 1, ())] = k0.copy()
+        return
+    modes = k0.shape[0]
+    A = np.zeros((2, modes))
+    B = np.zeros((2, modes))
+    hidden = {d: np.zeros((2, 2, modes)) for d in range(2, depth)}
+    for m in range(modes):
+        planes = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
+        A[:, m] = planes[1].T @ f[1][:, m]
+        for d in range(2, depth):
+            hidden[d][:, :, m] = planes[d].T @ (layers[d - 1] @ planes[d - 1])
+        B[:, m] = planes[depth - 1].T @ g[depth - 1][:, m]
+    for i in (1, 2):
+        values[("A", a, 1, (i,))] = A[i - 1]
+        values[("B", a, depth, (i,))] = B[i - 1]
+    for d, block in hidden.items():
+        for i in (1, 2):
+            for j in (1, 2):
+                values[("M", a, d, (i, j))] = block[i - 1, j - 1]
+
+
+#: Model name -> the function that maps one pathway (every model of :data:`METHODS` has one).
+_MAPPERS = {"qp": _map_qp_pathway, "two-channel": _map_two_channel_pathway}

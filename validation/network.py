@@ -1,6 +1,6 @@
 """Finite-width multi-pathway networks trained by full-batch gradient descent.
 
-The network of THEORY.md section 1: ``M`` pathways, pathway ``a`` a chain of ``D_a``
+The network of docs/theory.md, *Notation and loss*: ``M`` pathways, pathway ``a`` a chain of ``D_a``
 weight matrices ``W_a^1 ... W_a^{D_a}`` (``W_a^1`` reads the input), summed at the
 output. Hidden layers may be linear, ReLU or tanh. :func:`simulate_gd` trains such a
 network and records it in the theory's mode coordinates
@@ -28,6 +28,7 @@ import numpy as np
 from pathdyn.checks import check_memory, real_array
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.alignment import input_alignment
 from pathdyn.numerics.trajectory import Trajectory, atomic_write
 from pathdyn.theory.architecture import Architecture, _is_int
 from pathdyn.validation import kernels
@@ -146,7 +147,7 @@ def _haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarr
     """A Haar-random matrix with orthonormal rows or columns (whichever is fewer)."""
     big, small = max(rows, cols), min(rows, cols)
     A = rng.standard_normal((big, small))
-    with blas_threads(1):  # two BLAS pools on two busy cores fight: pin (PERFORMANCE.md)
+    with blas_threads(1):  # two BLAS pools on two busy cores fight: pin
         Q, R = np.linalg.qr(A)
     Q *= np.sign(np.where(np.diag(R) == 0, 1.0, np.diag(R)))
     return Q if rows >= cols else Q.T
@@ -350,7 +351,7 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
     X, Y : ndarray, shapes (n_in, P), (n_out, P)
     activation : {"linear", "relu", "tanh"}
     loss : {"mean", "paper"}
-        ``mean``: ``L = 1/(2P) sum_i ||y_i - f(x_i)||^2`` (THEORY.md section 1);
+        ``mean``: ``L = 1/(2P) sum_i ||y_i - f(x_i)||^2`` (docs/theory.md, *Notation and loss*);
         ``paper``: ``sum_i ||y_i - f(x_i)||^2`` (the paper's ``MSELoss(reduction='sum')``).
     activate_last : bool
         Apply the activation after each pathway's last layer too (the paper's code).
@@ -400,6 +401,18 @@ def default_deferred_rank(hidden_width: int, P: int) -> int:
     """Rank of the deferred updates (``deferred_rank=None``): ``8 P`` (a fold every 8 steps)
     when the widest hidden layer has at least ``32 P`` units, else 0 (update every step)."""
     return 8 * P if hidden_width >= 32 * P else 0
+
+
+def deferral_rank(deferred_rank: int, P: int) -> int:
+    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off)."""
+    r = int(deferred_rank)
+    return r - r % P if r >= 2 * P else 0
+
+
+def is_deferred(shape, rank: int) -> bool:
+    """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
+    narrower layers update as cheaply in place)."""
+    return bool(rank) and min(shape[-2:]) >= 4 * rank
 
 
 def _blas(dtype):
@@ -457,13 +470,12 @@ class _Engine:
         self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
         # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
         # both sides exceed r (elsewhere the plain fused update is as cheap).
-        r = int(deferred_rank)
-        self.rank = r - r % P if r >= 2 * P else 0
+        self.rank = deferral_rank(deferred_rank, P)
         self.deferred = [[None] * len(pw) for pw in weights]
         if self.rank:
             for a, pw in enumerate(weights):
                 for d, W in enumerate(pw):
-                    if min(W.shape) >= 4 * self.rank:
+                    if is_deferred(W.shape, self.rank):
                         A = np.zeros((W.shape[0], self.rank), dtype=dtype, order="F")
                         B = np.zeros((W.shape[1], self.rank), dtype=dtype, order="F")
                         self.deferred[a][d] = [A, B, 0]
@@ -823,6 +835,7 @@ def simulate_gd(
     deferred_rank: int | None = None,
     threads: int | None = 1,
     stack: bool | None = None,
+    device: str = "numpy",
 ) -> Trajectory:
     """Train a finite-width multi-pathway network by full-batch gradient descent.
 
@@ -882,6 +895,12 @@ def simulate_gd(
         when every layer is at most :data:`STACK_MAX_WIDTH` wide. The choice depends on
         the widths, not on the number of seeds, so ``seeds=[s]``, ``seed=s`` and member
         ``s`` of a larger batch give bit-identical results.
+    device : str
+        ``"numpy"`` (default): the numpy engine on the CPU. A PyTorch device, ``"cuda"``,
+        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.torch_engine`,
+        the ``gpu`` extra) on that device, all seeds stacked; the same initial weights,
+        updates and records, equal to the numpy engine's up to rounding. ``threads`` sets
+        PyTorch's CPU threads on ``"cpu"``; ``stack`` does not apply.
 
     Returns
     -------
@@ -889,10 +908,12 @@ def simulate_gd(
         ``t`` (T,), ``step`` (T,), ``K`` (T, [batch,] M, modes) the diagonal of
         ``U^T Omega_a V`` with ``U, S, V^T = dataset.modes()`` restricted to the modes with
         ``S_alpha > 0`` (the rank of ``Sigma_yx``); ``loss`` the loss of
-        THEORY.md section 1, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
+        docs/theory.md, *Notation and loss*, ``1/(2P) sum ||y - f(x)||^2``, whatever ``loss`` was
         minimised; ``extras["UtOmegaV"]`` (T, [batch,] M, modes, modes) the full
         projection; ``extras["final_weights"]`` the final weights (for a batch, a list
-        over seeds); ``extras["singular_values"]``; ``provenance`` every setting.
+        over seeds); ``extras["singular_values"]``; ``extras["input_variances"]`` and
+        ``extras["misalignment"]`` of the data (:func:`pathdyn.numerics.alignment.input_alignment`);
+        ``provenance`` every setting.
 
     Raises
     ------
@@ -948,6 +969,9 @@ def simulate_gd(
         problems.append("seeds and weights: give one; weights fix a single initial network")
     if problems:
         raise ConfigError("; ".join(problems))
+    from pathdyn.validation.torch_engine import NUMPY, resolve_device
+
+    device = resolve_device(device)
     dtype = _check_dtype(dtype)
     sizes = network_widths(architecture, dataset.n_in, dataset.n_out, width)
     depths = tuple(len(s) - 1 for s in sizes)
@@ -973,6 +997,7 @@ def simulate_gd(
         record_steps.append(steps)
     T, B, M = len(record_steps), len(seed_list), len(sizes)
     recorder = _Recorder(dataset, activation, dtype)
+    alignment = input_alignment(dataset)
     modes = recorder.num_modes
     proj = np.zeros((T, B, M, modes, modes))
     losses = np.zeros((T, B))
@@ -987,7 +1012,7 @@ def simulate_gd(
     workers, blas_count = 1, threads
     if threads is not None and threads >= 2 and widest < PARALLEL_MIN_WIDTH:
         blas_count = 1  # thread start-up and hand-over cost more than the work
-    elif threads is not None and threads >= 2 and M >= 2 and not stacked:
+    elif threads is not None and threads >= 2 and M >= 2 and not stacked and device == NUMPY:
         # Cores go to pathways first: each pathway's thin products on its own core with
         # single-threaded BLAS (OpenBLAS's own threads handle thin products badly).
         workers = min(threads, M)
@@ -1005,7 +1030,15 @@ def simulate_gd(
                     init=init, init_scale=init_scale, seed=s, dtype=dtype,
                 )
 
-            if stacked:
+            if device != NUMPY:
+                from pathdyn.validation.torch_engine import train_on_device
+
+                proj[:], losses[:], finals, device_stats = train_on_device(
+                    [start(s) for s in seed_list], dataset, recorder, device=device, dtype=dtype, activation=activation,
+                    activate_last=activate_last, loss=loss, learning_rate=learning_rate, steps=steps,
+                    record_steps=record_steps, zero_loss=zero_loss, divergence_factor=divergence_factor,
+                    deferred_rank=deferred_rank, threads=threads, seeds=seed_list, bar=bar)
+            elif stacked:
                 nets = [start(s) for s in seed_list]
                 stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes[a]) - 1)] for a in range(M)]
                 del nets
@@ -1054,7 +1087,18 @@ def simulate_gd(
         "n_out": dataset.n_out,
         "num_samples": P,
         "numpy": np.__version__,
+        "device": device,
     }
+    if device == NUMPY:
+        engine_stats = {
+            "engine": "stack" if stacked else "blas",
+            "pathway_workers": workers,
+            "blas_threads": blas_count,
+            "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
+            "kernel_layers": 0 if stacked else engine.kernel_layers(),
+        }
+    else:
+        engine_stats = device_stats
     return Trajectory(
         t=steps_arr * time_per_step,
         K=K,
@@ -1066,15 +1110,14 @@ def simulate_gd(
             "UtOmegaV": proj,
             "final_weights": finals if batch else finals[0],
             "singular_values": np.array(recorder.singular_values, dtype=float),
+            # what a comparison with a per-mode theory needs to know about the inputs
+            "input_variances": alignment.input_variances,
+            "misalignment": alignment.misalignment,
         },
         stats={
             "wall_time_s": time.perf_counter() - started,
             "steps": int(steps) * B,
-            "engine": "stack" if stacked else "blas",
-            "pathway_workers": workers,
-            "blas_threads": blas_count,
-            "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
-            "kernel_layers": 0 if stacked else engine.kernel_layers(),
+            **engine_stats,
         },
         provenance=provenance,
     )

@@ -1,98 +1,169 @@
-"""Figures of width sweeps and concentration (matplotlib imported lazily, Agg backend)."""
+"""Figures of width sweeps and concentration.
+
+matplotlib is imported on first use and its backend left alone (see
+:mod:`pathdyn.numerics.plotting`); every function returns its figure and, given a
+path, also writes it atomically.
+"""
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from pathdyn.numerics.plotting import pyplot, save_figure
+from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
 
 __all__ = ["plot_width_reports", "plot_concentration"]
 
+#: Line style of pathway a (GD curves); the theory is drawn thin and black on top.
+PATHWAY_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
+ERROR_LABEL = r"$\max_{t,a,\alpha} |K_{a\alpha}^{\mathrm{GD}} - K_{a\alpha}^{\mathrm{th}}| \,/\, S_1$"
 
-def plot_width_reports(reports, path, titles=None) -> None:
+
+def case_title(report) -> str:
+    """What a sweep ran: depths, initialisation and scale, reduced model, learning rate, seeds."""
+    depths = ", ".join(map(str, report.depths))
+    return (f"$D = ({depths})$, {report.init} $\\sigma = {report.init_scale:g}$, {report.theory} theory\n"
+            f"$\\eta = {report.learning_rate:g}$, $t \\leq {report.t_max:g}$, {len(report.seeds)} seeds")
+
+
+def _log_axis_labels(axis) -> None:
+    """Ticks at 1, 2 and 5 times the powers of ten, written plainly (``0.002``).
+
+    matplotlib's default labels either every decade only (one label on a short axis)
+    or every minor tick (colliding labels).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _error_panel(ax, report, title) -> None:
+    from pathdyn.validation.sweep import fit_slope
+
+    widths = np.asarray(report.widths, dtype=float)
+    for j in range(report.errors.shape[1]):
+        ax.loglog(widths, report.errors[:, j], "o", color="C0", alpha=0.5, ms=4, label="per seed" if j == 0 else None)
+    ax.loglog(widths, report.median_errors, "-", color="C0", label="median over seeds")
+    if np.isfinite(report.slope):
+        _, _, intercept = fit_slope(report.widths, report.errors)
+        low, high = report.slope_ci
+        ax.loglog(widths, np.exp(intercept) * widths**report.slope, "--", color="C1",
+                  label=f"slope {report.slope:.2f} [{low:.2f}, {high:.2f}]")
+    if report.lr_floor:
+        ax.axhline(report.lr_floor, color="gray", ls=":", label=rf"$O(\eta)$ floor {report.lr_floor:.1e}")
+    integer_ticks(ax.xaxis, report.widths)
+    ax.tick_params(axis="x", labelrotation=45 if len(report.widths) > 5 else 0, labelsize=8)
+    _log_axis_labels(ax.yaxis)
+    ax.set_xlabel("hidden width $N$")
+    ax.set_ylabel(ERROR_LABEL)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _overlay_panel(ax, report, plt) -> None:
+    example = report.example
+    t = np.asarray(example["t"])
+    K_gd = np.asarray(example["K_gd"])
+    K_th = np.asarray(example["K_theory"])
+    M, modes = K_gd.shape[1], K_gd.shape[2]
+    # light, distinct colours: the black theory line must stay visible on top of every mode
+    colours = [f"C{m % 10}" for m in range(modes)]
+    for a in range(M):
+        for m in range(modes):
+            ax.plot(t, K_gd[:, a, m], linestyle=PATHWAY_STYLES[a % len(PATHWAY_STYLES)], color=colours[m], lw=2.2, alpha=0.55)
+            ax.plot(t, K_th[:, a, m], ":", color="k", lw=1.0)
+    handles = [plt.Line2D([], [], color="0.4", lw=2.2, alpha=0.55, linestyle=PATHWAY_STYLES[a % len(PATHWAY_STYLES)],
+                          label=f"GD, pathway {a + 1}") for a in range(M)]
+    handles.append(plt.Line2D([], [], color="k", lw=1.0, linestyle=":", label=f"{report.theory} theory"))
+    handles += [plt.Line2D([], [], color=colours[m], lw=2.2, label=rf"$\alpha = {m + 1}$, $S = {report.singular_values[m]:.3g}$")
+                for m in range(modes)]
+    ax.legend(handles=handles, fontsize=6.5, ncol=2, loc="lower right")
+    ax.set_title(f"$N = {example['width']}$, seed {example['seed']}", fontsize=9)
+    ax.set_xlabel(r"$t = \eta \cdot \mathrm{step}$")
+    ax.set_ylabel(r"$K_{a\alpha}(t)$")
+    ax.set_xlim(t[0], t[-1])
+
+
+def plot_width_reports(reports, path=None, titles=None):
     """Error against width (top row) and ``K(t)`` of one network against the theory (bottom row).
 
     Parameters
     ----------
     reports : sequence of WidthScalingReport
-    path : str or Path
+    path : str or Path, optional
         Output image (format from the suffix, e.g. ``.png``).
     titles : sequence of str, optional
+        Case names, shown above what each case ran.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     n = len(reports)
-    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 7.2), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(4.3 * n, 7.8), squeeze=False, constrained_layout=True)
     for k, report in enumerate(reports):
-        ax = axes[0, k]
-        widths = np.asarray(report.widths, dtype=float)
-        for j in range(report.errors.shape[1]):
-            ax.loglog(widths, report.errors[:, j], "o", color="C0", alpha=0.5, ms=4, label="per seed" if j == 0 else None)
-        ax.loglog(widths, report.median_errors, "-", color="C0", label="median")
-        if np.isfinite(report.slope):
-            from pathdyn.validation.sweep import fit_slope
-
-            _, _, intercept = fit_slope(report.widths, report.errors)
-            ax.loglog(widths, np.exp(intercept) * widths**report.slope, "--", color="C1",
-                      label=f"fit slope {report.slope:.2f} [{report.slope_ci[0]:.2f}, {report.slope_ci[1]:.2f}]")
-        if report.lr_floor:
-            ax.axhline(report.lr_floor, color="gray", ls=":", label=f"O(eta) floor {report.lr_floor:.1e}")
-        ax.set_xlabel("hidden width N")
-        ax.set_ylabel("max |K_GD - K_theory| / S_1")
-        title = titles[k] if titles else f"depths {report.depths}, {report.init}, {report.theory}"
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
-        ax = axes[1, k]
-        example = report.example
-        if example is not None:
-            t = np.asarray(example["t"])
-            K_gd = np.asarray(example["K_gd"])
-            K_th = np.asarray(example["K_theory"])
-            for a in range(K_gd.shape[1]):
-                for m in range(K_gd.shape[2]):
-                    color = f"C{m}"
-                    style = "-" if a == 0 else "-."
-                    ax.plot(t, K_gd[:, a, m], style, color=color, lw=2.2, alpha=0.45)
-                    ax.plot(t, K_th[:, a, m], ":", color="k", lw=1.0)
-            ax.plot([], [], "-", color="gray", lw=2.2, alpha=0.45, label="GD, pathway 1")
-            ax.plot([], [], "-.", color="gray", lw=2.2, alpha=0.45, label="GD, pathway 2")
-            ax.plot([], [], ":", color="k", label=f"{report.theory} theory")
-            ax.set_title(f"N = {example['width']}, seed {example['seed']}: K_a,alpha(t)", fontsize=9)
-            ax.set_xlabel("t = eta * step")
-            ax.set_ylabel("K")
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
+        title = case_title(report) if not titles else f"{titles[k]}\n{case_title(report)}"
+        _error_panel(axes[0, k], report, title)
+        if report.example is not None:
+            _overlay_panel(axes[1, k], report, plt)
+        else:
+            axes[1, k].set_axis_off()
+    return finish_figure(fig, path, dpi=110)
 
 
-def plot_concentration(result, path) -> None:
-    """Mean dominant-pathway fraction with its confidence interval against depth, per activation."""
+def plot_concentration(result, path=None):
+    """Mean dominant-pathway fraction with its confidence interval against depth, per activation.
+
+    Parameters
+    ----------
+    result : ConcentrationResult or dict
+        The result, or its :meth:`~pathdyn.validation.concentration.ConcentrationResult.to_json_dict`.
+    path : str or Path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if hasattr(result, "to_json_dict"):
+        result = result.to_json_dict()
     plt = pyplot()
     depths = np.asarray(result["depths"])
-    fig, axes = plt.subplots(1, 2 if result.get("race") else 1, figsize=(10 if result.get("race") else 5.5, 4), squeeze=False)
+    config = result["config"]
+    race = result.get("race")
+    fig, axes = plt.subplots(1, 2 if race else 1, figsize=(10 if race else 5.5, 4.2), squeeze=False,
+                             constrained_layout=True)
     ax = axes[0, 0]
-    for k, (activation, means) in enumerate(result["dominant_fraction"].items()):
-        means = np.asarray(means, dtype=float)
-        ci = np.asarray(result["ci"][activation], dtype=float)
-        ax.errorbar(depths + 0.06 * (k - 1), means, yerr=[means - ci[:, 0], ci[:, 1] - means], fmt="o-",
+    activations = list(result["dominant_fraction"])
+    for k, activation in enumerate(activations):
+        means = np.asarray([np.nan if m is None else m for m in result["dominant_fraction"][activation]], dtype=float)
+        ci = np.asarray([[np.nan if v is None else v for v in c] for c in result["ci"][activation]], dtype=float)
+        offset = 0.06 * (k - (len(activations) - 1) / 2)  # side by side, so the error bars do not overlap
+        ax.errorbar(depths + offset, means, yerr=[means - ci[:, 0], ci[:, 1] - means], fmt="o-",
                     capsize=3, label=activation)
-    ax.set_xlabel("depth D of both pathways")
-    ax.set_ylabel("fraction of K in the dominant pathway")
+    ax.set_xlabel("depth $D$ of both pathways")
+    ax.set_ylabel(r"dominant fraction $|K_{\mathrm{dom}\,\alpha}| \,/\, \sum_a |K_{a\alpha}|$")
     ax.set_ylim(0.45, 1.02)
-    ax.set_title(f"concentration ({result['config']['seeds']} seeds, {result['config']['confidence']:.0%} CI)", fontsize=9)
-    ax.legend(fontsize=8)
+    integer_ticks(ax.xaxis, depths)
+    ax.set_title(
+        f"{config['seeds']} seeds, {config.get('confidence', 0.95):.0%} CI; width {config.get('width', '?')}, "
+        f"{config.get('init', '?')} $\\sigma = {config.get('init_scale', float('nan')):g}$, "
+        f"$\\eta = {config.get('learning_rate', float('nan')):g}$, $t = {config.get('t_max', float('nan')):g}$",
+        fontsize=8.5)
+    ax.legend(fontsize=8, title="activation", title_fontsize=8)
     ax.grid(True, alpha=0.3)
-    if result.get("race"):
+    if race:
         ax = axes[0, 1]
-        race = result["race"]
         ax.plot(depths, race["winner_agreement"], "o-", label="race names the winning pathway")
         ax.plot(depths, race["predicted_fraction_mean"], "s--", label="race: mean dominant fraction")
-        ax.plot(depths, result["dominant_fraction"]["linear"], "^:", label="linear GD: mean dominant fraction")
-        ax.set_xlabel("depth D")
+        if "linear" in result["dominant_fraction"]:
+            ax.plot(depths, result["dominant_fraction"]["linear"], "^:", label="linear GD: mean dominant fraction")
+        ax.set_xlabel("depth $D$ of both pathways")
         ax.set_ylim(0.45, 1.02)
-        ax.set_title("race oracle from each network's own initial state", fontsize=9)
+        integer_ticks(ax.xaxis, depths)
+        ax.set_title("race oracle from each linear network's own initial state", fontsize=8.5)
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
+    return finish_figure(fig, path, dpi=110)

@@ -9,6 +9,18 @@ t-distribution confidence interval. The ``O(eta)`` error of gradient descent aga
 the flow (the learning-rate floor) is measured at the largest width by halving the
 learning rate. The report says which limit is compared, the time mapping, and gives a
 verdict (against targets, when given).
+
+Verdict rules (:func:`_verdict`): a convergence or limit verdict needs at least
+:data:`MIN_WIDTHS` distinct widths and :data:`MIN_SEEDS` seeds, otherwise it is
+"inconclusive" and says what to add. A "limit of the model" claim needs, in the numbers of
+:func:`limit_evidence` (stored in the report): the median error at the largest width at
+least :data:`LIMIT_FLOOR_RATIO` times the ``O(eta)`` floor, and a slope over the larger
+widths whose confidence interval excludes the finite-width decrease ``N^{-1/2}`` (lower
+bound above :data:`FINITE_WIDTH_SLOPE`).
+
+Data whose inputs are not whitened is compared with the reduced model of its own input
+variances (docs/non-whitened.md); data whose inputs are misaligned with its modes is
+refused unless ``allow_misaligned``.
 """
 
 from __future__ import annotations
@@ -22,9 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.trajectory import atomic_write
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import MODELS
 from pathdyn.validation.compare import PER_MODE, compare
 from pathdyn.validation.mapping import METHODS, default_method, map_initial_state
 
@@ -36,14 +50,26 @@ __all__ = [
     "default_dataset",
     "fit_slope",
     "limit_compared",
+    "limit_evidence",
     "reduced_equations",
     "validate_width",
 ]
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-THEORIES = ("qp", "two-channel")
+THEORIES = tuple(METHODS)  # the registered models with initial-state mappings
 TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
+#: A convergence or limit verdict needs at least this many distinct widths ...
+MIN_WIDTHS = 3
+#: ... and this many seeds per width; with fewer the verdict is "inconclusive".
+MIN_SEEDS = 2
+#: At most this many times the O(eta) floor, the error "is at the floor".
+AT_FLOOR_RATIO = 2.0
+#: A "limit of the model" claim needs the error at least this many times the O(eta) floor ...
+LIMIT_FLOOR_RATIO = 5.0
+#: ... and the larger widths' slope interval entirely above this (the N^{-1/2} decrease of
+#: finite-width fluctuations is excluded).
+FINITE_WIDTH_SLOPE = -0.5
 
 
 def default_dataset(seed: int = 0) -> Dataset:
@@ -51,17 +77,14 @@ def default_dataset(seed: int = 0) -> Dataset:
     return random_dataset(DEFAULT_SINGULAR_VALUES, seed=seed)
 
 
-def reduced_equations(depths, theory: str):
-    """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``)."""
-    if theory == "qp":
-        from pathdyn.theory.reduced import derive_qp_equations
+def reduced_equations(depths, theory: str, whitened: bool = True):
+    """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``).
 
-        return derive_qp_equations(depths)
-    if theory == "two-channel":
-        from pathdyn.theory.two_channel import derive_two_channel_equations
-
-        return derive_two_channel_equations(depths)
-    raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+    ``whitened=False`` gives the equations with each mode's input variance ``lambda``.
+    """
+    if theory not in THEORIES:
+        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
+    return MODELS[theory].derive(Architecture(depths=tuple(depths), whitened=whitened))
 
 
 def limit_compared(theory: str, method: str, init: str, depths) -> str:
@@ -186,6 +209,14 @@ class WidthScalingReport:
     mapping_notes : tuple of str
         ``"width W, seed S: ..."`` for every network whose initial-state mapping had to
         approximate (e.g. growth-matched modes clipped to the q/p minimum).
+    evidence : dict
+        The numbers behind the verdict (:func:`limit_evidence`).
+    input_variances : tuple of float
+        ``lambda_alpha`` of the data (all 1 for whitened inputs); the theory used them.
+    misalignment : float
+        Of the data (:func:`pathdyn.numerics.alignment.input_alignment`).
+    warnings : tuple of str
+        E.g. misaligned inputs compared anyway (``allow_misaligned``).
     """
 
     depths: tuple
@@ -217,6 +248,10 @@ class WidthScalingReport:
     example: dict | None = field(default=None, repr=False)
     wall_time_s: float = 0.0
     mapping_notes: tuple = ()
+    evidence: dict = field(default_factory=dict)
+    input_variances: tuple = ()
+    misalignment: float = 0.0
+    warnings: tuple = ()
 
     def __post_init__(self) -> None:
         errors = np.asarray(self.errors, dtype=float)
@@ -228,6 +263,43 @@ class WidthScalingReport:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "slope_ci", tuple(float(v) for v in self.slope_ci))
+
+    def __repr__(self) -> str:
+        from pathdyn.numerics.display import text_summary
+        from pathdyn.validation.data import width_report_rows
+
+        return text_summary("WidthScalingReport", width_report_rows(self))
+
+    def _repr_html_(self) -> str:
+        from pathdyn.numerics.display import html_summary
+        from pathdyn.validation.data import width_report_rows
+
+        return html_summary("WidthScalingReport", width_report_rows(self))
+
+    def to_xarray(self):
+        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import width_report_to_xarray
+
+        return width_report_to_xarray(self)
+
+    def to_dataframe(self, name: str = "case 1"):
+        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra)."""
+        from pathdyn.validation.data import width_reports_to_dataframe
+
+        return width_reports_to_dataframe([self], names=[name])
+
+    def save_netcdf(self, path) -> None:
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        from pathdyn.numerics.data import save_netcdf
+
+        save_netcdf(self.to_xarray(), path)
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> "WidthScalingReport":
+        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``)."""
+        from pathdyn.validation.data import width_report_from_json_dict
+
+        return width_report_from_json_dict(data)
 
     @property
     def median_errors(self) -> np.ndarray:
@@ -255,6 +327,8 @@ class WidthScalingReport:
                 "seeds": list(self.seeds),
                 "confidence": self.confidence,
                 "targets": dict(self.targets),
+                "input_variances": list(self.input_variances),
+                "misalignment": float(self.misalignment),
             },
             "widths": list(self.widths),
             "errors": [[float(e) for e in row] for row in self.errors],
@@ -270,6 +344,8 @@ class WidthScalingReport:
             "passed": self.passed,
             "wall_time_s": float(self.wall_time_s),
             "mapping_notes": list(self.mapping_notes),
+            "evidence": self.evidence,
+            "warnings": list(self.warnings),
         }
         if self.final_K_gd is not None:
             out["final_K_gd"] = np.asarray(self.final_K_gd).tolist()
@@ -295,37 +371,137 @@ def _check_positive_ints(name, values) -> tuple:
     return tuple(int(v) for v in values)
 
 
-def _tail_slope(widths, errors) -> float:
+def _tail(widths, errors) -> tuple:
+    """The larger half of the widths (at least two) and their errors."""
     half = max(2, (len(widths) + 1) // 2)
+    return tuple(widths[-half:]), np.asarray(errors)[-half:]
+
+
+def _tail_slope(widths, errors) -> float:
     if len(widths) < 2:
         return float("nan")
-    return fit_slope(widths[-half:], np.asarray(errors)[-half:])[0]
+    return fit_slope(*_tail(widths, errors))[0]
 
 
-def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool, naive: bool = False) -> tuple:
+def _finite(value):
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def limit_evidence(widths, errors, lr_floor, confidence: float = 0.95) -> dict:
+    """The numbers a convergence or limit verdict rests on (stored in the report's ``"evidence"``).
+
+    Parameters
+    ----------
+    widths : sequence of int
+    errors : array_like, shape (widths, seeds)
+    lr_floor : float or None
+        The measured ``O(eta)`` floor.
+    confidence : float
+        Level of the tail slope's interval.
+
+    Returns
+    -------
+    dict
+        ``num_widths``, ``num_seeds``, ``error_at_largest_width`` (median over seeds),
+        ``lr_floor``, ``floor_ratio`` (their ratio), ``tail_widths`` (the larger half of
+        the widths), ``tail_slope`` and ``tail_slope_ci`` (fitted on them),
+        ``enough_data`` (at least :data:`MIN_WIDTHS` widths and :data:`MIN_SEEDS` seeds),
+        ``well_above_floor`` (``floor_ratio >= LIMIT_FLOOR_RATIO``), ``no_decrease``
+        (the tail interval's lower bound above :data:`FINITE_WIDTH_SLOPE`) and
+        ``requirements`` (the thresholds).
+    """
+    errors = np.asarray(errors, dtype=float)
     median = np.median(errors, axis=1)
+    num_widths, num_seeds = len(set(widths)), errors.shape[1]
+    tail_widths, tail_errors = _tail(widths, errors)
+    tail_slope, tail_ci = float("nan"), (float("nan"), float("nan"))
+    if len(widths) >= 2:
+        tail_slope, tail_ci, _ = fit_slope(tail_widths, tail_errors, confidence)
+    ratio = None
+    if lr_floor is not None and np.isfinite(lr_floor):
+        ratio = float(median[-1] / lr_floor) if lr_floor > 0 else float("inf")
+    return {
+        "num_widths": num_widths,
+        "num_seeds": num_seeds,
+        "enough_data": bool(num_widths >= MIN_WIDTHS and num_seeds >= MIN_SEEDS),
+        "error_at_largest_width": float(median[-1]),
+        "lr_floor": _finite(lr_floor),
+        "floor_ratio": None if ratio is None else (ratio if np.isfinite(ratio) else None),
+        "well_above_floor": bool(ratio is not None and ratio >= LIMIT_FLOOR_RATIO),
+        "tail_widths": [int(w) for w in tail_widths],
+        "tail_slope": _finite(tail_slope),
+        "tail_slope_ci": [_finite(tail_ci[0]), _finite(tail_ci[1])],
+        "no_decrease": bool(np.isfinite(tail_ci[0]) and tail_ci[0] > FINITE_WIDTH_SLOPE),
+        "requirements": {
+            "min_widths": MIN_WIDTHS, "min_seeds": MIN_SEEDS, "floor_ratio_at_least": LIMIT_FLOOR_RATIO,
+            "tail_slope_ci_low_above": FINITE_WIDTH_SLOPE, "at_floor_ratio_at_most": AT_FLOOR_RATIO,
+        },
+    }
+
+
+def _inconclusive(evidence: dict) -> str:
+    missing = []
+    if evidence["num_widths"] < MIN_WIDTHS:
+        missing.append(f"{MIN_WIDTHS - evidence['num_widths']} more width(s)")
+    if evidence["num_seeds"] < MIN_SEEDS:
+        missing.append(f"{MIN_SEEDS - evidence['num_seeds']} more seed(s)")
+    return (
+        f"inconclusive: {evidence['num_widths']} width(s) and {evidence['num_seeds']} seed(s), but a convergence or "
+        f"limit verdict needs at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; add {' and '.join(missing)}"
+    )
+
+
+def _floor_part(evidence: dict, expected_exact: bool, naive: bool) -> str:
+    """What the error at the largest width says against the O(eta) floor, with the numbers."""
+    lr_floor, ratio = evidence["lr_floor"], evidence["floor_ratio"]
+    if lr_floor is None:
+        return "O(eta) floor not measured: no claim about a limit"
+    shown_ratio = f"{ratio:.1f}x" if ratio is not None else "infinitely many times"
+    if ratio is not None and ratio <= AT_FLOOR_RATIO:
+        return f"at the O(eta) floor {lr_floor:.4f}"
+    if expected_exact and not naive:
+        return f"{shown_ratio} the O(eta) floor {lr_floor:.4f}: above the discretisation floor"
+    low, high = evidence["tail_slope_ci"]
+    tail = (f"slope over widths {evidence['tail_widths'][0]}-{evidence['tail_widths'][-1]} "
+            f"{evidence['tail_slope']:.2f} (CI {low:.2f} to {high:.2f})" if low is not None else
+            "no slope interval over the larger widths")
+    if evidence["well_above_floor"] and evidence["no_decrease"]:
+        kind = "the naive initial state is wrong, not the discretisation" if naive else \
+            "a limit of the reduced model, not of the discretisation"
+        return (f"{shown_ratio} the O(eta) floor {lr_floor:.4f} (>= {LIMIT_FLOOR_RATIO:g}x) and no N^-1/2 decrease "
+                f"over the larger widths: {tail}, an interval above {FINITE_WIDTH_SLOPE:g}: {kind}")
+    reasons = []
+    if not evidence["well_above_floor"]:
+        reasons.append(f"the error is less than {LIMIT_FLOOR_RATIO:g}x the floor")
+    if not evidence["no_decrease"]:
+        reasons.append(f"it may still fall over the larger widths ({tail}, an interval reaching {FINITE_WIDTH_SLOPE:g}); "
+                       "add larger widths or seeds")
+    return f"{shown_ratio} the O(eta) floor {lr_floor:.4f}; no limit claim: " + " and ".join(reasons)
+
+
+def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool, naive: bool = False,
+             confidence: float = 0.95) -> tuple:
+    """The verdict line and whether the targets were met (None without targets or enough data).
+
+    See the module docstring for the rules; the numbers come from :func:`limit_evidence`.
+    """
+    evidence = limit_evidence(widths, errors, lr_floor, confidence)
+    median = np.median(np.asarray(errors, dtype=float), axis=1)
+    measured = f"median error {median[-1]:.4f} at width {widths[-1]}"
+    if not evidence["enough_data"]:
+        parts = [_inconclusive(evidence), measured]
+        if np.isfinite(slope):
+            parts.append(f"slope {slope:.2f} (indicative only)")
+        return "; ".join(parts), None
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
     elif np.isfinite(slope) and np.isfinite(ci[1]):
         parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
-    elif np.isfinite(slope):
-        parts.append(f"slope {slope:.2f} (no interval: fewer than 3 points; add widths or seeds)")
     if np.isfinite(tail):
         parts.append(f"slope over the larger half of the widths {tail:.2f}")
-    parts.append(f"median error {median[-1]:.4f} at width {widths[-1]}")
-    if lr_floor is not None and np.isfinite(lr_floor):
-        ratio = median[-1] / lr_floor if lr_floor > 0 else float("inf")
-        if ratio <= 2.0:
-            parts.append(f"at the O(eta) floor {lr_floor:.4f}")
-        else:
-            if naive:
-                kind = "the naive initial state is wrong, not the discretisation"
-            elif not expected_exact:
-                kind = "a limit of the reduced model, not of the discretisation"
-            else:
-                kind = "above the discretisation floor"
-            parts.append(f"{ratio:.1f}x the O(eta) floor {lr_floor:.4f}: {kind}")
+    parts.append(measured)
+    parts.append(_floor_part(evidence, expected_exact, naive))
     passed = None
     if targets:
         failures = []
@@ -363,6 +539,11 @@ def validate_width(
     rtol: float = 1e-9,
     atol: float = 1e-11,
     progress: bool = False,
+    allow_misaligned: bool = False,
+    device: str = "numpy",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    runner=None,
 ) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
@@ -385,6 +566,8 @@ def validate_width(
     dataset : Dataset, optional
         Default :func:`default_dataset` (non-degenerate). With degenerate singular
         values the subspace-invariant quantities are compared (the report says so).
+        Inputs that are not whitened but aligned with the modes are compared with the
+        reduced model of their input variances ``lambda`` (docs/non-whitened.md).
     learning_rate : float
         ``eta``; the time mapping is ``t = eta * step``.
     t_max : float
@@ -400,8 +583,23 @@ def validate_width(
         Level of the slope's confidence interval.
     rtol, atol : float
         Tolerances of the reduced integration.
-    progress : bool
-        Draw a progress bar on standard error (only on a terminal).
+    progress : bool or object with ``update(n)``
+        Draw a progress bar on standard error (only on a terminal), or advance this one.
+    allow_misaligned : bool
+        Compare per mode even when the data's inputs are misaligned with its modes
+        (above :data:`pathdyn.numerics.alignment.MISALIGNMENT_THRESHOLD`); the report's
+        ``warnings`` say so. Refused otherwise.
+    device : str
+        Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
+        ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
+    workers : int, optional
+        Train the networks on a local Dask cluster of this many processes
+        (:mod:`pathdyn.validation.distributed`; the extra ``distributed``). The report
+        is bit-identical to the serial one.
+    scheduler : str, optional
+        Train them on the existing Dask cluster at this address instead.
+    runner : optional
+        An open :func:`pathdyn.validation.distributed.task_runner` (several sweeps on one cluster).
 
     Returns
     -------
@@ -411,20 +609,25 @@ def validate_width(
     ------
     ConfigError
         Bad widths, seeds, theory, mapping or settings.
+    DatasetError
+        Inputs misaligned with the modes, without ``allow_misaligned``.
     SimulationError, IntegrationError
         From the simulation or the integration.
     """
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.progress import Progress
-    from pathdyn.validation.network import DEFAULT_INIT_SCALE, initialize_weights, simulate_gd
+    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.network import DEFAULT_INIT_SCALE
+
+    from pathdyn.validation.torch_engine import resolve_device
 
     started = time.perf_counter()
+    device = resolve_device(device)
     depths = Architecture.coerce(architecture).depths
     widths = _check_positive_ints("widths", widths)
     seeds = _check_positive_ints("seeds", seeds)
     if theory not in THEORIES:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose qp or two-channel")
+        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
     method = default_method(theory, depths) if mapping is None else mapping
     if method not in METHODS[theory]:
         raise ConfigError(f"mapping: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
@@ -433,38 +636,53 @@ def validate_width(
             raise ConfigError(f"{name}: expected a positive number, got {value!r}")
     if record_points < 2:
         raise ConfigError(f"record_points: need at least 2, got {record_points}")
+    check_cluster_options(workers, scheduler)
     sigma = DEFAULT_INIT_SCALE.get(init, None) if init_scale is None else float(init_scale)
     dataset = default_dataset() if dataset is None else dataset
     if not isinstance(dataset, Dataset):
         raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        alignment = check_alignment(dataset, allow_misaligned)
+    report_warnings = tuple(str(w.message) for w in caught)
+    general = not alignment.unit_variances
+    rank = alignment.input_variances.size  # the modes with S > 0, as simulate_gd records them
     U, S, Vt = dataset.modes()
-    V = Vt.T
-    blocks = dataset.degenerate_blocks()
+    U, S, V = U[:, :rank], S[:rank], Vt[:rank].T
+    blocks = [block for block in dataset.degenerate_blocks() if block[0] < rank]
     steps = max(1, int(round(t_max / learning_rate)))
     record_every = max(1, steps // int(record_points))
-    equations = reduced_equations(depths, theory)
-    compiled = compile_rhs(equations)
-
     runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
-    initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
     trajectories = {}
     mapping_notes = []
-    with Progress(runs, f"validate {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
-        for i, width in enumerate(widths):
-            for j, seed in enumerate(seeds):
-                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
-                state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
-                initial[i, j] = state.state_array(compiled.state_names)
-                if state.notes:
-                    mapping_notes.append(f"width {width}, seed {seed}: {state.notes}")
-                trajectories[i, j] = simulate_gd(
-                    depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
-                    record_every=record_every,
-                )
-                bar.update(1)
+    # One task per network (the O(eta) floor's half-step run too), each from its own seed;
+    # the reduced model is derived after they are handed out (on a cluster, while they run).
+    mapped = (theory, method, U, V)
+    tasks = [(depths, dataset, w, s, init, sigma, learning_rate, steps, record_every, mapped, device) for w in widths for s in seeds]
+    labels = [f"validate-{'-'.join(map(str, depths))}-w{w}-s{s}" for w in widths for s in seeds]
+    if measure_lr_floor:
+        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every, None, device))
+        labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
+    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar:
+        with task_runner(workers, scheduler, runner) as tasks_on:
+            # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
+            cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
+            results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
+        equations = reduced_equations(depths, theory, whitened=not general)
+        compiled = compile_rhs(equations)
+        initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
+        for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+            i, j = divmod(index, len(seeds))
+            initial[i, j] = state.state_array(compiled)
+            if state.notes:
+                mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
+            trajectories[i, j] = trajectory
         gd_t = trajectories[0, 0].t
         theory_traj = integrate(
             compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
+            parameters={"lambda": alignment.input_variances} if general else None,
             provenance={"validate": "width sweep", "mapping": method},
         )
         errors = np.zeros((len(widths), len(seeds)))
@@ -476,7 +694,9 @@ def validate_width(
 
         for (i, j), gd in trajectories.items():
             member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
-            result = compare(gd, member, singular_values=S, blocks=blocks)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the misalignment warning is recorded once, above
+                result = compare(gd, member, singular_values=S, blocks=blocks, allow_misaligned=allow_misaligned)
             errors[i, j] = result.error
             compared = result.quantity
             final_gd[i, j] = gd.K[-1]
@@ -487,21 +707,16 @@ def validate_width(
 
         lr_floor = None
         if measure_lr_floor:
-            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
-            half = simulate_gd(
-                depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2, steps=2 * steps,
-                record_every=2 * record_every,
-            )
+            half = results[-1][1]
             full = trajectories[len(widths) - 1, 0]
             if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
-                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S))
-            bar.update(1)
+                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S / alignment.input_variances))
 
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
-    expected_exact = method != "naive" and (max(depths) <= 2 or (theory == "two-channel" and init == "orthogonal"))
+    expected_exact = MODELS[theory].is_exact(depths, init, method)
     verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact,
-                               naive=method == "naive")
+                               naive=method == "naive", confidence=confidence)
     return WidthScalingReport(
         depths=depths,
         widths=widths,
@@ -532,7 +747,28 @@ def validate_width(
         example=example,
         wall_time_s=time.perf_counter() - started,
         mapping_notes=tuple(mapping_notes),
+        evidence=limit_evidence(widths, errors, lr_floor, confidence),
+        input_variances=tuple(float(v) for v in alignment.input_variances),
+        misalignment=alignment.misalignment,
+        warnings=report_warnings,
     )
+
+
+def _train_network(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, mapped, device="numpy"):
+    """One task of :func:`validate_width`: train one network; map its initial state when ``mapped`` is given.
+
+    ``mapped = (theory, method, U, V)``. Returns ``(InitialState or None, GD trajectory)``.
+    """
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
+    state = None
+    if mapped is not None:
+        theory, method, U, V = mapped
+        state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
+    trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                             record_every=record_every, device=device)
+    return state, trajectory
 
 
 #: The default suite of ``pathdyn validate`` (the issue's three target cases).

@@ -1,0 +1,125 @@
+"""Exports of graph equations (text, LaTeX, JSON keyed by edge) and ``pathdyn derive --architecture``."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pathdyn.cli.main import main
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.export import export_equations
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph_export import derive_graph_equations, export_graph_equations, load_graph_equations_json
+
+
+def _sibling(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compile_latex = _sibling("test_export").compile_latex  # the project's pdflatex check (skips without pdflatex)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+NAMES = ("two_pathways", "shared_trunk", "two_stream", "two_stream_cross", "visual_cortex")
+
+
+def example(name) -> GraphArchitecture:
+    return GraphArchitecture.from_toml(EXAMPLES / f"{name}.toml")
+
+
+def same(a, b) -> bool:
+    """Equal expressions; sympy sorts the terms of a rebuilt sum, so both sides are put in canonical form."""
+    return a == b or a.doit() == b.doit()
+
+
+def test_json_is_keyed_by_edge_and_round_trips():
+    equations = derive_graph_equations(example("visual_cortex"))
+    data = json.loads(export_graph_equations(equations, "json"))
+    assert [e["edge"] for e in data["gradient_flow"]] == [list(e) for e in equations.graph.edges]
+    assert data["definitions"][0]["name"] == "Omega"
+    loaded = load_graph_equations_json(json.dumps(data))
+    assert loaded.graph == equations.graph
+    assert same(loaded.definitions["Omega"], equations.gradient_flow.omega_definition)
+    for edge, _, rhs in equations.gradient_flow.equations():
+        assert same(loaded.gradient_flow[edge], rhs)
+    assert tuple(loaded.modes.values()) == equations.modes.rhs
+    assert loaded.conserved == tuple(inv.expr for inv in equations.modes.invariants)
+
+
+def test_text_names_every_edge_and_invariant():
+    text = export_equations(example("shared_trunk"), "text")
+    assert "dW_t2_a1/dt = W_a1_y.T*(Sigma_yx - Omega)*(W_t1_t2*W_x_t1).T" in text
+    assert "Omega = W_a1_y*W_t2_a1*W_t1_t2*W_x_t1 + W_b1_y*W_t2_b1*W_t1_t2*W_x_t1" in text
+    assert "d/dt (q_1**2 - p_3**2 - p_2**2) = 0" in text
+
+
+def test_depths_exports_unchanged_by_the_graph_path(capsys, tmp_path):
+    """--depths and a depths TOML still give the pathway export, byte for byte."""
+    toml = tmp_path / "arch.toml"
+    toml.write_text("depths = [2, 3]\n")
+    for fmt in ("text", "json", "latex"):
+        assert main(["derive", "--depths", "2,3", "--format", fmt]) == 0
+        by_depths = capsys.readouterr().out
+        assert main(["derive", "--architecture", str(toml), "--format", fmt]) == 0
+        assert capsys.readouterr().out == by_depths
+        assert by_depths == export_equations(Architecture(depths=(2, 3)), fmt)
+
+
+def test_cli_graph_json(tmp_path, capsys):
+    out = tmp_path / "eqs.json"
+    assert main(["derive", "--architecture", str(EXAMPLES / "two_stream_cross.toml"), "--general", "--format", "json",
+                 "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["format"] == "pathdyn-graph-equations" and data["graph"]["whitened"] is False
+    assert {"name": "lambda", "role": "lambda", "edge": None, "shape": None} in data["symbols"]
+
+
+def test_cli_graph_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[graph]\nedges = [["x", "h"], ["h", "x"], ["h", "y"]]\n')
+    target = tmp_path / "out.tex"
+    assert main(["derive", "--architecture", str(bad), "-o", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "enters the input node" in err and len(err.splitlines()) == 1
+    assert not target.exists()
+    assert main(["integrate", "--architecture", str(EXAMPLES / "shared_trunk.toml")]) == 2
+    assert "derive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, whitened", [("two_stream_cross", False), ("visual_cortex", True)])
+def test_latex_compiles(name, whitened, tmp_path):
+    graph = GraphArchitecture(edges=example(name).edges, whitened=whitened)
+    equations = derive_graph_equations(graph)
+    log, numbers = compile_latex(export_graph_equations(equations, "latex"), tmp_path)
+    assert "Overfull \\hbox" not in log
+    expected = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
+    assert len(numbers) == expected
+
+
+def test_cli_graph_validate(tmp_path, capsys):
+    out, plot = tmp_path / "report.json", tmp_path / "fig.png"
+    assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_pathways.toml"), "--width", "4",
+                 "--t-max", "2", "--learning-rate", "0.02", "-o", str(out), "--plot", str(plot)]) == 0
+    report = json.loads(out.read_text())
+    assert report["error"] < 0.05 and len(report["per_path"]) == 2
+    assert plot.stat().st_size > 0
+    toml = tmp_path / "arch.toml"
+    toml.write_text("depths = [2, 3]\n")
+    assert main(["graph-validate", "--architecture", str(toml)]) == 2
+    assert "no [graph] table" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains two small networks (a few seconds)
+def test_docs_graphs_example_runs(capsys):
+    import re
+
+    page = (EXAMPLES.parent / "docs" / "graphs.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/graphs.md", "exec"), namespace)
+    assert round(namespace["result"].comparison.error, 4) == 0.0014  # quoted on the page
+    assert namespace["run"].K.shape[1] == 3

@@ -1,0 +1,162 @@
+"""The graph gradient flow against finite differences of the loss, and the parallel special case."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.gradient_flow import derive_gradient_flow
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph_flow import derive_graph_flow, edge_weight_symbol
+
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example(name: str) -> GraphArchitecture:
+    return GraphArchitecture.from_toml(EXAMPLES / f"{name}.toml")
+
+# Graphs with merges, a skip edge, cross-connections, nodes with several parents and children.
+HAND_GRAPHS = {
+    "visual-cortex (skip, fan-out, merge)": example("visual_cortex"),
+    "two streams with cross-connections": example("two_stream_cross"),
+    "diamond with skip into a hidden node": GraphArchitecture(edges=[
+        ("x", "a"), ("x", "b"), ("a", "c"), ("b", "c"), ("x", "c"), ("a", "y"), ("c", "y"), ("b", "d"), ("d", "y")]),
+}
+
+
+def random_graph(rng, hidden=5, probability=0.45) -> GraphArchitecture:
+    """A random DAG over x, h0..h{hidden-1}, y (edges go forward in this order), kept valid."""
+    names = ["x"] + [f"h{i}" for i in range(hidden)] + ["y"]
+    while True:
+        edges = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))
+                 if rng.random() < probability and (i, j) != (0, len(names) - 1)]
+        used = {n for e in edges for n in e}
+        # keep only nodes on some x -> y path: drop and retry if invalid
+        try:
+            graph = GraphArchitecture(edges=edges)
+        except Exception:
+            continue
+        parents = [len(graph.in_edges(n)) for n in graph.hidden_nodes]
+        children = [len(graph.out_edges(n)) for n in graph.hidden_nodes]
+        if len(used) >= 5 and max(parents) >= 2 and max(children) >= 2:
+            return graph
+
+
+def evaluate(expr, values):
+    """A sympy matrix expression evaluated with numpy (``values``: symbol -> array)."""
+    if isinstance(expr, sp.MatrixSymbol):
+        return values[expr]
+    if isinstance(expr, sp.Identity):
+        return np.eye(int(expr.shape[0]))
+    if isinstance(expr, sp.Transpose):
+        return evaluate(expr.arg, values).T
+    if isinstance(expr, sp.MatAdd):
+        return sum(evaluate(a, values) for a in expr.args)
+    if isinstance(expr, sp.MatMul):
+        scalar = float(sp.Mul(*[a for a in expr.args if not a.is_Matrix]))
+        out = None
+        for a in (a for a in expr.args if a.is_Matrix):
+            value = evaluate(a, values)
+            out = value if out is None else out @ value
+        return scalar * out
+    if expr.is_Number:
+        return float(expr)
+    raise TypeError(f"cannot evaluate {type(expr).__name__}")
+
+
+def numeric_setup(graph, rng, whitened):
+    g = GraphArchitecture(edges=graph.edges, n_in=3, n_out=2, whitened=whitened,
+                          widths={n: 2 + i % 3 for i, n in enumerate(graph.hidden_nodes)})
+    flow = derive_graph_flow(g)
+    values = {w: rng.standard_normal(tuple(int(d) for d in w.shape)) for w in flow.weights.values()}
+    values[flow.sigma_yx] = rng.standard_normal((2, 3))
+    if not whitened:
+        A = rng.standard_normal((3, 3))
+        values[flow.sigma_x] = A @ A.T + 0.5 * np.eye(3)
+    return g, flow, values
+
+
+def loss(flow, values):
+    omega = evaluate(flow.omega_definition, values)
+    sigma_x = evaluate(flow.sigma_x, values)
+    return 0.5 * np.trace(omega @ sigma_x @ omega.T) - np.trace(values[flow.sigma_yx] @ omega.T)
+
+
+def directional_errors(flow, values, rng, rhs_of):
+    """Relative error of ``<rhs, D>`` against ``-(L(W + hD) - L(W - hD)) / 2h`` per edge."""
+    values = dict(values)
+    values[flow.omega] = evaluate(flow.omega_definition, values)
+    errors = []
+    for edge, w, _ in flow.equations():
+        D = rng.standard_normal(values[w].shape)
+        rhs = evaluate(rhs_of(edge), values)
+        h = 1e-6
+        plus, minus = dict(values), dict(values)
+        plus[w], minus[w] = values[w] + h * D, values[w] - h * D
+        finite = -(loss(flow, plus) - loss(flow, minus)) / (2 * h)
+        errors.append(abs(np.sum(rhs * D) - finite) / max(1.0, abs(finite)))
+    return np.array(errors)
+
+
+GRAPHS = list(HAND_GRAPHS.items()) + [(f"random DAG {i}", None) for i in range(3)]
+
+
+@pytest.mark.parametrize("whitened", [True, False], ids=["whitened", "general"])
+@pytest.mark.parametrize("name, graph", GRAPHS, ids=[g[0] for g in GRAPHS])
+def test_flow_matches_finite_differences(name, graph, whitened, rng):
+    if graph is None:
+        graph = random_graph(np.random.default_rng(int(name[-1]) + 7))
+    g, flow, values = numeric_setup(graph, rng, whitened)
+    errors = directional_errors(flow, values, rng, flow.rhs_of)
+    assert errors.max() < 1e-7, (name, errors)
+
+
+def test_finite_differences_catch_a_wrong_flow(rng):
+    """A flow that forgets the skip path V1 -> y inside Omega fails the same check."""
+    g, flow, values = numeric_setup(example("visual_cortex"), rng, True)
+    skip = flow.weights[("V1", "y")] * flow.weights[("x", "V1")]
+    wrong_omega = flow.omega_definition - skip
+    errors = directional_errors(flow, values, rng, lambda e: flow.rhs_of(e).xreplace({flow.omega: wrong_omega}))
+    assert errors.min() > 1e-3
+
+
+@pytest.mark.slow  # sympy differentiates the written-out loss: 5-11 s per graph
+@pytest.mark.parametrize("name", list(HAND_GRAPHS))
+def test_direct_derivation_agrees(name, rng):
+    graph = HAND_GRAPHS[name]
+    g, flow, values = numeric_setup(graph, rng, False)
+    direct = derive_graph_flow(g, method="direct")
+    values[flow.omega] = evaluate(flow.omega_definition, values)
+    for edge, _, rhs in flow.equations():
+        np.testing.assert_allclose(evaluate(direct.rhs_of(edge), values), evaluate(rhs, values), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("depths, whitened", [((2, 3), True), ((3, 1, 4), False)])
+def test_parallel_graph_gives_the_pathway_equations(depths, whitened):
+    """The graph of parallel pathways derives the pathway equations, symbol for symbol."""
+    arch = Architecture(depths=depths, whitened=whitened)
+    graph = GraphArchitecture.from_pathways(arch)
+    flow = derive_graph_flow(graph)
+    pathway_flow = derive_gradient_flow(arch)
+    rename = {}
+    for segment, ws in zip(graph.chain_segments(), pathway_flow.weights):
+        for edge, w in zip(segment, ws):
+            rename[flow.weights[edge]] = w
+            rename[edge_weight_symbol(edge, *flow.weights[edge].shape)] = w
+    for segment, pathway_rhs in zip(graph.chain_segments(), pathway_flow.rhs):
+        for edge, expected in zip(segment, pathway_rhs):
+            got = flow.rhs_of(edge).xreplace(rename).xreplace(_dimension_renaming(graph, flow, pathway_flow))
+            assert got == expected, (edge, got, expected)
+
+
+def _dimension_renaming(graph, flow, pathway_flow) -> dict:
+    """``N_p<a>h<d>`` -> ``N_<a>_<d>``."""
+    names = {d.name: d for d in pathway_flow.dimensions}
+    out = {}
+    for d in flow.dimensions:
+        if d.name.startswith("N_p"):
+            a, layer = d.name[3:].split("h")
+            out[d] = names[f"N_{a}_{layer}"]
+    return out

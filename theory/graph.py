@@ -1,0 +1,432 @@
+"""Architecture specification of a network that is any directed acyclic graph of linear maps.
+
+A :class:`GraphArchitecture` is plain data (no sympy): the input node ``x``, the output
+node ``y``, hidden nodes with optional widths and activations, and edges, each edge
+``(u, v)`` a weight matrix ``W_{v<-u}`` from node ``u`` to node ``v``. A hidden node
+sums its incoming edges. The network map is the sum over the paths from ``x`` to ``y``
+of the products of the edge matrices along each path. Parallel pathways are the special
+case :meth:`GraphArchitecture.from_pathways`.
+
+The TOML form::
+
+    [graph]
+    edges = [["x", "h1"], ["h1", "y"], ["x", "y"]]
+    widths = { h1 = 64 }              # optional
+    activations = { h1 = "relu" }     # optional, simulation only
+    whitened = true                   # optional
+
+Every problem of a specification is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from pathdyn.errors import ArchitectureError
+from pathdyn.theory.architecture import Architecture, _is_int
+
+__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "NODE_ACTIVATIONS", "load_architecture_toml"]
+
+INPUT = "x"
+OUTPUT = "y"
+#: Activations a hidden node may carry (simulation only; the theory is linear).
+NODE_ACTIVATIONS = ("linear", "relu", "tanh")
+#: Paths are enumerated explicitly (the reduced model has one strength per path).
+MAX_PATHS = 4096
+_NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_KEYS = ("edges", "widths", "activations", "n_in", "n_out", "whitened")
+
+
+def _find_cycle(nodes, successors) -> list | None:
+    """One directed cycle as a node list ``[a, b, ..., a]``, or None (iterative DFS)."""
+    colour = {n: 0 for n in nodes}  # 0 new, 1 on the stack, 2 done
+    for root in nodes:
+        if colour[root]:
+            continue
+        stack = [(root, iter(successors[root]))]
+        trail = [root]
+        colour[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                colour[node] = 2
+                stack.pop()
+                trail.pop()
+            elif colour[child] == 1:
+                return trail[trail.index(child):] + [child]
+            elif colour[child] == 0:
+                colour[child] = 1
+                stack.append((child, iter(successors[child])))
+                trail.append(child)
+    return None
+
+
+def _reachable(start, neighbours) -> set:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in neighbours[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _check_edges(edges) -> tuple:
+    """Edges as a tuple of string pairs, and the problems found."""
+    problems = []
+    if isinstance(edges, (str, bytes)) or not hasattr(edges, "__iter__"):
+        return (), [f"edges: expected a list of [from, to] pairs, got {edges!r}; e.g. edges = [['x', 'h1'], ['h1', 'y']]"]
+    pairs = []
+    seen = set()
+    for index, edge in enumerate(edges, start=1):
+        if isinstance(edge, (str, bytes)) or not hasattr(edge, "__len__") or len(edge) != 2:
+            problems.append(f"edges[{index}]: {edge!r} is not a [from, to] pair")
+            continue
+        u, v = edge
+        bad = [n for n in (u, v) if not isinstance(n, str) or not _NODE_NAME.fullmatch(n)]
+        if bad:
+            problems.append(
+                f"edges[{index}]: node name(s) {', '.join(repr(b) for b in bad)} invalid; use a letter then letters or digits (no '_')"
+            )
+            continue
+        if u == v:
+            problems.append(f"edges[{index}]: self-loop {u} -> {v}; an edge joins two different nodes")
+        if v == INPUT:
+            problems.append(f"edges[{index}]: {u} -> {v} enters the input node '{INPUT}'; nothing feeds the input")
+        if u == OUTPUT:
+            problems.append(f"edges[{index}]: {u} -> {v} leaves the output node '{OUTPUT}'; the output feeds nothing")
+        if (u, v) in seen:
+            problems.append(f"edges[{index}]: duplicate edge {u} -> {v}; give each edge once (a sum of two maps is one map)")
+        seen.add((u, v))
+        pairs.append((u, v))
+    if not pairs and not problems:
+        problems.append("edges: the graph has no edges; e.g. edges = [['x', 'h1'], ['h1', 'y']]")
+    return tuple(pairs), problems
+
+
+def _check_node_table(name, table, hidden, check_value) -> tuple:
+    """A ``{node: value}`` table over hidden nodes, as sorted pairs, and the problems found."""
+    if table is None:
+        return (), []
+    if isinstance(table, (int, float, str)) and name == "widths" and _is_int(table):
+        table = {node: table for node in hidden}
+    if not isinstance(table, Mapping):
+        if isinstance(table, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in table):
+            table = dict(table)
+        else:
+            return (), [f"{name}: expected a table {{node = value}}, got {table!r}"]
+    problems = []
+    for node, value in table.items():
+        if node in (INPUT, OUTPUT):
+            problems.append(f"{name}: '{node}' is the {'input' if node == INPUT else 'output'} node; its size comes from the data (n_in/n_out)")
+        elif node not in hidden:
+            problems.append(f"{name}: unknown node {node!r}; hidden nodes are {', '.join(sorted(hidden)) or 'none'}")
+        else:
+            problem = check_value(node, value)
+            if problem:
+                problems.append(f"{name}[{node}]: {problem}")
+    return tuple(sorted((k, table[k]) for k in table)), problems
+
+
+def _width_problem(node, value) -> str | None:
+    if not _is_int(value) or value < 1:
+        return f"{value!r} is not a positive whole number; use an integer >= 1"
+    return None
+
+
+def _activation_problem(node, value) -> str | None:
+    if value not in NODE_ACTIVATIONS:
+        return f"{value!r} is not one of {', '.join(NODE_ACTIVATIONS)}"
+    return None
+
+
+@dataclass(frozen=True)
+class GraphArchitecture:
+    """A network whose layers form a directed acyclic graph from ``x`` to ``y``.
+
+    Parameters
+    ----------
+    edges : sequence of (str, str)
+        ``(u, v)``: a weight matrix mapping node ``u`` to node ``v``. Node names are a
+        letter followed by letters or digits; ``x`` is the input, ``y`` the output.
+    widths : mapping or int, optional
+        Width of each hidden node (an int gives every hidden node that width); nodes
+        left out keep a symbolic width ``N_<node>``.
+    activations : mapping, optional
+        Activation of hidden nodes for simulation (``linear``, ``relu``, ``tanh``);
+        default linear. The derivation is for the linear network.
+    n_in, n_out : int or None
+        Input and output dimensions; ``None`` keeps them symbolic.
+    whitened : bool
+        ``True`` for ``Sigma_x = I``; ``False`` carries a general ``Sigma_x``.
+
+    Raises
+    ------
+    ArchitectureError
+        Listing every problem at once: malformed or duplicate edges, self-loops, edges
+        into ``x`` or out of ``y``, cycles, nodes unreachable from ``x`` or not reaching
+        ``y``, a missing ``x`` or ``y``, widths or activations of unknown nodes, bad widths.
+
+    Examples
+    --------
+    >>> g = GraphArchitecture(edges=[("x", "h1"), ("h1", "y"), ("x", "y")])
+    >>> g.hidden_nodes
+    ('h1',)
+    >>> g.paths
+    ((('x', 'h1'), ('h1', 'y')), (('x', 'y'),))
+    """
+
+    edges: tuple
+    widths: Any = None
+    activations: Any = None
+    n_in: int | None = None
+    n_out: int | None = None
+    whitened: bool = True
+    _order: tuple = field(init=False, repr=False, compare=False, default=())
+    _paths: tuple = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        edges, problems = _check_edges(self.edges)
+        nodes = []
+        for u, v in edges:
+            for n in (u, v):
+                if n not in nodes:
+                    nodes.append(n)
+        hidden = [n for n in nodes if n not in (INPUT, OUTPUT)]
+        if edges:
+            for end, role in ((INPUT, "input"), (OUTPUT, "output")):
+                if end not in nodes:
+                    problems.append(f"edges: no edge touches the {role} node '{end}'; the graph must run from '{INPUT}' to '{OUTPUT}'")
+        successors = {n: [v for u, v in edges if u == n] for n in nodes}
+        predecessors = {n: [u for u, v in edges if v == n] for n in nodes}
+        cycle = _find_cycle(nodes, successors)
+        if cycle:
+            problems.append(f"edges: cycle {' -> '.join(cycle)}; the graph must be acyclic (remove an edge of the cycle)")
+        if INPUT in nodes:
+            unreachable = [n for n in nodes if n not in _reachable(INPUT, successors)]
+            if unreachable:
+                problems.append(f"node(s) {', '.join(unreachable)} not reachable from '{INPUT}'; add an edge into them or remove them")
+        if OUTPUT in nodes:
+            dead = [n for n in nodes if n not in _reachable(OUTPUT, predecessors)]
+            if dead:
+                problems.append(f"node(s) {', '.join(dead)} do not reach '{OUTPUT}'; add an edge out of them or remove them")
+        widths, width_problems = _check_node_table("widths", self.widths, hidden, _width_problem)
+        activations, activation_problems = _check_node_table("activations", self.activations, hidden, _activation_problem)
+        problems += width_problems + activation_problems
+        for name in ("n_in", "n_out"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                problems.append(f"{name}: {value!r} is not a positive whole number; use an integer >= 1 or omit it")
+        if not isinstance(self.whitened, bool):
+            problems.append(f"whitened: expected true or false, got {self.whitened!r}")
+        if not problems:
+            order = _topological_order(nodes, predecessors)
+            paths = _enumerate_paths(successors, edges)
+            if len(paths) > MAX_PATHS:
+                problems.append(f"edges: {len(paths)} paths from x to y exceed the supported {MAX_PATHS}; use a smaller graph")
+        if problems:
+            raise ArchitectureError("invalid graph architecture: " + "; ".join(problems))
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "widths", widths or None)
+        object.__setattr__(self, "activations", activations or None)
+        object.__setattr__(self, "_order", tuple(order))
+        object.__setattr__(self, "_paths", paths)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def nodes(self) -> tuple:
+        """Every node in topological order (``x`` first, ``y`` last)."""
+        return self._order
+
+    @property
+    def hidden_nodes(self) -> tuple:
+        """Hidden nodes in topological order."""
+        return tuple(n for n in self._order if n not in (INPUT, OUTPUT))
+
+    @property
+    def paths(self) -> tuple:
+        """Every path from ``x`` to ``y`` as a tuple of edges, in depth-first edge order."""
+        return self._paths
+
+    @property
+    def num_paths(self) -> int:
+        return len(self._paths)
+
+    @property
+    def path_lengths(self) -> tuple:
+        """Number of edges (weight matrices) on each path."""
+        return tuple(len(p) for p in self._paths)
+
+    def in_edges(self, node: str) -> tuple:
+        return tuple(e for e in self.edges if e[1] == node)
+
+    def out_edges(self, node: str) -> tuple:
+        return tuple(e for e in self.edges if e[0] == node)
+
+    def width(self, node: str) -> int | None:
+        """Width of a hidden node, or None when symbolic."""
+        return dict(self.widths or ()).get(node)
+
+    def activation(self, node: str) -> str:
+        """Activation of a hidden node (``linear`` unless given)."""
+        return dict(self.activations or ()).get(node, "linear")
+
+    def chain_segments(self) -> tuple:
+        """Maximal chains of edges whose inner nodes have one incoming and one outgoing edge.
+
+        Every path through one edge of a segment runs through all of them, so the
+        reduced model sees only their product (the q/p reduction applies there).
+        Returns a tuple of edge tuples, in edge order of their first edge.
+        """
+        single = {n for n in self.hidden_nodes if len(self.in_edges(n)) == 1 and len(self.out_edges(n)) == 1}
+        segments = []
+        for edge in self.edges:
+            if edge[0] in single:
+                continue  # not the start of a segment
+            segment = [edge]
+            while segment[-1][1] in single:
+                segment.append(self.out_edges(segment[-1][1])[0])
+            segments.append(tuple(segment))
+        return tuple(segments)
+
+    def pathway_depths(self) -> tuple | None:
+        """The depths when the graph is parallel pathways meeting only at ``y``, else None."""
+        segments = self.chain_segments()
+        if all(s[0][0] == INPUT and s[-1][1] == OUTPUT for s in segments):
+            return tuple(len(s) for s in segments)
+        return None
+
+    def describe(self) -> str:
+        dims = f"n_in={self.n_in or 'n_in'}, n_out={self.n_out or 'n_out'}"
+        inputs = "whitened" if self.whitened else "general Sigma_x"
+        return (f"graph with {len(self.hidden_nodes)} hidden node(s), {len(self.edges)} edges, "
+                f"{self.num_paths} path(s) x -> y, {dims}, {inputs} inputs")
+
+    def to_dict(self) -> dict:
+        """A TOML/JSON-friendly dictionary (the ``[graph]`` table) that :meth:`from_dict` accepts."""
+        out: dict[str, Any] = {"edges": [list(e) for e in self.edges], "whitened": self.whitened}
+        if self.widths:
+            out["widths"] = dict(self.widths)
+        if self.activations:
+            out["activations"] = dict(self.activations)
+        for name in ("n_in", "n_out"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_pathways(cls, architecture) -> "GraphArchitecture":
+        """The graph of parallel pathways: pathway ``a`` runs ``x -> p<a>h1 -> ... -> y``.
+
+        Raises
+        ------
+        ArchitectureError
+            When two pathways have depth 1 (both would be the edge ``x -> y``).
+        """
+        arch = Architecture.coerce(architecture)
+        if sum(d == 1 for d in arch.depths) > 1:
+            raise ArchitectureError(
+                f"depths {arch.depths}: two depth-1 pathways are one edge x -> y in a graph; merge them into one"
+            )
+        edges, widths = [], {}
+        for a, depth in enumerate(arch.depths, start=1):
+            chain = [INPUT] + [f"p{a}h{d}" for d in range(1, depth)] + [OUTPUT]
+            edges += list(zip(chain[:-1], chain[1:]))
+            for d in range(1, depth):
+                if arch.hidden_width(a, d) is not None:
+                    widths[f"p{a}h{d}"] = arch.hidden_width(a, d)
+        return cls(edges=edges, widths=widths or None, n_in=arch.n_in, n_out=arch.n_out, whitened=arch.whitened)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "graph specification") -> "GraphArchitecture":
+        """Build from a mapping with keys ``edges``, ``widths``, ``activations``, ``n_in``, ``n_out``, ``whitened``."""
+        if not isinstance(data, Mapping):
+            raise ArchitectureError(f"{source}: expected a table of graph keys, got {type(data).__name__}")
+        problems = []
+        unknown = sorted(set(data) - set(_KEYS))
+        if unknown:
+            problems.append(f"unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(_KEYS)}")
+        known = {k: v for k, v in data.items() if k in _KEYS}
+        if "edges" not in known:
+            problems.append("missing key 'edges'; e.g. edges = [['x', 'h1'], ['h1', 'y']]")
+            known["edges"] = [(INPUT, OUTPUT)]  # placeholder so the remaining keys are still checked
+        try:
+            graph = cls(**known)
+        except ArchitectureError as error:
+            problems.append(str(error).removeprefix("invalid graph architecture: "))
+            graph = None
+        if problems:
+            raise ArchitectureError(f"{source}: " + "; ".join(problems))
+        return graph
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "GraphArchitecture":
+        """Build from a TOML file with a ``[graph]`` table."""
+        data = _read_toml(path)
+        if "graph" not in data:
+            raise ArchitectureError(f"architecture file {str(path)!r} has no [graph] table; add one with an edges list")
+        extra = sorted(set(data) - {"graph"})
+        if extra:
+            raise ArchitectureError(f"architecture file {str(path)!r}: unknown top-level key(s) {', '.join(extra)} next to [graph]")
+        return cls.from_dict(data["graph"], source=f"architecture file {str(path)!r}")
+
+
+def _topological_order(nodes, predecessors) -> list:
+    """Kahn's algorithm, ties broken by first appearance (so orders are reproducible)."""
+    remaining = {n: len(predecessors[n]) for n in nodes}
+    order = []
+    ready = [n for n in nodes if remaining[n] == 0]
+    while ready:
+        node = ready.pop(0)
+        order.append(node)
+        for n in nodes:
+            if node in predecessors[n]:
+                remaining[n] -= 1
+                if remaining[n] == 0:
+                    ready.append(n)
+    return order
+
+
+def _enumerate_paths(successors, edges) -> tuple:
+    paths = []
+
+    def walk(node, trail):
+        if len(paths) > MAX_PATHS:
+            return
+        if node == OUTPUT:
+            paths.append(tuple(trail))
+            return
+        for nxt in successors[node]:
+            walk(nxt, trail + [(node, nxt)])
+
+    walk(INPUT, [])
+    return tuple(paths)
+
+
+def _read_toml(path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+
+
+def load_architecture_toml(path):
+    """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`."""
+    if "graph" in _read_toml(path):
+        return GraphArchitecture.from_toml(path)
+    return Architecture.from_toml(path)

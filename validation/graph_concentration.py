@@ -1,0 +1,144 @@
+"""Concentration on graphs: how each mode distributes over the paths of a graph network.
+
+The paper's headline question (is each mode learned by one pathway?) asked of graphs that
+are not parallel pathways. For every seed a network is trained from random initial weights
+by gradient descent; at the end, for each mode ``alpha``, the share of path ``p`` is
+``|K_{p alpha}| / sum_q |K_{q alpha}|``. Three summaries per graph, each a mean over seeds
+(each seed contributes its mean over modes, since the modes of one network are not
+independent) with a t-distribution confidence interval:
+
+- the *dominant path fraction* ``max_p`` share (``1 / n_paths``: even; 1: one path);
+- the *dominant output-stream fraction*: shares summed over paths that end with the same
+  edge into ``y``, then the largest (two heads, two streams);
+- the *dominant input-stream fraction*: the same grouped by the first edge out of ``x``.
+
+A graph with one edge out of ``x`` (a shared trunk) has input-stream fraction 1 by
+construction; the report says which groupings are trivial.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.validation.concentration import _mean_ci
+from pathdyn.validation.graph_network import simulate_graph_gd
+
+__all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
+
+
+def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
+    """Shares ``|K| / sum |K|`` per group of paths, shape ``(..., groups, modes)``.
+
+    ``by``: ``"path"`` (every path its own group), ``"output"`` (last edge) or ``"input"``
+    (first edge). Groups come in the order of first appearance along ``graph.paths``.
+    """
+    K = np.abs(np.asarray(K, dtype=float))
+    if by == "path":
+        keys = list(range(graph.num_paths))
+    elif by in ("output", "input"):
+        keys = [path[-1] if by == "output" else path[0] for path in graph.paths]
+    else:
+        raise ConfigError(f"by: unknown grouping {by!r}; choose path, output or input")
+    groups = list(dict.fromkeys(keys))
+    summed = np.stack([K[..., [i for i, k in enumerate(keys) if k == g], :].sum(axis=-2) for g in groups], axis=-2)
+    total = summed.sum(axis=-2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
+
+
+@dataclass(frozen=True)
+class GraphConcentration:
+    """Result of :func:`measure_graph_concentration` for one graph.
+
+    Attributes
+    ----------
+    graph : GraphArchitecture
+    seeds : tuple of int
+    final_K : ndarray, shape (seeds, paths, modes)
+    finished : ndarray of bool, shape (seeds,)
+        Final loss below 1% of the zero network's.
+    summary : dict
+        For ``path``, ``output``, ``input``: ``groups``, ``mean``, ``ci`` (of the dominant
+        fraction), ``even`` (its value for an even split), ``mean_shares`` (groups x modes).
+    settings : dict
+    wall_time : float
+    """
+
+    graph: GraphArchitecture
+    seeds: tuple
+    final_K: np.ndarray
+    finished: np.ndarray
+    summary: dict
+    settings: dict
+    wall_time: float
+
+    def to_json_dict(self) -> dict:
+        return {"graph": self.graph.to_dict(), "paths": [[list(e) for e in p] for p in self.graph.paths],
+                "seeds": list(self.seeds), "finished": self.finished.tolist(), "final_K": self.final_K.tolist(),
+                "summary": self.summary, "settings": self.settings, "wall_time": self.wall_time}
+
+
+def _summarise(K, graph, confidence) -> dict:
+    out = {}
+    for by in ("path", "output", "input"):
+        shares = stream_shares(K, graph, by)  # (seeds, groups, modes)
+        groups = shares.shape[1]
+        dominant = np.nanmax(shares, axis=1).mean(axis=-1) if groups > 1 else np.ones(K.shape[0])
+        mean, ci = _mean_ci(dominant, confidence, bounds=(1.0 / groups, 1.0))
+        out[by] = {"groups": groups, "trivial": groups == 1, "even": 1.0 / groups, "mean": mean, "ci": list(ci),
+                   "mean_shares": np.nanmean(shares, axis=0).tolist()}
+    return out
+
+
+def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
+                                activation: str = "linear", init: str = "gaussian", init_scale: float = 0.5,
+                                learning_rate: float = 0.03, t_max: float = 90.0,
+                                confidence: float = 0.95) -> GraphConcentration:
+    """Train one network per seed and summarise how the modes split over paths and streams.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+    dataset : Dataset
+    seeds : sequence of int
+    width : int
+        Hidden width of nodes the graph gives none.
+    activation, init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
+        (``steps = round(t_max / learning_rate)``).
+    confidence : float
+
+    Returns
+    -------
+    GraphConcentration
+
+    Warns
+    -----
+    UserWarning
+        When some networks did not finish learning (their split is not final).
+    """
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds or not (learning_rate > 0 and t_max > 0 and 0 < confidence < 1):
+        raise ConfigError("seeds, learning_rate, t_max, confidence: give seeds, positive times and 0 < confidence < 1")
+    started = time.perf_counter()
+    steps = int(round(t_max / learning_rate))
+    zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
+    finals, finished = [], []
+    for seed in seeds:
+        run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
+                                learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
+        finals.append(run.K[-1])
+        finished.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+    K, finished = np.array(finals), np.array(finished)
+    if not finished.all():
+        warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
+                      "raise t_max", stacklevel=2)
+    settings = {"width": width, "activation": activation, "init": init, "init_scale": init_scale,
+                "learning_rate": learning_rate, "t_max": t_max, "confidence": confidence, "dataset": dataset.name}
+    return GraphConcentration(graph, seeds, K, finished, _summarise(K, graph, confidence), settings,
+                              time.perf_counter() - started)

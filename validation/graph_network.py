@@ -1,0 +1,478 @@
+"""Finite-width networks on any graph of linear maps, trained by full-batch gradient descent.
+
+The network of a :class:`~pathdyn.theory.graph.GraphArchitecture`: every edge ``(u, v)``
+is a matrix ``W_e`` of shape ``(width of v, width of u)``; a hidden node sums its incoming
+edges and applies its activation (``linear``, ``relu`` or ``tanh``); the output ``y`` sums
+its incoming edges. Loss and time units are those of
+:func:`pathdyn.validation.network.simulate_gd` (``L = 1/(2P) sum ||y - f(x)||^2``,
+``t = eta * step``). Runs are recorded in mode coordinates: for every path ``p`` from ``x``
+to ``y`` the strength ``K_{p alpha} = u_alpha^T W_last ... W_first v_alpha`` (the
+reduced model's per-path strength), the network's total ``diag(U^T Omega V)``, and, for a
+network built by :func:`aligned_graph_weights`, every edge strength
+``s_{e alpha} = (r_v^alpha)^T W_e r_u^alpha`` in the node bases.
+
+Weights are a dict ``{edge: ndarray}`` (Fortran-ordered, so each update is one BLAS call
+with ``beta = 1`` into the weight itself).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+
+import numpy as np
+from scipy.linalg import blas
+
+from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
+from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.trajectory import Trajectory
+from pathdyn.theory.architecture import _is_int
+from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
+from pathdyn.validation import kernels
+from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network import (
+    ACTIVATIONS,
+    DEFAULT_INIT_SCALE,
+    DIVERGENCE_FACTOR,
+    KERNEL_MIN_WIDTH,
+    _haar_orthogonal,
+    simulate_gd,
+)
+
+__all__ = [
+    "GRAPH_INITS",
+    "aligned_graph_weights",
+    "graph_node_widths",
+    "initialize_graph_weights",
+    "simulate_graph_gd",
+]
+
+GRAPH_INITS = ("gaussian", "orthogonal")
+#: Linear parallel graphs this wide or wider are run by the pathway engine (measured side by side
+#: by benchmarks/bench_graph.py: the graph engine is as fast or faster up to width 512 and
+#: 1.1-1.25x slower at 1024, where the pathway engine's deferred low-rank updates pay).
+PATHWAY_ENGINE_MIN_WIDTH = 512
+ENGINES = ("auto", "graph", "pathway")
+
+
+def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=None) -> dict:
+    """Width of every node: ``n_in`` at ``x``, ``n_out`` at ``y``, the graph's widths, else ``width``.
+
+    Raises
+    ------
+    ArchitectureError
+        When a hidden node has no width in the graph and ``width`` is not a positive integer.
+    """
+    sizes = {INPUT: int(n_in), OUTPUT: int(n_out)}
+    missing = []
+    for node in graph.hidden_nodes:
+        given = graph.width(node)
+        if given is not None:
+            sizes[node] = given
+        elif _is_int(width) and width >= 1:
+            sizes[node] = int(width)
+        else:
+            missing.append(node)
+    if missing:
+        raise ArchitectureError(
+            f"width: hidden node(s) {', '.join(missing)} have no width in the graph and width={width!r}; "
+            "give width=N (a positive integer) or widths in the [graph] table"
+        )
+    return sizes
+
+
+def _reference_width(graph, sizes) -> int:
+    hidden = [sizes[n] for n in graph.hidden_nodes]
+    return max(hidden) if hidden else max(sizes[INPUT], sizes[OUTPUT])
+
+
+def _check_init_scale(init, init_scale) -> float:
+    sigma = DEFAULT_INIT_SCALE[init] if init_scale is None else init_scale
+    if not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
+        raise ConfigError(f"init_scale: {init_scale!r} is not a finite number >= 0; e.g. init_scale=0.3")
+    return float(sigma)
+
+
+def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, width=None, init: str = "gaussian",
+                             init_scale: float | None = None, seed: int = 0) -> dict:
+    """Random initial weights of a graph network.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+    n_in, n_out : int
+    width : int, optional
+        Width of hidden nodes the graph gives none.
+    init : {"gaussian", "orthogonal"}
+        ``gaussian``: every entry normal with variance ``sigma^2 / N``, ``N`` the largest
+        hidden width (the convention of :func:`pathdyn.validation.network.initialize_weights`).
+        ``orthogonal``: edges between two hidden nodes are ``sigma * O`` with ``O``
+        Haar (semi-)orthogonal; edges touching ``x`` or ``y`` Gaussian as above.
+    init_scale : float, optional
+        ``sigma`` (default 0.3).
+    seed : int
+        Weights are drawn edge by edge, in edge order.
+
+    Returns
+    -------
+    dict
+        Edge -> Fortran-ordered float64 array.
+    """
+    if init not in GRAPH_INITS:
+        raise ConfigError(f"init: unknown {init!r}; choose one of {', '.join(GRAPH_INITS)}")
+    sigma = _check_init_scale(init, init_scale)
+    sizes = graph_node_widths(graph, n_in, n_out, width)
+    N = _reference_width(graph, sizes)
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for u, v in graph.edges:
+        rows, cols = sizes[v], sizes[u]
+        if init == "orthogonal" and u != INPUT and v != OUTPUT:
+            w = sigma * _haar_orthogonal(rng, rows, cols)
+        else:
+            w = (sigma / math.sqrt(N)) * rng.standard_normal((rows, cols))
+        weights[(u, v)] = np.asfortranarray(w)
+    return weights
+
+
+def _dataset_modes(dataset: Dataset) -> tuple:
+    U, S, Vt = dataset.modes()
+    rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+    if rank == 0:
+        raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
+    return U[:, :rank], S[:rank], Vt[:rank].T
+
+
+def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=None, seed: int = 0) -> tuple:
+    """Weights on the aligned (decoupled, spectral) initial condition of the reduced model.
+
+    ``W_e = R_v diag(s_e) R_u^T`` with ``R_x = V`` and ``R_y = U`` (the singular vectors of
+    ``Sigma_yx``) and, at every hidden node, ``R_h`` a Haar-random matrix with orthonormal
+    columns, one per mode. Gradient flow keeps this form and the edge strengths follow the
+    graph's per-edge reduced equations exactly (whitened inputs, or ``Sigma_x`` sharing
+    the right singular vectors).
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+    dataset : Dataset or str
+    strengths : dict
+        Edge -> initial strength ``s_e`` per mode (a number or an array of length ``modes``).
+    width : int, optional
+        Width of hidden nodes the graph gives none (at least the number of modes).
+    seed : int
+        Seed of the hidden-node bases.
+
+    Returns
+    -------
+    (weights, bases) : dict edge -> array, dict node -> (width, modes) array
+    """
+    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    U, S, V = _dataset_modes(dataset)
+    modes = S.size
+    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
+    problems = [f"strengths: no value for edge {e}" for e in graph.edges if e not in strengths]
+    problems += [f"strengths: {e} is not an edge of the graph" for e in strengths if tuple(e) not in graph.edges]
+    narrow = [n for n in graph.hidden_nodes if sizes[n] < modes]
+    if narrow:
+        problems.append(f"width: node(s) {', '.join(narrow)} narrower than the {modes} modes; use width >= {modes}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    rng = np.random.default_rng(seed)
+    bases = {INPUT: V, OUTPUT: U}
+    for node in graph.hidden_nodes:
+        bases[node] = _haar_orthogonal(rng, sizes[node], modes)
+    weights = {}
+    for u, v in graph.edges:
+        s = np.broadcast_to(np.asarray(strengths[(u, v)], dtype=float), (modes,))
+        weights[(u, v)] = np.asfortranarray((bases[v] * s) @ bases[u].T)
+    return weights, bases
+
+
+def _activation(name, Z, out):
+    if name == "relu":
+        np.maximum(Z, 0.0, out=out)
+    else:
+        np.tanh(Z, out=out)
+
+
+def _derivative_times(name, Z, A, G):
+    """``G *= f'(Z)`` in place (``A = f(Z)``)."""
+    if name == "relu":
+        G *= Z > 0
+    else:
+        G *= 1.0 - A * A
+
+
+class _GraphEngine:
+    """Forward and backward passes of a graph network, all buffers preallocated."""
+
+    def __init__(self, graph, weights, X, Y, activations):
+        self.graph = graph
+        self.W = weights
+        self.X, self.Y = X, Y
+        self.P = X.shape[1]
+        self.activations = activations
+        self.order = graph.nodes
+        rows = {n: weights[graph.in_edges(n)[0]].shape[0] for n in self.order[1:]}
+        self.Z = {n: np.zeros((rows[n], self.P), order="F") for n in self.order[1:]}
+        self.A = {INPUT: np.asfortranarray(X)}
+        for n in graph.hidden_nodes:
+            self.A[n] = self.Z[n] if activations[n] == "linear" else np.zeros_like(self.Z[n], order="F")
+        self.D = {n: np.zeros_like(self.Z[n], order="F") for n in self.order[1:]}
+        self.gemm = blas.dgemm
+        # The pathway engine's C kernels stream a wide weight once for a thin product (P <= 8).
+        self.use_kernels = kernels.available() and self.P <= kernels.LANES
+        self._lanes = {}
+
+    def _lane_buffer(self, rows, side):
+        key = (rows, side)  # padding lanes stay zero: only the first P columns are ever written
+        if key not in self._lanes:
+            self._lanes[key] = np.zeros((rows, kernels.LANES))
+        return self._lanes[key]
+
+    def _multiply(self, W, thin, out, transpose, accumulate):
+        """``out (+)= W thin`` or ``W^T thin``: the C kernels for wide ``W``, else one BLAS call."""
+        if self.use_kernels and min(W.shape) >= KERNEL_MIN_WIDTH:
+            rows_in, rows_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
+            src, dst = self._lane_buffer(rows_in, 0), self._lane_buffer(rows_out, 1)
+            src[:, :self.P] = thin
+            (kernels.tn if transpose else kernels.nn)(W, src, dst)
+            if accumulate:
+                out += dst[:, :self.P]
+            else:
+                np.copyto(out, dst[:, :self.P])
+        else:
+            self.gemm(1.0, W, thin, trans_a=transpose, beta=1.0 if accumulate else 0.0, c=out, overwrite_c=True)
+
+    def forward(self) -> float:
+        """Network outputs for the current weights; returns the loss."""
+        for node in self.order[1:]:
+            Z = self.Z[node]
+            for k, edge in enumerate(self.graph.in_edges(node)):
+                self._multiply(self.W[edge], self.A[edge[0]], Z, transpose=False, accumulate=k > 0)
+            if node != OUTPUT and self.activations[node] != "linear":
+                _activation(self.activations[node], Z, self.A[node])
+        E = self.D[OUTPUT]
+        np.subtract(self.Z[OUTPUT], self.Y, out=E)
+        loss = 0.5 * float(np.vdot(E, E)) / self.P
+        E *= 1.0 / self.P  # dL/dF for L = 1/(2P) sum ||f - y||^2
+        return loss
+
+    def backward_update(self, eta: float) -> None:
+        """Back-propagate ``dL/dF`` and take one gradient step on every edge.
+
+        Nodes are visited in reverse topological order; at node ``n`` the back-propagated
+        signal uses the old out-edge matrices of ``n``, which are then updated (no other
+        node reads them afterwards).
+        """
+        for node in reversed(self.order[:-1]):
+            out_edges = self.graph.out_edges(node)
+            if node != INPUT:
+                G = self.D[node]
+                for k, edge in enumerate(out_edges):
+                    self._multiply(self.W[edge], self.D[edge[1]], G, transpose=True, accumulate=k > 0)
+                if self.activations[node] != "linear":
+                    _derivative_times(self.activations[node], self.Z[node], self.A[node], G)
+            for edge in out_edges:
+                self.gemm(-eta, self.D[edge[1]], self.A[node], trans_b=True, beta=1.0, c=self.W[edge], overwrite_c=True)
+
+
+class _GraphRecorder:
+    """Per-path, total and (given node bases) per-edge mode strengths of a graph network."""
+
+    def __init__(self, graph, dataset, bases):
+        self.graph = graph
+        U, S, V = _dataset_modes(dataset)
+        self.Ut, self.V, self.S = U.T, V, S
+        self.XpV = np.linalg.pinv(dataset.X) @ V
+        self.bases = bases
+
+    def paths(self, W) -> np.ndarray:
+        out = np.empty((self.graph.num_paths, self.S.size))
+        for i, path in enumerate(self.graph.paths):
+            M = self.V
+            for edge in path:
+                M = W[edge] @ M
+            out[i] = np.einsum("ai,ia->a", self.Ut, M)
+        return out
+
+    def total(self, F) -> np.ndarray:
+        return np.einsum("ai,ia->a", self.Ut @ F, self.XpV)
+
+    def edges(self, W) -> np.ndarray:
+        return np.stack([np.einsum("ia,ij,ja->a", self.bases[v], W[(u, v)], self.bases[u]) for u, v in self.graph.edges])
+
+
+def _check_run(learning_rate, steps, record_every, engine):
+    problems = []
+    if not isinstance(learning_rate, numbers.Real) or not (learning_rate > 0 and math.isfinite(learning_rate)):
+        problems.append(f"learning_rate: {learning_rate!r} must be a positive number")
+    if not _is_int(steps) or steps < 0:
+        problems.append(f"steps: {steps!r} must be a whole number >= 0")
+    if not _is_int(record_every) or record_every < 1:
+        problems.append(f"record_every: {record_every!r} must be a whole number >= 1")
+    if engine not in ENGINES:
+        problems.append(f"engine: unknown {engine!r}; choose one of {', '.join(ENGINES)}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _node_activations(graph, activation) -> dict:
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ConfigError(f"activation: unknown {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return {n: activation or graph.activation(n) for n in graph.hidden_nodes}
+
+
+def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: str = "gaussian",
+                      init_scale: float | None = None, activation: str | None = None, learning_rate: float,
+                      steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
+                      bases: dict | None = None, engine: str = "auto",
+                      divergence_factor: float = DIVERGENCE_FACTOR) -> Trajectory:
+    """Train a finite graph network by full-batch gradient descent, recorded in mode coordinates.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+    dataset : Dataset or str
+    width : int, optional
+        Width of hidden nodes the graph gives none.
+    init, init_scale, seed : see :func:`initialize_graph_weights` (ignored with ``weights``).
+    activation : {"linear", "relu", "tanh"}, optional
+        Activation of every hidden node; default each node's own (``linear`` unless the
+        graph says otherwise).
+    learning_rate, steps, record_every : as :func:`pathdyn.validation.network.simulate_gd`.
+    weights : dict, optional
+        Initial weights (edge -> array), e.g. from :func:`aligned_graph_weights`; copied.
+    bases : dict, optional
+        Node -> orthonormal mode basis (from :func:`aligned_graph_weights`); records the
+        edge strengths ``extras["edge_strengths"]`` of shape ``(T, n_edges, modes)``.
+    engine : {"auto", "graph", "pathway"}
+        ``graph``: the graph engine. ``pathway``: the parallel-pathway engine
+        (:func:`~pathdyn.validation.network.simulate_gd`), only for linear graphs of parallel
+        pathways without ``bases``. ``auto`` picks ``pathway`` when it
+        applies and a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide (where it is the
+        faster engine), else ``graph``.
+    divergence_factor : float
+        Stop as diverged when the loss exceeds this factor times
+        ``max(initial loss, loss of the zero network)``.
+
+    Returns
+    -------
+    Trajectory
+        ``K`` of shape ``(T, n_paths, modes)``: ``u^T (product along path p) v`` per path, in
+        ``graph.paths`` order; ``extras["K_total"]`` ``(T, modes)`` the network's
+        ``diag(U^T Omega V)`` (from its outputs; equal to the sum over paths when linear);
+        ``extras["singular_values"]``, ``extras["final_weights"]``.
+
+    Raises
+    ------
+    ConfigError, ArchitectureError, DatasetError
+        For bad input. A diverging run returns ``success=False`` with a message.
+    """
+    _check_run(learning_rate, steps, record_every, engine)
+    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    activations = _node_activations(graph, activation)
+    depths = graph.pathway_depths()
+    # The pathway engine records K from each pathway's output, the graph engine from the product of
+    # its edge matrices: the two agree for linear networks only, so only those are handed over.
+    pathway_ok = depths is not None and set(activations.values()) <= {"linear"} and bases is None
+    if engine == "pathway" and not pathway_ok:
+        raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways and no bases; use engine='graph'")
+    if engine == "pathway" or (engine == "auto" and pathway_ok and _pathway_engine_is_faster(graph, dataset, width)):
+        return _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, learning_rate,
+                                     steps, record_every, seed, weights, divergence_factor)
+    if weights is None:
+        weights = initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
+    weights = _check_weights(graph, weights, graph_node_widths(graph, dataset.n_in, dataset.n_out, width))
+    recorder = _GraphRecorder(graph, dataset, bases)
+    engine_ = _GraphEngine(graph, weights, dataset.X, dataset.Y, activations)
+    with blas_threads(1):
+        return _run(graph, dataset, engine_, recorder, learning_rate, steps, record_every, divergence_factor,
+                    {"init": init if bases is None else "aligned", "init_scale": init_scale, "seed": seed,
+                     "activations": activations, "engine": "graph"})
+
+
+def _pathway_engine_is_faster(graph, dataset, width) -> bool:
+    """Whether a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide."""
+    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
+    return any(sizes[n] >= PATHWAY_ENGINE_MIN_WIDTH for n in graph.hidden_nodes)
+
+
+def _check_weights(graph, weights, sizes) -> dict:
+    problems = []
+    out = {}
+    for u, v in graph.edges:
+        w = weights.get((u, v))
+        if w is None:
+            problems.append(f"weights: no matrix for edge {u} -> {v}")
+            continue
+        w = np.asarray(w, dtype=float)
+        if w.shape != (sizes[v], sizes[u]):
+            problems.append(f"weights[{u}->{v}]: shape {w.shape}, expected {(sizes[v], sizes[u])}")
+        elif not np.all(np.isfinite(w)):
+            problems.append(f"weights[{u}->{v}]: holds NaN or infinite values")
+        out[(u, v)] = np.array(w, order="F", dtype=np.float64)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return out
+
+
+def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_factor, settings) -> Trajectory:
+    record_steps = sorted(set(range(0, steps + 1, record_every)) | {steps})
+    K, total, edges, losses = [], [], [], []
+    zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
+    start = time.perf_counter()
+    loss = engine.forward()
+    limit = divergence_factor * max(loss, zero_loss)
+    success, message, done = True, f"completed {steps} gradient-descent steps", []
+    for step in range(steps + 1):
+        if not (math.isfinite(loss) and loss <= limit):
+            success = False
+            message = (f"diverged at step {step} (loss {loss:.3g}); use a smaller learning_rate "
+                       f"(now {eta:g}) or a smaller init_scale")
+            break
+        if step == record_steps[len(done)]:
+            done.append(step)
+            K.append(recorder.paths(engine.W))
+            total.append(recorder.total(engine.Z[OUTPUT]))
+            losses.append(loss)
+            if recorder.bases is not None:
+                edges.append(recorder.edges(engine.W))
+        if step == steps:
+            break
+        engine.backward_update(eta)
+        loss = engine.forward()
+    extras = {"K_total": np.array(total), "singular_values": recorder.S, "final_weights": engine.W}
+    if edges:
+        extras["edge_strengths"] = np.array(edges)
+    steps_done = np.array(done)
+    return Trajectory(
+        t=eta * steps_done, K=np.array(K), loss=np.array(losses), success=success, message=message,
+        step=steps_done, extras=extras,
+        stats={"wall_time": time.perf_counter() - start, "steps": int(steps_done[-1]) if done else 0},
+        provenance={"graph": graph.to_dict(), "dataset": dataset.name, "learning_rate": eta, **settings},
+    )
+
+
+def _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, eta, steps, record_every,
+                          seed, weights, divergence_factor) -> Trajectory:
+    """A graph of parallel pathways run by the pathway engine (same network, same recording)."""
+    segments = graph.chain_segments()
+    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
+    hidden = [[sizes[e[1]] for e in segment[:-1]] for segment in segments]
+    if weights is None:
+        weights = initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
+    missing = [e for e in graph.edges if e not in weights]
+    if missing:
+        raise ConfigError(f"weights: no matrix for edge(s) {missing}")
+    layered = [[weights[e] for e in segment] for segment in segments]  # simulate_gd checks and copies them
+    trajectory = simulate_gd(
+        depths, dataset, width=hidden,
+        learning_rate=eta, steps=steps, record_every=record_every, weights=layered,
+        divergence_factor=divergence_factor,
+    )
+    trajectory.extras["K_total"] = trajectory.K.sum(axis=1)  # linear: the paths add up to Omega
+    trajectory.provenance.update({"graph": graph.to_dict(), "engine": "pathway", "init": init, "seed": seed})
+    return trajectory
