@@ -225,6 +225,8 @@ def test_conflicting_init_options_are_refused(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
+    (["derive", "--depths", ",".join(["1000"] * 8), "--format", "latex"], "reasonable time"),
+    (["derive", "--depths", ",".join(["1"] * 101)], "reasonable time"),
     (["validate", "--t-max", "1e12"], "--max-steps"),
     (["concentration", "--learning-rate", "1e-12"], "--max-steps"),
     (["integrate", "--singular-values", "1e150"], "stall"),
