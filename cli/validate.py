@@ -6,6 +6,7 @@ import inspect
 import json
 import sys
 
+from pathdyn.cli._common import add_max_steps_argument
 from pathdyn.errors import ConfigError
 
 COMMAND = "validate"
@@ -65,8 +66,6 @@ def add_arguments(parser) -> None:
     case.add_argument("--dataset", default=None,
                       help="random (default: whitened, singular values 2, 1.4, 0.9, 0.5), random:S1,S2,... (whitened, "
                            "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
-    from pathdyn.cli._common import add_max_steps_argument
-
     add_max_steps_argument(parser)
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
@@ -137,7 +136,7 @@ def run(args) -> int:
     for case in cases:
         # the learning-rate floor runs at eta / 2 for twice the steps
         t_max = case.get("t_max", defaults["t_max"].default)
-        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default) / 2, args.max_steps)
+        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default), args.max_steps, factor=2)
     reports = []
     for case in cases:
         options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
