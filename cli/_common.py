@@ -127,15 +127,20 @@ def add_max_steps_argument(parser) -> None:
                         help=f"refuse runs of more gradient-descent steps per network than this (default {DEFAULT_MAX_STEPS:,})")
 
 
-def check_step_count(t_max: float, learning_rate: float, max_steps: int) -> int:
-    """The number of steps ``round(t_max / learning_rate)``; refused beyond ``max_steps`` with the fix."""
+def check_step_count(t_max: float, learning_rate: float, max_steps: int, factor: int = 1) -> int:
+    """The number of steps ``factor * t_max / learning_rate``; refused beyond ``max_steps`` with the fix.
+
+    ``factor`` counts a run's longest network in units of ``t_max / learning_rate``
+    (``validate``'s learning-rate floor trains at half the learning rate: 2).
+    """
     for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
         if not value > 0:
             raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
-    steps = t_max / learning_rate
+    steps = factor * t_max / learning_rate
     if steps > max_steps:
+        times = f"{factor} x " if factor != 1 else ""
         raise ConfigError(
-            f"--t-max / --learning-rate = {t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
+            f"{times}--t-max / --learning-rate = {times}{t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
             f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
         )
     return round(steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments
+from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
@@ -46,8 +46,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init-scale", type=float, default=CONCENTRATION_DEFAULTS["init_scale"], help=f"sigma (default {CONCENTRATION_DEFAULTS['init_scale']})")
     parser.add_argument("--learning-rate", type=float, default=CONCENTRATION_DEFAULTS["learning_rate"], help=f"eta (default {CONCENTRATION_DEFAULTS['learning_rate']})")
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
-    from pathdyn.cli._common import add_max_steps_argument
-
     add_max_steps_argument(parser)
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
     parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")

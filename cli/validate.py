@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import replace
 
-from pathdyn.cli._common import add_cluster_arguments
+from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import models_with_mappings
 
@@ -84,8 +84,6 @@ def add_arguments(parser) -> None:
                            "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
     case.add_argument("--allow-misaligned", action="store_true", default=None,
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
-    from pathdyn.cli._common import add_max_steps_argument
-
     add_max_steps_argument(parser)
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
     parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
@@ -170,7 +168,7 @@ def run(args) -> int:
     for case in cases:
         # the learning-rate floor runs at eta / 2 for twice the steps
         t_max = case.get("t_max", defaults["t_max"].default)
-        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default) / 2, args.max_steps)
+        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default), args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout
 
     def marked(report):

@@ -261,6 +261,8 @@ def test_conflicting_init_options_are_refused(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
+    (["derive", "--depths", ",".join(["1000"] * 8), "--format", "latex"], "reasonable time"),
+    (["derive", "--depths", ",".join(["1"] * 101)], "reasonable time"),
     (["validate", "--t-max", "1e12"], "--max-steps"),
     (["concentration", "--learning-rate", "1e-12"], "--max-steps"),
     (["graph-validate", "--architecture", GRAPH, "--t-max", "1e12"], "--max-steps"),
@@ -280,3 +282,27 @@ def test_unbounded_work_is_refused_up_front(argv, message, tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+_SUBPROCESS_CASES = [
+    pytest.param(["derive", "--depths", ""], "--depths", marks=pytest.mark.slow),
+    (["integrate", "--singular-values", "1", "--init", "OLD.json", "-o", "./OLD.json"], "name the same file"),
+    pytest.param(["integrate", "--seed", "-1", "-o", "OLD.json"], "--seed", marks=pytest.mark.slow),
+    pytest.param(["figures", "phase-plane", "-o", "OLD.json"], "matplotlib cannot write", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("argv, message", _SUBPROCESS_CASES)
+def test_the_installed_command_gives_one_line(argv, message, tmp_path):
+    """The same contract through a real process (interpreter start-up, stderr encoding, exit status)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "OLD.json").write_bytes(b"previous result")
+    done = subprocess.run([sys.executable, "-m", "pathdyn.cli.main", *argv], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["OLD.json"]
+    assert (tmp_path / "OLD.json").read_bytes() == b"previous result"

@@ -2,8 +2,9 @@
 
 SIGINT and SIGTERM are sent to a real ``pathdyn`` process (during the computation) and
 to a process inside :meth:`pathdyn.outputs.FilePlan.stage` (during the write). Before
-``pathdyn.outputs``, SIGTERM killed the process without cleanup: a temporary
-``.out.json.*`` file stayed next to the output.
+``pathdyn.outputs.terminate_as_interrupt``, SIGTERM had its default action: the process
+died at once, no ``except``/``finally`` ran, and a temporary file being written stayed
+next to the output.
 """
 
 from __future__ import annotations

@@ -832,6 +832,8 @@ def load_equations_json(source) -> LoadedEquations:
             raise ConfigError(f"equations JSON: file {str(path)!r} not found; check the path") from None
         except UnicodeDecodeError as error:
             raise ConfigError(f"equations JSON: {str(path)!r} is not UTF-8 text (byte {error.start}); re-export it") from None
+        except OSError as error:
+            raise ConfigError(f"equations JSON: cannot read {str(path)!r} ({error.strerror or error})") from None
     else:
         text = source
     try:

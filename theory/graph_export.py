@@ -324,6 +324,8 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
             raise ConfigError(f"equations JSON: file {str(source)!r} not found; check the path") from None
         except UnicodeDecodeError as error:
             raise ConfigError(f"equations JSON: {str(source)!r} is not UTF-8 text (byte {error.start}); re-export it") from None
+        except OSError as error:
+            raise ConfigError(f"equations JSON: cannot read {str(source)!r} ({error.strerror or error})") from None
     try:
         data = json.loads(source)
     except json.JSONDecodeError as error:
