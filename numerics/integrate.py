@@ -78,11 +78,17 @@ class _Ensemble:
             problems.append(f"singular_values of shape {S.shape} do not broadcast to (*batch, n_modes) = {member_shape}")
         parameters = dict(parameters or {})
         values = [S]
+        # the typed layout says which parameter is an input variance (never the symbol's name)
+        variances = {str(record.symbol) for record in f.parameter_layout if record.role == "lambda"}
         for name in f.parameter_names[1:]:
             if name not in parameters:
                 problems.append(f"parameters: missing {name!r} (the equations need {', '.join(f.parameter_names[1:])})")
                 continue
             value = _as_float_array(parameters.pop(name), f"parameters[{name!r}]")
+            if name in variances and not (np.all(np.isfinite(value)) and np.all(value > 0)
+                                          and np.all(value <= MAX_MAGNITUDE)):
+                problems.append(f"parameters[{name!r}]: input variances must lie in (0, {MAX_MAGNITUDE:g}], "
+                                f"got {value.ravel().tolist()[:6]}")
             try:
                 values.append(np.broadcast_to(value, member_shape))
             except ValueError:

@@ -222,7 +222,8 @@ GENERAL = reduce_to_modes(Architecture(depths=(2, 2), whitened=False))
 
 
 @SETTINGS
-@given(lam=st.one_of(st.just("x"), st.just([1j, 1.0]), st.just([1.0, 2.0, 3.0]), st.just(None)))
+@given(lam=st.one_of(st.just("x"), st.just([1j, 1.0]), st.just([1.0, 2.0, 3.0]), st.just(None), st.just([-1.0, 1.0]),
+                    st.just([0.0, 1.0]), st.just([math.nan, 1.0]), st.just([1e200, 1.0])))
 def test_integrate_input_variance_parameter(lam):
     """General inputs: each mode's input variance is a parameter, checked like the singular values."""
     y0 = draw_initial_state(GENERAL, 2, 0.1, seed=0)
