@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
 
 
@@ -77,18 +74,76 @@ def random_singular_values(spec: str) -> list:
         raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
 
 
+BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")
+
+
+def dataset_file(spec: str | None) -> str | None:
+    """The file a ``--dataset`` value names, or ``None`` for a built-in (``hierarchical``, ``random:S,...``)."""
+    if spec is None or spec in BUILTIN_DATASETS or spec.startswith("random:"):
+        return None
+    return spec
+
+
 def check_json_output(path: str | None) -> None:
     """``-o`` must name a .json file, or be ``-``/absent (standard output)."""
     if path not in (None, "-") and not str(path).endswith(".json"):
         raise ConfigError(f"-o/--output: {path!r} should be a .json file (or '-')")
 
 
-def write_output(path: str | None, text: str) -> None:
-    """Write text to ``path`` atomically, or to standard output for ``None`` or ``-``."""
-    if path in (None, "-"):
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+def file_plan(command: str, inputs: dict, outputs: dict) -> FilePlan:
+    """Declare and check every file of a run before any work (:class:`pathdyn.outputs.FilePlan`).
+
+    Parameters
+    ----------
+    command : str
+    inputs : dict
+        Flag -> path given (or ``None``).
+    outputs : dict
+        Flag -> ``(path or None, kind, stdout_ok)``; kind ``"plot"`` checks the suffix.
+    """
+    plan = FilePlan(command)
+    for flag, value in inputs.items():
+        plan.add_input(flag, value)
+    for flag, (value, kind, stdout_ok) in outputs.items():
+        plan.add_output(flag, value, kind=kind, stdout_ok=stdout_ok)
+    plan.check()
+    return plan
+
+
+def repeated_inputs(flag: str, paths) -> dict:
+    """The inputs of a repeatable ``flag`` for :func:`file_plan`, numbered from the second on (``--architecture (#2)``)."""
+    return {(flag if i == 1 else f"{flag} (#{i})"): path for i, path in enumerate(paths or (), start=1)}
+
+
+#: Default limit on the gradient-descent steps ``t_max / learning_rate`` of one network
+#: (``--max-steps`` raises it): the defaults use a few thousand, and 1e7 steps of the
+#: smallest network already take minutes, so more is almost surely a typo.
+DEFAULT_MAX_STEPS = 10_000_000
+
+
+def add_max_steps_argument(parser) -> None:
+    """``--max-steps N``: the limit :func:`check_step_count` enforces."""
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+                        help=f"refuse runs of more gradient-descent steps per network than this (default {DEFAULT_MAX_STEPS:,})")
+
+
+def check_step_count(t_max: float, learning_rate: float, max_steps: int, factor: int = 1) -> int:
+    """The number of steps ``factor * t_max / learning_rate``; refused beyond ``max_steps`` with the fix.
+
+    ``factor`` counts a run's longest network in units of ``t_max / learning_rate``
+    (``validate``'s learning-rate floor trains at half the learning rate: 2).
+    """
+    for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
+        if not value > 0:
+            raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
+    steps = factor * t_max / learning_rate
+    if steps > max_steps:
+        times = f"{factor} x " if factor != 1 else ""
+        raise ConfigError(
+            f"{times}--t-max / --learning-rate = {times}{t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
+            f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
+        )
+    return round(steps)
 
 
 def use_file_backend() -> None:
@@ -100,6 +155,8 @@ def use_file_backend() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
 def add_cluster_arguments(parser) -> None:
     """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
     group = parser.add_argument_group("cluster (optional extra 'distributed': pip install 'pathdyn[distributed]')")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments
+from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
@@ -46,6 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init-scale", type=float, default=CONCENTRATION_DEFAULTS["init_scale"], help=f"sigma (default {CONCENTRATION_DEFAULTS['init_scale']})")
     parser.add_argument("--learning-rate", type=float, default=CONCENTRATION_DEFAULTS["learning_rate"], help=f"eta (default {CONCENTRATION_DEFAULTS['learning_rate']})")
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
+    add_max_steps_argument(parser)
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
     parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
@@ -55,7 +56,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, write_output
+    from pathdyn.cli._common import check_json_output, check_step_count, file_plan
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration
 
@@ -64,6 +65,8 @@ def run(args) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} is not a positive count; e.g. --seeds 20")
     check_json_output(args.output)
+    check_step_count(args.t_max, args.learning_rate, args.max_steps)
+    plan = file_plan("concentration", {}, {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,
@@ -80,13 +83,14 @@ def run(args) -> int:
     if "race" in document:
         print("race agrees  " + " ".join(f"{v:>16.3f}" for v in document["race"]["winner_agreement"]), file=stream)
         print("race fraction" + " ".join(f"{v:>16.3f}" for v in document["race"]["predicted_fraction_mean"]), file=stream)
-    if args.output:
-        write_output(args.output, json.dumps(document, indent=1))
-    if args.plot:
-        from pathdyn.validation.report_plots import plot_concentration
-        from pathdyn.cli._common import use_file_backend
+    with plan:
+        if args.output:
+            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.validation.report_plots import plot_concentration
 
-        use_file_backend()
-
-        plot_concentration(document, args.plot)
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
+        plan.commit()
     return 0

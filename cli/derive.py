@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, write_output
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -21,6 +21,37 @@ examples:
 """
 
 
+#: Largest ``M * sum_a D_a^2`` derive accepts. The exported equations hold about
+#: ``sum_a D_a^2`` weight factors and the symbolic work grows with the number of pathways
+#: M as well; at this bound every format finishes in well under a minute even on a busy
+#: machine (docs/reliability.md has the measurements), while 8 pathways of depth 200
+#: (2.6e6) already take minutes.
+MAX_DERIVE_SIZE = 400_000
+#: Most pathways derive accepts: the text form of the reduced equations sorts sums over all
+#: pathways in every equation (300 pathways of depth 2 took 84 s as text).
+MAX_DERIVE_PATHWAYS = 100
+
+
+def check_derive_size(architecture) -> None:
+    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`)."""
+    from pathdyn.errors import ArchitectureError
+
+    # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
+    depths = getattr(architecture, "depths", None) or tuple(len(path) for path in architecture.paths)
+    if len(depths) > MAX_DERIVE_PATHWAYS:
+        raise ArchitectureError(
+            f"--depths: {len(depths)} pathways, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "
+            "use fewer pathways (pathdyn integrate takes more)"
+        )
+    size = len(depths) * sum(d * d for d in depths)
+    if size > MAX_DERIVE_SIZE:
+        raise ArchitectureError(
+            f"--depths: {len(depths)} pathway(s) of depth up to {max(depths)} give pathways x sum of squared depths = "
+            f"{size:,}, above the {MAX_DERIVE_SIZE:,} that derive finishes in reasonable time; use fewer or shallower "
+            "pathways (pathdyn integrate takes any depth up to 1000)"
+        )
+
+
 def add_arguments(parser) -> None:
     add_architecture_arguments(parser)
     parser.add_argument(
@@ -35,7 +66,7 @@ def add_arguments(parser) -> None:
                        help="one environment per equation (default: related equations share one align)")
     latex.add_argument("--prod", action="store_true",
                        help="write products of 3 or more consecutive layers as \\prod_{k=i}^{j} W_a^{(k)}")
-    latex.add_argument("--label-prefix", metavar="WORD", default="",
+    latex.add_argument("--label-prefix", metavar="WORD", default=None,
                        help="labels eq:WORD:W-1-1 instead of eq:W-1-1 (two architectures in one paper)")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
@@ -45,18 +76,23 @@ def run(args) -> int:
     from pathdyn.theory.export import export_equations
 
     latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
-                   "--label-prefix": bool(args.label_prefix)}
+                   "--label-prefix": args.label_prefix is not None}
     for flag, given in latex_flags.items():
         if given and args.format != "latex":
             raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
+    plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
+    check_derive_size(arch)
     # everything is derived and formatted before the output file is touched
     if args.model == "dmft":
         from pathdyn.theory.dmft import export_dmft
 
         text = export_dmft(arch, format=args.format, fragment=args.fragment)
     else:
-        options = {"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix} if args.format == "latex" else {}
+        options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
+                   if args.format == "latex" else {})
         text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
-    write_output(args.output, text)
+    with plan:
+        plan.stage_text("-o/--output", text)
+        plan.commit()
     return 0

@@ -7,7 +7,7 @@ then exists.
 
 from __future__ import annotations
 
-from pathdyn.cli._common import parse_floats
+from pathdyn.cli._common import file_plan, parse_floats
 from pathdyn.errors import ConfigError
 
 COMMAND = "figures"
@@ -41,6 +41,7 @@ def _run_phase_plane(args) -> int:
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.theory.models import reduce_to_modes
 
+    plan = file_plan("figures", {}, {"-o/--output": (args.output, "plot", False)})
     depths = parse_depths(args.depths, argument="--depths")
     scales = parse_floats(args.scales, "--scales")
     problems = []
@@ -70,7 +71,9 @@ def _run_phase_plane(args) -> int:
     from pathdyn.cli._common import use_file_backend
 
     use_file_backend()
-    plot_phase_planes(panels, args.output)
+    with plan:
+        plan.stage("-o/--output", lambda tmp: plot_phase_planes(panels, tmp))
+        plan.commit()
     return 0
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pathdyn.cli._common import check_json_output, random_singular_values, write_output
+from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, dataset_file, file_plan,
+                                 random_singular_values)
 
 COMMAND = "graph-validate"
 HELP = "train an aligned network of a [graph] architecture and compare it with the graph's reduced model"
@@ -29,6 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--learning-rate", type=float, default=0.01, help="eta (default 0.01)")
     parser.add_argument("--t-max", type=float, default=6.0, help="training time, t = eta * steps (default 6)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial strengths and node bases")
+    add_max_steps_argument(parser)
     parser.add_argument("--plot", default=None, help="write the figure (.png, .pdf, .svg)")
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
@@ -40,6 +42,12 @@ def run(args) -> int:
     from pathdyn.validation.graph_validate import validate_graph_aligned
 
     check_json_output(args.output)
+    check_step_count(args.t_max, args.learning_rate, args.max_steps)
+    plan = file_plan(
+        "graph-validate",
+        {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset)},
+        {"-o/--output": (args.output or "-", "json", True), "--plot": (args.plot, "plot", False)},
+    )
     graph = load_architecture_toml(args.architecture)
     if not isinstance(graph, GraphArchitecture):
         raise ArchitectureError(f"--architecture {args.architecture}: no [graph] table; graph-validate needs a graph")
@@ -51,9 +59,13 @@ def run(args) -> int:
                                     seed=args.seed)
     report = {"graph": graph.to_dict(), "dataset": dataset.name, "width": args.width,
               "learning_rate": args.learning_rate, "t_max": args.t_max, "seed": args.seed, **result.summary()}
-    if args.plot:
-        from pathdyn.validation.graph_plots import plot_graph_validation
+    with plan:
+        plan.stage_text("-o/--output", json.dumps(report))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.validation.graph_plots import plot_graph_validation
 
-        plot_graph_validation(result, graph, args.plot)
-    write_output(args.output, json.dumps(report))
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_graph_validation(result, graph, tmp))
+        plan.commit()
     return 0

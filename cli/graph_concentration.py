@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pathdyn.cli._common import check_json_output, parse_floats, write_output
+from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
+                                 repeated_inputs)
 
 COMMAND = "graph-concentration"
 HELP = "measure how modes distribute over the paths and streams of [graph] architectures, over seeds"
@@ -32,6 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--t-max", type=float, default=90.0, help="training time (default 90)")
     parser.add_argument("--dataset-singular-values", default="2,1.4,0.9,0.5",
                         help="whitened random data with these singular values (default 2,1.4,0.9,0.5)")
+    add_max_steps_argument(parser)
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
@@ -42,6 +44,8 @@ def run(args) -> int:
     from pathdyn.validation.graph_concentration import measure_graph_concentration
 
     check_json_output(args.output)
+    check_step_count(args.t_max, args.learning_rate, args.max_steps)
+    plan = file_plan("graph-concentration", repeated_inputs("--architecture", args.architecture), {"-o/--output": (args.output or "-", "json", True)})
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} must be >= 1")
     graphs = []
@@ -58,5 +62,7 @@ def run(args) -> int:
                 graph, dataset, range(args.seeds), width=args.width, activation=activation, init_scale=args.init_scale,
                 learning_rate=args.learning_rate, t_max=args.t_max)
             results.append({"architecture": path, **result.to_json_dict()})
-    write_output(args.output, json.dumps({"results": results}))
+    with plan:
+        plan.stage_text("-o/--output", json.dumps({"results": results}))
+        plan.commit()
     return 0

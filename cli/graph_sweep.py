@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pathdyn.cli._common import check_json_output, parse_floats, write_output
+from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
+                                 repeated_inputs)
 
 COMMAND = "graph-sweep"
 HELP = "train graph networks from random weights at several widths and report the measured width limit"
@@ -31,6 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--t-max", type=float, default=20.0, help="training time (default 20)")
     parser.add_argument("--dataset-singular-values", default="2,1.4,0.9,0.5",
                         help="whitened random data with these singular values (default 2,1.4,0.9,0.5)")
+    add_max_steps_argument(parser)
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
@@ -41,7 +43,11 @@ def run(args) -> int:
     from pathdyn.validation.graph_sweep import graph_width_sweep
 
     check_json_output(args.output)
-    widths = [int(w) for w in parse_floats(args.widths, "--widths")]
+    check_step_count(args.t_max, args.learning_rate, args.max_steps)
+    plan = file_plan("graph-sweep", repeated_inputs("--architecture", args.architecture), {"-o/--output": (args.output or "-", "json", True)})
+    from pathdyn.checks import whole_number
+
+    widths = [whole_number("--widths", w, minimum=1) for w in parse_floats(args.widths, "--widths")]
     dataset = random_dataset(parse_floats(args.dataset_singular_values, "--dataset-singular-values"), seed=0)
     reports = []
     for path in args.architecture:
@@ -52,5 +58,7 @@ def run(args) -> int:
         reports.append({"architecture": path, **graph_width_sweep(
             graph, dataset, widths, range(args.seeds), init=args.init, init_scale=args.init_scale,
             learning_rate=args.learning_rate, t_max=args.t_max)})
-    write_output(args.output, json.dumps({"results": reports}))
+    with plan:
+        plan.stage_text("-o/--output", json.dumps({"results": reports}))
+        plan.commit()
     return 0

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, parse_floats, write_output
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
 from pathdyn.errors import ArchitectureError, ConfigError
 
 COMMAND = "integrate"
@@ -146,16 +146,20 @@ def initial_state_from_args(args, equations, num_modes: int):
     if args.init:
         path = Path(args.init)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"--init: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
         except json.JSONDecodeError as error:
             raise ConfigError(f"--init: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
         if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
             raise ConfigError(f'--init: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
+        from pathdyn.checks import real_array
+
         try:
-            q0 = np.array(data["q0"], dtype=float)
-            p0 = np.array(data["p0"], dtype=float)
-        except (TypeError, ValueError):
-            raise ConfigError("--init: q0 and p0 must be rectangular arrays of numbers, shape (pathways, modes)") from None
+            q0 = real_array("--init: q0", data["q0"])
+            p0 = real_array("--init: p0", data["p0"])
+        except ConfigError:
+            raise ConfigError("--init: q0 and p0 must be rectangular arrays of real numbers, shape (pathways, modes)") from None
         expected = (equations.num_pathways, num_modes)
         for name, value in (("q0", q0), ("p0", p0)):
             if value.shape != expected:
@@ -200,20 +204,29 @@ def run(args) -> int:
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.models import reduce_to_modes
 
+    plan = file_plan(
+        "integrate",
+        {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
+        {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
+    )
     if args.model == "dmft":
         from pathdyn.cli.integrate_dmft import run_dmft
 
-        return run_dmft(args)
+        return run_dmft(args, plan)
     if args.learning_rate is not None or args.steps is not None:
         raise ConfigError("--learning-rate/--steps: only with --model dmft; the q/p model is integrated in continuous time")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
-    if str(args.output).endswith(".nc"):
+    netcdf = str(args.output).endswith(".nc")
+    if netcdf:
         from pathdyn.numerics.data import require
 
         require("xarray")  # before the work, not after it
     S, lam, data_note = singular_values_from_args(args)
     architecture = _architecture_for_inputs(args, lam)
+    for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
+        if dimension is not None and dimension < len(S):
+            raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
     equations = reduce_to_modes(architecture, model="qp")
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
@@ -235,17 +248,21 @@ def run(args) -> int:
     if lam is not None:
         payload["input_variances"] = lam.tolist()
     payload["depths"] = list(architecture.depths)
-    if str(args.output).endswith(".nc"):
-        from dataclasses import replace
+    with plan:
+        if netcdf:
+            from dataclasses import replace
 
-        replace(trajectory, extras={**trajectory.extras, "singular_values": S}).save_netcdf(args.output)
-    else:
-        write_output(args.output, json.dumps(payload))
-    if args.plot:
-        from pathdyn.cli._common import use_file_backend
-        from pathdyn.numerics.plotting import plot_mode_trajectories
+            labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
+            plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
+        else:
+            plan.stage_text("-o/--output", json.dumps(payload))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.numerics.plotting import plot_mode_trajectories
 
-        use_file_backend()
-        title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
-        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths, title=title)
+            use_file_backend()
+            title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
+                                                                     depths=architecture.depths, title=title))
+        plan.commit()
     return 0 if trajectory.success else 1

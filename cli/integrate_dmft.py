@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pathdyn.cli._common import architecture_from_args, write_output
+from pathdyn.cli._common import architecture_from_args
 from pathdyn.errors import ConfigError
 
 
@@ -23,8 +23,12 @@ def _check(args) -> None:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
 
 
-def run_dmft(args) -> int:
-    """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD)."""
+def run_dmft(args, plan) -> int:
+    """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD).
+
+    ``plan`` is the run's checked :class:`pathdyn.outputs.FilePlan`: every output is staged
+    and written only when all of them have succeeded.
+    """
     from pathdyn.cli.integrate import singular_values_from_args
     from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
 
@@ -44,9 +48,17 @@ def run_dmft(args) -> int:
     payload["singular_values"] = S.tolist()
     payload["depths"] = list(architecture.depths)
     payload["model"] = "dmft"
-    write_output(args.output, json.dumps(payload))
-    if args.plot:
-        from pathdyn.numerics.plotting import plot_mode_trajectories
+    with plan:
+        if str(args.output).endswith(".nc"):
+            plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
+        else:
+            plan.stage_text("-o/--output", json.dumps(payload))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.numerics.plotting import plot_mode_trajectories
 
-        plot_mode_trajectories(trajectory, args.plot, singular_values=S, depths=architecture.depths)
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
+                                                                     depths=architecture.depths))
+        plan.commit()
     return 0 if trajectory.success else 1

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import pkgutil
 import sys
 
 from pathdyn import __version__
-from pathdyn.errors import PathdynError
+from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.outputs import Terminated, terminate_as_interrupt
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line (``pathdyn derive: error: ...``) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _subcommand_modules():
@@ -32,7 +41,7 @@ def _subcommand_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pathdyn",
         description="Learning dynamics of deep linear networks with parallel pathways.",
     )
@@ -51,17 +60,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_actions(parser, args):
+    """The option actions of the (sub)command that ``args`` came from."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            child = action.choices.get(getattr(args, action.dest, None))
+            if child is not None:
+                yield from _chosen_actions(child, args)
+        elif action.option_strings:
+            yield action
+
+
+def check_option_values(parser, args) -> None:
+    """Refuse, for every option, an explicit empty string, a negative whole number or a non-finite number.
+
+    Every string option of pathdyn names something (a file, a list, a choice), every
+    whole-number option is a count, size or seed, and every float option a finite
+    quantity; so these checks hold for all of them, including options added later.
+    """
+    for action in _chosen_actions(parser, args):
+        value = getattr(args, action.dest, None)
+        flag = "/".join(action.option_strings)
+        # a repeatable option (action="append", e.g. graph-sweep --architecture) holds a list
+        for item in value if isinstance(value, list) else [value]:
+            _check_option_value(flag, action.option_strings[-1], item)
+
+
+def _check_option_value(flag: str, spelling: str, value) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{flag}: {value} is not a finite number")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        check_option_values(parser, args)
+        with terminate_as_interrupt():
+            return int(args._run(args) or 0)
     except PathdynError as error:
         print(f"pathdyn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"pathdyn {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"pathdyn {args.command}: error: out of memory; use smaller sizes (width, steps, points, seeds)", file=sys.stderr)
+        return 2
+    except Terminated:
+        print(f"pathdyn {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"pathdyn {args.command}: interrupted", file=sys.stderr)
         return 130

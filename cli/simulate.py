@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from pathdyn.cli._common import random_singular_values
+from pathdyn.cli._common import dataset_file, file_plan, random_singular_values
 from pathdyn.errors import ConfigError, DatasetError
 
 COMMAND = "simulate"
@@ -35,7 +34,7 @@ def add_arguments(parser) -> None:
     net.add_argument("--activation", default="linear", help="linear (default), relu or tanh on hidden layers")
     net.add_argument("--activate-last", action="store_true", help="also apply the activation after each pathway's last layer (the paper's code)")
     init = parser.add_argument_group("initialisation")
-    init.add_argument("--init", default="gaussian", help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
+    init.add_argument("--init", default=None, help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
     init.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3; 0.01 for --init paper)")
     init.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     init.add_argument("--init-from", metavar="WEIGHTS.npz", default=None, help="start from these weights (arrays W_<a>_<d>) instead of --init")
@@ -79,10 +78,20 @@ def run(args) -> int:
 
     if args.architecture and args.depths:
         raise ConfigError("give either --depths or --architecture, not both")
+    if args.init_from and (args.init is not None or args.init_scale is not None):
+        given = " and ".join(f for f, v in (("--init", args.init), ("--init-scale", args.init_scale)) if v is not None)
+        raise ConfigError(f"{given}: the initial weights come from --init-from {args.init_from!r}; drop {given} or --init-from")
+    args.init = args.init or "gaussian"
+    if args.output == "-":
+        raise ConfigError("-o/--output: give a .npz file name; run files are binary")
+    plan = file_plan(
+        "simulate",
+        {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init-from": args.init_from},
+        {"-o/--output": (args.output, "npz", False), "--save-weights": (args.save_weights, "npz", False),
+         "--plot": (args.plot, "plot", False)},
+    )
     architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
-    if args.output in ("-", ""):
-        raise ConfigError("-o/--output: give a .npz file name; run files are binary")
     dataset = _dataset(args.dataset, args.data_seed)
     weights = load_weights(args.init_from) if args.init_from else None
     width = args.width
@@ -112,7 +121,6 @@ def run(args) -> int:
         "wall_time_s": result.stats.get("wall_time_s"),
     })
     from pathdyn import __version__
-    from pathdyn.numerics.trajectory import atomic_write
 
     config["pathdyn"] = __version__
     arrays = {
@@ -125,18 +133,20 @@ def run(args) -> int:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
 
-    atomic_write(Path(args.output), write)
-    if args.save_weights:
-        save_weights(args.save_weights, result.extras["final_weights"])
-    if args.plot:
-        from pathdyn.validation.simulation_plots import plot_simulation
-        from pathdyn.cli._common import use_file_backend
+    with plan:
+        plan.stage("-o/--output", write)
+        if args.save_weights:
+            plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.validation.simulation_plots import plot_simulation
 
-        use_file_backend()
-
-        plot_simulation(result, args.plot, title=f"depths ({', '.join(map(str, architecture.depths))}), "
-                        f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
-                        f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
+            use_file_backend()
+            title = (f"depths ({', '.join(map(str, architecture.depths))}), "
+                     f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
+                     f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
+            plan.stage("--plot", lambda tmp: plot_simulation(result, tmp, title=title))
+        plan.commit()
     return 0
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from dataclasses import replace
 
-from pathdyn.cli._common import add_cluster_arguments
+from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import models_with_mappings
 
@@ -85,6 +86,7 @@ def add_arguments(parser) -> None:
                            "these singular values), hierarchical (degenerate: subspace-invariant comparison) or FILE.npz/.csv")
     case.add_argument("--allow-misaligned", action="store_true", default=None,
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
+    add_max_steps_argument(parser)
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
     parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
@@ -148,9 +150,9 @@ def _summary_line(name: str, report) -> str:
 
 
 def run(args) -> int:
-    from pathdyn.cli._common import check_json_output, write_output
-    from pathdyn.validation.distributed import validate_suite
-    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE
+    from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
+    from pathdyn.validation.distributed import check_cluster_options, validate_suite
+    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -159,10 +161,18 @@ def run(args) -> int:
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
     check_json_output(args.output)
+    plan = file_plan("validate", {"--dataset": dataset_file(args.dataset)},
+                     {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
+    check_cluster_options(args.workers, args.scheduler)
     from pathdyn.validation.torch_engine import resolve_device
 
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
+    defaults = inspect.signature(validate_width).parameters
+    for case in cases:
+        # the learning-rate floor runs at eta / 2 for twice the steps
+        t_max = case.get("t_max", defaults["t_max"].default)
+        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default), args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout
 
     def marked(report):
@@ -189,15 +199,16 @@ def run(args) -> int:
         # The single-case keys, one entry per case (same order as "cases").
         for key in ("widths", "errors", "slope", "slope_ci"):
             document[key] = [case_document[key] for case_document in document["cases"]]
-    if args.output:
-        write_output(args.output, json.dumps(document, indent=1))
-    if args.plot:
-        from pathdyn.validation.report_plots import plot_width_reports
-        from pathdyn.cli._common import use_file_backend
+    with plan:
+        if args.output:
+            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.validation.report_plots import plot_width_reports
 
-        use_file_backend()
-
-        plot_width_reports(reports, args.plot, titles=[c["name"] for c in cases])
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_width_reports(reports, tmp, titles=[c["name"] for c in cases]))
+        plan.commit()
     if args.strict and any(r.passed is False for r in reports):
         return 1
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pathdyn.checks import check_magnitude, real_array, seed_value, whole_number
 from pathdyn.errors import DatasetError
 
 __all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset"]
@@ -35,8 +36,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         problems = []
-        X = np.asarray(self.X, dtype=float)
-        Y = np.asarray(self.Y, dtype=float)
+        X = real_array(f"dataset {self.name!r}: X", self.X, error=DatasetError)
+        Y = real_array(f"dataset {self.name!r}: Y", self.Y, error=DatasetError)
         if X.ndim != 2:
             problems.append(f"X must be 2-D (n_in, P), got shape {X.shape}")
         if Y.ndim != 2:
@@ -53,6 +54,8 @@ class Dataset:
             problems.append("the dataset has no samples")
         if problems:
             raise DatasetError(f"dataset {self.name!r}: " + "; ".join(problems))
+        check_magnitude(f"dataset {self.name!r}: X", X)
+        check_magnitude(f"dataset {self.name!r}: Y", Y)
         X.setflags(write=False)
         Y.setflags(write=False)
         object.__setattr__(self, "X", X)
@@ -88,7 +91,11 @@ class Dataset:
     def modes(self) -> tuple:
         """``(U, S, Vt)``: the thin SVD of ``Sigma_yx`` (singular values descending)."""
         if not self._svd:
-            U, S, Vt = np.linalg.svd(self.sigma_yx, full_matrices=False)
+            try:
+                U, S, Vt = np.linalg.svd(self.sigma_yx, full_matrices=False)
+            except np.linalg.LinAlgError as error:
+                raise DatasetError(f"dataset {self.name!r}: the SVD of Sigma_yx = Y X^T / P failed ({error}); "
+                                   "rescale or clean the data") from None
             object.__setattr__(self, "_svd", (U, S, Vt))
         return self._svd
 
@@ -164,17 +171,23 @@ def random_dataset(singular_values, n_in: int | None = None, n_out: int | None =
         with ``Sigma_yx`` (``X = sqrt(n_in) Sigma_x^{1/2}``, ``Y = sqrt(n_in) U S Lambda^{-1/2} V^T``).
         The network then learns ``sum_a K_a = S_alpha / lambda_alpha``.
     """
-    S = np.asarray(singular_values, dtype=float).ravel()
+    S = real_array("singular_values", singular_values, error=DatasetError).ravel()
     if S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
         raise DatasetError(f"singular_values: expected positive finite numbers, got {S.tolist()}")
+    check_magnitude("singular_values", S)
+    seed = seed_value("seed", seed)
     rank = S.size
-    lam = np.ones(rank) if input_variances is None else np.asarray(input_variances, dtype=float).ravel()
+    if input_variances is None:
+        lam = np.ones(rank)
+    else:
+        lam = real_array("input_variances", input_variances, error=DatasetError).ravel()
     if lam.shape != S.shape or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
         raise DatasetError(
             f"input_variances: expected {rank} positive finite numbers (one per singular value), got {lam.tolist()}"
         )
-    n_in = rank if n_in is None else int(n_in)
-    n_out = rank if n_out is None else int(n_out)
+    check_magnitude("input_variances", lam)
+    n_in = rank if n_in is None else whole_number("n_in", n_in, minimum=1)
+    n_out = rank if n_out is None else whole_number("n_out", n_out, minimum=1)
     if n_in < rank or n_out < rank:
         raise DatasetError(f"n_in={n_in}, n_out={n_out}: both must be >= the number of singular values ({rank})")
     rng = np.random.default_rng(seed)
@@ -193,13 +206,18 @@ def random_dataset(singular_values, n_in: int | None = None, n_out: int | None =
 
 
 def _load_csv(path: Path) -> Dataset:
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DatasetError(f"dataset file {str(path)!r} is empty") from None
-        rows = [row for row in reader if row]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise DatasetError(f"dataset file {str(path)!r} is empty") from None
+            rows = [row for row in reader if row]
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"dataset file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 CSV") from None
+    except csv.Error as error:
+        raise DatasetError(f"dataset file {str(path)!r} is not valid CSV ({error})") from None
     header = [h.strip() for h in header]
     x_cols = [i for i, h in enumerate(header) if h.lower().startswith("x")]
     y_cols = [i for i, h in enumerate(header) if h.lower().startswith("y")]

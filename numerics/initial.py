@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathdyn.checks import check_memory, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
 
 __all__ = ["qp_initial_state", "draw_initial_state"]
@@ -95,15 +96,17 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     -------
     ndarray, shape ``(*batch, n_state, n_modes)``
     """
-    if not (np.isfinite(scale) and scale > 0):
-        raise ConfigError(f"scale: initial scale must be positive, got {scale}")
-    if not (np.isfinite(c) and c >= 0):
-        raise ConfigError(f"c: the conserved q^2 - p^2 must be >= 0, got {c}")
-    if int(n_modes) < 1:
-        raise ConfigError(f"n_modes: need at least one mode, got {n_modes}")
+    scale = real_number("scale", scale, positive=True, example="0.1")
+    c = real_number("c", c, nonnegative=True, example="1")
+    n_modes = whole_number("n_modes", n_modes, minimum=1)
+    seed = seed_value("seed", seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    batch = tuple(int(b) for b in np.atleast_1d(batch)) if np.size(batch) else ()
+    if isinstance(batch, (str, bytes)):
+        raise ConfigError(f"batch: {batch!r} is not a shape; give a tuple of whole numbers, e.g. (100,)")
+    batch = tuple(whole_number("batch", b) for b in np.atleast_1d(batch).tolist()) if np.size(batch) else ()
     M = _num_pathways(equations)
+    check_memory(f"an initial state of batch {batch}", 8.0 * 4 * M * n_modes * float(np.prod(batch, dtype=float)),
+                 "use a smaller batch (number of members)")
     p0 = scale * rng.standard_normal((*batch, M, int(n_modes)))
     q0 = np.sqrt(p0**2 + c)
     return qp_initial_state(equations, q0, p0)

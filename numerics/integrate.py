@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from pathdyn.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, whole_number
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.compile import CompiledRHS, compile_rhs
 from pathdyn.numerics.rosenbrock import BlowUp
@@ -30,14 +31,17 @@ __all__ = ["integrate", "METHODS"]
 METHODS = JACOBIAN
 
 
-def _as_float_array(value, name):
+def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
+    """Bytes of the recorded output: the state, K and the loss per output time, plus the solver's copy."""
     try:
-        array = np.asarray(value, dtype=float)
+        size = int(np.size(initial_state))
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected numbers, got {value!r}") from None
-    return array
+        size = f.num_state
+    return 8.0 * num_points * (3 * size + size // max(f.num_state, 1))
 
 
+def _as_float_array(value, name):
+    return real_array(name, value)
 
 
 class _Ensemble:
@@ -62,6 +66,9 @@ class _Ensemble:
             problems.append("initial_state contains NaN or infinite values")
         if not np.all(np.isfinite(S)):
             problems.append("singular_values contain NaN or infinite values")
+        elif np.any(S <= 0) or np.any(S > MAX_MAGNITUDE):
+            problems.append(f"singular_values must lie in (0, {MAX_MAGNITUDE:g}] (larger ones stall the integrator), "
+                            f"got {np.min(S):g} .. {np.max(S):g}")
         self.batch = y0.shape[:-2]
         self.num_modes = y0.shape[-1]
         member_shape = (*self.batch, self.num_modes)
@@ -71,11 +78,17 @@ class _Ensemble:
             problems.append(f"singular_values of shape {S.shape} do not broadcast to (*batch, n_modes) = {member_shape}")
         parameters = dict(parameters or {})
         values = [S]
+        # the typed layout says which parameter is an input variance (never the symbol's name)
+        variances = {str(record.symbol) for record in f.parameter_layout if record.role == "lambda"}
         for name in f.parameter_names[1:]:
             if name not in parameters:
                 problems.append(f"parameters: missing {name!r} (the equations need {', '.join(f.parameter_names[1:])})")
                 continue
             value = _as_float_array(parameters.pop(name), f"parameters[{name!r}]")
+            if name in variances and not (np.all(np.isfinite(value)) and np.all(value > 0)
+                                          and np.all(value <= MAX_MAGNITUDE)):
+                problems.append(f"parameters[{name!r}]: input variances must lie in (0, {MAX_MAGNITUDE:g}], "
+                                f"got {value.ravel().tolist()[:6]}")
             try:
                 values.append(np.broadcast_to(value, member_shape))
             except ValueError:
@@ -276,38 +289,33 @@ def integrate(
     """
     started = time.perf_counter()
     f = compile_rhs(equations_or_compiled)
-    request = _request(method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold, max_step,
-                       use_jacobian)
+    request = _request(f, initial_state, method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold,
+                       max_step, use_jacobian)
     ens = _Ensemble(f, initial_state, singular_values, parameters)
     _check_start(ens)
     # Blow-up is checked on every right-hand-side evaluation (cheaper than an event):
     # a state beyond the threshold only arises on a diverging solution.
-    ens.threshold = blowup_threshold
-    ens.exact_above = min(blowup_threshold, 1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
+    ens.threshold = request.blowup_threshold
+    ens.exact_above = min(request.blowup_threshold,
+                          1e6 * max(1.0, float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0))
     output = SOLVERS[method](ens, request)
     return _to_trajectory(ens, output, request, time.perf_counter() - started, provenance)
 
 
-def _request(method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold, max_step,
-             use_jacobian) -> SolveRequest:
-    """The options of :func:`integrate`, checked, with the output times resolved."""
+def _request(f: CompiledRHS, initial_state, method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold,
+             max_step, use_jacobian) -> SolveRequest:
+    """The options of :func:`integrate`, checked, with the output times resolved (and their memory estimated)."""
     if method not in SOLVERS:
         raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(SOLVERS)}")
-    try:
-        t_max = float(t_max)
-    except (TypeError, ValueError):
-        raise ConfigError(f"t_max: expected a number, got {t_max!r}") from None
-    if not np.isfinite(t_max) or t_max <= 0:
-        raise ConfigError(f"t_max: must be a positive finite time, got {t_max}")
-    for name, value in (("rtol", rtol), ("atol", atol), ("blowup_threshold", blowup_threshold)):
-        if not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{name}: must be positive and finite, got {value}")
-    if loss_tol is not None and not (np.isfinite(loss_tol) and loss_tol > 0):
-        raise ConfigError(f"loss_tol: must be positive and finite (or None), got {loss_tol}")
+    t_max = real_number("t_max", t_max, positive=True, example="40")
+    rtol = real_number("rtol", rtol, positive=True, below=1.0, example="1e-8")
+    atol = real_number("atol", atol, positive=True, example="1e-10")
+    blowup_threshold = real_number("blowup_threshold", blowup_threshold, positive=True)
+    loss_tol = real_number("loss_tol", loss_tol, positive=True, allow_none=True)
     if t_eval is None:
-        if int(num_points) < 2:
-            raise ConfigError(f"num_points: need at least 2 output times, got {num_points}")
-        t_eval = np.linspace(0.0, t_max, int(num_points))
+        num_points = whole_number("num_points", num_points, minimum=2)
+        check_memory(f"num_points={num_points}", _output_bytes(f, num_points, initial_state), "use a smaller num_points")
+        t_eval = np.linspace(0.0, t_max, num_points)
     else:
         t_eval = _as_float_array(t_eval, "t_eval").ravel()
         if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pathdyn.checks import check_memory, real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.initial import draw_initial_state
@@ -219,6 +220,13 @@ def compute_phase_panel(equations, init_scale: float, S: float = 10.0, t_max: fl
     f = compile_rhs(equations)
     if f.num_pathways != 2:
         raise ConfigError(f"equations: phase planes need exactly 2 pathways, got {f.num_pathways}")
+    num_members = whole_number("num_members", num_members, minimum=1)
+    num_points = whole_number("num_points", num_points, minimum=2)
+    grid_points = whole_number("grid_points", grid_points, minimum=2)
+    S = real_number("S", S, positive=True, example="10")
+    # the state (4 per member), K (2) and the loss per output time, plus the solver's copy
+    check_memory(f"num_members={num_members} x num_points={num_points}", 8.0 * num_members * num_points * 15,
+                 "use fewer trajectories (--num-trajectories) or output times")
     y0 = draw_initial_state(f.equations, 1, init_scale, seed=seed, c=c, batch=(num_members,))
     if race_equations is not None and c > 0:
         traj = integrate_race_form(race_equations, y0, [S], t_max, qp_equations=f, num_points=num_points,

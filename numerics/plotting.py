@@ -178,3 +178,10 @@ def plot_phase_planes(panels, path=None, max_trajectories: int = 100):
         fontsize=9,
     )
     return finish_figure(fig, path)
+
+
+def supported_plot_suffixes() -> tuple:
+    """File suffixes (without the dot) matplotlib can save figures as, e.g. ``("eps", "pdf", "png", ...)``."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))

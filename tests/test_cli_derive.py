@@ -34,6 +34,10 @@ def test_fragment(capsys):
 
 def test_json_file_with_dimensions(tmp_path, capsys):
     path = tmp_path / "sub" / "eqs.json"
+    # a missing output directory is refused before any work (a typo would otherwise create a tree)
+    assert main(["derive", "--depths", "2,3", "-o", str(path)]) == 2
+    assert "does not exist; create it first" in capsys.readouterr().err
+    path.parent.mkdir()
     assert main(["derive", "--depths", "2,3", "--n-in", "8", "--n-out", "15", "--general",
                  "--format", "json", "-o", str(path)]) == 0
     assert capsys.readouterr().out == ""

@@ -238,7 +238,7 @@ def test_json_round_trip(arch, tmp_path):
             assert loaded.modes[(a, str(x)[0])] == f
         assert [e for _, e in loaded.conserved] == [inv.expr for inv in modes.invariants]
         assert [loaded.strengths[a] for a in range(1, len(arch.depths) + 1)] == list(modes.strengths)
-    # the loader's fast path builds exactly what plain sympify builds
+    # the safe loader builds exactly what plain sympify builds
     data = json.loads(text)
     for entry in data["gradient_flow"]:
         assert loaded.gradient_flow[(entry["pathway"], entry["layer"])] == sp.sympify(entry["rhs"], locals=STR)

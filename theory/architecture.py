@@ -252,6 +252,8 @@ class Architecture:
             raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
         except tomllib.TOMLDecodeError as error:
             raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
+        except UnicodeDecodeError as error:
+            raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
         if "graph" in data:
             raise ArchitectureError(
                 f"architecture file {str(path)!r} holds a [graph]: this command takes parallel pathways; run graphs "

@@ -421,6 +421,8 @@ def _read_toml(path) -> dict:
         raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
     except tomllib.TOMLDecodeError as error:
         raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
 
 
 def load_architecture_toml(path):

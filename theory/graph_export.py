@@ -268,8 +268,8 @@ def graph_equations_to_json(equations: GraphEquations) -> str:
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "description": "tau dW_e/dt = -dL/dW_e with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
-        " reduced equations of one mode; rebuild each expression with"
-        " sympy.sympify(text, locals={'Str': sympy.core.symbol.Str})",
+        " reduced equations of one mode; each expression is a sympy srepr: rebuild it with"
+        " pathdyn.theory.graph_export.load_graph_equations_json, which runs no code (sympy.sympify executes the text)",
         "graph": graph.to_dict(),
         "symbols": symbols,
         "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
@@ -319,9 +319,13 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
     """
     if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
         try:
-            source = Path(source).read_text()
+            source = Path(source).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"equations JSON: file {str(source)!r} not found; check the path") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"equations JSON: {str(source)!r} is not UTF-8 text (byte {error.start}); re-export it") from None
+        except OSError as error:
+            raise ConfigError(f"equations JSON: cannot read {str(source)!r} ({error.strerror or error})") from None
     try:
         data = json.loads(source)
     except json.JSONDecodeError as error:

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pathdyn.checks import check_memory, real_array
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.alignment import input_alignment
@@ -225,7 +226,10 @@ def initialize_weights(
 
 
 def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ConfigError(f"dtype: {dtype!r} is not a dtype; use float64 (default) or float32") from None
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ConfigError(f"dtype: {dtype} is not supported; use float64 (default) or float32")
     return dtype
@@ -270,7 +274,7 @@ def load_weights(path) -> list:
         match = re.fullmatch(r"W_(\d+)_(\d+)", name)
         if not match:
             raise ConfigError(f"weights file {str(path)!r}: unexpected array {name!r}; arrays must be named W_<pathway>_<layer> (1-based)")
-        found[(int(match.group(1)), int(match.group(2)))] = arrays[name]
+        found[(int(match.group(1)), int(match.group(2)))] = real_array(f"weights file {str(path)!r}: {name}", arrays[name])
     if not found:
         raise ConfigError(f"weights file {str(path)!r} holds no W_<pathway>_<layer> arrays")
     num_paths = max(a for a, _ in found)
@@ -297,7 +301,7 @@ def _check_weights(weights, sizes, dtype) -> list:
             continue
         layers = []
         for d, w in enumerate(path_w):
-            w = np.asarray(w)
+            w = real_array(f"weights: W_{a + 1}_{d + 1}", w, error=ArchitectureError)
             expected = (s[d + 1], s[d])
             if w.shape != expected:
                 problems.append(f"W_{a + 1}_{d + 1} has shape {w.shape}, expected {expected} (outputs, inputs)")
@@ -789,6 +793,20 @@ class _Recorder:
         return out.swapaxes(0, 1) if lead else out
 
 
+def _check_run_memory(sizes, dataset, records: int, batch: int, dtype) -> None:
+    """Refuse before allocating a run that cannot fit (weights, gradients, activations, records)."""
+    itemsize = np.dtype(dtype).itemsize
+    weights = sum(s[d] * s[d + 1] for s in sizes for d in range(len(s) - 1))
+    activations = sum(n for s in sizes for n in s) * dataset.num_samples
+    modes = min(dataset.n_in, dataset.n_out)
+    # per record: the projection U^T Omega_a V, the loss, t and step (and the record list itself)
+    record_bytes = records * (batch * (len(sizes) * modes * modes + 1) + 4) * 8
+    # current weights and one gradient per layer, the final weights kept per seed, activations forward and back
+    needed = itemsize * (3 * weights * batch + 2 * activations) + record_bytes
+    check_memory(f"a network of {weights:,} weights with {batch} seed(s) and {records:,} records",
+                 needed, "use a smaller width, fewer seeds or a larger record_every")
+
+
 def _check_number(name, value, positive=True):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (positive and value <= 0):
         raise ConfigError(f"{name}: {value!r} is not a finite number > 0; e.g. {name}=0.005")
@@ -958,6 +976,8 @@ def simulate_gd(
     sizes = network_widths(architecture, dataset.n_in, dataset.n_out, width)
     depths = tuple(len(s) - 1 for s in sizes)
     batch = seeds is not None
+    if batch and (isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray))):
+        raise ConfigError(f"seeds: {seeds!r} is not a list of seeds; give e.g. seeds=[0, 1, 2] (or seed=5 for one network)")
     seed_list = [_check_seed(s) for s in seeds] if batch else [_check_seed(seed)]
     if batch and not seed_list:
         raise ConfigError("seeds: empty list; give at least one seed")
@@ -971,6 +991,7 @@ def simulate_gd(
         widest = max(n for s in sizes for n in s[1:-1]) if any(len(s) > 2 for s in sizes) else 0
         deferred_rank = default_deferred_rank(widest, P)
     time_per_step = learning_rate * (2 * P if loss == "paper" else 1)
+    _check_run_memory(sizes, dataset, steps // record_every + 2, len(seed_list), dtype)
     record_steps = list(range(0, steps + 1, record_every))
     if record_steps[-1] != steps:
         record_steps.append(steps)

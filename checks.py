@@ -1,0 +1,143 @@
+"""Validators shared by the public API and the command line: one place per class of bad input.
+
+Each returns the cleaned value or raises a :class:`~pathdyn.errors.ConfigError` (or
+:class:`~pathdyn.errors.DatasetError` for data) whose one-line message names the
+argument, the bad value and the fix. ``bool`` is never accepted as a number.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+from pathdyn.errors import ConfigError, DatasetError
+
+__all__ = [
+    "MAX_MAGNITUDE",
+    "available_memory_bytes",
+    "check_memory",
+    "real_array",
+    "real_number",
+    "seed_value",
+    "whole_number",
+]
+
+#: Largest singular value or data entry accepted. Squares of these values enter the
+#: right-hand sides and the loss, and float64 overflows at about 1.8e308: the
+#: integrator already stalls (without finishing) at 1e150, while 1e100 integrates in
+#: seconds. Anything larger is refused up front.
+MAX_MAGNITUDE = 1e100
+
+GIB = 1024.0**3
+
+
+def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` >= ``minimum`` (and <= ``maximum``); integral floats like 3.0 pass, 2.7 does not."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}: {value!r} is not a whole number; give an integer >= {minimum}")
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    elif math.isfinite(float(value)) and float(value).is_integer():
+        number = int(value)
+    else:
+        raise ConfigError(f"{name}: {value!r} is not a whole number; give an integer >= {minimum}")
+    if number < minimum:
+        raise ConfigError(f"{name}: {number} is below {minimum}; give an integer >= {minimum}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name}: {number} is above the limit {maximum}; give an integer <= {maximum}")
+    return number
+
+
+def real_number(name: str, value, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
+                allow_none: bool = False, example: str = "") -> float | None:
+    """``value`` as a finite ``float`` with the given sign (and ``< below``); ``None`` only if ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    hint = f"; e.g. {name}={example}" if example else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}: {value!r} is not a real number{hint}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: {number} is not finite; give a finite number{hint}")
+    if positive and number <= 0:
+        raise ConfigError(f"{name}: {number} is not positive; give a number > 0{hint}")
+    if nonnegative and number < 0:
+        raise ConfigError(f"{name}: {number} is negative; give a number >= 0{hint}")
+    if below is not None and number >= below:
+        raise ConfigError(f"{name}: {number} is not below {below:g}; give a number < {below:g}{hint}")
+    return number
+
+
+def seed_value(name: str, value):
+    """A seed: a whole number >= 0 or a ``numpy.random.Generator`` (returned unchanged)."""
+    if isinstance(value, np.random.Generator):
+        return value
+    return whole_number(name, value, minimum=0)
+
+
+def real_array(name: str, value, error=ConfigError) -> np.ndarray:
+    """``value`` as a float64 array; strings, objects, complex numbers and booleans are refused."""
+    array = value if isinstance(value, np.ndarray) else None
+    if array is None:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as problem:
+            raise error(f"{name}: not an array of numbers ({problem}); give real numbers") from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise error(f"{name}: complex values (dtype {array.dtype}); give real numbers (take .real only if the imaginary part is noise)")
+    if kind not in "iuf":
+        raise error(f"{name}: dtype {array.dtype} is not numeric; give real numbers (check for strings, ragged rows or booleans)")
+    return array.astype(float, copy=False)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can still give, from ``/proc/meminfo`` (``MemAvailable``) or ``os.sysconf``; ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_memory(what: str, nbytes: float, fix: str, available: int | None = None) -> None:
+    """Refuse, before allocating, a run whose arrays need more memory than is available.
+
+    Parameters
+    ----------
+    what : str
+        What needs the memory, e.g. ``"width 100000: weights and buffers"``.
+    nbytes : float
+        The estimate in bytes.
+    fix : str
+        What to change, e.g. ``"use a smaller --width"``.
+    available : int, optional
+        Bytes available (default :func:`available_memory_bytes`).
+
+    Raises
+    ------
+    ConfigError
+        If ``nbytes`` exceeds the available memory.
+    """
+    available = available_memory_bytes() if available is None else available
+    if available is not None and nbytes > available:
+        raise ConfigError(
+            f"{what} needs about {nbytes / GIB:.3g} GiB but {available / GIB:.3g} GiB of memory are available; {fix}"
+        )
+
+
+def check_magnitude(name: str, array: np.ndarray, error=DatasetError) -> None:
+    """Refuse entries beyond :data:`MAX_MAGNITUDE` (the integrator stalls and squares overflow)."""
+    if array.size:
+        largest = float(np.max(np.abs(array)))
+        if largest > MAX_MAGNITUDE:
+            raise error(f"{name}: an entry of magnitude {largest:.3g} exceeds {MAX_MAGNITUDE:g}; rescale the data (the dynamics only scale with it)")
