@@ -9,7 +9,7 @@ STAMP := $(VENV)/.pathdyn-installed
 
 DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 
-.PHONY: run test test-slow bench docs notebooks clean
+.PHONY: run test test-slow lint bench docs notebooks clean
 
 $(STAMP): pyproject.toml setup.py validation/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ docs: $(DOCS_STAMP)
 # Execute every notebook in examples/ (small CI settings; each says how to run the full version).
 notebooks: $(DOCS_STAMP)
 	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/ tests/test_notebooks_paired.py
+
+# ruff (pyflakes + pycodestyle rules, configured in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	$(BIN)/python -m ruff check .
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

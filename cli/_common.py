@@ -165,3 +165,10 @@ def add_cluster_arguments(parser) -> None:
                        help="train the networks on a local Dask cluster of N processes (same results, bit for bit)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="train them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def add_device_argument(parser) -> None:
+    """``--device``: where the networks train (the numpy engine, or the PyTorch engine on a device)."""
+    parser.add_argument("--device", default="numpy",
+                        help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device "
+                             "(pip install 'pathdyn[gpu]')")

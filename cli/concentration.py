@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
+from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
@@ -48,7 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--t-max", type=float, default=CONCENTRATION_DEFAULTS["t_max"], help=f"training time (default {CONCENTRATION_DEFAULTS['t_max']:g})")
     add_max_steps_argument(parser)
     parser.add_argument("--no-race", action="store_true", help="skip the race oracle")
-    parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
+    add_device_argument(parser)
     parser.add_argument("-o", "--output", default=None, help="conc.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")

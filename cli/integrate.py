@@ -139,7 +139,6 @@ def _architecture_for_inputs(args, lam):
 
 
 def initial_state_from_args(args, equations, num_modes: int):
-    import numpy as np
 
     from pathdyn.numerics.initial import draw_initial_state, qp_initial_state
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pathdyn.cli._common import dataset_file, file_plan, random_singular_values
+from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, random_singular_values
 from pathdyn.errors import ConfigError, DatasetError
 
 COMMAND = "simulate"
@@ -51,7 +51,7 @@ def add_arguments(parser) -> None:
     train.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
     train.add_argument("--threads", type=int, default=1,
                        help="cores to use (default 1): pathways run in parallel first, the rest goes to BLAS")
-    train.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
+    add_device_argument(train)
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, help="output .npz (t, step, K, loss, UtOmegaV, singular_values, config)")
     out.add_argument("--save-weights", metavar="FILE.npz", default=None, help="write the final weights (arrays W_<a>_<d>)")

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import replace
 
-from pathdyn.cli._common import add_cluster_arguments, add_max_steps_argument
+from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import models_with_mappings
 
@@ -88,7 +88,7 @@ def add_arguments(parser) -> None:
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
     add_max_steps_argument(parser)
     parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
-    parser.add_argument("--device", default="numpy", help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device (pip install 'pathdyn[gpu]')")
+    add_device_argument(parser)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw error vs width and one K(t) overlay per case")

@@ -180,7 +180,8 @@ SREPR_ALPHABET = "()',.=_ -+*/eE0123456789AFIMPRSTZadilmnorstuxy[]{}:;\\\"\n"
 @settings(max_examples=100, deadline=None)
 @given(text=st.one_of(
     st.text(alphabet=SREPR_ALPHABET, max_size=60),
-    st.from_regex(r"(Add|Mul|Pow|Integer|Symbol|Float|Rational|MatMul)\((Integer\(-?\d{1,6}\)|'[a-z]{0,3}'|\d+)(, ?(Integer\(\d{1,5}\)|Rational\(\d+, ?\d+\)|Symbol\('x'\)))?\)",
+    st.from_regex(r"(Add|Mul|Pow|Integer|Symbol|Float|Rational|MatMul)\((Integer\(-?\d{1,6}\)|'[a-z]{0,3}'|\d+)"
+                  r"(, ?(Integer\(\d{1,5}\)|Rational\(\d+, ?\d+\)|Symbol\('x'\)))?\)",
                   fullmatch=True),
 ))
 def test_parse_srepr_never_fails_otherwise(text):

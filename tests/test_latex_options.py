@@ -76,7 +76,9 @@ def _expand_prod(tex):
         low, high, a = int(match.group(1)), int(match.group(2)), match.group(3)
         return " ".join(f"W_{{{a}}}^{{({k})}}" for k in range(high, low - 1, -1))
 
-    return re.sub(r"\\prod_\{k=(\d+)\}\^\{(\d+)\} W_\{(\d+)\}\^\{\(k\)\}", expand, tex).replace(r"\left(", r"\bigl(").replace(r"\right)", r"\bigr)")  # \prod gets taller parentheses
+    # \prod gets taller parentheses
+    expanded = re.sub(r"\\prod_\{k=(\d+)\}\^\{(\d+)\} W_\{(\d+)\}\^\{\(k\)\}", expand, tex)
+    return expanded.replace(r"\left(", r"\bigl(").replace(r"\right)", r"\bigr)")
 
 
 def _joined(tex):

@@ -53,7 +53,7 @@ from sympy.printing.repr import ReprPrinter
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
-from pathdyn.theory.modes import ModeEquations, input_variance_symbol
+from pathdyn.theory.modes import ModeEquations
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 from pathdyn.theory.safe_parse import parse_srepr
 

@@ -231,7 +231,7 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) 
         r"\usepackage{amsmath}",
         r"\allowdisplaybreaks",
         r"\begin{document}",
-        rf"\section*{{Learning equations of a linear network on a graph}}",
+        r"\section*{Learning equations of a linear network on a graph}",
         rf"Edges {edges}; {inputs}.",
         r"The edge $u \to v$ carries the matrix $W_{v \leftarrow u}$; a node sums its incoming edges; "
         r"$\Omega$ is the sum over the paths from $x$ to $y$ of the products of the edge matrices.",

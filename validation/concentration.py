@@ -301,7 +301,6 @@ def measure_concentration(
     unfinished = 0
     if do_race:
         from pathdyn.numerics.alignment import check_alignment
-        from pathdyn.numerics.race import race_final_strengths
 
         # the race ends at sum_a K_a = S / lambda (lambda = 1 for whitened inputs); misaligned
         # inputs have no per-mode race and are refused

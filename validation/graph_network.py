@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
-from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
+from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import _is_int
