@@ -53,8 +53,13 @@ def _run_integrate(**override):
     return integrate(EQUATIONS, Y0, [2.0, 1.0], t_max, **options)
 
 
+
+def fractional(low: float, high: float):
+    """Floats in ``[low, high]`` that are not whole numbers (3.0 is a valid count, 2.7 is not)."""
+    return st.floats(low, high).filter(lambda x: not float(x).is_integer())
+
 @SETTINGS
-@given(value=st.one_of(NOT_NUMBERS, NON_FINITE, st.integers(max_value=1), st.floats(2.1, 3.9)))
+@given(value=st.one_of(NOT_NUMBERS, NON_FINITE, st.integers(max_value=1), fractional(2.1, 3.9)))
 def test_integrate_num_points(value):
     _expect_named_error(lambda: _run_integrate(num_points=value), "num_points")
 
@@ -95,7 +100,7 @@ def test_draw_initial_state_seed(seed):
 
 
 @SETTINGS
-@given(n_modes=st.one_of(st.integers(max_value=0), st.text(max_size=3), st.floats(1.1, 2.9), st.just(None)))
+@given(n_modes=st.one_of(st.integers(max_value=0), st.text(max_size=3), fractional(1.1, 2.9), st.just(None)))
 def test_draw_initial_state_n_modes(n_modes):
     _expect_named_error(lambda: draw_initial_state(EQUATIONS, n_modes, 0.1), "n_modes")
 
@@ -155,7 +160,7 @@ def test_simulate_learning_rate(value):
 
 
 @SETTINGS
-@given(steps=st.one_of(st.integers(max_value=-1), st.floats(0.5, 1.5), st.text(max_size=2), st.just(None)))
+@given(steps=st.one_of(st.integers(max_value=-1), fractional(0.5, 1.5), st.text(max_size=2), st.just(None)))
 def test_simulate_steps(steps):
     _expect_named_error(lambda: _simulate(steps=steps), "steps")
 
