@@ -46,7 +46,7 @@
 #   0.0194, 0.0085, 0.0034 of S_1 (sampling noise 0.0039 at width 2048); q/p on the same
 #   networks 0.0122, 0.0163, 0.0145, 0.0155, 0.0167; single networks scatter 0.107 ... 0.021.
 #   DEPTHS = (4, 4): DMFT 0.016 at width 2048 (noise 0.0078), q/p 0.059.
-DEPTHS = (3, 3)            # two pathways; (4, 4) for depth 4 (the DMFT then costs about twice as much)
+DEPTHS = (3, 3)            # two pathways; (4, 4) for depth 4 (about twice the cost)
 SIGMA = 0.5                # Gaussian init scale of every layer (hidden entries of variance sigma^2 / N)
 WIDTHS = (128, 256, 512)   # hidden widths N
 SEEDS = tuple(range(8))    # networks per width
@@ -242,14 +242,14 @@ plt.show()
 #
 # - **The DMFT predicts the seed mean.** The networks' mean stays within about two
 #   standard errors of the DMFT over the whole run (last row of the figure), and the
-#   error of the pathway sum falls with width as the finite-width bias goes (about 2% of
-#   `S_1` at width 128, under 1% at 512). Per pathway the comparison is limited by the
+#   error of the pathway sum falls with width as the finite-width bias goes (1.2-3.4% of
+#   `S_1` at width 128, 0.2-1.1% at 512, in the three seed sets). Per pathway the comparison is limited by the
 #   seeds, not by the theory: in the full run (16 seeds, widths to 2048; `docs/dmft.md`,
 #   *Measured*) the per-pathway error falls to 0.34% of `S_1` at width 2048 for depth 3,
 #   within its sampling noise of 0.39%.
 # - **q/p stays off by a floor.** The q/p model, even started from every network's own
 #   initial weights, learns each mode too late: its pathway sum lags the networks' mean by
-#   2.5-3% of `S_1` during the rise, at every width, far outside the noise. The floor does
+#   2.4-3.1% of `S_1` during the rise, at every width, far outside the noise. The floor does
 #   not shrink with width, so it is the model's error, not finite width: a Gaussian hidden
 #   layer opens new directions that the q/p coordinates cannot hold (`docs/theory.md`,
 #   *Where each model is exact*; `docs/dmft.md`, *Orthogonal hidden layers*). Per pathway
@@ -265,6 +265,9 @@ plt.show()
 #   (compare the noise column), not a failure of the DMFT. The DMFT is a theory of the
 #   mean; for which pathway wins in one network, use the race oracle (`docs/dmft.md`,
 #   *Single networks*).
-# - **Depth.** With `DEPTHS = (4, 4)` the picture is the same with a larger scatter and a
-#   larger q/p floor (5.9% of `S_1` at width 2048, DMFT 1.6% with noise 0.8%); at depth 7
+# - **Depth.** With `DEPTHS = (4, 4)` the picture is the same with a larger scatter, a
+#   larger q/p floor and slower convergence in width. At these settings (seeds 0-7) the
+#   q/p pathway sum is 10-11% of `S_1` off at every width while the DMFT's is 7.5%, 0.3%
+#   and 2.7% (noise 2.9%, 0.2%, 1.2%) at widths 128, 256, 512; in the full run, per pathway,
+#   q/p 5.9% against the DMFT's 1.6% (noise 0.8%) at width 2048. At depth 7
 #   finite networks are still far from the limit at width 1024 (`docs/dmft.md`, *Depth 7*).
