@@ -176,60 +176,58 @@ plt.show()
 # - **DMFT**: `max |<K>_seeds - K_DMFT|`, and the sampling noise of the seed mean where
 #   that maximum sits (`std_seeds(K) / sqrt(seeds)`): an error at or below the noise means
 #   the networks' mean agrees with the DMFT as far as these seeds can tell;
-# - **q/p**: `max |<K_qp>_seeds - <K>_seeds|`, the q/p model on the same networks;
+# - **q/p**: `max |<K_qp>_seeds - <K>_seeds|`, the q/p model on the same networks; its
+#   noise is that of the paired difference `K_qp - K` (each network against the q/p
+#   model from its own start), far smaller than the networks' own scatter;
 # - **summed over pathways**: the same for `sum_a K_{a alpha}`, where the race between the
 #   two pathways cancels, so the noise is far smaller and the check far sharper;
 # - **scatter**: `max std_seeds(K)`, how far single networks spread.
 
 # %%
-def max_error(mean, reference, spread, seeds):
-    """``max |mean - reference| / S_1`` and the sampling noise of ``mean`` where that maximum sits."""
-    difference = np.abs(mean - reference)
-    where = np.unravel_index(np.argmax(difference), difference.shape)
-    return difference[where] / S1, spread[where] / math.sqrt(seeds) / S1
+def max_error(differences):
+    """``max |<d>_seeds| / S_1`` of per-seed differences ``d`` (time, seed, ...) and the sampling noise there."""
+    mean = differences.mean(axis=1)
+    where = np.unravel_index(np.argmax(np.abs(mean)), mean.shape)
+    noise = differences.std(axis=1, ddof=1)[where] / math.sqrt(differences.shape[1])
+    return abs(mean[where]) / S1, noise / S1
 
 
 def seed_mean_errors(K_net, K_qp, K_theory):
-    """Seed-mean errors of the DMFT and of q/p, per pathway and summed over pathways, and the scatter (units of S_1)."""
-    seeds = K_net.shape[1]
-    mean, spread = K_net.mean(axis=1), K_net.std(axis=1, ddof=1)
-    total = K_net.sum(axis=2)                       # (time, seed, modes): the race between pathways cancels
-    total_mean, total_spread = total.mean(axis=1), total.std(axis=1, ddof=1)
-    dmft, noise = max_error(mean, K_theory, spread, seeds)
-    summed, summed_noise = max_error(total_mean, K_theory.sum(axis=1), total_spread, seeds)
-    return {
-        "dmft": dmft, "noise": noise,
-        "qp": np.max(np.abs(K_qp.mean(axis=1) - mean)) / S1,
-        "dmft_summed": summed, "summed_noise": summed_noise,
-        "qp_summed": np.max(np.abs(K_qp.sum(axis=2).mean(axis=1) - total_mean)) / S1,
-        "scatter": np.max(spread) / S1,
+    """Seed-mean errors of the DMFT and of q/p, per pathway and summed over pathways, with their noise (units of S_1)."""
+    total_net, total_qp = K_net.sum(axis=2), K_qp.sum(axis=2)   # (time, seed, modes): the race between pathways cancels
+    errors = {
+        "dmft": max_error(K_net - K_theory[:, None]),
+        "qp": max_error(K_qp - K_net),                          # paired: q/p from each network's own start
+        "dmft summed": max_error(total_net - K_theory.sum(axis=1)[:, None]),
+        "qp summed": max_error(total_qp - total_net),
     }
+    return errors, np.max(K_net.std(axis=1, ddof=1)) / S1
 
 
-rows = {width: seed_mean_errors(networks[width].K, qp[width], K_dmft) for width in WIDTHS}
-print(f"depths {DEPTHS}, sigma {SIGMA}, eta {LEARNING_RATE}, t_max {t[-1]:g}, {len(SEEDS)} seeds; errors / S_1")
-print(f"{'':>6} {'per pathway':^26} | {'summed over pathways':^26} |")
-print(f"{'width':>6} {'DMFT':>8} {'noise':>8} {'q/p':>8} | {'DMFT':>8} {'noise':>8} {'q/p':>8} | {'scatter':>8}")
-for width, r in rows.items():
-    print(f"{width:>6} {r['dmft']:8.4f} {r['noise']:8.4f} {r['qp']:8.4f} | "
-          f"{r['dmft_summed']:8.4f} {r['summed_noise']:8.4f} {r['qp_summed']:8.4f} | {r['scatter']:8.4f}")
+results = {width: seed_mean_errors(networks[width].K, qp[width], K_dmft) for width in WIDTHS}
+print(f"depths {DEPTHS}, sigma {SIGMA}, eta {LEARNING_RATE}, t_max {t[-1]:g}, {len(SEEDS)} seeds; "
+      "seed-mean error +- sampling noise, / S_1")
+print(f"{'':>6} {'per pathway':^33} | {'summed over pathways':^33} |")
+print(f"{'width':>6} {'DMFT':>16} {'q/p':>16} | {'DMFT':>16} {'q/p':>16} | {'scatter':>8}")
+for width, (errors, scatter) in results.items():
+    cells = [f"{error:.4f} +- {noise:.4f}" for error, noise in errors.values()]
+    print(f"{width:>6} {cells[0]:>16} {cells[1]:>16} | {cells[2]:>16} {cells[3]:>16} | {scatter:8.4f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.6))
 w = np.array(WIDTHS)
-ax.errorbar(w, [rows[n]["dmft"] for n in WIDTHS], yerr=[rows[n]["noise"] for n in WIDTHS], marker="o", capsize=3,
-            label="DMFT, per pathway (bar: sampling noise)")
-ax.errorbar(w * 1.03, [rows[n]["dmft_summed"] for n in WIDTHS], yerr=[rows[n]["summed_noise"] for n in WIDTHS],
-            marker="s", capsize=3, label="DMFT, summed over pathways")
-ax.plot(w, [rows[n]["qp"] for n in WIDTHS], marker="^", ls="--", label="q/p, per pathway")
-ax.plot(w, [rows[n]["qp_summed"] for n in WIDTHS], marker="v", ls="--", label="q/p, summed")
-ax.plot(w, [rows[n]["scatter"] for n in WIDTHS], marker="x", ls=":", color="grey", label="scatter of single networks")
+styles = {"dmft": ("o", "-", "DMFT, per pathway"), "qp": ("^", "--", "q/p, per pathway"),
+          "dmft summed": ("s", "-", "DMFT, summed over pathways"), "qp summed": ("v", "--", "q/p, summed")}
+for shift, (key, (marker, line, label)) in enumerate(styles.items()):
+    error, noise = np.array([results[n][0][key] for n in WIDTHS]).T
+    ax.errorbar(w * 1.03 ** shift, error, yerr=noise, marker=marker, ls=line, capsize=3, label=label)
+ax.plot(w, [results[n][1] for n in WIDTHS], marker="x", ls=":", color="grey", label="scatter of single networks")
 ax.set_xscale("log", base=2)
 ax.set_yscale("log")
 ax.set_xticks(w, [str(n) for n in WIDTHS])
 ax.set_xlabel("width $N$")
 ax.set_ylabel(r"$\max_t |\langle K\rangle_{seeds} - K_{th}| / S_1$")
-ax.legend(fontsize=7)
+ax.legend(fontsize=7, title="bars: sampling noise", title_fontsize=7)
 fig.tight_layout()
 plt.show()
 
@@ -238,31 +236,33 @@ plt.show()
 #
 # Measured at these CI settings with three disjoint sets of 8 seeds (0-7, 8-15, 16-23),
 # width 512: the DMFT's error on the pathway sum was 0.0068, 0.0020, 0.0109 of `S_1`
-# (noise 0.0037, 0.0040, 0.0099), the q/p model's 0.027, 0.029, 0.027.
+# (noise 0.0037, 0.0040, 0.0099), the q/p model's 0.027, 0.029, 0.027 (noise 0.0016,
+# 0.0009, 0.0014).
 #
-# - **The DMFT predicts the seed mean.** The networks' mean stays within about two
-#   standard errors of the DMFT over the whole run (last row of the figure), and the
-#   error of the pathway sum falls with width as the finite-width bias goes (1.2-3.4% of
-#   `S_1` at width 128, 0.2-1.1% at 512, in the three seed sets). Per pathway the comparison is limited by the
-#   seeds, not by the theory: in the full run (16 seeds, widths to 2048; `docs/dmft.md`,
-#   *Measured*) the per-pathway error falls to 0.34% of `S_1` at width 2048 for depth 3,
-#   within its sampling noise of 0.39%.
+# - **The DMFT predicts the seed mean.** Summed over the pathways, the networks' mean stays
+#   within about two standard errors of the DMFT over the whole run (last row of the
+#   figure), and its error falls with width as the finite-width bias goes (1.2-3.4% of
+#   `S_1` at width 128, 0.2-1.1% at 512, in the three seed sets). Per pathway the
+#   comparison is limited by the seeds, not by the theory: in the full run (16 seeds,
+#   widths to 2048; `docs/dmft.md`, *Measured*) the per-pathway error falls to 0.34% of
+#   `S_1` at width 2048 for depth 3, within its sampling noise of 0.39%.
 # - **q/p stays off by a floor.** The q/p model, even started from every network's own
 #   initial weights, learns each mode too late: its pathway sum lags the networks' mean by
-#   2.4-3.1% of `S_1` during the rise, at every width, far outside the noise. The floor does
-#   not shrink with width, so it is the model's error, not finite width: a Gaussian hidden
-#   layer opens new directions that the q/p coordinates cannot hold (`docs/theory.md`,
-#   *Where each model is exact*; `docs/dmft.md`, *Orthogonal hidden layers*). Per pathway
-#   it is about 1.5% of `S_1` (q/p column; full run 1.67% at width 2048 against the DMFT's
-#   0.34%): smaller than on the sum, because q/p inherits each network's own split of a
-#   mode between the pathways from its start.
+#   2.4-3.1% of `S_1` during the rise, at every width, with a paired sampling noise of
+#   0.1-0.3%. The floor does not shrink with width, so it is the model's error, not finite
+#   width: a Gaussian hidden layer opens new directions that the q/p coordinates cannot
+#   hold (`docs/theory.md`, *Where each model is exact*; `docs/dmft.md`, *Orthogonal hidden
+#   layers*). Each pathway lags by about half of that, 1.4-1.7% of `S_1` (q/p column; full
+#   run 1.67% at width 2048 against the DMFT's 0.34%).
 # - **Single networks scatter.** The thin lines spread around the mean by several percent
 #   of `S_1` below width 1000, shrinking with width roughly as `N^{-1/2}` (the scatter
 #   column; `docs/dmft.md`: 0.107 at width 128 to 0.021 at 2048 for depth 3). Most of it is
 #   the race between the two equal pathways: how each network splits a mode between them,
 #   which cancels in the sum. That is why, with 8 seeds, the per-pathway DMFT error at
-#   widths below 1000 can come out at or above the q/p column: it is noise of the mean
-#   (compare the noise column), not a failure of the DMFT. The DMFT is a theory of the
+#   widths below 1000 can come out at or above the q/p column (seeds 8-15: 0.041 at width
+#   256, four times its noise estimate; an 8-seed standard deviation of a race that splits
+#   modes two ways is itself unreliable). The 16-seed full run measured 0.0166 +- 0.0132
+#   there, and the pathway sum shows no such excess. The DMFT is a theory of the
 #   mean; for which pathway wins in one network, use the race oracle (`docs/dmft.md`,
 #   *Single networks*).
 # - **Depth.** With `DEPTHS = (4, 4)` the picture is the same with a larger scatter, a
