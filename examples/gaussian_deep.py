@@ -40,7 +40,7 @@
 # Parameters: small CI settings (about 10-30 s on 2 shared cores). With 8 seeds the
 # per-pathway seed mean is noisy (sampling noise 1-3% of S_1 below width 1000); the sum over
 # pathways is the sharp check at these settings.
-# Full version (the runs of docs/dmft.md, *Measured*; about 20 minutes on 2 cores):
+# Full version (the runs of docs/dmft.md, *Measured*: about 20 minutes each on 2 shared cores):
 #   WIDTHS = (128, 256, 512, 1024, 2048), SEEDS = tuple(range(16)), T_MAX = 8.0.
 #   Measured there for DEPTHS = (3, 3), per pathway: seed mean vs DMFT 0.0139, 0.0166,
 #   0.0194, 0.0085, 0.0034 of S_1 (sampling noise 0.0039 at width 2048); q/p on the same
