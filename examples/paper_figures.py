@@ -27,10 +27,11 @@
 # weights, and the race oracle's prediction of the final split.
 #
 # **Units.** `simulate_gd(..., loss="paper")` records `t = 2 P eta step` (the units of
-# `docs/theory.md`, *Time units*). With `X = I_8` the flow is the whitened flow for the
-# target `Y`, slowed down by `P = 8` (`docs/theory.md`, *Inputs that are not whitened*):
-# the reduced model runs with the singular values of `Y` itself
-# (`sqrt 15, sqrt 7, sqrt 3, sqrt 3, 1, 1, 1, 1`) to the time `t / P`. No factor is fitted.
+# `docs/theory.md`, *Time units*). With `X = I_8` the inputs are not whitened: every mode
+# has input variance `lambda = 1/8` (`docs/theory.md`, *Inputs that are not whitened*), so
+# the reduced model runs with error `S_alpha - lambda sum_a K_a alpha` on the same clock and
+# ends at `S_alpha / lambda`, the singular values of `Y` itself
+# (`sqrt 15, sqrt 7, sqrt 3, sqrt 3, 1, 1, 1, 1`). No factor is fitted.
 #
 # **Modes.** The hierarchical data are degenerate (`sqrt 3` twice, `1` four times): inside a
 # degenerate block the per-mode split between pathways depends on an arbitrary choice of
@@ -59,7 +60,8 @@ import numpy as np
 from scipy import stats
 
 from pathdyn.numerics import compile_rhs, hierarchical_dataset, integrate, race_final_strengths
-from pathdyn.theory import reduce_to_modes
+from pathdyn.numerics.alignment import check_alignment
+from pathdyn.theory import Architecture, reduce_to_modes
 from pathdyn.validation.compare import compare
 from pathdyn.validation.mapping import map_initial_state
 from pathdyn.validation.network import initialize_weights, simulate_gd
@@ -67,7 +69,8 @@ from pathdyn.validation.network import initialize_weights, simulate_gd
 data = hierarchical_dataset(whitened=False)       # the paper's X = I_8
 P = data.num_samples
 U, S_yx, Vt = data.modes()
-S = S_yx * P                                      # singular values of Y: what the network learns
+LAMBDA = check_alignment(data).input_variances   # X X^T / P = I / 8: every mode's input variance is 1/8
+S = S_yx / LAMBDA                                 # = singular values of Y: what the network learns
 MODES = [0, 1]                                    # the non-degenerate modes
 print("singular values of Y:", np.round(S, 4), "| X X^T / P = I / 8:", np.allclose(data.sigma_x, np.eye(8) / 8))
 
@@ -91,9 +94,9 @@ def qp_state(depth, seed):
 
 
 def theory_of(depth, state, t):
-    f = compile_rhs(reduce_to_modes((depth, depth), model="qp"))
-    trajectory = integrate(f, state.state_array(f), S, float(t[-1]) / P, t_eval=np.asarray(t) / P)
-    return replace(trajectory, t=np.asarray(t))  # back on the network's clock, t = 2 P eta step
+    # the q/p model for inputs that are not whitened: error S_yx - lambda K, ending at S_yx / lambda
+    f = compile_rhs(reduce_to_modes(Architecture((depth, depth), whitened=False), model="qp"))
+    return integrate(f, state.state_array(f), S_yx, float(t[-1]), t_eval=np.asarray(t), parameters={"lambda": LAMBDA})
 
 
 def half_time(trajectory, mode=0):
@@ -129,7 +132,7 @@ for col, depth in enumerate(PHASE_DEPTHS):
         theory = theory_of(depth, state, runs.t)
         final = race_split(depth, state)
         errors[depth, seed] = (
-            compare(member, theory, singular_values=S, blocks=data.degenerate_blocks()).error,
+            compare(member, theory, singular_values=S_yx, blocks=data.degenerate_blocks()).error,
             half_time(member), half_time(theory),
             np.max(np.abs(final[:, MODES] - member.K[-1][:, MODES])) / S[0],
         )
