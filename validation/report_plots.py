@@ -42,11 +42,16 @@ def _error_panel(ax, report, title) -> None:
     from pathdyn.validation.sweep import fit_slope
 
     widths = np.asarray(report.widths, dtype=float)
+    # A DMFT report's slope is fitted on the error of the seed mean (the quantity the theory
+    # predicts), not on single networks: draw the fitted line through what was fitted.
+    ensemble = getattr(report, "ensemble_errors", None)
+    points, summary = ("single networks", "seed mean") if ensemble is not None else ("per seed", "median over seeds")
     for j in range(report.errors.shape[1]):
-        ax.loglog(widths, report.errors[:, j], "o", color="C0", alpha=0.5, ms=4, label="per seed" if j == 0 else None)
-    ax.loglog(widths, report.median_errors, "-", color="C0", label="median over seeds")
+        ax.loglog(widths, report.errors[:, j], "o", color="C0", alpha=0.5, ms=4, label=points if j == 0 else None)
+    ax.loglog(widths, report.median_errors, "-", color="C0", label=summary)
     if np.isfinite(report.slope):
-        _, _, intercept = fit_slope(report.widths, report.errors)
+        fitted = report.errors if ensemble is None else np.asarray(ensemble, dtype=float)[:, None]
+        _, _, intercept = fit_slope(report.widths, fitted)
         low, high = report.slope_ci
         ax.loglog(widths, np.exp(intercept) * widths**report.slope, "--", color="C1",
                   label=f"slope {report.slope:.2f} [{low:.2f}, {high:.2f}]")
