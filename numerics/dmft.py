@@ -43,7 +43,7 @@ from pathdyn.numerics.trajectory import Trajectory
 __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes"]
 
 #: Number of ``(T+1) x (T+1)`` float64 matrices kept per site.
-MATRICES_PER_SITE = 8
+MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
 #: Growth beyond this many times the largest singular value counts as a blow-up.
@@ -100,11 +100,12 @@ class DMFTInitialOverlaps:
 class _Pathway:
     """Causal kernels of one pathway (one mode) on ``T + 1`` time points.
 
-    Site ``k`` (0-based, ``D - 1`` sites) holds ``A`` (kernel of ``f`` on ``g``),
-    ``B`` (kernel of ``g`` on ``f``), ``P = (I - AB)^{-1}``, ``Q = (I - BA)^{-1}``,
-    the responses ``Rf = P A`` and ``Rg = Q B`` and the correlations ``Cf``, ``Cg``.
-    The sources' covariances are ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0)
-    and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
+    Site ``k`` (0-based, ``D - 1`` sites) holds ``P = (I - AB)^{-1}``,
+    ``Q = (I - BA)^{-1}``, the responses ``Rf = P A`` and ``Rg = Q B`` and the
+    correlations ``Cf``, ``Cg``; the memory kernels ``A`` (of ``f`` on ``g``) and ``B``
+    (of ``g`` on ``f``) are needed one row at a time only. The sources' covariances are
+    ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site
+    after (``|b|^2`` at the last site).
     """
 
     def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
@@ -123,26 +124,22 @@ class _Pathway:
         self.sum_e = 0.0  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         L = self.sites
         shape = (size, size)
-        self.A = [np.zeros(shape) for _ in range(L)]
-        self.B = [np.zeros(shape) for _ in range(L)]
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
         self.Rg = [np.zeros(shape) for _ in range(L)]
         self.Cf = [np.zeros(shape) for _ in range(L)]
         self.Cg = [np.zeros(shape) for _ in range(L)]
-
-    # Source covariances Sigma_alpha, Sigma_beta of site k, block [:n, :n].
-    def _sigma_alpha_times(self, k, row, n):
-        """``row @ Sigma_alpha[:n, :n]`` for site ``k`` (``row`` of length ``n``)."""
-        if k == 0:
-            return np.full(n, self.input_norm2 * row.sum())
-        return self.forward_gain2[k] * (row @ self.Cf[k - 1][:n, :n])
-
-    def _sigma_beta_times(self, k, row, n):
-        if k == self.sites - 1:
-            return np.full(n, self.output_norm2 * row.sum())
-        return self.backward_gain2[k + 1] * (row @ self.Cg[k + 1][:n, :n])
+        # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
+        # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
+        # these turn from O(T^2) per row into O(T).
+        self.P_sum = [np.zeros(size) for _ in range(L)]
+        self.Q_sum = [np.zeros(size) for _ in range(L)]
+        self.Rf_sum = [np.zeros(size) for _ in range(L)]
+        self.Rg_sum = [np.zeros(size) for _ in range(L)]
+        # Row t of the forward pass's source products, reused by K(t) (O(T) instead of O(T^2)).
+        self.x_alpha = [np.zeros(0) for _ in range(L)]
+        self.x_beta = [np.zeros(0) for _ in range(L)]
 
     def _cross(self, k):
         """``Sigma_alpha beta`` (times all-ones) at the last site: ``a.b`` at depth 2, else a network's own ``K(0)``.
@@ -155,50 +152,79 @@ class _Pathway:
         return self.overlap if k == self.sites - 1 else 0.0
 
     def forward_row(self, t, e):
-        """Rows ``t`` of ``A``, ``P``, ``Rf``, ``Cf`` at every site, first to last."""
+        """Rows ``t`` of ``P``, ``Rf``, ``Cf`` at every site, first to last.
+
+        Row ``t`` of ``A`` is built here and used at once: ``P = I + A Rg`` and ``Rf = A Q``
+        (push-through identities of ``P = (I - AB)^{-1}``), so each needs one
+        vector-matrix product with rows ``< t`` of ``Rg`` and ``Q``.
+        """
         eta, s2 = self.eta, self.sigma2
+        last = self.sites - 1
         for k in range(self.sites):
-            A, B, P, Rf, Cf = self.A[k], self.B[k], self.P[k], self.Rf[k], self.Cf[k]
+            P, Rf, Cf = self.P[k], self.Rf[k], self.Cf[k]
             if k == 0:
-                A[t, :t] = eta * e[:t]
+                a = eta * e[:t]
             else:
-                A[t, :t] = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][:t, t]
-            P[t, :t] = (A[t, :t] @ B[:t, :t]) @ P[:t, :t]
+                # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
+                a = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][t, :t]
+            P[t, :t] = a @ self.Rg[k][:t, :t]
             P[t, t] = 1.0
-            Rf[t, :t] = P[t, : t + 1] @ A[: t + 1, :t]
-            x_alpha = self._sigma_alpha_times(k, P[t, : t + 1], t + 1)
-            row = P[: t + 1, : t + 1] @ x_alpha
-            if t:
-                x_beta = self._sigma_beta_times(k, Rf[t, :t], t)
-                row += Rf[: t + 1, :t] @ x_beta
+            Rf[t, :t] = a @ self.Q[k][:t, :t]
+            p_row, rf_row = P[t, : t + 1], Rf[t, :t]
+            self.P_sum[k][t] = p_sum = p_row.sum()
+            self.Rf_sum[k][t] = rf_sum = rf_row.sum()
+            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (+ cross terms)
+            if k == 0:
+                x_alpha = np.full(t + 1, self.input_norm2 * p_sum)
+                row = x_alpha[0] * self.P_sum[k][: t + 1]
+            else:
+                x_alpha = self.forward_gain2[k] * (p_row @ self.Cf[k - 1][: t + 1, : t + 1])
+                row = P[: t + 1, : t + 1] @ x_alpha
+            if k == last:
+                x_beta = np.full(t, self.output_norm2 * rf_sum)
+                if t:
+                    row += x_beta[0] * self.Rf_sum[k][: t + 1]
+            else:
+                x_beta = self.backward_gain2[k + 1] * (rf_row @ self.Cg[k + 1][:t, :t])
+                if t:
+                    row += Rf[: t + 1, :t] @ x_beta
             cross = self._cross(k)
             if cross:
                 # P Sigma_ab (Rf)^T + Rf Sigma_ba P^T with Sigma_ab = c * ones
-                row += cross * (P[t, : t + 1].sum() * Rf[: t + 1, :t].sum(axis=1) + Rf[t, :t].sum() * P[: t + 1, : t + 1].sum(axis=1))
+                row += cross * (p_sum * self.Rf_sum[k][: t + 1] + rf_sum * self.P_sum[k][: t + 1])
             Cf[t, : t + 1] = row
             Cf[:t, t] = row[:t]
+            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
 
     def backward_row(self, t, e):
-        """Rows ``t`` of ``B``, ``Q``, ``Rg``, ``Cg`` at every site, last to first."""
+        """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
         eta, s2 = self.eta, self.sigma2
         last = self.sites - 1
         for k in range(last, -1, -1):
-            A, B, Q, Rg, Cg = self.A[k], self.B[k], self.Q[k], self.Rg[k], self.Cg[k]
+            Q, Rg, Cg = self.Q[k], self.Rg[k], self.Cg[k]
             if k == last:
-                B[t, :t] = eta * e[:t]
+                b = eta * e[:t]
             else:
-                B[t, :t] = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][:t, t]
-            Q[t, :t] = (B[t, :t] @ A[:t, :t]) @ Q[:t, :t]
+                b = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][t, :t]
+            Q[t, :t] = b @ self.Rf[k][:t, :t]
             Q[t, t] = 1.0
-            Rg[t, :t] = Q[t, : t + 1] @ B[: t + 1, :t]
-            x_beta = self._sigma_beta_times(k, Q[t, : t + 1], t + 1)
-            row = Q[: t + 1, : t + 1] @ x_beta
+            Rg[t, :t] = b @ self.P[k][:t, :t]
+            q_row, rg_row = Q[t, : t + 1], Rg[t, :t]
+            self.Q_sum[k][t] = q_sum = q_row.sum()
+            self.Rg_sum[k][t] = rg_sum = rg_row.sum()
+            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms)
+            if k == last:
+                row = (self.output_norm2 * q_sum) * self.Q_sum[k][: t + 1]
+            else:
+                row = Q[: t + 1, : t + 1] @ (self.backward_gain2[k + 1] * (q_row @ self.Cg[k + 1][: t + 1, : t + 1]))
             if t:
-                x_alpha = self._sigma_alpha_times(k, Rg[t, :t], t)
-                row += Rg[: t + 1, :t] @ x_alpha
+                if k == 0:
+                    row += (self.input_norm2 * rg_sum) * self.Rg_sum[k][: t + 1]
+                else:
+                    row += Rg[: t + 1, :t] @ (self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]))
             cross = self._cross(k)
             if cross:
-                row += cross * (Q[t, : t + 1].sum() * Rg[: t + 1, :t].sum(axis=1) + Rg[t, :t].sum() * Q[: t + 1, : t + 1].sum(axis=1))
+                row += cross * (q_sum * self.Rg_sum[k][: t + 1] + rg_sum * self.Q_sum[k][: t + 1])
             Cg[t, : t + 1] = row
             Cg[:t, t] = row[:t]
 
@@ -221,14 +247,22 @@ class _Pathway:
         return [self._site_strength(k, t) for k in range(self.sites)]
 
     def _site_strength(self, k, t):
-        """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``."""
+        """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``.
+
+        Uses the forward pass's ``x_alpha = P[t] Sa`` and ``x_beta = Rf[t] Sb`` (columns
+        ``< t``); the one entry of ``Rf[t] Sb`` that needs row ``t`` of ``Cg`` of the next
+        site, known only after the backward pass, is added here (``Q[t, t] = 1``).
+        """
         P, Q = self.P[k][t, : t + 1], self.Q[k][t, : t + 1]
-        Rf = np.append(self.Rf[k][t, :t], 0.0)  # the response is strictly causal
-        Rg = np.append(self.Rg[k][t, :t], 0.0)
-        value = self._sigma_alpha_times(k, P, t + 1) @ Rg + self._sigma_beta_times(k, Rf, t + 1) @ Q
+        Rf, Rg = self.Rf[k][t, :t], self.Rg[k][t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
+        if k == self.sites - 1:
+            beta_t = self.output_norm2 * Rf.sum()
+        else:
+            beta_t = self.backward_gain2[k + 1] * (Rf @ self.Cg[k + 1][t, :t])
+        value = self.x_alpha[k] @ Rg + self.x_beta[k] @ Q[:t] + beta_t
         cross = self._cross(k)
         if cross:
-            value += cross * (P.sum() * Q.sum() + Rf.sum() * Rg.sum())
+            value += cross * (self.P_sum[k][t] * self.Q_sum[k][t] + self.Rf_sum[k][t] * self.Rg_sum[k][t])
         return float(value)
 
 
@@ -368,22 +402,32 @@ def solve_dmft(
 
 
 def _solve_mode(depths, S, size, sigma2, overlaps, alpha, eta, responses):
-    """March one mode's pathways forward in time; returns ``K`` of shape (size, M)."""
-    pathways = [
-        _Pathway(
-            depth, size, sigma2, float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
-            float(overlaps.overlap[a, alpha]), eta, responses,
-            None if overlaps.gains is None else tuple(g[:, alpha] for g in overlaps.gains[a]),
-        )
-        for a, depth in enumerate(depths)
-    ]
+    """March one mode's pathways forward in time; returns ``K`` of shape (size, M).
+
+    Pathways with the same depth and the same initial overlaps and gains obey the same
+    equations driven by the same error, so they have the same ``K`` to the last bit: each
+    distinct one is solved once (``distinct[a]`` is the solved pathway that pathway ``a``
+    copies).
+    """
+    solved, distinct = {}, []
+    for a, depth in enumerate(depths):
+        gains = None if overlaps.gains is None else tuple(np.asarray(g)[:, alpha] for g in overlaps.gains[a])
+        values = (float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
+                  float(overlaps.overlap[a, alpha]))
+        key = (depth, values, None if gains is None else tuple(tuple(g.tolist()) for g in gains))
+        if key not in solved:
+            solved[key] = _Pathway(depth, size, sigma2, *values, eta, responses, gains)
+        distinct.append(solved[key])
+    pathways = list(solved.values())
     K = np.zeros((size, len(depths)))
     e = np.zeros(size)
     limit = BLOWUP_FACTOR * max(abs(S), 1.0)
     for t in range(size):
-        for a, pathway in enumerate(pathways):
+        for pathway in pathways:
             pathway.step(t, e)
-            K[t, a] = pathway.strength(t)
+        strengths = {id(pathway): pathway.strength(t) for pathway in pathways}
+        for a, pathway in enumerate(distinct):
+            K[t, a] = strengths[id(pathway)]
         e[t] = S - K[t].sum()
         if not abs(e[t]) < limit:
             raise IntegrationError(
