@@ -50,6 +50,48 @@ MAX_MEMORY_BYTES = 3 * 2**30
 BLOWUP_FACTOR = 1e6
 
 
+#: Length from which a causal (triangular) product is split into blocks that skip the zero triangle.
+BLOCK_FROM = 200
+
+
+def _block_edges(n):
+    """Edges of up to four near-equal blocks of ``range(n)`` (one block below ``BLOCK_FROM``)."""
+    blocks = min(4, max(1, n // BLOCK_FROM))
+    return [n * i // blocks for i in range(blocks + 1)]
+
+
+def _causal_matvec(M, x, rows):
+    """``M[:rows, :len(x)] @ x`` for a lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
+
+    Rows ``[lo, hi)`` need only columns ``< hi``: ``b`` blocks of rows read a fraction
+    ``(b + 1) / (2 b)`` of the square, which matters because the products are bound by
+    memory traffic, not arithmetic.
+    """
+    n = x.size
+    out = np.empty(rows)
+    edges = _block_edges(rows)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        cols = min(hi, n)
+        out[lo:hi] = M[lo:hi, :cols] @ x[:cols]
+    return out
+
+
+def _causal_vecmat(v, M):
+    """``v @ M[:n, :n]`` (``n = len(v)``) for a lower-triangular ``M``.
+
+    Rows ``[lo, hi)`` reach only columns ``< hi``; summing over blocks of rows keeps each
+    row's read contiguous (blocks of columns would read short strided pieces).
+    """
+    n = v.size
+    edges = _block_edges(n)
+    if len(edges) == 2:
+        return v @ M[:n, :n]
+    out = np.zeros(n)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        out[:hi] += v[lo:hi] @ M[lo:hi, :hi]
+    return out
+
+
 @dataclass(frozen=True)
 class DMFTInitialOverlaps:
     """Initial overlaps of the trained input and output vectors, per pathway and mode.
@@ -167,9 +209,9 @@ class _Pathway:
             else:
                 # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
                 a = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][t, :t]
-            P[t, :t] = a @ self.Rg[k][:t, :t]
+            P[t, :t] = _causal_vecmat(a, self.Rg[k])
             P[t, t] = 1.0
-            Rf[t, :t] = a @ self.Q[k][:t, :t]
+            Rf[t, :t] = _causal_vecmat(a, self.Q[k])
             p_row, rf_row = P[t, : t + 1], Rf[t, :t]
             self.P_sum[k][t] = p_sum = p_row.sum()
             self.Rf_sum[k][t] = rf_sum = rf_row.sum()
@@ -179,7 +221,7 @@ class _Pathway:
                 row = x_alpha[0] * self.P_sum[k][: t + 1]
             else:
                 x_alpha = self.forward_gain2[k] * (p_row @ self.Cf[k - 1][: t + 1, : t + 1])
-                row = P[: t + 1, : t + 1] @ x_alpha
+                row = _causal_matvec(P, x_alpha, t + 1)
             if k == last:
                 x_beta = np.full(t, self.output_norm2 * rf_sum)
                 if t:
@@ -187,7 +229,7 @@ class _Pathway:
             else:
                 x_beta = self.backward_gain2[k + 1] * (rf_row @ self.Cg[k + 1][:t, :t])
                 if t:
-                    row += Rf[: t + 1, :t] @ x_beta
+                    row += _causal_matvec(Rf, x_beta, t + 1)
             cross = self._cross(k)
             if cross:
                 # P Sigma_ab (Rf)^T + Rf Sigma_ba P^T with Sigma_ab = c * ones
@@ -206,9 +248,9 @@ class _Pathway:
                 b = eta * e[:t]
             else:
                 b = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][t, :t]
-            Q[t, :t] = b @ self.Rf[k][:t, :t]
+            Q[t, :t] = _causal_vecmat(b, self.Rf[k])
             Q[t, t] = 1.0
-            Rg[t, :t] = b @ self.P[k][:t, :t]
+            Rg[t, :t] = _causal_vecmat(b, self.P[k])
             q_row, rg_row = Q[t, : t + 1], Rg[t, :t]
             self.Q_sum[k][t] = q_sum = q_row.sum()
             self.Rg_sum[k][t] = rg_sum = rg_row.sum()
@@ -216,12 +258,12 @@ class _Pathway:
             if k == last:
                 row = (self.output_norm2 * q_sum) * self.Q_sum[k][: t + 1]
             else:
-                row = Q[: t + 1, : t + 1] @ (self.backward_gain2[k + 1] * (q_row @ self.Cg[k + 1][: t + 1, : t + 1]))
+                row = _causal_matvec(Q, self.backward_gain2[k + 1] * (q_row @ self.Cg[k + 1][: t + 1, : t + 1]), t + 1)
             if t:
                 if k == 0:
                     row += (self.input_norm2 * rg_sum) * self.Rg_sum[k][: t + 1]
                 else:
-                    row += Rg[: t + 1, :t] @ (self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]))
+                    row += _causal_matvec(Rg, self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]), t + 1)
             cross = self._cross(k)
             if cross:
                 row += cross * (q_sum * self.Rg_sum[k][: t + 1] + rg_sum * self.Q_sum[k][: t + 1])
