@@ -42,7 +42,7 @@ from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes"]
 
-#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site.
+#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site (two fewer per pathway).
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
@@ -144,7 +144,7 @@ class _Pathway:
 
     Site ``k`` (0-based, ``D - 1`` sites) holds ``P = (I - AB)^{-1}``,
     ``Q = (I - BA)^{-1}``, the responses ``Rf = P A`` and ``Rg = Q B`` and the
-    correlations ``Cf``, ``Cg``; the memory kernels ``A`` (of ``f`` on ``g``) and ``B``
+    correlations ``Cf`` (not at the last site) and ``Cg`` (not at the first); the memory kernels ``A`` (of ``f`` on ``g``) and ``B``
     (of ``g`` on ``f``) are needed one row at a time only. The sources' covariances are
     ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site
     after (``|b|^2`` at the last site).
@@ -170,8 +170,9 @@ class _Pathway:
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
         self.Rg = [np.zeros(shape) for _ in range(L)]
-        self.Cf = [np.zeros(shape) for _ in range(L)]
-        self.Cg = [np.zeros(shape) for _ in range(L)]
+        # Cf of the last site and Cg of the first feed no other site: not kept.
+        self.Cf = [np.zeros(shape) if k < L - 1 else None for k in range(L)]
+        self.Cg = [np.zeros(shape) if k > 0 else None for k in range(L)]
         # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
         # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
         # these turn from O(T^2) per row into O(T).
@@ -215,28 +216,26 @@ class _Pathway:
             p_row, rf_row = P[t, : t + 1], Rf[t, :t]
             self.P_sum[k][t] = p_sum = p_row.sum()
             self.Rf_sum[k][t] = rf_sum = rf_row.sum()
-            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (+ cross terms)
             if k == 0:
                 x_alpha = np.full(t + 1, self.input_norm2 * p_sum)
-                row = x_alpha[0] * self.P_sum[k][: t + 1]
             else:
                 x_alpha = self.forward_gain2[k] * (p_row @ self.Cf[k - 1][: t + 1, : t + 1])
-                row = _causal_matvec(P, x_alpha, t + 1)
             if k == last:
                 x_beta = np.full(t, self.output_norm2 * rf_sum)
-                if t:
-                    row += x_beta[0] * self.Rf_sum[k][: t + 1]
             else:
                 x_beta = self.backward_gain2[k + 1] * (rf_row @ self.Cg[k + 1][:t, :t])
-                if t:
-                    row += _causal_matvec(Rf, x_beta, t + 1)
-            cross = self._cross(k)
-            if cross:
-                # P Sigma_ab (Rf)^T + Rf Sigma_ba P^T with Sigma_ab = c * ones
-                row += cross * (p_sum * self.Rf_sum[k][: t + 1] + rf_sum * self.P_sum[k][: t + 1])
+            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
+            if k == last:
+                continue  # the last site's Cf feeds no other site (its K uses x_alpha, x_beta)
+            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (no cross term before the last site)
+            if k == 0:
+                row = x_alpha[0] * self.P_sum[k][: t + 1]
+            else:
+                row = _causal_matvec(P, x_alpha, t + 1)
+            if t:
+                row += _causal_matvec(Rf, x_beta, t + 1)
             Cf[t, : t + 1] = row
             Cf[:t, t] = row[:t]
-            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
 
     def backward_row(self, t, e):
         """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
@@ -254,16 +253,15 @@ class _Pathway:
             q_row, rg_row = Q[t, : t + 1], Rg[t, :t]
             self.Q_sum[k][t] = q_sum = q_row.sum()
             self.Rg_sum[k][t] = rg_sum = rg_row.sum()
+            if k == 0:
+                continue  # the first site's Cg feeds no other site
             # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms)
             if k == last:
                 row = (self.output_norm2 * q_sum) * self.Q_sum[k][: t + 1]
             else:
                 row = _causal_matvec(Q, self.backward_gain2[k + 1] * (q_row @ self.Cg[k + 1][: t + 1, : t + 1]), t + 1)
             if t:
-                if k == 0:
-                    row += (self.input_norm2 * rg_sum) * self.Rg_sum[k][: t + 1]
-                else:
-                    row += _causal_matvec(Rg, self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]), t + 1)
+                row += _causal_matvec(Rg, self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]), t + 1)
             cross = self._cross(k)
             if cross:
                 row += cross * (q_sum * self.Rg_sum[k][: t + 1] + rg_sum * self.Q_sum[k][: t + 1])
@@ -309,9 +307,12 @@ class _Pathway:
 
 
 def dmft_memory_bytes(depths, steps: int) -> int:
-    """Working memory of :func:`solve_dmft` for one mode (modes are solved one after another)."""
-    sites = sum(max(d - 1, 0) for d in depths)
-    return MATRICES_PER_SITE * sites * (int(steps) + 1) ** 2 * 8
+    """Working memory of :func:`solve_dmft` for one mode (modes are solved one after another).
+
+    An upper bound: pathways identical to another one are solved once.
+    """
+    matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
+    return matrices * (int(steps) + 1) ** 2 * 8
 
 
 def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):
