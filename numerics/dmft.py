@@ -51,45 +51,52 @@ BLOWUP_FACTOR = 1e6
 
 
 #: Length from which a causal (triangular) product is split into blocks that skip the zero triangle.
-BLOCK_FROM = 200
+BLOCK_FROM = 100
+#: At most this many blocks (each is one more call).
+MAX_BLOCKS = 8
 
 
 def _block_edges(n):
-    """Edges of up to four near-equal blocks of ``range(n)`` (one block below ``BLOCK_FROM``)."""
-    blocks = min(4, max(1, n // BLOCK_FROM))
+    """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
+    blocks = min(MAX_BLOCKS, max(1, n // BLOCK_FROM))
     return [n * i // blocks for i in range(blocks + 1)]
 
 
 def _causal_matvec(M, x, rows):
-    """``M[:rows, :len(x)] @ x`` for a lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
+    """``M[..., :rows, :n] @ x`` (``n = x.shape[-1]``) for lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
 
-    Rows ``[lo, hi)`` need only columns ``< hi``: ``b`` blocks of rows read a fraction
-    ``(b + 1) / (2 b)`` of the square, which matters because the products are bound by
-    memory traffic, not arithmetic.
+    Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
+    ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
+    which matters because the products are bound by memory traffic, not arithmetic.
     """
-    n = x.size
-    out = np.empty(rows)
+    n = x.shape[-1]
+    out = np.empty(x.shape[:-1] + (rows,))
     edges = _block_edges(rows)
     for lo, hi in zip(edges[:-1], edges[1:]):
         cols = min(hi, n)
-        out[lo:hi] = M[lo:hi, :cols] @ x[:cols]
+        out[..., lo:hi] = np.matmul(M[..., lo:hi, :cols], x[..., :cols, None])[..., 0]
     return out
 
 
 def _causal_vecmat(v, M):
-    """``v @ M[:n, :n]`` (``n = len(v)``) for a lower-triangular ``M``.
+    """``v @ M[..., :n, :n]`` (``n = v.shape[-1]``) for lower-triangular ``M``, batched like :func:`_causal_matvec`.
 
     Rows ``[lo, hi)`` reach only columns ``< hi``; summing over blocks of rows keeps each
     row's read contiguous (blocks of columns would read short strided pieces).
     """
-    n = v.size
+    n = v.shape[-1]
     edges = _block_edges(n)
     if len(edges) == 2:
-        return v @ M[:n, :n]
-    out = np.zeros(n)
+        return np.matmul(v[..., None, :], M[..., :n, :n])[..., 0, :]
+    out = np.zeros(v.shape)
     for lo, hi in zip(edges[:-1], edges[1:]):
-        out[:hi] += v[lo:hi] @ M[lo:hi, :hi]
+        out[..., :hi] += np.matmul(v[..., None, lo:hi], M[..., lo:hi, :hi])[..., 0, :]
     return out
+
+
+def _vecmat(v, M):
+    """Batched ``v @ M`` (one matrix-vector product per leading index)."""
+    return np.matmul(v[..., None, :], M)[..., 0, :]
 
 
 @dataclass(frozen=True)
@@ -140,32 +147,42 @@ class DMFTInitialOverlaps:
 
 
 class _Pathway:
-    """Causal kernels of one pathway (one mode) on ``T + 1`` time points.
+    """Causal kernels of one pathway on ``T + 1`` time points, for a batch of modes.
 
     Site ``k`` (0-based, ``D - 1`` sites) holds ``P = (I - AB)^{-1}``,
     ``Q = (I - BA)^{-1}``, the responses ``Rf = P A`` and ``Rg = Q B`` and the
-    correlations ``Cf`` (not at the last site) and ``Cg`` (not at the first); the memory kernels ``A`` (of ``f`` on ``g``) and ``B``
-    (of ``g`` on ``f``) are needed one row at a time only. The sources' covariances are
-    ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site
-    after (``|b|^2`` at the last site).
+    correlations ``Cf`` (not at the last site) and ``Cg`` (not at the first); the memory
+    kernels ``A`` (of ``f`` on ``g``) and ``B`` (of ``g`` on ``f``) are needed one row at
+    a time only. The sources' covariances are ``sigma^2 Cf`` of the site before
+    (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
+
+    The modes are independent: each array has a leading batch axis of one entry per mode
+    (``input_norm2``, ``output_norm2``, ``overlap`` and the gains of shape (batch,)), so
+    one numpy call serves every mode. Scalars make a batch of one whose strengths are
+    returned as floats; ``e`` is then of shape (T + 1,), else (batch, T + 1).
     """
 
     def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
+        self.scalar = np.ndim(input_norm2) == 0
         self.depth = depth
         self.sites = max(depth - 1, 0)
         self.sigma2 = sigma2 if responses else 0.0
         self.source2 = sigma2
+        self.input_norm2 = np.atleast_1d(np.asarray(input_norm2, dtype=float))
+        self.output_norm2 = np.atleast_1d(np.asarray(output_norm2, dtype=float))
+        self.overlap = np.atleast_1d(np.asarray(overlap, dtype=float))
+        batch = self.input_norm2.size
         # per hidden matrix k = 1 .. sites-1: forward and backward source gains (sigma^2 in the ensemble)
-        forward, backward = gains if gains is not None else ([sigma2] * self.sites, [sigma2] * self.sites)
-        self.forward_gain2, self.backward_gain2 = list(forward), list(backward)
-        self.input_norm2 = input_norm2
-        self.output_norm2 = output_norm2
-        self.overlap = overlap
+        if gains is None:
+            gains = (np.full((self.sites, batch), sigma2), np.full((self.sites, batch), sigma2))
+        self.forward_gain2, self.backward_gain2 = (np.asarray(g, dtype=float).reshape(self.sites, batch)[:, :, None]
+                                                   for g in gains)
         self.eta = eta
-        self.K0 = overlap
-        self.sum_e = 0.0  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
+        self.K0 = self.overlap
+        self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
+        self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (size, size)
+        shape = (batch, size, size)
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
@@ -176,23 +193,13 @@ class _Pathway:
         # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
         # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
         # these turn from O(T^2) per row into O(T).
-        self.P_sum = [np.zeros(size) for _ in range(L)]
-        self.Q_sum = [np.zeros(size) for _ in range(L)]
-        self.Rf_sum = [np.zeros(size) for _ in range(L)]
-        self.Rg_sum = [np.zeros(size) for _ in range(L)]
+        self.P_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
         # Row t of the forward pass's source products, reused by K(t) (O(T) instead of O(T^2)).
-        self.x_alpha = [np.zeros(0) for _ in range(L)]
-        self.x_beta = [np.zeros(0) for _ in range(L)]
-
-    def _cross(self, k):
-        """``Sigma_alpha beta`` (times all-ones) at the last site: ``a.b`` at depth 2, else a network's own ``K(0)``.
-
-        At depth 2 the site's sources are ``a`` and ``b`` themselves, so this is exact. Deeper,
-        the last site's forward source is ``W f`` with ``W`` random; a constant cross
-        covariance ``K(0)`` matches the network's initial ``K`` but is an approximation
-        afterwards. It is zero in the ensemble.
-        """
-        return self.overlap if k == self.sites - 1 else 0.0
+        self.x_alpha = [None] * L
+        self.x_beta = [None] * L
 
     def forward_row(self, t, e):
         """Rows ``t`` of ``P``, ``Rf``, ``Cf`` at every site, first to last.
@@ -206,36 +213,36 @@ class _Pathway:
         for k in range(self.sites):
             P, Rf, Cf = self.P[k], self.Rf[k], self.Cf[k]
             if k == 0:
-                a = eta * e[:t]
+                a = eta * e[:, :t]
             else:
                 # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
-                a = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][t, :t]
-            P[t, :t] = _causal_vecmat(a, self.Rg[k])
-            P[t, t] = 1.0
-            Rf[t, :t] = _causal_vecmat(a, self.Q[k])
-            p_row, rf_row = P[t, : t + 1], Rf[t, :t]
-            self.P_sum[k][t] = p_sum = p_row.sum()
-            self.Rf_sum[k][t] = rf_sum = rf_row.sum()
+                a = s2 * self.Rf[k - 1][:, t, :t] + eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
+            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
+            P[:, t, t] = 1.0
+            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
+            p_row, rf_row = P[:, t, : t + 1], Rf[:, t, :t]
+            self.P_sum[k][:, t] = p_sum = p_row.sum(axis=-1)
+            self.Rf_sum[k][:, t] = rf_sum = rf_row.sum(axis=-1)
             if k == 0:
-                x_alpha = np.full(t + 1, self.input_norm2 * p_sum)
+                x_alpha = np.repeat((self.input_norm2 * p_sum)[:, None], t + 1, axis=1)
             else:
-                x_alpha = self.forward_gain2[k] * (p_row @ self.Cf[k - 1][: t + 1, : t + 1])
+                x_alpha = self.forward_gain2[k] * _vecmat(p_row, self.Cf[k - 1][:, : t + 1, : t + 1])
             if k == last:
-                x_beta = np.full(t, self.output_norm2 * rf_sum)
+                x_beta = np.repeat((self.output_norm2 * rf_sum)[:, None], t, axis=1)
             else:
-                x_beta = self.backward_gain2[k + 1] * (rf_row @ self.Cg[k + 1][:t, :t])
+                x_beta = self.backward_gain2[k + 1] * _vecmat(rf_row, self.Cg[k + 1][:, :t, :t])
             self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
             if k == last:
                 continue  # the last site's Cf feeds no other site (its K uses x_alpha, x_beta)
             # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (no cross term before the last site)
             if k == 0:
-                row = x_alpha[0] * self.P_sum[k][: t + 1]
+                row = x_alpha[:, :1] * self.P_sum[k][:, : t + 1]
             else:
                 row = _causal_matvec(P, x_alpha, t + 1)
             if t:
                 row += _causal_matvec(Rf, x_beta, t + 1)
-            Cf[t, : t + 1] = row
-            Cf[:t, t] = row[:t]
+            Cf[:, t, : t + 1] = row
+            Cf[:, :t, t] = row[:, :t]
 
     def backward_row(self, t, e):
         """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
@@ -244,66 +251,76 @@ class _Pathway:
         for k in range(last, -1, -1):
             Q, Rg, Cg = self.Q[k], self.Rg[k], self.Cg[k]
             if k == last:
-                b = eta * e[:t]
+                b = eta * e[:, :t]
             else:
-                b = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][t, :t]
-            Q[t, :t] = _causal_vecmat(b, self.Rf[k])
-            Q[t, t] = 1.0
-            Rg[t, :t] = _causal_vecmat(b, self.P[k])
-            q_row, rg_row = Q[t, : t + 1], Rg[t, :t]
-            self.Q_sum[k][t] = q_sum = q_row.sum()
-            self.Rg_sum[k][t] = rg_sum = rg_row.sum()
+                b = s2 * self.Rg[k + 1][:, t, :t] + eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
+            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
+            Q[:, t, t] = 1.0
+            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
+            q_row, rg_row = Q[:, t, : t + 1], Rg[:, t, :t]
+            self.Q_sum[k][:, t] = q_sum = q_row.sum(axis=-1)
+            self.Rg_sum[k][:, t] = rg_sum = rg_row.sum(axis=-1)
             if k == 0:
                 continue  # the first site's Cg feeds no other site
-            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms)
+            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms at the last site)
             if k == last:
-                row = (self.output_norm2 * q_sum) * self.Q_sum[k][: t + 1]
+                row = (self.output_norm2 * q_sum)[:, None] * self.Q_sum[k][:, : t + 1]
             else:
-                row = _causal_matvec(Q, self.backward_gain2[k + 1] * (q_row @ self.Cg[k + 1][: t + 1, : t + 1]), t + 1)
+                x_beta = self.backward_gain2[k + 1] * _vecmat(q_row, self.Cg[k + 1][:, : t + 1, : t + 1])
+                row = _causal_matvec(Q, x_beta, t + 1)
             if t:
-                row += _causal_matvec(Rg, self.forward_gain2[k] * (rg_row @ self.Cf[k - 1][:t, :t]), t + 1)
-            cross = self._cross(k)
-            if cross:
-                row += cross * (q_sum * self.Rg_sum[k][: t + 1] + rg_sum * self.Q_sum[k][: t + 1])
-            Cg[t, : t + 1] = row
-            Cg[:t, t] = row[:t]
+                x_alpha = self.forward_gain2[k] * _vecmat(rg_row, self.Cf[k - 1][:, :t, :t])
+                row += _causal_matvec(Rg, x_alpha, t + 1)
+            if k == last and self.cross:
+                row += self.overlap[:, None] * (q_sum[:, None] * self.Rg_sum[k][:, : t + 1]
+                                                + rg_sum[:, None] * self.Q_sum[k][:, : t + 1])
+            Cg[:, t, : t + 1] = row
+            Cg[:, :t, t] = row[:, :t]
+
+    def _as_batch(self, e):
+        return e[None, :] if e.ndim == 1 else e
+
+    def _result(self, value):
+        return float(value[0]) if self.scalar else value
 
     def strength(self, t):
         """``K(t) = E[f(t) g(t)]`` at the last site (``f = P alpha + Rf beta``, ``g = Q beta + Rg alpha``)."""
         if self.depth == 1:
-            return self.K0 + self.eta * self.sum_e
-        return self._site_strength(self.sites - 1, t)
+            return self._result(self.K0 + self.eta * self.sum_e)
+        return self._result(self._site_strength(self.sites - 1, t))
 
     def step(self, t, e):
+        """Fill row ``t`` given the errors ``e`` at times ``< t``."""
+        e = self._as_batch(e)
         if self.depth == 1:
             if t:
-                self.sum_e += e[t - 1]
+                self.sum_e = self.sum_e + e[:, t - 1]
             return
         self.forward_row(t, e)
         self.backward_row(t, e)
 
     def site_strengths(self, t):
         """``K(t)`` measured at every site (equal in exact arithmetic: a consistency check)."""
-        return [self._site_strength(k, t) for k in range(self.sites)]
+        return [self._result(self._site_strength(k, t)) for k in range(self.sites)]
 
     def _site_strength(self, k, t):
         """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``.
 
         Uses the forward pass's ``x_alpha = P[t] Sa`` and ``x_beta = Rf[t] Sb`` (columns
         ``< t``); the one entry of ``Rf[t] Sb`` that needs row ``t`` of ``Cg`` of the next
-        site, known only after the backward pass, is added here (``Q[t, t] = 1``).
+        site, known only after the backward pass, is added here (``Q[t, t] = 1``). The cross
+        covariance ``Sab`` (a constant) acts at the last site only.
         """
-        P, Q = self.P[k][t, : t + 1], self.Q[k][t, : t + 1]
-        Rf, Rg = self.Rf[k][t, :t], self.Rg[k][t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
+        Q = self.Q[k][:, t, :t]
+        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
         if k == self.sites - 1:
-            beta_t = self.output_norm2 * Rf.sum()
+            beta_t = self.output_norm2 * Rf.sum(axis=-1)
         else:
-            beta_t = self.backward_gain2[k + 1] * (Rf @ self.Cg[k + 1][t, :t])
-        value = self.x_alpha[k] @ Rg + self.x_beta[k] @ Q[:t] + beta_t
-        cross = self._cross(k)
-        if cross:
-            value += cross * (self.P_sum[k][t] * self.Q_sum[k][t] + self.Rf_sum[k][t] * self.Rg_sum[k][t])
-        return float(value)
+            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, self.Cg[k + 1][:, t, :t])
+        value = np.einsum("bs,bs->b", self.x_alpha[k], Rg) + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
+        if k == self.sites - 1 and self.cross:
+            value = value + self.overlap * (self.P_sum[k][:, t] * self.Q_sum[k][:, t] + self.Rf_sum[k][:, t] * self.Rg_sum[k][:, t])
+        return value
 
 
 def dmft_memory_bytes(depths, steps: int) -> int:
@@ -417,10 +434,11 @@ def solve_dmft(
     started = time.perf_counter()
     size = steps + 1
     K = np.zeros((size, M, modes))
-    for alpha in range(modes):
-        K[:, :, alpha] = _solve_mode(
-            depths, float(S[alpha]), size, sigma**2, initial_overlaps, alpha, learning_rate, responses
-        )
+    # Modes are solved together (a batch axis), as many at a time as the memory bound allows.
+    batch = max(1, MAX_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
+    for start in range(0, modes, batch):
+        chosen = np.arange(start, min(start + batch, modes))
+        K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
     t = learning_rate * np.arange(size)
     error = S - K.sum(axis=1)
     return Trajectory(
@@ -444,37 +462,39 @@ def solve_dmft(
     )
 
 
-def _solve_mode(depths, S, size, sigma2, overlaps, alpha, eta, responses):
-    """March one mode's pathways forward in time; returns ``K`` of shape (size, M).
+def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
+    """March the pathways of the modes ``modes`` (singular values ``S``) forward in time together.
 
-    Pathways with the same depth and the same initial overlaps and gains obey the same
-    equations driven by the same error, so they have the same ``K`` to the last bit: each
-    distinct one is solved once (``distinct[a]`` is the solved pathway that pathway ``a``
-    copies).
+    Returns ``K`` of shape (size, M, len(modes)). Pathways with the same depth and the
+    same initial overlaps and gains obey the same equations driven by the same errors, so
+    they have the same ``K`` to the last bit: each distinct one is solved once
+    (``distinct[a]`` is the solved pathway that pathway ``a`` copies).
     """
     solved, distinct = {}, []
     for a, depth in enumerate(depths):
-        gains = None if overlaps.gains is None else tuple(np.asarray(g)[:, alpha] for g in overlaps.gains[a])
-        values = (float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
-                  float(overlaps.overlap[a, alpha]))
-        key = (depth, values, None if gains is None else tuple(tuple(g.tolist()) for g in gains))
+        values = tuple(np.asarray(getattr(overlaps, name)[a, modes], dtype=float)
+                       for name in ("input_norm2", "output_norm2", "overlap"))
+        gains = None if overlaps.gains is None else tuple(np.asarray(g, dtype=float)[:, modes] for g in overlaps.gains[a])
+        key = (depth, tuple(v.tobytes() for v in values), None if gains is None else tuple(g.tobytes() for g in gains))
         if key not in solved:
             solved[key] = _Pathway(depth, size, sigma2, *values, eta, responses, gains)
         distinct.append(solved[key])
     pathways = list(solved.values())
-    K = np.zeros((size, len(depths)))
-    e = np.zeros(size)
-    limit = BLOWUP_FACTOR * max(abs(S), 1.0)
+    K = np.zeros((size, len(depths), len(modes)))
+    e = np.zeros((len(modes), size))
+    limit = BLOWUP_FACTOR * np.maximum(np.abs(S), 1.0)
     for t in range(size):
         for pathway in pathways:
             pathway.step(t, e)
         strengths = {id(pathway): pathway.strength(t) for pathway in pathways}
         for a, pathway in enumerate(distinct):
             K[t, a] = strengths[id(pathway)]
-        e[t] = S - K[t].sum()
-        if not abs(e[t]) < limit:
+        e[:, t] = S - K[t].sum(axis=0)
+        diverged = ~(np.abs(e[:, t]) < limit)
+        if diverged.any():
+            worst = float(np.abs(e[np.argmax(diverged), t]))
             raise IntegrationError(
-                f"learning_rate: K blew up at step {t} (|S - sum K| = {abs(e[t]):.3g}); gradient descent diverges "
+                f"learning_rate: K blew up at step {t} (|S - sum K| = {worst:.3g}); gradient descent diverges "
                 f"at eta = {eta:g}; use a smaller learning rate"
             )
     return K
