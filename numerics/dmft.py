@@ -26,7 +26,8 @@ Distinct modes decouple at infinite width: the joint law of the initial weights 
 data are invariant under flipping the sign of ``u_beta`` and ``v_beta`` together, which
 flips every cross-mode overlap, so their ensemble means vanish and concentrate to zero;
 each mode then runs its own DMFT, coupled across pathways only through its error
-``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver is per mode.
+``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver marches the modes side by side
+(a batch axis), each with its own error.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
+#: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
+BATCH_MEMORY_BYTES = 128 * 2**20
 #: Growth beyond this many times the largest singular value counts as a blow-up.
 BLOWUP_FACTOR = 1e6
 
@@ -324,7 +327,7 @@ class _Pathway:
 
 
 def dmft_memory_bytes(depths, steps: int) -> int:
-    """Working memory of :func:`solve_dmft` for one mode (modes are solved one after another).
+    """Working memory of :func:`solve_dmft` per mode (modes are batched up to ``BATCH_MEMORY_BYTES``).
 
     An upper bound: pathways identical to another one are solved once.
     """
@@ -434,8 +437,10 @@ def solve_dmft(
     started = time.perf_counter()
     size = steps + 1
     K = np.zeros((size, M, modes))
-    # Modes are solved together (a batch axis), as many at a time as the memory bound allows.
-    batch = max(1, MAX_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
+    # Modes are solved together (a batch axis, one numpy call for all) while their working
+    # set stays within BATCH_MEMORY_BYTES: the march is bound by memory traffic, and a
+    # working set that leaves the cache costs more than the calls it saves.
+    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
     for start in range(0, modes, batch):
         chosen = np.arange(start, min(start + batch, modes))
         K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
