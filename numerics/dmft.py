@@ -48,7 +48,7 @@ MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
 #: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
-BATCH_MEMORY_BYTES = 128 * 2**20
+BATCH_MEMORY_BYTES = 256 * 2**20
 #: Growth beyond this many times the largest singular value counts as a blow-up.
 BLOWUP_FACTOR = 1e6
 
