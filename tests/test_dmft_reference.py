@@ -2,8 +2,9 @@
 
 The reference keeps every kernel as a full matrix and forms ``P``, ``Q``, ``Cf``, ``Cg``
 directly from their definitions (``P[t] = (A[t] B) P``, ``Rf = P A``, the source
-covariances as full products); the solver uses push-through identities, row sums and
-solves identical pathways once. They must agree to rounding.
+covariances as full products); the solver uses push-through identities, row sums,
+blocked triangular products and a batch axis over modes, and solves identical pathways
+once. They must agree to rounding (``TOLERANCE``, relative to the largest ``K``).
 """
 
 import numpy as np
@@ -228,7 +229,7 @@ def test_identical_pathways_are_solved_once_and_agree_bitwise():
     assert not np.array_equal(trajectory.K[:, 0], trajectory.K[:, 1])
 
 
-def test_blow_up_is_reported_like_the_reference():
+def test_blow_up_is_an_integration_error_naming_the_learning_rate():
     with pytest.raises(IntegrationError, match="learning_rate"):
         solve_dmft((3, 3), [2.0], learning_rate=2.0, steps=60, init_scale=0.5)
 
