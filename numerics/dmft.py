@@ -26,7 +26,8 @@ Distinct modes decouple at infinite width: the joint law of the initial weights 
 data are invariant under flipping the sign of ``u_beta`` and ``v_beta`` together, which
 flips every cross-mode overlap, so their ensemble means vanish and concentrate to zero;
 each mode then runs its own DMFT, coupled across pathways only through its error
-``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver is per mode.
+``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver marches the modes side by side
+(a batch axis), each with its own error.
 """
 
 from __future__ import annotations
@@ -42,12 +43,63 @@ from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes"]
 
-#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site.
-MATRICES_PER_SITE = 8
+#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site (two fewer per pathway).
+MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
+#: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
+BATCH_MEMORY_BYTES = 256 * 2**20
 #: Growth beyond this many times the largest singular value counts as a blow-up.
 BLOWUP_FACTOR = 1e6
+
+
+#: Length from which a causal (triangular) product is split into blocks that skip the zero triangle.
+BLOCK_FROM = 100
+#: At most this many blocks (each is one more call).
+MAX_BLOCKS = 8
+
+
+def _block_edges(n):
+    """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
+    blocks = min(MAX_BLOCKS, max(1, n // BLOCK_FROM))
+    return [n * i // blocks for i in range(blocks + 1)]
+
+
+def _causal_matvec(M, x, rows):
+    """``M[..., :rows, :n] @ x`` (``n = x.shape[-1]``) for lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
+
+    Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
+    ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
+    which matters because the products are bound by memory traffic, not arithmetic.
+    """
+    n = x.shape[-1]
+    out = np.empty(x.shape[:-1] + (rows,))
+    edges = _block_edges(rows)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        cols = min(hi, n)
+        out[..., lo:hi] = np.matmul(M[..., lo:hi, :cols], x[..., :cols, None])[..., 0]
+    return out
+
+
+def _causal_vecmat(v, M):
+    """``v @ M[..., :n, :n]`` (``n = v.shape[-1]``) for lower-triangular ``M``, batched like :func:`_causal_matvec`.
+
+    Rows ``[lo, hi)`` reach only columns ``< hi``; summing over blocks of rows keeps each
+    row's read contiguous (blocks of columns would read short strided pieces).
+    """
+    n = v.shape[-1]
+    edges = _block_edges(n)
+    if len(edges) == 2:
+        return np.matmul(v[..., None, :], M[..., :n, :n])[..., 0, :]
+    out = np.zeros(v.shape)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        out[..., :hi] += np.matmul(v[..., None, lo:hi], M[..., lo:hi, :hi])[..., 0, :]
+    return out
+
+
+def _vecmat(v, M):
+    """Batched ``v @ M`` (one matrix-vector product per leading index)."""
+    return np.matmul(v[..., None, :], M)[..., 0, :]
 
 
 @dataclass(frozen=True)
@@ -98,144 +150,189 @@ class DMFTInitialOverlaps:
 
 
 class _Pathway:
-    """Causal kernels of one pathway (one mode) on ``T + 1`` time points.
+    """Causal kernels of one pathway on ``T + 1`` time points, for a batch of modes.
 
-    Site ``k`` (0-based, ``D - 1`` sites) holds ``A`` (kernel of ``f`` on ``g``),
-    ``B`` (kernel of ``g`` on ``f``), ``P = (I - AB)^{-1}``, ``Q = (I - BA)^{-1}``,
-    the responses ``Rf = P A`` and ``Rg = Q B`` and the correlations ``Cf``, ``Cg``.
-    The sources' covariances are ``sigma^2 Cf`` of the site before (``|a|^2`` at site 0)
-    and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
+    Site ``k`` (0-based, ``D - 1`` sites) holds ``P = (I - AB)^{-1}``,
+    ``Q = (I - BA)^{-1}``, the responses ``Rf = P A`` and ``Rg = Q B`` and the
+    correlations ``Cf`` (not at the last site) and ``Cg`` (not at the first); the memory
+    kernels ``A`` (of ``f`` on ``g``) and ``B`` (of ``g`` on ``f``) are needed one row at
+    a time only. The sources' covariances are ``sigma^2 Cf`` of the site before
+    (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
+
+    The modes are independent: each array has a leading batch axis of one entry per mode
+    (``input_norm2``, ``output_norm2``, ``overlap`` and the gains of shape (batch,)), so
+    one numpy call serves every mode. Scalars make a batch of one whose strengths are
+    returned as floats; ``e`` is then of shape (T + 1,), else (batch, T + 1).
     """
 
     def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
+        self.scalar = np.ndim(input_norm2) == 0
         self.depth = depth
         self.sites = max(depth - 1, 0)
         self.sigma2 = sigma2 if responses else 0.0
         self.source2 = sigma2
+        self.input_norm2 = np.atleast_1d(np.asarray(input_norm2, dtype=float))
+        self.output_norm2 = np.atleast_1d(np.asarray(output_norm2, dtype=float))
+        self.overlap = np.atleast_1d(np.asarray(overlap, dtype=float))
+        batch = self.input_norm2.size
         # per hidden matrix k = 1 .. sites-1: forward and backward source gains (sigma^2 in the ensemble)
-        forward, backward = gains if gains is not None else ([sigma2] * self.sites, [sigma2] * self.sites)
-        self.forward_gain2, self.backward_gain2 = list(forward), list(backward)
-        self.input_norm2 = input_norm2
-        self.output_norm2 = output_norm2
-        self.overlap = overlap
+        if gains is None:
+            gains = (np.full((self.sites, batch), sigma2), np.full((self.sites, batch), sigma2))
+        self.forward_gain2, self.backward_gain2 = (np.asarray(g, dtype=float).reshape(self.sites, batch)[:, :, None]
+                                                   for g in gains)
         self.eta = eta
-        self.K0 = overlap
-        self.sum_e = 0.0  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
+        self.K0 = self.overlap
+        self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
+        self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (size, size)
-        self.A = [np.zeros(shape) for _ in range(L)]
-        self.B = [np.zeros(shape) for _ in range(L)]
+        shape = (batch, size, size)
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
         self.Rg = [np.zeros(shape) for _ in range(L)]
-        self.Cf = [np.zeros(shape) for _ in range(L)]
-        self.Cg = [np.zeros(shape) for _ in range(L)]
-
-    # Source covariances Sigma_alpha, Sigma_beta of site k, block [:n, :n].
-    def _sigma_alpha_times(self, k, row, n):
-        """``row @ Sigma_alpha[:n, :n]`` for site ``k`` (``row`` of length ``n``)."""
-        if k == 0:
-            return np.full(n, self.input_norm2 * row.sum())
-        return self.forward_gain2[k] * (row @ self.Cf[k - 1][:n, :n])
-
-    def _sigma_beta_times(self, k, row, n):
-        if k == self.sites - 1:
-            return np.full(n, self.output_norm2 * row.sum())
-        return self.backward_gain2[k + 1] * (row @ self.Cg[k + 1][:n, :n])
-
-    def _cross(self, k):
-        """``Sigma_alpha beta`` (times all-ones) at the last site: ``a.b`` at depth 2, else a network's own ``K(0)``.
-
-        At depth 2 the site's sources are ``a`` and ``b`` themselves, so this is exact. Deeper,
-        the last site's forward source is ``W f`` with ``W`` random; a constant cross
-        covariance ``K(0)`` matches the network's initial ``K`` but is an approximation
-        afterwards. It is zero in the ensemble.
-        """
-        return self.overlap if k == self.sites - 1 else 0.0
+        # Cf of the last site and Cg of the first feed no other site: not kept.
+        self.Cf = [np.zeros(shape) if k < L - 1 else None for k in range(L)]
+        self.Cg = [np.zeros(shape) if k > 0 else None for k in range(L)]
+        # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
+        # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
+        # these turn from O(T^2) per row into O(T).
+        self.P_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
+        # Row t of the forward pass's source products, reused by K(t) (O(T) instead of O(T^2)).
+        self.x_alpha = [None] * L
+        self.x_beta = [None] * L
 
     def forward_row(self, t, e):
-        """Rows ``t`` of ``A``, ``P``, ``Rf``, ``Cf`` at every site, first to last."""
+        """Rows ``t`` of ``P``, ``Rf``, ``Cf`` at every site, first to last.
+
+        Row ``t`` of ``A`` is built here and used at once: ``P = I + A Rg`` and ``Rf = A Q``
+        (push-through identities of ``P = (I - AB)^{-1}``), so each needs one
+        vector-matrix product with rows ``< t`` of ``Rg`` and ``Q``.
+        """
         eta, s2 = self.eta, self.sigma2
+        last = self.sites - 1
         for k in range(self.sites):
-            A, B, P, Rf, Cf = self.A[k], self.B[k], self.P[k], self.Rf[k], self.Cf[k]
+            P, Rf, Cf = self.P[k], self.Rf[k], self.Cf[k]
             if k == 0:
-                A[t, :t] = eta * e[:t]
+                a = eta * e[:, :t]
             else:
-                A[t, :t] = s2 * self.Rf[k - 1][t, :t] + eta * e[:t] * self.Cf[k - 1][:t, t]
-            P[t, :t] = (A[t, :t] @ B[:t, :t]) @ P[:t, :t]
-            P[t, t] = 1.0
-            Rf[t, :t] = P[t, : t + 1] @ A[: t + 1, :t]
-            x_alpha = self._sigma_alpha_times(k, P[t, : t + 1], t + 1)
-            row = P[: t + 1, : t + 1] @ x_alpha
+                # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
+                a = s2 * self.Rf[k - 1][:, t, :t] + eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
+            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
+            P[:, t, t] = 1.0
+            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
+            p_row, rf_row = P[:, t, : t + 1], Rf[:, t, :t]
+            self.P_sum[k][:, t] = p_sum = p_row.sum(axis=-1)
+            self.Rf_sum[k][:, t] = rf_sum = rf_row.sum(axis=-1)
+            if k == 0:
+                x_alpha = np.repeat((self.input_norm2 * p_sum)[:, None], t + 1, axis=1)
+            else:
+                x_alpha = self.forward_gain2[k] * _vecmat(p_row, self.Cf[k - 1][:, : t + 1, : t + 1])
+            if k == last:
+                x_beta = np.repeat((self.output_norm2 * rf_sum)[:, None], t, axis=1)
+            else:
+                x_beta = self.backward_gain2[k + 1] * _vecmat(rf_row, self.Cg[k + 1][:, :t, :t])
+            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
+            if k == last:
+                continue  # the last site's Cf feeds no other site (its K uses x_alpha, x_beta)
+            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (no cross term before the last site)
+            if k == 0:
+                row = x_alpha[:, :1] * self.P_sum[k][:, : t + 1]
+            else:
+                row = _causal_matvec(P, x_alpha, t + 1)
             if t:
-                x_beta = self._sigma_beta_times(k, Rf[t, :t], t)
-                row += Rf[: t + 1, :t] @ x_beta
-            cross = self._cross(k)
-            if cross:
-                # P Sigma_ab (Rf)^T + Rf Sigma_ba P^T with Sigma_ab = c * ones
-                row += cross * (P[t, : t + 1].sum() * Rf[: t + 1, :t].sum(axis=1) + Rf[t, :t].sum() * P[: t + 1, : t + 1].sum(axis=1))
-            Cf[t, : t + 1] = row
-            Cf[:t, t] = row[:t]
+                row += _causal_matvec(Rf, x_beta, t + 1)
+            Cf[:, t, : t + 1] = row
+            Cf[:, :t, t] = row[:, :t]
 
     def backward_row(self, t, e):
-        """Rows ``t`` of ``B``, ``Q``, ``Rg``, ``Cg`` at every site, last to first."""
+        """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
         eta, s2 = self.eta, self.sigma2
         last = self.sites - 1
         for k in range(last, -1, -1):
-            A, B, Q, Rg, Cg = self.A[k], self.B[k], self.Q[k], self.Rg[k], self.Cg[k]
+            Q, Rg, Cg = self.Q[k], self.Rg[k], self.Cg[k]
             if k == last:
-                B[t, :t] = eta * e[:t]
+                b = eta * e[:, :t]
             else:
-                B[t, :t] = s2 * self.Rg[k + 1][t, :t] + eta * e[:t] * self.Cg[k + 1][:t, t]
-            Q[t, :t] = (B[t, :t] @ A[:t, :t]) @ Q[:t, :t]
-            Q[t, t] = 1.0
-            Rg[t, :t] = Q[t, : t + 1] @ B[: t + 1, :t]
-            x_beta = self._sigma_beta_times(k, Q[t, : t + 1], t + 1)
-            row = Q[: t + 1, : t + 1] @ x_beta
+                b = s2 * self.Rg[k + 1][:, t, :t] + eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
+            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
+            Q[:, t, t] = 1.0
+            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
+            q_row, rg_row = Q[:, t, : t + 1], Rg[:, t, :t]
+            self.Q_sum[k][:, t] = q_sum = q_row.sum(axis=-1)
+            self.Rg_sum[k][:, t] = rg_sum = rg_row.sum(axis=-1)
+            if k == 0:
+                continue  # the first site's Cg feeds no other site
+            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms at the last site)
+            if k == last:
+                row = (self.output_norm2 * q_sum)[:, None] * self.Q_sum[k][:, : t + 1]
+            else:
+                x_beta = self.backward_gain2[k + 1] * _vecmat(q_row, self.Cg[k + 1][:, : t + 1, : t + 1])
+                row = _causal_matvec(Q, x_beta, t + 1)
             if t:
-                x_alpha = self._sigma_alpha_times(k, Rg[t, :t], t)
-                row += Rg[: t + 1, :t] @ x_alpha
-            cross = self._cross(k)
-            if cross:
-                row += cross * (Q[t, : t + 1].sum() * Rg[: t + 1, :t].sum(axis=1) + Rg[t, :t].sum() * Q[: t + 1, : t + 1].sum(axis=1))
-            Cg[t, : t + 1] = row
-            Cg[:t, t] = row[:t]
+                x_alpha = self.forward_gain2[k] * _vecmat(rg_row, self.Cf[k - 1][:, :t, :t])
+                row += _causal_matvec(Rg, x_alpha, t + 1)
+            if k == last and self.cross:
+                row += self.overlap[:, None] * (q_sum[:, None] * self.Rg_sum[k][:, : t + 1]
+                                                + rg_sum[:, None] * self.Q_sum[k][:, : t + 1])
+            Cg[:, t, : t + 1] = row
+            Cg[:, :t, t] = row[:, :t]
+
+    def _as_batch(self, e):
+        return e[None, :] if e.ndim == 1 else e
+
+    def _result(self, value):
+        return float(value[0]) if self.scalar else value
 
     def strength(self, t):
         """``K(t) = E[f(t) g(t)]`` at the last site (``f = P alpha + Rf beta``, ``g = Q beta + Rg alpha``)."""
         if self.depth == 1:
-            return self.K0 + self.eta * self.sum_e
-        return self._site_strength(self.sites - 1, t)
+            return self._result(self.K0 + self.eta * self.sum_e)
+        return self._result(self._site_strength(self.sites - 1, t))
 
     def step(self, t, e):
+        """Fill row ``t`` given the errors ``e`` at times ``< t``."""
+        e = self._as_batch(e)
         if self.depth == 1:
             if t:
-                self.sum_e += e[t - 1]
+                self.sum_e = self.sum_e + e[:, t - 1]
             return
         self.forward_row(t, e)
         self.backward_row(t, e)
 
     def site_strengths(self, t):
         """``K(t)`` measured at every site (equal in exact arithmetic: a consistency check)."""
-        return [self._site_strength(k, t) for k in range(self.sites)]
+        return [self._result(self._site_strength(k, t)) for k in range(self.sites)]
 
     def _site_strength(self, k, t):
-        """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``."""
-        P, Q = self.P[k][t, : t + 1], self.Q[k][t, : t + 1]
-        Rf = np.append(self.Rf[k][t, :t], 0.0)  # the response is strictly causal
-        Rg = np.append(self.Rg[k][t, :t], 0.0)
-        value = self._sigma_alpha_times(k, P, t + 1) @ Rg + self._sigma_beta_times(k, Rf, t + 1) @ Q
-        cross = self._cross(k)
-        if cross:
-            value += cross * (P.sum() * Q.sum() + Rf.sum() * Rg.sum())
-        return float(value)
+        """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``.
+
+        Uses the forward pass's ``x_alpha = P[t] Sa`` and ``x_beta = Rf[t] Sb`` (columns
+        ``< t``); the one entry of ``Rf[t] Sb`` that needs row ``t`` of ``Cg`` of the next
+        site, known only after the backward pass, is added here (``Q[t, t] = 1``). The cross
+        covariance ``Sab`` (a constant) acts at the last site only.
+        """
+        Q = self.Q[k][:, t, :t]
+        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
+        if k == self.sites - 1:
+            beta_t = self.output_norm2 * Rf.sum(axis=-1)
+        else:
+            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, self.Cg[k + 1][:, t, :t])
+        value = np.einsum("bs,bs->b", self.x_alpha[k], Rg) + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
+        if k == self.sites - 1 and self.cross:
+            value = value + self.overlap * (self.P_sum[k][:, t] * self.Q_sum[k][:, t] + self.Rf_sum[k][:, t] * self.Rg_sum[k][:, t])
+        return value
 
 
 def dmft_memory_bytes(depths, steps: int) -> int:
-    """Working memory of :func:`solve_dmft` for one mode (modes are solved one after another)."""
-    sites = sum(max(d - 1, 0) for d in depths)
-    return MATRICES_PER_SITE * sites * (int(steps) + 1) ** 2 * 8
+    """Working memory of :func:`solve_dmft` per mode (modes are batched up to ``BATCH_MEMORY_BYTES``).
+
+    An upper bound: pathways identical to another one are solved once.
+    """
+    matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
+    return matrices * (int(steps) + 1) ** 2 * 8
 
 
 def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):
@@ -340,10 +437,13 @@ def solve_dmft(
     started = time.perf_counter()
     size = steps + 1
     K = np.zeros((size, M, modes))
-    for alpha in range(modes):
-        K[:, :, alpha] = _solve_mode(
-            depths, float(S[alpha]), size, sigma**2, initial_overlaps, alpha, learning_rate, responses
-        )
+    # Modes are solved together (a batch axis, one numpy call for all) while their working
+    # set stays within BATCH_MEMORY_BYTES: the march is bound by memory traffic, and a
+    # working set that leaves the cache costs more than the calls it saves.
+    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
+    for start in range(0, modes, batch):
+        chosen = np.arange(start, min(start + batch, modes))
+        K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
     t = learning_rate * np.arange(size)
     error = S - K.sum(axis=1)
     return Trajectory(
@@ -367,27 +467,39 @@ def solve_dmft(
     )
 
 
-def _solve_mode(depths, S, size, sigma2, overlaps, alpha, eta, responses):
-    """March one mode's pathways forward in time; returns ``K`` of shape (size, M)."""
-    pathways = [
-        _Pathway(
-            depth, size, sigma2, float(overlaps.input_norm2[a, alpha]), float(overlaps.output_norm2[a, alpha]),
-            float(overlaps.overlap[a, alpha]), eta, responses,
-            None if overlaps.gains is None else tuple(g[:, alpha] for g in overlaps.gains[a]),
-        )
-        for a, depth in enumerate(depths)
-    ]
-    K = np.zeros((size, len(depths)))
-    e = np.zeros(size)
-    limit = BLOWUP_FACTOR * max(abs(S), 1.0)
+def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
+    """March the pathways of the modes ``modes`` (singular values ``S``) forward in time together.
+
+    Returns ``K`` of shape (size, M, len(modes)). Pathways with the same depth and the
+    same initial overlaps and gains obey the same equations driven by the same errors, so
+    they have the same ``K`` to the last bit: each distinct one is solved once
+    (``distinct[a]`` is the solved pathway that pathway ``a`` copies).
+    """
+    solved, distinct = {}, []
+    for a, depth in enumerate(depths):
+        values = tuple(np.asarray(getattr(overlaps, name)[a, modes], dtype=float)
+                       for name in ("input_norm2", "output_norm2", "overlap"))
+        gains = None if overlaps.gains is None else tuple(np.asarray(g, dtype=float)[:, modes] for g in overlaps.gains[a])
+        key = (depth, tuple(v.tobytes() for v in values), None if gains is None else tuple(g.tobytes() for g in gains))
+        if key not in solved:
+            solved[key] = _Pathway(depth, size, sigma2, *values, eta, responses, gains)
+        distinct.append(solved[key])
+    pathways = list(solved.values())
+    K = np.zeros((size, len(depths), len(modes)))
+    e = np.zeros((len(modes), size))
+    limit = BLOWUP_FACTOR * np.maximum(np.abs(S), 1.0)
     for t in range(size):
-        for a, pathway in enumerate(pathways):
+        for pathway in pathways:
             pathway.step(t, e)
-            K[t, a] = pathway.strength(t)
-        e[t] = S - K[t].sum()
-        if not abs(e[t]) < limit:
+        strengths = {id(pathway): pathway.strength(t) for pathway in pathways}
+        for a, pathway in enumerate(distinct):
+            K[t, a] = strengths[id(pathway)]
+        e[:, t] = S - K[t].sum(axis=0)
+        diverged = ~(np.abs(e[:, t]) < limit)
+        if diverged.any():
+            worst = float(np.abs(e[np.argmax(diverged), t]))
             raise IntegrationError(
-                f"learning_rate: K blew up at step {t} (|S - sum K| = {abs(e[t]):.3g}); gradient descent diverges "
+                f"learning_rate: K blew up at step {t} (|S - sum K| = {worst:.3g}); gradient descent diverges "
                 f"at eta = {eta:g}; use a smaller learning rate"
             )
     return K
