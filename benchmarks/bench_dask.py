@@ -14,7 +14,7 @@ work would split across a larger cluster.
 Target: speed-up >= 1.7x with 2 workers on a 2-core machine. The machine's load average is
 printed before and after: on a shared machine the speed-up is a lower bound.
 
-Run: ``.venv/bin/python benchmarks/bench_dask.py [--suite quick|default]``.
+Run: ``.venv/bin/python benchmarks/bench_dask.py [--suite quick|default] [--without-dmft]``.
 """
 
 from __future__ import annotations
@@ -64,13 +64,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("quick", "default"), default="quick")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--without-dmft", action="store_true",
+                        help="leave out the DMFT cases (16 seeds to width 2048: tens of minutes serially on 2 cores)")
     args = parser.parse_args()
     if importlib.util.find_spec("distributed") is None:
         print("bench_dask: skipped, dask.distributed is not installed (pip install 'pathdyn[distributed]')")
         return
-    cases = list(QUICK_SUITE if args.suite == "quick" else DEFAULT_SUITE)
+    cases = [case for case in (QUICK_SUITE if args.suite == "quick" else DEFAULT_SUITE)
+             if not (args.without_dmft and case["theory"] == "dmft")]
     print(f"bench_dask: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.suite} suite ({len(cases)} cases), load average before: {load_average()}")
+          f"{args.suite} suite ({len(cases)} cases{', DMFT cases left out' if args.without_dmft else ''}), load average before: {load_average()}")
 
     with task_runner() as serial_runner:
         start = time.perf_counter()

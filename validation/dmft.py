@@ -190,6 +190,10 @@ def validate_dmft_width(
     progress: bool = False,
     mapping: str | None = None,
     compare_qp: bool = True,
+    device: str = "numpy",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    runner=None,
 ) -> DMFTWidthReport:
     """Sweep widths: the seed mean of ``K`` against the DMFT.
 
@@ -214,6 +218,10 @@ def validate_dmft_width(
         Also integrate the q/p model from every network's own (growth-matched) initial
         state and report how far the seed mean of those predictions is from the seed
         mean of the networks (``qp_ensemble_errors``): the same networks, the older model.
+    device, workers, scheduler, runner
+        Where the networks train, as :func:`pathdyn.validation.sweep.validate_width`:
+        each network is one task of :func:`pathdyn.validation.distributed.task_runner`,
+        so a cluster gives the same report bit for bit.
 
     Returns
     -------
@@ -224,10 +232,14 @@ def validate_dmft_width(
     ConfigError
         Non-Gaussian init, a non-whitened or degenerate dataset, or bad settings.
     """
-    from pathdyn.progress import Progress
-    from pathdyn.validation.network import initialize_weights, simulate_gd
+    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.network import initialize_weights
+    from pathdyn.validation.sweep import _train_network
+    from pathdyn.validation.torch_engine import resolve_device
 
     started = time.perf_counter()
+    device = resolve_device(device)
+    check_cluster_options(workers, scheduler)
     depths = Architecture.coerce(architecture).depths
     widths, seeds = _check_case(widths, seeds, learning_rate, t_max, record_points)
     if init != "gaussian":
@@ -256,25 +268,32 @@ def validate_dmft_width(
     runs = len(widths) * len(seeds) + (0 if discrete or not measure_lr_floor else 1)
     K_all = {}
     qp_initial = []
-    with Progress(runs, f"validate dmft {','.join(map(str, depths))}", enabled=None if progress else False) as bar:
-        for i, width in enumerate(widths):
-            for seed in seeds:
-                weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init=init, init_scale=sigma, seed=seed)
-                if compare_qp:
-                    qp_initial.append(_qp_state(weights, U, Vt.T, depths, sigma))
-                trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
-                                         record_every=record_every)
-                K_all[i, seed] = trajectory.K
-                bar.update(1)
-        gd_t = trajectory.t
-        lr_floor = None
-        if not discrete and measure_lr_floor:
-            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[-1], init=init, init_scale=sigma, seed=seeds[0])
-            half = simulate_gd(depths, dataset, widths[-1], weights=weights, learning_rate=learning_rate / 2,
-                               steps=2 * steps, record_every=2 * record_every)
-            if half.K.shape == K_all[len(widths) - 1, seeds[0]].shape:
-                lr_floor = 2.0 * float(np.max(np.abs(K_all[len(widths) - 1, seeds[0]] - half.K))) / scale
-            bar.update(1)
+    # One task per network (and the O(eta) floor's half-step run), as in validate_width.
+    tasks = [(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, None, device)
+             for width in widths for seed in seeds]
+    labels = [f"dmft-{'-'.join(map(str, depths))}-w{width}-s{seed}" for width in widths for seed in seeds]
+    floor = not discrete and measure_lr_floor
+    if floor:
+        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every,
+                      None, device))
+        labels.append(f"dmft-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
+    with progress_for(progress, runs, f"validate dmft {','.join(map(str, depths))}") as bar:
+        with task_runner(workers, scheduler, runner) as tasks_on:
+            results = tasks_on.map(_train_network, tasks, labels, bar,
+                                   priorities=[t[7] * t[2] ** 2 for t in tasks])
+    for index, (_, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
+        i, j = divmod(index, len(seeds))
+        K_all[i, seeds[j]] = trajectory.K
+        if compare_qp:  # the same weights again (a seeded draw): the q/p model starts from each network
+            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[i], init=init, init_scale=sigma,
+                                         seed=seeds[j])
+            qp_initial.append(_qp_state(weights, U, Vt.T, depths, sigma))
+    gd_t = results[0][1].t
+    lr_floor = None
+    if floor:
+        half = results[-1][1]
+        if half.K.shape == K_all[len(widths) - 1, seeds[0]].shape:
+            lr_floor = 2.0 * float(np.max(np.abs(K_all[len(widths) - 1, seeds[0]] - half.K))) / scale
 
     errors = np.zeros((len(widths), len(seeds)))
     ensemble = np.zeros(len(widths))

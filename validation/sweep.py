@@ -621,7 +621,8 @@ def validate_width(
         return validate_dmft_width(
             architecture, widths, seeds, init=init, init_scale=init_scale, dataset=dataset, learning_rate=learning_rate,
             t_max=t_max, record_points=record_points, measure_lr_floor=measure_lr_floor, targets=targets,
-            confidence=confidence, progress=progress, mapping=mapping,
+            confidence=confidence, progress=progress, mapping=mapping, device=device, workers=workers,
+            scheduler=scheduler, runner=runner,
         )
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
