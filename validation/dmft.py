@@ -35,6 +35,8 @@ from pathdyn.validation.sweep import (
     default_dataset,
     fit_slope,
     limit_evidence,
+    slope_parts,
+    target_check,
 )
 
 __all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
@@ -361,30 +363,9 @@ def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> t
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
-    parts = []
-    if np.isfinite(ci[1]) and ci[1] < 0:
-        parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
-    elif np.isfinite(slope) and np.isfinite(ci[1]):
-        parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
-    if np.isfinite(tail):
-        parts.append(f"slope over the larger half of the widths {tail:.2f}")
-    parts.append(measured)
-    passed = None
-    if targets:
-        failures = []
-        if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
-            failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
-        if targets.get("max_error") is not None and not (ensemble[-1] <= targets["max_error"]):
-            failures.append(f"error {ensemble[-1]:.4f} > {targets['max_error']}")
-        passed = not failures
-        if not passed:
-            head = "TARGET NOT MET (" + "; ".join(failures) + ")"
-        elif targets.get("max_slope") is not None and not (np.isfinite(ci[1]) and ci[1] < 0):
-            head = "TARGET MET by the point estimates, but the slope's interval includes no decrease (add widths or seeds)"
-        else:
-            head = "TARGET MET"
-        parts.insert(0, head)
-    return "; ".join(parts), passed
+    parts = slope_parts(slope, ci, tail) + [measured]
+    head, passed = target_check(slope, ci, ensemble[-1], targets)
+    return "; ".join(([head] if head else []) + parts), passed
 
 
 def _qp_state(weights, U, V, depths, sigma):

@@ -52,6 +52,8 @@ __all__ = [
     "limit_compared",
     "limit_evidence",
     "reduced_equations",
+    "slope_parts",
+    "target_check",
     "validate_width",
 ]
 
@@ -493,6 +495,13 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
         if np.isfinite(slope):
             parts.append(f"slope {slope:.2f} (indicative only)")
         return "; ".join(parts), None
+    parts = slope_parts(slope, ci, tail) + [measured, _floor_part(evidence, expected_exact, naive)]
+    head, passed = target_check(slope, ci, median[-1], targets)
+    return "; ".join(([head] if head else []) + parts), passed
+
+
+def slope_parts(slope, ci, tail) -> list:
+    """The verdict's words on the slope: whether the error falls, and the slope over the larger widths."""
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
@@ -500,24 +509,28 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
         parts.append(f"no significant decrease with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
     if np.isfinite(tail):
         parts.append(f"slope over the larger half of the widths {tail:.2f}")
-    parts.append(measured)
-    parts.append(_floor_part(evidence, expected_exact, naive))
-    passed = None
-    if targets:
-        failures = []
-        if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
-            failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
-        if targets.get("max_error") is not None and not (median[-1] <= targets["max_error"]):
-            failures.append(f"error {median[-1]:.4f} > {targets['max_error']}")
-        passed = not failures
-        if not passed:
-            head = "TARGET NOT MET (" + "; ".join(failures) + ")"
-        elif targets.get("max_slope") is not None and not (np.isfinite(ci[1]) and ci[1] < 0):
-            head = "TARGET MET by the point estimates, but the slope's interval includes no decrease (add widths or seeds)"
-        else:
-            head = "TARGET MET"
-        parts.insert(0, head)
-    return "; ".join(parts), passed
+    return parts
+
+
+def target_check(slope, ci, error, targets) -> tuple:
+    """``(head, passed)``: the verdict's first words against ``targets``; ``(None, None)`` without them.
+
+    ``targets = {"max_slope": s, "max_error": e}`` (either may be absent); ``error`` is the
+    error compared at the largest width. A slope target met only by the point estimate
+    (its interval reaching zero) is said so.
+    """
+    if not targets:
+        return None, None
+    failures = []
+    if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
+        failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
+    if targets.get("max_error") is not None and not (error <= targets["max_error"]):
+        failures.append(f"error {error:.4f} > {targets['max_error']}")
+    if failures:
+        return "TARGET NOT MET (" + "; ".join(failures) + ")", False
+    if targets.get("max_slope") is not None and not (np.isfinite(ci[1]) and ci[1] < 0):
+        return "TARGET MET by the point estimates, but the slope's interval includes no decrease (add widths or seeds)", True
+    return "TARGET MET", True
 
 
 def validate_width(
