@@ -18,8 +18,7 @@ from pathdyn.validation.network_spec import (
     _check_choice,
     _check_dtype,
     _check_seed,
-    _reference_width,
-    network_widths,
+    NetworkSpec,
 )
 
 
@@ -80,15 +79,32 @@ def initialize_weights(
     ConfigError, ArchitectureError
     """
     _check_choice("init", init, INITS)
+    sigma = init_sigma(init, init_scale)
+    dtype = _check_dtype(dtype)
+    spec = NetworkSpec.build(architecture, n_in, n_out, width)
+    return draw_weights(spec, init, sigma, _check_seed(seed), dtype)
+
+
+def init_sigma(init: str, init_scale) -> float:
+    """The ``sigma`` of ``init``: ``init_scale``, or the default of ``init`` when it is ``None``.
+
+    Raises
+    ------
+    ConfigError
+        If ``init_scale`` is not a finite number >= 0.
+    """
     sigma = DEFAULT_INIT_SCALE[init] if init_scale is None else init_scale
     if not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
         raise ConfigError(f"init_scale: {init_scale!r} is not a finite number >= 0; e.g. init_scale=0.3")
-    dtype = _check_dtype(dtype)
-    sizes = network_widths(architecture, n_in, n_out, width)
-    N = _reference_width(sizes, width)
-    rng = np.random.default_rng(_check_seed(seed))
+    return sigma
+
+
+def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -> list:
+    """The weights of :func:`initialize_weights` for checked settings (``spec`` validated, ``seed`` a whole number)."""
+    N = spec.reference_width
+    rng = np.random.default_rng(seed)
     weights = []
-    for s in sizes:
+    for s in spec.sizes:
         depth = len(s) - 1
         layers = []
         for d in range(depth):

@@ -5,6 +5,8 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pathdyn.errors import ArchitectureError, ConfigError
@@ -75,12 +77,68 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
     return sizes
 
 
-def _reference_width(sizes: list, width) -> int:
-    """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
-    if _is_int(width):
-        return int(width)
-    hidden = [n for s in sizes for n in s[1:-1]]
-    return max(hidden) if hidden else 1
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The layer sizes of a network, validated once (by :func:`network_widths`).
+
+    Attributes
+    ----------
+    sizes : tuple of tuple of int
+        ``sizes[a] = (n_in, N_1, ..., N_{D_a - 1}, n_out)``.
+    width : int, tuple or None
+        The width as the caller gave it when it was one int or ``None``; otherwise the
+        hidden widths per pathway (the form runs record in their provenance).
+    """
+
+    sizes: tuple
+    width: object
+
+    @classmethod
+    def build(cls, architecture, n_in: int, n_out: int, width=None) -> NetworkSpec:
+        """Validate ``architecture`` and ``width`` against the data's sizes (see :func:`network_widths`).
+
+        Raises
+        ------
+        ArchitectureError
+            If a width is not a positive whole number or the lists do not match the depths.
+        """
+        sizes = tuple(tuple(s) for s in network_widths(architecture, n_in, n_out, width))
+        if width is not None and not _is_int(width):
+            width = tuple(s[1:-1] for s in sizes)
+        return cls(sizes, width)
+
+    @property
+    def depths(self) -> tuple:
+        """Depth ``D_a`` of each pathway."""
+        return tuple(len(s) - 1 for s in self.sizes)
+
+    @property
+    def layer_sizes(self) -> list:
+        """``sizes`` as lists (the form of :func:`network_widths`)."""
+        return [list(s) for s in self.sizes]
+
+    @property
+    def provenance_width(self):
+        """The width as a run records it: the given int or ``None``, else lists of hidden widths."""
+        return self.width if self.width is None or _is_int(self.width) else [list(s[1:-1]) for s in self.sizes]
+
+    @property
+    def reference_width(self) -> int:
+        """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
+        if _is_int(self.width):
+            return int(self.width)
+        hidden = [n for s in self.sizes for n in s[1:-1]]
+        return max(hidden) if hidden else 1
+
+    @property
+    def widest(self) -> int:
+        """The widest layer, inputs and outputs included."""
+        return max(n for s in self.sizes for n in s)
+
+    @property
+    def widest_hidden(self) -> int:
+        """The widest hidden layer (0 when every pathway has depth 1)."""
+        return max((n for s in self.sizes for n in s[1:-1]), default=0)
 
 
 def _check_choice(name: str, value, choices) -> None:
