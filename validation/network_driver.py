@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -27,7 +29,7 @@ from pathdyn.validation.network_engine import (
     _StackEngine,
     default_deferred_rank,
 )
-from pathdyn.validation.network_init import initialize_weights
+from pathdyn.validation.network_init import draw_weights, init_sigma
 from pathdyn.validation.network_recorder import _Recorder
 from pathdyn.validation.network_spec import (
     ACTIVATIONS,
@@ -37,7 +39,7 @@ from pathdyn.validation.network_spec import (
     LOSSES,
     _check_dtype,
     _check_seed,
-    network_widths,
+    NetworkSpec,
 )
 from pathdyn.validation.weight_files import _check_weights
 
@@ -186,12 +188,93 @@ def simulate_gd(
     records; no history of weights is kept. The same seed gives bit-identical results
     (for a fixed BLAS thread count).
     """
+    dataset = _as_dataset(dataset)
+    _check_settings(init=init, activation=activation, loss=loss, learning_rate=learning_rate,
+                    divergence_factor=divergence_factor, steps=steps, threads=threads, deferred_rank=deferred_rank,
+                    record_every=record_every, activate_last=activate_last, seeds=seeds, weights=weights)
+    from pathdyn.validation.torch_engine import resolve_device
+
+    device = resolve_device(device)
+    dtype = _check_dtype(dtype)
+    spec = NetworkSpec.build(architecture, dataset.n_in, dataset.n_out, width)
+    seed_list = _seed_list(seed, seeds)
+    initial = None if weights is None else _check_weights(weights, spec.sizes, dtype)
+    if deferred_rank is None:
+        deferred_rank = default_deferred_rank(spec.widest_hidden, dataset.num_samples)
+    _check_run_memory(spec.sizes, dataset, steps // record_every + 2, len(seed_list), dtype)
+    settings = _Settings(activation, activate_last, loss, learning_rate, int(steps), divergence_factor,
+                         deferred_rank, threads, dtype, device)
+    record_steps = _record_steps(steps, record_every)
+    recorder = _Recorder(dataset, activation, dtype)
+    alignment = input_alignment(dataset)
+    sigma = None if initial is not None else init_sigma(init, init_scale)
+
+    def start(s):
+        return initial if initial is not None else draw_weights(spec, init, sigma, s, dtype)
+
+    started = time.perf_counter()
+    stacked = spec.widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
+    proj, losses, finals, engine_stats = _train(start, seed_list, spec, dataset, recorder, record_steps, settings,
+                                                stacked, progress)
+    batch = seeds is not None
+    K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
+    if not batch:
+        K, proj, losses = K[:, 0], proj[:, 0], losses[:, 0]
+    steps_arr = np.array(record_steps, dtype=np.int64)
+    time_per_step = _time_per_step(learning_rate, loss, dataset.num_samples)
+    provenance = _provenance(spec, settings, dataset, init=init if weights is None else "weights",
+                             init_scale=DEFAULT_INIT_SCALE.get(init) if init_scale is None else init_scale,
+                             record_every=record_every, seeds=seed_list if batch else None,
+                             seed=None if (batch or weights is not None) else seed_list[0], time_per_step=time_per_step)
+    return Trajectory(
+        t=steps_arr * time_per_step,
+        K=K,
+        loss=losses,
+        success=True,
+        message=f"completed {steps} gradient-descent steps",
+        step=steps_arr,
+        extras={
+            "UtOmegaV": proj,
+            "final_weights": finals if batch else finals[0],
+            "singular_values": np.array(recorder.singular_values, dtype=float),
+            # what a comparison with a per-mode theory needs to know about the inputs
+            "input_variances": alignment.input_variances,
+            "misalignment": alignment.misalignment,
+        },
+        stats={"wall_time_s": time.perf_counter() - started, "steps": int(steps) * len(seed_list), **engine_stats},
+        provenance=provenance,
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The checked settings of one :func:`simulate_gd` call that the training loop reads."""
+
+    activation: str
+    activate_last: bool
+    loss: str
+    learning_rate: float
+    steps: int
+    divergence_factor: float
+    deferred_rank: int
+    threads: int | None
+    dtype: np.dtype
+    device: str
+
+
+def _as_dataset(dataset) -> Dataset:
+    """``dataset`` itself, or the dataset a name or path stands for."""
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, (str, Path)):
+        return resolve_dataset(str(dataset))
+    raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
+
+
+def _check_settings(*, init, activation, loss, learning_rate, divergence_factor, steps, threads, deferred_rank,
+                    record_every, activate_last, seeds, weights) -> None:
+    """Raise one :class:`ConfigError` naming every bad scalar setting of :func:`simulate_gd`."""
     problems = []
-    if not isinstance(dataset, Dataset):
-        if isinstance(dataset, (str, Path)):
-            dataset = resolve_dataset(str(dataset))
-        else:
-            raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
     for name, value, choices in (("init", init, INITS), ("activation", activation, ACTIVATIONS), ("loss", loss, LOSSES)):
         if value not in choices:
             problems.append(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
@@ -212,158 +295,155 @@ def simulate_gd(
         problems.append("seeds and weights: give one; weights fix a single initial network")
     if problems:
         raise ConfigError("; ".join(problems))
-    from pathdyn.validation.torch_engine import NUMPY, resolve_device
 
-    device = resolve_device(device)
-    dtype = _check_dtype(dtype)
-    sizes = network_widths(architecture, dataset.n_in, dataset.n_out, width)
-    depths = tuple(len(s) - 1 for s in sizes)
-    batch = seeds is not None
-    if batch and (isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray))):
+
+def _seed_list(seed, seeds) -> list:
+    """The checked seeds of the run: ``seeds`` when given, else ``[seed]``."""
+    if seeds is None:
+        return [_check_seed(seed)]
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray)):
         raise ConfigError(f"seeds: {seeds!r} is not a list of seeds; give e.g. seeds=[0, 1, 2] (or seed=5 for one network)")
-    seed_list = [_check_seed(s) for s in seeds] if batch else [_check_seed(seed)]
-    if batch and not seed_list:
+    seed_list = [_check_seed(s) for s in seeds]
+    if not seed_list:
         raise ConfigError("seeds: empty list; give at least one seed")
-    if weights is not None:
-        initial = [_check_weights(weights, sizes, dtype)]
-    else:
-        initial = None
+    return seed_list
 
-    P = dataset.num_samples
-    if deferred_rank is None:
-        widest = max(n for s in sizes for n in s[1:-1]) if any(len(s) > 2 for s in sizes) else 0
-        deferred_rank = default_deferred_rank(widest, P)
-    time_per_step = learning_rate * (2 * P if loss == "paper" else 1)
-    _check_run_memory(sizes, dataset, steps // record_every + 2, len(seed_list), dtype)
+
+def _record_steps(steps: int, record_every: int) -> list:
+    """Steps ``0, k, 2k, ...`` and always the last step."""
     record_steps = list(range(0, steps + 1, record_every))
     if record_steps[-1] != steps:
         record_steps.append(steps)
-    T, B, M = len(record_steps), len(seed_list), len(sizes)
-    recorder = _Recorder(dataset, activation, dtype)
-    alignment = input_alignment(dataset)
-    modes = recorder.num_modes
-    proj = np.zeros((T, B, M, modes, modes))
-    losses = np.zeros((T, B))
-    zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / P
-    finals = []
-    started = time.perf_counter()
+    return record_steps
 
-    from pathdyn.progress import Progress
 
-    widest = max(n for s in sizes for n in s)
-    stacked = widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
-    workers, blas_count = 1, threads
+def _time_per_step(learning_rate: float, loss: str, P: int) -> float:
+    """Theory time per step: ``eta`` for the mean loss, ``2 P eta`` for the paper's summed loss."""
+    return learning_rate * (2 * P if loss == "paper" else 1)
+
+
+def _share_cores(threads, widest: int, num_paths: int, stacked: bool, on_numpy: bool) -> tuple:
+    """``(pathway workers, BLAS threads)`` for ``threads`` cores."""
     if threads is not None and threads >= 2 and widest < PARALLEL_MIN_WIDTH:
-        blas_count = 1  # thread start-up and hand-over cost more than the work
-    elif threads is not None and threads >= 2 and M >= 2 and not stacked and device == NUMPY:
+        return 1, 1  # thread start-up and hand-over cost more than the work
+    if threads is not None and threads >= 2 and num_paths >= 2 and not stacked and on_numpy:
         # Cores go to pathways first: each pathway's thin products on its own core with
         # single-threaded BLAS (OpenBLAS's own threads handle thin products badly).
-        workers = min(threads, M)
-        blas_count = max(1, threads // workers)
-    from concurrent.futures import ThreadPoolExecutor
+        workers = min(threads, num_paths)
+        return workers, max(1, threads // workers)
+    return 1, threads
 
+
+def _train(start, seed_list, spec, dataset, recorder, record_steps, settings, stacked, progress) -> tuple:
+    """Train every seed's network on the chosen engine; return ``(proj, losses, finals, engine stats)``."""
+    from pathdyn.progress import Progress
+    from pathdyn.validation.torch_engine import NUMPY
+
+    T, B, M, modes = len(record_steps), len(seed_list), len(spec.sizes), recorder.num_modes
+    proj = np.zeros((T, B, M, modes, modes))
+    losses = np.zeros((T, B))
+    zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / dataset.num_samples
+    workers, blas_count = _share_cores(settings.threads, spec.widest, M, stacked, settings.device == NUMPY)
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        with blas_threads(blas_count), Progress(steps * B, "simulate", enabled=None if progress else False) as bar:
-            def start(s):
-                if initial is not None:
-                    return initial[0]
-                return initialize_weights(
-                    depths, dataset.n_in, dataset.n_out, width if width is not None else [s_[1:-1] for s_ in sizes],
-                    init=init, init_scale=init_scale, seed=s, dtype=dtype,
-                )
-
-            if device != NUMPY:
-                from pathdyn.validation.torch_engine import train_on_device
-
-                proj[:], losses[:], finals, device_stats = train_on_device(
-                    [start(s) for s in seed_list], dataset, recorder, device=device, dtype=dtype, activation=activation,
-                    activate_last=activate_last, loss=loss, learning_rate=learning_rate, steps=steps,
-                    record_steps=record_steps, zero_loss=zero_loss, divergence_factor=divergence_factor,
-                    deferred_rank=deferred_rank, threads=threads, seeds=seed_list, bar=bar)
-            elif stacked:
-                nets = [start(s) for s in seed_list]
-                stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes[a]) - 1)] for a in range(M)]
-                del nets
-                engine = _StackEngine(stacks, dataset.X, dataset.Y, activation, activate_last, loss, dtype)
-                _run(engine, recorder, learning_rate, steps, record_steps, proj, losses,
-                     zero_loss, divergence_factor, bar, seed_list)
-                finals = engine.unstack()
-            else:
-                finals = []
-                for b, s in enumerate(seed_list):
-                    engine = _Engine(start(s), dataset.X, dataset.Y, activation, activate_last, loss, dtype, deferred_rank)
-                    engine.run_pathways_on(pool, workers * blas_count)
-                    _run(engine, recorder, learning_rate, steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
-                         zero_loss, divergence_factor, bar, [s])
-                    engine.fold_all()
-                    engine.run_pathways_on(None)
-                    finals.append(engine.W)
+        with blas_threads(blas_count), Progress(settings.steps * B, "simulate", enabled=None if progress else False) as bar:
+            loop = (proj, losses, zero_loss, bar)
+            if settings.device != NUMPY:
+                return _train_on_device(start, seed_list, dataset, recorder, record_steps, settings, loop)
+            if stacked:
+                finals = _train_stacked(start, seed_list, spec, dataset, recorder, record_steps, settings, loop)
+                return proj, losses, finals, _numpy_stats("stack", workers, blas_count, None)
+            finals, engine = _train_one_by_one(start, seed_list, dataset, recorder, record_steps, settings, loop,
+                                               pool, workers * blas_count)
+            return proj, losses, finals, _numpy_stats("blas", workers, blas_count, engine)
     finally:
         if pool is not None:
             pool.shutdown()
 
-    K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
-    if not batch:
-        K, proj, losses = K[:, 0], proj[:, 0], losses[:, 0]
-    steps_arr = np.array(record_steps, dtype=np.int64)
-    provenance = {
-        "depths": list(depths),
-        "layer_sizes": sizes,
-        "width": width if width is None or _is_int(width) else [list(s[1:-1]) for s in sizes],
-        "init": "weights" if weights is not None else init,
-        "init_scale": DEFAULT_INIT_SCALE.get(init) if init_scale is None else init_scale,
-        "activation": activation,
-        "activate_last": activate_last,
-        "learning_rate": float(learning_rate),
-        "steps": int(steps),
+
+def _train_on_device(start, seed_list, dataset, recorder, record_steps, settings, loop) -> tuple:
+    """All seeds stacked on a PyTorch device (:func:`pathdyn.validation.torch_engine.train_on_device`)."""
+    from pathdyn.validation.torch_engine import train_on_device
+
+    proj, losses, zero_loss, bar = loop
+    s = settings
+    proj[:], losses[:], finals, device_stats = train_on_device(
+        [start(seed) for seed in seed_list], dataset, recorder, device=s.device, dtype=s.dtype, activation=s.activation,
+        activate_last=s.activate_last, loss=s.loss, learning_rate=s.learning_rate, steps=s.steps,
+        record_steps=record_steps, zero_loss=zero_loss, divergence_factor=s.divergence_factor,
+        deferred_rank=s.deferred_rank, threads=s.threads, seeds=seed_list, bar=bar)
+    return proj, losses, finals, device_stats
+
+
+def _train_stacked(start, seed_list, spec, dataset, recorder, record_steps, settings, loop) -> list:
+    """All seeds as one stack of networks (:class:`_StackEngine`); return the final weights per seed."""
+    proj, losses, zero_loss, bar = loop
+    nets = [start(s) for s in seed_list]
+    stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes) - 1)] for a, sizes in enumerate(spec.sizes)]
+    del nets
+    s = settings
+    engine = _StackEngine(stacks, dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype)
+    _run(engine, recorder, s.learning_rate, s.steps, record_steps, proj, losses, zero_loss, s.divergence_factor, bar,
+         seed_list)
+    return engine.unstack()
+
+
+def _train_one_by_one(start, seed_list, dataset, recorder, record_steps, settings, loop, pool, cores) -> tuple:
+    """One :class:`_Engine` per seed, one after another; return the final weights and the last engine."""
+    proj, losses, zero_loss, bar = loop
+    s = settings
+    finals = []
+    for b, seed in enumerate(seed_list):
+        engine = _Engine(start(seed), dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype,
+                         s.deferred_rank)
+        engine.run_pathways_on(pool, cores)
+        _run(engine, recorder, s.learning_rate, s.steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
+             zero_loss, s.divergence_factor, bar, [seed])
+        engine.fold_all()
+        engine.run_pathways_on(None)
+        finals.append(engine.W)
+    return finals, engine
+
+
+def _numpy_stats(kind: str, workers: int, blas_count, engine) -> dict:
+    """What the numpy engine did: its kind, threads, and the layers it deferred or ran through the C kernels."""
+    return {
+        "engine": kind,
+        "pathway_workers": workers,
+        "blas_threads": blas_count,
+        "deferred_layers": 0 if engine is None else sum(x is not None for row in engine.deferred for x in row),
+        "kernel_layers": 0 if engine is None else engine.kernel_layers(),
+    }
+
+
+def _provenance(spec, settings, dataset, *, init, init_scale, record_every, seeds, seed, time_per_step) -> dict:
+    """Every setting of a run, as :attr:`Trajectory.provenance` records it."""
+    s = settings
+    return {
+        "depths": list(spec.depths),
+        "layer_sizes": spec.layer_sizes,
+        "width": spec.provenance_width,
+        "init": init,
+        "init_scale": init_scale,
+        "activation": s.activation,
+        "activate_last": s.activate_last,
+        "learning_rate": float(s.learning_rate),
+        "steps": int(s.steps),
         "record_every": int(record_every),
-        "seeds": seed_list if batch else None,
-        "seed": None if (batch or weights is not None) else seed_list[0],
-        "dtype": dtype.name,
-        "deferred_rank": int(deferred_rank),
-        "threads": threads,
-        "loss": loss,
+        "seeds": seeds,
+        "seed": seed,
+        "dtype": s.dtype.name,
+        "deferred_rank": int(s.deferred_rank),
+        "threads": s.threads,
+        "loss": s.loss,
         "time_per_step": time_per_step,
         "dataset": dataset.name,
         "n_in": dataset.n_in,
         "n_out": dataset.n_out,
-        "num_samples": P,
+        "num_samples": dataset.num_samples,
         "numpy": np.__version__,
-        "device": device,
+        "device": s.device,
     }
-    if device == NUMPY:
-        engine_stats = {
-            "engine": "stack" if stacked else "blas",
-            "pathway_workers": workers,
-            "blas_threads": blas_count,
-            "deferred_layers": 0 if stacked else sum(x is not None for row in engine.deferred for x in row),
-            "kernel_layers": 0 if stacked else engine.kernel_layers(),
-        }
-    else:
-        engine_stats = device_stats
-    return Trajectory(
-        t=steps_arr * time_per_step,
-        K=K,
-        loss=losses,
-        success=True,
-        message=f"completed {steps} gradient-descent steps",
-        step=steps_arr,
-        extras={
-            "UtOmegaV": proj,
-            "final_weights": finals if batch else finals[0],
-            "singular_values": np.array(recorder.singular_values, dtype=float),
-            # what a comparison with a per-mode theory needs to know about the inputs
-            "input_variances": alignment.input_variances,
-            "misalignment": alignment.misalignment,
-        },
-        stats={
-            "wall_time_s": time.perf_counter() - started,
-            "steps": int(steps) * B,
-            **engine_stats,
-        },
-        provenance=provenance,
-    )
 
 
 def _run(engine, recorder, eta, steps, record_steps, proj, losses, zero_loss, factor, bar, seeds):
