@@ -34,7 +34,8 @@ import numpy as np
 
 from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network import _Engine, default_deferred_rank, initialize_weights, network_widths
+from pathdyn.validation.network import default_deferred_rank, initialize_weights, network_widths
+from pathdyn.validation.network_engine import _Engine
 from pathdyn.validation.torch_engine import TorchEngine, _exact_float32, estimate_device_memory
 
 DEPTHS = (7, 7)

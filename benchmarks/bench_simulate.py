@@ -28,7 +28,8 @@ from scipy.linalg import blas
 from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.validation import kernels
 from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network import _Engine, default_deferred_rank, initialize_weights
+from pathdyn.validation.network import default_deferred_rank, initialize_weights
+from pathdyn.validation.network_engine import _Engine
 
 DTYPES = (np.float64, np.float32)
 _WEIGHTS: dict = {}

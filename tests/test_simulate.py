@@ -411,7 +411,7 @@ def test_parallel_pathways_give_the_same_bits(width, seed):
 def train_engine_variants(w, data, activation, activate_last, steps, rank, variants):
     """Train a copy of ``w`` per engine option set in ``variants`` (``eta = 0.05``, float64);
     returns ``[(engine, loss after the steps)]`` with every deferred update folded in."""
-    from pathdyn.validation.network import _Engine
+    from pathdyn.validation.network_engine import _Engine
 
     trained = []
     for options in variants:

@@ -187,7 +187,7 @@ def test_steps_allocate_nothing_on_the_device(activation, device):
                for a in range(2)]
     engine = torch_engine.TorchEngine(weights, data.X, data.Y, activation, True, "mean", deferred_rank=16)
     assert sum(x is not None for row in engine.deferred for x in row) == 2
-    from pathdyn.validation.network import _Recorder
+    from pathdyn.validation.network_recorder import _Recorder
 
     records = torch_engine._DeviceRecorder(_Recorder(data, activation, np.float64), engine, 8)
     values = records.loss_values(engine.forward())

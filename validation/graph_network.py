@@ -36,9 +36,9 @@ from pathdyn.validation.network import (
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
     KERNEL_MIN_WIDTH,
-    _haar_orthogonal,
     simulate_gd,
 )
+from pathdyn.validation.network_init import _haar_orthogonal
 
 __all__ = [
     "GRAPH_INITS",

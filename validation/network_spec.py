@@ -1,0 +1,162 @@
+"""The settings of a finite-width network: choices, layer sizes and the checks of seeds and dtypes.
+
+Part of :mod:`pathdyn.validation.network` (import from there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.theory.architecture import Architecture, _is_int
+
+ACTIVATIONS = ("linear", "relu", "tanh")
+INITS = ("gaussian", "orthogonal", "paper")
+LOSSES = ("mean", "paper")
+DEFAULT_INIT_SCALE = {"gaussian": 0.3, "orthogonal": 0.3, "paper": 0.01}
+#: A run stops as diverged when the loss exceeds this factor times
+#: ``max(initial loss, loss of the zero network)`` (or is not finite).
+DIVERGENCE_FACTOR = 1e4
+
+
+def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
+    """Layer sizes of every pathway: ``sizes[a] = [n_in, N_1, ..., N_{D_a - 1}, n_out]``.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+    n_in, n_out : int
+    width : int, sequence, or None
+        One hidden width for every hidden layer (int); or one entry per pathway, each an
+        int or a list of ``D_a - 1`` widths; ``None`` takes the Architecture's
+        ``hidden_widths``.
+
+    Raises
+    ------
+    ArchitectureError
+        If a width is not a positive whole number or the lists do not match the depths.
+    """
+    depths = Architecture.coerce(architecture).depths
+    if isinstance(architecture, Architecture):
+        problems = []
+        for name, value in (("n_in", n_in), ("n_out", n_out)):
+            declared = getattr(architecture, name)
+            if declared is not None and declared != value:
+                problems.append(f"architecture {name}={declared} but the dataset has {name}={value}")
+        if problems:
+            raise ArchitectureError("; ".join(problems) + "; make them agree or leave them unset")
+        if width is None and architecture.hidden_widths is not None:
+            width = [
+                [architecture.hidden_width(a + 1, d + 1) for d in range(depth - 1)]
+                for a, depth in enumerate(depths)
+            ]
+    if width is None:
+        if all(d == 1 for d in depths):
+            width = 1
+        else:
+            raise ArchitectureError("width: no hidden width given; pass width=N (e.g. width=1000)")
+    # Validate through Architecture, which reports every problem at once.
+    if _is_int(width):
+        if width < 1:
+            raise ArchitectureError(f"width: {width} is not a positive width; use an integer >= 1, e.g. width=1000")
+        hidden = int(width)
+    elif isinstance(width, (list, tuple)) and len(width) == len(depths):
+        hidden = tuple((w,) * (d - 1) if _is_int(w) else tuple(w) for w, d in zip(width, depths))
+    else:
+        hidden = width
+    try:
+        arch = Architecture(depths=depths, hidden_widths=hidden)
+    except ArchitectureError as error:
+        raise ArchitectureError(f"width: {error}".replace("hidden_widths", "width")) from None
+    sizes = []
+    for a, depth in enumerate(depths):
+        inner = [arch.hidden_width(a + 1, d + 1) for d in range(depth - 1)]
+        sizes.append([int(n_in)] + inner + [int(n_out)])
+    return sizes
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The layer sizes of a network, validated once (by :func:`network_widths`).
+
+    Attributes
+    ----------
+    sizes : tuple of tuple of int
+        ``sizes[a] = (n_in, N_1, ..., N_{D_a - 1}, n_out)``.
+    width : int, tuple or None
+        The width as the caller gave it when it was one int or ``None``; otherwise the
+        hidden widths per pathway (the form runs record in their provenance).
+    """
+
+    sizes: tuple
+    width: object
+
+    @classmethod
+    def build(cls, architecture, n_in: int, n_out: int, width=None) -> NetworkSpec:
+        """Validate ``architecture`` and ``width`` against the data's sizes (see :func:`network_widths`).
+
+        Raises
+        ------
+        ArchitectureError
+            If a width is not a positive whole number or the lists do not match the depths.
+        """
+        sizes = tuple(tuple(s) for s in network_widths(architecture, n_in, n_out, width))
+        if width is not None and not _is_int(width):
+            width = tuple(s[1:-1] for s in sizes)
+        return cls(sizes, width)
+
+    @property
+    def depths(self) -> tuple:
+        """Depth ``D_a`` of each pathway."""
+        return tuple(len(s) - 1 for s in self.sizes)
+
+    @property
+    def layer_sizes(self) -> list:
+        """``sizes`` as lists (the form of :func:`network_widths`)."""
+        return [list(s) for s in self.sizes]
+
+    @property
+    def provenance_width(self):
+        """The width as a run records it: the given int or ``None``, else lists of hidden widths."""
+        return self.width if self.width is None or _is_int(self.width) else [list(s[1:-1]) for s in self.sizes]
+
+    @property
+    def reference_width(self) -> int:
+        """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
+        if _is_int(self.width):
+            return int(self.width)
+        hidden = [n for s in self.sizes for n in s[1:-1]]
+        return max(hidden) if hidden else 1
+
+    @property
+    def widest(self) -> int:
+        """The widest layer, inputs and outputs included."""
+        return max(n for s in self.sizes for n in s)
+
+    @property
+    def widest_hidden(self) -> int:
+        """The widest hidden layer (0 when every pathway has depth 1)."""
+        return max((n for s in self.sizes for n in s[1:-1]), default=0)
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ConfigError(f"dtype: {dtype!r} is not a dtype; use float64 (default) or float32") from None
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ConfigError(f"dtype: {dtype} is not supported; use float64 (default) or float32")
+    return dtype
+
+
+def _check_seed(seed):
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError(f"seed: {seed!r} is not a whole number >= 0")
+    return int(seed)
