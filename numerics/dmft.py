@@ -28,6 +28,10 @@ flips every cross-mode overlap, so their ensemble means vanish and concentrate t
 each mode then runs its own DMFT, coupled across pathways only through its error
 ``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver marches the modes side by side
 (a batch axis), each with its own error.
+
+Orthogonal hidden layers (``init="orthogonal"`` of both solvers)
+    Handed to :func:`pathdyn.numerics.dmft_orthogonal.solve_orthogonal_dmft`, whose overlap
+    march needs no Gaussian source or response; the continuous-time extrapolation is the same.
 """
 
 from __future__ import annotations

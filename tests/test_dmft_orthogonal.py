@@ -89,11 +89,12 @@ def _two_channel_start(depths):
 @pytest.fixture(scope="module", params=[(3, 3), (3, 4)], ids=["depths33", "depths34"])
 def two_channel(request):
     """The two-channel flow of two modes from the infinite-width orthogonal start, at 41 times in [0, 5]."""
+    from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.two_channel import derive_two_channel_equations
 
     depths = request.param
-    equations = derive_two_channel_equations(depths, invariants=False)
+    equations = compile_rhs(derive_two_channel_equations(depths, invariants=False))  # once: compiling costs seconds
     start = np.repeat(_two_channel_start(depths).state_array(equations), 2, axis=1)
     t = np.linspace(0.0, 5.0, 41)
     flow = integrate(equations, start, [2.0, 1.0], 5.0, t_eval=t, rtol=1e-11, atol=1e-13)
