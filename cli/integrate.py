@@ -34,7 +34,8 @@ lambda = v^T Sigma_x v: error S - lambda sum_a K_a, final sum_a K_a = S / lambda
 is refused when its inputs are misaligned with its modes (above the documented threshold).
 
 --model dmft solves the infinite-width DMFT of Gaussian hidden layers (variance sigma^2/N,
-sigma = --init-scale; the ensemble mean of K): with --learning-rate and --steps, gradient
+sigma = --init-scale; the ensemble mean of K), or with --init orthogonal of hidden layers
+sigma * O, O orthogonal (each mode the two-channel model): with --learning-rate and --steps, gradient
 descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up to --t-max:
   pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init gaussian --init-scale 0.5 \
       --learning-rate 0.01 --steps 1200 -o out.json
@@ -57,7 +58,7 @@ def add_arguments(parser) -> None:
                       help="integrate per mode even when the dataset's inputs are misaligned with its modes (recorded as a warning)")
     init = parser.add_argument_group("initial conditions")
     init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes); '
-                      "with --model dmft only 'gaussian'")
+                      "with --model dmft the hidden layers' init, 'gaussian' (default) or 'orthogonal'")
     init.add_argument("--init-scale", type=float, default=None,
                       help="std of the random p(0) (default 0.1); with --model dmft sigma (default 0.3)")
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
