@@ -12,7 +12,7 @@ import numpy as np
 
 from pathdyn.checks import real_array
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write
 
 
 def save_weights(path, weights) -> None:
