@@ -87,7 +87,12 @@ class AutomaticTMax:
 
     @property
     def still_moving(self) -> bool:
-        """Whether ``K`` still changed at the end of the probe (a larger final time is needed)."""
+        """Whether ``K`` still changed at the end of the probe (a larger final time is needed).
+
+        Settling is judged against the probe's own last value, so this detects only a ``K``
+        that moves by more than the tolerance between the probe's last two points; a slow
+        drift up to the horizon goes unnoticed.
+        """
         return self.settled >= self.probe_end
 
     def describe(self) -> str:
