@@ -15,7 +15,7 @@ __all__ = ["AUTO_HORIZON", "AUTO_TOLERANCE", "AutomaticTMax", "automatic_t_max",
 
 #: Without a final time: integrate this far (tau = 1 units), then end the output where every K has settled.
 AUTO_HORIZON = 40.0
-#: Settled: every K within this fraction of the largest final |K| of its final value.
+#: Settled: every ``K`` within this fraction (of the largest final ``abs(K)``) of its final value.
 AUTO_TOLERANCE = 1e-3
 #: Output times of the probe integration.
 PROBE_POINTS = 4001
