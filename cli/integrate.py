@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
 from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.jsonio import json_text
 from pathdyn.numerics.horizon import AUTO_HORIZON
 
 COMMAND = "integrate"
@@ -202,7 +202,7 @@ def run(args) -> int:
             labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
             plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
         else:
-            plan.stage_text("-o/--output", json.dumps(payload))
+            plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.numerics.plotting import plot_mode_trajectories
