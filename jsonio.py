@@ -29,6 +29,9 @@ NON_FINITE_CHOICES = ("keep", "null")
 
 # Values the json module writes as they are (bool is an int).
 _JSON_SCALARS = (str, int, float, type(None))
+# Exact types that need no conversion (a subclass such as numpy.float64 goes the long way).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_PLAIN_EXCEPT_FLOAT = _PLAIN - {float}
 
 
 def temporary_sibling(path: str | Path) -> Path:
@@ -152,7 +155,11 @@ def _clean(value, null_non_finite: bool, fallback, np):
     if isinstance(value, dict):
         return {str(k): _clean(v, null_non_finite, fallback, np) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v, null_non_finite, fallback, np) for v in value]
+        # long lists of plain numbers (trajectories) are copied without a call per element
+        if null_non_finite:
+            return [v if type(v) in _PLAIN_EXCEPT_FLOAT or (type(v) is float and math.isfinite(v))
+                    else _clean(v, null_non_finite, fallback, np) for v in value]
+        return [v if type(v) in _PLAIN else _clean(v, null_non_finite, fallback, np) for v in value]
     if np is not None and isinstance(value, np.ndarray):
         if value.dtype.kind in "biu" or (value.dtype.kind == "f" and not null_non_finite):
             return value.tolist()  # already plain numbers: no walk over every element

@@ -146,23 +146,27 @@ class Trajectory:
 
     def to_json_dict(self) -> dict:
         """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
-        out = {
-            "t": np.asarray(self.t).tolist(),
-            "K": np.asarray(self.K).tolist(),
-            "loss": np.asarray(self.loss).tolist(),
-            "success": bool(self.success),
-            "message": self.message,
-            "state_names": list(self.state_names),
-            "stats": to_jsonable(self.stats),
-            "provenance": to_jsonable(self.provenance),
-        }
-        if self.invariant_drift is not None:
-            out["invariant_drift"] = np.asarray(self.invariant_drift).tolist()
-        if self.step is not None:
-            out["step"] = np.asarray(self.step).tolist()
-        return out
+        return to_jsonable(self._json_fields())
 
     def save_json(self, path: str | Path) -> None:
         """Write :meth:`to_json_dict` atomically (:func:`pathdyn.jsonio.save_json`)."""
-        save_json(path, self.to_json_dict())
+        # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
+        save_json(path, self._json_fields())
 
+    def _json_fields(self) -> dict:
+        """The fields of :meth:`to_json_dict`, arrays still as arrays."""
+        out = {
+            "t": np.asarray(self.t),
+            "K": np.asarray(self.K),
+            "loss": np.asarray(self.loss),
+            "success": bool(self.success),
+            "message": self.message,
+            "state_names": list(self.state_names),
+            "stats": self.stats,
+            "provenance": self.provenance,
+        }
+        if self.invariant_drift is not None:
+            out["invariant_drift"] = np.asarray(self.invariant_drift)
+        if self.step is not None:
+            out["step"] = np.asarray(self.step)
+        return out
