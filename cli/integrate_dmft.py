@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import architecture_from_args
 from pathdyn.errors import ConfigError
+from pathdyn.jsonio import json_text
 from pathdyn.numerics.dmft import INITS
 
 
@@ -56,7 +55,7 @@ def run_dmft(args, plan) -> int:
         if str(args.output).endswith(".nc"):
             plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
         else:
-            plan.stage_text("-o/--output", json.dumps(payload))
+            plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.numerics.plotting import plot_mode_trajectories
