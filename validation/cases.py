@@ -163,8 +163,7 @@ class ValidationCase:
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", Architecture.coerce(self.depths, argument="depths").depths)
         problems = []
-        for check in (self._check_lists, self._check_model, self._check_numbers, self._check_flags, self._check_targets,
-                      self._check_dataset):
+        for check in self._checks():
             try:
                 check()
             except ConfigError as problem:
@@ -172,11 +171,30 @@ class ValidationCase:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def _checks(self) -> list:
+        """One check per field (or pair of fields that depend on each other), in field order."""
+        numbers = [lambda name=name, example=example: self._set(
+                       name, real_number(name, getattr(self, name), positive=True, example=example))
+                   for name, example in (("learning_rate", "0.005"), ("t_max", "12"), ("rtol", "1e-9"), ("atol", "1e-11"))]
+        return [
+            lambda: self._set("widths", _whole_numbers("widths", self.widths, 1)),
+            self._check_seeds,
+            self._check_model,
+            lambda: self._set("init_scale", real_number("init_scale", self.init_scale, positive=True, allow_none=True,
+                                                        example="0.3")),
+            *numbers,
+            lambda: self._set("record_points", whole_number("record_points", self.record_points, minimum=2)),
+            lambda: self._set("confidence", real_number("confidence", self.confidence, positive=True, below=1.0,
+                                                        example="0.95")),
+            self._check_flags,
+            self._check_targets,
+            self._check_dataset,
+        ]
+
     def _set(self, name: str, value) -> None:
         object.__setattr__(self, name, value)
 
-    def _check_lists(self) -> None:
-        self._set("widths", _whole_numbers("widths", self.widths, 1))
+    def _check_seeds(self) -> None:
         self._set("seeds", _whole_numbers("seeds", self.seeds, 0))
         if self.theory == "dmft" and len(self.seeds) < 2:
             raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(self.seeds)}")
@@ -200,14 +218,6 @@ class ValidationCase:
         elif self.method not in METHODS[self.theory]:
             raise ConfigError(f"mapping: {self.method!r} is not a {self.theory} mapping; "
                               f"choose one of {', '.join(METHODS[self.theory])}")
-
-    def _check_numbers(self) -> None:
-        for name, example in (("learning_rate", "0.005"), ("t_max", "12"), ("rtol", "1e-9"), ("atol", "1e-11")):
-            self._set(name, real_number(name, getattr(self, name), positive=True, example=example))
-        self._set("init_scale", real_number("init_scale", self.init_scale, positive=True, allow_none=True, example="0.3"))
-        confidence = real_number("confidence", self.confidence, positive=True, below=1.0, example="0.95")
-        self._set("confidence", confidence)
-        self._set("record_points", whole_number("record_points", self.record_points, minimum=2))
 
     def _check_flags(self) -> None:
         for name in ("measure_lr_floor", "allow_misaligned", "compare_qp"):
