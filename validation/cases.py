@@ -286,11 +286,34 @@ class ValidationCase:
         return cls(depths=case, widths=widths, **values)
 
     def replace(self, **changes) -> "ValidationCase":
-        """A copy with ``changes`` (validated again), e.g. ``case.replace(widths=(64, 128, 256))``."""
+        """A copy with some fields changed, validated again.
+
+        Parameters
+        ----------
+        **changes
+            New field values, e.g. ``case.replace(widths=(64, 128, 256))``.
+
+        Returns
+        -------
+        ValidationCase
+
+        Raises
+        ------
+        ConfigError
+            A bad new value (as when a case is built).
+        TypeError
+            A name that is not a field.
+        """
         return dataclasses.replace(self, **changes)
 
     def resolved_dataset(self) -> Dataset:
-        """:attr:`dataset`, or :func:`default_dataset` when it is None."""
+        """The data the case trains on.
+
+        Returns
+        -------
+        Dataset
+            :attr:`dataset`, or :func:`default_dataset` when it is None.
+        """
         return default_dataset() if self.dataset is None else self.dataset
 
     @property
@@ -463,13 +486,25 @@ class SuiteReport:
         return None if not met else all(met)
 
     def summary(self) -> str:
-        """:func:`summary_text` of every case, one after another."""
+        """What ``pathdyn validate`` prints: :func:`summary_text` of every case, one after another.
+
+        Returns
+        -------
+        str
+        """
         return "\n".join(summary_text(case.name, report) for case, report in zip(self.cases, self.reports))
 
     def to_json_dict(self) -> dict:
-        """One case: its report's :meth:`~WidthScalingReport.to_json_dict`. A suite:
-        ``{"suite", "config", "verdict", "cases"}`` and ``"widths"``, ``"errors"``,
-        ``"slope"``, ``"slope_ci"`` as lists with one entry per case."""
+        """The document ``pathdyn validate -o`` writes.
+
+        Returns
+        -------
+        dict
+            One case: its report's ``to_json_dict()``. A suite: ``{"suite", "config",
+            "verdict", "cases"}`` (each case's report with its ``"name"``) and
+            ``"widths"``, ``"errors"``, ``"slope"``, ``"slope_ci"`` as lists with one entry
+            per case.
+        """
         if self.suite is None:
             return self.reports[0].to_json_dict()
         met = [report.passed for report in self.reports if report.passed is not None]

@@ -1,6 +1,7 @@
 """Width sweeps: how fast finite networks approach the reduced theory as width grows.
 
-:func:`validate_width` trains one network per (width, seed) by gradient descent, maps
+:func:`validate_width` runs one :class:`~pathdyn.validation.cases.ValidationCase` (or
+one built from keyword arguments). It trains one network per (width, seed) by gradient descent, maps
 *that network's own* initial weights to the reduced model's initial state
 (:mod:`pathdyn.validation.mapping`), integrates the reduced model from it on the
 network's time grid, and records the error of :func:`pathdyn.validation.compare.compare`.
