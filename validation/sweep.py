@@ -54,7 +54,6 @@ __all__ = [
     "DEFAULT_SINGULAR_VALUES",
     "DEFAULT_SUITE",
     "QUICK_SUITE",
-    "ValidationCase",
     "WidthScalingReport",
     "default_dataset",
     "fit_slope",
