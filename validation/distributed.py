@@ -268,19 +268,21 @@ def progress_for(progress, total: int, label: str):
 
 
 def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-                   on_report=None, runner=None) -> list:
+                   device: str = "numpy", on_report=None, runner=None) -> list:
     """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
 
     Parameters
     ----------
-    cases : sequence of dict
-        Each with ``depths``, ``widths`` and ``validate_width``'s keyword arguments
-        (``name`` is ignored).
+    cases : sequence of ValidationCase or dict
+        The cases (:class:`pathdyn.validation.cases.ValidationCase`); a dict is read as
+        ``ValidationCase(**case)``.
     workers, scheduler : optional
         As for :func:`task_runner`. On a cluster all cases' networks are submitted at
         once (one thread per case waits for its own), so no worker idles between cases.
     progress : bool
         One progress bar for all networks (per case on the serial path).
+    device : str
+        Where the networks train (``"numpy"``, or a PyTorch device).
     on_report : callable, optional
         ``on_report(case, report)``, called in case order as soon as the case and every
         case before it are done.
@@ -292,16 +294,22 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
     -------
     list of WidthScalingReport
         In case order; bit-identical whichever path ran them.
+
+    Raises
+    ------
+    ConfigError
+        Bad cases or cluster options.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from pathdyn.validation.cases import ValidationCase
     from pathdyn.validation.sweep import validate_width
 
     check_cluster_options(workers, scheduler)
+    cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
 
     def run(case, **extra):
-        options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
-        return validate_width(case["depths"], case["widths"], **options, **extra)
+        return validate_width(case, device=device, **extra)
 
     reports = []
     if runner is None and workers is None and scheduler is None:
@@ -312,7 +320,7 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
             if on_report is not None:
                 on_report(case, reports[-1])
         return reports
-    total = sum(len(c["widths"]) * len(c.get("seeds", (0, 1, 2))) + 1 for c in cases)
+    total = sum(case.num_networks for case in cases)
     with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite") as bar:
         shared = runner.shared_bar(bar)
         with ThreadPoolExecutor(max_workers=len(cases)) as pool:
