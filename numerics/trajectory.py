@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-# atomic_write lives in pathdyn.jsonio; validation.sweep and validation.concentration still import it from here
-from pathdyn.jsonio import atomic_write  # noqa: F401
 from pathdyn.jsonio import save_json, to_jsonable
 
 __all__ = ["Trajectory"]

@@ -18,22 +18,17 @@ predicted dominant fraction.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import save_json, to_jsonable
 from pathdyn.validation.statistics import mean_interval
-
-#: The interval helper under its former name (the graph modules import it from here).
-_mean_ci = mean_interval
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
@@ -135,21 +130,17 @@ class ConcentrationResult:
     def to_json_dict(self) -> dict:
         """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details."""
 
-        def clean(value):
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
+        def as_json(value):  # NaN (no seed learned the mode) as JSON null
+            return to_jsonable(value, non_finite="null")
 
         dominant, ci, per_mode, per_seed, losses = {}, {}, {}, {}, {}
         for activation in self.activations:
             means, cis = self.summary(activation)
-            dominant[activation] = clean([float(m) for m in means])
-            ci[activation] = clean([[float(v) for v in c] for c in cis])
-            per_mode[activation] = clean(np.nanmean(self.fractions[activation], axis=1).tolist())
-            per_seed[activation] = clean(np.nanmean(self.fractions[activation], axis=2).tolist())
-            losses[activation] = clean(np.asarray(self.final_loss_ratio[activation]).tolist())
+            dominant[activation] = as_json([float(m) for m in means])
+            ci[activation] = as_json([[float(v) for v in c] for c in cis])
+            per_mode[activation] = as_json(np.nanmean(self.fractions[activation], axis=1).tolist())
+            per_seed[activation] = as_json(np.nanmean(self.fractions[activation], axis=2).tolist())
+            losses[activation] = as_json(np.asarray(self.final_loss_ratio[activation]).tolist())
         out = {
             "config": dict(self.config),
             "depths": list(self.depths),
@@ -165,16 +156,21 @@ class ConcentrationResult:
             agreement = [float(np.nanmean(a)) for a in self.race_agreement]
             predicted = [mean_interval(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
             out["race"] = {
-                "winner_agreement": clean(agreement),
-                "predicted_fraction_mean": clean([float(p[0]) for p in predicted]),
-                "predicted_fraction_ci": clean([[float(v) for v in p[1]] for p in predicted]),
+                "winner_agreement": as_json(agreement),
+                "predicted_fraction_mean": as_json([float(p[0]) for p in predicted]),
+                "predicted_fraction_ci": as_json([[float(v) for v in p[1]] for p in predicted]),
                 "mapping": "q/p: exact for depth 2, growth-matched beyond (each network's own initial state)",
             }
         return out
 
     def save_json(self, path) -> None:
-        text = json.dumps(self.to_json_dict(), indent=1)
-        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+        """Write :meth:`to_json_dict` atomically (indented by one space).
+
+        Parameters
+        ----------
+        path : str or Path
+        """
+        save_json(path, self.to_json_dict(), indent=1)
 
 
 def measure_concentration(

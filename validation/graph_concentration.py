@@ -26,7 +26,7 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.validation.concentration import _mean_ci
+from pathdyn.validation.statistics import mean_interval
 from pathdyn.validation.graph_network import simulate_graph_gd
 
 __all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
@@ -90,7 +90,7 @@ def _summarise(K, graph, confidence) -> dict:
         shares = stream_shares(K, graph, by)  # (seeds, groups, modes)
         groups = shares.shape[1]
         dominant = np.nanmax(shares, axis=1).mean(axis=-1) if groups > 1 else np.ones(K.shape[0])
-        mean, ci = _mean_ci(dominant, confidence, bounds=(1.0 / groups, 1.0))
+        mean, ci = mean_interval(dominant, confidence, bounds=(1.0 / groups, 1.0))
         out[by] = {"groups": groups, "trivial": groups == 1, "even": 1.0 / groups, "mean": mean, "ci": list(ci),
                    "mean_shares": np.nanmean(shares, axis=0).tolist()}
     return out

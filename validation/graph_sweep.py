@@ -26,7 +26,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
-from pathdyn.validation.concentration import _mean_ci
+from pathdyn.validation.statistics import mean_interval
 from pathdyn.validation.graph_network import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
 
@@ -70,7 +70,7 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
         S = np.asarray(runs[0].extras["singular_values"])
         K = np.array([r.extras["K_total"] for r in runs])  # (seeds, T, modes)
         halves = np.array([half_times(t, k, S) for k in K])  # (seeds, modes)
-        stats = [_mean_ci(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
+        stats = [mean_interval(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
         per_width.append({"width": width, "mean_K": K.mean(axis=0), "spread": float(K.std(axis=0).max() / S[0]),
                           "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
                           "diverged": int(sum(not r.success for r in runs))})

@@ -26,16 +26,14 @@ refused unless ``allow_misaligned``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import save_json
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import MODELS
 from pathdyn.validation.cases import (
@@ -323,9 +321,13 @@ class WidthScalingReport:
         return out
 
     def save_json(self, path) -> None:
-        """Write :meth:`to_json_dict` atomically."""
-        text = json.dumps(self.to_json_dict(), indent=1)
-        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+        """Write :meth:`to_json_dict` atomically (indented by one space).
+
+        Parameters
+        ----------
+        path : str or Path
+        """
+        save_json(path, self.to_json_dict(), indent=1)
 
 
 def _tail(widths, errors) -> tuple:
