@@ -28,7 +28,8 @@ examples:
 #: (2.6e6) already take minutes.
 MAX_DERIVE_SIZE = 400_000
 #: Most pathways derive accepts: the text form of the reduced equations sorts sums over all
-#: pathways in every equation (300 pathways of depth 2 took 84 s as text).
+#: pathways in every equation, so its cost grows faster than the number of pathways
+#: (docs/reliability.md has the measurements).
 MAX_DERIVE_PATHWAYS = 100
 
 

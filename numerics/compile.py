@@ -41,7 +41,7 @@ def _lambdify(args, exprs, cse: bool):
         for atom in expr.atoms(sp.Pow):
             base, exp = atom.as_base_exp()
             # Squares stay with numpy (``x**2`` is already one multiply there); a chain
-            # only for them would cost its Python wrapper (measured 5 us a call) for nothing.
+            # only for them would cost its Python wrapper call for nothing.
             if base in position and exp.is_Integer and int(exp) >= 3:
                 powers[atom] = (base, int(exp))
     if not powers:

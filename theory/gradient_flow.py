@@ -20,8 +20,8 @@ gradient of the numeric loss:
     ``W_a^d`` are held as opaque matrix symbols ``A``, ``B`` so that sympy
     differentiates ``tr(G^T A X B)`` with respect to ``X`` (once per case: with or
     without ``A`` and ``B``) and the result is instantiated by substitution. Plain
-    sympy differentiation of a depth-50 product takes about 0.35 s per layer; this
-    route takes about 0.4 ms per layer (8 pathways of depth 50 in 0.1-0.2 s).
+    sympy differentiation of a depth-50 product is about a thousand times slower per
+    layer than this route (``benchmarks/bench_derive.py`` prints derivation times).
 ``method="direct"``
     sympy differentiates the whole loss, with ``Omega`` written out as the sum of
     weight products, with respect to each weight. Exact but slow beyond depth ~5;
