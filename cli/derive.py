@@ -34,7 +34,19 @@ MAX_DERIVE_PATHWAYS = 100
 
 
 def check_derive_size(architecture) -> None:
-    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`)."""
+    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`).
+
+    Parameters
+    ----------
+    architecture : Architecture
+        The architecture to derive.
+
+    Raises
+    ------
+    ArchitectureError
+        When it has more than :data:`MAX_DERIVE_PATHWAYS` pathways or its size passes
+        :data:`MAX_DERIVE_SIZE`.
+    """
     from pathdyn.errors import ArchitectureError
 
     # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
@@ -54,6 +66,13 @@ def check_derive_size(architecture) -> None:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     add_architecture_arguments(parser)
     parser.add_argument(
         "--format", choices=("text", "latex", "json"), default="text",
@@ -73,6 +92,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ConfigError
+        When a LaTeX-only option is given with another format.
+    """
     from pathdyn.errors import ConfigError
     from pathdyn.theory.export import export_equations
 
