@@ -216,6 +216,17 @@ def compute_phase_panel(equations, init_scale: float, S: float = 10.0, t_max: fl
         The race form of the same pathways: when given (and ``c > 0``) the
         trajectories are integrated through it (:func:`integrate_race_form`), the
         faster path; the initial states are the same q/p draws.
+
+    Returns
+    -------
+    PhasePanel
+        The trajectories ``K`` of every member, their times and the vector field on a
+        grid of ``grid_points`` x ``grid_points`` strengths.
+
+    Raises
+    ------
+    ConfigError
+        When the equations do not have exactly two pathways.
     """
     f = compile_rhs(equations)
     if f.num_pathways != 2:

@@ -49,6 +49,18 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
     Returns ``(A, pivots, inverse_diagonal)``: ``A`` holds L (unit diagonal, below) and
     U; ``pivots[k]`` is ``None`` or ``(units, rows)``, the units whose row k was swapped
     with ``rows``; ``inverse_diagonal`` (n, units) is ``1 / U_kk``.
+
+    Parameters
+    ----------
+    A : ndarray, shape ``(n, n, units)``
+        The matrices, overwritten by their factors.
+    threshold : float
+        Pivoting threshold in ``(0, 1]``.
+
+    Returns
+    -------
+    tuple
+        ``(A, pivots, inverse_diagonal)`` as described above, for :func:`lu_solve`.
     """
     n = A.shape[0]
     pivots = []
@@ -74,7 +86,20 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
 
 
 def lu_solve(factored, b: np.ndarray) -> np.ndarray:
-    """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten."""
+    """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten.
+
+    Parameters
+    ----------
+    factored : tuple
+        What :func:`lu_factor` returned.
+    b : ndarray, shape ``(n, units)``
+        Right-hand sides, overwritten by the solutions.
+
+    Returns
+    -------
+    ndarray
+        ``b``, now holding ``x``.
+    """
     A, pivots, inverse_diagonal = factored
     n = A.shape[0]
     for k, pivot in enumerate(pivots):
