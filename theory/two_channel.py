@@ -115,6 +115,23 @@ def two_channel_layers(pathway: int, depth: int) -> TwoChannelLayers:
 
     Names: ``A_{a}_{i}`` (first layer), ``M_{a}_{d}_{i}{j}`` (hidden layer ``d``, row
     ``i``, column ``j``, 1-based), ``B_{a}_{j}`` (last layer), ``w_{a}`` for depth 1.
+
+    Parameters
+    ----------
+    pathway : int
+        1-based index.
+    depth : int
+        The pathway's depth (>= 1).
+
+    Returns
+    -------
+    TwoChannelLayers
+        The layer matrices and the state in order.
+
+    Raises
+    ------
+    ConfigError
+        When ``depth < 1``.
     """
     if depth < 1:
         raise ConfigError(f"depth: a pathway needs depth >= 1, got {depth}")
@@ -134,7 +151,18 @@ def two_channel_layers(pathway: int, depth: int) -> TwoChannelLayers:
 
 
 def invariant_matrices(chain: TwoChannelLayers) -> tuple:
-    """``C_d = W_{d+1}^T W_{d+1} - W_d W_d^T`` for ``d = 1 .. D-1`` (each 2 x 2)."""
+    """``C_d = W_{d+1}^T W_{d+1} - W_d W_d^T`` for ``d = 1 .. D-1`` (each 2 x 2).
+
+    Parameters
+    ----------
+    chain : TwoChannelLayers
+        The chain.
+
+    Returns
+    -------
+    tuple of sympy.Matrix
+        ``C_1, ..., C_{D-1}``.
+    """
     layers = chain.layers
     return tuple(layers[d + 1].T * layers[d + 1] - layers[d] * layers[d].T for d in range(len(layers) - 1))
 
