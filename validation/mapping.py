@@ -62,7 +62,25 @@ def _unknown_theory(theory) -> ConfigError:
 
 def default_method(theory: str, depths) -> str:
     """The model's recommended mapping (the registry's ``default_mapping``): ``exact`` for
-    all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model."""
+    all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model.
+
+    Parameters
+    ----------
+    theory : str
+        A reduced model with mappings (see :data:`METHODS`).
+    depths : sequence of int
+        The pathways' depths.
+
+    Returns
+    -------
+    str
+        The mapping's name.
+
+    Raises
+    ------
+    ConfigError
+        When ``theory`` is not a model with mappings.
+    """
     if theory not in METHODS:
         raise _unknown_theory(theory)
     return MODELS[theory].default_mapping(tuple(depths))
@@ -179,6 +197,11 @@ class InitialState:
         ----------
         equations : ModeEquations, CompiledRHS or sequence of StateVariable
             Anything with a ``layout``, or the layout itself.
+
+        Returns
+        -------
+        ndarray, shape ``(n_state, modes)``
+            The initial state for :func:`pathdyn.numerics.integrate.integrate`.
 
         Raises
         ------

@@ -118,19 +118,59 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
 # --------------------------------------------------------------------------- engines
 def default_deferred_rank(hidden_width: int, P: int) -> int:
     """Rank of the deferred updates (``deferred_rank=None``): ``8 P`` (a fold every 8 steps)
-    when the widest hidden layer has at least ``32 P`` units, else 0 (update every step)."""
+    when the widest hidden layer has at least ``32 P`` units, else 0 (update every step).
+
+    Parameters
+    ----------
+    hidden_width : int
+        Width of the widest hidden layer.
+    P : int
+        Number of samples.
+
+    Returns
+    -------
+    int
+        The rank (0: no deferral).
+    """
     return 8 * P if hidden_width >= 32 * P else 0
 
 
 def deferral_rank(deferred_rank: int, P: int) -> int:
-    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off)."""
+    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off).
+
+    Parameters
+    ----------
+    deferred_rank : int
+        The rank asked for.
+    P : int
+        Number of samples.
+
+    Returns
+    -------
+    int
+        The largest multiple of ``P`` not above ``deferred_rank`` when it is at least
+        ``2 P``, else 0.
+    """
     r = int(deferred_rank)
     return r - r % P if r >= 2 * P else 0
 
 
 def is_deferred(shape, rank: int) -> bool:
     """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
-    narrower layers update as cheaply in place)."""
+    narrower layers update as cheaply in place).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The layer's shape (a leading stack axis is allowed).
+    rank : int
+        The deferral rank (0: off).
+
+    Returns
+    -------
+    bool
+        Whether the layer defers its updates.
+    """
     return bool(rank) and min(shape[-2:]) >= 4 * rank
 
 
