@@ -23,11 +23,11 @@ import errno
 import os
 import signal
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 from pathdyn.errors import ConfigError
+from pathdyn.jsonio import move_into_place, temporary_sibling
 
 __all__ = ["FilePlan", "Terminated", "terminate_as_interrupt"]
 
@@ -120,9 +120,7 @@ class FilePlan:
             return
         if path == STDOUT:
             raise ConfigError(f"{flag}: internal: binary output to standard output")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(fd)
-        tmp = Path(tmp)
+        tmp = temporary_sibling(path)
         self._staged[flag] = tmp
         try:
             write(tmp)
@@ -138,13 +136,10 @@ class FilePlan:
 
     def commit(self) -> None:
         """Move every staged file into place (keeping an existing file's mode), then print standard output."""
-        umask = os.umask(0)
-        os.umask(umask)
         for flag, tmp in list(self._staged.items()):
             path = self._outputs[flag]
             try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
-                os.replace(tmp, path)
+                move_into_place(tmp, path)
             except OSError as error:
                 raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
             del self._staged[flag]

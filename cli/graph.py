@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, dataset_file, file_plan,
                                  random_singular_values)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-validate"
 HELP = "train an aligned network of a [graph] architecture and compare it with the graph's reduced model"
@@ -84,7 +83,7 @@ def run(args) -> int:
     report = {"graph": graph.to_dict(), "dataset": dataset.name, "width": args.width,
               "learning_rate": args.learning_rate, "t_max": args.t_max, "seed": args.seed, **result.summary()}
     with plan:
-        plan.stage_text("-o/--output", json.dumps(report))
+        plan.stage_text("-o/--output", json_text(report))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.graph_plots import plot_graph_validation

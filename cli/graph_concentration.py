@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-concentration"
 HELP = "measure how modes distribute over the paths and streams of [graph] architectures, over seeds"
@@ -89,6 +88,6 @@ def run(args) -> int:
                 learning_rate=args.learning_rate, t_max=args.t_max)
             results.append({"architecture": path, **result.to_json_dict()})
     with plan:
-        plan.stage_text("-o/--output", json.dumps({"results": results}))
+        plan.stage_text("-o/--output", json_text({"results": results}))
         plan.commit()
     return 0

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-sweep"
 HELP = "train graph networks from random weights at several widths and report the measured width limit"
@@ -83,6 +82,6 @@ def run(args) -> int:
             graph, dataset, widths, range(args.seeds), init=args.init, init_scale=args.init_scale,
             learning_rate=args.learning_rate, t_max=args.t_max)})
     with plan:
-        plan.stage_text("-o/--output", json.dumps({"results": reports}))
+        plan.stage_text("-o/--output", json_text({"results": reports}))
         plan.commit()
     return 0

@@ -9,13 +9,12 @@ further dependency): attributes must then be numbers or strings, so nested metad
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write, json_text
 
 __all__ = ["batch_dims_for", "require", "save_netcdf", "trajectory_to_xarray"]
 
@@ -97,9 +96,7 @@ def netcdf_attribute(value):
         return int(value)
     if isinstance(value, (int, float, str, np.integer, np.floating)):
         return value
-    from pathdyn.numerics.trajectory import _jsonable
-
-    return json.dumps(_jsonable(value), default=str)
+    return json_text(value, fallback=str)
 
 
 def trajectory_to_xarray(trajectory, batch_dims=None):

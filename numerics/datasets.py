@@ -15,7 +15,8 @@ import numpy as np
 from pathdyn.checks import check_magnitude, real_array, seed_value, whole_number
 from pathdyn.errors import DatasetError
 
-__all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset"]
+__all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset",
+           "random_spec_singular_values", "dataset_from_spec"]
 
 
 @dataclass(frozen=True)
@@ -334,3 +335,65 @@ def resolve_dataset(spec: str) -> Dataset:
     if spec == "hierarchical-raw":
         return hierarchical_dataset(whitened=False)
     return load_dataset(spec)
+
+
+def random_spec_singular_values(spec: str, argument: str = "--dataset") -> list:
+    """The singular values of a ``random:S1,S2,...`` dataset specification.
+
+    Parameters
+    ----------
+    spec : str
+        ``"random:2,1.5,1"`` (the prefix is optional).
+    argument : str
+        The argument named in the message.
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    DatasetError
+        If the values are missing or not numbers.
+    """
+    try:
+        values = [float(v) for v in str(spec).removeprefix("random:").split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise DatasetError(f"{argument}: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5")
+    return values
+
+
+def dataset_from_spec(spec: str, seed: int = 0, distinct: bool = False, argument: str = "--dataset") -> Dataset:
+    """A dataset from a specification: ``random:S1,S2,...``, or what :func:`resolve_dataset` takes.
+
+    Parameters
+    ----------
+    spec : str
+        ``random:S1,S2,...`` (:func:`random_dataset` with these singular values),
+        ``hierarchical``, ``hierarchical-raw`` or a file path.
+    seed : int
+        Seed of a ``random:`` dataset.
+    distinct : bool
+        Refuse equal singular values in a ``random:`` specification (degenerate modes have
+        no unique singular vectors, so per-mode records of them are arbitrary).
+    argument : str
+        The argument named in messages.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        A malformed ``random:`` specification, equal values with ``distinct``, or a file
+        that cannot be read.
+    """
+    if not spec.startswith("random:"):
+        return resolve_dataset(spec)
+    values = random_spec_singular_values(spec, argument)
+    if distinct and len(set(values)) != len(values):
+        raise DatasetError(f"{argument}: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
+    return random_dataset(values, seed=seed)

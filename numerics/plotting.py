@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write
 
 __all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure"]
 

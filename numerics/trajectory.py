@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Trajectory", "atomic_write"]
+# atomic_write lives in pathdyn.jsonio; validation.sweep and validation.concentration still import it from here
+from pathdyn.jsonio import atomic_write  # noqa: F401
+from pathdyn.jsonio import save_json, to_jsonable
 
-
-def atomic_write(path: str | Path, write) -> None:
-    """Write a file through a temporary sibling and rename, so nothing is left half-written.
-
-    ``write(tmp_path)`` must create ``tmp_path``. ``path == "-"`` is not handled here.
-    """
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp creates 0600; give the file the mode a plain open() would (or keep the old one)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["Trajectory"]
 
 
 @dataclass(frozen=True)
@@ -167,35 +146,27 @@ class Trajectory:
 
     def to_json_dict(self) -> dict:
         """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
+        return to_jsonable(self._json_fields())
+
+    def save_json(self, path: str | Path) -> None:
+        """Write :meth:`to_json_dict` atomically (:func:`pathdyn.jsonio.save_json`)."""
+        # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
+        save_json(path, self._json_fields())
+
+    def _json_fields(self) -> dict:
+        """The fields of :meth:`to_json_dict`, arrays still as arrays."""
         out = {
-            "t": np.asarray(self.t).tolist(),
-            "K": np.asarray(self.K).tolist(),
-            "loss": np.asarray(self.loss).tolist(),
+            "t": np.asarray(self.t),
+            "K": np.asarray(self.K),
+            "loss": np.asarray(self.loss),
             "success": bool(self.success),
             "message": self.message,
             "state_names": list(self.state_names),
-            "stats": _jsonable(self.stats),
-            "provenance": _jsonable(self.provenance),
+            "stats": self.stats,
+            "provenance": self.provenance,
         }
         if self.invariant_drift is not None:
-            out["invariant_drift"] = np.asarray(self.invariant_drift).tolist()
+            out["invariant_drift"] = np.asarray(self.invariant_drift)
         if self.step is not None:
-            out["step"] = np.asarray(self.step).tolist()
+            out["step"] = np.asarray(self.step)
         return out
-
-    def save_json(self, path: str | Path) -> None:
-        """Write :meth:`to_json_dict` atomically."""
-        text = json.dumps(self.to_json_dict())
-        atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
