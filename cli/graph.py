@@ -23,6 +23,13 @@ examples:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", required=True, help="TOML file with a [graph] table")
     parser.add_argument("--width", type=int, default=16, help="width of hidden nodes the graph gives none (default 16)")
     parser.add_argument("--dataset", default="random:3,2,1", help="random:S1,S2,... (whitened) or a data file (default random:3,2,1)")
@@ -35,6 +42,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When the architecture file has no ``[graph]`` table.
+    """
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset, resolve_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml

@@ -22,6 +22,13 @@ example:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", action="append", required=True,
                         help="TOML file with a [graph] table (repeat for several graphs)")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds 0..n-1 (default 20)")
@@ -37,6 +44,25 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When an architecture file has no ``[graph]`` table.
+    ConfigError
+        When ``--seeds`` is below 1.
+    """
     from pathdyn.errors import ArchitectureError, ConfigError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml

@@ -21,6 +21,13 @@ example:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", action="append", required=True,
                         help="TOML file with a [graph] table (repeat for several graphs)")
     parser.add_argument("--widths", default="32,128,512", help="comma-separated widths (default 32,128,512)")
@@ -36,6 +43,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When an architecture file has no ``[graph]`` table.
+    """
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml

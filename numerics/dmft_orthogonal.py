@@ -52,6 +52,18 @@ def orthogonal_dmft_memory_bytes(depths, steps: int) -> int:
 
     A pathway of depth ``D >= 2`` keeps five ``(T+1) x (T+1)`` matrices per site
     (``Cf``, ``Cg``, ``X``, ``alpha``, ``beta``) and one per hidden matrix (``Y``).
+
+    Parameters
+    ----------
+    depths : sequence of int
+        The pathways' depths.
+    steps : int
+        Number of time steps ``T``.
+
+    Returns
+    -------
+    int
+        Bytes (float64 matrices).
     """
     matrices = sum(5 * (d - 1) + (d - 2) for d in depths if d >= 2)
     return matrices * (int(steps) + 1) ** 2 * 8

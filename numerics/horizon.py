@@ -96,7 +96,13 @@ class AutomaticTMax:
         return self.settled >= self.probe_end
 
     def describe(self) -> str:
-        """One line for the provenance: the settling time, the final time and the horizon."""
+        """One line for the provenance: the settling time, the final time and the horizon.
+
+        Returns
+        -------
+        str
+            The line.
+        """
         return (f"automatic: K within {self.tolerance:g} of its final value by t = {self.settled:.4g}; "
                 f"t_max = {self.t_max:g} (at most {self.horizon:g})")
 

@@ -98,6 +98,11 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     Returns
     -------
     ndarray, shape ``(*batch, n_state, n_modes)``
+
+    Raises
+    ------
+    ConfigError
+        When ``batch`` is not a tuple of whole numbers (or the other values are out of range).
     """
     scale = real_number("scale", scale, positive=True, example="0.1")
     c = real_number("c", c, nonnegative=True, example="1")

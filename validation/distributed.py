@@ -50,7 +50,21 @@ class TaskRecord:
 
 
 def check_cluster_options(workers, scheduler) -> None:
-    """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix)."""
+    """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
+
+    Parameters
+    ----------
+    workers : int or None
+        Workers of a local cluster.
+    scheduler : str or None
+        Address of an existing cluster's scheduler.
+
+    Raises
+    ------
+    ConfigError
+        When both are given, ``workers`` is not a positive whole number or
+        ``scheduler`` is not a non-empty string.
+    """
     if workers is not None and scheduler is not None:
         raise ConfigError("workers, scheduler: give one of them: workers=N starts a local cluster, "
                           "scheduler=ADDRESS uses an existing one")
@@ -61,7 +75,13 @@ def check_cluster_options(workers, scheduler) -> None:
 
 
 def worker_fingerprint() -> tuple:
-    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load."""
+    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load.
+
+    Returns
+    -------
+    tuple
+        ``(pathdyn version, numpy version, C kernels available)``.
+    """
     import numpy
 
     from pathdyn.validation import kernels
@@ -259,7 +279,22 @@ def task_runner(workers: int | None = None, scheduler: str | None = None, runner
 
 
 def progress_for(progress, total: int, label: str):
-    """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one."""
+    """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one.
+
+    Parameters
+    ----------
+    progress : bool or Progress
+        An existing bar, or whether to draw a new one.
+    total : int
+        Units of work of a new bar.
+    label : str
+        Its label.
+
+    Returns
+    -------
+    context manager
+        Entering it gives the bar.
+    """
     if hasattr(progress, "update"):
         return nullcontext(progress)
     from pathdyn.progress import Progress

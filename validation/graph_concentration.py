@@ -37,6 +37,25 @@ def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
 
     ``by``: ``"path"`` (every path its own group), ``"output"`` (last edge) or ``"input"``
     (first edge). Groups come in the order of first appearance along ``graph.paths``.
+
+    Parameters
+    ----------
+    K : array_like, shape ``(..., paths, modes)``
+        Strength of every path (in the order of ``graph.paths``) and mode.
+    graph : GraphArchitecture
+        The graph.
+    by : {"path", "output", "input"}
+        How paths are grouped.
+
+    Returns
+    -------
+    ndarray, shape ``(..., groups, modes)``
+        The shares (NaN where every ``K`` of a mode is zero).
+
+    Raises
+    ------
+    ConfigError
+        When ``by`` is not one of the three groupings.
     """
     K = np.abs(np.asarray(K, dtype=float))
     if by == "path":
@@ -79,6 +98,13 @@ class GraphConcentration:
     wall_time: float
 
     def to_json_dict(self) -> dict:
+        """The measurement as plain JSON types (graph, paths, seeds, final strengths, summary, settings).
+
+        Returns
+        -------
+        dict
+            The JSON-ready dictionary.
+        """
         return {"graph": self.graph.to_dict(), "paths": [[list(e) for e in p] for p in self.graph.paths],
                 "seeds": list(self.seeds), "finished": self.finished.tolist(), "final_K": self.final_K.tolist(),
                 "summary": self.summary, "settings": self.settings, "wall_time": self.wall_time}
@@ -116,6 +142,12 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     Returns
     -------
     GraphConcentration
+
+    Raises
+    ------
+    ConfigError
+        When there are no seeds, ``learning_rate`` or ``t_max`` is not positive, or
+        ``confidence`` is outside ``(0, 1)``.
 
     Warns
     -----

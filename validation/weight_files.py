@@ -16,7 +16,15 @@ from pathdyn.jsonio import atomic_write
 
 
 def save_weights(path, weights) -> None:
-    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based)."""
+    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (.npz).
+    weights : list of list of array_like
+        ``weights[a][d]``.
+    """
     arrays = {f"W_{a + 1}_{d + 1}": np.asarray(w) for a, path_w in enumerate(weights) for d, w in enumerate(path_w)}
 
     def write(tmp):
@@ -28,6 +36,16 @@ def save_weights(path, weights) -> None:
 
 def load_weights(path) -> list:
     """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_weights`.
+
+    Returns
+    -------
+    list of list of ndarray
+        ``weights[a][d]``.
 
     Raises
     ------
