@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
+from pathdyn.theory.models import models_of_kind
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -78,7 +79,7 @@ def add_arguments(parser) -> None:
         "--format", choices=("text", "latex", "json"), default="text",
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
-    parser.add_argument("--model", choices=("qp", "dmft"), default="qp",
+    parser.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp",
                         help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     latex = parser.add_argument_group("LaTeX layout")

@@ -9,6 +9,7 @@ from pathdyn.cli._common import add_architecture_arguments, architecture_from_ar
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.jsonio import json_text
 from pathdyn.numerics.horizon import AUTO_HORIZON
+from pathdyn.theory.models import models_of_kind
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -72,7 +73,7 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
     dmft = parser.add_argument_group("DMFT (--model dmft)")
-    dmft.add_argument("--model", choices=("qp", "dmft"), default="qp", help="qp (default) or dmft")
+    dmft.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp", help="qp (default) or dmft")
     dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
     dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
     dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")

@@ -7,7 +7,7 @@ import sys
 
 from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
-from pathdyn.theory.models import models_with_mappings
+from pathdyn.theory.models import validation_theories
 
 COMMAND = "validate"
 HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
@@ -71,7 +71,7 @@ def add_arguments(parser) -> None:
     case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1; 0..7 with --theory dmft)")
     case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
     case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
-    case.add_argument("--theory", default=None, choices=models_with_mappings() + ("dmft",),
+    case.add_argument("--theory", default=None, choices=validation_theories(),
                       help="reduced model (default qp); dmft compares the seed mean with the infinite-width DMFT")
     case.add_argument("--mapping", default=None, choices=("exact", "growth-matched", "naive", "projection"),
                       help="initial-state mapping (default: exact for depth 2, growth-matched for deeper q/p, projection for two-channel)")

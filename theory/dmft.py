@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import ReducedModel, register
 
 __all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_to_json", "dmft_to_latex", "dmft_to_text", "export_dmft"]
 
@@ -163,3 +164,18 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False) -> s
     if format == "json":
         return dmft_to_json(equations)
     raise ConfigError(f"format: unknown {format!r}; choose text, latex or json")
+
+
+def _dmft_is_exact(depths, init, mapping) -> bool:
+    # the Gaussian cavity system and the orthogonal overlap march are both infinite-width limits
+    return init in ("gaussian", "orthogonal")
+
+
+register(ReducedModel(
+    name="dmft",
+    derive=derive_dmft_equations,
+    description="dynamical mean-field theory: the infinite-width mean of K over initial weights",
+    is_exact=_dmft_is_exact,
+    exact_when="Gaussian or orthogonal hidden layers, whitened inputs: the limit of the seed mean",
+    kind="dmft",
+))

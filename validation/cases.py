@@ -24,6 +24,7 @@ from pathdyn.checks import real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import validation_theories
 from pathdyn.validation.mapping import METHODS, default_method
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-#: The registered models with initial-state mappings, and the DMFT.
-THEORIES = tuple(METHODS) + ("dmft",)
+#: The models networks can be compared with, from the registry: the mapped models, then the DMFT.
+THEORIES = validation_theories()
 #: The keys a case's ``targets`` may hold.
 TARGET_KEYS = ("max_slope", "max_error")
 #: What :func:`pathdyn.validation.dmft.validate_dmft_width` changes in the defaults of a case
