@@ -34,7 +34,7 @@ def test_a_case_reports_every_problem_at_once_in_one_line():
 
 @pytest.mark.parametrize("changes, match", [
     ({"seeds": (1,)}, "at least 2 seeds"),
-    ({"init": "orthogonal"}, "Gaussian hidden layers"),
+    ({"init": "paper"}, "Gaussian or orthogonal hidden layers"),
     ({"mapping": "exact"}, "no initial-state mapping"),
     ({"dataset": random_dataset((1.0, 1.0))}, "degenerate"),
 ])
@@ -161,3 +161,15 @@ def test_no_function_of_the_sweeps_is_longer_than_80_lines():
     # The check can fail: a function of 81 statements after its docstring is caught.
     long = "def f():\n    '''doc'''\n" + "    x = 1\n" * 81
     assert long_functions(long) == ["f"]
+
+
+def test_a_dmft_case_of_orthogonal_networks_is_compared_with_the_orthogonal_dmft(monkeypatch):
+    import pathdyn.validation.dmft as dmft
+
+    seen = []
+    solve = dmft.solve_dmft
+    monkeypatch.setattr(dmft, "solve_dmft", lambda *a, **k: seen.append(k.get("init")) or solve(*a, **k))
+    case = ValidationCase(depths=(3, 3), widths=(8, 16, 32), seeds=(0, 1), init="orthogonal", init_scale=0.7,
+                          theory="dmft", learning_rate=0.05, t_max=1.0, compare_qp=False)
+    report = dmft.validate_dmft_width(case)
+    assert seen == ["orthogonal"] and "orthogonal hidden layers" in report.limit

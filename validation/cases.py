@@ -210,9 +210,9 @@ class ValidationCase:
         if self.theory not in THEORIES:
             raise ConfigError(f"theory: unknown reduced model {self.theory!r}; choose {' or '.join(THEORIES)}")
         if self.theory == "dmft":
-            if self.init != "gaussian":
-                raise ConfigError(f"init: the DMFT model assumes Gaussian hidden layers, got {self.init!r}; use init='gaussian' "
-                                  "(orthogonal hidden layers: theory='two-channel')")
+            if self.init not in ("gaussian", "orthogonal"):
+                raise ConfigError(f"init: the DMFT model assumes Gaussian or orthogonal hidden layers, got {self.init!r}; "
+                                  "use init='gaussian' or init='orthogonal'")
             if self.mapping not in (None, "none"):
                 raise ConfigError("mapping: the DMFT predicts the ensemble mean and takes no initial-state mapping, "
                                   f"got {self.mapping!r}")

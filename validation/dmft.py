@@ -80,7 +80,8 @@ def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
                                gains=tuple(site_gains) if gains else None)
 
 
-def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None):
+def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None,
+                    init="gaussian"):
     """The DMFT's ``K`` at the gradient steps ``record_steps`` (time ``t = eta * step``).
 
     Discrete at ``learning_rate`` when ``steps <= MAX_DISCRETE_STEPS``; otherwise the
@@ -89,11 +90,11 @@ def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps
     record_steps = np.asarray(record_steps, dtype=int)
     if steps <= MAX_DISCRETE_STEPS:
         trajectory = solve_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
-                                init_scale=init_scale, initial_overlaps=initial_overlaps)
+                                init_scale=init_scale, initial_overlaps=initial_overlaps, init=init)
         return trajectory.K[record_steps], True
     t = learning_rate * record_steps
     flow = solve_dmft_flow(depths, singular_values, t_max=learning_rate * steps, num_points=4 * t.size,
-                           init_scale=init_scale, initial_overlaps=initial_overlaps, tol=FLOW_TOL)
+                           init_scale=init_scale, initial_overlaps=initial_overlaps, tol=FLOW_TOL, init=init)
     flat = flow.K.reshape(flow.t.size, -1)
     K = np.stack([np.interp(t, flow.t, flat[:, j]) for j in range(flat.shape[1])], axis=1)
     return K.reshape(t.size, *flow.K.shape[1:]), False
@@ -176,8 +177,9 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
         each network is one task of :func:`pathdyn.validation.distributed.task_runner`,
         so a cluster gives the same report bit for bit.
     **options
-        Other fields of :class:`~pathdyn.validation.cases.ValidationCase`: ``init`` (only
-        ``"gaussian"``: the DMFT assumes Gaussian hidden layers), ``init_scale`` (default
+        Other fields of :class:`~pathdyn.validation.cases.ValidationCase`: ``init``
+        (``"gaussian"``, the cavity DMFT, or ``"orthogonal"``, the exact overlap march of
+        :mod:`pathdyn.numerics.dmft_orthogonal`), ``init_scale`` (default
         0.3; input and output layers at the same scale), ``dataset`` (whitened,
         non-degenerate), ``learning_rate``, ``t_max``, ``record_points``,
         ``measure_lr_floor`` (used only when the DMFT is solved in continuous time),
@@ -194,7 +196,7 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     Raises
     ------
     ConfigError
-        Non-Gaussian init, a non-whitened or degenerate dataset, fewer than two seeds, a
+        An init other than Gaussian or orthogonal, a non-whitened or degenerate dataset, fewer than two seeds, a
         case of another theory, or bad settings.
     """
     from pathdyn.validation.cases import DMFT_DEFAULTS, ValidationCase
@@ -214,7 +216,7 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     dataset = case.resolved_dataset()
     S = dataset.modes()[1]
     K_dmft, discrete = dmft_prediction(case.depths, S, init_scale=case.sigma, learning_rate=case.learning_rate,
-                                       steps=case.steps, record_steps=_record_steps(case))
+                                       steps=case.steps, record_steps=_record_steps(case), init=case.init)
     floor = not discrete and case.measure_lr_floor
     # One task per network (and the O(eta) floor's half-step run), as in validate_width.
     tasks, labels = network_tasks(case, dataset, mapped=None, half_eta=floor, device=device, prefix="dmft")
@@ -362,7 +364,8 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
         mapping=case.method, dataset=dataset.name, singular_values=tuple(float(s) for s in S),
         learning_rate=float(case.learning_rate), t_max=float(gd_t[-1]), steps=case.steps, errors=statistics.errors,
         slope=slope, slope_ci=ci, tail_slope=tail, confidence=case.confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
-        limit=("infinite-width limit of Gaussian hidden layers (DMFT), exact for the ensemble mean; "
+        limit=(f"infinite-width limit of {'Gaussian' if case.init == 'gaussian' else case.init} hidden layers (DMFT), "
+               "exact for the ensemble mean; "
                + ("solved at the networks' learning rate (no O(eta) floor)" if discrete else "solved in continuous time")),
         compared=COMPARED, verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=statistics.final_gd,
         final_K_theory=np.broadcast_to(K_dmft[-1], statistics.final_gd.shape).copy(), example=example,
