@@ -43,6 +43,13 @@ descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up 
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     add_architecture_arguments(parser, default_depths="2,2")
     data = parser.add_argument_group("singular values (one mode each)")
     source = data.add_mutually_exclusive_group()
@@ -95,6 +102,31 @@ def singular_values_from_args(args):
     """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
 
     ``lambda`` is None for whitened inputs (the equations without an input variance).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: ``singular_values``, ``input_variances``, ``dataset``,
+        ``allow_misaligned`` and ``whitened`` (``None``, ``True`` or ``False``).
+
+    Returns
+    -------
+    S : ndarray, shape (modes,)
+        The singular values, one mode each (``hierarchical`` when neither option is given).
+    lambda : ndarray, shape (modes,), or None
+        Each mode's input variance; ``None`` for whitened inputs.
+    note : dict
+        Where the values came from, for the output's provenance.
+
+    Raises
+    ------
+    ConfigError
+        If a value is not a positive finite number, ``--input-variances`` has not one value
+        per singular value or comes without ``--singular-values``, or ``--general`` is given
+        with ``--singular-values`` but without ``--input-variances``.
+    DatasetError
+        If the dataset cannot be read, has no modes, or its inputs are misaligned with its
+        modes without ``--allow-misaligned``.
     """
     if args.singular_values is not None:
         S = _positive_values(args.singular_values, "--singular-values")
@@ -129,7 +161,31 @@ def _architecture_for_inputs(args, lam):
 
 
 def initial_state_from_args(args, equations, num_modes: int):
-    """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``."""
+    """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: ``init``, ``init_scale`` (default 0.1), ``c`` and ``seed``.
+    equations : ModeEquations
+        The q/p equations whose state is wanted.
+    num_modes : int
+        The number of modes (singular values).
+
+    Returns
+    -------
+    y0 : ndarray, shape (n_state, num_modes)
+        The initial state.
+    note : dict
+        ``{"init": path}`` or ``{"init_scale", "c", "seed"}``, for the output's provenance.
+
+    Raises
+    ------
+    ConfigError
+        If the ``--init`` file is malformed or the drawing settings are out of range.
+    OSError
+        If the ``--init`` file cannot be read.
+    """
     from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 
     if args.init:
@@ -152,6 +208,36 @@ def _plot_title(depths, notes: dict, S, lam=None) -> str:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: integrate the q/p equations (or the DMFT) and write the files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when the solver reported a failure (the output, holding
+        ``success`` and ``message``, is written either way).
+
+    Raises
+    ------
+    ConfigError
+        If ``--learning-rate`` or ``--steps`` is given without ``--model dmft``, ``--t-max``
+        is not positive, ``--n-in`` or ``--n-out`` is smaller than the number of modes, a
+        ``.nc`` output is asked for without ``xarray``, an output file is refused by its checks,
+        or a value is bad (see :func:`singular_values_from_args`).
+    ArchitectureError
+        If the architecture is invalid or a graph (``[graph]`` table).
+    DatasetError
+        If the data cannot be read, or its inputs are misaligned with its modes without
+        ``--allow-misaligned``.
+    IntegrationError
+        If the solution blows up or becomes non-finite.
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     from pathdyn.numerics.horizon import choose_t_max
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.models import reduce_to_modes

@@ -29,6 +29,29 @@ def run_dmft(args, plan) -> int:
 
     ``plan`` is the run's checked :class:`pathdyn.outputs.FilePlan`: every output is staged
     and written only when all of them have succeeded.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``pathdyn integrate --model dmft``.
+    plan : FilePlan
+        Its checked files: ``-o/--output`` (JSON, or netCDF for a ``.nc`` name) and ``--plot``.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when the solve did not succeed (the continuous-time
+        DMFT stopped before reaching ``--tol``); the output is written either way.
+
+    Raises
+    ------
+    ConfigError
+        If ``--init`` is not a DMFT initialisation, ``--init-scale`` or ``--learning-rate``
+        is not positive, only one of ``--learning-rate`` and ``--steps`` is given, ``--t-max``
+        is missing or not positive for gradient flow, or the inputs are not whitened
+        (``--input-variances``, ``--general`` or such a dataset).
+    IntegrationError
+        If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`).
     """
     from pathdyn.cli.integrate import singular_values_from_args
     from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow

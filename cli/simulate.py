@@ -25,6 +25,13 @@ W_<a>_<d> (pathway a, layer d, both 1-based), each of shape (outputs, inputs).
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     net = parser.add_argument_group("network")
     net.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     net.add_argument("--architecture", metavar="FILE.toml", help="read depths (and hidden_widths) from a TOML file")
@@ -58,6 +65,34 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: train one network and write its run file.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 (a failure raises instead).
+
+    Raises
+    ------
+    ConfigError
+        If both ``--depths`` and ``--architecture`` are given, ``--init`` or
+        ``--init-scale`` is given with ``--init-from``, ``-o`` is ``-`` (run files are
+        binary), an output file is refused by its checks, the ``--init-from`` file is missing or
+        malformed, or a training setting is bad.
+    ArchitectureError
+        For bad ``--depths`` or a bad ``--architecture`` file.
+    DatasetError
+        For a malformed ``--dataset`` (or one that cannot be read).
+    SimulationError
+        If gradient descent diverges (see :func:`pathdyn.validation.network.simulate_gd`).
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     import numpy as np
 
     from pathdyn.numerics.datasets import dataset_from_spec

@@ -65,6 +65,13 @@ def _int_list(text: str, option: str, minimum: int) -> tuple:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     case = parser.add_argument_group("one case (any of these replaces the default suite)")
     case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
@@ -122,6 +129,34 @@ def _dataset(spec):
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: one case or a suite, summaries as they finish, then the files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 1 with ``--strict`` when a case's target is not met, else 0.
+
+    Raises
+    ------
+    ConfigError
+        If ``--quick`` is given with a case option, ``-o`` is neither a ``.json`` file nor
+        ``-``, an output file is refused by its checks, the cluster or ``--device`` options are
+        bad, a case asks for more than ``--max-steps`` steps (counting the half-rate run
+        of the learning-rate floor), or a case option is bad.
+    ArchitectureError
+        If ``--depths`` is not a list of whole numbers.
+    DatasetError
+        If ``--dataset`` is malformed or cannot be read.
+    PathdynError
+        From the simulations and integrations (:func:`pathdyn.validation.cases.run_suite`).
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
     from pathdyn.validation.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
     from pathdyn.validation.distributed import check_cluster_options

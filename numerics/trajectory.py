@@ -70,7 +70,15 @@ class Trajectory:
         return tuple(np.shape(self.K)[1:-2])
 
     def summary_rows(self) -> list:
-        """``(name, value)`` rows: shapes, ranges and key numbers (never whole arrays)."""
+        """``(name, value)`` rows: shapes, ranges and key numbers (never whole arrays).
+
+        Returns
+        -------
+        list of tuple of (str, str)
+            Rows ``source``, ``time``, ``K``, ``final loss`` and ``success``, then, where
+            present, ``steps``, ``invariant drift``, ``extras`` and ``wall time``; the text
+            and HTML summaries (``repr``, notebooks) print them.
+        """
         from pathdyn.numerics.data import batch_dims_for
         from pathdyn.numerics.display import array_summary, number
 
@@ -107,14 +115,41 @@ class Trajectory:
     def to_xarray(self, batch_dims=None):
         """This trajectory as an ``xarray.Dataset`` with named dimensions (needs the ``xarray`` extra).
 
-        See :func:`pathdyn.numerics.data.trajectory_to_xarray`.
+        Parameters
+        ----------
+        batch_dims : str or sequence of str, optional
+            Names of the ensemble axes (default ``member`` for one axis).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dimensions ``time``, the ensemble axes, ``pathway`` and ``mode`` (both 1-based);
+            the layout of :func:`pathdyn.numerics.data.trajectory_to_xarray`.
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
         """
         from pathdyn.numerics.data import trajectory_to_xarray
 
         return trajectory_to_xarray(self, batch_dims=batch_dims)
 
     def save_netcdf(self, path, batch_dims=None) -> None:
-        """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra)."""
+        """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``; written atomically.
+        batch_dims : str or sequence of str, optional
+            As for :meth:`to_xarray`.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(batch_dims=batch_dims), path)
@@ -143,11 +178,33 @@ class Trajectory:
         return float(t[min(outside[-1] + 1, t.size - 1)])
 
     def to_json_dict(self) -> dict:
-        """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
+        """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata.
+
+        Returns
+        -------
+        dict
+            Keys ``t``, ``K``, ``loss`` (nested lists of floats), ``success``, ``message``,
+            ``state_names``, ``stats`` and ``provenance``, plus ``invariant_drift`` and
+            ``step`` when present. NaN and infinities stay floats. ``state`` and ``extras``
+            are not included.
+        """
         return to_jsonable(self._json_fields())
 
     def save_json(self, path: str | Path) -> None:
-        """Write :meth:`to_json_dict` atomically (:func:`pathdyn.jsonio.save_json`)."""
+        """Write :meth:`to_json_dict` atomically (:func:`pathdyn.jsonio.save_json`).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; a pre-existing one is replaced only once the new text is complete.
+
+        Raises
+        ------
+        TypeError
+            If ``stats`` or ``provenance`` hold an object JSON cannot represent; nothing is written.
+        OSError
+            If the file cannot be written; a pre-existing file is unchanged.
+        """
         # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
         save_json(path, self._json_fields())
 

@@ -48,20 +48,10 @@ PENDING_SPLIT: set = set()
 # them (their problems are still counted in the summary); the lead fixes them at merge and
 # empties this set.
 OWNED_ELSEWHERE = {
-    "validation/sweep.py",
-    "validation/dmft.py",
-    "validation/concentration.py",
-    "cli/validate.py",
-    "cli/concentration.py",
-    "cli/simulate.py",
-    "cli/integrate.py",
     "theory/export.py",
     "theory/graph_export.py",
     "theory/dmft.py",
-    "numerics/trajectory.py",
-    "outputs.py",
     "numerics/dmft.py",
-    "cli/integrate_dmft.py",
 }
 
 

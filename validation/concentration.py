@@ -43,7 +43,19 @@ CONCENTRATION_DEFAULTS = {
 
 
 def dominant_fraction(K) -> np.ndarray:
-    """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``."""
+    """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``.
+
+    Parameters
+    ----------
+    K : array_like, shape ``(..., M, modes)``
+        Mode strengths ``K_{a alpha}``; only their absolute values count.
+
+    Returns
+    -------
+    ndarray, shape ``(..., modes)``
+        The dominant fraction of each mode, in ``[1/M, 1]``; NaN where every pathway's
+        ``K`` is zero (the mode was not learned at all).
+    """
     K = np.abs(np.asarray(K, dtype=float))
     total = K.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -103,32 +115,105 @@ class ConcentrationResult:
         return html_summary("ConcentrationResult", concentration_rows(self))
 
     def to_xarray(self):
-        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra)."""
+        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra).
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``fraction (activation, depth, seed, mode)``, ``final_loss_ratio
+            (activation, depth, seed)`` and, with the race oracle, ``race_agreement`` and
+            ``race_fraction (depth, seed, mode)``; the settings are attributes
+            (:func:`pathdyn.validation.data.concentration_to_xarray`).
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
+        """
         from pathdyn.validation.data import concentration_to_xarray
 
         return concentration_to_xarray(self)
 
     def to_dataframe(self):
-        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra)."""
+        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``activation, depth, seeds, mean_fraction, ci_low, ci_high`` and, with
+            the race oracle, ``race_agreement, race_fraction`` (NaN on non-linear rows).
+
+        Raises
+        ------
+        ConfigError
+            If ``pandas`` is not installed.
+        """
         from pathdyn.validation.data import concentration_to_dataframe
 
         return concentration_to_dataframe(self)
 
     def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(), path)
 
     def summary(self, activation: str) -> tuple:
-        """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval."""
+        """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval.
+
+        Parameters
+        ----------
+        activation : str
+            One of :attr:`activations`.
+
+        Returns
+        -------
+        means : list of float
+            One per depth; NaN where no seed has a finite fraction.
+        cis : list of [float, float]
+            One ``[low, high]`` t-interval per depth at ``config["confidence"]`` (default
+            0.95), clipped to ``[1/2, 1]``; NaN with fewer than two seeds.
+
+        Raises
+        ------
+        KeyError
+            If ``activation`` was not measured.
+
+        Notes
+        -----
+        Each seed first contributes its mean over modes, since the modes of one network are
+        not independent samples (see :func:`pathdyn.validation.statistics.mean_interval`).
+        """
         confidence = self.config.get("confidence", 0.95)
         per_seed = np.nanmean(self.fractions[activation], axis=-1)
         pairs = [mean_interval(row, confidence) for row in per_seed]
         return [p[0] for p in pairs], [list(p[1]) for p in pairs]
 
     def to_json_dict(self) -> dict:
-        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details."""
+        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details.
+
+        Returns
+        -------
+        dict
+            Keys ``config``, ``depths``, ``dominant_fraction`` and ``ci`` (activation -> one
+            mean / ``[low, high]`` per depth, from :meth:`summary`),
+            ``dominant_fraction_per_mode`` (activation -> depths x modes, mean over seeds),
+            ``dominant_fraction_per_seed`` (activation -> depths x seeds, mean over modes),
+            ``final_loss_ratio`` (activation -> depths x seeds) and ``wall_time_s``; with the
+            race oracle also ``race`` (``winner_agreement``, ``predicted_fraction_mean``,
+            ``predicted_fraction_ci`` per depth, and ``mapping``). NaN is written as ``null``.
+        """
 
         def as_json(value):  # NaN (no seed learned the mode) as JSON null
             return to_jsonable(value, non_finite="null")

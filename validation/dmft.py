@@ -54,6 +54,29 @@ def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
     ``overlap`` is ``K(0) = u^T Omega_a v`` (``a.b`` at depth 2). With ``gains`` also each
     hidden matrix's gain on the network's own initial fields (see
     :class:`pathdyn.numerics.dmft.DMFTInitialOverlaps`).
+
+    Parameters
+    ----------
+    weights : list of list of ndarray
+        ``weights[a][d]``, the layout of :func:`pathdyn.validation.network.initialize_weights`.
+    U : ndarray, shape (n_out, modes)
+        Left singular vectors ``u_alpha`` of the data as columns.
+    V : ndarray, shape (n_in, modes)
+        Right singular vectors ``v_alpha`` as columns.
+    gains : bool
+        Also measure the hidden matrices' gains (default False: the ensemble's ``sigma^2``).
+
+    Returns
+    -------
+    DMFTInitialOverlaps
+        ``input_norm2``, ``output_norm2`` and ``overlap`` of shape ``(M, modes)`` (norms 1
+        for a depth-1 pathway, which has no ``a`` or ``b``) and, with ``gains``, per
+        pathway ``(forward, backward)`` of shape ``(D_a - 1, modes)``.
+
+    Raises
+    ------
+    ConfigError
+        If a norm or overlap is not finite (weights holding NaN or infinities).
     """
     norms_in, norms_out, overlaps, site_gains = [], [], [], []
     for layers in weights:
@@ -85,7 +108,39 @@ def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps
     """The DMFT's ``K`` at the gradient steps ``record_steps`` (time ``t = eta * step``).
 
     Discrete at ``learning_rate`` when ``steps <= MAX_DISCRETE_STEPS``; otherwise the
-    continuous-time solution, interpolated. Returns ``(K, discrete)``.
+    continuous-time solution, interpolated.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a >= 1`` per pathway.
+    singular_values : array_like, shape (modes,)
+        ``S_alpha`` of the data.
+    init_scale : float
+        ``sigma``: hidden ``N x N`` layers have entries of variance ``sigma^2 / N``.
+    learning_rate : float
+        ``eta`` of the networks.
+    steps : int
+        Number of gradient steps of the networks.
+    record_steps : array_like of int
+        The steps (``0 .. steps``) at which ``K`` is wanted.
+    initial_overlaps : DMFTInitialOverlaps, optional
+        Condition on one network (:func:`network_overlaps`); default the ensemble.
+
+    Returns
+    -------
+    K : ndarray, shape (len(record_steps), M, modes)
+        The DMFT's ``K_{a alpha}`` at those steps (linearly interpolated in time when solved
+        in continuous time, on a grid of four times as many points).
+    discrete : bool
+        Whether it was solved in discrete time at ``learning_rate``.
+
+    Raises
+    ------
+    ConfigError
+        Bad depths, singular values, scales or steps (as :func:`pathdyn.numerics.dmft.solve_dmft`).
+    IntegrationError
+        If ``K`` blows up.
     """
     record_steps = np.asarray(record_steps, dtype=int)
     if steps <= MAX_DISCRETE_STEPS:
@@ -143,6 +198,17 @@ class DMFTWidthReport(WidthScalingReport):
         return np.asarray(self.ensemble_errors, dtype=float)
 
     def to_json_dict(self) -> dict:
+        """The base report's JSON with the DMFT's numbers.
+
+        Returns
+        -------
+        dict
+            As :meth:`WidthScalingReport.to_json_dict`, with ``median_errors`` replaced by
+            the seed-mean errors and added ``ensemble_errors``, ``standard_errors``,
+            ``scatter``, ``scatter_slope`` (``None`` if not finite) and, when measured,
+            ``total_errors``, ``total_standard_errors`` and ``qp_ensemble_errors`` (one per
+            width each); ``config["dmft_time"]`` says whether the DMFT was discrete or a flow.
+        """
         out = super().to_json_dict()
         out["median_errors"] = [float(e) for e in self.ensemble_errors]
         out["ensemble_errors"] = [float(e) for e in self.ensemble_errors]
@@ -413,9 +479,30 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     with ``gains``, each hidden matrix's gain on the network's own initial fields replaces
     ``sigma^2`` in the sources: approximations, measured in ``docs/dmft.md``.
 
+    Parameters
+    ----------
+    weights : list of list of ndarray
+        The network's initial weights ``weights[a][d]`` (layout of
+        :func:`pathdyn.validation.network.initialize_weights`); the depths come from them.
+    dataset : Dataset
+        Its training data (its modes ``U``, ``S``, ``V``).
+    init_scale : float
+        ``sigma`` of the initialisation.
+    learning_rate : float
+        ``eta``; the DMFT is solved in discrete time at it.
+    steps : int
+        Number of gradient steps.
+    gains : bool
+        Use the hidden matrices' gains on the network's own fields (default True).
+
     Returns
     -------
     Trajectory
+        As :func:`pathdyn.numerics.dmft.solve_dmft`: ``K`` of shape (steps + 1, M, modes).
+
+    Raises
+    ------
+    ConfigError, IntegrationError
         As :func:`pathdyn.numerics.dmft.solve_dmft`.
     """
     U, S, Vt = dataset.modes()
@@ -434,12 +521,36 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
     race oracle (q/p race from the growth-matched mapping, ``t = infinity``, as ``pathdyn
     concentration`` uses it) name the winner.
 
+    Parameters
+    ----------
+    depths : Architecture or sequence of int
+        Exactly two pathways.
+    width : int
+        Hidden width ``N`` of every network.
+    seeds : sequence of int
+        One network per seed (Gaussian initialisation).
+    init_scale : float
+        ``sigma`` of the initialisation.
+    learning_rate : float
+        ``eta``.
+    steps : int
+        Number of gradient steps (the networks and both DMFTs).
+    dataset : Dataset, optional
+        Default :func:`pathdyn.validation.cases.default_dataset`.
+
     Returns
     -------
     dict
         ``ensemble_error``, ``conditioned_error``, ``dmft_winner_rate``, ``race_winner_rate``,
         ``modes`` (counted), ``unfinished`` (modes whose sum over pathways is still more
         than 5% from ``S`` at the end).
+
+    Raises
+    ------
+    ConfigError
+        If ``depths`` does not have two pathways.
+    ArchitectureError
+        If ``depths`` is not a valid architecture.
     """
     from pathdyn.numerics.race import race_final_strengths
     from pathdyn.validation.mapping import map_initial_state

@@ -82,7 +82,30 @@ FINITE_WIDTH_SLOPE = -0.5
 def reduced_equations(depths, theory: str, whitened: bool = True):
     """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``).
 
-    ``whitened=False`` gives the equations with each mode's input variance ``lambda``.
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a >= 1`` per pathway.
+    theory : {"qp", "two-channel"}
+        The reduced model (a name of :data:`pathdyn.theory.models.MODELS` that has
+        initial-state mappings).
+    whitened : bool
+        ``True`` (default): equations for whitened inputs; ``False``: each mode's input
+        variance ``lambda`` is an extra parameter after ``S``.
+
+    Returns
+    -------
+    ModeEquations
+        The model's per-mode equations for this architecture (derived by sympy).
+
+    Raises
+    ------
+    ConfigError
+        If ``theory`` is not a name of :data:`pathdyn.validation.cases.THEORIES`.
+    ArchitectureError
+        If ``depths`` is not a valid architecture.
+    KeyError
+        For ``theory="dmft"``: it is in ``THEORIES`` but has no reduced equations.
     """
     if theory not in THEORIES:
         raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
@@ -90,7 +113,27 @@ def reduced_equations(depths, theory: str, whitened: bool = True):
 
 
 def limit_compared(theory: str, method: str, init: str, depths) -> str:
-    """A sentence naming the limit a sweep compares against, and whether theory says it is exact."""
+    """A sentence naming the limit a sweep compares against, and whether theory says it is exact.
+
+    Parameters
+    ----------
+    theory : str
+        The reduced model, ``"qp"`` or ``"two-channel"``.
+    method : str
+        The initial-state mapping (:mod:`pathdyn.validation.mapping`); ``"naive"`` marks the
+        counter-example that is not expected to converge.
+    init : str
+        The hidden layers' initialisation (``"gaussian"``, ``"orthogonal"``, ...).
+    depths : sequence of int
+        The pathways' depths; any depth >= 3 makes the comparison "deep".
+
+    Returns
+    -------
+    str
+        One sentence for the report's ``limit``: the infinite-width limit (depth-2
+        pathways, or the two-channel model with orthogonal hidden layers), or a reduction
+        with an expected error floor, or the naive counter-example.
+    """
     deep = max(depths) >= 3
     if method == "naive":
         return (
@@ -243,26 +286,85 @@ class WidthScalingReport:
         return html_summary("WidthScalingReport", width_report_rows(self))
 
     def to_xarray(self):
-        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra)."""
+        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra).
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``error (width, seed)``, ``median_error (width)``, ``singular_values
+            (mode)`` and, where present, the final and example ``K`` of network and theory;
+            the case, slope, interval, floor and verdict are attributes
+            (:func:`pathdyn.validation.data.width_report_to_xarray`).
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
+        """
         from pathdyn.validation.data import width_report_to_xarray
 
         return width_report_to_xarray(self)
 
     def to_dataframe(self, name: str = "case 1"):
-        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra)."""
+        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        name : str
+            The value of the ``case`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``case, depths, init, init_scale, theory, mapping, learning_rate, width,
+            seeds, median_error, min_error, max_error, slope, slope_ci_low, slope_ci_high,
+            lr_floor, passed`` (:func:`pathdyn.validation.data.width_reports_to_dataframe`).
+
+        Raises
+        ------
+        ConfigError
+            If ``pandas`` is not installed.
+        """
         from pathdyn.validation.data import width_reports_to_dataframe
 
         return width_reports_to_dataframe([self], names=[name])
 
     def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(), path)
 
     @classmethod
     def from_json_dict(cls, data: dict) -> "WidthScalingReport":
-        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``)."""
+        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``).
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json_dict` wrote for one case (a ``null`` slope or interval bound becomes NaN).
+
+        Returns
+        -------
+        WidthScalingReport
+            Always the base class, also for data a subclass wrote.
+
+        Raises
+        ------
+        ConfigError
+            If a required entry is missing or malformed.
+        """
         from pathdyn.validation.data import width_report_from_json_dict
 
         return width_report_from_json_dict(data)
@@ -273,7 +375,18 @@ class WidthScalingReport:
         return np.median(self.errors, axis=1)
 
     def to_json_dict(self) -> dict:
-        """``config``, ``widths``, ``errors`` (per width, per-seed list), ``slope``, ``slope_ci``, ``verdict`` and more."""
+        """``config``, ``widths``, ``errors`` (per width, per-seed list), ``slope``, ``slope_ci``, ``verdict`` and more.
+
+        Returns
+        -------
+        dict
+            ``config`` (the case's settings, seeds and targets), ``widths``, ``errors``
+            (widths x seeds), ``median_errors``, ``slope``, ``slope_ci``, ``tail_slope``,
+            ``lr_floor``, ``time_mapping``, ``limit``, ``compared``, ``verdict``, ``passed``,
+            ``wall_time_s``, ``mapping_notes``, ``evidence`` and ``warnings``; where present
+            also ``final_K_gd``, ``final_K_theory`` and ``example`` as nested lists. A
+            non-finite slope, interval bound or floor is written as ``None``.
+        """
 
         def number(value):
             return None if value is None or not np.isfinite(value) else float(value)
@@ -458,7 +571,24 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
 
 
 def slope_parts(slope, ci, tail) -> list:
-    """The verdict's words on the slope: whether the error falls, and the slope over the larger widths."""
+    """The verdict's words on the slope: whether the error falls, and the slope over the larger widths.
+
+    Parameters
+    ----------
+    slope : float
+        Slope of ``log error`` against ``log width`` (NaN if not fitted).
+    ci : (float, float)
+        Its confidence interval.
+    tail : float
+        The slope over the larger half of the widths (NaN if not fitted).
+
+    Returns
+    -------
+    list of str
+        "error falls with width" when the interval lies below zero, "no significant
+        decrease" when it is finite but reaches zero (nothing when it is not finite), then
+        the tail slope when finite; each with its numbers.
+    """
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
@@ -472,9 +602,26 @@ def slope_parts(slope, ci, tail) -> list:
 def target_check(slope, ci, error, targets) -> tuple:
     """``(head, passed)``: the verdict's first words against ``targets``; ``(None, None)`` without them.
 
-    ``targets = {"max_slope": s, "max_error": e}`` (either may be absent); ``error`` is the
-    error compared at the largest width. A slope target met only by the point estimate
-    (its interval reaching zero) is said so.
+    Parameters
+    ----------
+    slope : float
+        The fitted slope of ``log error`` against ``log width``.
+    ci : (float, float)
+        Its confidence interval.
+    error : float
+        The error compared at the largest width.
+    targets : dict
+        ``{"max_slope": s, "max_error": e}`` (either may be absent or ``None``); empty:
+        no targets.
+
+    Returns
+    -------
+    head : str or None
+        ``"TARGET NOT MET (...)"`` naming each failed target, ``"TARGET MET"``, or, when a
+        slope target is met only by the point estimate (its interval reaching zero), a
+        ``"TARGET MET by the point estimates, ..."`` that says so; ``None`` without targets.
+    passed : bool or None
+        Whether every target was met (a NaN slope or error fails); ``None`` without targets.
     """
     if not targets:
         return None, None
