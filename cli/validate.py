@@ -23,7 +23,7 @@ With no case option it runs the default suite (the targets of the validation iss
   depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
   depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory;
   depth 3,3 and 4,4 Gaussian DMFT: the seed mean of 16 networks, widths 128..2048, target slope <= -0.3, error <= 0.5%.
---quick runs the same cases at smaller widths (a few minutes); its verdicts are indicative.
+--quick runs the same cases at smaller widths and fewer seeds; its verdicts are indicative.
 
 A convergence or limit verdict needs at least 3 widths and 2 seeds (otherwise it is
 "inconclusive" and says what to add); a "limit of the reduced model" claim needs the error
@@ -90,7 +90,7 @@ def add_arguments(parser) -> None:
     case.add_argument("--allow-misaligned", action="store_true", default=None,
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
     add_max_steps_argument(parser)
-    parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
+    parser.add_argument("--quick", action="store_true", help="run the quick default suite (smaller widths, fewer seeds; indicative verdicts)")
     add_device_argument(parser)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")

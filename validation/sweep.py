@@ -35,12 +35,11 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
 from pathdyn.jsonio import save_json
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.models import MODELS
+from pathdyn.theory.models import MODELS, models_with_mappings
 from pathdyn.validation.cases import (
     DEFAULT_SINGULAR_VALUES,
     DEFAULT_SUITE,
     QUICK_SUITE,
-    THEORIES,
     ValidationCase,
     default_dataset,
 )
@@ -101,14 +100,15 @@ def reduced_equations(depths, theory: str, whitened: bool = True):
     Raises
     ------
     ConfigError
-        If ``theory`` is not a name of :data:`pathdyn.validation.cases.THEORIES`.
+        If ``theory`` is not a registered model with initial-state mappings (``"dmft"``
+        has none: it is compared with the seed mean by :mod:`pathdyn.validation.dmft`).
     ArchitectureError
         If ``depths`` is not a valid architecture.
-    KeyError
-        For ``theory="dmft"``: it is in ``THEORIES`` but has no reduced equations.
     """
-    if theory not in THEORIES:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
+    mapped = models_with_mappings()
+    if theory not in mapped:
+        raise ConfigError(f"theory: {theory!r} has no per-mode equations started from each network; "
+                          f"choose {' or '.join(mapped)}")
     return MODELS[theory].derive(Architecture(depths=tuple(depths), whitened=whitened))
 
 
