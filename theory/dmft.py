@@ -191,7 +191,24 @@ def dmft_to_json(equations: DMFTSiteEquations) -> str:
 
 
 def export_dmft(architecture, format: str = "text", fragment: bool = False) -> str:
-    """Derive and format the DMFT site equations (``format`` text, latex or json)."""
+    """Derive and format the DMFT site equations (``format`` text, latex or json).
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+    format : {"text", "latex", "json"}
+    fragment : bool
+        LaTeX only: the ``align*`` environment without the document.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        For an unknown format.
+    """
     from pathdyn.errors import ConfigError
 
     equations = derive_dmft_equations(architecture)

@@ -6,6 +6,11 @@ equations (:func:`pathdyn.theory.reduced.derive_qp_equations`) of one architectu
 :func:`export_equations` formats them; :func:`load_equations_json` rebuilds every
 expression of a JSON export with plain sympy.
 
+Every expression is printed by the classes of :mod:`pathdyn.theory.printers` (one per
+format), and a document is assembled from groups of equations selected by their
+:class:`~pathdyn.theory.document.EquationKind`. ``PathdynLatexPrinter`` is importable from
+here as before.
+
 JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
 ------------------------------------------------------------------
 ``"architecture"``
@@ -71,7 +76,6 @@ __all__ = [
     "derived_equations_latex",
     "mode_equations_latex",
     "gradient_flow_latex",
-    "PathdynLatexPrinter",
     "LATEX_OPTIONS",
     "export_equations",
     "load_equations_json",
@@ -88,7 +92,19 @@ ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "lambda", "
 
 @dataclass(frozen=True)
 class DerivedEquations:
-    """The matrix gradient flow and the reduced q/p equations of one architecture."""
+    """The matrix gradient flow and the reduced q/p equations of one architecture.
+
+    Attributes
+    ----------
+    architecture : Architecture
+    gradient_flow : GradientFlow
+    modes : ModeEquations
+
+    Raises
+    ------
+    DerivationError
+        If the three disagree on the depths.
+    """
 
     architecture: Architecture
     gradient_flow: GradientFlow
@@ -129,6 +145,12 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
         LaTeX only: the equations without the document.
     **latex_options
         LaTeX only: ``grouped``, ``prod`` and ``label_prefix`` of :func:`equations_to_latex`.
+
+    Returns
+    -------
+    str
+        The export; a graph architecture goes to
+        :func:`pathdyn.theory.graph_export.export_graph_equations`.
 
     Raises
     ------
@@ -441,6 +463,15 @@ def mode_equations_latex(modes: ModeEquations) -> str:
 
     Equations that are a multiple of the mode error ``S_alpha - sum_b K_{b alpha}`` are
     written that way; others (e.g. the two-channel model) as sympy gives them.
+
+    Parameters
+    ----------
+    modes : ModeEquations
+
+    Returns
+    -------
+    str
+        ``$$\\begin{aligned} ... \\end{aligned}$$``.
     """
     strengths = [Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
     try:
@@ -453,19 +484,52 @@ def mode_equations_latex(modes: ModeEquations) -> str:
 
 
 def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
-    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter)."""
+    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter).
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    prod : bool
+        Write products of three or more consecutive layers with ``\prod``.
+
+    Returns
+    -------
+    str
+    """
     return _aligned(_definition_rows(flow, prod) + [row for _, _, row in _flow_rows(flow, prod)])
 
 
 def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> str:
-    r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``."""
+    r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+    prod : bool
+        Write products of three or more consecutive layers with ``\prod``.
+
+    Returns
+    -------
+    str
+    """
     rows = [row for group in _equation_groups(equations, grouped=True, prod=prod) for row in group.rows]
     return _aligned(rows)
 
 
 # ======================================================================== JSON
 def equations_to_json(equations: DerivedEquations) -> str:
-    """The equations as JSON (schema in the module docstring), expressions as ``srepr``."""
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+
+    Returns
+    -------
+    str
+        One top-level key per line, one list entry per line; expressions printed by
+        :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
     arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
     srepr = PathdynReprPrinter().doprint
     symbols = []

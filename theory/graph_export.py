@@ -63,7 +63,14 @@ JSON_VERSION = 1
 
 @dataclass(frozen=True)
 class GraphEquations:
-    """The matrix gradient flow and the reduced equations of one graph."""
+    """The matrix gradient flow and the reduced equations of one graph.
+
+    Attributes
+    ----------
+    graph : GraphArchitecture
+    gradient_flow : GraphFlow
+    modes : GraphModeEquations
+    """
 
     graph: GraphArchitecture
     gradient_flow: GraphFlow
@@ -71,12 +78,32 @@ class GraphEquations:
 
 
 def derive_graph_equations(graph: GraphArchitecture) -> GraphEquations:
-    """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``."""
+    """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+
+    Returns
+    -------
+    GraphEquations
+    """
     return GraphEquations(graph, derive_graph_flow(graph), derive_graph_qp_equations(graph))
 
 
 def export_graph_equations(equations, format: str = "text", fragment: bool = False) -> str:
     """Format a graph's equations (or a :class:`GraphArchitecture`, derived first).
+
+    Parameters
+    ----------
+    equations : GraphEquations or GraphArchitecture
+    format : {"text", "latex", "json"}
+    fragment : bool
+        LaTeX only: the equations without the document.
+
+    Returns
+    -------
+    str
 
     Raises
     ------
@@ -111,7 +138,17 @@ def _prefactor(rhs, error):
 
 # ======================================================================== text
 def graph_equations_to_text(equations: GraphEquations) -> str:
-    """Plain-text equations in sympy's notation (``.T`` is the transpose; ``W_u_v`` maps node u to node v)."""
+    """Plain-text equations in sympy's notation (``.T`` is the transpose; ``W_u_v`` maps node u to node v).
+
+    Parameters
+    ----------
+    equations : GraphEquations
+
+    Returns
+    -------
+    str
+        Printed by :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
+    """
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
     text = PathdynTextPrinter().doprint
     lines = [
@@ -249,7 +286,17 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) 
 
 # ======================================================================== JSON
 def graph_equations_to_json(equations: GraphEquations) -> str:
-    """The equations as JSON (schema in the module docstring), expressions as ``srepr``."""
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
+
+    Parameters
+    ----------
+    equations : GraphEquations
+
+    Returns
+    -------
+    str
+        Expressions printed by :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
     srepr = PathdynReprPrinter().doprint
     symbols = [{"name": d.name, "role": "dimension", "edge": None, "shape": None} for d in flow.dimensions]
@@ -308,6 +355,15 @@ class LoadedGraphEquations:
 
 def load_graph_equations_json(source) -> LoadedGraphEquations:
     """Rebuild the expressions of a graph JSON export with sympy.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        The JSON text, or the path of a file holding it.
+
+    Returns
+    -------
+    LoadedGraphEquations
 
     Raises
     ------
