@@ -265,10 +265,6 @@ def _scalar_latex(expr, order=None) -> str:
     return PathdynLatexPrinter({"order": order} if order else {}).doprint(expr)
 
 
-def _matrix_tokens(expr, prod: bool) -> list:
-    return PathdynLatexTokenPrinter({"prod": prod}).doprint(expr)
-
-
 def _error_tokens(modes: ModeEquations) -> list:
     """``S_alpha - K_1alpha - ...`` or, for general inputs, ``S_alpha - lambda_alpha (K_1alpha + ...)``."""
     strengths = [rf"K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
@@ -285,14 +281,15 @@ def _definition_rows(flow: GradientFlow, prod: bool) -> list:
     loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
     rows = [Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
                        r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))]
+    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
     omega_tokens = []
     for i, ws in enumerate(flow.weights):
-        term = _matrix_tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)), prod)
+        term = tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)))
         if i:
             term[0] = "+ " + term[0]
         omega_tokens += term
     rows.append(Row(r"\Omega", tuple(omega_tokens)))
-    rows.append(Row(r"\frac{\partial L}{\partial \Omega}", tuple(_matrix_tokens(flow.omega_gradient, prod))))
+    rows.append(Row(r"\frac{\partial L}{\partial \Omega}", tuple(tokens(flow.omega_gradient))))
     return rows
 
 
@@ -300,7 +297,8 @@ def _flow_rows(flow: GradientFlow, prod: bool) -> list:
     """``(pathway, layer, row)`` of every gradient-flow equation."""
     lhs_width = token_width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
     weight = PathdynLatexPrinter().doprint
-    return [(a, d, Row(rf"\tau \frac{{d {weight(w)}}}{{dt}}", tuple(_matrix_tokens(rhs, prod)),
+    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
+    return [(a, d, Row(rf"\tau \frac{{d {weight(w)}}}{{dt}}", tuple(tokens(rhs)),
                         label=f"W-{a}-{d}", lhs_width=lhs_width))
             for a, d, w, rhs in flow.equations()]
 

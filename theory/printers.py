@@ -116,6 +116,20 @@ class PathdynTextPrinter(StrPrinter):
     'Sigma_yx - Omega'
     """
 
+    # The matrix classes this printer handles itself, dispatched by exact type: sympy's
+    # dispatcher scans each node's class hierarchy, which dominates printing products of
+    # hundreds of factors. Looking the method up by name keeps overrides effective.
+    _MATRIX_METHODS = {
+        sp.MatrixSymbol: "_print_MatrixSymbol", sp.Identity: "_print_Identity", sp.ZeroMatrix: "_print_ZeroMatrix",
+        sp.Transpose: "_print_Transpose", sp.MatAdd: "_print_MatAdd", sp.MatMul: "_print_MatMul",
+    }
+
+    def _print(self, expr, **kwargs) -> str:
+        name = None if kwargs else self._MATRIX_METHODS.get(type(expr))
+        if name is None:
+            return super()._print(expr, **kwargs)
+        return getattr(self, name)(expr)
+
     def _print_MatrixSymbol(self, expr) -> str:
         return expr.name
 
@@ -205,9 +219,12 @@ class PathdynLatexPrinter(LatexPrinter):
         -------
         list of str
         """
-        # sympy's __init__ adds derived keys to _settings; pass on only the settings themselves.
-        settings = {key: self._settings[key] for key in self._default_settings}
-        return PathdynLatexTokenPrinter(settings).doprint(expr)
+        printer = getattr(self, "_token_printer", None)
+        if printer is None:
+            # sympy's __init__ adds derived keys to _settings; pass on only the settings themselves.
+            settings = {key: self._settings[key] for key in self._default_settings}
+            printer = self._token_printer = PathdynLatexTokenPrinter(settings)
+        return printer.doprint(expr)
 
     def _print_matrix(self, expr) -> str:
         return " ".join(self.matrix_tokens(expr))
@@ -285,6 +302,19 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         """
         tokens = self._print(expr)
         return tokens if isinstance(tokens, list) else [tokens]
+
+    def matrix_tokens(self, expr) -> list:
+        """The same as :meth:`doprint`.
+
+        Parameters
+        ----------
+        expr : sympy.Basic
+
+        Returns
+        -------
+        list of str
+        """
+        return self.doprint(expr)
 
     def _print(self, expr, **kwargs):
         if getattr(expr, "is_Matrix", False) and not isinstance(expr, _TOKEN_MATRICES):
