@@ -101,6 +101,16 @@ class PathdynTextPrinter(StrPrinter):
     ``{"order": "rev-lex"}``). Matrix sums list their positive terms first
     (``Sigma_yx - Omega``, not ``-Omega + Sigma_yx``).
 
+    Parameters
+    ----------
+    settings : dict, optional
+        sympy's ``str`` settings.
+
+    Raises
+    ------
+    TypeError
+        For an unknown setting (sympy's check).
+
     Notes
     -----
     sympy's own printer decides the sign of a matrix product by building and
@@ -385,6 +395,11 @@ class PathdynReprPrinter(ReprPrinter):
     """sympy's ``srepr``, memoised per sub-expression (the weights repeat thousands of times).
 
     One instance remembers every sub-expression it printed: use one per export.
+
+    Parameters
+    ----------
+    settings : dict, optional
+        sympy's ``srepr`` settings.
 
     Examples
     --------
