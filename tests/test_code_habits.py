@@ -48,9 +48,6 @@ PENDING_SPLIT: set = set()
 # them (their problems are still counted in the summary); the lead fixes them at merge and
 # empties this set.
 OWNED_ELSEWHERE = {
-    "theory/export.py",
-    "theory/graph_export.py",
-    "theory/dmft.py",
     "numerics/dmft.py",
 }
 

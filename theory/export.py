@@ -606,7 +606,28 @@ class LoadedEquations:
     conserved: tuple
 
     def rhs_of(self, pathway: int, layer: int, expand: bool = False):
-        """The gradient-flow right-hand side; ``expand=True`` substitutes the definitions."""
+        """The gradient-flow right-hand side of one layer, as loaded.
+
+        Parameters
+        ----------
+        pathway : int
+            Pathway ``a`` (1-based).
+        layer : int
+            Layer ``d`` of that pathway (1-based).
+        expand : bool
+            ``True`` substitutes the definitions (the named sub-expressions of the export)
+            into the right-hand side.
+
+        Returns
+        -------
+        sympy.Expr
+            ``tau dW_a^{(d)}/dt`` as a sympy matrix expression.
+
+        Raises
+        ------
+        ConfigError
+            If the export has no equation for ``(pathway, layer)``.
+        """
         try:
             rhs = self.gradient_flow[(pathway, layer)]
         except KeyError:
