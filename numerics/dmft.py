@@ -105,9 +105,13 @@ def _causal_vecmat(v, M):
     return out
 
 
-def _vecmat(v, M):
-    """Batched ``v @ M`` (one matrix-vector product per leading index)."""
-    return np.matmul(v[..., None, :], M)[..., 0, :]
+def _stacked_vecmat(rows, M):
+    """``rows[i] @ M[:, :n, :n]`` for each row of a list of equally long batched rows (length ``n``).
+
+    One matrix-matrix product: ``M`` is read once however many rows there are.
+    """
+    n = rows[0].shape[-1]
+    return np.matmul(np.stack(rows, axis=1), M[:, :n, :n])
 
 
 @dataclass(frozen=True)
@@ -208,85 +212,173 @@ class _Pathway:
         self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
         self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
         self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
-        # Row t of the forward pass's source products, reused by K(t) (O(T) instead of O(T^2)).
+        # Row t's source products (see _sources), reused by K(t) (O(T) instead of O(T^2)).
         self.x_alpha = [None] * L
         self.x_beta = [None] * L
+        self.x_alpha_back = [None] * L
+        self.x_beta_back = [None] * L
+        # An inner site, where the two passes of a row meet, shares both covariance reads.
+        self.meeting = L // 2
 
-    def forward_row(self, t, e):
-        """Rows ``t`` of ``P``, ``Rf``, ``Cf`` at every site, first to last.
+    def step(self, t, e):
+        """Fill row ``t`` given the errors ``e`` at times ``< t``.
 
-        Row ``t`` of ``A`` is built here and used at once: ``P = I + A Rg`` and ``Rf = A Q``
-        (push-through identities of ``P = (I - AB)^{-1}``), so each needs one
-        vector-matrix product with rows ``< t`` of ``Rg`` and ``Q``.
+        Row ``t`` of the forward pass (``P``, ``Rf``, ``Cf``, first site to last) reads rows
+        ``< t`` of the backward pass only, and row ``t`` of the backward pass (``Q``, ``Rg``,
+        ``Cg``, last site to first) rows ``< t`` of the forward pass only: the two chains are
+        independent within a row. They run towards each other and meet at site
+        ``meeting``, where the forward and the backward source products share one read of
+        ``Cf`` of the site before and of ``Cg`` of the site after.
         """
-        eta, s2 = self.eta, self.sigma2
-        last = self.sites - 1
-        for k in range(self.sites):
-            P, Rf, Cf = self.P[k], self.Rf[k], self.Cf[k]
-            if k == 0:
-                a = eta * e[:, :t]
-            else:
-                # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
-                a = s2 * self.Rf[k - 1][:, t, :t] + eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
-            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
-            P[:, t, t] = 1.0
-            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
-            p_row, rf_row = P[:, t, : t + 1], Rf[:, t, :t]
-            self.P_sum[k][:, t] = p_sum = p_row.sum(axis=-1)
-            self.Rf_sum[k][:, t] = rf_sum = rf_row.sum(axis=-1)
-            if k == 0:
-                x_alpha = np.repeat((self.input_norm2 * p_sum)[:, None], t + 1, axis=1)
-            else:
-                x_alpha = self.forward_gain2[k] * _vecmat(p_row, self.Cf[k - 1][:, : t + 1, : t + 1])
-            if k == last:
-                x_beta = np.repeat((self.output_norm2 * rf_sum)[:, None], t, axis=1)
-            else:
-                x_beta = self.backward_gain2[k + 1] * _vecmat(rf_row, self.Cg[k + 1][:, :t, :t])
-            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
-            if k == last:
-                continue  # the last site's Cf feeds no other site (its K uses x_alpha, x_beta)
-            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (no cross term before the last site)
-            if k == 0:
-                row = x_alpha[:, :1] * self.P_sum[k][:, : t + 1]
-            else:
-                row = _causal_matvec(P, x_alpha, t + 1)
+        e = self._as_batch(e)
+        if self.depth == 1:
             if t:
-                row += _causal_matvec(Rf, x_beta, t + 1)
-            Cf[:, t, : t + 1] = row
-            Cf[:, :t, t] = row[:, :t]
+                self.sum_e = self.sum_e + e[:, t - 1]
+            return
+        meeting, last = self.meeting, self.sites - 1
+        for k in range(meeting):
+            self._forward_site(t, e, k)
+        for k in range(last, meeting, -1):
+            self._backward_site(t, e, k)
+        self._forward_rows(t, e, meeting)
+        self._backward_rows(t, e, meeting)
+        self._sources(t, meeting, forward=True, backward=True)
+        self._forward_correlation(t, meeting)
+        self._backward_correlation(t, meeting)
+        for k in range(meeting + 1, self.sites):
+            self._forward_site(t, e, k)
+        for k in range(meeting - 1, -1, -1):
+            self._backward_site(t, e, k)
 
-    def backward_row(self, t, e):
-        """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
-        eta, s2 = self.eta, self.sigma2
-        last = self.sites - 1
-        for k in range(last, -1, -1):
-            Q, Rg, Cg = self.Q[k], self.Rg[k], self.Cg[k]
-            if k == last:
-                b = eta * e[:, :t]
-            else:
-                b = s2 * self.Rg[k + 1][:, t, :t] + eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
-            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
-            Q[:, t, t] = 1.0
-            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
-            q_row, rg_row = Q[:, t, : t + 1], Rg[:, t, :t]
-            self.Q_sum[k][:, t] = q_sum = q_row.sum(axis=-1)
-            self.Rg_sum[k][:, t] = rg_sum = rg_row.sum(axis=-1)
-            if k == 0:
-                continue  # the first site's Cg feeds no other site
-            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms at the last site)
-            if k == last:
-                row = (self.output_norm2 * q_sum)[:, None] * self.Q_sum[k][:, : t + 1]
-            else:
-                x_beta = self.backward_gain2[k + 1] * _vecmat(q_row, self.Cg[k + 1][:, : t + 1, : t + 1])
-                row = _causal_matvec(Q, x_beta, t + 1)
+    def _forward_site(self, t, e, k):
+        """Rows ``t`` of ``P``, ``Rf`` and ``Cf`` at site ``k`` (the forward pass alone)."""
+        self._forward_rows(t, e, k)
+        self._sources(t, k, forward=True, backward=False)
+        self._forward_correlation(t, k)
+
+    def _backward_site(self, t, e, k):
+        """Rows ``t`` of ``Q``, ``Rg`` and ``Cg`` at site ``k`` (the backward pass alone)."""
+        self._backward_rows(t, e, k)
+        self._sources(t, k, forward=False, backward=True)
+        self._backward_correlation(t, k)
+
+    def _forward_rows(self, t, e, k):
+        """Rows ``t`` of ``P = I + A Rg`` and ``Rf = A Q`` at site ``k``, and their sums.
+
+        Row ``t`` of the kernel ``A`` is built here and used at once; the products need rows
+        ``< t`` of ``Rg`` and ``Q``. At the first site ``A(t, s) = eta e_s`` does not depend
+        on ``t``, so each row is the row before plus one term (``O(T)`` instead of a
+        vector-matrix product): ``P[t] = P[t-1] + eta e_{t-1} Rg[t-1]`` off the diagonal
+        (``P[t, t-1] = 0`` as ``Rg`` is strictly causal) and ``Rf[t] = Rf[t-1] + eta e_{t-1} Q[t-1]``.
+        """
+        P, Rf = self.P[k], self.Rf[k]
+        if k == 0:
             if t:
-                x_alpha = self.forward_gain2[k] * _vecmat(rg_row, self.Cf[k - 1][:, :t, :t])
-                row += _causal_matvec(Rg, x_alpha, t + 1)
-            if k == last and self.cross:
-                row += self.overlap[:, None] * (q_sum[:, None] * self.Rg_sum[k][:, : t + 1]
-                                                + rg_sum[:, None] * self.Q_sum[k][:, : t + 1])
-            Cg[:, t, : t + 1] = row
-            Cg[:, :t, t] = row[:, :t]
+                increment = self.eta * e[:, t - 1 : t]
+                P[:, t, : t - 1] = P[:, t - 1, : t - 1] + increment * self.Rg[k][:, t - 1, : t - 1]
+                Rf[:, t, :t] = Rf[:, t - 1, :t] + increment * self.Q[k][:, t - 1, :t]
+        else:
+            # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
+            a = self.sigma2 * self.Rf[k - 1][:, t, :t] + self.eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
+            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
+            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
+        P[:, t, t] = 1.0
+        self.P_sum[k][:, t] = P[:, t, : t + 1].sum(axis=-1)
+        self.Rf_sum[k][:, t] = Rf[:, t, :t].sum(axis=-1)
+
+    def _backward_rows(self, t, e, k):
+        """Rows ``t`` of ``Q = I + B Rf`` and ``Rg = B P`` at site ``k``, and their sums.
+
+        The mirror of :meth:`_forward_rows`: rows ``< t`` of ``Rf`` and ``P`` are read, and at
+        the last site ``B(t, s) = eta e_s`` makes each row the row before plus one term.
+        """
+        Q, Rg = self.Q[k], self.Rg[k]
+        if k == self.sites - 1:
+            if t:
+                increment = self.eta * e[:, t - 1 : t]
+                Q[:, t, : t - 1] = Q[:, t - 1, : t - 1] + increment * self.Rf[k][:, t - 1, : t - 1]
+                Rg[:, t, :t] = Rg[:, t - 1, :t] + increment * self.P[k][:, t - 1, :t]
+        else:
+            b = self.sigma2 * self.Rg[k + 1][:, t, :t] + self.eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
+            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
+            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
+        Q[:, t, t] = 1.0
+        self.Q_sum[k][:, t] = Q[:, t, : t + 1].sum(axis=-1)
+        self.Rg_sum[k][:, t] = Rg[:, t, :t].sum(axis=-1)
+
+    def _sources(self, t, k, forward, backward):
+        """Row ``t``'s products with the sources' covariances at site ``k``, for the passes named.
+
+        Forward: ``x_alpha = P[t] Cf_{k-1}`` (columns ``<= t``; needed for ``Cf``, so not at
+        the last site) and ``x_beta = Rf[t] Cg_{k+1}`` (columns ``< t``). Backward:
+        ``Q[t] Cg_{k+1}`` (columns ``<= t``; for ``Cg``, so not at the first site) and
+        ``Rg[t] Cf_{k-1}`` (columns ``< t``). Each is scaled by its source gain; where the
+        source is a constant times all-ones the row sums serve instead. When both passes are
+        named, each covariance matrix is read once for both rows (a two-row product), the
+        shorter row padded with its zero diagonal entry (``Rf[t, t] = Rg[t, t] = 0``).
+        """
+        last = self.sites - 1
+        if k > 0:
+            rows = [self.P[k][:, t, : t + 1]] if forward and k < last else []
+            if backward:
+                rows.append(self.Rg[k][:, t, : t + 1] if rows else self.Rg[k][:, t, :t])
+            if rows:
+                x = self.forward_gain2[k][:, :, None] * _stacked_vecmat(rows, self.Cf[k - 1])
+                if forward and k < last:
+                    self.x_alpha[k] = x[:, 0]
+                if backward:
+                    self.x_alpha_back[k] = x[:, -1, :t]
+        if k < last:
+            rows = [self.Rf[k][:, t, :t]] if forward else []
+            if backward and k > 0:
+                rows = [self.Rf[k][:, t, : t + 1]] if rows else []
+                rows.append(self.Q[k][:, t, : t + 1])
+            if rows:
+                x = self.backward_gain2[k + 1][:, :, None] * _stacked_vecmat(rows, self.Cg[k + 1])
+                if forward:
+                    self.x_beta[k] = x[:, 0, :t]
+                if backward and k > 0:
+                    self.x_beta_back[k] = x[:, -1]
+        elif forward:
+            self.x_beta[k] = np.repeat((self.output_norm2 * self.Rf_sum[k][:, t])[:, None], t, axis=1)
+
+    def _forward_correlation(self, t, k):
+        """Row ``t`` of ``Cf = P Sigma_alpha P^T + Rf Sigma_beta Rf^T`` (no cross term before the last site).
+
+        The last site's ``Cf`` feeds no other site and is not formed.
+        """
+        if k == self.sites - 1:
+            return
+        if k == 0:
+            row = (self.input_norm2 * self.P_sum[k][:, t])[:, None] * self.P_sum[k][:, : t + 1]
+        else:
+            row = _causal_matvec(self.P[k], self.x_alpha[k], t + 1)
+        if t:
+            row += _causal_matvec(self.Rf[k], self.x_beta[k], t + 1)
+        Cf = self.Cf[k]
+        Cf[:, t, : t + 1] = row
+        Cf[:, :t, t] = row[:, :t]
+
+    def _backward_correlation(self, t, k):
+        """Row ``t`` of ``Cg = Q Sigma_beta Q^T + Rg Sigma_alpha Rg^T`` (+ cross terms at the last site).
+
+        The first site's ``Cg`` feeds no other site and is not formed.
+        """
+        if k == 0:
+            return
+        last = self.sites - 1
+        if k == last:
+            row = (self.output_norm2 * self.Q_sum[k][:, t])[:, None] * self.Q_sum[k][:, : t + 1]
+        else:
+            row = _causal_matvec(self.Q[k], self.x_beta_back[k], t + 1)
+        if t:
+            row += _causal_matvec(self.Rg[k], self.x_alpha_back[k], t + 1)
+        if k == last and self.cross:
+            row += self.overlap[:, None] * (self.Q_sum[k][:, t, None] * self.Rg_sum[k][:, : t + 1]
+                                            + self.Rg_sum[k][:, t, None] * self.Q_sum[k][:, : t + 1])
+        Cg = self.Cg[k]
+        Cg[:, t, : t + 1] = row
+        Cg[:, :t, t] = row[:, :t]
 
     def _as_batch(self, e):
         return e[None, :] if e.ndim == 1 else e
@@ -300,16 +392,6 @@ class _Pathway:
             return self._result(self.K0 + self.eta * self.sum_e)
         return self._result(self._site_strength(self.sites - 1, t))
 
-    def step(self, t, e):
-        """Fill row ``t`` given the errors ``e`` at times ``< t``."""
-        e = self._as_batch(e)
-        if self.depth == 1:
-            if t:
-                self.sum_e = self.sum_e + e[:, t - 1]
-            return
-        self.forward_row(t, e)
-        self.backward_row(t, e)
-
     def site_strengths(self, t):
         """``K(t)`` measured at every site (equal in exact arithmetic: a consistency check)."""
         return [self._result(self._site_strength(k, t)) for k in range(self.sites)]
@@ -317,18 +399,23 @@ class _Pathway:
     def _site_strength(self, k, t):
         """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``.
 
-        Uses the forward pass's ``x_alpha = P[t] Sa`` and ``x_beta = Rf[t] Sb`` (columns
-        ``< t``); the one entry of ``Rf[t] Sb`` that needs row ``t`` of ``Cg`` of the next
-        site, known only after the backward pass, is added here (``Q[t, t] = 1``). The cross
+        ``P[t] Sa Rg[t]^T`` uses the backward pass's ``x = Rg[t] Sa`` (columns ``< t``) and
+        ``Rf[t] Sb Q[t]^T`` the forward pass's ``x_beta = Rf[t] Sb``; the entries of each that
+        need row ``t`` of ``Sa`` or ``Sb`` (``P[t, t] = Q[t, t] = 1``) are added here. The cross
         covariance ``Sab`` (a constant) acts at the last site only.
         """
-        Q = self.Q[k][:, t, :t]
-        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
+        P, Q = self.P[k][:, t, :t], self.Q[k][:, t, :t]
+        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, :t]
+        if k == 0:
+            alpha_t = self.input_norm2 * self.P_sum[k][:, t] * self.Rg_sum[k][:, t]
+        else:
+            alpha_t = (np.einsum("bs,bs->b", P, self.x_alpha_back[k])
+                       + self.forward_gain2[k][:, 0] * np.einsum("bs,bs->b", Rg, self.Cf[k - 1][:, t, :t]))
         if k == self.sites - 1:
             beta_t = self.output_norm2 * Rf.sum(axis=-1)
         else:
             beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, self.Cg[k + 1][:, t, :t])
-        value = np.einsum("bs,bs->b", self.x_alpha[k], Rg) + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
+        value = alpha_t + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
         if k == self.sites - 1 and self.cross:
             value = value + self.overlap * (self.P_sum[k][:, t] * self.Q_sum[k][:, t] + self.Rf_sum[k][:, t] * self.Rg_sum[k][:, t])
         return value
