@@ -105,13 +105,16 @@ def _causal_vecmat(v, M):
     return out
 
 
-def _stacked_vecmat(rows, M):
-    """``rows[i] @ M[:, :n, :n]`` for each row of a list of equally long batched rows (length ``n``).
+def _symmetric_products(rows, M):
+    """``rows[i] @ M[:, :n, :n]`` for a list of equally long batched rows (length ``n``), ``M`` symmetric.
 
-    One matrix-matrix product: ``M`` is read once however many rows there are.
+    Returns shape (batch, len(rows), n). Formed as ``M @ [rows]^T`` (the rows as columns of
+    one right-hand side), which reads ``M`` once for every row at the cost of one
+    matrix-vector product; a stack of rows on the left (``[rows] @ M``) is a small
+    matrix-matrix product that costs more than its read of ``M``.
     """
     n = rows[0].shape[-1]
-    return np.matmul(np.stack(rows, axis=1), M[:, :n, :n])
+    return np.matmul(M[:, :n, :n], np.stack(rows, axis=-1)).transpose(0, 2, 1)
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ class _Pathway:
             if backward:
                 rows.append(self.Rg[k][:, t, : t + 1] if rows else self.Rg[k][:, t, :t])
             if rows:
-                x = self.forward_gain2[k][:, :, None] * _stacked_vecmat(rows, self.Cf[k - 1])
+                x = self.forward_gain2[k][:, :, None] * _symmetric_products(rows, self.Cf[k - 1])
                 if forward and k < last:
                     self.x_alpha[k] = x[:, 0]
                 if backward:
@@ -334,7 +337,7 @@ class _Pathway:
                 rows = [self.Rf[k][:, t, : t + 1]] if rows else []
                 rows.append(self.Q[k][:, t, : t + 1])
             if rows:
-                x = self.backward_gain2[k + 1][:, :, None] * _stacked_vecmat(rows, self.Cg[k + 1])
+                x = self.backward_gain2[k + 1][:, :, None] * _symmetric_products(rows, self.Cg[k + 1])
                 if forward:
                     self.x_beta[k] = x[:, 0, :t]
                 if backward and k > 0:
