@@ -36,6 +36,7 @@ Orthogonal hidden layers (``init="orthogonal"`` of both solvers)
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -69,8 +70,15 @@ MAX_BLOCKS = 8
 
 def _block_edges(n):
     """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
-    blocks = min(MAX_BLOCKS, max(1, n // BLOCK_FROM))
-    return [n * i // blocks for i in range(blocks + 1)]
+    return _cached_block_edges(n, BLOCK_FROM, MAX_BLOCKS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_block_edges(n, block_from, max_blocks):
+    # Every row asks for the same few lengths again; the constants are arguments so that a
+    # test that changes them gets fresh edges.
+    blocks = min(max_blocks, max(1, n // block_from))
+    return tuple(n * i // blocks for i in range(blocks + 1))
 
 
 def _causal_matvec(M, x, rows):
@@ -114,7 +122,18 @@ def _symmetric_products(rows, M):
     matrix-matrix product that costs more than its read of ``M``.
     """
     n = rows[0].shape[-1]
-    return np.matmul(M[:, :n, :n], np.stack(rows, axis=-1)).transpose(0, 2, 1)
+    columns = rows[0][:, :, None] if len(rows) == 1 else np.stack(rows, axis=-1)
+    return np.matmul(M[:, :n, :n], columns).transpose(0, 2, 1)
+
+
+def _meeting_site(sites):
+    """Site where a row's forward and backward passes meet (any site is exact).
+
+    An inner site (neither first nor last, from three sites up) reads both neighbouring
+    covariances once for the two passes; the first site has no backward source product
+    and the last no forward one, so meeting there shares nothing.
+    """
+    return sites // 2
 
 
 @dataclass(frozen=True)
@@ -220,8 +239,7 @@ class _Pathway:
         self.x_beta = [None] * L
         self.x_alpha_back = [None] * L
         self.x_beta_back = [None] * L
-        # An inner site, where the two passes of a row meet, shares both covariance reads.
-        self.meeting = L // 2
+        self.meeting = _meeting_site(L)
 
     def step(self, t, e):
         """Fill row ``t`` given the errors ``e`` at times ``< t``.
