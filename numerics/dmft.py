@@ -73,6 +73,11 @@ def _block_edges(n):
     return _cached_block_edges(n, BLOCK_FROM, MAX_BLOCKS)
 
 
+def _pairs(edges):
+    """``(lo, hi)`` of each block between successive edges."""
+    return zip(edges[:-1], edges[1:])
+
+
 @functools.lru_cache(maxsize=4096)
 def _cached_block_edges(n, block_from, max_blocks):
     # Every row asks for the same few lengths again; the constants are arguments so that a
@@ -87,30 +92,29 @@ def _causal_matvec(M, x, rows):
     Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
     ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
     which matters because the products are bound by memory traffic, not arithmetic.
+    Each block writes its part of the result in place (no temporaries).
     """
     n = x.shape[-1]
-    out = np.empty(x.shape[:-1] + (rows,))
-    edges = _block_edges(rows)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    out = np.empty(x.shape[:-1] + (rows, 1))
+    column = x[..., None]
+    for lo, hi in _pairs(_block_edges(rows)):
         cols = min(hi, n)
-        out[..., lo:hi] = np.matmul(M[..., lo:hi, :cols], x[..., :cols, None])[..., 0]
-    return out
+        np.matmul(M[..., lo:hi, :cols], column[..., :cols, :], out=out[..., lo:hi, :])
+    return out[..., 0]
 
 
 def _causal_vecmat(v, M):
     """``v @ M[..., :n, :n]`` (``n = v.shape[-1]``) for lower-triangular ``M``, batched like :func:`_causal_matvec`.
 
-    Rows ``[lo, hi)`` reach only columns ``< hi``; summing over blocks of rows keeps each
-    row's read contiguous (blocks of columns would read short strided pieces).
+    Column ``u`` has entries in rows ``>= u`` only, so columns ``[lo, hi)`` need rows
+    ``>= lo``; each block of columns writes its part of the result in place.
     """
     n = v.shape[-1]
-    edges = _block_edges(n)
-    if len(edges) == 2:
-        return np.matmul(v[..., None, :], M[..., :n, :n])[..., 0, :]
-    out = np.zeros(v.shape)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        out[..., :hi] += np.matmul(v[..., None, lo:hi], M[..., lo:hi, :hi])[..., 0, :]
-    return out
+    out = np.empty(v.shape[:-1] + (1, n))
+    row = v[..., None, :]
+    for lo, hi in _pairs(_block_edges(n)):
+        np.matmul(row[..., lo:], M[..., lo:n, lo:hi], out=out[..., lo:hi])
+    return out[..., 0, :]
 
 
 def _symmetric_products(rows, M):
