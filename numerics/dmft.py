@@ -117,6 +117,11 @@ def _causal_vecmat(v, M):
     return out[..., 0, :]
 
 
+def _vecmat(v, M):
+    """Batched ``v @ M`` (one matrix-vector product per leading index)."""
+    return np.matmul(v[..., None, :], M)[..., 0, :]
+
+
 def _symmetric_products(rows, M):
     """``rows[i] @ M[:, :n, :n]`` for a list of equally long batched rows (length ``n``), ``M`` symmetric.
 
