@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas as _blas
 
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.trajectory import Trajectory
@@ -52,7 +53,7 @@ __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_
 #: or orthogonal (:mod:`pathdyn.numerics.dmft_orthogonal`).
 INITS = ("gaussian", "orthogonal")
 
-#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site (two fewer per pathway).
+#: Number of ``(T+1) x (T+1)`` float64 lower triangles (packed) kept per site (two fewer per pathway).
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
@@ -103,36 +104,65 @@ def _causal_matvec(M, x, rows):
     return out[..., 0]
 
 
-def _causal_vecmat(v, M):
-    """``v @ M[..., :n, :n]`` (``n = v.shape[-1]``) for lower-triangular ``M``, batched like :func:`_causal_matvec`.
-
-    Column ``u`` has entries in rows ``>= u`` only, so columns ``[lo, hi)`` need rows
-    ``>= lo``; each block of columns writes its part of the result in place.
-    """
-    n = v.shape[-1]
-    out = np.empty(v.shape[:-1] + (1, n))
-    row = v[..., None, :]
-    for lo, hi in _pairs(_block_edges(n)):
-        np.matmul(row[..., lo:], M[..., lo:n, lo:hi], out=out[..., lo:hi])
-    return out[..., 0, :]
-
-
 def _vecmat(v, M):
     """Batched ``v @ M`` (one matrix-vector product per leading index)."""
     return np.matmul(v[..., None, :], M)[..., 0, :]
 
 
-def _symmetric_products(rows, M):
-    """``rows[i] @ M[:, :n, :n]`` for a list of equally long batched rows (length ``n``), ``M`` symmetric.
+def _packed_length(n):
+    """Entries of an ``n x n`` lower triangle stored row after row."""
+    return n * (n + 1) // 2
 
-    Returns shape (batch, len(rows), n). Formed as ``M @ [rows]^T`` (the rows as columns of
-    one right-hand side), which reads ``M`` once for every row at the cost of one
-    matrix-vector product; a stack of rows on the left (``[rows] @ M``) is a small
-    matrix-matrix product that costs more than its read of ``M``.
+
+def _packed_row(M, t):
+    """Row ``t`` (columns ``0..t``) of batched packed lower triangles ``M``: a view of shape (batch, t + 1)."""
+    start = _packed_length(t)
+    return M[:, start : start + t + 1]
+
+
+def _triangular_vecmat(v, M):
+    """``v @ M[:n, :n]`` (``n = v.shape[-1]``) for batched packed lower-triangular ``M`` (BLAS ``tpmv``).
+
+    Row-major packed lower storage is column-major packed upper storage of ``M^T``, which
+    BLAS calls ``U``: ``tpmv(U, no transpose)`` gives ``M^T v``.
     """
-    n = rows[0].shape[-1]
-    columns = rows[0][:, :, None] if len(rows) == 1 else np.stack(rows, axis=-1)
-    return np.matmul(M[:, :n, :n], columns).transpose(0, 2, 1)
+    return _packed_triangular(M, v, transpose=0)
+
+
+def _triangular_matvec(M, x):
+    """``M[:n, :n] @ x`` (``n = x.shape[-1]``) for batched packed lower-triangular ``M`` (``tpmv(U, transpose)``)."""
+    return _packed_triangular(M, x, transpose=1)
+
+
+def _packed_triangular(M, x, transpose):
+    n = x.shape[-1]
+    out = np.empty(x.shape)
+    if n:
+        length = _packed_length(n)
+        for b in range(x.shape[0]):
+            out[b] = _blas.dtpmv(n, M[b, :length], x[b], lower=0, trans=transpose)
+    return out
+
+
+def _symmetric_matvecs(M, vectors):
+    """``M[:n, :n] @ v`` for each batched vector ``v`` (each with its own ``n``), for symmetric ``M``.
+
+    ``M`` is stored as its packed lower triangle (BLAS ``spmv`` on ``U``, see
+    :func:`_triangular_vecmat`), which is all it reads. Mode by mode, so that a mode's
+    triangle read for the first vector is still in cache for the next.
+    """
+    outs = [np.empty(v.shape) for v in vectors]
+    for b in range(M.shape[0]):
+        for v, out in zip(vectors, outs):
+            n = v.shape[-1]
+            if n:
+                out[b] = _blas.dspmv(n, 1.0, M[b, : _packed_length(n)], v[b], lower=0)
+    return outs
+
+
+def _padded(x):
+    """``x`` with one zero appended on the last axis (a product with a strictly causal row's diagonal)."""
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
 
 
 def _meeting_site(sites):
@@ -228,7 +258,7 @@ class _Pathway:
         self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (batch, size, size)
+        shape = (batch, _packed_length(size))  # lower triangles, row after row
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
@@ -302,19 +332,20 @@ class _Pathway:
         (``P[t, t-1] = 0`` as ``Rg`` is strictly causal) and ``Rf[t] = Rf[t-1] + eta e_{t-1} Q[t-1]``.
         """
         P, Rf = self.P[k], self.Rf[k]
+        p_row, rf_row = _packed_row(P, t), _packed_row(Rf, t)
         if k == 0:
             if t:
                 increment = self.eta * e[:, t - 1 : t]
-                P[:, t, : t - 1] = P[:, t - 1, : t - 1] + increment * self.Rg[k][:, t - 1, : t - 1]
-                Rf[:, t, :t] = Rf[:, t - 1, :t] + increment * self.Q[k][:, t - 1, :t]
+                p_row[:, : t - 1] = _packed_row(P, t - 1)[:, : t - 1] + increment * _packed_row(self.Rg[k], t - 1)[:, : t - 1]
+                rf_row[:, :t] = _packed_row(Rf, t - 1) + increment * _packed_row(self.Q[k], t - 1)
         else:
-            # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
-            a = self.sigma2 * self.Rf[k - 1][:, t, :t] + self.eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
-            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
-            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
-        P[:, t, t] = 1.0
-        self.P_sum[k][:, t] = P[:, t, : t + 1].sum(axis=-1)
-        self.Rf_sum[k][:, t] = Rf[:, t, :t].sum(axis=-1)
+            # Cf is symmetric: its row t holds the column Cf(s, t), s < t.
+            a = self.sigma2 * _packed_row(self.Rf[k - 1], t)[:, :t] + self.eta * e[:, :t] * _packed_row(self.Cf[k - 1], t)[:, :t]
+            p_row[:, :t] = _triangular_vecmat(a, self.Rg[k])
+            rf_row[:, :t] = _triangular_vecmat(a, self.Q[k])
+        p_row[:, t] = 1.0
+        self.P_sum[k][:, t] = p_row.sum(axis=-1)
+        self.Rf_sum[k][:, t] = rf_row[:, :t].sum(axis=-1)
 
     def _backward_rows(self, t, e, k):
         """Rows ``t`` of ``Q = I + B Rf`` and ``Rg = B P`` at site ``k``, and their sums.
@@ -323,52 +354,51 @@ class _Pathway:
         the last site ``B(t, s) = eta e_s`` makes each row the row before plus one term.
         """
         Q, Rg = self.Q[k], self.Rg[k]
+        q_row, rg_row = _packed_row(Q, t), _packed_row(Rg, t)
         if k == self.sites - 1:
             if t:
                 increment = self.eta * e[:, t - 1 : t]
-                Q[:, t, : t - 1] = Q[:, t - 1, : t - 1] + increment * self.Rf[k][:, t - 1, : t - 1]
-                Rg[:, t, :t] = Rg[:, t - 1, :t] + increment * self.P[k][:, t - 1, :t]
+                q_row[:, : t - 1] = _packed_row(Q, t - 1)[:, : t - 1] + increment * _packed_row(self.Rf[k], t - 1)[:, : t - 1]
+                rg_row[:, :t] = _packed_row(Rg, t - 1) + increment * _packed_row(self.P[k], t - 1)
         else:
-            b = self.sigma2 * self.Rg[k + 1][:, t, :t] + self.eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
-            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
-            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
-        Q[:, t, t] = 1.0
-        self.Q_sum[k][:, t] = Q[:, t, : t + 1].sum(axis=-1)
-        self.Rg_sum[k][:, t] = Rg[:, t, :t].sum(axis=-1)
+            b = self.sigma2 * _packed_row(self.Rg[k + 1], t)[:, :t] + self.eta * e[:, :t] * _packed_row(self.Cg[k + 1], t)[:, :t]
+            q_row[:, :t] = _triangular_vecmat(b, self.Rf[k])
+            rg_row[:, :t] = _triangular_vecmat(b, self.P[k])
+        q_row[:, t] = 1.0
+        self.Q_sum[k][:, t] = q_row.sum(axis=-1)
+        self.Rg_sum[k][:, t] = rg_row[:, :t].sum(axis=-1)
 
     def _sources(self, t, k, forward, backward):
         """Row ``t``'s products with the sources' covariances at site ``k``, for the passes named.
 
-        Forward: ``x_alpha = P[t] Cf_{k-1}`` (columns ``<= t``; needed for ``Cf``, so not at
-        the last site) and ``x_beta = Rf[t] Cg_{k+1}`` (columns ``< t``). Backward:
-        ``Q[t] Cg_{k+1}`` (columns ``<= t``; for ``Cg``, so not at the first site) and
-        ``Rg[t] Cf_{k-1}`` (columns ``< t``). Each is scaled by its source gain; where the
+        Forward: ``x_alpha = Cf_{k-1} P[t]`` (entries ``<= t``; needed for ``Cf``, so not at
+        the last site) and ``x_beta = Cg_{k+1} Rf[t]`` (entries ``< t``). Backward:
+        ``Cg_{k+1} Q[t]`` (entries ``<= t``; for ``Cg``, so not at the first site) and
+        ``Cf_{k-1} Rg[t]`` (entries ``< t``). Each is scaled by its source gain; where the
         source is a constant times all-ones the row sums serve instead. When both passes are
-        named, each covariance matrix is read once for both rows (a two-row product), the
-        shorter row padded with its zero diagonal entry (``Rf[t, t] = Rg[t, t] = 0``).
+        named, each covariance triangle is read for both vectors while it is in cache.
         """
         last = self.sites - 1
         if k > 0:
-            rows = [self.P[k][:, t, : t + 1]] if forward and k < last else []
+            vectors = [_packed_row(self.P[k], t)] if forward and k < last else []
             if backward:
-                rows.append(self.Rg[k][:, t, : t + 1] if rows else self.Rg[k][:, t, :t])
-            if rows:
-                x = self.forward_gain2[k][:, :, None] * _symmetric_products(rows, self.Cf[k - 1])
+                vectors.append(_packed_row(self.Rg[k], t)[:, :t])
+            if vectors:
+                products = _symmetric_matvecs(self.Cf[k - 1], vectors)
                 if forward and k < last:
-                    self.x_alpha[k] = x[:, 0]
+                    self.x_alpha[k] = self.forward_gain2[k] * products[0]
                 if backward:
-                    self.x_alpha_back[k] = x[:, -1, :t]
+                    self.x_alpha_back[k] = self.forward_gain2[k] * products[-1]
         if k < last:
-            rows = [self.Rf[k][:, t, :t]] if forward else []
+            vectors = [_packed_row(self.Rf[k], t)[:, :t]] if forward else []
             if backward and k > 0:
-                rows = [self.Rf[k][:, t, : t + 1]] if rows else []
-                rows.append(self.Q[k][:, t, : t + 1])
-            if rows:
-                x = self.backward_gain2[k + 1][:, :, None] * _symmetric_products(rows, self.Cg[k + 1])
+                vectors.append(_packed_row(self.Q[k], t))
+            if vectors:
+                products = _symmetric_matvecs(self.Cg[k + 1], vectors)
                 if forward:
-                    self.x_beta[k] = x[:, 0, :t]
+                    self.x_beta[k] = self.backward_gain2[k + 1] * products[0]
                 if backward and k > 0:
-                    self.x_beta_back[k] = x[:, -1]
+                    self.x_beta_back[k] = self.backward_gain2[k + 1] * products[-1]
         elif forward:
             self.x_beta[k] = np.repeat((self.output_norm2 * self.Rf_sum[k][:, t])[:, None], t, axis=1)
 
@@ -382,12 +412,10 @@ class _Pathway:
         if k == 0:
             row = (self.input_norm2 * self.P_sum[k][:, t])[:, None] * self.P_sum[k][:, : t + 1]
         else:
-            row = _causal_matvec(self.P[k], self.x_alpha[k], t + 1)
+            row = _triangular_matvec(self.P[k], self.x_alpha[k])
         if t:
-            row += _causal_matvec(self.Rf[k], self.x_beta[k], t + 1)
-        Cf = self.Cf[k]
-        Cf[:, t, : t + 1] = row
-        Cf[:, :t, t] = row[:, :t]
+            row += _triangular_matvec(self.Rf[k], _padded(self.x_beta[k]))
+        _packed_row(self.Cf[k], t)[:] = row
 
     def _backward_correlation(self, t, k):
         """Row ``t`` of ``Cg = Q Sigma_beta Q^T + Rg Sigma_alpha Rg^T`` (+ cross terms at the last site).
@@ -400,15 +428,13 @@ class _Pathway:
         if k == last:
             row = (self.output_norm2 * self.Q_sum[k][:, t])[:, None] * self.Q_sum[k][:, : t + 1]
         else:
-            row = _causal_matvec(self.Q[k], self.x_beta_back[k], t + 1)
+            row = _triangular_matvec(self.Q[k], self.x_beta_back[k])
         if t:
-            row += _causal_matvec(self.Rg[k], self.x_alpha_back[k], t + 1)
+            row += _triangular_matvec(self.Rg[k], _padded(self.x_alpha_back[k]))
         if k == last and self.cross:
             row += self.overlap[:, None] * (self.Q_sum[k][:, t, None] * self.Rg_sum[k][:, : t + 1]
                                             + self.Rg_sum[k][:, t, None] * self.Q_sum[k][:, : t + 1])
-        Cg = self.Cg[k]
-        Cg[:, t, : t + 1] = row
-        Cg[:, :t, t] = row[:, :t]
+        _packed_row(self.Cg[k], t)[:] = row
 
     def _as_batch(self, e):
         return e[None, :] if e.ndim == 1 else e
@@ -434,17 +460,16 @@ class _Pathway:
         need row ``t`` of ``Sa`` or ``Sb`` (``P[t, t] = Q[t, t] = 1``) are added here. The cross
         covariance ``Sab`` (a constant) acts at the last site only.
         """
-        P, Q = self.P[k][:, t, :t], self.Q[k][:, t, :t]
-        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, :t]
+        P, Q, Rf, Rg = (_packed_row(M[k], t)[:, :t] for M in (self.P, self.Q, self.Rf, self.Rg))
         if k == 0:
             alpha_t = self.input_norm2 * self.P_sum[k][:, t] * self.Rg_sum[k][:, t]
         else:
             alpha_t = (np.einsum("bs,bs->b", P, self.x_alpha_back[k])
-                       + self.forward_gain2[k][:, 0] * np.einsum("bs,bs->b", Rg, self.Cf[k - 1][:, t, :t]))
+                       + self.forward_gain2[k][:, 0] * np.einsum("bs,bs->b", Rg, _packed_row(self.Cf[k - 1], t)[:, :t]))
         if k == self.sites - 1:
             beta_t = self.output_norm2 * Rf.sum(axis=-1)
         else:
-            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, self.Cg[k + 1][:, t, :t])
+            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, _packed_row(self.Cg[k + 1], t)[:, :t])
         value = alpha_t + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
         if k == self.sites - 1 and self.cross:
             value = value + self.overlap * (self.P_sum[k][:, t] * self.Q_sum[k][:, t] + self.Rf_sum[k][:, t] * self.Rg_sum[k][:, t])
@@ -457,7 +482,7 @@ def dmft_memory_bytes(depths, steps: int) -> int:
     An upper bound: pathways identical to another one are solved once.
     """
     matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
-    return matrices * (int(steps) + 1) ** 2 * 8
+    return matrices * _packed_length(int(steps) + 1) * 8
 
 
 def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):

@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 
 from pathdyn.errors import IntegrationError
-from pathdyn.numerics.dmft import BLOCK_FROM, BLOWUP_FACTOR, DMFTInitialOverlaps, _causal_matvec, _causal_vecmat, solve_dmft
+from pathdyn.numerics.dmft import (
+    BLOCK_FROM,
+    BLOWUP_FACTOR,
+    DMFTInitialOverlaps,
+    _causal_matvec,
+    _packed_length,
+    _symmetric_matvecs,
+    _triangular_matvec,
+    _triangular_vecmat,
+    solve_dmft,
+)
 
 TOLERANCE = 1e-12
 
@@ -236,18 +246,43 @@ def test_blow_up_is_an_integration_error_naming_the_learning_rate():
 
 @pytest.mark.parametrize("n", [50, 450, 801])
 def test_causal_products_skip_only_zeros(n):
-    """The blocked triangular products equal the full ones (blocks start at ``BLOCK_FROM``)."""
+    """The blocked triangular product (of the orthogonal march) equals the full one (blocks start at ``BLOCK_FROM``)."""
     rng = np.random.default_rng(n)
     M = np.tril(rng.normal(size=(n + 1, n + 1)))
     x = rng.normal(size=n)
     full_matvec = M[: n + 1, :n] @ x
-    full_vecmat = x @ M[:n, :n]
     assert np.max(np.abs(_causal_matvec(M, x, n + 1) - full_matvec)) < 1e-12 * np.max(np.abs(full_matvec))
-    assert np.max(np.abs(_causal_vecmat(x, M) - full_vecmat)) < 1e-12 * np.max(np.abs(full_vecmat))
     # Not vacuous: a non-triangular matrix (the skipped block nonzero) gives a different answer.
     if n >= 2 * BLOCK_FROM:
         dense = rng.normal(size=(n + 1, n + 1))
-        assert np.max(np.abs(_causal_vecmat(x, dense) - x @ dense[:n, :n])) > 1e-3
+        assert np.max(np.abs(_causal_matvec(dense, x, n + 1) - dense[: n + 1, :n] @ x)) > 1e-3
+
+
+def _packed(matrices):
+    """Batched row-major packed lower triangles of square matrices."""
+    rows, cols = np.tril_indices(matrices.shape[-1])
+    return np.ascontiguousarray(matrices[:, rows, cols])
+
+
+@pytest.mark.parametrize("n", [1, 7, 450])
+def test_packed_products_equal_the_dense_ones(n):
+    """The solver's products on packed lower triangles (BLAS tpmv, spmv) equal dense ones on
+    a leading ``n x n`` block of a larger triangle (the march grows its matrices row by row)."""
+    rng = np.random.default_rng(n)
+    size, batch = n + 5, 3
+    L = np.tril(rng.normal(size=(batch, size, size)))
+    C = L + np.swapaxes(np.tril(L, -1), 1, 2)  # symmetric, lower triangle L
+    packed = _packed(L)
+    assert packed.shape == (batch, _packed_length(size))
+    v, w = rng.normal(size=(batch, n)), rng.normal(size=(batch, n + 1))
+    expected = [np.einsum("bs,bsu->bu", v, L[:, :n, :n]), np.einsum("bsu,bu->bs", L[:, :n, :n], v),
+                np.einsum("bsu,bu->bs", C[:, :n, :n], v), np.einsum("bsu,bu->bs", C[:, : n + 1, : n + 1], w)]
+    got = [_triangular_vecmat(v, packed), _triangular_matvec(packed, v), *_symmetric_matvecs(packed, [v, w])]
+    for value, reference in zip(got, expected):
+        assert np.max(np.abs(value - reference)) < 1e-12 * np.max(np.abs(reference))
+    # Not vacuous: the transposed product (the wrong BLAS flag) differs.
+    if n > 1:
+        assert np.max(np.abs(_triangular_matvec(packed, v) - expected[0])) > 1e-3
 
 
 def test_long_march_with_blocked_products_equals_the_reference():
