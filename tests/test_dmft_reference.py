@@ -3,8 +3,9 @@
 The reference keeps every kernel as a full matrix and forms ``P``, ``Q``, ``Cf``, ``Cg``
 directly from their definitions (``P[t] = (A[t] B) P``, ``Rf = P A``, the source
 covariances as full products); the solver uses push-through identities, row sums,
-blocked triangular products and a batch axis over modes, and solves identical pathways
-once. They must agree to rounding (``TOLERANCE``, relative to the largest ``K``).
+running sums at the end sites, a row's forward and backward passes meeting at one site,
+packed triangles with BLAS products and a batch axis over modes, and solves identical
+pathways once. They must agree to rounding (``TOLERANCE``, relative to the largest ``K``).
 """
 
 import numpy as np
@@ -285,9 +286,9 @@ def test_packed_products_equal_the_dense_ones(n):
         assert np.max(np.abs(_triangular_matvec(packed, v) - expected[0])) > 1e-3
 
 
-def test_long_march_with_blocked_products_equals_the_reference():
-    """Past ``2 BLOCK_FROM`` steps the products run in blocks; the march must still match."""
-    depths, S, eta, steps, sigma = (3,), [1.0], 0.02, 2 * BLOCK_FROM + 10, 0.5
+def test_long_march_equals_the_reference():
+    """Over a long march (210 steps) rounding accumulates in the running sums; it must still match."""
+    depths, S, eta, steps, sigma = (3,), [1.0], 0.02, 210, 0.5
     overlaps = DMFTInitialOverlaps.ensemble(1, 1, sigma, sigma)
     K = solve_dmft(depths, S, learning_rate=eta, steps=steps, init_scale=sigma).K
     reference = _reference_K(depths, S, eta, steps, sigma, overlaps)
@@ -331,9 +332,9 @@ def test_any_meeting_site_equals_the_reference(monkeypatch, meeting):
 
 
 def test_long_deep_march_with_shared_reads_equals_the_reference():
-    """Depth 4 past ``2 BLOCK_FROM`` steps: running sums, the shared reads at the inner site
-    and blocked products together, over a march long enough for rounding to accumulate."""
-    depths, S, eta, steps, sigma = (4,), [1.0], 0.03, 2 * BLOCK_FROM + 10, 0.5
+    """Depth 4 over 210 steps: running sums and the shared reads at the inner site together,
+    over a march long enough for rounding to accumulate."""
+    depths, S, eta, steps, sigma = (4,), [1.0], 0.03, 210, 0.5
     overlaps = DMFTInitialOverlaps.ensemble(1, 1, sigma, sigma)
     K = solve_dmft(depths, S, learning_rate=eta, steps=steps, init_scale=sigma).K
     reference = _reference_K(depths, S, eta, steps, sigma, overlaps)
