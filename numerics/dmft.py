@@ -232,10 +232,15 @@ class _Pathway:
     a time only. The sources' covariances are ``sigma^2 Cf`` of the site before
     (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
 
+    Every matrix is lower triangular (causal) or symmetric, and is kept as its lower
+    triangle packed row after row (:func:`_packed_row`), so that a product reads exactly
+    the triangle; the march is bound by that memory traffic.
+
     The modes are independent: each array has a leading batch axis of one entry per mode
     (``input_norm2``, ``output_norm2``, ``overlap`` and the gains of shape (batch,)), so
-    one numpy call serves every mode. Scalars make a batch of one whose strengths are
-    returned as floats; ``e`` is then of shape (T + 1,), else (batch, T + 1).
+    one numpy call serves every mode (the BLAS products loop over it). Scalars make a
+    batch of one whose strengths are returned as floats; ``e`` is then of shape (T + 1,),
+    else (batch, T + 1).
     """
 
     def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
