@@ -63,7 +63,8 @@ BATCH_MEMORY_BYTES = 256 * 2**20
 BLOWUP_FACTOR = 1e6
 
 
-#: Length from which a causal (triangular) product is split into blocks that skip the zero triangle.
+#: Dense causal products (the orthogonal march's; the Gaussian one keeps packed triangles):
+#: length from which a product is split into blocks that skip the zero triangle.
 BLOCK_FROM = 100
 #: At most this many blocks (each is one more call).
 MAX_BLOCKS = 8
@@ -135,6 +136,7 @@ def _triangular_matvec(M, x):
 
 
 def _packed_triangular(M, x, transpose):
+    """BLAS ``tpmv`` on the leading ``n x n`` triangle of each mode's packed ``M`` (``n = x.shape[-1]``)."""
     n = x.shape[-1]
     out = np.empty(x.shape)
     if n:
