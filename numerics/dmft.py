@@ -36,11 +36,13 @@ Orthogonal hidden layers (``init="orthogonal"`` of both solvers)
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas as _blas
 
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.trajectory import Trajectory
@@ -51,7 +53,7 @@ __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_
 #: or orthogonal (:mod:`pathdyn.numerics.dmft_orthogonal`).
 INITS = ("gaussian", "orthogonal")
 
-#: Number of ``(T+1) x (T+1)`` float64 matrices kept per site (two fewer per pathway).
+#: Number of ``(T+1) x (T+1)`` float64 lower triangles (packed) kept per site (two fewer per pathway).
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
@@ -61,7 +63,8 @@ BATCH_MEMORY_BYTES = 256 * 2**20
 BLOWUP_FACTOR = 1e6
 
 
-#: Length from which a causal (triangular) product is split into blocks that skip the zero triangle.
+#: Dense causal products (the orthogonal march's; the Gaussian one keeps packed triangles):
+#: length from which a product is split into blocks that skip the zero triangle.
 BLOCK_FROM = 100
 #: At most this many blocks (each is one more call).
 MAX_BLOCKS = 8
@@ -69,8 +72,20 @@ MAX_BLOCKS = 8
 
 def _block_edges(n):
     """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
-    blocks = min(MAX_BLOCKS, max(1, n // BLOCK_FROM))
-    return [n * i // blocks for i in range(blocks + 1)]
+    return _cached_block_edges(n, BLOCK_FROM, MAX_BLOCKS)
+
+
+def _pairs(edges):
+    """``(lo, hi)`` of each block between successive edges."""
+    return zip(edges[:-1], edges[1:])
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_block_edges(n, block_from, max_blocks):
+    # Every row asks for the same few lengths again; the constants are arguments so that a
+    # test that changes them gets fresh edges.
+    blocks = min(max_blocks, max(1, n // block_from))
+    return tuple(n * i // blocks for i in range(blocks + 1))
 
 
 def _causal_matvec(M, x, rows):
@@ -79,35 +94,87 @@ def _causal_matvec(M, x, rows):
     Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
     ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
     which matters because the products are bound by memory traffic, not arithmetic.
+    Each block writes its part of the result in place (no temporaries).
     """
     n = x.shape[-1]
-    out = np.empty(x.shape[:-1] + (rows,))
-    edges = _block_edges(rows)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    out = np.empty(x.shape[:-1] + (rows, 1))
+    column = x[..., None]
+    for lo, hi in _pairs(_block_edges(rows)):
         cols = min(hi, n)
-        out[..., lo:hi] = np.matmul(M[..., lo:hi, :cols], x[..., :cols, None])[..., 0]
-    return out
-
-
-def _causal_vecmat(v, M):
-    """``v @ M[..., :n, :n]`` (``n = v.shape[-1]``) for lower-triangular ``M``, batched like :func:`_causal_matvec`.
-
-    Rows ``[lo, hi)`` reach only columns ``< hi``; summing over blocks of rows keeps each
-    row's read contiguous (blocks of columns would read short strided pieces).
-    """
-    n = v.shape[-1]
-    edges = _block_edges(n)
-    if len(edges) == 2:
-        return np.matmul(v[..., None, :], M[..., :n, :n])[..., 0, :]
-    out = np.zeros(v.shape)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        out[..., :hi] += np.matmul(v[..., None, lo:hi], M[..., lo:hi, :hi])[..., 0, :]
-    return out
+        np.matmul(M[..., lo:hi, :cols], column[..., :cols, :], out=out[..., lo:hi, :])
+    return out[..., 0]
 
 
 def _vecmat(v, M):
     """Batched ``v @ M`` (one matrix-vector product per leading index)."""
     return np.matmul(v[..., None, :], M)[..., 0, :]
+
+
+def _packed_length(n):
+    """Entries of an ``n x n`` lower triangle stored row after row."""
+    return n * (n + 1) // 2
+
+
+def _packed_row(M, t):
+    """Row ``t`` (columns ``0..t``) of batched packed lower triangles ``M``: a view of shape (batch, t + 1)."""
+    start = _packed_length(t)
+    return M[:, start : start + t + 1]
+
+
+def _triangular_vecmat(v, M):
+    """``v @ M[:n, :n]`` (``n = v.shape[-1]``) for batched packed lower-triangular ``M`` (BLAS ``tpmv``).
+
+    Row-major packed lower storage is column-major packed upper storage of ``M^T``, which
+    BLAS calls ``U``: ``tpmv(U, no transpose)`` gives ``M^T v``.
+    """
+    return _packed_triangular(M, v, transpose=0)
+
+
+def _triangular_matvec(M, x):
+    """``M[:n, :n] @ x`` (``n = x.shape[-1]``) for batched packed lower-triangular ``M`` (``tpmv(U, transpose)``)."""
+    return _packed_triangular(M, x, transpose=1)
+
+
+def _packed_triangular(M, x, transpose):
+    """BLAS ``tpmv`` on the leading ``n x n`` triangle of each mode's packed ``M`` (``n = x.shape[-1]``)."""
+    n = x.shape[-1]
+    out = np.empty(x.shape)
+    if n:
+        length = _packed_length(n)
+        for b in range(x.shape[0]):
+            out[b] = _blas.dtpmv(n, M[b, :length], x[b], lower=0, trans=transpose)
+    return out
+
+
+def _symmetric_matvecs(M, vectors):
+    """``M[:n, :n] @ v`` for each batched vector ``v`` (each with its own ``n``), for symmetric ``M``.
+
+    ``M`` is stored as its packed lower triangle (BLAS ``spmv`` on ``U``, see
+    :func:`_triangular_vecmat`), which is all it reads. Mode by mode, so that a mode's
+    triangle read for the first vector is still in cache for the next.
+    """
+    outs = [np.empty(v.shape) for v in vectors]
+    for b in range(M.shape[0]):
+        for v, out in zip(vectors, outs):
+            n = v.shape[-1]
+            if n:
+                out[b] = _blas.dspmv(n, 1.0, M[b, : _packed_length(n)], v[b], lower=0)
+    return outs
+
+
+def _padded(x):
+    """``x`` with one zero appended on the last axis (a product with a strictly causal row's diagonal)."""
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
+
+
+def _meeting_site(sites):
+    """Site where a row's forward and backward passes meet (any site is exact).
+
+    An inner site (neither first nor last, from three sites up) reads both neighbouring
+    covariances once for the two passes; the first site has no backward source product
+    and the last no forward one, so meeting there shares nothing.
+    """
+    return sites // 2
 
 
 @dataclass(frozen=True)
@@ -167,10 +234,15 @@ class _Pathway:
     a time only. The sources' covariances are ``sigma^2 Cf`` of the site before
     (``|a|^2`` at site 0) and ``sigma^2 Cg`` of the site after (``|b|^2`` at the last site).
 
+    Every matrix is lower triangular (causal) or symmetric, and is kept as its lower
+    triangle packed row after row (:func:`_packed_row`), so that a product reads exactly
+    the triangle; the march is bound by that memory traffic.
+
     The modes are independent: each array has a leading batch axis of one entry per mode
     (``input_norm2``, ``output_norm2``, ``overlap`` and the gains of shape (batch,)), so
-    one numpy call serves every mode. Scalars make a batch of one whose strengths are
-    returned as floats; ``e`` is then of shape (T + 1,), else (batch, T + 1).
+    one numpy call serves every mode (the BLAS products loop over it). Scalars make a
+    batch of one whose strengths are returned as floats; ``e`` is then of shape (T + 1,),
+    else (batch, T + 1).
     """
 
     def __init__(self, depth, size, sigma2, input_norm2, output_norm2, overlap, eta, responses, gains=None):
@@ -193,7 +265,7 @@ class _Pathway:
         self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (batch, size, size)
+        shape = (batch, _packed_length(size))  # lower triangles, row after row
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
@@ -208,85 +280,168 @@ class _Pathway:
         self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
         self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
         self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
-        # Row t of the forward pass's source products, reused by K(t) (O(T) instead of O(T^2)).
+        # Row t's source products (see _sources), reused by K(t) (O(T) instead of O(T^2)).
         self.x_alpha = [None] * L
         self.x_beta = [None] * L
+        self.x_alpha_back = [None] * L
+        self.x_beta_back = [None] * L
+        self.meeting = _meeting_site(L)
 
-    def forward_row(self, t, e):
-        """Rows ``t`` of ``P``, ``Rf``, ``Cf`` at every site, first to last.
+    def step(self, t, e):
+        """Fill row ``t`` given the errors ``e`` at times ``< t``.
 
-        Row ``t`` of ``A`` is built here and used at once: ``P = I + A Rg`` and ``Rf = A Q``
-        (push-through identities of ``P = (I - AB)^{-1}``), so each needs one
-        vector-matrix product with rows ``< t`` of ``Rg`` and ``Q``.
+        Row ``t`` of the forward pass (``P``, ``Rf``, ``Cf``, first site to last) reads rows
+        ``< t`` of the backward pass only, and row ``t`` of the backward pass (``Q``, ``Rg``,
+        ``Cg``, last site to first) rows ``< t`` of the forward pass only: the two chains are
+        independent within a row. They run towards each other and meet at site
+        ``meeting``, where the forward and the backward source products share one read of
+        ``Cf`` of the site before and of ``Cg`` of the site after.
         """
-        eta, s2 = self.eta, self.sigma2
-        last = self.sites - 1
-        for k in range(self.sites):
-            P, Rf, Cf = self.P[k], self.Rf[k], self.Cf[k]
-            if k == 0:
-                a = eta * e[:, :t]
-            else:
-                # Cf is symmetric: its row t holds the column Cf(s, t), s < t, contiguously.
-                a = s2 * self.Rf[k - 1][:, t, :t] + eta * e[:, :t] * self.Cf[k - 1][:, t, :t]
-            P[:, t, :t] = _causal_vecmat(a, self.Rg[k])
-            P[:, t, t] = 1.0
-            Rf[:, t, :t] = _causal_vecmat(a, self.Q[k])
-            p_row, rf_row = P[:, t, : t + 1], Rf[:, t, :t]
-            self.P_sum[k][:, t] = p_sum = p_row.sum(axis=-1)
-            self.Rf_sum[k][:, t] = rf_sum = rf_row.sum(axis=-1)
-            if k == 0:
-                x_alpha = np.repeat((self.input_norm2 * p_sum)[:, None], t + 1, axis=1)
-            else:
-                x_alpha = self.forward_gain2[k] * _vecmat(p_row, self.Cf[k - 1][:, : t + 1, : t + 1])
-            if k == last:
-                x_beta = np.repeat((self.output_norm2 * rf_sum)[:, None], t, axis=1)
-            else:
-                x_beta = self.backward_gain2[k + 1] * _vecmat(rf_row, self.Cg[k + 1][:, :t, :t])
-            self.x_alpha[k], self.x_beta[k] = x_alpha, x_beta
-            if k == last:
-                continue  # the last site's Cf feeds no other site (its K uses x_alpha, x_beta)
-            # Cf row t = P Sigma_alpha P[t]^T + Rf Sigma_beta Rf[t]^T (no cross term before the last site)
-            if k == 0:
-                row = x_alpha[:, :1] * self.P_sum[k][:, : t + 1]
-            else:
-                row = _causal_matvec(P, x_alpha, t + 1)
+        e = self._as_batch(e)
+        if self.depth == 1:
             if t:
-                row += _causal_matvec(Rf, x_beta, t + 1)
-            Cf[:, t, : t + 1] = row
-            Cf[:, :t, t] = row[:, :t]
+                self.sum_e = self.sum_e + e[:, t - 1]
+            return
+        meeting, last = self.meeting, self.sites - 1
+        for k in range(meeting):
+            self._forward_site(t, e, k)
+        for k in range(last, meeting, -1):
+            self._backward_site(t, e, k)
+        self._forward_rows(t, e, meeting)
+        self._backward_rows(t, e, meeting)
+        self._sources(t, meeting, forward=True, backward=True)
+        self._forward_correlation(t, meeting)
+        self._backward_correlation(t, meeting)
+        for k in range(meeting + 1, self.sites):
+            self._forward_site(t, e, k)
+        for k in range(meeting - 1, -1, -1):
+            self._backward_site(t, e, k)
 
-    def backward_row(self, t, e):
-        """Rows ``t`` of ``Q``, ``Rg``, ``Cg`` at every site, last to first (``Q = I + B Rf``, ``Rg = B P``)."""
-        eta, s2 = self.eta, self.sigma2
-        last = self.sites - 1
-        for k in range(last, -1, -1):
-            Q, Rg, Cg = self.Q[k], self.Rg[k], self.Cg[k]
-            if k == last:
-                b = eta * e[:, :t]
-            else:
-                b = s2 * self.Rg[k + 1][:, t, :t] + eta * e[:, :t] * self.Cg[k + 1][:, t, :t]
-            Q[:, t, :t] = _causal_vecmat(b, self.Rf[k])
-            Q[:, t, t] = 1.0
-            Rg[:, t, :t] = _causal_vecmat(b, self.P[k])
-            q_row, rg_row = Q[:, t, : t + 1], Rg[:, t, :t]
-            self.Q_sum[k][:, t] = q_sum = q_row.sum(axis=-1)
-            self.Rg_sum[k][:, t] = rg_sum = rg_row.sum(axis=-1)
-            if k == 0:
-                continue  # the first site's Cg feeds no other site
-            # Cg row t = Q Sigma_beta Q[t]^T + Rg Sigma_alpha Rg[t]^T (+ cross terms at the last site)
-            if k == last:
-                row = (self.output_norm2 * q_sum)[:, None] * self.Q_sum[k][:, : t + 1]
-            else:
-                x_beta = self.backward_gain2[k + 1] * _vecmat(q_row, self.Cg[k + 1][:, : t + 1, : t + 1])
-                row = _causal_matvec(Q, x_beta, t + 1)
+    def _forward_site(self, t, e, k):
+        """Rows ``t`` of ``P``, ``Rf`` and ``Cf`` at site ``k`` (the forward pass alone)."""
+        self._forward_rows(t, e, k)
+        self._sources(t, k, forward=True, backward=False)
+        self._forward_correlation(t, k)
+
+    def _backward_site(self, t, e, k):
+        """Rows ``t`` of ``Q``, ``Rg`` and ``Cg`` at site ``k`` (the backward pass alone)."""
+        self._backward_rows(t, e, k)
+        self._sources(t, k, forward=False, backward=True)
+        self._backward_correlation(t, k)
+
+    def _forward_rows(self, t, e, k):
+        """Rows ``t`` of ``P = I + A Rg`` and ``Rf = A Q`` at site ``k``, and their sums.
+
+        Row ``t`` of the kernel ``A`` is built here and used at once; the products need rows
+        ``< t`` of ``Rg`` and ``Q``. At the first site ``A(t, s) = eta e_s`` does not depend
+        on ``t``, so each row is the row before plus one term (``O(T)`` instead of a
+        vector-matrix product): ``P[t] = P[t-1] + eta e_{t-1} Rg[t-1]`` off the diagonal
+        (``P[t, t-1] = 0`` as ``Rg`` is strictly causal) and ``Rf[t] = Rf[t-1] + eta e_{t-1} Q[t-1]``.
+        """
+        P, Rf = self.P[k], self.Rf[k]
+        p_row, rf_row = _packed_row(P, t), _packed_row(Rf, t)
+        if k == 0:
             if t:
-                x_alpha = self.forward_gain2[k] * _vecmat(rg_row, self.Cf[k - 1][:, :t, :t])
-                row += _causal_matvec(Rg, x_alpha, t + 1)
-            if k == last and self.cross:
-                row += self.overlap[:, None] * (q_sum[:, None] * self.Rg_sum[k][:, : t + 1]
-                                                + rg_sum[:, None] * self.Q_sum[k][:, : t + 1])
-            Cg[:, t, : t + 1] = row
-            Cg[:, :t, t] = row[:, :t]
+                increment = self.eta * e[:, t - 1 : t]
+                p_row[:, : t - 1] = _packed_row(P, t - 1)[:, : t - 1] + increment * _packed_row(self.Rg[k], t - 1)[:, : t - 1]
+                rf_row[:, :t] = _packed_row(Rf, t - 1) + increment * _packed_row(self.Q[k], t - 1)
+        else:
+            # Cf is symmetric: its row t holds the column Cf(s, t), s < t.
+            a = self.sigma2 * _packed_row(self.Rf[k - 1], t)[:, :t] + self.eta * e[:, :t] * _packed_row(self.Cf[k - 1], t)[:, :t]
+            p_row[:, :t] = _triangular_vecmat(a, self.Rg[k])
+            rf_row[:, :t] = _triangular_vecmat(a, self.Q[k])
+        p_row[:, t] = 1.0
+        self.P_sum[k][:, t] = p_row.sum(axis=-1)
+        self.Rf_sum[k][:, t] = rf_row[:, :t].sum(axis=-1)
+
+    def _backward_rows(self, t, e, k):
+        """Rows ``t`` of ``Q = I + B Rf`` and ``Rg = B P`` at site ``k``, and their sums.
+
+        The mirror of :meth:`_forward_rows`: rows ``< t`` of ``Rf`` and ``P`` are read, and at
+        the last site ``B(t, s) = eta e_s`` makes each row the row before plus one term.
+        """
+        Q, Rg = self.Q[k], self.Rg[k]
+        q_row, rg_row = _packed_row(Q, t), _packed_row(Rg, t)
+        if k == self.sites - 1:
+            if t:
+                increment = self.eta * e[:, t - 1 : t]
+                q_row[:, : t - 1] = _packed_row(Q, t - 1)[:, : t - 1] + increment * _packed_row(self.Rf[k], t - 1)[:, : t - 1]
+                rg_row[:, :t] = _packed_row(Rg, t - 1) + increment * _packed_row(self.P[k], t - 1)
+        else:
+            b = self.sigma2 * _packed_row(self.Rg[k + 1], t)[:, :t] + self.eta * e[:, :t] * _packed_row(self.Cg[k + 1], t)[:, :t]
+            q_row[:, :t] = _triangular_vecmat(b, self.Rf[k])
+            rg_row[:, :t] = _triangular_vecmat(b, self.P[k])
+        q_row[:, t] = 1.0
+        self.Q_sum[k][:, t] = q_row.sum(axis=-1)
+        self.Rg_sum[k][:, t] = rg_row[:, :t].sum(axis=-1)
+
+    def _sources(self, t, k, forward, backward):
+        """Row ``t``'s products with the sources' covariances at site ``k``, for the passes named.
+
+        Forward: ``x_alpha = Cf_{k-1} P[t]`` (entries ``<= t``; needed for ``Cf``, so not at
+        the last site) and ``x_beta = Cg_{k+1} Rf[t]`` (entries ``< t``). Backward:
+        ``Cg_{k+1} Q[t]`` (entries ``<= t``; for ``Cg``, so not at the first site) and
+        ``Cf_{k-1} Rg[t]`` (entries ``< t``). Each is scaled by its source gain; where the
+        source is a constant times all-ones the row sums serve instead. When both passes are
+        named, each covariance triangle is read for both vectors while it is in cache.
+        """
+        last = self.sites - 1
+        if k > 0:
+            vectors = [_packed_row(self.P[k], t)] if forward and k < last else []
+            if backward:
+                vectors.append(_packed_row(self.Rg[k], t)[:, :t])
+            if vectors:
+                products = _symmetric_matvecs(self.Cf[k - 1], vectors)
+                if forward and k < last:
+                    self.x_alpha[k] = self.forward_gain2[k] * products[0]
+                if backward:
+                    self.x_alpha_back[k] = self.forward_gain2[k] * products[-1]
+        if k < last:
+            vectors = [_packed_row(self.Rf[k], t)[:, :t]] if forward else []
+            if backward and k > 0:
+                vectors.append(_packed_row(self.Q[k], t))
+            if vectors:
+                products = _symmetric_matvecs(self.Cg[k + 1], vectors)
+                if forward:
+                    self.x_beta[k] = self.backward_gain2[k + 1] * products[0]
+                if backward and k > 0:
+                    self.x_beta_back[k] = self.backward_gain2[k + 1] * products[-1]
+        elif forward:
+            self.x_beta[k] = np.repeat((self.output_norm2 * self.Rf_sum[k][:, t])[:, None], t, axis=1)
+
+    def _forward_correlation(self, t, k):
+        """Row ``t`` of ``Cf = P Sigma_alpha P^T + Rf Sigma_beta Rf^T`` (no cross term before the last site).
+
+        The last site's ``Cf`` feeds no other site and is not formed.
+        """
+        if k == self.sites - 1:
+            return
+        if k == 0:
+            row = (self.input_norm2 * self.P_sum[k][:, t])[:, None] * self.P_sum[k][:, : t + 1]
+        else:
+            row = _triangular_matvec(self.P[k], self.x_alpha[k])
+        if t:
+            row += _triangular_matvec(self.Rf[k], _padded(self.x_beta[k]))
+        _packed_row(self.Cf[k], t)[:] = row
+
+    def _backward_correlation(self, t, k):
+        """Row ``t`` of ``Cg = Q Sigma_beta Q^T + Rg Sigma_alpha Rg^T`` (+ cross terms at the last site).
+
+        The first site's ``Cg`` feeds no other site and is not formed.
+        """
+        if k == 0:
+            return
+        last = self.sites - 1
+        if k == last:
+            row = (self.output_norm2 * self.Q_sum[k][:, t])[:, None] * self.Q_sum[k][:, : t + 1]
+        else:
+            row = _triangular_matvec(self.Q[k], self.x_beta_back[k])
+        if t:
+            row += _triangular_matvec(self.Rg[k], _padded(self.x_alpha_back[k]))
+        if k == last and self.cross:
+            row += self.overlap[:, None] * (self.Q_sum[k][:, t, None] * self.Rg_sum[k][:, : t + 1]
+                                            + self.Rg_sum[k][:, t, None] * self.Q_sum[k][:, : t + 1])
+        _packed_row(self.Cg[k], t)[:] = row
 
     def _as_batch(self, e):
         return e[None, :] if e.ndim == 1 else e
@@ -300,16 +455,6 @@ class _Pathway:
             return self._result(self.K0 + self.eta * self.sum_e)
         return self._result(self._site_strength(self.sites - 1, t))
 
-    def step(self, t, e):
-        """Fill row ``t`` given the errors ``e`` at times ``< t``."""
-        e = self._as_batch(e)
-        if self.depth == 1:
-            if t:
-                self.sum_e = self.sum_e + e[:, t - 1]
-            return
-        self.forward_row(t, e)
-        self.backward_row(t, e)
-
     def site_strengths(self, t):
         """``K(t)`` measured at every site (equal in exact arithmetic: a consistency check)."""
         return [self._result(self._site_strength(k, t)) for k in range(self.sites)]
@@ -317,18 +462,22 @@ class _Pathway:
     def _site_strength(self, k, t):
         """``E[f(t) g(t)] = P Sa Rg^T + Rf Sb Q^T + P Sab Q^T + Rf Sba Rg^T`` at row ``t`` of site ``k``.
 
-        Uses the forward pass's ``x_alpha = P[t] Sa`` and ``x_beta = Rf[t] Sb`` (columns
-        ``< t``); the one entry of ``Rf[t] Sb`` that needs row ``t`` of ``Cg`` of the next
-        site, known only after the backward pass, is added here (``Q[t, t] = 1``). The cross
+        ``P[t] Sa Rg[t]^T`` uses the backward pass's ``x = Rg[t] Sa`` (columns ``< t``) and
+        ``Rf[t] Sb Q[t]^T`` the forward pass's ``x_beta = Rf[t] Sb``; the entries of each that
+        need row ``t`` of ``Sa`` or ``Sb`` (``P[t, t] = Q[t, t] = 1``) are added here. The cross
         covariance ``Sab`` (a constant) acts at the last site only.
         """
-        Q = self.Q[k][:, t, :t]
-        Rf, Rg = self.Rf[k][:, t, :t], self.Rg[k][:, t, : t + 1]  # Rg[t, t] = 0: the response is strictly causal
+        P, Q, Rf, Rg = (_packed_row(M[k], t)[:, :t] for M in (self.P, self.Q, self.Rf, self.Rg))
+        if k == 0:
+            alpha_t = self.input_norm2 * self.P_sum[k][:, t] * self.Rg_sum[k][:, t]
+        else:
+            alpha_t = (np.einsum("bs,bs->b", P, self.x_alpha_back[k])
+                       + self.forward_gain2[k][:, 0] * np.einsum("bs,bs->b", Rg, _packed_row(self.Cf[k - 1], t)[:, :t]))
         if k == self.sites - 1:
             beta_t = self.output_norm2 * Rf.sum(axis=-1)
         else:
-            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, self.Cg[k + 1][:, t, :t])
-        value = np.einsum("bs,bs->b", self.x_alpha[k], Rg) + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
+            beta_t = self.backward_gain2[k + 1][:, 0] * np.einsum("bs,bs->b", Rf, _packed_row(self.Cg[k + 1], t)[:, :t])
+        value = alpha_t + np.einsum("bs,bs->b", self.x_beta[k], Q) + beta_t
         if k == self.sites - 1 and self.cross:
             value = value + self.overlap * (self.P_sum[k][:, t] * self.Q_sum[k][:, t] + self.Rf_sum[k][:, t] * self.Rg_sum[k][:, t])
         return value
@@ -340,7 +489,7 @@ def dmft_memory_bytes(depths, steps: int) -> int:
     An upper bound: pathways identical to another one are solved once.
     """
     matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
-    return matrices * (int(steps) + 1) ** 2 * 8
+    return matrices * _packed_length(int(steps) + 1) * 8
 
 
 def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):

@@ -3,15 +3,26 @@
 The reference keeps every kernel as a full matrix and forms ``P``, ``Q``, ``Cf``, ``Cg``
 directly from their definitions (``P[t] = (A[t] B) P``, ``Rf = P A``, the source
 covariances as full products); the solver uses push-through identities, row sums,
-blocked triangular products and a batch axis over modes, and solves identical pathways
-once. They must agree to rounding (``TOLERANCE``, relative to the largest ``K``).
+running sums at the end sites, a row's forward and backward passes meeting at one site,
+packed triangles with BLAS products and a batch axis over modes, and solves identical
+pathways once. They must agree to rounding (``TOLERANCE``, relative to the largest ``K``).
 """
 
 import numpy as np
 import pytest
 
 from pathdyn.errors import IntegrationError
-from pathdyn.numerics.dmft import BLOCK_FROM, BLOWUP_FACTOR, DMFTInitialOverlaps, _causal_matvec, _causal_vecmat, solve_dmft
+from pathdyn.numerics.dmft import (
+    BLOCK_FROM,
+    BLOWUP_FACTOR,
+    DMFTInitialOverlaps,
+    _causal_matvec,
+    _packed_length,
+    _symmetric_matvecs,
+    _triangular_matvec,
+    _triangular_vecmat,
+    solve_dmft,
+)
 
 TOLERANCE = 1e-12
 
@@ -236,23 +247,48 @@ def test_blow_up_is_an_integration_error_naming_the_learning_rate():
 
 @pytest.mark.parametrize("n", [50, 450, 801])
 def test_causal_products_skip_only_zeros(n):
-    """The blocked triangular products equal the full ones (blocks start at ``BLOCK_FROM``)."""
+    """The blocked triangular product (of the orthogonal march) equals the full one (blocks start at ``BLOCK_FROM``)."""
     rng = np.random.default_rng(n)
     M = np.tril(rng.normal(size=(n + 1, n + 1)))
     x = rng.normal(size=n)
     full_matvec = M[: n + 1, :n] @ x
-    full_vecmat = x @ M[:n, :n]
     assert np.max(np.abs(_causal_matvec(M, x, n + 1) - full_matvec)) < 1e-12 * np.max(np.abs(full_matvec))
-    assert np.max(np.abs(_causal_vecmat(x, M) - full_vecmat)) < 1e-12 * np.max(np.abs(full_vecmat))
     # Not vacuous: a non-triangular matrix (the skipped block nonzero) gives a different answer.
     if n >= 2 * BLOCK_FROM:
         dense = rng.normal(size=(n + 1, n + 1))
-        assert np.max(np.abs(_causal_vecmat(x, dense) - x @ dense[:n, :n])) > 1e-3
+        assert np.max(np.abs(_causal_matvec(dense, x, n + 1) - dense[: n + 1, :n] @ x)) > 1e-3
 
 
-def test_long_march_with_blocked_products_equals_the_reference():
-    """Past ``2 BLOCK_FROM`` steps the products run in blocks; the march must still match."""
-    depths, S, eta, steps, sigma = (3,), [1.0], 0.02, 2 * BLOCK_FROM + 10, 0.5
+def _packed(matrices):
+    """Batched row-major packed lower triangles of square matrices."""
+    rows, cols = np.tril_indices(matrices.shape[-1])
+    return np.ascontiguousarray(matrices[:, rows, cols])
+
+
+@pytest.mark.parametrize("n", [1, 7, 450])
+def test_packed_products_equal_the_dense_ones(n):
+    """The solver's products on packed lower triangles (BLAS tpmv, spmv) equal dense ones on
+    a leading ``n x n`` block of a larger triangle (the march grows its matrices row by row)."""
+    rng = np.random.default_rng(n)
+    size, batch = n + 5, 3
+    L = np.tril(rng.normal(size=(batch, size, size)))
+    C = L + np.swapaxes(np.tril(L, -1), 1, 2)  # symmetric, lower triangle L
+    packed = _packed(L)
+    assert packed.shape == (batch, _packed_length(size))
+    v, w = rng.normal(size=(batch, n)), rng.normal(size=(batch, n + 1))
+    expected = [np.einsum("bs,bsu->bu", v, L[:, :n, :n]), np.einsum("bsu,bu->bs", L[:, :n, :n], v),
+                np.einsum("bsu,bu->bs", C[:, :n, :n], v), np.einsum("bsu,bu->bs", C[:, : n + 1, : n + 1], w)]
+    got = [_triangular_vecmat(v, packed), _triangular_matvec(packed, v), *_symmetric_matvecs(packed, [v, w])]
+    for value, reference in zip(got, expected):
+        assert np.max(np.abs(value - reference)) < 1e-12 * np.max(np.abs(reference))
+    # Not vacuous: the transposed product (the wrong BLAS flag) differs.
+    if n > 1:
+        assert np.max(np.abs(_triangular_matvec(packed, v) - expected[0])) > 1e-3
+
+
+def test_long_march_equals_the_reference():
+    """Over a long march (210 steps) rounding accumulates in the running sums; it must still match."""
+    depths, S, eta, steps, sigma = (3,), [1.0], 0.02, 210, 0.5
     overlaps = DMFTInitialOverlaps.ensemble(1, 1, sigma, sigma)
     K = solve_dmft(depths, S, learning_rate=eta, steps=steps, init_scale=sigma).K
     reference = _reference_K(depths, S, eta, steps, sigma, overlaps)
@@ -269,3 +305,38 @@ def test_modes_in_one_batch_equal_modes_one_at_a_time(monkeypatch):
     alone = solve_dmft((4, 3), S, learning_rate=0.05, steps=60, init_scale=0.5).K
     assert _relative_gap(together, alone) < TOLERANCE
     assert np.ptp(together[-1], axis=-1).min() > 0.1  # the modes differ, so a mix-up would show
+
+
+@pytest.mark.parametrize("meeting", [0, 1, 2, 3])
+def test_any_meeting_site_equals_the_reference(monkeypatch, meeting):
+    """A row's forward and backward passes are independent, so they may meet at any site.
+
+    The solver runs the forward pass (first site to last) and the backward pass (last to
+    first) of a row towards each other and shares the covariance reads at the site where
+    they meet. If either pass read the other's row ``t``, the order would matter and some
+    meeting site would read rows not yet written (zeros): every choice must equal the
+    reference. Depth 5 (four sites) with the network's own overlaps: first, inner and last
+    sites, cross terms on. A deliberately wrong variant, the last site's running sum of
+    ``Q`` lagging one step (``e_{t-2}`` for ``e_{t-1}``), was measured 1.0e-2 off at every
+    meeting site: ten orders outside the tolerance.
+    """
+    import pathdyn.numerics.dmft as dmft
+
+    monkeypatch.setattr(dmft, "_meeting_site", lambda sites: meeting)
+    depths, S, eta, steps, sigma = (5,), [1.5, 0.8], 0.05, 60, 0.5
+    overlaps = DMFTInitialOverlaps([[0.3, 0.2]], [[0.2, 0.35]], [[0.05, -0.03]])
+    K = solve_dmft(depths, S, learning_rate=eta, steps=steps, init_scale=sigma, initial_overlaps=overlaps).K
+    reference = _reference_K(depths, S, eta, steps, sigma, overlaps)
+    assert np.max(np.abs(reference[-1])) > 0.3
+    assert _relative_gap(K, reference) < TOLERANCE
+
+
+def test_long_deep_march_with_shared_reads_equals_the_reference():
+    """Depth 4 over 210 steps: running sums and the shared reads at the inner site together,
+    over a march long enough for rounding to accumulate."""
+    depths, S, eta, steps, sigma = (4,), [1.0], 0.03, 210, 0.5
+    overlaps = DMFTInitialOverlaps.ensemble(1, 1, sigma, sigma)
+    K = solve_dmft(depths, S, learning_rate=eta, steps=steps, init_scale=sigma).K
+    reference = _reference_K(depths, S, eta, steps, sigma, overlaps)
+    assert np.max(np.abs(reference[-1])) > 0.3
+    assert _relative_gap(K, reference) < TOLERANCE
