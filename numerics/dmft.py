@@ -219,7 +219,19 @@ class DMFTInitialOverlaps:
 
     @classmethod
     def ensemble(cls, num_pathways: int, num_modes: int, input_scale: float, output_scale: float):
-        """The infinite-width values ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2``, ``a.b = 0``."""
+        """The infinite-width values ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2``, ``a.b = 0``.
+
+        Parameters
+        ----------
+        num_pathways, num_modes : int
+            The shape ``(pathways, modes)`` of every overlap.
+        input_scale, output_scale : float
+            ``eps_in`` and ``eps_out``, the scales of the input and output layers.
+
+        Returns
+        -------
+        DMFTInitialOverlaps
+        """
         shape = (num_pathways, num_modes)
         return cls(np.full(shape, input_scale**2), np.full(shape, output_scale**2), np.zeros(shape))
 
@@ -487,6 +499,18 @@ def dmft_memory_bytes(depths, steps: int) -> int:
     """Working memory of :func:`solve_dmft` per mode (modes are batched up to ``BATCH_MEMORY_BYTES``).
 
     An upper bound: pathways identical to another one are solved once.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a`` per pathway (depth-1 pathways need no matrices).
+    steps : int
+        Gradient steps ``T``; every matrix is a packed lower triangle of ``T + 1`` rows.
+
+    Returns
+    -------
+    int
+        Bytes of float64 working memory for one mode.
     """
     matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
     return matrices * _packed_length(int(steps) + 1) * 8

@@ -12,8 +12,7 @@ Three checks walk the package's own source (``theory/``, ``numerics/``, ``valida
 
 "Public" means a name without a leading underscore, in a module and a class whose names
 have none either. Methods a dataclass generates are not in the source, so they are not
-checked. Run ``python tests/test_code_habits.py`` for a summary that also counts the
-files listed in :data:`OWNED_ELSEWHERE`.
+checked. Run ``python tests/test_code_habits.py`` for every problem and a summary.
 
 Each check is shown to be able to fail: ``test_*_catches_*`` feed it a small offending
 source and expect a complaint.
@@ -39,17 +38,6 @@ ROOT_MODULES = tuple(sorted(p.name for p in REPOSITORY.glob("*.py") if p.name !=
 #: The longest a public function may be (docstring excluded).
 MAX_LINES = 80
 
-# Known offenders that another engineer is splitting now (issue 10). The lead empties this
-# set when that work lands. A listed name that is no longer too long fails the test, so
-# the list cannot rot.
-PENDING_SPLIT: set = set()
-
-# Files other engineers are rewriting now (issue 10): the docstring and comment checks skip
-# them (their problems are still counted in the summary); the lead fixes them at merge and
-# empties this set.
-OWNED_ELSEWHERE = {
-    "numerics/dmft.py",
-}
 
 
 # --------------------------------------------------------------------------- the source
@@ -261,40 +249,25 @@ def problems():
 def summary(report: dict) -> str:
     lines = []
     for check, by_module in report.items():
-        owned = sum(len(v) for m, v in by_module.items() if m in OWNED_ELSEWHERE)
-        rest = sum(len(v) for m, v in by_module.items() if m not in OWNED_ELSEWHERE)
-        lines.append(f"{check}: {rest} problem(s) in the checked files, {owned} in files owned elsewhere")
+        lines.append(f"{check}: {sum(len(v) for v in by_module.values())} problem(s)")
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- the tests
 def test_public_functions_are_at_most_80_lines(problems):
     found = {label: n for by_module in problems["length"].values() for label, n in by_module.items()}
-    unexpected = {label: n for label, n in found.items() if label not in PENDING_SPLIT}
-    assert not unexpected, f"longer than {MAX_LINES} lines (split them): {unexpected}"
-
-
-def test_pending_split_list_names_only_functions_still_too_long(problems):
-    found = {label for by_module in problems["length"].values() for label in by_module}
-    fixed = PENDING_SPLIT - found
-    assert not fixed, f"no longer too long (or gone): remove from PENDING_SPLIT: {sorted(fixed)}"
+    assert not found, f"longer than {MAX_LINES} lines (split them): {found}"
 
 
 def test_public_functions_have_numpydoc_sections(problems):
     print("\n" + summary(problems))
-    missing = [p for m, found in problems["sections"].items() if m not in OWNED_ELSEWHERE for p in found]
+    missing = [p for found in problems["sections"].values() for p in found]
     assert not missing, f"{len(missing)} missing numpydoc section(s):\n" + "\n".join(missing)
 
 
 def test_comments_and_docstrings_state_no_timings_and_cite_nothing_outside(problems):
-    found = [p for m, listed in problems["rotting"].items() if m not in OWNED_ELSEWHERE for p in listed]
+    found = [p for listed in problems["rotting"].values() for p in listed]
     assert not found, "\n".join(found)
-
-
-def test_listed_files_exist():
-    names = {relative(path) for path in package_sources()}
-    listed = OWNED_ELSEWHERE | {label.split(":")[0] for label in PENDING_SPLIT}
-    assert listed <= names, sorted(listed - names)
 
 
 # --------------------------------------------------------------------------- the checks can fail
@@ -373,4 +346,4 @@ if __name__ == "__main__":
     for check, by_module in report.items():
         for module, listed in sorted(by_module.items()):
             for item in (listed.items() if isinstance(listed, dict) else listed):
-                print(f"[{check}]{' (owned elsewhere)' if module in OWNED_ELSEWHERE else ''} {item}")
+                print(f"[{check}] {item}")
