@@ -1,0 +1,339 @@
+"""Why a finite network's seed mean is off the DMFT: conditioning on each network's own start.
+
+The DMFT (:mod:`pathdyn.numerics.dmft`) predicts the infinite-width mean of ``K(t)``. A
+finite network starts from its own overlaps (``K(0) ~ N^{-1/2}``, ``|a|^2``, ``|b|^2`` and
+the hidden layers' gains off their means by ``~N^{-1/2}``), and a deep pathway's escape
+from its plateau is strongly nonlinear in them, so the mean over seeds can be shifted from
+the infinite-width limit by ``O(Var) = O(1/N)`` with a large prefactor.
+:func:`finite_width_gap` measures that: per width it trains the networks and compares
+their seed mean with the ensemble DMFT and with the mean over the same seeds of the DMFT
+conditioned on each network's own initial overlaps
+(:func:`pathdyn.validation.dmft.predict_network`).
+
+Run as a module to measure and save a report::
+
+    python -m pathdyn.validation.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.numerics.datasets import Dataset
+from pathdyn.numerics.dmft import solve_dmft
+from pathdyn.theory.architecture import Architecture
+from pathdyn.validation.dmft import predict_network
+from pathdyn.validation.sweep import default_dataset, fit_slope
+
+__all__ = ["FiniteWidthGap", "finite_width_gap", "main"]
+
+#: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
+RECORD_POINTS = 200
+
+
+@dataclass(frozen=True)
+class FiniteWidthGap:
+    """The seed mean of finite networks against the ensemble and the conditioned DMFT.
+
+    All errors are in units of ``S_1`` and are ``max`` over the recorded times, pathways
+    and modes (``total_*``: over times and modes of ``sum_a K_{a alpha}``). Arrays have
+    one entry per width (``per_network_*``: widths x seeds).
+
+    Attributes
+    ----------
+    depths, widths, seeds : tuple of int
+    init_scale, learning_rate, t_max : float
+    steps : int
+    dataset : str
+    singular_values : tuple of float
+    ensemble_gap : ndarray
+        ``max |<K>_seeds - K_DMFT| / S_1`` (``c - a``).
+    ensemble_noise : ndarray
+        Sampling noise of ``<K>_seeds`` at that maximum: ``std_seeds(K) / sqrt(n) / S_1``.
+    conditioned_gap : ndarray
+        ``max |<K>_seeds - <K_DMFT | network>_seeds| / S_1`` (``c - b``).
+    conditioned_noise : ndarray
+        Sampling noise of that paired difference at its maximum:
+        ``std_seeds(K - K_DMFT|network) / sqrt(n) / S_1``.
+    conditioning_shift : ndarray
+        ``max |<K_DMFT | network>_seeds - K_DMFT| / S_1`` (``b - a``): how far conditioning
+        moves the predicted mean.
+    total_ensemble_gap, total_ensemble_noise, total_conditioned_gap, total_conditioned_noise, total_conditioning_shift : ndarray
+        The same for the pathway sum, where the race between equal pathways cancels.
+    total_explained : ndarray
+        ``1 - sum (c - b)^2 / sum (c - a)^2`` over times and modes of the pathway sum: the
+        fraction of the squared gap the conditioned mean accounts for (1: all, 0: none,
+        negative: it moves the wrong way).
+    total_worst : list of dict
+        Per width, at the time and mode of the largest pathway-sum gap: ``t``, ``mode``
+        and the three values ``ensemble``, ``conditioned``, ``network`` of ``sum_a K``.
+    per_network_ensemble, per_network_conditioned : ndarray, shape (widths, seeds)
+        Each network's ``max |K - K_DMFT| / S_1``, unconditioned and conditioned.
+    wall_time_s : float
+    """
+
+    depths: tuple
+    widths: tuple
+    seeds: tuple
+    init_scale: float
+    learning_rate: float
+    t_max: float
+    steps: int
+    dataset: str
+    singular_values: tuple
+    ensemble_gap: np.ndarray = field(repr=False)
+    ensemble_noise: np.ndarray = field(repr=False)
+    conditioned_gap: np.ndarray = field(repr=False)
+    conditioned_noise: np.ndarray = field(repr=False)
+    conditioning_shift: np.ndarray = field(repr=False)
+    total_ensemble_gap: np.ndarray = field(repr=False)
+    total_ensemble_noise: np.ndarray = field(repr=False)
+    total_conditioned_gap: np.ndarray = field(repr=False)
+    total_conditioned_noise: np.ndarray = field(repr=False)
+    total_conditioning_shift: np.ndarray = field(repr=False)
+    total_explained: np.ndarray = field(repr=False)
+    total_worst: list = field(repr=False)
+    per_network_ensemble: np.ndarray = field(repr=False)
+    per_network_conditioned: np.ndarray = field(repr=False)
+    wall_time_s: float = 0.0
+
+    def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
+        """Slope of ``log gap`` against ``log width`` and its 95% interval, ``(slope, (low, high))``.
+
+        ``-1`` is the ``O(1/N)`` of a mean shifted by the initial overlaps' variance,
+        ``-0.5`` a shift of the order of single fluctuations (NaN with fewer than 3 widths
+        for the interval, fewer than 2 for the slope).
+        """
+        slope, interval, _ = fit_slope(self.widths, np.asarray(getattr(self, name), dtype=float)[:, None])
+        return slope, interval
+
+    def to_json_dict(self) -> dict:
+        """Plain JSON types; arrays become lists, slopes are added."""
+        out = {
+            "depths": list(self.depths), "widths": list(self.widths), "seeds": list(self.seeds),
+            "init_scale": self.init_scale, "learning_rate": self.learning_rate, "t_max": self.t_max,
+            "steps": self.steps, "dataset": self.dataset, "singular_values": list(self.singular_values),
+            "units": "fraction of S_1; max over recorded t, pathways (or the pathway sum, total_*) and modes",
+            "wall_time_s": self.wall_time_s,
+        }
+        for name in ("ensemble_gap", "ensemble_noise", "conditioned_gap", "conditioned_noise", "conditioning_shift",
+                     "total_ensemble_gap", "total_ensemble_noise", "total_conditioned_gap", "total_conditioned_noise",
+                     "total_conditioning_shift", "total_explained"):
+            out[name] = [float(x) for x in getattr(self, name)]
+        for name in ("per_network_ensemble", "per_network_conditioned"):
+            out[name] = np.asarray(getattr(self, name), dtype=float).tolist()
+        out["total_worst"] = list(self.total_worst)
+        out["slopes"] = {}
+        for name in ("ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"):
+            slope, (low, high) = self.gap_slope(name)
+            out["slopes"][name] = {"slope": _finite_or_none(slope), "ci95": [_finite_or_none(low), _finite_or_none(high)]}
+        return out
+
+
+def _finite_or_none(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset):
+    """Validate the arguments of :func:`finite_width_gap`; return ``(depths, widths, seeds, dataset)``."""
+    depths = Architecture.coerce(depths).depths
+    try:
+        widths = tuple(int(w) for w in widths)
+        seeds = tuple(int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ConfigError(f"widths, seeds: expected lists of whole numbers, got {widths!r}, {seeds!r}") from None
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"widths: expected whole numbers >= 1, got {list(widths)}; give e.g. widths=(256, 512)")
+    if len(set(seeds)) < 2 or min(seeds) < 0:
+        raise ConfigError(f"seeds: a seed mean needs at least 2 distinct seeds >= 0, got {list(seeds)}; give e.g. seeds=range(8)")
+    for name, value in (("init_scale", init_scale), ("learning_rate", learning_rate), ("t_max", t_max)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive finite number, got {value!r}")
+    dataset = default_dataset() if dataset is None else dataset
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}; use pathdyn.validation.sweep.default_dataset()")
+    if not dataset.is_whitened:
+        raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT assumes Sigma_x = I, use whitened data")
+    if any(len(block) > 1 for block in dataset.degenerate_blocks()):
+        raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values, so per-mode K is undefined; "
+                          "use non-degenerate data (e.g. random_dataset((2, 1.4, 0.9, 0.5)))")
+    return depths, widths, tuple(dict.fromkeys(seeds)), dataset
+
+
+def _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record):
+    """One network's ``K`` on the records and the DMFT conditioned on its own initial overlaps."""
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
+    conditioned = predict_network(weights, dataset, init_scale=init_scale, learning_rate=learning_rate, steps=steps).K[record]
+    network = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                          record_every=int(record[1] - record[0]) if record.size > 1 else 1).K
+    return network, conditioned
+
+
+def _gap_and_noise(mean, reference, samples, scale):
+    """``max |mean - reference| / scale`` and the sampling noise of ``samples``' mean at that maximum."""
+    difference = np.abs(mean - reference)
+    where = np.unravel_index(np.argmax(difference), difference.shape)
+    noise = samples.std(axis=0, ddof=1)[where] / math.sqrt(samples.shape[0])
+    return float(difference[where]) / scale, float(noise) / scale
+
+
+def _width_figures(network, conditioned, ensemble, t, scale):
+    """All figures of one width from the stacks ``network``, ``conditioned`` (seeds, T, M, modes) and ``ensemble``."""
+    c, b = network.mean(axis=0), conditioned.mean(axis=0)
+    figures = {}
+    for prefix, (net, cond, ens, cm, bm) in {
+        "": (network, conditioned, ensemble, c, b),
+        "total_": (network.sum(axis=2), conditioned.sum(axis=2), ensemble.sum(axis=1), c.sum(axis=1), b.sum(axis=1)),
+    }.items():
+        figures[prefix + "ensemble_gap"], figures[prefix + "ensemble_noise"] = _gap_and_noise(cm, ens, net, scale)
+        figures[prefix + "conditioned_gap"], figures[prefix + "conditioned_noise"] = _gap_and_noise(cm, bm, net - cond, scale)
+        figures[prefix + "conditioning_shift"] = float(np.max(np.abs(bm - ens))) / scale
+    c_total, b_total, a_total = c.sum(axis=1), b.sum(axis=1), ensemble.sum(axis=1)
+    figures["total_explained"] = 1.0 - float(np.sum((c_total - b_total) ** 2) / max(np.sum((c_total - a_total) ** 2), 1e-300))
+    i, mode = np.unravel_index(np.argmax(np.abs(c_total - a_total)), c_total.shape)
+    figures["total_worst"] = {"t": float(t[i]), "mode": int(mode), "ensemble": float(a_total[i, mode]),
+                              "conditioned": float(b_total[i, mode]), "network": float(c_total[i, mode])}
+    figures["per_network_ensemble"] = np.max(np.abs(network - ensemble), axis=(1, 2, 3)) / scale
+    figures["per_network_conditioned"] = np.max(np.abs(network - conditioned), axis=(1, 2, 3)) / scale
+    return figures
+
+
+def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
+                     dataset: Dataset | None = None, on_width=None) -> FiniteWidthGap:
+    """Measure the seed mean's distance from the ensemble DMFT and from the conditioned DMFT.
+
+    Parameters
+    ----------
+    depths : Architecture or sequence of int
+        Depth of each pathway.
+    widths : sequence of int
+        Hidden widths ``N``.
+    seeds : sequence of int
+        At least two distinct seeds; each (width, seed) is one Gaussian-initialised network
+        (the same draw as ``pathdyn validate --theory dmft`` makes for that seed).
+    init_scale : float
+        ``sigma`` of every layer (the suite's DMFT cases use 0.5).
+    learning_rate, t_max : float
+        Gradient descent at ``eta`` for ``round(t_max / eta)`` steps; the DMFT is solved at
+        the same ``eta`` (no ``O(eta)`` floor).
+    dataset : Dataset, optional
+        Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.default_dataset`).
+    on_width : callable, optional
+        Called with the report of the widths done so far after each width (to save partial
+        results of a long run).
+
+    Returns
+    -------
+    FiniteWidthGap
+
+    Raises
+    ------
+    ConfigError
+        Bad depths, widths, seeds, scales, or non-whitened or degenerate data.
+
+    Notes
+    -----
+    Per width, with ``K^(s)`` network ``s``'s per-mode ``K_{a alpha}(t)``:
+
+    * (a) the ensemble DMFT ``K_DMFT(t)``, the infinite-width mean;
+    * (b) ``<K_DMFT | s>_s``, the mean over the seeds of the DMFT conditioned on network
+      ``s``'s own ``|a|^2``, ``|b|^2``, ``K(0)`` and hidden-layer gains;
+    * (c) ``<K^(s)>_s``, the networks' seed mean.
+
+    If the finite-width shift of the mean comes from the initial overlaps, ``c - b`` is
+    much smaller than ``c - a``; what remains is the hidden layers' own fluctuations (the
+    conditioned DMFT keeps only their gains). The noise of ``c - a`` is that of ``c``
+    (``std_s K^(s) / sqrt(n)``); the noise of ``c - b`` is that of the paired difference
+    ``std_s (K^(s) - K_DMFT|s) / sqrt(n)``, smaller when conditioning tracks the networks.
+    A gap set by the variance of the initial overlaps falls as ``1/N``
+    (:meth:`FiniteWidthGap.gap_slope`).
+    """
+    started = time.perf_counter()
+    depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
+    S = dataset.singular_values
+    scale = float(np.max(S))
+    steps = max(1, int(round(t_max / learning_rate)))
+    every = max(1, steps // RECORD_POINTS)
+    record = np.arange(0, steps + 1, every)
+    if record[-1] != steps:  # the network records its last step too
+        record = np.append(record, steps)
+    ensemble = solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale).K[record]
+    t = learning_rate * record
+    per_width = []
+    for done, width in enumerate(widths, start=1):
+        runs = [_train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record) for seed in seeds]
+        network = np.stack([run[0] for run in runs])
+        conditioned = np.stack([run[1] for run in runs])
+        if network.shape[1] != record.size:
+            raise ConfigError(f"internal: network recorded {network.shape[1]} times, expected {record.size}")
+        per_width.append(_width_figures(network, conditioned, ensemble, t, scale))
+        report = _report(depths, widths[:done], seeds, init_scale, learning_rate, float(t[-1]), steps, dataset, per_width,
+                         time.perf_counter() - started)
+        if on_width is not None:
+            on_width(report)
+    return report
+
+
+def _report(depths, widths, seeds, init_scale, learning_rate, t_max, steps, dataset, per_width, wall) -> FiniteWidthGap:
+    """Assemble a :class:`FiniteWidthGap` from the per-width figures."""
+    names = ("ensemble_gap", "ensemble_noise", "conditioned_gap", "conditioned_noise", "conditioning_shift",
+             "total_ensemble_gap", "total_ensemble_noise", "total_conditioned_gap", "total_conditioned_noise",
+             "total_conditioning_shift", "total_explained", "per_network_ensemble", "per_network_conditioned")
+    arrays = {name: np.array([figures[name] for figures in per_width]) for name in names}
+    return FiniteWidthGap(depths=tuple(depths), widths=tuple(widths), seeds=tuple(seeds), init_scale=float(init_scale),
+                          learning_rate=float(learning_rate), t_max=t_max, steps=steps, dataset=dataset.name,
+                          singular_values=tuple(float(s) for s in dataset.singular_values),
+                          total_worst=[figures["total_worst"] for figures in per_width], wall_time_s=wall, **arrays)
+
+
+def _int_list(text: str) -> list:
+    """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int."""
+    values = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        try:
+            values.extend(range(int(low), int(high) + 1) if high else [int(low)])
+        except ValueError:
+            raise ConfigError(f"expected whole numbers like 0-7 or 256,512, got {text!r}") from None
+    return values
+
+
+def main(argv=None) -> int:
+    """Command line: measure and write the JSON report (after every width, atomically)."""
+    from pathdyn.numerics.trajectory import atomic_write
+
+    parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.dmft_finite_width", description=__doc__.splitlines()[0])
+    parser.add_argument("--depths", required=True, help="e.g. 7,7")
+    parser.add_argument("--widths", required=True, help="e.g. 256,512,1024")
+    parser.add_argument("--seeds", required=True, help="e.g. 0-7")
+    parser.add_argument("--init-scale", type=float, default=0.5)
+    parser.add_argument("--learning-rate", type=float, default=0.02)
+    parser.add_argument("--t-max", type=float, default=8.0)
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+
+    def save(report):
+        text = json.dumps(report.to_json_dict(), indent=1)
+        atomic_write(args.output, lambda path: path.write_text(text + "\n"))
+
+    try:
+        finite_width_gap(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds), init_scale=args.init_scale,
+                         learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
+    except PathdynError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
