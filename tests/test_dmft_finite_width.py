@@ -1,0 +1,74 @@
+"""The finite-width gap study: conditioning the DMFT on each network's own initial overlaps."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pathdyn.errors import ConfigError
+from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft
+from pathdyn.validation import dmft_finite_width
+from pathdyn.validation.dmft import network_overlaps
+from pathdyn.validation.dmft_finite_width import finite_width_gap, main
+
+# One mode, two depth-2 pathways: a network's a, b of each pathway stay in the plane they
+# span, so the DMFT conditioned on |a|^2, |b|^2, a.b is that network's exact recursion.
+ONE_MODE = random_dataset((2.0,))
+SMALL = dict(init_scale=0.5, learning_rate=0.05, t_max=1.5, dataset=ONE_MODE)
+
+
+def test_depth2_conditioning_is_exact_per_network_and_the_ensemble_is_not():
+    report = finite_width_gap((2, 2), (16, 64), (0, 1, 2), **SMALL)
+    assert report.per_network_conditioned.shape == report.per_network_ensemble.shape == (2, 3)
+    assert np.max(report.per_network_conditioned) < 1e-10
+    assert np.max(report.conditioned_gap) < 1e-10 and np.max(report.total_conditioned_gap) < 1e-10
+    # the ensemble DMFT misses each finite network (its own start) by far more than rounding
+    assert np.min(report.per_network_ensemble) > 1e-3
+    assert np.min(report.ensemble_gap) > 1e-4
+    assert np.allclose(report.total_explained, 1.0)
+    data = json.loads(json.dumps(report.to_json_dict()))
+    assert data["widths"] == [16, 64] and data["seeds"] == [0, 1, 2] and data["steps"] == 30
+    assert set(data["slopes"]) == {"ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"}
+    assert data["total_worst"][0]["mode"] == 0
+
+
+def test_a_wrong_conditioning_fails_the_exactness_check(monkeypatch):
+    """Deliberately wrong variant: drop the network's own a.b; the depth-2 check above must fail on it."""
+
+    def without_overlap(weights, dataset, *, init_scale, learning_rate, steps, gains=True):
+        U, S, Vt = dataset.modes()
+        own = network_overlaps(weights, U, Vt.T)
+        wrong = DMFTInitialOverlaps(own.input_norm2, own.output_norm2, np.zeros_like(own.overlap))
+        depths = tuple(len(layers) for layers in weights)
+        return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=wrong)
+
+    monkeypatch.setattr(dmft_finite_width, "predict_network", without_overlap)
+    report = finite_width_gap((2, 2), (16,), (0, 1), **SMALL)
+    assert np.max(report.per_network_conditioned) > 1e-4
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(widths=(0,)), "widths"),
+    (dict(seeds=(3, 3)), "seeds"),
+    (dict(seeds="ab"), "seeds"),
+    (dict(init_scale=-0.5), "init_scale"),
+    (dict(t_max=float("nan")), "t_max"),
+    (dict(dataset="default"), "dataset"),
+    (dict(dataset=Dataset(X=np.diag([1.0, 2.0]), Y=np.eye(2))), "whitened"),
+])
+def test_bad_input_names_the_argument(kwargs, word):
+    arguments = dict(depths=(3, 3), widths=(8,), seeds=(0, 1), **SMALL)
+    arguments.update(kwargs)
+    with pytest.raises(ConfigError, match=word):
+        finite_width_gap(**arguments)
+
+
+def test_command_line_writes_json_or_fails_with_status_2(tmp_path, capsys):
+    out = tmp_path / "gap.json"
+    assert main(["--depths", "2,3", "--widths", "8", "--seeds", "0-1", "--t-max", "0.2", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["depths"] == [2, 3]
+    bad = tmp_path / "bad.json"
+    assert main(["--depths", "2,3", "--widths", "8", "--seeds", "0", "-o", str(bad)]) == 2
+    assert not bad.exists()
+    assert capsys.readouterr().err.count("\n") == 1
