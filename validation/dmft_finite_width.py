@@ -77,6 +77,14 @@ class FiniteWidthGap:
         and the three values ``ensemble``, ``conditioned``, ``network`` of ``sum_a K``.
     per_network_ensemble, per_network_conditioned : ndarray, shape (widths, seeds)
         Each network's ``max |K - K_DMFT| / S_1``, unconditioned and conditioned.
+    t : ndarray, shape (T,)
+        The recorded times.
+    total_ensemble_curve : ndarray, shape (T, modes)
+        ``sum_a K_DMFT`` (a).
+    total_curves : list of dict
+        Per width, arrays of shape (T, modes) of the pathway sum: ``network`` (c),
+        ``conditioned`` (b), ``network_std`` (seed std of the networks) and ``paired_std``
+        (seed std of network minus its conditioned DMFT), for analyses at fixed ``t``.
     wall_time_s : float
     """
 
@@ -103,6 +111,9 @@ class FiniteWidthGap:
     total_worst: list = field(repr=False)
     per_network_ensemble: np.ndarray = field(repr=False)
     per_network_conditioned: np.ndarray = field(repr=False)
+    t: np.ndarray = field(default=None, repr=False)
+    total_ensemble_curve: np.ndarray = field(default=None, repr=False)
+    total_curves: list = field(default_factory=list, repr=False)
     wall_time_s: float = 0.0
 
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
@@ -131,11 +142,19 @@ class FiniteWidthGap:
         for name in ("per_network_ensemble", "per_network_conditioned"):
             out[name] = np.asarray(getattr(self, name), dtype=float).tolist()
         out["total_worst"] = list(self.total_worst)
+        out["t"] = _rounded(self.t)
+        out["total_ensemble_curve"] = _rounded(self.total_ensemble_curve)
+        out["total_curves"] = [{name: _rounded(curve) for name, curve in curves.items()} for curves in self.total_curves]
         out["slopes"] = {}
         for name in ("ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"):
             slope, (low, high) = self.gap_slope(name)
             out["slopes"][name] = {"slope": _finite_or_none(slope), "ci95": [_finite_or_none(low), _finite_or_none(high)]}
         return out
+
+
+def _rounded(array) -> list:
+    """Nested lists at 7 significant digits (the curves are for analysis, not for bitwise checks)."""
+    return [] if array is None else np.vectorize(lambda x: float(f"{x:.7g}"))(np.asarray(array, dtype=float)).tolist()
 
 
 def _finite_or_none(x) -> float | None:
@@ -203,6 +222,8 @@ def _width_figures(network, conditioned, ensemble, t, scale):
     i, mode = np.unravel_index(np.argmax(np.abs(c_total - a_total)), c_total.shape)
     figures["total_worst"] = {"t": float(t[i]), "mode": int(mode), "ensemble": float(a_total[i, mode]),
                               "conditioned": float(b_total[i, mode]), "network": float(c_total[i, mode])}
+    figures["total_curves"] = {"network": c_total, "conditioned": b_total, "network_std": network.sum(axis=2).std(axis=0, ddof=1),
+                               "paired_std": (network - conditioned).sum(axis=2).std(axis=0, ddof=1)}
     figures["per_network_ensemble"] = np.max(np.abs(network - ensemble), axis=(1, 2, 3)) / scale
     figures["per_network_conditioned"] = np.max(np.abs(network - conditioned), axis=(1, 2, 3)) / scale
     return figures
@@ -277,23 +298,25 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
         if network.shape[1] != record.size:
             raise ConfigError(f"internal: network recorded {network.shape[1]} times, expected {record.size}")
         per_width.append(_width_figures(network, conditioned, ensemble, t, scale))
-        report = _report(depths, widths[:done], seeds, init_scale, learning_rate, float(t[-1]), steps, dataset, per_width,
-                         time.perf_counter() - started)
+        report = _report(depths, widths[:done], seeds, init_scale, learning_rate, t, steps, dataset, per_width,
+                         ensemble.sum(axis=1), time.perf_counter() - started)
         if on_width is not None:
             on_width(report)
     return report
 
 
-def _report(depths, widths, seeds, init_scale, learning_rate, t_max, steps, dataset, per_width, wall) -> FiniteWidthGap:
+def _report(depths, widths, seeds, init_scale, learning_rate, t, steps, dataset, per_width, total_ensemble, wall) -> FiniteWidthGap:
     """Assemble a :class:`FiniteWidthGap` from the per-width figures."""
     names = ("ensemble_gap", "ensemble_noise", "conditioned_gap", "conditioned_noise", "conditioning_shift",
              "total_ensemble_gap", "total_ensemble_noise", "total_conditioned_gap", "total_conditioned_noise",
              "total_conditioning_shift", "total_explained", "per_network_ensemble", "per_network_conditioned")
     arrays = {name: np.array([figures[name] for figures in per_width]) for name in names}
     return FiniteWidthGap(depths=tuple(depths), widths=tuple(widths), seeds=tuple(seeds), init_scale=float(init_scale),
-                          learning_rate=float(learning_rate), t_max=t_max, steps=steps, dataset=dataset.name,
+                          learning_rate=float(learning_rate), t_max=float(t[-1]), steps=steps, dataset=dataset.name,
                           singular_values=tuple(float(s) for s in dataset.singular_values),
-                          total_worst=[figures["total_worst"] for figures in per_width], wall_time_s=wall, **arrays)
+                          total_worst=[figures["total_worst"] for figures in per_width], t=np.asarray(t, dtype=float),
+                          total_ensemble_curve=total_ensemble, total_curves=[figures["total_curves"] for figures in per_width],
+                          wall_time_s=wall, **arrays)
 
 
 def _int_list(text: str) -> list:
