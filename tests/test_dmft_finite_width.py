@@ -72,3 +72,37 @@ def test_command_line_writes_json_or_fails_with_status_2(tmp_path, capsys):
     assert main(["--depths", "2,3", "--widths", "8", "--seeds", "0", "-o", str(bad)]) == 2
     assert not bad.exists()
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def synthetic_report(bias: float, seeds: int = 400, seed: int = 0) -> dict:
+    """A saved report whose networks are the ensemble curve plus ``bias`` plus unit-variance seed noise."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, 1000)
+    a = np.outer(t, [2.0, 1.0])
+    samples = a + bias + rng.normal(size=(seeds, *a.shape))
+    c = samples.mean(axis=0)
+    curves = {"network": c.tolist(), "conditioned": a.tolist(), "network_std": samples.std(axis=0, ddof=1).tolist(),
+              "paired_std": samples.std(axis=0, ddof=1).tolist()}
+    return {"seeds": list(range(seeds)), "singular_values": [2.0, 1.0], "widths": [64], "t": t.tolist(),
+            "total_ensemble_curve": a.tolist(), "total_curves": [curves]}
+
+
+def test_rms_gaps_remove_the_sampling_noise_and_keep_a_bias():
+    from pathdyn.validation.dmft_finite_width import rms_gaps
+
+    pure_noise = rms_gaps(synthetic_report(0.0))
+    # raw rms of c - a is the noise, 1 / sqrt(400) / S_1 = 0.025; the corrected gap is far below it
+    assert pure_noise["ensemble_noise"][0] == pytest.approx(0.025, rel=0.05)
+    assert pure_noise["ensemble"][0] < 0.01
+    biased = rms_gaps(synthetic_report(0.1))
+    assert biased["ensemble"][0] == pytest.approx(0.1 / 2.0, rel=0.1)
+    assert biased["conditioned"][0] == pytest.approx(0.1 / 2.0, rel=0.1)  # b = a here: nothing explained
+
+
+def test_summary_of_a_saved_report(tmp_path, capsys):
+    out = tmp_path / "gap.json"
+    assert main(["--depths", "2,2", "--widths", "8,16", "--seeds", "0-2", "--t-max", "0.2", "-o", str(out)]) == 0
+    assert main(["--summarize", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "pathway sum rms c - a, noise removed" in text and "| width | 8 | 16 |" in text
+    assert main(["--summarize", str(tmp_path / "missing.json")]) == 2

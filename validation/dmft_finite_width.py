@@ -13,6 +13,7 @@ conditioned on each network's own initial overlaps
 Run as a module to measure and save a report::
 
     python -m pathdyn.validation.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
+    python -m pathdyn.validation.dmft_finite_width --summarize gap.json    # the tables
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.dmft import predict_network
 from pathdyn.validation.sweep import default_dataset, fit_slope
 
-__all__ = ["FiniteWidthGap", "finite_width_gap", "main"]
+__all__ = ["FiniteWidthGap", "finite_width_gap", "gap_at_worst_point", "main", "rms_gaps", "summarize"]
 
 #: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
 RECORD_POINTS = 200
@@ -319,6 +320,113 @@ def _report(depths, widths, seeds, init_scale, learning_rate, t, steps, dataset,
                           wall_time_s=wall, **arrays)
 
 
+def rms_gaps(data: dict) -> dict:
+    """Noise-corrected root-mean-square gaps of the pathway sum, from a saved report.
+
+    Parameters
+    ----------
+    data : dict
+        :meth:`FiniteWidthGap.to_json_dict` (or the JSON file's content).
+
+    Returns
+    -------
+    dict
+        Per width (lists): ``ensemble`` and ``conditioned``, the rms over recorded times and
+        modes of ``c - a`` and ``c - b`` in units of ``S_1`` with the sampling noise's share
+        removed; ``ensemble_noise`` and ``conditioned_noise``, the rms noise removed.
+
+    Notes
+    -----
+    ``E (c - a)^2 = bias^2 + var(c)`` with ``var(c) = std_seeds(sum_a K)^2 / n``, so
+    ``bias_rms^2 = mean_{t, alpha} [(c - a)^2 - std^2 / n]`` (0 when negative); likewise for
+    ``c - b`` with the paired standard deviation. Unlike a maximum over ``t``, this does
+    not grow with the noise, so it is the quantity to fit against width.
+    """
+    n = len(data["seeds"])
+    scale = max(data["singular_values"])
+    a = np.asarray(data["total_ensemble_curve"], dtype=float)
+    out = {"ensemble": [], "conditioned": [], "ensemble_noise": [], "conditioned_noise": []}
+    for curves in data["total_curves"]:
+        c = np.asarray(curves["network"], dtype=float)
+        for name, reference, spread in (("ensemble", a, curves["network_std"]),
+                                        ("conditioned", np.asarray(curves["conditioned"], dtype=float), curves["paired_std"])):
+            noise2 = np.asarray(spread, dtype=float) ** 2 / n
+            out[name].append(math.sqrt(max(float(np.mean((c - reference) ** 2 - noise2)), 0.0)) / scale)
+            out[name + "_noise"].append(math.sqrt(float(np.mean(noise2))) / scale)
+    return out
+
+
+def gap_at_worst_point(data: dict) -> dict:
+    """The signed pathway-sum gaps at one fixed (t, mode): where ``|c - a|`` is largest at the largest width.
+
+    Returns ``t``, ``mode`` and per width (lists, units of ``S_1``) ``network_minus_ensemble``
+    (c - a) with its noise, ``conditioned_minus_ensemble`` (b - a) and
+    ``network_minus_conditioned`` (c - b) with its (paired) noise.
+    """
+    n = len(data["seeds"])
+    scale = max(data["singular_values"])
+    a = np.asarray(data["total_ensemble_curve"], dtype=float)
+    last = data["total_curves"][-1]
+    i, mode = np.unravel_index(np.argmax(np.abs(np.asarray(last["network"]) - a)), a.shape)
+    out = {"t": float(data["t"][i]), "mode": int(mode), "network_minus_ensemble": [], "network_noise": [],
+           "conditioned_minus_ensemble": [], "network_minus_conditioned": [], "paired_noise": []}
+    for curves in data["total_curves"]:
+        c, b = curves["network"][i][mode], curves["conditioned"][i][mode]
+        out["network_minus_ensemble"].append((c - a[i, mode]) / scale)
+        out["network_noise"].append(curves["network_std"][i][mode] / math.sqrt(n) / scale)
+        out["conditioned_minus_ensemble"].append((b - a[i, mode]) / scale)
+        out["network_minus_conditioned"].append((c - b) / scale)
+        out["paired_noise"].append(curves["paired_std"][i][mode] / math.sqrt(n) / scale)
+    return out
+
+
+def summarize(data: dict) -> str:
+    """Markdown tables of a saved report: the maxima, the noise-corrected rms gaps and one fixed point."""
+    widths = data["widths"]
+
+    def row(label, values, digits=4):
+        return f"| {label} | " + " | ".join(f"{v:.{digits}f}" for v in values) + " |"
+
+    head = ["| width | " + " | ".join(str(w) for w in widths) + " |", "|---|" + "---|" * len(widths)]
+    lines = [f"depths {','.join(map(str, data['depths']))}, {len(data['seeds'])} seeds, t_max {data['t_max']:g}, "
+             f"eta {data['learning_rate']:g}, sigma {data['init_scale']:g}; units: S_1", ""] + head
+    for label, name in (("per pathway: c - a (max)", "ensemble_gap"), ("  noise there", "ensemble_noise"),
+                        ("per pathway: c - b (max)", "conditioned_gap"), ("  noise there (paired)", "conditioned_noise"),
+                        ("per pathway: b - a (max)", "conditioning_shift"),
+                        ("pathway sum: c - a (max)", "total_ensemble_gap"), ("  noise there", "total_ensemble_noise"),
+                        ("pathway sum: c - b (max)", "total_conditioned_gap"), ("  noise there (paired)", "total_conditioned_noise"),
+                        ("pathway sum: b - a (max)", "total_conditioning_shift"),
+                        ("pathway sum: share of (c - a)^2 explained by b", "total_explained")):
+        lines.append(row(label, data[name]))
+    rms = rms_gaps(data)
+    for label, name in (("pathway sum rms c - a, noise removed", "ensemble"), ("  rms noise removed", "ensemble_noise"),
+                        ("pathway sum rms c - b, noise removed", "conditioned"), ("  rms noise removed (paired)", "conditioned_noise")):
+        lines.append(row(label, rms[name]))
+    lines.append(row("median single network vs a", np.median(data["per_network_ensemble"], axis=1)))
+    lines.append(row("median single network vs its own b", np.median(data["per_network_conditioned"], axis=1)))
+    point = gap_at_worst_point(data)
+    lines += ["", f"pathway sum at t = {point['t']:g}, mode {point['mode'] + 1}:", ""] + head
+    for label, name in (("c - a", "network_minus_ensemble"), ("  noise", "network_noise"), ("b - a", "conditioned_minus_ensemble"),
+                        ("c - b", "network_minus_conditioned"), ("  noise (paired)", "paired_noise")):
+        lines.append(row(label, point[name]))
+    lines.append("")
+    for name in ("ensemble_gap", "total_ensemble_gap", "total_conditioned_gap"):
+        slope = data["slopes"][name]
+        lines.append(f"slope of {name} against width: {_format_slope(slope['slope'], slope['ci95'])}")
+    if len(widths) >= 2:
+        for name in ("ensemble", "conditioned"):
+            slope, interval, _ = fit_slope(widths, np.maximum(np.asarray(rms[name]), 1e-12)[:, None])
+            lines.append(f"slope of the noise-corrected rms {name} gap against width: {_format_slope(slope, interval)}")
+    return "\n".join(lines)
+
+
+def _format_slope(slope, interval) -> str:
+    if slope is None or not np.isfinite(slope):
+        return "n/a"
+    low, high = interval
+    return f"{slope:.2f}" + ("" if low is None or not np.isfinite(low) else f" (95% CI {low:.2f} to {high:.2f})")
+
+
 def _int_list(text: str) -> list:
     """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int."""
     values = []
@@ -336,14 +444,21 @@ def main(argv=None) -> int:
     from pathdyn.numerics.trajectory import atomic_write
 
     parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.dmft_finite_width", description=__doc__.splitlines()[0])
-    parser.add_argument("--depths", required=True, help="e.g. 7,7")
-    parser.add_argument("--widths", required=True, help="e.g. 256,512,1024")
-    parser.add_argument("--seeds", required=True, help="e.g. 0-7")
+    parser.add_argument("--summarize", metavar="REPORT.json", help="print the tables of a saved report and exit")
+    parser.add_argument("--depths", help="e.g. 7,7")
+    parser.add_argument("--widths", help="e.g. 256,512,1024")
+    parser.add_argument("--seeds", help="e.g. 0-7")
     parser.add_argument("--init-scale", type=float, default=0.5)
     parser.add_argument("--learning-rate", type=float, default=0.02)
     parser.add_argument("--t-max", type=float, default=8.0)
-    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("-o", "--output")
     args = parser.parse_args(argv)
+    if args.summarize:
+        return _print_summary(args.summarize)
+    missing = [name for name in ("depths", "widths", "seeds", "output") if getattr(args, name) is None]
+    if missing:
+        print(f"error: give --{', --'.join(missing)} (e.g. --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json)", file=sys.stderr)
+        return 2
 
     def save(report):
         text = json.dumps(report.to_json_dict(), indent=1)
@@ -354,6 +469,17 @@ def main(argv=None) -> int:
                          learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
     except PathdynError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_summary(path: str) -> int:
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+        print(summarize(data))
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: --summarize {path}: not a readable finite-width report ({type(error).__name__}: {error})", file=sys.stderr)
         return 2
     return 0
 
