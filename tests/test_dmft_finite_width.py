@@ -106,3 +106,21 @@ def test_summary_of_a_saved_report(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "pathway sum rms c - a, noise removed" in text and "| width | 8 | 16 |" in text
     assert main(["--summarize", str(tmp_path / "missing.json")]) == 2
+
+
+def test_half_times_read_the_escape_shift():
+    from pathdyn.validation.dmft_finite_width import half_times
+
+    t = np.linspace(0.0, 6.0, 601)
+    S = np.array([2.0, 1.0])
+    rise = lambda centre: S / (1.0 + np.exp(-4.0 * (t[:, None] - centre)))  # noqa: E731
+    curves = {"network": rise(np.array([2.5, 4.0])), "conditioned": rise(np.array([3.0, 4.5])),
+              "network_std": np.full((t.size, 2), 0.1)}
+    data = {"t": t, "singular_values": S, "seeds": list(range(4)), "total_ensemble_curve": rise(np.array([3.0, 9.0])),
+            "total_curves": [curves]}
+    halves = half_times(data)
+    assert halves["ensemble"][0] == pytest.approx(3.0, abs=1e-3) and np.isnan(halves["ensemble"][1])  # not reached by t = 6
+    assert halves["network"][0] == pytest.approx([2.5, 4.0], abs=1e-3)
+    assert halves["conditioned"][0] == pytest.approx([3.0, 4.5], abs=1e-3)
+    # noise = std / sqrt(n) / slope, slope S / 4 * 4 = S at the half point
+    assert halves["network_noise"][0] == pytest.approx([0.05 / 2.0, 0.05 / 1.0], rel=1e-2)

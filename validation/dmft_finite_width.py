@@ -34,7 +34,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.dmft import predict_network
 from pathdyn.validation.sweep import default_dataset, fit_slope
 
-__all__ = ["FiniteWidthGap", "finite_width_gap", "gap_at_worst_point", "main", "rms_gaps", "summarize"]
+__all__ = ["FiniteWidthGap", "finite_width_gap", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
 
 #: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
 RECORD_POINTS = 200
@@ -380,6 +380,61 @@ def gap_at_worst_point(data: dict) -> dict:
     return out
 
 
+def _crossing_time(t, curve, level) -> float:
+    """First time ``curve`` reaches ``level`` (linear interpolation; NaN when it never does)."""
+    above = np.nonzero(curve >= level)[0]
+    if above.size == 0 or above[0] == 0:
+        return float("nan")
+    i = above[0]
+    return float(t[i - 1] + (level - curve[i - 1]) * (t[i] - t[i - 1]) / (curve[i] - curve[i - 1]))
+
+
+def half_times(data: dict) -> dict:
+    """When each mode is half learned: the time ``sum_a K_{a alpha}`` first reaches ``S_alpha / 2``.
+
+    Parameters
+    ----------
+    data : dict
+        A saved report (:meth:`FiniteWidthGap.to_json_dict`).
+
+    Returns
+    -------
+    dict
+        ``ensemble`` (modes,): the DMFT's half time; per width (lists of per-mode lists)
+        ``network`` and ``conditioned``: the half times of the seed-mean curves ``c`` and
+        ``b``, and ``network_noise``: the sampling noise of the network's, NaN where a curve
+        does not reach ``S / 2`` by ``t_max``.
+
+    Notes
+    -----
+    A plateau ends in a steep rise, so a small shift in *when* a mode escapes is a large
+    difference in ``K`` at a fixed time; the half time measures the shift itself. Its
+    noise is the noise of ``c`` at the crossing divided by the slope there,
+    ``std_seeds(sum_a K) / sqrt(n) / (dc/dt)``.
+    """
+    t = np.asarray(data["t"], dtype=float)
+    S = np.asarray(data["singular_values"], dtype=float)
+    n = len(data["seeds"])
+    a = np.asarray(data["total_ensemble_curve"], dtype=float)
+    out = {"ensemble": [_crossing_time(t, a[:, m], S[m] / 2) for m in range(S.size)],
+           "network": [], "conditioned": [], "network_noise": []}
+    for curves in data["total_curves"]:
+        c, b, spread = (np.asarray(curves[name], dtype=float) for name in ("network", "conditioned", "network_std"))
+        crossings = [_crossing_time(t, c[:, m], S[m] / 2) for m in range(S.size)]
+        noise = []
+        for m, when in enumerate(crossings):
+            if np.isfinite(when):
+                i = min(int(np.searchsorted(t, when)), t.size - 1)
+                slope = (c[i, m] - c[i - 1, m]) / (t[i] - t[i - 1])
+                noise.append(float(spread[i, m] / math.sqrt(n) / slope))
+            else:
+                noise.append(float("nan"))
+        out["network"].append(crossings)
+        out["conditioned"].append([_crossing_time(t, b[:, m], S[m] / 2) for m in range(S.size)])
+        out["network_noise"].append(noise)
+    return out
+
+
 def summarize(data: dict) -> str:
     """Markdown tables of a saved report: the maxima, the noise-corrected rms gaps and one fixed point."""
     widths = data["widths"]
@@ -409,6 +464,13 @@ def summarize(data: dict) -> str:
     for label, name in (("c - a", "network_minus_ensemble"), ("  noise", "network_noise"), ("b - a", "conditioned_minus_ensemble"),
                         ("c - b", "network_minus_conditioned"), ("  noise (paired)", "paired_noise")):
         lines.append(row(label, point[name]))
+    halves = half_times(data)
+    lines += ["", "half times (sum_a K reaches S/2); DMFT: " + ", ".join(f"mode {m + 1} {x:.3f}" for m, x in enumerate(halves["ensemble"])),
+              "", "| width | mode | network (c) | noise | conditioned (b) | c - DMFT | b - DMFT |", "|---|---|---|---|---|---|---|"]
+    for w, net, noise, cond in zip(widths, halves["network"], halves["network_noise"], halves["conditioned"]):
+        for m, ens in enumerate(halves["ensemble"]):
+            if np.isfinite(ens) or np.isfinite(net[m]):
+                lines.append(f"| {w} | {m + 1} | {net[m]:.3f} | {noise[m]:.3f} | {cond[m]:.3f} | {net[m] - ens:+.3f} | {cond[m] - ens:+.3f} |")
     lines.append("")
     for name in ("ensemble_gap", "total_ensemble_gap", "total_conditioned_gap"):
         slope = data["slopes"][name]
