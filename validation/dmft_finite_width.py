@@ -34,7 +34,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.dmft import predict_network
 from pathdyn.validation.sweep import default_dataset, fit_slope
 
-__all__ = ["FiniteWidthGap", "finite_width_gap", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
+__all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
 
 #: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
 RECORD_POINTS = 200
@@ -489,6 +489,68 @@ def _format_slope(slope, interval) -> str:
     return f"{slope:.2f}" + ("" if low is None or not np.isfinite(low) else f" (95% CI {low:.2f} to {high:.2f})")
 
 
+def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2, init_scale: float = 0.5,
+                                        learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None) -> dict:
+    """Whether the other modes speed up one mode's escape: its half time with all modes and alone.
+
+    Trains the networks twice per (width, seed), on ``dataset`` and on data of the same
+    dimensions whose only singular value is ``S_mode``, and reads when ``sum_a K`` of that
+    mode first reaches ``S_mode / 2``. The DMFT has the modes decoupled, so it predicts the
+    same half time for both.
+
+    Parameters
+    ----------
+    depths, widths, seeds, init_scale, learning_rate, t_max, dataset
+        As :func:`finite_width_gap`.
+    mode : int
+        The mode studied, 1-based (1 = the largest singular value).
+
+    Returns
+    -------
+    dict
+        ``mode``, ``singular_value``, ``dmft_half_time`` (of the full data's DMFT) and
+        ``dmft_half_time_alone`` (must agree: the modes decouple there), ``widths``, and per
+        width lists of per-network half times ``with_all_modes`` and ``alone`` (NaN: not
+        reached by ``t_max``, written as null).
+
+    Raises
+    ------
+    ConfigError
+        Bad settings (as :func:`finite_width_gap`) or a mode outside ``1 .. modes``.
+    """
+    from pathdyn.numerics.datasets import random_dataset
+    from pathdyn.validation.network import initialize_weights, simulate_gd
+
+    depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
+    S = dataset.singular_values
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 1 <= mode <= S.size:
+        raise ConfigError(f"mode: expected a whole number from 1 to {S.size} (the data's modes), got {mode!r}")
+    level = S[mode - 1] / 2
+    alone = random_dataset((S[mode - 1],), n_in=dataset.n_in, n_out=dataset.n_out)
+    steps = max(1, int(round(t_max / learning_rate)))
+    every = max(1, steps // RECORD_POINTS)
+
+    def half_time(data, index, width, seed):
+        weights = initialize_weights(depths, data.n_in, data.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
+        run = simulate_gd(depths, data, width, weights=weights, learning_rate=learning_rate, steps=steps, record_every=every)
+        return _crossing_time(run.t, run.K.sum(axis=1)[:, index], level)
+
+    def dmft_half_time(data, index):
+        run = solve_dmft(depths, data.singular_values, learning_rate=learning_rate, steps=steps, init_scale=init_scale)
+        return _crossing_time(run.t, run.K.sum(axis=1)[:, index], level)
+
+    def finite_or_none(values):
+        return [float(v) if np.isfinite(v) else None for v in values]
+
+    return {
+        "depths": list(depths), "seeds": list(seeds), "widths": list(widths), "mode": mode, "singular_value": float(S[mode - 1]),
+        "init_scale": float(init_scale), "learning_rate": float(learning_rate), "t_max": float(t_max),
+        "dmft_half_time": dmft_half_time(dataset, mode - 1), "dmft_half_time_alone": dmft_half_time(alone, 0),
+        "with_all_modes": [finite_or_none([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths],
+        "alone": [finite_or_none([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
+    }
+
+
 def _int_list(text: str) -> list:
     """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int."""
     values = []
@@ -513,6 +575,8 @@ def main(argv=None) -> int:
     parser.add_argument("--init-scale", type=float, default=0.5)
     parser.add_argument("--learning-rate", type=float, default=0.02)
     parser.add_argument("--t-max", type=float, default=8.0)
+    parser.add_argument("--mode-alone", type=int, metavar="MODE",
+                        help="instead: that mode's half time with all modes and alone (escape_with_and_without_other_modes)")
     parser.add_argument("-o", "--output")
     args = parser.parse_args(argv)
     if args.summarize:
@@ -527,6 +591,13 @@ def main(argv=None) -> int:
         atomic_write(args.output, lambda path: path.write_text(text + "\n"))
 
     try:
+        if args.mode_alone is not None:
+            result = escape_with_and_without_other_modes(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds),
+                                                         mode=args.mode_alone, init_scale=args.init_scale,
+                                                         learning_rate=args.learning_rate, t_max=args.t_max)
+            text = json.dumps(result, indent=1)
+            atomic_write(args.output, lambda path: path.write_text(text + "\n"))
+            return 0
         finite_width_gap(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds), init_scale=args.init_scale,
                          learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
     except PathdynError as error:
