@@ -477,8 +477,13 @@ def summarize(data: dict) -> str:
         lines.append(f"slope of {name} against width: {_format_slope(slope['slope'], slope['ci95'])}")
     if len(widths) >= 2:
         for name in ("ensemble", "conditioned"):
-            slope, interval, _ = fit_slope(widths, np.maximum(np.asarray(rms[name]), 1e-12)[:, None])
-            lines.append(f"slope of the noise-corrected rms {name} gap against width: {_format_slope(slope, interval)}")
+            values = np.asarray(rms[name])
+            if np.all(values > 0):
+                slope, interval, _ = fit_slope(widths, values[:, None])
+                text = _format_slope(slope, interval)
+            else:  # a gap within its noise at some width has no logarithm to fit
+                text = "n/a (within the noise at some width)"
+            lines.append(f"slope of the noise-corrected rms {name} gap against width: {text}")
     return "\n".join(lines)
 
 
