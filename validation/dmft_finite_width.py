@@ -495,7 +495,8 @@ def _format_slope(slope, interval) -> str:
 
 
 def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2, init_scale: float = 0.5,
-                                        learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None) -> dict:
+                                        learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
+                                        with_all_modes: bool = True) -> dict:
     """Whether the other modes speed up one mode's escape: its half time with all modes and alone.
 
     Trains the networks twice per (width, seed), on ``dataset`` and on data of the same
@@ -509,14 +510,16 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         As :func:`finite_width_gap`.
     mode : int
         The mode studied, 1-based (1 = the largest singular value).
+    with_all_modes : bool
+        ``False``: train only on the data with that mode alone (half the cost).
 
     Returns
     -------
     dict
         ``mode``, ``singular_value``, ``dmft_half_time`` (of the full data's DMFT) and
         ``dmft_half_time_alone`` (must agree: the modes decouple there), ``widths``, and per
-        width lists of per-network half times ``with_all_modes`` and ``alone`` (NaN: not
-        reached by ``t_max``, written as null).
+        width lists of per-network half times ``with_all_modes`` (``None`` when not run)
+        and ``alone`` (NaN: not reached by ``t_max``, written as null).
 
     Raises
     ------
@@ -551,7 +554,8 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         "depths": list(depths), "seeds": list(seeds), "widths": list(widths), "mode": mode, "singular_value": float(S[mode - 1]),
         "init_scale": float(init_scale), "learning_rate": float(learning_rate), "t_max": float(t_max),
         "dmft_half_time": dmft_half_time(dataset, mode - 1), "dmft_half_time_alone": dmft_half_time(alone, 0),
-        "with_all_modes": [finite_or_none([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths],
+        "with_all_modes": ([finite_or_none([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths]
+                           if with_all_modes else None),
         "alone": [finite_or_none([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
     }
 
