@@ -124,3 +124,17 @@ def test_half_times_read_the_escape_shift():
     assert halves["conditioned"][0] == pytest.approx([3.0, 4.5], abs=1e-3)
     # noise = std / sqrt(n) / slope, slope S / 4 * 4 = S at the half point
     assert halves["network_noise"][0] == pytest.approx([0.05 / 2.0, 0.05 / 1.0], rel=1e-2)
+
+
+def test_mode_alone_study_and_the_dmft_decoupling_it_relies_on():
+    from pathdyn.validation.dmft_finite_width import escape_with_and_without_other_modes
+
+    result = escape_with_and_without_other_modes((3, 3), (8,), (0, 1), mode=2, t_max=2.0)
+    # the DMFT's modes decouple: mode 2's half time is the same with the other modes and alone
+    assert result["dmft_half_time"] == pytest.approx(result["dmft_half_time_alone"], abs=1e-9)
+    assert np.isfinite(result["dmft_half_time"])
+    assert len(result["with_all_modes"][0]) == len(result["alone"][0]) == 2
+    alone_only = escape_with_and_without_other_modes((3, 3), (8,), (0, 1), mode=2, t_max=2.0, with_all_modes=False)
+    assert alone_only["with_all_modes"] is None and alone_only["alone"] == result["alone"]
+    with pytest.raises(ConfigError, match="mode"):
+        escape_with_and_without_other_modes((3, 3), (8,), (0, 1), mode=5)
