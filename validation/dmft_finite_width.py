@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.errors import ConfigError, PathdynError, SimulationError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
@@ -297,7 +297,8 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
         network = np.stack([run[0] for run in runs])
         conditioned = np.stack([run[1] for run in runs])
         if network.shape[1] != record.size:
-            raise ConfigError(f"internal: network recorded {network.shape[1]} times, expected {record.size}")
+            raise SimulationError(f"width {width}: the networks recorded {network.shape[1]} times, the DMFT {record.size}; "
+                                  "this is a bug in the recording schedule, please report it")
         per_width.append(_width_figures(network, conditioned, ensemble, t, scale))
         report = _report(depths, widths[:done], seeds, init_scale, learning_rate, t, steps, dataset, per_width,
                          ensemble.sum(axis=1), time.perf_counter() - started)
