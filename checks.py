@@ -35,7 +35,30 @@ GIB = 1024.0**3
 
 
 def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
-    """``value`` as an ``int`` >= ``minimum`` (and <= ``maximum``); integral floats like 3.0 pass, 2.7 does not."""
+    """``value`` as an ``int`` >= ``minimum`` (and <= ``maximum``); integral floats like 3.0 pass, 2.7 does not.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : int or float
+        The value to check; integral floats such as ``3.0`` are accepted.
+    minimum : int
+        Smallest value allowed.
+    maximum : int, optional
+        Largest value allowed (no limit by default).
+
+    Returns
+    -------
+    int
+        ``value`` as an ``int``.
+
+    Raises
+    ------
+    ConfigError
+        When ``value`` is not a whole number (booleans included) or lies outside
+        ``[minimum, maximum]``.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name}: {value!r} is not a whole number; give an integer >= {minimum}")
     if isinstance(value, numbers.Integral):
@@ -53,7 +76,33 @@ def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None)
 
 def real_number(name: str, value, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
                 allow_none: bool = False, example: str = "") -> float | None:
-    """``value`` as a finite ``float`` with the given sign (and ``< below``); ``None`` only if ``allow_none``."""
+    """``value`` as a finite ``float`` with the given sign (and ``< below``); ``None`` only if ``allow_none``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : float or None
+        The value to check.
+    positive, nonnegative : bool
+        Require ``value > 0`` or ``value >= 0``.
+    below : float, optional
+        Require ``value < below``.
+    allow_none : bool
+        Accept ``None`` (and return it).
+    example : str
+        An example value, shown in the message as ``; e.g. name=example``.
+
+    Returns
+    -------
+    float or None
+        ``value`` as a ``float`` (``None`` only when allowed and given).
+
+    Raises
+    ------
+    ConfigError
+        When ``value`` is not a real number, not finite, or has the wrong sign or size.
+    """
     if value is None and allow_none:
         return None
     hint = f"; e.g. {name}={example}" if example else ""
@@ -72,14 +121,47 @@ def real_number(name: str, value, *, positive: bool = False, nonnegative: bool =
 
 
 def seed_value(name: str, value):
-    """A seed: a whole number >= 0 or a ``numpy.random.Generator`` (returned unchanged)."""
+    """A seed: a whole number >= 0 or a ``numpy.random.Generator`` (returned unchanged).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : int or numpy.random.Generator
+        The seed.
+
+    Returns
+    -------
+    int or numpy.random.Generator
+        The whole number, or the generator unchanged.
+    """
     if isinstance(value, np.random.Generator):
         return value
     return whole_number(name, value, minimum=0)
 
 
 def real_array(name: str, value, error=ConfigError) -> np.ndarray:
-    """``value`` as a float64 array; strings, objects, complex numbers and booleans are refused."""
+    """``value`` as a float64 array; strings, objects, complex numbers and booleans are refused.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : array_like
+        The values.
+    error : type
+        The exception class raised on bad input (a :mod:`pathdyn.errors` class).
+
+    Returns
+    -------
+    ndarray
+        ``value`` as float64 (no copy when it already is).
+
+    Raises
+    ------
+    error
+        When ``value`` is not an array of real numbers.
+    """
     array = value if isinstance(value, np.ndarray) else None
     if array is None:
         try:
@@ -95,7 +177,13 @@ def real_array(name: str, value, error=ConfigError) -> np.ndarray:
 
 
 def available_memory_bytes() -> int | None:
-    """Memory the system can still give, from ``/proc/meminfo`` (``MemAvailable``) or ``os.sysconf``; ``None`` if unknown."""
+    """Memory the system can still give, from ``/proc/meminfo`` (``MemAvailable``) or ``os.sysconf``; ``None`` if unknown.
+
+    Returns
+    -------
+    int or None
+        Available bytes, or ``None`` when neither source answers.
+    """
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
             for line in handle:
@@ -136,7 +224,22 @@ def check_memory(what: str, nbytes: float, fix: str, available: int | None = Non
 
 
 def check_magnitude(name: str, array: np.ndarray, error=DatasetError) -> None:
-    """Refuse entries beyond :data:`MAX_MAGNITUDE` (the integrator stalls and squares overflow)."""
+    """Refuse entries beyond :data:`MAX_MAGNITUDE` (the integrator stalls and squares overflow).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    array : ndarray
+        The values to check.
+    error : type
+        The exception class raised (a :mod:`pathdyn.errors` class).
+
+    Raises
+    ------
+    error
+        When an entry's magnitude exceeds :data:`MAX_MAGNITUDE`.
+    """
     if array.size:
         largest = float(np.max(np.abs(array)))
         if largest > MAX_MAGNITUDE:

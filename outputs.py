@@ -23,11 +23,11 @@ import errno
 import os
 import signal
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 from pathdyn.errors import ConfigError
+from pathdyn.jsonio import move_into_place, temporary_sibling
 
 __all__ = ["FilePlan", "Terminated", "terminate_as_interrupt"]
 
@@ -40,7 +40,13 @@ class Terminated(KeyboardInterrupt):
 
 @contextmanager
 def terminate_as_interrupt():
-    """Within the block, SIGTERM raises :class:`Terminated` (outside the main thread: no change)."""
+    """Within the block, SIGTERM raises :class:`Terminated` (outside the main thread: no change).
+
+    Yields
+    ------
+    None
+        Control to the ``with`` block; the previous SIGTERM handler is restored on leaving it.
+    """
     def handler(signum, frame):
         raise Terminated()
 
@@ -74,13 +80,44 @@ class FilePlan:
 
     # ------------------------------------------------------------ declaring
     def add_input(self, flag: str, value) -> None:
-        """Declare an input file given by ``flag`` (``None``: not given)."""
+        """Declare an input file given by ``flag`` (``None``: not given).
+
+        Parameters
+        ----------
+        flag : str
+            The command-line flag that gave the file, named in every message about it.
+        value : str, os.PathLike or None
+            The path; ``None`` declares nothing.
+
+        Raises
+        ------
+        ConfigError
+            If ``value`` is an empty name or contains a NUL character.
+        """
         if value is None:
             return
         self._inputs[flag] = Path(_nonempty(flag, value))
 
     def add_output(self, flag: str, value, kind: str = "data", stdout_ok: bool = False) -> None:
-        """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``."""
+        """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``.
+
+        Parameters
+        ----------
+        flag : str
+            The command-line flag that gave the file, named in every message about it.
+        value : str, os.PathLike or None
+            The path, or ``"-"`` for standard output; ``None`` declares nothing.
+        kind : {"data", "plot"}
+            ``"plot"``: :meth:`check` also refuses a suffix matplotlib cannot write.
+        stdout_ok : bool
+            Whether ``"-"`` (standard output) is accepted for this flag.
+
+        Raises
+        ------
+        ConfigError
+            If ``value`` is an empty name or contains a NUL character, or is ``"-"`` while
+            ``stdout_ok`` is false.
+        """
         if value is None:
             return
         value = _nonempty(flag, value)
@@ -93,12 +130,31 @@ class FilePlan:
         self._kinds[flag] = kind
 
     def output(self, flag: str):
-        """The declared output path of ``flag`` (``None`` if not given, ``"-"`` for standard output)."""
+        """The declared output path of ``flag`` (``None`` if not given, ``"-"`` for standard output).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output`.
+
+        Returns
+        -------
+        pathlib.Path, str or None
+            The path; ``"-"`` for standard output; ``None`` if ``flag`` declared no output.
+        """
         return self._outputs.get(flag)
 
     # ------------------------------------------------------------- checking
     def check(self) -> None:
-        """Refuse collisions, missing or unwritable directories and unwritable plot suffixes (one line)."""
+        """Refuse collisions, missing or unwritable directories and unwritable plot suffixes (one line).
+
+        Raises
+        ------
+        ConfigError
+            If an output is the same file as an input or another output, is a directory, is
+            read-only, lies in a missing or unwritable directory, or (``kind="plot"``) has a
+            suffix matplotlib cannot write. The first problem found is named.
+        """
         files = [(flag, path) for flag, path in self._outputs.items() if path != STDOUT]
         for i, (flag, path) in enumerate(files):
             for other_flag, other in [*files[i + 1:], *self._inputs.items()]:
@@ -114,15 +170,31 @@ class FilePlan:
 
     # -------------------------------------------------------------- writing
     def stage(self, flag: str, write) -> None:
-        """Write the output of ``flag`` with ``write(tmp_path)`` into a temporary sibling (no-op if not given)."""
+        """Write the output of ``flag`` with ``write(tmp_path)`` into a temporary sibling (no-op if not given).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output`.
+        write : callable
+            ``write(tmp_path)`` writes the whole output to the :class:`pathlib.Path` it is given;
+            :meth:`commit` later moves that file onto the declared path.
+
+        Raises
+        ------
+        ConfigError
+            If ``flag`` was declared as standard output (``"-"``): only :meth:`stage_text`
+            can write there.
+        OSError
+            If ``write`` fails with one; the message names ``flag`` and the declared path,
+            not the temporary file.
+        """
         path = self._outputs.get(flag)
         if path is None:
             return
         if path == STDOUT:
             raise ConfigError(f"{flag}: internal: binary output to standard output")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(fd)
-        tmp = Path(tmp)
+        tmp = temporary_sibling(path)
         self._staged[flag] = tmp
         try:
             write(tmp)
@@ -130,21 +202,38 @@ class FilePlan:
             raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
 
     def stage_text(self, flag: str, text: str) -> None:
-        """Stage text for ``flag`` (a file, or standard output for ``"-"``)."""
+        """Stage text for ``flag`` (a file, or standard output for ``"-"``).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output` (no-op if it declared no output).
+        text : str
+            The whole content, written as UTF-8; for standard output a final newline is added
+            if missing, and the text is printed by :meth:`commit`.
+
+        Raises
+        ------
+        OSError
+            If the temporary file cannot be written (see :meth:`stage`).
+        """
         if self._outputs.get(flag) == STDOUT:
             self._stdout.append(text if text.endswith("\n") else text + "\n")
             return
         self.stage(flag, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def commit(self) -> None:
-        """Move every staged file into place (keeping an existing file's mode), then print standard output."""
-        umask = os.umask(0)
-        os.umask(umask)
+        """Move every staged file into place (keeping an existing file's mode), then print standard output.
+
+        Raises
+        ------
+        OSError
+            If a staged file cannot be moved onto its declared path; the message names the flag.
+        """
         for flag, tmp in list(self._staged.items()):
             path = self._outputs[flag]
             try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
-                os.replace(tmp, path)
+                move_into_place(tmp, path)
             except OSError as error:
                 raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
             del self._staged[flag]

@@ -23,6 +23,13 @@ class Progress:
         self._last = 0.0
 
     def update(self, amount: int = 1) -> None:
+        """Count ``amount`` more units done and redraw the bar (at most every tenth of a second).
+
+        Parameters
+        ----------
+        amount : int
+            Units done since the last call.
+        """
         self.done = min(self.done + amount, self.total)
         now = time.perf_counter()
         if self.enabled and (now - self._last > 0.1 or self.done == self.total):

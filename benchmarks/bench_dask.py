@@ -71,7 +71,7 @@ def main():
         print("bench_dask: skipped, dask.distributed is not installed (pip install 'pathdyn[distributed]')")
         return
     cases = [case for case in (QUICK_SUITE if args.suite == "quick" else DEFAULT_SUITE)
-             if not (args.without_dmft and case["theory"] == "dmft")]
+             if not (args.without_dmft and case.theory == "dmft")]
     print(f"bench_dask: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{args.suite} suite ({len(cases)} cases{', DMFT cases left out' if args.without_dmft else ''}), load average before: {load_average()}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
+from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
 
@@ -67,11 +67,11 @@ def parse_floats(text: str, argument: str) -> list:
 
 
 def random_singular_values(spec: str) -> list:
-    """The singular values of a ``--dataset random:S1,S2,...`` specification."""
-    try:
-        return parse_floats(spec.removeprefix("random:"), "--dataset")
-    except ConfigError:
-        raise DatasetError(f"--dataset: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5") from None
+    """The singular values of a ``--dataset random:S1,S2,...`` specification (see
+    :func:`pathdyn.numerics.datasets.random_spec_singular_values`)."""
+    from pathdyn.numerics.datasets import random_spec_singular_values
+
+    return random_spec_singular_values(spec, "--dataset")
 
 
 BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")

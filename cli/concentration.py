@@ -37,6 +37,13 @@ loss ratios and, for linear networks, "race" (winner agreement, predicted fracti
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--depths", default="2,3,4,5,7", help="comma-separated depths D (default 2,3,4,5,7)")
     parser.add_argument("--activation", default="linear,relu,tanh", help="comma-separated activations (default linear,relu,tanh)")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds per point (seeds 0..n-1; default 20)")
@@ -56,6 +63,30 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: measure, print the table, write the files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 (a failure raises instead).
+
+    Raises
+    ------
+    ConfigError
+        If ``--seeds`` is below 1, ``-o`` is neither a ``.json`` file nor ``-``,
+        ``--t-max`` or ``--learning-rate`` is not positive or asks for more than
+        ``--max-steps`` steps, an output file is refused by its checks, or a setting of
+        :func:`pathdyn.validation.concentration.measure_concentration` is bad.
+    ArchitectureError
+        If ``--depths`` is not a list of whole numbers.
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     from pathdyn.cli._common import check_json_output, check_step_count, file_plan
     from pathdyn.theory.architecture import parse_depths
     from pathdyn.validation.concentration import measure_concentration

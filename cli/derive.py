@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
+from pathdyn.theory.models import models_of_kind
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -28,12 +29,25 @@ examples:
 #: (2.6e6) already take minutes.
 MAX_DERIVE_SIZE = 400_000
 #: Most pathways derive accepts: the text form of the reduced equations sorts sums over all
-#: pathways in every equation (300 pathways of depth 2 took 84 s as text).
+#: pathways in every equation, so its cost grows faster than the number of pathways
+#: (docs/reliability.md has the measurements).
 MAX_DERIVE_PATHWAYS = 100
 
 
 def check_derive_size(architecture) -> None:
-    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`)."""
+    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`).
+
+    Parameters
+    ----------
+    architecture : Architecture
+        The architecture to derive.
+
+    Raises
+    ------
+    ArchitectureError
+        When it has more than :data:`MAX_DERIVE_PATHWAYS` pathways or its size passes
+        :data:`MAX_DERIVE_SIZE`.
+    """
     from pathdyn.errors import ArchitectureError
 
     # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
@@ -53,12 +67,19 @@ def check_derive_size(architecture) -> None:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     add_architecture_arguments(parser)
     parser.add_argument(
         "--format", choices=("text", "latex", "json"), default="text",
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
-    parser.add_argument("--model", choices=("qp", "dmft"), default="qp",
+    parser.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp",
                         help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     latex = parser.add_argument_group("LaTeX layout")
@@ -72,6 +93,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ConfigError
+        When a LaTeX-only option is given with another format.
+    """
     from pathdyn.errors import ConfigError
     from pathdyn.theory.export import export_equations
 

@@ -84,6 +84,13 @@ FIGURES = {
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     sub = parser.add_subparsers(dest="figure", metavar="FIGURE")
     sub.required = True
     for name, (help_text, add, run_figure) in FIGURES.items():
@@ -93,4 +100,16 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+    """
     return int(args._figure_run(args) or 0)

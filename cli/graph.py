@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, dataset_file, file_plan,
                                  random_singular_values)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-validate"
 HELP = "train an aligned network of a [graph] architecture and compare it with the graph's reduced model"
@@ -24,6 +23,13 @@ examples:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", required=True, help="TOML file with a [graph] table")
     parser.add_argument("--width", type=int, default=16, help="width of hidden nodes the graph gives none (default 16)")
     parser.add_argument("--dataset", default="random:3,2,1", help="random:S1,S2,... (whitened) or a data file (default random:3,2,1)")
@@ -36,6 +42,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When the architecture file has no ``[graph]`` table.
+    """
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset, resolve_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
@@ -60,7 +83,7 @@ def run(args) -> int:
     report = {"graph": graph.to_dict(), "dataset": dataset.name, "width": args.width,
               "learning_rate": args.learning_rate, "t_max": args.t_max, "seed": args.seed, **result.summary()}
     with plan:
-        plan.stage_text("-o/--output", json.dumps(report))
+        plan.stage_text("-o/--output", json_text(report))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.graph_plots import plot_graph_validation

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-concentration"
 HELP = "measure how modes distribute over the paths and streams of [graph] architectures, over seeds"
@@ -23,6 +22,13 @@ example:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", action="append", required=True,
                         help="TOML file with a [graph] table (repeat for several graphs)")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds 0..n-1 (default 20)")
@@ -38,6 +44,25 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When an architecture file has no ``[graph]`` table.
+    ConfigError
+        When ``--seeds`` is below 1.
+    """
     from pathdyn.errors import ArchitectureError, ConfigError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
@@ -63,6 +88,6 @@ def run(args) -> int:
                 learning_rate=args.learning_rate, t_max=args.t_max)
             results.append({"architecture": path, **result.to_json_dict()})
     with plan:
-        plan.stage_text("-o/--output", json.dumps({"results": results}))
+        plan.stage_text("-o/--output", json_text({"results": results}))
         plan.commit()
     return 0

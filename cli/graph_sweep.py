@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
+from pathdyn.jsonio import json_text
 
 COMMAND = "graph-sweep"
 HELP = "train graph networks from random weights at several widths and report the measured width limit"
@@ -22,6 +21,13 @@ example:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     parser.add_argument("--architecture", metavar="FILE.toml", action="append", required=True,
                         help="TOML file with a [graph] table (repeat for several graphs)")
     parser.add_argument("--widths", default="32,128,512", help="comma-separated widths (default 32,128,512)")
@@ -37,6 +43,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status (0 on success).
+
+    Raises
+    ------
+    ArchitectureError
+        When an architecture file has no ``[graph]`` table.
+    """
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
@@ -59,6 +82,6 @@ def run(args) -> int:
             graph, dataset, widths, range(args.seeds), init=args.init, init_scale=args.init_scale,
             learning_rate=args.learning_rate, t_max=args.t_max)})
     with plan:
-        plan.stage_text("-o/--output", json.dumps({"results": reports}))
+        plan.stage_text("-o/--output", json_text({"results": reports}))
         plan.commit()
     return 0

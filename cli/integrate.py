@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
 from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.jsonio import json_text
+from pathdyn.numerics.horizon import AUTO_HORIZON
+from pathdyn.theory.models import models_of_kind
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
 ORDER = 20
-#: Without --t-max: integrate this far, then stop the output where every K has settled.
-AUTO_HORIZON = 40.0
-AUTO_TOLERANCE = 1e-3
 DESCRIPTION = """\
 Integrate the paper's reduced q/p equations (one mode per singular value) and write
 {"t", "K" (times, pathways, modes), "loss", "success", "message", ...} as JSON.
@@ -34,7 +33,8 @@ lambda = v^T Sigma_x v: error S - lambda sum_a K_a, final sum_a K_a = S / lambda
 is refused when its inputs are misaligned with its modes (above the documented threshold).
 
 --model dmft solves the infinite-width DMFT of Gaussian hidden layers (variance sigma^2/N,
-sigma = --init-scale; the ensemble mean of K): with --learning-rate and --steps, gradient
+sigma = --init-scale; the ensemble mean of K), or with --init orthogonal of hidden layers
+sigma * O, O orthogonal (each mode the two-channel model): with --learning-rate and --steps, gradient
 descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up to --t-max:
   pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init gaussian --init-scale 0.5 \
       --learning-rate 0.01 --steps 1200 -o out.json
@@ -43,6 +43,13 @@ descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up 
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     add_architecture_arguments(parser, default_depths="2,2")
     data = parser.add_argument_group("singular values (one mode each)")
     source = data.add_mutually_exclusive_group()
@@ -57,7 +64,7 @@ def add_arguments(parser) -> None:
                       help="integrate per mode even when the dataset's inputs are misaligned with its modes (recorded as a warning)")
     init = parser.add_argument_group("initial conditions")
     init.add_argument("--init", metavar="FILE.json", help='{"q0": [[...]], "p0": [[...]]}, shape (pathways, modes); '
-                      "with --model dmft only 'gaussian'")
+                      "with --model dmft the hidden layers' init, 'gaussian' (default) or 'orthogonal'")
     init.add_argument("--init-scale", type=float, default=None,
                       help="std of the random p(0) (default 0.1); with --model dmft sigma (default 0.3)")
     init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
@@ -73,7 +80,7 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
     dmft = parser.add_argument_group("DMFT (--model dmft)")
-    dmft.add_argument("--model", choices=("qp", "dmft"), default="qp", help="qp (default) or dmft")
+    dmft.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp", help="qp (default) or dmft")
     dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
     dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
     dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
@@ -95,6 +102,31 @@ def singular_values_from_args(args):
     """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
 
     ``lambda`` is None for whitened inputs (the equations without an input variance).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: ``singular_values``, ``input_variances``, ``dataset``,
+        ``allow_misaligned`` and ``whitened`` (``None``, ``True`` or ``False``).
+
+    Returns
+    -------
+    S : ndarray, shape (modes,)
+        The singular values, one mode each (``hierarchical`` when neither option is given).
+    lambda : ndarray, shape (modes,), or None
+        Each mode's input variance; ``None`` for whitened inputs.
+    note : dict
+        Where the values came from, for the output's provenance.
+
+    Raises
+    ------
+    ConfigError
+        If a value is not a positive finite number, ``--input-variances`` has not one value
+        per singular value or comes without ``--singular-values``, or ``--general`` is given
+        with ``--singular-values`` but without ``--input-variances``.
+    DatasetError
+        If the dataset cannot be read, has no modes, or its inputs are misaligned with its
+        modes without ``--allow-misaligned``.
     """
     if args.singular_values is not None:
         S = _positive_values(args.singular_values, "--singular-values")
@@ -109,82 +141,58 @@ def singular_values_from_args(args):
         return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
     if args.input_variances is not None:
         raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
-    from pathdyn.numerics.alignment import check_alignment, mode_rank
     from pathdyn.numerics.datasets import resolve_dataset
+    from pathdyn.numerics.mode_inputs import dataset_modes
 
     dataset = resolve_dataset(args.dataset or "hierarchical")
-    alignment = check_alignment(dataset, args.allow_misaligned, argument="--dataset")
-    rank = mode_rank(dataset.singular_values)
-    note = {"dataset": dataset.name, "dataset_notes": dataset.notes, "misalignment": alignment.misalignment}
-    if not alignment.aligned:
-        note["warnings"] = [f"inputs misaligned with the modes ({alignment.describe()}); integrated per mode anyway"]
-    lam = None if alignment.unit_variances and args.whitened is not False else alignment.input_variances
-    return dataset.singular_values[:rank], lam, note
+    return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
 
 
 def _architecture_for_inputs(args, lam):
     """The architecture of the arguments, with general inputs whenever input variances are used."""
+    from pathdyn.numerics.mode_inputs import architecture_for_inputs
     from pathdyn.theory.architecture import Architecture
 
     architecture = architecture_from_args(args)
     if not isinstance(architecture, Architecture):
         raise ArchitectureError(f"--architecture {args.architecture}: integrate takes pathway architectures; for a [graph]"
                                 " use pathdyn derive, graph-validate or the Python API (docs/graphs.md)")
-    if lam is None:
-        return architecture
-    if args.whitened is True:
-        raise ConfigError(f"--whitened: the inputs have variances {[round(v, 6) for v in lam.tolist()]}, not 1; "
-                          "drop --whitened (or use whitened data)")
-    return Architecture.from_dict(architecture.to_dict() | {"whitened": False}, source="--input-variances")
+    return architecture_for_inputs(architecture, lam, args.whitened, argument="--whitened", source="--input-variances")
 
 
 def initial_state_from_args(args, equations, num_modes: int):
+    """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``.
 
-    from pathdyn.numerics.initial import draw_initial_state, qp_initial_state
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: ``init``, ``init_scale`` (default 0.1), ``c`` and ``seed``.
+    equations : ModeEquations
+        The q/p equations whose state is wanted.
+    num_modes : int
+        The number of modes (singular values).
+
+    Returns
+    -------
+    y0 : ndarray, shape (n_state, num_modes)
+        The initial state.
+    note : dict
+        ``{"init": path}`` or ``{"init_scale", "c", "seed"}``, for the output's provenance.
+
+    Raises
+    ------
+    ConfigError
+        If the ``--init`` file is malformed or the drawing settings are out of range.
+    OSError
+        If the ``--init`` file cannot be read.
+    """
+    from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 
     if args.init:
-        path = Path(args.init)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"--init: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--init: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
-        if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
-            raise ConfigError(f'--init: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
-        from pathdyn.checks import real_array
-
-        try:
-            q0 = real_array("--init: q0", data["q0"])
-            p0 = real_array("--init: p0", data["p0"])
-        except ConfigError:
-            raise ConfigError("--init: q0 and p0 must be rectangular arrays of real numbers, shape (pathways, modes)") from None
-        expected = (equations.num_pathways, num_modes)
-        for name, value in (("q0", q0), ("p0", p0)):
-            if value.shape != expected:
-                raise ConfigError(
-                    f"--init: {name} has shape {value.shape}, expected (pathways, modes) = {expected}"
-                )
-        return qp_initial_state(equations, q0, p0), {"init": str(path)}
+        return load_initial_state(args.init, equations, num_modes, argument="--init"), {"init": str(Path(args.init))}
     scale = 0.1 if args.init_scale is None else args.init_scale
     y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=args.c)
     return y0, {"init_scale": scale, "c": args.c, "seed": args.seed}
-
-
-def round_up_nicely(value: float) -> float:
-    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``value``."""
-    import math
-
-    power = 10.0 ** math.floor(math.log10(value))
-    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if step * power >= value * (1 - 1e-12):
-            return step * power
-    return 10 * power
-
-
-def automatic_t_max(settled: float, horizon: float = AUTO_HORIZON) -> float:
-    """A round final time a quarter past ``settled``, so the plot shows the dynamics, not the plateau."""
-    return min(horizon, round_up_nicely(max(1.25 * settled, 1e-3)))
 
 
 def _plot_title(depths, notes: dict, S, lam=None) -> str:
@@ -200,6 +208,37 @@ def _plot_title(depths, notes: dict, S, lam=None) -> str:
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: integrate the q/p equations (or the DMFT) and write the files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when the solver reported a failure (the output, holding
+        ``success`` and ``message``, is written either way).
+
+    Raises
+    ------
+    ConfigError
+        If ``--learning-rate`` or ``--steps`` is given without ``--model dmft``, ``--t-max``
+        is not positive, ``--n-in`` or ``--n-out`` is smaller than the number of modes, a
+        ``.nc`` output is asked for without ``xarray``, an output file is refused by its checks,
+        or a value is bad (see :func:`singular_values_from_args`).
+    ArchitectureError
+        If the architecture is invalid or a graph (``[graph]`` table).
+    DatasetError
+        If the data cannot be read, or its inputs are misaligned with its modes without
+        ``--allow-misaligned``.
+    IntegrationError
+        If the solution blows up or becomes non-finite.
+    OSError
+        If an output file cannot be written or moved into place.
+    """
+    from pathdyn.numerics.horizon import choose_t_max
     from pathdyn.numerics.integrate import integrate
     from pathdyn.theory.models import reduce_to_modes
 
@@ -233,14 +272,11 @@ def run(args) -> int:
                    atol=args.atol, loss_tol=args.loss_tol, provenance=provenance)
     t_max = args.t_max
     if t_max is None:
-        # a dense probe run finds where the dynamics end; the output then spends its points on them
-        probe = integrate(equations, y0, S, AUTO_HORIZON, num_points=4001, **options)
-        settled = probe.settling_time(AUTO_TOLERANCE)
-        t_max = automatic_t_max(settled)
-        provenance["t_max"] = (f"automatic: K within {AUTO_TOLERANCE:g} of its final value by t = {settled:.4g}; "
-                               f"t_max = {t_max:g} (at most {AUTO_HORIZON:g})")
-        if settled >= probe.t[-1]:
-            print(f"pathdyn integrate: K still changes at t = {probe.t[-1]:g}; pass a larger --t-max", file=sys.stderr)
+        automatic = choose_t_max(equations, y0, S, **options)
+        t_max = automatic.t_max
+        provenance["t_max"] = automatic.describe()
+        if automatic.still_moving:
+            print(f"pathdyn integrate: K still changes at t = {automatic.probe_end:g}; pass a larger --t-max", file=sys.stderr)
     trajectory = integrate(equations, y0, S, t_max, num_points=args.num_points, **options)
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
@@ -254,7 +290,7 @@ def run(args) -> int:
             labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
             plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
         else:
-            plan.stage_text("-o/--output", json.dumps(payload))
+            plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.numerics.plotting import plot_mode_trajectories

@@ -1,16 +1,17 @@
-"""``pathdyn integrate --model dmft``: the infinite-width DMFT of Gaussian hidden layers."""
+"""``pathdyn integrate --model dmft``: the infinite-width DMFT of Gaussian or orthogonal hidden layers."""
 
 from __future__ import annotations
 
-import json
-
 from pathdyn.cli._common import architecture_from_args
 from pathdyn.errors import ConfigError
+from pathdyn.jsonio import json_text
+from pathdyn.numerics.dmft import INITS
 
 
 def _check(args) -> None:
-    if args.init not in (None, "gaussian"):
-        raise ConfigError(f"--init: the DMFT model takes only 'gaussian' (Gaussian hidden layers), got {args.init!r}")
+    if args.init not in (None, *INITS):
+        raise ConfigError(f"--init: the DMFT model takes the hidden layers' initialisation, {' or '.join(INITS)}; "
+                          f"got {args.init!r}")
     if args.init_scale is not None and not args.init_scale > 0:
         raise ConfigError(f"--init-scale: sigma must be positive, got {args.init_scale}; e.g. --init-scale 0.5")
     if (args.learning_rate is None) != (args.steps is None):
@@ -28,6 +29,29 @@ def run_dmft(args, plan) -> int:
 
     ``plan`` is the run's checked :class:`pathdyn.outputs.FilePlan`: every output is staged
     and written only when all of them have succeeded.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``pathdyn integrate --model dmft``.
+    plan : FilePlan
+        Its checked files: ``-o/--output`` (JSON, or netCDF for a ``.nc`` name) and ``--plot``.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when the solve did not succeed (the continuous-time
+        DMFT stopped before reaching ``--tol``); the output is written either way.
+
+    Raises
+    ------
+    ConfigError
+        If ``--init`` is not a DMFT initialisation, ``--init-scale`` or ``--learning-rate``
+        is not positive, only one of ``--learning-rate`` and ``--steps`` is given, ``--t-max``
+        is missing or not positive for gradient flow, or the inputs are not whitened
+        (``--input-variances``, ``--general`` or such a dataset).
+    IntegrationError
+        If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`).
     """
     from pathdyn.cli.integrate import singular_values_from_args
     from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
@@ -38,11 +62,13 @@ def run_dmft(args, plan) -> int:
     if input_variances is not None:
         raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
     sigma = 0.3 if args.init_scale is None else args.init_scale
+    init = args.init or "gaussian"
     if args.learning_rate is not None:
-        trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma)
+        trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
+                                init=init)
     else:
         trajectory = solve_dmft_flow(architecture.depths, S, t_max=args.t_max, num_points=args.num_points,
-                                     init_scale=sigma, tol=args.tol)
+                                     init_scale=sigma, tol=args.tol, init=init)
     payload = trajectory.to_json_dict()
     payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **data_note)
     payload["singular_values"] = S.tolist()
@@ -52,7 +78,7 @@ def run_dmft(args, plan) -> int:
         if str(args.output).endswith(".nc"):
             plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
         else:
-            plan.stage_text("-o/--output", json.dumps(payload))
+            plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.numerics.plotting import plot_mode_trajectories

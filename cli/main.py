@@ -24,6 +24,13 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with usage errors as one line (``pathdyn derive: error: ...``) and exit status 2."""
 
     def error(self, message):
+        """Print the usage error as one line and exit with status 2.
+
+        Parameters
+        ----------
+        message : str
+            What was wrong with the command line.
+        """
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -41,6 +48,13 @@ def _subcommand_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pathdyn`` parser: one subcommand per module of :mod:`pathdyn.cli`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``pathdyn`` parser with every subcommand.
+    """
     parser = OneLineParser(
         prog="pathdyn",
         description="Learning dynamics of deep linear networks with parallel pathways.",
@@ -77,6 +91,13 @@ def check_option_values(parser, args) -> None:
     Every string option of pathdyn names something (a file, a list, a choice), every
     whole-number option is a count, size or seed, and every float option a finite
     quantity; so these checks hold for all of them, including options added later.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser that produced ``args``.
+    args : argparse.Namespace
+        The parsed command line.
     """
     for action in _chosen_actions(parser, args):
         value = getattr(args, action.dest, None)
@@ -96,6 +117,19 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
 
 
 def main(argv=None) -> int:
+    """The ``pathdyn`` command: parse, check the options, run the subcommand.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a usage or domain error, 130 on
+        interruption, 143 on termination.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

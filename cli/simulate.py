@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, random_singular_values
-from pathdyn.errors import ConfigError, DatasetError
+from pathdyn.cli._common import add_device_argument, dataset_file, file_plan
+from pathdyn.errors import ConfigError
 
 COMMAND = "simulate"
 HELP = "train a finite-width network by full-batch gradient descent and record its mode strengths"
@@ -27,6 +25,13 @@ W_<a>_<d> (pathway a, layer d, both 1-based), each of shape (outputs, inputs).
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     net = parser.add_argument_group("network")
     net.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     net.add_argument("--architecture", metavar="FILE.toml", help="read depths (and hidden_widths) from a TOML file")
@@ -59,22 +64,42 @@ def add_arguments(parser) -> None:
     out.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 
 
-def _dataset(spec: str, data_seed: int):
-    from pathdyn.numerics.datasets import random_dataset, resolve_dataset
-
-    if spec.startswith("random:"):
-        values = random_singular_values(spec)
-        if len(set(values)) != len(values):
-            raise DatasetError(f"--dataset: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
-        return random_dataset(values, seed=data_seed)
-    return resolve_dataset(spec)
-
-
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: train one network and write its run file.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 (a failure raises instead).
+
+    Raises
+    ------
+    ConfigError
+        If both ``--depths`` and ``--architecture`` are given, ``--init`` or
+        ``--init-scale`` is given with ``--init-from``, ``-o`` is ``-`` (run files are
+        binary), an output file is refused by its checks, the ``--init-from`` file is missing or
+        malformed, or a training setting is bad.
+    ArchitectureError
+        For bad ``--depths`` or a bad ``--architecture`` file.
+    DatasetError
+        For a malformed ``--dataset`` (or one that cannot be read).
+    SimulationError
+        If gradient descent diverges (see :func:`pathdyn.validation.network.simulate_gd`).
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     import numpy as np
 
+    from pathdyn.numerics.datasets import dataset_from_spec
     from pathdyn.theory.architecture import Architecture, parse_depths
     from pathdyn.validation.network import load_weights, save_weights, simulate_gd
+    from pathdyn.validation.simulation_files import run_config, save_run_file
+    from pathdyn.validation.weight_files import hidden_widths_from_weights
 
     if args.architecture and args.depths:
         raise ConfigError("give either --depths or --architecture, not both")
@@ -92,14 +117,11 @@ def run(args) -> int:
     )
     architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
-    dataset = _dataset(args.dataset, args.data_seed)
+    dataset = dataset_from_spec(args.dataset, seed=args.data_seed, distinct=True)
     weights = load_weights(args.init_from) if args.init_from else None
     width = args.width
     if width is None and weights is not None and architecture.hidden_widths is None:
-        # Hidden widths follow from the given weights.
-        width = [[w.shape[0] for w in pw[:-1]] for pw in weights]
-        if all(not w for w in width):
-            width = None
+        width = hidden_widths_from_weights(weights)
     dtype = np.float32 if args.float32 else np.float64
     result = simulate_gd(
         architecture, dataset, width,
@@ -108,8 +130,7 @@ def run(args) -> int:
         seed=args.seed, weights=weights, dtype=dtype, loss=args.loss, activate_last=args.activate_last,
         progress=not args.no_progress, threads=args.threads, device=args.device,
     )
-    config = dict(result.provenance)
-    config.update({
+    config = run_config(result, {
         "command": "simulate",
         "dataset_spec": args.dataset,
         "data_seed": args.data_seed,
@@ -118,23 +139,9 @@ def run(args) -> int:
         "output": args.output,
         "save_weights": args.save_weights,
         "plot": args.plot,
-        "wall_time_s": result.stats.get("wall_time_s"),
     })
-    from pathdyn import __version__
-
-    config["pathdyn"] = __version__
-    arrays = {
-        "t": result.t, "step": result.step, "K": result.K, "loss": result.loss,
-        "UtOmegaV": result.extras["UtOmegaV"], "singular_values": result.extras["singular_values"],
-        "config": np.array(json.dumps(config, default=_json_default)),
-    }
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
     with plan:
-        plan.stage("-o/--output", write)
+        plan.stage("-o/--output", lambda tmp: save_run_file(tmp, result, config))
         if args.save_weights:
             plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
         if args.plot:
@@ -149,12 +156,3 @@ def run(args) -> int:
         plan.commit()
     return 0
 
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

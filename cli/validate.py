@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
-from dataclasses import replace
 
 from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
-from pathdyn.theory.models import models_with_mappings
+from pathdyn.theory.models import validation_theories
 
 COMMAND = "validate"
 HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
@@ -25,7 +23,7 @@ With no case option it runs the default suite (the targets of the validation iss
   depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
   depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory;
   depth 3,3 and 4,4 Gaussian DMFT: the seed mean of 16 networks, widths 128..2048, target slope <= -0.3, error <= 0.5%.
---quick runs the same cases at smaller widths (a few minutes); its verdicts are indicative.
+--quick runs the same cases at smaller widths and fewer seeds; its verdicts are indicative.
 
 A convergence or limit verdict needs at least 3 widths and 2 seeds (otherwise it is
 "inconclusive" and says what to add); a "limit of the reduced model" claim needs the error
@@ -53,8 +51,6 @@ A suite writes {"suite", "config", "verdict", "cases": [one such report per case
 
 _CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset",
                  "allow_misaligned")
-#: Prefix of every verdict of the quick suite (smaller widths, fewer seeds than the default suite).
-QUICK_PREFIX = "indicative only (--quick: smaller widths and fewer seeds than the default suite): "
 
 
 def _int_list(text: str, option: str, minimum: int) -> tuple:
@@ -69,13 +65,20 @@ def _int_list(text: str, option: str, minimum: int) -> tuple:
 
 
 def add_arguments(parser) -> None:
+    """Add this subcommand's options to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which its options are added.
+    """
     case = parser.add_argument_group("one case (any of these replaces the default suite)")
     case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
     case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1; 0..7 with --theory dmft)")
     case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
     case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
-    case.add_argument("--theory", default=None, choices=models_with_mappings() + ("dmft",),
+    case.add_argument("--theory", default=None, choices=validation_theories(),
                       help="reduced model (default qp); dmft compares the seed mean with the infinite-width DMFT")
     case.add_argument("--mapping", default=None, choices=("exact", "growth-matched", "naive", "projection"),
                       help="initial-state mapping (default: exact for depth 2, growth-matched for deeper q/p, projection for two-channel)")
@@ -87,7 +90,7 @@ def add_arguments(parser) -> None:
     case.add_argument("--allow-misaligned", action="store_true", default=None,
                       help="compare per mode even when the dataset's inputs are misaligned with its modes (a warning in the report)")
     add_max_steps_argument(parser)
-    parser.add_argument("--quick", action="store_true", help="run the quick default suite (a few minutes; indicative verdicts)")
+    parser.add_argument("--quick", action="store_true", help="run the quick default suite (smaller widths, fewer seeds; indicative verdicts)")
     add_device_argument(parser)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
     parser.add_argument("-o", "--output", default=None, help="report.json ('-' prints the JSON; default: summary only)")
@@ -96,63 +99,68 @@ def add_arguments(parser) -> None:
     add_cluster_arguments(parser)
 
 
-def _custom_case(args) -> dict:
+def _custom_case(args):
+    """The one case the case options describe (the library fills in the command's defaults)."""
     from pathdyn.theory.architecture import parse_depths
+    from pathdyn.validation.cases import command_case
 
-    case = {
-        "name": "custom",
-        "depths": parse_depths(args.depths or "2,2", argument="--depths"),
-        "widths": _int_list(args.widths or "64,256,1024", "--widths", 1),
-        # the DMFT predicts a seed mean: default to 8 seeds there
-        "seeds": _int_list(args.seeds or ("0,1,2,3,4,5,6,7" if args.theory == "dmft" else "0,1"), "--seeds", 0),
-        "init": args.init or "gaussian",
-        "init_scale": 0.3 if args.init_scale is None else args.init_scale,
-        "theory": args.theory or "qp",
-        "learning_rate": 0.005 if args.learning_rate is None else args.learning_rate,
-        "t_max": 12.0 if args.t_max is None else args.t_max,
-        "targets": {},
-    }
-    if args.init_scale is not None and not args.init_scale > 0:
-        raise ConfigError(f"--init-scale: {args.init_scale} is not positive; e.g. --init-scale 0.3")
-    if args.mapping:
-        case["mapping"] = args.mapping
-    if args.allow_misaligned:
-        case["allow_misaligned"] = True
-    if args.dataset and args.dataset.startswith("random:"):
+    return command_case(
+        depths=parse_depths(args.depths, argument="--depths") if args.depths else None,
+        widths=_int_list(args.widths, "--widths", 1) if args.widths else None,
+        seeds=_int_list(args.seeds, "--seeds", 0) if args.seeds else None,
+        init=args.init, init_scale=args.init_scale, theory=args.theory, mapping=args.mapping,
+        learning_rate=args.learning_rate, t_max=args.t_max, dataset=_dataset(args.dataset),
+        allow_misaligned=args.allow_misaligned,
+    )
+
+
+def _dataset(spec):
+    """The ``--dataset`` option's data; None for the default (``random`` or not given)."""
+    if not spec or spec == "random":
+        return None
+    if spec.startswith("random:"):
         from pathdyn.cli._common import random_singular_values
         from pathdyn.numerics.datasets import random_dataset
 
-        case["dataset"] = random_dataset(random_singular_values(args.dataset))
-    elif args.dataset and args.dataset != "random":
-        from pathdyn.numerics.datasets import resolve_dataset
+        return random_dataset(random_singular_values(spec))
+    from pathdyn.numerics.datasets import resolve_dataset
 
-        case["dataset"] = resolve_dataset(args.dataset)
-    return case
-
-
-def _summary_line(name: str, report) -> str:
-    from pathdyn.validation.compare import PER_MODE
-
-    medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
-    label = "seed-mean error by width" if report.theory == "dmft" else "median error by width"
-    lines = [name, f"  {label}  {medians}"]
-    if report.compared != PER_MODE and report.theory != "dmft":
-        lines.append(f"  compared: {report.compared} (degenerate singular values)")
-    if any(abs(v - 1.0) > 1e-10 for v in report.input_variances):
-        variances = ", ".join(f"{v:.4g}" for v in report.input_variances)
-        lines.append(f"  inputs: not whitened; theory with input variances {variances} (misalignment {report.misalignment:.3g})")
-    for warning in report.warnings:
-        lines.append(f"  warning: {warning}")
-    if report.mapping_notes:
-        lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
-    lines.append(f"  verdict: {report.verdict}")
-    return "\n".join(lines)
+    return resolve_dataset(spec)
 
 
 def run(args) -> int:
+    """Run the subcommand with the parsed ``args``: one case or a suite, summaries as they finish, then the files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 1 with ``--strict`` when a case's target is not met, else 0.
+
+    Raises
+    ------
+    ConfigError
+        If ``--quick`` is given with a case option, ``-o`` is neither a ``.json`` file nor
+        ``-``, an output file is refused by its checks, the cluster or ``--device`` options are
+        bad, a case asks for more than ``--max-steps`` steps (counting the half-rate run
+        of the learning-rate floor), or a case option is bad.
+    ArchitectureError
+        If ``--depths`` is not a list of whole numbers.
+    DatasetError
+        If ``--dataset`` is malformed or cannot be read.
+    PathdynError
+        From the simulations and integrations (:func:`pathdyn.validation.cases.run_suite`).
+    OSError
+        If an output file cannot be written or moved into place.
+    """
     from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
-    from pathdyn.validation.distributed import check_cluster_options, validate_suite
-    from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE, validate_width
+    from pathdyn.validation.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
+    from pathdyn.validation.distributed import check_cluster_options
+    from pathdyn.validation.torch_engine import resolve_device
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -164,51 +172,22 @@ def run(args) -> int:
     plan = file_plan("validate", {"--dataset": dataset_file(args.dataset)},
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     check_cluster_options(args.workers, args.scheduler)
-    from pathdyn.validation.torch_engine import resolve_device
-
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
     cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
-    defaults = inspect.signature(validate_width).parameters
-    for case in cases:
-        # the learning-rate floor runs at eta / 2 for twice the steps
-        t_max = case.get("t_max", defaults["t_max"].default)
-        check_step_count(t_max, case.get("learning_rate", defaults["learning_rate"].default), args.max_steps, factor=2)
+    for case in cases:  # the learning-rate floor runs at eta / 2 for twice the steps
+        check_step_count(case.t_max, case.learning_rate, args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout
-
-    def marked(report):
-        # --quick verdicts are indicative: every one says so, in the summary and in the report
-        return replace(report, verdict=QUICK_PREFIX + report.verdict) if args.quick else report
-
-    reports = validate_suite(
-        [dict(case, device=device) for case in cases], workers=args.workers, scheduler=args.scheduler,
-        progress=not args.no_progress,
-        on_report=lambda case, report: print(_summary_line(case["name"], marked(report)), file=stream, flush=True),
-    )
-    reports = [marked(report) for report in reports]
-
-    if given:
-        document = reports[0].to_json_dict()
-    else:
-        met = [r.passed for r in reports if r.passed is not None]
-        document = {
-            "suite": "quick" if args.quick else "default",
-            "config": {"suite": "quick" if args.quick else "default", "cases": [c["name"] for c in cases]},
-            "verdict": ("indicative only (--quick): " if args.quick else "") + f"{sum(met)} of {len(met)} targets met",
-            "cases": [dict(r.to_json_dict(), name=c["name"]) for c, r in zip(cases, reports)],
-        }
-        # The single-case keys, one entry per case (same order as "cases").
-        for key in ("widths", "errors", "slope", "slope_ci"):
-            document[key] = [case_document[key] for case_document in document["cases"]]
+    suite = run_suite(cases, suite=None if given else "quick" if args.quick else "default", device=device,
+                      workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress,
+                      on_report=lambda case, report: print(summary_text(case.name, report), file=stream, flush=True))
     with plan:
         if args.output:
-            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+            plan.stage_text("-o/--output", json.dumps(suite.to_json_dict(), indent=1))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.report_plots import plot_width_reports
 
             use_file_backend()
-            plan.stage("--plot", lambda tmp: plot_width_reports(reports, tmp, titles=[c["name"] for c in cases]))
+            plan.stage("--plot", lambda tmp: plot_width_reports(list(suite.reports), tmp, titles=[c.name for c in cases]))
         plan.commit()
-    if args.strict and any(r.passed is False for r in reports):
-        return 1
-    return 0
+    return 1 if args.strict and suite.passed is False else 0

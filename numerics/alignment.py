@@ -60,13 +60,30 @@ class InputAlignment:
         return bool(np.allclose(self.input_variances, 1.0, rtol=0.0, atol=1e-10))
 
     def describe(self) -> str:
-        """One line: the measured misalignment, where, and the threshold."""
+        """One line: the measured misalignment, where, and the threshold.
+
+        Returns
+        -------
+        str
+            The line.
+        """
         where = f" ({self.worst})" if self.worst else ""
         return f"misalignment {self.misalignment:.3g}{where}, threshold {self.threshold:g}"
 
 
 def mode_rank(singular_values) -> int:
-    """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares)."""
+    """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
+
+    Parameters
+    ----------
+    singular_values : array_like
+        ``S_alpha`` in decreasing order.
+
+    Returns
+    -------
+    int
+        The number of modes counted.
+    """
     S = np.asarray(singular_values, dtype=float)
     return int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
 

@@ -41,7 +41,7 @@ def _lambdify(args, exprs, cse: bool):
         for atom in expr.atoms(sp.Pow):
             base, exp = atom.as_base_exp()
             # Squares stay with numpy (``x**2`` is already one multiply there); a chain
-            # only for them would cost its Python wrapper (measured 5 us a call) for nothing.
+            # only for them would cost its Python wrapper call for nothing.
             if base in position and exp.is_Integer and int(exp) >= 3:
                 powers[atom] = (base, int(exp))
     if not powers:
@@ -208,21 +208,63 @@ class CompiledRHS:
         return _fill(self._rhs(t, y, *params), y.shape[1:])
 
     def jacobian(self, t, y, *params) -> np.ndarray:
-        """``d rhs_i / d y_j`` of shape ``(n_state, n_state, *batch)``."""
+        """``d rhs_i / d y_j`` of shape ``(n_state, n_state, *batch)``.
+
+        Parameters
+        ----------
+        t : float
+            Time (unused: the equations are autonomous).
+        y : ndarray, shape ``(n_state, *batch)``
+            States.
+        *params : float or ndarray
+            The parameters in the order of ``parameter_names`` (``S`` first), each
+            broadcastable to ``batch``.
+
+        Returns
+        -------
+        ndarray, shape ``(n_state, n_state, *batch)``
+            The Jacobian of every member.
+        """
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         n = self.num_state
         return _fill(self._jac(t, y, *params), y.shape[1:]).reshape(n, n, *y.shape[1:])
 
     def strengths(self, y, *params) -> np.ndarray:
-        """Mode strengths ``K_a`` of every pathway, shape ``(M, *batch)``."""
+        """Mode strengths ``K_a`` of every pathway, shape ``(M, *batch)``.
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States.
+        *params : float or ndarray
+            The parameters (``S`` first), each broadcastable to ``batch``.
+
+        Returns
+        -------
+        ndarray, shape ``(M, *batch)``
+            ``K_a`` of every pathway.
+        """
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         return _fill(self._strengths(y, *params), y.shape[1:])
 
     def mode_loss(self, y, *params) -> np.ndarray:
         """Each mode's loss, shape ``batch``: ``(S - sum_a K_a)^2 / 2``, or the equations' own
-        ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs)."""
+        ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs).
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States.
+        *params : float or ndarray
+            The parameters (``S`` first), each broadcastable to ``batch``.
+
+        Returns
+        -------
+        ndarray, shape ``batch``
+            The loss of each member's mode.
+        """
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         return self._mode_loss(y, params)
@@ -236,6 +278,18 @@ class CompiledRHS:
 
     def strength_rates(self, y, *params) -> np.ndarray:
         """``dK_a/dt`` along the flow for every pathway, shape ``(M, *batch)``.
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States.
+        *params : float or ndarray
+            The parameters (``S`` first), each broadcastable to ``batch``.
+
+        Returns
+        -------
+        ndarray, shape ``(M, *batch)``
+            ``dK_a/dt`` of every pathway.
 
         Notes
         -----
@@ -270,25 +324,92 @@ class CompiledRHS:
         return self._rhs(t, y, *params)
 
     def batch_jacobian(self, t, y, *params) -> list:
-        """Unchecked Jacobian: ``n_state**2`` entries ``d rhs_i / d y_j``, row-major (as :meth:`batch_rhs`)."""
+        """Unchecked Jacobian: ``n_state**2`` entries ``d rhs_i / d y_j``, row-major (as :meth:`batch_rhs`).
+
+        Parameters
+        ----------
+        t : float
+            Time (unused).
+        y : ndarray, shape ``(n_state, *batch)``
+            States (not checked).
+        *params : float or ndarray
+            The parameters (``S`` first).
+
+        Returns
+        -------
+        list
+            ``n_state**2`` arrays or scalars, row-major.
+        """
         return self._jac(t, y, *params)
 
     def batch_strengths(self, y, *params) -> list:
-        """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`)."""
+        """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`).
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States (not checked).
+        *params : float or ndarray
+            The parameters (``S`` first).
+
+        Returns
+        -------
+        list
+            ``M`` arrays or scalars.
+        """
         return self._strengths(y, *params)
 
     def batch_mode_loss(self, y, *params) -> np.ndarray:
-        """Unchecked loss of each mode, shape ``y.shape[1:]`` (as :meth:`mode_loss`)."""
+        """Unchecked loss of each mode, shape ``y.shape[1:]`` (as :meth:`mode_loss`).
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States (not checked).
+        *params : float or ndarray
+            The parameters (``S`` first).
+
+        Returns
+        -------
+        ndarray, shape ``y.shape[1:]``
+            The loss of each mode.
+        """
         return self._mode_loss(y, params)
 
     def batch_invariants(self, y, *params) -> list:
-        """Unchecked conserved quantities: one entry per invariant (an empty list when there are none)."""
+        """Unchecked conserved quantities: one entry per invariant (an empty list when there are none).
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States (not checked).
+        *params : float or ndarray
+            The parameters (``S`` first).
+
+        Returns
+        -------
+        list
+            One array or scalar per invariant.
+        """
         if self._invariants is None:
             return []
         return self._invariants(y, *params)
 
     def invariants(self, y, *params) -> np.ndarray:
-        """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0)."""
+        """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0).
+
+        Parameters
+        ----------
+        y : ndarray, shape ``(n_state, *batch)``
+            States.
+        *params : float or ndarray
+            The parameters (``S`` first), each broadcastable to ``batch``.
+
+        Returns
+        -------
+        ndarray, shape ``(n_inv, *batch)``
+            The conserved quantities of every member.
+        """
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         if self._invariants is None:
@@ -316,6 +437,11 @@ def compile_rhs(equations, cse: bool = True) -> CompiledRHS:
     CompiledRHS
         ``f(t, y, *params)`` with ``y`` of shape ``(n_state, *batch)``; also
         ``f.jacobian``, ``f.strengths``, ``f.invariants``.
+
+    Raises
+    ------
+    ConfigError
+        When ``equations`` lacks ``state``, ``rhs``, ``parameters`` or ``strengths``.
 
     Examples
     --------

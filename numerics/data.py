@@ -9,13 +9,12 @@ further dependency): attributes must then be numbers or strings, so nested metad
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write, json_text
 
 __all__ = ["batch_dims_for", "require", "save_netcdf", "trajectory_to_xarray"]
 
@@ -24,6 +23,16 @@ EXTRA = "xarray"
 
 def require(module: str):
     """Import an optional dependency (``xarray`` or ``pandas``) or say which extra to install.
+
+    Parameters
+    ----------
+    module : str
+        The module's name.
+
+    Returns
+    -------
+    module
+        The imported module.
 
     Raises
     ------
@@ -41,7 +50,25 @@ def require(module: str):
 
 
 def batch_dims_for(ndim: int, names=None) -> tuple:
-    """Names of ``ndim`` ensemble axes: ``("member",)`` for one, ``member_1, member_2, ...`` for more."""
+    """Names of ``ndim`` ensemble axes: ``("member",)`` for one, ``member_1, member_2, ...`` for more.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of ensemble axes.
+    names : str or sequence of str, optional
+        Names to use instead (checked against ``ndim``).
+
+    Returns
+    -------
+    tuple of str
+        One name per axis.
+
+    Raises
+    ------
+    ConfigError
+        When ``names`` does not name ``ndim`` axes.
+    """
     if names is not None:
         names = (names,) if isinstance(names, str) else tuple(names)
         if len(names) != ndim:
@@ -53,14 +80,23 @@ def batch_dims_for(ndim: int, names=None) -> tuple:
 
 
 def netcdf_attribute(value):
-    """A value netCDF3 can store: numbers and strings as they are, anything else as JSON text."""
+    """A value netCDF3 can store: numbers and strings as they are, anything else as JSON text.
+
+    Parameters
+    ----------
+    value : object
+        An attribute value.
+
+    Returns
+    -------
+    int, float, str
+        The value itself (booleans as 0/1), or its JSON text.
+    """
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (int, float, str, np.integer, np.floating)):
         return value
-    from pathdyn.numerics.trajectory import _jsonable
-
-    return json.dumps(_jsonable(value), default=str)
+    return json_text(value, fallback=str)
 
 
 def trajectory_to_xarray(trajectory, batch_dims=None):
@@ -122,6 +158,13 @@ def trajectory_to_xarray(trajectory, batch_dims=None):
 
 def save_netcdf(dataset, path) -> None:
     """Write an ``xarray.Dataset`` as netCDF3 (scipy backend), atomically.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        What to write (attributes converted by :func:`netcdf_attribute`).
+    path : str or Path
+        Destination, ending in ``.nc``.
 
     Raises
     ------

@@ -15,7 +15,8 @@ import numpy as np
 from pathdyn.checks import check_magnitude, real_array, seed_value, whole_number
 from pathdyn.errors import DatasetError
 
-__all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset"]
+__all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset",
+           "random_spec_singular_values", "dataset_from_spec"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,18 @@ class Dataset:
         return bool(np.allclose(self.sigma_x, np.eye(self.n_in), atol=1e-10, rtol=0))
 
     def modes(self) -> tuple:
-        """``(U, S, Vt)``: the thin SVD of ``Sigma_yx`` (singular values descending)."""
+        """``(U, S, Vt)``: the thin SVD of ``Sigma_yx`` (singular values descending).
+
+        Returns
+        -------
+        tuple of ndarray
+            ``U`` (n_out, r), ``S`` (r,), ``Vt`` (r, n_in), ``r = min(n_in, n_out)``.
+
+        Raises
+        ------
+        DatasetError
+            When the SVD does not converge.
+        """
         if not self._svd:
             try:
                 U, S, Vt = np.linalg.svd(self.sigma_yx, full_matrices=False)
@@ -105,7 +117,18 @@ class Dataset:
         return self.modes()[1]
 
     def degenerate_blocks(self, rtol: float = 1e-8) -> list:
-        """Groups of mode indices with equal singular values (each a list, in order)."""
+        """Groups of mode indices with equal singular values (each a list, in order).
+
+        Parameters
+        ----------
+        rtol : float
+            Singular values within ``rtol S_1`` of a block's first count as equal.
+
+        Returns
+        -------
+        list of list of int
+            Consecutive mode indices, one list per block (singletons included).
+        """
         S = self.singular_values
         blocks, current = [], [0]
         for i in range(1, len(S)):
@@ -131,6 +154,11 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
         ``Sigma_yx = Y / sqrt(8)`` (singular values ``sqrt(15/8), sqrt(7/8), ...``).
         ``False``: the paper's ``X = I_8`` with ``Sigma_x = I / 8``; the flow is the
         whitened one for target ``Y`` slowed by ``P = 8`` (docs/theory.md, *Modes*).
+
+    Returns
+    -------
+    Dataset
+        ``X`` (8, 8), ``Y`` (15, 8).
 
     Notes
     -----
@@ -170,6 +198,17 @@ def random_dataset(singular_values, n_in: int | None = None, n_out: int | None =
         non-whitened inputs with ``Sigma_x = V diag(lambda) V^T + (I - V V^T)``, sharing ``V``
         with ``Sigma_yx`` (``X = sqrt(n_in) Sigma_x^{1/2}``, ``Y = sqrt(n_in) U S Lambda^{-1/2} V^T``).
         The network then learns ``sum_a K_a = S_alpha / lambda_alpha``.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (n_in, n_in), ``Y`` (n_out, n_in).
+
+    Raises
+    ------
+    DatasetError
+        When a singular value or input variance is not positive and finite, or
+        ``n_in``, ``n_out`` are below the number of singular values.
     """
     S = real_array("singular_values", singular_values, error=DatasetError).ravel()
     if S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
@@ -240,6 +279,21 @@ def load_dataset(path: str | Path) -> Dataset:
     ``.npz``: arrays ``X`` (n_in, P) and ``Y`` (n_out, P).
     ``.csv``: one row per sample, a header naming input columns ``x1, x2, ...`` and
     target columns ``y1, y2, ...``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npz`` or ``.csv`` file.
+
+    Returns
+    -------
+    Dataset
+        Named after the file.
+
+    Raises
+    ------
+    DatasetError
+        When the file is missing, unreadable, of another type, or lacks ``X`` or ``Y``.
     """
     path = Path(path)
     if not path.exists():
@@ -263,9 +317,83 @@ def load_dataset(path: str | Path) -> Dataset:
 
 
 def resolve_dataset(spec: str) -> Dataset:
-    """A dataset from a command-line value: ``hierarchical``, ``hierarchical-raw`` or a file path."""
+    """A dataset from a command-line value: ``hierarchical``, ``hierarchical-raw`` or a file path.
+
+    Parameters
+    ----------
+    spec : str
+        ``hierarchical`` (whitened), ``hierarchical-raw`` (the paper's ``X = I_8``) or
+        a path for :func:`load_dataset`.
+
+    Returns
+    -------
+    Dataset
+        The dataset.
+    """
     if spec == "hierarchical":
         return hierarchical_dataset(whitened=True)
     if spec == "hierarchical-raw":
         return hierarchical_dataset(whitened=False)
     return load_dataset(spec)
+
+
+def random_spec_singular_values(spec: str, argument: str = "--dataset") -> list:
+    """The singular values of a ``random:S1,S2,...`` dataset specification.
+
+    Parameters
+    ----------
+    spec : str
+        ``"random:2,1.5,1"`` (the prefix is optional).
+    argument : str
+        The argument named in the message.
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    DatasetError
+        If the values are missing or not numbers.
+    """
+    try:
+        values = [float(v) for v in str(spec).removeprefix("random:").split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise DatasetError(f"{argument}: {spec!r}: write random:S1,S2,... with numbers, e.g. random:2,1.5,1,0.5")
+    return values
+
+
+def dataset_from_spec(spec: str, seed: int = 0, distinct: bool = False, argument: str = "--dataset") -> Dataset:
+    """A dataset from a specification: ``random:S1,S2,...``, or what :func:`resolve_dataset` takes.
+
+    Parameters
+    ----------
+    spec : str
+        ``random:S1,S2,...`` (:func:`random_dataset` with these singular values),
+        ``hierarchical``, ``hierarchical-raw`` or a file path.
+    seed : int
+        Seed of a ``random:`` dataset.
+    distinct : bool
+        Refuse equal singular values in a ``random:`` specification (degenerate modes have
+        no unique singular vectors, so per-mode records of them are arbitrary).
+    argument : str
+        The argument named in messages.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        A malformed ``random:`` specification, equal values with ``distinct``, or a file
+        that cannot be read.
+    """
+    if not spec.startswith("random:"):
+        return resolve_dataset(spec)
+    values = random_spec_singular_values(spec, argument)
+    if distinct and len(set(values)) != len(values):
+        raise DatasetError(f"{argument}: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
+    return random_dataset(values, seed=seed)

@@ -15,7 +15,20 @@ __all__ = ["array_summary", "html_summary", "number", "text_summary"]
 
 
 def number(value, digits: int = 4) -> str:
-    """A float in ``digits`` significant digits, ``nan``/``inf`` as words, None as ``-``."""
+    """A float in ``digits`` significant digits, ``nan``/``inf`` as words, None as ``-``.
+
+    Parameters
+    ----------
+    value : float or None
+        The number.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+        The formatted number.
+    """
     if value is None:
         return "-"
     value = float(value)
@@ -26,6 +39,18 @@ def number(value, digits: int = 4) -> str:
 
 def array_summary(values, dims=None) -> str:
     """``shape (time=201, pathway=2, mode=4), range [-0.01, 1.98]`` of an array (NaNs ignored).
+
+    Parameters
+    ----------
+    values : array_like or None
+        The array.
+    dims : sequence of str, optional
+        Axis names, shown with the sizes.
+
+    Returns
+    -------
+    str
+        The summary (``-`` for ``None``).
 
     Examples
     --------
@@ -50,14 +75,40 @@ def array_summary(values, dims=None) -> str:
 
 
 def text_summary(title: str, rows) -> str:
-    """``Title(`` then one ``  name: value`` line per row, then ``)``."""
+    """``Title(`` then one ``  name: value`` line per row, then ``)``.
+
+    Parameters
+    ----------
+    title : str
+        The object's name.
+    rows : iterable of (str, object)
+        Name and value pairs.
+
+    Returns
+    -------
+    str
+        The multi-line text.
+    """
     lines = [f"{title}("]
     lines += [f"  {name}: {value}" for name, value in rows]
     return "\n".join(lines) + "\n)"
 
 
 def html_summary(title: str, rows) -> str:
-    """The same rows as a two-column HTML table (every value escaped)."""
+    """The same rows as a two-column HTML table (every value escaped).
+
+    Parameters
+    ----------
+    title : str
+        The object's name.
+    rows : iterable of (str, object)
+        Name and value pairs.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+    """
     cells = "".join(
         f"<tr><th style='text-align:left'>{html.escape(str(name))}</th>"
         f"<td style='text-align:left'>{html.escape(str(value))}</td></tr>"

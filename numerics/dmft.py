@@ -28,6 +28,10 @@ flips every cross-mode overlap, so their ensemble means vanish and concentrate t
 each mode then runs its own DMFT, coupled across pathways only through its error
 ``e_alpha = S_alpha - sum_a K_{a alpha}``. The solver marches the modes side by side
 (a batch axis), each with its own error.
+
+Orthogonal hidden layers (``init="orthogonal"`` of both solvers)
+    Handed to :func:`pathdyn.numerics.dmft_orthogonal.solve_orthogonal_dmft`, whose overlap
+    march needs no Gaussian source or response; the continuous-time extrapolation is the same.
 """
 
 from __future__ import annotations
@@ -41,7 +45,11 @@ import numpy as np
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.trajectory import Trajectory
 
-__all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes"]
+__all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes", "INITS"]
+
+#: Hidden-layer initialisations the DMFT solvers accept (``init``): Gaussian (this module)
+#: or orthogonal (:mod:`pathdyn.numerics.dmft_orthogonal`).
+INITS = ("gaussian", "orthogonal")
 
 #: Number of ``(T+1) x (T+1)`` float64 matrices kept per site (two fewer per pathway).
 MATRICES_PER_SITE = 6
@@ -371,6 +379,7 @@ def solve_dmft(
     output_scale: float | None = None,
     initial_overlaps: DMFTInitialOverlaps | None = None,
     responses: bool = True,
+    init: str = "gaussian",
 ) -> Trajectory:
     """Solve the discrete-time DMFT: the infinite-width limit of gradient descent at ``eta``.
 
@@ -396,6 +405,10 @@ def solve_dmft(
         Keep the response (``sigma^2 R``) terms of the memory kernels. ``False`` is the
         "gradient independence" shortcut, a deliberately wrong variant kept so tests can
         show that the finite-network comparison detects it.
+    init : {"gaussian", "orthogonal"}
+        The hidden layers' initialisation. ``"orthogonal"`` (``sigma O``, ``O``
+        orthogonal) is solved by :func:`pathdyn.numerics.dmft_orthogonal.solve_orthogonal_dmft`
+        (an overlap march, no response terms: ``responses`` must stay True).
 
     Returns
     -------
@@ -406,7 +419,7 @@ def solve_dmft(
     Raises
     ------
     ConfigError
-        Bad depths, singular values, scales or steps (or too many steps for memory).
+        Bad depths, singular values, scales, steps (or too many steps for memory) or ``init``.
     IntegrationError
         When ``K`` blows up (learning rate too large for gradient descent to converge).
 
@@ -423,6 +436,15 @@ def solve_dmft(
     (forward over sites for ``A``, ``P``, ``Cf``; backward for ``B``, ``Q``, ``Cg``), then
     ``K_a(t)`` and ``e_t = S - sum_a K_a(t)``.
     """
+    if _checked_init(init) == "orthogonal":
+        if not responses:
+            raise ConfigError("responses: the orthogonal DMFT has no response terms to drop; use init='gaussian' "
+                              "for responses=False")
+        from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
+
+        return solve_orthogonal_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
+                                     init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
+                                     initial_overlaps=initial_overlaps)
     sigma = init_scale
     input_scale = sigma if input_scale is None else input_scale
     output_scale = sigma if output_scale is None else output_scale
@@ -456,6 +478,7 @@ def solve_dmft(
         stats={"wall_time_s": time.perf_counter() - started, "time_points": size},
         provenance={
             "model": "dmft",
+            "init": "gaussian",
             "depths": list(depths),
             "singular_values": S.tolist(),
             "learning_rate": learning_rate,
@@ -465,6 +488,13 @@ def solve_dmft(
             "responses": responses,
         },
     )
+
+
+def _checked_init(init) -> str:
+    """``init`` if it is one of :data:`INITS`, else a :class:`ConfigError` naming the choices."""
+    if not isinstance(init, str) or init not in INITS:
+        raise ConfigError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
+    return init
 
 
 def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
@@ -518,6 +548,7 @@ def solve_dmft_flow(
     tol: float = 1e-3,
     initial_steps: int = 16,
     max_steps: int = 1024,
+    init: str = "gaussian",
 ) -> Trajectory:
     """Solve the continuous-time DMFT (gradient flow, ``eta -> 0``) with error control.
 
@@ -541,6 +572,9 @@ def solve_dmft_flow(
         Target of ``max |R_{h/2} - R_h| / max S``.
     initial_steps, max_steps : int
         Steps of the coarsest grid; the most steps of the finest.
+    init : {"gaussian", "orthogonal"}
+        The hidden layers' initialisation, as :func:`solve_dmft` (the same extrapolation
+        serves both: each discrete solution is first order in its step).
 
     Returns
     -------
@@ -560,12 +594,13 @@ def solve_dmft_flow(
         raise ConfigError(f"tol: expected a positive number, got {tol!r}")
     if num_points < 2:
         raise ConfigError(f"num_points: need at least 2, got {num_points}")
+    _checked_init(init)
     from scipy.interpolate import CubicSpline
 
     started = time.perf_counter()
     S = np.atleast_1d(np.asarray(singular_values, dtype=float))
     settings = dict(init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
-                    initial_overlaps=initial_overlaps)
+                    initial_overlaps=initial_overlaps, init=init)
     steps = max(2, int(initial_steps))
 
     solutions = {}

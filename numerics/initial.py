@@ -9,12 +9,15 @@ the first ``D_a - 1`` layers, ``p`` on the last).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
-from pathdyn.checks import check_memory, real_number, seed_value, whole_number
+from pathdyn.checks import check_memory, real_array, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
 
-__all__ = ["qp_initial_state", "draw_initial_state"]
+__all__ = ["qp_initial_state", "draw_initial_state", "load_initial_state"]
 
 
 def _column(record, depths, q0, p0):
@@ -95,6 +98,11 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     Returns
     -------
     ndarray, shape ``(*batch, n_state, n_modes)``
+
+    Raises
+    ------
+    ConfigError
+        When ``batch`` is not a tuple of whole numbers (or the other values are out of range).
     """
     scale = real_number("scale", scale, positive=True, example="0.1")
     c = real_number("c", c, nonnegative=True, example="1")
@@ -111,3 +119,51 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     q0 = np.sqrt(p0**2 + c)
     return qp_initial_state(equations, q0, p0)
 
+
+
+def load_initial_state(path, equations, num_modes: int, argument: str = "init") -> np.ndarray:
+    """The state array of a JSON file ``{"q0": [[...]], "p0": [[...]]}`` (shape (pathways, modes) each).
+
+    Parameters
+    ----------
+    path : str or Path
+        UTF-8 JSON text holding an object with arrays ``q0`` and ``p0``.
+    equations : ModeEquations or CompiledRHS
+        As for :func:`qp_initial_state`.
+    num_modes : int
+        The number of modes the arrays must have.
+    argument : str
+        The argument named in messages (e.g. ``"--init"``).
+
+    Returns
+    -------
+    ndarray, shape ``(n_state, num_modes)``
+        :func:`qp_initial_state` of the file's arrays.
+
+    Raises
+    ------
+    ConfigError
+        If the file is not UTF-8 JSON, lacks ``q0`` or ``p0``, or they are not real arrays
+        of shape ``(pathways, num_modes)``.
+    OSError
+        If the file cannot be read.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{argument}: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{argument}: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
+        raise ConfigError(f'{argument}: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
+    try:
+        q0 = real_array(f"{argument}: q0", data["q0"])
+        p0 = real_array(f"{argument}: p0", data["p0"])
+    except ConfigError:
+        raise ConfigError(f"{argument}: q0 and p0 must be rectangular arrays of real numbers, shape (pathways, modes)") from None
+    expected = (_num_pathways(equations), num_modes)
+    for name, value in (("q0", q0), ("p0", p0)):
+        if value.shape != expected:
+            raise ConfigError(f"{argument}: {name} has shape {value.shape}, expected (pathways, modes) = {expected}")
+    return qp_initial_state(equations, q0, p0)

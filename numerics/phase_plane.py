@@ -125,9 +125,9 @@ def integrate_race_form(race_equations, initial_state, singular_values, t_max: f
     ``K_a = (p_a^2 + c_a)^((D_a - 1)/2) p_a`` (docs/theory.md, *The race form*). Each member's
     ``c_a`` is taken from its own initial state, so the result is the q/p solution,
     with half the unknowns and no invariant drift (it holds by construction).
-    Measured on the phase-plane work (``benchmarks/bench_integrate.py`` (a), 200
-    members per depth, LSODA rtol 1e-4): 0.022-0.035 s against 0.035-0.059 s for the
-    q/p form in the same runs, with a 4x smaller error against the q/p reference
+    On the phase-plane work (``benchmarks/bench_integrate.py`` (a), 200 members per
+    depth, LSODA rtol 1e-4) it was faster than the q/p form in the same runs (the
+    benchmark prints both), with a 4x smaller error against the q/p reference
     (5.8e-4 S against 2.3e-3 S).
 
     Parameters
@@ -216,6 +216,17 @@ def compute_phase_panel(equations, init_scale: float, S: float = 10.0, t_max: fl
         The race form of the same pathways: when given (and ``c > 0``) the
         trajectories are integrated through it (:func:`integrate_race_form`), the
         faster path; the initial states are the same q/p draws.
+
+    Returns
+    -------
+    PhasePanel
+        The trajectories ``K`` of every member, their times and the vector field on a
+        grid of ``grid_points`` x ``grid_points`` strengths.
+
+    Raises
+    ------
+    ConfigError
+        When the equations do not have exactly two pathways.
     """
     f = compile_rhs(equations)
     if f.num_pathways != 2:

@@ -13,20 +13,36 @@ from pathlib import Path
 
 import numpy as np
 
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write
 
 __all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure"]
 
 
 def pyplot():
-    """``matplotlib.pyplot``, imported on first use (whatever backend the user chose)."""
+    """``matplotlib.pyplot``, imported on first use (whatever backend the user chose).
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+    """
     import matplotlib.pyplot as plt
 
     return plt
 
 
 def save_figure(fig, path, dpi: int = 120) -> None:
-    """Save ``fig`` atomically (format from the suffix, PNG by default) and release it from pyplot."""
+    """Save ``fig`` atomically (format from the suffix, PNG by default) and release it from pyplot.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path
+        Destination; its suffix chooses the format.
+    dpi : int
+        Resolution of raster formats.
+    """
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
     try:
@@ -37,14 +53,37 @@ def save_figure(fig, path, dpi: int = 120) -> None:
 
 
 def finish_figure(fig, path=None, dpi: int = 120):
-    """Save ``fig`` when ``path`` is given; return it either way."""
+    """Save ``fig`` when ``path`` is given; return it either way.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path, optional
+        Where to save it.
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig``.
+    """
     if path is not None:
         save_figure(fig, path, dpi=dpi)
     return fig
 
 
 def integer_ticks(axis, values) -> None:
-    """Put ticks exactly at the integers ``values`` (depths, widths), labelled plainly."""
+    """Put ticks exactly at the integers ``values`` (depths, widths), labelled plainly.
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.Axis
+        The x or y axis.
+    values : iterable of int
+        Where the ticks go.
+    """
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     values = [int(v) for v in values]
@@ -61,7 +100,20 @@ def _plain_integer_formatter():
 
 
 def mode_colours(plt, modes: int):
-    """One colour per mode, dark to light (viridis, stopping before pale yellow)."""
+    """One colour per mode, dark to light (viridis, stopping before pale yellow).
+
+    Parameters
+    ----------
+    plt : module
+        ``matplotlib.pyplot``.
+    modes : int
+        Number of modes.
+
+    Returns
+    -------
+    ndarray, shape ``(max(modes, 1), 4)``
+        RGBA colours.
+    """
     return plt.get_cmap("viridis")(np.linspace(0, 0.85, max(modes, 1)))
 
 
@@ -181,7 +233,13 @@ def plot_phase_planes(panels, path=None, max_trajectories: int = 100):
 
 
 def supported_plot_suffixes() -> tuple:
-    """File suffixes (without the dot) matplotlib can save figures as, e.g. ``("eps", "pdf", "png", ...)``."""
+    """File suffixes (without the dot) matplotlib can save figures as, e.g. ``("eps", "pdf", "png", ...)``.
+
+    Returns
+    -------
+    tuple of str
+        Sorted suffixes.
+    """
     from matplotlib.backend_bases import FigureCanvasBase
 
     return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))

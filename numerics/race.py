@@ -29,7 +29,7 @@ import numpy as np
 
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 
-__all__ = ["race_potential_numeric", "inverse_race_potential", "race_final_strengths", "race_strength"]
+__all__ = ["race_potential_numeric", "inverse_race_potential", "race_final_strengths"]
 
 #: Largest ``u`` searched: ``sinh(u)`` overflows float64 just above 710.
 U_MAX = 710.0
@@ -274,18 +274,6 @@ def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = Tru
     with np.errstate(over="ignore"):
         out = np.where(np.abs(u) > 700, np.copysign(np.inf, u), np.sqrt(c) * np.sinh(np.clip(u, -700, 700)))
     return out if out.ndim else float(out)
-
-
-def race_strength(p: float, depth: int, c: float) -> float:
-    """``K = q^(D-1) p`` with ``q = sqrt(p^2 + c)`` (``K = p`` for ``D = 1``)."""
-    if depth == 1:
-        return p
-    if not math.isfinite(p):
-        return p
-    try:
-        return (p * p + c) ** ((depth - 1) / 2) * p
-    except OverflowError:
-        return math.copysign(math.inf, p)
 
 
 @dataclass

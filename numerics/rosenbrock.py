@@ -49,6 +49,18 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
     Returns ``(A, pivots, inverse_diagonal)``: ``A`` holds L (unit diagonal, below) and
     U; ``pivots[k]`` is ``None`` or ``(units, rows)``, the units whose row k was swapped
     with ``rows``; ``inverse_diagonal`` (n, units) is ``1 / U_kk``.
+
+    Parameters
+    ----------
+    A : ndarray, shape ``(n, n, units)``
+        The matrices, overwritten by their factors.
+    threshold : float
+        Pivoting threshold in ``(0, 1]``.
+
+    Returns
+    -------
+    tuple
+        ``(A, pivots, inverse_diagonal)`` as described above, for :func:`lu_solve`.
     """
     n = A.shape[0]
     pivots = []
@@ -74,7 +86,20 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
 
 
 def lu_solve(factored, b: np.ndarray) -> np.ndarray:
-    """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten."""
+    """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten.
+
+    Parameters
+    ----------
+    factored : tuple
+        What :func:`lu_factor` returned.
+    b : ndarray, shape ``(n, units)``
+        Right-hand sides, overwritten by the solutions.
+
+    Returns
+    -------
+    ndarray
+        ``b``, now holding ``x``.
+    """
     A, pivots, inverse_diagonal = factored
     n = A.shape[0]
     for k, pivot in enumerate(pivots):
@@ -121,13 +146,24 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
     jac : callable
         ``jac(y, *params)`` returning the ``n * n`` entries ``d rhs_i / d y_j`` row-major.
     y0 : ndarray, shape (n, units)
+        Initial states, one column per unit.
     params : list of ndarray, each (units,)
+        The parameters of each unit.
     t_eval : ndarray
         Increasing output times in ``[0, t_max]``.
-    t_max, rtol, atol, threshold, max_step : float
+    t_max : float
+        End time of every unit.
+    rtol, atol : float
+        Relative and absolute tolerances of the embedded error estimate.
     done : callable, optional
         ``done(y, *params) -> bool (units,)``: a unit for which it is true after an
         accepted step stops there and keeps its state (e.g. converged).
+    threshold : float
+        Largest ``|state|`` an accepted step may reach.
+    max_sweeps : int
+        Most sweeps (one attempted step of every running unit) before giving up.
+    max_step : float
+        Largest step size.
 
     Returns
     -------
@@ -136,155 +172,235 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
         state), ``t_stop`` (units,) the time each unit stopped, ``y_final`` (n, units),
         ``sweeps``, ``steps`` (accepted + rejected, summed over units), ``rejected``,
         ``nfev`` and ``njev`` (summed over units).
+
+    Raises
+    ------
+    BlowUp
+        When an accepted step takes some ``|state|`` past ``threshold``.
+    StepSizeCollapse
+        When some unit's step size falls below rounding level, or after ``max_sweeps``.
     """
-    n, U = y0.shape
-    T = len(t_eval)
-    Y = np.empty((T, n, U))
-    y_final = np.empty((n, U))
-    t_stop = np.full(U, t_max)
-    index = np.arange(U)
-    y = np.array(y0, dtype=float)
-    params = [np.asarray(p, dtype=float) for p in params]
-    t = np.zeros(U)
-    nfev = njev = steps = rejected = 0
+    run = _RodasRun(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while run.y.shape[1]:
+            run.sweeps += 1
+            if run.sweeps > max_sweeps:
+                raise StepSizeCollapse(float(np.min(run.t)), float(np.max(np.abs(run.y))))
+            run.sweep()
+    return run.result()
 
-    def evaluate(y, params):
-        out = np.empty_like(y)
-        for i, value in enumerate(rhs(y, *params)):
-            out[i] = value
-        return out
 
-    fy = evaluate(y, params)
-    nfev += U
-    # Output times at t = 0.
-    next_out = np.searchsorted(t_eval, 0.0, side="right")
-    if T and t_eval[0] == 0.0:
-        Y[0] = y
-    next_out = np.full(U, next_out)
-    # Initial step (Hairer-Wanner style, first-derivative part).
+def _initial_step(y, fy, rtol, atol, max_step, t_max):
+    """Hairer and Wanner's first guess of the step size (its first-derivative part)."""
     scale = atol + rtol * np.abs(y)
     d0 = np.sqrt(np.mean((y / scale) ** 2, axis=0))
     d1 = np.sqrt(np.mean((fy / scale) ** 2, axis=0))
     h = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / np.maximum(d1, 1e-300))
-    h = np.minimum(np.minimum(h, max_step), t_max)
-    rejected_last = np.zeros(U, dtype=bool)
-    K = np.empty((6, n, U))
-    sweeps = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while y.shape[1]:
-            sweeps += 1
-            if sweeps > max_sweeps:
-                raise StepSizeCollapse(float(np.min(t)), float(np.max(np.abs(y))))
-            u = y.shape[1]
-            if K.shape[2] != u:
-                K = np.empty((6, n, u))
-            h = np.minimum(h, t_max - t)
-            entries = jac(y, *params)
-            njev += u
-            W = np.empty((n, n, u))
-            for k, value in enumerate(entries):
-                if np.ndim(value):
-                    np.negative(value, out=W[k // n, k % n])
+    return np.minimum(np.minimum(h, max_step), t_max)
+
+
+def _error_norm(y, y_new, estimate, rtol, atol):
+    """RMS over the state of the error ``estimate`` scaled by ``atol + rtol max(|y|, |y_new|)``."""
+    scale = np.abs(y)
+    np.maximum(scale, np.abs(y_new), out=scale)
+    scale *= rtol
+    scale += atol
+    np.divide(estimate, scale, out=scale)
+    scale *= scale
+    err = np.sqrt(scale.mean(axis=0))
+    err[~np.isfinite(err)] = np.inf
+    return err
+
+
+def _next_step(err, accept, rejected_last, h, max_step):
+    """The next step size (no growth right after a rejection)."""
+    factor = np.clip(0.9 * err ** -0.25, 0.2, 6.0)
+    factor = np.where(accept & rejected_last, np.minimum(factor, 1.0), factor)
+    return np.minimum(h * factor, max_step)
+
+
+def _check_step_size(accept, h_next, t, y):
+    """Raise :class:`StepSizeCollapse` when a rejected unit's next step is at rounding level."""
+    tiny = ~accept & (h_next <= 16 * np.spacing(np.maximum(np.abs(t), 1.0)))
+    if tiny.any():
+        raise StepSizeCollapse(float(t[tiny][0]), float(np.max(np.abs(y[:, tiny]))))
+
+
+def _ranges(starts, counts):
+    """``(rows, indices)``: row ``r`` repeated ``counts[r]`` times with ``starts[r], starts[r] + 1, ...``."""
+    rows = np.repeat(np.arange(counts.size), counts)
+    indices = np.repeat(starts, counts) + np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, indices
+
+
+def _hermite(theta, h, y0, f0, y1, f1):
+    """The cubic Hermite interpolant at ``theta`` in [0, 1] of a step of size ``h``."""
+    t2, t3 = theta * theta, theta * theta * theta
+    h00 = 2 * t3 - 3 * t2 + 1
+    h10 = t3 - 2 * t2 + theta
+    h01 = -2 * t3 + 3 * t2
+    h11 = t3 - t2
+    return h00 * y0 + (h10 * h) * f0 + h01 * y1 + (h11 * h) * f1
+
+
+class _RodasRun:
+    """One :func:`rodas_solve` call: the outputs, the units still running (compacted as
+    units stop; ``index`` maps them to their columns) and the counters."""
+
+    def __init__(self, rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
+        self.rhs, self.jac, self.done = rhs, jac, done
+        self.t_eval, self.t_max, self.rtol, self.atol = t_eval, t_max, rtol, atol
+        self.threshold, self.max_step = threshold, max_step
+        self.n, units = y0.shape
+        self.Y = np.empty((len(t_eval), self.n, units))
+        self.y_final = np.empty((self.n, units))
+        self.t_stop = np.full(units, t_max)
+        self.index = np.arange(units)
+        self.y = np.array(y0, dtype=float)
+        self.params = [np.asarray(p, dtype=float) for p in params]
+        self.t = np.zeros(units)
+        self.sweeps = self.steps = self.rejected = self.njev = 0
+        self.fy = self.evaluate(self.y)
+        self.nfev = units
+        self.next_out = np.full(units, self._output_at_zero())
+        self.h = _initial_step(self.y, self.fy, rtol, atol, max_step, t_max)
+        self.rejected_last = np.zeros(units, dtype=bool)
+        self.K = np.empty((6, self.n, units))
+
+    def evaluate(self, y):
+        """``rhs`` of the running units at ``y`` as one ``(n, units)`` array."""
+        out = np.empty_like(y)
+        for i, value in enumerate(self.rhs(y, *self.params)):
+            out[i] = value
+        return out
+
+    def _output_at_zero(self):
+        """Record the output at ``t = 0`` if requested; the index of the next output time."""
+        if len(self.t_eval) and self.t_eval[0] == 0.0:
+            self.Y[0] = self.y
+        return np.searchsorted(self.t_eval, 0.0, side="right")
+
+    def result(self):
+        return {"Y": self.Y, "t_stop": self.t_stop, "y_final": self.y_final, "sweeps": self.sweeps,
+                "steps": self.steps, "rejected": self.rejected, "nfev": self.nfev, "njev": self.njev}
+
+    def sweep(self):
+        """Attempt one step of every running unit; advance those accepted, retire those done."""
+        u = self.y.shape[1]
+        if self.K.shape[2] != u:
+            self.K = np.empty((6, self.n, u))
+        h = np.minimum(self.h, self.t_max - self.t)
+        factored = lu_factor(self._iteration_matrix(h))
+        y_new = self._stages(factored, h)
+        self.steps += u
+        err = _error_norm(self.y, y_new, self.K[5], self.rtol, self.atol)
+        accept = err <= 1.0
+        h_next = _next_step(err, accept, self.rejected_last, h, self.max_step)
+        self.rejected += int(u - np.count_nonzero(accept))
+        if not accept.all():
+            _check_step_size(accept, h_next, self.t, self.y)
+        if accept.any():
+            h_next, accept = self._advance(accept, h, y_new, h_next)
+        self.h = h_next
+        self.rejected_last = ~accept
+
+    def _iteration_matrix(self, h):
+        """``W = I / (gamma h) - J`` at the current states, shape ``(n, n, units)``."""
+        n, u = self.n, self.y.shape[1]
+        entries = self.jac(self.y, *self.params)
+        self.njev += u
+        W = np.empty((n, n, u))
+        for k, value in enumerate(entries):
+            if np.ndim(value):
+                np.negative(value, out=W[k // n, k % n])
+            else:
+                W[k // n, k % n] = -value
+        diagonal = 1.0 / (GAMMA * h)
+        for r in range(n):
+            W[r, r] += diagonal
+        return W
+
+    def _stages(self, factored, h):
+        """The six stages ``k_i`` (into ``self.K``) and the new state ``y + sum a_5j k_j + k_5 + k_6``."""
+        K, y = self.K, self.y
+        inv_h = 1.0 / h
+        flat = K.reshape(6, -1)
+        base = np.empty(y.shape)
+        base_flat = base.reshape(-1)
+        for i in range(6):
+            if i == 0:
+                np.copyto(K[0], self.fy)
+            else:
+                if i < 5:
+                    np.dot(_A[i, :i], flat[:i], out=base_flat)
+                    base += y
                 else:
-                    W[k // n, k % n] = -value
-            diagonal = 1.0 / (GAMMA * h)
-            for r in range(n):
-                W[r, r] += diagonal
-            factored = lu_factor(W)
-            inv_h = 1.0 / h
-            flat = K.reshape(6, -1)
-            base = np.empty((n, u))
-            base_flat = base.reshape(-1)
-            for i in range(6):
-                if i == 0:
-                    np.copyto(K[0], fy)
-                else:
-                    if i < 5:
-                        np.dot(_A[i, :i], flat[:i], out=base_flat)
-                        base += y
-                    else:
-                        base += K[4]
-                    stage_f = evaluate(base, params)
-                    np.dot(_C[i, :i], flat[:i], out=flat[i])
-                    K[i] *= inv_h
-                    K[i] += stage_f
-                lu_solve(factored, K[i])
-            nfev += 5 * u
-            y_new = base
-            y_new += K[5]
-            steps += u
-            scale = np.abs(y)
-            np.maximum(scale, np.abs(y_new), out=scale)
-            scale *= rtol
-            scale += atol
-            np.divide(K[5], scale, out=scale)
-            scale *= scale
-            err = np.sqrt(scale.mean(axis=0))
-            err[~np.isfinite(err)] = np.inf
-            accept = err <= 1.0
-            factor = np.clip(0.9 * err ** -0.25, 0.2, 6.0)
-            factor = np.where(accept & rejected_last, np.minimum(factor, 1.0), factor)
-            h_next = np.minimum(h * factor, max_step)
-            rejected += int(u - np.count_nonzero(accept))
-            if not accept.all():
-                tiny = ~accept & (h_next <= 16 * np.spacing(np.maximum(np.abs(t), 1.0)))
-                if tiny.any():
-                    raise StepSizeCollapse(float(t[tiny][0]), float(np.max(np.abs(y[:, tiny]))))
-            if accept.any():
-                if not np.max(np.abs(y_new)) <= threshold:
-                    moved = np.where(accept, np.max(np.abs(y_new), axis=0), 0.0)
-                    if not moved.max() <= threshold:
-                        bad = int(np.argmax(moved))
-                        raise BlowUp(float(t[bad] + h[bad]), float(moved[bad]))
-                t_new = np.where(accept, t + h, t)
-                finished = accept & (t_new >= t_max * (1 - 1e-14))
-                t_new = np.where(finished, t_max, t_new)
-                f_new = evaluate(y_new, params)
-                nfev += u
-                # Dense output for every output time in (t, t_new] of the accepted units.
-                out_end = np.searchsorted(t_eval, t_new, side="right")
-                count = np.where(accept, out_end - next_out, 0)
-                if count.any():
-                    rows = np.repeat(np.arange(u), count)
-                    offsets = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-                    out_index = np.repeat(next_out, count) + offsets
-                    h_r = h[rows]
-                    theta = (t_eval[out_index] - t[rows]) / h_r
-                    t2, t3 = theta * theta, theta * theta * theta
-                    h00 = 2 * t3 - 3 * t2 + 1
-                    h10 = t3 - 2 * t2 + theta
-                    h01 = -2 * t3 + 3 * t2
-                    h11 = t3 - t2
-                    values = (h00 * y[:, rows] + (h10 * h_r) * fy[:, rows]
-                              + h01 * y_new[:, rows] + (h11 * h_r) * f_new[:, rows])
-                    Y[out_index, :, index[rows]] = values.T
-                    next_out = np.where(accept, out_end, next_out)
-                if accept.all():
-                    y, fy = y_new, f_new
-                else:
-                    y = np.where(accept, y_new, y)
-                    fy = np.where(accept, f_new, fy)
-                t = t_new
-                stop = finished
-                if done is not None:
-                    stop = stop | (accept & np.asarray(done(y, *params), dtype=bool))
-                if stop.any():
-                    leaving = index[stop]
-                    y_final[:, leaving] = y[:, stop]
-                    t_stop[leaving] = t[stop]
-                    # Output times after a unit stopped hold its final state.
-                    first = next_out[stop]
-                    count = T - first
-                    if count.any():
-                        rows = np.repeat(np.arange(count.size), count)
-                        out_index = np.repeat(first, count) + np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-                        Y[out_index, :, leaving[rows]] = y[:, stop][:, rows].T
-                    keep = ~stop
-                    y, fy, t, h_next, index = y[:, keep], fy[:, keep], t[keep], h_next[keep], index[keep]
-                    next_out = next_out[keep]
-                    params = [p[keep] for p in params]
-                    accept = accept[keep]
-            h = h_next
-            rejected_last = ~accept
-    return {"Y": Y, "t_stop": t_stop, "y_final": y_final, "sweeps": sweeps, "steps": steps,
-            "rejected": rejected, "nfev": nfev, "njev": njev}
+                    base += K[4]
+                stage_f = self.evaluate(base)
+                np.dot(_C[i, :i], flat[:i], out=flat[i])
+                K[i] *= inv_h
+                K[i] += stage_f
+            lu_solve(factored, K[i])
+        self.nfev += 5 * y.shape[1]
+        base += K[5]
+        return base
+
+    def _advance(self, accept, h, y_new, h_next):
+        """Take the accepted steps (dense output included) and retire the units that stop;
+        returns ``h_next`` and ``accept`` of the units still running."""
+        self._check_blow_up(accept, h, y_new)
+        t_new = np.where(accept, self.t + h, self.t)
+        finished = accept & (t_new >= self.t_max * (1 - 1e-14))
+        t_new = np.where(finished, self.t_max, t_new)
+        f_new = self.evaluate(y_new)
+        self.nfev += y_new.shape[1]
+        self._dense_output(accept, h, t_new, y_new, f_new)
+        if accept.all():
+            self.y, self.fy = y_new, f_new
+        else:
+            self.y = np.where(accept, y_new, self.y)
+            self.fy = np.where(accept, f_new, self.fy)
+        self.t = t_new
+        stop = finished
+        if self.done is not None:
+            stop = stop | (accept & np.asarray(self.done(self.y, *self.params), dtype=bool))
+        if not stop.any():
+            return h_next, accept
+        self._retire(stop)
+        keep = ~stop
+        return h_next[keep], accept[keep]
+
+    def _check_blow_up(self, accept, h, y_new):
+        """Raise :class:`BlowUp` when an accepted step passes ``threshold``."""
+        if not np.max(np.abs(y_new)) <= self.threshold:
+            moved = np.where(accept, np.max(np.abs(y_new), axis=0), 0.0)
+            if not moved.max() <= self.threshold:
+                bad = int(np.argmax(moved))
+                raise BlowUp(float(self.t[bad] + h[bad]), float(moved[bad]))
+
+    def _dense_output(self, accept, h, t_new, y_new, f_new):
+        """Write every output time in ``(t, t_new]`` of the accepted units (before ``y`` moves)."""
+        out_end = np.searchsorted(self.t_eval, t_new, side="right")
+        count = np.where(accept, out_end - self.next_out, 0)
+        if count.any():
+            rows, out_index = _ranges(self.next_out, count)
+            h_r = h[rows]
+            theta = (self.t_eval[out_index] - self.t[rows]) / h_r
+            values = _hermite(theta, h_r, self.y[:, rows], self.fy[:, rows], y_new[:, rows], f_new[:, rows])
+            self.Y[out_index, :, self.index[rows]] = values.T
+            self.next_out = np.where(accept, out_end, self.next_out)
+
+    def _retire(self, stop):
+        """Store the final state of the ``stop`` units, hold it at later output times, drop them."""
+        leaving = self.index[stop]
+        self.y_final[:, leaving] = self.y[:, stop]
+        self.t_stop[leaving] = self.t[stop]
+        first = self.next_out[stop]
+        count = len(self.t_eval) - first
+        if count.any():
+            rows, out_index = _ranges(first, count)
+            self.Y[out_index, :, leaving[rows]] = self.y[:, stop][:, rows].T
+        keep = ~stop
+        self.y, self.fy, self.t, self.index = self.y[:, keep], self.fy[:, keep], self.t[keep], self.index[keep]
+        self.next_out = self.next_out[keep]
+        self.params = [p[keep] for p in self.params]

@@ -83,7 +83,22 @@ class SolverOutput:
 
 
 def blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
-    """The error of a state beyond ``blowup_threshold``."""
+    """The error of a state beyond ``blowup_threshold``.
+
+    Parameters
+    ----------
+    blowup : BlowUp
+        Where and how large the state became.
+    threshold : float
+        The ``blowup_threshold`` passed.
+    depths : tuple of int
+        The pathways' depths, for the message.
+
+    Returns
+    -------
+    IntegrationError
+        The error to raise, with what to do.
+    """
     return IntegrationError(
         f"blow-up: |state| reached {blowup.largest:.3g} > blowup_threshold={threshold:g} near "
         f"t = {blowup.t:.6g} (depths {depths}); the flow diverges or overflows: use smaller initial "
@@ -115,7 +130,25 @@ def _jacobian_options(ens, request) -> dict:
 
 
 def solve_scipy(ens, request: SolveRequest) -> SolverOutput:
-    """scipy's methods on the whole stacked ensemble (``odeint`` for LSODA without ``loss_tol``)."""
+    """scipy's methods on the whole stacked ensemble (``odeint`` for LSODA without ``loss_tol``).
+
+    Parameters
+    ----------
+    ens : _Ensemble
+        The stacked ensemble and its compiled right-hand side.
+    request : SolveRequest
+        Method, times, tolerances and stopping rules.
+
+    Returns
+    -------
+    SolverOutput
+        The solution at the requested times.
+
+    Raises
+    ------
+    IntegrationError
+        On blow-up past ``blowup_threshold`` or overflow.
+    """
     options = _jacobian_options(ens, request)
     depths = ens.f.depths
     with np.errstate(over="ignore", invalid="ignore"):
@@ -264,7 +297,25 @@ def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, m
 
 
 def solve_rosenbrock(ens, request: SolveRequest) -> SolverOutput:
-    """The batched RODAS method of :mod:`pathdyn.numerics.rosenbrock` (a step size per member)."""
+    """The batched RODAS method of :mod:`pathdyn.numerics.rosenbrock` (a step size per member).
+
+    Parameters
+    ----------
+    ens : _Ensemble
+        The stacked ensemble and its compiled right-hand side.
+    request : SolveRequest
+        Times, tolerances and stopping rules.
+
+    Returns
+    -------
+    SolverOutput
+        The solution at the requested times.
+
+    Raises
+    ------
+    IntegrationError
+        On blow-up, overflow or a collapsing step size.
+    """
     f = ens.f  # ModeEquations are autonomous: rhs uses only state and parameters
     loss_tol, t_max = request.loss_tol, request.t_max
     y0 = np.ascontiguousarray(ens.y0.reshape(ens.B, ens.n).T)  # (n, B) state-major

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Trajectory", "atomic_write"]
+from pathdyn.jsonio import save_json, to_jsonable
 
-
-def atomic_write(path: str | Path, write) -> None:
-    """Write a file through a temporary sibling and rename, so nothing is left half-written.
-
-    ``write(tmp_path)`` must create ``tmp_path``. ``path == "-"`` is not handled here.
-    """
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp creates 0600; give the file the mode a plain open() would (or keep the old one)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["Trajectory"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +70,15 @@ class Trajectory:
         return tuple(np.shape(self.K)[1:-2])
 
     def summary_rows(self) -> list:
-        """``(name, value)`` rows: shapes, ranges and key numbers (never whole arrays)."""
+        """``(name, value)`` rows: shapes, ranges and key numbers (never whole arrays).
+
+        Returns
+        -------
+        list of tuple of (str, str)
+            Rows ``source``, ``time``, ``K``, ``final loss`` and ``success``, then, where
+            present, ``steps``, ``invariant drift``, ``extras`` and ``wall time``; the text
+            and HTML summaries (``repr``, notebooks) print them.
+        """
         from pathdyn.numerics.data import batch_dims_for
         from pathdyn.numerics.display import array_summary, number
 
@@ -130,14 +115,41 @@ class Trajectory:
     def to_xarray(self, batch_dims=None):
         """This trajectory as an ``xarray.Dataset`` with named dimensions (needs the ``xarray`` extra).
 
-        See :func:`pathdyn.numerics.data.trajectory_to_xarray`.
+        Parameters
+        ----------
+        batch_dims : str or sequence of str, optional
+            Names of the ensemble axes (default ``member`` for one axis).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dimensions ``time``, the ensemble axes, ``pathway`` and ``mode`` (both 1-based);
+            the layout of :func:`pathdyn.numerics.data.trajectory_to_xarray`.
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
         """
         from pathdyn.numerics.data import trajectory_to_xarray
 
         return trajectory_to_xarray(self, batch_dims=batch_dims)
 
     def save_netcdf(self, path, batch_dims=None) -> None:
-        """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra)."""
+        """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``; written atomically.
+        batch_dims : str or sequence of str, optional
+            As for :meth:`to_xarray`.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(batch_dims=batch_dims), path)
@@ -166,36 +178,50 @@ class Trajectory:
         return float(t[min(outside[-1] + 1, t.size - 1)])
 
     def to_json_dict(self) -> dict:
-        """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata."""
+        """Plain-JSON form: ``t``, ``K``, ``loss``, ``success``, ``message`` and metadata.
+
+        Returns
+        -------
+        dict
+            Keys ``t``, ``K``, ``loss`` (nested lists of floats), ``success``, ``message``,
+            ``state_names``, ``stats`` and ``provenance``, plus ``invariant_drift`` and
+            ``step`` when present. NaN and infinities stay floats. ``state`` and ``extras``
+            are not included.
+        """
+        return to_jsonable(self._json_fields())
+
+    def save_json(self, path: str | Path) -> None:
+        """Write :meth:`to_json_dict` atomically (:func:`pathdyn.jsonio.save_json`).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; a pre-existing one is replaced only once the new text is complete.
+
+        Raises
+        ------
+        TypeError
+            If ``stats`` or ``provenance`` hold an object JSON cannot represent; nothing is written.
+        OSError
+            If the file cannot be written; a pre-existing file is unchanged.
+        """
+        # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
+        save_json(path, self._json_fields())
+
+    def _json_fields(self) -> dict:
+        """The fields of :meth:`to_json_dict`, arrays still as arrays."""
         out = {
-            "t": np.asarray(self.t).tolist(),
-            "K": np.asarray(self.K).tolist(),
-            "loss": np.asarray(self.loss).tolist(),
+            "t": np.asarray(self.t),
+            "K": np.asarray(self.K),
+            "loss": np.asarray(self.loss),
             "success": bool(self.success),
             "message": self.message,
             "state_names": list(self.state_names),
-            "stats": _jsonable(self.stats),
-            "provenance": _jsonable(self.provenance),
+            "stats": self.stats,
+            "provenance": self.provenance,
         }
         if self.invariant_drift is not None:
-            out["invariant_drift"] = np.asarray(self.invariant_drift).tolist()
+            out["invariant_drift"] = np.asarray(self.invariant_drift)
         if self.step is not None:
-            out["step"] = np.asarray(self.step).tolist()
+            out["step"] = np.asarray(self.step)
         return out
-
-    def save_json(self, path: str | Path) -> None:
-        """Write :meth:`to_json_dict` atomically."""
-        text = json.dumps(self.to_json_dict())
-        atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

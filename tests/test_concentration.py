@@ -122,13 +122,10 @@ def test_cli_suite_report_has_the_single_case_keys_per_case(tmp_path, monkeypatc
     """A suite's report.json carries "widths", "errors", "slope", "slope_ci" per case."""
     import json
 
-    import pathdyn.validation.sweep as sweep
+    import pathdyn.validation.cases as cases
 
-    tiny = tuple(
-        dict(case, widths=(16, 32), seeds=(0,), t_max=2.0, learning_rate=0.01)
-        for case in sweep.DEFAULT_SUITE[:2]
-    )
-    monkeypatch.setattr(sweep, "QUICK_SUITE", tiny)
+    tiny = tuple(case.replace(widths=(16, 32), seeds=(0,), t_max=2.0, learning_rate=0.01) for case in cases.DEFAULT_SUITE[:2])
+    monkeypatch.setattr(cases, "QUICK_SUITE", tiny)
     out = tmp_path / "suite.json"
     assert main(["validate", "--quick", "--no-progress", "-o", str(out)]) == 0
     document = json.loads(out.read_text())

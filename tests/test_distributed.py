@@ -16,17 +16,18 @@ import time
 import pytest
 
 from pathdyn.errors import ConfigError
+from pathdyn.validation.cases import ValidationCase
 from pathdyn.validation.concentration import measure_concentration
 from pathdyn.validation.distributed import check_cluster_options, task_runner, validate_suite
 
 TINY_CASES = (
-    {"name": "tiny depth 2", "depths": (2, 2), "widths": (8, 16, 32), "seeds": (0, 1), "init": "gaussian",
-     "init_scale": 0.3, "theory": "qp", "learning_rate": 0.01, "t_max": 2.0, "record_points": 20},
-    {"name": "tiny depth 3", "depths": (3, 3), "widths": (8, 16), "seeds": (0, 1), "init": "orthogonal",
-     "init_scale": 0.5, "theory": "two-channel", "learning_rate": 0.01, "t_max": 2.0, "record_points": 20},
+    ValidationCase(name="tiny depth 2", depths=(2, 2), widths=(8, 16, 32), seeds=(0, 1), init="gaussian",
+                   init_scale=0.3, theory="qp", learning_rate=0.01, t_max=2.0, record_points=20),
+    ValidationCase(name="tiny depth 3", depths=(3, 3), widths=(8, 16), seeds=(0, 1), init="orthogonal",
+                   init_scale=0.5, theory="two-channel", learning_rate=0.01, t_max=2.0, record_points=20),
     # the DMFT sweep hands its networks to the same runner
-    {"name": "tiny dmft", "depths": (3, 3), "widths": (8, 16, 32), "seeds": (0, 1), "init": "gaussian",
-     "init_scale": 0.5, "theory": "dmft", "learning_rate": 0.05, "t_max": 1.0, "record_points": 10},
+    ValidationCase(name="tiny dmft", depths=(3, 3), widths=(8, 16, 32), seeds=(0, 1), init="gaussian",
+                   init_scale=0.5, theory="dmft", learning_rate=0.05, t_max=1.0, record_points=10),
 )
 TINY_CONCENTRATION = {"depths": (2, 3), "activations": ("linear", "tanh"), "seeds": (0, 1, 2), "width": 16,
                       "learning_rate": 0.05, "t_max": 3.0}

@@ -168,11 +168,11 @@ def test_bad_input_is_a_config_error(kwargs, match):
         solve_dmft(settings.pop("depths"), settings.pop("singular_values"), **settings)
 
 
-def test_validate_dmft_rejects_orthogonal_and_one_seed():
+def test_validate_dmft_rejects_the_paper_init_and_one_seed():
     from pathdyn.validation.dmft import validate_dmft_width
 
-    with pytest.raises(ConfigError, match="init"):
-        validate_dmft_width((3,), (64, 128), seeds=(0, 1), init="orthogonal")
+    with pytest.raises(ConfigError, match="init: the DMFT model assumes Gaussian or orthogonal"):
+        validate_dmft_width((3,), (64, 128), seeds=(0, 1), init="paper")
     with pytest.raises(ConfigError, match="seeds"):
         validate_dmft_width((3,), (64, 128), seeds=(0,))
 

@@ -23,6 +23,22 @@ def test_integrate_dmft_gradient_descent_writes_t_step_K(tmp_path):
     assert np.all(np.abs(K[-1].sum(axis=0) - [2.0, 1.0]) < 0.05)  # both modes learned
 
 
+def test_integrate_dmft_init_orthogonal_chooses_the_orthogonal_march(tmp_path):
+    from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
+
+    K = {}
+    for init in ("orthogonal", "gaussian"):
+        out = tmp_path / f"{init}.json"
+        assert main(["integrate", "--model", "dmft", "--depths", "3,4", "--singular-values", "2,1", "--init", init,
+                     "--init-scale", "0.7", "--learning-rate", "0.05", "--steps", "60", "-o", str(out)]) == 0
+        data = json.loads(out.read_text())
+        assert data["provenance"]["init"] == init
+        K[init] = np.array(data["K"])
+    direct = solve_orthogonal_dmft((3, 4), [2.0, 1.0], learning_rate=0.05, steps=60, init_scale=0.7)
+    np.testing.assert_allclose(K["orthogonal"], direct.K, rtol=0, atol=1e-14)
+    assert np.max(np.abs(K["orthogonal"] - K["gaussian"])) > 0.01  # the option is not ignored
+
+
 def test_integrate_dmft_flow_close_to_small_step_descent(tmp_path):
     out = tmp_path / "flow.json"
     assert main(["integrate", "--model", "dmft", "--depths", "3", "--singular-values", "2", "--init-scale", "0.5",
@@ -37,7 +53,7 @@ def test_integrate_dmft_flow_close_to_small_step_descent(tmp_path):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["--init", "orthogonal"], "--init"),
+        (["--init", "haar"], "--init"),
         (["--learning-rate", "0.01"], "--learning-rate/--steps"),
         (["--learning-rate", "-1", "--steps", "3"], "--learning-rate"),
         (["--init-scale", "0"], "--init-scale"),

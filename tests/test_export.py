@@ -136,7 +136,7 @@ def test_latex_document_compiles(name, tmp_path):
     arch = ARCHITECTURES[name]
     equations = derive_equations(arch)
     log, numbers = compile_latex(export_equations(equations, "latex"), tmp_path)
-    assert "Overfull \\hbox" not in log, "a line is wider than the page: lower _LINE_BUDGET"
+    assert "Overfull \\hbox" not in log, "a line is wider than the page: lower LINE_BUDGET in pathdyn.theory.document"
     expected = sum(arch.depths) + len(equations.modes.state) + len(equations.modes.invariants)
     assert sorted(int(n) for n in numbers.values()) == list(range(1, expected + 1))
     assert numbers["eq:W-1-1"] == "1"

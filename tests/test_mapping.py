@@ -7,12 +7,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.theory.reduced import derive_qp_equations
 from pathdyn.theory.two_channel import derive_two_channel_equations
-from pathdyn.validation.mapping import (
-    forward_backward_vectors,
-    growth_coefficients,
-    map_initial_state,
-    mode_strengths,
-)
+from pathdyn.validation.mapping import forward_backward_vectors, map_initial_state
 from pathdyn.validation.network import initialize_weights, loss_and_gradients
 from pathdyn.validation.sweep import default_dataset
 
@@ -75,6 +70,18 @@ def _chain_strength_and_growth(values, a, depth, modes):
         out_K.append(f[-1][0, 0])
         out_r.append(sum(np.sum(g[d] ** 2) * np.sum(f[d - 1] ** 2) for d in range(1, depth + 1)))
     return np.array(out_K), np.array(out_r)
+
+
+def mode_strengths(layers, U, V) -> np.ndarray:
+    """``K_alpha = u_alpha^T W_D ... W_1 v_alpha`` for every mode (shape ``(modes,)``)."""
+    f, _ = forward_backward_vectors(layers, U, V)
+    return np.einsum("im,im->m", U, f[-1])
+
+
+def growth_coefficients(layers, U, V) -> np.ndarray:
+    """``r_alpha = sum_{d=1}^{D} |g_d|^2 |f_{d-1}|^2`` (so ``dK/dt = e r`` initially)."""
+    f, g = forward_backward_vectors(layers, U, V)
+    return sum(np.sum(g[d] ** 2, axis=0) * np.sum(f[d - 1] ** 2, axis=0) for d in range(1, len(layers) + 1))
 
 
 @pytest.mark.parametrize("init,depth", [("orthogonal", 3), ("gaussian", 4), ("orthogonal", 2)])

@@ -17,7 +17,7 @@ import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import derive_gradient_flow
-from pathdyn.theory.models import MODELS
+from pathdyn.theory.models import MODELS, models_of_kind
 from pathdyn.theory.modes import input_variance_symbol, mode_symbols
 
 CASES = [(depths, whitened) for depths in ((1, 2), (2, 3)) for whitened in (True, False)]
@@ -97,7 +97,7 @@ def _same(x, y) -> bool:
     return sp.simplify(sp.expand(x - y)) == 0
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", models_of_kind("ode"))  # the DMFT is not a per-mode ODE (tests/test_dmft*.py)
 @pytest.mark.parametrize("depths, whitened", CASES)
 def test_matrix_flow_at_the_aligned_weights_is_the_model(name, depths, whitened):
     equations = MODELS[name].derive(Architecture(depths=depths, whitened=whitened))
@@ -151,7 +151,7 @@ def test_no_import_circle_between_the_models():
 
 
 def test_registry_metadata():
-    assert list(MODELS) == ["layer", "qp", "race", "two-channel"]
+    assert list(MODELS) == ["layer", "qp", "race", "two-channel", "dmft"]
     assert MODELS["qp"].default_mapping((2, 2)) == "exact" and MODELS["qp"].default_mapping((2, 3)) == "growth-matched"
     assert MODELS["two-channel"].is_exact((3, 3), "orthogonal", "projection")
     assert not MODELS["two-channel"].is_exact((3, 3), "gaussian", "projection")

@@ -36,10 +36,10 @@ LOOKUP_METHODS = {"index", "get", "startswith", "endswith"}
 def _names() -> set:
     """Every state and parameter name of every registered model on a few architectures."""
     from pathdyn.theory.architecture import Architecture
-    from pathdyn.theory.models import MODELS
+    from pathdyn.theory.models import MODELS, models_of_kind
 
     names = set()
-    for model in MODELS.values():
+    for model in (MODELS[name] for name in models_of_kind("ode")):  # the DMFT has site equations, no state
         for depths in ((1, 2), (3, 4)):
             for whitened in (True, False):
                 eqs = model.derive(Architecture(depths=depths, whitened=whitened))

@@ -211,9 +211,9 @@ def test_default_suite_targets(index):
     """The full default suite of ``pathdyn validate`` (about 5 CPU minutes in all)."""
     from pathdyn.validation.sweep import DEFAULT_SUITE
 
-    case = dict(DEFAULT_SUITE[index])
-    report = validate_width(case.pop("depths"), case.pop("widths"), **{k: v for k, v in case.items() if k != "name"})
-    if case["targets"]:
+    case = DEFAULT_SUITE[index]
+    report = validate_width(case)
+    if case.targets:
         assert report.passed, report.verdict
     else:  # the known limit: a floor well above the O(eta) floor that does not fall at large width
         assert report.lr_floor is not None, "the O(eta) floor was not measured"

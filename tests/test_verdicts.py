@@ -120,12 +120,12 @@ def test_tiny_real_sweep_is_inconclusive_and_stores_its_evidence():
 
 
 def test_quick_suite_verdicts_say_they_are_indicative(monkeypatch, tmp_path, capsys):
-    import pathdyn.validation.sweep as sweep
+    import pathdyn.validation.cases as cases
     from pathdyn.cli.main import main
 
-    tiny = ({"name": "tiny (quick)", "depths": (2,), "init": "gaussian", "init_scale": 0.3, "theory": "qp",
-             "widths": (16, 24, 32), "seeds": (0, 1), "learning_rate": 0.01, "t_max": 1.0, "targets": {}},)
-    monkeypatch.setattr(sweep, "QUICK_SUITE", tiny)
+    tiny = (cases.ValidationCase(name="tiny (quick)", depths=(2,), init="gaussian", init_scale=0.3, theory="qp",
+                                 widths=(16, 24, 32), seeds=(0, 1), learning_rate=0.01, t_max=1.0),)
+    monkeypatch.setattr(cases, "QUICK_SUITE", tiny)
     out = tmp_path / "quick.json"
     assert main(["validate", "--quick", "-o", str(out), "--no-progress"]) == 0
     assert "verdict: indicative only (--quick" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from pathdyn.theory.models import MODELS, ReducedModel, reduce_to_modes, registe
 from pathdyn.theory.modes import ModeEquations, Parameter, StateVariable
 from pathdyn.theory.reduced import derive_layer_equations
 from pathdyn.theory import two_channel as _two_channel  # noqa: F401  (registers the two-channel model)
+from pathdyn.theory import dmft as _dmft  # noqa: F401  (registers the DMFT model)
 
 __all__ = [
     "Architecture",

@@ -27,6 +27,18 @@ def _is_int(value: Any) -> bool:
 def parse_depths(text: str, argument: str = "--depths") -> tuple[int, ...]:
     """Parse a comma-separated list of depths such as ``"2,3,5"``.
 
+    Parameters
+    ----------
+    text : str
+        The list, e.g. ``"2,3,5"`` (spaces allowed).
+    argument : str
+        The option's name, for the message.
+
+    Returns
+    -------
+    tuple of int
+        The depths as integers.
+
     Raises
     ------
     ArchitectureError
@@ -159,20 +171,43 @@ class Architecture:
         return len(self.depths)
 
     def hidden_width(self, pathway: int, layer: int) -> int | None:
-        """Width after layer ``layer`` (1-based, ``1 <= layer < D_a``) of ``pathway`` (1-based), or None."""
+        """Width after layer ``layer`` (1-based, ``1 <= layer < D_a``) of ``pathway`` (1-based), or None.
+
+        Parameters
+        ----------
+        pathway, layer : int
+            1-based indices.
+
+        Returns
+        -------
+        int or None
+            The width, or ``None`` when the architecture fixes none.
+        """
         if not self._widths:
             return None
         return self._widths[pathway - 1][layer - 1]
 
     def describe(self) -> str:
-        """A one-line human description."""
+        """A one-line human description.
+
+        Returns
+        -------
+        str
+            The description.
+        """
         depths = ",".join(str(d) for d in self.depths)
         dims = f"n_in={self.n_in or 'n_in'}, n_out={self.n_out or 'n_out'}"
         inputs = "whitened" if self.whitened else "general Sigma_x"
         return f"{self.num_pathways} pathway(s), depths {depths}, {dims}, {inputs} inputs"
 
     def to_dict(self) -> dict:
-        """A JSON/TOML-friendly dictionary that :meth:`from_dict` accepts."""
+        """A JSON/TOML-friendly dictionary that :meth:`from_dict` accepts.
+
+        Returns
+        -------
+        dict
+            ``depths``, ``whitened`` and, when set, ``n_in``, ``n_out``, ``hidden_widths``.
+        """
         out: dict[str, Any] = {"depths": list(self.depths), "whitened": self.whitened}
         if self.n_in is not None:
             out["n_in"] = self.n_in
@@ -188,7 +223,25 @@ class Architecture:
     @classmethod
     def coerce(cls, architecture: Any, argument: str = "architecture") -> "Architecture":
         """``architecture`` itself, or one built from a sequence of depths or a string ``"2,3"``
-        (what every function taking an architecture accepts)."""
+        (what every function taking an architecture accepts).
+
+        Parameters
+        ----------
+        architecture : Architecture, sequence of int or str
+            What to convert.
+        argument : str
+            The argument's name, for the message.
+
+        Returns
+        -------
+        Architecture
+            The architecture.
+
+        Raises
+        ------
+        ArchitectureError
+            When ``architecture`` is none of these, or its depths are invalid.
+        """
         if isinstance(architecture, cls):
             return architecture
         if isinstance(architecture, str):
@@ -202,7 +255,20 @@ class Architecture:
 
     @classmethod
     def from_string(cls, depths: str, **kwargs: Any) -> "Architecture":
-        """Build from a comma-separated depth list such as ``"2,3,5"``."""
+        """Build from a comma-separated depth list such as ``"2,3,5"``.
+
+        Parameters
+        ----------
+        depths : str
+            The depths, e.g. ``"2,3,5"``.
+        **kwargs
+            Other fields of :class:`Architecture`.
+
+        Returns
+        -------
+        Architecture
+            The architecture.
+        """
         return cls(depths=parse_depths(depths), **kwargs)
 
     @classmethod
@@ -210,6 +276,24 @@ class Architecture:
         """Build from a mapping with keys ``depths``, ``n_in``, ``n_out``, ``hidden_widths``, ``whitened``.
 
         Unknown keys are reported together with any other problem.
+
+        Parameters
+        ----------
+        data : mapping
+            The keys above.
+        source : str
+            Where the mapping came from, for the message.
+
+        Returns
+        -------
+        Architecture
+            The architecture.
+
+        Raises
+        ------
+        ArchitectureError
+            When ``data`` is not a mapping, has unknown keys or invalid values (all
+            problems in one message).
         """
         if not isinstance(data, Mapping):
             raise ArchitectureError(f"{source}: expected a table of architecture keys, got {type(data).__name__}")
@@ -239,7 +323,24 @@ class Architecture:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Architecture":
-        """Build from a TOML file; keys may sit at top level or under ``[architecture]``."""
+        """Build from a TOML file; keys may sit at top level or under ``[architecture]``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The TOML file.
+
+        Returns
+        -------
+        Architecture
+            The architecture.
+
+        Raises
+        ------
+        ArchitectureError
+            When the file is missing, not UTF-8, not TOML, holds a ``[graph]`` or has
+            invalid keys.
+        """
         try:
             import tomllib
         except ModuleNotFoundError:  # Python 3.10

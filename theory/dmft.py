@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import ReducedModel, register
+from pathdyn.theory.printers import PathdynLatexPrinter, PathdynReprPrinter, PathdynTextPrinter
 
 __all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_to_json", "dmft_to_latex", "dmft_to_text", "export_dmft"]
 
@@ -122,17 +124,43 @@ def derive_dmft_equations(architecture) -> DMFTSiteEquations:
 
 
 def dmft_to_text(equations: DMFTSiteEquations) -> str:
-    """One ``label: lhs = rhs`` line per equation (sympy's string form)."""
+    """One ``label: lhs = rhs`` line per equation (sympy's string form).
+
+    Parameters
+    ----------
+    equations : DMFTSiteEquations
+
+    Returns
+    -------
+    str
+        A comment line, then the equations printed by
+        :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
+    """
+    text = PathdynTextPrinter().doprint
     lines = [f"# DMFT site equations, depths {','.join(map(str, equations.architecture.depths))} "
              "(one mode; step t, time eta*t; sums over s run over 0..t-1)"]
-    lines += [f"{label}: {sp.sstr(eq.lhs)} = {sp.sstr(eq.rhs)}" for label, eq in equations.equations]
+    lines += [f"{label}: {text(eq.lhs)} = {text(eq.rhs)}" for label, eq in equations.equations]
     return "\n".join(lines) + "\n"
 
 
 def dmft_to_latex(equations: DMFTSiteEquations, fragment: bool = False) -> str:
-    """The equations as LaTeX ``align*`` lines (a standalone document unless ``fragment``)."""
+    """The equations as LaTeX ``align*`` lines (a standalone document unless ``fragment``).
+
+    Parameters
+    ----------
+    equations : DMFTSiteEquations
+    fragment : bool
+        ``True`` gives only the ``align*`` environment (it needs ``amsmath``).
+
+    Returns
+    -------
+    str
+        Printed by :class:`~pathdyn.theory.printers.PathdynLatexPrinter` with sympy's
+        own symbol names (``mode_indices`` off: these are site fields, not mode variables).
+    """
+    latex = PathdynLatexPrinter({"mode_indices": False}).doprint
     body = "\\begin{align*}\n" + " \\\\\n".join(
-        f"{sp.latex(eq.lhs)} &= {sp.latex(eq.rhs)} && \\text{{{label}}}" for label, eq in equations.equations
+        f"{latex(eq.lhs)} &= {latex(eq.rhs)} && \\text{{{label}}}" for label, eq in equations.equations
     ) + "\n\\end{align*}\n"
     if fragment:
         return body
@@ -140,19 +168,48 @@ def dmft_to_latex(equations: DMFTSiteEquations, fragment: bool = False) -> str:
 
 
 def dmft_to_json(equations: DMFTSiteEquations) -> str:
-    """``{"model": "dmft", "architecture", "equations": [{"label", "lhs", "rhs"}]}`` with sympy ``srepr`` strings."""
+    """``{"model": "dmft", "architecture", "equations": [{"label", "lhs", "rhs"}]}`` with sympy ``srepr`` strings.
+
+    Parameters
+    ----------
+    equations : DMFTSiteEquations
+
+    Returns
+    -------
+    str
+        Indented JSON; the expressions printed by
+        :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
+    srepr = PathdynReprPrinter().doprint
     data = {
         "model": "dmft",
         "description": "DMFT site equations of one mode (Gaussian hidden layers); step t, time eta*t; "
                        "expressions as sympy srepr",
         "architecture": equations.architecture.to_dict(),
-        "equations": [{"label": label, "lhs": sp.srepr(eq.lhs), "rhs": sp.srepr(eq.rhs)} for label, eq in equations.equations],
+        "equations": [{"label": label, "lhs": srepr(eq.lhs), "rhs": srepr(eq.rhs)} for label, eq in equations.equations],
     }
     return json.dumps(data, indent=1) + "\n"
 
 
 def export_dmft(architecture, format: str = "text", fragment: bool = False) -> str:
-    """Derive and format the DMFT site equations (``format`` text, latex or json)."""
+    """Derive and format the DMFT site equations (``format`` text, latex or json).
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+    format : {"text", "latex", "json"}
+    fragment : bool
+        LaTeX only: the ``align*`` environment without the document.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        For an unknown format.
+    """
     from pathdyn.errors import ConfigError
 
     equations = derive_dmft_equations(architecture)
@@ -163,3 +220,18 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False) -> s
     if format == "json":
         return dmft_to_json(equations)
     raise ConfigError(f"format: unknown {format!r}; choose text, latex or json")
+
+
+def _dmft_is_exact(depths, init, mapping) -> bool:
+    # the Gaussian cavity system and the orthogonal overlap march are both infinite-width limits
+    return init in ("gaussian", "orthogonal")
+
+
+register(ReducedModel(
+    name="dmft",
+    derive=derive_dmft_equations,
+    description="dynamical mean-field theory: the infinite-width mean of K over initial weights",
+    is_exact=_dmft_is_exact,
+    exact_when="Gaussian or orthogonal hidden layers, whitened inputs: the limit of the seed mean",
+    kind="dmft",
+))

@@ -6,6 +6,11 @@ equations (:func:`pathdyn.theory.reduced.derive_qp_equations`) of one architectu
 :func:`export_equations` formats them; :func:`load_equations_json` rebuilds every
 expression of a JSON export with plain sympy.
 
+Every expression is printed by the classes of :mod:`pathdyn.theory.printers` (one per
+format), and a document is assembled from groups of equations selected by their
+:class:`~pathdyn.theory.document.EquationKind`. ``PathdynLatexPrinter`` is importable from
+here as before.
+
 JSON schema (``"format": "pathdyn-equations"``, ``"version": 1``)
 ------------------------------------------------------------------
 ``"architecture"``
@@ -47,15 +52,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.repr import ReprPrinter
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.document import EquationKind, Group, Row, dump_json, json_shape, rebuild_expression, select, token_width
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
 from pathdyn.theory.modes import ModeEquations
+from pathdyn.theory.printers import (
+    PathdynLatexPrinter,
+    PathdynLatexTokenPrinter,
+    PathdynReprPrinter,
+    PathdynTextPrinter,
+)
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
-from pathdyn.theory.safe_parse import parse_srepr
 
 __all__ = [
     "DerivedEquations",
@@ -67,7 +76,6 @@ __all__ = [
     "derived_equations_latex",
     "mode_equations_latex",
     "gradient_flow_latex",
-    "PathdynLatexPrinter",
     "LATEX_OPTIONS",
     "export_equations",
     "load_equations_json",
@@ -84,7 +92,19 @@ ROLES = ("weight", "Sigma_x", "Sigma_yx", "Omega", "dimension", "S", "lambda", "
 
 @dataclass(frozen=True)
 class DerivedEquations:
-    """The matrix gradient flow and the reduced q/p equations of one architecture."""
+    """The matrix gradient flow and the reduced q/p equations of one architecture.
+
+    Attributes
+    ----------
+    architecture : Architecture
+    gradient_flow : GradientFlow
+    modes : ModeEquations
+
+    Raises
+    ------
+    DerivationError
+        If the three disagree on the depths.
+    """
 
     architecture: Architecture
     gradient_flow: GradientFlow
@@ -125,6 +145,12 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
         LaTeX only: the equations without the document.
     **latex_options
         LaTeX only: ``grouped``, ``prod`` and ``label_prefix`` of :func:`equations_to_latex`.
+
+    Returns
+    -------
+    str
+        The export; a graph architecture goes to
+        :func:`pathdyn.theory.graph_export.export_graph_equations`.
 
     Raises
     ------
@@ -179,277 +205,61 @@ def _mode_parts(modes: ModeEquations):
 
 
 # ======================================================================== text
-def _matrix_text(expr) -> str:
-    """sympy-style text of a matrix expression (``.T`` transposes), positive terms first.
-
-    sympy's own ``str`` of a long product negates it (``doit``) to choose parentheses,
-    which takes 0.1-0.4 s per depth-50 equation.
-    """
-    if isinstance(expr, sp.MatrixSymbol):
-        return expr.name
-    if isinstance(expr, sp.Identity):
-        return "I"
-    if isinstance(expr, sp.ZeroMatrix):
-        return "0"
-    if isinstance(expr, sp.Transpose):
-        inner = _matrix_text(expr.arg)
-        return f"{inner}.T" if isinstance(expr.arg, sp.MatrixSymbol) else f"({inner}).T"
-    if isinstance(expr, sp.MatAdd):
-        terms = sorted(expr.args, key=lambda t: _coefficient(t)[0].could_extract_minus_sign())
-        text = ""
-        for i, term in enumerate(terms):
-            coefficient, matrix = _coefficient(term)
-            negative = coefficient.could_extract_minus_sign()
-            magnitude = -coefficient if negative else coefficient
-            body = _matrix_text(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix))
-            text += ("-" if negative else "") + body if i == 0 else (" - " if negative else " + ") + body
-        return text
-    if isinstance(expr, sp.MatMul):
-        coefficient, matrix = _coefficient(expr)
-        factors = matrix.args if isinstance(matrix, sp.MatMul) else (matrix,)
-        parts = [f"({_matrix_text(f)})" if isinstance(f, sp.MatAdd) else _matrix_text(f) for f in factors]
-        prefix = "" if coefficient == 1 else ("-" if coefficient == -1 else f"{sp.sstr(coefficient)}*")
-        return prefix + "*".join(parts)
-    raise DerivationError(f"no text form for the matrix expression {expr} ({type(expr).__name__})")
+def _text_sections(equations: DerivedEquations) -> dict:
+    """The lines of the text export after its header, by :class:`EquationKind`."""
+    flow, modes = equations.gradient_flow, equations.modes
+    text = PathdynTextPrinter().doprint
+    sections = {
+        EquationKind.DEFINITIONS: [f"Omega = {text(flow.omega_definition)}", f"dL/dOmega = {text(flow.omega_gradient)}"],
+        EquationKind.GRADIENT_FLOW: [
+            "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a; .T: transpose)",
+            *(f"d{w.name}/dt = {text(rhs)}" for _, _, w, rhs in flow.equations()),
+        ],
+    }
+    if modes.input_variance is None:
+        reduced_heading = ["# reduced q/p equations of one mode with singular value S (tau = 1)"]
+    else:
+        reduced_heading = [
+            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
+            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {text(modes.error)}; learning ends at sum_a K_a = S/lambda",
+        ]
+    sections[EquationKind.STRENGTHS] = reduced_heading + [f"K_{a} = {text(k)}" for a, k in enumerate(modes.strengths, start=1)]
+    sections[EquationKind.REDUCED] = [f"d{text(x)}/dt = {text(f)}" for x, f in zip(modes.state, modes.rhs)]
+    conserved = PathdynTextPrinter({"order": "rev-lex"}).doprint
+    sections[EquationKind.CONSERVED] = ["# conserved quantities (zero time derivative, verified)"] + [
+        f"d/dt ({conserved(inv.expr)}) = 0" for inv in modes.invariants]
+    return sections
 
 
 def equations_to_text(equations: DerivedEquations) -> str:
-    """Plain-text equations in sympy's notation (``.T`` is the transpose)."""
-    arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
+    """Plain-text equations in sympy's notation (``.T`` is the transpose).
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+
+    Returns
+    -------
+    str
+        A comment header, then the definitions, the gradient flow, the mode strengths,
+        the reduced equations and the conserved quantities (in :class:`EquationKind`
+        order), printed by :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
+    """
+    arch = equations.architecture
     lines = [
         f"# pathdyn equations: {arch.describe()}",
         "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
         "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)"
         + (", Sigma_x = I (whitened)" if arch.whitened else ""),
-        f"Omega = {_matrix_text(flow.omega_definition)}",
-        f"dL/dOmega = {_matrix_text(flow.omega_gradient)}",
-        "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a; .T: transpose)",
     ]
-    for a, d, w, rhs in flow.equations():
-        lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
-    if modes.input_variance is None:
-        lines.append("# reduced q/p equations of one mode with singular value S (tau = 1)")
-    else:
-        lines += [
-            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
-            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
-            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {modes.error}; learning ends at sum_a K_a = S/lambda",
-        ]
-    for a, k in enumerate(modes.strengths, start=1):
-        lines.append(f"K_{a} = {k}")
-    for x, f in zip(modes.state, modes.rhs):
-        lines.append(f"d{x}/dt = {f}")
-    lines.append("# conserved quantities (zero time derivative, verified)")
-    for inv in modes.invariants:
-        lines.append(f"d/dt ({sp.sstr(inv.expr, order='rev-lex')}) = 0")
+    sections = _text_sections(equations)
+    for kind in EquationKind:
+        lines += sections[kind]
     return "\n".join(lines) + "\n"
 
 
 # ======================================================================= LaTeX
-_WEIGHT = re.compile(r"W_(\d+)_(\d+)$")
-# Estimated rendered width of one line, in characters of a plain math token; the
-# tests compile depth-13 and depth-50 documents and check that no line overflows.
-_LINE_BUDGET = 74
-#: Products of at least this many consecutive layers are written with \prod when asked.
-PROD_MIN_FACTORS = 3
-
-
-def _symbol_latex(name: str) -> str:
-    match = _WEIGHT.match(name)
-    if match:
-        return f"W_{{{match.group(1)}}}^{{({match.group(2)})}}"
-    return {"Sigma_yx": r"\Sigma^{yx}", "Sigma_x": r"\Sigma^{x}", "Omega": r"\Omega"}.get(name, sp.latex(sp.Symbol(name)))
-
-
-def _coefficient(expr):
-    """Split a matrix term into (scalar coefficient, matrix part)."""
-    if isinstance(expr, sp.MatMul):
-        scalars = [a for a in expr.args if not a.is_Matrix]
-        matrices = [a for a in expr.args if a.is_Matrix]
-        coefficient = sp.Mul(*scalars)
-        if not matrices:
-            return coefficient, None
-        return coefficient, (matrices[0] if len(matrices) == 1 else sp.MatMul(*matrices))
-    return sp.Integer(1), expr
-
-
-def _weight_layer(factor):
-    """``(pathway, layer)`` of a weight ``W_a_d``, or None."""
-    if isinstance(factor, sp.MatrixSymbol):
-        match = _WEIGHT.match(factor.name)
-        if match:
-            return int(match.group(1)), int(match.group(2))
-    return None
-
-
-def _product_runs(factors) -> list:
-    """Split matrix factors into runs ``W_a^{(d)} W_a^{(d-1)} ...`` of one pathway with falling layers."""
-    runs = []
-    for factor in factors:
-        key = _weight_layer(factor)
-        previous = _weight_layer(runs[-1][-1]) if runs else None
-        if key and previous and key[0] == previous[0] and key[1] == previous[1] - 1:
-            runs[-1].append(factor)
-        else:
-            runs.append([factor])
-    return runs
-
-
-def _prod_token(run) -> str:
-    r"""``\prod_{k=i}^{j} W_a^{(k)}`` for the ordered product ``W_a^{(j)} ... W_a^{(i)}``."""
-    pathway, high = _weight_layer(run[0])
-    low = _weight_layer(run[-1])[1]
-    return rf"\prod_{{k={low}}}^{{{high}}} W_{{{pathway}}}^{{(k)}}"
-
-
-def _matrix_tokens(expr, prod: bool = False) -> list:
-    r"""LaTeX tokens of a matrix expression; a line may break between tokens.
-
-    With ``prod`` a run of at least :data:`PROD_MIN_FACTORS` consecutive layers of one
-    pathway is written ``\prod_{k=i}^{j} W_a^{(k)}`` (ordered, highest layer on the left).
-    """
-    if isinstance(expr, sp.MatrixSymbol):
-        return [_symbol_latex(expr.name)]
-    if isinstance(expr, sp.Identity):
-        return ["I"]
-    if isinstance(expr, sp.ZeroMatrix):
-        return ["0"]
-    if isinstance(expr, sp.Transpose):
-        arg = expr.arg
-        if isinstance(arg, sp.MatrixSymbol):
-            return [f"{{{_symbol_latex(arg.name)}}}^{{\\top}}"]
-        inner = _matrix_tokens(arg, prod)
-        if len(inner) == 1 and inner[0].startswith(r"\prod"):  # \bigl( is too small for the limits of \prod
-            return [rf"\left({inner[0]}\right)^{{\top}}"]
-        if len(inner) == 1 and not isinstance(arg, sp.MatAdd):
-            return [rf"\bigl({inner[0]}\bigr)^{{\top}}"]
-        inner[0] = r"\bigl(" + inner[0]
-        inner[-1] = inner[-1] + r"\bigr)^{\top}"
-        return inner
-    if isinstance(expr, sp.MatAdd):
-        return _sum_tokens(expr, prod)
-    if isinstance(expr, sp.MatMul):
-        coefficient, matrix = _coefficient(expr)
-        tokens = []
-        if coefficient != 1:
-            tokens.append("-" if coefficient == -1 else sp.latex(coefficient))
-        factors = matrix.args if isinstance(matrix, sp.MatMul) else (matrix,)
-        runs = _product_runs(factors) if prod else [[f] for f in factors]
-        for run in runs:
-            if len(run) >= PROD_MIN_FACTORS:
-                tokens.append(_prod_token(run))
-                continue
-            for factor in run:
-                if isinstance(factor, sp.MatAdd):
-                    tokens.append(r"\bigl[" + " ".join(_sum_tokens(factor, prod)) + r"\bigr]")
-                else:
-                    tokens += _matrix_tokens(factor, prod)
-        return tokens
-    raise DerivationError(f"no LaTeX form for the matrix expression {expr} ({type(expr).__name__})")
-
-
-def _sum_tokens(expr, prod: bool = False) -> list:
-    """Tokens of a sum, positive terms first (``Sigma^{yx} - Omega``, not ``-Omega + Sigma^{yx}``)."""
-    terms = sorted(expr.args, key=lambda t: _coefficient(t)[0].could_extract_minus_sign())
-    tokens = []
-    for i, term in enumerate(terms):
-        coefficient, matrix = _coefficient(term)
-        negative = coefficient.could_extract_minus_sign()
-        magnitude = -coefficient if negative else coefficient
-        body = _matrix_tokens(matrix if magnitude == 1 else sp.MatMul(magnitude, matrix), prod)
-        sign = "- " if negative else ("+ " if i else "")
-        body[0] = sign + body[0]
-        tokens += body
-    return tokens
-
-
-def _width(token: str) -> float:
-    """Rough rendered width of a token (sub/superscripts count less)."""
-    text = re.sub(r"\\(bigl|bigr|left|right|top|quad)", "", token)
-    text = re.sub(r"\\[A-Za-z]+", "x", text)
-    scripts = len(re.findall(r"[_^]\{[^{}]*\}", text))
-    plain = re.sub(r"[_^]\{[^{}]*\}", "", text)
-    plain = re.sub(r"[{}\s]", "", plain)
-    return len(plain) + 0.45 * sum(len(s) for s in re.findall(r"[_^]\{([^{}]*)\}", text)) + 0.2 * scripts
-
-
-def _break_lines(tokens, budget: float = _LINE_BUDGET) -> list:
-    lines, current, width = [], [], 0.0
-    for token in tokens:
-        w = _width(token) + 0.5
-        if current and width + w > budget:
-            lines.append(" ".join(current))
-            current, width = [], 0.0
-        current.append(token)
-        width += w
-    if current:
-        lines.append(" ".join(current))
-    return lines
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One equation ``lhs = tokens``; numbered (and labelled) when ``label`` is given."""
-
-    lhs: str
-    tokens: tuple
-    label: str | None = None
-    lhs_width: float | None = None
-
-    def lines(self, label_prefix: str = "", numbered: bool = True) -> list:
-        r"""The ``align`` lines of this equation: ``\notag`` on continuations, the label on the last."""
-        budget = _LINE_BUDGET - (self.lhs_width if self.lhs_width is not None else _width(self.lhs))
-        broken = _break_lines(self.tokens, budget=max(budget, 20))
-        body = [f"  {self.lhs} &= {broken[0]}"] + [rf"  &\quad {line}" for line in broken[1:]]
-        if self.label and numbered:
-            return [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{eq:{label_prefix}{self.label}}}"]
-        return body
-
-
-@dataclass(frozen=True)
-class _Group:
-    """Related equations that share one ``align`` environment."""
-
-    comment: str
-    rows: tuple
-
-    def render(self, label_prefix: str = "") -> str:
-        numbered = any(row.label for row in self.rows)
-        env = "align" if numbered else "align*"
-        lines = [line for row in self.rows for line in row.lines(label_prefix)]
-        return f"% {self.comment}\n\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
-
-
-class PathdynLatexPrinter(LatexPrinter):
-    r"""sympy's LaTeX printer with the paper's indices: pathway ``a`` and mode ``alpha`` on every mode variable.
-
-    ``q_1`` prints as ``q_{1\alpha}``, ``s_1_2`` (layer 2 of pathway 1) as
-    ``s_{1\alpha}^{(2)}``, ``S`` as ``S_{\alpha}`` and ``lambda`` as ``\lambda_{\alpha}``, like
-    ``K_{1\alpha}``; other symbols as sympy prints them.
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> PathdynLatexPrinter().doprint(sp.Symbol("p_2") * sp.Symbol("q_2")**2 - sp.Symbol("S"))
-    '- S_{\\alpha} + p_{2\\alpha} q_{2\\alpha}^{2}'
-    """
-
-    _INDEXED = re.compile(r"([A-Za-z]+)((?:_\d+)+)$")
-    #: Parameters of one mode: its singular value and (general inputs) its input variance.
-    _PER_MODE = {"S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}
-
-    def _print_Symbol(self, expr, style="plain"):
-        name = expr.name
-        if name in self._PER_MODE:
-            return self._PER_MODE[name]
-        match = self._INDEXED.match(name)
-        if not match:
-            return super()._print_Symbol(expr, style=style)
-        letter, indices = match.group(1), match.group(2).strip("_").split("_")
-        if letter == "s" and len(indices) == 2:
-            return rf"s_{{{indices[0]}\alpha}}^{{({indices[1]})}}"
-        return rf"{letter}_{{{','.join(indices)}\alpha}}"
-
 
 def _scalar_latex(expr, order=None) -> str:
     return PathdynLatexPrinter({"order": order} if order else {}).doprint(expr)
@@ -469,30 +279,33 @@ def _error_tokens(modes: ModeEquations) -> list:
 def _definition_rows(flow: GradientFlow, prod: bool) -> list:
     arch = flow.architecture
     loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    rows = [_Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
+    rows = [Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
                        r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))]
+    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
     omega_tokens = []
     for i, ws in enumerate(flow.weights):
-        term = _matrix_tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)), prod)
+        term = tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)))
         if i:
             term[0] = "+ " + term[0]
         omega_tokens += term
-    rows.append(_Row(r"\Omega", tuple(omega_tokens)))
-    rows.append(_Row(r"\frac{\partial L}{\partial \Omega}", tuple(_matrix_tokens(flow.omega_gradient, prod))))
+    rows.append(Row(r"\Omega", tuple(omega_tokens)))
+    rows.append(Row(r"\frac{\partial L}{\partial \Omega}", tuple(tokens(flow.omega_gradient))))
     return rows
 
 
 def _flow_rows(flow: GradientFlow, prod: bool) -> list:
     """``(pathway, layer, row)`` of every gradient-flow equation."""
-    lhs_width = _width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
-    return [(a, d, _Row(rf"\tau \frac{{d {_symbol_latex(w.name)}}}{{dt}}", tuple(_matrix_tokens(rhs, prod)),
+    lhs_width = token_width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
+    weight = PathdynLatexPrinter().doprint
+    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
+    return [(a, d, Row(rf"\tau \frac{{d {weight(w)}}}{{dt}}", tuple(tokens(rhs)),
                         label=f"W-{a}-{d}", lhs_width=lhs_width))
             for a, d, w, rhs in flow.equations()]
 
 
 def _mode_rows(modes: ModeEquations) -> tuple:
     """Rows of the mode strengths, the reduced equations and the conserved quantities."""
-    strengths = [_Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
+    strengths = [Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
     error_tokens = _error_tokens(modes)
     bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
     reduced = []
@@ -501,34 +314,35 @@ def _mode_rows(modes: ModeEquations) -> tuple:
         if isinstance(prefactor, sp.Add):  # a sum times the error needs its own parentheses
             factor = rf"\left({factor}\right)"
         tokens = error_tokens if prefactor == 1 else [factor, *bracketed]
-        reduced.append((a, letter, _Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", tuple(tokens), label=f"{letter}-{a}")))
-    conserved = [(inv.pathway, _Row(rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ("0",),
+        reduced.append((a, letter, Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", tuple(tokens), label=f"{letter}-{a}")))
+    conserved = [(inv.pathway, Row(rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ("0",),
                                     label=f"conserved-{inv.pathway}")) for inv in modes.invariants]
     return strengths, reduced, conserved
 
 
 def _equation_groups(equations: DerivedEquations, grouped: bool = True, prod: bool = False) -> list:
-    """Every equation, in order, as :class:`_Group` objects (one equation each unless ``grouped``)."""
+    """Every equation, in order, as :class:`~pathdyn.theory.document.Group` objects (one equation each unless ``grouped``)."""
     definitions = _definition_rows(equations.gradient_flow, prod)
     flow = _flow_rows(equations.gradient_flow, prod)
     strengths, reduced, conserved = _mode_rows(equations.modes)
+    K = EquationKind
     if not grouped:
-        groups = [_Group(name, (row,)) for name, row in zip(
+        groups = [Group(name, K.DEFINITIONS, (row,)) for name, row in zip(
             ("loss", "network map", "gradient with respect to Omega (sympy)"), definitions)]
-        groups += [_Group(f"gradient flow, pathway {a}, layer {d}", (row,)) for a, d, row in flow]
-        groups += [_Group(f"mode strength of pathway {a}", (row,)) for a, row in enumerate(strengths, start=1)]
-        groups += [_Group(f"reduced equation, pathway {a}, {letter}", (row,)) for a, letter, row in reduced]
-        groups += [_Group(f"conserved quantity, pathway {a}", (row,)) for a, row in conserved]
+        groups += [Group(f"gradient flow, pathway {a}, layer {d}", K.GRADIENT_FLOW, (row,)) for a, d, row in flow]
+        groups += [Group(f"mode strength of pathway {a}", K.STRENGTHS, (row,)) for a, row in enumerate(strengths, start=1)]
+        groups += [Group(f"reduced equation, pathway {a}, {letter}", K.REDUCED, (row,)) for a, letter, row in reduced]
+        groups += [Group(f"conserved quantity, pathway {a}", K.CONSERVED, (row,)) for a, row in conserved]
         return groups
-    groups = [_Group("loss, network map and its gradient (sympy)", tuple(definitions))]
+    groups = [Group("loss, network map and its gradient (sympy)", K.DEFINITIONS, tuple(definitions))]
     for a, depth in enumerate(equations.architecture.depths, start=1):
         rows = tuple(row for b, _, row in flow if b == a)
-        groups.append(_Group(f"gradient flow, pathway {a}, layers 1-{depth}" if depth > 1 else
-                             f"gradient flow, pathway {a}, layer 1", rows))
-    groups.append(_Group("mode strengths", tuple(strengths)))
-    groups.append(_Group("reduced equations of one mode", tuple(row for _, _, row in reduced)))
+        layers = f"layers 1-{depth}" if depth > 1 else "layer 1"
+        groups.append(Group(f"gradient flow, pathway {a}, {layers}", K.GRADIENT_FLOW, rows))
+    groups.append(Group("mode strengths", K.STRENGTHS, tuple(strengths)))
+    groups.append(Group("reduced equations of one mode", K.REDUCED, tuple(row for _, _, row in reduced)))
     if conserved:
-        groups.append(_Group("conserved quantities", tuple(row for _, row in conserved)))
+        groups.append(Group("conserved quantities", K.CONSERVED, tuple(row for _, row in conserved)))
     return groups
 
 
@@ -598,18 +412,16 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, g
     prefix = _check_label_prefix(label_prefix)
     arch = equations.architecture
     groups = _equation_groups(equations, grouped=grouped, prod=prod)
-    rendered = [(g.comment, g.render(prefix)) for g in groups]
     if fragment:
         head = "% pathdyn equations (needs amsmath): " + arch.describe() + "\n"
         if prod:
             head += f"% ordered products: ${PROD_NOTE}$\n"
-        return head + "\n".join(block for _, block in rendered) + "\n"
+        return head + "\n".join(g.render(prefix) for g in groups) + "\n"
+
+    def blocks(*kinds) -> list:
+        return [g.render(prefix) for g in select(groups, *kinds)]
+
     depths = ", ".join(str(d) for d in arch.depths)
-    is_flow = [c.startswith("gradient flow") for c, _ in rendered]
-    first_flow = is_flow.index(True)
-    definition_blocks = [b for (_, b), f in zip(rendered[:first_flow], is_flow) if not f]
-    layer_blocks = [b for b, f in zip((b for _, b in rendered), is_flow) if f]
-    rest = [b for (_, b), f in zip(rendered, is_flow) if not f][len(definition_blocks):]
     inputs = r"whitened inputs, $\Sigma^{x} = I$" if arch.whitened else r"general input correlation $\Sigma^{x}$"
     n_in = arch.n_in if arch.n_in is not None else r"n_{\mathrm{in}}"
     n_out = arch.n_out if arch.n_out is not None else r"n_{\mathrm{out}}"
@@ -625,14 +437,14 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, g
         *([rf"Products of layers are ordered, the highest layer on the left: ${PROD_NOTE}$."] if prod else []),
         r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
         r"Every equation below was derived by sympy from the loss.",
-        *definition_blocks,
+        *blocks(EquationKind.DEFINITIONS),
         r"\subsection*{Gradient flow, $\tau\, dW_a^{(d)}/dt = -\partial L / \partial W_a^{(d)}$}",
-        *layer_blocks,
+        *blocks(EquationKind.GRADIENT_FLOW),
         r"\subsection*{Reduced equations of one mode}",
         r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
         r"layers carry the strength $q_{a\alpha}$ and the last one $p_{a\alpha}$; the mode strength is $K_{a\alpha}$.",
         *_general_inputs_prose(equations.modes),
-        *rest,
+        *blocks(EquationKind.STRENGTHS, EquationKind.REDUCED, EquationKind.CONSERVED),
         r"\end{document}",
     ]
     return "\n".join(document) + "\n"
@@ -649,54 +461,75 @@ def mode_equations_latex(modes: ModeEquations) -> str:
 
     Equations that are a multiple of the mode error ``S_alpha - sum_b K_{b alpha}`` are
     written that way; others (e.g. the two-channel model) as sympy gives them.
+
+    Parameters
+    ----------
+    modes : ModeEquations
+
+    Returns
+    -------
+    str
+        ``$$\\begin{aligned} ... \\end{aligned}$$``.
     """
-    strengths = [_Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
+    strengths = [Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
     try:
         _, reduced, conserved = _mode_rows(modes)
         rows = strengths + [row for _, _, row in reduced] + [row for _, row in conserved]
     except DerivationError:
-        rows = strengths + [_Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", (_scalar_latex(f),))
+        rows = strengths + [Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", (_scalar_latex(f),))
                             for x, f in zip(modes.state, modes.rhs)]
     return _aligned(rows)
 
 
 def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
-    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter)."""
+    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter).
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    prod : bool
+        Write products of three or more consecutive layers with ``\prod``.
+
+    Returns
+    -------
+    str
+    """
     return _aligned(_definition_rows(flow, prod) + [row for _, _, row in _flow_rows(flow, prod)])
 
 
 def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> str:
-    r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``."""
+    r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+    prod : bool
+        Write products of three or more consecutive layers with ``\prod``.
+
+    Returns
+    -------
+    str
+    """
     rows = [row for group in _equation_groups(equations, grouped=True, prod=prod) for row in group.rows]
     return _aligned(rows)
 
 
 # ======================================================================== JSON
-class _CachedReprPrinter(ReprPrinter):
-    """sympy's ``srepr``, memoised per sub-expression (the weights repeat thousands of times)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cache: dict = {}
-
-    def _print(self, expr, **kwargs) -> str:
-        if kwargs or not isinstance(expr, sp.Basic):
-            return super()._print(expr, **kwargs)
-        try:
-            return self._cache[expr]
-        except KeyError:
-            text = self._cache[expr] = super()._print(expr)
-            return text
-
-
-def _shape(shape) -> list:
-    return [int(n) if getattr(n, "is_Integer", False) or isinstance(n, int) else str(n) for n in shape]
-
-
 def equations_to_json(equations: DerivedEquations) -> str:
-    """The equations as JSON (schema in the module docstring), expressions as ``srepr``."""
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+
+    Returns
+    -------
+    str
+        One top-level key per line, one list entry per line; expressions printed by
+        :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
     arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
-    srepr = _CachedReprPrinter().doprint
+    srepr = PathdynReprPrinter().doprint
     symbols = []
     dimension_owner = {}
     for a, ws in enumerate(flow.weights, start=1):
@@ -706,12 +539,12 @@ def equations_to_json(equations: DerivedEquations) -> str:
         a, d = dimension_owner.get(dim.name, (None, None))
         symbols.append({"name": dim.name, "role": "dimension", "pathway": a, "layer": d, "shape": None})
     for a, d, w, _ in flow.equations():
-        symbols.append({"name": w.name, "role": "weight", "pathway": a, "layer": d, "shape": _shape(w.shape)})
+        symbols.append({"name": w.name, "role": "weight", "pathway": a, "layer": d, "shape": json_shape(w.shape)})
     if not arch.whitened:
         symbols.append({"name": "Sigma_x", "role": "Sigma_x", "pathway": None, "layer": None,
-                        "shape": _shape(flow.sigma_x.shape)})
+                        "shape": json_shape(flow.sigma_x.shape)})
     for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
-        symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": _shape(matrix.shape)})
+        symbols.append({"name": matrix.name, "role": role, "pathway": None, "layer": None, "shape": json_shape(matrix.shape)})
     symbols.append({"name": str(modes.S), "role": "S", "pathway": None, "layer": None, "shape": None})
     if modes.input_variance is not None:
         symbols.append({"name": str(modes.input_variance), "role": "lambda", "pathway": None, "layer": None, "shape": None})
@@ -738,19 +571,7 @@ def equations_to_json(equations: DerivedEquations) -> str:
         "strengths": [{"pathway": a, "expr": srepr(k)} for a, k in enumerate(modes.strengths, start=1)],
         "conserved": [{"pathway": inv.pathway, "expr": srepr(inv.expr)} for inv in modes.invariants],
     }
-    return _dump(data)
-
-
-def _dump(data: dict) -> str:
-    """JSON with one top-level key per line and one list entry per line."""
-    lines = []
-    for key, value in data.items():
-        if isinstance(value, list) and value:
-            items = ",\n".join("  " + json.dumps(item) for item in value)
-            lines.append(f" {json.dumps(key)}: [\n{items}\n ]")
-        else:
-            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    return dump_json(data)
 
 
 @dataclass(frozen=True)
@@ -785,7 +606,28 @@ class LoadedEquations:
     conserved: tuple
 
     def rhs_of(self, pathway: int, layer: int, expand: bool = False):
-        """The gradient-flow right-hand side; ``expand=True`` substitutes the definitions."""
+        """The gradient-flow right-hand side of one layer, as loaded.
+
+        Parameters
+        ----------
+        pathway : int
+            Pathway ``a`` (1-based).
+        layer : int
+            Layer ``d`` of that pathway (1-based).
+        expand : bool
+            ``True`` substitutes the definitions (the named sub-expressions of the export)
+            into the right-hand side.
+
+        Returns
+        -------
+        sympy.Expr
+            ``tau dW_a^{(d)}/dt`` as a sympy matrix expression.
+
+        Raises
+        ------
+        ConfigError
+            If the export has no equation for ``(pathway, layer)``.
+        """
         try:
             rhs = self.gradient_flow[(pathway, layer)]
         except KeyError:
@@ -793,11 +635,6 @@ class LoadedEquations:
         if expand:
             rhs = rhs.xreplace({self.symbols[name]: expr for name, expr in self.definitions.items() if name in self.symbols})
         return rhs
-
-
-def _rebuild(text: str, where: str):
-    """The expression of one ``srepr`` entry, parsed without running code (:mod:`pathdyn.theory.safe_parse`)."""
-    return parse_srepr(text, where=f"equations JSON: {where}")
 
 
 def load_equations_json(source) -> LoadedEquations:
@@ -857,13 +694,13 @@ def load_equations_json(source) -> LoadedEquations:
 
 
 def _rebuild_all(data: dict, arch: Architecture) -> LoadedEquations:
-    definitions = {e["name"]: _rebuild(e["expr"], f"definition {e['name']}") for e in data.get("definitions", [])}
-    flow = {(e["pathway"], e["layer"]): _rebuild(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]")
+    definitions = {e["name"]: rebuild_expression(e["expr"], f"definition {e['name']}") for e in data.get("definitions", [])}
+    flow = {(e["pathway"], e["layer"]): rebuild_expression(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]")
             for e in data["gradient_flow"]}
-    modes = {(e["pathway"], e["variable"]): _rebuild(e["rhs"], f"modes[{e['pathway']},{e['variable']}]")
+    modes = {(e["pathway"], e["variable"]): rebuild_expression(e["rhs"], f"modes[{e['pathway']},{e['variable']}]")
              for e in data["modes"]}
-    strengths = {e["pathway"]: _rebuild(e["expr"], f"strengths[{e['pathway']}]") for e in data.get("strengths", [])}
-    conserved = tuple((e["pathway"], _rebuild(e["expr"], f"conserved[{e['pathway']}]")) for e in data["conserved"])
+    strengths = {e["pathway"]: rebuild_expression(e["expr"], f"strengths[{e['pathway']}]") for e in data.get("strengths", [])}
+    conserved = tuple((e["pathway"], rebuild_expression(e["expr"], f"conserved[{e['pathway']}]")) for e in data["conserved"])
     symbols = {}
     for expr in (*definitions.values(), *flow.values(), *modes.values(), *strengths.values(), *(c for _, c in conserved)):
         for atom in expr.atoms(sp.Symbol, sp.MatrixSymbol):

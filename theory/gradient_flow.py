@@ -20,8 +20,8 @@ gradient of the numeric loss:
     ``W_a^d`` are held as opaque matrix symbols ``A``, ``B`` so that sympy
     differentiates ``tr(G^T A X B)`` with respect to ``X`` (once per case: with or
     without ``A`` and ``B``) and the result is instantiated by substitution. Plain
-    sympy differentiation of a depth-50 product takes about 0.35 s per layer; this
-    route takes about 0.4 ms per layer (8 pathways of depth 50 in 0.1-0.2 s).
+    sympy differentiation of a depth-50 product is about a thousand times slower per
+    layer than this route (``benchmarks/bench_derive.py`` prints derivation times).
 ``method="direct"``
     sympy differentiates the whole loss, with ``Omega`` written out as the sum of
     weight products, with respect to each weight. Exact but slow beyond depth ~5;
@@ -57,12 +57,36 @@ _METHODS = ("chain", "direct")
 
 
 def dimension_symbol(name: str) -> sp.Symbol:
-    """A symbolic matrix dimension (positive integer), e.g. ``n_in`` or ``N_1_2``."""
+    """A symbolic matrix dimension (positive integer), e.g. ``n_in`` or ``N_1_2``.
+
+    Parameters
+    ----------
+    name : str
+        The symbol's name.
+
+    Returns
+    -------
+    sympy.Symbol
+        A positive integer symbol.
+    """
     return sp.Symbol(name, positive=True, integer=True)
 
 
 def weight_symbol(pathway: int, layer: int, rows, cols) -> sp.MatrixSymbol:
-    """``W_a^d`` (both 1-based) as the matrix symbol ``W_{a}_{d}`` of shape ``rows x cols``."""
+    """``W_a^d`` (both 1-based) as the matrix symbol ``W_{a}_{d}`` of shape ``rows x cols``.
+
+    Parameters
+    ----------
+    pathway, layer : int
+        1-based indices.
+    rows, cols : int or sympy.Symbol
+        The shape.
+
+    Returns
+    -------
+    sympy.MatrixSymbol
+        The weight.
+    """
     return sp.MatrixSymbol(f"W_{pathway}_{layer}", rows, cols)
 
 
@@ -152,12 +176,36 @@ class GradientFlow:
         return self.architecture.whitened
 
     def weight(self, pathway: int, layer: int) -> sp.MatrixSymbol:
-        """``W_a^d`` (1-based)."""
+        """``W_a^d`` (1-based).
+
+        Parameters
+        ----------
+        pathway, layer : int
+            1-based indices.
+
+        Returns
+        -------
+        sympy.MatrixSymbol
+            The weight.
+        """
         self._check_index(pathway, layer)
         return self.weights[pathway - 1][layer - 1]
 
     def rhs_of(self, pathway: int, layer: int, expand: bool = False):
-        """``-dL/dW_a^d``; with ``expand=True`` ``Omega`` is written out in the weights."""
+        """``-dL/dW_a^d``; with ``expand=True`` ``Omega`` is written out in the weights.
+
+        Parameters
+        ----------
+        pathway, layer : int
+            1-based indices.
+        expand : bool
+            Write ``Omega`` out as the sum of the weight products.
+
+        Returns
+        -------
+        sympy.MatrixExpr
+            The right-hand side of ``dW_a^d/dt``.
+        """
         self._check_index(pathway, layer)
         rhs = self.rhs[pathway - 1][layer - 1]
         return rhs.xreplace({self.omega: self.omega_definition}) if expand else rhs
@@ -168,7 +216,13 @@ class GradientFlow:
         return self.loss.xreplace({self.omega: self.omega_definition})
 
     def equations(self):
-        """Iterate ``(pathway, layer, W_a^d, rhs)`` in pathway-then-layer order."""
+        """Iterate ``(pathway, layer, W_a^d, rhs)`` in pathway-then-layer order.
+
+        Yields
+        ------
+        tuple
+            ``(pathway, layer, W_a^d, rhs)``.
+        """
         for a, (ws, rs) in enumerate(zip(self.weights, self.rhs), start=1):
             for d, (w, r) in enumerate(zip(ws, rs), start=1):
                 yield a, d, w, r

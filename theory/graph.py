@@ -262,17 +262,63 @@ class GraphArchitecture:
         return tuple(len(p) for p in self._paths)
 
     def in_edges(self, node: str) -> tuple:
+        """The edges ``(u, node)`` into ``node``, in edge order.
+
+        Parameters
+        ----------
+        node : str
+            A node's name.
+
+        Returns
+        -------
+        tuple of (str, str)
+            The edges.
+        """
         return tuple(e for e in self.edges if e[1] == node)
 
     def out_edges(self, node: str) -> tuple:
+        """The edges ``(node, v)`` out of ``node``, in edge order.
+
+        Parameters
+        ----------
+        node : str
+            A node's name.
+
+        Returns
+        -------
+        tuple of (str, str)
+            The edges.
+        """
         return tuple(e for e in self.edges if e[0] == node)
 
     def width(self, node: str) -> int | None:
-        """Width of a hidden node, or None when symbolic."""
+        """Width of a hidden node, or None when symbolic.
+
+        Parameters
+        ----------
+        node : str
+            A node's name.
+
+        Returns
+        -------
+        int or None
+            The width.
+        """
         return dict(self.widths or ()).get(node)
 
     def activation(self, node: str) -> str:
-        """Activation of a hidden node (``linear`` unless given)."""
+        """Activation of a hidden node (``linear`` unless given).
+
+        Parameters
+        ----------
+        node : str
+            A node's name.
+
+        Returns
+        -------
+        str
+            ``linear``, ``relu`` or ``tanh``.
+        """
         return dict(self.activations or ()).get(node, "linear")
 
     def chain_segments(self) -> tuple:
@@ -281,6 +327,11 @@ class GraphArchitecture:
         Every path through one edge of a segment runs through all of them, so the
         reduced model sees only their product (the q/p reduction applies there).
         Returns a tuple of edge tuples, in edge order of their first edge.
+
+        Returns
+        -------
+        tuple of tuple of (str, str)
+            The segments.
         """
         single = {n for n in self.hidden_nodes if len(self.in_edges(n)) == 1 and len(self.out_edges(n)) == 1}
         segments = []
@@ -294,20 +345,39 @@ class GraphArchitecture:
         return tuple(segments)
 
     def pathway_depths(self) -> tuple | None:
-        """The depths when the graph is parallel pathways meeting only at ``y``, else None."""
+        """The depths when the graph is parallel pathways meeting only at ``y``, else None.
+
+        Returns
+        -------
+        tuple of int or None
+            One depth per pathway.
+        """
         segments = self.chain_segments()
         if all(s[0][0] == INPUT and s[-1][1] == OUTPUT for s in segments):
             return tuple(len(s) for s in segments)
         return None
 
     def describe(self) -> str:
+        """A one-line human description.
+
+        Returns
+        -------
+        str
+            The description.
+        """
         dims = f"n_in={self.n_in or 'n_in'}, n_out={self.n_out or 'n_out'}"
         inputs = "whitened" if self.whitened else "general Sigma_x"
         return (f"graph with {len(self.hidden_nodes)} hidden node(s), {len(self.edges)} edges, "
                 f"{self.num_paths} path(s) x -> y, {dims}, {inputs} inputs")
 
     def to_dict(self) -> dict:
-        """A TOML/JSON-friendly dictionary (the ``[graph]`` table) that :meth:`from_dict` accepts."""
+        """A TOML/JSON-friendly dictionary (the ``[graph]`` table) that :meth:`from_dict` accepts.
+
+        Returns
+        -------
+        dict
+            ``edges``, ``whitened`` and, when set, ``widths``, ``activations``, ``n_in``, ``n_out``.
+        """
         out: dict[str, Any] = {"edges": [list(e) for e in self.edges], "whitened": self.whitened}
         if self.widths:
             out["widths"] = dict(self.widths)
@@ -322,6 +392,16 @@ class GraphArchitecture:
     @classmethod
     def from_pathways(cls, architecture) -> "GraphArchitecture":
         """The graph of parallel pathways: pathway ``a`` runs ``x -> p<a>h1 -> ... -> y``.
+
+        Parameters
+        ----------
+        architecture : Architecture, sequence of int or str
+            The pathways' depths (hidden widths carry over).
+
+        Returns
+        -------
+        GraphArchitecture
+            The graph.
 
         Raises
         ------
@@ -344,7 +424,26 @@ class GraphArchitecture:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "graph specification") -> "GraphArchitecture":
-        """Build from a mapping with keys ``edges``, ``widths``, ``activations``, ``n_in``, ``n_out``, ``whitened``."""
+        """Build from a mapping with keys ``edges``, ``widths``, ``activations``, ``n_in``, ``n_out``, ``whitened``.
+
+        Parameters
+        ----------
+        data : mapping
+            The keys above (the ``[graph]`` table).
+        source : str
+            Where the mapping came from, for the message.
+
+        Returns
+        -------
+        GraphArchitecture
+            The graph.
+
+        Raises
+        ------
+        ArchitectureError
+            When ``data`` is not a mapping, or has unknown keys or invalid values (all
+            problems in one message).
+        """
         if not isinstance(data, Mapping):
             raise ArchitectureError(f"{source}: expected a table of graph keys, got {type(data).__name__}")
         problems = []
@@ -366,7 +465,23 @@ class GraphArchitecture:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "GraphArchitecture":
-        """Build from a TOML file with a ``[graph]`` table."""
+        """Build from a TOML file with a ``[graph]`` table.
+
+        Parameters
+        ----------
+        path : str or Path
+            The TOML file.
+
+        Returns
+        -------
+        GraphArchitecture
+            The graph.
+
+        Raises
+        ------
+        ArchitectureError
+            When the file has no ``[graph]`` table, other top-level keys, or an invalid graph.
+        """
         data = _read_toml(path)
         if "graph" not in data:
             raise ArchitectureError(f"architecture file {str(path)!r} has no [graph] table; add one with an edges list")
@@ -426,7 +541,18 @@ def _read_toml(path) -> dict:
 
 
 def load_architecture_toml(path):
-    """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`."""
+    """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    GraphArchitecture or Architecture
+        What the file describes.
+    """
     if "graph" in _read_toml(path):
         return GraphArchitecture.from_toml(path)
     return Architecture.from_toml(path)

@@ -39,20 +39,11 @@ from pathlib import Path
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
-from pathdyn.theory.export import (
-    _LINE_BUDGET,
-    _CachedReprPrinter,
-    _break_lines,
-    _dump,
-    _matrix_text,
-    _matrix_tokens,
-    _rebuild,
-    _shape,
-    _width,
-)
+from pathdyn.theory.document import EquationKind, Group, Row, dump_json, json_shape, rebuild_expression, select, token_width
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
+from pathdyn.theory.printers import PathdynLatexPrinter, PathdynLatexTokenPrinter, PathdynReprPrinter, PathdynTextPrinter
 from pathdyn.theory.reduced import is_identically_zero
 
 __all__ = [
@@ -72,7 +63,14 @@ JSON_VERSION = 1
 
 @dataclass(frozen=True)
 class GraphEquations:
-    """The matrix gradient flow and the reduced equations of one graph."""
+    """The matrix gradient flow and the reduced equations of one graph.
+
+    Attributes
+    ----------
+    graph : GraphArchitecture
+    gradient_flow : GraphFlow
+    modes : GraphModeEquations
+    """
 
     graph: GraphArchitecture
     gradient_flow: GraphFlow
@@ -80,12 +78,32 @@ class GraphEquations:
 
 
 def derive_graph_equations(graph: GraphArchitecture) -> GraphEquations:
-    """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``."""
+    """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+
+    Returns
+    -------
+    GraphEquations
+    """
     return GraphEquations(graph, derive_graph_flow(graph), derive_graph_qp_equations(graph))
 
 
 def export_graph_equations(equations, format: str = "text", fragment: bool = False) -> str:
     """Format a graph's equations (or a :class:`GraphArchitecture`, derived first).
+
+    Parameters
+    ----------
+    equations : GraphEquations or GraphArchitecture
+    format : {"text", "latex", "json"}
+    fragment : bool
+        LaTeX only: the equations without the document.
+
+    Returns
+    -------
+    str
 
     Raises
     ------
@@ -120,108 +138,124 @@ def _prefactor(rhs, error):
 
 # ======================================================================== text
 def graph_equations_to_text(equations: GraphEquations) -> str:
-    """Plain-text equations in sympy's notation (``.T`` is the transpose; ``W_u_v`` maps node u to node v)."""
+    """Plain-text equations in sympy's notation (``.T`` is the transpose; ``W_u_v`` maps node u to node v).
+
+    Parameters
+    ----------
+    equations : GraphEquations
+
+    Returns
+    -------
+    str
+        Printed by :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
+    """
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
+    text = PathdynTextPrinter().doprint
     lines = [
         f"# pathdyn equations: {graph.describe()}",
         "# edges (u -> v, weight W_u_v): " + ", ".join(f"{u}->{v}" for u, v in graph.edges),
         "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
         "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if graph.whitened else ""),
-        f"Omega = {_matrix_text(flow.omega_definition)}",
-        f"dL/dOmega = {_matrix_text(flow.omega_gradient)}",
+        f"Omega = {text(flow.omega_definition)}",
+        f"dL/dOmega = {text(flow.omega_gradient)}",
         "# gradient flow: tau dW_u_v/dt = -dL/dW_u_v",
     ]
     for edge, w, rhs in flow.equations():
-        lines.append(f"d{w.name}/dt = {_matrix_text(rhs)}")
+        lines.append(f"d{w.name}/dt = {text(rhs)}")
     lam = "" if graph.whitened else " and input variance lambda = v^T Sigma_x v (Sigma_x aligned with the modes)"
     lines.append(f"# reduced equations of one mode with singular value S{lam} (tau = 1)")
     for i, (path, k) in enumerate(zip(graph.paths, modes.strengths), start=1):
         route = " -> ".join([path[0][0]] + [v for _, v in path])
-        lines.append(f"K_{i} = {k}    # path {route}")
+        lines.append(f"K_{i} = {text(k)}    # path {route}")
     for x, edges, f in zip(modes.state, modes.state_edges, modes.rhs):
-        lines.append(f"d{x}/dt = {f}    # edge(s) {', '.join(f'{u}->{v}' for u, v in edges)}")
+        lines.append(f"d{text(x)}/dt = {text(f)}    # edge(s) {', '.join(f'{u}->{v}' for u, v in edges)}")
     lines.append("# conserved quantities (zero time derivative, verified)")
+    conserved = PathdynTextPrinter({"order": "rev-lex"}).doprint
     for inv in modes.invariants:
-        lines.append(f"d/dt ({sp.sstr(inv.expr, order='rev-lex')}) = 0")
+        lines.append(f"d/dt ({conserved(inv.expr)}) = 0")
     return "\n".join(lines) + "\n"
 
 
 # ======================================================================= LaTeX
-def _display(lhs: str, tokens, label: str | None = None, lhs_width: float | None = None) -> str:
-    """One display equation, broken across lines (``\\notag`` on continuation lines); numbered with a label."""
-    budget = _LINE_BUDGET - (lhs_width if lhs_width is not None else _width(lhs))
-    lines = _break_lines(tokens, budget=max(budget, 20))
-    env = "align" if label else "align*"
-    body = [f"  {lhs} &= {lines[0]}"]
-    body += [rf"  &\quad {line}" for line in lines[1:]]
-    if label:
-        body = [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{{label}}}"]
-    return f"\\begin{{{env}}}\n" + " \\\\\n".join(body) + f"\n\\end{{{env}}}"
+def _latex_names(flow: GraphFlow, modes: GraphModeEquations) -> dict:
+    r"""The graph's own LaTeX names: ``W_{v <- u}`` for the edge matrices, ``S_{\alpha}``, ``s_{v <- u}``.
 
-
-def _weight_latex_names(flow: GraphFlow) -> dict:
-    """Weight symbols renamed to their LaTeX ``W_{v <- u}`` (the export's printer passes names through)."""
-    return {w: sp.MatrixSymbol(rf"W_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}", *w.shape) for (u, v), w in flow.weights.items()}
-
-
-def _scalar_names(modes: GraphModeEquations) -> dict:
-    names = {modes.S: r"S_{\alpha}"}
+    They go to the printers as sympy's ``symbol_names`` setting; every other symbol
+    prints as :func:`sympy.latex` prints it.
+    """
+    names = {w: rf"W_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}" for (u, v), w in flow.weights.items()}
+    names[modes.S] = r"S_{\alpha}"
     for x, edges in zip(modes.state, modes.state_edges):
-        name = str(x)
-        if name.startswith("s_"):
+        if str(x).startswith("s_"):
             (u, v), = edges
             names[x] = rf"s_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}"
     return names
 
 
-def _scalar_latex(expr, names, order=None) -> str:
-    return sp.latex(expr, order=order, symbol_names=names)
+def _one(comment: str, kind: EquationKind, row: Row) -> Group:
+    """A group of one equation: the graph export gives every equation its own environment."""
+    return Group(comment, kind, (row,))
 
 
-def _graph_blocks(equations: GraphEquations) -> list:
+def _graph_groups(equations: GraphEquations) -> list:
+    """Every equation of the LaTeX export, in order, one :class:`~pathdyn.theory.document.Group` each."""
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    rename = _weight_latex_names(flow)
-    names = _scalar_names(modes)
-    blocks = []
+    settings = {"mode_indices": False, "symbol_names": _latex_names(flow, modes)}
+    latex = PathdynLatexPrinter(settings).doprint
+    tokens = PathdynLatexTokenPrinter(settings).doprint
+    K = EquationKind
     loss_inner = r"\Omega \Omega^{\top}" if graph.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    blocks.append(("loss", _display("L", [rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
-                                          r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"])))
-    blocks.append(("network map", _display(r"\Omega", _matrix_tokens(flow.omega_definition.xreplace(rename)))))
-    blocks.append(("gradient with respect to Omega (sympy)",
-                   _display(r"\frac{\partial L}{\partial \Omega}", _matrix_tokens(flow.omega_gradient))))
-    lhs_width = _width(r"\tau \frac{d W_{\mathrm{h1}\leftarrow\mathrm{h2}}}{dt}")
+    groups = [
+        _one("loss", K.DEFINITIONS, Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
+                                              r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))),
+        _one("network map", K.DEFINITIONS, Row(r"\Omega", tuple(tokens(flow.omega_definition)))),
+        _one("gradient with respect to Omega (sympy)", K.DEFINITIONS,
+             Row(r"\frac{\partial L}{\partial \Omega}", tuple(tokens(flow.omega_gradient)))),
+    ]
+    lhs_width = token_width(r"\tau \frac{d W_{\mathrm{h1}\leftarrow\mathrm{h2}}}{dt}")
     for k, (edge, w, rhs) in enumerate(flow.equations(), start=1):
-        symbol = rename[w].name
-        blocks.append((f"gradient flow, edge {edge[0]} -> {edge[1]}", _display(
-            rf"\tau \frac{{d {symbol}}}{{dt}}", _matrix_tokens(rhs.xreplace(rename)), label=f"eq:W-{k}", lhs_width=lhs_width)))
+        groups.append(_one(f"gradient flow, edge {edge[0]} -> {edge[1]}", K.GRADIENT_FLOW, Row(
+            rf"\tau \frac{{d {latex(w)}}}{{dt}}", tuple(tokens(rhs)), label=f"W-{k}", lhs_width=lhs_width)))
     for i, k in enumerate(modes.strengths, start=1):
-        blocks.append((f"mode strength of path {i}", _display(rf"K_{{{i}\alpha}}", [_scalar_latex(k, names)])))
+        groups.append(_one(f"mode strength of path {i}", K.STRENGTHS, Row(rf"K_{{{i}\alpha}}", (latex(k),))))
     lam = "" if graph.whitened else r"\lambda_{\alpha} "
-    error_tokens = [r"\Bigl(S_{\alpha} - " + lam + r"\textstyle\sum_{i} K_{i\alpha}\Bigr)"]
+    error_tokens = (r"\Bigl(S_{\alpha} - " + lam + r"\textstyle\sum_{i} K_{i\alpha}\Bigr)",)
     for i, (x, f) in enumerate(zip(modes.state, modes.rhs), start=1):
         prefactor = _prefactor(f, modes.error)
-        factor = _scalar_latex(prefactor, names)
+        factor = latex(prefactor)
         if isinstance(prefactor, sp.Add):
             factor = rf"\bigl({factor}\bigr)"
-        tokens = ([] if prefactor == 1 else [factor]) + error_tokens
-        blocks.append((f"reduced equation of {x}", _display(
-            rf"\tau \frac{{d {_scalar_latex(x, names)}}}{{dt}}", tokens, label=f"eq:mode-{i}")))
+        row_tokens = error_tokens if prefactor == 1 else (factor, *error_tokens)
+        groups.append(_one(f"reduced equation of {x}", K.REDUCED,
+                           Row(rf"\tau \frac{{d {latex(x)}}}{{dt}}", row_tokens, label=f"mode-{i}")))
+    conserved = PathdynLatexPrinter({**settings, "order": "rev-lex"}).doprint
     for i, inv in enumerate(modes.invariants, start=1):
-        blocks.append((f"conserved quantity {i}", _display(
-            rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, names, order='rev-lex')}\bigr)", ["0"], label=f"eq:conserved-{i}")))
-    return blocks
+        groups.append(_one(f"conserved quantity {i}", K.CONSERVED, Row(
+            rf"\frac{{d}}{{dt}} \bigl({conserved(inv.expr)}\bigr)", ("0",), label=f"conserved-{i}")))
+    return groups
 
 
 def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) -> str:
-    """LaTeX: a standalone document (``amsmath``, ``geometry``), or the equations alone."""
+    """LaTeX: a standalone document (``amsmath``, ``geometry``), or the equations alone.
+
+    Parameters
+    ----------
+    equations : GraphEquations
+    fragment : bool
+        ``True`` gives only the equation environments (they need ``amsmath``).
+
+    Returns
+    -------
+    str
+    """
     graph = equations.graph
-    blocks = _graph_blocks(equations)
-    body = [f"% {c}\n{b}" for c, b in blocks]
+    groups = _graph_groups(equations)
     if fragment:
-        return "% pathdyn equations (needs amsmath): " + graph.describe() + "\n" + "\n".join(body) + "\n"
-    head = [f"% {c}\n{b}" for c, b in blocks[:3]]
-    flow = [f"% {c}\n{b}" for c, b in blocks[3:] if c.startswith("gradient flow")]
-    rest = [f"% {c}\n{b}" for c, b in blocks[3:] if not c.startswith("gradient flow")]
+        return "% pathdyn equations (needs amsmath): " + graph.describe() + "\n" + "\n".join(g.render() for g in groups) + "\n"
+
+    def blocks(*kinds) -> list:
+        return [g.render() for g in select(groups, *kinds)]
+
     edges = ", ".join(rf"$\mathrm{{{u}}} \to \mathrm{{{v}}}$" for u, v in graph.edges)
     inputs = r"whitened inputs, $\Sigma^{x} = I$" if graph.whitened else (
         r"general input correlation $\Sigma^{x}$; the reduced equations assume $\Sigma^{x} v_{\alpha} = \lambda_{\alpha} v_{\alpha}$")
@@ -237,14 +271,14 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) 
         r"$\Omega$ is the sum over the paths from $x$ to $y$ of the products of the edge matrices.",
         r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
         r"Every equation below was derived by sympy from the loss.",
-        *head,
+        *blocks(EquationKind.DEFINITIONS),
         r"\subsection*{Gradient flow, $\tau\, dW_{e}/dt = -\partial L / \partial W_{e}$}",
-        *flow,
+        *blocks(EquationKind.GRADIENT_FLOW),
         r"\subsection*{Reduced equations of one mode}",
         r"For a mode $\alpha$ with singular value $S_{\alpha}$, edge $e$ carries the strength $s_{e}$; path $i$ has the "
         r"strength $K_{i\alpha}$, the product of its edge strengths; along a chain segment all edges but the last "
         r"share the strength $q$ and the last one has $p$.",
-        *rest,
+        *blocks(EquationKind.STRENGTHS, EquationKind.REDUCED, EquationKind.CONSERVED),
         r"\end{document}",
     ]
     return "\n".join(document) + "\n"
@@ -252,15 +286,25 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) 
 
 # ======================================================================== JSON
 def graph_equations_to_json(equations: GraphEquations) -> str:
-    """The equations as JSON (schema in the module docstring), expressions as ``srepr``."""
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
+
+    Parameters
+    ----------
+    equations : GraphEquations
+
+    Returns
+    -------
+    str
+        Expressions printed by :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    srepr = _CachedReprPrinter().doprint
+    srepr = PathdynReprPrinter().doprint
     symbols = [{"name": d.name, "role": "dimension", "edge": None, "shape": None} for d in flow.dimensions]
-    symbols += [{"name": w.name, "role": "weight", "edge": list(e), "shape": _shape(w.shape)} for e, w, _ in flow.equations()]
+    symbols += [{"name": w.name, "role": "weight", "edge": list(e), "shape": json_shape(w.shape)} for e, w, _ in flow.equations()]
     if not graph.whitened:
-        symbols.append({"name": "Sigma_x", "role": "Sigma_x", "edge": None, "shape": _shape(flow.sigma_x.shape)})
+        symbols.append({"name": "Sigma_x", "role": "Sigma_x", "edge": None, "shape": json_shape(flow.sigma_x.shape)})
     for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
-        symbols.append({"name": matrix.name, "role": role, "edge": None, "shape": _shape(matrix.shape)})
+        symbols.append({"name": matrix.name, "role": role, "edge": None, "shape": json_shape(matrix.shape)})
     symbols += [{"name": str(p), "role": str(p), "edge": None, "shape": None} for p in modes.parameters]
     symbols += [{"name": str(x), "role": "strength", "edges": [list(e) for e in edges], "shape": None}
                 for x, edges in zip(modes.state, modes.state_edges)]
@@ -280,7 +324,7 @@ def graph_equations_to_json(equations: GraphEquations) -> str:
                   for x, edges, f in zip(modes.state, modes.state_edges, modes.rhs)],
         "conserved": [{"expr": srepr(inv.expr)} for inv in modes.invariants],
     }
-    return _dump(data)
+    return dump_json(data)
 
 
 @dataclass(frozen=True)
@@ -312,6 +356,15 @@ class LoadedGraphEquations:
 def load_graph_equations_json(source) -> LoadedGraphEquations:
     """Rebuild the expressions of a graph JSON export with sympy.
 
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        The JSON text, or the path of a file holding it.
+
+    Returns
+    -------
+    LoadedGraphEquations
+
     Raises
     ------
     ConfigError
@@ -337,11 +390,11 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
         graph = GraphArchitecture.from_dict(data["graph"], source="equations JSON graph")
         return LoadedGraphEquations(
             graph=graph,
-            definitions={e["name"]: _rebuild(e["expr"], f"definition {e['name']}") for e in data["definitions"]},
-            gradient_flow={tuple(e["edge"]): _rebuild(e["rhs"], f"gradient_flow{e['edge']}") for e in data["gradient_flow"]},
-            strengths={e["path"]: _rebuild(e["expr"], f"strengths[{e['path']}]") for e in data["strengths"]},
-            modes={e["variable"]: _rebuild(e["rhs"], f"modes[{e['variable']}]") for e in data["modes"]},
-            conserved=tuple(_rebuild(e["expr"], "conserved") for e in data["conserved"]),
+            definitions={e["name"]: rebuild_expression(e["expr"], f"definition {e['name']}") for e in data["definitions"]},
+            gradient_flow={tuple(e["edge"]): rebuild_expression(e["rhs"], f"gradient_flow{e['edge']}") for e in data["gradient_flow"]},
+            strengths={e["path"]: rebuild_expression(e["expr"], f"strengths[{e['path']}]") for e in data["strengths"]},
+            modes={e["variable"]: rebuild_expression(e["rhs"], f"modes[{e['variable']}]") for e in data["modes"]},
+            conserved=tuple(rebuild_expression(e["expr"], "conserved") for e in data["conserved"]),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"equations JSON: malformed entry ({type(error).__name__}: {error}); re-export with pathdyn derive") from None

@@ -41,13 +41,39 @@ _METHODS = ("chain", "direct")
 
 
 def edge_weight_symbol(edge, rows, cols) -> sp.MatrixSymbol:
-    """``W_{v<-u}`` of edge ``(u, v)`` as the matrix symbol ``W_<u>_<v>``."""
+    """``W_{v<-u}`` of edge ``(u, v)`` as the matrix symbol ``W_<u>_<v>``.
+
+    Parameters
+    ----------
+    edge : (str, str)
+        The edge ``(u, v)``.
+    rows, cols : int or sympy.Symbol
+        The shape: widths of ``v`` and ``u``.
+
+    Returns
+    -------
+    sympy.MatrixSymbol
+        The edge's weight.
+    """
     u, v = edge
     return sp.MatrixSymbol(f"W_{u}_{v}", rows, cols)
 
 
 def node_dimension(graph: GraphArchitecture, node: str):
-    """Width of a node: ``n_in``/``n_out`` at ``x``/``y``, the given width or the symbol ``N_<node>``."""
+    """Width of a node: ``n_in``/``n_out`` at ``x``/``y``, the given width or the symbol ``N_<node>``.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+        The graph.
+    node : str
+        A node's name.
+
+    Returns
+    -------
+    int or sympy.Symbol
+        The width.
+    """
     if node == INPUT:
         return graph.n_in if graph.n_in is not None else dimension_symbol("n_in")
     if node == OUTPUT:
@@ -105,7 +131,25 @@ class GraphFlow:
         return self.graph.whitened
 
     def rhs_of(self, edge, expand: bool = False):
-        """``-dL/dW_e``; with ``expand=True`` ``Omega`` is written out in the edge matrices."""
+        """``-dL/dW_e``; with ``expand=True`` ``Omega`` is written out in the edge matrices.
+
+        Parameters
+        ----------
+        edge : (str, str)
+            The edge ``(u, v)``.
+        expand : bool
+            Write ``Omega`` out as the sum over paths.
+
+        Returns
+        -------
+        sympy.MatrixExpr
+            The right-hand side of ``dW_e/dt``.
+
+        Raises
+        ------
+        ConfigError
+            When ``edge`` is not in the graph.
+        """
         edge = tuple(edge)
         if edge not in self.rhs:
             raise ConfigError(f"edge {edge} is not in the graph; edges are {list(self.graph.edges)}")
@@ -117,7 +161,13 @@ class GraphFlow:
         return self.loss.xreplace({self.omega: self.omega_definition})
 
     def equations(self):
-        """Iterate ``(edge, W_e, rhs)`` in edge order."""
+        """Iterate ``(edge, W_e, rhs)`` in edge order.
+
+        Yields
+        ------
+        tuple
+            ``(edge, W_e, rhs)``.
+        """
         for edge, w in self.weights.items():
             yield edge, w, self.rhs[edge]
 

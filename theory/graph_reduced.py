@@ -48,7 +48,18 @@ __all__ = [
 
 
 def edge_strength_symbol(edge) -> sp.Symbol:
-    """Strength ``s_e`` of edge ``(u, v)`` as the symbol ``s_<u>_<v>``."""
+    """Strength ``s_e`` of edge ``(u, v)`` as the symbol ``s_<u>_<v>``.
+
+    Parameters
+    ----------
+    edge : (str, str)
+        The edge ``(u, v)``.
+
+    Returns
+    -------
+    sympy.Symbol
+        ``s_<u>_<v>`` (real).
+    """
     return sp.Symbol(f"s_{edge[0]}_{edge[1]}", real=True)
 
 
@@ -94,6 +105,13 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
         ``kind="graph-edge"``; state ``s_e`` in edge order; parameters ``(S,)`` when
         whitened, ``(S, lambda)`` otherwise.
 
+    Raises
+    ------
+    ConfigError
+        When ``graph`` is not a :class:`GraphArchitecture`.
+    DerivationError
+        When ``-dL/dK`` is not the mode's error (a derivation bug).
+
     Notes
     -----
     ``K = sum_paths prod_{e in path} s_e``, ``L = lambda K^2 / 2 - S K`` and
@@ -131,7 +149,20 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
 
 
 def node_invariant(equations: GraphModeEquations, node: str) -> sp.Expr:
-    """``sum_{e into node} s_e^2 - sum_{e out of node} s_e^2`` in the state of ``equations``."""
+    """``sum_{e into node} s_e^2 - sum_{e out of node} s_e^2`` in the state of ``equations``.
+
+    Parameters
+    ----------
+    equations : GraphModeEquations
+        The reduced equations (their state carries the edges).
+    node : str
+        A hidden node.
+
+    Returns
+    -------
+    sympy.Expr
+        The node's invariant.
+    """
     graph = equations.graph
     owner = {}
     for x, edges in zip(equations.state, equations.state_edges):
@@ -150,10 +181,21 @@ def derive_graph_invariants(equations: GraphModeEquations) -> tuple:
     graph it is the node invariants (see :func:`node_invariant`) up to linear combination
     whenever those span it; the tests check that.
 
+    Parameters
+    ----------
+    equations : GraphModeEquations
+        The reduced equations.
+
     Returns
     -------
     tuple of Invariant
         ``pathway`` is None (an invariant belongs to nodes, not to a pathway).
+
+    Raises
+    ------
+    DerivationError
+        When the flow is not the error times a polynomial of the state, or a form
+        found fails its check.
     """
     xs = list(equations.state)
     e = sp.Dummy("e")
@@ -186,6 +228,11 @@ def derive_graph_qp_equations(graph: GraphArchitecture) -> GraphModeEquations:
     ``m - 1`` edge strengths are set to ``q_k`` and the last to ``p_k``; a segment of one
     edge keeps its ``s_e``. The restriction is accepted only if the restricted right-hand
     sides of the ``m - 1`` edges coincide identically (the set is invariant).
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+        The graph.
 
     Returns
     -------

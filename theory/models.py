@@ -8,8 +8,8 @@ dispatches on a model name reads this registry: :func:`reduce_to_modes`, the wid
 (:func:`pathdyn.validation.sweep.reduced_equations`), the mapping module and the command
 line's ``--theory`` choices.
 
-Adding a model (the DMFT model, graph architectures)
-----------------------------------------------------
+Adding a model
+--------------
 1. Write the derivation in its own module under ``theory/``: a function
    ``derive(architecture) -> ModeEquations`` whose equations carry a typed ``layout``
    (:class:`pathdyn.theory.modes.StateVariable` with the model's own roles).
@@ -19,6 +19,12 @@ Adding a model (the DMFT model, graph architectures)
 4. If networks can be compared with it, implement its mappings in
    :mod:`pathdyn.validation.mapping` (one function per model, keyed by the model's name)
    and list their names in ``mappings``; the sweep and the CLI pick it up from here.
+
+A model that is not a set of per-mode ODEs registers with its ``kind``: the DMFT
+(``kind="dmft"``, :mod:`pathdyn.theory.dmft`) derives site equations that
+:mod:`pathdyn.numerics.dmft` solves, and predicts the seed mean of networks; it has no
+mappings, and ``pathdyn validate --theory``, ``derive --model`` and ``integrate --model``
+list it from here.
 
 This module imports no derivation code, so derivation modules may import it freely
 (no import circle).
@@ -31,7 +37,8 @@ from typing import Callable
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["MODELS", "ReducedModel", "get_model", "models_with_mappings", "reduce_to_modes", "register"]
+__all__ = ["MODELS", "MODEL_KINDS", "ReducedModel", "get_model", "models_of_kind", "models_with_mappings", "reduce_to_modes",
+           "register", "validation_theories"]
 
 
 def _never_exact(depths, init, mapping) -> bool:
@@ -68,6 +75,12 @@ class ReducedModel:
     latex : dict
         State role -> LaTeX template of one variable, formatted with its ``pathway``,
         ``layer`` and ``entry`` (``"q_{{{pathway}}}"``).
+    kind : {"ode", "dmft"}
+        ``"ode"`` (default): ``derive`` gives per-mode ODEs (:class:`ModeEquations`) that
+        :func:`pathdyn.numerics.integrate` solves from one network's mapped initial state.
+        ``"dmft"``: ``derive`` gives the site equations of a causal Volterra system in time,
+        solved by :mod:`pathdyn.numerics.dmft`; it predicts the mean over initial weights
+        (the seed mean), not one network, so it has no initial-state mapping.
     """
 
     name: str
@@ -78,6 +91,13 @@ class ReducedModel:
     is_exact: Callable = _never_exact
     exact_when: str = "never (a reduction, not a limit)"
     latex: dict = field(default_factory=dict)
+    kind: str = "ode"
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"kind: {self.kind!r} is not a kind of model; choose one of {', '.join(MODEL_KINDS)}")
+        if self.kind != "ode" and self.mappings:
+            raise ConfigError(f"mappings: a {self.kind!r} model predicts the seed mean and takes no initial-state mapping")
 
     def latex_name(self, record) -> str:
         """LaTeX of one state variable of this model.
@@ -103,6 +123,9 @@ class ReducedModel:
         entry = "".join(str(i) for i in record.entry)
         return template.format(pathway=record.pathway, layer=record.layer, entry=entry)
 
+
+#: Kinds of model: per-mode ODEs, or a dynamical mean-field (Volterra) system of the seed mean.
+MODEL_KINDS = ("ode", "dmft")
 
 #: Registered models in registration order.
 MODELS: dict = {}
@@ -140,6 +163,40 @@ def models_with_mappings() -> tuple:
         In registration order (``("qp", "two-channel")`` today).
     """
     return tuple(name for name, model in MODELS.items() if model.mappings)
+
+
+def validation_theories() -> tuple:
+    """Names of the models finite networks can be compared with (``pathdyn validate --theory``).
+
+    Returns
+    -------
+    tuple of str
+        The models with an initial-state mapping (compared network by network), then the
+        ``"dmft"``-kind models (compared with the seed mean): ``("qp", "two-channel", "dmft")``
+        today.
+    """
+    return models_with_mappings() + models_of_kind("dmft")
+
+
+def models_of_kind(kind: str) -> tuple:
+    """Names of the registered models of one kind, in registration order.
+
+    Parameters
+    ----------
+    kind : {"ode", "dmft"}
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ConfigError
+        For an unknown kind.
+    """
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"kind: {kind!r} is not a kind of model; choose one of {', '.join(MODEL_KINDS)}")
+    return tuple(name for name, model in MODELS.items() if model.kind == kind)
 
 
 def get_model(name: str) -> ReducedModel:
@@ -183,6 +240,10 @@ def reduce_to_modes(architecture, model: str = "qp"):
     Raises
     ------
     ConfigError
-        For an unknown model.
+        For an unknown model, or one that is not a per-mode ODE model (the DMFT).
     """
-    return get_model(model).derive(architecture)
+    entry = get_model(model)
+    if entry.kind != "ode":
+        raise ConfigError(f"model: {model!r} is a {entry.kind} model, not per-mode ODEs; derive its equations with "
+                          f"get_model({model!r}).derive(architecture) and solve them with pathdyn.numerics.{entry.kind}")
+    return entry.derive(architecture)

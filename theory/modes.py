@@ -30,7 +30,13 @@ __all__ = [
 
 
 def mode_symbols():
-    """The shared parameter symbols: singular value ``S`` of the mode."""
+    """The shared parameter symbols: singular value ``S`` of the mode.
+
+    Returns
+    -------
+    sympy.Symbol
+        ``S`` (positive).
+    """
     return sp.Symbol("S", positive=True)
 
 
@@ -38,6 +44,11 @@ def input_variance_symbol():
     """The input variance ``lambda`` of the mode, ``v^T Sigma_x v`` (a parameter for general inputs).
 
     Whitened inputs have ``lambda = 1`` and their equations carry no such parameter.
+
+    Returns
+    -------
+    sympy.Symbol
+        ``lambda`` (positive).
     """
     return sp.Symbol("lambda", positive=True)
 
@@ -102,7 +113,18 @@ class Parameter:
 
 
 def default_parameter_layout(parameters) -> tuple:
-    """Records of the shared parameters ``S`` and ``lambda``; any other is ``"parameter"``."""
+    """Records of the shared parameters ``S`` and ``lambda``; any other is ``"parameter"``.
+
+    Parameters
+    ----------
+    parameters : sequence of sympy.Symbol
+        The equations' parameters.
+
+    Returns
+    -------
+    tuple of Parameter
+        One record per parameter, in order.
+    """
     roles = {mode_symbols(): "S", input_variance_symbol(): "lambda"}
     return tuple(Parameter(x, roles.get(x, "parameter")) for x in parameters)
 
@@ -242,7 +264,23 @@ class ModeEquations:
         return mode_equations_latex(self)
 
     def rhs_of(self, variable) -> sp.Expr:
-        """The right-hand side of one state variable (symbol or name)."""
+        """The right-hand side of one state variable (symbol or name).
+
+        Parameters
+        ----------
+        variable : sympy.Symbol or str
+            The state variable.
+
+        Returns
+        -------
+        sympy.Expr
+            Its right-hand side.
+
+        Raises
+        ------
+        KeyError
+            When ``variable`` is not a state variable.
+        """
         names = self.state_names
         key = str(variable)
         if key not in names:
@@ -250,11 +288,33 @@ class ModeEquations:
         return self.rhs[names.index(key)]
 
     def time_derivative(self, expr) -> sp.Expr:
-        """``d expr / dt`` along the flow (chain rule over the state), unsimplified."""
+        """``d expr / dt`` along the flow (chain rule over the state), unsimplified.
+
+        Parameters
+        ----------
+        expr : sympy.Expr
+            An expression in the state (and parameters).
+
+        Returns
+        -------
+        sympy.Expr
+            Its derivative along the flow.
+        """
         expr = sp.sympify(expr)
         present = expr.free_symbols
         return sp.Add(*[sp.diff(expr, x) * f for x, f in zip(self.state, self.rhs) if x in present])
 
     def pathway_state(self, pathway: int) -> tuple:
-        """State variables of one pathway (1-based)."""
+        """State variables of one pathway (1-based).
+
+        Parameters
+        ----------
+        pathway : int
+            1-based index.
+
+        Returns
+        -------
+        tuple of sympy.Symbol
+            The pathway's variables in state order.
+        """
         return tuple(x for x, a in zip(self.state, self.state_pathway) if a == pathway)

@@ -44,17 +44,50 @@ __all__ = [
 
 
 def layer_symbol(pathway: int, layer: int) -> sp.Symbol:
-    """Strength ``s_{a,d}`` of layer ``d`` in pathway ``a`` (both 1-based)."""
+    """Strength ``s_{a,d}`` of layer ``d`` in pathway ``a`` (both 1-based).
+
+    Parameters
+    ----------
+    pathway, layer : int
+        1-based indices.
+
+    Returns
+    -------
+    sympy.Symbol
+        ``s_{pathway}_{layer}`` (real).
+    """
     return sp.Symbol(f"s_{pathway}_{layer}", real=True)
 
 
 def qp_symbols(pathway: int) -> tuple:
-    """The symbols ``(q_a, p_a)`` of pathway ``a`` (1-based)."""
+    """The symbols ``(q_a, p_a)`` of pathway ``a`` (1-based).
+
+    Parameters
+    ----------
+    pathway : int
+        1-based index.
+
+    Returns
+    -------
+    tuple of sympy.Symbol
+        ``(q_a, p_a)`` (real).
+    """
     return sp.Symbol(f"q_{pathway}", real=True), sp.Symbol(f"p_{pathway}", real=True)
 
 
 def conserved_symbol(pathway: int) -> sp.Symbol:
-    """The conserved constant ``c_a = q_a^2 - p_a^2`` as a parameter of the race form."""
+    """The conserved constant ``c_a = q_a^2 - p_a^2`` as a parameter of the race form.
+
+    Parameters
+    ----------
+    pathway : int
+        1-based index.
+
+    Returns
+    -------
+    sympy.Symbol
+        ``c_a`` (positive).
+    """
     return sp.Symbol(f"c_{pathway}", positive=True)
 
 
@@ -68,6 +101,11 @@ def reduced_loss(total, whitened: bool = True) -> sp.Expr:
     whitened : bool
         ``True``: ``(S - K)^2 / 2``. ``False`` (aligned general inputs): the mode's part
         of ``1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)``, ``lambda K^2 / 2 - S K``.
+
+    Returns
+    -------
+    sympy.Expr
+        The loss of the mode.
 
     Notes
     -----
@@ -90,6 +128,23 @@ def reduced_loss_gradients(strengths, whitened: bool = True) -> list:
     given strength expressions; every reduced model's flow is ``-dL/dK_a`` times
     ``dK_a/dx`` for each of pathway ``a``'s variables ``x`` (the chain rule). The result
     is the common error ``S - sum_b K_b`` (whitened) or ``S - lambda sum_b K_b``.
+
+    Parameters
+    ----------
+    strengths : sequence of sympy.Expr
+        ``K_a`` of every pathway in the model's variables.
+    whitened : bool
+        Whitened inputs (``True``) or aligned general inputs.
+
+    Returns
+    -------
+    list of sympy.Expr
+        ``-dL/dK_a`` for every pathway (all equal to the common error).
+
+    Raises
+    ------
+    DerivationError
+        When a derived gradient is not the common error (a derivation bug).
     """
     k = [sp.Dummy(f"K_{a}") for a in range(1, len(strengths) + 1)]
     total = sp.Add(*k)
@@ -108,7 +163,18 @@ def reduced_loss_gradients(strengths, whitened: bool = True) -> list:
 
 
 def mode_parameters(whitened: bool) -> tuple:
-    """``(S,)`` for whitened inputs, ``(S, lambda)`` for aligned general inputs."""
+    """``(S,)`` for whitened inputs, ``(S, lambda)`` for aligned general inputs.
+
+    Parameters
+    ----------
+    whitened : bool
+        Whitened inputs or aligned general inputs.
+
+    Returns
+    -------
+    tuple of sympy.Symbol
+        The parameters every reduced model starts with.
+    """
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
@@ -219,7 +285,18 @@ def _sparse_polynomials(exprs) -> list:
 
 
 def is_identically_zero(expr) -> bool:
-    """Whether a polynomial expression vanishes identically (expanded in sparse polys)."""
+    """Whether a polynomial expression vanishes identically (expanded in sparse polys).
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The expression (sympy's ``simplify`` decides when it is not a polynomial).
+
+    Returns
+    -------
+    bool
+        Whether it is zero.
+    """
     expr = sp.sympify(expr)
     if expr == 0:
         return True
@@ -236,6 +313,21 @@ def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
     such that ``d/dt sum_i c_i x_i^2 = 2 sum_i c_i x_i dx_i/dt`` vanishes identically,
     and returns a basis of the solutions as :class:`Invariant` objects, each
     verified to have zero time derivative.
+
+    Parameters
+    ----------
+    equations : ModeEquations
+        The reduced equations (their ``state_pathway`` groups the variables).
+
+    Returns
+    -------
+    tuple of Invariant
+        A basis of each pathway's conserved diagonal quadratic forms.
+
+    Raises
+    ------
+    DerivationError
+        When a form found fails its check of zero time derivative.
 
     Notes
     -----
@@ -287,6 +379,11 @@ def derive_qp_equations(architecture) -> ModeEquations:
     restricted right-hand sides of those ``D_a - 1`` layers coincide identically
     (the set is invariant under the flow). A pathway of depth 1 keeps one variable
     ``p_a`` (``K_a = p_a``).
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        The pathways' depths (see :meth:`Architecture.coerce`).
 
     Returns
     -------
@@ -353,6 +450,16 @@ def derive_race_equations(architecture) -> ModeEquations:
     ``(S, c_1, ..., c_M)`` (``(S, lambda, c_1, ...)`` for general inputs); a depth-1
     pathway has no ``c``. Every pathway still sees the same ``e``, so the race of
     :func:`race_potential` holds unchanged and only its end moves: ``sum_a K_a = S / lambda``.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        The pathways' depths (see :meth:`Architecture.coerce`).
+
+    Returns
+    -------
+    ModeEquations
+        ``kind="race"``, state ``(p_1, ..., p_M)``.
     """
     qp = derive_qp_equations(architecture)
     substitution = {}
@@ -398,9 +505,19 @@ def race_potential(depth: int) -> tuple:
     Along the race form ``dF(p_a)/dt = e(t)`` for every pathway, so
     ``F_a(p_a(t)) - F_a(p_a(0))`` is the same function ``G(t)`` for all pathways.
 
+    Parameters
+    ----------
+    depth : int
+        The pathway's depth ``D >= 2``.
+
     Returns
     -------
     (F, p, c) : the expression and its symbols.
+
+    Raises
+    ------
+    ConfigError
+        When ``depth < 2``.
     """
     if depth < 2:
         raise ConfigError(f"depth: the race potential needs depth >= 2, got {depth}")
@@ -427,6 +544,11 @@ def race_closed_form_d2() -> dict:
     -------
     dict with keys ``"F"``, ``"p"``, ``"q"``, ``"K"`` (expressions) and the symbols
     ``"p_symbol"``, ``"c"``, ``"theta"``.
+
+    Raises
+    ------
+    DerivationError
+        When sympy does not find exactly one inverse of ``F``.
     """
     F, p, c = race_potential(2)
     theta = sp.Symbol("theta", real=True)

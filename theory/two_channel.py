@@ -115,6 +115,23 @@ def two_channel_layers(pathway: int, depth: int) -> TwoChannelLayers:
 
     Names: ``A_{a}_{i}`` (first layer), ``M_{a}_{d}_{i}{j}`` (hidden layer ``d``, row
     ``i``, column ``j``, 1-based), ``B_{a}_{j}`` (last layer), ``w_{a}`` for depth 1.
+
+    Parameters
+    ----------
+    pathway : int
+        1-based index.
+    depth : int
+        The pathway's depth (>= 1).
+
+    Returns
+    -------
+    TwoChannelLayers
+        The layer matrices and the state in order.
+
+    Raises
+    ------
+    ConfigError
+        When ``depth < 1``.
     """
     if depth < 1:
         raise ConfigError(f"depth: a pathway needs depth >= 1, got {depth}")
@@ -134,7 +151,18 @@ def two_channel_layers(pathway: int, depth: int) -> TwoChannelLayers:
 
 
 def invariant_matrices(chain: TwoChannelLayers) -> tuple:
-    """``C_d = W_{d+1}^T W_{d+1} - W_d W_d^T`` for ``d = 1 .. D-1`` (each 2 x 2)."""
+    """``C_d = W_{d+1}^T W_{d+1} - W_d W_d^T`` for ``d = 1 .. D-1`` (each 2 x 2).
+
+    Parameters
+    ----------
+    chain : TwoChannelLayers
+        The chain.
+
+    Returns
+    -------
+    tuple of sympy.Matrix
+        ``C_1, ..., C_{D-1}``.
+    """
     layers = chain.layers
     return tuple(layers[d + 1].T * layers[d + 1] - layers[d] * layers[d].T for d in range(len(layers) - 1))
 
@@ -299,6 +327,11 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
     -------
     TwoChannelRelation
 
+    Raises
+    ------
+    DerivationError
+        When a depth-2 pathway does not close on ``(K, R)`` (a derivation bug).
+
     Notes
     -----
     On the aligned set ``A = (s_1, 0)^T``, ``M_d = diag(s_d, 0)``, ``B = (s_D, 0)`` the
@@ -320,7 +353,39 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
     layer = derive_layer_equations(arch, invariants=False)
     qp = derive_qp_equations(arch)
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
+    substitution, extra = _aligned_substitution(chains)
+    restricted = {x: sp.expand(f.xreplace(substitution)) for x, f in zip(eqs.state, eqs.rhs)}
+    aligned_invariant = all(restricted[x] == 0 or is_identically_zero(restricted[x]) for x in extra)
+    layer_rhs = dict(zip(layer.state, layer.rhs))
+    reproduces_layer = all(
+        is_identically_zero(restricted[x] - layer_rhs[s]) for x, s in substitution.items() if s != 0
+    )
+    state_dimension, invariant_rank, reduced_dimension = _chain_dimensions(chains, eqs)
+    notes = (
+        "aligned rank-one set (first channel only) is invariant and carries the per-layer model; "
+        "q/p is its restriction s_1 = .. = s_{D-1}; extra dimensions: the second channel "
+        f"({len(extra)} variables in all). Depth-2 pathways close exactly on (K, R) like q/p."
+    )
+    return TwoChannelRelation(
+        depths=depths,
+        aligned_substitution=substitution,
+        extra_variables=tuple(extra),
+        aligned_set_invariant=bool(aligned_invariant),
+        reproduces_layer_model=bool(reproduces_layer),
+        reproduces_qp_model=bool(_reproduces_qp(restricted, substitution, qp, depths)),
+        state_dimension=state_dimension,
+        invariant_rank=invariant_rank,
+        reduced_dimension=reduced_dimension,
+        d2_closure=_depth_two_closure(chains, eqs, qp),
+        notes=notes,
+    )
 
+
+def _aligned_substitution(chains):
+    """The aligned rank-one set: first-channel entries -> per-layer symbols, the rest -> 0.
+
+    Returns the substitution and the list of variables set to zero (the extra dimensions).
+    """
     substitution, extra = {}, []
     for chain in chains:
         a, depth = chain.pathway, chain.depth
@@ -334,13 +399,11 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
                 else:
                     substitution[x] = sp.Integer(0)
                     extra.append(x)
+    return substitution, extra
 
-    restricted = {x: sp.expand(f.xreplace(substitution)) for x, f in zip(eqs.state, eqs.rhs)}
-    aligned_invariant = all(restricted[x] == 0 or is_identically_zero(restricted[x]) for x in extra)
-    layer_rhs = dict(zip(layer.state, layer.rhs))
-    reproduces_layer = all(
-        is_identically_zero(restricted[x] - layer_rhs[s]) for x, s in substitution.items() if s != 0
-    )
+
+def _reproduces_qp(restricted, substitution, qp, depths) -> bool:
+    """Whether the restricted flow, with ``s_1 = .. = s_{D-1} = q`` and ``s_D = p``, is the q/p flow."""
     qp_sub = {}
     for a, depth in enumerate(depths, start=1):
         q, p = qp_symbols(a)
@@ -355,7 +418,12 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         target = qp_sub[s]
         if not is_identically_zero(restricted[x].xreplace(qp_sub) - qp_rhs[target]):
             reproduces_qp = False
+    return reproduces_qp
 
+
+def _chain_dimensions(chains, eqs):
+    """Per pathway: the state dimension, the rank of its invariants' Jacobian (at a random
+    rational point) and their difference, as three dicts."""
     rng = random.Random(7)
     state_dimension, invariant_rank, reduced_dimension = {}, {}, {}
     for chain in chains:
@@ -368,7 +436,17 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         else:
             invariant_rank[a] = 0
         reduced_dimension[a] = state_dimension[a] - invariant_rank[a]
+    return state_dimension, invariant_rank, reduced_dimension
 
+
+def _depth_two_closure(chains, eqs, qp):
+    """For each depth-2 pathway, check that ``K = B A`` and ``R = |A|^2 + |B|^2`` close like q/p.
+
+    Raises
+    ------
+    DerivationError
+        When the chain's or the q/p model's ``(K, R)`` pair does not close.
+    """
     d2 = {}
     e = sp.Symbol("e", real=True)
     K_sym, R_sym = sp.symbols("K R", real=True)
@@ -390,25 +468,7 @@ def relate_to_qp(architecture) -> TwoChannelRelation:
         if not (is_identically_zero(qp_dK - e * (q**2 + p**2)) and is_identically_zero(qp_dR - 4 * e * q * p)):
             raise DerivationError(f"pathway {chain.pathway}: the depth-2 q/p model does not close on (K, R)")
         d2[chain.pathway] = {"K": K, "R": R, "dK": e * R_sym, "dR": 4 * e * K_sym}
-
-    notes = (
-        "aligned rank-one set (first channel only) is invariant and carries the per-layer model; "
-        "q/p is its restriction s_1 = .. = s_{D-1}; extra dimensions: the second channel "
-        f"({len(extra)} variables in all). Depth-2 pathways close exactly on (K, R) like q/p."
-    )
-    return TwoChannelRelation(
-        depths=depths,
-        aligned_substitution=substitution,
-        extra_variables=tuple(extra),
-        aligned_set_invariant=bool(aligned_invariant),
-        reproduces_layer_model=bool(reproduces_layer),
-        reproduces_qp_model=bool(reproduces_qp),
-        state_dimension=state_dimension,
-        invariant_rank=invariant_rank,
-        reduced_dimension=reduced_dimension,
-        d2_closure=d2,
-        notes=notes,
-    )
+    return d2
 
 
 def _two_channel_is_exact(depths, init, mapping) -> bool:

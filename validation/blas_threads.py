@@ -59,12 +59,29 @@ def _loaded_openblas() -> list:
 
 
 def blas_thread_control() -> dict:
-    """``{library path: current thread count}`` of the OpenBLAS libraries this module can pin."""
+    """``{library path: current thread count}`` of the OpenBLAS libraries this module can pin.
+
+    Returns
+    -------
+    dict
+        File name -> thread count (empty when no OpenBLAS can be pinned).
+    """
     return {os.path.basename(path): int(getter()) for path, _, getter in _loaded_openblas()}
 
 
 def set_blas_threads(threads: int) -> dict:
-    """Set every loaded OpenBLAS to ``threads`` threads; return the previous counts."""
+    """Set every loaded OpenBLAS to ``threads`` threads; return the previous counts.
+
+    Parameters
+    ----------
+    threads : int
+        Threads per library.
+
+    Returns
+    -------
+    dict
+        Library path -> the thread count before the call.
+    """
     previous = {}
     for path, setter, getter in _loaded_openblas():
         previous[path] = int(getter())
@@ -77,6 +94,16 @@ def blas_threads(threads: int | None):
     """Context manager: every loaded OpenBLAS uses ``threads`` threads inside, restored after.
 
     ``None`` leaves the libraries alone.
+
+    Parameters
+    ----------
+    threads : int or None
+        Threads per library inside the block.
+
+    Yields
+    ------
+    None
+        Control returns to the block; the previous counts are restored after it.
     """
     if threads is None:
         yield

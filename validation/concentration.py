@@ -18,18 +18,17 @@ predicted dominant fraction.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import save_json, to_jsonable
+from pathdyn.validation.statistics import mean_interval
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
@@ -44,26 +43,23 @@ CONCENTRATION_DEFAULTS = {
 
 
 def dominant_fraction(K) -> np.ndarray:
-    """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``."""
+    """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``.
+
+    Parameters
+    ----------
+    K : array_like, shape ``(..., M, modes)``
+        Mode strengths ``K_{a alpha}``; only their absolute values count.
+
+    Returns
+    -------
+    ndarray, shape ``(..., modes)``
+        The dominant fraction of each mode, in ``[1/M, 1]``; NaN where every pathway's
+        ``K`` is zero (the mode was not learned at all).
+    """
     K = np.abs(np.asarray(K, dtype=float))
     total = K.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, K.max(axis=-2) / np.where(total > 0, total, 1.0), np.nan)
-
-
-def _mean_ci(values, confidence: float, bounds=(0.5, 1.0)) -> tuple:
-    """Mean and t-interval over seeds, clipped to the feasible range of a two-pathway fraction."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan"), (float("nan"), float("nan"))
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, (float("nan"), float("nan"))
-    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * float(values.std(ddof=1)) / math.sqrt(values.size)
-    return mean, (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
 
 
 @dataclass(frozen=True)
@@ -119,48 +115,117 @@ class ConcentrationResult:
         return html_summary("ConcentrationResult", concentration_rows(self))
 
     def to_xarray(self):
-        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra)."""
+        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra).
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``fraction (activation, depth, seed, mode)``, ``final_loss_ratio
+            (activation, depth, seed)`` and, with the race oracle, ``race_agreement`` and
+            ``race_fraction (depth, seed, mode)``; the settings are attributes
+            (:func:`pathdyn.validation.data.concentration_to_xarray`).
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
+        """
         from pathdyn.validation.data import concentration_to_xarray
 
         return concentration_to_xarray(self)
 
     def to_dataframe(self):
-        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra)."""
+        """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``activation, depth, seeds, mean_fraction, ci_low, ci_high`` and, with
+            the race oracle, ``race_agreement, race_fraction`` (NaN on non-linear rows).
+
+        Raises
+        ------
+        ConfigError
+            If ``pandas`` is not installed.
+        """
         from pathdyn.validation.data import concentration_to_dataframe
 
         return concentration_to_dataframe(self)
 
     def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(), path)
 
     def summary(self, activation: str) -> tuple:
-        """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval."""
+        """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval.
+
+        Parameters
+        ----------
+        activation : str
+            One of :attr:`activations`.
+
+        Returns
+        -------
+        means : list of float
+            One per depth; NaN where no seed has a finite fraction.
+        cis : list of [float, float]
+            One ``[low, high]`` t-interval per depth at ``config["confidence"]`` (default
+            0.95), clipped to ``[1/2, 1]``; NaN with fewer than two seeds.
+
+        Raises
+        ------
+        KeyError
+            If ``activation`` was not measured.
+
+        Notes
+        -----
+        Each seed first contributes its mean over modes, since the modes of one network are
+        not independent samples (see :func:`pathdyn.validation.statistics.mean_interval`).
+        """
         confidence = self.config.get("confidence", 0.95)
         per_seed = np.nanmean(self.fractions[activation], axis=-1)
-        pairs = [_mean_ci(row, confidence) for row in per_seed]
+        pairs = [mean_interval(row, confidence) for row in per_seed]
         return [p[0] for p in pairs], [list(p[1]) for p in pairs]
 
     def to_json_dict(self) -> dict:
-        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details."""
+        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details.
 
-        def clean(value):
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
+        Returns
+        -------
+        dict
+            Keys ``config``, ``depths``, ``dominant_fraction`` and ``ci`` (activation -> one
+            mean / ``[low, high]`` per depth, from :meth:`summary`),
+            ``dominant_fraction_per_mode`` (activation -> depths x modes, mean over seeds),
+            ``dominant_fraction_per_seed`` (activation -> depths x seeds, mean over modes),
+            ``final_loss_ratio`` (activation -> depths x seeds) and ``wall_time_s``; with the
+            race oracle also ``race`` (``winner_agreement``, ``predicted_fraction_mean``,
+            ``predicted_fraction_ci`` per depth, and ``mapping``). NaN is written as ``null``.
+        """
+
+        def as_json(value):  # NaN (no seed learned the mode) as JSON null
+            return to_jsonable(value, non_finite="null")
 
         dominant, ci, per_mode, per_seed, losses = {}, {}, {}, {}, {}
         for activation in self.activations:
             means, cis = self.summary(activation)
-            dominant[activation] = clean([float(m) for m in means])
-            ci[activation] = clean([[float(v) for v in c] for c in cis])
-            per_mode[activation] = clean(np.nanmean(self.fractions[activation], axis=1).tolist())
-            per_seed[activation] = clean(np.nanmean(self.fractions[activation], axis=2).tolist())
-            losses[activation] = clean(np.asarray(self.final_loss_ratio[activation]).tolist())
+            dominant[activation] = as_json([float(m) for m in means])
+            ci[activation] = as_json([[float(v) for v in c] for c in cis])
+            per_mode[activation] = as_json(np.nanmean(self.fractions[activation], axis=1).tolist())
+            per_seed[activation] = as_json(np.nanmean(self.fractions[activation], axis=2).tolist())
+            losses[activation] = as_json(np.asarray(self.final_loss_ratio[activation]).tolist())
         out = {
             "config": dict(self.config),
             "depths": list(self.depths),
@@ -174,18 +239,23 @@ class ConcentrationResult:
         if self.race_agreement is not None:
             confidence = self.config.get("confidence", 0.95)
             agreement = [float(np.nanmean(a)) for a in self.race_agreement]
-            predicted = [_mean_ci(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
+            predicted = [mean_interval(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
             out["race"] = {
-                "winner_agreement": clean(agreement),
-                "predicted_fraction_mean": clean([float(p[0]) for p in predicted]),
-                "predicted_fraction_ci": clean([[float(v) for v in p[1]] for p in predicted]),
+                "winner_agreement": as_json(agreement),
+                "predicted_fraction_mean": as_json([float(p[0]) for p in predicted]),
+                "predicted_fraction_ci": as_json([[float(v) for v in p[1]] for p in predicted]),
                 "mapping": "q/p: exact for depth 2, growth-matched beyond (each network's own initial state)",
             }
         return out
 
     def save_json(self, path) -> None:
-        text = json.dumps(self.to_json_dict(), indent=1)
-        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+        """Write :meth:`to_json_dict` atomically (indented by one space).
+
+        Parameters
+        ----------
+        path : str or Path
+        """
+        save_json(path, self.to_json_dict(), indent=1)
 
 
 def measure_concentration(
@@ -224,7 +294,7 @@ def measure_concentration(
     learning_rate, t_max : float
         ``eta`` and training time (``steps = round(t_max / eta)``).
     dataset : Dataset, optional
-        Default :func:`pathdyn.validation.sweep.default_dataset`.
+        Default :func:`pathdyn.validation.cases.default_dataset`.
     race : bool
         For linear networks, also run the race oracle from each network's initial state
         (ending at ``S / lambda`` for aligned non-whitened inputs; misaligned inputs are refused).
@@ -258,10 +328,45 @@ def measure_concentration(
         network's): their split is not final.
     """
     from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.network import ACTIVATIONS
-    from pathdyn.validation.sweep import default_dataset
+    from pathdyn.validation.cases import default_dataset
+    from pathdyn.validation.torch_engine import resolve_device
 
     started = time.perf_counter()
+    depths, activations, seeds = _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale)
+    device = resolve_device(device)
+    check_cluster_options(workers, scheduler)
+    dataset = default_dataset() if dataset is None else dataset
+    steps = max(1, int(round(t_max / learning_rate)))
+    race_target = _race_target(dataset) if race and "linear" in activations else None
+    # One task per network: (depth, seed, activation), each from its own seed.
+    cells = [(i, j, activation) for i in range(len(depths)) for j in range(len(seeds)) for activation in activations]
+    U, _, Vt = dataset.modes()
+    tasks = [((depths[i], depths[i]), dataset, width, init, init_scale, seeds[j], activation, learning_rate, steps,
+              (U, Vt.T, race_target) if race_target is not None and activation == "linear" else None, device)
+             for i, j, activation in cells]
+    labels = [f"concentration-d{depths[i]}-s{seeds[j]}-{activation}" for i, j, activation in cells]
+    with progress_for(progress, len(tasks), "concentration") as bar, task_runner(workers, scheduler) as runner:
+        results = runner.map(_train_concentration_network, tasks, labels, bar,
+                             priorities=[depths[i] for i, _, _ in cells])
+    measured = _collect_fractions(cells, results, (len(depths), len(seeds), race_target is not None), activations, dataset)
+    if measured["unfinished"]:
+        warnings.warn(
+            f"measure_concentration: {measured['unfinished']} network(s) ended with loss above 1% of the zero network's; "
+            "their split is not final: raise t_max or init_scale",
+            stacklevel=2,
+        )
+    config = _concentration_config(width, init, init_scale, learning_rate, steps, seeds, dataset, confidence)
+    return ConcentrationResult(
+        depths=depths, activations=activations, seeds=seeds, config=config, fractions=measured["fractions"],
+        final_loss_ratio=measured["loss_ratio"], race_agreement=measured["agreement"],
+        race_fraction=measured["race_fraction"], wall_time_s=time.perf_counter() - started,
+    )
+
+
+def _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale) -> tuple:
+    """``(depths, activations, seeds)`` as tuples; every problem at once in one ConfigError."""
+    from pathdyn.validation.network import ACTIVATIONS
+
     try:
         depths = tuple(int(d) for d in depths)
         seeds = tuple(int(s) for s in seeds)
@@ -283,41 +388,38 @@ def measure_concentration(
             problems.append(f"{name}: {value!r} is not a positive number")
     if problems:
         raise ConfigError("; ".join(problems))
-    from pathdyn.validation.torch_engine import resolve_device
+    return depths, activations, seeds
 
-    device = resolve_device(device)
-    check_cluster_options(workers, scheduler)
-    dataset = default_dataset() if dataset is None else dataset
-    U, S, Vt = dataset.modes()
-    V = Vt.T
-    steps = max(1, int(round(t_max / learning_rate)))
+
+def _race_target(dataset) -> np.ndarray:
+    """Where the race ends, ``sum_a K_a = S / lambda`` (``lambda = 1`` for whitened inputs).
+
+    Misaligned inputs have no per-mode race and are refused (DatasetError).
+    """
+    from pathdyn.numerics.alignment import check_alignment
+
+    S = dataset.modes()[1]
+    lam = np.ones_like(S)
+    variances = check_alignment(dataset).input_variances
+    lam[:variances.size] = variances  # modes with S = 0 (none in the default data) keep 1
+    return S / lam
+
+
+def _collect_fractions(cells, results, shape, activations, dataset) -> dict:
+    """Dominant fractions, loss ratios and race agreement of every network, in arrays by (depth, seed).
+
+    ``shape = (depths, seeds, race)``. Returns ``fractions``, ``loss_ratio`` (per activation),
+    ``agreement``, ``race_fraction`` (None without the race) and ``unfinished`` (networks
+    whose final loss is above 1% of the zero network's).
+    """
+    num_depths, num_seeds, race = shape
+    modes = dataset.modes()[1].size
     zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / dataset.num_samples
-    modes = S.size
-    fractions = {a: np.full((len(depths), len(seeds), modes), np.nan) for a in activations}
-    loss_ratio = {a: np.full((len(depths), len(seeds)), np.nan) for a in activations}
-    do_race = race and "linear" in activations
-    agreement = np.full((len(depths), len(seeds), modes), np.nan) if do_race else None
-    race_fraction = np.full_like(agreement, np.nan) if do_race else None
+    fractions = {a: np.full((num_depths, num_seeds, modes), np.nan) for a in activations}
+    loss_ratio = {a: np.full((num_depths, num_seeds), np.nan) for a in activations}
+    agreement = np.full((num_depths, num_seeds, modes), np.nan) if race else None
+    race_fraction = np.full_like(agreement, np.nan) if race else None
     unfinished = 0
-    if do_race:
-        from pathdyn.numerics.alignment import check_alignment
-
-        # the race ends at sum_a K_a = S / lambda (lambda = 1 for whitened inputs); misaligned
-        # inputs have no per-mode race and are refused
-        lam = np.ones_like(S)
-        variances = check_alignment(dataset).input_variances
-        lam[:variances.size] = variances  # modes with S = 0 (none in the default data) keep 1
-        race_target = S / lam
-
-    # One task per network: (depth, seed, activation), each from its own seed.
-    cells = [(i, j, activation) for i in range(len(depths)) for j in range(len(seeds)) for activation in activations]
-    tasks = [((depths[i], depths[i]), dataset, width, init, init_scale, seeds[j], activation, learning_rate, steps,
-              (U, V, race_target) if do_race and activation == "linear" else None, device)
-             for i, j, activation in cells]
-    labels = [f"concentration-d{depths[i]}-s{seeds[j]}-{activation}" for i, j, activation in cells]
-    with progress_for(progress, len(tasks), "concentration") as bar, task_runner(workers, scheduler) as runner:
-        results = runner.map(_train_concentration_network, tasks, labels, bar,
-                             priorities=[depths[i] for i, _, _ in cells])
     for (i, j, activation), (K, final_loss, predicted) in zip(cells, results):
         fractions[activation][i, j] = dominant_fraction(K)
         loss_ratio[activation][i, j] = final_loss / zero_loss
@@ -327,13 +429,13 @@ def measure_concentration(
             winner = np.argmax(np.abs(K), axis=0)
             agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
             race_fraction[i, j] = dominant_fraction(predicted)
-    if unfinished:
-        warnings.warn(
-            f"measure_concentration: {unfinished} network(s) ended with loss above 1% of the zero network's; "
-            "their split is not final: raise t_max or init_scale",
-            stacklevel=2,
-        )
-    config = {
+    return {"fractions": fractions, "loss_ratio": loss_ratio, "agreement": agreement, "race_fraction": race_fraction,
+            "unfinished": unfinished}
+
+
+def _concentration_config(width, init, init_scale, learning_rate, steps, seeds, dataset, confidence) -> dict:
+    """The ``config`` of a :class:`ConcentrationResult`: every setting of the measurement."""
+    return {
         "width": width,
         "init": init,
         "init_scale": float(init_scale),
@@ -344,23 +446,12 @@ def measure_concentration(
         "seed_list": list(seeds),
         "architecture": "two pathways of equal depth D",
         "dataset": dataset.name,
-        "singular_values": [float(s) for s in S],
+        "singular_values": [float(s) for s in dataset.modes()[1]],
         "confidence": confidence,
         "fraction": "max_a |K_a| / sum_a |K_a| per mode at the end of training; mean over modes per seed, "
                     "then mean and t-interval over seeds",
         "time_mapping": "t = eta * step",
     }
-    return ConcentrationResult(
-        depths=depths,
-        activations=activations,
-        seeds=seeds,
-        config=config,
-        fractions=fractions,
-        final_loss_ratio=loss_ratio,
-        race_agreement=agreement,
-        race_fraction=race_fraction,
-        wall_time_s=time.perf_counter() - started,
-    )
 
 
 def _train_concentration_network(architecture, dataset, width, init, init_scale, seed, activation, learning_rate, steps,

@@ -32,7 +32,18 @@ __all__ = [
 
 # ================================================================ summaries
 def width_report_rows(report) -> list:
-    """``(name, value)`` rows of a width sweep: the case, the errors by width, the slope, the verdict."""
+    """``(name, value)`` rows of a width sweep: the case, the errors by width, the slope, the verdict.
+
+    Parameters
+    ----------
+    report : WidthScalingReport
+        The sweep.
+
+    Returns
+    -------
+    list of (str, str)
+        The rows, for :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
+    """
     depths = ", ".join(map(str, report.depths))
     low, high = report.slope_ci
     rows = [
@@ -59,7 +70,18 @@ def width_report_rows(report) -> list:
 
 
 def concentration_rows(result) -> list:
-    """``(name, value)`` rows of a concentration measurement: the mean dominant fraction per depth."""
+    """``(name, value)`` rows of a concentration measurement: the mean dominant fraction per depth.
+
+    Parameters
+    ----------
+    result : ConcentrationResult
+        The measurement.
+
+    Returns
+    -------
+    list of (str, str)
+        The rows, for :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
+    """
     config = result.config
     rows = [
         ("run", f"depths {list(result.depths)}, {len(result.seeds)} seeds, width {config.get('width')}, "
@@ -78,7 +100,18 @@ def concentration_rows(result) -> list:
 
 
 def comparison_rows(comparison) -> list:
-    """``(name, value)`` rows of one network against the theory."""
+    """``(name, value)`` rows of one network against the theory.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        The comparison.
+
+    Returns
+    -------
+    list of (str, str)
+        The rows, for :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
+    """
     return [
         ("error", f"{number(comparison.error)} (max |K_GD - K_theory| / S_1, S_1 = {number(comparison.scale)}) "
                   f"at t = {number(comparison.time_of_max)}"),
@@ -127,6 +160,11 @@ def _report_attrs(report) -> dict:
 def width_report_to_xarray(report):
     """A width sweep as an ``xarray.Dataset``.
 
+    Parameters
+    ----------
+    report : WidthScalingReport
+        The sweep.
+
     Returns
     -------
     xarray.Dataset
@@ -171,6 +209,11 @@ def width_report_to_xarray(report):
 
 def concentration_to_xarray(result):
     """A concentration measurement as an ``xarray.Dataset``.
+
+    Parameters
+    ----------
+    result : ConcentrationResult
+        The measurement.
 
     Returns
     -------
@@ -222,6 +265,11 @@ def width_reports_to_dataframe(reports, names=None):
         Columns ``case, depths, init, init_scale, theory, mapping, learning_rate, width,
         seeds, median_error, min_error, max_error, slope, slope_ci_low, slope_ci_high,
         lr_floor, passed``.
+
+    Raises
+    ------
+    ConfigError
+        When ``names`` and ``reports`` differ in length (or pandas is missing).
     """
     pd = require("pandas")
     if hasattr(reports, "widths"):
@@ -260,6 +308,11 @@ def width_reports_to_dataframe(reports, names=None):
 def concentration_to_dataframe(result):
     """One row per (activation, depth): mean dominant fraction, its interval, and the race oracle's numbers.
 
+    Parameters
+    ----------
+    result : ConcentrationResult
+        The measurement.
+
     Returns
     -------
     pandas.DataFrame
@@ -283,6 +336,16 @@ def concentration_to_dataframe(result):
 # ===================================================================== JSON
 def width_report_from_json_dict(data: dict):
     """Rebuild a :class:`~pathdyn.validation.sweep.WidthScalingReport` from its ``to_json_dict``.
+
+    Parameters
+    ----------
+    data : dict
+        What ``WidthScalingReport.to_json_dict`` wrote (one case).
+
+    Returns
+    -------
+    WidthScalingReport
+        The report.
 
     Raises
     ------
@@ -341,9 +404,19 @@ def width_report_from_json_dict(data: dict):
 def load_width_reports(path) -> tuple:
     """The reports of a ``pathdyn validate -o FILE.json`` (one case or a suite) and their names.
 
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file.
+
     Returns
     -------
     (reports, names) : tuple of list
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, not JSON, or holds no validate report.
     """
     path = Path(path)
     try:

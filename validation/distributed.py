@@ -50,7 +50,21 @@ class TaskRecord:
 
 
 def check_cluster_options(workers, scheduler) -> None:
-    """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix)."""
+    """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
+
+    Parameters
+    ----------
+    workers : int or None
+        Workers of a local cluster.
+    scheduler : str or None
+        Address of an existing cluster's scheduler.
+
+    Raises
+    ------
+    ConfigError
+        When both are given, ``workers`` is not a positive whole number or
+        ``scheduler`` is not a non-empty string.
+    """
     if workers is not None and scheduler is not None:
         raise ConfigError("workers, scheduler: give one of them: workers=N starts a local cluster, "
                           "scheduler=ADDRESS uses an existing one")
@@ -61,7 +75,13 @@ def check_cluster_options(workers, scheduler) -> None:
 
 
 def worker_fingerprint() -> tuple:
-    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load."""
+    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load.
+
+    Returns
+    -------
+    tuple
+        ``(pathdyn version, numpy version, C kernels available)``.
+    """
     import numpy
 
     from pathdyn.validation import kernels
@@ -259,7 +279,22 @@ def task_runner(workers: int | None = None, scheduler: str | None = None, runner
 
 
 def progress_for(progress, total: int, label: str):
-    """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one."""
+    """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one.
+
+    Parameters
+    ----------
+    progress : bool or Progress
+        An existing bar, or whether to draw a new one.
+    total : int
+        Units of work of a new bar.
+    label : str
+        Its label.
+
+    Returns
+    -------
+    context manager
+        Entering it gives the bar.
+    """
     if hasattr(progress, "update"):
         return nullcontext(progress)
     from pathdyn.progress import Progress
@@ -268,19 +303,21 @@ def progress_for(progress, total: int, label: str):
 
 
 def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-                   on_report=None, runner=None) -> list:
+                   device: str = "numpy", on_report=None, runner=None) -> list:
     """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
 
     Parameters
     ----------
-    cases : sequence of dict
-        Each with ``depths``, ``widths`` and ``validate_width``'s keyword arguments
-        (``name`` is ignored).
+    cases : sequence of ValidationCase or dict
+        The cases (:class:`pathdyn.validation.cases.ValidationCase`); a dict is read as
+        ``ValidationCase(**case)``.
     workers, scheduler : optional
         As for :func:`task_runner`. On a cluster all cases' networks are submitted at
         once (one thread per case waits for its own), so no worker idles between cases.
     progress : bool
         One progress bar for all networks (per case on the serial path).
+    device : str
+        Where the networks train (``"numpy"``, or a PyTorch device).
     on_report : callable, optional
         ``on_report(case, report)``, called in case order as soon as the case and every
         case before it are done.
@@ -292,16 +329,22 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
     -------
     list of WidthScalingReport
         In case order; bit-identical whichever path ran them.
+
+    Raises
+    ------
+    ConfigError
+        Bad cases or cluster options.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from pathdyn.validation.cases import ValidationCase
     from pathdyn.validation.sweep import validate_width
 
     check_cluster_options(workers, scheduler)
+    cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
 
     def run(case, **extra):
-        options = {k: v for k, v in case.items() if k not in ("name", "depths", "widths")}
-        return validate_width(case["depths"], case["widths"], **options, **extra)
+        return validate_width(case, device=device, **extra)
 
     reports = []
     if runner is None and workers is None and scheduler is None:
@@ -312,7 +355,7 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
             if on_report is not None:
                 on_report(case, reports[-1])
         return reports
-    total = sum(len(c["widths"]) * len(c.get("seeds", (0, 1, 2))) + 1 for c in cases)
+    total = sum(case.num_networks for case in cases)
     with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite") as bar:
         shared = runner.shared_bar(bar)
         with ThreadPoolExecutor(max_workers=len(cases)) as pool:

@@ -54,6 +54,29 @@ def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
     ``overlap`` is ``K(0) = u^T Omega_a v`` (``a.b`` at depth 2). With ``gains`` also each
     hidden matrix's gain on the network's own initial fields (see
     :class:`pathdyn.numerics.dmft.DMFTInitialOverlaps`).
+
+    Parameters
+    ----------
+    weights : list of list of ndarray
+        ``weights[a][d]``, the layout of :func:`pathdyn.validation.network.initialize_weights`.
+    U : ndarray, shape (n_out, modes)
+        Left singular vectors ``u_alpha`` of the data as columns.
+    V : ndarray, shape (n_in, modes)
+        Right singular vectors ``v_alpha`` as columns.
+    gains : bool
+        Also measure the hidden matrices' gains (default False: the ensemble's ``sigma^2``).
+
+    Returns
+    -------
+    DMFTInitialOverlaps
+        ``input_norm2``, ``output_norm2`` and ``overlap`` of shape ``(M, modes)`` (norms 1
+        for a depth-1 pathway, which has no ``a`` or ``b``) and, with ``gains``, per
+        pathway ``(forward, backward)`` of shape ``(D_a - 1, modes)``.
+
+    Raises
+    ------
+    ConfigError
+        If a norm or overlap is not finite (weights holding NaN or infinities).
     """
     norms_in, norms_out, overlaps, site_gains = [], [], [], []
     for layers in weights:
@@ -80,20 +103,53 @@ def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
                                gains=tuple(site_gains) if gains else None)
 
 
-def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None):
+def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None,
+                    init="gaussian"):
     """The DMFT's ``K`` at the gradient steps ``record_steps`` (time ``t = eta * step``).
 
     Discrete at ``learning_rate`` when ``steps <= MAX_DISCRETE_STEPS``; otherwise the
-    continuous-time solution, interpolated. Returns ``(K, discrete)``.
+    continuous-time solution, interpolated.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a >= 1`` per pathway.
+    singular_values : array_like, shape (modes,)
+        ``S_alpha`` of the data.
+    init_scale : float
+        ``sigma``: hidden ``N x N`` layers have entries of variance ``sigma^2 / N``.
+    learning_rate : float
+        ``eta`` of the networks.
+    steps : int
+        Number of gradient steps of the networks.
+    record_steps : array_like of int
+        The steps (``0 .. steps``) at which ``K`` is wanted.
+    initial_overlaps : DMFTInitialOverlaps, optional
+        Condition on one network (:func:`network_overlaps`); default the ensemble.
+
+    Returns
+    -------
+    K : ndarray, shape (len(record_steps), M, modes)
+        The DMFT's ``K_{a alpha}`` at those steps (linearly interpolated in time when solved
+        in continuous time, on a grid of four times as many points).
+    discrete : bool
+        Whether it was solved in discrete time at ``learning_rate``.
+
+    Raises
+    ------
+    ConfigError
+        Bad depths, singular values, scales or steps (as :func:`pathdyn.numerics.dmft.solve_dmft`).
+    IntegrationError
+        If ``K`` blows up.
     """
     record_steps = np.asarray(record_steps, dtype=int)
     if steps <= MAX_DISCRETE_STEPS:
         trajectory = solve_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
-                                init_scale=init_scale, initial_overlaps=initial_overlaps)
+                                init_scale=init_scale, initial_overlaps=initial_overlaps, init=init)
         return trajectory.K[record_steps], True
     t = learning_rate * record_steps
     flow = solve_dmft_flow(depths, singular_values, t_max=learning_rate * steps, num_points=4 * t.size,
-                           init_scale=init_scale, initial_overlaps=initial_overlaps, tol=FLOW_TOL)
+                           init_scale=init_scale, initial_overlaps=initial_overlaps, tol=FLOW_TOL, init=init)
     flat = flow.K.reshape(flow.t.size, -1)
     K = np.stack([np.interp(t, flow.t, flat[:, j]) for j in range(flat.shape[1])], axis=1)
     return K.reshape(t.size, *flow.K.shape[1:]), False
@@ -142,6 +198,17 @@ class DMFTWidthReport(WidthScalingReport):
         return np.asarray(self.ensemble_errors, dtype=float)
 
     def to_json_dict(self) -> dict:
+        """The base report's JSON with the DMFT's numbers.
+
+        Returns
+        -------
+        dict
+            As :meth:`WidthScalingReport.to_json_dict`, with ``median_errors`` replaced by
+            the seed-mean errors and added ``ensemble_errors``, ``standard_errors``,
+            ``scatter``, ``scatter_slope`` (``None`` if not finite) and, when measured,
+            ``total_errors``, ``total_standard_errors`` and ``qp_ensemble_errors`` (one per
+            width each); ``config["dmft_time"]`` says whether the DMFT was discrete or a flow.
+        """
         out = super().to_json_dict()
         out["median_errors"] = [float(e) for e in self.ensemble_errors]
         out["ensemble_errors"] = [float(e) for e in self.ensemble_errors]
@@ -157,73 +224,36 @@ class DMFTWidthReport(WidthScalingReport):
         return out
 
 
-def _check_case(widths, seeds, learning_rate, t_max, record_points):
-    try:
-        widths = tuple(int(w) for w in widths)
-        seeds = tuple(int(s) for s in seeds)
-    except (TypeError, ValueError):
-        raise ConfigError(f"widths, seeds: expected lists of whole numbers, got {widths!r}, {seeds!r}") from None
-    if not widths or min(widths) < 1:
-        raise ConfigError(f"widths: expected whole numbers >= 1, got {list(widths)}")
-    if len(seeds) < 2 or min(seeds) < 0:
-        raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(seeds)}")
-    for name, value in (("learning_rate", learning_rate), ("t_max", t_max)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
-    if record_points < 2:
-        raise ConfigError(f"record_points: need at least 2, got {record_points}")
-    return widths, seeds
-
-
-def validate_dmft_width(
-    architecture,
-    widths,
-    seeds=tuple(range(8)),
-    *,
-    init: str = "gaussian",
-    init_scale: float | None = None,
-    dataset: Dataset | None = None,
-    learning_rate: float = 0.02,
-    t_max: float = 8.0,
-    record_points: int = 200,
-    measure_lr_floor: bool = True,
-    targets: dict | None = None,
-    confidence: float = 0.95,
-    progress: bool = False,
-    mapping: str | None = None,
-    compare_qp: bool = True,
-    device: str = "numpy",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    runner=None,
-) -> DMFTWidthReport:
+def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device: str = "numpy", workers: int | None = None,
+                        scheduler: str | None = None, runner=None, **options) -> DMFTWidthReport:
     """Sweep widths: the seed mean of ``K`` against the DMFT.
 
     Parameters
     ----------
-    architecture : Architecture or sequence of int
-    widths : sequence of int
-    seeds : sequence of int
-        At least two; every (width, seed) is one network.
-    init : {"gaussian"}
-        The DMFT assumes Gaussian hidden layers.
-    init_scale : float, optional
-        ``sigma`` (default 0.3); input and output layers at the same scale.
-    dataset : Dataset, optional
-        Whitened, non-degenerate data (default :func:`default_dataset`).
-    learning_rate, t_max, record_points, measure_lr_floor, targets, confidence, progress
-        As :func:`pathdyn.validation.sweep.validate_width`. The ``O(eta)`` floor is
-        measured only when the DMFT is solved in continuous time.
-    mapping : None
-        Accepted for a common signature; the DMFT has no initial-state mapping.
-    compare_qp : bool
-        Also integrate the q/p model from every network's own (growth-matched) initial
-        state and report how far the seed mean of those predictions is from the seed
-        mean of the networks (``qp_ensemble_errors``): the same networks, the older model.
-    device, workers, scheduler, runner
-        Where the networks train, as :func:`pathdyn.validation.sweep.validate_width`:
+    case : ValidationCase, Architecture or sequence of int
+        A case with ``theory="dmft"``, or the depths of a case built from ``widths``,
+        ``seeds`` and ``options`` with the defaults of :data:`~pathdyn.validation.cases.DMFT_DEFAULTS`
+        (8 seeds, ``eta = 0.02``, ``t_max = 8``, 200 recorded times).
+    widths : sequence of int, optional
+        Hidden widths; only without a case.
+    seeds : sequence of int, optional
+        At least two; every (width, seed) is one network. Only without a case.
+    progress, device, workers, scheduler, runner
+        Where and how the networks train, as :func:`pathdyn.validation.sweep.validate_width`:
         each network is one task of :func:`pathdyn.validation.distributed.task_runner`,
         so a cluster gives the same report bit for bit.
+    **options
+        Other fields of :class:`~pathdyn.validation.cases.ValidationCase`: ``init``
+        (``"gaussian"``, the cavity DMFT, or ``"orthogonal"``, the exact overlap march of
+        :mod:`pathdyn.numerics.dmft_orthogonal`), ``init_scale`` (default
+        0.3; input and output layers at the same scale), ``dataset`` (whitened,
+        non-degenerate), ``learning_rate``, ``t_max``, ``record_points``,
+        ``measure_lr_floor`` (used only when the DMFT is solved in continuous time),
+        ``targets``, ``confidence``, ``rtol``/``atol`` (of the q/p comparison),
+        ``mapping`` (None: the DMFT has no initial-state mapping) and ``compare_qp``: also
+        integrate the q/p model from every network's own (growth-matched) initial state and
+        report how far the seed mean of those predictions is from the seed mean of the
+        networks (``qp_ensemble_errors``).
 
     Returns
     -------
@@ -232,129 +262,182 @@ def validate_dmft_width(
     Raises
     ------
     ConfigError
-        Non-Gaussian init, a non-whitened or degenerate dataset, or bad settings.
+        An init other than Gaussian or orthogonal, a non-whitened or degenerate dataset, fewer than two seeds, a
+        case of another theory, or bad settings.
     """
-    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.network import initialize_weights
-    from pathdyn.validation.sweep import _train_network
+    from pathdyn.validation.cases import DMFT_DEFAULTS, ValidationCase
+    from pathdyn.validation.distributed import check_cluster_options
+    from pathdyn.validation.sweep import network_tasks, train_networks
     from pathdyn.validation.torch_engine import resolve_device
 
+    if not isinstance(case, ValidationCase):
+        options.setdefault("theory", "dmft")
+    case = ValidationCase.from_options(case, widths, seeds, defaults=DMFT_DEFAULTS, **options)
+    if case.theory != "dmft":
+        raise ConfigError(f"case: theory {case.theory!r}, but validate_dmft_width compares with the DMFT; "
+                          "give theory='dmft' or call validate_width")
     started = time.perf_counter()
     device = resolve_device(device)
     check_cluster_options(workers, scheduler)
-    depths = Architecture.coerce(architecture).depths
-    widths, seeds = _check_case(widths, seeds, learning_rate, t_max, record_points)
-    if init != "gaussian":
-        raise ConfigError(f"init: the DMFT model assumes Gaussian hidden layers, got {init!r}; use init='gaussian' "
-                          "(orthogonal hidden layers: theory='two-channel')")
-    if mapping not in (None, "none"):
-        raise ConfigError(f"mapping: the DMFT predicts the ensemble mean and takes no initial-state mapping, got {mapping!r}")
-    sigma = 0.3 if init_scale is None else float(init_scale)
-    dataset = default_dataset() if dataset is None else dataset
-    if not isinstance(dataset, Dataset):
-        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}")
-    if not dataset.is_whitened:
-        raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT model assumes Sigma_x = I")
-    if any(len(block) > 1 for block in dataset.degenerate_blocks()):
-        raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values; per-mode K is undefined there, "
-                          "use non-degenerate data (e.g. random:2,1.4,0.9,0.5)")
-    U, S, Vt = dataset.modes()
-    steps = max(1, int(round(t_max / learning_rate)))
-    record_every = max(1, steps // int(record_points))
-    record_steps = list(range(0, steps + 1, record_every))
-    if record_steps[-1] != steps:  # simulate_gd records the last step too
-        record_steps.append(steps)
-    K_dmft, discrete = dmft_prediction(depths, S, init_scale=sigma, learning_rate=learning_rate, steps=steps,
-                                       record_steps=record_steps)
-    scale = float(np.max(S))
-    runs = len(widths) * len(seeds) + (0 if discrete or not measure_lr_floor else 1)
-    K_all = {}
-    qp_initial = []
+    dataset = case.resolved_dataset()
+    S = dataset.modes()[1]
+    K_dmft, discrete = dmft_prediction(case.depths, S, init_scale=case.sigma, learning_rate=case.learning_rate,
+                                       steps=case.steps, record_steps=_record_steps(case), init=case.init)
+    floor = not discrete and case.measure_lr_floor
     # One task per network (and the O(eta) floor's half-step run), as in validate_width.
-    tasks = [(depths, dataset, width, seed, init, sigma, learning_rate, steps, record_every, None, device)
-             for width in widths for seed in seeds]
-    labels = [f"dmft-{'-'.join(map(str, depths))}-w{width}-s{seed}" for width in widths for seed in seeds]
-    floor = not discrete and measure_lr_floor
-    if floor:
-        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every,
-                      None, device))
-        labels.append(f"dmft-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
-    with progress_for(progress, runs, f"validate dmft {','.join(map(str, depths))}") as bar:
-        with task_runner(workers, scheduler, runner) as tasks_on:
-            results = tasks_on.map(_train_network, tasks, labels, bar,
-                                   priorities=[t[7] * t[2] ** 2 for t in tasks])
-    for index, (_, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
-        i, j = divmod(index, len(seeds))
-        K_all[i, seeds[j]] = trajectory.K
-        if compare_qp:  # the same weights again (a seeded draw): the q/p model starts from each network
-            weights = initialize_weights(depths, dataset.n_in, dataset.n_out, widths[i], init=init, init_scale=sigma,
-                                         seed=seeds[j])
-            qp_initial.append(_qp_state(weights, U, Vt.T, depths, sigma))
+    tasks, labels = network_tasks(case, dataset, mapped=None, half_eta=floor, device=device, prefix="dmft")
+    results = train_networks(tasks, labels, progress=progress, label=f"validate dmft {','.join(map(str, case.depths))}",
+                             workers=workers, scheduler=scheduler, runner=runner)
+    stacks = [np.stack([trajectory.K for _, trajectory in results[i * len(case.seeds): (i + 1) * len(case.seeds)]])
+              for i in range(len(case.widths))]  # per width: (seeds, T, M, modes)
+    lr_floor = _half_step_floor(stacks[-1][0], results[-1][1], float(np.max(S))) if floor else None
+    statistics = _seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
     gd_t = results[0][1].t
-    lr_floor = None
-    if floor:
-        half = results[-1][1]
-        if half.K.shape == K_all[len(widths) - 1, seeds[0]].shape:
-            lr_floor = 2.0 * float(np.max(np.abs(K_all[len(widths) - 1, seeds[0]] - half.K))) / scale
+    qp_errors = _qp_ensemble_errors(case, dataset, stacks, gd_t) if case.compare_qp else None
+    example = {"width": case.widths[-1], "seed": case.seeds[0], "t": np.asarray(gd_t), "K_gd": stacks[-1].mean(axis=0),
+               "K_theory": np.asarray(K_dmft)}
+    return _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_errors, example,
+                        wall_time_s=time.perf_counter() - started)
 
-    errors = np.zeros((len(widths), len(seeds)))
-    ensemble = np.zeros(len(widths))
-    standard = np.zeros(len(widths))
-    scatter = np.zeros(len(widths))
-    total_errors = np.zeros(len(widths))
-    total_standard = np.zeros(len(widths))
-    final_gd = np.zeros((len(widths), len(seeds), len(depths), S.size))
-    for i in range(len(widths)):
-        stack = np.stack([K_all[i, seed] for seed in seeds])  # (seeds, T, M, modes)
+
+def _record_steps(case) -> list:
+    """The gradient steps ``simulate_gd`` records: every ``record_every``-th, and the last one."""
+    record_steps = list(range(0, case.steps + 1, case.record_every))
+    if record_steps[-1] != case.steps:  # simulate_gd records the last step too
+        record_steps.append(case.steps)
+    return record_steps
+
+
+def _half_step_floor(full_K, half, scale: float) -> float | None:
+    """``2 max |K(eta) - K(eta/2)| / S_1`` of the largest width's first network; None if the grids differ."""
+    if half.K.shape == full_K.shape:
+        return 2.0 * float(np.max(np.abs(full_K - half.K))) / scale
+    return None
+
+
+@dataclass(frozen=True)
+class _SeedMeanStatistics:
+    """How the networks of each width compare with the DMFT, one entry per width (see :class:`DMFTWidthReport`).
+
+    Attributes
+    ----------
+    errors : ndarray, shape (widths, seeds)
+        Single networks: ``max_{t, a, alpha} |K - K_DMFT| / S_1``.
+    ensemble, standard, scatter : ndarray, shape (widths,)
+        The seed mean's error, its sampling noise there, and the largest spread of single networks.
+    total_errors, total_standard : ndarray, shape (widths,)
+        The same for ``sum_a K_{a alpha}``.
+    final_gd : ndarray, shape (widths, seeds, M, modes)
+        Final ``K`` of every network.
+    """
+
+    errors: np.ndarray
+    ensemble: np.ndarray
+    standard: np.ndarray
+    scatter: np.ndarray
+    total_errors: np.ndarray
+    total_standard: np.ndarray
+    final_gd: np.ndarray
+
+
+def _seed_mean_statistics(stacks, K_dmft, scale: float) -> _SeedMeanStatistics:
+    """The errors of single networks and of their seed mean against the DMFT, width by width.
+
+    Parameters
+    ----------
+    stacks : sequence of ndarray, each (seeds, T, M, modes)
+        ``K`` of every network of one width, on the DMFT's times.
+    K_dmft : ndarray, shape (T, M, modes)
+    scale : float
+        ``S_1``: every error is relative to it.
+
+    Returns
+    -------
+    _SeedMeanStatistics
+
+    Notes
+    -----
+    At the ``(t, a, alpha)`` of the largest ``|<K>_seeds - K_DMFT|`` the sampling noise is
+    ``std_seeds(K) / sqrt(seeds)``; summed over pathways the race between them cancels, so
+    the check of ``sum_a K_a`` is far less noisy.
+    """
+    count = len(stacks)
+    seeds = stacks[0].shape[0]
+    errors = np.zeros((count, seeds))
+    ensemble, standard, scatter, total_errors, total_standard = (np.zeros(count) for _ in range(5))
+    final_gd = np.zeros((count, seeds) + stacks[0].shape[2:])
+    for i, stack in enumerate(stacks):
         errors[i] = np.max(np.abs(stack - K_dmft), axis=(1, 2, 3)) / scale
         difference = np.abs(stack.mean(axis=0) - K_dmft)
         spread = stack.std(axis=0, ddof=1)
         where = np.unravel_index(np.argmax(difference), difference.shape)
         ensemble[i] = difference[where] / scale
-        standard[i] = spread[where] / math.sqrt(len(seeds)) / scale
+        standard[i] = spread[where] / math.sqrt(seeds) / scale
         scatter[i] = float(np.max(spread)) / scale
-        # summed over pathways the race between them cancels: a low-noise check of each mode
         total = stack.sum(axis=2)
         total_difference = np.abs(total.mean(axis=0) - K_dmft.sum(axis=1))
         where_total = np.unravel_index(np.argmax(total_difference), total_difference.shape)
         total_errors[i] = total_difference[where_total] / scale
-        total_standard[i] = total.std(axis=0, ddof=1)[where_total] / math.sqrt(len(seeds)) / scale
+        total_standard[i] = total.std(axis=0, ddof=1)[where_total] / math.sqrt(seeds) / scale
         final_gd[i] = stack[:, -1]
-    qp_errors = None
-    if compare_qp:
-        qp_K = _qp_trajectories(depths, np.stack(qp_initial), S, gd_t).reshape(gd_t.size, len(widths), len(seeds), len(depths), S.size)
-        qp_errors = np.array([
-            np.max(np.abs(qp_K[:, i].mean(axis=1) - np.stack([K_all[i, seed] for seed in seeds]).mean(axis=0))) / scale
-            for i in range(len(widths))
-        ])
-    final_th = np.broadcast_to(K_dmft[-1], final_gd.shape).copy()
+    return _SeedMeanStatistics(errors, ensemble, standard, scatter, total_errors, total_standard, final_gd)
+
+
+def _qp_ensemble_errors(case, dataset, stacks, gd_t) -> np.ndarray:
+    """``max |<K_qp>_seeds - <K>_seeds| / S_1`` per width: the q/p model started from every network."""
+    from pathdyn.validation.network import initialize_weights
+
+    U, S, Vt = dataset.modes()
+    initial = []
+    for width in case.widths:
+        for seed in case.seeds:  # the same weights again (a seeded draw): the q/p model starts from each network
+            weights = initialize_weights(case.depths, dataset.n_in, dataset.n_out, width, init=case.init,
+                                         init_scale=case.sigma, seed=seed)
+            initial.append(_qp_state(weights, U, Vt.T, case.depths, case.sigma))
+    qp_K = _qp_trajectories(case.depths, np.stack(initial), S, gd_t, rtol=case.rtol, atol=case.atol)
+    qp_K = qp_K.reshape(gd_t.size, len(case.widths), len(case.seeds), len(case.depths), S.size)
+    return np.array([np.max(np.abs(qp_K[:, i].mean(axis=1) - stack.mean(axis=0))) / float(np.max(S))
+                     for i, stack in enumerate(stacks)])
+
+
+def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
+    """Slope, interval, tail slope, evidence, verdict line and ``passed`` of the seed-mean errors."""
+    widths, ensemble = case.widths, statistics.ensemble
     mean_errors = ensemble[:, None]
-    slope, ci, _ = fit_slope(widths, mean_errors, confidence)
+    slope, ci, _ = fit_slope(widths, mean_errors, case.confidence)
     tail = _tail_slope(widths, mean_errors)
-    scatter_slope = fit_slope(widths, scatter[:, None])[0]
-    evidence = limit_evidence(widths, mean_errors, lr_floor, confidence)
+    scatter_slope = fit_slope(widths, statistics.scatter[:, None])[0]
+    evidence = limit_evidence(widths, mean_errors, lr_floor, case.confidence)
     # the seed mean is one number per width, but it averages len(seeds) networks
-    evidence.update(num_seeds=len(seeds), enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(seeds) >= MIN_SEEDS))
-    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(targets or {}))
+    evidence.update(num_seeds=len(case.seeds),
+                    enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(case.seeds) >= MIN_SEEDS))
+    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets))
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
-    verdict += f"; summed over pathways {total_errors[-1]:.4f} (noise {total_standard[-1]:.4f})"
-    verdict += (f"; sampling noise of the mean {standard[-1]:.4f} at width {widths[-1]}"
-                f"; single networks scatter {scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
-    last = len(widths) - 1
-    example = {"width": widths[last], "seed": seeds[0], "t": np.asarray(gd_t),
-               "K_gd": np.stack([K_all[last, s] for s in seeds]).mean(axis=0), "K_theory": np.asarray(K_dmft)}
+    verdict += f"; summed over pathways {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
+    verdict += (f"; sampling noise of the mean {statistics.standard[-1]:.4f} at width {widths[-1]}"
+                f"; single networks scatter {statistics.scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
+    return slope, ci, tail, scatter_slope, evidence, verdict, passed
+
+
+def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_errors, example, wall_time_s) -> DMFTWidthReport:
+    """The :class:`DMFTWidthReport` of a compared sweep (``example``: the largest width's seed mean)."""
+    slope, ci, tail, scatter_slope, evidence, verdict, passed = _dmft_verdict(case, statistics, lr_floor, qp_errors)
+    S = dataset.modes()[1]
+    gd_t = example["t"]
     return DMFTWidthReport(
-        depths=depths, widths=widths, seeds=seeds, init=init, init_scale=sigma, theory="dmft", mapping="none (ensemble mean)",
-        dataset=dataset.name, singular_values=tuple(float(s) for s in S), learning_rate=float(learning_rate),
-        t_max=float(gd_t[-1]), steps=steps, errors=errors, slope=slope, slope_ci=ci, tail_slope=tail,
-        confidence=confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
-        limit=("infinite-width limit of Gaussian hidden layers (DMFT), exact for the ensemble mean; "
+        depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory="dmft",
+        mapping=case.method, dataset=dataset.name, singular_values=tuple(float(s) for s in S),
+        learning_rate=float(case.learning_rate), t_max=float(gd_t[-1]), steps=case.steps, errors=statistics.errors,
+        slope=slope, slope_ci=ci, tail_slope=tail, confidence=case.confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
+        limit=(f"infinite-width limit of {'Gaussian' if case.init == 'gaussian' else case.init} hidden layers (DMFT), "
+               "exact for the ensemble mean; "
                + ("solved at the networks' learning rate (no O(eta) floor)" if discrete else "solved in continuous time")),
-        compared=COMPARED, verdict=verdict, passed=passed, targets=dict(targets or {}), final_K_gd=final_gd,
-        final_K_theory=final_th, example=example, wall_time_s=time.perf_counter() - started,
-        ensemble_errors=ensemble, standard_errors=standard, scatter=scatter, scatter_slope=scatter_slope, discrete=discrete,
-        qp_ensemble_errors=qp_errors, total_errors=total_errors, total_standard_errors=total_standard, evidence=evidence,
+        compared=COMPARED, verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=statistics.final_gd,
+        final_K_theory=np.broadcast_to(K_dmft[-1], statistics.final_gd.shape).copy(), example=example,
+        wall_time_s=wall_time_s, ensemble_errors=statistics.ensemble, standard_errors=statistics.standard,
+        scatter=statistics.scatter, scatter_slope=scatter_slope, discrete=discrete, qp_ensemble_errors=qp_errors,
+        total_errors=statistics.total_errors, total_standard_errors=statistics.total_standard, evidence=evidence,
     )
 
 
@@ -378,14 +461,14 @@ def _qp_state(weights, U, V, depths, sigma):
     return state.state_array(equations)
 
 
-def _qp_trajectories(depths, initial, S, times):
+def _qp_trajectories(depths, initial, S, times, rtol=1e-9, atol=1e-11):
     """q/p ``K`` of every network (batch) on ``times``; shape (T, batch, M, modes)."""
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
     from pathdyn.validation.sweep import reduced_equations
 
     compiled = compile_rhs(reduced_equations(depths, "qp"))
-    return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=1e-9, atol=1e-11).K
+    return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=rtol, atol=atol).K
 
 
 def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int, gains: bool = True):
@@ -396,9 +479,30 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     with ``gains``, each hidden matrix's gain on the network's own initial fields replaces
     ``sigma^2`` in the sources: approximations, measured in ``docs/dmft.md``.
 
+    Parameters
+    ----------
+    weights : list of list of ndarray
+        The network's initial weights ``weights[a][d]`` (layout of
+        :func:`pathdyn.validation.network.initialize_weights`); the depths come from them.
+    dataset : Dataset
+        Its training data (its modes ``U``, ``S``, ``V``).
+    init_scale : float
+        ``sigma`` of the initialisation.
+    learning_rate : float
+        ``eta``; the DMFT is solved in discrete time at it.
+    steps : int
+        Number of gradient steps.
+    gains : bool
+        Use the hidden matrices' gains on the network's own fields (default True).
+
     Returns
     -------
     Trajectory
+        As :func:`pathdyn.numerics.dmft.solve_dmft`: ``K`` of shape (steps + 1, M, modes).
+
+    Raises
+    ------
+    ConfigError, IntegrationError
         As :func:`pathdyn.numerics.dmft.solve_dmft`.
     """
     U, S, Vt = dataset.modes()
@@ -417,12 +521,36 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
     race oracle (q/p race from the growth-matched mapping, ``t = infinity``, as ``pathdyn
     concentration`` uses it) name the winner.
 
+    Parameters
+    ----------
+    depths : Architecture or sequence of int
+        Exactly two pathways.
+    width : int
+        Hidden width ``N`` of every network.
+    seeds : sequence of int
+        One network per seed (Gaussian initialisation).
+    init_scale : float
+        ``sigma`` of the initialisation.
+    learning_rate : float
+        ``eta``.
+    steps : int
+        Number of gradient steps (the networks and both DMFTs).
+    dataset : Dataset, optional
+        Default :func:`pathdyn.validation.cases.default_dataset`.
+
     Returns
     -------
     dict
         ``ensemble_error``, ``conditioned_error``, ``dmft_winner_rate``, ``race_winner_rate``,
         ``modes`` (counted), ``unfinished`` (modes whose sum over pathways is still more
         than 5% from ``S`` at the end).
+
+    Raises
+    ------
+    ConfigError
+        If ``depths`` does not have two pathways.
+    ArchitectureError
+        If ``depths`` is not a valid architecture.
     """
     from pathdyn.numerics.race import race_final_strengths
     from pathdyn.validation.mapping import map_initial_state

@@ -26,7 +26,7 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.validation.concentration import _mean_ci
+from pathdyn.validation.statistics import mean_interval
 from pathdyn.validation.graph_network import simulate_graph_gd
 
 __all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
@@ -37,6 +37,25 @@ def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
 
     ``by``: ``"path"`` (every path its own group), ``"output"`` (last edge) or ``"input"``
     (first edge). Groups come in the order of first appearance along ``graph.paths``.
+
+    Parameters
+    ----------
+    K : array_like, shape ``(..., paths, modes)``
+        Strength of every path (in the order of ``graph.paths``) and mode.
+    graph : GraphArchitecture
+        The graph.
+    by : {"path", "output", "input"}
+        How paths are grouped.
+
+    Returns
+    -------
+    ndarray, shape ``(..., groups, modes)``
+        The shares (NaN where every ``K`` of a mode is zero).
+
+    Raises
+    ------
+    ConfigError
+        When ``by`` is not one of the three groupings.
     """
     K = np.abs(np.asarray(K, dtype=float))
     if by == "path":
@@ -79,6 +98,13 @@ class GraphConcentration:
     wall_time: float
 
     def to_json_dict(self) -> dict:
+        """The measurement as plain JSON types (graph, paths, seeds, final strengths, summary, settings).
+
+        Returns
+        -------
+        dict
+            The JSON-ready dictionary.
+        """
         return {"graph": self.graph.to_dict(), "paths": [[list(e) for e in p] for p in self.graph.paths],
                 "seeds": list(self.seeds), "finished": self.finished.tolist(), "final_K": self.final_K.tolist(),
                 "summary": self.summary, "settings": self.settings, "wall_time": self.wall_time}
@@ -90,7 +116,7 @@ def _summarise(K, graph, confidence) -> dict:
         shares = stream_shares(K, graph, by)  # (seeds, groups, modes)
         groups = shares.shape[1]
         dominant = np.nanmax(shares, axis=1).mean(axis=-1) if groups > 1 else np.ones(K.shape[0])
-        mean, ci = _mean_ci(dominant, confidence, bounds=(1.0 / groups, 1.0))
+        mean, ci = mean_interval(dominant, confidence, bounds=(1.0 / groups, 1.0))
         out[by] = {"groups": groups, "trivial": groups == 1, "even": 1.0 / groups, "mean": mean, "ci": list(ci),
                    "mean_shares": np.nanmean(shares, axis=0).tolist()}
     return out
@@ -116,6 +142,12 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     Returns
     -------
     GraphConcentration
+
+    Raises
+    ------
+    ConfigError
+        When there are no seeds, ``learning_rate`` or ``t_max`` is not positive, or
+        ``confidence`` is outside ``(0, 1)``.
 
     Warns
     -----

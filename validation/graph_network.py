@@ -59,6 +59,20 @@ ENGINES = ("auto", "graph", "pathway")
 def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=None) -> dict:
     """Width of every node: ``n_in`` at ``x``, ``n_out`` at ``y``, the graph's widths, else ``width``.
 
+    Parameters
+    ----------
+    graph : GraphArchitecture
+        The graph.
+    n_in, n_out : int
+        Input and output dimensions.
+    width : int, optional
+        Width of hidden nodes the graph gives none.
+
+    Returns
+    -------
+    dict
+        Node -> width.
+
     Raises
     ------
     ArchitectureError
@@ -118,6 +132,13 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
     -------
     dict
         Edge -> Fortran-ordered float64 array.
+
+    Raises
+    ------
+    ConfigError
+        When ``init`` is unknown.
+    ArchitectureError
+        When a hidden node has no width.
     """
     if init not in GRAPH_INITS:
         raise ConfigError(f"init: unknown {init!r}; choose one of {', '.join(GRAPH_INITS)}")
@@ -167,6 +188,12 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=No
     Returns
     -------
     (weights, bases) : dict edge -> array, dict node -> (width, modes) array
+
+    Raises
+    ------
+    ConfigError
+        When an edge has no strength, a strength names no edge, or a hidden node is
+        narrower than the number of modes (every problem in one message).
     """
     dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
     U, S, V = _dataset_modes(dataset)

@@ -26,7 +26,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
-from pathdyn.validation.concentration import _mean_ci
+from pathdyn.validation.statistics import mean_interval
 from pathdyn.validation.graph_network import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
 
@@ -34,7 +34,22 @@ __all__ = ["graph_width_sweep", "half_times"]
 
 
 def half_times(t, K, S) -> np.ndarray:
-    """First time each mode's ``K`` reaches ``S / 2`` (NaN if never), ``K`` of shape ``(T, modes)``."""
+    """First time each mode's ``K`` reaches ``S / 2`` (NaN if never), ``K`` of shape ``(T, modes)``.
+
+    Parameters
+    ----------
+    t : array_like, shape ``(T,)``
+        Times.
+    K : array_like, shape ``(T, modes)``
+        Total strength of every mode.
+    S : array_like, shape ``(modes,)``
+        Singular values.
+
+    Returns
+    -------
+    ndarray, shape ``(modes,)``
+        The half times.
+    """
     reached = np.asarray(K) >= 0.5 * np.asarray(S)
     first = np.argmax(reached, axis=0)
     return np.where(reached.any(axis=0), np.asarray(t)[first], np.nan)
@@ -45,12 +60,36 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
                       record_dt: float = 0.2, confidence: float = 0.95) -> dict:
     """Train ``len(seeds)`` networks at every width and summarise their total mode strengths.
 
+    Parameters
+    ----------
+    graph : GraphArchitecture
+        The graph.
+    dataset : Dataset or str
+        Training data.
+    widths : sequence of int
+        Hidden widths of nodes the graph gives none.
+    seeds : sequence of int
+        One network per seed at every width.
+    init, init_scale, learning_rate : as :func:`simulate_graph_gd`
+        The training settings.
+    t_max : float
+        Training time.
+    record_dt : float
+        Time between records.
+    confidence : float
+        Level of the half-time intervals.
+
     Returns
     -------
     dict
         ``widths``, ``t``, ``singular_values``, per width: ``mean_K`` (T x modes), ``spread``
         (max over t and modes of the seed standard deviation / S_1), ``half_time`` (mean and
         CI per mode), ``distance_to_widest``; and ``settings``.
+
+    Raises
+    ------
+    ConfigError
+        When a width is not positive or there is no seed.
     """
     widths = [int(w) for w in widths]
     seeds = tuple(int(s) for s in seeds)
@@ -70,7 +109,7 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
         S = np.asarray(runs[0].extras["singular_values"])
         K = np.array([r.extras["K_total"] for r in runs])  # (seeds, T, modes)
         halves = np.array([half_times(t, k, S) for k in K])  # (seeds, modes)
-        stats = [_mean_ci(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
+        stats = [mean_interval(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
         per_width.append({"width": width, "mean_K": K.mean(axis=0), "spread": float(K.std(axis=0).max() / S[0]),
                           "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
                           "diverged": int(sum(not r.success for r in runs))})

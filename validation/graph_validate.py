@@ -46,6 +46,13 @@ class GraphValidation:
     initial_strengths: np.ndarray
 
     def summary(self) -> dict:
+        """The headline numbers: error, when it peaked, per path and mode, the final total strengths.
+
+        Returns
+        -------
+        dict
+            Plain JSON types.
+        """
         return {"error": self.comparison.error, "time_of_max": self.comparison.time_of_max,
                 "per_path": self.comparison.per_pathway.tolist(), "per_mode": self.comparison.per_mode.tolist(),
                 "final_K_total": self.simulation.extras["K_total"][-1].tolist(),

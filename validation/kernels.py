@@ -48,7 +48,13 @@ def _load():
 
 
 def available() -> bool:
-    """Whether the C kernels are built, loadable and not switched off."""
+    """Whether the C kernels are built, loadable and not switched off.
+
+    Returns
+    -------
+    bool
+        Whether :func:`nn` and :func:`tn` can run.
+    """
     return _load() is not None
 
 
@@ -72,10 +78,40 @@ def _call(kind, W, thin, out):
 
 
 def nn(W: np.ndarray, X: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = W X`` for ``W`` (m, n) Fortran-ordered, ``X`` (n, 8) and ``out`` (m, 8) C-ordered."""
+    """``out = W X`` for ``W`` (m, n) Fortran-ordered, ``X`` (n, 8) and ``out`` (m, 8) C-ordered.
+
+    Parameters
+    ----------
+    W : ndarray, shape ``(m, n)``
+        Fortran-ordered weight.
+    X : ndarray, shape ``(n, 8)``
+        C-ordered thin block.
+    out : ndarray, shape ``(m, 8)``
+        C-ordered output, overwritten.
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
     return _call("nn", W, X, out)
 
 
 def tn(W: np.ndarray, G: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = W^T G`` for ``W`` (m, n) Fortran-ordered, ``G`` (m, 8) and ``out`` (n, 8) C-ordered."""
+    """``out = W^T G`` for ``W`` (m, n) Fortran-ordered, ``G`` (m, 8) and ``out`` (n, 8) C-ordered.
+
+    Parameters
+    ----------
+    W : ndarray, shape ``(m, n)``
+        Fortran-ordered weight.
+    G : ndarray, shape ``(m, 8)``
+        C-ordered thin block.
+    out : ndarray, shape ``(n, 8)``
+        C-ordered output, overwritten.
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
     return _call("tn", W, G, out)

@@ -50,8 +50,6 @@ __all__ = [
     "default_method",
     "forward_backward_vectors",
     "map_initial_state",
-    "mode_strengths",
-    "growth_coefficients",
 ]
 
 #: Model name -> its initial-state mappings, from the registry :data:`pathdyn.theory.models.MODELS`.
@@ -64,7 +62,25 @@ def _unknown_theory(theory) -> ConfigError:
 
 def default_method(theory: str, depths) -> str:
     """The model's recommended mapping (the registry's ``default_mapping``): ``exact`` for
-    all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model."""
+    all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model.
+
+    Parameters
+    ----------
+    theory : str
+        A reduced model with mappings (see :data:`METHODS`).
+    depths : sequence of int
+        The pathways' depths.
+
+    Returns
+    -------
+    str
+        The mapping's name.
+
+    Raises
+    ------
+    ConfigError
+        When ``theory`` is not a model with mappings.
+    """
     if theory not in METHODS:
         raise _unknown_theory(theory)
     return MODELS[theory].default_mapping(tuple(depths))
@@ -102,19 +118,6 @@ def forward_backward_vectors(layers, U, V) -> tuple:
     for d in range(depth, 0, -1):
         g[d - 1] = layers[d - 1].T @ g[d]
     return f, g
-
-
-def mode_strengths(layers, U, V) -> np.ndarray:
-    """``K_alpha = u_alpha^T W_D ... W_1 v_alpha`` for every mode (shape ``(modes,)``)."""
-    f, _ = forward_backward_vectors(layers, U, V)
-    return np.einsum("im,im->m", _as_float(U), f[-1])
-
-
-def growth_coefficients(layers, U, V) -> np.ndarray:
-    """``r_alpha = sum_{d=1}^{D} |g_d|^2 |f_{d-1}|^2`` (so ``dK/dt = e r`` initially)."""
-    f, g = forward_backward_vectors(layers, U, V)
-    depth = len(layers)
-    return sum(np.sum(g[d] ** 2, axis=0) * np.sum(f[d - 1] ** 2, axis=0) for d in range(1, depth + 1))
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,11 @@ class InitialState:
         ----------
         equations : ModeEquations, CompiledRHS or sequence of StateVariable
             Anything with a ``layout``, or the layout itself.
+
+        Returns
+        -------
+        ndarray, shape ``(n_state, modes)``
+            The initial state for :func:`pathdyn.numerics.integrate.integrate`.
 
         Raises
         ------

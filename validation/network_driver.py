@@ -214,18 +214,24 @@ def simulate_gd(
 
     started = time.perf_counter()
     stacked = spec.widest <= STACK_MAX_WIDTH if stack is None else bool(stack)
-    proj, losses, finals, engine_stats = _train(start, seed_list, spec, dataset, recorder, record_steps, settings,
-                                                stacked, progress)
+    trained = _train(start, seed_list, spec, dataset, recorder, record_steps, settings, stacked, progress)
     batch = seeds is not None
-    K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
-    if not batch:
-        K, proj, losses = K[:, 0], proj[:, 0], losses[:, 0]
-    steps_arr = np.array(record_steps, dtype=np.int64)
     time_per_step = _time_per_step(learning_rate, loss, dataset.num_samples)
     provenance = _provenance(spec, settings, dataset, init=init if weights is None else "weights",
                              init_scale=DEFAULT_INIT_SCALE.get(init) if init_scale is None else init_scale,
                              record_every=record_every, seeds=seed_list if batch else None,
                              seed=None if (batch or weights is not None) else seed_list[0], time_per_step=time_per_step)
+    return _trajectory(trained, batch, steps, record_steps, time_per_step, recorder, alignment, provenance,
+                       {"wall_time_s": time.perf_counter() - started, "steps": int(steps) * len(seed_list)})
+
+
+def _trajectory(trained, batch, steps, record_steps, time_per_step, recorder, alignment, provenance, stats) -> Trajectory:
+    """The :class:`Trajectory` of a run from what :func:`_train` returned (``stats`` go first)."""
+    proj, losses, finals, engine_stats = trained
+    K = np.diagonal(proj, axis1=-2, axis2=-1).copy()
+    if not batch:
+        K, proj, losses = K[:, 0], proj[:, 0], losses[:, 0]
+    steps_arr = np.array(record_steps, dtype=np.int64)
     return Trajectory(
         t=steps_arr * time_per_step,
         K=K,
@@ -241,7 +247,7 @@ def simulate_gd(
             "input_variances": alignment.input_variances,
             "misalignment": alignment.misalignment,
         },
-        stats={"wall_time_s": time.perf_counter() - started, "steps": int(steps) * len(seed_list), **engine_stats},
+        stats={**stats, **engine_stats},
         provenance=provenance,
     )
 

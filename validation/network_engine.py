@@ -118,19 +118,59 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
 # --------------------------------------------------------------------------- engines
 def default_deferred_rank(hidden_width: int, P: int) -> int:
     """Rank of the deferred updates (``deferred_rank=None``): ``8 P`` (a fold every 8 steps)
-    when the widest hidden layer has at least ``32 P`` units, else 0 (update every step)."""
+    when the widest hidden layer has at least ``32 P`` units, else 0 (update every step).
+
+    Parameters
+    ----------
+    hidden_width : int
+        Width of the widest hidden layer.
+    P : int
+        Number of samples.
+
+    Returns
+    -------
+    int
+        The rank (0: no deferral).
+    """
     return 8 * P if hidden_width >= 32 * P else 0
 
 
 def deferral_rank(deferred_rank: int, P: int) -> int:
-    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off)."""
+    """The rank the engines use for ``deferred_rank``: whole ``P``-column updates, at least two; else 0 (off).
+
+    Parameters
+    ----------
+    deferred_rank : int
+        The rank asked for.
+    P : int
+        Number of samples.
+
+    Returns
+    -------
+    int
+        The largest multiple of ``P`` not above ``deferred_rank`` when it is at least
+        ``2 P``, else 0.
+    """
     r = int(deferred_rank)
     return r - r % P if r >= 2 * P else 0
 
 
 def is_deferred(shape, rank: int) -> bool:
     """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
-    narrower layers update as cheaply in place)."""
+    narrower layers update as cheaply in place).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The layer's shape (a leading stack axis is allowed).
+    rank : int
+        The deferral rank (0: off).
+
+    Returns
+    -------
+    bool
+        Whether the layer defers its updates.
+    """
     return bool(rank) and min(shape[-2:]) >= 4 * rank
 
 
@@ -159,6 +199,10 @@ class _Engine:
 
     def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0, backward_as_row=None,
                  forward_by_blocks=None, use_kernels=None):
+        for pw in weights:
+            for W in pw:
+                if not (W.flags.f_contiguous and W.dtype == dtype):
+                    raise SimulationError("internal: weights must be Fortran-ordered arrays of the run's dtype")
         self.dtype = dtype
         self.gemm = _blas(dtype)
         self.W = weights
@@ -168,101 +212,124 @@ class _Engine:
         self.activation = activation
         self.activate_last = activate_last
         self.scale = 1.0 / self.P if loss == "mean" else 2.0
-        P = self.P
-        self.z = [[np.zeros((w.shape[0], P), dtype=dtype, order="F") for w in pw] for pw in weights]
+        self._allocate_buffers()
+        self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
+        self.fold_threads = 1
+        self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
+        self._allocate_deferred(deferred_rank)
+        self._small = {}
+        self._rows = {}
+        self._lanes = {}
+        self._choose_products(backward_as_row, forward_by_blocks, use_kernels)
+
+    def _allocate_buffers(self) -> None:
+        """Pre-activations ``z``, activations ``h`` (aliases of ``z`` where no activation
+        applies), backward signals ``G``, derivative scratch, outputs and errors."""
+        P, dtype = self.P, self.dtype
+        self.z = [[np.zeros((w.shape[0], P), dtype=dtype, order="F") for w in pw] for pw in self.W]
         self.h = []
-        for a, pw in enumerate(weights):
+        for a, pw in enumerate(self.W):
             hs = []
             for d in range(len(pw)):
                 last = d == len(pw) - 1
-                if activation == "linear" or (last and not activate_last):
+                if self.activation == "linear" or (last and not self.activate_last):
                     hs.append(self.z[a][d])  # alias: no copy for linear layers
                 else:
                     hs.append(np.zeros_like(self.z[a][d], order="F"))
             self.h.append(hs)
         self.G = [[np.zeros_like(zz, order="F") for zz in za] for za in self.z]
-        self.deriv = [np.zeros((max(w.shape[0] for w in pw), P), dtype=dtype, order="F") for pw in weights]
+        self.deriv = [np.zeros((max(w.shape[0] for w in pw), P), dtype=dtype, order="F") for pw in self.W]
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
-        self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
-        self.fold_threads = 1
-        self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
-        # Deferred low-rank updates: rank r = P * (steps per fold), only for layers whose
-        # both sides exceed r (elsewhere the plain fused update is as cheap).
-        self.rank = deferral_rank(deferred_rank, P)
-        self.deferred = [[None] * len(pw) for pw in weights]
-        if self.rank:
-            for a, pw in enumerate(weights):
-                for d, W in enumerate(pw):
-                    if is_deferred(W.shape, self.rank):
-                        A = np.zeros((W.shape[0], self.rank), dtype=dtype, order="F")
-                        B = np.zeros((W.shape[1], self.rank), dtype=dtype, order="F")
-                        self.deferred[a][d] = [A, B, 0]
-        self._small = {}
-        self._rows = {}
-        # OpenBLAS's single-precision W^T G with thin G ran at half the speed of h^T W
-        # (benchmarks: 25 vs 13 ms at width 4096, 0.53 vs 0.44 ms at 1000); in double
-        # precision the plain transposed product was as fast or faster.
-        self.backward_as_row = dtype == np.float32 if backward_as_row is None else bool(backward_as_row)
-        # Likewise its single-precision thin W h was 1.5x slower than gemv over cached
-        # column blocks at widths 2048-4096 (no gain in double precision).
-        self.forward_by_blocks = dtype == np.float32 if forward_by_blocks is None else bool(forward_by_blocks)
+
+    def _allocate_deferred(self, deferred_rank) -> None:
+        """The factors ``[A, B, columns used]`` of the layers that defer their updates."""
+        # Rank r = P * (steps per fold), only for layers whose both sides exceed r
+        # (elsewhere the plain fused update is as cheap).
+        self.rank = deferral_rank(deferred_rank, self.P)
+        self.deferred = [[None] * len(pw) for pw in self.W]
+        if not self.rank:
+            return
+        for a, pw in enumerate(self.W):
+            for d, W in enumerate(pw):
+                if is_deferred(W.shape, self.rank):
+                    A = np.zeros((W.shape[0], self.rank), dtype=self.dtype, order="F")
+                    B = np.zeros((W.shape[1], self.rank), dtype=self.dtype, order="F")
+                    self.deferred[a][d] = [A, B, 0]
+
+    def _choose_products(self, backward_as_row, forward_by_blocks, use_kernels) -> None:
+        """How the thin products run (``None``: the faster way for this dtype, as measured)."""
+        float32 = self.dtype == np.float32
+        # OpenBLAS's single-precision W^T G with thin G ran at about half the speed of h^T W
+        # (at width 4096); in double precision the plain transposed product was as fast or faster.
+        self.backward_as_row = float32 if backward_as_row is None else bool(backward_as_row)
+        # Likewise its single-precision thin W h was 1.5x slower than gemv over cached column
+        # blocks at widths 2048-4096 (no gain in double precision).
+        self.forward_by_blocks = float32 if forward_by_blocks is None else bool(forward_by_blocks)
         from scipy.linalg import blas
 
-        self.gemv = blas.dgemv if dtype == np.float64 else blas.sgemv
+        self.gemv = blas.dgemv if self.dtype == np.float64 else blas.sgemv
         # The C kernels stream each wide weight once per product (BLAS packs it first).
         self.use_kernels = kernels.available() if use_kernels is None else bool(use_kernels)
-        self._lanes = {}
-        for a, pw in enumerate(weights):
-            for d, W in enumerate(pw):
-                if not (W.flags.f_contiguous and W.dtype == dtype):
-                    raise SimulationError("internal: weights must be Fortran-ordered arrays of the run's dtype")
 
     # ------------------------------------------------------------------ products
     def _apply(self, a, d, h, out, transpose=False):
         """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
-        gemm = self.gemm
         W = self.W[a][d]
         if self._uses_kernel(W, h.shape[1]):
-            # Row-major copies of the thin blocks (a few hundred kB): the kernel reads W once.
-            n_in, n_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
-            k = h.shape[1]
-            src, dst = self._lane_buffer(a, 0, n_in, k), self._lane_buffer(a, 1, n_out, k)
-            src[:, :k] = h
-            (kernels.tn if transpose else kernels.nn)(W, src, dst)
-            np.copyto(out, dst[:, :k])
-            z = out
+            z = self._kernel_product(a, W, h, out, transpose)
         elif transpose and self.backward_as_row:
-            # (W^T h)^T = h^T W: a (P x n) result, then one small transposing copy.
-            key = (a, h.shape[1], W.shape[1])  # per pathway: pathways may run in parallel
-            if key not in self._rows:
-                self._rows[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
-            rows = gemm(1.0, h, W, trans_a=1, c=self._rows[key], overwrite_c=1)
-            np.copyto(out, rows.T)
-            z = out
+            z = self._row_product(a, W, h, out)
         elif not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH:
-            # W h as a sum over column blocks of W (contiguous, ~1 MB: they stay in cache
-            # while gemv streams them once per column of h).
-            gemv, bs = self.gemv, FORWARD_BLOCK_COLUMNS
-            out.fill(0)
-            columns = [out[:, p] for p in range(h.shape[1])]
-            for j in range(0, W.shape[1], bs):
-                block = W[:, j:j + bs]
-                for p, y in enumerate(columns):
-                    gemv(1.0, block, h[j:j + bs, p], beta=1.0, y=y, overwrite_y=1)
-            z = out
+            z = self._block_product(W, h, out)
         else:
-            z = gemm(1.0, W, h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
+            z = self.gemm(1.0, W, h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
         lazy = self.deferred[a][d]
         if lazy is not None and lazy[2]:
-            A, B, c = lazy
-            left, right = (B, A) if transpose else (A, B)
-            key = (a, c, h.shape[1])
-            if key not in self._small:
-                self._small[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
-            small = gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
-            gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
+            self._add_deferred(a, lazy, h, z, transpose)
         return z
+
+    def _kernel_product(self, a, W, h, out, transpose):
+        """``W h`` or ``W^T h`` through the C kernels, via row-major copies of the thin
+        blocks (a few hundred kB): the kernel reads ``W`` once."""
+        n_in, n_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
+        k = h.shape[1]
+        src, dst = self._lane_buffer(a, 0, n_in, k), self._lane_buffer(a, 1, n_out, k)
+        src[:, :k] = h
+        (kernels.tn if transpose else kernels.nn)(W, src, dst)
+        np.copyto(out, dst[:, :k])
+        return out
+
+    def _row_product(self, a, W, h, out):
+        """``W^T h`` as ``(h^T W)^T``: a (P x n) result, then one small transposing copy."""
+        key = (a, h.shape[1], W.shape[1])  # per pathway: pathways may run in parallel
+        if key not in self._rows:
+            self._rows[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
+        rows = self.gemm(1.0, h, W, trans_a=1, c=self._rows[key], overwrite_c=1)
+        np.copyto(out, rows.T)
+        return out
+
+    def _block_product(self, W, h, out):
+        """``W h`` as a sum over column blocks of ``W`` (contiguous, about 1 MB: they stay in
+        cache while gemv streams them once per column of ``h``)."""
+        gemv, bs = self.gemv, FORWARD_BLOCK_COLUMNS
+        out.fill(0)
+        columns = [out[:, p] for p in range(h.shape[1])]
+        for j in range(0, W.shape[1], bs):
+            block = W[:, j:j + bs]
+            for p, y in enumerate(columns):
+                gemv(1.0, block, h[j:j + bs, p], beta=1.0, y=y, overwrite_y=1)
+        return out
+
+    def _add_deferred(self, a, lazy, h, z, transpose) -> None:
+        """``z += A (B^T h)`` (or ``B (A^T h)``): the deferred updates not yet folded."""
+        A, B, c = lazy
+        left, right = (B, A) if transpose else (A, B)
+        key = (a, c, h.shape[1])
+        if key not in self._small:
+            self._small[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
+        small = self.gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
+        self.gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
 
     def _uses_kernel(self, W, columns: int) -> bool:
         return self.use_kernels and columns <= kernels.LANES and min(W.shape) >= KERNEL_MIN_WIDTH

@@ -88,6 +88,18 @@ def initialize_weights(
 def init_sigma(init: str, init_scale) -> float:
     """The ``sigma`` of ``init``: ``init_scale``, or the default of ``init`` when it is ``None``.
 
+    Parameters
+    ----------
+    init : str
+        The initialisation's name.
+    init_scale : float or None
+        The scale asked for.
+
+    Returns
+    -------
+    float
+        ``sigma``.
+
     Raises
     ------
     ConfigError
@@ -100,7 +112,26 @@ def init_sigma(init: str, init_scale) -> float:
 
 
 def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -> list:
-    """The weights of :func:`initialize_weights` for checked settings (``spec`` validated, ``seed`` a whole number)."""
+    """The weights of :func:`initialize_weights` for checked settings (``spec`` validated, ``seed`` a whole number).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The validated layer sizes.
+    init : str
+        ``gaussian``, ``orthogonal`` or ``paper``.
+    sigma : float
+        The scale.
+    seed : int
+        Seed of the generator.
+    dtype : numpy.dtype
+        float64 or float32.
+
+    Returns
+    -------
+    list of list of ndarray
+        ``weights[a][d]``, Fortran-ordered.
+    """
     N = spec.reference_width
     rng = np.random.default_rng(seed)
     weights = []

@@ -33,6 +33,11 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
         int or a list of ``D_a - 1`` widths; ``None`` takes the Architecture's
         ``hidden_widths``.
 
+    Returns
+    -------
+    list of list of int
+        The sizes of every pathway.
+
     Raises
     ------
     ArchitectureError
@@ -96,6 +101,20 @@ class NetworkSpec:
     @classmethod
     def build(cls, architecture, n_in: int, n_out: int, width=None) -> NetworkSpec:
         """Validate ``architecture`` and ``width`` against the data's sizes (see :func:`network_widths`).
+
+        Parameters
+        ----------
+        architecture : Architecture, sequence of int or str
+            The pathways' depths.
+        n_in, n_out : int
+            The data's dimensions.
+        width : int, sequence, or None
+            Hidden widths, as in :func:`network_widths`.
+
+        Returns
+        -------
+        NetworkSpec
+            The validated sizes.
 
         Raises
         ------

@@ -19,7 +19,18 @@ ERROR_LABEL = r"$\max_{t,a,\alpha} |K_{a\alpha}^{\mathrm{GD}} - K_{a\alpha}^{\ma
 
 
 def case_title(report) -> str:
-    """What a sweep ran: depths, initialisation and scale, reduced model, learning rate, seeds."""
+    """What a sweep ran: depths, initialisation and scale, reduced model, learning rate, seeds.
+
+    Parameters
+    ----------
+    report : WidthScalingReport
+        The sweep.
+
+    Returns
+    -------
+    str
+        Two lines of matplotlib mathtext.
+    """
     depths = ", ".join(map(str, report.depths))
     return (f"$D = ({depths})$, {report.init} $\\sigma = {report.init_scale:g}$, {report.theory} theory\n"
             f"$\\eta = {report.learning_rate:g}$, $t \\leq {report.t_max:g}$, {len(report.seeds)} seeds")

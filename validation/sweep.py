@@ -1,6 +1,7 @@
 """Width sweeps: how fast finite networks approach the reduced theory as width grows.
 
-:func:`validate_width` trains one network per (width, seed) by gradient descent, maps
+:func:`validate_width` runs one :class:`~pathdyn.validation.cases.ValidationCase` (or
+one built from keyword arguments). It trains one network per (width, seed) by gradient descent, maps
 *that network's own* initial weights to the reduced model's initial state
 (:mod:`pathdyn.validation.mapping`), integrates the reduced model from it on the
 network's time grid, and records the error of :func:`pathdyn.validation.compare.compare`.
@@ -25,22 +26,26 @@ refused unless ``allow_misaligned``.
 
 from __future__ import annotations
 
-import json
-import math
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
-from pathdyn.numerics.datasets import Dataset, random_dataset
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import save_json
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.models import MODELS
-from pathdyn.validation.compare import PER_MODE, compare
-from pathdyn.validation.mapping import METHODS, default_method, map_initial_state
+from pathdyn.theory.models import MODELS, models_with_mappings
+from pathdyn.validation.cases import (
+    DEFAULT_SINGULAR_VALUES,
+    DEFAULT_SUITE,
+    QUICK_SUITE,
+    ValidationCase,
+    default_dataset,
+)
+from pathdyn.validation.compare import compare
+from pathdyn.validation.mapping import map_initial_state
+from pathdyn.validation.statistics import fit_slope
 
 __all__ = [
     "DEFAULT_SINGULAR_VALUES",
@@ -51,15 +56,14 @@ __all__ = [
     "fit_slope",
     "limit_compared",
     "limit_evidence",
+    "network_tasks",
     "reduced_equations",
     "slope_parts",
     "target_check",
+    "train_networks",
     "validate_width",
 ]
 
-#: Singular values of the default (non-degenerate, whitened) random data.
-DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-THEORIES = tuple(METHODS) + ("dmft",)  # the registered models with initial-state mappings, and the DMFT
 TIME_MAPPING = "t = eta * step (loss 1/(2P) sum_i ||y_i - f(x_i)||^2, tau = 1; no fitted factor)"
 #: A convergence or limit verdict needs at least this many distinct widths ...
 MIN_WIDTHS = 3
@@ -74,23 +78,62 @@ LIMIT_FLOOR_RATIO = 5.0
 FINITE_WIDTH_SLOPE = -0.5
 
 
-def default_dataset(seed: int = 0) -> Dataset:
-    """Whitened random data with singular values :data:`DEFAULT_SINGULAR_VALUES` (n_in = n_out = 4)."""
-    return random_dataset(DEFAULT_SINGULAR_VALUES, seed=seed)
-
-
 def reduced_equations(depths, theory: str, whitened: bool = True):
     """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``).
 
-    ``whitened=False`` gives the equations with each mode's input variance ``lambda``.
+    Parameters
+    ----------
+    depths : sequence of int
+        ``D_a >= 1`` per pathway.
+    theory : {"qp", "two-channel"}
+        The reduced model (a name of :data:`pathdyn.theory.models.MODELS` that has
+        initial-state mappings).
+    whitened : bool
+        ``True`` (default): equations for whitened inputs; ``False``: each mode's input
+        variance ``lambda`` is an extra parameter after ``S``.
+
+    Returns
+    -------
+    ModeEquations
+        The model's per-mode equations for this architecture (derived by sympy).
+
+    Raises
+    ------
+    ConfigError
+        If ``theory`` is not a registered model with initial-state mappings (``"dmft"``
+        has none: it is compared with the seed mean by :mod:`pathdyn.validation.dmft`).
+    ArchitectureError
+        If ``depths`` is not a valid architecture.
     """
-    if theory not in THEORIES:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
+    mapped = models_with_mappings()
+    if theory not in mapped:
+        raise ConfigError(f"theory: {theory!r} has no per-mode equations started from each network; "
+                          f"choose {' or '.join(mapped)}")
     return MODELS[theory].derive(Architecture(depths=tuple(depths), whitened=whitened))
 
 
 def limit_compared(theory: str, method: str, init: str, depths) -> str:
-    """A sentence naming the limit a sweep compares against, and whether theory says it is exact."""
+    """A sentence naming the limit a sweep compares against, and whether theory says it is exact.
+
+    Parameters
+    ----------
+    theory : str
+        The reduced model, ``"qp"`` or ``"two-channel"``.
+    method : str
+        The initial-state mapping (:mod:`pathdyn.validation.mapping`); ``"naive"`` marks the
+        counter-example that is not expected to converge.
+    init : str
+        The hidden layers' initialisation (``"gaussian"``, ``"orthogonal"``, ...).
+    depths : sequence of int
+        The pathways' depths; any depth >= 3 makes the comparison "deep".
+
+    Returns
+    -------
+    str
+        One sentence for the report's ``limit``: the infinite-width limit (depth-2
+        pathways, or the two-channel model with orthogonal hidden layers), or a reduction
+        with an expected error floor, or the naive counter-example.
+    """
     deep = max(depths) >= 3
     if method == "naive":
         return (
@@ -121,42 +164,6 @@ def limit_compared(theory: str, method: str, init: str, depths) -> str:
         f"two-channel model with {init} hidden layers: not exact at infinite width (W W^T b is not parallel "
         "to b; a Krylov hierarchy opens), an error floor is expected"
     )
-
-
-def fit_slope(widths, errors, confidence: float = 0.95) -> tuple:
-    """Least-squares slope of ``log error`` against ``log width`` over all points.
-
-    Parameters
-    ----------
-    widths : array_like, shape (W,)
-    errors : array_like, shape (W, seeds)
-        Every point is used (each seed's error at each width).
-    confidence : float
-        Level of the two-sided interval.
-
-    Returns
-    -------
-    (slope, (low, high), intercept)
-        The interval is ``slope +- t_{n-2} * standard error`` (NaN with fewer than 3
-        points or two distinct widths).
-    """
-    from scipy import stats
-
-    widths = np.asarray(widths, dtype=float)
-    errors = np.asarray(errors, dtype=float)
-    x = np.repeat(np.log(widths), errors.shape[1])
-    y = np.log(np.maximum(errors.ravel(), 1e-300))
-    if np.unique(x).size < 2:
-        return float("nan"), (float("nan"), float("nan")), float("nan")
-    slope, intercept = np.polyfit(x, y, 1)
-    n = x.size
-    if n < 3:
-        return float(slope), (float("nan"), float("nan")), float(intercept)
-    residual = y - (slope * x + intercept)
-    sxx = np.sum((x - x.mean()) ** 2)
-    se = math.sqrt(float(np.sum(residual**2)) / (n - 2) / sxx)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 2)) * se
-    return float(slope), (float(slope - half), float(slope + half)), float(intercept)
 
 
 @dataclass(frozen=True)
@@ -279,26 +286,85 @@ class WidthScalingReport:
         return html_summary("WidthScalingReport", width_report_rows(self))
 
     def to_xarray(self):
-        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra)."""
+        """This sweep as an ``xarray.Dataset`` (width, seed, time, pathway, mode; needs the ``xarray`` extra).
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``error (width, seed)``, ``median_error (width)``, ``singular_values
+            (mode)`` and, where present, the final and example ``K`` of network and theory;
+            the case, slope, interval, floor and verdict are attributes
+            (:func:`pathdyn.validation.data.width_report_to_xarray`).
+
+        Raises
+        ------
+        ConfigError
+            If ``xarray`` is not installed.
+        """
         from pathdyn.validation.data import width_report_to_xarray
 
         return width_report_to_xarray(self)
 
     def to_dataframe(self, name: str = "case 1"):
-        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra)."""
+        """One pandas row per width: error statistics over seeds and the slope (needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        name : str
+            The value of the ``case`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``case, depths, init, init_scale, theory, mapping, learning_rate, width,
+            seeds, median_error, min_error, max_error, slope, slope_ci_low, slope_ci_high,
+            lr_floor, passed`` (:func:`pathdyn.validation.data.width_reports_to_dataframe`).
+
+        Raises
+        ------
+        ConfigError
+            If ``pandas`` is not installed.
+        """
         from pathdyn.validation.data import width_reports_to_dataframe
 
         return width_reports_to_dataframe([self], names=[name])
 
     def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically."""
+        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination, ending in ``.nc``.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
+        """
         from pathdyn.numerics.data import save_netcdf
 
         save_netcdf(self.to_xarray(), path)
 
     @classmethod
     def from_json_dict(cls, data: dict) -> "WidthScalingReport":
-        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``)."""
+        """Rebuild a report from :meth:`to_json_dict` (e.g. one case of ``pathdyn validate -o``).
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json_dict` wrote for one case (a ``null`` slope or interval bound becomes NaN).
+
+        Returns
+        -------
+        WidthScalingReport
+            Always the base class, also for data a subclass wrote.
+
+        Raises
+        ------
+        ConfigError
+            If a required entry is missing or malformed.
+        """
         from pathdyn.validation.data import width_report_from_json_dict
 
         return width_report_from_json_dict(data)
@@ -309,7 +375,18 @@ class WidthScalingReport:
         return np.median(self.errors, axis=1)
 
     def to_json_dict(self) -> dict:
-        """``config``, ``widths``, ``errors`` (per width, per-seed list), ``slope``, ``slope_ci``, ``verdict`` and more."""
+        """``config``, ``widths``, ``errors`` (per width, per-seed list), ``slope``, ``slope_ci``, ``verdict`` and more.
+
+        Returns
+        -------
+        dict
+            ``config`` (the case's settings, seeds and targets), ``widths``, ``errors``
+            (widths x seeds), ``median_errors``, ``slope``, ``slope_ci``, ``tail_slope``,
+            ``lr_floor``, ``time_mapping``, ``limit``, ``compared``, ``verdict``, ``passed``,
+            ``wall_time_s``, ``mapping_notes``, ``evidence`` and ``warnings``; where present
+            also ``final_K_gd``, ``final_K_theory`` and ``example`` as nested lists. A
+            non-finite slope, interval bound or floor is written as ``None``.
+        """
 
         def number(value):
             return None if value is None or not np.isfinite(value) else float(value)
@@ -357,20 +434,13 @@ class WidthScalingReport:
         return out
 
     def save_json(self, path) -> None:
-        """Write :meth:`to_json_dict` atomically."""
-        text = json.dumps(self.to_json_dict(), indent=1)
-        atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+        """Write :meth:`to_json_dict` atomically (indented by one space).
 
-
-def _check_positive_ints(name, values) -> tuple:
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise ConfigError(f"{name}: expected a list of whole numbers, got {values!r}") from None
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "widths" else 0)]
-    if not values or bad:
-        raise ConfigError(f"{name}: expected a non-empty list of whole numbers{' >= 1' if name == 'widths' else ' >= 0'}, got {list(values)}")
-    return tuple(int(v) for v in values)
+        Parameters
+        ----------
+        path : str or Path
+        """
+        save_json(path, self.to_json_dict(), indent=1)
 
 
 def _tail(widths, errors) -> tuple:
@@ -501,7 +571,24 @@ def _verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact:
 
 
 def slope_parts(slope, ci, tail) -> list:
-    """The verdict's words on the slope: whether the error falls, and the slope over the larger widths."""
+    """The verdict's words on the slope: whether the error falls, and the slope over the larger widths.
+
+    Parameters
+    ----------
+    slope : float
+        Slope of ``log error`` against ``log width`` (NaN if not fitted).
+    ci : (float, float)
+        Its confidence interval.
+    tail : float
+        The slope over the larger half of the widths (NaN if not fitted).
+
+    Returns
+    -------
+    list of str
+        "error falls with width" when the interval lies below zero, "no significant
+        decrease" when it is finite but reaches zero (nothing when it is not finite), then
+        the tail slope when finite; each with its numbers.
+    """
     parts = []
     if np.isfinite(ci[1]) and ci[1] < 0:
         parts.append(f"error falls with width: slope {slope:.2f} (CI {ci[0]:.2f} to {ci[1]:.2f})")
@@ -515,9 +602,26 @@ def slope_parts(slope, ci, tail) -> list:
 def target_check(slope, ci, error, targets) -> tuple:
     """``(head, passed)``: the verdict's first words against ``targets``; ``(None, None)`` without them.
 
-    ``targets = {"max_slope": s, "max_error": e}`` (either may be absent); ``error`` is the
-    error compared at the largest width. A slope target met only by the point estimate
-    (its interval reaching zero) is said so.
+    Parameters
+    ----------
+    slope : float
+        The fitted slope of ``log error`` against ``log width``.
+    ci : (float, float)
+        Its confidence interval.
+    error : float
+        The error compared at the largest width.
+    targets : dict
+        ``{"max_slope": s, "max_error": e}`` (either may be absent or ``None``); empty:
+        no targets.
+
+    Returns
+    -------
+    head : str or None
+        ``"TARGET NOT MET (...)"`` naming each failed target, ``"TARGET MET"``, or, when a
+        slope target is met only by the point estimate (its interval reaching zero), a
+        ``"TARGET MET by the point estimates, ..."`` that says so; ``None`` without targets.
+    passed : bool or None
+        Whether every target was met (a NaN slope or error fails); ``None`` without targets.
     """
     if not targets:
         return None, None
@@ -533,76 +637,21 @@ def target_check(slope, ci, error, targets) -> tuple:
     return "TARGET MET", True
 
 
-def validate_width(
-    architecture,
-    widths,
-    seeds=(0, 1, 2),
-    *,
-    init: str = "gaussian",
-    init_scale: float | None = None,
-    theory: str = "qp",
-    mapping: str | None = None,
-    dataset: Dataset | None = None,
-    learning_rate: float = 0.005,
-    t_max: float = 12.0,
-    record_points: int = 120,
-    measure_lr_floor: bool = True,
-    targets: dict | None = None,
-    confidence: float = 0.95,
-    rtol: float = 1e-9,
-    atol: float = 1e-11,
-    progress: bool = False,
-    allow_misaligned: bool = False,
-    device: str = "numpy",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    runner=None,
-) -> WidthScalingReport:
+def validate_width(case, widths=None, seeds=None, *, progress=False, device: str = "numpy", workers: int | None = None,
+                   scheduler: str | None = None, runner=None, **options) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
     Parameters
     ----------
-    architecture : Architecture or sequence of int
-        Depths of the pathways.
-    widths : sequence of int
-        Hidden widths ``N`` (at least two distinct for a slope).
-    seeds : sequence of int
-        Initial-weight seeds; each (width, seed) is one network.
-    init : {"gaussian", "orthogonal", "paper"}
-        Weight initialisation (:func:`pathdyn.validation.network.initialize_weights`).
-    init_scale : float, optional
-        ``sigma``; default that of ``initialize_weights`` (0.3 gaussian/orthogonal).
-    theory : {"qp", "two-channel", "dmft"}
-        The reduced model; ``dmft`` compares the seed mean with the DMFT
-        (:func:`pathdyn.validation.dmft.validate_dmft_width`).
-    mapping : str, optional
-        Initial-state mapping (default :func:`pathdyn.validation.mapping.default_method`).
-    dataset : Dataset, optional
-        Default :func:`default_dataset` (non-degenerate). With degenerate singular
-        values the subspace-invariant quantities are compared (the report says so).
-        Inputs that are not whitened but aligned with the modes are compared with the
-        reduced model of their input variances ``lambda`` (docs/non-whitened.md).
-    learning_rate : float
-        ``eta``; the time mapping is ``t = eta * step``.
-    t_max : float
-        Training time; ``steps = round(t_max / eta)``.
-    record_points : int
-        About how many times are recorded and compared.
-    measure_lr_floor : bool
-        Measure the ``O(eta)`` floor by re-running the largest width with ``eta / 2``.
-    targets : dict, optional
-        ``{"max_slope": s, "max_error": e}``: the verdict checks ``slope <= s`` and the
-        median error at the largest width ``<= e``.
-    confidence : float
-        Level of the slope's confidence interval.
-    rtol, atol : float
-        Tolerances of the reduced integration.
+    case : ValidationCase, Architecture or sequence of int
+        The case to run, or the depths of the pathways of a case built from ``widths``,
+        ``seeds`` and ``options`` (:meth:`ValidationCase.from_options`).
+    widths : sequence of int, optional
+        Hidden widths ``N`` (at least two distinct for a slope); only without a case.
+    seeds : sequence of int, optional
+        Initial-weight seeds (default ``(0, 1, 2)``); each (width, seed) is one network.
     progress : bool or object with ``update(n)``
         Draw a progress bar on standard error (only on a terminal), or advance this one.
-    allow_misaligned : bool
-        Compare per mode even when the data's inputs are misaligned with its modes
-        (above :data:`pathdyn.numerics.alignment.MISALIGNMENT_THRESHOLD`); the report's
-        ``warnings`` say so. Refused otherwise.
     device : str
         Where the networks train: ``"numpy"`` (default) or a PyTorch device (``"cuda"``,
         ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
@@ -614,6 +663,12 @@ def validate_width(
         Train them on the existing Dask cluster at this address instead.
     runner : optional
         An open :func:`pathdyn.validation.distributed.task_runner` (several sweeps on one cluster).
+    **options
+        Any other field of :class:`ValidationCase` (``init``, ``init_scale``, ``theory``,
+        ``mapping``, ``dataset``, ``learning_rate``, ``t_max``, ``record_points``,
+        ``measure_lr_floor``, ``targets``, ``confidence``, ``rtol``, ``atol``,
+        ``allow_misaligned``); only without a case. ``theory="dmft"`` compares the seed
+        mean with the DMFT (:func:`pathdyn.validation.dmft.validate_dmft_width`).
 
     Returns
     -------
@@ -622,158 +677,236 @@ def validate_width(
     Raises
     ------
     ConfigError
-        Bad widths, seeds, theory, mapping or settings.
+        Bad widths, seeds, theory, mapping or settings, or a case given with options.
     DatasetError
         Inputs misaligned with the modes, without ``allow_misaligned``.
     SimulationError, IntegrationError
         From the simulation or the integration.
+
+    Notes
+    -----
+    Data with degenerate singular values is compared by subspace-invariant quantities;
+    inputs that are not whitened but aligned with the modes are compared with the reduced
+    model of their input variances ``lambda`` (docs/non-whitened.md). The ``O(eta)``
+    floor is ``2 max |K(eta) - K(eta/2)| / S_1`` at the largest width, first seed.
     """
-    if theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
+    case = ValidationCase.from_options(case, widths, seeds, **options)
+    if case.theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
         from pathdyn.validation.dmft import validate_dmft_width
 
-        return validate_dmft_width(
-            architecture, widths, seeds, init=init, init_scale=init_scale, dataset=dataset, learning_rate=learning_rate,
-            t_max=t_max, record_points=record_points, measure_lr_floor=measure_lr_floor, targets=targets,
-            confidence=confidence, progress=progress, mapping=mapping, device=device, workers=workers,
-            scheduler=scheduler, runner=runner,
-        )
-    from pathdyn.numerics.compile import compile_rhs
-    from pathdyn.numerics.integrate import integrate
-    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.network import DEFAULT_INIT_SCALE
-
+        return validate_dmft_width(case, progress=progress, device=device, workers=workers, scheduler=scheduler,
+                                   runner=runner)
+    from pathdyn.validation.distributed import check_cluster_options
     from pathdyn.validation.torch_engine import resolve_device
 
     started = time.perf_counter()
     device = resolve_device(device)
-    depths = Architecture.coerce(architecture).depths
-    widths = _check_positive_ints("widths", widths)
-    seeds = _check_positive_ints("seeds", seeds)
-    if theory not in THEORIES:
-        raise ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(THEORIES)}")
-    method = default_method(theory, depths) if mapping is None else mapping
-    if method not in METHODS[theory]:
-        raise ConfigError(f"mapping: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
-    for name, value in (("learning_rate", learning_rate), ("t_max", t_max)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
-    if record_points < 2:
-        raise ConfigError(f"record_points: need at least 2, got {record_points}")
     check_cluster_options(workers, scheduler)
-    sigma = DEFAULT_INIT_SCALE.get(init, None) if init_scale is None else float(init_scale)
-    dataset = default_dataset() if dataset is None else dataset
-    if not isinstance(dataset, Dataset):
-        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}")
+    data = _sweep_data(case)
+    # One task per network (the O(eta) floor's half-step run too), each from its own seed.
+    tasks, labels = network_tasks(case, data.dataset, mapped=(case.theory, case.method, data.U, data.V),
+                                  half_eta=case.measure_lr_floor, device=device, prefix="validate")
+    results = train_networks(tasks, labels, progress=progress, label=f"validate {','.join(map(str, case.depths))}",
+                             workers=workers, scheduler=scheduler, runner=runner)
+    comparison = _compare_with_theory(case, data, results[: len(case.widths) * len(case.seeds)])
+    lr_floor = None
+    if case.measure_lr_floor:
+        lr_floor = _lr_floor(comparison.largest_network, results[-1][1], data.S / data.alignment.input_variances)
+    return _width_report(case, data, comparison, lr_floor, wall_time_s=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class _SweepData:
+    """The data of a sweep in mode coordinates, and its alignment with the modes."""
+
+    dataset: object
+    alignment: object
+    warnings: tuple
+    U: np.ndarray
+    S: np.ndarray
+    V: np.ndarray
+    blocks: list
+
+    @property
+    def general(self) -> bool:
+        """Whether the inputs are not whitened (the theory then takes their variances)."""
+        return not self.alignment.unit_variances
+
+
+def _sweep_data(case: ValidationCase) -> _SweepData:
+    """The case's data, checked for alignment (its warnings recorded), in mode coordinates."""
     import warnings
 
+    dataset = case.resolved_dataset()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        alignment = check_alignment(dataset, allow_misaligned)
-    report_warnings = tuple(str(w.message) for w in caught)
-    general = not alignment.unit_variances
+        alignment = check_alignment(dataset, case.allow_misaligned)
     rank = alignment.input_variances.size  # the modes with S > 0, as simulate_gd records them
     U, S, Vt = dataset.modes()
-    U, S, V = U[:, :rank], S[:rank], Vt[:rank].T
     blocks = [block for block in dataset.degenerate_blocks() if block[0] < rank]
-    steps = max(1, int(round(t_max / learning_rate)))
-    record_every = max(1, steps // int(record_points))
-    runs = len(widths) * len(seeds) + (1 if measure_lr_floor else 0)
-    trajectories = {}
-    mapping_notes = []
-    # One task per network (the O(eta) floor's half-step run too), each from its own seed;
-    # the reduced model is derived after they are handed out (on a cluster, while they run).
-    mapped = (theory, method, U, V)
-    tasks = [(depths, dataset, w, s, init, sigma, learning_rate, steps, record_every, mapped, device) for w in widths for s in seeds]
-    labels = [f"validate-{'-'.join(map(str, depths))}-w{w}-s{s}" for w in widths for s in seeds]
-    if measure_lr_floor:
-        tasks.append((depths, dataset, widths[-1], seeds[0], init, sigma, learning_rate / 2, 2 * steps, 2 * record_every, None, device))
-        labels.append(f"validate-{'-'.join(map(str, depths))}-w{widths[-1]}-s{seeds[0]}-half-eta")
-    with progress_for(progress, runs, f"validate {','.join(map(str, depths))}") as bar:
-        with task_runner(workers, scheduler, runner) as tasks_on:
-            # Longest first: multiply-adds per step (hidden N x N layers and the N x n_in, n_out ends) times steps.
-            cost = [t[7] * sum((d - 2) * t[2] ** 2 + t[2] * (dataset.n_in + dataset.n_out) for d in depths) for t in tasks]
-            results = tasks_on.map(_train_network, tasks, labels, bar, priorities=cost)
-        equations = reduced_equations(depths, theory, whitened=not general)
-        compiled = compile_rhs(equations)
-        initial = np.zeros((len(widths), len(seeds), len(equations.state), S.size))
-        for index, (state, trajectory) in enumerate(results[: len(widths) * len(seeds)]):
-            i, j = divmod(index, len(seeds))
-            initial[i, j] = state.state_array(compiled)
-            if state.notes:
-                mapping_notes.append(f"width {widths[i]}, seed {seeds[j]}: {state.notes}")
-            trajectories[i, j] = trajectory
-        gd_t = trajectories[0, 0].t
-        theory_traj = integrate(
-            compiled, initial, S, float(gd_t[-1]), t_eval=gd_t, rtol=rtol, atol=atol,
-            parameters={"lambda": alignment.input_variances} if general else None,
-            provenance={"validate": "width sweep", "mapping": method},
-        )
-        errors = np.zeros((len(widths), len(seeds)))
-        compared = PER_MODE
-        M = len(depths)
-        final_gd = np.zeros((len(widths), len(seeds), M, S.size))
-        final_th = np.zeros_like(final_gd)
-        from dataclasses import replace
+    return _SweepData(dataset, alignment, tuple(str(w.message) for w in caught), U[:, :rank], S[:rank], Vt[:rank].T,
+                      blocks)
 
-        for (i, j), gd in trajectories.items():
-            member = replace(theory_traj, K=theory_traj.K[:, i, j], loss=theory_traj.loss[:, i, j], state=None)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the misalignment warning is recorded once, above
-                result = compare(gd, member, singular_values=S, blocks=blocks, allow_misaligned=allow_misaligned)
-            errors[i, j] = result.error
-            compared = result.quantity
-            final_gd[i, j] = gd.K[-1]
-            final_th[i, j] = member.K[-1]
-            if (i, j) == (len(widths) - 1, 0):
-                example = {"width": widths[i], "seed": seeds[j], "t": np.asarray(gd.t), "K_gd": np.asarray(gd.K),
-                           "K_theory": np.asarray(member.K)}
 
-        lr_floor = None
-        if measure_lr_floor:
-            half = results[-1][1]
-            full = trajectories[len(widths) - 1, 0]
-            if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
-                lr_floor = 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(S / alignment.input_variances))
+def network_tasks(case: ValidationCase, dataset, *, mapped, half_eta: bool, device: str, prefix: str) -> tuple:
+    """The arguments of :func:`_train_network` for every network of a case, and their labels.
 
+    Parameters
+    ----------
+    case : ValidationCase
+    dataset : Dataset
+        The case's resolved data.
+    mapped : tuple or None
+        ``(theory, method, U, V)``: also map each network's initial state; None: do not.
+    half_eta : bool
+        Add the ``O(eta)`` floor's run: the largest width, first seed, at ``eta / 2`` for
+        twice the steps (never mapped).
+    device : str
+        Where the networks train.
+    prefix : str
+        First word of every label (the task names on a cluster).
+
+    Returns
+    -------
+    (tasks, labels) : list of tuple, list of str
+        In the order widths x seeds, the half-step run last.
+    """
+    depths, name = case.depths, "-".join(map(str, case.depths))
+    tasks = [(depths, dataset, w, s, case.init, case.sigma, case.learning_rate, case.steps, case.record_every, mapped, device)
+             for w in case.widths for s in case.seeds]
+    labels = [f"{prefix}-{name}-w{w}-s{s}" for w in case.widths for s in case.seeds]
+    if half_eta:
+        tasks.append((depths, dataset, case.widths[-1], case.seeds[0], case.init, case.sigma, case.learning_rate / 2,
+                      2 * case.steps, 2 * case.record_every, None, device))
+        labels.append(f"{prefix}-{name}-w{case.widths[-1]}-s{case.seeds[0]}-half-eta")
+    return tasks, labels
+
+
+def train_networks(tasks, labels, *, progress, label: str, workers=None, scheduler=None, runner=None) -> list:
+    """Run :func:`_train_network` on every task, serially or on a Dask cluster, in task order.
+
+    Parameters
+    ----------
+    tasks, labels : list
+        From :func:`network_tasks`.
+    progress : bool or object with ``update(n)``
+        A progress bar to draw (``True``) or to advance.
+    label : str
+        The progress bar's label.
+    workers, scheduler, runner : optional
+        As :func:`pathdyn.validation.distributed.task_runner`.
+
+    Returns
+    -------
+    list of (InitialState or None, Trajectory)
+        One per task; the same bits whichever path ran them.
+
+    Raises
+    ------
+    ConfigError
+        Bad cluster options.
+    SimulationError
+        From a network's training.
+    """
+    from pathdyn.validation.distributed import progress_for, task_runner
+
+    def cost(task):  # multiply-adds per step (hidden N x N layers, N x n_in and n_out ends) times steps
+        depths, dataset, width, steps = task[0], task[1], task[2], task[7]
+        return steps * sum((d - 2) * width**2 + width * (dataset.n_in + dataset.n_out) for d in depths)
+
+    with progress_for(progress, len(tasks), label) as bar, task_runner(workers, scheduler, runner) as tasks_on:
+        # longest first on a cluster, so that the longest does not start last
+        return tasks_on.map(_train_network, tasks, labels, bar, priorities=[cost(task) for task in tasks])
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """Every network of a sweep against the theory integrated from its own initial state."""
+
+    errors: np.ndarray
+    compared: str
+    final_gd: np.ndarray
+    final_theory: np.ndarray
+    example: dict
+    mapping_notes: tuple
+    largest_network: object  # the GD trajectory of the largest width's first seed
+    t: np.ndarray
+
+
+def _mapped_initial_states(case, results, compiled) -> tuple:
+    """The reduced initial state of every network, ``(widths, seeds, state, modes)``, and the mapping's notes."""
+    initial = None
+    notes = []
+    for index, (state, _) in enumerate(results):
+        i, j = divmod(index, len(case.seeds))
+        row = state.state_array(compiled)
+        if initial is None:
+            initial = np.zeros((len(case.widths), len(case.seeds)) + row.shape)
+        initial[i, j] = row
+        if state.notes:
+            notes.append(f"width {case.widths[i]}, seed {case.seeds[j]}: {state.notes}")
+    return initial, tuple(notes)
+
+
+def _compare_with_theory(case: ValidationCase, data: _SweepData, results) -> _Comparison:
+    """Integrate the reduced model from every network's initial state on its time grid, and compare."""
+    import warnings
+
+    from pathdyn.numerics.compile import compile_rhs
+    from pathdyn.numerics.integrate import integrate
+
+    compiled = compile_rhs(reduced_equations(case.depths, case.theory, whitened=not data.general))
+    initial, notes = _mapped_initial_states(case, results, compiled)
+    gd_t = results[0][1].t
+    theory = integrate(
+        compiled, initial, data.S, float(gd_t[-1]), t_eval=gd_t, rtol=case.rtol, atol=case.atol,
+        parameters={"lambda": data.alignment.input_variances} if data.general else None,
+        provenance={"validate": "width sweep", "mapping": case.method},
+    )
+    shape = (len(case.widths), len(case.seeds))
+    errors = np.zeros(shape)
+    final_gd = np.zeros(shape + (len(case.depths), data.S.size))
+    final_theory = np.zeros_like(final_gd)
+    for index, (_, gd) in enumerate(results):
+        i, j = divmod(index, len(case.seeds))
+        member = replace(theory, K=theory.K[:, i, j], loss=theory.loss[:, i, j], state=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the misalignment warning is recorded once, in _sweep_data
+            result = compare(gd, member, singular_values=data.S, blocks=data.blocks, allow_misaligned=case.allow_misaligned)
+        errors[i, j] = result.error
+        final_gd[i, j], final_theory[i, j] = gd.K[-1], member.K[-1]
+        if (i, j) == (shape[0] - 1, 0):
+            largest, example = gd, {"width": case.widths[i], "seed": case.seeds[j], "t": np.asarray(gd.t),
+                                    "K_gd": np.asarray(gd.K), "K_theory": np.asarray(member.K)}
+    return _Comparison(errors, result.quantity, final_gd, final_theory, example, notes, largest, gd_t)
+
+
+def _lr_floor(full, half, scales) -> float | None:
+    """``2 max |K(eta) - K(eta/2)| / max(S / lambda)`` (Richardson, error ``O(eta)``); None if the grids differ."""
+    if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
+        return 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(scales))
+    return None
+
+
+def _width_report(case: ValidationCase, data: _SweepData, comparison: _Comparison, lr_floor, wall_time_s: float):
+    """The slope, the verdict and the :class:`WidthScalingReport` of a compared sweep."""
+    widths, errors, confidence = case.widths, comparison.errors, case.confidence
     slope, ci, _ = fit_slope(widths, errors, confidence)
     tail = _tail_slope(widths, errors)
-    expected_exact = MODELS[theory].is_exact(depths, init, method)
-    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(targets or {}), expected_exact,
-                               naive=method == "naive", confidence=confidence)
+    expected_exact = MODELS[case.theory].is_exact(case.depths, case.init, case.method)
+    verdict, passed = _verdict(slope, ci, tail, errors, widths, lr_floor, dict(case.targets), expected_exact,
+                               naive=case.method == "naive", confidence=confidence)
     return WidthScalingReport(
-        depths=depths,
-        widths=widths,
-        seeds=seeds,
-        init=init,
-        init_scale=float(sigma),
-        theory=theory,
-        mapping=method,
-        dataset=dataset.name,
-        singular_values=tuple(float(s) for s in S),
-        learning_rate=float(learning_rate),
-        t_max=float(gd_t[-1]),
-        steps=steps,
-        errors=errors,
-        slope=slope,
-        slope_ci=ci,
-        tail_slope=tail,
-        confidence=confidence,
-        lr_floor=lr_floor,
-        time_mapping=TIME_MAPPING,
-        limit=limit_compared(theory, method, init, depths),
-        compared=compared,
-        verdict=verdict,
-        passed=passed,
-        targets=dict(targets or {}),
-        final_K_gd=final_gd,
-        final_K_theory=final_th,
-        example=example,
-        wall_time_s=time.perf_counter() - started,
-        mapping_notes=tuple(mapping_notes),
-        evidence=limit_evidence(widths, errors, lr_floor, confidence),
-        input_variances=tuple(float(v) for v in alignment.input_variances),
-        misalignment=alignment.misalignment,
-        warnings=report_warnings,
+        depths=case.depths, widths=widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory=case.theory,
+        mapping=case.method, dataset=data.dataset.name, singular_values=tuple(float(s) for s in data.S),
+        learning_rate=float(case.learning_rate), t_max=float(comparison.t[-1]), steps=case.steps, errors=errors,
+        slope=slope, slope_ci=ci, tail_slope=tail, confidence=confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
+        limit=limit_compared(case.theory, case.method, case.init, case.depths), compared=comparison.compared,
+        verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=comparison.final_gd,
+        final_K_theory=comparison.final_theory, example=comparison.example, wall_time_s=wall_time_s,
+        mapping_notes=comparison.mapping_notes, evidence=limit_evidence(widths, errors, lr_floor, confidence),
+        input_variances=tuple(float(v) for v in data.alignment.input_variances),
+        misalignment=data.alignment.misalignment, warnings=data.warnings,
     )
 
 
@@ -791,60 +924,7 @@ def _train_network(depths, dataset, width, seed, init, sigma, learning_rate, ste
         state = map_initial_state(weights, U, V, theory=theory, method=method, init_scale=sigma)
     trajectory = simulate_gd(depths, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
                              record_every=record_every, device=device)
-    return state, trajectory
-
-
-#: The default suite of ``pathdyn validate`` (the issue's three target cases).
-DEFAULT_SUITE = (
-    {
-        "name": "depth 2, Gaussian, q/p exact mapping",
-        "depths": (2, 2), "init": "gaussian", "init_scale": 0.3, "theory": "qp",
-        "widths": (64, 128, 256, 512, 1024, 2048, 4096), "seeds": (0, 1, 2),
-        "learning_rate": 0.002, "t_max": 10.0,
-        "targets": {"max_slope": -0.35, "max_error": 0.01},
-    },
-    {
-        "name": "depth 3, orthogonal, two-channel",
-        "depths": (3, 3), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
-        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 10.0,
-        "targets": {"max_slope": -0.3, "max_error": 0.02},
-    },
-    {
-        "name": "depth 4, orthogonal, two-channel",
-        "depths": (4, 4), "init": "orthogonal", "init_scale": 0.5, "theory": "two-channel",
-        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 10.0,
-        "targets": {"max_slope": -0.3, "max_error": 0.02},
-    },
-    {
-        "name": "depth 3, Gaussian, q/p growth-matched (known limit)",
-        "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "qp",
-        "widths": (64, 128, 256, 512, 1024), "seeds": (0, 1),
-        "learning_rate": 0.005, "t_max": 10.0,
-        "targets": {},
-    },
-    {
-        "name": "depth 3, Gaussian, DMFT (seed mean)",
-        "depths": (3, 3), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
-        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
-        "learning_rate": 0.02, "t_max": 8.0,
-        "targets": {"max_slope": -0.3, "max_error": 0.005},
-    },
-    {
-        "name": "depth 4, Gaussian, DMFT (seed mean)",
-        "depths": (4, 4), "init": "gaussian", "init_scale": 0.5, "theory": "dmft",
-        "widths": (128, 256, 512, 1024, 2048), "seeds": tuple(range(16)),
-        "learning_rate": 0.02, "t_max": 8.0,
-        "targets": {"max_slope": -0.3, "max_error": 0.005},
-    },
-)
-
-#: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
-QUICK_SUITE = tuple(
-    dict(case, name=case["name"] + " (quick)", seeds=(0, 1) if case["theory"] != "dmft" else (0, 1, 2, 3),
-         # the DMFT cases start at 128: up to 512 keeps the three widths a verdict needs
-         widths=tuple(w for w in case["widths"]
-                      if w <= (1024 if max(case["depths"]) <= 2 else 512 if case["theory"] == "dmft" else 256)))
-    for case in DEFAULT_SUITE
-)
+    # A sweep keeps every network's trajectory but never its final weights (128 MB each at
+    # width 2048, depth 7): drop them here so a many-seed sweep's memory does not grow with them.
+    extras = {key: value for key, value in trajectory.extras.items() if key != "final_weights"}
+    return state, replace(trajectory, extras=extras)

@@ -221,7 +221,13 @@ class TorchEngine:
 
     # ------------------------------------------------------------------ step
     def forward(self):
-        """Forward pass at the current weights; returns the device tensor ``||E||^2`` (shape lead)."""
+        """Forward pass at the current weights; returns the device tensor ``||E||^2`` (shape lead).
+
+        Returns
+        -------
+        torch.Tensor
+            ``||E||^2`` on the device, one entry per network of a stack.
+        """
         torch = self.torch
         for a, pw in enumerate(self.W):
             h = self.X
@@ -237,7 +243,13 @@ class TorchEngine:
         return self.sq
 
     def backward_update(self, eta: float) -> None:
-        """Gradients from the last :meth:`forward` and ``W -= eta dL/dW``, in place."""
+        """Gradients from the last :meth:`forward` and ``W -= eta dL/dW``, in place.
+
+        Parameters
+        ----------
+        eta : float
+            The learning rate.
+        """
         for a, pw in enumerate(self.W):
             D = len(pw)
             G = self.G[a][D - 1]
@@ -282,14 +294,35 @@ class TorchEngine:
                 self._fold(a, d)
 
     def omega_times(self, a, V, buffers):
-        """``Omega_a V`` through the effective weights (``buffers[d]`` receive each layer's product)."""
+        """``Omega_a V`` through the effective weights (``buffers[d]`` receive each layer's product).
+
+        Parameters
+        ----------
+        a : int
+            0-based pathway index.
+        V : torch.Tensor
+            The vectors, on the device.
+        buffers : list of torch.Tensor
+            One output buffer per layer.
+
+        Returns
+        -------
+        torch.Tensor
+            ``Omega_a V``.
+        """
         m = V
         for d in range(len(self.W[a])):
             m = self._apply(a, d, m, buffers[d])
         return m
 
     def host_weights(self) -> list:
-        """Weights on the host, numpy layout: ``[a][d]`` (one network) or ``[seed][a][d]`` (a stack)."""
+        """Weights on the host, numpy layout: ``[a][d]`` (one network) or ``[seed][a][d]`` (a stack).
+
+        Returns
+        -------
+        list
+            Fortran-ordered numpy arrays.
+        """
         arrays = [[W.cpu().numpy() for W in pw] for pw in self.W]
         if not self.lead:
             return [[np.asfortranarray(w) for w in pw] for pw in arrays]

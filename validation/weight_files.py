@@ -12,11 +12,19 @@ import numpy as np
 
 from pathdyn.checks import real_array
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.numerics.trajectory import atomic_write
+from pathdyn.jsonio import atomic_write
 
 
 def save_weights(path, weights) -> None:
-    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based)."""
+    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (.npz).
+    weights : list of list of array_like
+        ``weights[a][d]``.
+    """
     arrays = {f"W_{a + 1}_{d + 1}": np.asarray(w) for a, path_w in enumerate(weights) for d, w in enumerate(path_w)}
 
     def write(tmp):
@@ -28,6 +36,16 @@ def save_weights(path, weights) -> None:
 
 def load_weights(path) -> list:
     """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_weights`.
+
+    Returns
+    -------
+    list of list of ndarray
+        ``weights[a][d]``.
 
     Raises
     ------
@@ -58,6 +76,25 @@ def load_weights(path) -> list:
             raise ConfigError(f"weights file {str(path)!r}: pathway {a} has layers {layers}; expected 1, 2, ..., D")
         weights.append([found[(a, d)] for d in layers])
     return weights
+
+
+def hidden_widths_from_weights(weights):
+    """The hidden widths that given weights imply, in the form ``simulate_gd(width=...)`` takes.
+
+    Parameters
+    ----------
+    weights : list of lists of array_like
+        ``weights[a][d]`` of shape ``(outputs, inputs)``, as :func:`load_weights` returns.
+
+    Returns
+    -------
+    list of lists of int, or None
+        ``widths[a]`` = the output sizes of the layers of pathway ``a`` but its last;
+        ``None`` when no pathway has a hidden layer (every pathway of depth 1).
+        The sizes are checked against the architecture later, by ``simulate_gd``.
+    """
+    widths = [[np.shape(w)[0] for w in path_w[:-1]] for path_w in weights]
+    return widths if any(widths) else None
 
 
 def _check_weights(weights, sizes, dtype) -> list:
