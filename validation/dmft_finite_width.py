@@ -118,17 +118,32 @@ class FiniteWidthGap:
     wall_time_s: float = 0.0
 
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
-        """Slope of ``log gap`` against ``log width`` and its 95% interval, ``(slope, (low, high))``.
+        """Slope of ``log gap`` against ``log width`` and its 95% interval.
 
-        ``-1`` is the ``O(1/N)`` of a mean shifted by the initial overlaps' variance,
-        ``-0.5`` a shift of the order of single fluctuations (NaN with fewer than 3 widths
-        for the interval, fewer than 2 for the slope).
+        Parameters
+        ----------
+        name : str
+            One of the per-width gap attributes (default ``total_ensemble_gap``).
+
+        Returns
+        -------
+        (slope, (low, high))
+            ``-1`` is the ``O(1/N)`` of a mean shifted by the initial overlaps' variance,
+            ``-0.5`` a shift of the order of single fluctuations (NaN with fewer than 3
+            widths for the interval, fewer than 2 for the slope).
         """
         slope, interval, _ = fit_slope(self.widths, np.asarray(getattr(self, name), dtype=float)[:, None])
         return slope, interval
 
     def to_json_dict(self) -> dict:
-        """Plain JSON types; arrays become lists, slopes are added."""
+        """The report as plain JSON types.
+
+        Returns
+        -------
+        dict
+            Every attribute (arrays as lists, curves at 7 significant digits) and
+            ``slopes``: :meth:`gap_slope` of the four gaps.
+        """
         out = {
             "depths": list(self.depths), "widths": list(self.widths), "seeds": list(self.seeds),
             "init_scale": self.init_scale, "learning_rate": self.learning_rate, "t_max": self.t_max,
@@ -360,9 +375,18 @@ def rms_gaps(data: dict) -> dict:
 def gap_at_worst_point(data: dict) -> dict:
     """The signed pathway-sum gaps at one fixed (t, mode): where ``|c - a|`` is largest at the largest width.
 
-    Returns ``t``, ``mode`` and per width (lists, units of ``S_1``) ``network_minus_ensemble``
-    (c - a) with its noise, ``conditioned_minus_ensemble`` (b - a) and
-    ``network_minus_conditioned`` (c - b) with its (paired) noise.
+    Parameters
+    ----------
+    data : dict
+        A saved report (:meth:`FiniteWidthGap.to_json_dict`).
+
+    Returns
+    -------
+    dict
+        ``t``, ``mode`` (0-based) and per width (lists, units of ``S_1``)
+        ``network_minus_ensemble`` (c - a) with its noise ``network_noise``,
+        ``conditioned_minus_ensemble`` (b - a) and ``network_minus_conditioned`` (c - b)
+        with its paired noise ``paired_noise``.
     """
     n = len(data["seeds"])
     scale = max(data["singular_values"])
@@ -437,7 +461,18 @@ def half_times(data: dict) -> dict:
 
 
 def summarize(data: dict) -> str:
-    """Markdown tables of a saved report: the maxima, the noise-corrected rms gaps and one fixed point."""
+    """Markdown tables of a saved report: the maxima, the noise-corrected rms gaps, one fixed point, the half times.
+
+    Parameters
+    ----------
+    data : dict
+        A saved report (:meth:`FiniteWidthGap.to_json_dict`).
+
+    Returns
+    -------
+    str
+        The tables and the slopes against width, as printed by ``--summarize``.
+    """
     widths = data["widths"]
 
     def row(label, values, digits=4):
@@ -574,8 +609,19 @@ def _int_list(text: str) -> list:
 
 
 def main(argv=None) -> int:
-    """Command line: measure and write the JSON report (after every width, atomically)."""
-    from pathdyn.numerics.trajectory import atomic_write
+    """Command line: measure and write the JSON report (after every width, atomically), or summarize one.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0, or 2 after a one-line error on stderr (nothing is written then).
+    """
+    from pathdyn.jsonio import save_json
 
     parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.dmft_finite_width", description=__doc__.splitlines()[0])
     parser.add_argument("--summarize", metavar="REPORT.json", help="print the tables of a saved report and exit")
@@ -597,16 +643,14 @@ def main(argv=None) -> int:
         return 2
 
     def save(report):
-        text = json.dumps(report.to_json_dict(), indent=1)
-        atomic_write(args.output, lambda path: path.write_text(text + "\n"))
+        save_json(args.output, report.to_json_dict(), indent=1)
 
     try:
         if args.mode_alone is not None:
             result = escape_with_and_without_other_modes(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds),
                                                          mode=args.mode_alone, init_scale=args.init_scale,
                                                          learning_rate=args.learning_rate, t_max=args.t_max)
-            text = json.dumps(result, indent=1)
-            atomic_write(args.output, lambda path: path.write_text(text + "\n"))
+            save_json(args.output, result, indent=1)
             return 0
         finite_width_gap(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds), init_scale=args.init_scale,
                          learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
