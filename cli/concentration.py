@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
+from pathdyn.jsonio import json_text
 from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
 
 COMMAND = "concentration"
@@ -105,18 +105,10 @@ def run(args) -> int:
         workers=args.workers, scheduler=args.scheduler,
     )
     document = result.to_json_dict()
-    stream = sys.stderr if args.output == "-" else sys.stdout
-    print("depth        " + " ".join(f"{d:>16d}" for d in depths), file=stream)
-    for activation in activations:
-        cells = [f"{m:.3f} [{c[0]:.3f},{c[1]:.3f}]" if m is not None and c[0] is not None else f"{m}"
-                 for m, c in zip(document["dominant_fraction"][activation], document["ci"][activation])]
-        print(f"{activation:<12} " + " ".join(f"{c:>16}" for c in cells), file=stream)
-    if "race" in document:
-        print("race agrees  " + " ".join(f"{v:>16.3f}" for v in document["race"]["winner_agreement"]), file=stream)
-        print("race fraction" + " ".join(f"{v:>16.3f}" for v in document["race"]["predicted_fraction_mean"]), file=stream)
+    print(result.table(), file=sys.stderr if args.output == "-" else sys.stdout)
     with plan:
         if args.output:
-            plan.stage_text("-o/--output", json.dumps(document, indent=1))
+            plan.stage_text("-o/--output", json_text(document, indent=1))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
             from pathdyn.validation.report_plots import plot_concentration

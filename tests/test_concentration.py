@@ -53,6 +53,15 @@ def test_concentration_json_schema(small_concentration, tmp_path):
     assert data["config"]["width"] == 32
 
 
+def test_concentration_table_prints_one_row_per_activation_and_the_race(small_concentration):
+    lines = small_concentration.table().splitlines()
+    assert lines[0].split() == ["depth", "2", "5"]
+    means, cis = small_concentration.summary("linear")
+    assert lines[1].split()[0] == "linear" and lines[1].count("[") == 2
+    assert lines[1].split()[1] == f"{means[0]:.3f}" and f"[{cis[0][0]:.3f},{cis[0][1]:.3f}]" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["race", "race"]
+
+
 def test_concentration_errors():
     with pytest.raises(ConfigError, match="activations"):
         measure_concentration(depths=(2,), activations=("sigmoid",), seeds=(0,))
@@ -107,7 +116,7 @@ def test_cli_rejects_unknown_theory(capsys):
     assert exit_info.value.code == 2
 
 
-def test_cli_concentration_writes_json(tmp_path):
+def test_cli_concentration_writes_json(tmp_path, capsys):
     out = tmp_path / "conc.json"
     code = main(["concentration", "--depths", "2,3", "--activation", "linear,tanh", "--seeds", "2", "--width", "16",
                  "--t-max", "20", "-o", str(out), "--plot", str(tmp_path / "conc.png"), "--no-progress"])
@@ -116,6 +125,8 @@ def test_cli_concentration_writes_json(tmp_path):
     assert data["depths"] == [2, 3]
     assert set(data["dominant_fraction"]) == {"linear", "tanh"}
     assert (tmp_path / "conc.png").exists()
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split() == ["depth", "2", "3"] and [line.split()[0] for line in printed[1:3]] == ["linear", "tanh"]
 
 
 def test_cli_suite_report_has_the_single_case_keys_per_case(tmp_path, monkeypatch):

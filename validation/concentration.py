@@ -169,6 +169,27 @@ class ConcentrationResult:
 
         save_netcdf(self.to_xarray(), path)
 
+    def table(self) -> str:
+        """The printed summary of ``pathdyn concentration``: one row per activation, one column per depth.
+
+        Returns
+        -------
+        str
+            ``mean [low,high]`` of the dominant fraction per depth and activation (``None``
+            where no seed learned a mode), then the race oracle's winner agreement and
+            predicted fraction when the race was run; lines joined by newlines.
+        """
+        document = self.to_json_dict()
+        lines = ["depth        " + " ".join(f"{d:>16d}" for d in self.depths)]
+        for activation in self.activations:
+            cells = [f"{m:.3f} [{c[0]:.3f},{c[1]:.3f}]" if m is not None and c[0] is not None else f"{m}"
+                     for m, c in zip(document["dominant_fraction"][activation], document["ci"][activation])]
+            lines.append(f"{activation:<12} " + " ".join(f"{c:>16}" for c in cells))
+        if "race" in document:
+            lines.append("race agrees  " + " ".join(f"{v:>16.3f}" for v in document["race"]["winner_agreement"]))
+            lines.append("race fraction" + " ".join(f"{v:>16.3f}" for v in document["race"]["predicted_fraction_mean"]))
+        return "\n".join(lines)
+
     def summary(self, activation: str) -> tuple:
         """``(means, cis)`` per depth: mean over seeds of each seed's mean over modes, and its interval.
 
