@@ -3,7 +3,9 @@
 The stored files in ``tests/golden/`` were written by ``tests/golden/make_golden.py`` on
 the commit that introduced them; this test recomputes every case with the same functions.
 
-* JSON exports and finite-width simulations of fixed seeds must be bit-identical;
+* JSON exports and finite-width simulations of fixed seeds must be bit-identical, and so
+  must the text and LaTeX documents of ``tests/golden/documents/`` (pathway, DMFT and
+  graph exports: every printer);
 * initial-state builders and mappings must be bit-identical;
 * integrations (LSODA and Rosenbrock, rtol 1e-10) of fixed initial states must agree to
   ``INTEGRATION_RTOL`` relative to each array's scale: reordering of floating-point work
@@ -96,6 +98,16 @@ def test_simulations_of_fixed_seeds_are_bit_identical():
     _assert_same_keys(actual, stored)
     for key, expected in stored.items():
         np.testing.assert_array_equal(actual[key], expected, err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(gen.DOCUMENT_CASES))
+def test_text_and_latex_documents_are_byte_identical(name):
+    """Every printer (text, LaTeX, srepr; pathway, DMFT and graph exports) prints as stored.
+
+    The stored documents were written after the printers became sympy ``Printer``
+    subclasses and checked equal, byte for byte, to the exports of the code before that
+    change."""
+    assert gen.export_document(name) == (GOLDEN / "documents" / name).read_text()
 
 
 def test_a_perturbed_output_fails_the_lock():

@@ -28,6 +28,47 @@ def export_json(depths, whitened: bool) -> str:
     return export_equations(Architecture(depths=tuple(depths), whitened=whitened), format="json")
 
 
+#: Text and LaTeX documents whose bytes are locked (the printers of every export):
+#: ``name -> (what, format, options)``; ``what`` is a depths tuple, ``"dmft:3,4"`` or a graph file.
+DOCUMENT_CASES = {
+    "export_2-3_whitened.txt": ((2, 3), "text", {}),
+    "export_3-3-5_general.txt": ((3, 3, 5), "text", {"whitened": False}),
+    "export_2-3_whitened.tex": ((2, 3), "latex", {}),
+    "export_3-3-5_general_prod.tex": ((3, 3, 5), "latex", {"whitened": False, "prod": True, "label_prefix": "deep"}),
+    "export_1-4_ungrouped_fragment.tex": ((1, 4), "latex", {"grouped": False, "fragment": True}),
+    "dmft_3-4.txt": ("dmft:3,4", "text", {}),
+    "dmft_3-4.tex": ("dmft:3,4", "latex", {}),
+    "dmft_3-4.json": ("dmft:3,4", "json", {}),
+    "graph_visual_cortex.txt": ("examples/visual_cortex.toml", "text", {}),
+    "graph_visual_cortex.tex": ("examples/visual_cortex.toml", "latex", {}),
+}
+
+
+def export_document(name: str) -> str:
+    """The export :data:`DOCUMENT_CASES` names, made by the public export functions."""
+    from pathdyn.theory.architecture import Architecture
+    from pathdyn.theory.dmft import export_dmft
+    from pathdyn.theory.export import export_equations
+    from pathdyn.theory.graph import GraphArchitecture
+
+    what, format, options = DOCUMENT_CASES[name]
+    options = dict(options)
+    if isinstance(what, tuple):
+        architecture = Architecture(depths=what, whitened=options.pop("whitened", True))
+        return export_equations(architecture, format=format, **options)
+    if what.startswith("dmft:"):
+        return export_dmft(tuple(int(d) for d in what[5:].split(",")), format=format, **options)
+    return export_equations(GraphArchitecture.from_toml(HERE.parents[1] / what), format=format, **options)
+
+
+def write_documents() -> None:
+    """Write every locked text/LaTeX document under ``documents/``."""
+    folder = HERE / "documents"
+    folder.mkdir(exist_ok=True)
+    for name in DOCUMENT_CASES:
+        (folder / name).write_text(export_document(name))
+
+
 def export_name(depths, whitened: bool) -> str:
     return f"export_{'-'.join(map(str, depths))}_{'whitened' if whitened else 'general'}.json"
 
@@ -138,6 +179,7 @@ def main() -> None:
     for depths in EXPORT_DEPTHS:
         for whitened in (True, False):
             (HERE / export_name(depths, whitened)).write_text(export_json(depths, whitened))
+    write_documents()
     np.savez_compressed(HERE / "integrations.npz", **integration_cases())
     np.savez_compressed(HERE / "initial_states.npz", **initial_state_cases())
     np.savez_compressed(HERE / "phase_plane.npz", **phase_plane_cases())
