@@ -192,9 +192,15 @@ def missing_sections(tree: ast.Module, module: str, errors: frozenset) -> list[s
 # --------------------------------------------------------------------------- timings and citations
 #: A number followed by a unit of time: ``3 s``, ``0.5 ms``, ``2 minutes``, ``1.2us``.
 TIMING = re.compile(r"(?<![\w.^])\d+(?:[.,]\d+)?\s?(?:s|ms|us|µs|ns|sec|secs|seconds?|minutes?|mins?|hours?|h)\b(?![-.]\w)")
-#: Files outside the repository: the reference notes kept next to it (the names below are
-#: what this check looks for), and absolute paths under the usual roots.
-OUTSIDE = re.compile(r"THEORY\.md|STYLE\.md|PERFORMANCE\.md|\.\./shared|(?<![\w.])/(?:work|home|tmp|usr|opt|root|mnt|Users|data|scratch)/")
+#: Paths outside the repository: a parent folder, or an absolute path under the usual roots.
+OUTSIDE = re.compile(r"(?<![\w.])\.\./|(?<![\w.])/(?:work|home|tmp|usr|opt|root|mnt|Users|data|scratch)/")
+#: A Markdown file named in the text; it must be one of the repository's own pages.
+MARKDOWN = re.compile(r"(?<![\w.-])[\w-]+\.md\b")
+#: The repository's own Markdown pages (a built copy of the docs does not count).
+REPOSITORY_PAGES = frozenset(
+    path.name for path in REPOSITORY.rglob("*.md")
+    if not {".venv", "_build", ".git"} & set(path.relative_to(REPOSITORY).parts)
+)
 #: Text that matches :data:`TIMING` but is not a timing, each with its reason.
 NOT_A_TIMING = {
     # none yet: add ``"the exact matched text": "why it is not a timing"``
@@ -224,6 +230,9 @@ def rotting_text(source: str, module: str) -> list[str]:
                 problems.append(f"{module}:{line}: a timing in a comment or docstring: {match.group(0)!r}")
         for match in OUTSIDE.finditer(text):
             problems.append(f"{module}:{line}: cites a file outside the repository: {match.group(0)!r}")
+        for match in MARKDOWN.finditer(text):
+            if match.group(0) not in REPOSITORY_PAGES:
+                problems.append(f"{module}:{line}: cites a page that is not in the repository: {match.group(0)!r}")
     return problems
 
 
@@ -328,14 +337,14 @@ def test_section_check_catches_each_missing_section():
 
 def test_rotting_text_check_catches_timings_and_outside_citations():
     source = textwrap.dedent('''
-    """Takes 3.5 s at width 4096; see /work/shared/THEORY.md."""
+    """Takes 3.5 s at width 4096; see /work/notes/NOTES.md, and docs/dmft.md."""
     x = 1  # 25 vs 13 ms here
     y = 2  # 2 minutes; a sample of 20 seeds and 1e-6 tolerance is fine
     ''')
     found = [p.split(": ", 2)[1:] for p in rotting_text(source, "m.py")]
     assert found == [["a timing in a comment or docstring", "'3.5 s'"],
                      ["cites a file outside the repository", "'/work/'"],
-                     ["cites a file outside the repository", "'THEORY.md'"],
+                     ["cites a page that is not in the repository", "'NOTES.md'"],
                      ["a timing in a comment or docstring", "'13 ms'"],
                      ["a timing in a comment or docstring", "'2 minutes'"]]
 
