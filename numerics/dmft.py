@@ -516,7 +516,9 @@ def dmft_memory_bytes(depths, steps: int) -> int:
     return matrices * _packed_length(int(steps) + 1) * 8
 
 
-def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale):
+def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
+                  memory_bytes=None):
+    """Checked ``(depths, S)``; ``memory_bytes(depths, steps)`` (default :func:`dmft_memory_bytes`) is bounded."""
     try:
         depths = tuple(int(d) for d in depths)
     except (TypeError, ValueError):
@@ -532,13 +534,50 @@ def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, inp
             raise ConfigError(f"{name}: expected a positive number, got {value!r}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ConfigError(f"steps: expected a whole number >= 1, got {steps!r}")
-    memory = dmft_memory_bytes(depths, steps)
+    memory = (memory_bytes or dmft_memory_bytes)(depths, steps)
     if memory > MAX_MEMORY_BYTES:
         raise ConfigError(
             f"steps: {steps} steps need {memory / 2**30:.1f} GiB per mode (O(steps^2) per site); use fewer steps, "
             "a larger learning rate, or the continuous-time solver"
         )
     return depths, S
+
+
+def _prepared_solve(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
+                    initial_overlaps, memory_bytes=None):
+    """The checked inputs of a discrete solve, shared by the Gaussian and orthogonal marches.
+
+    Returns ``(depths, S, input_scale, output_scale, initial_overlaps)``: the scales default
+    to ``init_scale`` and the overlaps to their infinite-width values.
+    """
+    input_scale = init_scale if input_scale is None else input_scale
+    output_scale = init_scale if output_scale is None else output_scale
+    depths, S = _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
+                              memory_bytes)
+    M, modes = len(depths), S.size
+    if initial_overlaps is None:
+        initial_overlaps = DMFTInitialOverlaps.ensemble(M, modes, input_scale, output_scale)
+    elif initial_overlaps.input_norm2.shape != (M, modes):
+        raise ConfigError(
+            f"initial_overlaps: shape {initial_overlaps.input_norm2.shape}, expected (pathways, modes) = {(M, modes)}"
+        )
+    return depths, S, input_scale, output_scale, initial_overlaps
+
+
+def _discrete_trajectory(K, S, learning_rate, started, stats, provenance) -> Trajectory:
+    """The :class:`Trajectory` of a discrete solve: ``K`` at every step, its loss, and the run's records."""
+    steps = K.shape[0] - 1
+    error = S - K.sum(axis=1)
+    return Trajectory(
+        t=learning_rate * np.arange(steps + 1),
+        K=K,
+        loss=0.5 * np.sum(error**2, axis=-1),
+        success=True,
+        message=f"solved {steps} gradient steps at learning rate {learning_rate:g}",
+        step=np.arange(steps + 1),
+        stats={"wall_time_s": time.perf_counter() - started, "time_points": steps + 1, **stats},
+        provenance={"model": "dmft", **provenance},
+    )
 
 
 def solve_dmft(
@@ -619,48 +658,22 @@ def solve_dmft(
                                      init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                                      initial_overlaps=initial_overlaps)
     sigma = init_scale
-    input_scale = sigma if input_scale is None else input_scale
-    output_scale = sigma if output_scale is None else output_scale
-    depths, S = _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale)
-    M, modes = len(depths), S.size
-    if initial_overlaps is None:
-        initial_overlaps = DMFTInitialOverlaps.ensemble(M, modes, input_scale, output_scale)
-    elif initial_overlaps.input_norm2.shape != (M, modes):
-        raise ConfigError(
-            f"initial_overlaps: shape {initial_overlaps.input_norm2.shape}, expected (pathways, modes) = {(M, modes)}"
-        )
+    depths, S, input_scale, output_scale, initial_overlaps = _prepared_solve(
+        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps)
     started = time.perf_counter()
     size = steps + 1
-    K = np.zeros((size, M, modes))
+    K = np.zeros((size, len(depths), S.size))
     # Modes are solved together (a batch axis, one numpy call for all) while their working
     # set stays within BATCH_MEMORY_BYTES: the march is bound by memory traffic, and a
     # working set that leaves the cache costs more than the calls it saves.
     batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
-    for start in range(0, modes, batch):
-        chosen = np.arange(start, min(start + batch, modes))
+    for start in range(0, S.size, batch):
+        chosen = np.arange(start, min(start + batch, S.size))
         K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
-    t = learning_rate * np.arange(size)
-    error = S - K.sum(axis=1)
-    return Trajectory(
-        t=t,
-        K=K,
-        loss=0.5 * np.sum(error**2, axis=-1),
-        success=True,
-        message=f"solved {steps} gradient steps at learning rate {learning_rate:g}",
-        step=np.arange(size),
-        stats={"wall_time_s": time.perf_counter() - started, "time_points": size},
-        provenance={
-            "model": "dmft",
-            "init": "gaussian",
-            "depths": list(depths),
-            "singular_values": S.tolist(),
-            "learning_rate": learning_rate,
-            "init_scale": sigma,
-            "input_scale": input_scale,
-            "output_scale": output_scale,
-            "responses": responses,
-        },
-    )
+    return _discrete_trajectory(K, S, learning_rate, started, {}, {
+        "init": "gaussian", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
+        "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "responses": responses,
+    })
 
 
 def _checked_init(init) -> str:

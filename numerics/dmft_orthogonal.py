@@ -31,10 +31,10 @@ from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.dmft import (
     BATCH_MEMORY_BYTES,
     BLOWUP_FACTOR,
-    MAX_MEMORY_BYTES,
     DMFTInitialOverlaps,
     _causal_matvec,
-    _check_inputs,
+    _discrete_trajectory,
+    _prepared_solve,
     _vecmat,
 )
 from pathdyn.numerics.trajectory import Trajectory
@@ -269,56 +269,26 @@ def solve_orthogonal_dmft(
     Gaussian solver's exact depth-2 recursion; depth 1 is ``K(t+1) = K(t) + eta e_t``.
     """
     sigma = init_scale
-    input_scale = sigma if input_scale is None else input_scale
-    output_scale = sigma if output_scale is None else output_scale
-    depths, S = _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale)
-    memory = orthogonal_dmft_memory_bytes(depths, steps)
-    if memory > MAX_MEMORY_BYTES:
-        raise ConfigError(
-            f"steps: {steps} steps need {memory / 2**30:.1f} GiB per mode (O(steps^2) per site); use fewer steps, "
-            "a larger learning rate, or the continuous-time solver"
-        )
-    M, modes = len(depths), S.size
-    if initial_overlaps is None:
-        initial_overlaps = DMFTInitialOverlaps.ensemble(M, modes, input_scale, output_scale)
-    elif initial_overlaps.input_norm2.shape != (M, modes):
-        raise ConfigError(
-            f"initial_overlaps: shape {initial_overlaps.input_norm2.shape}, expected (pathways, modes) = {(M, modes)}"
-        )
+    depths, S, input_scale, output_scale, initial_overlaps = _prepared_solve(
+        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps,
+        memory_bytes=orthogonal_dmft_memory_bytes)
     if initial_overlaps.gains is not None:
         raise ConfigError("initial_overlaps: gains are for Gaussian hidden layers; an orthogonal matrix has gain "
                           "sigma^2 on every vector, so pass gains=None")
     started = time.perf_counter()
     size = steps + 1
-    K = np.zeros((size, M, modes))
+    K = np.zeros((size, len(depths), S.size))
     spread = 0.0
-    batch = max(1, BATCH_MEMORY_BYTES // max(memory, 1))
-    for start in range(0, modes, batch):
-        chosen = np.arange(start, min(start + batch, modes))
+    batch = max(1, BATCH_MEMORY_BYTES // max(orthogonal_dmft_memory_bytes(depths, steps), 1))
+    for start in range(0, S.size, batch):
+        chosen = np.arange(start, min(start + batch, S.size))
         K[:, :, chosen], group_spread = _march(depths, S[chosen], size, sigma**2, initial_overlaps, chosen,
                                                 learning_rate, cross_memory)
         spread = max(spread, group_spread)
-    error = S - K.sum(axis=1)
-    return Trajectory(
-        t=learning_rate * np.arange(size),
-        K=K,
-        loss=0.5 * np.sum(error**2, axis=-1),
-        success=True,
-        message=f"solved {steps} gradient steps at learning rate {learning_rate:g}",
-        step=np.arange(size),
-        stats={"wall_time_s": time.perf_counter() - started, "time_points": size, "site_spread": spread},
-        provenance={
-            "model": "dmft",
-            "init": "orthogonal",
-            "depths": list(depths),
-            "singular_values": S.tolist(),
-            "learning_rate": learning_rate,
-            "init_scale": sigma,
-            "input_scale": input_scale,
-            "output_scale": output_scale,
-            "cross_memory": cross_memory,
-        },
-    )
+    return _discrete_trajectory(K, S, learning_rate, started, {"site_spread": spread}, {
+        "init": "orthogonal", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
+        "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "cross_memory": cross_memory,
+    })
 
 
 def _march(depths, S, size, sigma2, overlaps, modes, eta, cross_memory):
