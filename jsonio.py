@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["atomic_write", "json_text", "move_into_place", "save_json", "temporary_sibling", "to_jsonable"]
+__all__ = ["atomic_write", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
 
 #: What :func:`to_jsonable` does with a float that is NaN or infinite.
 NON_FINITE_CHOICES = ("keep", "null")
@@ -218,3 +218,28 @@ def save_json(path: str | Path, obj, indent: int | None = None) -> None:
     """
     text = json_text(obj, indent=indent)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_npz(path: str | Path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (its name is kept as given: no ``.npz`` is appended); a pre-existing one
+        is replaced only once the new file is complete.
+    arrays : dict
+        Array name -> array_like, as for ``numpy.savez``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; a pre-existing file is unchanged.
+    """
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:  # a handle, so numpy does not append ".npz" to the name
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write)

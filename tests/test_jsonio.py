@@ -239,3 +239,13 @@ def test_the_scan_finds_what_it_forbids():
     scanned = {name for name, _ in _package_sources()}  # the scan sees every package folder
     assert {"jsonio.py", "outputs.py", "cli/simulate.py", "numerics/trajectory.py", "validation/concentration.py",
             "theory/export.py"} <= scanned
+
+
+def test_save_npz_writes_under_the_given_name_and_round_trips(tmp_path):
+    from pathdyn.jsonio import save_npz
+
+    path = tmp_path / "weights.data"  # no .npz suffix: numpy must not append one
+    save_npz(path, {"W_1_1": np.arange(6.0).reshape(2, 3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.data"]
+    with np.load(path) as loaded:
+        np.testing.assert_array_equal(loaded["W_1_1"], np.arange(6.0).reshape(2, 3))

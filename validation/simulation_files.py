@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.jsonio import atomic_write, json_text
+from pathdyn.jsonio import json_text, save_npz
 
 __all__ = ["RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
 
@@ -105,12 +105,7 @@ def save_run_file(path, result, config: dict) -> None:
         If the file cannot be written; a pre-existing file is unchanged.
     """
     arrays = run_file_arrays(result, config)
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-    atomic_write(Path(path), write)
+    save_npz(path, arrays)
 
 
 def load_run_file(path) -> tuple:

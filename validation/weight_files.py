@@ -12,7 +12,7 @@ import numpy as np
 
 from pathdyn.checks import real_array
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.jsonio import atomic_write
+from pathdyn.jsonio import save_npz
 
 
 def save_weights(path, weights) -> None:
@@ -26,12 +26,7 @@ def save_weights(path, weights) -> None:
         ``weights[a][d]``.
     """
     arrays = {f"W_{a + 1}_{d + 1}": np.asarray(w) for a, path_w in enumerate(weights) for d, w in enumerate(path_w)}
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-    atomic_write(Path(path), write)
+    save_npz(path, arrays)
 
 
 def load_weights(path) -> list:
