@@ -1,4 +1,4 @@
-"""Build the optional C kernels (validation/_kernels.c); everything else is in pyproject.toml.
+"""Build the optional C kernels (src/pathdyn/validation/_kernels.c); everything else is in pyproject.toml.
 
 The extension is optional: where no C compiler is available the build goes on without it
 and the simulator uses BLAS for every product (pathdyn.validation.kernels says which).
@@ -10,7 +10,7 @@ setup(
     ext_modules=[
         Extension(
             "pathdyn.validation._kernels",
-            sources=["validation/_kernels.c"],
+            sources=["src/pathdyn/validation/_kernels.c"],
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -31,9 +31,8 @@ from pathlib import Path
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-PACKAGE_FOLDERS = ("theory", "numerics", "validation", "cli")
-#: The root modules: every ``.py`` file at the top of the repository but the build script.
-ROOT_MODULES = tuple(sorted(p.name for p in REPOSITORY.glob("*.py") if p.name != "setup.py"))
+#: The installed package: everything under ``src/pathdyn``.
+PACKAGE = REPOSITORY / "src" / "pathdyn"
 
 #: The longest a public function may be (docstring excluded).
 MAX_LINES = 80
@@ -43,19 +42,16 @@ MAX_LINES = 80
 # --------------------------------------------------------------------------- the source
 def package_sources() -> list[Path]:
     """Every Python file of the package (tests, benchmarks, docs and examples excluded)."""
-    files = [REPOSITORY / name for name in ROOT_MODULES]
-    for folder in PACKAGE_FOLDERS:
-        files.extend(sorted((REPOSITORY / folder).rglob("*.py")))
-    return [path for path in files if path.is_file()]
+    return sorted(PACKAGE.rglob("*.py"))
 
 
 def relative(path: Path) -> str:
-    return path.relative_to(REPOSITORY).as_posix()
+    return path.relative_to(PACKAGE).as_posix()
 
 
 def error_names() -> frozenset:
     """The exception classes defined in ``pathdyn.errors``."""
-    tree = ast.parse((REPOSITORY / "errors.py").read_text())
+    tree = ast.parse((PACKAGE / "errors.py").read_text())
     return frozenset(node.name for node in tree.body if isinstance(node, ast.ClassDef))
 
 

@@ -1,8 +1,8 @@
 """Fault tests: an interrupted run or write leaves a pre-existing output intact and no temporary file.
 
 SIGINT and SIGTERM are sent to a real ``pathdyn`` process (during the computation) and
-to a process inside :meth:`pathdyn.outputs.FilePlan.stage` (during the write). Before
-``pathdyn.outputs.terminate_as_interrupt``, SIGTERM had its default action: the process
+to a process inside :meth:`pathdyn.cli.outputs.FilePlan.stage` (during the write). Before
+``pathdyn.cli.outputs.terminate_as_interrupt``, SIGTERM had its default action: the process
 died at once, no ``except``/``finally`` ran, and a temporary file being written stayed
 next to the output.
 """
@@ -18,7 +18,7 @@ import time
 import pytest
 
 from pathdyn.errors import ConfigError
-from pathdyn.outputs import FilePlan, Terminated
+from pathdyn.cli.outputs import FilePlan, Terminated
 
 OLD = b"previous result, must survive"
 
@@ -88,7 +88,7 @@ def test_signal_during_the_run_keeps_the_old_output(signum, status, tmp_path):
 _WRITE_SCRIPT = textwrap.dedent("""
     import sys, time
     from pathdyn.cli.main import main
-    from pathdyn.outputs import FilePlan
+    from pathdyn.cli.outputs import FilePlan
 
     original = FilePlan.stage
 

@@ -1,4 +1,4 @@
-"""pathdyn.jsonio: atomic writes, the one JSON cleaner, save_json; and that no other module has its own."""
+"""pathdyn.io.jsonio: atomic writes, the one JSON cleaner, save_json; and that no other module has its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pathdyn.errors import ConfigError
-from pathdyn.jsonio import atomic_write, json_text, save_json, to_jsonable
+from pathdyn.io.jsonio import atomic_write, json_text, save_json, to_jsonable
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 OLD = "previous content, must survive"
@@ -187,13 +187,10 @@ NOT_YET_CONVERTED = set()
 
 def _package_sources():
     """``(path relative to the root, text)`` of every module of the packages pyproject.toml installs."""
-    import tomllib
 
-    packages = tomllib.loads((PACKAGE_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
-    folders = [PACKAGE_ROOT.joinpath(*name.split(".")[1:]) for name in packages]  # "pathdyn.cli" -> cli/
-    for folder in folders:
-        for path in sorted(folder.glob("*.py")):
-            yield path.relative_to(PACKAGE_ROOT).as_posix(), path.read_text(encoding="utf-8")
+    package = PACKAGE_ROOT / "src" / "pathdyn"
+    for path in sorted(package.rglob("*.py")):
+        yield path.relative_to(package).as_posix(), path.read_text(encoding="utf-8")
 
 
 def _own_file_io_or_json_cleaning(source: str) -> list:
@@ -215,14 +212,14 @@ def _own_file_io_or_json_cleaning(source: str) -> list:
 def test_only_jsonio_replaces_files_or_cleans_json():
     offenders, converted = {}, []
     for relative, source in _package_sources():
-        if relative == "jsonio.py":
+        if relative == "io/jsonio.py":
             continue
         found = _own_file_io_or_json_cleaning(source)
         if found and relative not in NOT_YET_CONVERTED:
             offenders[relative] = found
         if not found and relative in NOT_YET_CONVERTED:
             converted.append(relative)
-    assert not offenders, f"use pathdyn.jsonio (atomic_write, to_jsonable, save_json) instead: {offenders}"
+    assert not offenders, f"use pathdyn.io.jsonio (atomic_write, to_jsonable, save_json) instead: {offenders}"
     assert not converted, f"{converted} no longer write or clean on their own: remove them from NOT_YET_CONVERTED"
 
 
@@ -237,12 +234,12 @@ def test_the_scan_finds_what_it_forbids():
     assert sorted(f.split(": ", 1)[1] for f in found) == sorted(
         ["def _jsonable", "np.generic", "os.replace", "json.dumps(default=...)"])
     scanned = {name for name, _ in _package_sources()}  # the scan sees every package folder
-    assert {"jsonio.py", "outputs.py", "cli/simulate.py", "numerics/trajectory.py", "validation/concentration.py",
+    assert {"io/jsonio.py", "cli/outputs.py", "cli/simulate.py", "numerics/trajectory.py", "validation/concentration.py",
             "theory/export.py"} <= scanned
 
 
 def test_save_npz_writes_under_the_given_name_and_round_trips(tmp_path):
-    from pathdyn.jsonio import save_npz
+    from pathdyn.io.jsonio import save_npz
 
     path = tmp_path / "weights.data"  # no .npz suffix: numpy must not append one
     save_npz(path, {"W_1_1": np.arange(6.0).reshape(2, 3)})

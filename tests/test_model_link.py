@@ -145,7 +145,7 @@ def test_no_import_circle_between_the_models():
     """reduced.py never imports two_channel.py (which imports it); the registry imports no model."""
     from pathlib import Path
 
-    theory = Path(__file__).resolve().parent.parent / "theory"
+    theory = Path(__file__).resolve().parent.parent / "src" / "pathdyn" / "theory"
     assert not {m for m in _imported_modules(theory / "reduced.py") if "two_channel" in m}
     assert not {m for m in _imported_modules(theory / "models.py") if m.startswith("pathdyn.theory.")}
 

@@ -24,8 +24,8 @@ from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import reduce_to_modes
 from pathdyn.validation.network import initialize_weights, simulate_gd
-from pathdyn.validation.simulation_files import RUN_FILE_ARRAYS, load_run_file, run_config, run_file_arrays, save_run_file
-from pathdyn.validation.weight_files import hidden_widths_from_weights
+from pathdyn.io.simulation_files import RUN_FILE_ARRAYS, load_run_file, run_config, run_file_arrays, save_run_file
+from pathdyn.io.weight_files import hidden_widths_from_weights
 
 
 # ------------------------------------------------------------------------ run files

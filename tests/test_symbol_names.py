@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-LIBRARY = ("numerics", "validation", "cli")
-TOP_LEVEL = ("errors.py", "progress.py", "__init__.py")
+ROOT = Path(__file__).resolve().parent.parent / "src" / "pathdyn"
+LIBRARY = ("numerics", "validation", "cli", "io", "_base")
+TOP_LEVEL = ("errors.py", "__init__.py")
 REGEX_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "findall", "split", "finditer"}
 LOOKUP_METHODS = {"index", "get", "startswith", "endswith"}
 

@@ -19,7 +19,7 @@ from pathdyn.validation.cases import (
 )
 from pathdyn.validation.sweep import validate_width
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent / "src" / "pathdyn"
 
 
 def test_a_case_reports_every_problem_at_once_in_one_line():

@@ -1,0 +1,174 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.cli.outputs import FilePlan
+from pathdyn.theory.architecture import Architecture, parse_depths
+
+
+def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:
+    """``--depths``, ``--architecture FILE.toml``, ``--n-in``, ``--n-out``, ``--whitened/--general``."""
+    group = parser.add_argument_group("architecture")
+    group.add_argument("--depths", default=None, help=f"comma-separated depth per pathway (default {default_depths})")
+    group.add_argument("--architecture", metavar="FILE.toml", help="read the architecture from a TOML file")
+    group.add_argument("--n-in", type=int, default=None, help="input dimension (default: symbolic)")
+    group.add_argument("--n-out", type=int, default=None, help="output dimension (default: symbolic)")
+    inputs = group.add_mutually_exclusive_group()
+    # default None: "not given", so that a TOML file's whitened = false is kept unless overridden
+    inputs.add_argument("--whitened", dest="whitened", action="store_true", default=None, help="Sigma_x = I (default)")
+    inputs.add_argument("--general", dest="whitened", action="store_false", help="carry a general Sigma_x")
+    parser.set_defaults(_default_depths=default_depths)
+
+
+def architecture_from_args(args):
+    """The :class:`Architecture` (or, for a TOML file with a ``[graph]`` table, the
+    :class:`~pathdyn.theory.graph.GraphArchitecture`) named by :func:`add_architecture_arguments`'s arguments."""
+    if args.architecture and args.depths:
+        raise ArchitectureError("give either --depths or --architecture, not both")
+    if args.architecture:
+        from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+
+        arch = load_architecture_toml(args.architecture)  # a [graph] table selects the graph form
+        if isinstance(arch, GraphArchitecture):
+            return _graph_with_overrides(arch, args)
+        given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
+        overrides = {k: v for k, v in given if v is not None}
+        if overrides:
+            arch = Architecture.from_dict(arch.to_dict() | overrides,
+                                          source=f"--architecture {args.architecture} with the command-line options")
+        return arch
+    depths = parse_depths(args.depths or args._default_depths, argument="--depths")
+    whitened = True if args.whitened is None else args.whitened
+    return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=whitened)
+
+
+def _graph_with_overrides(graph, args):
+    """A graph from ``--architecture`` with ``--n-in``, ``--n-out``, ``--whitened/--general`` applied."""
+    from pathdyn.theory.graph import GraphArchitecture
+
+    given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
+    overrides = {k: v for k, v in given if v is not None}
+    if not overrides:
+        return graph
+    return GraphArchitecture.from_dict(graph.to_dict() | overrides,
+                                       source=f"--architecture {args.architecture} with the command-line options")
+
+
+def parse_floats(text: str, argument: str) -> list:
+    """``"3,1.5,0.7"`` -> ``[3.0, 1.5, 0.7]``; a ConfigError naming ``argument`` otherwise."""
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{argument}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{argument}: no values given")
+    return values
+
+
+def random_singular_values(spec: str) -> list:
+    """The singular values of a ``--dataset random:S1,S2,...`` specification (see
+    :func:`pathdyn.numerics.datasets.random_spec_singular_values`)."""
+    from pathdyn.numerics.datasets import random_spec_singular_values
+
+    return random_spec_singular_values(spec, "--dataset")
+
+
+BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")
+
+
+def dataset_file(spec: str | None) -> str | None:
+    """The file a ``--dataset`` value names, or ``None`` for a built-in (``hierarchical``, ``random:S,...``)."""
+    if spec is None or spec in BUILTIN_DATASETS or spec.startswith("random:"):
+        return None
+    return spec
+
+
+def check_json_output(path: str | None) -> None:
+    """``-o`` must name a .json file, or be ``-``/absent (standard output)."""
+    if path not in (None, "-") and not str(path).endswith(".json"):
+        raise ConfigError(f"-o/--output: {path!r} should be a .json file (or '-')")
+
+
+def file_plan(command: str, inputs: dict, outputs: dict) -> FilePlan:
+    """Declare and check every file of a run before any work (:class:`pathdyn.cli.outputs.FilePlan`).
+
+    Parameters
+    ----------
+    command : str
+    inputs : dict
+        Flag -> path given (or ``None``).
+    outputs : dict
+        Flag -> ``(path or None, kind, stdout_ok)``; kind ``"plot"`` checks the suffix.
+    """
+    plan = FilePlan(command)
+    for flag, value in inputs.items():
+        plan.add_input(flag, value)
+    for flag, (value, kind, stdout_ok) in outputs.items():
+        plan.add_output(flag, value, kind=kind, stdout_ok=stdout_ok)
+    plan.check()
+    return plan
+
+
+def repeated_inputs(flag: str, paths) -> dict:
+    """The inputs of a repeatable ``flag`` for :func:`file_plan`, numbered from the second on (``--architecture (#2)``)."""
+    return {(flag if i == 1 else f"{flag} (#{i})"): path for i, path in enumerate(paths or (), start=1)}
+
+
+#: Default limit on the gradient-descent steps ``t_max / learning_rate`` of one network
+#: (``--max-steps`` raises it): the defaults use a few thousand, and 1e7 steps of the
+#: smallest network already take minutes, so more is almost surely a typo.
+DEFAULT_MAX_STEPS = 10_000_000
+
+
+def add_max_steps_argument(parser) -> None:
+    """``--max-steps N``: the limit :func:`check_step_count` enforces."""
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS,
+                        help=f"refuse runs of more gradient-descent steps per network than this (default {DEFAULT_MAX_STEPS:,})")
+
+
+def check_step_count(t_max: float, learning_rate: float, max_steps: int, factor: int = 1) -> int:
+    """The number of steps ``factor * t_max / learning_rate``; refused beyond ``max_steps`` with the fix.
+
+    ``factor`` counts a run's longest network in units of ``t_max / learning_rate``
+    (``validate``'s learning-rate floor trains at half the learning rate: 2).
+    """
+    for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
+        if not value > 0:
+            raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
+    steps = factor * t_max / learning_rate
+    if steps > max_steps:
+        times = f"{factor} x " if factor != 1 else ""
+        raise ConfigError(
+            f"{times}--t-max / --learning-rate = {times}{t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
+            f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
+        )
+    return round(steps)
+
+
+def use_file_backend() -> None:
+    """Draw figures with matplotlib's non-interactive Agg backend (the command line only writes files).
+
+    The library never chooses a backend, so that notebooks and scripts keep theirs;
+    the command line has no window to draw into and must not need a display.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def add_cluster_arguments(parser) -> None:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    group = parser.add_argument_group("cluster (optional extra 'distributed': pip install 'pathdyn[distributed]')")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="train the networks on a local Dask cluster of N processes (same results, bit for bit)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def add_device_argument(parser) -> None:
+    """``--device``: where the networks train (the numpy engine, or the PyTorch engine on a device)."""
+    parser.add_argument("--device", default="numpy",
+                        help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device "
+                             "(pip install 'pathdyn[gpu]')")

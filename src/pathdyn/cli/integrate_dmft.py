@@ -1,0 +1,90 @@
+"""``pathdyn integrate --model dmft``: the infinite-width DMFT of Gaussian or orthogonal hidden layers."""
+
+from __future__ import annotations
+
+from pathdyn.cli._common import architecture_from_args
+from pathdyn.errors import ConfigError
+from pathdyn.io.jsonio import json_text
+from pathdyn.numerics.dmft import INITS
+
+
+def _check(args) -> None:
+    if args.init not in (None, *INITS):
+        raise ConfigError(f"--init: the DMFT model takes the hidden layers' initialisation, {' or '.join(INITS)}; "
+                          f"got {args.init!r}")
+    if args.init_scale is not None and not args.init_scale > 0:
+        raise ConfigError(f"--init-scale: sigma must be positive, got {args.init_scale}; e.g. --init-scale 0.5")
+    if (args.learning_rate is None) != (args.steps is None):
+        raise ConfigError("--learning-rate/--steps: give both (gradient descent) or neither (gradient flow with --t-max)")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ConfigError(f"--learning-rate: must be positive, got {args.learning_rate}")
+    if args.learning_rate is None and args.t_max is None:
+        raise ConfigError("--t-max: the continuous-time DMFT needs a final time, e.g. --t-max 12 (or give --learning-rate and --steps)")
+    if args.learning_rate is None and not args.t_max > 0:
+        raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+
+
+def run_dmft(args, plan) -> int:
+    """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD).
+
+    ``plan`` is the run's checked :class:`pathdyn.cli.outputs.FilePlan`: every output is staged
+    and written only when all of them have succeeded.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``pathdyn integrate --model dmft``.
+    plan : FilePlan
+        Its checked files: ``-o/--output`` (JSON, or netCDF for a ``.nc`` name) and ``--plot``.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when the solve did not succeed (the continuous-time
+        DMFT stopped before reaching ``--tol``); the output is written either way.
+
+    Raises
+    ------
+    ConfigError
+        If ``--init`` is not a DMFT initialisation, ``--init-scale`` or ``--learning-rate``
+        is not positive, only one of ``--learning-rate`` and ``--steps`` is given, ``--t-max``
+        is missing or not positive for gradient flow, or the inputs are not whitened
+        (``--input-variances``, ``--general`` or such a dataset).
+    IntegrationError
+        If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`).
+    """
+    from pathdyn.cli.integrate import singular_values_from_args
+    from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
+
+    _check(args)
+    architecture = architecture_from_args(args)
+    S, input_variances, data_note = singular_values_from_args(args)
+    if input_variances is not None:
+        raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
+    sigma = 0.3 if args.init_scale is None else args.init_scale
+    init = args.init or "gaussian"
+    if args.learning_rate is not None:
+        trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
+                                init=init)
+    else:
+        trajectory = solve_dmft_flow(architecture.depths, S, t_max=args.t_max, num_points=args.num_points,
+                                     init_scale=sigma, tol=args.tol, init=init)
+    payload = trajectory.to_json_dict()
+    payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **data_note)
+    payload["singular_values"] = S.tolist()
+    payload["depths"] = list(architecture.depths)
+    payload["model"] = "dmft"
+    with plan:
+        if str(args.output).endswith(".nc"):
+            plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
+        else:
+            plan.stage_text("-o/--output", json_text(payload))
+        if args.plot:
+            from pathdyn.cli._common import use_file_backend
+            from pathdyn.numerics.plotting import plot_mode_trajectories
+
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
+                                                                     depths=architecture.depths))
+        plan.commit()
+    return 0 if trajectory.success else 1

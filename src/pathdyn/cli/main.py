@@ -1,0 +1,157 @@
+"""Entry point of the ``pathdyn`` command.
+
+Subcommands are discovered from the modules of :mod:`pathdyn.cli`: a module that
+defines ``COMMAND`` (its name), ``HELP`` (one line), ``ORDER`` (position in the
+help), ``add_arguments(parser)`` and ``run(args) -> int`` becomes ``pathdyn COMMAND``.
+Domain errors (:class:`pathdyn.errors.PathdynError`) and file errors become one line
+on standard error and exit status 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import pkgutil
+import sys
+
+from pathdyn import __version__
+from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line (``pathdyn derive: error: ...``) and exit status 2."""
+
+    def error(self, message):
+        """Print the usage error as one line and exit with status 2.
+
+        Parameters
+        ----------
+        message : str
+            What was wrong with the command line.
+        """
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _subcommand_modules():
+    import pathdyn.cli as package
+
+    modules = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in ("main",) or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"pathdyn.cli.{info.name}")
+        if hasattr(module, "COMMAND") and hasattr(module, "run"):
+            modules.append(module)
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.COMMAND))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pathdyn`` parser: one subcommand per module of :mod:`pathdyn.cli`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``pathdyn`` parser with every subcommand.
+    """
+    parser = OneLineParser(
+        prog="pathdyn",
+        description="Learning dynamics of deep linear networks with parallel pathways.",
+    )
+    parser.add_argument("--version", action="version", version=f"pathdyn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in _subcommand_modules():
+        child = sub.add_parser(
+            module.COMMAND,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(child)
+        child.set_defaults(_run=module.run)
+    return parser
+
+
+def _chosen_actions(parser, args):
+    """The option actions of the (sub)command that ``args`` came from."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            child = action.choices.get(getattr(args, action.dest, None))
+            if child is not None:
+                yield from _chosen_actions(child, args)
+        elif action.option_strings:
+            yield action
+
+
+def check_option_values(parser, args) -> None:
+    """Refuse, for every option, an explicit empty string, a negative whole number or a non-finite number.
+
+    Every string option of pathdyn names something (a file, a list, a choice), every
+    whole-number option is a count, size or seed, and every float option a finite
+    quantity; so these checks hold for all of them, including options added later.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser that produced ``args``.
+    args : argparse.Namespace
+        The parsed command line.
+    """
+    for action in _chosen_actions(parser, args):
+        value = getattr(args, action.dest, None)
+        flag = "/".join(action.option_strings)
+        # a repeatable option (action="append", e.g. graph-sweep --architecture) holds a list
+        for item in value if isinstance(value, list) else [value]:
+            _check_option_value(flag, action.option_strings[-1], item)
+
+
+def _check_option_value(flag: str, spelling: str, value) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{flag}: {value} is not a finite number")
+
+
+def main(argv=None) -> int:
+    """The ``pathdyn`` command: parse, check the options, run the subcommand.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a usage or domain error, 130 on
+        interruption, 143 on termination.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_option_values(parser, args)
+        with terminate_as_interrupt():
+            return int(args._run(args) or 0)
+    except PathdynError as error:
+        print(f"pathdyn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"pathdyn {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"pathdyn {args.command}: error: out of memory; use smaller sizes (width, steps, points, seeds)", file=sys.stderr)
+        return 2
+    except Terminated:
+        print(f"pathdyn {args.command}: terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print(f"pathdyn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

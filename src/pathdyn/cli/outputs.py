@@ -1,0 +1,299 @@
+"""Input and output files of one command: checked before any work, written together at the end.
+
+Every subcommand of the command-line tool declares its file arguments in one
+:class:`FilePlan`:
+
+1. :meth:`FilePlan.add_input` / :meth:`FilePlan.add_output` name each file with the flag
+   that gave it;
+2. :meth:`FilePlan.check` runs before any computing: it refuses an output that is the same
+   file as an input or another output (same real path, or ``os.path.samefile``), an output
+   directory that is missing or not writable, an output that is a directory, and a plot
+   suffix matplotlib cannot write;
+3. :meth:`FilePlan.stage` writes each output to a temporary sibling of its target (so a
+   failure names the user's path, never the temporary file), and :meth:`FilePlan.commit`
+   renames them all into place only once every one has been written. Leaving the
+   ``with`` block by an exception (``KeyboardInterrupt``, or the SIGTERM that
+   :func:`terminate_as_interrupt` turns into one) deletes the temporary files, so a
+   pre-existing output stays intact.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from pathdyn.errors import ConfigError
+from pathdyn.io.jsonio import move_into_place, temporary_sibling
+
+__all__ = ["FilePlan", "Terminated", "terminate_as_interrupt"]
+
+STDOUT = "-"
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so that cleanup runs as for Ctrl-C."""
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM raises :class:`Terminated` (outside the main thread: no change).
+
+    Yields
+    ------
+    None
+        Control to the ``with`` block; the previous SIGTERM handler is restored on leaving it.
+    """
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class FilePlan:
+    """The file arguments of one command run (see the module docstring).
+
+    Parameters
+    ----------
+    command : str
+        Named in nothing but the temporary files' prefix.
+    """
+
+    def __init__(self, command: str = "pathdyn") -> None:
+        self.command = command
+        self._inputs: dict = {}
+        self._outputs: dict = {}
+        self._kinds: dict = {}
+        self._staged: dict = {}
+        self._stdout: list = []
+
+    # ------------------------------------------------------------ declaring
+    def add_input(self, flag: str, value) -> None:
+        """Declare an input file given by ``flag`` (``None``: not given).
+
+        Parameters
+        ----------
+        flag : str
+            The command-line flag that gave the file, named in every message about it.
+        value : str, os.PathLike or None
+            The path; ``None`` declares nothing.
+
+        Raises
+        ------
+        ConfigError
+            If ``value`` is an empty name or contains a NUL character.
+        """
+        if value is None:
+            return
+        self._inputs[flag] = Path(_nonempty(flag, value))
+
+    def add_output(self, flag: str, value, kind: str = "data", stdout_ok: bool = False) -> None:
+        """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``.
+
+        Parameters
+        ----------
+        flag : str
+            The command-line flag that gave the file, named in every message about it.
+        value : str, os.PathLike or None
+            The path, or ``"-"`` for standard output; ``None`` declares nothing.
+        kind : {"data", "plot"}
+            ``"plot"``: :meth:`check` also refuses a suffix matplotlib cannot write.
+        stdout_ok : bool
+            Whether ``"-"`` (standard output) is accepted for this flag.
+
+        Raises
+        ------
+        ConfigError
+            If ``value`` is an empty name or contains a NUL character, or is ``"-"`` while
+            ``stdout_ok`` is false.
+        """
+        if value is None:
+            return
+        value = _nonempty(flag, value)
+        if value == STDOUT:
+            if not stdout_ok:
+                raise ConfigError(f"{flag}: '-' (standard output) is not possible here; give a file name")
+            self._outputs[flag] = STDOUT
+            return
+        self._outputs[flag] = Path(value)
+        self._kinds[flag] = kind
+
+    def output(self, flag: str):
+        """The declared output path of ``flag`` (``None`` if not given, ``"-"`` for standard output).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output`.
+
+        Returns
+        -------
+        pathlib.Path, str or None
+            The path; ``"-"`` for standard output; ``None`` if ``flag`` declared no output.
+        """
+        return self._outputs.get(flag)
+
+    # ------------------------------------------------------------- checking
+    def check(self) -> None:
+        """Refuse collisions, missing or unwritable directories and unwritable plot suffixes (one line).
+
+        Raises
+        ------
+        ConfigError
+            If an output is the same file as an input or another output, is a directory, is
+            read-only, lies in a missing or unwritable directory, or (``kind="plot"``) has a
+            suffix matplotlib cannot write. The first problem found is named.
+        """
+        files = [(flag, path) for flag, path in self._outputs.items() if path != STDOUT]
+        for i, (flag, path) in enumerate(files):
+            for other_flag, other in [*files[i + 1:], *self._inputs.items()]:
+                if _same_file(path, other):
+                    alias = "" if str(path) == str(other) else f" (as {str(other)!r})"
+                    raise ConfigError(
+                        f"{flag} and {other_flag} name the same file {str(path)!r}{alias}; choose a different {flag}"
+                    )
+        for flag, path in files:
+            _check_writable(flag, path)
+            if self._kinds[flag] == "plot":
+                _check_plot_suffix(flag, path)
+
+    # -------------------------------------------------------------- writing
+    def stage(self, flag: str, write) -> None:
+        """Write the output of ``flag`` with ``write(tmp_path)`` into a temporary sibling (no-op if not given).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output`.
+        write : callable
+            ``write(tmp_path)`` writes the whole output to the :class:`pathlib.Path` it is given;
+            :meth:`commit` later moves that file onto the declared path.
+
+        Raises
+        ------
+        ConfigError
+            If ``flag`` was declared as standard output (``"-"``): only :meth:`stage_text`
+            can write there.
+        OSError
+            If ``write`` fails with one; the message names ``flag`` and the declared path,
+            not the temporary file.
+        """
+        path = self._outputs.get(flag)
+        if path is None:
+            return
+        if path == STDOUT:
+            raise ConfigError(f"{flag}: internal: binary output to standard output")
+        tmp = temporary_sibling(path)
+        self._staged[flag] = tmp
+        try:
+            write(tmp)
+        except OSError as error:
+            raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
+
+    def stage_text(self, flag: str, text: str) -> None:
+        """Stage text for ``flag`` (a file, or standard output for ``"-"``).
+
+        Parameters
+        ----------
+        flag : str
+            The flag given to :meth:`add_output` (no-op if it declared no output).
+        text : str
+            The whole content, written as UTF-8; for standard output a final newline is added
+            if missing, and the text is printed by :meth:`commit`.
+
+        Raises
+        ------
+        OSError
+            If the temporary file cannot be written (see :meth:`stage`).
+        """
+        if self._outputs.get(flag) == STDOUT:
+            self._stdout.append(text if text.endswith("\n") else text + "\n")
+            return
+        self.stage(flag, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def commit(self) -> None:
+        """Move every staged file into place (keeping an existing file's mode), then print standard output.
+
+        Raises
+        ------
+        OSError
+            If a staged file cannot be moved onto its declared path; the message names the flag.
+        """
+        for flag, tmp in list(self._staged.items()):
+            path = self._outputs[flag]
+            try:
+                move_into_place(tmp, path)
+            except OSError as error:
+                raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
+            del self._staged[flag]
+        for text in self._stdout:
+            sys.stdout.write(text)
+        self._stdout.clear()
+
+    def discard(self) -> None:
+        """Delete every staged temporary file."""
+        for tmp in self._staged.values():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        self._staged.clear()
+        self._stdout.clear()
+
+    def __enter__(self) -> "FilePlan":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+
+def _nonempty(flag: str, value) -> str:
+    text = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{flag}: empty file name; give a path or drop {flag}")
+    if "\0" in text:
+        raise ConfigError(f"{flag}: {text!r} contains a NUL character; give a plain path")
+    return text
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"{flag}: {str(path)!r} is a directory; give a file name")
+    if not directory.is_dir():
+        raise ConfigError(f"{flag}: the directory {str(directory)!r} of {str(path)!r} does not exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag}: the directory {str(directory)!r} is not writable; choose another location")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag}: {str(path)!r} exists and is read-only; choose another name or make it writable")
+
+
+def _check_plot_suffix(flag: str, path: Path) -> None:
+    from pathdyn.numerics.plotting import supported_plot_suffixes
+
+    suffix = path.suffix.lstrip(".").lower()
+    supported = supported_plot_suffixes()
+    if suffix and suffix not in supported:
+        raise ConfigError(
+            f"{flag}: matplotlib cannot write {path.suffix!r} files ({str(path)!r}); use one of {', '.join('.' + s for s in supported)}"
+        )

@@ -1,0 +1,245 @@
+"""Files written whole or not at all, and the one conversion of results to plain JSON.
+
+Every file the package writes goes through a temporary sibling of its target that is
+renamed into place only once it is complete (:func:`atomic_write`; the command line's
+:class:`pathdyn.cli.outputs.FilePlan` uses the same two steps, :func:`temporary_sibling` and
+:func:`move_into_place`, to write several outputs together). A failure or an interrupt
+leaves a pre-existing file intact and no temporary file behind.
+
+Every JSON document is built from plain Python values by :func:`to_jsonable`: numpy
+arrays and scalars become lists and Python numbers, tuples become lists, dictionary keys
+become strings. :func:`save_json` writes such a document atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pathdyn.errors import ConfigError
+
+__all__ = ["atomic_write", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
+
+#: What :func:`to_jsonable` does with a float that is NaN or infinite.
+NON_FINITE_CHOICES = ("keep", "null")
+
+# Values the json module writes as they are (bool is an int).
+_JSON_SCALARS = (str, int, float, type(None))
+# Exact types that need no conversion (a subclass such as numpy.float64 goes the long way).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_PLAIN_EXCEPT_FLOAT = _PLAIN - {float}
+
+
+def temporary_sibling(path: str | Path) -> Path:
+    """Create an empty temporary file next to ``path``, to be renamed onto it later.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final file; its directory must exist.
+
+    Returns
+    -------
+    Path
+        ``.<name>.<random><suffix>`` in the directory of ``path`` (same file system, so the
+        rename is atomic; the same suffix, so writers that go by it choose the right format).
+
+    Raises
+    ------
+    OSError
+        If the directory does not exist or is not writable.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+def move_into_place(tmp: str | Path, path: str | Path) -> None:
+    """Rename the finished temporary file ``tmp`` onto ``path`` in one step.
+
+    Parameters
+    ----------
+    tmp : str or Path
+        A complete file from :func:`temporary_sibling`.
+    path : str or Path
+        The target; an existing file is replaced and its permission bits are kept.
+
+    Raises
+    ------
+    OSError
+        If the rename fails (``tmp`` is then left for the caller to delete).
+
+    Notes
+    -----
+    ``mkstemp`` creates files readable by the owner only; a new file gets the mode a plain
+    ``open()`` would give it (``0o666`` less the umask) instead.
+    """
+    path = Path(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Write a file through a temporary sibling and rename, so nothing is left half-written.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (not ``"-"``); missing parent directories are created.
+    write : callable
+        ``write(tmp_path)`` creates the file's content at ``tmp_path`` (a :class:`~pathlib.Path`).
+
+    Raises
+    ------
+    OSError
+        If writing or renaming fails; a pre-existing ``path`` is then unchanged.
+    BaseException
+        Whatever ``write`` raises (including ``KeyboardInterrupt``), after the temporary
+        file has been deleted.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        write(tmp)
+        move_into_place(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def to_jsonable(value, *, non_finite: str = "keep", fallback=None):
+    """``value`` as plain JSON values: dicts with string keys, lists, str, int, float, bool, None.
+
+    Parameters
+    ----------
+    value : object
+        Nested dicts, lists and tuples of numbers, strings, numpy arrays and numpy scalars.
+    non_finite : {"keep", "null"}
+        ``"keep"`` (default) leaves NaN and infinities as floats (``json`` writes them as
+        ``NaN``/``Infinity``, which Python and JavaScript read but strict JSON does not);
+        ``"null"`` turns them into ``None``.
+    fallback : callable or None
+        Applied to any other object (e.g. ``str`` for paths and dtypes). ``None`` (default)
+        leaves it as it is, so that ``json.dumps`` refuses it.
+
+    Returns
+    -------
+    object
+        A new structure; ``value`` is not changed.
+
+    Raises
+    ------
+    ConfigError
+        If ``non_finite`` is not one of ``"keep"``, ``"null"``.
+
+    Notes
+    -----
+    Dictionary keys become ``str(key)``; numpy scalars become the Python number ``item()``
+    gives, so ``json.dumps`` of the result writes the same digits as for the numpy value.
+    """
+    if non_finite not in NON_FINITE_CHOICES:
+        raise ConfigError(f"non_finite: {non_finite!r} is not one of {', '.join(NON_FINITE_CHOICES)}; give 'keep' or 'null'")
+    # numpy values exist only once numpy is imported; the command line starts without it
+    return _clean(value, non_finite == "null", fallback, sys.modules.get("numpy"))
+
+
+def _clean(value, null_non_finite: bool, fallback, np):
+    if isinstance(value, dict):
+        return {str(k): _clean(v, null_non_finite, fallback, np) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        # long lists of plain numbers (trajectories) are copied without a call per element
+        if null_non_finite:
+            return [v if type(v) in _PLAIN_EXCEPT_FLOAT or (type(v) is float and math.isfinite(v))
+                    else _clean(v, null_non_finite, fallback, np) for v in value]
+        return [v if type(v) in _PLAIN else _clean(v, null_non_finite, fallback, np) for v in value]
+    if np is not None and isinstance(value, np.ndarray):
+        if value.dtype.kind in "biu" or (value.dtype.kind == "f" and not null_non_finite):
+            return value.tolist()  # already plain numbers: no walk over every element
+        return _clean(value.tolist(), null_non_finite, fallback, np)
+    if np is not None and isinstance(value, np.generic):
+        return _clean(value.item(), null_non_finite, fallback, np)
+    if isinstance(value, float):
+        return None if null_non_finite and not math.isfinite(value) else value
+    if isinstance(value, _JSON_SCALARS) or fallback is None:
+        return value
+    return fallback(value)
+
+
+def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallback=None) -> str:
+    """The JSON text of :func:`to_jsonable` of ``obj`` (no trailing newline).
+
+    Parameters
+    ----------
+    obj : object
+        See :func:`to_jsonable`.
+    indent : int or None
+        As for ``json.dumps`` (``None``: one line).
+    non_finite, fallback
+        As for :func:`to_jsonable`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` holds an object JSON cannot represent and no ``fallback`` is given.
+    """
+    return json.dumps(to_jsonable(obj, non_finite=non_finite, fallback=fallback), indent=indent)
+
+
+def save_json(path: str | Path, obj, indent: int | None = None) -> None:
+    """Write :func:`json_text` of ``obj`` to ``path`` atomically (UTF-8).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; a pre-existing one is replaced only once the new text is complete.
+    obj : object
+        See :func:`to_jsonable`.
+    indent : int or None
+        As for ``json.dumps``.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` holds an object JSON cannot represent; nothing is written.
+    OSError
+        If the file cannot be written; a pre-existing file is unchanged.
+    """
+    text = json_text(obj, indent=indent)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_npz(path: str | Path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (its name is kept as given: no ``.npz`` is appended); a pre-existing one
+        is replaced only once the new file is complete.
+    arrays : dict
+        Array name -> array_like, as for ``numpy.savez``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; a pre-existing file is unchanged.
+    """
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:  # a handle, so numpy does not append ".npz" to the name
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write)

@@ -1,0 +1,147 @@
+"""Run files of a finite-width simulation: the .npz schema ``pathdyn simulate`` writes.
+
+A run file holds the arrays of :data:`RUN_FILE_ARRAYS` (see there for shapes) and
+``config``, a JSON string of every setting of the run (:func:`run_config`). The
+trajectory comes from :func:`pathdyn.validation.network.simulate_gd`; its weights are
+kept in separate weight files (:mod:`pathdyn.io.weight_files`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pathdyn.errors import ConfigError
+from pathdyn.io.jsonio import json_text, save_npz
+
+__all__ = ["RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
+
+#: Name -> shape of the arrays of a run file besides ``config`` (a 0-d string array).
+RUN_FILE_ARRAYS = {
+    "t": "(records,)",
+    "step": "(records,)",
+    "K": "(records, pathways, modes)",
+    "loss": "(records,)",
+    "UtOmegaV": "(records, pathways, modes, modes)",
+    "singular_values": "(modes,)",
+}
+
+
+def run_config(result, settings: dict) -> dict:
+    """Every setting of a run: the trajectory's provenance, then ``settings``, the wall time and the version.
+
+    Parameters
+    ----------
+    result : Trajectory
+        A finite-network run (its ``provenance`` and ``stats["wall_time_s"]`` are read).
+    settings : dict
+        Further settings (e.g. the command and its file names); they override provenance
+        entries of the same name.
+
+    Returns
+    -------
+    dict
+        Keys in the order: provenance, ``settings``, ``wall_time_s``, ``pathdyn``.
+    """
+    from pathdyn import __version__
+
+    config = dict(result.provenance)
+    config.update(settings)
+    config["wall_time_s"] = result.stats.get("wall_time_s")
+    config["pathdyn"] = __version__
+    return config
+
+
+def run_file_arrays(result, config: dict) -> dict:
+    """The arrays of a run file (:data:`RUN_FILE_ARRAYS` and ``config``).
+
+    Parameters
+    ----------
+    result : Trajectory
+        A run of :func:`~pathdyn.validation.network.simulate_gd` (with its ``extras``
+        ``UtOmegaV`` and ``singular_values``).
+    config : dict
+        Settings to store; numpy values become numbers and lists, other objects that JSON
+        cannot hold (paths, dtypes) their ``str``.
+
+    Returns
+    -------
+    dict
+        Name -> array, ready for ``numpy.savez``.
+
+    Raises
+    ------
+    ConfigError
+        If ``result`` lacks the extras of a finite-network run.
+    """
+    missing = [name for name in ("UtOmegaV", "singular_values") if name not in result.extras]
+    if missing:
+        raise ConfigError(f"result: extras {', '.join(missing)} missing; give a run of simulate_gd (a finite-network trajectory)")
+    return {
+        "t": result.t, "step": result.step, "K": result.K, "loss": result.loss,
+        "UtOmegaV": result.extras["UtOmegaV"], "singular_values": result.extras["singular_values"],
+        "config": np.array(json_text(config, fallback=str)),
+    }
+
+
+def save_run_file(path, result, config: dict) -> None:
+    """Write the run file of ``result`` atomically to ``path`` (.npz).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; a pre-existing one is replaced only once the new one is complete.
+    result : Trajectory
+        See :func:`run_file_arrays`.
+    config : dict
+        See :func:`run_file_arrays`.
+
+    Raises
+    ------
+    ConfigError
+        See :func:`run_file_arrays`.
+    OSError
+        If the file cannot be written; a pre-existing file is unchanged.
+    """
+    arrays = run_file_arrays(result, config)
+    save_npz(path, arrays)
+
+
+def load_run_file(path) -> tuple:
+    """Read a run file written by :func:`save_run_file`.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    arrays : dict
+        Name -> array for every name of :data:`RUN_FILE_ARRAYS`.
+    config : dict
+        The settings, parsed from the stored JSON string.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not an .npz archive, or lacks an array of the schema.
+    """
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"run file {str(path)!r} not found; check the path")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            stored = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"run file {str(path)!r} could not be read as .npz: {error}") from None
+    missing = [name for name in (*RUN_FILE_ARRAYS, "config") if name not in stored]
+    if missing:
+        raise ConfigError(f"run file {str(path)!r} lacks {', '.join(missing)}; write it with pathdyn simulate or save_run_file")
+    try:
+        config = json.loads(str(stored.pop("config")))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"run file {str(path)!r}: config is not JSON ({error.msg}); write it with save_run_file") from None
+    return {name: stored[name] for name in RUN_FILE_ARRAYS}, config

@@ -1,0 +1,119 @@
+"""Weight files of a finite-width network (.npz arrays ``W_<a>_<d>``, 1-based) and the check of given weights.
+
+Part of :mod:`pathdyn.validation.network` (import from there).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from pathdyn._base.checks import real_array
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.io.jsonio import save_npz
+
+
+def save_weights(path, weights) -> None:
+    """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (.npz).
+    weights : list of list of array_like
+        ``weights[a][d]``.
+    """
+    arrays = {f"W_{a + 1}_{d + 1}": np.asarray(w) for a, path_w in enumerate(weights) for d, w in enumerate(path_w)}
+    save_npz(path, arrays)
+
+
+def load_weights(path) -> list:
+    """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_weights`.
+
+    Returns
+    -------
+    list of list of ndarray
+        ``weights[a][d]``.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable, or its names do not form complete pathways.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"weights file {str(path)!r} not found; check the path")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"weights file {str(path)!r} could not be read as .npz: {error}") from None
+    found = {}
+    for name in arrays:
+        match = re.fullmatch(r"W_(\d+)_(\d+)", name)
+        if not match:
+            raise ConfigError(f"weights file {str(path)!r}: unexpected array {name!r}; arrays must be named W_<pathway>_<layer> (1-based)")
+        found[(int(match.group(1)), int(match.group(2)))] = real_array(f"weights file {str(path)!r}: {name}", arrays[name])
+    if not found:
+        raise ConfigError(f"weights file {str(path)!r} holds no W_<pathway>_<layer> arrays")
+    num_paths = max(a for a, _ in found)
+    weights = []
+    for a in range(1, num_paths + 1):
+        layers = sorted(d for b, d in found if b == a)
+        if not layers or layers != list(range(1, len(layers) + 1)):
+            raise ConfigError(f"weights file {str(path)!r}: pathway {a} has layers {layers}; expected 1, 2, ..., D")
+        weights.append([found[(a, d)] for d in layers])
+    return weights
+
+
+def hidden_widths_from_weights(weights):
+    """The hidden widths that given weights imply, in the form ``simulate_gd(width=...)`` takes.
+
+    Parameters
+    ----------
+    weights : list of lists of array_like
+        ``weights[a][d]`` of shape ``(outputs, inputs)``, as :func:`load_weights` returns.
+
+    Returns
+    -------
+    list of lists of int, or None
+        ``widths[a]`` = the output sizes of the layers of pathway ``a`` but its last;
+        ``None`` when no pathway has a hidden layer (every pathway of depth 1).
+        The sizes are checked against the architecture later, by ``simulate_gd``.
+    """
+    widths = [[np.shape(w)[0] for w in path_w[:-1]] for path_w in weights]
+    return widths if any(widths) else None
+
+
+def _check_weights(weights, sizes, dtype) -> list:
+    """Validate user-given weights against the layer sizes; return Fortran copies in ``dtype``."""
+    problems = []
+    if len(weights) != len(sizes):
+        raise ArchitectureError(
+            f"weights: {len(weights)} pathway(s) given but the architecture has {len(sizes)}; give weights[a][d] per pathway"
+        )
+    out = []
+    for a, (path_w, s) in enumerate(zip(weights, sizes)):
+        if len(path_w) != len(s) - 1:
+            problems.append(f"pathway {a + 1} has {len(path_w)} layer(s), expected depth {len(s) - 1}")
+            continue
+        layers = []
+        for d, w in enumerate(path_w):
+            w = real_array(f"weights: W_{a + 1}_{d + 1}", w, error=ArchitectureError)
+            expected = (s[d + 1], s[d])
+            if w.shape != expected:
+                problems.append(f"W_{a + 1}_{d + 1} has shape {w.shape}, expected {expected} (outputs, inputs)")
+            elif not np.all(np.isfinite(w)):
+                problems.append(f"W_{a + 1}_{d + 1} holds NaN or infinite values")
+            layers.append(np.array(w, dtype=dtype, order="F", copy=True))
+        out.append(layers)
+    if problems:
+        raise ArchitectureError("weights: " + "; ".join(problems))
+    return out

@@ -1,0 +1,367 @@
+"""Run the independent networks of a sweep in this process or on a Dask cluster.
+
+A width sweep or a concentration measurement trains many networks that share nothing:
+each (network, seed, width) case is one task. :func:`task_runner` gives an object whose
+``map`` runs a list of such tasks and returns their results in order:
+
+- no ``workers`` and no ``scheduler``: one after another in this process (the serial
+  path, unchanged, no Dask import);
+- ``workers=N``: on a local ``dask.distributed`` cluster of ``N`` worker processes with
+  one thread each, started here and closed afterwards;
+- ``scheduler="tcp://host:port"``: on an existing cluster.
+
+The Dask paths need the optional extra ``distributed`` (``pip install
+'pathdyn[distributed]'``). Every task runs the same function in both paths, with every
+loaded OpenBLAS pinned to one thread (:func:`pathdyn.validation.blas_threads.blas_threads`),
+so a report is bit-identical whichever path ran it, provided the workers run the same
+pathdyn, numpy and C kernels (:func:`worker_fingerprint`; a mismatch is warned about).
+A task that raises is retried (``RETRIES``); the tasks of a worker that dies are given to
+the others by the scheduler, and the run completes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import warnings
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+from pathdyn.errors import ConfigError
+
+__all__ = ["INSTALL_HINT", "RETRIES", "TaskRecord", "check_cluster_options", "progress_for", "task_runner", "validate_suite",
+           "worker_fingerprint"]
+
+INSTALL_HINT = "pip install 'pathdyn[distributed]'"
+#: Times a task that raised is run again before the run fails.
+RETRIES = 2
+#: Seconds to wait for an existing scheduler to answer.
+CONNECT_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """How long one task ran, and where (``"local"`` on the serial path)."""
+
+    label: str
+    seconds: float
+    worker: str
+
+
+def check_cluster_options(workers, scheduler) -> None:
+    """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
+
+    Parameters
+    ----------
+    workers : int or None
+        Workers of a local cluster.
+    scheduler : str or None
+        Address of an existing cluster's scheduler.
+
+    Raises
+    ------
+    ConfigError
+        When both are given, ``workers`` is not a positive whole number or
+        ``scheduler`` is not a non-empty string.
+    """
+    if workers is not None and scheduler is not None:
+        raise ConfigError("workers, scheduler: give one of them: workers=N starts a local cluster, "
+                          "scheduler=ADDRESS uses an existing one")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers: {workers!r} is not a positive whole number; e.g. workers=2 (--workers 2)")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ConfigError(f"scheduler: {scheduler!r} is not an address; e.g. scheduler='tcp://10.0.0.5:8786'")
+
+
+def worker_fingerprint() -> tuple:
+    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load.
+
+    Returns
+    -------
+    tuple
+        ``(pathdyn version, numpy version, C kernels available)``.
+    """
+    import numpy
+
+    from pathdyn.validation import kernels
+
+    try:
+        from importlib.metadata import version
+
+        pathdyn_version = version("pathdyn")
+    except Exception:  # noqa: BLE001 (a source checkout without metadata)
+        pathdyn_version = "unknown"
+    return pathdyn_version, numpy.__version__, bool(kernels.available())
+
+
+def _run_pinned(fn, args):
+    """``fn(*args)`` with every OpenBLAS on one thread; returns ``(result, seconds, where)``."""
+    from pathdyn.validation.blas_threads import blas_threads
+
+    started = time.perf_counter()
+    with blas_threads(1):
+        result = fn(*args)
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):
+        where = "local"
+    return result, time.perf_counter() - started, where
+
+
+class _LockedProgress:
+    """A progress bar shared by threads (several sweeps feeding one bar)."""
+
+    def __init__(self, bar):
+        self._bar = bar
+        self._lock = threading.Lock()
+
+    def update(self, amount: int = 1) -> None:
+        with self._lock:
+            self._bar.update(amount)
+
+
+@dataclass
+class _Runner:
+    """Runs lists of tasks; ``records`` collects every task's :class:`TaskRecord`."""
+
+    client: object = None
+    records: list = field(default_factory=list)
+
+    @property
+    def distributed(self) -> bool:
+        return self.client is not None
+
+    def map(self, fn, tasks, labels=None, bar=None, priorities=None) -> list:
+        """``[fn(*args) for args in tasks]``, in this order, whichever path runs them.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level function (it is pickled to the workers).
+        tasks : sequence of tuple
+            The arguments of each call.
+        labels : sequence of str, optional
+            A name per task (for :attr:`records` and the scheduler's task names).
+        bar : object with ``update(n)``, optional
+            Advanced by one as each task finishes (in completion order on a cluster).
+        priorities : sequence of int, optional
+            Higher first on a cluster (give the longest tasks the highest, so the
+            longest does not start last); ignored on the serial path.
+
+        Returns
+        -------
+        list
+        """
+        tasks = [tuple(t) for t in tasks]
+        labels = list(labels) if labels is not None else [f"task-{i}" for i in range(len(tasks))]
+        if self.client is None:
+            results = []
+            for label, args in zip(labels, tasks):
+                value, seconds, where = _run_pinned(fn, args)
+                self.records.append(TaskRecord(label, seconds, where))
+                results.append(value)
+                if bar is not None:
+                    bar.update(1)
+            return results
+        return self._map_on_cluster(fn, tasks, labels, bar, priorities)
+
+    def _map_on_cluster(self, fn, tasks, labels, bar, priorities) -> list:
+        from distributed import as_completed
+
+        priorities = list(priorities) if priorities is not None else [0] * len(tasks)
+        futures = [
+            self.client.submit(_run_pinned, fn, args, key=f"{label}-{uuid.uuid4().hex[:12]}", pure=False,
+                               retries=RETRIES, priority=int(priority))
+            for label, args, priority in zip(labels, tasks, priorities)
+        ]
+        position = {future.key: i for i, future in enumerate(futures)}
+        results = [None] * len(futures)
+        try:
+            for future in as_completed(futures):
+                value, seconds, where = future.result()
+                i = position[future.key]
+                results[i] = value
+                self.records.append(TaskRecord(labels[i], seconds, where))
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            for future in futures:
+                future.release()
+        return results
+
+    def shared_bar(self, bar):
+        """``bar`` made safe to update from several threads (the suite runs its sweeps concurrently)."""
+        return _LockedProgress(bar)
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(f"workers/scheduler: dask.distributed is not installed; install the extra: {INSTALL_HINT}") from None
+    return distributed
+
+
+def _check_workers_match(client) -> None:
+    here = worker_fingerprint()
+    try:
+        there = set(client.run(worker_fingerprint).values())
+    except Exception as error:  # noqa: BLE001 (whatever a worker without pathdyn raises)
+        raise ConfigError(f"scheduler: the workers cannot run pathdyn ({type(error).__name__}: {error}); "
+                          "install the same pathdyn on every worker") from None
+    if there - {here}:
+        warnings.warn(
+            f"task_runner: workers run {sorted(there)} (pathdyn, numpy, C kernels) but this process {here}; "
+            "results may differ from a serial run in the last bits",
+            stacklevel=3,
+        )
+
+
+@contextmanager
+def task_runner(workers: int | None = None, scheduler: str | None = None, runner=None):
+    """A runner for :meth:`_Runner.map`: serial, a local Dask cluster, or an existing one.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a local ``dask.distributed`` cluster of this many worker processes (one
+        thread each) for the duration of the ``with`` block.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:port``).
+    runner : optional
+        An open runner to reuse (several sweeps on one cluster); returned as is.
+
+    Yields
+    ------
+    runner
+        ``runner.map(fn, tasks, labels, bar, priorities)``; ``runner.records`` holds the
+        :class:`TaskRecord` of every task run.
+
+    Raises
+    ------
+    ConfigError
+        Both or bad options, ``dask.distributed`` not installed (the message names the
+        extra), or a scheduler that does not answer.
+    """
+    if runner is not None:
+        yield runner
+        return
+    check_cluster_options(workers, scheduler)
+    if workers is None and scheduler is None:
+        yield _Runner()
+        return
+    distributed = _import_distributed()
+    import logging
+
+    cluster = None
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as error:
+            raise ConfigError(f"scheduler: no Dask scheduler answered at {scheduler!r} ({error}); "
+                              "start one with 'dask scheduler' or check the address") from None
+    else:
+        # Worker processes inherit this environment; the dashboard is off so that no fixed
+        # port is taken on a shared machine.
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+    try:
+        _check_workers_match(client)
+        yield _Runner(client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def progress_for(progress, total: int, label: str):
+    """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one.
+
+    Parameters
+    ----------
+    progress : bool or Progress
+        An existing bar, or whether to draw a new one.
+    total : int
+        Units of work of a new bar.
+    label : str
+        Its label.
+
+    Returns
+    -------
+    context manager
+        Entering it gives the bar.
+    """
+    if hasattr(progress, "update"):
+        return nullcontext(progress)
+    from pathdyn._base.progress import Progress
+
+    return Progress(total, label, enabled=None if progress else False)
+
+
+def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
+                   device: str = "numpy", on_report=None, runner=None) -> list:
+    """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
+
+    Parameters
+    ----------
+    cases : sequence of ValidationCase or dict
+        The cases (:class:`pathdyn.validation.cases.ValidationCase`); a dict is read as
+        ``ValidationCase(**case)``.
+    workers, scheduler : optional
+        As for :func:`task_runner`. On a cluster all cases' networks are submitted at
+        once (one thread per case waits for its own), so no worker idles between cases.
+    progress : bool
+        One progress bar for all networks (per case on the serial path).
+    device : str
+        Where the networks train (``"numpy"``, or a PyTorch device).
+    on_report : callable, optional
+        ``on_report(case, report)``, called in case order as soon as the case and every
+        case before it are done.
+    runner : optional
+        An open :func:`task_runner` to use instead of ``workers``/``scheduler`` (its
+        ``records`` then hold every network's duration).
+
+    Returns
+    -------
+    list of WidthScalingReport
+        In case order; bit-identical whichever path ran them.
+
+    Raises
+    ------
+    ConfigError
+        Bad cases or cluster options.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pathdyn.validation.cases import ValidationCase
+    from pathdyn.validation.sweep import validate_width
+
+    check_cluster_options(workers, scheduler)
+    cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
+
+    def run(case, **extra):
+        return validate_width(case, device=device, **extra)
+
+    reports = []
+    if runner is None and workers is None and scheduler is None:
+        runner = _Runner()
+    if runner is not None and not runner.distributed:
+        for case in cases:
+            reports.append(run(case, progress=progress, runner=runner))
+            if on_report is not None:
+                on_report(case, reports[-1])
+        return reports
+    total = sum(case.num_networks for case in cases)
+    with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite") as bar:
+        shared = runner.shared_bar(bar)
+        with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+            pending = [pool.submit(run, case, runner=runner, progress=shared) for case in cases]
+            for case, future in zip(cases, pending):
+                reports.append(future.result())
+                if on_report is not None:
+                    on_report(case, reports[-1])
+    return reports
