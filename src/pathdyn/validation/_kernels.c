@@ -17,7 +17,8 @@
  * One variant per instruction set, each compiled for its own set with a target attribute
  * whatever flags the build uses, and picked at run time by pathdyn.validation.kernels:
  *
- *   avx512  8 lanes in one 512-bit register; 16 row accumulators in pd_nn.
+ *   avx512  8 lanes in one 512-bit (float64) or 256-bit (float32) register of the 32 that
+ *           AVX-512F with VL has; 16 row accumulators in pd_nn.
  *   avx2    8 lanes in two 256-bit registers; the blocks are sized so that accumulators,
  *           the thin row and the broadcast weight fit the 16 registers (the 8-lane code
  *           compiled for AVX2 needs 32 and spills: slower than BLAS).
@@ -38,7 +39,8 @@
 #if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))
 #define PD_X86 1
 #define PD_AVX2 __attribute__((target("avx2,fma")))
-#define PD_AVX512 __attribute__((target("avx512f,avx2,fma")))
+/* AVX-512VL too: the float32 rows are 256-bit, and VL gives them 32 registers instead of 16. */
+#define PD_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #endif
 
 #define PD_AVX2_BIT 1
@@ -51,7 +53,8 @@ int pd_cpu_paths(void)
 #ifdef PD_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) paths |= PD_AVX2_BIT;
-    if (__builtin_cpu_supports("avx512f") && (paths & PD_AVX2_BIT)) paths |= PD_AVX512_BIT;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && (paths & PD_AVX2_BIT))
+        paths |= PD_AVX512_BIT;
 #endif
     return paths;
 }

@@ -8,7 +8,7 @@ present and is optional: without it the simulator does every product through BLA
 The extension holds one variant per instruction set, and the products take one *path*:
 
 ``avx512``
-    8 lanes in one 512-bit register (CPUs with AVX-512F).
+    8 lanes in one 512-bit (float64) or 256-bit (float32) register (CPUs with AVX-512F and VL).
 ``avx2``
     8 lanes in two (float64) or one (float32) 256-bit registers (CPUs with AVX2 and FMA).
 ``blas``
@@ -25,7 +25,7 @@ environment:
   :class:`~pathdyn.errors.ConfigError` where the CPU or the build lacks it.
 - ``NPY_DISABLE_CPU_FEATURES``, numpy's switch to behave as on a lesser CPU, is honoured
   too: naming ``AVX``, ``AVX2``, ``FMA3`` or ``X86_V3`` rules out both variants, naming
-  ``AVX512F`` or ``X86_V4`` rules out ``avx512``. A run that emulates a lesser CPU for numpy
+  ``AVX512F``, ``AVX512VL``, ``AVX512_SKX`` or ``X86_V4`` rules out ``avx512``. A run that emulates a lesser CPU for numpy
   thus takes the path that CPU would take.
 
 Results agree between paths to rounding only (each path has its own summation order);
@@ -51,12 +51,12 @@ LANES = 8  # samples per kernel call
 #: Every path, the one without a kernel first.
 PATHS = ("blas", "avx2", "avx512")
 _CPU_BITS = {"avx2": 1, "avx512": 2}  # pd_cpu_paths() in _kernels.c
-_NEEDS = {"avx2": "AVX2 and FMA", "avx512": "AVX-512F"}
+_NEEDS = {"avx2": "AVX2 and FMA", "avx512": "AVX-512F and AVX-512VL"}
 _AUTO_WORDS = ("", "auto", "1", "on", "yes", "true")
 _BLAS_WORDS = ("blas", "0", "off", "no", "false")
 # Names in NPY_DISABLE_CPU_FEATURES (numpy < 2.4 and >= 2.4 spellings) that rule a path out.
 _NUMPY_FEATURES = {"avx2": {"AVX", "AVX2", "FMA3", "X86_V3"},
-                   "avx512": {"AVX", "AVX2", "FMA3", "X86_V3", "AVX512F", "X86_V4"}}
+                   "avx512": {"AVX", "AVX2", "FMA3", "X86_V3", "AVX512F", "AVX512VL", "AVX512_SKX", "X86_V4"}}
 _state: dict = {}
 
 
