@@ -78,7 +78,7 @@ def in_subprocess(code, **env):
     full = {k: v for k, v in full.items() if v is not None}
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", "from pathdyn.validation import kernels; " + code],
                          env=full, capture_output=True, text=True)
-    return out.returncode, (out.stdout.strip() or out.stderr.strip().splitlines()[-1])
+    return out.returncode, out.stdout.strip() if out.returncode == 0 else out.stderr.strip().splitlines()[-1]
 
 
 def kernel_path_in_subprocess(**env):
