@@ -169,17 +169,17 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
         For an unknown format, or a LaTeX option with another format.
     """
     check_options(format, {"fragment": fragment})
+    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
+    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
+
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+        return export_graph_equations(equations, format=format, fragment=fragment, **latex_options)
     unknown = sorted(set(latex_options) - set(LATEX_OPTIONS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: not an export option; choose from {', '.join(LATEX_OPTIONS)}")
     changed = [k for k, v in latex_options.items() if v != LATEX_OPTIONS[k]]
     if changed and format != "latex":
         raise ConfigError(f"{changed[0]}: a LaTeX option, not one of {format!r} output; drop it or use --format latex")
-    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
-    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
-
-    if isinstance(equations, (GraphArchitecture, GraphEquations)):
-        return export_graph_equations(equations, format=format, fragment=fragment, **latex_options)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)
     options = {"fragment": fragment, **latex_options} if format == "latex" else {}

@@ -69,7 +69,7 @@ from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_defin
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
 from pathdyn.theory.printers import ModeError, ScaledError, graph_latex_names
 from pathdyn.theory.reduced import is_identically_zero
-from pathdyn.theory.writers import render
+from pathdyn.theory.writers import check_options, render
 
 __all__ = [
     "GRAPH_FORMS",
@@ -162,6 +162,7 @@ def export_graph_equations(equations, format: str = "text", fragment: bool = Fal
         For an unknown format, or a LaTeX option with another format.
     """
     options = {"fragment": fragment, **latex_options}
+    check_options(format, options)
     if not isinstance(equations, GraphEquations):
         equations = derive_graph_equations(equations, form=form)
     return render(graph_document(equations), format, **options)
