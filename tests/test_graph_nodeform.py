@@ -275,3 +275,37 @@ def test_the_format_choices_come_from_the_writers(capsys):
 def test_path_sums_are_refused_above_the_listed_paths():
     with pytest.raises(ArchitectureError, match="4,096 paths from x to y"):
         derive_graph_equations(diamonds(12), form="path-sums")
+
+
+# ------------------------------------------------ validation without listing paths
+def test_validation_of_a_graph_with_too_many_paths():
+    """2048 paths: the aligned network follows the node-form model, total K and every edge strength,
+    with gradient descent's O(eta) error (halved with eta); a model of a wrong graph (one diamond's
+    second branch dropped) is far off."""
+    from pathdyn.numerics.datasets import random_dataset
+    from pathdyn.validation.graph_validate import validate_graph_aligned
+
+    graph = diamonds(11)
+    data = random_dataset([3.0, 2.0], seed=0)
+    coarse, result = (validate_graph_aligned(graph, data, 4, learning_rate=eta, t_max=3.0, initial_strength=0.45)
+                      for eta in (0.005, 0.0025))
+    summary = result.summary()
+    assert summary["compared"].startswith("total K") and summary["per_path"] is None
+    assert result.simulation.K.shape[1] == 1 and result.simulation.extras["K_total"][-1, 0] > 2.9  # it learned
+    assert 1.6 < coarse.comparison.error / result.comparison.error < 2.4  # 0.045 and 0.024 of S_1
+    assert summary["edge_error"] < coarse.edge_error
+    wrong = GraphArchitecture(edges=[e for e in graph.edges if e not in (("x", "b0"), ("b0", "m0"))])
+    assert wrong.num_paths == 1024
+    theory = integrate(derive_graph_mode_equations(wrong, invariants=False), result.initial_strengths[
+        [graph.edges.index(e) for e in wrong.edges]], data.modes()[1], float(result.simulation.t[-1]),
+        t_eval=result.simulation.t)
+    off = np.abs(theory.K.sum(axis=1) - result.simulation.extras["K_total"]).max() / 3.0
+    assert off > 10 * summary["error"]
+
+
+def test_concentration_refuses_graphs_with_too_many_paths():
+    from pathdyn.numerics.datasets import random_dataset
+    from pathdyn.validation.graph_concentration import measure_graph_concentration
+
+    with pytest.raises(ArchitectureError, match="2,048 paths from x to y, above the 256"):
+        measure_graph_concentration(diamonds(11), random_dataset([2.0], seed=0), seeds=(0,))

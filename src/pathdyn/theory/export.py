@@ -87,6 +87,7 @@ __all__ = [
     "load_equations_json",
     "pathway_document",
     "FORMATS",
+    "PathdynLatexPrinter",
 ]
 
 #: The formats of the writers registered when this module is imported (the registry,

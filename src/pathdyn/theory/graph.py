@@ -37,7 +37,7 @@ OUTPUT = "y"
 NODE_ACTIVATIONS = ("linear", "relu", "tanh")
 #: Paths are listed one by one (per-path strengths, recordings, figures) only up to this many;
 #: every derivation and simulation works in node form, whatever the number of paths.
-MAX_LISTED_PATHS = 1024
+MAX_LISTED_PATHS = 256
 _NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _KEYS = ("edges", "widths", "activations", "n_in", "n_out", "whitened")
 
