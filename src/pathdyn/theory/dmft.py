@@ -19,7 +19,7 @@ import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, register
-from pathdyn.theory.document import Document, Equation, EquationKind, Group, Prose, Relation
+from pathdyn.theory.document import Document, equation_list
 from pathdyn.theory.writers import render
 
 __all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_document", "dmft_to_json", "dmft_to_latex", "dmft_to_text",
@@ -138,17 +138,14 @@ def dmft_document(equations: DMFTSiteEquations) -> Document:
         these are site fields, not mode variables).
     """
     depths = ",".join(map(str, equations.architecture.depths))
-    rows = tuple(Equation(eq.lhs, eq.rhs, Relation.EQUATION, tag=label, keys=(("label", label),))
-                 for label, eq in equations.equations)
-    return Document(
+    return equation_list(
         f"DMFT site equations, depths {depths}",
-        (Prose(text=f"# DMFT site equations, depths {depths} (one mode; step t, time eta*t; sums over s run over 0..t-1)"),
-         Group("DMFT site equations", EquationKind.OTHER, rows)),
+        f"# DMFT site equations, depths {depths} (one mode; step t, time eta*t; sums over s run over 0..t-1)",
+        [("DMFT site equations", equations.equations)],
         header={"model": "dmft",
                 "description": "DMFT site equations of one mode (Gaussian hidden layers); step t, time eta*t; "
                                "expressions as sympy srepr",
-                "architecture": equations.architecture.to_dict()},
-        data_sections=(("equations", (EquationKind.OTHER,)),), layout="list", notation={"mode_indices": False})
+                "architecture": equations.architecture.to_dict()})
 
 
 def dmft_to_text(equations: DMFTSiteEquations) -> str:

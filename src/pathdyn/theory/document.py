@@ -33,6 +33,7 @@ __all__ = [
     "Prose",
     "Relation",
     "dump_json",
+    "equation_list",
     "json_shape",
     "rebuild_expression",
     "select",
@@ -211,6 +212,37 @@ class Document:
     def equations(self) -> list:
         """Every equation, in order."""
         return [equation for group in self.groups for equation in group.equations]
+
+
+def equation_list(description: str, text: str, groups, header: dict, notation: dict | None = None) -> Document:
+    """A ``list`` document: named groups of tagged equations ``lhs = rhs`` (a system such as the DMFT's).
+
+    Parameters
+    ----------
+    description : str
+        One line saying what the equations are.
+    text : str
+        The comment line(s) the text format starts with.
+    groups : iterable of (str, iterable of (str, sympy.Eq))
+        Each group's title and its ``(tag, equation)`` pairs, in the order a solver uses them.
+    header : dict
+        The leading entries of the JSON export; the equations follow under ``"equations"``
+        as ``{"label", "lhs", "rhs"}``.
+    notation : dict, optional
+        Settings of the LaTeX printers (default: sympy's own symbol names).
+
+    Returns
+    -------
+    Document
+        Rendered by every writer: ``tag: lhs = rhs`` lines, one LaTeX ``align*`` with the tags,
+        indented JSON.
+    """
+    blocks = [Prose(text=text)]
+    for title, equations in groups:
+        blocks.append(Group(title, EquationKind.OTHER, tuple(
+            Equation(eq.lhs, eq.rhs, Relation.EQUATION, tag=tag, keys=(("label", tag),)) for tag, eq in equations)))
+    return Document(description, tuple(blocks), header=dict(header), data_sections=(("equations", (EquationKind.OTHER,)),),
+                    layout="list", notation={"mode_indices": False} if notation is None else dict(notation))
 
 
 def select(groups, *kinds) -> list:

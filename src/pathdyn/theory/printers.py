@@ -230,11 +230,11 @@ class PathdynTextPrinter(StrPrinter):
 
     def _print_ModeError(self, expr) -> str:
         S, lam, strengths = expr.parts
-        total = " - ".join(self._print(k) for k in strengths)
+        names = [self._print(k) for k in strengths]
         if lam == 1:
-            return f"{self._print(S)} - {total}"
-        inner = total.replace(" - ", " + ") if len(strengths) > 1 else total
-        return f"{self._print(S)} - {self._print(lam)}*" + (f"({inner})" if len(strengths) > 1 else inner)
+            return " - ".join([self._print(S), *names])
+        total = names[0] if len(names) == 1 else "(" + " + ".join(names) + ")"
+        return f"{self._print(S)} - {self._print(lam)}*{total}"
 
     def _print_ScaledError(self, expr) -> str:
         prefactor, error = expr.args

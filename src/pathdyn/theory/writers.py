@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from pathdyn.errors import ConfigError
-from pathdyn.theory.document import Document, Equation, EquationKind, Group, Literal, Prose, Relation, dump_json, select
+from pathdyn.theory.document import Document, Equation, Group, Literal, Prose, Relation, dump_json, select
 from pathdyn.theory.printers import (
     PathdynLatexPrinter,
     PathdynLatexTokenPrinter,
@@ -379,13 +379,18 @@ class LatexWriter:
         settings = {**document.notation, "prod": prod}
         if document.layout == "list":
             return self._list(document, fragment, settings)
-        blocks = [self._group_text(group, settings, prefix) if isinstance(block, Group) else block
-                  for block in document.blocks for group in self._split(block, grouped)]
+        environments, body, comments = [], [], []
+        for block in document.blocks:
+            if isinstance(block, Prose):
+                body += [block.latex] if block.latex is not None else []
+                comments += [block.fragment] if block.fragment is not None else []
+                continue
+            for group in self._split(block, grouped):
+                environments.append(self._group_text(group, settings, prefix))
+                body.append(environments[-1])
         if fragment:
-            head = [f"% pathdyn equations (needs amsmath): {document.description}\n"]
-            head += [b.fragment + "\n" for b in blocks if isinstance(b, Prose) and b.fragment is not None]
-            return "".join(head) + "\n".join(b for b in blocks if isinstance(b, str)) + "\n"
-        body = [b if isinstance(b, str) else b.latex for b in blocks if isinstance(b, str) or b.latex is not None]
+            head = [f"% pathdyn equations (needs amsmath): {document.description}", *comments]
+            return "".join(line + "\n" for line in head) + "\n".join(environments) + "\n"
         return "\n".join([*_PREAMBLE, *body, r"\end{document}"]) + "\n"
 
     @staticmethod
@@ -554,6 +559,3 @@ class JsonWriter:
 
 
 register_writer(JsonWriter())
-
-#: Every kind, in document order: the data section of a document that lists all its equations.
-ALL_KINDS = tuple(EquationKind)
