@@ -133,3 +133,27 @@ def test_qp_reduction_follows_the_edge_flow_on_its_invariant_set(name):
     a = integrate(qp, y_qp, [2.0], 30.0, rtol=1e-10, atol=1e-12)
     b = integrate(edge_eqs, y_edge, [2.0], 30.0, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.K, b.K, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_the_structural_invariants_are_every_quadratic_one(seed):
+    """On small random DAGs (per-edge and q/p) the complete search over quadratic forms adds nothing
+    to the node balances and the forms of interchangeable nodes: they span every conserved one."""
+    from pathdyn.theory.graph_reduced import INVARIANT_SEARCH_MAX_STATE, _complete_search, _independent, _structural_forms
+
+    graph = random_graph(np.random.default_rng(seed), hidden=4)
+    for eqs in (derive_graph_mode_equations(graph), derive_graph_qp_equations(graph)):
+        assert len(eqs.state) <= INVARIANT_SEARCH_MAX_STATE
+        structural = [expr for expr, _ in _independent(_structural_forms(eqs))]
+        assert [inv.expr for inv in eqs.invariants] == structural
+        assert _complete_search(eqs, structural) == []
+        assert len(_complete_search(eqs, structural[:-1])) == 1  # one left out is found again
+
+
+def random_graph(rng, hidden=5, probability=0.45):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_flow", Path(__file__).with_name("test_graph_flow.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.random_graph(rng, hidden, probability)
