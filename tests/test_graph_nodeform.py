@@ -309,3 +309,10 @@ def test_concentration_refuses_graphs_with_too_many_paths():
 
     with pytest.raises(ArchitectureError, match="2,048 paths from x to y, above the 256"):
         measure_graph_concentration(diamonds(11), random_dataset([2.0], seed=0), seeds=(0,))
+
+
+def test_figure_labels_are_math_text():
+    from pathdyn.validation.graph_plots import math_name, path_label
+
+    assert path_label((("x", "V1"), ("V1", "y"))) == r"$\mathrm{x} \to \mathrm{V1} \to \mathrm{y}$"
+    assert math_name("a_b$c") == r"\mathrm{a\_b\$c}"  # names are escaped before matplotlib reads them

@@ -6,14 +6,13 @@ Labels are matplotlib math text (``$K_{p\\alpha}$``, node names upright and esca
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from pathdyn.numerics.plotting import pyplot, save_figure
 
 __all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_validation"]
 
+_MATH_SPECIAL = set("_$%&#{}^~\\")
 #: Graphs with at most this many paths get one panel per path; larger ones a panel of the
 #: total and one of the edge strengths.
 MAX_PATH_PANELS = 6
@@ -31,7 +30,7 @@ def math_name(name: str) -> str:
     str
         Without the surrounding ``$``.
     """
-    escaped = re.sub(r"([_$%&#{}^~\\])", r"\\\1", str(name))
+    escaped = "".join("\\" + c if c in _MATH_SPECIAL else c for c in str(name))
     return rf"\mathrm{{{escaped}}}"
 
 
