@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pathdyn.errors import ConfigError
-from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.statistics import mean_interval
 from pathdyn.validation.graph_network import simulate_graph_gd
 
@@ -148,6 +148,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     ConfigError
         When there are no seeds, ``learning_rate`` or ``t_max`` is not positive, or
         ``confidence`` is outside ``(0, 1)``.
+    ArchitectureError
+        When the graph has more paths than :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS`.
 
     Warns
     -----
@@ -157,6 +159,9 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     seeds = tuple(int(s) for s in seeds)
     if not seeds or not (learning_rate > 0 and t_max > 0 and 0 < confidence < 1):
         raise ConfigError("seeds, learning_rate, t_max, confidence: give seeds, positive times and 0 < confidence < 1")
+    if not graph.paths_listed:
+        raise ArchitectureError(f"graph: {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} whose "
+                                "shares are measured one by one; use a graph with fewer paths")
     started = time.perf_counter()
     steps = int(round(t_max / learning_rate))
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
