@@ -14,8 +14,9 @@ Prints, for float32 and float64 at widths 1000 and 4096 (one thread throughout):
 
 Every figure is a median over rounds; within a round every contender runs once, in an
 order that rotates from round to round, so that the load of a shared machine falls on all
-alike. The load average is printed before and after. JAX and PyTorch are optional
-(``pip install '.[bench]'`` installs both; a missing one is skipped and said so).
+alike. The load average is printed before and after. JAX and PyTorch are optional and
+only for this comparison (``pip install '.[bench]'`` installs JAX; PyTorch comes with the
+``gpu`` extra or its CPU wheel); a missing one is skipped and said so.
 
 Run: ``python benchmarks/bench_kernels.py [--rounds 7] [--depths 3,3] [--widths 1000,4096]``.
 """
@@ -216,7 +217,7 @@ def optional(name: str):
     try:
         module = __import__(name)
     except ImportError:
-        print(f"# {name} is not installed: its step is skipped (pip install '.[bench]')")
+        print(f"# {name} is not installed: its step is skipped (JAX: pip install '.[bench]'; PyTorch: the gpu extra)")
         return None
     if name == "jax":
         module.config.update("jax_enable_x64", True)
