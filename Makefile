@@ -11,7 +11,7 @@ DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 
 .PHONY: run test test-slow lint bench docs notebooks clean
 
-$(STAMP): pyproject.toml setup.py src/pathdyn/validation/_kernels.c
+$(STAMP): pyproject.toml setup.py src/pathdyn/validation/network/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,xarray,distributed]'
@@ -60,4 +60,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OUT) *.egg-info build src/pathdyn/validation/_kernels*.so docs/_build
+	rm -rf $(VENV) $(OUT) *.egg-info build src/pathdyn/validation/network/_kernels*.so docs/_build

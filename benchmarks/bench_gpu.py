@@ -33,10 +33,10 @@ import time
 import numpy as np
 
 from pathdyn.numerics.datasets import hierarchical_dataset
-from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import default_deferred_rank, initialize_weights, network_widths
-from pathdyn.validation.network_engine import _Engine
-from pathdyn.validation.torch_engine import TorchEngine, _exact_float32, estimate_device_memory
+from pathdyn.validation.network.engine import _Engine
+from pathdyn.validation.network.torch_engine import TorchEngine, _exact_float32, estimate_device_memory
 
 DEPTHS = (7, 7)
 GPU_WIDTH = 16384

@@ -9,8 +9,8 @@ import pytest
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.validation.compare import compare
-from pathdyn.validation.concentration import ConcentrationResult
-from pathdyn.validation.sweep import WidthScalingReport
+from pathdyn.validation.sweep.concentration import ConcentrationResult
+from pathdyn.validation.sweep.width import WidthScalingReport
 
 
 def _xarray():
@@ -227,7 +227,7 @@ def test_width_report_json_round_trip():
 def test_load_width_reports_of_a_suite(tmp_path):
     import json
 
-    from pathdyn.validation.data import load_width_reports
+    from pathdyn.validation.reports.labelled import load_width_reports
 
     path = tmp_path / "suite.json"
     path.write_text(json.dumps({"suite": "quick", "cases": [dict(_report().to_json_dict(), name="depth 2")] * 2}))

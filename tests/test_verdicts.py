@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pathdyn.validation.sweep import (
+from pathdyn.validation.sweep.width import (
     FINITE_WIDTH_SLOPE,
     LIMIT_FLOOR_RATIO,
     _verdict,
@@ -120,7 +120,7 @@ def test_tiny_real_sweep_is_inconclusive_and_stores_its_evidence():
 
 
 def test_quick_suite_verdicts_say_they_are_indicative(monkeypatch, tmp_path, capsys):
-    import pathdyn.validation.cases as cases
+    import pathdyn.validation.sweep.cases as cases
     from pathdyn.cli.main import main
 
     tiny = (cases.ValidationCase(name="tiny (quick)", depths=(2,), init="gaussian", init_scale=0.3, theory="qp",

@@ -7,7 +7,7 @@ import sys
 from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
+from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS
 
 COMMAND = "concentration"
 HELP = "measure the dominant pathway's share of each mode against depth, per activation, over many seeds"
@@ -81,7 +81,7 @@ def run(args) -> int:
         If ``--seeds`` is below 1, ``-o`` is neither a ``.json`` file nor ``-``,
         ``--t-max`` or ``--learning-rate`` is not positive or asks for more than
         ``--max-steps`` steps, an output file is refused by its checks, or a setting of
-        :func:`pathdyn.validation.concentration.measure_concentration` is bad.
+        :func:`pathdyn.validation.sweep.concentration.measure_concentration` is bad.
     ArchitectureError
         If ``--depths`` is not a list of whole numbers.
     OSError
@@ -89,7 +89,7 @@ def run(args) -> int:
     """
     from pathdyn.cli._common import check_json_output, check_step_count, file_plan
     from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.concentration import measure_concentration
+    from pathdyn.validation.sweep.concentration import measure_concentration
 
     depths = parse_depths(args.depths, argument="--depths")
     activations = tuple(a.strip() for a in args.activation.split(",") if a.strip())
@@ -111,7 +111,7 @@ def run(args) -> int:
             plan.stage_text("-o/--output", json_text(document, indent=1))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.report_plots import plot_concentration
+            from pathdyn.validation.reports.plots import plot_concentration
 
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))

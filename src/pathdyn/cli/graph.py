@@ -62,7 +62,7 @@ def run(args) -> int:
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset, resolve_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_validate import validate_graph_aligned
+    from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
@@ -86,7 +86,7 @@ def run(args) -> int:
         plan.stage_text("-o/--output", json_text(report))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.graph_plots import plot_graph_validation
+            from pathdyn.validation.reports.graph_plots import plot_graph_validation
 
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_graph_validation(result, graph, tmp))

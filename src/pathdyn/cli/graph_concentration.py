@@ -66,7 +66,7 @@ def run(args) -> int:
     from pathdyn.errors import ArchitectureError, ConfigError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_concentration import measure_graph_concentration
+    from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)

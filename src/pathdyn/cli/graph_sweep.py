@@ -63,7 +63,7 @@ def run(args) -> int:
     from pathdyn.errors import ArchitectureError
     from pathdyn.numerics.datasets import random_dataset
     from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_sweep import graph_width_sweep
+    from pathdyn.validation.sweep.graph import graph_width_sweep
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)

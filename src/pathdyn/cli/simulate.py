@@ -146,7 +146,7 @@ def run(args) -> int:
             plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.simulation_plots import plot_simulation
+            from pathdyn.validation.reports.simulation_plots import plot_simulation
 
             use_file_backend()
             title = (f"depths ({', '.join(map(str, architecture.depths))}), "

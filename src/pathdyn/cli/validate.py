@@ -102,7 +102,7 @@ def add_arguments(parser) -> None:
 def _custom_case(args):
     """The one case the case options describe (the library fills in the command's defaults)."""
     from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.cases import command_case
+    from pathdyn.validation.sweep.cases import command_case
 
     return command_case(
         depths=parse_depths(args.depths, argument="--depths") if args.depths else None,
@@ -153,14 +153,14 @@ def run(args) -> int:
     DatasetError
         If ``--dataset`` is malformed or cannot be read.
     PathdynError
-        From the simulations and integrations (:func:`pathdyn.validation.cases.run_suite`).
+        From the simulations and integrations (:func:`pathdyn.validation.sweep.cases.run_suite`).
     OSError
         If an output file cannot be written or moved into place.
     """
     from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
-    from pathdyn.validation.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
-    from pathdyn.validation.distributed import check_cluster_options
-    from pathdyn.validation.torch_engine import resolve_device
+    from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
+    from pathdyn.validation.sweep.distributed import check_cluster_options
+    from pathdyn.validation.network.torch_engine import resolve_device
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -185,7 +185,7 @@ def run(args) -> int:
             plan.stage_text("-o/--output", json.dumps(suite.to_json_dict(), indent=1))
         if args.plot:
             from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.report_plots import plot_width_reports
+            from pathdyn.validation.reports.plots import plot_width_reports
 
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_width_reports(list(suite.reports), tmp, titles=[c.name for c in cases]))

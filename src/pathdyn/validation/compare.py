@@ -72,13 +72,13 @@ class Comparison:
 
     def __repr__(self) -> str:
         from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.data import comparison_rows
+        from pathdyn.validation.reports.labelled import comparison_rows
 
         return text_summary("Comparison", comparison_rows(self))
 
     def _repr_html_(self) -> str:
         from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.data import comparison_rows
+        from pathdyn.validation.reports.labelled import comparison_rows
 
         return html_summary("Comparison", comparison_rows(self))
 

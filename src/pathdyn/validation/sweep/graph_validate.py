@@ -1,7 +1,7 @@
 """End-to-end check of a graph's theory: an aligned finite network against its reduced model.
 
 :func:`validate_graph_aligned` builds a network of any width on the aligned (decoupled,
-spectral) initial condition (:func:`pathdyn.validation.graph_network.aligned_graph_weights`),
+spectral) initial condition (:func:`pathdyn.validation.network.graph.aligned_graph_weights`),
 trains it by gradient descent, integrates the graph's per-edge reduced equations
 (:func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations`) from the same edge
 strengths, and compares the per-path mode strengths. On this initial condition the
@@ -22,7 +22,7 @@ from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import Comparison, compare
-from pathdyn.validation.graph_network import aligned_graph_weights, simulate_graph_gd
+from pathdyn.validation.network.graph import aligned_graph_weights, simulate_graph_gd
 
 __all__ = ["GraphValidation", "validate_graph_aligned"]
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.validation.statistics import mean_interval
-from pathdyn.validation.graph_network import simulate_graph_gd
+from pathdyn.validation.sweep.statistics import mean_interval
+from pathdyn.validation.network.graph import simulate_graph_gd
 
 __all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
 

@@ -8,12 +8,12 @@ the infinite-width limit by ``O(Var) = O(1/N)`` with a large prefactor.
 :func:`finite_width_gap` measures that: per width it trains the networks and compares
 their seed mean with the ensemble DMFT and with the mean over the same seeds of the DMFT
 conditioned on each network's own initial overlaps
-(:func:`pathdyn.validation.dmft.predict_network`).
+(:func:`pathdyn.validation.sweep.dmft.predict_network`).
 
 Run as a module to measure and save a report::
 
-    python -m pathdyn.validation.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
-    python -m pathdyn.validation.dmft_finite_width --summarize gap.json    # the tables
+    python -m pathdyn.validation.sweep.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
+    python -m pathdyn.validation.sweep.dmft_finite_width --summarize gap.json    # the tables
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathdyn.errors import ConfigError, PathdynError, SimulationError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
-from pathdyn.validation.dmft import predict_network
-from pathdyn.validation.sweep import default_dataset, fit_slope
+from pathdyn.validation.sweep.dmft import predict_network
+from pathdyn.validation.sweep.width import default_dataset, fit_slope
 
 __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
 
@@ -194,7 +194,7 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
             raise ConfigError(f"{name}: expected a positive finite number, got {value!r}")
     dataset = default_dataset() if dataset is None else dataset
     if not isinstance(dataset, Dataset):
-        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}; use pathdyn.validation.sweep.default_dataset()")
+        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}; use pathdyn.validation.sweep.width.default_dataset()")
     if not dataset.is_whitened:
         raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT assumes Sigma_x = I, use whitened data")
     if any(len(block) > 1 for block in dataset.degenerate_blocks()):
@@ -264,7 +264,7 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
         Gradient descent at ``eta`` for ``round(t_max / eta)`` steps; the DMFT is solved at
         the same ``eta`` (no ``O(eta)`` floor).
     dataset : Dataset, optional
-        Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.default_dataset`).
+        Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.width.default_dataset`).
     on_width : callable, optional
         Called with the report of the widths done so far after each width (to save partial
         results of a long run).
@@ -623,7 +623,7 @@ def main(argv=None) -> int:
     """
     from pathdyn.io.jsonio import save_json
 
-    parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.dmft_finite_width", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.sweep.dmft_finite_width", description=__doc__.splitlines()[0])
     parser.add_argument("--summarize", metavar="REPORT.json", help="print the tables of a saved report and exit")
     parser.add_argument("--depths", help="e.g. 7,7")
     parser.add_argument("--widths", help="e.g. 256,512,1024")

@@ -1,7 +1,7 @@
 """Reports as summaries, xarray Datasets and pandas tables.
 
-The labelled forms of :class:`~pathdyn.validation.sweep.WidthScalingReport` and
-:class:`~pathdyn.validation.concentration.ConcentrationResult` (needs the optional
+The labelled forms of :class:`~pathdyn.validation.sweep.width.WidthScalingReport` and
+:class:`~pathdyn.validation.sweep.concentration.ConcentrationResult` (needs the optional
 ``xarray`` extra, imported on first use), their ``repr`` rows, and the loader that
 rebuilds width reports from the JSON that ``pathdyn validate`` writes.
 """
@@ -335,7 +335,7 @@ def concentration_to_dataframe(result):
 
 # ===================================================================== JSON
 def width_report_from_json_dict(data: dict):
-    """Rebuild a :class:`~pathdyn.validation.sweep.WidthScalingReport` from its ``to_json_dict``.
+    """Rebuild a :class:`~pathdyn.validation.sweep.width.WidthScalingReport` from its ``to_json_dict``.
 
     Parameters
     ----------
@@ -352,7 +352,7 @@ def width_report_from_json_dict(data: dict):
     ConfigError
         When a key is missing.
     """
-    from pathdyn.validation.sweep import WidthScalingReport
+    from pathdyn.validation.sweep.width import WidthScalingReport
 
     def value(v):
         return float("nan") if v is None else float(v)

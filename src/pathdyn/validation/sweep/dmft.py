@@ -26,7 +26,7 @@ from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_flow
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.mapping import forward_backward_vectors
-from pathdyn.validation.sweep import (
+from pathdyn.validation.sweep.width import (
     MIN_SEEDS,
     MIN_WIDTHS,
     TIME_MAPPING,
@@ -232,18 +232,18 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     ----------
     case : ValidationCase, Architecture or sequence of int
         A case with ``theory="dmft"``, or the depths of a case built from ``widths``,
-        ``seeds`` and ``options`` with the defaults of :data:`~pathdyn.validation.cases.DMFT_DEFAULTS`
+        ``seeds`` and ``options`` with the defaults of :data:`~pathdyn.validation.sweep.cases.DMFT_DEFAULTS`
         (8 seeds, ``eta = 0.02``, ``t_max = 8``, 200 recorded times).
     widths : sequence of int, optional
         Hidden widths; only without a case.
     seeds : sequence of int, optional
         At least two; every (width, seed) is one network. Only without a case.
     progress, device, workers, scheduler, runner
-        Where and how the networks train, as :func:`pathdyn.validation.sweep.validate_width`:
-        each network is one task of :func:`pathdyn.validation.distributed.task_runner`,
+        Where and how the networks train, as :func:`pathdyn.validation.sweep.width.validate_width`:
+        each network is one task of :func:`pathdyn.validation.sweep.distributed.task_runner`,
         so a cluster gives the same report bit for bit.
     **options
-        Other fields of :class:`~pathdyn.validation.cases.ValidationCase`: ``init``
+        Other fields of :class:`~pathdyn.validation.sweep.cases.ValidationCase`: ``init``
         (``"gaussian"``, the cavity DMFT, or ``"orthogonal"``, the exact overlap march of
         :mod:`pathdyn.numerics.dmft_orthogonal`), ``init_scale`` (default
         0.3; input and output layers at the same scale), ``dataset`` (whitened,
@@ -265,10 +265,10 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
         An init other than Gaussian or orthogonal, a non-whitened or degenerate dataset, fewer than two seeds, a
         case of another theory, or bad settings.
     """
-    from pathdyn.validation.cases import DMFT_DEFAULTS, ValidationCase
-    from pathdyn.validation.distributed import check_cluster_options
-    from pathdyn.validation.sweep import network_tasks, train_networks
-    from pathdyn.validation.torch_engine import resolve_device
+    from pathdyn.validation.sweep.cases import DMFT_DEFAULTS, ValidationCase
+    from pathdyn.validation.sweep.distributed import check_cluster_options
+    from pathdyn.validation.sweep.width import network_tasks, train_networks
+    from pathdyn.validation.network.torch_engine import resolve_device
 
     if not isinstance(case, ValidationCase):
         options.setdefault("theory", "dmft")
@@ -442,7 +442,7 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
 
 
 def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
-    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep._verdict`."""
+    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.width._verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
@@ -454,7 +454,7 @@ def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> t
 def _qp_state(weights, U, V, depths, sigma):
     """The q/p initial state of one network (growth-matched, or exact at depth 2), for the side-by-side comparison."""
     from pathdyn.validation.mapping import default_method, map_initial_state
-    from pathdyn.validation.sweep import reduced_equations
+    from pathdyn.validation.sweep.width import reduced_equations
 
     equations = reduced_equations(depths, "qp")
     state = map_initial_state(weights, U, V, theory="qp", method=default_method("qp", depths), init_scale=sigma)
@@ -465,7 +465,7 @@ def _qp_trajectories(depths, initial, S, times, rtol=1e-9, atol=1e-11):
     """q/p ``K`` of every network (batch) on ``times``; shape (T, batch, M, modes)."""
     from pathdyn.numerics.compile import compile_rhs
     from pathdyn.numerics.integrate import integrate
-    from pathdyn.validation.sweep import reduced_equations
+    from pathdyn.validation.sweep.width import reduced_equations
 
     compiled = compile_rhs(reduced_equations(depths, "qp"))
     return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=rtol, atol=atol).K
@@ -536,7 +536,7 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
     steps : int
         Number of gradient steps (the networks and both DMFTs).
     dataset : Dataset, optional
-        Default :func:`pathdyn.validation.cases.default_dataset`.
+        Default :func:`pathdyn.validation.sweep.cases.default_dataset`.
 
     Returns
     -------

@@ -29,8 +29,8 @@ from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import _is_int
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
-from pathdyn.validation import kernels
-from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
@@ -38,7 +38,7 @@ from pathdyn.validation.network import (
     KERNEL_MIN_WIDTH,
     simulate_gd,
 )
-from pathdyn.validation.network_init import _haar_orthogonal
+from pathdyn.validation.network.init import _haar_orthogonal
 
 __all__ = [
     "GRAPH_INITS",

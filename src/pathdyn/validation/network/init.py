@@ -11,8 +11,8 @@ import numbers
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_spec import (
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.spec import (
     DEFAULT_INIT_SCALE,
     INITS,
     _check_choice,

@@ -12,7 +12,7 @@ each (network, seed, width) case is one task. :func:`task_runner` gives an objec
 
 The Dask paths need the optional extra ``distributed`` (``pip install
 'pathdyn[distributed]'``). Every task runs the same function in both paths, with every
-loaded OpenBLAS pinned to one thread (:func:`pathdyn.validation.blas_threads.blas_threads`),
+loaded OpenBLAS pinned to one thread (:func:`pathdyn.validation.network.blas_threads.blas_threads`),
 so a report is bit-identical whichever path ran it, provided the workers run the same
 pathdyn, numpy and C kernels (:func:`worker_fingerprint`; a mismatch is warned about).
 A task that raises is retried (``RETRIES``); the tasks of a worker that dies are given to
@@ -84,7 +84,7 @@ def worker_fingerprint() -> tuple:
     """
     import numpy
 
-    from pathdyn.validation import kernels
+    from pathdyn.validation.network import kernels
 
     try:
         from importlib.metadata import version
@@ -97,7 +97,7 @@ def worker_fingerprint() -> tuple:
 
 def _run_pinned(fn, args):
     """``fn(*args)`` with every OpenBLAS on one thread; returns ``(result, seconds, where)``."""
-    from pathdyn.validation.blas_threads import blas_threads
+    from pathdyn.validation.network.blas_threads import blas_threads
 
     started = time.perf_counter()
     with blas_threads(1):
@@ -304,12 +304,12 @@ def progress_for(progress, total: int, label: str):
 
 def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
                    device: str = "numpy", on_report=None, runner=None) -> list:
-    """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
+    """:func:`pathdyn.validation.sweep.width.validate_width` of every case (the ``pathdyn validate`` suite).
 
     Parameters
     ----------
     cases : sequence of ValidationCase or dict
-        The cases (:class:`pathdyn.validation.cases.ValidationCase`); a dict is read as
+        The cases (:class:`pathdyn.validation.sweep.cases.ValidationCase`); a dict is read as
         ``ValidationCase(**case)``.
     workers, scheduler : optional
         As for :func:`task_runner`. On a cluster all cases' networks are submitted at
@@ -337,8 +337,8 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from pathdyn.validation.cases import ValidationCase
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.cases import ValidationCase
+    from pathdyn.validation.sweep.width import validate_width
 
     check_cluster_options(workers, scheduler)
     cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]

@@ -28,7 +28,7 @@ import numpy as np
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.io.jsonio import save_json, to_jsonable
-from pathdyn.validation.statistics import mean_interval
+from pathdyn.validation.sweep.statistics import mean_interval
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
@@ -104,13 +104,13 @@ class ConcentrationResult:
 
     def __repr__(self) -> str:
         from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.data import concentration_rows
+        from pathdyn.validation.reports.labelled import concentration_rows
 
         return text_summary("ConcentrationResult", concentration_rows(self))
 
     def _repr_html_(self) -> str:
         from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.data import concentration_rows
+        from pathdyn.validation.reports.labelled import concentration_rows
 
         return html_summary("ConcentrationResult", concentration_rows(self))
 
@@ -123,14 +123,14 @@ class ConcentrationResult:
             Variables ``fraction (activation, depth, seed, mode)``, ``final_loss_ratio
             (activation, depth, seed)`` and, with the race oracle, ``race_agreement`` and
             ``race_fraction (depth, seed, mode)``; the settings are attributes
-            (:func:`pathdyn.validation.data.concentration_to_xarray`).
+            (:func:`pathdyn.validation.reports.labelled.concentration_to_xarray`).
 
         Raises
         ------
         ConfigError
             If ``xarray`` is not installed.
         """
-        from pathdyn.validation.data import concentration_to_xarray
+        from pathdyn.validation.reports.labelled import concentration_to_xarray
 
         return concentration_to_xarray(self)
 
@@ -148,7 +148,7 @@ class ConcentrationResult:
         ConfigError
             If ``pandas`` is not installed.
         """
-        from pathdyn.validation.data import concentration_to_dataframe
+        from pathdyn.validation.reports.labelled import concentration_to_dataframe
 
         return concentration_to_dataframe(self)
 
@@ -214,7 +214,7 @@ class ConcentrationResult:
         Notes
         -----
         Each seed first contributes its mean over modes, since the modes of one network are
-        not independent samples (see :func:`pathdyn.validation.statistics.mean_interval`).
+        not independent samples (see :func:`pathdyn.validation.sweep.statistics.mean_interval`).
         """
         confidence = self.config.get("confidence", 0.95)
         per_seed = np.nanmean(self.fractions[activation], axis=-1)
@@ -315,7 +315,7 @@ def measure_concentration(
     learning_rate, t_max : float
         ``eta`` and training time (``steps = round(t_max / eta)``).
     dataset : Dataset, optional
-        Default :func:`pathdyn.validation.cases.default_dataset`.
+        Default :func:`pathdyn.validation.sweep.cases.default_dataset`.
     race : bool
         For linear networks, also run the race oracle from each network's initial state
         (ending at ``S / lambda`` for aligned non-whitened inputs; misaligned inputs are refused).
@@ -328,7 +328,7 @@ def measure_concentration(
         ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
     workers : int, optional
         Train the networks on a local Dask cluster of this many processes, one task per
-        (depth, seed, activation) (:mod:`pathdyn.validation.distributed`; the extra
+        (depth, seed, activation) (:mod:`pathdyn.validation.sweep.distributed`; the extra
         ``distributed``). The result is bit-identical to the serial one.
     scheduler : str, optional
         Train them on the existing Dask cluster at this address instead.
@@ -348,9 +348,9 @@ def measure_concentration(
         When some networks did not finish learning (final loss above 1% of the zero
         network's): their split is not final.
     """
-    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.cases import default_dataset
-    from pathdyn.validation.torch_engine import resolve_device
+    from pathdyn.validation.sweep.distributed import check_cluster_options, progress_for, task_runner
+    from pathdyn.validation.sweep.cases import default_dataset
+    from pathdyn.validation.network.torch_engine import resolve_device
 
     started = time.perf_counter()
     depths, activations, seeds = _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale)

@@ -425,7 +425,7 @@ def train_on_device(nets, dataset, recorder, *, device, dtype, activation, activ
     nets : list of list of list of ndarray
         ``nets[b][a][d]``, the initial weights of each seed.
     dataset : Dataset
-    recorder : pathdyn.validation.network_recorder._Recorder
+    recorder : pathdyn.validation.network.recorder._Recorder
         The mode basis (``U``, ``V``, ``X^+ V``) of the numpy engine's records.
     device : str
         A device string from :func:`resolve_device` (not ``"numpy"``).

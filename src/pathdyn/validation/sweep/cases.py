@@ -3,8 +3,8 @@
 A :class:`ValidationCase` is everything that decides *what* a width sweep measures (the
 architecture, widths, seeds, initialisation, reduced model, mapping, learning rate,
 training time, data, targets); it is validated once, when it is built.
-:func:`pathdyn.validation.sweep.validate_width` and
-:func:`pathdyn.validation.dmft.validate_dmft_width` run one; :data:`DEFAULT_SUITE` and
+:func:`pathdyn.validation.sweep.width.validate_width` and
+:func:`pathdyn.validation.sweep.dmft.validate_dmft_width` run one; :data:`DEFAULT_SUITE` and
 :data:`QUICK_SUITE` are tuples of them; ``pathdyn validate`` builds one from its options
 (:func:`command_case`). *Where* a case runs (device, Dask workers, progress bar) is given
 to the functions that run it, not to the case.
@@ -49,7 +49,7 @@ DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
 THEORIES = validation_theories()
 #: The keys a case's ``targets`` may hold.
 TARGET_KEYS = ("max_slope", "max_error")
-#: What :func:`pathdyn.validation.dmft.validate_dmft_width` changes in the defaults of a case
+#: What :func:`pathdyn.validation.sweep.dmft.validate_dmft_width` changes in the defaults of a case
 #: built from keyword arguments (the DMFT predicts a seed mean: more seeds, shorter runs).
 DMFT_DEFAULTS = {"seeds": tuple(range(8)), "learning_rate": 0.02, "t_max": 8.0, "record_points": 200}
 #: The case ``pathdyn validate`` runs for options it is not given.
@@ -529,7 +529,7 @@ def _marked(report, suite: str | None):
 
 def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
               scheduler: str | None = None, progress: bool = False, on_report=None) -> SuiteReport:
-    """Run every case (:func:`pathdyn.validation.distributed.validate_suite`) and gather the suite's report.
+    """Run every case (:func:`pathdyn.validation.sweep.distributed.validate_suite`) and gather the suite's report.
 
     Parameters
     ----------
@@ -538,9 +538,9 @@ def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers
         The suite's name; None for one custom case. A quick suite's verdicts say they are
         indicative.
     device : str
-        Where the networks train (:func:`pathdyn.validation.sweep.validate_width`).
+        Where the networks train (:func:`pathdyn.validation.sweep.width.validate_width`).
     workers, scheduler : optional
-        A local or existing Dask cluster (:func:`pathdyn.validation.distributed.task_runner`).
+        A local or existing Dask cluster (:func:`pathdyn.validation.sweep.distributed.task_runner`).
     progress : bool
         Draw a progress bar on standard error (terminals only).
     on_report : callable, optional
@@ -558,7 +558,7 @@ def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers
     PathdynError
         From the simulations or integrations.
     """
-    from pathdyn.validation.distributed import validate_suite
+    from pathdyn.validation.sweep.distributed import validate_suite
 
     cases = tuple(cases)
     if not all(isinstance(case, ValidationCase) for case in cases):

@@ -1,6 +1,6 @@
 """Width sweeps: how fast finite networks approach the reduced theory as width grows.
 
-:func:`validate_width` runs one :class:`~pathdyn.validation.cases.ValidationCase` (or
+:func:`validate_width` runs one :class:`~pathdyn.validation.sweep.cases.ValidationCase` (or
 one built from keyword arguments). It trains one network per (width, seed) by gradient descent, maps
 *that network's own* initial weights to the reduced model's initial state
 (:mod:`pathdyn.validation.mapping`), integrates the reduced model from it on the
@@ -36,7 +36,7 @@ from pathdyn.numerics.alignment import check_alignment
 from pathdyn.io.jsonio import save_json
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import MODELS, models_with_mappings
-from pathdyn.validation.cases import (
+from pathdyn.validation.sweep.cases import (
     DEFAULT_SINGULAR_VALUES,
     DEFAULT_SUITE,
     QUICK_SUITE,
@@ -45,7 +45,7 @@ from pathdyn.validation.cases import (
 )
 from pathdyn.validation.compare import compare
 from pathdyn.validation.mapping import map_initial_state
-from pathdyn.validation.statistics import fit_slope
+from pathdyn.validation.sweep.statistics import fit_slope
 
 __all__ = [
     "DEFAULT_SINGULAR_VALUES",
@@ -101,7 +101,7 @@ def reduced_equations(depths, theory: str, whitened: bool = True):
     ------
     ConfigError
         If ``theory`` is not a registered model with initial-state mappings (``"dmft"``
-        has none: it is compared with the seed mean by :mod:`pathdyn.validation.dmft`).
+        has none: it is compared with the seed mean by :mod:`pathdyn.validation.sweep.dmft`).
     ArchitectureError
         If ``depths`` is not a valid architecture.
     """
@@ -275,13 +275,13 @@ class WidthScalingReport:
 
     def __repr__(self) -> str:
         from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.data import width_report_rows
+        from pathdyn.validation.reports.labelled import width_report_rows
 
         return text_summary("WidthScalingReport", width_report_rows(self))
 
     def _repr_html_(self) -> str:
         from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.data import width_report_rows
+        from pathdyn.validation.reports.labelled import width_report_rows
 
         return html_summary("WidthScalingReport", width_report_rows(self))
 
@@ -294,14 +294,14 @@ class WidthScalingReport:
             Variables ``error (width, seed)``, ``median_error (width)``, ``singular_values
             (mode)`` and, where present, the final and example ``K`` of network and theory;
             the case, slope, interval, floor and verdict are attributes
-            (:func:`pathdyn.validation.data.width_report_to_xarray`).
+            (:func:`pathdyn.validation.reports.labelled.width_report_to_xarray`).
 
         Raises
         ------
         ConfigError
             If ``xarray`` is not installed.
         """
-        from pathdyn.validation.data import width_report_to_xarray
+        from pathdyn.validation.reports.labelled import width_report_to_xarray
 
         return width_report_to_xarray(self)
 
@@ -318,14 +318,14 @@ class WidthScalingReport:
         pandas.DataFrame
             Columns ``case, depths, init, init_scale, theory, mapping, learning_rate, width,
             seeds, median_error, min_error, max_error, slope, slope_ci_low, slope_ci_high,
-            lr_floor, passed`` (:func:`pathdyn.validation.data.width_reports_to_dataframe`).
+            lr_floor, passed`` (:func:`pathdyn.validation.reports.labelled.width_reports_to_dataframe`).
 
         Raises
         ------
         ConfigError
             If ``pandas`` is not installed.
         """
-        from pathdyn.validation.data import width_reports_to_dataframe
+        from pathdyn.validation.reports.labelled import width_reports_to_dataframe
 
         return width_reports_to_dataframe([self], names=[name])
 
@@ -365,7 +365,7 @@ class WidthScalingReport:
         ConfigError
             If a required entry is missing or malformed.
         """
-        from pathdyn.validation.data import width_report_from_json_dict
+        from pathdyn.validation.reports.labelled import width_report_from_json_dict
 
         return width_report_from_json_dict(data)
 
@@ -657,18 +657,18 @@ def validate_width(case, widths=None, seeds=None, *, progress=False, device: str
         ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
     workers : int, optional
         Train the networks on a local Dask cluster of this many processes
-        (:mod:`pathdyn.validation.distributed`; the extra ``distributed``). The report
+        (:mod:`pathdyn.validation.sweep.distributed`; the extra ``distributed``). The report
         is bit-identical to the serial one.
     scheduler : str, optional
         Train them on the existing Dask cluster at this address instead.
     runner : optional
-        An open :func:`pathdyn.validation.distributed.task_runner` (several sweeps on one cluster).
+        An open :func:`pathdyn.validation.sweep.distributed.task_runner` (several sweeps on one cluster).
     **options
         Any other field of :class:`ValidationCase` (``init``, ``init_scale``, ``theory``,
         ``mapping``, ``dataset``, ``learning_rate``, ``t_max``, ``record_points``,
         ``measure_lr_floor``, ``targets``, ``confidence``, ``rtol``, ``atol``,
         ``allow_misaligned``); only without a case. ``theory="dmft"`` compares the seed
-        mean with the DMFT (:func:`pathdyn.validation.dmft.validate_dmft_width`).
+        mean with the DMFT (:func:`pathdyn.validation.sweep.dmft.validate_dmft_width`).
 
     Returns
     -------
@@ -692,12 +692,12 @@ def validate_width(case, widths=None, seeds=None, *, progress=False, device: str
     """
     case = ValidationCase.from_options(case, widths, seeds, **options)
     if case.theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
-        from pathdyn.validation.dmft import validate_dmft_width
+        from pathdyn.validation.sweep.dmft import validate_dmft_width
 
         return validate_dmft_width(case, progress=progress, device=device, workers=workers, scheduler=scheduler,
                                    runner=runner)
-    from pathdyn.validation.distributed import check_cluster_options
-    from pathdyn.validation.torch_engine import resolve_device
+    from pathdyn.validation.sweep.distributed import check_cluster_options
+    from pathdyn.validation.network.torch_engine import resolve_device
 
     started = time.perf_counter()
     device = resolve_device(device)
@@ -794,7 +794,7 @@ def train_networks(tasks, labels, *, progress, label: str, workers=None, schedul
     label : str
         The progress bar's label.
     workers, scheduler, runner : optional
-        As :func:`pathdyn.validation.distributed.task_runner`.
+        As :func:`pathdyn.validation.sweep.distributed.task_runner`.
 
     Returns
     -------
@@ -808,7 +808,7 @@ def train_networks(tasks, labels, *, progress, label: str, workers=None, schedul
     SimulationError
         From a network's training.
     """
-    from pathdyn.validation.distributed import progress_for, task_runner
+    from pathdyn.validation.sweep.distributed import progress_for, task_runner
 
     def cost(task):  # multiply-adds per step (hidden N x N layers, N x n_in and n_out ends) times steps
         depths, dataset, width, steps = task[0], task[1], task[2], task[7]

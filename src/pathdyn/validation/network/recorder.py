@@ -9,7 +9,7 @@ import numpy as np
 
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.validation.network_engine import _StackEngine
+from pathdyn.validation.network.engine import _StackEngine
 
 
 class _Recorder:

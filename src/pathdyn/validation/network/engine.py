@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from pathdyn.errors import SimulationError
-from pathdyn.validation import kernels
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_spec import ACTIVATIONS, LOSSES, _check_choice
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.spec import ACTIVATIONS, LOSSES, _check_choice
 
 #: Below this width ``threads > 1`` is ignored: one thread is faster (measured at width
 #: 256, depths 3,3: two pathway threads 5x slower than one; 2-thread BLAS worse still).
@@ -23,7 +23,7 @@ PARALLEL_MIN_WIDTH = 512
 FORWARD_BLOCKS_MIN_WIDTH = 2048
 FORWARD_BLOCK_COLUMNS = 64
 #: Products with layers whose both sides are at least this wide go through the C kernels
-#: (pathdyn.validation.kernels) when they are built and the block has at most 8 columns
+#: (pathdyn.validation.network.kernels) when they are built and the block has at most 8 columns
 #: (measured, one thread: at width 1000 and up faster than BLAS for both products and both
 #: dtypes, 1.5-4x at width 4096; at 512 the forward product was a little slower).
 KERNEL_MIN_WIDTH = 768
@@ -185,7 +185,7 @@ class _Engine:
     :meth:`backward_update`, in place.
 
     The two thin products of a wide layer (``W h`` forward, ``W^T G`` backward; at most 8
-    samples) go through the C kernels of :mod:`pathdyn.validation.kernels` when they are
+    samples) go through the C kernels of :mod:`pathdyn.validation.network.kernels` when they are
     built: they stream ``W`` once, where BLAS ``gemm`` first packs it (2-4x slower at
     width 4096). Every other large product goes through BLAS ``gemm`` with preallocated
     Fortran outputs, so no weight-sized temporary is ever created. Updates are fused into ``gemm`` with

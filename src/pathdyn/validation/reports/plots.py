@@ -50,7 +50,7 @@ def _log_axis_labels(axis) -> None:
 
 
 def _error_panel(ax, report, title) -> None:
-    from pathdyn.validation.sweep import fit_slope
+    from pathdyn.validation.sweep.width import fit_slope
 
     widths = np.asarray(report.widths, dtype=float)
     # A DMFT report's slope is fitted on the error of the seed mean (the quantity the theory
@@ -136,7 +136,7 @@ def plot_concentration(result, path=None):
     Parameters
     ----------
     result : ConcentrationResult or dict
-        The result, or its :meth:`~pathdyn.validation.concentration.ConcentrationResult.to_json_dict`.
+        The result, or its :meth:`~pathdyn.validation.sweep.concentration.ConcentrationResult.to_json_dict`.
     path : str or Path, optional
 
     Returns

@@ -21,17 +21,17 @@ from pathdyn.numerics.alignment import input_alignment
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import _is_int
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_engine import (
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.engine import (
     PARALLEL_MIN_WIDTH,
     STACK_MAX_WIDTH,
     _Engine,
     _StackEngine,
     default_deferred_rank,
 )
-from pathdyn.validation.network_init import draw_weights, init_sigma
-from pathdyn.validation.network_recorder import _Recorder
-from pathdyn.validation.network_spec import (
+from pathdyn.validation.network.init import draw_weights, init_sigma
+from pathdyn.validation.network.recorder import _Recorder
+from pathdyn.validation.network.spec import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
@@ -131,7 +131,7 @@ def simulate_gd(
         pathways first: up to ``M`` pathways run in parallel Python threads, each with
         single-threaded BLAS, which gives the same bits as ``threads=1``; what is left
         goes to BLAS. The BLAS thread count is set on every loaded OpenBLAS and restored
-        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves BLAS alone.
+        afterwards (:mod:`pathdyn.validation.network.blas_threads`); ``None`` leaves BLAS alone.
         Multi-threaded BLAS may change the last bits between thread counts.
     stack : bool or None
         Step all seeds together as one stack of networks (``numpy.matmul`` over a leading
@@ -142,7 +142,7 @@ def simulate_gd(
         ``s`` of a larger batch give bit-identical results.
     device : str
         ``"numpy"`` (default): the numpy engine on the CPU. A PyTorch device, ``"cuda"``,
-        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.torch_engine`,
+        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.network.torch_engine`,
         the ``gpu`` extra) on that device, all seeds stacked; the same initial weights,
         updates and records, equal to the numpy engine's up to rounding. ``threads`` sets
         PyTorch's CPU threads on ``"cpu"``; ``stack`` does not apply.
@@ -192,7 +192,7 @@ def simulate_gd(
     _check_settings(init=init, activation=activation, loss=loss, learning_rate=learning_rate,
                     divergence_factor=divergence_factor, steps=steps, threads=threads, deferred_rank=deferred_rank,
                     record_every=record_every, activate_last=activate_last, seeds=seeds, weights=weights)
-    from pathdyn.validation.torch_engine import resolve_device
+    from pathdyn.validation.network.torch_engine import resolve_device
 
     device = resolve_device(device)
     dtype = _check_dtype(dtype)
@@ -343,7 +343,7 @@ def _share_cores(threads, widest: int, num_paths: int, stacked: bool, on_numpy: 
 def _train(start, seed_list, spec, dataset, recorder, record_steps, settings, stacked, progress) -> tuple:
     """Train every seed's network on the chosen engine; return ``(proj, losses, finals, engine stats)``."""
     from pathdyn._base.progress import Progress
-    from pathdyn.validation.torch_engine import NUMPY
+    from pathdyn.validation.network.torch_engine import NUMPY
 
     T, B, M, modes = len(record_steps), len(seed_list), len(spec.sizes), recorder.num_modes
     proj = np.zeros((T, B, M, modes, modes))
@@ -368,8 +368,8 @@ def _train(start, seed_list, spec, dataset, recorder, record_steps, settings, st
 
 
 def _train_on_device(start, seed_list, dataset, recorder, record_steps, settings, loop) -> tuple:
-    """All seeds stacked on a PyTorch device (:func:`pathdyn.validation.torch_engine.train_on_device`)."""
-    from pathdyn.validation.torch_engine import train_on_device
+    """All seeds stacked on a PyTorch device (:func:`pathdyn.validation.network.torch_engine.train_on_device`)."""
+    from pathdyn.validation.network.torch_engine import train_on_device
 
     proj, losses, zero_loss, bar = loop
     s = settings
