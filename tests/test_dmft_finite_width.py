@@ -10,7 +10,13 @@ from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft
 from pathdyn.validation.sweep import dmft_finite_width
 from pathdyn.validation.sweep.dmft import network_overlaps
-from pathdyn.validation.sweep.dmft_finite_width import finite_width_gap, main
+from pathdyn.cli.main import main as pathdyn_main
+from pathdyn.validation.sweep.dmft_finite_width import finite_width_gap
+
+
+def main(argv):
+    """``pathdyn dmft-finite-width ARGV`` (the study's command line)."""
+    return pathdyn_main(["dmft-finite-width", *argv])
 
 # One mode, two depth-2 pathways: a network's a, b of each pathway stay in the plane they
 # span, so the DMFT conditioned on |a|^2, |b|^2, a.b is that network's exact recursion.

@@ -10,31 +10,25 @@ their seed mean with the ensemble DMFT and with the mean over the same seeds of 
 conditioned on each network's own initial overlaps
 (:func:`pathdyn.validation.sweep.dmft.predict_network`).
 
-Run as a module to measure and save a report::
-
-    python -m pathdyn.validation.sweep.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
-    python -m pathdyn.validation.sweep.dmft_finite_width --summarize gap.json    # the tables
+From the command line: ``pathdyn dmft-finite-width`` (:mod:`pathdyn.cli.finite_width`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from pathdyn.errors import ConfigError, PathdynError, SimulationError
+from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.sweep.dmft import predict_network
 from pathdyn.validation.sweep.width import default_dataset, fit_slope
 
-__all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
+__all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
 
 #: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
 RECORD_POINTS = 200
@@ -594,82 +588,3 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
                            if with_all_modes else None),
         "alone": [finite_or_none([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
     }
-
-
-def _int_list(text: str) -> list:
-    """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int."""
-    values = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        try:
-            values.extend(range(int(low), int(high) + 1) if high else [int(low)])
-        except ValueError:
-            raise ConfigError(f"expected whole numbers like 0-7 or 256,512, got {text!r}") from None
-    return values
-
-
-def main(argv=None) -> int:
-    """Command line: measure and write the JSON report (after every width, atomically), or summarize one.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0, or 2 after a one-line error on stderr (nothing is written then).
-    """
-    from pathdyn.io.jsonio import save_json
-
-    parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.sweep.dmft_finite_width", description=__doc__.splitlines()[0])
-    parser.add_argument("--summarize", metavar="REPORT.json", help="print the tables of a saved report and exit")
-    parser.add_argument("--depths", help="e.g. 7,7")
-    parser.add_argument("--widths", help="e.g. 256,512,1024")
-    parser.add_argument("--seeds", help="e.g. 0-7")
-    parser.add_argument("--init-scale", type=float, default=0.5)
-    parser.add_argument("--learning-rate", type=float, default=0.02)
-    parser.add_argument("--t-max", type=float, default=8.0)
-    parser.add_argument("--mode-alone", type=int, metavar="MODE",
-                        help="instead: that mode's half time with all modes and alone (escape_with_and_without_other_modes)")
-    parser.add_argument("-o", "--output")
-    args = parser.parse_args(argv)
-    if args.summarize:
-        return _print_summary(args.summarize)
-    missing = [name for name in ("depths", "widths", "seeds", "output") if getattr(args, name) is None]
-    if missing:
-        print(f"error: give --{', --'.join(missing)} (e.g. --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json)", file=sys.stderr)
-        return 2
-
-    def save(report):
-        save_json(args.output, report.to_json_dict(), indent=1)
-
-    try:
-        if args.mode_alone is not None:
-            result = escape_with_and_without_other_modes(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds),
-                                                         mode=args.mode_alone, init_scale=args.init_scale,
-                                                         learning_rate=args.learning_rate, t_max=args.t_max)
-            save_json(args.output, result, indent=1)
-            return 0
-        finite_width_gap(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds), init_scale=args.init_scale,
-                         learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
-    except PathdynError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _print_summary(path: str) -> int:
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-        print(summarize(data))
-    except (OSError, ValueError, KeyError) as error:
-        print(f"error: --summarize {path}: not a readable finite-width report ({type(error).__name__}: {error})", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
