@@ -18,7 +18,8 @@ import pytest
 from pathdyn.errors import ConfigError
 from pathdyn.validation.sweep.cases import ValidationCase
 from pathdyn.validation.sweep.concentration import measure_concentration
-from pathdyn.validation.sweep.distributed import check_cluster_options, task_runner, validate_suite
+from pathdyn.validation.sweep.distributed import check_cluster_options, task_runner
+from pathdyn.validation.sweep.suite import validate_suite
 
 TINY_CASES = (
     ValidationCase(name="tiny depth 2", depths=(2, 2), widths=(8, 16, 32), seeds=(0, 1), init="gaussian",

@@ -13,10 +13,10 @@ from pathdyn.validation.sweep.cases import (
     DEFAULT_SUITE,
     QUICK_PREFIX,
     QUICK_SUITE,
-    SuiteReport,
     ValidationCase,
     command_case,
 )
+from pathdyn.validation.sweep.suite import SuiteReport
 from pathdyn.validation.sweep.width import validate_width
 
 ROOT = Path(__file__).resolve().parent.parent / "src" / "pathdyn"
@@ -129,7 +129,7 @@ def test_suite_document_lists_every_case_and_counts_targets():
 
 
 def test_quick_suite_verdicts_carry_the_prefix():
-    from pathdyn.validation.sweep.cases import _marked
+    from pathdyn.validation.sweep.suite import _marked
 
     marked = _marked(_Report(True, verdict="TARGET MET"), "quick")
     assert marked.verdict == QUICK_PREFIX + "TARGET MET"
@@ -138,7 +138,8 @@ def test_quick_suite_verdicts_carry_the_prefix():
 
 #: Modules of the width sweeps whose functions are kept to one job each.
 SMALL_MODULES = ("validation/sweep/width.py", "validation/sweep/dmft.py", "validation/sweep/concentration.py", "validation/sweep/cases.py",
-                 "validation/sweep/statistics.py", "cli/validate.py", "cli/concentration.py")
+                 "validation/sweep/statistics.py", "validation/sweep/suite.py", "validation/sweep/tasks.py",
+                 "validation/sweep/verdicts.py", "validation/sweep/report.py", "cli/validate.py", "cli/concentration.py")
 MAX_CODE_LINES = 80
 
 

@@ -9,7 +9,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.validation.compare import PER_MODE, SUBSPACE, compare
-from pathdyn.validation.sweep.width import WidthScalingReport, fit_slope, validate_width
+from pathdyn.validation.sweep import WidthScalingReport, fit_slope, validate_width
 
 
 def _traj(t, K, **extras):
@@ -155,7 +155,7 @@ def test_mapping_notes_reach_the_report(monkeypatch):
     """A mapping that had to approximate (e.g. clipped growth-matched modes) is reported, not dropped."""
     from dataclasses import replace
 
-    from pathdyn.validation.sweep import width as sweep
+    from pathdyn.validation.sweep import tasks as sweep
 
     original = sweep.map_initial_state
 
@@ -209,7 +209,7 @@ def test_report_validates_its_shape():
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_default_suite_targets(index):
     """The full default suite of ``pathdyn validate`` (about 5 CPU minutes in all)."""
-    from pathdyn.validation.sweep.width import DEFAULT_SUITE
+    from pathdyn.validation.sweep import DEFAULT_SUITE
 
     case = DEFAULT_SUITE[index]
     report = validate_width(case)
@@ -222,7 +222,7 @@ def test_default_suite_targets(index):
 
 
 def test_verdict_says_when_only_the_point_estimates_meet_the_target():
-    from pathdyn.validation.sweep.width import _verdict
+    from pathdyn.validation.sweep.verdicts import sweep_verdict as _verdict
 
     widths = [64, 128, 256]
     targets = {"max_slope": -0.3, "max_error": 0.02}

@@ -5,14 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from pathdyn.validation.sweep.width import (
-    FINITE_WIDTH_SLOPE,
-    LIMIT_FLOOR_RATIO,
-    _verdict,
-    fit_slope,
-    limit_evidence,
-    validate_width,
-)
+from pathdyn.validation.sweep import fit_slope, validate_width
+from pathdyn.validation.sweep.verdicts import FINITE_WIDTH_SLOPE, LIMIT_FLOOR_RATIO, limit_evidence
+from pathdyn.validation.sweep.verdicts import sweep_verdict as _verdict
 
 LIMIT = "a limit of the reduced model"
 

@@ -158,7 +158,8 @@ def run(args) -> int:
         If an output file cannot be written or moved into place.
     """
     from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
-    from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
+    from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE
+    from pathdyn.validation.sweep.suite import run_suite, summary_text
     from pathdyn.validation.sweep.distributed import check_cluster_options
     from pathdyn.validation.network.torch_engine import resolve_device
 

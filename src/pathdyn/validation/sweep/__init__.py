@@ -11,11 +11,13 @@ the seed mean against the DMFT), :mod:`~pathdyn.validation.sweep.concentration`
 
 from __future__ import annotations
 
-from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE, SuiteReport, ValidationCase, run_suite
+from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE, ValidationCase, default_dataset
 from pathdyn.validation.sweep.concentration import ConcentrationResult, measure_concentration
-from pathdyn.validation.sweep.dmft import DMFTWidthReport, validate_dmft_width
+from pathdyn.validation.sweep.dmft import validate_dmft_width
+from pathdyn.validation.sweep.report import DMFTWidthReport, WidthScalingReport, load_width_reports
 from pathdyn.validation.sweep.statistics import fit_slope
-from pathdyn.validation.sweep.width import WidthScalingReport, default_dataset, validate_width
+from pathdyn.validation.sweep.suite import SuiteReport, run_suite, validate_suite
+from pathdyn.validation.sweep.width import validate_width
 
 __all__ = [
     "ConcentrationResult",
@@ -27,8 +29,10 @@ __all__ = [
     "WidthScalingReport",
     "default_dataset",
     "fit_slope",
+    "load_width_reports",
     "measure_concentration",
     "run_suite",
     "validate_dmft_width",
+    "validate_suite",
     "validate_width",
 ]

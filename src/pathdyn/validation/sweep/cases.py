@@ -1,4 +1,4 @@
-"""One validation case, the suites of ``pathdyn validate``, and the report of a suite.
+"""One validation case and the suites of ``pathdyn validate``.
 
 A :class:`ValidationCase` is everything that decides *what* a width sweep measures (the
 architecture, widths, seeds, initialisation, reduced model, mapping, learning rate,
@@ -9,8 +9,7 @@ training time, data, targets); it is validated once, when it is built.
 (:func:`command_case`). *Where* a case runs (device, Dask workers, progress bar) is given
 to the functions that run it, not to the case.
 
-:func:`run_suite` runs several cases and returns a :class:`SuiteReport`, which writes the
-JSON document and the summary lines of ``pathdyn validate``.
+:func:`pathdyn.validation.sweep.suite.run_suite` runs several cases.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import validation_theories
 from pathdyn.validation.mapping import METHODS, default_method
+from pathdyn.validation.network import DEFAULT_INIT_SCALE, INITS
 
 __all__ = [
     "COMMAND_DEFAULTS",
@@ -35,12 +35,9 @@ __all__ = [
     "QUICK_PREFIX",
     "QUICK_SUITE",
     "THEORIES",
-    "SuiteReport",
     "ValidationCase",
     "command_case",
     "default_dataset",
-    "run_suite",
-    "summary_text",
 ]
 
 #: Singular values of the default (non-degenerate, whitened) random data.
@@ -201,8 +198,6 @@ class ValidationCase:
             raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(self.seeds)}")
 
     def _check_model(self) -> None:
-        from pathdyn.validation.network import INITS
-
         if not isinstance(self.name, str):
             raise ConfigError(f"name: expected a string, got {self.name!r}")
         if self.init not in INITS:
@@ -327,8 +322,6 @@ class ValidationCase:
     @property
     def sigma(self) -> float:
         """The initial scale used: :attr:`init_scale`, or the initialisation's default."""
-        from pathdyn.validation.network import DEFAULT_INIT_SCALE
-
         return float(DEFAULT_INIT_SCALE[self.init] if self.init_scale is None else self.init_scale)
 
     @property
@@ -420,154 +413,4 @@ def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=
     return ValidationCase(depths=depths or COMMAND_DEFAULTS["depths"], widths=widths or COMMAND_DEFAULTS["widths"],
                           seeds=default_seeds if seeds is None else seeds, theory=theory, **options)
 
-
-def summary_text(name: str, report) -> str:
-    """The lines ``pathdyn validate`` prints for one case: errors by width, notes, the verdict.
-
-    Parameters
-    ----------
-    name : str
-        The case's name (first line).
-    report : WidthScalingReport
-
-    Returns
-    -------
-    str
-        Several lines, without a final newline.
-    """
-    from pathdyn.validation.compare import PER_MODE
-
-    medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
-    label = "seed-mean error by width" if report.theory == "dmft" else "median error by width"
-    lines = [name, f"  {label}  {medians}"]
-    if report.compared != PER_MODE and report.theory != "dmft":
-        lines.append(f"  compared: {report.compared} (degenerate singular values)")
-    if any(abs(v - 1.0) > 1e-10 for v in report.input_variances):
-        variances = ", ".join(f"{v:.4g}" for v in report.input_variances)
-        lines.append(f"  inputs: not whitened; theory with input variances {variances} (misalignment {report.misalignment:.3g})")
-    for warning in report.warnings:
-        lines.append(f"  warning: {warning}")
-    if report.mapping_notes:
-        lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
-    lines.append(f"  verdict: {report.verdict}")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class SuiteReport:
-    """The reports of several cases, and the document ``pathdyn validate -o`` writes.
-
-    Attributes
-    ----------
-    suite : str or None
-        ``"default"`` or ``"quick"``; None for one custom case (its document is that
-        case's report alone).
-    cases : tuple of ValidationCase
-    reports : tuple of WidthScalingReport
-        One per case, in the same order; a quick suite's verdicts start with
-        :data:`QUICK_PREFIX`.
-    """
-
-    suite: str | None
-    cases: tuple
-    reports: tuple
-
-    def __post_init__(self) -> None:
-        if self.suite not in (None, "default", "quick"):
-            raise ConfigError(f"suite: {self.suite!r} is not a suite; give 'default', 'quick' or None (one case)")
-        if len(self.cases) != len(self.reports):
-            raise ConfigError(f"reports: {len(self.reports)} reports for {len(self.cases)} cases; give one per case")
-        if self.suite is None and len(self.cases) != 1:
-            raise ConfigError(f"cases: {len(self.cases)} cases without a suite name; give suite='default' or 'quick'")
-
-    @property
-    def passed(self) -> bool | None:
-        """False if a case missed its targets, True if every case with targets met them, None without targets."""
-        met = [report.passed for report in self.reports if report.passed is not None]
-        return None if not met else all(met)
-
-    def summary(self) -> str:
-        """What ``pathdyn validate`` prints: :func:`summary_text` of every case, one after another.
-
-        Returns
-        -------
-        str
-        """
-        return "\n".join(summary_text(case.name, report) for case, report in zip(self.cases, self.reports))
-
-    def to_json_dict(self) -> dict:
-        """The document ``pathdyn validate -o`` writes.
-
-        Returns
-        -------
-        dict
-            One case: its report's ``to_json_dict()``. A suite: ``{"suite", "config",
-            "verdict", "cases"}`` (each case's report with its ``"name"``) and
-            ``"widths"``, ``"errors"``, ``"slope"``, ``"slope_ci"`` as lists with one entry
-            per case.
-        """
-        if self.suite is None:
-            return self.reports[0].to_json_dict()
-        met = [report.passed for report in self.reports if report.passed is not None]
-        quick = "indicative only (--quick): " if self.suite == "quick" else ""
-        document = {
-            "suite": self.suite,
-            "config": {"suite": self.suite, "cases": [case.name for case in self.cases]},
-            "verdict": quick + f"{sum(met)} of {len(met)} targets met",
-            "cases": [dict(report.to_json_dict(), name=case.name) for case, report in zip(self.cases, self.reports)],
-        }
-        # The single-case keys, one entry per case (same order as "cases").
-        for key in ("widths", "errors", "slope", "slope_ci"):
-            document[key] = [case_document[key] for case_document in document["cases"]]
-        return document
-
-
-def _marked(report, suite: str | None):
-    """A quick suite's report, its verdict prefixed with :data:`QUICK_PREFIX` (it is indicative only)."""
-    return dataclasses.replace(report, verdict=QUICK_PREFIX + report.verdict) if suite == "quick" else report
-
-
-def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
-              scheduler: str | None = None, progress: bool = False, on_report=None) -> SuiteReport:
-    """Run every case (:func:`pathdyn.validation.sweep.distributed.validate_suite`) and gather the suite's report.
-
-    Parameters
-    ----------
-    cases : sequence of ValidationCase
-    suite : {"default", "quick"} or None
-        The suite's name; None for one custom case. A quick suite's verdicts say they are
-        indicative.
-    device : str
-        Where the networks train (:func:`pathdyn.validation.sweep.width.validate_width`).
-    workers, scheduler : optional
-        A local or existing Dask cluster (:func:`pathdyn.validation.sweep.distributed.task_runner`).
-    progress : bool
-        Draw a progress bar on standard error (terminals only).
-    on_report : callable, optional
-        ``on_report(case, report)`` as each case is done, in case order (with the quick
-        prefix already on the verdict).
-
-    Returns
-    -------
-    SuiteReport
-
-    Raises
-    ------
-    ConfigError
-        Bad cases or cluster options.
-    PathdynError
-        From the simulations or integrations.
-    """
-    from pathdyn.validation.sweep.distributed import validate_suite
-
-    cases = tuple(cases)
-    if not all(isinstance(case, ValidationCase) for case in cases):
-        raise ConfigError("cases: expected ValidationCase objects; build them with ValidationCase(...)")
-    def report_marked(case, report):
-        if on_report is not None:
-            on_report(case, _marked(report, suite))
-
-    reports = validate_suite(cases, workers=workers, scheduler=scheduler, progress=progress, device=device,
-                             on_report=report_marked)
-    return SuiteReport(suite=suite, cases=cases, reports=tuple(_marked(report, suite) for report in reports))
 

@@ -22,12 +22,23 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.io.jsonio import to_jsonable
+from pathdyn.io.labelled import require
+from pathdyn.io.results import Record, labelled
+from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.io.jsonio import save_json, to_jsonable
+from pathdyn.numerics.display import html_summary, number, text_summary
+from pathdyn.numerics.race import race_final_strengths
+from pathdyn.validation.mapping import map_initial_state
+from pathdyn.validation.network import ACTIVATIONS, initialize_weights, simulate_gd
+from pathdyn.validation.network.torch_engine import resolve_device
+from pathdyn.validation.sweep.cases import default_dataset
+from pathdyn.validation.sweep.distributed import check_cluster_options, progress_for, task_runner
 from pathdyn.validation.sweep.statistics import mean_interval
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
@@ -63,7 +74,7 @@ def dominant_fraction(K) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ConcentrationResult:
+class ConcentrationResult(Record):
     """Result of :func:`measure_concentration`.
 
     Attributes
@@ -86,14 +97,17 @@ class ConcentrationResult:
     wall_time_s : float
     """
 
-    depths: tuple
-    activations: tuple
-    seeds: tuple
+    XARRAY_TITLE: ClassVar[str] = "pathdyn concentration"
+
+    depths: tuple = field(metadata=labelled(coord="depth"))
+    activations: tuple = field(metadata=labelled(coord="activation"))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
     config: dict
-    fractions: dict = field(repr=False)
-    final_loss_ratio: dict = field(repr=False)
-    race_agreement: np.ndarray | None = field(default=None, repr=False)
-    race_fraction: np.ndarray | None = field(default=None, repr=False)
+    fractions: dict = field(repr=False, metadata=labelled(dims=("activation", "depth", "seed", "mode"), name="fraction",
+                                                          keyed=True))
+    final_loss_ratio: dict = field(repr=False, metadata=labelled(dims=("activation", "depth", "seed"), keyed=True))
+    race_agreement: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("depth", "seed", "mode")))
+    race_fraction: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("depth", "seed", "mode")))
     wall_time_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -102,72 +116,63 @@ class ConcentrationResult:
             if activation not in self.fractions or np.shape(self.fractions[activation])[:2] != shape:
                 raise ConfigError(f"fractions[{activation!r}]: expected shape (depths, seeds, modes) with (depths, seeds) = {shape}")
 
-    def __repr__(self) -> str:
-        from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.reports.labelled import concentration_rows
-
-        return text_summary("ConcentrationResult", concentration_rows(self))
-
-    def _repr_html_(self) -> str:
-        from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.reports.labelled import concentration_rows
-
-        return html_summary("ConcentrationResult", concentration_rows(self))
-
-    def to_xarray(self):
-        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra).
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the mean dominant fraction per depth and activation.
 
         Returns
         -------
-        xarray.Dataset
-            Variables ``fraction (activation, depth, seed, mode)``, ``final_loss_ratio
-            (activation, depth, seed)`` and, with the race oracle, ``race_agreement`` and
-            ``race_fraction (depth, seed, mode)``; the settings are attributes
-            (:func:`pathdyn.validation.reports.labelled.concentration_to_xarray`).
-
-        Raises
-        ------
-        ConfigError
-            If ``xarray`` is not installed.
+        list of (str, str)
+            For :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
         """
-        from pathdyn.validation.reports.labelled import concentration_to_xarray
+        config = self.config
+        rows = [
+            ("run", f"depths {list(self.depths)}, {len(self.seeds)} seeds, width {config.get('width')}, "
+                    f"{config.get('init')} init scale {number(config.get('init_scale'))}, "
+                    f"eta {number(config.get('learning_rate'))}, t_max {number(config.get('t_max'))}"),
+        ]
+        for activation in self.activations:
+            means, _ = self.summary(activation)
+            rows.append((f"{activation} fraction", ", ".join(f"D={d}: {number(m, 3)}" for d, m in zip(self.depths, means))))
+        if self.race_agreement is not None:
+            agreement = [float(np.nanmean(a)) for a in self.race_agreement]
+            rows.append(("race agreement", ", ".join(f"D={d}: {number(a, 3)}" for d, a in zip(self.depths, agreement))))
+        if self.wall_time_s:
+            rows.append(("wall time", f"{number(self.wall_time_s, 3)} s"))
+        return rows
 
-        return concentration_to_xarray(self)
+    def __repr__(self) -> str:
+        return text_summary("ConcentrationResult", self.summary_rows())
 
-    def to_dataframe(self):
+    def _repr_html_(self) -> str:
+        return html_summary("ConcentrationResult", self.summary_rows())
+
+    def to_dataframe(self, name: str = "case 1") -> Any:
         """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        name : str
+            Not used (one measurement is one table); kept for the protocol's signature.
 
         Returns
         -------
         pandas.DataFrame
             Columns ``activation, depth, seeds, mean_fraction, ci_low, ci_high`` and, with
             the race oracle, ``race_agreement, race_fraction`` (NaN on non-linear rows).
-
-        Raises
-        ------
-        ConfigError
-            If ``pandas`` is not installed.
         """
-        from pathdyn.validation.reports.labelled import concentration_to_dataframe
-
-        return concentration_to_dataframe(self)
-
-    def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
-
-        Parameters
-        ----------
-        path : str or Path
-            Destination, ending in ``.nc``.
-
-        Raises
-        ------
-        ConfigError
-            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
-        """
-        from pathdyn.io.labelled import save_netcdf
-
-        save_netcdf(self.to_xarray(), path)
+        pd = require("pandas")
+        rows = []
+        for activation in self.activations:
+            means, cis = self.summary(activation)
+            for i, depth in enumerate(self.depths):
+                row = {"activation": activation, "depth": int(depth), "seeds": len(self.seeds), "mean_fraction": means[i],
+                       "ci_low": cis[i][0], "ci_high": cis[i][1]}
+                if self.race_agreement is not None:
+                    linear = activation == "linear"
+                    row["race_agreement"] = float(np.nanmean(self.race_agreement[i])) if linear else np.nan
+                    row["race_fraction"] = float(np.nanmean(self.race_fraction[i])) if linear else np.nan
+                rows.append(row)
+        return pd.DataFrame(rows)
 
     def table(self) -> str:
         """The printed summary of ``pathdyn concentration``: one row per activation, one column per depth.
@@ -221,42 +226,32 @@ class ConcentrationResult:
         pairs = [mean_interval(row, confidence) for row in per_seed]
         return [p[0] for p in pairs], [list(p[1]) for p in pairs]
 
-    def to_json_dict(self) -> dict:
-        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details.
+    def json_extras(self) -> dict:
+        """The summaries readers of the JSON want: means and intervals per depth, and the race oracle's.
 
         Returns
         -------
         dict
-            Keys ``config``, ``depths``, ``dominant_fraction`` and ``ci`` (activation -> one
-            mean / ``[low, high]`` per depth, from :meth:`summary`),
-            ``dominant_fraction_per_mode`` (activation -> depths x modes, mean over seeds),
-            ``dominant_fraction_per_seed`` (activation -> depths x seeds, mean over modes),
-            ``final_loss_ratio`` (activation -> depths x seeds) and ``wall_time_s``; with the
-            race oracle also ``race`` (``winner_agreement``, ``predicted_fraction_mean``,
-            ``predicted_fraction_ci`` per depth, and ``mapping``). NaN is written as ``null``.
+            ``dominant_fraction`` and ``ci`` (activation -> one mean / ``[low, high]`` per
+            depth, from :meth:`summary`), ``dominant_fraction_per_mode`` (activation ->
+            depths x modes, mean over seeds), ``dominant_fraction_per_seed`` (activation ->
+            depths x seeds, mean over modes) and, with the race oracle, ``race``
+            (``winner_agreement``, ``predicted_fraction_mean``, ``predicted_fraction_ci`` per
+            depth, and ``mapping``). NaN is written as ``null``.
         """
 
         def as_json(value):  # NaN (no seed learned the mode) as JSON null
             return to_jsonable(value, non_finite="null")
 
-        dominant, ci, per_mode, per_seed, losses = {}, {}, {}, {}, {}
+        dominant, ci, per_mode, per_seed = {}, {}, {}, {}
         for activation in self.activations:
             means, cis = self.summary(activation)
             dominant[activation] = as_json([float(m) for m in means])
             ci[activation] = as_json([[float(v) for v in c] for c in cis])
             per_mode[activation] = as_json(np.nanmean(self.fractions[activation], axis=1).tolist())
             per_seed[activation] = as_json(np.nanmean(self.fractions[activation], axis=2).tolist())
-            losses[activation] = as_json(np.asarray(self.final_loss_ratio[activation]).tolist())
-        out = {
-            "config": dict(self.config),
-            "depths": list(self.depths),
-            "dominant_fraction": dominant,
-            "ci": ci,
-            "dominant_fraction_per_mode": per_mode,
-            "dominant_fraction_per_seed": per_seed,
-            "final_loss_ratio": losses,
-            "wall_time_s": float(self.wall_time_s),
-        }
+        out: dict[str, Any] = {"dominant_fraction": dominant, "ci": ci, "dominant_fraction_per_mode": per_mode,
+                               "dominant_fraction_per_seed": per_seed}
         if self.race_agreement is not None:
             confidence = self.config.get("confidence", 0.95)
             agreement = [float(np.nanmean(a)) for a in self.race_agreement]
@@ -268,15 +263,6 @@ class ConcentrationResult:
                 "mapping": "q/p: exact for depth 2, growth-matched beyond (each network's own initial state)",
             }
         return out
-
-    def save_json(self, path) -> None:
-        """Write :meth:`to_json_dict` atomically (indented by one space).
-
-        Parameters
-        ----------
-        path : str or Path
-        """
-        save_json(path, self.to_json_dict(), indent=1)
 
 
 def measure_concentration(
@@ -348,9 +334,6 @@ def measure_concentration(
         When some networks did not finish learning (final loss above 1% of the zero
         network's): their split is not final.
     """
-    from pathdyn.validation.sweep.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.sweep.cases import default_dataset
-    from pathdyn.validation.network.torch_engine import resolve_device
 
     started = time.perf_counter()
     depths, activations, seeds = _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale)
@@ -386,7 +369,6 @@ def measure_concentration(
 
 def _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale) -> tuple:
     """``(depths, activations, seeds)`` as tuples; every problem at once in one ConfigError."""
-    from pathdyn.validation.network import ACTIVATIONS
 
     try:
         depths = tuple(int(d) for d in depths)
@@ -417,7 +399,6 @@ def _race_target(dataset) -> np.ndarray:
 
     Misaligned inputs have no per-mode race and are refused (DatasetError).
     """
-    from pathdyn.numerics.alignment import check_alignment
 
     S = dataset.modes()[1]
     lam = np.ones_like(S)
@@ -482,9 +463,6 @@ def _train_concentration_network(architecture, dataset, width, init, init_scale,
     ``race_modes = (U, V, S / lambda)`` also runs the race oracle from the network's own initial
     state (q/p mapping); None where it is not asked for or cannot resolve the split.
     """
-    from pathdyn.numerics.race import race_final_strengths
-    from pathdyn.validation.mapping import map_initial_state
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     weights = initialize_weights(architecture, dataset.n_in, dataset.n_out, width, init=init, init_scale=init_scale,
                                  seed=seed)

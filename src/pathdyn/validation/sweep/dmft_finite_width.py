@@ -26,7 +26,8 @@ from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.sweep.dmft import predict_network
-from pathdyn.validation.sweep.width import default_dataset, fit_slope
+from pathdyn.validation.sweep.cases import default_dataset
+from pathdyn.validation.sweep.statistics import fit_slope
 
 __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
 

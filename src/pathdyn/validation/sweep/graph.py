@@ -29,6 +29,7 @@ from pathdyn.validation.compare import compare
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
+from pathdyn.validation.models import reduced_equations
 
 __all__ = ["graph_width_sweep", "half_times"]
 
@@ -131,7 +132,6 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
 
 def _theory_error(graph, depths, theory, dataset, weights, run) -> float:
     """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights."""
-    from pathdyn.validation.sweep.width import reduced_equations
 
     U, S, Vt = dataset.modes()
     rank = np.asarray(run.extras["singular_values"]).size
