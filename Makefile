@@ -51,10 +51,12 @@ docs: $(DOCS_STAMP)
 notebooks: $(DOCS_STAMP)
 	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/ tests/test_notebooks_paired.py
 
-# ruff (pyflakes + pycodestyle rules, configured in pyproject.toml)
+# ruff (pyflakes + pycodestyle rules), the import contract (layers, no circles: import-linter)
+# and the types (mypy), all configured in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

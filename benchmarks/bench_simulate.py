@@ -29,7 +29,7 @@ from pathdyn.numerics.datasets import hierarchical_dataset
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import default_deferred_rank, initialize_weights
-from pathdyn.validation.network.engine import _Engine
+from pathdyn.validation.network.engine import Engine
 
 DTYPES = (np.float64, np.float32)
 _WEIGHTS: dict = {}
@@ -84,7 +84,7 @@ def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, workers: i
         _WEIGHTS.clear()
         _WEIGHTS[key] = initialize_weights(depths, data.n_in, data.n_out, width, init_scale=0.3, seed=0, dtype=dtype)
     weights = _WEIGHTS[key]
-    engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), default_deferred_rank(width, P),
+    engine = Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), default_deferred_rank(width, P),
                      use_kernels=use_kernels)
     eta = float(np.dtype(dtype).type(1e-4))
     if workers > 1:  # pathways on parallel Python threads, single-threaded BLAS each

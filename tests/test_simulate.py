@@ -411,11 +411,11 @@ def test_parallel_pathways_give_the_same_bits(width, seed):
 def train_engine_variants(w, data, activation, activate_last, steps, rank, variants):
     """Train a copy of ``w`` per engine option set in ``variants`` (``eta = 0.05``, float64);
     returns ``[(engine, loss after the steps)]`` with every deferred update folded in."""
-    from pathdyn.validation.network.engine import _Engine
+    from pathdyn.validation.network.engine import Engine
 
     trained = []
     for options in variants:
-        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, activate_last,
+        engine = Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, activate_last,
                          "mean", np.dtype(np.float64), rank, **options)
         for _ in range(steps):
             engine.forward()

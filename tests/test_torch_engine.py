@@ -187,9 +187,9 @@ def test_steps_allocate_nothing_on_the_device(activation, device):
                for a in range(2)]
     engine = torch_engine.TorchEngine(weights, data.X, data.Y, activation, True, "mean", deferred_rank=16)
     assert sum(x is not None for row in engine.deferred for x in row) == 2
-    from pathdyn.validation.network.recorder import _Recorder
+    from pathdyn.validation.network.recorder import Recorder
 
-    records = torch_engine._DeviceRecorder(_Recorder(data, activation, np.float64), engine, 8)
+    records = torch_engine._DeviceRecorder(Recorder(data, activation, np.float64), engine, 8)
     values = records.loss_values(engine.forward())
     watch = torch_engine._DivergenceWatch(torch, values.cpu().numpy(), np.full(2, 1e9), engine.device)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 import os
 
 import numpy as np
@@ -32,6 +33,20 @@ __all__ = [
 MAX_MAGNITUDE = 1e100
 
 GIB = 1024.0**3
+
+
+def is_whole_number(value: Any) -> bool:
+    """Whether ``value`` is an integer (a Python or numpy integer, not a bool).
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS
+from pathdyn.cli._common import (
+    add_cluster_arguments,
+    add_device_argument,
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    file_plan,
+    use_file_backend,
+)
+from pathdyn.theory.architecture import parse_depths
+from pathdyn.validation.reports.plots import plot_concentration
+from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS, measure_concentration
 
 COMMAND = "concentration"
 HELP = "measure the dominant pathway's share of each mode against depth, per activation, over many seeds"
@@ -87,9 +97,6 @@ def run(args) -> int:
     OSError
         If an output file cannot be written or moved into place.
     """
-    from pathdyn.cli._common import check_json_output, check_step_count, file_plan
-    from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.sweep.concentration import measure_concentration
 
     depths = parse_depths(args.depths, argument="--depths")
     activations = tuple(a.strip() for a in args.activation.split(",") if a.strip())
@@ -110,9 +117,6 @@ def run(args) -> int:
         if args.output:
             plan.stage_text("-o/--output", json_text(document, indent=1))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.reports.plots import plot_concentration
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
         plan.commit()

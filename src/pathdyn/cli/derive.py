@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 from pathdyn.theory.models import models_of_kind
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.theory.dmft import export_dmft
+from pathdyn.theory.export import export_equations
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -48,7 +51,6 @@ def check_derive_size(architecture) -> None:
         When it has more than :data:`MAX_DERIVE_PATHWAYS` pathways or its size passes
         :data:`MAX_DERIVE_SIZE`.
     """
-    from pathdyn.errors import ArchitectureError
 
     # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
     depths = getattr(architecture, "depths", None) or tuple(len(path) for path in architecture.paths)
@@ -110,8 +112,6 @@ def run(args) -> int:
     ConfigError
         When a LaTeX-only option is given with another format.
     """
-    from pathdyn.errors import ConfigError
-    from pathdyn.theory.export import export_equations
 
     latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
                    "--label-prefix": args.label_prefix is not None}
@@ -123,8 +123,6 @@ def run(args) -> int:
     check_derive_size(arch)
     # everything is derived and formatted before the output file is touched
     if args.model == "dmft":
-        from pathdyn.theory.dmft import export_dmft
-
         text = export_dmft(arch, format=args.format, fragment=args.fragment)
     else:
         options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}

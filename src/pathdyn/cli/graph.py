@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, dataset_file, file_plan,
-                                 random_singular_values)
 from pathdyn.io.jsonio import json_text
+from pathdyn.cli._common import (
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    dataset_file,
+    file_plan,
+    random_singular_values,
+    use_file_backend,
+)
+from pathdyn.errors import ArchitectureError
+from pathdyn.numerics.datasets import random_dataset, resolve_dataset
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.reports.graph_plots import plot_graph_validation
+from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
 COMMAND = "graph-validate"
 HELP = "train an aligned network of a [graph] architecture and compare it with the graph's reduced model"
@@ -59,10 +71,6 @@ def run(args) -> int:
     ArchitectureError
         When the architecture file has no ``[graph]`` table.
     """
-    from pathdyn.errors import ArchitectureError
-    from pathdyn.numerics.datasets import random_dataset, resolve_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
@@ -85,9 +93,6 @@ def run(args) -> int:
     with plan:
         plan.stage_text("-o/--output", json_text(report))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.reports.graph_plots import plot_graph_validation
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_graph_validation(result, graph, tmp))
         plan.commit()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.numerics.datasets import random_dataset
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
 
 COMMAND = "graph-concentration"
 HELP = "measure how modes distribute over the paths and streams of [graph] architectures, over seeds"
@@ -63,10 +67,6 @@ def run(args) -> int:
     ConfigError
         When ``--seeds`` is below 1.
     """
-    from pathdyn.errors import ArchitectureError, ConfigError
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)

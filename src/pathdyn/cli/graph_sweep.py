@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
+from pathdyn._base.checks import whole_number
+from pathdyn.errors import ArchitectureError
+from pathdyn.numerics.datasets import random_dataset
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.sweep.graph import graph_width_sweep
 
 COMMAND = "graph-sweep"
 HELP = "train graph networks from random weights at several widths and report the measured width limit"
@@ -60,15 +65,10 @@ def run(args) -> int:
     ArchitectureError
         When an architecture file has no ``[graph]`` table.
     """
-    from pathdyn.errors import ArchitectureError
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.sweep.graph import graph_width_sweep
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
     plan = file_plan("graph-sweep", repeated_inputs("--architecture", args.architecture), {"-o/--output": (args.output or "-", "json", True)})
-    from pathdyn._base.checks import whole_number
 
     widths = [whole_number("--widths", w, minimum=1) for w in parse_floats(args.widths, "--widths")]
     dataset = random_dataset(parse_floats(args.dataset_singular_values, "--dataset-singular-values"), seed=0)

@@ -18,6 +18,7 @@ import sys
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
 from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
+import pathdyn.cli as package
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,8 +36,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _subcommand_modules():
-    import pathdyn.cli as package
-
     modules = []
     for info in pkgutil.iter_modules(package.__path__):
         if info.name in ("main",) or info.name.startswith("_"):

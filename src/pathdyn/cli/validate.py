@@ -5,9 +5,26 @@ from __future__ import annotations
 import json
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import validation_theories
+from pathdyn.cli._common import (
+    add_cluster_arguments,
+    add_device_argument,
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    dataset_file,
+    file_plan,
+    random_singular_values,
+    use_file_backend,
+)
+from pathdyn.numerics.datasets import random_dataset, resolve_dataset
+from pathdyn.theory.architecture import parse_depths
+from pathdyn.validation.network.torch_engine import resolve_device
+from pathdyn.validation.reports.plots import plot_width_reports
+from pathdyn.validation.sweep.cases import command_case, DEFAULT_SUITE, QUICK_SUITE
+from pathdyn.validation.sweep.distributed import check_cluster_options
+from pathdyn.validation.sweep.suite import run_suite, summary_text
 
 COMMAND = "validate"
 HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
@@ -101,8 +118,6 @@ def add_arguments(parser) -> None:
 
 def _custom_case(args):
     """The one case the case options describe (the library fills in the command's defaults)."""
-    from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.sweep.cases import command_case
 
     return command_case(
         depths=parse_depths(args.depths, argument="--depths") if args.depths else None,
@@ -119,11 +134,7 @@ def _dataset(spec):
     if not spec or spec == "random":
         return None
     if spec.startswith("random:"):
-        from pathdyn.cli._common import random_singular_values
-        from pathdyn.numerics.datasets import random_dataset
-
         return random_dataset(random_singular_values(spec))
-    from pathdyn.numerics.datasets import resolve_dataset
 
     return resolve_dataset(spec)
 
@@ -157,11 +168,6 @@ def run(args) -> int:
     OSError
         If an output file cannot be written or moved into place.
     """
-    from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
-    from pathdyn.validation.sweep.cases import DEFAULT_SUITE, QUICK_SUITE
-    from pathdyn.validation.sweep.suite import run_suite, summary_text
-    from pathdyn.validation.sweep.distributed import check_cluster_options
-    from pathdyn.validation.network.torch_engine import resolve_device
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -185,9 +191,6 @@ def run(args) -> int:
         if args.output:
             plan.stage_text("-o/--output", json.dumps(suite.to_json_dict(), indent=1))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.reports.plots import plot_width_reports
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_width_reports(list(suite.reports), tmp, titles=[c.name for c in cases]))
         plan.commit()

@@ -92,8 +92,28 @@ def hidden_widths_from_weights(weights):
     return widths if any(widths) else None
 
 
-def _check_weights(weights, sizes, dtype) -> list:
-    """Validate user-given weights against the layer sizes; return Fortran copies in ``dtype``."""
+def check_weights(weights, sizes, dtype) -> list:
+    """Validate user-given weights against the layer sizes.
+
+    Parameters
+    ----------
+    weights : sequence of sequence of array_like
+        ``weights[a][d]`` per pathway and layer.
+    sizes : sequence of sequence of int
+        The layer sizes of each pathway, input first.
+    dtype : numpy.dtype
+
+    Returns
+    -------
+    list of list of ndarray
+        Fortran-ordered copies in ``dtype``.
+
+    Raises
+    ------
+    ArchitectureError
+        For a wrong number of pathways or layers, a wrong shape or values that are not
+        finite real numbers.
+    """
     problems = []
     if len(weights) != len(sizes):
         raise ArchitectureError(

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from pathdyn.io.jsonio import save_json, to_jsonable
+from pathdyn.io.labelled import batch_dims_for, save_netcdf, trajectory_to_xarray
+from pathdyn.numerics.display import array_summary, html_summary, number, text_summary
 
 __all__ = ["Trajectory"]
 
@@ -79,8 +81,6 @@ class Trajectory:
             present, ``steps``, ``invariant drift``, ``extras`` and ``wall time``; the text
             and HTML summaries (``repr``, notebooks) print them.
         """
-        from pathdyn.io.labelled import batch_dims_for
-        from pathdyn.numerics.display import array_summary, number
 
         t = np.asarray(self.t, dtype=float)
         loss = np.asarray(self.loss, dtype=float)
@@ -103,13 +103,9 @@ class Trajectory:
         return rows
 
     def __repr__(self) -> str:
-        from pathdyn.numerics.display import text_summary
-
         return text_summary("Trajectory", self.summary_rows())
 
     def _repr_html_(self) -> str:
-        from pathdyn.numerics.display import html_summary
-
         return html_summary("Trajectory", self.summary_rows())
 
     def to_xarray(self, batch_dims=None):
@@ -131,7 +127,6 @@ class Trajectory:
         ConfigError
             If ``xarray`` is not installed.
         """
-        from pathdyn.io.labelled import trajectory_to_xarray
 
         return trajectory_to_xarray(self, batch_dims=batch_dims)
 
@@ -150,7 +145,6 @@ class Trajectory:
         ConfigError
             If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
         """
-        from pathdyn.io.labelled import save_netcdf
 
         save_netcdf(self.to_xarray(batch_dims=batch_dims), path)
 

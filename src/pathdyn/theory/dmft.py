@@ -21,6 +21,7 @@ import sympy as sp
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.printers import PathdynLatexPrinter, PathdynReprPrinter, PathdynTextPrinter
+from pathdyn.errors import ConfigError
 
 __all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_to_json", "dmft_to_latex", "dmft_to_text", "export_dmft"]
 
@@ -210,7 +211,6 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False) -> s
     ConfigError
         For an unknown format.
     """
-    from pathdyn.errors import ConfigError
 
     equations = derive_dmft_equations(architecture)
     if format == "text":

@@ -57,6 +57,8 @@ from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.document import EquationKind, Group, Row, dump_json, json_shape, rebuild_expression, select, token_width
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
 from pathdyn.theory.modes import ModeEquations
 from pathdyn.theory.printers import (
     PathdynLatexPrinter,
@@ -167,10 +169,7 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
     changed = [k for k, v in latex_options.items() if v != LATEX_OPTIONS[k]]
     if changed and format != "latex":
         raise ConfigError(f"{changed[0]}: a LaTeX option, not one of {format!r} output; drop it or use --format latex")
-    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
-    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
-
-    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):  # graphs have their own exporter
         return export_graph_equations(equations, format=format, fragment=fragment)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)

@@ -27,11 +27,11 @@ import sympy as sp
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.gradient_flow import (
-    _derive_direct,
-    _factor_derivative,
-    _is_zero,
-    _product,
-    _symmetric,
+    derive_direct,
+    factor_derivative,
+    is_zero_matrix,
+    matrix_product,
+    symmetric_inputs,
     dimension_symbol,
 )
 
@@ -174,7 +174,7 @@ class GraphFlow:
 
 def _path_product(path, weights):
     """``W_last ... W_first`` of a path (a tuple of edges), or None for an empty path."""
-    return _product([weights[e] for e in reversed(path)])
+    return matrix_product([weights[e] for e in reversed(path)])
 
 
 def _sum(terms):
@@ -210,7 +210,7 @@ def _compose(weight, partial, left: bool):
     if partial is None:
         return weight
     terms = partial.args if isinstance(partial, sp.MatAdd) else (partial,)
-    out = [_product([weight, *_factors(t)]) if left else _product([*_factors(t), weight]) for t in terms]
+    out = [matrix_product([weight, *_factors(t)]) if left else matrix_product([*_factors(t), weight]) for t in terms]
     return _sum(out)
 
 
@@ -261,14 +261,14 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain") -> GraphF
     omega = sp.MatrixSymbol("Omega", n_out, n_in)
     omega_definition = _sum(_path_product(p, weights) for p in graph.paths)
     loss = sp.Trace(omega * sigma_x * omega.T / 2 - sigma_yx * omega.T)  # one trace: see gradient_flow
-    omega_gradient = _symmetric(sp.diff(loss, omega), sigma_x).doit()
-    if _is_zero(omega_gradient) or omega_gradient.shape != omega.shape:
+    omega_gradient = symmetric_inputs(sp.diff(loss, omega), sigma_x).doit()
+    if is_zero_matrix(omega_gradient) or omega_gradient.shape != omega.shape:
         raise DerivationError(f"sympy returned {omega_gradient} for dL/dOmega")
     if method == "chain":
         rhs = _derive_chain(graph, weights, omega_gradient)
     else:
         ordered = tuple(weights.values())
-        (direct,) = _derive_direct((ordered,), loss.xreplace({omega: omega_definition}), sigma_x)
+        (direct,) = derive_direct((ordered,), loss.xreplace({omega: omega_definition}), sigma_x)
         rhs = dict(zip(graph.edges, direct))
     return GraphFlow(graph, weights, sigma_x, sigma_yx, omega, omega_definition, loss, omega_gradient,
                      rhs, dimensions, method)
@@ -282,7 +282,7 @@ def _derive_chain(graph, weights, omega_gradient) -> dict:
     for edge in graph.edges:
         u, v = edge
         left, right = backward[v], forward[u]
-        derivative, (G, A, X, B) = _factor_derivative(left is not None, right is not None)
+        derivative, (G, A, X, B) = factor_derivative(left is not None, right is not None)
         rule = {G: descent, X: weights[edge]}
         if left is not None:
             rule[A] = left

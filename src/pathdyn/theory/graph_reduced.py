@@ -35,7 +35,7 @@ import sympy as sp
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
-from pathdyn.theory.reduced import _xreplace_all, is_identically_zero
+from pathdyn.theory.reduced import xreplace_all, is_identically_zero
 
 __all__ = [
     "GraphModeEquations",
@@ -258,7 +258,7 @@ def derive_graph_qp_equations(graph: GraphArchitecture) -> GraphModeEquations:
         substitution[symbol_of[segment[-1]]] = p
         variables.append((q, segment[:-1], p))
         variables.append((p, segment[-1:], None))
-    restricted = dict(zip(edge_eqs.state, _xreplace_all(edge_eqs.rhs, substitution)))
+    restricted = dict(zip(edge_eqs.state, xreplace_all(edge_eqs.rhs, substitution)))
     state, rhs, state_edges = [], [], []
     for symbol, edges, _ in variables:
         first = restricted[symbol_of[edges[0]]]

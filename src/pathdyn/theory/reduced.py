@@ -227,13 +227,24 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"per-layer mode strengths, depths {depths}{_inputs_note(arch.whitened)}",
+        description=f"per-layer mode strengths, depths {depths}{inputs_note(arch.whitened)}",
         layout=layout,
     )
     return _with_invariants(eqs) if invariants else eqs
 
 
-def _inputs_note(whitened: bool) -> str:
+def inputs_note(whitened: bool) -> str:
+    """The words a derivation's note adds for general (non-whitened) inputs.
+
+    Parameters
+    ----------
+    whitened : bool
+
+    Returns
+    -------
+    str
+        Empty for whitened inputs.
+    """
     return "" if whitened else ", aligned general inputs (input variance lambda)"
 
 
@@ -251,12 +262,22 @@ def _times(factor, polynomial, symbols) -> sp.Expr:
     return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
 
 
-def _xreplace_all(exprs, rule) -> list:
+def xreplace_all(exprs, rule) -> list:
     """``[e.xreplace(rule) for e in exprs]`` with one cache shared by every expression.
 
     The per-layer right-hand sides share the common error ``S - sum_b K_b``; the
     cache rebuilds it once instead of once per layer. Same semantics as
     ``Basic.xreplace`` (rule lookup first, then arguments, rebuilt with ``func``).
+
+    Parameters
+    ----------
+    exprs : sequence of sympy.Expr
+    rule : dict
+        Old subexpression -> new.
+
+    Returns
+    -------
+    list of sympy.Expr
     """
     cache: dict = {}
 
@@ -405,7 +426,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
             substitution[layer_symbol(a, d)] = q
         substitution[layer_symbol(a, depth)] = p
         variables.append((q, p, depth))
-    restricted = dict(zip(layer.state, _xreplace_all(layer.rhs, substitution)))
+    restricted = dict(zip(layer.state, xreplace_all(layer.rhs, substitution)))
     state, rhs, owner, strengths, layout = [], [], [], [], []
     for a, (q, p, depth) in enumerate(variables, start=1):
         if depth >= 2:
@@ -435,7 +456,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
         parameters=layer.parameters,
         strengths=strengths,
         state_pathway=owner,
-        description=f"paper's q/p equations, depths {layer.depths}{_inputs_note(layer.input_variance is None)}",
+        description=f"paper's q/p equations, depths {layer.depths}{inputs_note(layer.input_variance is None)}",
         layout=layout,
     )
     return _with_invariants(eqs)
@@ -488,7 +509,7 @@ def derive_race_equations(architecture) -> ModeEquations:
         parameters=(*qp.parameters, *constants),
         strengths=strengths,
         state_pathway=owner,
-        description=f"one-variable race form, depths {qp.depths}{_inputs_note(qp.input_variance is None)}",
+        description=f"one-variable race form, depths {qp.depths}{inputs_note(qp.input_variance is None)}",
         layout=layout,
         parameter_layout=(*qp.parameter_layout, *constant_layout),
     )

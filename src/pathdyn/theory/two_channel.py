@@ -39,7 +39,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
-    _inputs_note,
+    inputs_note,
     derive_layer_equations,
     derive_qp_equations,
     is_identically_zero,
@@ -243,7 +243,7 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
+        description=f"two-channel (width-2 chain) reduction, depths {depths}{inputs_note(arch.whitened)}",
         layout=layout,
     )
     if not invariants:

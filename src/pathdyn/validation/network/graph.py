@@ -24,10 +24,10 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
+from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.datasets import Dataset, resolve_dataset
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import _is_int
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
@@ -38,7 +38,7 @@ from pathdyn.validation.network import (
     KERNEL_MIN_WIDTH,
     simulate_gd,
 )
-from pathdyn.validation.network.init import _haar_orthogonal
+from pathdyn.validation.network.init import haar_orthogonal
 
 __all__ = [
     "GRAPH_INITS",
@@ -84,7 +84,7 @@ def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=Non
         given = graph.width(node)
         if given is not None:
             sizes[node] = given
-        elif _is_int(width) and width >= 1:
+        elif is_whole_number(width) and width >= 1:
             sizes[node] = int(width)
         else:
             missing.append(node)
@@ -150,7 +150,7 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
     for u, v in graph.edges:
         rows, cols = sizes[v], sizes[u]
         if init == "orthogonal" and u != INPUT and v != OUTPUT:
-            w = sigma * _haar_orthogonal(rng, rows, cols)
+            w = sigma * haar_orthogonal(rng, rows, cols)
         else:
             w = (sigma / math.sqrt(N)) * rng.standard_normal((rows, cols))
         weights[(u, v)] = np.asfortranarray(w)
@@ -209,7 +209,7 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=No
     rng = np.random.default_rng(seed)
     bases = {INPUT: V, OUTPUT: U}
     for node in graph.hidden_nodes:
-        bases[node] = _haar_orthogonal(rng, sizes[node], modes)
+        bases[node] = haar_orthogonal(rng, sizes[node], modes)
     weights = {}
     for u, v in graph.edges:
         s = np.broadcast_to(np.asarray(strengths[(u, v)], dtype=float), (modes,))
@@ -336,9 +336,9 @@ def _check_run(learning_rate, steps, record_every, engine):
     problems = []
     if not isinstance(learning_rate, numbers.Real) or not (learning_rate > 0 and math.isfinite(learning_rate)):
         problems.append(f"learning_rate: {learning_rate!r} must be a positive number")
-    if not _is_int(steps) or steps < 0:
+    if not is_whole_number(steps) or steps < 0:
         problems.append(f"steps: {steps!r} must be a whole number >= 0")
-    if not _is_int(record_every) or record_every < 1:
+    if not is_whole_number(record_every) or record_every < 1:
         problems.append(f"record_every: {record_every!r} must be a whole number >= 1")
     if engine not in ENGINES:
         problems.append(f"engine: unknown {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -9,10 +9,10 @@ import numpy as np
 
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.validation.network.engine import _StackEngine
+from pathdyn.validation.network.engine import StackEngine
 
 
-class _Recorder:
+class Recorder:
     """Computes ``U^T Omega_a V`` of an engine's current network."""
 
     def __init__(self, dataset: Dataset, activation: str, dtype):
@@ -32,8 +32,18 @@ class _Recorder:
         self.num_modes = S.size
 
     def project(self, engine) -> np.ndarray:
-        """``([B,] M, modes, modes)`` array of ``U^T Omega_a V`` at the weights of the last forward pass."""
-        lead = (engine.B,) if isinstance(engine, _StackEngine) else ()
+        """``U^T Omega_a V`` at the weights of the last forward pass.
+
+        Parameters
+        ----------
+        engine : Engine or StackEngine
+            The network(s) after a forward pass.
+
+        Returns
+        -------
+        ndarray, shape ([B,] M, modes, modes)
+        """
+        lead = (engine.B,) if isinstance(engine, StackEngine) else ()
         out = np.empty(lead + (len(engine.W), self.num_modes, self.num_modes))
         if lead:
             out = out.swapaxes(0, 1)  # (M, B, modes, modes) view; returned as (B, M, ...)

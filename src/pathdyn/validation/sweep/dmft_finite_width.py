@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pathdyn.errors import ConfigError, SimulationError
-from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.sweep.dmft import predict_network
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.statistics import fit_slope
+from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.validation.network import initialize_weights, simulate_gd
 
 __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
 
@@ -200,7 +201,6 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
 
 def _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record):
     """One network's ``K`` on the records and the DMFT conditioned on its own initial overlaps."""
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
     conditioned = predict_network(weights, dataset, init_scale=init_scale, learning_rate=learning_rate, steps=steps).K[record]
@@ -557,8 +557,6 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
     ConfigError
         Bad settings (as :func:`finite_width_gap`) or a mode outside ``1 .. modes``.
     """
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
     S = dataset.singular_values
