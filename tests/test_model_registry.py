@@ -36,8 +36,9 @@ def test_reduce_to_modes_refuses_a_model_that_is_not_per_mode_odes():
 def test_the_command_line_lists_the_models_of_the_registry():
     assert validation_theories() == ("qp", "two-channel", "dmft")
     assert _choices("validate", "--theory") == validation_theories()
-    assert _choices("derive", "--model") == ("qp", "dmft")
-    assert _choices("integrate", "--model") == ("qp", "dmft")
+    assert _choices("derive", "--model") == tuple(MODELS) == ("layer", "qp", "race", "two-channel", "dmft")
+    # integrate draws a per-mode model's state from q, p (or runs the DMFT): not race (it needs each c) nor two-channel
+    assert _choices("integrate", "--model") == ("layer", "qp", "dmft")
 
 
 def test_a_new_dmft_kind_model_reaches_the_validate_choices(monkeypatch):

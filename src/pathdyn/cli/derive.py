@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
-from pathdyn.theory.models import models_of_kind
+from pathdyn.theory.models import MODELS, get_model
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.theory.dmft import export_dmft
-from pathdyn.theory.export import export_equations
+from pathdyn.theory.export import DerivedEquations, export_equations
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.gradient_flow import derive_gradient_flow
 
 COMMAND = "derive"
 HELP = "derive the gradient-flow and reduced equations of an architecture"
@@ -81,8 +82,9 @@ def add_arguments(parser) -> None:
         "--format", choices=("text", "latex", "json"), default="text",
         help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
     )
-    parser.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp",
-                        help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
+    parser.add_argument("--model", choices=tuple(MODELS), default="qp",
+                        help="the reduced model (default qp): " + ", ".join(MODELS)
+                             + "; a per-mode model comes with the gradient flow, the DMFT as its site equations")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     latex = parser.add_argument_group("LaTeX layout")
     latex.add_argument("--ungrouped", action="store_true",
@@ -122,12 +124,15 @@ def run(args) -> int:
     arch = architecture_from_args(args)
     check_derive_size(arch)
     # everything is derived and formatted before the output file is touched
-    if args.model == "dmft":
-        text = export_dmft(arch, format=args.format, fragment=args.fragment)
+    model = get_model(args.model)
+    if model.export is not None:  # equations of another form than per-mode ODEs export themselves
+        text = model.export(arch, format=args.format, fragment=args.fragment)
     else:
         options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
                    if args.format == "latex" else {})
-        text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
+        # a graph (a TOML [graph] table) has its own exporter; pathways: the flow and the model's equations
+        equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch)) if isinstance(arch, Architecture) else arch
+        text = export_equations(equations, format=args.format, fragment=args.fragment, **options)
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()

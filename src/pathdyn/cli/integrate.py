@@ -23,7 +23,7 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.mode_inputs import architecture_for_inputs
 from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.models import models_of_kind, reduce_to_modes
+from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -93,8 +93,9 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
+    parser.add_argument("--model", choices=integrable_models(), default="qp",
+                        help="the reduced model (default qp): " + ", ".join(integrable_models()))
     dmft = parser.add_argument_group("DMFT (--model dmft)")
-    dmft.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp", help="qp (default) or dmft")
     dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
     dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
     dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
@@ -196,10 +197,12 @@ def run(args) -> int:
         {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
         {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
     )
-    if args.model == "dmft":
+    model = get_model(args.model)
+    if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
         return run_dmft(args, plan)
     if args.learning_rate is not None or args.steps is not None:
-        raise ConfigError("--learning-rate/--steps: only with --model dmft; the q/p model is integrated in continuous time")
+        raise ConfigError(f"--learning-rate/--steps: only with --model dmft; the {args.model} model is integrated in "
+                          "continuous time")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     netcdf = str(args.output).endswith(".nc")
@@ -210,7 +213,7 @@ def run(args) -> int:
     for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
         if dimension is not None and dimension < len(S):
             raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
-    equations = reduce_to_modes(architecture, model="qp")
+    equations = reduce_to_modes(architecture, model=args.model)
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
     options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,

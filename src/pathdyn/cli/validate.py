@@ -22,7 +22,7 @@ from pathdyn.numerics.datasets import random_dataset, resolve_dataset
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
-from pathdyn.validation.sweep.cases import command_case, DEFAULT_SUITE, QUICK_SUITE
+from pathdyn.validation.sweep.cases import command_case, suite_cases
 from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.suite import run_suite, summary_text
 
@@ -180,7 +180,7 @@ def run(args) -> int:
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     check_cluster_options(args.workers, args.scheduler)
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
-    cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
+    cases = [_custom_case(args)] if given else list(suite_cases("quick" if args.quick else "default"))
     for case in cases:  # the learning-rate floor runs at eta / 2 for twice the steps
         check_step_count(case.t_max, case.learning_rate, args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout

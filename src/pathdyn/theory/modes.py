@@ -77,6 +77,10 @@ class StateVariable:
         The edge ``(source, target)`` of a graph architecture, for models with edges.
     mode : int or None
         The mode it belongs to; None for the generic mode ``alpha`` (every model so far).
+    start : {"q", "p"} or None
+        Which per-pathway initial value the variable starts from when an initial state is
+        drawn like the paper's (:func:`pathdyn.numerics.initial.draw_initial_state`): the
+        derivation of each model says so for its own variables; None: not drawn that way.
     """
 
     symbol: sp.Symbol
@@ -86,6 +90,7 @@ class StateVariable:
     entry: tuple = ()
     edge: tuple | None = None
     mode: int | None = None
+    start: str | None = None
 
     @property
     def key(self) -> tuple:

@@ -208,7 +208,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         layer = [layer_symbol(a, d) for d in range(1, depth + 1)]
         state += layer
         owner += [a] * depth
-        layout += [StateVariable(x, "s", a, layer=d) for d, x in enumerate(layer, start=1)]
+        layout += [StateVariable(x, "s", a, layer=d, start="p" if d == len(layer) else "q") for d, x in enumerate(layer, start=1)]
         strengths.append(sp.Mul(*layer))
     # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
     # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
@@ -440,13 +440,13 @@ def derive_qp_equations(architecture) -> ModeEquations:
             state += [q, p]
             rhs += [first, restricted[layer_symbol(a, depth)]]
             owner += [a, a]
-            layout += [StateVariable(q, "q", a), StateVariable(p, "p", a)]
+            layout += [StateVariable(q, "q", a, start="q"), StateVariable(p, "p", a, start="p")]
             strengths.append(q ** (depth - 1) * p)
         else:
             state.append(p)
             rhs.append(restricted[layer_symbol(a, 1)])
             owner.append(a)
-            layout.append(StateVariable(p, "p", a))
+            layout.append(StateVariable(p, "p", a, start="p"))
             strengths.append(p)
     eqs = ModeEquations(
         kind="qp",
@@ -597,11 +597,30 @@ def _qp_is_exact(depths, init, mapping) -> bool:
     return mapping != "naive" and max(depths) <= 2
 
 
+def _qp_limit(model, method: str, init: str, depths) -> str:
+    """The q/p model's limit sentence: exact at depth 2, a two-number summary beyond, the naive counter-example."""
+    if method == "naive":
+        return (
+            "counter-example: q/p from the naive initial state q0 = sigma, p0 = K0 / sigma^(D-1); "
+            "not expected to converge (the initial condition is part of the theory)"
+        )
+    if max(depths) < 3:
+        return (
+            "infinite-width limit of depth-2 pathways: the q/p flow is exact there from the exact "
+            "initial mapping q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b; the error should fall with width down to the O(eta) floor"
+        )
+    return (
+        f"q/p with growth-matched q0 at depth {max(depths)} ({init} init): a two-number summary of a "
+        "higher-dimensional state, NOT the infinite-width limit for depth >= 3; an error floor is expected"
+    )
+
+
 register(ReducedModel(
     name="layer",
     derive=derive_layer_equations,
     description="one strength s_{a,d} per layer",
     latex={"s": "s_{{{pathway},{layer}}}"},
+    drawn_from_qp=True,
 ))
 register(ReducedModel(
     name="qp",
@@ -612,6 +631,8 @@ register(ReducedModel(
     is_exact=_qp_is_exact,
     exact_when="every pathway of depth <= 2, from the exact (or growth-matched) mapping",
     latex={"q": "q_{{{pathway}}}", "p": "p_{{{pathway}}}"},
+    limit=_qp_limit,
+    drawn_from_qp=True,
 ))
 register(ReducedModel(
     name="race",

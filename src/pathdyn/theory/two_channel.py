@@ -475,6 +475,24 @@ def _two_channel_is_exact(depths, init, mapping) -> bool:
     return max(depths) <= 2 or init == "orthogonal"
 
 
+def _two_channel_limit(model, method: str, init: str, depths) -> str:
+    """The two-channel model's limit sentence: exact at depth 2 and for orthogonal hidden layers."""
+    if max(depths) < 3:
+        return (
+            "infinite-width limit of depth-2 pathways: the width-2 chain spans span(a, b) exactly and closes "
+            "on (K, |a|^2 + |b|^2) like q/p"
+        )
+    if init == "orthogonal":
+        return (
+            "infinite-width limit with orthogonal hidden layers: each mode is exactly a width-2 chain "
+            "(two-channel model) started from the network's projected state"
+        )
+    return (
+        f"two-channel model with {init} hidden layers: not exact at infinite width (W W^T b is not parallel "
+        "to b; a Krylov hierarchy opens), an error floor is expected"
+    )
+
+
 register(ReducedModel(
     name="two-channel",
     derive=derive_two_channel_equations,
@@ -485,4 +503,5 @@ register(ReducedModel(
     exact_when="depth <= 2, or orthogonal hidden layers at any depth (projection mapping)",
     latex={"A": "A_{{{pathway},{entry}}}", "M": "M_{{{pathway},{layer}}}^{{({entry})}}",
            "B": "B_{{{pathway},{entry}}}", "w": "w_{{{pathway}}}"},
+    limit=_two_channel_limit,
 ))

@@ -46,14 +46,13 @@ from pathdyn.theory.models import MODELS, models_with_mappings
 
 __all__ = [
     "InitialState",
-    "METHODS",
+    "register_mapper",
+    "MAPPERS",
     "default_method",
     "forward_backward_vectors",
     "map_initial_state",
 ]
 
-#: Model name -> its initial-state mappings, from the registry :data:`pathdyn.theory.models.MODELS`.
-METHODS = {name: MODELS[name].mappings for name in models_with_mappings()}
 
 
 def _unknown_theory(theory) -> ConfigError:
@@ -67,7 +66,7 @@ def default_method(theory: str, depths) -> str:
     Parameters
     ----------
     theory : str
-        A reduced model with mappings (see :data:`METHODS`).
+        A reduced model with mappings (:func:`pathdyn.theory.models.models_with_mappings`).
     depths : sequence of int
         The pathways' depths.
 
@@ -81,7 +80,7 @@ def default_method(theory: str, depths) -> str:
     ConfigError
         When ``theory`` is not a model with mappings.
     """
-    if theory not in METHODS:
+    if theory not in models_with_mappings():
         raise _unknown_theory(theory)
     return MODELS[theory].default_mapping(tuple(depths))
 
@@ -309,11 +308,11 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         without ``init_scale``, or shapes that do not fit.
     """
     depths = tuple(len(layers) for layers in weights)
-    if theory not in METHODS:
+    if theory not in MAPPERS:
         raise _unknown_theory(theory)
     method = default_method(theory, depths) if method is None else method
-    if method not in METHODS[theory]:
-        raise ConfigError(f"method: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
+    if method not in MODELS[theory].mappings:
+        raise ConfigError(f"method: {method!r} is not a {theory} mapping; choose one of {', '.join(MODELS[theory].mappings)}")
     if method == "exact" and max(depths) > 2:
         raise ConfigError(
             f"method: the exact q/p mapping exists only for depth <= 2, got depths {depths}; "
@@ -341,7 +340,7 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         r = sum(np.sum(g[d] ** 2, axis=0) * np.sum(f[d - 1] ** 2, axis=0) for d in range(1, depth + 1))
         K0.append(k0)
         growth.append(r)
-        _MAPPERS[theory](values, a, layers, f, g, k0, r, method, init_scale, notes)
+        MAPPERS[theory](values, a, layers, f, g, k0, r, method, init_scale, notes)
     return InitialState(
         theory=theory,
         method=method,
@@ -400,5 +399,34 @@ def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale,
                 values[("M", a, d, (i, j))] = block[i - 1, j - 1]
 
 
-#: Model name -> the function that maps one pathway (every model of :data:`METHODS` has one).
-_MAPPERS = {"qp": _map_qp_pathway, "two-channel": _map_two_channel_pathway}
+#: Model name -> the function that maps one pathway of a network to the model's state
+#: (every registered model with ``mappings`` has one; :func:`register_mapper` adds one).
+MAPPERS: dict = {}
+
+
+def register_mapper(theory: str, mapper) -> None:
+    """Register how a network's pathway maps to the initial state of a registered model.
+
+    Parameters
+    ----------
+    theory : str
+        A model of :data:`pathdyn.theory.models.MODELS` with ``mappings``.
+    mapper : callable
+        ``mapper(values, a, layers, f, g, k0, r, method, init_scale, notes)``: adds the
+        pathway ``a``'s entries to ``values`` (keyed ``(role, pathway, layer, entry)`` as
+        the model's layout) and any approximation to ``notes``; ``f``, ``g`` are the
+        forward and backward vectors (:func:`forward_backward_vectors`), ``k0`` the initial
+        mode strengths and ``r`` the initial growth coefficients.
+
+    Raises
+    ------
+    ConfigError
+        If ``theory`` is not a registered model with mappings.
+    """
+    if theory not in models_with_mappings():
+        raise _unknown_theory(theory)
+    MAPPERS[theory] = mapper
+
+
+register_mapper("qp", _map_qp_pathway)
+register_mapper("two-channel", _map_two_channel_pathway)

@@ -23,8 +23,8 @@ from pathdyn._base.checks import real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.models import validation_theories
-from pathdyn.validation.mapping import METHODS, default_method
+from pathdyn.theory.models import MODELS, get_model, validation_theories
+from pathdyn.validation.mapping import default_method
 from pathdyn.validation.network import DEFAULT_INIT_SCALE, INITS
 
 __all__ = [
@@ -34,16 +34,14 @@ __all__ = [
     "DMFT_DEFAULTS",
     "QUICK_PREFIX",
     "QUICK_SUITE",
-    "THEORIES",
     "ValidationCase",
     "command_case",
+    "suite_cases",
     "default_dataset",
 ]
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-#: The models networks can be compared with, from the registry: the mapped models, then the DMFT.
-THEORIES = validation_theories()
 #: The keys a case's ``targets`` may hold.
 TARGET_KEYS = ("max_slope", "max_error")
 #: What :func:`pathdyn.validation.sweep.dmft.validate_dmft_width` changes in the defaults of a case
@@ -103,7 +101,7 @@ class ValidationCase:
     init_scale : float, optional
         ``sigma`` (> 0); None: the initialisation's default (:attr:`sigma`).
     theory : {"qp", "two-channel", "dmft"}
-        The reduced model (:data:`THEORIES`).
+        The reduced model (:func:`pathdyn.theory.models.validation_theories`).
     mapping : str, optional
         Initial-state mapping of ``theory`` (None: its default for these depths, :attr:`method`);
         the DMFT takes none.
@@ -194,26 +192,30 @@ class ValidationCase:
 
     def _check_seeds(self) -> None:
         self._set("seeds", _whole_numbers("seeds", self.seeds, 0))
-        if self.theory == "dmft" and len(self.seeds) < 2:
-            raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(self.seeds)}")
+        model = MODELS.get(self.theory)
+        if model is not None and len(self.seeds) < model.min_seeds:
+            raise ConfigError(f"seeds: the {self.theory} model predicts a mean over seeds; give at least {model.min_seeds} "
+                              f"seeds >= 0, got {list(self.seeds)}")
 
     def _check_model(self) -> None:
         if not isinstance(self.name, str):
             raise ConfigError(f"name: expected a string, got {self.name!r}")
         if self.init not in INITS:
             raise ConfigError(f"init: unknown initialisation {self.init!r}; choose {', '.join(INITS)}")
-        if self.theory not in THEORIES:
-            raise ConfigError(f"theory: unknown reduced model {self.theory!r}; choose {' or '.join(THEORIES)}")
-        if self.theory == "dmft":
-            if self.init not in ("gaussian", "orthogonal"):
-                raise ConfigError(f"init: the DMFT model assumes Gaussian or orthogonal hidden layers, got {self.init!r}; "
-                                  "use init='gaussian' or init='orthogonal'")
+        theories = validation_theories()
+        if self.theory not in theories:
+            raise ConfigError(f"theory: unknown reduced model {self.theory!r}; choose {' or '.join(theories)}")
+        model = MODELS[self.theory]
+        if model.inits is not None and self.init not in model.inits:
+            raise ConfigError(f"init: the {self.theory} model assumes {' or '.join(model.inits)} hidden layers, got {self.init!r}; "
+                              f"use init={model.inits[0]!r}")
+        if model.predicts_seed_mean:
             if self.mapping not in (None, "none"):
-                raise ConfigError("mapping: the DMFT predicts the ensemble mean and takes no initial-state mapping, "
-                                  f"got {self.mapping!r}")
-        elif self.method not in METHODS[self.theory]:
+                raise ConfigError(f"mapping: the {self.theory} model predicts the ensemble mean and takes no initial-state "
+                                  f"mapping, got {self.mapping!r}")
+        elif self.method not in model.mappings:
             raise ConfigError(f"mapping: {self.method!r} is not a {self.theory} mapping; "
-                              f"choose one of {', '.join(METHODS[self.theory])}")
+                              f"choose one of {', '.join(model.mappings)}")
 
     def _check_flags(self) -> None:
         for name in ("measure_lr_floor", "allow_misaligned", "compare_qp"):
@@ -231,11 +233,11 @@ class ValidationCase:
     def _check_dataset(self) -> None:
         if self.dataset is not None and not isinstance(self.dataset, Dataset):
             raise ConfigError(f"dataset: expected a Dataset, got {type(self.dataset).__name__}")
-        if self.theory != "dmft":
+        if not MODELS[self.theory].predicts_seed_mean:
             return
         dataset = self.resolved_dataset()
         if not dataset.is_whitened:
-            raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT model assumes Sigma_x = I")
+            raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the {self.theory} model assumes Sigma_x = I")
         if any(len(block) > 1 for block in dataset.degenerate_blocks()):
             raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values; per-mode K is undefined there, "
                               "use non-degenerate data (e.g. random:2,1.4,0.9,0.5)")
@@ -315,7 +317,7 @@ class ValidationCase:
     @property
     def method(self) -> str:
         """The initial-state mapping used: :attr:`mapping`, or the theory's default for these depths."""
-        if self.theory == "dmft":
+        if MODELS[self.theory].predicts_seed_mean:
             return "none (ensemble mean)"
         return default_method(self.theory, self.depths) if self.mapping is None else self.mapping
 
@@ -369,13 +371,37 @@ DEFAULT_SUITE = (
 def _quick(case: ValidationCase) -> ValidationCase:
     """The quick version of a default case: fewer seeds, widths up to a few hundred."""
     # the DMFT cases start at 128: up to 512 keeps the three widths a verdict needs
-    largest = 1024 if max(case.depths) <= 2 else 512 if case.theory == "dmft" else 256
-    return case.replace(name=case.name + " (quick)", seeds=(0, 1) if case.theory != "dmft" else (0, 1, 2, 3),
+    seed_mean = MODELS[case.theory].predicts_seed_mean
+    largest = 1024 if max(case.depths) <= 2 else 512 if seed_mean else 256
+    return case.replace(name=case.name + " (quick)", seeds=(0, 1, 2, 3) if seed_mean else (0, 1),
                         widths=tuple(w for w in case.widths if w <= largest))
 
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(_quick(case) for case in DEFAULT_SUITE)
+
+
+def suite_cases(name: str) -> tuple:
+    """The cases of a named suite, as this module holds them when called.
+
+    Parameters
+    ----------
+    name : {"default", "quick"}
+
+    Returns
+    -------
+    tuple of ValidationCase
+        :data:`DEFAULT_SUITE` or :data:`QUICK_SUITE`.
+
+    Raises
+    ------
+    ConfigError
+        For another name.
+    """
+    suites = {"default": DEFAULT_SUITE, "quick": QUICK_SUITE}
+    if name not in suites:
+        raise ConfigError(f"suite: {name!r} is not a suite; choose default or quick")
+    return suites[name]
 
 
 def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=None, theory=None, mapping=None,
@@ -409,7 +435,7 @@ def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=
              "dataset": dataset, "allow_misaligned": allow_misaligned}
     options = {name: value for name, value in given.items() if value is not None}
     options.setdefault("init_scale", COMMAND_DEFAULTS["init_scale"])
-    default_seeds = COMMAND_DEFAULTS["dmft_seeds" if theory == "dmft" else "seeds"]
+    default_seeds = COMMAND_DEFAULTS["dmft_seeds" if get_model(theory).predicts_seed_mean else "seeds"]
     return ValidationCase(depths=depths or COMMAND_DEFAULTS["depths"], widths=widths or COMMAND_DEFAULTS["widths"],
                           seeds=default_seeds if seeds is None else seeds, theory=theory, **options)
 

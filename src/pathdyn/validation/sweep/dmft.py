@@ -28,6 +28,7 @@ from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_fl
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.race import race_final_strengths
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import MODELS, models_of_kind
 from pathdyn.validation.mapping import default_method, forward_backward_vectors, map_initial_state
 from pathdyn.validation.models import reduced_equations
 from pathdyn.validation.network import initialize_weights, simulate_gd
@@ -198,9 +199,9 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     """
 
     if not isinstance(case, ValidationCase):
-        options.setdefault("theory", "dmft")
+        options.setdefault("theory", models_of_kind("dmft")[0])
     case = ValidationCase.from_options(case, widths, seeds, defaults=DMFT_DEFAULTS, **options)
-    if case.theory != "dmft":
+    if not MODELS[case.theory].predicts_seed_mean:
         raise ConfigError(f"case: theory {case.theory!r}, but validate_dmft_width compares with the DMFT; "
                           "give theory='dmft' or call validate_width")
     started = time.perf_counter()
@@ -352,12 +353,11 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     S = dataset.modes()[1]
     gd_t = example["t"]
     return DMFTWidthReport(
-        depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory="dmft",
+        depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory=case.theory,
         mapping=case.method, dataset=dataset.name, singular_values=tuple(float(s) for s in S),
         learning_rate=float(case.learning_rate), t_max=float(gd_t[-1]), steps=case.steps, errors=statistics.errors,
         slope=slope, slope_ci=ci, tail_slope=tail, confidence=case.confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
-        limit=(f"infinite-width limit of {'Gaussian' if case.init == 'gaussian' else case.init} hidden layers (DMFT), "
-               "exact for the ensemble mean; "
+        limit=(MODELS[case.theory].limit_compared(case.method, case.init, case.depths) + "; "
                + ("solved at the networks' learning rate (no O(eta) floor)" if discrete else "solved in continuous time")),
         compared=COMPARED, verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=statistics.final_gd,
         final_K_theory=np.broadcast_to(K_dmft[-1], statistics.final_gd.shape).copy(), example=example,

@@ -31,7 +31,7 @@ from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.models import MODELS
 from pathdyn.validation.compare import compare
-from pathdyn.validation.models import limit_compared, reduced_equations
+from pathdyn.validation.models import reduced_equations
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.sweep.cases import ValidationCase
 from pathdyn.validation.sweep.distributed import check_cluster_options
@@ -99,7 +99,7 @@ def validate_width(case, widths=None, seeds=None, *, progress=False, device: str
     floor is ``2 max |K(eta) - K(eta/2)| / S_1`` at the largest width, first seed.
     """
     case = ValidationCase.from_options(case, widths, seeds, **options)
-    if case.theory == "dmft":  # the DMFT predicts the seed mean, not each network: its own sweep
+    if MODELS[case.theory].predicts_seed_mean:  # not each network: the seed mean has its own sweep
         return validate_dmft_width(case, progress=progress, device=device, workers=workers, scheduler=scheduler,
                                    runner=runner)
     started = time.perf_counter()
@@ -226,7 +226,7 @@ def _width_report(case: ValidationCase, data: _SweepData, comparison: _Compariso
         mapping=case.method, dataset=data.dataset.name, singular_values=tuple(float(s) for s in data.S),
         learning_rate=float(case.learning_rate), t_max=float(comparison.t[-1]), steps=case.steps, errors=errors,
         slope=slope, slope_ci=ci, tail_slope=tail, confidence=confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
-        limit=limit_compared(case.theory, case.method, case.init, case.depths), compared=comparison.compared,
+        limit=MODELS[case.theory].limit_compared(case.method, case.init, case.depths), compared=comparison.compared,
         verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=comparison.final_gd,
         final_K_theory=comparison.final_theory, example=comparison.example, wall_time_s=wall_time_s,
         mapping_notes=comparison.mapping_notes, evidence=limit_evidence(widths, errors, lr_floor, confidence),
