@@ -10,21 +10,24 @@ line's ``--theory`` choices.
 
 Adding a model
 --------------
-1. Write the derivation in its own module under ``theory/``: a function
-   ``derive(architecture) -> ModeEquations`` whose equations carry a typed ``layout``
-   (:class:`pathdyn.theory.modes.StateVariable` with the model's own roles).
-2. At the bottom of that module call :func:`register` with a :class:`ReducedModel`.
-3. Import the module in ``theory/__init__.py`` (the registry is complete once the
-   package is imported; nothing else imports the module by name).
-4. If networks can be compared with it, implement its mappings in
-   :mod:`pathdyn.validation.mapping` (one function per model, keyed by the model's name)
-   and list their names in ``mappings``; the sweep and the CLI pick it up from here.
+One file and one registry line (docs/models.md shows the diff of a toy model):
+
+1. The file derives the model: a function ``derive(architecture) -> ModeEquations`` whose
+   equations carry a typed ``layout`` (:class:`pathdyn.theory.modes.StateVariable` with the
+   model's own roles, and ``start`` where its state is drawn from ``q``, ``p``).
+2. It calls :func:`register` with a :class:`ReducedModel`: the derivation, the LaTeX of its
+   variables, when it is exact, the sentence of its limit, its initialisations, its mappings.
+3. If networks can start it, it registers its mapping function with
+   :func:`pathdyn.validation.mapping.register_mapper`.
+4. The registry line imports the file (``theory/__init__.py`` for the package's models).
+
+Nothing else names the model: the sweeps, the cases, the summary lines and the command
+line read its entry (``tests/test_model_registry.py`` refuses a comparison with a model's
+name outside this module).
 
 A model that is not a set of per-mode ODEs registers with its ``kind``: the DMFT
 (``kind="dmft"``, :mod:`pathdyn.theory.dmft`) derives site equations that
-:mod:`pathdyn.numerics.dmft` solves, and predicts the seed mean of networks; it has no
-mappings, and ``pathdyn validate --theory``, ``derive --model`` and ``integrate --model``
-list it from here.
+:mod:`pathdyn.numerics.dmft` solves, predicts the seed mean of networks and exports itself.
 
 This module imports no derivation code, so derivation modules may import it freely
 (no import circle).
