@@ -34,7 +34,7 @@ def test_a_case_reports_every_problem_at_once_in_one_line():
 
 @pytest.mark.parametrize("changes, match", [
     ({"seeds": (1,)}, "at least 2 seeds"),
-    ({"init": "paper"}, "Gaussian or orthogonal hidden layers"),
+    ({"init": "paper"}, "gaussian or orthogonal hidden layers"),
     ({"mapping": "exact"}, "no initial-state mapping"),
     ({"dataset": random_dataset((1.0, 1.0))}, "degenerate"),
 ])

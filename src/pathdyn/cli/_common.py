@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.cli.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
-from pathdyn.numerics.datasets import random_spec_singular_values, resolve_dataset
+from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.numerics.mode_inputs import dataset_modes
 from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 
@@ -64,13 +64,6 @@ def parse_floats(text: str, argument: str) -> list:
     if not values:
         raise ConfigError(f"{argument}: no values given")
     return values
-
-
-def random_singular_values(spec: str) -> list:
-    """The singular values of a ``--dataset random:S1,S2,...`` specification (see
-    :func:`pathdyn.numerics.datasets.random_spec_singular_values`)."""
-
-    return random_spec_singular_values(spec, "--dataset")
 
 
 BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")
@@ -217,7 +210,7 @@ def singular_values_from_args(args):
     if args.input_variances is not None:
         raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
 
-    dataset = resolve_dataset(args.dataset or "hierarchical")
+    dataset = dataset_from_spec(args.dataset or "hierarchical")
     return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
 
 

@@ -9,11 +9,10 @@ from pathdyn.cli._common import (
     check_step_count,
     dataset_file,
     file_plan,
-    random_singular_values,
     use_file_backend,
 )
 from pathdyn.errors import ArchitectureError
-from pathdyn.numerics.datasets import random_dataset, resolve_dataset
+from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 from pathdyn.validation.reports.graph_plots import plot_graph_validation
 from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
@@ -82,10 +81,7 @@ def run(args) -> int:
     graph = load_architecture_toml(args.architecture)
     if not isinstance(graph, GraphArchitecture):
         raise ArchitectureError(f"--architecture {args.architecture}: no [graph] table; graph-validate needs a graph")
-    if args.dataset.startswith("random:"):
-        dataset = random_dataset(random_singular_values(args.dataset), seed=args.seed)
-    else:
-        dataset = resolve_dataset(args.dataset)
+    dataset = dataset_from_spec(args.dataset, seed=args.seed)
     result = validate_graph_aligned(graph, dataset, args.width, learning_rate=args.learning_rate, t_max=args.t_max,
                                     seed=args.seed)
     report = {"graph": graph.to_dict(), "dataset": dataset.name, "width": args.width,

@@ -15,10 +15,9 @@ from pathdyn.cli._common import (
     check_step_count,
     dataset_file,
     file_plan,
-    random_singular_values,
     use_file_backend,
 )
-from pathdyn.numerics.datasets import random_dataset, resolve_dataset
+from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
@@ -133,10 +132,7 @@ def _dataset(spec):
     """The ``--dataset`` option's data; None for the default (``random`` or not given)."""
     if not spec or spec == "random":
         return None
-    if spec.startswith("random:"):
-        return random_dataset(random_singular_values(spec))
-
-    return resolve_dataset(spec)
+    return dataset_from_spec(spec)
 
 
 def run(args) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["atomic_write", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
+__all__ = ["atomic_write", "finite_or_none", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
 
 #: What :func:`to_jsonable` does with a float that is NaN or infinite.
 NON_FINITE_CHOICES = ("keep", "null")
@@ -171,6 +171,20 @@ def _clean(value, null_non_finite: bool, fallback, np):
     if isinstance(value, _JSON_SCALARS) or fallback is None:
         return value
     return fallback(value)
+
+
+def finite_or_none(value) -> float | None:
+    """A number as a JSON value: a finite ``float``, or ``None`` (JSON ``null``) for NaN, infinity or ``None``.
+
+    Parameters
+    ----------
+    value : float, numpy scalar or None
+
+    Returns
+    -------
+    float or None
+    """
+    return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallback=None) -> str:

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.io.jsonio import json_text, save_json, to_jsonable
+from pathdyn.io.jsonio import finite_or_none, json_text, save_json, to_jsonable
 from pathdyn.io.labelled import require, save_netcdf
 
 __all__ = ["RECORDS", "Record", "field_kind", "labelled", "record_class"]
@@ -141,7 +140,7 @@ def _encode(field: dataclasses.Field, value: Any) -> Any:
         return meta["encode"](value)
     kind, _ = field_kind(field)
     if kind == "float":
-        return float(value) if math.isfinite(value) else None
+        return finite_or_none(value)
     return to_jsonable(value, non_finite="null")
 
 

@@ -5,7 +5,7 @@ from a network's weights exist for it (implemented in :mod:`pathdyn.validation.m
 under the same names) and which is the default, when the model is the exact
 infinite-width limit, and how its state variables are written in LaTeX. Everything that
 dispatches on a model name reads this registry: :func:`reduce_to_modes`, the width sweep
-(:func:`pathdyn.validation.sweep.width.reduced_equations`), the mapping module and the command
+(:func:`pathdyn.validation.models.reduced_equations`), the mapping module and the command
 line's ``--theory`` choices.
 
 Adding a model

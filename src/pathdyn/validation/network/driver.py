@@ -18,7 +18,7 @@ import numpy as np
 from pathdyn._base.checks import check_memory, is_whole_number
 from pathdyn.errors import ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.alignment import input_alignment
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network.engine import (
@@ -90,7 +90,7 @@ def simulate_gd(
     architecture : Architecture, sequence of int or str
         Depth of each pathway (``n_in``, ``n_out`` come from the dataset).
     dataset : Dataset or str
-        Training data, or a name for :func:`pathdyn.numerics.datasets.resolve_dataset`.
+        Training data, or a name for :func:`pathdyn.numerics.datasets.dataset_from_spec`.
     width : int or sequence
         Hidden width ``N`` (see :func:`network_widths`).
     init, init_scale : see :func:`initialize_weights`.
@@ -273,7 +273,7 @@ def _as_dataset(dataset) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
     if isinstance(dataset, (str, Path)):
-        return resolve_dataset(str(dataset))
+        return dataset_from_spec(str(dataset))
     raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
 
 

@@ -24,9 +24,10 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
+from pathdyn.numerics.alignment import mode_rank
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.validation.network import kernels
@@ -159,7 +160,7 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
 
 def _dataset_modes(dataset: Dataset) -> tuple:
     U, S, Vt = dataset.modes()
-    rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+    rank = mode_rank(S)
     if rank == 0:
         raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
     return U[:, :rank], S[:rank], Vt[:rank].T
@@ -195,7 +196,7 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=No
         When an edge has no strength, a strength names no edge, or a hidden node is
         narrower than the number of modes (every problem in one message).
     """
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     U, S, V = _dataset_modes(dataset)
     modes = S.size
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
@@ -399,7 +400,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
         For bad input. A diverging run returns ``success=False`` with a message.
     """
     _check_run(learning_rate, steps, record_every, engine)
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
     # The pathway engine records K from each pathway's output, the graph engine from the product of

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.validation.network.engine import StackEngine
@@ -18,7 +19,7 @@ class Recorder:
     def __init__(self, dataset: Dataset, activation: str, dtype):
         U, S, Vt = dataset.modes()
         # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
-        rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+        rank = mode_rank(S)
         if rank == 0:
             raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
         U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn._base.checks import real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
@@ -328,13 +329,18 @@ class ValidationCase:
 
     @property
     def steps(self) -> int:
-        """Gradient steps per network, ``max(1, round(t_max / learning_rate))``."""
-        return max(1, int(round(self.t_max / self.learning_rate)))
+        """Gradient steps per network, ``max(1, round(t_max / learning_rate))`` (:class:`TrainingTime`)."""
+        return self.training_time.steps
 
     @property
     def record_every(self) -> int:
-        """Steps between recorded times, ``max(1, steps // record_points)``."""
-        return max(1, self.steps // int(self.record_points))
+        """Steps between recorded times, ``max(1, steps // record_points)`` (:class:`TrainingTime`)."""
+        return self.training_time.record_every
+
+    @property
+    def training_time(self) -> TrainingTime:
+        """The case's learning rate, time and recording, with the steps they imply."""
+        return TrainingTime(self.learning_rate, self.t_max, record_points=self.record_points)
 
     @property
     def num_networks(self) -> int:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import to_jsonable
 from pathdyn.io.labelled import require
@@ -340,7 +341,7 @@ def measure_concentration(
     device = resolve_device(device)
     check_cluster_options(workers, scheduler)
     dataset = default_dataset() if dataset is None else dataset
-    steps = max(1, int(round(t_max / learning_rate)))
+    steps = TrainingTime(learning_rate, t_max).steps
     race_target = _race_target(dataset) if race and "linear" in activations else None
     # One task per network: (depth, seed, activation), each from its own seed.
     cells = [(i, j, activation) for i in range(len(depths)) for j in range(len(seeds)) for activation in activations]

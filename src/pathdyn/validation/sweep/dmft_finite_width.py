@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pathdyn.io.jsonio import finite_or_none
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
@@ -160,17 +162,13 @@ class FiniteWidthGap:
         out["slopes"] = {}
         for name in ("ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"):
             slope, (low, high) = self.gap_slope(name)
-            out["slopes"][name] = {"slope": _finite_or_none(slope), "ci95": [_finite_or_none(low), _finite_or_none(high)]}
+            out["slopes"][name] = {"slope": finite_or_none(slope), "ci95": [finite_or_none(low), finite_or_none(high)]}
         return out
 
 
 def _rounded(array) -> list:
     """Nested lists at 7 significant digits (the curves are for analysis, not for bitwise checks)."""
     return [] if array is None else np.vectorize(lambda x: float(f"{x:.7g}"))(np.asarray(array, dtype=float)).tolist()
-
-
-def _finite_or_none(x) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset):
@@ -294,8 +292,8 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
     depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
     S = dataset.singular_values
     scale = float(np.max(S))
-    steps = max(1, int(round(t_max / learning_rate)))
-    every = max(1, steps // RECORD_POINTS)
+    run_time = TrainingTime(learning_rate, t_max, record_points=RECORD_POINTS)
+    steps, every = run_time.steps, run_time.record_every
     record = np.arange(0, steps + 1, every)
     if record[-1] != steps:  # the network records its last step too
         record = np.append(record, steps)
@@ -564,8 +562,8 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         raise ConfigError(f"mode: expected a whole number from 1 to {S.size} (the data's modes), got {mode!r}")
     level = S[mode - 1] / 2
     alone = random_dataset((S[mode - 1],), n_in=dataset.n_in, n_out=dataset.n_out)
-    steps = max(1, int(round(t_max / learning_rate)))
-    every = max(1, steps // RECORD_POINTS)
+    run_time = TrainingTime(learning_rate, t_max, record_points=RECORD_POINTS)
+    steps, every = run_time.steps, run_time.record_every
 
     def half_time(data, index, width, seed):
         weights = initialize_weights(depths, data.n_in, data.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
@@ -576,14 +574,14 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         run = solve_dmft(depths, data.singular_values, learning_rate=learning_rate, steps=steps, init_scale=init_scale)
         return _crossing_time(run.t, run.K.sum(axis=1)[:, index], level)
 
-    def finite_or_none(values):
-        return [float(v) if np.isfinite(v) else None for v in values]
+    def finite_list(values):
+        return [finite_or_none(v) for v in values]
 
     return {
         "depths": list(depths), "seeds": list(seeds), "widths": list(widths), "mode": mode, "singular_value": float(S[mode - 1]),
         "init_scale": float(init_scale), "learning_rate": float(learning_rate), "t_max": float(t_max),
         "dmft_half_time": dmft_half_time(dataset, mode - 1), "dmft_half_time_alone": dmft_half_time(alone, 0),
-        "with_all_modes": ([finite_or_none([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths]
+        "with_all_modes": ([finite_list([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths]
                            if with_all_modes else None),
-        "alone": [finite_or_none([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
+        "alone": [finite_list([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
     }

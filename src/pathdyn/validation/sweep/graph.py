@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
@@ -96,8 +97,8 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     seeds = tuple(int(s) for s in seeds)
     if not widths or min(widths) < 1 or not seeds:
         raise ConfigError(f"widths, seeds: give positive widths and at least one seed, got {widths}, {seeds}")
-    steps = int(round(t_max / learning_rate))
-    every = max(1, int(round(record_dt / learning_rate)))
+    run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    steps, every = run_time.steps, run_time.record_every
     started = time.perf_counter()
     per_width = []
     depths = graph.pathway_depths() if all(graph.activation(n) == "linear" for n in graph.hidden_nodes) else None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
@@ -155,10 +156,11 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
         When some networks did not finish learning (their split is not final).
     """
     seeds = tuple(int(s) for s in seeds)
-    if not seeds or not (learning_rate > 0 and t_max > 0 and 0 < confidence < 1):
-        raise ConfigError("seeds, learning_rate, t_max, confidence: give seeds, positive times and 0 < confidence < 1")
+    time_settings = TrainingTime(learning_rate, t_max)
+    if not seeds or not 0 < confidence < 1:
+        raise ConfigError(f"seeds, confidence: give seeds and 0 < confidence < 1, got {seeds}, {confidence}")
     started = time.perf_counter()
-    steps = int(round(t_max / learning_rate))
+    steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
     finals, finished = [], []
     for seed in seeds:

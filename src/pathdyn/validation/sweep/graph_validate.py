@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pathdyn.errors import ConfigError
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn._base.settings import TrainingTime
+from pathdyn._base.checks import real_number
+from pathdyn.numerics.alignment import mode_rank
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import GraphArchitecture
@@ -91,18 +93,16 @@ def validate_graph_aligned(graph: GraphArchitecture, dataset, width: int | None 
     ConfigError
         For non-positive settings.
     """
-    if not (learning_rate > 0 and t_max > 0 and initial_strength > 0 and record_dt > 0):
-        raise ConfigError(f"learning_rate, t_max, initial_strength, record_dt: must be positive, got "
-                          f"{learning_rate}, {t_max}, {initial_strength}, {record_dt}")
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    real_number("initial_strength", initial_strength, positive=True, example="0.05")
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     U, S, Vt = dataset.modes()
-    rank = int(np.sum(S > 1e-12 * S[0]))
+    rank = mode_rank(S)
     rng = np.random.default_rng(seed)
     s0 = initial_strength * (1.0 + rng.random((len(graph.edges), rank)))
     weights, bases = aligned_graph_weights(graph, dataset, dict(zip(graph.edges, s0)), width=width, seed=seed)
     run = simulate_graph_gd(graph, dataset, width, weights=weights, bases=bases, learning_rate=learning_rate,
-                            steps=int(round(t_max / learning_rate)),
-                            record_every=max(1, int(round(record_dt / learning_rate))))
+                            steps=run_time.steps, record_every=run_time.record_every)
     parameters = {}
     if not graph.whitened:
         V = Vt[:rank].T

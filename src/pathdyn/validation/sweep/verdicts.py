@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathdyn.io.jsonio import finite_or_none
 from pathdyn.validation.sweep.statistics import fit_slope
 
 __all__ = ["AT_FLOOR_RATIO", "FINITE_WIDTH_SLOPE", "LIMIT_FLOOR_RATIO", "MIN_SEEDS", "MIN_WIDTHS", "limit_evidence",
@@ -74,10 +75,6 @@ def tail_slope(widths, errors) -> float:
     return fit_slope(*larger_half(widths, errors))[0]
 
 
-def _finite(value):
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def limit_evidence(widths, errors, lr_floor, confidence: float = 0.95) -> dict:
     """The numbers a convergence or limit verdict rests on (stored in the report's ``"evidence"``).
 
@@ -116,12 +113,12 @@ def limit_evidence(widths, errors, lr_floor, confidence: float = 0.95) -> dict:
         "num_seeds": num_seeds,
         "enough_data": bool(num_widths >= MIN_WIDTHS and num_seeds >= MIN_SEEDS),
         "error_at_largest_width": float(median[-1]),
-        "lr_floor": _finite(lr_floor),
-        "floor_ratio": None if ratio is None else (ratio if np.isfinite(ratio) else None),
+        "lr_floor": finite_or_none(lr_floor),
+        "floor_ratio": finite_or_none(ratio),
         "well_above_floor": bool(ratio is not None and ratio >= LIMIT_FLOOR_RATIO),
         "tail_widths": [int(w) for w in tail_widths],
-        "tail_slope": _finite(tail_slope),
-        "tail_slope_ci": [_finite(tail_ci[0]), _finite(tail_ci[1])],
+        "tail_slope": finite_or_none(tail_slope),
+        "tail_slope_ci": [finite_or_none(tail_ci[0]), finite_or_none(tail_ci[1])],
         "no_decrease": bool(np.isfinite(tail_ci[0]) and tail_ci[0] > FINITE_WIDTH_SLOPE),
         "requirements": {
             "min_widths": MIN_WIDTHS, "min_seeds": MIN_SEEDS, "floor_ratio_at_least": LIMIT_FLOOR_RATIO,
