@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.cli.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
@@ -128,14 +129,7 @@ def check_step_count(t_max: float, learning_rate: float, max_steps: int, factor:
     for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
         if not value > 0:
             raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
-    steps = factor * t_max / learning_rate
-    if steps > max_steps:
-        times = f"{factor} x " if factor != 1 else ""
-        raise ConfigError(
-            f"{times}--t-max / --learning-rate = {times}{t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
-            f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
-        )
-    return round(steps)
+    return TrainingTime(learning_rate, t_max).checked_steps(max_steps, factor)
 
 
 def use_file_backend() -> None:

@@ -47,7 +47,7 @@ _KINDS = ("ndarray", "tuple", "list", "dict", "bool", "int", "float", "str")
 def labelled(*, dims: tuple | None = None, name: str | None = None, coord: str | None = None, dtype: str = "float",
              keyed: bool = False, array_keys: tuple = (), encode: Callable | None = None,
              decode: Callable | None = None, to_xarray: Callable | None = None,
-             from_xarray: Callable | None = None) -> dict:
+             from_xarray: Callable | None = None, sample: Callable | None = None) -> dict:
     """The metadata of one record field (``dataclasses.field(metadata=labelled(...))``).
 
     Parameters
@@ -69,13 +69,17 @@ def labelled(*, dims: tuple | None = None, name: str | None = None, coord: str |
     to_xarray, from_xarray : callable, optional
         For a field stored as several variables: ``to_xarray(value) -> {name: (dims, array,
         attrs)}`` and ``from_xarray(dataset) -> value`` (None when its variables are absent).
+    sample : callable, optional
+        For a field of another type: ``sample(sizes, rng) -> value``, an example value for
+        dimension sizes ``sizes`` (the round-trip test of every record builds one).
 
     Returns
     -------
     dict
     """
     return {"dims": dims, "name": name, "coord": coord, "dtype": dtype, "keyed": keyed, "array_keys": tuple(array_keys),
-            "encode": encode, "decode": decode, "to_xarray": to_xarray, "from_xarray": from_xarray}
+            "encode": encode, "decode": decode, "to_xarray": to_xarray, "from_xarray": from_xarray,
+            "sample": sample}
 
 
 def field_kind(field: dataclasses.Field) -> tuple[str, bool]:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from pathdyn.io.jsonio import finite_or_none
+from pathdyn.io.results import Record, labelled
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.dmft import solve_dmft
@@ -38,8 +40,29 @@ __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_
 RECORD_POINTS = 200
 
 
+def _per_width():
+    return field(repr=False, metadata=labelled(dims=("width",)))
+
+
+#: The curves of the pathway sum kept per width (arrays over time and mode).
+CURVES = ("network", "conditioned", "network_std", "paired_std")
+
+
+def _curves_to_xarray(curves: list) -> dict:
+    return {f"total_curve_{name}": (("width", "time", "mode"), np.stack([np.asarray(c[name], dtype=float) for c in curves]), {})
+            for name in CURVES if curves and name in curves[0]}
+
+
+def _curves_from_xarray(dataset) -> list:
+    names = [name for name in CURVES if f"total_curve_{name}" in dataset]
+    if not names:
+        return []
+    widths = dataset.sizes["width"]
+    return [{name: np.asarray(dataset[f"total_curve_{name}"].values[i], dtype=float) for name in names} for i in range(widths)]
+
+
 @dataclass(frozen=True)
-class FiniteWidthGap:
+class FiniteWidthGap(Record):
     """The seed mean of finite networks against the ensemble and the conditioned DMFT.
 
     All errors are in units of ``S_1`` and are ``max`` over the recorded times, pathways
@@ -87,32 +110,38 @@ class FiniteWidthGap:
     wall_time_s : float
     """
 
+    XARRAY_TITLE: ClassVar[str] = "pathdyn finite-width gap to the DMFT"
+
     depths: tuple
-    widths: tuple
-    seeds: tuple
+    widths: tuple = field(metadata=labelled(coord="width"))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
     init_scale: float
     learning_rate: float
     t_max: float
     steps: int
     dataset: str
-    singular_values: tuple
-    ensemble_gap: np.ndarray = field(repr=False)
-    ensemble_noise: np.ndarray = field(repr=False)
-    conditioned_gap: np.ndarray = field(repr=False)
-    conditioned_noise: np.ndarray = field(repr=False)
-    conditioning_shift: np.ndarray = field(repr=False)
-    total_ensemble_gap: np.ndarray = field(repr=False)
-    total_ensemble_noise: np.ndarray = field(repr=False)
-    total_conditioned_gap: np.ndarray = field(repr=False)
-    total_conditioned_noise: np.ndarray = field(repr=False)
-    total_conditioning_shift: np.ndarray = field(repr=False)
-    total_explained: np.ndarray = field(repr=False)
+    singular_values: tuple = field(metadata=labelled(dims=("mode",)))
+    ensemble_gap: np.ndarray = _per_width()
+    ensemble_noise: np.ndarray = _per_width()
+    conditioned_gap: np.ndarray = _per_width()
+    conditioned_noise: np.ndarray = _per_width()
+    conditioning_shift: np.ndarray = _per_width()
+    total_ensemble_gap: np.ndarray = _per_width()
+    total_ensemble_noise: np.ndarray = _per_width()
+    total_conditioned_gap: np.ndarray = _per_width()
+    total_conditioned_noise: np.ndarray = _per_width()
+    total_conditioning_shift: np.ndarray = _per_width()
+    total_explained: np.ndarray = _per_width()
     total_worst: list = field(repr=False)
-    per_network_ensemble: np.ndarray = field(repr=False)
-    per_network_conditioned: np.ndarray = field(repr=False)
-    t: np.ndarray = field(default=None, repr=False)
-    total_ensemble_curve: np.ndarray = field(default=None, repr=False)
-    total_curves: list = field(default_factory=list, repr=False)
+    per_network_ensemble: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
+    per_network_conditioned: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
+    t: np.ndarray = field(default=None, repr=False, metadata=labelled(coord="time"))
+    total_ensemble_curve: np.ndarray = field(default=None, repr=False, metadata=labelled(dims=("time", "mode")))
+    total_curves: list = field(default_factory=list, repr=False, metadata=labelled(
+        decode=lambda curves: [{name: np.array(curve, dtype=float) for name, curve in c.items()} for c in curves],
+        to_xarray=lambda curves: _curves_to_xarray(curves), from_xarray=lambda dataset: _curves_from_xarray(dataset),
+        sample=lambda sizes, rng: [{name: rng.random((sizes["time"], sizes["mode"])) for name in CURVES}
+                                   for _ in range(sizes["width"])]))
     wall_time_s: float = 0.0
 
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
@@ -133,42 +162,19 @@ class FiniteWidthGap:
         slope, interval, _ = fit_slope(self.widths, np.asarray(getattr(self, name), dtype=float)[:, None])
         return slope, interval
 
-    def to_json_dict(self) -> dict:
-        """The report as plain JSON types.
+    def json_extras(self) -> dict:
+        """The units, and ``slopes``: :meth:`gap_slope` of the four gaps.
 
         Returns
         -------
         dict
-            Every attribute (arrays as lists, curves at 7 significant digits) and
-            ``slopes``: :meth:`gap_slope` of the four gaps.
         """
-        out = {
-            "depths": list(self.depths), "widths": list(self.widths), "seeds": list(self.seeds),
-            "init_scale": self.init_scale, "learning_rate": self.learning_rate, "t_max": self.t_max,
-            "steps": self.steps, "dataset": self.dataset, "singular_values": list(self.singular_values),
-            "units": "fraction of S_1; max over recorded t, pathways (or the pathway sum, total_*) and modes",
-            "wall_time_s": self.wall_time_s,
-        }
-        for name in ("ensemble_gap", "ensemble_noise", "conditioned_gap", "conditioned_noise", "conditioning_shift",
-                     "total_ensemble_gap", "total_ensemble_noise", "total_conditioned_gap", "total_conditioned_noise",
-                     "total_conditioning_shift", "total_explained"):
-            out[name] = [float(x) for x in getattr(self, name)]
-        for name in ("per_network_ensemble", "per_network_conditioned"):
-            out[name] = np.asarray(getattr(self, name), dtype=float).tolist()
-        out["total_worst"] = list(self.total_worst)
-        out["t"] = _rounded(self.t)
-        out["total_ensemble_curve"] = _rounded(self.total_ensemble_curve)
-        out["total_curves"] = [{name: _rounded(curve) for name, curve in curves.items()} for curves in self.total_curves]
-        out["slopes"] = {}
+        slopes = {}
         for name in ("ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"):
             slope, (low, high) = self.gap_slope(name)
-            out["slopes"][name] = {"slope": finite_or_none(slope), "ci95": [finite_or_none(low), finite_or_none(high)]}
-        return out
-
-
-def _rounded(array) -> list:
-    """Nested lists at 7 significant digits (the curves are for analysis, not for bitwise checks)."""
-    return [] if array is None else np.vectorize(lambda x: float(f"{x:.7g}"))(np.asarray(array, dtype=float)).tolist()
+            slopes[name] = {"slope": finite_or_none(slope), "ci95": [finite_or_none(low), finite_or_none(high)]}
+        return {"units": "fraction of S_1; max over recorded t, pathways (or the pathway sum, total_*) and modes",
+                "slopes": slopes}
 
 
 def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
+from pathdyn.io.results import Record, labelled
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
@@ -73,7 +75,7 @@ def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class GraphConcentration:
+class GraphConcentration(Record):
     """Result of :func:`measure_graph_concentration` for one graph.
 
     Attributes
@@ -90,25 +92,26 @@ class GraphConcentration:
     wall_time : float
     """
 
-    graph: GraphArchitecture
-    seeds: tuple
-    final_K: np.ndarray
-    finished: np.ndarray
+    XARRAY_TITLE: ClassVar[str] = "pathdyn graph concentration"
+
+    graph: GraphArchitecture = field(metadata=labelled(
+        encode=lambda graph: graph.to_dict(), decode=GraphArchitecture.from_dict,
+        sample=lambda sizes, rng: GraphArchitecture.from_dict({"edges": [["x", "h"], ["h", "y"], ["x", "y"]]})))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
+    final_K: np.ndarray = field(metadata=labelled(dims=("seed", "path", "mode")))
+    finished: np.ndarray = field(metadata=labelled(dims=("seed",), dtype="bool"))
     summary: dict
     settings: dict
     wall_time: float
 
-    def to_json_dict(self) -> dict:
-        """The measurement as plain JSON types (graph, paths, seeds, final strengths, summary, settings).
+    def json_extras(self) -> dict:
+        """The graph's paths (lists of edges), in the order of ``final_K``'s path axis.
 
         Returns
         -------
         dict
-            The JSON-ready dictionary.
         """
-        return {"graph": self.graph.to_dict(), "paths": [[list(e) for e in p] for p in self.graph.paths],
-                "seeds": list(self.seeds), "finished": self.finished.tolist(), "final_K": self.final_K.tolist(),
-                "summary": self.summary, "settings": self.settings, "wall_time": self.wall_time}
+        return {"paths": [[list(e) for e in p] for p in self.graph.paths]}
 
 
 def _summarise(K, graph, confidence) -> dict:

@@ -153,7 +153,10 @@ class WidthScalingReport(Record):
     final_K_theory: np.ndarray | None = field(default=None, repr=False,
                                               metadata=labelled(dims=("width", "seed", "pathway", "mode")))
     example: dict | None = field(default=None, repr=False, metadata=labelled(
-        array_keys=EXAMPLE_ARRAYS, to_xarray=_example_to_xarray, from_xarray=_example_from_xarray))
+        array_keys=EXAMPLE_ARRAYS, to_xarray=_example_to_xarray, from_xarray=_example_from_xarray,
+        sample=lambda sizes, rng: {"width": 64, "seed": 0, "t": np.linspace(0.0, 1.0, sizes["time"]),
+                                   "K_gd": rng.random((sizes["time"], sizes["pathway"], sizes["mode"])),
+                                   "K_theory": rng.random((sizes["time"], sizes["pathway"], sizes["mode"]))}))
     wall_time_s: float = 0.0
     mapping_notes: tuple = ()
     evidence: dict = field(default_factory=dict)
