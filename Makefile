@@ -57,6 +57,7 @@ lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/python -m ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Literal, overload
 import os
 
 import numpy as np
@@ -79,7 +79,7 @@ def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None)
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif math.isfinite(float(value)) and float(value).is_integer():
-        number = int(value)
+        number = int(float(value))
     else:
         raise ConfigError(f"{name}: {value!r} is not a whole number; give an integer >= {minimum}")
     if number < minimum:
@@ -89,7 +89,13 @@ def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None)
     return number
 
 
-def real_number(name: str, value, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
+@overload
+def real_number(name: str, value: Any, *, positive: bool = ..., nonnegative: bool = ..., below: float | None = ...,
+                allow_none: Literal[False] = ..., example: str = ...) -> float: ...
+@overload
+def real_number(name: str, value: Any, *, positive: bool = ..., nonnegative: bool = ..., below: float | None = ...,
+                allow_none: bool = ..., example: str = ...) -> float | None: ...
+def real_number(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
                 allow_none: bool = False, example: str = "") -> float | None:
     """``value`` as a finite ``float`` with the given sign (and ``< below``); ``None`` only if ``allow_none``.
 

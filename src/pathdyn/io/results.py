@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, cast
 
 import numpy as np
 
@@ -178,7 +178,7 @@ def _plain(item: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ JSON
-def _groups(cls: type) -> dict[str, str]:
+def _groups(cls: Any) -> dict[str, str]:
     """Field name -> the JSON group it is nested under."""
     return {name: group for group, names in cls.JSON_GROUPS.items() for name in names}
 
@@ -197,7 +197,7 @@ def record_to_json(record: "Record") -> dict:
     """
     groups = _groups(type(record))
     out: dict[str, Any] = {group: {} for group in type(record).JSON_GROUPS}
-    for field in dataclasses.fields(record):
+    for field in dataclasses.fields(cast(Any, record)):
         value = _encode(field, getattr(record, field.name))
         (out[groups[field.name]] if field.name in groups else out)[field.name] = value
     for key, value in record.json_extras().items():
@@ -248,7 +248,7 @@ def _attribute(field: dataclasses.Field, value: Any) -> Any:
     return json_text(_encode(field, value))
 
 
-def record_to_xarray(record: "Record"):
+def record_to_xarray(record: "Record") -> Any:
     """The record as an ``xarray.Dataset``: arrays as variables, labels as coordinates, the rest as attributes.
 
     Parameters
@@ -268,7 +268,7 @@ def record_to_xarray(record: "Record"):
     coords: dict[str, Any] = {}
     data: dict[str, Any] = {}
     attrs: dict[str, Any] = {"title": type(record).XARRAY_TITLE or type(record).__name__, RECORD_KEY: type(record).__name__}
-    for field in dataclasses.fields(record):
+    for field in dataclasses.fields(cast(Any, record)):
         meta, value = _meta(field), getattr(record, field.name)
         if meta["coord"]:
             coords[meta["coord"]] = (meta["coord"], np.asarray(value))
@@ -290,7 +290,7 @@ def record_to_xarray(record: "Record"):
     return dataset.assign_coords(unlabelled)
 
 
-def record_from_xarray(cls: type, dataset) -> "Record":
+def record_from_xarray(cls: type, dataset: Any) -> "Record":
     """Rebuild a record from :func:`record_to_xarray` (or a netCDF file of it).
 
     Parameters
@@ -342,7 +342,7 @@ def _from_attribute(raw: Any, kind: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- pandas
-def records_to_dataframe(records, names=None):
+def records_to_dataframe(records: Any, names: Any = None) -> Any:
     """One table row per record and label of its :attr:`Record.TABLE_DIM`.
 
     Parameters
@@ -380,7 +380,7 @@ def records_to_dataframe(records, names=None):
 def _table_rows(name: str, record: "Record") -> list[dict]:
     cls = type(record)
     dim = cls.TABLE_DIM
-    fields = {field.name: field for field in dataclasses.fields(record)}
+    fields = {field.name: field for field in dataclasses.fields(cast(Any, record))}
     head: dict[str, Any] = {"case": name}
     for key in cls.TABLE_FIELDS:
         value = getattr(record, key)
@@ -393,7 +393,8 @@ def _table_rows(name: str, record: "Record") -> list[dict]:
     labels = next(getattr(record, f.name) for f in fields.values() if _meta(f)["coord"] == dim)
     rows = []
     for i, label in enumerate(labels):
-        row = dict(head, **{dim: label})
+        row = dict(head)
+        row[str(dim)] = label
         for field in fields.values():
             meta, value = _meta(field), getattr(record, field.name)
             if not meta["dims"] or meta["dims"][0] != dim or meta["keyed"] or value is None:

@@ -9,6 +9,8 @@ The numerics layer consumes only this contract; it never calls the derivation co
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy as sp
 
@@ -32,7 +34,7 @@ def _lambdify(args, exprs, cse: bool):
     plain lambdified function.
     """
     exprs = [sp.sympify(e) for e in exprs]
-    symbols = []
+    symbols: list[Any] = []
     for arg in args:
         symbols.extend(arg if isinstance(arg, (list, tuple)) else [arg])
     position = {sym: i for i, sym in enumerate(symbols)}
@@ -50,7 +52,7 @@ def _lambdify(args, exprs, cse: bool):
     inner = sp.lambdify([*args, list(names.values())], [e.xreplace(names) for e in exprs], modules="numpy", cse=cse)
     # Plan: slot list starts with the needed bases; each step appends a product of two slots.
     bases = sorted({base for base, _ in powers.values()}, key=lambda b: position[b])
-    memo = {}
+    memo: dict[Any, Any] = {}
     plan = []
 
     def slot(base, k):
@@ -87,7 +89,7 @@ def _lambdify(args, exprs, cse: bool):
                     locate.append((i, list(arg).index(base)))
                     break
             elif base == arg:
-                locate.append((i, None))
+                locate.append((i, None))  # type: ignore[arg-type]  # a plain symbol, not in a vector
                 break
 
     plain = sp.lambdify(args, exprs, modules="numpy", cse=cse)
@@ -177,7 +179,7 @@ class CompiledRHS:
         # inputs); equations without one get (S - sum_a K_a)^2 / 2 from the integrator.
         loss = getattr(equations, "loss", None)
         self._loss = _lambdify([list(state), *params], [sp.sympify(loss)], cse) if loss is not None else None
-        self._rates = None  # dK_a/dt, compiled on first use (only phase planes need it)
+        self._rates: Any = None  # dK_a/dt, compiled on first use (only phase planes need it)
         self.__doc__ = self._make_doc(state, params, rhs)
 
     def _make_doc(self, state, params, rhs) -> str:

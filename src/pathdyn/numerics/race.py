@@ -262,7 +262,7 @@ def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = Tru
     value = np.asarray(value, dtype=float)
     if depth == 1:
         return value.copy() if value.ndim else float(value)
-    c = np.asarray(c, dtype=float)
+    c = np.asarray(c, dtype=float)  # type: ignore[assignment]  # a scalar or an array of them
     if strict and depth >= 3:
         limit = _potential_range(depth, c)
         outside = ~(np.abs(value) < limit)

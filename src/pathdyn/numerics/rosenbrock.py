@@ -77,7 +77,7 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
             A[:, :, swap] = sub
             pivots.append((swap, rows))
         else:
-            pivots.append(None)
+            pivots.append(None)  # type: ignore[arg-type]  # no swap in this column
         factor = A[k + 1:, k, :] / A[k, k, :]
         A[k + 1:, k, :] = factor
         A[k + 1:, k + 1:, :] -= factor[:, None, :] * A[k, None, k + 1:, :]

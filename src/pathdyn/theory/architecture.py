@@ -313,7 +313,7 @@ class Architecture:
         except ArchitectureError as error:
             problems.append(str(error).removeprefix("invalid architecture: "))
             arch = None
-        if problems:
+        if problems or arch is None:
             raise ArchitectureError(f"{source}: " + "; ".join(problems))
         return arch
 

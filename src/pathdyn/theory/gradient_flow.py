@@ -41,6 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from typing import Any
+
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
@@ -144,7 +146,7 @@ class GradientFlow:
     sigma_yx: object
     omega: object
     omega_definition: object
-    loss: object
+    loss: Any
     omega_gradient: object
     rhs: tuple
     dimensions: tuple = ()

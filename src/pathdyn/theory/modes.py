@@ -15,7 +15,9 @@ parses a symbol's name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -179,16 +181,16 @@ class ModeEquations:
     """
 
     kind: str
-    depths: tuple
-    state: tuple
-    rhs: tuple
-    parameters: tuple
-    strengths: tuple
-    invariants: tuple = ()
-    state_pathway: tuple = ()
+    depths: Sequence[int]
+    state: Sequence[Any]
+    rhs: Sequence[Any]
+    parameters: Sequence[Any]
+    strengths: Sequence[Any]
+    invariants: Sequence[Any] = ()
+    state_pathway: Sequence[Any] = ()
     description: str = ""
-    layout: tuple = ()
-    parameter_layout: tuple = ()
+    layout: Sequence[Any] = ()
+    parameter_layout: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         state = tuple(self.state)

@@ -360,7 +360,7 @@ def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
     """
     error_symbol = sp.Dummy("e")
     to_error = {equations.error: error_symbol}
-    found = []
+    found: list = []
     rhs_of = dict(zip(equations.state, equations.rhs))
     for a in range(1, equations.num_pathways + 1):
         xs = equations.pathway_state(a)

@@ -228,7 +228,10 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
     minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
-    state, rhs, owner, layout = [], [], [], []
+    state: list = []
+    rhs: list = []
+    owner: list = []
+    layout: list = []
     for a, chain in enumerate(chains, start=1):
         layout += chain.layout
         for x in chain.state:

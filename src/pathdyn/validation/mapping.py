@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from pathdyn.errors import ConfigError
@@ -112,7 +114,7 @@ def forward_backward_vectors(layers, U, V) -> tuple:
     f = [_as_float(V)]
     for w in layers:
         f.append(w @ f[-1])
-    g = [None] * (depth + 1)
+    g: list[Any] = [None] * (depth + 1)
     g[depth] = _as_float(U)
     for d in range(depth, 0, -1):
         g[d - 1] = layers[d - 1].T @ g[d]
@@ -264,13 +266,13 @@ def _orthonormal_plane(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return basis
     e1 = first / norm
     residual = second - e1 * (e1 @ second)
-    rnorm = np.linalg.norm(residual)
-    if rnorm <= 1e-12 * max(np.linalg.norm(second), 1e-300):
+    rnorm = float(np.linalg.norm(residual))
+    if rnorm <= 1e-12 * max(float(np.linalg.norm(second)), 1e-300):
         # Parallel vectors: any unit vector orthogonal to e1 completes the basis.
         probe = np.zeros(width)
         probe[int(np.argmin(np.abs(e1)))] = 1.0
         residual = probe - e1 * (e1 @ probe)
-        rnorm = np.linalg.norm(residual)
+        rnorm = float(np.linalg.norm(residual))
     return np.stack([e1, residual / rnorm], axis=1)
 
 
@@ -331,7 +333,9 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
                 f"n_in={V.shape[0]}, n_out={U.shape[0]}"
             )
     values: dict = {}
-    K0, growth, notes = [], [], []
+    K0: list[np.ndarray] = []
+    growth: list[np.ndarray] = []
+    notes: list[str] = []
     for a, layers in enumerate(weights, start=1):
         layers = [_as_float(w) for w in layers]
         depth = len(layers)
@@ -385,7 +389,7 @@ def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale,
     B = np.zeros((2, modes))
     hidden = {d: np.zeros((2, 2, modes)) for d in range(2, depth)}
     for m in range(modes):
-        planes = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
+        planes: list[Any] = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
         A[:, m] = planes[1].T @ f[1][:, m]
         for d in range(2, depth):
             hidden[d][:, :, m] = planes[d].T @ (layers[d - 1] @ planes[d - 1])

@@ -8,6 +8,8 @@ Part of :mod:`pathdyn.validation.network` (import public names from there).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pathdyn.errors import SimulationError
@@ -247,7 +249,7 @@ class Engine:
         # Rank r = P * (steps per fold), only for layers whose both sides exceed r
         # (elsewhere the plain fused update is as cheap).
         self.rank = deferral_rank(deferred_rank, self.P)
-        self.deferred = [[None] * len(pw) for pw in self.W]
+        self.deferred: list[list[Any]] = [[None] * len(pw) for pw in self.W]
         if not self.rank:
             return
         for a, pw in enumerate(self.W):

@@ -21,6 +21,8 @@ import math
 import numbers
 import time
 
+from typing import Any
+
 import numpy as np
 from scipy.linalg import blas
 
@@ -454,7 +456,8 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
     start = time.perf_counter()
     loss = engine.forward()
     limit = divergence_factor * max(loss, zero_loss)
-    success, message, done = True, f"completed {steps} gradient-descent steps", []
+    success, message = True, f"completed {steps} gradient-descent steps"
+    done: list[Any] = []
     for step in range(steps + 1):
         if not (math.isfinite(loss) and loss <= limit):
             success = False

@@ -118,7 +118,7 @@ def init_sigma(init: str, init_scale) -> float:
     sigma = DEFAULT_INIT_SCALE[init] if init_scale is None else init_scale
     if not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
         raise ConfigError(f"init_scale: {init_scale!r} is not a finite number >= 0; e.g. init_scale=0.3")
-    return sigma
+    return float(sigma)
 
 
 def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -> list:

@@ -67,7 +67,7 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
     if is_whole_number(width):
         if width < 1:
             raise ArchitectureError(f"width: {width} is not a positive width; use an integer >= 1, e.g. width=1000")
-        hidden = int(width)
+        hidden: int | tuple = int(width)
     elif isinstance(width, (list, tuple)) and len(width) == len(depths):
         hidden = tuple((w,) * (d - 1) if is_whole_number(w) else tuple(w) for w, d in zip(width, depths))
     else:
@@ -146,7 +146,7 @@ class NetworkSpec:
     def reference_width(self) -> int:
         """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
         if is_whole_number(self.width):
-            return int(self.width)
+            return int(self.width)  # type: ignore[call-overload]  # an integer, checked
         hidden = [n for s in self.sizes for n in s[1:-1]]
         return max(hidden) if hidden else 1
 

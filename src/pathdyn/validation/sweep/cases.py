@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ TARGET_KEYS = ("max_slope", "max_error")
 #: built from keyword arguments (the DMFT predicts a seed mean: more seeds, shorter runs).
 DMFT_DEFAULTS = {"seeds": tuple(range(8)), "learning_rate": 0.02, "t_max": 8.0, "record_points": 200}
 #: The case ``pathdyn validate`` runs for options it is not given.
-COMMAND_DEFAULTS = {"depths": (2, 2), "widths": (64, 256, 1024), "seeds": (0, 1), "dmft_seeds": tuple(range(8)),
+COMMAND_DEFAULTS: dict[str, Any] = {"depths": (2, 2), "widths": (64, 256, 1024), "seeds": (0, 1), "dmft_seeds": tuple(range(8)),
                     "init_scale": 0.3}
 #: Prefix of every verdict of the quick suite (smaller widths, fewer seeds than the default suite).
 QUICK_PREFIX = "indicative only (--quick: smaller widths and fewer seeds than the default suite): "
@@ -437,7 +438,7 @@ def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=
         As :class:`ValidationCase`.
     """
     theory = theory or "qp"
-    given = {"init": init, "init_scale": init_scale, "mapping": mapping, "learning_rate": learning_rate, "t_max": t_max,
+    given: dict[str, Any] = {"init": init, "init_scale": init_scale, "mapping": mapping, "learning_rate": learning_rate, "t_max": t_max,
              "dataset": dataset, "allow_misaligned": allow_misaligned}
     options = {name: value for name, value in given.items() if value is not None}
     options.setdefault("init_scale", COMMAND_DEFAULTS["init_scale"])

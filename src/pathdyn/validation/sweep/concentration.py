@@ -45,7 +45,7 @@ from pathdyn.validation.sweep.statistics import mean_interval
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
 #: Defaults of :func:`measure_concentration` and ``pathdyn concentration``.
-CONCENTRATION_DEFAULTS = {
+CONCENTRATION_DEFAULTS: dict[str, Any] = {
     "width": 64,
     "init": "gaussian",
     "init_scale": 0.5,
@@ -168,7 +168,7 @@ class ConcentrationResult(Record):
             for i, depth in enumerate(self.depths):
                 row = {"activation": activation, "depth": int(depth), "seeds": len(self.seeds), "mean_fraction": means[i],
                        "ci_low": cis[i][0], "ci_high": cis[i][1]}
-                if self.race_agreement is not None:
+                if self.race_agreement is not None and self.race_fraction is not None:
                     linear = activation == "linear"
                     row["race_agreement"] = float(np.nanmean(self.race_agreement[i])) if linear else np.nan
                     row["race_fraction"] = float(np.nanmean(self.race_fraction[i])) if linear else np.nan
@@ -253,7 +253,7 @@ class ConcentrationResult(Record):
             per_seed[activation] = as_json(np.nanmean(self.fractions[activation], axis=2).tolist())
         out: dict[str, Any] = {"dominant_fraction": dominant, "ci": ci, "dominant_fraction_per_mode": per_mode,
                                "dominant_fraction_per_seed": per_seed}
-        if self.race_agreement is not None:
+        if self.race_agreement is not None and self.race_fraction is not None:
             confidence = self.config.get("confidence", 0.95)
             agreement = [float(np.nanmean(a)) for a in self.race_agreement]
             predicted = [mean_interval(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
@@ -420,8 +420,8 @@ def _collect_fractions(cells, results, shape, activations, dataset) -> dict:
     zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / dataset.num_samples
     fractions = {a: np.full((num_depths, num_seeds, modes), np.nan) for a in activations}
     loss_ratio = {a: np.full((num_depths, num_seeds), np.nan) for a in activations}
-    agreement = np.full((num_depths, num_seeds, modes), np.nan) if race else None
-    race_fraction = np.full_like(agreement, np.nan) if race else None
+    agreement = np.full((num_depths, num_seeds, modes), np.nan)
+    race_fraction = np.full_like(agreement, np.nan)
     unfinished = 0
     for (i, j, activation), (K, final_loss, predicted) in zip(cells, results):
         fractions[activation][i, j] = dominant_fraction(K)
@@ -432,7 +432,8 @@ def _collect_fractions(cells, results, shape, activations, dataset) -> dict:
             winner = np.argmax(np.abs(K), axis=0)
             agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
             race_fraction[i, j] = dominant_fraction(predicted)
-    return {"fractions": fractions, "loss_ratio": loss_ratio, "agreement": agreement, "race_fraction": race_fraction,
+    return {"fractions": fractions, "loss_ratio": loss_ratio, "agreement": agreement if race else None,
+            "race_fraction": race_fraction if race else None,
             "unfinished": unfinished}
 
 

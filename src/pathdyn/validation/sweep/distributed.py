@@ -128,7 +128,7 @@ class _LockedProgress:
 class _Runner:
     """Runs lists of tasks; ``records`` collects every task's :class:`TaskRecord`."""
 
-    client: object = None
+    client: Any = None
     records: list = field(default_factory=list)
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,8 +40,8 @@ __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_
 RECORD_POINTS = 200
 
 
-def _per_width():
-    return field(repr=False, metadata=labelled(dims=("width",)))
+#: The metadata of an array with one entry per width.
+PER_WIDTH = labelled(dims=("width",))
 
 
 #: The curves of the pathway sum kept per width (arrays over time and mode).
@@ -121,22 +121,22 @@ class FiniteWidthGap(Record):
     steps: int
     dataset: str
     singular_values: tuple = field(metadata=labelled(dims=("mode",)))
-    ensemble_gap: np.ndarray = _per_width()
-    ensemble_noise: np.ndarray = _per_width()
-    conditioned_gap: np.ndarray = _per_width()
-    conditioned_noise: np.ndarray = _per_width()
-    conditioning_shift: np.ndarray = _per_width()
-    total_ensemble_gap: np.ndarray = _per_width()
-    total_ensemble_noise: np.ndarray = _per_width()
-    total_conditioned_gap: np.ndarray = _per_width()
-    total_conditioned_noise: np.ndarray = _per_width()
-    total_conditioning_shift: np.ndarray = _per_width()
-    total_explained: np.ndarray = _per_width()
+    ensemble_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    ensemble_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioned_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioned_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioning_shift: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_ensemble_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_ensemble_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioned_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioned_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioning_shift: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_explained: np.ndarray = field(repr=False, metadata=PER_WIDTH)
     total_worst: list = field(repr=False)
     per_network_ensemble: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
     per_network_conditioned: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
-    t: np.ndarray = field(default=None, repr=False, metadata=labelled(coord="time"))
-    total_ensemble_curve: np.ndarray = field(default=None, repr=False, metadata=labelled(dims=("time", "mode")))
+    t: np.ndarray | None = field(default=None, repr=False, metadata=labelled(coord="time"))
+    total_ensemble_curve: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("time", "mode")))
     total_curves: list = field(default_factory=list, repr=False, metadata=labelled(
         decode=lambda curves: [{name: np.array(curve, dtype=float) for name, curve in c.items()} for c in curves],
         to_xarray=lambda curves: _curves_to_xarray(curves), from_xarray=lambda dataset: _curves_from_xarray(dataset),
@@ -360,7 +360,7 @@ def rms_gaps(data: dict) -> dict:
     n = len(data["seeds"])
     scale = max(data["singular_values"])
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
-    out = {"ensemble": [], "conditioned": [], "ensemble_noise": [], "conditioned_noise": []}
+    out: dict[str, list] = {"ensemble": [], "conditioned": [], "ensemble_noise": [], "conditioned_noise": []}
     for curves in data["total_curves"]:
         c = np.asarray(curves["network"], dtype=float)
         for name, reference, spread in (("ensemble", a, curves["network_std"]),
@@ -392,7 +392,7 @@ def gap_at_worst_point(data: dict) -> dict:
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
     last = data["total_curves"][-1]
     i, mode = np.unravel_index(np.argmax(np.abs(np.asarray(last["network"]) - a)), a.shape)
-    out = {"t": float(data["t"][i]), "mode": int(mode), "network_minus_ensemble": [], "network_noise": [],
+    out: dict[str, Any] = {"t": float(data["t"][i]), "mode": int(mode), "network_minus_ensemble": [], "network_noise": [],
            "conditioned_minus_ensemble": [], "network_minus_conditioned": [], "paired_noise": []}
     for curves in data["total_curves"]:
         c, b = curves["network"][i][mode], curves["conditioned"][i][mode]
@@ -440,8 +440,8 @@ def half_times(data: dict) -> dict:
     S = np.asarray(data["singular_values"], dtype=float)
     n = len(data["seeds"])
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
-    out = {"ensemble": [_crossing_time(t, a[:, m], S[m] / 2) for m in range(S.size)],
-           "network": [], "conditioned": [], "network_noise": []}
+    out: dict[str, list] = {"ensemble": [_crossing_time(t, a[:, m], S[m] / 2) for m in range(S.size)],
+                            "network": [], "conditioned": [], "network_noise": []}
     for curves in data["total_curves"]:
         c, b, spread = (np.asarray(curves[name], dtype=float) for name in ("network", "conditioned", "network_std"))
         crossings = [_crossing_time(t, c[:, m], S[m] / 2) for m in range(S.size)]

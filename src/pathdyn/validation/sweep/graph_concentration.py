@@ -165,13 +165,13 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     started = time.perf_counter()
     steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
-    finals, finished = [], []
+    finals, ends = [], []
     for seed in seeds:
         run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
                                 learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
         finals.append(run.K[-1])
-        finished.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
-    K, finished = np.array(finals), np.array(finished)
+        ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+    K, finished = np.array(finals), np.array(ends)
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
                       "raise t_max", stacklevel=2)

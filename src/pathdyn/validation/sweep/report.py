@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.io.results import Record, labelled, read_json, records_to_dataframe
+from pathdyn.io.results import Record, labelled, read_json, record_from_json, records_to_dataframe
 from pathdyn.numerics.display import html_summary, number, text_summary
 
 __all__ = ["DMFTWidthReport", "TIME_MAPPING", "WidthScalingReport", "load_width_reports", "width_reports_to_dataframe"]
@@ -270,9 +270,9 @@ class DMFTWidthReport(WidthScalingReport):
     XARRAY_TITLE: ClassVar[str] = "pathdyn DMFT width sweep"
     ERROR_LABEL: ClassVar[str] = "seed-mean error by width"
 
-    ensemble_errors: np.ndarray = field(default=None, repr=False, metadata=labelled(dims=("width",), name="ensemble_error"))
-    standard_errors: np.ndarray = field(default=None, repr=False, metadata=labelled(dims=("width",), name="standard_error"))
-    scatter: np.ndarray = field(default=None, repr=False, metadata=labelled(dims=("width",)))
+    ensemble_errors: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("width",), name="ensemble_error"))
+    standard_errors: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("width",), name="standard_error"))
+    scatter: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("width",)))
     scatter_slope: float = float("nan")
     discrete: bool = True
     qp_ensemble_errors: np.ndarray | None = field(default=None, repr=False,
@@ -329,7 +329,7 @@ def load_width_reports(path: str | Path) -> tuple[list, list]:
         raise ConfigError(f"path: {str(path)!r} holds no validate report; write it with pathdyn validate -o")
     cases = data["cases"] if "cases" in data else [data]
     names = [case.get("name", f"case {k + 1}") for k, case in enumerate(cases)] if "cases" in data else ["custom"]
-    return [_report_class(case).from_json_dict(case) for case in cases], names
+    return [record_from_json(_report_class(case), case) for case in cases], names
 
 
 def width_reports_to_dataframe(reports: Any, names: Any = None) -> Any:

@@ -106,7 +106,7 @@ class SuiteReport:
             return self.reports[0].to_json_dict()
         met = [report.passed for report in self.reports if report.passed is not None]
         quick = "indicative only (--quick): " if self.suite == "quick" else ""
-        document = {
+        document: dict[str, Any] = {
             "suite": self.suite,
             "config": {"suite": self.suite, "cases": [case.name for case in self.cases]},
             "verdict": quick + f"{sum(met)} of {len(met)} targets met",

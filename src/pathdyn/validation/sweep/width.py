@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pathdyn.numerics.alignment import check_alignment
+from pathdyn.numerics.alignment import InputAlignment, check_alignment
+from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.models import MODELS
@@ -122,8 +123,8 @@ def validate_width(case, widths=None, seeds=None, *, progress=False, device: str
 class _SweepData:
     """The data of a sweep in mode coordinates, and its alignment with the modes."""
 
-    dataset: object
-    alignment: object
+    dataset: Dataset
+    alignment: InputAlignment
     warnings: tuple
     U: np.ndarray
     S: np.ndarray
