@@ -171,7 +171,7 @@ def test_bad_input_is_a_config_error(kwargs, match):
 def test_validate_dmft_rejects_the_paper_init_and_one_seed():
     from pathdyn.validation.sweep.dmft import validate_dmft_width
 
-    with pytest.raises(ConfigError, match="init: the DMFT model assumes Gaussian or orthogonal"):
+    with pytest.raises(ConfigError, match="init: the dmft model assumes gaussian or orthogonal"):
         validate_dmft_width((3,), (64, 128), seeds=(0, 1), init="paper")
     with pytest.raises(ConfigError, match="seeds"):
         validate_dmft_width((3,), (64, 128), seeds=(0,))

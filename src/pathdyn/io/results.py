@@ -336,9 +336,7 @@ def record_from_xarray(cls: type, dataset: Any) -> "Record":
 def _from_attribute(raw: Any, kind: str) -> Any:
     if isinstance(raw, str) and kind != "str":
         return json.loads(raw)  # a None written as JSON null
-    if isinstance(raw, np.generic):
-        return raw.item()
-    return raw
+    return raw.item() if hasattr(raw, "item") else raw  # a numpy number read from netCDF
 
 
 # ---------------------------------------------------------------------------------------- pandas
