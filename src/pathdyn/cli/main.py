@@ -14,6 +14,7 @@ import importlib
 import math
 import pkgutil
 import sys
+from typing import NoReturn
 
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
@@ -24,7 +25,7 @@ import pathdyn.cli as package
 class OneLineParser(argparse.ArgumentParser):
     """argparse, with usage errors as one line (``pathdyn derive: error: ...``) and exit status 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         """Print the usage error as one line and exit with status 2.
 
         Parameters
@@ -115,7 +116,7 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
         raise ConfigError(f"{flag}: {value} is not a finite number")
 
 
-def main(argv=None) -> int:
+def main(argv: list | None = None) -> int:
     """The ``pathdyn`` command: parse, check the options, run the subcommand.
 
     Parameters

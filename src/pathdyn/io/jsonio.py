@@ -13,6 +13,7 @@ become strings. :func:`save_json` writes such a document atomically.
 
 from __future__ import annotations
 
+from typing import Any, Callable
 import json
 import math
 import os
@@ -86,7 +87,7 @@ def move_into_place(tmp: str | Path, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write(path: str | Path, write) -> None:
+def atomic_write(path: str | Path, write: Callable[..., Any]) -> None:
     """Write a file through a temporary sibling and rename, so nothing is left half-written.
 
     Parameters
@@ -211,7 +212,7 @@ def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallb
     return json.dumps(to_jsonable(obj, non_finite=non_finite, fallback=fallback), indent=indent)
 
 
-def save_json(path: str | Path, obj, indent: int | None = None) -> None:
+def save_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
     """Write :func:`json_text` of ``obj`` to ``path`` atomically (UTF-8).
 
     Parameters

@@ -108,7 +108,7 @@ def save_run_file(path, result, config: dict) -> None:
     save_npz(path, arrays)
 
 
-def load_run_file(path) -> tuple:
+def load_run_file(path: str | Path) -> tuple:
     """Read a run file written by :func:`save_run_file`.
 
     Parameters

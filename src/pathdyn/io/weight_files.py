@@ -29,7 +29,7 @@ def save_weights(path, weights) -> None:
     save_npz(path, arrays)
 
 
-def load_weights(path) -> list:
+def load_weights(path: str | Path) -> list:
     """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
 
     Parameters

@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["array_summary", "html_summary", "number", "text_summary"]
 
 
-def number(value, digits: int = 4) -> str:
+def number(value: float | None, digits: int = 4) -> str:
     """A float in ``digits`` significant digits, ``nan``/``inf`` as words, None as ``-``.
 
     Parameters

@@ -22,6 +22,8 @@ integrator.
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 import math
 from dataclasses import dataclass
 
@@ -379,7 +381,7 @@ def _check_singular_values(singular_values, shape) -> np.ndarray:
     return S
 
 
-def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None = None) -> np.ndarray:
+def race_final_strengths(depths: Sequence[int], q0: Any, p0: Any, singular_values: Any, refine_dps: int | None = None) -> np.ndarray:
     """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
 
     Parameters

@@ -84,7 +84,7 @@ class SolverOutput:
     stopped_at: float | None = None
 
 
-def blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
+def blowup_error(blowup: BlowUp, threshold: float, depths: tuple) -> IntegrationError:
     """The error of a state beyond ``blowup_threshold``.
 
     Parameters

@@ -35,6 +35,7 @@ This module imports no derivation code, so derivation modules may import it free
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -143,7 +144,7 @@ class ReducedModel:
         """The figure a width sweep reports per width: the seed-mean error, or the median over networks."""
         return "seed-mean error by width" if self.predicts_seed_mean else "median error by width"
 
-    def limit_compared(self, method: str, init: str, depths) -> str:
+    def limit_compared(self, method: str, init: str, depths: Sequence[int]) -> str:
         """The sentence naming the limit a width sweep compares against, and whether theory says it is exact.
 
         Parameters

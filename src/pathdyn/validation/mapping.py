@@ -37,9 +37,10 @@ Mappings (``method``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _unknown_theory(theory) -> ConfigError:
     return ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(models_with_mappings())}")
 
 
-def default_method(theory: str, depths) -> str:
+def default_method(theory: str, depths: Sequence[int]) -> str:
     """The model's recommended mapping (the registry's ``default_mapping``): ``exact`` for
     all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model.
 
@@ -408,7 +409,7 @@ def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale,
 MAPPERS: dict = {}
 
 
-def register_mapper(theory: str, mapper) -> None:
+def register_mapper(theory: str, mapper: Callable[..., Any]) -> None:
     """Register how a network's pathway maps to the initial state of a registered model.
 
     Parameters

@@ -157,7 +157,7 @@ def deferral_rank(deferred_rank: int, P: int) -> int:
     return r - r % P if r >= 2 * P else 0
 
 
-def is_deferred(shape, rank: int) -> bool:
+def is_deferred(shape: tuple, rank: int) -> bool:
     """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
     narrower layers update as cheaply in place).
 
@@ -480,7 +480,7 @@ class Engine:
         """
         return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
 
-    def omega_times(self, a, V) -> np.ndarray:
+    def omega_times(self, a: int, V: np.ndarray) -> np.ndarray:
         """``Omega_a V`` through the effective weights of a linear pathway (thin products).
 
         Parameters
@@ -592,7 +592,7 @@ class StackEngine:
         """
         return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
 
-    def omega_times(self, a, V) -> np.ndarray:
+    def omega_times(self, a: int, V: np.ndarray) -> np.ndarray:
         """``Omega_a V`` of every network of the stack.
 
         Parameters

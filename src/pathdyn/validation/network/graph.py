@@ -59,7 +59,7 @@ PATHWAY_ENGINE_MIN_WIDTH = 512
 ENGINES = ("auto", "graph", "pathway")
 
 
-def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=None) -> dict:
+def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width: int | None = None) -> dict:
     """Width of every node: ``n_in`` at ``x``, ``n_out`` at ``y``, the graph's widths, else ``width``.
 
     Parameters
@@ -87,7 +87,7 @@ def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=Non
         given = graph.width(node)
         if given is not None:
             sizes[node] = given
-        elif is_whole_number(width) and width >= 1:
+        elif width is not None and is_whole_number(width) and width >= 1:
             sizes[node] = int(width)
         else:
             missing.append(node)
@@ -111,7 +111,7 @@ def _check_init_scale(init, init_scale) -> float:
     return float(sigma)
 
 
-def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, width=None, init: str = "gaussian",
+def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, width: int | None = None, init: str = "gaussian",
                              init_scale: float | None = None, seed: int = 0) -> dict:
     """Random initial weights of a graph network.
 

@@ -95,7 +95,7 @@ def initialize_weights(
     return draw_weights(spec, init, sigma, check_seed(seed), dtype)
 
 
-def init_sigma(init: str, init_scale) -> float:
+def init_sigma(init: str, init_scale: float | None) -> float:
     """The ``sigma`` of ``init``: ``init_scale``, or the default of ``init`` when it is ``None``.
 
     Parameters

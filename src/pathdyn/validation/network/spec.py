@@ -5,6 +5,8 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,7 +163,7 @@ class NetworkSpec:
         return max((n for s in self.sizes for n in s[1:-1]), default=0)
 
 
-def check_choice(name: str, value, choices) -> None:
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     """Refuse a value that is not one of the choices.
 
     Parameters
@@ -206,7 +208,7 @@ def check_dtype(dtype):
     return dtype
 
 
-def check_seed(seed):
+def check_seed(seed: int) -> int:
     """A seed as a whole number >= 0.
 
     Parameters

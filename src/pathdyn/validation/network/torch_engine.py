@@ -45,7 +45,7 @@ def _import_torch():
     return torch
 
 
-def resolve_device(device) -> str:
+def resolve_device(device: str) -> str:
     """Check a ``device`` option; return ``"numpy"`` or a PyTorch device string.
 
     Parameters

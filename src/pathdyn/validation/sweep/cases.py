@@ -285,7 +285,7 @@ class ValidationCase:
             values["seeds"] = seeds
         return cls(depths=case, widths=widths, **values)
 
-    def replace(self, **changes) -> "ValidationCase":
+    def replace(self, **changes: Any) -> "ValidationCase":
         """A copy with some fields changed, validated again.
 
         Parameters

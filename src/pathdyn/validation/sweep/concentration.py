@@ -54,7 +54,7 @@ CONCENTRATION_DEFAULTS: dict[str, Any] = {
 }
 
 
-def dominant_fraction(K) -> np.ndarray:
+def dominant_fraction(K: Any) -> np.ndarray:
     """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``.
 
     Parameters

@@ -56,7 +56,7 @@ class TaskRecord:
     worker: str
 
 
-def check_cluster_options(workers, scheduler) -> None:
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
     """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
 
     Parameters

@@ -18,6 +18,7 @@ init (exact mapping for depth-2 pathways, growth-matched beyond), the two-channe
 
 from __future__ import annotations
 
+from typing import Any
 import time
 
 import numpy as np
@@ -35,7 +36,7 @@ from pathdyn.validation.models import reduced_equations
 __all__ = ["graph_width_sweep", "half_times"]
 
 
-def half_times(t, K, S) -> np.ndarray:
+def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     """First time each mode's ``K`` reaches ``S / 2`` (NaN if never), ``K`` of shape ``(T, modes)``.
 
     Parameters

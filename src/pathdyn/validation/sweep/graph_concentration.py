@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from pathdyn.validation.network.graph import simulate_graph_gd
 __all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
 
 
-def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
+def stream_shares(K: Any, graph: GraphArchitecture, by: str) -> np.ndarray:
     """Shares ``|K| / sum |K|`` per group of paths, shape ``(..., groups, modes)``.
 
     ``by``: ``"path"`` (every path its own group), ``"output"`` (last edge) or ``"input"``

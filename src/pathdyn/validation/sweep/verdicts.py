@@ -12,6 +12,8 @@ targets and the slope (the DMFT's sweep uses them too).
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 import numpy as np
 
 from pathdyn.io.jsonio import finite_or_none
@@ -41,7 +43,7 @@ LIMIT_FLOOR_RATIO = 5.0
 FINITE_WIDTH_SLOPE = -0.5
 
 
-def larger_half(widths, errors) -> tuple:
+def larger_half(widths: Sequence[int], errors: Any) -> tuple:
     """The larger half of the widths (at least two) and their errors.
 
     Parameters
@@ -57,7 +59,7 @@ def larger_half(widths, errors) -> tuple:
     return tuple(widths[-half:]), np.asarray(errors)[-half:]
 
 
-def tail_slope(widths, errors) -> float:
+def tail_slope(widths: Sequence[int], errors: Any) -> float:
     """The slope of ``log error`` against ``log width`` over the larger half of the widths.
 
     Parameters
@@ -75,7 +77,7 @@ def tail_slope(widths, errors) -> float:
     return fit_slope(*larger_half(widths, errors))[0]
 
 
-def limit_evidence(widths, errors, lr_floor, confidence: float = 0.95) -> dict:
+def limit_evidence(widths: Sequence[int], errors: Any, lr_floor: float | None, confidence: float = 0.95) -> dict:
     """The numbers a convergence or limit verdict rests on (stored in the report's ``"evidence"``).
 
     Parameters
