@@ -148,3 +148,42 @@ def test_a_dmft_file_written_before_the_record_key_is_still_read_as_dmft(tmp_pat
     path.write_text(json.dumps(document))
     (report,), _ = load_width_reports(path)
     assert isinstance(report, DMFTWidthReport)
+
+
+def _integrated():
+    from pathdyn.numerics import compile_rhs, draw_initial_state, integrate
+    from pathdyn.theory import reduce_to_modes
+
+    equations = reduce_to_modes((2, 3))
+    y0 = draw_initial_state(equations, n_modes=2, scale=0.1, seed=0, batch=(3,))
+    return integrate(compile_rhs(equations), y0, [2.0, 1.0], 2.0, num_points=7)
+
+
+def _simulated():
+    from pathdyn.numerics.datasets import random_dataset
+    from pathdyn.validation.network import simulate_gd
+
+    return simulate_gd((2, 2), random_dataset((2.0, 1.0)), 8, learning_rate=0.05, steps=20, record_every=5, seed=0)
+
+
+@pytest.mark.parametrize("make", [_integrated, _simulated])
+def test_trajectories_round_trip_through_json_and_netcdf(make, tmp_path):
+    """JSON holds every field but ``state`` and ``extras``; the Dataset holds those too (the weights aside);
+    ``stats`` and ``provenance`` come back as their JSON form (lists for tuples), so they are not compared."""
+    from pathdyn.numerics.trajectory import Trajectory
+
+    trajectory = make()
+    back = Trajectory.from_json_dict(json.loads(json.dumps(trajectory.to_json_dict(), default=str)))
+    kept = [f.name for f in dataclasses.fields(Trajectory) if f.name not in ("state", "extras", "stats", "provenance")]
+    assert [name for name in kept if not same(getattr(trajectory, name), getattr(back, name))] == []
+    pytest.importorskip("xarray")
+    trajectory.save_netcdf(tmp_path / "trajectory.nc", batch_dims="member" if trajectory.batch_shape else None)
+    import xarray
+
+    with xarray.open_dataset(tmp_path / "trajectory.nc", engine="scipy") as dataset:
+        read = Trajectory.from_xarray(dataset.load())
+    kept = [f.name for f in dataclasses.fields(Trajectory) if f.name not in ("extras", "stats", "provenance")]
+    assert [name for name in kept if not same(getattr(trajectory, name), getattr(read, name))] == []
+    for name in ("singular_values", "UtOmegaV"):
+        if name in trajectory.extras:
+            np.testing.assert_array_equal(read.extras[name], trajectory.extras[name])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pathdyn.io.jsonio import save_json, to_jsonable
-from pathdyn.io.labelled import batch_dims_for, save_netcdf, trajectory_to_xarray
+from pathdyn.errors import ConfigError
+from pathdyn.io.labelled import batch_dims_for, save_netcdf, trajectory_fields_from_xarray, trajectory_to_xarray
 from pathdyn.numerics.display import array_summary, html_summary, number, text_summary
 
 __all__ = ["Trajectory"]
@@ -201,6 +203,50 @@ class Trajectory:
         """
         # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
         save_json(path, self._json_fields())
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> "Trajectory":
+        """Rebuild a trajectory from :meth:`to_json_dict` (the fields that document holds).
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json_dict` wrote (``pathdyn integrate -o``'s document holds it too).
+
+        Returns
+        -------
+        Trajectory
+            Without ``state`` and ``extras``, which the JSON form does not hold.
+
+        Raises
+        ------
+        ConfigError
+            If ``t``, ``K`` or ``loss`` is missing.
+        """
+        missing = [key for key in ("t", "K", "loss") if key not in data]
+        if missing:
+            raise ConfigError(f"trajectory JSON: missing {', '.join(missing)}; write it with Trajectory.save_json")
+        optional = {key: np.array(data[key], dtype=float if key == "invariant_drift" else None)
+                    for key in ("invariant_drift", "step") if data.get(key) is not None}
+        return cls(t=np.array(data["t"], dtype=float), K=np.array(data["K"], dtype=float),
+                   loss=np.array(data["loss"], dtype=float), success=bool(data.get("success", True)),
+                   message=str(data.get("message", "")), state_names=tuple(data.get("state_names", ())),
+                   stats=dict(data.get("stats") or {}), provenance=dict(data.get("provenance") or {}), **optional)
+
+    @classmethod
+    def from_xarray(cls, dataset: Any) -> "Trajectory":
+        """Rebuild a trajectory from :meth:`to_xarray` (or a netCDF file of it, opened).
+
+        Parameters
+        ----------
+        dataset : xarray.Dataset
+
+        Returns
+        -------
+        Trajectory
+            Every field the Dataset holds (:func:`pathdyn.io.labelled.trajectory_fields_from_xarray`).
+        """
+        return cls(**trajectory_fields_from_xarray(dataset))
 
     def _json_fields(self) -> dict:
         """The fields of :meth:`to_json_dict`, arrays still as arrays."""
