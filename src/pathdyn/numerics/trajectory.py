@@ -226,7 +226,7 @@ class Trajectory:
         missing = [key for key in ("t", "K", "loss") if key not in data]
         if missing:
             raise ConfigError(f"trajectory JSON: missing {', '.join(missing)}; write it with Trajectory.save_json")
-        optional = {key: np.array(data[key], dtype=float if key == "invariant_drift" else None)
+        optional: dict[str, Any] = {key: np.array(data[key], dtype=float if key == "invariant_drift" else None)
                     for key in ("invariant_drift", "step") if data.get(key) is not None}
         return cls(t=np.array(data["t"], dtype=float), K=np.array(data["K"], dtype=float),
                    loss=np.array(data["loss"], dtype=float), success=bool(data.get("success", True)),
