@@ -125,7 +125,7 @@ def _marked(report, suite: str | None):
 
 def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
               scheduler: str | None = None, progress: bool = False, on_report=None) -> SuiteReport:
-    """Run every case (:func:`pathdyn.validation.sweep.distributed.validate_suite`) and gather the suite's report.
+    """Run every case (:func:`validate_suite`) and gather the suite's report.
 
     Parameters
     ----------
