@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 import os
 
 import numpy as np
@@ -35,6 +35,10 @@ MAX_MAGNITUDE = 1e100
 GIB = 1024.0**3
 
 
+#: A seed: a whole number, or a generator used as it is.
+SeedT = TypeVar("SeedT", int, np.random.Generator)
+
+
 def is_whole_number(value: Any) -> bool:
     """Whether ``value`` is an integer (a Python or numpy integer, not a bool).
 
@@ -49,7 +53,7 @@ def is_whole_number(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
+def whole_number(name: str, value: Any, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` as an ``int`` >= ``minimum`` (and <= ``maximum``); integral floats like 3.0 pass, 2.7 does not.
 
     Parameters
@@ -141,7 +145,7 @@ def real_number(name: str, value: Any, *, positive: bool = False, nonnegative: b
     return number
 
 
-def seed_value(name: str, value):
+def seed_value(name: str, value: SeedT) -> SeedT:
     """A seed: a whole number >= 0 or a ``numpy.random.Generator`` (returned unchanged).
 
     Parameters

@@ -7,6 +7,7 @@ from pathdyn.theory.models import MODELS, get_model
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.theory.export import DerivedEquations, export_equations
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.gradient_flow import derive_gradient_flow
 
 COMMAND = "derive"
@@ -38,7 +39,7 @@ MAX_DERIVE_SIZE = 400_000
 MAX_DERIVE_PATHWAYS = 100
 
 
-def check_derive_size(architecture) -> None:
+def check_derive_size(architecture: Architecture | GraphArchitecture) -> None:
     """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`).
 
     Parameters
@@ -54,7 +55,10 @@ def check_derive_size(architecture) -> None:
     """
 
     # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
-    depths = getattr(architecture, "depths", None) or tuple(len(path) for path in architecture.paths)
+    if isinstance(architecture, GraphArchitecture):
+        depths = tuple(len(path) for path in architecture.paths)
+    else:
+        depths = architecture.depths
     if len(depths) > MAX_DERIVE_PATHWAYS:
         raise ArchitectureError(
             f"--depths: {len(depths)} pathways, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "

@@ -85,7 +85,7 @@ def _chosen_actions(parser, args):
             yield action
 
 
-def check_option_values(parser, args) -> None:
+def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, for every option, an explicit empty string, a negative whole number or a non-finite number.
 
     Every string option of pathdyn names something (a file, a list, a choice), every

@@ -116,7 +116,7 @@ def atomic_write(path: str | Path, write: Callable[..., Any]) -> None:
         raise
 
 
-def to_jsonable(value, *, non_finite: str = "keep", fallback=None):
+def to_jsonable(value: Any, *, non_finite: str = "keep", fallback: Callable[..., Any] | None=None) -> Any:
     """``value`` as plain JSON values: dicts with string keys, lists, str, int, float, bool, None.
 
     Parameters

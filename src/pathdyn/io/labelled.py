@@ -9,6 +9,7 @@ further dependency): attributes must then be numbers or strings, so nested metad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import json
 from typing import Any
 from pathlib import Path
@@ -51,7 +52,7 @@ def require(module: str):
         ) from None
 
 
-def batch_dims_for(ndim: int, names=None) -> tuple:
+def batch_dims_for(ndim: int, names: str | Sequence[str] | None = None) -> tuple:
     """Names of ``ndim`` ensemble axes: ``("member",)`` for one, ``member_1, member_2, ...`` for more.
 
     Parameters
@@ -198,7 +199,7 @@ def trajectory_fields_from_xarray(dataset: Any) -> dict:
     return fields
 
 
-def save_netcdf(dataset, path) -> None:
+def save_netcdf(dataset: Any, path: str | Path) -> None:
     """Write an ``xarray.Dataset`` as netCDF3 (scipy backend), atomically.
 
     Parameters

@@ -5,6 +5,7 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from typing import Any
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import save_npz
 
 
-def save_weights(path, weights) -> None:
+def save_weights(path: str | Path, weights: list[list[Any]]) -> None:
     """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based).
 
     Parameters

@@ -209,7 +209,7 @@ class CompiledRHS:
         self._check(y, params)
         return _fill(self._rhs(t, y, *params), y.shape[1:])
 
-    def jacobian(self, t, y, *params) -> np.ndarray:
+    def jacobian(self, t: float, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """``d rhs_i / d y_j`` of shape ``(n_state, n_state, *batch)``.
 
         Parameters
@@ -232,7 +232,7 @@ class CompiledRHS:
         n = self.num_state
         return _fill(self._jac(t, y, *params), y.shape[1:]).reshape(n, n, *y.shape[1:])
 
-    def strengths(self, y, *params) -> np.ndarray:
+    def strengths(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Mode strengths ``K_a`` of every pathway, shape ``(M, *batch)``.
 
         Parameters
@@ -251,7 +251,7 @@ class CompiledRHS:
         self._check(y, params)
         return _fill(self._strengths(y, *params), y.shape[1:])
 
-    def mode_loss(self, y, *params) -> np.ndarray:
+    def mode_loss(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Each mode's loss, shape ``batch``: ``(S - sum_a K_a)^2 / 2``, or the equations' own
         ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs).
 
@@ -278,7 +278,7 @@ class CompiledRHS:
         error = np.asarray(params[0], dtype=float) - K.sum(axis=0)
         return 0.5 * error**2
 
-    def strength_rates(self, y, *params) -> np.ndarray:
+    def strength_rates(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """``dK_a/dt`` along the flow for every pathway, shape ``(M, *batch)``.
 
         Parameters
@@ -308,7 +308,7 @@ class CompiledRHS:
             self._rates = _lambdify([state, *equations.parameters], rates, True)
         return _fill(self._rates(y, *params), y.shape[1:])
 
-    def batch_rhs(self, t, y, *params) -> list:
+    def batch_rhs(self, t: float, y: np.ndarray, *params: np.ndarray | float) -> list:
         """Unchecked right-hand side: ``n_state`` entries, each a scalar or broadcastable to the batch.
 
         Parameters
@@ -325,7 +325,7 @@ class CompiledRHS:
         """
         return self._rhs(t, y, *params)
 
-    def batch_jacobian(self, t, y, *params) -> list:
+    def batch_jacobian(self, t: float, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked Jacobian: ``n_state**2`` entries ``d rhs_i / d y_j``, row-major (as :meth:`batch_rhs`).
 
         Parameters
@@ -344,7 +344,7 @@ class CompiledRHS:
         """
         return self._jac(t, y, *params)
 
-    def batch_strengths(self, y, *params) -> list:
+    def batch_strengths(self, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`).
 
         Parameters
@@ -361,7 +361,7 @@ class CompiledRHS:
         """
         return self._strengths(y, *params)
 
-    def batch_mode_loss(self, y, *params) -> np.ndarray:
+    def batch_mode_loss(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Unchecked loss of each mode, shape ``y.shape[1:]`` (as :meth:`mode_loss`).
 
         Parameters
@@ -378,7 +378,7 @@ class CompiledRHS:
         """
         return self._mode_loss(y, params)
 
-    def batch_invariants(self, y, *params) -> list:
+    def batch_invariants(self, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked conserved quantities: one entry per invariant (an empty list when there are none).
 
         Parameters
@@ -397,7 +397,7 @@ class CompiledRHS:
             return []
         return self._invariants(y, *params)
 
-    def invariants(self, y, *params) -> np.ndarray:
+    def invariants(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0).
 
         Parameters

@@ -166,7 +166,7 @@ def _invert_sech_integral(n: int, target, start=None):
     return u.reshape(target.shape)
 
 
-def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "elementary"):
+def race_potential_numeric(p: float | Any, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
     """``F(p) = int_0^p (s^2 + c)^(-(D-1)/2) ds`` (``F(p) = p`` for ``D = 1``).
 
     Parameters
@@ -237,7 +237,7 @@ def _race_u(value, depth: int, c, start=None):
     return np.copysign(np.where(inside, u, np.inf), target)
 
 
-def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = True):
+def inverse_race_potential(value: float | Any, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
     """``p`` with ``F(p) = value``, elementwise (closed form for ``D <= 2``, safeguarded Newton above).
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ class Trajectory:
     def _repr_html_(self) -> str:
         return html_summary("Trajectory", self.summary_rows())
 
-    def to_xarray(self, batch_dims=None):
+    def to_xarray(self, batch_dims: str | Sequence[str] | None = None) -> Any:
         """This trajectory as an ``xarray.Dataset`` with named dimensions (needs the ``xarray`` extra).
 
         Parameters
@@ -132,7 +133,7 @@ class Trajectory:
 
         return trajectory_to_xarray(self, batch_dims=batch_dims)
 
-    def save_netcdf(self, path, batch_dims=None) -> None:
+    def save_netcdf(self, path: str | Path, batch_dims: str | Sequence[str] | None = None) -> None:
         """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra).
 
         Parameters

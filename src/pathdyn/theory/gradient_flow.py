@@ -38,6 +38,7 @@ replaced by ``Sigma_x`` before the result is simplified.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -74,7 +75,7 @@ def dimension_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True, integer=True)
 
 
-def weight_symbol(pathway: int, layer: int, rows, cols) -> sp.MatrixSymbol:
+def weight_symbol(pathway: int, layer: int, rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
     """``W_a^d`` (both 1-based) as the matrix symbol ``W_{a}_{d}`` of shape ``rows x cols``.
 
     Parameters
@@ -332,7 +333,7 @@ def symmetric_inputs(expr, sigma_x):
     return expr
 
 
-def derive_gradient_flow(architecture, method: str = "chain") -> GradientFlow:
+def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str = "chain") -> GradientFlow:
     """Derive ``tau dW_a^d/dt = -dL/dW_a^d`` for every layer by sympy matrix calculus.
 
     Parameters

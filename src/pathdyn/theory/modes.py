@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def mode_symbols():
+def mode_symbols() -> sp.Symbol:
     """The shared parameter symbols: singular value ``S`` of the mode.
 
     Returns
@@ -42,7 +42,7 @@ def mode_symbols():
     return sp.Symbol("S", positive=True)
 
 
-def input_variance_symbol():
+def input_variance_symbol() -> sp.Symbol:
     """The input variance ``lambda`` of the mode, ``v^T Sigma_x v`` (a parameter for general inputs).
 
     Whitened inputs have ``lambda = 1`` and their equations carry no such parameter.
@@ -119,7 +119,7 @@ class Parameter:
     pathway: int | None = None
 
 
-def default_parameter_layout(parameters) -> tuple:
+def default_parameter_layout(parameters: Sequence[sp.Symbol]) -> tuple:
     """Records of the shared parameters ``S`` and ``lambda``; any other is ``"parameter"``.
 
     Parameters
@@ -270,7 +270,7 @@ class ModeEquations:
 
         return mode_equations_latex(self)
 
-    def rhs_of(self, variable) -> sp.Expr:
+    def rhs_of(self, variable: sp.Symbol | str) -> sp.Expr:
         """The right-hand side of one state variable (symbol or name).
 
         Parameters
@@ -294,7 +294,7 @@ class ModeEquations:
             raise KeyError(f"{key!r} is not a state variable; state is {names}")
         return self.rhs[names.index(key)]
 
-    def time_derivative(self, expr) -> sp.Expr:
+    def time_derivative(self, expr: sp.Expr) -> sp.Expr:
         """``d expr / dt`` along the flow (chain rule over the state), unsimplified.
 
         Parameters

@@ -16,6 +16,7 @@ quantities are found by solving for every diagonal quadratic form
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
@@ -91,7 +92,7 @@ def conserved_symbol(pathway: int) -> sp.Symbol:
     return sp.Symbol(f"c_{pathway}", positive=True)
 
 
-def reduced_loss(total, whitened: bool = True) -> sp.Expr:
+def reduced_loss(total: sp.Expr, whitened: bool = True) -> sp.Expr:
     """The reduced loss of one mode as a function of its total strength ``K = sum_a K_a``.
 
     Parameters
@@ -121,7 +122,7 @@ def reduced_loss(total, whitened: bool = True) -> sp.Expr:
     return input_variance_symbol() * total**2 / 2 - S * total
 
 
-def reduced_loss_gradients(strengths, whitened: bool = True) -> list:
+def reduced_loss_gradients(strengths: Sequence[sp.Expr], whitened: bool = True) -> list:
     """``-dL/dK_a`` of the reduced loss :func:`reduced_loss`, one per pathway.
 
     Differentiated by sympy with each ``K_a`` an independent symbol, then written in the
@@ -178,7 +179,7 @@ def mode_parameters(whitened: bool) -> tuple:
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
-def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquations:
+def derive_layer_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
     Parameters
@@ -262,7 +263,7 @@ def _times(factor, polynomial, symbols) -> sp.Expr:
     return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
 
 
-def xreplace_all(exprs, rule) -> list:
+def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     """``[e.xreplace(rule) for e in exprs]`` with one cache shared by every expression.
 
     The per-layer right-hand sides share the common error ``S - sum_b K_b``; the
@@ -305,7 +306,7 @@ def _sparse_polynomials(exprs) -> list:
     return [dict(p) for p in polys]
 
 
-def is_identically_zero(expr) -> bool:
+def is_identically_zero(expr: sp.Expr) -> bool:
     """Whether a polynomial expression vanishes identically (expanded in sparse polys).
 
     Parameters

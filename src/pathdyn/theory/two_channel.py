@@ -29,6 +29,7 @@ dimensions are the second channel: ``A_2``, ``B_2`` and the three other entries 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import random
 from dataclasses import dataclass, field, replace
 
@@ -182,7 +183,7 @@ def _vanishes(expr, depth: int, symbols, rng) -> bool:
     return True
 
 
-def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeEquations:
+def derive_two_channel_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
     """The two-channel (width-2 chain) reduced equations of one mode.
 
     Parameters
@@ -319,7 +320,7 @@ class TwoChannelRelation:
     notes: str = ""
 
 
-def relate_to_qp(architecture) -> TwoChannelRelation:
+def relate_to_qp(architecture: Architecture | Sequence[int]) -> TwoChannelRelation:
     """Show symbolically how the two-channel model contains the per-layer and q/p models.
 
     Parameters

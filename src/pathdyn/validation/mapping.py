@@ -92,7 +92,7 @@ def _as_float(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
-def forward_backward_vectors(layers, U, V) -> tuple:
+def forward_backward_vectors(layers: Sequence[np.ndarray], U: np.ndarray, V: np.ndarray) -> tuple:
     """``f_d`` (``d = 0 .. D``) and ``g_d`` (``d = 0 .. D``) of one pathway for all modes.
 
     Parameters
@@ -277,7 +277,8 @@ def _orthonormal_plane(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.stack([e1, residual / rnorm], axis=1)
 
 
-def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = None, init_scale: float | None = None) -> InitialState:
+def map_initial_state(weights: Sequence[Sequence[np.ndarray]], U: np.ndarray, V: np.ndarray, theory: str = "qp",
+                      method: str | None = None, init_scale: float | None = None) -> InitialState:
     """Reduced initial state of every pathway and mode from a network's weights.
 
     Parameters

@@ -62,7 +62,8 @@ def _activate_into(activation, z, out):
     return out
 
 
-def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate_last=False):
+def loss_and_gradients(weights: list[list], X: np.ndarray, Y: np.ndarray, activation: str = "linear",
+                       loss: str = "mean", activate_last: bool = False) -> tuple[float, list]:
     """Loss and exact gradients, written plainly (a reference; :func:`simulate_gd` is the fast path).
 
     Parameters

@@ -168,7 +168,7 @@ def _dataset_modes(dataset: Dataset) -> tuple:
     return U[:, :rank], S[:rank], Vt[:rank].T
 
 
-def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=None, seed: int = 0) -> tuple:
+def aligned_graph_weights(graph: GraphArchitecture, dataset: Dataset | str, strengths: dict, width: int | None = None, seed: int = 0) -> tuple:
     """Weights on the aligned (decoupled, spectral) initial condition of the reduced model.
 
     ``W_e = R_v diag(s_e) R_u^T`` with ``R_x = V`` and ``R_y = U`` (the singular vectors of
@@ -355,7 +355,7 @@ def _node_activations(graph, activation) -> dict:
     return {n: activation or graph.activation(n) for n in graph.hidden_nodes}
 
 
-def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: str = "gaussian",
+def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *, init: str = "gaussian",
                       init_scale: float | None = None, activation: str | None = None, learning_rate: float,
                       steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
                       bases: dict | None = None, engine: str = "auto",

@@ -411,8 +411,10 @@ def suite_cases(name: str) -> tuple:
     return suites[name]
 
 
-def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=None, theory=None, mapping=None,
-                 learning_rate=None, t_max=None, dataset=None, allow_misaligned=None) -> ValidationCase:
+def command_case(*, depths: tuple | None = None, widths: tuple | None = None, seeds: tuple | None = None,
+                 init: str | None = None, init_scale: float | None = None, theory: str | None = None,
+                 mapping: str | None = None,
+                 learning_rate: float | None = None, t_max: float | None = None, dataset: Dataset | None = None, allow_misaligned: bool | None = None) -> ValidationCase:
     """The case ``pathdyn validate`` runs for its case options; None takes the command's default.
 
     The command's defaults are those of :class:`ValidationCase` except

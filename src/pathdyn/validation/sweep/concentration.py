@@ -18,6 +18,7 @@ predicted dominant fraction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 import time
 import warnings
@@ -267,9 +268,9 @@ class ConcentrationResult(Record):
 
 
 def measure_concentration(
-    depths=(2, 3, 4, 5, 7),
-    activations=("linear", "relu", "tanh"),
-    seeds=tuple(range(20)),
+    depths: Sequence[int] = (2, 3, 4, 5, 7),
+    activations: Sequence[str] = ("linear", "relu", "tanh"),
+    seeds: Sequence[int] = tuple(range(20)),
     *,
     width: int = CONCENTRATION_DEFAULTS["width"],
     init: str = CONCENTRATION_DEFAULTS["init"],
@@ -362,7 +363,7 @@ def measure_concentration(
         )
     config = _concentration_config(width, init, init_scale, learning_rate, steps, seeds, dataset, confidence)
     return ConcentrationResult(
-        depths=depths, activations=activations, seeds=seeds, config=config, fractions=measured["fractions"],
+        depths=tuple(depths), activations=tuple(activations), seeds=tuple(seeds), config=config, fractions=measured["fractions"],
         final_loss_ratio=measured["loss_ratio"], race_agreement=measured["agreement"],
         race_fraction=measured["race_fraction"], wall_time_s=time.perf_counter() - started,
     )

@@ -15,6 +15,7 @@ other theories.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ FLOW_TOL = 2e-4
 COMPARED = "seed mean of per-mode K = diag(U^T Omega_a V) against the DMFT (the infinite-width ensemble mean)"
 
 
-def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
+def network_overlaps(weights: list[list], U: np.ndarray, V: np.ndarray, gains: bool = False) -> DMFTInitialOverlaps:
     """One network's ``|a|^2``, ``|b|^2`` and initial ``K`` per pathway and mode (``a = W^1 v``, ``b = (W^D)^T u``).
 
     ``overlap`` is ``K(0) = u^T Omega_a v`` (``a.b`` at depth 2). With ``gains`` also each
@@ -432,7 +433,7 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=overlaps)
 
 
-def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.04,
+def single_network_study(depths: Architecture | Sequence[int], width: int, seeds: Sequence[int], *, init_scale: float = 0.5, learning_rate: float = 0.04,
                          steps: int = 200, dataset: Dataset | None = None) -> dict:
     """How well the DMFT, conditioned on each network (:func:`predict_network`), predicts single networks.
 

@@ -15,10 +15,11 @@ From the command line: ``pathdyn dmft-finite-width`` (:mod:`pathdyn.cli.finite_w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -244,8 +245,9 @@ def _width_figures(network, conditioned, ensemble, t, scale):
     return figures
 
 
-def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
-                     dataset: Dataset | None = None, on_width=None) -> FiniteWidthGap:
+def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int], seeds: Sequence[int], *,
+                     init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
+                     dataset: Dataset | None = None, on_width: Callable[..., Any] | None=None) -> FiniteWidthGap:
     """Measure the seed mean's distance from the ensemble DMFT and from the conditioned DMFT.
 
     Parameters

@@ -61,7 +61,7 @@ class GraphValidation:
                 "singular_values": np.asarray(self.simulation.extras["singular_values"]).tolist()}
 
 
-def validate_graph_aligned(graph: GraphArchitecture, dataset, width: int | None = None, *,
+def validate_graph_aligned(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *,
                            learning_rate: float = 0.01, t_max: float = 6.0, initial_strength: float = 0.2,
                            seed: int = 0, record_dt: float = 0.05) -> GraphValidation:
     """Train an aligned network of ``graph`` and compare it with the graph's reduced model.

@@ -7,9 +7,10 @@ sweep its model needs; :func:`run_suite` runs several on one task runner and ret
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pathdyn.errors import ConfigError
 from pathdyn.validation.compare import SUBSPACE
@@ -123,8 +124,8 @@ def _marked(report, suite: str | None):
     return dataclasses.replace(report, verdict=QUICK_PREFIX + report.verdict) if suite == "quick" else report
 
 
-def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
-              scheduler: str | None = None, progress: bool = False, on_report=None) -> SuiteReport:
+def run_suite(cases: Sequence[ValidationCase], *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
+              scheduler: str | None = None, progress: bool = False, on_report: Callable[..., Any] | None=None) -> SuiteReport:
     """Run every case (:func:`validate_suite`) and gather the suite's report.
 
     Parameters
