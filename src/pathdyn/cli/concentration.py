@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pathdyn.errors import ConfigError
@@ -46,7 +47,7 @@ loss ratios and, for linear networks, "race" (winner agreement, predicted fracti
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -72,7 +73,7 @@ def add_arguments(parser) -> None:
     add_cluster_arguments(parser)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: measure, print the table, write the files.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 from pathdyn.theory.models import MODELS, get_model
 from pathdyn.errors import ArchitectureError, ConfigError
@@ -73,7 +74,7 @@ def check_derive_size(architecture: Architecture | GraphArchitecture) -> None:
         )
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -100,7 +101,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters

@@ -7,6 +7,7 @@ then exists.
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import file_plan, parse_floats, use_file_backend
 from pathdyn.numerics.compile import compile_rhs
@@ -81,7 +82,7 @@ FIGURES = {
 }
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -97,7 +98,7 @@ def add_arguments(parser) -> None:
         child.set_defaults(_figure_run=run_figure)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
     add_max_steps_argument,
@@ -33,7 +34,7 @@ examples:
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -52,7 +53,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters

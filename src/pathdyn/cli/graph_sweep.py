@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
@@ -25,7 +26,7 @@ example:
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -47,7 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters

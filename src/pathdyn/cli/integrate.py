@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -56,7 +57,7 @@ descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up 
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -160,7 +161,7 @@ def _plot_title(depths, notes: dict, S, lam=None) -> str:
     return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: integrate the q/p equations (or the DMFT) and write the files.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, use_file_backend
 from pathdyn.io.simulation_files import run_config, save_run_file
@@ -30,7 +31,7 @@ W_<a>_<d> (pathway a, layer d, both 1-based), each of shape (outputs, inputs).
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -70,7 +71,7 @@ def add_arguments(parser) -> None:
     out.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: train one network and write its run file.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -80,7 +81,7 @@ def _int_list(text: str, option: str, minimum: int) -> tuple:
     return values
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -135,7 +136,7 @@ def _dataset(spec):
     return dataset_from_spec(spec)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: one case or a suite, summaries as they finish, then the files.
 
     Parameters
