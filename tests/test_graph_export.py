@@ -36,25 +36,36 @@ def same(a, b) -> bool:
     return a == b or a.doit() == b.doit()
 
 
-def test_json_is_keyed_by_edge_and_round_trips():
-    equations = derive_graph_equations(example("visual_cortex"))
+@pytest.mark.parametrize("form", ["node", "path-sums"])
+def test_json_is_keyed_by_edge_and_round_trips(form):
+    equations = derive_graph_equations(example("visual_cortex"), form=form)
     data = json.loads(export_graph_equations(equations, "json"))
+    assert data["version"] == 2 and data["form"] == form
     assert [e["edge"] for e in data["gradient_flow"]] == [list(e) for e in equations.graph.edges]
-    assert data["definitions"][0]["name"] == "Omega"
+    flow = equations.gradient_flow
+    names = [e["name"] for e in data["definitions"]]
+    assert names[: len(flow.definitions)] == [s.name for s, _ in flow.definitions]
+    assert names[len(flow.definitions):] == [str(s) for s, _ in equations.modes.definitions]
     loaded = load_graph_equations_json(json.dumps(data))
-    assert loaded.graph == equations.graph
-    assert same(loaded.definitions["Omega"], equations.gradient_flow.omega_definition)
-    for edge, _, rhs in equations.gradient_flow.equations():
+    assert loaded.graph == equations.graph and loaded.form == form
+    assert same(loaded.definitions["Omega"], flow.omega_definition)
+    for edge, _, rhs in flow.equations():
         assert same(loaded.gradient_flow[edge], rhs)
+        assert same(loaded.expand(loaded.gradient_flow[edge]), flow.rhs_of(edge, expand=True))
     assert tuple(loaded.modes.values()) == equations.modes.rhs
     assert loaded.conserved == tuple(inv.expr for inv in equations.modes.invariants)
+    assert len(loaded.strengths) == (3 if form == "path-sums" else 0)
 
 
 def test_text_names_every_edge_and_invariant():
     text = export_equations(example("shared_trunk"), "text")
-    assert "dW_t2_a1/dt = W_a1_y.T*(Sigma_yx - Omega)*(W_t1_t2*W_x_t1).T" in text
-    assert "Omega = W_a1_y*W_t2_a1*W_t1_t2*W_x_t1 + W_b1_y*W_t2_b1*W_t1_t2*W_x_t1" in text
-    assert "d/dt (q_1**2 - p_3**2 - p_2**2) = 0" in text
+    assert "dW_t2_a1/dt = B_a1.T*(Sigma_yx - Omega)*F_t2.T" in text
+    assert "F_t2 = W_t1_t2*F_t1" in text and "B_t2 = B_a1*W_t2_a1 + B_b1*W_t2_b1" in text
+    assert "Omega = W_a1_y*F_a1 + W_b1_y*F_b1" in text
+    assert "d/dt (q_1**2 - p_1**2) = 0" in text and "d/dt (-q_3**2 - q_2**2 + p_1**2) = 0" in text  # t1, t2
+    sums = export_equations(example("shared_trunk"), "text", form="path-sums")
+    assert "dW_t2_a1/dt = W_a1_y.T*(Sigma_yx - Omega)*(W_t1_t2*W_x_t1).T" in sums
+    assert "Omega = W_a1_y*W_t2_a1*W_t1_t2*W_x_t1 + W_b1_y*W_t2_b1*W_t1_t2*W_x_t1" in sums
 
 
 def test_depths_exports_unchanged_by_the_graph_path(capsys, tmp_path):
@@ -75,7 +86,7 @@ def test_cli_graph_json(tmp_path, capsys):
                  "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["format"] == "pathdyn-graph-equations" and data["graph"]["whitened"] is False
-    assert {"name": "lambda", "role": "lambda", "edge": None, "shape": None} in data["symbols"]
+    assert {"name": "lambda", "role": "lambda", "edges": None, "node": None, "shape": None} in data["symbols"]
 
 
 def test_cli_graph_errors_are_one_line(tmp_path, capsys):
@@ -90,14 +101,30 @@ def test_cli_graph_errors_are_one_line(tmp_path, capsys):
     assert "derive" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name, whitened", [("two_stream_cross", False), ("visual_cortex", True)])
-def test_latex_compiles(name, whitened, tmp_path):
+@pytest.mark.parametrize("name, whitened, form", [("two_stream_cross", False, "node"), ("visual_cortex", True, "node"),
+                                                  ("visual_cortex", False, "path-sums")])
+def test_latex_compiles(name, whitened, form, tmp_path):
     graph = GraphArchitecture(edges=example(name).edges, whitened=whitened)
-    equations = derive_graph_equations(graph)
-    log, numbers = compile_latex(export_graph_equations(equations, "latex"), tmp_path)
+    equations = derive_graph_equations(graph, form=form)
+    tex = export_graph_equations(equations, "latex")
+    log, numbers = compile_latex(tex, tmp_path)
     assert "Overfull \\hbox" not in log
     expected = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
     assert len(numbers) == expected
+
+
+def test_latex_groups_related_equations():
+    """A two-hidden-node skip graph: one align per group (definitions, flow, strengths, reduced,
+    conserved), not one per equation; --ungrouped gives one per equation."""
+    graph = GraphArchitecture(edges=[("x", "h1"), ("h1", "h2"), ("h2", "y"), ("x", "h2"), ("h1", "y")])
+    equations = derive_graph_equations(graph)
+    grouped = export_graph_equations(equations, "latex")
+    environments = grouped.count(r"\begin{align")
+    assert environments == 7
+    numbered = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
+    ungrouped = export_graph_equations(equations, "latex", grouped=False)
+    assert ungrouped.count(r"\begin{align}") == numbered
+    assert ungrouped.count(r"\begin{align") > environments
 
 
 def test_cli_graph_validate(tmp_path, capsys):
@@ -105,7 +132,7 @@ def test_cli_graph_validate(tmp_path, capsys):
     assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_pathways.toml"), "--width", "4",
                  "--t-max", "2", "--learning-rate", "0.02", "-o", str(out), "--plot", str(plot)]) == 0
     report = json.loads(out.read_text())
-    assert report["error"] < 0.05 and len(report["per_path"]) == 2
+    assert report["error"] < 0.05 and len(report["per_path"]) == 2 and report["edge_error"] < 0.05
     assert plot.stat().st_size > 0
     toml = tmp_path / "arch.toml"
     toml.write_text("depths = [2, 3]\n")

@@ -1,13 +1,14 @@
-"""The graph gradient flow against finite differences of the loss, and the parallel special case."""
+"""The graph gradient flow (node form and sums over paths) against finite differences of the loss, and the parallel special case."""
 
 import numpy as np
 import pytest
 import sympy as sp
 
+from pathdyn.errors import ArchitectureError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.gradient_flow import derive_gradient_flow
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.theory.graph_flow import derive_graph_flow, edge_weight_symbol
+from pathdyn.theory.graph_flow import derive_graph_flow, edge_weight_symbol, expand_definitions
 
 from pathlib import Path
 
@@ -66,10 +67,10 @@ def evaluate(expr, values):
     raise TypeError(f"cannot evaluate {type(expr).__name__}")
 
 
-def numeric_setup(graph, rng, whitened):
+def numeric_setup(graph, rng, whitened, form="node"):
     g = GraphArchitecture(edges=graph.edges, n_in=3, n_out=2, whitened=whitened,
                           widths={n: 2 + i % 3 for i, n in enumerate(graph.hidden_nodes)})
-    flow = derive_graph_flow(g)
+    flow = derive_graph_flow(g, form=form)
     values = {w: rng.standard_normal(tuple(int(d) for d in w.shape)) for w in flow.weights.values()}
     values[flow.sigma_yx] = rng.standard_normal((2, 3))
     if not whitened:
@@ -78,16 +79,24 @@ def numeric_setup(graph, rng, whitened):
     return g, flow, values
 
 
-def loss(flow, values):
-    omega = evaluate(flow.omega_definition, values)
+def with_definitions(definitions, values):
+    """``values`` and every defined symbol, evaluated in order (as a reader of the export would)."""
+    values = dict(values)
+    for symbol, expr in definitions:
+        values[symbol] = evaluate(expr, values)
+    return values
+
+
+def loss(flow, values, definitions=None):
+    omega = with_definitions(definitions or flow.all_definitions, values)[flow.omega]
     sigma_x = evaluate(flow.sigma_x, values)
     return 0.5 * np.trace(omega @ sigma_x @ omega.T) - np.trace(values[flow.sigma_yx] @ omega.T)
 
 
-def directional_errors(flow, values, rng, rhs_of):
+def directional_errors(flow, values, rng, rhs_of, definitions=None):
     """Relative error of ``<rhs, D>`` against ``-(L(W + hD) - L(W - hD)) / 2h`` per edge."""
-    values = dict(values)
-    values[flow.omega] = evaluate(flow.omega_definition, values)
+    definitions = definitions or flow.all_definitions
+    values = with_definitions(definitions, values)
     errors = []
     for edge, w, _ in flow.equations():
         D = rng.standard_normal(values[w].shape)
@@ -103,23 +112,56 @@ def directional_errors(flow, values, rng, rhs_of):
 GRAPHS = list(HAND_GRAPHS.items()) + [(f"random DAG {i}", None) for i in range(3)]
 
 
+@pytest.mark.parametrize("form", ["node", "path-sums"])
 @pytest.mark.parametrize("whitened", [True, False], ids=["whitened", "general"])
 @pytest.mark.parametrize("name, graph", GRAPHS, ids=[g[0] for g in GRAPHS])
-def test_flow_matches_finite_differences(name, graph, whitened, rng):
+def test_flow_matches_finite_differences(name, graph, whitened, form, rng):
     if graph is None:
         graph = random_graph(np.random.default_rng(int(name[-1]) + 7))
-    g, flow, values = numeric_setup(graph, rng, whitened)
+    g, flow, values = numeric_setup(graph, rng, whitened, form)
     errors = directional_errors(flow, values, rng, flow.rhs_of)
     assert errors.max() < 1e-7, (name, errors)
 
 
 def test_finite_differences_catch_a_wrong_flow(rng):
-    """A flow that forgets the skip path V1 -> y inside Omega fails the same check."""
+    """A flow whose network map forgets the shortcut V1 -> y fails the same check."""
     g, flow, values = numeric_setup(example("visual_cortex"), rng, True)
-    skip = flow.weights[("V1", "y")] * flow.weights[("x", "V1")]
-    wrong_omega = flow.omega_definition - skip
-    errors = directional_errors(flow, values, rng, lambda e: flow.rhs_of(e).xreplace({flow.omega: wrong_omega}))
+    shortcut = flow.weights[("V1", "y")] * sp.MatrixSymbol("F_V1", *flow.weights[("x", "V1")].shape)
+    wrong = [(s, e - shortcut if s == flow.omega else e) for s, e in flow.definitions]
+    assert dict(wrong)[flow.omega] != flow.omega_definition
+    errors = directional_errors(flow, values, rng, flow.rhs_of, definitions=wrong)
     assert errors.min() > 1e-3
+
+
+def test_node_form_is_linear_in_the_edges():
+    """A chain of 12 diamonds has 4096 paths; its node form has one definition per node and per edge one term."""
+    edges, previous = [], "x"
+    for k in range(12):
+        edges += [(previous, f"a{k}"), (previous, f"b{k}"), (f"a{k}", f"m{k}"), (f"b{k}", f"m{k}")]
+        previous = f"m{k}"
+    graph = GraphArchitecture(edges=edges + [(previous, "y")])
+    assert graph.num_paths == 4096 and not graph.paths_listed
+    flow = derive_graph_flow(graph)
+    assert len(flow.definitions) == 2 * len(graph.hidden_nodes) + 1
+    weights = set(flow.weights.values())
+    size = sum(len([a for a in sp.preorder_traversal(e) if a in weights]) for _, e in flow.definitions)
+    assert size == 2 * len(graph.edges) - 2  # each edge once in a forward and once in a backward map (not at x, y)
+    with pytest.raises(ArchitectureError, match="4,096 paths from x to y, above the 256"):
+        derive_graph_flow(graph, form="path-sums")
+
+
+def test_node_form_equals_the_sums_over_paths():
+    """Written out, the node form's right-hand sides are the path sums (random DAG, general inputs)."""
+    graph = random_graph(np.random.default_rng(11))
+    graph = GraphArchitecture(edges=graph.edges, whitened=False)
+    rng = np.random.default_rng(0)
+    g, _, values = numeric_setup(graph, rng, False)
+    node, paths = derive_graph_flow(g), derive_graph_flow(g, form="path-sums")
+    for edge in g.edges:
+        expanded = expand_definitions(node.rhs_of(edge), node.definitions)
+        a = evaluate(expanded, values)
+        b = evaluate(expand_definitions(paths.rhs_of(edge), paths.definitions), values)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.slow  # sympy differentiates the written-out loss: 5-11 s per graph
@@ -128,17 +170,19 @@ def test_direct_derivation_agrees(name, rng):
     graph = HAND_GRAPHS[name]
     g, flow, values = numeric_setup(graph, rng, False)
     direct = derive_graph_flow(g, method="direct")
-    values[flow.omega] = evaluate(flow.omega_definition, values)
+    values = with_definitions(flow.definitions, values)
     for edge, _, rhs in flow.equations():
         np.testing.assert_allclose(evaluate(direct.rhs_of(edge), values), evaluate(rhs, values), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("depths, whitened", [((2, 3), True), ((3, 1, 4), False)])
 def test_parallel_graph_gives_the_pathway_equations(depths, whitened):
-    """The graph of parallel pathways derives the pathway equations, symbol for symbol."""
+    """The graph of parallel pathways derives the pathway equations, symbol for symbol (sums over paths),
+    and the node form written out gives them too."""
     arch = Architecture(depths=depths, whitened=whitened)
     graph = GraphArchitecture.from_pathways(arch)
-    flow = derive_graph_flow(graph)
+    flow = derive_graph_flow(graph, form="path-sums")
+    node = derive_graph_flow(graph)
     pathway_flow = derive_gradient_flow(arch)
     rename = {}
     for segment, ws in zip(graph.chain_segments(), pathway_flow.weights):
@@ -147,8 +191,15 @@ def test_parallel_graph_gives_the_pathway_equations(depths, whitened):
             rename[edge_weight_symbol(edge, *flow.weights[edge].shape)] = w
     for segment, pathway_rhs in zip(graph.chain_segments(), pathway_flow.rhs):
         for edge, expected in zip(segment, pathway_rhs):
-            got = flow.rhs_of(edge).xreplace(rename).xreplace(_dimension_renaming(graph, flow, pathway_flow))
+            dims = _dimension_renaming(graph, flow, pathway_flow)
+            got = flow.rhs_of(edge).xreplace(rename).xreplace(dims)
             assert got == expected, (edge, got, expected)
+            expanded = node.rhs_of(edge, expand=True).xreplace(rename).xreplace(dims)
+            assert expanded.doit() == pathway_flow.rhs_of(*_layer_of(pathway_flow, rename[flow.weights[edge]]), expand=True).doit()
+
+
+def _layer_of(pathway_flow, weight) -> tuple:
+    return next((a, d) for a, d, w, _ in pathway_flow.equations() if w == weight)
 
 
 def _dimension_renaming(graph, flow, pathway_flow) -> dict:

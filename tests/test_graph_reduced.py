@@ -1,4 +1,4 @@
-"""Reduced per-mode equations of graphs: the flow, its conserved quantities, the q/p-like reduction."""
+"""Reduced per-mode equations of graphs (node form and sums over paths): the flow, its conserved quantities, the q/p-like reduction."""
 
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import (
+    _is_conserved,
     derive_graph_mode_equations,
     derive_graph_qp_equations,
     node_invariant,
@@ -29,14 +30,17 @@ def example(name, whitened=True) -> GraphArchitecture:
     return GraphArchitecture(edges=graph.edges, whitened=whitened)
 
 
+@pytest.mark.parametrize("form", ["node", "path-sums"])
 @pytest.mark.parametrize("name", NAMES)
-def test_flow_is_minus_gradient_of_reduced_loss(name, rng):
-    """Each rhs against central differences of 1/2 lambda K^2 - S K at a random point."""
-    eqs = derive_graph_mode_equations(example(name, whitened=False), invariants=False)
+def test_flow_is_minus_gradient_of_reduced_loss(name, form, rng):
+    """Each rhs (its node strengths written out) against central differences of 1/2 lambda K^2 - S K,
+    K the sum over paths of the products of edge strengths, at a random point."""
+    eqs = derive_graph_mode_equations(example(name, whitened=False), invariants=False, form=form)
     lam = input_variance_symbol()
-    K = sp.Add(*eqs.strengths)
+    K = sp.Add(*eqs.strengths)  # the paths, one by one
+    assert sp.expand(eqs.inline(eqs.total) - K) == 0
     loss = sp.lambdify([eqs.state, mode_symbols(), lam], lam * K**2 / 2 - mode_symbols() * K)
-    rhs = sp.lambdify([eqs.state, mode_symbols(), lam], list(eqs.rhs))
+    rhs = sp.lambdify([eqs.state, mode_symbols(), lam], [eqs.inline(f) for f in eqs.rhs])
     x = rng.uniform(-1, 1, len(eqs.state))
     S, lam_value, h = 2.5, 0.7, 1e-6
     for i, value in enumerate(rhs(x, S, lam_value)):
@@ -53,14 +57,15 @@ def test_node_invariants_are_conserved_and_found(name):
     basis = sp.Matrix([[inv.expr.coeff(m) for m in _monomials(eqs)] for inv in eqs.invariants])
     for node in eqs.graph.hidden_nodes:
         form = node_invariant(eqs, node)
-        assert is_identically_zero(sp.expand(eqs.time_derivative(form)))
+        assert is_identically_zero(sp.expand(eqs.inline(eqs.time_derivative(form))))
         row = sp.Matrix([[sp.expand(form).coeff(m) for m in _monomials(eqs)]])
         assert sp.Matrix.vstack(basis, row).rank() == basis.rank(), f"{node}: node invariant not in the basis"
     # a deliberately wrong form (one outgoing edge counted with the wrong sign) is not conserved
     node = eqs.graph.hidden_nodes[0]
     out_edge = eqs.graph.out_edges(node)[0]
     wrong = node_invariant(eqs, node) + 2 * sp.Symbol(f"s_{out_edge[0]}_{out_edge[1]}", real=True) ** 2
-    assert not is_identically_zero(sp.expand(eqs.time_derivative(wrong)))
+    assert not is_identically_zero(sp.expand(eqs.inline(eqs.time_derivative(wrong))))
+    assert not _is_conserved(eqs, wrong, (node,))  # the local check the derivation uses catches it too
 
 
 def _monomials(eqs):
@@ -75,7 +80,8 @@ def test_extra_invariants_of_interchangeable_nodes():
     balance = s["s_V1_LM"] * s["s_V1_AL"] - s["s_LM_y"] * s["s_AL_y"]
     rotation = s["s_V1_LM"] * s["s_AL_y"] - s["s_V1_AL"] * s["s_LM_y"]
     for form in (balance, rotation):
-        assert is_identically_zero(sp.expand(eqs.time_derivative(form)))
+        assert is_identically_zero(sp.expand(eqs.inline(eqs.time_derivative(form))))
+    assert [inv.expr for inv in eqs.invariants[-2:]] == [sp.expand(balance), sp.expand(rotation)]
 
 
 # Two graphs by default (cross-connections; skip with fan-out); the others in the slow tier.
@@ -111,8 +117,9 @@ def test_parallel_graph_qp_is_the_paper_model(depths):
             rename[sp.Symbol(f"q_{a}", real=True)] = sp.Symbol(f"q_{a}", real=True)
     assert tuple(x.xreplace(rename) for x in graph_qp.state) == paper.state
     for got, expected in zip(graph_qp.rhs, paper.rhs):
-        assert is_identically_zero(sp.expand(got.xreplace(rename) - expected))
+        assert is_identically_zero(sp.expand(graph_qp.inline(got).xreplace(rename) - expected))
     assert [k.xreplace(rename) for k in graph_qp.strengths] == list(paper.strengths)
+    assert [str(x) for x, _ in graph_qp.definitions] == ["K"]  # every hidden node is inside a chain: no node strengths
 
 
 @pytest.mark.parametrize("name", [pytest.param("shared_trunk", marks=pytest.mark.slow), "visual_cortex"])
@@ -126,3 +133,27 @@ def test_qp_reduction_follows_the_edge_flow_on_its_invariant_set(name):
     a = integrate(qp, y_qp, [2.0], 30.0, rtol=1e-10, atol=1e-12)
     b = integrate(edge_eqs, y_edge, [2.0], 30.0, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.K, b.K, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_the_structural_invariants_are_every_quadratic_one(seed):
+    """On small random DAGs (per-edge and q/p) the complete search over quadratic forms adds nothing
+    to the node balances and the forms of interchangeable nodes: they span every conserved one."""
+    from pathdyn.theory.graph_reduced import INVARIANT_SEARCH_MAX_STATE, _complete_search, _independent, _structural_forms
+
+    graph = random_graph(np.random.default_rng(seed), hidden=4)
+    for eqs in (derive_graph_mode_equations(graph), derive_graph_qp_equations(graph)):
+        assert len(eqs.state) <= INVARIANT_SEARCH_MAX_STATE
+        structural = [expr for expr, _ in _independent(_structural_forms(eqs))]
+        assert [inv.expr for inv in eqs.invariants] == structural
+        assert _complete_search(eqs, structural) == []
+        assert len(_complete_search(eqs, structural[:-1])) == 1  # one left out is found again
+
+
+def random_graph(rng, hidden=5, probability=0.45):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_flow", Path(__file__).with_name("test_graph_flow.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.random_graph(rng, hidden, probability)

@@ -6,6 +6,7 @@ deliberately broken ``_print_<Class>`` method must change the export it belongs 
 shows each export really prints through the class (a parallel copy would not notice).
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,8 @@ def test_the_document_selects_groups_by_kind_not_by_comment(monkeypatch):
     before = equations_to_latex(equations, grouped=False)
 
     def renamed(*args, **kwargs):
-        return [Group(f"group {i}", g.kind, g.rows) for i, g in enumerate(original(*args, **kwargs))]
+        return [Group(f"group {i}", g.kind, tuple(replace(e, note=f"equation {i}.{j}") for j, e in enumerate(g.equations)),
+                      g.align_like) for i, g in enumerate(original(*args, **kwargs))]
 
     monkeypatch.setattr(export_module, "_equation_groups", renamed)
     after = equations_to_latex(equations, grouped=False)
@@ -159,8 +161,8 @@ def test_the_document_selects_groups_by_kind_not_by_comment(monkeypatch):
 
     def mislabelled(*args, **kwargs):  # a kind that lies moves the group: the kind is what is read
         groups = original(*args, **kwargs)
-        return [Group(g.comment, EquationKind.CONSERVED if g.kind is EquationKind.DEFINITIONS else g.kind, g.rows)
-                for g in groups]
+        return [Group(g.title, EquationKind.CONSERVED if g.kind is EquationKind.DEFINITIONS else g.kind, g.equations,
+                      g.align_like) for g in groups]
 
     monkeypatch.setattr(export_module, "_equation_groups", mislabelled)
     moved = equations_to_latex(equations, grouped=False)

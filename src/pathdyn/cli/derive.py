@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
-from pathdyn.theory.models import MODELS, get_model
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.theory.export import DerivedEquations, export_equations
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.export import DerivedEquations, export_equations
 from pathdyn.theory.gradient_flow import derive_gradient_flow
+from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
+from pathdyn.theory.models import MODELS, get_model
+from pathdyn.theory.writers import WRITERS
 
 COMMAND = "derive"
-HELP = "derive the gradient-flow and reduced equations of an architecture"
+HELP = "derive the gradient-flow and reduced equations of an architecture (pathways or a [graph])"
 ORDER = 10
 DESCRIPTION = """\
 Derive, with sympy, the matrix gradient flow tau dW_a^d/dt = -dL/dW_a^d of every layer
-and the paper's reduced q/p equations of one mode, and print or write them.
+and the paper's reduced q/p equations of one mode, and print or write them. A TOML file
+with a [graph] table gives the equations of any DAG in node form: each node's forward and
+backward map (and per mode its strengths) defined once, so the export grows with the
+number of edges (--path-sums writes every map out as a sum over paths, small graphs only).
 
 examples:
   pathdyn derive --depths 2,3
@@ -25,6 +30,8 @@ examples:
   pathdyn derive --depths 13,2,5 --format latex --fragment
   pathdyn derive --depths 13,2 --format latex --prod --label-prefix deep -o deep.tex
   pathdyn derive --model dmft --depths 3,4 --format latex -o dmft.tex   (DMFT site equations, Gaussian hidden layers)
+  pathdyn derive --architecture examples/mouse_visual_cortex.toml --format latex -o cortex.tex
+  pathdyn derive --architecture examples/visual_cortex.toml --path-sums
 """
 
 
@@ -38,40 +45,59 @@ MAX_DERIVE_SIZE = 400_000
 #: pathways in every equation, so its cost grows faster than the number of pathways
 #: (docs/reliability.md has the measurements).
 MAX_DERIVE_PATHWAYS = 100
+#: Most edges of a graph derive accepts in node form (its default): the derivation and the
+#: exports are linear in the edges, and a graph this large derives and exports in about a
+#: minute (benchmarks/bench_graph.py measures the scaling).
+MAX_DERIVE_EDGES = 3000
 
 
-def check_derive_size(architecture: Architecture | GraphArchitecture) -> None:
-    """Refuse an architecture whose derivation would run for minutes (see :data:`MAX_DERIVE_SIZE`).
+def check_derive_size(architecture: Architecture | GraphArchitecture, path_sums: bool = False) -> None:
+    """Refuse an architecture whose derivation would run for minutes.
+
+    Pathways (and graphs written as sums over paths, ``path_sums``) are bounded by the
+    number of pathways (paths) and :data:`MAX_DERIVE_SIZE`; graphs in node form by their
+    number of edges, :data:`MAX_DERIVE_EDGES`, whatever their number of paths.
 
     Parameters
     ----------
-    architecture : Architecture
+    architecture : Architecture or GraphArchitecture
         The architecture to derive.
+    path_sums : bool
+        A graph is to be written as sums over paths.
 
     Raises
     ------
     ArchitectureError
-        When it has more than :data:`MAX_DERIVE_PATHWAYS` pathways or its size passes
-        :data:`MAX_DERIVE_SIZE`.
+        Above the bound that applies.
     """
-
-    # a graph's paths from x to y play the part of the pathways (their lengths of the depths)
+    if isinstance(architecture, GraphArchitecture) and not path_sums:
+        if len(architecture.edges) > MAX_DERIVE_EDGES:
+            raise ArchitectureError(
+                f"--architecture: {len(architecture.edges):,} edges, above the {MAX_DERIVE_EDGES:,} that derive finishes "
+                "in about a minute; split the graph or use fewer edges")
+        return
     if isinstance(architecture, GraphArchitecture):
-        depths = tuple(len(path) for path in architecture.paths)
-    else:
-        depths = architecture.depths
+        if not architecture.paths_listed:
+            raise ArchitectureError(
+                f"--path-sums: the graph has {architecture.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} "
+                "that are written out one by one; drop --path-sums (the node form defines each node's map once)")
+        _check_pathway_size(architecture.path_lengths, "--path-sums", "paths", "drop --path-sums (the node form's size "
+                            "grows with the edges, not the paths)")
+        return
+    _check_pathway_size(architecture.depths, "--depths", "pathways", "use fewer or shallower pathways (pathdyn integrate "
+                        "takes any depth up to 1000)")
+
+
+def _check_pathway_size(depths, option: str, what: str, fix: str) -> None:
     if len(depths) > MAX_DERIVE_PATHWAYS:
         raise ArchitectureError(
-            f"--depths: {len(depths)} pathways, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "
-            "use fewer pathways (pathdyn integrate takes more)"
-        )
+            f"{option}: {len(depths)} {what}, above the {MAX_DERIVE_PATHWAYS} that derive finishes in reasonable time; "
+            + ("use fewer pathways (pathdyn integrate takes more)" if what == "pathways" else fix))
     size = len(depths) * sum(d * d for d in depths)
     if size > MAX_DERIVE_SIZE:
         raise ArchitectureError(
-            f"--depths: {len(depths)} pathway(s) of depth up to {max(depths)} give pathways x sum of squared depths = "
-            f"{size:,}, above the {MAX_DERIVE_SIZE:,} that derive finishes in reasonable time; use fewer or shallower "
-            "pathways (pathdyn integrate takes any depth up to 1000)"
-        )
+            f"{option}: {len(depths)} {what[:-1]}(s) of depth up to {max(depths)} give {what} x sum of squared depths = "
+            f"{size:,}, above the {MAX_DERIVE_SIZE:,} that derive finishes in reasonable time; {fix}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,13 +110,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     add_architecture_arguments(parser)
     parser.add_argument(
-        "--format", choices=("text", "latex", "json"), default="text",
-        help="text (sympy notation), latex (standalone document) or json (srepr, see README); default text",
+        "--format", choices=tuple(WRITERS), default="text",
+        help=", ".join(writer.help for writer in WRITERS.values()) + "; default text",
     )
     parser.add_argument("--model", choices=tuple(MODELS), default="qp",
                         help="the reduced model (default qp): " + ", ".join(MODELS)
                              + "; a per-mode model comes with the gradient flow, the DMFT as its site equations")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
+    parser.add_argument("--path-sums", action="store_true",
+                        help=f"[graph] only: write every map as a sum over paths (graphs of at most {MAX_LISTED_PATHS} "
+                             "paths; default: node form, each node's map defined once)")
     latex = parser.add_argument_group("LaTeX layout")
     latex.add_argument("--ungrouped", action="store_true",
                        help="one environment per equation (default: related equations share one align)")
@@ -119,7 +148,6 @@ def run(args: argparse.Namespace) -> int:
     ConfigError
         When a LaTeX-only option is given with another format.
     """
-
     latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
                    "--label-prefix": args.label_prefix is not None}
     for flag, given in latex_flags.items():
@@ -127,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
-    check_derive_size(arch)
+    if args.path_sums and not isinstance(arch, GraphArchitecture):
+        raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
+                          "already); drop --path-sums")
+    check_derive_size(arch, args.path_sums)
     # everything is derived and formatted before the output file is touched
     model = get_model(args.model)
     if model.export is not None:  # equations of another form than per-mode ODEs export themselves
@@ -135,9 +166,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
                    if args.format == "latex" else {})
-        # a graph (a TOML [graph] table) has its own exporter; pathways: the flow and the model's equations
-        equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch)) if isinstance(arch, Architecture) else arch
-        text = export_equations(equations, format=args.format, fragment=args.fragment, **options)
+        if isinstance(arch, GraphArchitecture):
+            options["form"] = "path-sums" if args.path_sums else "node"
+            text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
+        else:  # pathways: the gradient flow and the model's per-mode equations
+            equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch))
+            text = export_equations(equations, format=args.format, fragment=args.fragment, **options)
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()

@@ -5,6 +5,12 @@ any object with ``state``, ``rhs``, ``parameters``, ``strengths`` and ``invarian
 into a :class:`CompiledRHS`, a callable with the ``solve_ivp`` signature
 ``f(t, y, *params)`` that evaluates the right-hand sides on a whole ensemble at once.
 The numerics layer consumes only this contract; it never calls the derivation code.
+
+Equations may carry ``definitions``: named intermediate quantities in evaluation order
+(the forward and backward strengths of the nodes of a graph). The generated code assigns
+each once, in that order, before the right-hand sides use them, so one evaluation costs
+what the definitions and right-hand sides cost as written (for a graph: linear in the
+number of edges), and nothing is expanded.
 """
 
 from __future__ import annotations
@@ -13,33 +19,126 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.simplify.cse_main import tree_cse
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["CompiledRHS", "compile_rhs", "CHAIN_BELOW"]
+__all__ = ["CompiledRHS", "compile_rhs", "CHAIN_BELOW", "SYMBOLIC_JACOBIAN_MAX_STATE"]
 
 
 #: Batches smaller than this compute integer powers by repeated multiplication; larger
 #: ones use numpy's ``power`` (measured: chains 1.3-2x faster below 4096 members, but
 #: slower above, where their many live temporaries come from fresh, page-faulting memory).
 CHAIN_BELOW = 4096
+#: Equations with definitions and more state variables than this get no symbolic Jacobian
+#: from the implicit scipy solvers (its entries grow as the square of the state; the solver
+#: estimates it by differences instead); it is still compiled, on first use, when asked for.
+SYMBOLIC_JACOBIAN_MAX_STATE = 64
 
 
-def _lambdify(args, exprs, cse: bool):
+def _needed_definitions(definitions, exprs) -> list:
+    """The definitions ``exprs`` use, directly or through other definitions, in evaluation order."""
+    if not definitions:
+        return []
+    wanted = set()
+    for expr in exprs:
+        wanted |= expr.free_symbols
+    kept = []
+    for symbol, expr in reversed(definitions):
+        if symbol in wanted:
+            kept.append((symbol, expr))
+            wanted |= expr.free_symbols
+    return kept[::-1]
+
+
+def _plain_lambdify(args, exprs, cse: bool, definitions):
+    """``sympy.lambdify`` with the definitions assigned first, in order, then the repeated sub-expressions.
+
+    With definitions, only sub-expressions that repeat as they are written are shared
+    (sympy's ``tree_cse``, linear in the size of the expressions: for a graph, the mode's
+    error); sympy's full ``cse`` also matches common arguments of sums and products, whose
+    cost grows as the square of the number of edges.
+    """
+    if not definitions:
+        return sp.lambdify(args, exprs, modules="numpy", cse=cse)
+
+    def assignments(expressions):
+        replacements, reduced = ([], expressions)
+        if cse:
+            replacements, reduced = tree_cse(expressions, sp.numbered_symbols("_shared"), opt_subs={}, order="none")
+        return list(definitions) + list(replacements), reduced
+
+    return sp.lambdify(args, exprs, modules="numpy", cse=assignments)
+
+
+def _forward_derivatives(state, definitions) -> tuple:
+    """``d definition / d state_j`` for every definition, by the chain rule through the definitions.
+
+    Returns ``(derivatives, new definitions)``: definition symbol -> {j: symbol of its
+    derivative} (nonzero entries only) and the definitions of those symbols, in order.
+    Each derivative is the definition's own partial derivative plus the partials with
+    respect to the definitions it uses times their derivatives: nothing is expanded.
+    """
+    position = {x: j for j, x in enumerate(state)}
+    derivatives: dict[Any, Any] = {}
+    new = []
+    for symbol, expr in definitions:
+        entries: dict[Any, Any] = {}
+        for atom in expr.free_symbols:
+            partial = None
+            if atom in position:
+                entries.setdefault(position[atom], []).append(sp.diff(expr, atom))
+            elif atom in derivatives:
+                partial = sp.diff(expr, atom)
+                for j, d in derivatives[atom].items():
+                    entries.setdefault(j, []).append(partial * d)
+        derivatives[symbol] = {}
+        for j, terms in sorted(entries.items()):
+            value = sp.Add(*terms)
+            if value != 0:
+                name = sp.Dummy(f"d{symbol}_d{state[j]}")
+                new.append((name, value))
+                derivatives[symbol][j] = name
+    return derivatives, new
+
+
+def _jacobian_through(state, exprs, definitions) -> tuple:
+    """``(entries, definitions)``: the Jacobian of ``exprs`` (row-major) through the definitions."""
+    if not definitions:
+        return list(sp.Matrix(exprs).jacobian(list(state))), []
+    derivatives, new = _forward_derivatives(state, definitions)
+    position = {x: j for j, x in enumerate(state)}
+    entries = []
+    for expr in exprs:
+        row: list[list[Any]] = [[] for _ in state]
+        for atom in expr.free_symbols:
+            if atom in position:
+                row[position[atom]].append(sp.diff(expr, atom))
+            elif atom in derivatives:
+                partial = sp.diff(expr, atom)
+                for j, d in derivatives[atom].items():
+                    row[j].append(partial * d)
+        entries += [sp.Add(*terms) for terms in row]
+    return entries, list(definitions) + new
+
+
+def _lambdify(args, exprs, cse: bool, definitions=()):
     """``sympy.lambdify`` to numpy with optional common-subexpression elimination.
 
-    On batches below ``CHAIN_BELOW`` members, integer powers ``x**k`` (``k >= 3``) of
-    symbols are computed once each by repeated multiplication shared between exponents
-    (``q**23`` reuses ``q**11``...) instead of numpy's ``power``; larger batches use the
-    plain lambdified function.
+    ``definitions`` (symbol, expression) are assigned in order before the expressions that
+    use them. On batches below ``CHAIN_BELOW`` members, integer powers ``x**k``
+    (``k >= 3``) of symbols are computed once each by repeated multiplication shared
+    between exponents (``q**23`` reuses ``q**11``...) instead of numpy's ``power``; larger
+    batches use the plain lambdified function.
     """
     exprs = [sp.sympify(e) for e in exprs]
+    definitions = _needed_definitions(definitions, exprs)
     symbols: list[Any] = []
     for arg in args:
         symbols.extend(arg if isinstance(arg, (list, tuple)) else [arg])
     position = {sym: i for i, sym in enumerate(symbols)}
     powers = {}
-    for expr in exprs:
+    for expr in exprs + [d for _, d in definitions]:
         for atom in expr.atoms(sp.Pow):
             base, exp = atom.as_base_exp()
             # Squares stay with numpy (``x**2`` is already one multiply there); a chain
@@ -47,9 +146,10 @@ def _lambdify(args, exprs, cse: bool):
             if base in position and exp.is_Integer and int(exp) >= 3:
                 powers[atom] = (base, int(exp))
     if not powers:
-        return sp.lambdify(args, exprs, modules="numpy", cse=cse)
+        return _plain_lambdify(args, exprs, cse, definitions)
     names = {atom: sp.Dummy(f"{base}_pow{k}") for atom, (base, k) in powers.items()}
-    inner = sp.lambdify([*args, list(names.values())], [e.xreplace(names) for e in exprs], modules="numpy", cse=cse)
+    inner = _plain_lambdify([*args, list(names.values())], [e.xreplace(names) for e in exprs], cse,
+                            [(symbol, d.xreplace(names)) for symbol, d in definitions])
     # Plan: slot list starts with the needed bases; each step appends a product of two slots.
     bases = sorted({base for base, _ in powers.values()}, key=lambda b: position[b])
     memo: dict[Any, Any] = {}
@@ -92,7 +192,7 @@ def _lambdify(args, exprs, cse: bool):
                 locate.append((i, None))  # type: ignore[arg-type]  # a plain symbol, not in a vector
                 break
 
-    plain = sp.lambdify(args, exprs, modules="numpy", cse=cse)
+    plain = _plain_lambdify(args, exprs, cse, definitions)
     first = locate[0]
 
     def fast(*values):
@@ -169,16 +269,22 @@ class CompiledRHS:
         self.invariant_exprs = tuple(sp.sympify(getattr(inv, "expr", inv)) for inv in invariants)
         rhs = [sp.sympify(f) for f in equations.rhs]
         strengths = [sp.sympify(k) for k in equations.strengths]
+        self.definitions = tuple((symbol, sp.sympify(expr)) for symbol, expr in getattr(equations, "definitions", ()))
+        definitions = self.definitions
         args = [sp.Symbol("t"), list(state), *params]
-        self._rhs = _lambdify(args, rhs, cse)
-        jacobian = sp.Matrix(rhs).jacobian(list(state))
-        self._jac = _lambdify(args, list(jacobian), cse)
-        self._strengths = _lambdify([list(state), *params], strengths, cse)
-        self._invariants = _lambdify([list(state), *params], list(self.invariant_exprs), cse) if invariants else None
+        self._args, self._cse, self._rhs_exprs = args, cse, rhs
+        self._rhs = _lambdify(args, rhs, cse, definitions)
+        # Without definitions the Jacobian is compiled now (as it always was); with them it
+        # grows as the square of the state and is compiled on first use.
+        self._jac = None if definitions else _lambdify(args, list(sp.Matrix(rhs).jacobian(list(state))), cse)
+        self._strengths = _lambdify([list(state), *params], strengths, cse, definitions)
+        self._invariants = (_lambdify([list(state), *params], list(self.invariant_exprs), cse, definitions)
+                            if invariants else None)
         # The mode's loss as the equations define it ((S - lambda K)^2 / (2 lambda) for general
         # inputs); equations without one get (S - sum_a K_a)^2 / 2 from the integrator.
         loss = getattr(equations, "loss", None)
-        self._loss = _lambdify([list(state), *params], [sp.sympify(loss)], cse) if loss is not None else None
+        self._loss = (_lambdify([list(state), *params], [sp.sympify(loss)], cse, definitions)
+                      if loss is not None else None)
         self._rates: Any = None  # dK_a/dt, compiled on first use (only phase planes need it)
         self.__doc__ = self._make_doc(state, params, rhs)
 
@@ -192,7 +298,21 @@ class CompiledRHS:
         lines.append("params, each broadcastable to batch, in this order: " + ", ".join(self.parameter_names))
         lines.append("Equations (tau = 1):")
         lines += [f"    d{x}/dt = {f}" for x, f in zip(state, rhs)]
+        if self.definitions:
+            lines.append("where, evaluated in this order:")
+            lines += [f"    {symbol} = {expr}" for symbol, expr in self.definitions]
         return "\n".join(lines)
+
+    @property
+    def symbolic_jacobian_is_cheap(self) -> bool:
+        """Whether implicit solvers should be handed the symbolic Jacobian (see :data:`SYMBOLIC_JACOBIAN_MAX_STATE`)."""
+        return not self.definitions or self.num_state <= SYMBOLIC_JACOBIAN_MAX_STATE
+
+    def _jacobian_function(self):
+        if self._jac is None:
+            entries, definitions = _jacobian_through(self._args[1], self._rhs_exprs, self.definitions)
+            self._jac = _lambdify(self._args, entries, self._cse, definitions)
+        return self._jac
 
     def _check(self, y, params):
         if y.shape[:1] != (self.num_state,):
@@ -230,7 +350,7 @@ class CompiledRHS:
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         n = self.num_state
-        return _fill(self._jac(t, y, *params), y.shape[1:]).reshape(n, n, *y.shape[1:])
+        return _fill(self._jacobian_function()(t, y, *params), y.shape[1:]).reshape(n, n, *y.shape[1:])
 
     def strengths(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Mode strengths ``K_a`` of every pathway, shape ``(M, *batch)``.
@@ -304,8 +424,11 @@ class CompiledRHS:
             equations = self.equations
             state = list(equations.state)
             rhs = [sp.sympify(f) for f in equations.rhs]
-            rates = [sp.Add(*[sp.diff(sp.sympify(k), x) * f for x, f in zip(state, rhs)]) for k in equations.strengths]
-            self._rates = _lambdify([state, *equations.parameters], rates, True)
+            strengths = [sp.sympify(k) for k in equations.strengths]
+            gradients, definitions = _jacobian_through(state, strengths, self.definitions)
+            n = len(state)
+            rates = [sp.Add(*[gradients[a * n + j] * f for j, f in enumerate(rhs)]) for a in range(len(strengths))]
+            self._rates = _lambdify([state, *equations.parameters], rates, True, definitions)
         return _fill(self._rates(y, *params), y.shape[1:])
 
     def batch_rhs(self, t: float, y: np.ndarray, *params: np.ndarray | float) -> list:
@@ -342,7 +465,7 @@ class CompiledRHS:
         list
             ``n_state**2`` arrays or scalars, row-major.
         """
-        return self._jac(t, y, *params)
+        return self._jacobian_function()(t, y, *params)
 
     def batch_strengths(self, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`).

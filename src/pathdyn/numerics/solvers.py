@@ -124,6 +124,8 @@ def _flat_output(ens, t, y, success, message, stats, stopped_at=None) -> SolverO
 
 def _jacobian_options(ens, request) -> dict:
     kind = JACOBIAN[request.method]
+    if not getattr(ens.f, "symbolic_jacobian_is_cheap", True):
+        return {}  # a large system in node form: the solver estimates the Jacobian by differences
     if request.use_jacobian and kind == "banded":
         return {"jac": ens.jac_banded, "lband": ens.n - 1, "uband": ens.n - 1}
     if request.use_jacobian and kind == "sparse":

@@ -13,17 +13,17 @@ these equations; it does not import this module.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, register
-from pathdyn.theory.printers import PathdynLatexPrinter, PathdynReprPrinter, PathdynTextPrinter
-from pathdyn.errors import ConfigError
+from pathdyn.theory.document import Document, equation_list
+from pathdyn.theory.writers import render
 
-__all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_to_json", "dmft_to_latex", "dmft_to_text", "export_dmft"]
+__all__ = ["DMFTSiteEquations", "derive_dmft_equations", "dmft_document", "dmft_to_json", "dmft_to_latex", "dmft_to_text",
+           "export_dmft"]
 
 t, s, r = sp.symbols("t s r", integer=True, nonnegative=True)
 eta, sigma, S = sp.symbols("eta sigma S", positive=True)
@@ -124,6 +124,30 @@ def derive_dmft_equations(architecture) -> DMFTSiteEquations:
     return DMFTSiteEquations(arch, tuple(equations))
 
 
+def dmft_document(equations: DMFTSiteEquations) -> Document:
+    """The format-neutral document of the site equations: one list of tagged equations.
+
+    Parameters
+    ----------
+    equations : DMFTSiteEquations
+
+    Returns
+    -------
+    Document
+        ``layout="list"``; typeset with sympy's own symbol names (``mode_indices`` off:
+        these are site fields, not mode variables).
+    """
+    depths = ",".join(map(str, equations.architecture.depths))
+    return equation_list(
+        f"DMFT site equations, depths {depths}",
+        f"# DMFT site equations, depths {depths} (one mode; step t, time eta*t; sums over s run over 0..t-1)",
+        [("DMFT site equations", equations.equations)],
+        header={"model": "dmft",
+                "description": "DMFT site equations of one mode (Gaussian hidden layers); step t, time eta*t; "
+                               "expressions as sympy srepr",
+                "architecture": equations.architecture.to_dict()})
+
+
 def dmft_to_text(equations: DMFTSiteEquations) -> str:
     """One ``label: lhs = rhs`` line per equation (sympy's string form).
 
@@ -137,11 +161,7 @@ def dmft_to_text(equations: DMFTSiteEquations) -> str:
         A comment line, then the equations printed by
         :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
     """
-    text = PathdynTextPrinter().doprint
-    lines = [f"# DMFT site equations, depths {','.join(map(str, equations.architecture.depths))} "
-             "(one mode; step t, time eta*t; sums over s run over 0..t-1)"]
-    lines += [f"{label}: {text(eq.lhs)} = {text(eq.rhs)}" for label, eq in equations.equations]
-    return "\n".join(lines) + "\n"
+    return render(dmft_document(equations), "text")
 
 
 def dmft_to_latex(equations: DMFTSiteEquations, fragment: bool = False) -> str:
@@ -159,13 +179,7 @@ def dmft_to_latex(equations: DMFTSiteEquations, fragment: bool = False) -> str:
         Printed by :class:`~pathdyn.theory.printers.PathdynLatexPrinter` with sympy's
         own symbol names (``mode_indices`` off: these are site fields, not mode variables).
     """
-    latex = PathdynLatexPrinter({"mode_indices": False}).doprint
-    body = "\\begin{align*}\n" + " \\\\\n".join(
-        f"{latex(eq.lhs)} &= {latex(eq.rhs)} && \\text{{{label}}}" for label, eq in equations.equations
-    ) + "\n\\end{align*}\n"
-    if fragment:
-        return body
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body + "\\end{document}\n")
+    return render(dmft_document(equations), "latex", fragment=fragment)
 
 
 def dmft_to_json(equations: DMFTSiteEquations) -> str:
@@ -181,26 +195,21 @@ def dmft_to_json(equations: DMFTSiteEquations) -> str:
         Indented JSON; the expressions printed by
         :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
     """
-    srepr = PathdynReprPrinter().doprint
-    data = {
-        "model": "dmft",
-        "description": "DMFT site equations of one mode (Gaussian hidden layers); step t, time eta*t; "
-                       "expressions as sympy srepr",
-        "architecture": equations.architecture.to_dict(),
-        "equations": [{"label": label, "lhs": srepr(eq.lhs), "rhs": srepr(eq.rhs)} for label, eq in equations.equations],
-    }
-    return json.dumps(data, indent=1) + "\n"
+    return render(dmft_document(equations), "json")
 
 
-def export_dmft(architecture, format: str = "text", fragment: bool = False) -> str:
-    """Derive and format the DMFT site equations (``format`` text, latex or json).
+def export_dmft(architecture, format: str = "text", fragment: bool = False, **options) -> str:
+    """Derive and format the DMFT site equations in any registered format.
 
     Parameters
     ----------
     architecture : Architecture, sequence of int or str
-    format : {"text", "latex", "json"}
+    format : str
+        A writer of :mod:`pathdyn.theory.writers` (``text``, ``latex``, ``json``, ...).
     fragment : bool
         LaTeX only: the ``align*`` environment without the document.
+    **options
+        Other options of the writer.
 
     Returns
     -------
@@ -209,17 +218,9 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False) -> s
     Raises
     ------
     ConfigError
-        For an unknown format.
+        For an unknown format or a misplaced option.
     """
-
-    equations = derive_dmft_equations(architecture)
-    if format == "text":
-        return dmft_to_text(equations)
-    if format == "latex":
-        return dmft_to_latex(equations, fragment=fragment)
-    if format == "json":
-        return dmft_to_json(equations)
-    raise ConfigError(f"format: unknown {format!r}; choose text, latex or json")
+    return render(dmft_document(derive_dmft_equations(architecture)), format, fragment=fragment, **options)
 
 
 def _dmft_is_exact(depths, init, mapping) -> bool:

@@ -1,38 +1,43 @@
-r"""The structure of an exported document, shared by the pathway and the graph exporters.
+r"""The format-neutral document every export builds (pathways, graphs, the DMFT).
 
-An export is a sequence of equation groups, each of one :class:`EquationKind`; the
-exporters assemble their documents by selecting groups by kind (:func:`select`), never
-by reading the groups' comments. A LaTeX :class:`Group` is one ``align`` environment of
-:class:`Row` objects, whose token lists (from
-:class:`~pathdyn.theory.printers.PathdynLatexTokenPrinter`) break across lines within
-:data:`LINE_BUDGET`. :func:`dump_json` is the JSON layout of both exports.
+An exporter says *what* its document holds: groups of :class:`Equation` objects, each
+group of one :class:`EquationKind`, between :class:`Prose` paragraphs; every equation a
+sympy left and right side with its relation (a definition, a rate ``tau d x/dt``, a
+conserved quantity, ...). The writers of :mod:`pathdyn.theory.writers` say *how*: one
+writer per format (text, LaTeX, JSON, and any registered later) renders any document
+through the sympy printers of :mod:`pathdyn.theory.printers`, selecting groups by their
+kind, never by reading their titles.
+
+Prose is the one place where a document carries per-format wording (a sentence with
+mathematics has no neutral spelling); a writer for a new format uses the plain-text
+variant. :func:`dump_json`, :func:`json_shape` and :func:`rebuild_expression` are the JSON
+layout and loader helpers shared by the exports.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import sympy as sp
 
 from pathdyn.theory.safe_parse import parse_srepr
 
 __all__ = [
-    "LINE_BUDGET",
+    "Document",
+    "Equation",
     "EquationKind",
     "Group",
-    "Row",
-    "break_lines",
+    "Literal",
+    "Prose",
+    "Relation",
     "dump_json",
+    "equation_list",
     "json_shape",
     "rebuild_expression",
     "select",
-    "token_width",
 ]
-
-# Estimated rendered width of one line, in characters of a plain math token; the
-# tests compile depth-13 and depth-50 documents and check that no line overflows.
-LINE_BUDGET = 74
 
 
 class EquationKind(enum.Enum):
@@ -42,136 +47,202 @@ class EquationKind(enum.Enum):
     DEFINITIONS = "definitions"
     #: ``tau dW/dt`` of the layers of a pathway (or of an edge of a graph).
     GRADIENT_FLOW = "gradient flow"
-    #: The mode strengths ``K`` in the reduced variables.
+    #: The mode strengths ``K`` in the reduced variables (and the strengths of the nodes of a graph).
     STRENGTHS = "strengths"
     #: The reduced equations of one mode.
     REDUCED = "reduced"
     #: Conserved quantities of the reduced equations.
     CONSERVED = "conserved"
+    #: Equations of another kind (the DMFT's site equations).
+    OTHER = "other"
 
 
-def token_width(token: str) -> float:
-    """Rough rendered width of a LaTeX token, in plain characters (sub/superscripts count less).
+class Relation(enum.Enum):
+    """How an equation's two sides relate."""
 
-    Parameters
-    ----------
-    token : str
-
-    Returns
-    -------
-    float
-    """
-    text = re.sub(r"\\(bigl|bigr|left|right|top|quad)", "", token)
-    text = re.sub(r"\\[A-Za-z]+", "x", text)
-    scripts = len(re.findall(r"[_^]\{[^{}]*\}", text))
-    plain = re.sub(r"[_^]\{[^{}]*\}", "", text)
-    plain = re.sub(r"[{}\s]", "", plain)
-    return len(plain) + 0.45 * sum(len(s) for s in re.findall(r"[_^]\{([^{}]*)\}", text)) + 0.2 * scripts
-
-
-def break_lines(tokens, budget: float = LINE_BUDGET) -> list:
-    """Join tokens into lines no wider than ``budget`` (a token wider than it gets a line of its own).
-
-    Parameters
-    ----------
-    tokens : sequence of str
-    budget : float
-        Width of a line, as :func:`token_width` measures it.
-
-    Returns
-    -------
-    list of str
-    """
-    lines, current, width = [], [], 0.0
-    for token in tokens:
-        w = token_width(token) + 0.5
-        if current and width + w > budget:
-            lines.append(" ".join(current))
-            current, width = [], 0.0
-        current.append(token)
-        width += w
-    if current:
-        lines.append(" ".join(current))
-    return lines
+    #: ``lhs = rhs``: the symbol ``lhs`` names the expression ``rhs``.
+    DEFINITION = "definition"
+    #: ``tau d lhs/dt = rhs`` (tau = 1).
+    RATE = "rate"
+    #: ``dL/d lhs = rhs``: the gradient of the loss with respect to ``lhs``.
+    GRADIENT = "gradient"
+    #: ``d lhs/dt = 0``: ``lhs`` is conserved (``rhs`` is 0).
+    CONSERVED = "conserved"
+    #: ``lhs = rhs`` between two expressions (an equation of a system, e.g. the DMFT's).
+    EQUATION = "equation"
 
 
 @dataclass(frozen=True)
-class Row:
-    """One equation ``lhs = tokens``; numbered (and labelled) when ``label`` is given.
+class Literal:
+    """A formula typed by hand, not derived (the loss as the model defines it), spelled per format.
 
     Attributes
     ----------
-    lhs : str
-        The left-hand side, LaTeX.
-    tokens : tuple of str
-        The right-hand side as tokens.
-    label : str or None
-        ``\\label{eq:PREFIX+label}`` on the equation's last line.
-    lhs_width : float or None
-        The width the left-hand side takes; by default :func:`token_width` of ``lhs``
-        (a common value lines up the right-hand sides of one group).
+    text : str
+        Plain text.
+    latex : tuple of str
+        LaTeX tokens (a long formula breaks between them).
     """
 
-    lhs: str
-    tokens: tuple
+    text: str
+    latex: tuple
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One equation of a document.
+
+    Attributes
+    ----------
+    lhs : sympy.Basic
+        What the equation is about: the defined symbol, the variable whose rate it gives,
+        the conserved quantity, or (``Relation.EQUATION``) the left side itself.
+    rhs : sympy.Basic or Literal
+        The derived right-hand side (0 for a conserved quantity).
+    relation : Relation
+    label : str or None
+        A label word (``W-1-2``); a labelled equation is numbered in typeset output.
+    note : str
+        What the equation is, for the reader of the source (``gradient flow, pathway 1, layer 2``).
+    tag : str
+        A tag shown beside the equation in every format (the DMFT's equation names).
+    keys : tuple of (str, object) or None
+        The equation's identity in machine-readable output (``(("pathway", 1), ("layer", 2))``);
+        None: for reading only, not part of the data.
+    display : sympy.Basic or None
+        The right-hand side as typeset formats show it, with named sub-expressions kept
+        (``p_1 (S - K_1 - K_2)``); None shows ``rhs``.
+    term_order : str or None
+        The order of terms in sums for display (sympy's ``order`` setting, e.g. ``rev-lex``).
+    """
+
+    lhs: sp.Basic
+    rhs: object
+    relation: Relation = Relation.DEFINITION
     label: str | None = None
-    lhs_width: float | None = None
+    note: str = ""
+    tag: str = ""
+    keys: tuple | None = None
+    display: object = None
+    term_order: str | None = None
 
-    def lines(self, label_prefix: str = "", numbered: bool = True) -> list:
-        r"""The ``align`` lines of this equation: ``\notag`` on continuations, the label on the last.
-
-        Parameters
-        ----------
-        label_prefix : str
-            Put between ``eq:`` and the label.
-        numbered : bool
-            False drops ``\notag`` and the label (an unnumbered ``aligned`` block).
-
-        Returns
-        -------
-        list of str
-        """
-        budget = LINE_BUDGET - (self.lhs_width if self.lhs_width is not None else token_width(self.lhs))
-        broken = break_lines(self.tokens, budget=max(budget, 20))
-        body = [f"  {self.lhs} &= {broken[0]}"] + [rf"  &\quad {line}" for line in broken[1:]]
-        if self.label and numbered:
-            return [line + r" \notag" for line in body[:-1]] + [body[-1] + rf" \label{{eq:{label_prefix}{self.label}}}"]
-        return body
+    @property
+    def shown(self):
+        """What typeset formats show on the right: ``display`` when given, else ``rhs``."""
+        return self.rhs if self.display is None else self.display
 
 
 @dataclass(frozen=True)
 class Group:
-    """Related equations that share one ``align`` environment.
+    """Related equations, shown together (one ``align`` environment in LaTeX).
 
     Attributes
     ----------
-    comment : str
-        A LaTeX comment line above the environment, for the reader of the source.
+    title : str
+        What the group holds, for the reader of the source.
     kind : EquationKind
-        What the group holds; documents select groups by it.
-    rows : tuple of Row
+        Documents select groups by it.
+    equations : tuple of Equation
+    align_like : sympy.Basic or None
+        Typeset formats line up the right-hand sides as if every left side were the rate
+        of this symbol (None: each row its own width).
     """
 
-    comment: str
+    title: str
     kind: EquationKind
-    rows: tuple
+    equations: tuple
+    align_like: object = None
 
-    def render(self, label_prefix: str = "") -> str:
-        """The comment and the environment (``align`` when a row is labelled, else ``align*``).
 
-        Parameters
-        ----------
-        label_prefix : str
-            As :meth:`Row.lines`.
+@dataclass(frozen=True)
+class Prose:
+    """A paragraph, spelled per format (a format without a spelling skips it).
 
-        Returns
-        -------
-        str
-        """
-        numbered = any(row.label for row in self.rows)
-        env = "align" if numbered else "align*"
-        lines = [line for row in self.rows for line in row.lines(label_prefix)]
-        return f"% {self.comment}\n\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
+    Attributes
+    ----------
+    text : str or None
+        Plain-text lines (the text export prints them as they are).
+    latex : str or None
+        LaTeX lines of a standalone document.
+    fragment : str or None
+        LaTeX comment lines kept when only the equations are written (a fragment).
+    """
+
+    text: str | None = None
+    latex: str | None = None
+    fragment: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """An export: a title, blocks (prose and groups of equations) and a data header.
+
+    Attributes
+    ----------
+    description : str
+        One line saying what is exported (``graph with 3 hidden node(s), ...``).
+    blocks : tuple of Prose or Group
+        In document order.
+    header : dict
+        The leading entries of machine-readable output (format, version, description,
+        architecture, symbols).
+    data_sections : tuple of (str, tuple of EquationKind)
+        Machine-readable output: the list named ``key`` holds the keyed equations of the
+        groups of these kinds, in this order.
+    layout : {"article", "list"}
+        ``article``: prose and groups under headings; ``list``: one list of tagged
+        equations (the DMFT's site equations).
+    notation : dict
+        Printer settings for typeset output (``{"mode_indices": False}``).
+    """
+
+    description: str
+    blocks: tuple
+    header: dict = field(default_factory=dict)
+    data_sections: tuple = ()
+    layout: str = "article"
+    notation: dict = field(default_factory=dict)
+
+    @property
+    def groups(self) -> list:
+        """The groups of equations, in order."""
+        return [block for block in self.blocks if isinstance(block, Group)]
+
+    @property
+    def equations(self) -> list:
+        """Every equation, in order."""
+        return [equation for group in self.groups for equation in group.equations]
+
+
+def equation_list(description: str, text: str, groups, header: dict, notation: dict | None = None) -> Document:
+    """A ``list`` document: named groups of tagged equations ``lhs = rhs`` (a system such as the DMFT's).
+
+    Parameters
+    ----------
+    description : str
+        One line saying what the equations are.
+    text : str
+        The comment line(s) the text format starts with.
+    groups : iterable of (str, iterable of (str, sympy.Eq))
+        Each group's title and its ``(tag, equation)`` pairs, in the order a solver uses them.
+    header : dict
+        The leading entries of the JSON export; the equations follow under ``"equations"``
+        as ``{"label", "lhs", "rhs"}``.
+    notation : dict, optional
+        Settings of the LaTeX printers (default: sympy's own symbol names).
+
+    Returns
+    -------
+    Document
+        Rendered by every writer: ``tag: lhs = rhs`` lines, one LaTeX ``align*`` with the tags,
+        indented JSON.
+    """
+    blocks = [Prose(text=text)]
+    for title, equations in groups:
+        blocks.append(Group(title, EquationKind.OTHER, tuple(
+            Equation(eq.lhs, eq.rhs, Relation.EQUATION, tag=tag, keys=(("label", tag),)) for tag, eq in equations)))
+    return Document(description, tuple(blocks), header=dict(header), data_sections=(("equations", (EquationKind.OTHER,)),),
+                    layout="list", notation={"mode_indices": False} if notation is None else dict(notation))
 
 
 def select(groups, *kinds) -> list:

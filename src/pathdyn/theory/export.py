@@ -47,7 +47,6 @@ use it only on files you made yourself.)
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,18 +54,25 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.document import EquationKind, Group, Row, dump_json, json_shape, rebuild_expression, select, token_width
+from pathdyn.theory.document import (
+    Document,
+    Equation,
+    EquationKind,
+    Group,
+    Literal,
+    Prose,
+    Relation,
+    json_shape,
+    rebuild_expression,
+    select,
+)
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
 from pathdyn.theory.modes import ModeEquations
-from pathdyn.theory.printers import (
-    PathdynLatexPrinter,
-    PathdynLatexTokenPrinter,
-    PathdynReprPrinter,
-    PathdynTextPrinter,
-)
+from pathdyn.theory.printers import ModeError, PathdynLatexPrinter, PathdynTextPrinter, ScaledError
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
+from pathdyn.theory.writers import LatexWriter, check_options, render, writer_names
 
 __all__ = [
     "DerivedEquations",
@@ -81,10 +87,14 @@ __all__ = [
     "LATEX_OPTIONS",
     "export_equations",
     "load_equations_json",
+    "pathway_document",
     "FORMATS",
+    "PathdynLatexPrinter",
 ]
 
-FORMATS = ("text", "latex", "json")
+#: The formats of the writers registered when this module is imported (the registry,
+#: :func:`pathdyn.theory.writers.writer_names`, may hold more).
+FORMATS = writer_names()
 #: The options of :func:`equations_to_latex` and their defaults.
 LATEX_OPTIONS = {"grouped": True, "prod": False, "label_prefix": ""}
 JSON_FORMAT = "pathdyn-equations"
@@ -137,12 +147,14 @@ def derive_equations(architecture) -> DerivedEquations:
 
 
 def export_equations(equations, format: str = "text", fragment: bool = False, **latex_options) -> str:
-    """Format derived equations (or an architecture, derived first) as ``text``, ``latex`` or ``json``.
+    """Format derived equations (or an architecture, derived first) in any registered format.
 
     Parameters
     ----------
-    equations : DerivedEquations, Architecture or sequence of int
-    format : {"text", "latex", "json"}
+    equations : DerivedEquations, Architecture, sequence of int, or a graph
+    format : str
+        A writer of :mod:`pathdyn.theory.writers`: ``text``, ``latex``, ``json`` or one
+        registered later.
     fragment : bool
         LaTeX only: the equations without the document.
     **latex_options
@@ -159,25 +171,19 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
     ConfigError
         For an unknown format, or a LaTeX option with another format.
     """
-    if format not in FORMATS:
-        raise ConfigError(f"format: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    if fragment and format != "latex":
-        raise ConfigError(f"fragment: only LaTeX output has a fragment form, not {format!r}; drop --fragment or use --format latex")
+    check_options(format, {"fragment": fragment})
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):  # graphs have their own exporter
+        return export_graph_equations(equations, format=format, fragment=fragment, **latex_options)
     unknown = sorted(set(latex_options) - set(LATEX_OPTIONS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: not an export option; choose from {', '.join(LATEX_OPTIONS)}")
     changed = [k for k, v in latex_options.items() if v != LATEX_OPTIONS[k]]
     if changed and format != "latex":
         raise ConfigError(f"{changed[0]}: a LaTeX option, not one of {format!r} output; drop it or use --format latex")
-    if isinstance(equations, (GraphArchitecture, GraphEquations)):  # graphs have their own exporter
-        return export_graph_equations(equations, format=format, fragment=fragment)
     if not isinstance(equations, DerivedEquations):
         equations = derive_equations(equations)
-    if format == "text":
-        return equations_to_text(equations)
-    if format == "latex":
-        return equations_to_latex(equations, fragment=fragment, **latex_options)
-    return equations_to_json(equations)
+    options = {"fragment": fragment, **latex_options} if format == "latex" else {}
+    return render(pathway_document(equations, prod=latex_options.get("prod", False)), format, **options)
 
 
 # ====================================================================== helpers
@@ -203,32 +209,142 @@ def _mode_parts(modes: ModeEquations):
     return parts
 
 
-# ======================================================================== text
-def _text_sections(equations: DerivedEquations) -> dict:
-    """The lines of the text export after its header, by :class:`EquationKind`."""
-    flow, modes = equations.gradient_flow, equations.modes
-    text = PathdynTextPrinter().doprint
-    sections = {
-        EquationKind.DEFINITIONS: [f"Omega = {text(flow.omega_definition)}", f"dL/dOmega = {text(flow.omega_gradient)}"],
-        EquationKind.GRADIENT_FLOW: [
-            "# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a; .T: transpose)",
-            *(f"d{w.name}/dt = {text(rhs)}" for _, _, w, rhs in flow.equations()),
-        ],
-    }
+# ==================================================================== document
+_K = EquationKind
+PROD_NOTE = r"\prod_{k=i}^{j} W_a^{(k)} = W_a^{(j)} \cdots W_a^{(i)}"
+#: The data sections of the JSON export, in file order.
+DATA_SECTIONS = (("definitions", (_K.DEFINITIONS,)), ("gradient_flow", (_K.GRADIENT_FLOW,)), ("modes", (_K.REDUCED,)),
+                 ("strengths", (_K.STRENGTHS,)), ("conserved", (_K.CONSERVED,)))
+
+
+def _definitions_group(flow: GradientFlow) -> Group:
+    """The loss (as the model defines it), the network map and the gradient of the loss."""
+    arch = flow.architecture
+    loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
+    loss = Literal(
+        "1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if arch.whitened else ""),
+        (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)", r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))
+    terms = [ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)) for ws in flow.weights]
+    in_pathway_order = terms[0] if len(terms) == 1 else sp.MatAdd(*terms, evaluate=False)
+    return Group("loss, network map and its gradient (sympy)", _K.DEFINITIONS, (
+        Equation(sp.Symbol("L"), loss, note="loss"),
+        Equation(flow.omega, flow.omega_definition, note="network map", keys=(("name", flow.omega.name),),
+                 display=in_pathway_order),
+        Equation(flow.omega, flow.omega_gradient, Relation.GRADIENT, note="gradient with respect to Omega (sympy)"),
+    ))
+
+
+def _flow_groups(flow: GradientFlow) -> list:
+    """One group per pathway: ``tau dW_a^d/dt`` of its layers."""
+    equations = {}
+    for a, d, w, rhs in flow.equations():
+        equations.setdefault(a, []).append(Equation(
+            w, rhs, Relation.RATE, label=f"W-{a}-{d}", note=f"gradient flow, pathway {a}, layer {d}",
+            keys=(("pathway", a), ("layer", d))))
+    reference = sp.MatrixSymbol("W_1_1", 1, 1)  # the rows line up as if every left side were this one
+    return [Group(f"gradient flow, pathway {a}, " + (f"layers 1-{len(rows)}" if len(rows) > 1 else "layer 1"),
+                  _K.GRADIENT_FLOW, tuple(rows), align_like=reference) for a, rows in equations.items()]
+
+
+def _mode_groups(modes: ModeEquations) -> list:
+    """The mode strengths, the reduced equations (shown as a multiple of the mode's error) and the invariants."""
+    strengths = [Equation(sp.Symbol(f"K_{a}"), k, note=f"mode strength of pathway {a}", keys=(("pathway", a),))
+                 for a, k in enumerate(modes.strengths, start=1)]
+    error = ModeError(modes.S, modes.input_variance or 1, *[sp.Symbol(f"K_{a}") for a in range(1, modes.num_pathways + 1)])
+    reduced = [Equation(x, f, Relation.RATE, label=f"{letter}-{a}", note=f"reduced equation, pathway {a}, {letter}",
+                        keys=(("pathway", a), ("variable", letter)), display=ScaledError(prefactor, error))
+               for a, letter, x, prefactor, f in _mode_parts(modes)]
+    conserved = [Equation(inv.expr, sp.Integer(0), Relation.CONSERVED, label=f"conserved-{inv.pathway}",
+                          note=f"conserved quantity, pathway {inv.pathway}", keys=(("pathway", inv.pathway),),
+                          term_order="rev-lex") for inv in modes.invariants]
+    groups = [Group("mode strengths", _K.STRENGTHS, tuple(strengths)),
+              Group("reduced equations of one mode", _K.REDUCED, tuple(reduced))]
+    if conserved:
+        groups.append(Group("conserved quantities", _K.CONSERVED, tuple(conserved)))
+    return groups
+
+
+def _equation_groups(equations: DerivedEquations) -> list:
+    """Every group of equations of the pathway export, in order."""
+    return [_definitions_group(equations.gradient_flow), *_flow_groups(equations.gradient_flow),
+            *_mode_groups(equations.modes)]
+
+
+def _general_inputs_prose(modes: ModeEquations) -> list:
     if modes.input_variance is None:
-        reduced_heading = ["# reduced q/p equations of one mode with singular value S (tau = 1)"]
-    else:
-        reduced_heading = [
-            "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
-            "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
-            f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {text(modes.error)}; learning ends at sum_a K_a = S/lambda",
-        ]
-    sections[EquationKind.STRENGTHS] = reduced_heading + [f"K_{a} = {text(k)}" for a, k in enumerate(modes.strengths, start=1)]
-    sections[EquationKind.REDUCED] = [f"d{text(x)}/dt = {text(f)}" for x, f in zip(modes.state, modes.rhs)]
-    conserved = PathdynTextPrinter({"order": "rev-lex"}).doprint
-    sections[EquationKind.CONSERVED] = ["# conserved quantities (zero time derivative, verified)"] + [
-        f"d/dt ({conserved(inv.expr)}) = 0" for inv in modes.invariants]
-    return sections
+        return []
+    return [
+        r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
+        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
+        r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
+        r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
+        r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
+    ]
+
+
+def _reduced_heading(modes: ModeEquations) -> list:
+    text = PathdynTextPrinter().doprint
+    if modes.input_variance is None:
+        return ["# reduced q/p equations of one mode with singular value S (tau = 1)"]
+    return [
+        "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+        "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
+        f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {text(modes.error)}; learning ends at sum_a K_a = S/lambda",
+    ]
+
+
+def _prose(equations: DerivedEquations, prod: bool) -> dict:
+    """The document's paragraphs, by where they go: ``head``, ``flow`` (before the gradient flow), ``modes``, ``conserved``."""
+    arch, modes = equations.architecture, equations.modes
+    depths = ", ".join(str(d) for d in arch.depths)
+    inputs = r"whitened inputs, $\Sigma^{x} = I$" if arch.whitened else r"general input correlation $\Sigma^{x}$"
+    n_in = arch.n_in if arch.n_in is not None else r"n_{\mathrm{in}}"
+    n_out = arch.n_out if arch.n_out is not None else r"n_{\mathrm{out}}"
+    head = [Prose(
+        text=f"# pathdyn equations: {arch.describe()}\n"
+             "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
+        latex="\n".join([
+            rf"\section*{{Learning equations of a {arch.num_pathways}-pathway linear network}}",
+            rf"Depths $D_a = ({depths})$, input dimension ${n_in}$, output dimension ${n_out}$, {inputs}.",
+            r"Pathway $a$ maps $\Omega_a = W_a^{(D_a)} \cdots W_a^{(1)}$; the network map is $\Omega = \sum_a \Omega_a$."]))]
+    if prod:
+        head.append(Prose(latex=rf"Products of layers are ordered, the highest layer on the left: ${PROD_NOTE}$.",
+                          fragment=f"% ordered products: ${PROD_NOTE}$"))
+    head.append(Prose(latex=r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches "
+                            r"$t = \eta k$ after $k$ steps." "\nEvery equation below was derived by sympy from the loss."))
+    return {
+        "head": head,
+        "flow": [Prose(text="# gradient flow: tau dW_a_d/dt = -dL/dW_a_d (W_a_d: layer d of pathway a; .T: transpose)",
+                       latex=r"\subsection*{Gradient flow, $\tau\, dW_a^{(d)}/dt = -\partial L / \partial W_a^{(d)}$}")],
+        "modes": [Prose(text="\n".join(_reduced_heading(modes)), latex="\n".join([
+            r"\subsection*{Reduced equations of one mode}",
+            r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
+            r"layers carry the strength $q_{a\alpha}$ and the last one $p_{a\alpha}$; the mode strength is $K_{a\alpha}$.",
+            *_general_inputs_prose(modes)]))],
+        "conserved": [Prose(text="# conserved quantities (zero time derivative, verified)")],
+    }
+
+
+def pathway_document(equations: DerivedEquations, prod: bool = False) -> Document:
+    """The format-neutral document of a pathway architecture's equations.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+    prod : bool
+        Say in the document that products of layers are written as ordered ``\\prod``
+        (the LaTeX writer's ``prod`` option).
+
+    Returns
+    -------
+    Document
+        Prose and groups in document order, the groups placed by their kind.
+    """
+    groups = _equation_groups(equations)
+    prose = _prose(equations, prod)
+    blocks = (*prose["head"], *select(groups, _K.DEFINITIONS), *prose["flow"], *select(groups, _K.GRADIENT_FLOW),
+              *prose["modes"], *select(groups, _K.STRENGTHS, _K.REDUCED), *prose["conserved"], *select(groups, _K.CONSERVED))
+    return Document(equations.architecture.describe(), blocks, header=_json_header(equations), data_sections=DATA_SECTIONS)
 
 
 def equations_to_text(equations: DerivedEquations) -> str:
@@ -245,129 +361,7 @@ def equations_to_text(equations: DerivedEquations) -> str:
         the reduced equations and the conserved quantities (in :class:`EquationKind`
         order), printed by :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
     """
-    arch = equations.architecture
-    lines = [
-        f"# pathdyn equations: {arch.describe()}",
-        "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
-        "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)"
-        + (", Sigma_x = I (whitened)" if arch.whitened else ""),
-    ]
-    sections = _text_sections(equations)
-    for kind in EquationKind:
-        lines += sections[kind]
-    return "\n".join(lines) + "\n"
-
-
-# ======================================================================= LaTeX
-
-def _scalar_latex(expr, order=None) -> str:
-    return PathdynLatexPrinter({"order": order} if order else {}).doprint(expr)
-
-
-def _error_tokens(modes: ModeEquations) -> list:
-    """``S_alpha - K_1alpha - ...`` or, for general inputs, ``S_alpha - lambda_alpha (K_1alpha + ...)``."""
-    strengths = [rf"K_{{{b}\alpha}}" for b in range(1, modes.num_pathways + 1)]
-    if modes.input_variance is None:
-        return [r"S_{\alpha}"] + [f"- {k}" for k in strengths]
-    if len(strengths) == 1:
-        return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} {strengths[0]}"]
-    return [r"S_{\alpha}", rf"- \lambda_{{\alpha}} \bigl({strengths[0]}", *[f"+ {k}" for k in strengths[1:-1]],
-            rf"+ {strengths[-1]}\bigr)"]
-
-
-def _definition_rows(flow: GradientFlow, prod: bool) -> list:
-    arch = flow.architecture
-    loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    rows = [Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
-                       r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))]
-    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
-    omega_tokens = []
-    for i, ws in enumerate(flow.weights):
-        term = tokens(ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)))
-        if i:
-            term[0] = "+ " + term[0]
-        omega_tokens += term
-    rows.append(Row(r"\Omega", tuple(omega_tokens)))
-    rows.append(Row(r"\frac{\partial L}{\partial \Omega}", tuple(tokens(flow.omega_gradient))))
-    return rows
-
-
-def _flow_rows(flow: GradientFlow, prod: bool) -> list:
-    """``(pathway, layer, row)`` of every gradient-flow equation."""
-    lhs_width = token_width(r"\tau \frac{d W_{1}^{(1)}}{dt}")
-    weight = PathdynLatexPrinter().doprint
-    tokens = PathdynLatexTokenPrinter({"prod": prod}).doprint
-    return [(a, d, Row(rf"\tau \frac{{d {weight(w)}}}{{dt}}", tuple(tokens(rhs)),
-                        label=f"W-{a}-{d}", lhs_width=lhs_width))
-            for a, d, w, rhs in flow.equations()]
-
-
-def _mode_rows(modes: ModeEquations) -> tuple:
-    """Rows of the mode strengths, the reduced equations and the conserved quantities."""
-    strengths = [Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
-    error_tokens = _error_tokens(modes)
-    bracketed = [r"\Bigl(" + error_tokens[0], *error_tokens[1:-1], error_tokens[-1] + r"\Bigr)"]  # >= 1 pathway
-    reduced = []
-    for a, letter, x, prefactor, _ in _mode_parts(modes):
-        factor = _scalar_latex(prefactor)
-        if isinstance(prefactor, sp.Add):  # a sum times the error needs its own parentheses
-            factor = rf"\left({factor}\right)"
-        tokens = error_tokens if prefactor == 1 else [factor, *bracketed]
-        reduced.append((a, letter, Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", tuple(tokens), label=f"{letter}-{a}")))
-    conserved = [(inv.pathway, Row(rf"\frac{{d}}{{dt}} \bigl({_scalar_latex(inv.expr, order='rev-lex')}\bigr)", ("0",),
-                                    label=f"conserved-{inv.pathway}")) for inv in modes.invariants]
-    return strengths, reduced, conserved
-
-
-def _equation_groups(equations: DerivedEquations, grouped: bool = True, prod: bool = False) -> list:
-    """Every equation, in order, as :class:`~pathdyn.theory.document.Group` objects (one equation each unless ``grouped``)."""
-    definitions = _definition_rows(equations.gradient_flow, prod)
-    flow = _flow_rows(equations.gradient_flow, prod)
-    strengths, reduced, conserved = _mode_rows(equations.modes)
-    K = EquationKind
-    if not grouped:
-        groups = [Group(name, K.DEFINITIONS, (row,)) for name, row in zip(
-            ("loss", "network map", "gradient with respect to Omega (sympy)"), definitions)]
-        groups += [Group(f"gradient flow, pathway {a}, layer {d}", K.GRADIENT_FLOW, (row,)) for a, d, row in flow]
-        groups += [Group(f"mode strength of pathway {a}", K.STRENGTHS, (row,)) for a, row in enumerate(strengths, start=1)]
-        groups += [Group(f"reduced equation, pathway {a}, {letter}", K.REDUCED, (row,)) for a, letter, row in reduced]
-        groups += [Group(f"conserved quantity, pathway {a}", K.CONSERVED, (row,)) for a, row in conserved]
-        return groups
-    groups = [Group("loss, network map and its gradient (sympy)", K.DEFINITIONS, tuple(definitions))]
-    for a, depth in enumerate(equations.architecture.depths, start=1):
-        rows = tuple(row for b, _, row in flow if b == a)
-        layers = f"layers 1-{depth}" if depth > 1 else "layer 1"
-        groups.append(Group(f"gradient flow, pathway {a}, {layers}", K.GRADIENT_FLOW, rows))
-    groups.append(Group("mode strengths", K.STRENGTHS, tuple(strengths)))
-    groups.append(Group("reduced equations of one mode", K.REDUCED, tuple(row for _, _, row in reduced)))
-    if conserved:
-        groups.append(Group("conserved quantities", K.CONSERVED, tuple(row for _, row in conserved)))
-    return groups
-
-
-_LABEL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*$")
-PROD_NOTE = r"\prod_{k=i}^{j} W_a^{(k)} = W_a^{(j)} \cdots W_a^{(i)}"
-
-
-def _check_label_prefix(label_prefix: str) -> str:
-    """``"deep"`` -> ``"deep:"`` (labels become ``eq:deep:W-1-1``); ``""`` stays empty."""
-    if not isinstance(label_prefix, str) or (label_prefix and not _LABEL_PREFIX.match(label_prefix)):
-        raise ConfigError(
-            f"label_prefix: {label_prefix!r} is not a LaTeX label prefix; use a letter then letters, digits, '.', '_' or '-', e.g. deep"
-        )
-    return f"{label_prefix}:" if label_prefix else ""
-
-
-def _general_inputs_prose(modes: ModeEquations) -> list:
-    if modes.input_variance is None:
-        return []
-    return [
-        r"Inputs are not whitened: $\lambda_{\alpha} = v_{\alpha}^{\top} \Sigma^{x} v_{\alpha}$ is the input variance "
-        r"of mode $\alpha$. The per-mode equations hold when $\Sigma^{x} = V \Lambda V^{\top}$ shares the right "
-        r"singular vectors $V$ of $\Sigma^{yx} = U S V^{\top}$; they are the gradient flow of the reduced loss "
-        r"$\tfrac{1}{2} \lambda_{\alpha} K_{\alpha}^{2} - S_{\alpha} K_{\alpha}$ with $K_{\alpha} = \sum_a K_{a\alpha}$, "
-        r"and learning ends at $K_{\alpha} = S_{\alpha} / \lambda_{\alpha}$.",
-    ]
+    return render(pathway_document(equations), "text")
 
 
 def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, grouped: bool = True,
@@ -408,51 +402,8 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, g
     pathway and mode indices, ``q_{a\alpha}``, like ``K_{a\alpha}`` and ``S_{\alpha}``.
     Uses only ``amsmath`` and ``geometry`` (texlive-latex-base).
     """
-    prefix = _check_label_prefix(label_prefix)
-    arch = equations.architecture
-    groups = _equation_groups(equations, grouped=grouped, prod=prod)
-    if fragment:
-        head = "% pathdyn equations (needs amsmath): " + arch.describe() + "\n"
-        if prod:
-            head += f"% ordered products: ${PROD_NOTE}$\n"
-        return head + "\n".join(g.render(prefix) for g in groups) + "\n"
-
-    def blocks(*kinds) -> list:
-        return [g.render(prefix) for g in select(groups, *kinds)]
-
-    depths = ", ".join(str(d) for d in arch.depths)
-    inputs = r"whitened inputs, $\Sigma^{x} = I$" if arch.whitened else r"general input correlation $\Sigma^{x}$"
-    n_in = arch.n_in if arch.n_in is not None else r"n_{\mathrm{in}}"
-    n_out = arch.n_out if arch.n_out is not None else r"n_{\mathrm{out}}"
-    document = [
-        r"\documentclass[10pt]{article}",
-        r"\usepackage[a4paper,margin=2cm]{geometry}",
-        r"\usepackage{amsmath}",
-        r"\allowdisplaybreaks",
-        r"\begin{document}",
-        rf"\section*{{Learning equations of a {arch.num_pathways}-pathway linear network}}",
-        rf"Depths $D_a = ({depths})$, input dimension ${n_in}$, output dimension ${n_out}$, {inputs}.",
-        r"Pathway $a$ maps $\Omega_a = W_a^{(D_a)} \cdots W_a^{(1)}$; the network map is $\Omega = \sum_a \Omega_a$.",
-        *([rf"Products of layers are ordered, the highest layer on the left: ${PROD_NOTE}$."] if prod else []),
-        r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
-        r"Every equation below was derived by sympy from the loss.",
-        *blocks(EquationKind.DEFINITIONS),
-        r"\subsection*{Gradient flow, $\tau\, dW_a^{(d)}/dt = -\partial L / \partial W_a^{(d)}$}",
-        *blocks(EquationKind.GRADIENT_FLOW),
-        r"\subsection*{Reduced equations of one mode}",
-        r"For a mode $\alpha$ with singular value $S_{\alpha}$ of $\Sigma^{yx}$, in pathway $a$ the first $D_a - 1$ "
-        r"layers carry the strength $q_{a\alpha}$ and the last one $p_{a\alpha}$; the mode strength is $K_{a\alpha}$.",
-        *_general_inputs_prose(equations.modes),
-        *blocks(EquationKind.STRENGTHS, EquationKind.REDUCED, EquationKind.CONSERVED),
-        r"\end{document}",
-    ]
-    return "\n".join(document) + "\n"
-
-
-def _aligned(rows) -> str:
-    r"""Rows as one MathJax-friendly ``$$\begin{aligned} ... \end{aligned}$$`` (no labels, no comments)."""
-    lines = [line.strip() for row in rows for line in row.lines(numbered=False)]
-    return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
+    return render(pathway_document(equations, prod=prod), "latex", fragment=fragment, grouped=grouped, prod=prod,
+                  label_prefix=label_prefix)
 
 
 def mode_equations_latex(modes: ModeEquations) -> str:
@@ -470,14 +421,14 @@ def mode_equations_latex(modes: ModeEquations) -> str:
     str
         ``$$\\begin{aligned} ... \\end{aligned}$$``.
     """
-    strengths = [Row(rf"K_{{{a}\alpha}}", (_scalar_latex(k),)) for a, k in enumerate(modes.strengths, start=1)]
     try:
-        _, reduced, conserved = _mode_rows(modes)
-        rows = strengths + [row for _, _, row in reduced] + [row for _, row in conserved]
+        groups = _mode_groups(modes)
     except DerivationError:
-        rows = strengths + [Row(rf"\tau \frac{{d {_scalar_latex(x)}}}{{dt}}", (_scalar_latex(f),))
-                            for x, f in zip(modes.state, modes.rhs)]
-    return _aligned(rows)
+        strengths = [Equation(sp.Symbol(f"K_{a}"), k) for a, k in enumerate(modes.strengths, start=1)]
+        groups = [Group("mode strengths", _K.STRENGTHS, tuple(strengths)),
+                  Group("reduced equations", _K.REDUCED, tuple(Equation(x, f, Relation.RATE)
+                                                              for x, f in zip(modes.state, modes.rhs)))]
+    return LatexWriter().aligned(groups)
 
 
 def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
@@ -493,7 +444,7 @@ def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
     -------
     str
     """
-    return _aligned(_definition_rows(flow, prod) + [row for _, _, row in _flow_rows(flow, prod)])
+    return LatexWriter().aligned([_definitions_group(flow), *_flow_groups(flow)], {"prod": prod})
 
 
 def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> str:
@@ -509,26 +460,13 @@ def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> s
     -------
     str
     """
-    rows = [row for group in _equation_groups(equations, grouped=True, prod=prod) for row in group.rows]
-    return _aligned(rows)
+    return LatexWriter().aligned(_equation_groups(equations), {"prod": prod})
 
 
 # ======================================================================== JSON
-def equations_to_json(equations: DerivedEquations) -> str:
-    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
-
-    Parameters
-    ----------
-    equations : DerivedEquations
-
-    Returns
-    -------
-    str
-        One top-level key per line, one list entry per line; expressions printed by
-        :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
-    """
+def _json_header(equations: DerivedEquations) -> dict:
+    """``format``, ``version``, ``description``, ``architecture`` and ``symbols`` of the JSON export."""
     arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
-    srepr = PathdynReprPrinter().doprint
     symbols = []
     dimension_owner = {}
     for a, ws in enumerate(flow.weights, start=1):
@@ -550,7 +488,7 @@ def equations_to_json(equations: DerivedEquations) -> str:
     for record in modes.layout:
         symbols.append({"name": str(record.symbol), "role": record.role, "pathway": record.pathway, "layer": None,
                         "shape": None})
-    data = {
+    return {
         "format": JSON_FORMAT,
         "version": JSON_VERSION,
         "description": "tau dW_a^d/dt = -dL/dW_a^d with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
@@ -561,16 +499,23 @@ def equations_to_json(equations: DerivedEquations) -> str:
         " pathdyn.theory.export.load_equations_json, which runs no code (sympy.sympify executes the text)",
         "architecture": arch.to_dict(),
         "symbols": symbols,
-        "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
-        "gradient_flow": [{"pathway": a, "layer": d, "rhs": srepr(rhs)} for a, d, _, rhs in flow.equations()],
-        "modes": [
-            {"pathway": record.pathway, "variable": record.role, "rhs": srepr(f)}
-            for record, f in zip(modes.layout, modes.rhs)
-        ],
-        "strengths": [{"pathway": a, "expr": srepr(k)} for a, k in enumerate(modes.strengths, start=1)],
-        "conserved": [{"pathway": inv.pathway, "expr": srepr(inv.expr)} for inv in modes.invariants],
     }
-    return dump_json(data)
+
+
+def equations_to_json(equations: DerivedEquations) -> str:
+    """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
+
+    Parameters
+    ----------
+    equations : DerivedEquations
+
+    Returns
+    -------
+    str
+        One top-level key per line, one list entry per line; expressions printed by
+        :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
+    """
+    return render(pathway_document(equations), "json")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ Every problem of a specification is reported at once.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,14 +30,15 @@ from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
 from pathdyn.theory.architecture import Architecture
 
-__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "NODE_ACTIVATIONS", "load_architecture_toml"]
+__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml"]
 
 INPUT = "x"
 OUTPUT = "y"
 #: Activations a hidden node may carry (simulation only; the theory is linear).
 NODE_ACTIVATIONS = ("linear", "relu", "tanh")
-#: Paths are enumerated explicitly (the reduced model has one strength per path).
-MAX_PATHS = 4096
+#: Paths are listed one by one (per-path strengths, recordings, figures) only up to this many;
+#: every derivation and simulation works in node form, whatever the number of paths.
+MAX_LISTED_PATHS = 256
 _NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _KEYS = ("edges", "widths", "activations", "n_in", "n_out", "whitened")
 
@@ -188,33 +190,22 @@ class GraphArchitecture:
     n_out: int | None = None
     whitened: bool = True
     _order: tuple = field(init=False, repr=False, compare=False, default=())
-    _paths: tuple = field(init=False, repr=False, compare=False, default=())
+    _in: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    _out: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    _path_count: int = field(init=False, repr=False, compare=False, default=0)
+    _longest: int = field(init=False, repr=False, compare=False, default=0)
+    _paths: tuple | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         edges, problems = _check_edges(self.edges)
-        nodes = []
-        for u, v in edges:
-            for n in (u, v):
-                if n not in nodes:
-                    nodes.append(n)
+        nodes = list(dict.fromkeys(n for edge in edges for n in edge))
         hidden = [n for n in nodes if n not in (INPUT, OUTPUT)]
         if edges:
             for end, role in ((INPUT, "input"), (OUTPUT, "output")):
                 if end not in nodes:
                     problems.append(f"edges: no edge touches the {role} node '{end}'; the graph must run from '{INPUT}' to '{OUTPUT}'")
-        successors = {n: [v for u, v in edges if u == n] for n in nodes}
-        predecessors = {n: [u for u, v in edges if v == n] for n in nodes}
-        cycle = _find_cycle(nodes, successors)
-        if cycle:
-            problems.append(f"edges: cycle {' -> '.join(cycle)}; the graph must be acyclic (remove an edge of the cycle)")
-        if INPUT in nodes:
-            unreachable = [n for n in nodes if n not in _reachable(INPUT, successors)]
-            if unreachable:
-                problems.append(f"node(s) {', '.join(unreachable)} not reachable from '{INPUT}'; add an edge into them or remove them")
-        if OUTPUT in nodes:
-            dead = [n for n in nodes if n not in _reachable(OUTPUT, predecessors)]
-            if dead:
-                problems.append(f"node(s) {', '.join(dead)} do not reach '{OUTPUT}'; add an edge out of them or remove them")
+        successors, predecessors = _adjacency(nodes, edges)
+        problems += _connectivity_problems(nodes, successors, predecessors)
         widths, width_problems = _check_node_table("widths", self.widths, hidden, _width_problem)
         activations, activation_problems = _check_node_table("activations", self.activations, hidden, _activation_problem)
         problems += width_problems + activation_problems
@@ -224,18 +215,18 @@ class GraphArchitecture:
                 problems.append(f"{name}: {value!r} is not a positive whole number; use an integer >= 1 or omit it")
         if not isinstance(self.whitened, bool):
             problems.append(f"whitened: expected true or false, got {self.whitened!r}")
-        if not problems:
-            order = _topological_order(nodes, predecessors)
-            paths = _enumerate_paths(successors, edges)
-            if len(paths) > MAX_PATHS:
-                problems.append(f"edges: {len(paths)} paths from x to y exceed the supported {MAX_PATHS}; use a smaller graph")
         if problems:
             raise ArchitectureError("invalid graph architecture: " + "; ".join(problems))
+        order = _topological_order(nodes, successors, predecessors)
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "widths", widths or None)
         object.__setattr__(self, "activations", activations or None)
         object.__setattr__(self, "_order", tuple(order))
-        object.__setattr__(self, "_paths", paths)
+        object.__setattr__(self, "_in", {n: tuple((u, n) for u in predecessors[n]) for n in nodes})
+        object.__setattr__(self, "_out", {n: tuple((n, v) for v in successors[n]) for n in nodes})
+        count, longest = _count_paths(order, successors)
+        object.__setattr__(self, "_path_count", count)
+        object.__setattr__(self, "_longest", longest)
 
     # ------------------------------------------------------------------ views
     @property
@@ -250,17 +241,44 @@ class GraphArchitecture:
 
     @property
     def paths(self) -> tuple:
-        """Every path from ``x`` to ``y`` as a tuple of edges, in depth-first edge order."""
+        """Every path from ``x`` to ``y`` as a tuple of edges, in depth-first edge order.
+
+        Listed on first use, and only for graphs of at most :data:`MAX_LISTED_PATHS`
+        paths (their number grows exponentially with depth on graphs with merges).
+
+        Raises
+        ------
+        ArchitectureError
+            When the graph has more paths than that.
+        """
+        if self._paths is None:
+            if not self.paths_listed:
+                raise ArchitectureError(
+                    f"graph: {self._path_count:,} paths from x to y, above the {MAX_LISTED_PATHS:,} that are listed one by "
+                    "one; per-path quantities are not available for this graph: use the per-edge strengths and the total "
+                    "(node form)")
+            object.__setattr__(self, "_paths", _enumerate_paths(self._out))
         return self._paths
 
     @property
     def num_paths(self) -> int:
-        return len(self._paths)
+        """Number of paths from ``x`` to ``y`` (counted node by node, never listed)."""
+        return self._path_count
+
+    @property
+    def paths_listed(self) -> bool:
+        """Whether the paths are few enough (at most :data:`MAX_LISTED_PATHS`) to be listed one by one."""
+        return self._path_count <= MAX_LISTED_PATHS
+
+    @property
+    def longest_path(self) -> int:
+        """Number of edges on the longest path from ``x`` to ``y``."""
+        return self._longest
 
     @property
     def path_lengths(self) -> tuple:
-        """Number of edges (weight matrices) on each path."""
-        return tuple(len(p) for p in self._paths)
+        """Number of edges (weight matrices) on each path (needs :attr:`paths`)."""
+        return tuple(len(p) for p in self.paths)
 
     def in_edges(self, node: str) -> tuple:
         """The edges ``(u, node)`` into ``node``, in edge order.
@@ -275,7 +293,7 @@ class GraphArchitecture:
         tuple of (str, str)
             The edges.
         """
-        return tuple(e for e in self.edges if e[1] == node)
+        return self._in.get(node, ())
 
     def out_edges(self, node: str) -> tuple:
         """The edges ``(node, v)`` out of ``node``, in edge order.
@@ -290,7 +308,7 @@ class GraphArchitecture:
         tuple of (str, str)
             The edges.
         """
-        return tuple(e for e in self.edges if e[0] == node)
+        return self._out.get(node, ())
 
     def width(self, node: str) -> int | None:
         """Width of a hidden node, or None when symbolic.
@@ -492,35 +510,78 @@ class GraphArchitecture:
         return cls.from_dict(data["graph"], source=f"architecture file {str(path)!r}")
 
 
-def _topological_order(nodes, predecessors) -> list:
-    """Kahn's algorithm, ties broken by first appearance (so orders are reproducible)."""
+def _adjacency(nodes, edges) -> tuple:
+    """``(successors, predecessors)``: node -> list of neighbours, in edge order."""
+    successors = {n: [] for n in nodes}
+    predecessors = {n: [] for n in nodes}
+    for u, v in edges:
+        successors[u].append(v)
+        predecessors[v].append(u)
+    return successors, predecessors
+
+
+def _connectivity_problems(nodes, successors, predecessors) -> list:
+    """A cycle, nodes unreachable from ``x`` and nodes that do not reach ``y``."""
+    problems = []
+    cycle = _find_cycle(nodes, successors)
+    if cycle:
+        problems.append(f"edges: cycle {' -> '.join(cycle)}; the graph must be acyclic (remove an edge of the cycle)")
+    if INPUT in nodes:
+        reached = _reachable(INPUT, successors)
+        unreachable = [n for n in nodes if n not in reached]
+        if unreachable:
+            problems.append(f"node(s) {', '.join(unreachable)} not reachable from '{INPUT}'; add an edge into them or remove them")
+    if OUTPUT in nodes:
+        reaching = _reachable(OUTPUT, predecessors)
+        dead = [n for n in nodes if n not in reaching]
+        if dead:
+            problems.append(f"node(s) {', '.join(dead)} do not reach '{OUTPUT}'; add an edge out of them or remove them")
+    return problems
+
+
+def _topological_order(nodes, successors, predecessors) -> list:
+    """Kahn's algorithm, ties broken by first appearance (so orders are reproducible); O(nodes + edges)."""
+    position = {n: i for i, n in enumerate(nodes)}
     remaining = {n: len(predecessors[n]) for n in nodes}
     order = []
-    ready = [n for n in nodes if remaining[n] == 0]
+    ready = deque(n for n in nodes if remaining[n] == 0)
     while ready:
-        node = ready.pop(0)
+        node = ready.popleft()
         order.append(node)
-        for n in nodes:
-            if node in predecessors[n]:
-                remaining[n] -= 1
-                if remaining[n] == 0:
-                    ready.append(n)
+        for child in sorted(successors[node], key=position.__getitem__):
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                ready.append(child)
     return order
 
 
-def _enumerate_paths(successors, edges) -> tuple:
+def _count_paths(order, successors) -> tuple:
+    """Number of paths ``x -> y`` and the length of the longest, node by node in reverse topological order."""
+    count, longest = {OUTPUT: 1}, {OUTPUT: 0}
+    for node in reversed(order[:-1]):
+        count[node] = sum(count[v] for v in successors[node])
+        longest[node] = 1 + max(longest[v] for v in successors[node])
+    return count[INPUT], longest[INPUT]
+
+
+def _enumerate_paths(out_edges) -> tuple:
+    """Every path ``x -> y`` in depth-first edge order, without recursion."""
     paths = []
-
-    def walk(node, trail):
-        if len(paths) > MAX_PATHS:
-            return
-        if node == OUTPUT:
+    trail = []
+    stack = [iter(out_edges[INPUT])]
+    while stack:
+        edge = next(stack[-1], None)
+        if edge is None:
+            stack.pop()
+            if trail:
+                trail.pop()
+            continue
+        trail.append(edge)
+        if edge[1] == OUTPUT:
             paths.append(tuple(trail))
-            return
-        for nxt in successors[node]:
-            walk(nxt, trail + [(node, nxt)])
-
-    walk(INPUT, [])
+            trail.pop()
+        else:
+            stack.append(iter(out_edges[edge[1]]))
     return tuple(paths)
 
 

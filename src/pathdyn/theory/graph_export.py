@@ -1,33 +1,46 @@
-"""Export of a graph's derived equations as text, LaTeX and JSON, and the JSON loader.
+"""The document of a graph's derived equations (text, LaTeX, JSON through the writers), and the JSON loader.
 
 :func:`derive_graph_equations` bundles the matrix gradient flow of every edge
 (:func:`pathdyn.theory.graph_flow.derive_graph_flow`) and the q/p-like reduced equations
 of one mode (:func:`pathdyn.theory.graph_reduced.derive_graph_qp_equations`, which keeps
-one strength per edge wherever no chain segment allows the reduction).
+one strength per edge wherever no chain segment allows the reduction), both in node form
+by default: every node's forward and backward map (and, per mode, its forward and backward
+strength) is defined once and the equations use them, so the export grows with the number
+of edges. ``form="path-sums"`` writes every map out as a sum over paths (small graphs).
+:func:`graph_document` builds the format-neutral document that the writers of
+:mod:`pathdyn.theory.writers` render.
 
-JSON schema (``"format": "pathdyn-graph-equations"``, ``"version": 1``)
+JSON schema (``"format": "pathdyn-graph-equations"``, ``"version": 2``)
 ------------------------------------------------------------------------
+``"form"``
+    ``"node"`` or ``"path-sums"``.
 ``"graph"``
     :meth:`GraphArchitecture.to_dict` (the ``[graph]`` table).
 ``"symbols"``
-    ``{"name", "role", "edge", "shape"}``; ``role`` is ``weight`` (with its ``edge``),
-    ``Sigma_x`` (general inputs only), ``Sigma_yx``, ``Omega``, ``dimension``, ``S``,
-    ``lambda`` (general inputs only) or ``strength`` (a reduced variable, with the
-    ``edges`` it stands for).
+    ``{"name", "role", "edges", "node", "shape"}``; ``role`` is ``weight`` (with its one
+    edge in ``edges``), ``Sigma_x`` (general inputs only), ``Sigma_yx``, ``Omega``,
+    ``forward map`` / ``backward map`` (``F_v`` / ``B_v`` of ``node``), ``dimension``,
+    ``S``, ``lambda`` (general inputs only), ``strength`` (a reduced variable, with the
+    ``edges`` it stands for), ``forward strength`` / ``backward strength`` (``f_v`` /
+    ``b_v`` of ``node``) or ``total strength`` (``K``).
 ``"definitions"``
-    ``[{"name": "Omega", "expr": ...}]``: the sum over paths of the products of the edge
-    matrices.
+    ``[{"name", "expr"}]`` in evaluation order: each uses only the weights, the reduced
+    variables, the parameters and the names defined before it. Node form: the forward maps
+    in topological order, ``Omega``, the backward maps in reverse order, then the node
+    strengths of one mode the same way (``K`` is the forward strength of ``y``). Path sums:
+    ``Omega`` as the sum over paths.
 ``"gradient_flow"``
-    ``[{"edge": [u, v], "rhs": ...}]``: ``tau dW_e/dt`` (tau = 1) in the weights,
-    ``Sigma_yx``, ``Sigma_x`` and the symbol ``Omega``.
-``"paths"``, ``"strengths"``
+    ``[{"edge": [u, v], "rhs"}]``: ``tau dW_e/dt`` (tau = 1) in the weights, ``Sigma_yx``,
+    ``Sigma_x`` and the defined names.
+``"paths"``, ``"strengths"`` (path sums only)
     Each path as a list of edges, and ``{"path": i, "expr"}``: its mode strength.
 ``"modes"``
     ``[{"variable", "edges", "rhs"}]``: the reduced equations of one mode.
 ``"conserved"``
-    ``[{"expr"}]``: a basis of the conserved quadratic forms.
+    ``[{"expr"}]``: conserved quadratic forms of the reduced variables.
 
-Expressions are ``srepr`` strings, rebuilt by :func:`load_graph_equations_json`.
+Expressions are ``srepr`` strings, rebuilt by :func:`load_graph_equations_json` (which runs
+no code); :meth:`LoadedGraphEquations.expand` writes the definitions out.
 """
 
 from __future__ import annotations
@@ -39,18 +52,32 @@ from pathlib import Path
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
-from pathdyn.theory.document import EquationKind, Group, Row, dump_json, json_shape, rebuild_expression, select, token_width
+from pathdyn.theory.document import (
+    Document,
+    Equation,
+    EquationKind,
+    Group,
+    Literal,
+    Prose,
+    Relation,
+    json_shape,
+    rebuild_expression,
+    select,
+)
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow
+from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_definitions
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
-from pathdyn.theory.printers import PathdynLatexPrinter, PathdynLatexTokenPrinter, PathdynReprPrinter, PathdynTextPrinter
+from pathdyn.theory.printers import ModeError, ScaledError, graph_latex_names
 from pathdyn.theory.reduced import is_identically_zero
+from pathdyn.theory.writers import check_options, render
 
 __all__ = [
+    "GRAPH_FORMS",
     "GraphEquations",
     "LoadedGraphEquations",
     "derive_graph_equations",
     "export_graph_equations",
+    "graph_document",
     "graph_equations_to_json",
     "graph_equations_to_latex",
     "graph_equations_to_text",
@@ -58,7 +85,10 @@ __all__ = [
 ]
 
 JSON_FORMAT = "pathdyn-graph-equations"
-JSON_VERSION = 1
+JSON_VERSION = 2
+#: ``node`` (default): each node's maps and strengths defined once; ``path-sums``: written out over paths.
+GRAPH_FORMS = ("node", "path-sums")
+_K = EquationKind
 
 
 @dataclass(frozen=True)
@@ -76,30 +106,51 @@ class GraphEquations:
     gradient_flow: GraphFlow
     modes: GraphModeEquations
 
+    @property
+    def form(self) -> str:
+        """``node`` or ``path-sums``."""
+        return self.gradient_flow.form
 
-def derive_graph_equations(graph: GraphArchitecture) -> GraphEquations:
+
+def derive_graph_equations(graph: GraphArchitecture, form: str = "node") -> GraphEquations:
     """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``.
 
     Parameters
     ----------
     graph : GraphArchitecture
+    form : {"node", "path-sums"}
+        ``node`` (default): in the nodes' maps and strengths, linear in the number of edges;
+        ``path-sums``: every map written out over the paths (needs the paths listed).
 
     Returns
     -------
     GraphEquations
+
+    Raises
+    ------
+    ConfigError
+        For an unknown form.
     """
-    return GraphEquations(graph, derive_graph_flow(graph), derive_graph_qp_equations(graph))
+    if form not in GRAPH_FORMS:
+        raise ConfigError(f"form: unknown form {form!r}; choose one of {', '.join(GRAPH_FORMS)}")
+    return GraphEquations(graph, derive_graph_flow(graph, form=form), derive_graph_qp_equations(graph, form=form))
 
 
-def export_graph_equations(equations, format: str = "text", fragment: bool = False) -> str:
-    """Format a graph's equations (or a :class:`GraphArchitecture`, derived first).
+def export_graph_equations(equations, format: str = "text", fragment: bool = False, form: str = "node",
+                           **latex_options) -> str:
+    """Format a graph's equations (or a :class:`GraphArchitecture`, derived first) in any registered format.
 
     Parameters
     ----------
     equations : GraphEquations or GraphArchitecture
-    format : {"text", "latex", "json"}
+    format : str
+        A writer of :mod:`pathdyn.theory.writers` (``text``, ``latex``, ``json``, ...).
     fragment : bool
         LaTeX only: the equations without the document.
+    form : {"node", "path-sums"}
+        How a :class:`GraphArchitecture` is derived (ignored for derived equations).
+    **latex_options
+        LaTeX only: ``grouped``, ``label_prefix`` (and ``prod``, which graphs do not use).
 
     Returns
     -------
@@ -108,19 +159,13 @@ def export_graph_equations(equations, format: str = "text", fragment: bool = Fal
     Raises
     ------
     ConfigError
-        For an unknown format, or ``fragment=True`` with a format other than LaTeX.
+        For an unknown format, or a LaTeX option with another format.
     """
-    if format not in ("text", "latex", "json"):
-        raise ConfigError(f"format: unknown format {format!r}; choose one of text, latex, json")
-    if fragment and format != "latex":
-        raise ConfigError(f"fragment: only LaTeX output has a fragment form, not {format!r}; drop --fragment or use --format latex")
+    options = {"fragment": fragment, **latex_options}
+    check_options(format, options)
     if not isinstance(equations, GraphEquations):
-        equations = derive_graph_equations(equations)
-    if format == "text":
-        return graph_equations_to_text(equations)
-    if format == "latex":
-        return graph_equations_to_latex(equations, fragment=fragment)
-    return graph_equations_to_json(equations)
+        equations = derive_graph_equations(equations, form=form)
+    return render(graph_document(equations), format, **options)
 
 
 def _prefactor(rhs, error):
@@ -136,7 +181,168 @@ def _prefactor(rhs, error):
     return prefactor
 
 
-# ======================================================================== text
+def _edge_text(edge) -> str:
+    return f"{edge[0]} -> {edge[1]}"
+
+
+def _symbol_roles(flow: GraphFlow, modes: GraphModeEquations) -> list:
+    """``(symbol, role, nodes)`` of every named symbol of the export (notation and JSON symbols)."""
+    roles = [(w, "weight", edge) for edge, w in flow.weights.items()]
+    for symbol, _ in flow.definitions:
+        if symbol != flow.omega:
+            roles.append((symbol, "forward map" if symbol.name.startswith("F_") else "backward map", (symbol.name[2:],)))
+    roles.append((modes.S, "S", ()))
+    if modes.input_variance is not None:
+        roles.append((modes.input_variance, "lambda", ()))
+    for symbol, _ in modes.definitions:
+        name = str(symbol)
+        role = "total strength" if name == "K" else ("forward strength" if name.startswith("f_") else "backward strength")
+        roles.append((symbol, role, (name[2:],) if name != "K" else ()))
+    for x, edges in zip(modes.state, modes.state_edges):
+        roles.append((x, "strength", edges[0] if str(x).startswith("s_") else ()))
+    return roles
+
+
+def _notation(flow: GraphFlow, modes: GraphModeEquations) -> dict:
+    """Settings of the LaTeX printers: the graph's own names, sympy's otherwise."""
+    short = {"forward map": "forward", "backward map": "backward", "forward strength": "forward",
+             "backward strength": "backward", "total strength": "total"}
+    symbols = [(symbol, short.get(role, role), nodes) for symbol, role, nodes in _symbol_roles(flow, modes)]
+    symbols += [(sp.Symbol(f"K_{i}"), "path", (i,)) for i in range(1, len(modes.strengths) + 1) if modes.form == "path-sums"]
+    return {"mode_indices": False, "symbol_names": graph_latex_names(symbols)}
+
+
+# ================================================================ the document
+def _loss(graph) -> Equation:
+    inner = r"\Omega \Omega^{\top}" if graph.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
+    return Equation(sp.Symbol("L"), Literal(
+        "1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if graph.whitened else ""),
+        (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({inner}\bigr)", r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)")),
+        note="loss")
+
+
+def _definition_groups(flow: GraphFlow) -> list:
+    """The loss and the gradient of the loss; the forward maps and ``Omega``; the backward maps."""
+    named = [Equation(symbol, expr, note=f"{'network map' if symbol == flow.omega else 'map of node ' + symbol.name[2:]}",
+                      keys=(("name", symbol.name),)) for symbol, expr in flow.definitions]
+    forward = [e for e in named if not e.lhs.name.startswith("B_")]
+    backward = [e for e in named if e.lhs.name.startswith("B_")]
+    groups = [Group("loss and its gradient with respect to Omega (sympy)", _K.DEFINITIONS, (
+        _loss(flow.graph),
+        Equation(flow.omega, flow.omega_gradient, Relation.GRADIENT, note="gradient with respect to Omega (sympy)")))]
+    groups.append(Group("forward maps of the nodes and the network map" if flow.form == "node" else "network map",
+                        _K.DEFINITIONS, tuple(forward)))
+    if backward:
+        groups.append(Group("backward maps of the nodes", _K.DEFINITIONS, tuple(backward)))
+    return groups
+
+
+def _flow_groups(flow: GraphFlow) -> list:
+    """``tau dW_e/dt`` of every edge, in edge order, in one group."""
+    rows = tuple(Equation(flow.weights[e], flow.rhs[e], Relation.RATE, label=f"W-{k}",
+                          note=f"gradient flow, edge {_edge_text(e)}", keys=(("edge", list(e)),))
+                 for k, e in enumerate(flow.graph.edges, start=1))
+    return [Group("gradient flow of every edge", _K.GRADIENT_FLOW, rows)]
+
+
+def _mode_groups(modes: GraphModeEquations) -> list:
+    """The node strengths (or the path strengths), the reduced equations, the conserved quantities."""
+    if modes.form == "node":
+        strengths = [Equation(symbol, expr, note=f"strength of node {str(symbol)[2:]}" if str(symbol) != "K"
+                              else "total strength of the mode", keys=(("name", str(symbol)),))
+                     for symbol, expr in modes.definitions]
+        title, names = "strengths of the nodes", [modes.total]
+    else:
+        strengths = [Equation(sp.Symbol(f"K_{i}"), k, note=f"strength of path {i}", keys=(("path", i),))
+                     for i, k in enumerate(modes.strengths, start=1)]
+        title, names = "strengths of the paths", [sp.Symbol(f"K_{i}") for i in range(1, len(modes.strengths) + 1)]
+    error = ModeError(modes.S, modes.input_variance or 1, *names)
+    reduced = [Equation(x, f, Relation.RATE, label=f"mode-{i}", note=f"reduced equation of {x}",
+                        keys=(("variable", str(x)), ("edges", [list(e) for e in edges])),
+                        display=ScaledError(_prefactor(f, modes.error), error))
+               for i, (x, edges, f) in enumerate(zip(modes.state, modes.state_edges, modes.rhs), start=1)]
+    conserved = [Equation(inv.expr, sp.Integer(0), Relation.CONSERVED, label=f"conserved-{i}",
+                          note=f"conserved quantity {i}", keys=(), term_order="rev-lex")
+                 for i, inv in enumerate(modes.invariants, start=1)]
+    groups = [Group(title, _K.STRENGTHS, tuple(strengths)),
+              Group("reduced equations of one mode", _K.REDUCED, tuple(reduced))]
+    if conserved:
+        groups.append(Group("conserved quantities", _K.CONSERVED, tuple(conserved)))
+    return groups
+
+
+def _head(equations: GraphEquations) -> list:
+    graph, node_form = equations.graph, equations.form == "node"
+    edges = ", ".join(rf"$\mathrm{{{u}}} \to \mathrm{{{v}}}$" for u, v in graph.edges)
+    inputs = r"whitened inputs, $\Sigma^{x} = I$" if graph.whitened else (
+        r"general input correlation $\Sigma^{x}$; the reduced equations assume $\Sigma^{x} v_{\alpha} = \lambda_{\alpha} v_{\alpha}$")
+    maps = (r"The forward map of node $v$ is $F_v = \sum_{u \to v} W_{v \leftarrow u} F_u$ ($F_x = I$), its backward map "
+            r"$B_v = \sum_{v \to w} B_w W_{w \leftarrow v}$ ($B_y = I$), and the network map is $\Omega = F_y$: "
+            rf"written out, the sum over the {graph.num_paths:,} paths from $x$ to $y$ of the products of the edge matrices."
+            if node_form else r"$\Omega$ is the sum over the paths from $x$ to $y$ of the products of the edge matrices.")
+    text = [f"# pathdyn equations: {graph.describe()}",
+            "# edges (u -> v, weight W_u_v): " + ", ".join(f"{u}->{v}" for u, v in graph.edges),
+            "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)"]
+    if node_form:
+        text.append("# node form: F_v = sum over edges u -> v of W_u_v*F_u (F_x = I), B_u = sum over edges u -> v of "
+                    "B_v*W_u_v (B_y = I), Omega = F_y; each is defined once below")
+    return [Prose(text="\n".join(text), latex="\n".join([
+        r"\section*{Learning equations of a linear network on a graph}",
+        rf"Edges {edges}; {inputs}.",
+        r"The edge $u \to v$ carries the matrix $W_{v \leftarrow u}$; a node sums its incoming edges. " + maps,
+        r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
+        r"Every equation below was derived by sympy from the loss."]))]
+
+
+def _mode_prose(equations: GraphEquations) -> Prose:
+    modes, node_form = equations.modes, equations.form == "node"
+    lam = "" if modes.input_variance is None else " and input variance lambda = v^T Sigma_x v (Sigma_x aligned with the modes)"
+    text = f"# reduced equations of one mode with singular value S{lam} (tau = 1)"
+    if node_form:
+        text += ("\n# edge strengths s_u_v (q, p along chain segments); node strengths f_v = sum over edges u -> v of "
+                 "s_u_v*f_u (f_x = 1), b_u = sum over edges u -> v of s_u_v*b_v (b_y = 1); K = f_y")
+        strengths = (r"edge $u \to v$ carries the strength $s_{v \leftarrow u}$; node $v$ has the forward strength "
+                     r"$f_v = \sum_{u \to v} s_{v \leftarrow u} f_u$ ($f_x = 1$) and the backward strength "
+                     r"$b_v = \sum_{v \to w} s_{w \leftarrow v} b_w$ ($b_y = 1$); the mode's strength is $K_{\alpha} = f_y$ "
+                     r"and $\tau\, ds_{v \leftarrow u}/dt = b_v (S_{\alpha} - \lambda_{\alpha} K_{\alpha}) f_u$")
+    else:
+        strengths = (r"edge $e$ carries the strength $s_{e}$; path $i$ has the strength $K_{i\alpha}$, the product of "
+                     r"its edge strengths")
+    lam_note = "" if modes.input_variance is not None else r" ($\lambda_{\alpha} = 1$ for whitened inputs)"
+    return Prose(text=text, latex="\n".join([
+        r"\subsection*{Reduced equations of one mode}",
+        rf"For a mode $\alpha$ with singular value $S_{{\alpha}}$, {strengths}{lam_note}; along a chain segment all "
+        r"edges but the last share the strength $q$ and the last one has $p$."]))
+
+
+def graph_document(equations: GraphEquations) -> Document:
+    """The format-neutral document of a graph's equations.
+
+    Parameters
+    ----------
+    equations : GraphEquations
+
+    Returns
+    -------
+    Document
+    """
+    graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
+    groups = [*_definition_groups(flow), *_flow_groups(flow), *_mode_groups(modes)]
+    blocks = (
+        *_head(equations), *select(groups, _K.DEFINITIONS),
+        Prose(text="# gradient flow: tau dW_u_v/dt = -dL/dW_u_v",
+              latex=r"\subsection*{Gradient flow, $\tau\, dW_{e}/dt = -\partial L / \partial W_{e}$}"),
+        *select(groups, _K.GRADIENT_FLOW), _mode_prose(equations), *select(groups, _K.STRENGTHS, _K.REDUCED),
+        Prose(text="# conserved quantities (zero time derivative, verified)"), *select(groups, _K.CONSERVED))
+    sections = [("definitions", (_K.DEFINITIONS,) + ((_K.STRENGTHS,) if equations.form == "node" else ())),
+                ("gradient_flow", (_K.GRADIENT_FLOW,))]
+    if equations.form == "path-sums":
+        sections.append(("strengths", (_K.STRENGTHS,)))
+    sections += [("modes", (_K.REDUCED,)), ("conserved", (_K.CONSERVED,))]
+    return Document(graph.describe(), blocks, header=_json_header(equations), data_sections=tuple(sections),
+                    notation=_notation(flow, modes))
+
+
 def graph_equations_to_text(equations: GraphEquations) -> str:
     """Plain-text equations in sympy's notation (``.T`` is the transpose; ``W_u_v`` maps node u to node v).
 
@@ -149,93 +355,10 @@ def graph_equations_to_text(equations: GraphEquations) -> str:
     str
         Printed by :class:`~pathdyn.theory.printers.PathdynTextPrinter`.
     """
-    graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    text = PathdynTextPrinter().doprint
-    lines = [
-        f"# pathdyn equations: {graph.describe()}",
-        "# edges (u -> v, weight W_u_v): " + ", ".join(f"{u}->{v}" for u, v in graph.edges),
-        "# time units: tau = 1 (gradient descent with learning rate eta reaches t = eta * step)",
-        "# loss: L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if graph.whitened else ""),
-        f"Omega = {text(flow.omega_definition)}",
-        f"dL/dOmega = {text(flow.omega_gradient)}",
-        "# gradient flow: tau dW_u_v/dt = -dL/dW_u_v",
-    ]
-    for edge, w, rhs in flow.equations():
-        lines.append(f"d{w.name}/dt = {text(rhs)}")
-    lam = "" if graph.whitened else " and input variance lambda = v^T Sigma_x v (Sigma_x aligned with the modes)"
-    lines.append(f"# reduced equations of one mode with singular value S{lam} (tau = 1)")
-    for i, (path, k) in enumerate(zip(graph.paths, modes.strengths), start=1):
-        route = " -> ".join([path[0][0]] + [v for _, v in path])
-        lines.append(f"K_{i} = {text(k)}    # path {route}")
-    for x, edges, f in zip(modes.state, modes.state_edges, modes.rhs):
-        lines.append(f"d{text(x)}/dt = {text(f)}    # edge(s) {', '.join(f'{u}->{v}' for u, v in edges)}")
-    lines.append("# conserved quantities (zero time derivative, verified)")
-    conserved = PathdynTextPrinter({"order": "rev-lex"}).doprint
-    for inv in modes.invariants:
-        lines.append(f"d/dt ({conserved(inv.expr)}) = 0")
-    return "\n".join(lines) + "\n"
+    return render(graph_document(equations), "text")
 
 
-# ======================================================================= LaTeX
-def _latex_names(flow: GraphFlow, modes: GraphModeEquations) -> dict:
-    r"""The graph's own LaTeX names: ``W_{v <- u}`` for the edge matrices, ``S_{\alpha}``, ``s_{v <- u}``.
-
-    They go to the printers as sympy's ``symbol_names`` setting; every other symbol
-    prints as :func:`sympy.latex` prints it.
-    """
-    names = {w: rf"W_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}" for (u, v), w in flow.weights.items()}
-    names[modes.S] = r"S_{\alpha}"
-    for x, edges in zip(modes.state, modes.state_edges):
-        if str(x).startswith("s_"):
-            (u, v), = edges
-            names[x] = rf"s_{{\mathrm{{{v}}}\leftarrow\mathrm{{{u}}}}}"
-    return names
-
-
-def _one(comment: str, kind: EquationKind, row: Row) -> Group:
-    """A group of one equation: the graph export gives every equation its own environment."""
-    return Group(comment, kind, (row,))
-
-
-def _graph_groups(equations: GraphEquations) -> list:
-    """Every equation of the LaTeX export, in order, one :class:`~pathdyn.theory.document.Group` each."""
-    graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    settings = {"mode_indices": False, "symbol_names": _latex_names(flow, modes)}
-    latex = PathdynLatexPrinter(settings).doprint
-    tokens = PathdynLatexTokenPrinter(settings).doprint
-    K = EquationKind
-    loss_inner = r"\Omega \Omega^{\top}" if graph.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    groups = [
-        _one("loss", K.DEFINITIONS, Row("L", (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)",
-                                              r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))),
-        _one("network map", K.DEFINITIONS, Row(r"\Omega", tuple(tokens(flow.omega_definition)))),
-        _one("gradient with respect to Omega (sympy)", K.DEFINITIONS,
-             Row(r"\frac{\partial L}{\partial \Omega}", tuple(tokens(flow.omega_gradient)))),
-    ]
-    lhs_width = token_width(r"\tau \frac{d W_{\mathrm{h1}\leftarrow\mathrm{h2}}}{dt}")
-    for k, (edge, w, rhs) in enumerate(flow.equations(), start=1):
-        groups.append(_one(f"gradient flow, edge {edge[0]} -> {edge[1]}", K.GRADIENT_FLOW, Row(
-            rf"\tau \frac{{d {latex(w)}}}{{dt}}", tuple(tokens(rhs)), label=f"W-{k}", lhs_width=lhs_width)))
-    for i, k in enumerate(modes.strengths, start=1):
-        groups.append(_one(f"mode strength of path {i}", K.STRENGTHS, Row(rf"K_{{{i}\alpha}}", (latex(k),))))
-    lam = "" if graph.whitened else r"\lambda_{\alpha} "
-    error_tokens = (r"\Bigl(S_{\alpha} - " + lam + r"\textstyle\sum_{i} K_{i\alpha}\Bigr)",)
-    for i, (x, f) in enumerate(zip(modes.state, modes.rhs), start=1):
-        prefactor = _prefactor(f, modes.error)
-        factor = latex(prefactor)
-        if isinstance(prefactor, sp.Add):
-            factor = rf"\bigl({factor}\bigr)"
-        row_tokens = error_tokens if prefactor == 1 else (factor, *error_tokens)
-        groups.append(_one(f"reduced equation of {x}", K.REDUCED,
-                           Row(rf"\tau \frac{{d {latex(x)}}}{{dt}}", row_tokens, label=f"mode-{i}")))
-    conserved = PathdynLatexPrinter({**settings, "order": "rev-lex"}).doprint
-    for i, inv in enumerate(modes.invariants, start=1):
-        groups.append(_one(f"conserved quantity {i}", K.CONSERVED, Row(
-            rf"\frac{{d}}{{dt}} \bigl({conserved(inv.expr)}\bigr)", ("0",), label=f"conserved-{i}")))
-    return groups
-
-
-def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) -> str:
+def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, **options) -> str:
     """LaTeX: a standalone document (``amsmath``, ``geometry``), or the equations alone.
 
     Parameters
@@ -243,48 +366,55 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False) 
     equations : GraphEquations
     fragment : bool
         ``True`` gives only the equation environments (they need ``amsmath``).
+    **options
+        ``grouped``, ``label_prefix`` of the LaTeX writer.
 
     Returns
     -------
     str
+        Related equations share one ``align``: the definitions, the flow of the edges into
+        each node, the node strengths, the reduced equations, the conserved quantities.
     """
-    graph = equations.graph
-    groups = _graph_groups(equations)
-    if fragment:
-        return "% pathdyn equations (needs amsmath): " + graph.describe() + "\n" + "\n".join(g.render() for g in groups) + "\n"
-
-    def blocks(*kinds) -> list:
-        return [g.render() for g in select(groups, *kinds)]
-
-    edges = ", ".join(rf"$\mathrm{{{u}}} \to \mathrm{{{v}}}$" for u, v in graph.edges)
-    inputs = r"whitened inputs, $\Sigma^{x} = I$" if graph.whitened else (
-        r"general input correlation $\Sigma^{x}$; the reduced equations assume $\Sigma^{x} v_{\alpha} = \lambda_{\alpha} v_{\alpha}$")
-    document = [
-        r"\documentclass[10pt]{article}",
-        r"\usepackage[a4paper,margin=2cm]{geometry}",
-        r"\usepackage{amsmath}",
-        r"\allowdisplaybreaks",
-        r"\begin{document}",
-        r"\section*{Learning equations of a linear network on a graph}",
-        rf"Edges {edges}; {inputs}.",
-        r"The edge $u \to v$ carries the matrix $W_{v \leftarrow u}$; a node sums its incoming edges; "
-        r"$\Omega$ is the sum over the paths from $x$ to $y$ of the products of the edge matrices.",
-        r"Time is continuous with $\tau = 1$: gradient descent with learning rate $\eta$ reaches $t = \eta k$ after $k$ steps.",
-        r"Every equation below was derived by sympy from the loss.",
-        *blocks(EquationKind.DEFINITIONS),
-        r"\subsection*{Gradient flow, $\tau\, dW_{e}/dt = -\partial L / \partial W_{e}$}",
-        *blocks(EquationKind.GRADIENT_FLOW),
-        r"\subsection*{Reduced equations of one mode}",
-        r"For a mode $\alpha$ with singular value $S_{\alpha}$, edge $e$ carries the strength $s_{e}$; path $i$ has the "
-        r"strength $K_{i\alpha}$, the product of its edge strengths; along a chain segment all edges but the last "
-        r"share the strength $q$ and the last one has $p$.",
-        *blocks(EquationKind.STRENGTHS, EquationKind.REDUCED, EquationKind.CONSERVED),
-        r"\end{document}",
-    ]
-    return "\n".join(document) + "\n"
+    return render(graph_document(equations), "latex", fragment=fragment, **options)
 
 
-# ======================================================================== JSON
+def _json_header(equations: GraphEquations) -> dict:
+    graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
+    symbols = [{"name": d.name, "role": "dimension", "edges": None, "node": None, "shape": None} for d in flow.dimensions]
+    shapes = {symbol: json_shape(symbol.shape) for symbol, _ in flow.definitions}
+    for symbol, role, nodes in _symbol_roles(flow, modes):
+        entry = {"name": str(symbol), "role": role, "edges": None, "node": None, "shape": None}
+        if role == "weight":
+            entry.update(edges=[list(nodes)], shape=json_shape(symbol.shape))
+        elif role == "strength":
+            entry["edges"] = [list(e) for e in dict(zip(modes.state, modes.state_edges))[symbol]]
+        elif nodes:
+            entry["node"] = nodes[0]
+        if symbol in shapes:
+            entry["shape"] = shapes[symbol]
+        symbols.append(entry)
+    data_matrices = [(flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")]
+    if not graph.whitened:
+        data_matrices.insert(0, (flow.sigma_x, "Sigma_x"))
+    symbols += [{"name": m.name, "role": role, "edges": None, "node": None, "shape": json_shape(m.shape)}
+                for m, role in data_matrices]
+    header = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "form": equations.form,
+        "description": "tau dW_e/dt = -dL/dW_e with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
+        " reduced equations of one mode; every name the right-hand sides use besides the weights, the data, the"
+        " reduced variables and the parameters is in definitions, in evaluation order; each expression is a sympy"
+        " srepr: rebuild it with pathdyn.theory.graph_export.load_graph_equations_json, which runs no code"
+        " (sympy.sympify executes the text)",
+        "graph": graph.to_dict(),
+        "symbols": symbols,
+    }
+    if equations.form == "path-sums":
+        header["paths"] = [[list(e) for e in path] for path in graph.paths]
+    return header
+
+
 def graph_equations_to_json(equations: GraphEquations) -> str:
     """The equations as JSON (schema in the module docstring), expressions as ``srepr``.
 
@@ -297,36 +427,10 @@ def graph_equations_to_json(equations: GraphEquations) -> str:
     str
         Expressions printed by :class:`~pathdyn.theory.printers.PathdynReprPrinter`.
     """
-    graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    srepr = PathdynReprPrinter().doprint
-    symbols = [{"name": d.name, "role": "dimension", "edge": None, "shape": None} for d in flow.dimensions]
-    symbols += [{"name": w.name, "role": "weight", "edge": list(e), "shape": json_shape(w.shape)} for e, w, _ in flow.equations()]
-    if not graph.whitened:
-        symbols.append({"name": "Sigma_x", "role": "Sigma_x", "edge": None, "shape": json_shape(flow.sigma_x.shape)})
-    for matrix, role in ((flow.sigma_yx, "Sigma_yx"), (flow.omega, "Omega")):
-        symbols.append({"name": matrix.name, "role": role, "edge": None, "shape": json_shape(matrix.shape)})
-    symbols += [{"name": str(p), "role": str(p), "edge": None, "shape": None} for p in modes.parameters]
-    symbols += [{"name": str(x), "role": "strength", "edges": [list(e) for e in edges], "shape": None}
-                for x, edges in zip(modes.state, modes.state_edges)]
-    data = {
-        "format": JSON_FORMAT,
-        "version": JSON_VERSION,
-        "description": "tau dW_e/dt = -dL/dW_e with tau = 1, L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T);"
-        " reduced equations of one mode; each expression is a sympy srepr: rebuild it with"
-        " pathdyn.theory.graph_export.load_graph_equations_json, which runs no code (sympy.sympify executes the text)",
-        "graph": graph.to_dict(),
-        "symbols": symbols,
-        "definitions": [{"name": flow.omega.name, "expr": srepr(flow.omega_definition)}],
-        "gradient_flow": [{"edge": list(e), "rhs": srepr(rhs)} for e, _, rhs in flow.equations()],
-        "paths": [[list(e) for e in path] for path in graph.paths],
-        "strengths": [{"path": i, "expr": srepr(k)} for i, k in enumerate(modes.strengths, start=1)],
-        "modes": [{"variable": str(x), "edges": [list(e) for e in edges], "rhs": srepr(f)}
-                  for x, edges, f in zip(modes.state, modes.state_edges, modes.rhs)],
-        "conserved": [{"expr": srepr(inv.expr)} for inv in modes.invariants],
-    }
-    return dump_json(data)
+    return render(graph_document(equations), "json")
 
 
+# ====================================================================== loader
 @dataclass(frozen=True)
 class LoadedGraphEquations:
     """Expressions rebuilt from a graph JSON export.
@@ -334,23 +438,59 @@ class LoadedGraphEquations:
     Attributes
     ----------
     graph : GraphArchitecture
+    form : str
+        ``node`` or ``path-sums``.
     definitions : dict
-        ``"Omega"`` -> its expression in the edge matrices.
+        Name -> expression, in evaluation order (``F_v``, ``Omega``, ``B_u``, ``f_v``,
+        ``K``, ``b_u`` in node form; ``Omega`` in path sums).
     gradient_flow : dict
         Edge ``(u, v)`` -> right-hand side of ``tau dW_e/dt``.
     strengths : dict
-        Path number (1-based) -> ``K_i``.
+        Path number (1-based) -> ``K_i`` (path sums only).
     modes : dict
         Variable name -> right-hand side.
     conserved : tuple of sympy.Expr
     """
 
     graph: GraphArchitecture
+    form: str
     definitions: dict
     gradient_flow: dict
     strengths: dict
     modes: dict
     conserved: tuple
+
+    def expand(self, expr):
+        """``expr`` with every defined name written out (its size grows with the number of paths).
+
+        Parameters
+        ----------
+        expr : sympy.Basic
+
+        Returns
+        -------
+        sympy.Basic
+            In the weights, the data, the reduced variables and the parameters alone.
+        """
+        symbols = {}
+        for item in (*self.definitions.values(), *self.gradient_flow.values(), *self.modes.values(), expr):
+            for atom in item.atoms(sp.Symbol, sp.MatrixSymbol):
+                symbols.setdefault(str(atom.name), atom)
+        return expand_definitions(expr, [(symbols[name], value) for name, value in self.definitions.items()
+                                         if name in symbols])
+
+
+def _read_source(source) -> str:
+    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+        try:
+            return Path(source).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"equations JSON: file {str(source)!r} not found; check the path") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"equations JSON: {str(source)!r} is not UTF-8 text (byte {error.start}); re-export it") from None
+        except OSError as error:
+            raise ConfigError(f"equations JSON: cannot read {str(source)!r} ({error.strerror or error})") from None
+    return source
 
 
 def load_graph_equations_json(source) -> LoadedGraphEquations:
@@ -370,17 +510,8 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
     ConfigError
         If the text is not a graph equations export or an expression does not parse.
     """
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
-        try:
-            source = Path(source).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"equations JSON: file {str(source)!r} not found; check the path") from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"equations JSON: {str(source)!r} is not UTF-8 text (byte {error.start}); re-export it") from None
-        except OSError as error:
-            raise ConfigError(f"equations JSON: cannot read {str(source)!r} ({error.strerror or error})") from None
     try:
-        data = json.loads(source)
+        data = json.loads(_read_source(source))
     except json.JSONDecodeError as error:
         raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
     if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
@@ -390,11 +521,13 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
         graph = GraphArchitecture.from_dict(data["graph"], source="equations JSON graph")
         return LoadedGraphEquations(
             graph=graph,
+            form=data.get("form", "path-sums"),
             definitions={e["name"]: rebuild_expression(e["expr"], f"definition {e['name']}") for e in data["definitions"]},
             gradient_flow={tuple(e["edge"]): rebuild_expression(e["rhs"], f"gradient_flow{e['edge']}") for e in data["gradient_flow"]},
-            strengths={e["path"]: rebuild_expression(e["expr"], f"strengths[{e['path']}]") for e in data["strengths"]},
+            strengths={e["path"]: rebuild_expression(e["expr"], f"strengths[{e['path']}]") for e in data.get("strengths", [])},
             modes={e["variable"]: rebuild_expression(e["rhs"], f"modes[{e['variable']}]") for e in data["modes"]},
             conserved=tuple(rebuild_expression(e["expr"], "conserved") for e in data["conserved"]),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"equations JSON: malformed entry ({type(error).__name__}: {error}); re-export with pathdyn derive") from None
+

@@ -1,21 +1,27 @@
-"""The matrix gradient flow of a graph of linear maps, derived by sympy.
+"""The matrix gradient flow of a graph of linear maps, derived by sympy in node form.
 
 For a :class:`~pathdyn.theory.graph.GraphArchitecture` with an edge matrix ``W_e`` of
-shape ``(width of v, width of u)`` for every edge ``e = (u, v)``, the network map is
+shape ``(width of v, width of u)`` for every edge ``e = (u, v)``, the loss is the one of the
+pathway networks, ``L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)``, and the
+network map is built node by node, as backpropagation does:
 
-    Omega = sum over paths x -> y of the product of the edge matrices along the path,
+    F_x = I,   F_v = sum over edges u -> v of W_{v<-u} F_u     (the forward map of node v),
+    B_y = I,   B_u = sum over edges u -> v of B_v W_{v<-u}     (the backward map of node u),
+    Omega = F_y.
 
-and the loss is the one of the pathway networks,
-``L = 1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)``. Every path uses an edge at
-most once (the graph is acyclic), so ``Omega`` is linear in each ``W_e``:
-``Omega = B_v W_e F_u + (terms without W_e)``, where the forward map
-``F_u = sum over paths x -> u`` and the backward map ``B_v = sum over paths v -> y`` (each
-the identity at ``x`` and ``y``). As in :mod:`pathdyn.theory.gradient_flow`, sympy
-differentiates ``L`` with respect to ``Omega`` (``G = dL/dOmega``) and the linear
-functional ``tr(G^T A X B)`` with respect to ``X``; ``A = B_v``, ``B = F_u`` are
-substituted afterwards. ``method="direct"`` differentiates the loss written out in the
-edge matrices instead (slow; a cross-check). The tests check both against finite
-differences of the numeric loss.
+Every path uses an edge at most once (the graph is acyclic), so ``Omega`` is linear in each
+``W_e``: ``Omega = B_v W_e F_u + (terms without W_e)``. As in
+:mod:`pathdyn.theory.gradient_flow`, sympy differentiates ``L`` with respect to ``Omega``
+(``G = dL/dOmega``) and the linear functional ``tr(G^T A X B)`` with respect to ``X``;
+``A = B_v``, ``B = F_u`` are substituted afterwards. The equations hold the symbols
+``F_v``, ``B_u`` and ``Omega``, each defined once (:attr:`GraphFlow.definitions`), so the
+work and the size of the equations grow with the number of edges, never with the number of
+paths (which grows exponentially with depth on graphs with merges).
+
+``form="path-sums"`` writes every map out as the sum over paths of the products of edge
+matrices (small graphs only); ``method="direct"`` differentiates the loss written out in the
+edge matrices (slow; a cross-check). The tests check all of them against finite differences
+of the numeric loss.
 """
 
 from __future__ import annotations
@@ -24,8 +30,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from pathdyn.errors import ConfigError, DerivationError
-from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
+from pathdyn.errors import ArchitectureError, ConfigError, DerivationError
+from pathdyn.theory.graph import INPUT, MAX_LISTED_PATHS, OUTPUT, GraphArchitecture
 from pathdyn.theory.gradient_flow import (
     derive_direct,
     factor_derivative,
@@ -35,9 +41,22 @@ from pathdyn.theory.gradient_flow import (
     dimension_symbol,
 )
 
-__all__ = ["GraphFlow", "derive_graph_flow", "edge_weight_symbol", "node_dimension"]
+__all__ = [
+    "FLOW_FORMS",
+    "check_path_sums",
+    "GraphFlow",
+    "backward_map_symbol",
+    "derive_graph_flow",
+    "edge_weight_symbol",
+    "expand_definitions",
+    "forward_map_symbol",
+    "node_dimension",
+]
 
 _METHODS = ("chain", "direct")
+#: ``node``: the forward and backward maps of every node, each defined once (linear in the edges);
+#: ``path-sums``: every map written out as a sum over paths (small graphs only).
+FLOW_FORMS = ("node", "path-sums")
 
 
 def edge_weight_symbol(edge, rows, cols) -> sp.MatrixSymbol:
@@ -57,6 +76,64 @@ def edge_weight_symbol(edge, rows, cols) -> sp.MatrixSymbol:
     """
     u, v = edge
     return sp.MatrixSymbol(f"W_{u}_{v}", rows, cols)
+
+
+def forward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
+    """The forward map ``F_<node>`` (paths ``x -> node``) as a matrix symbol.
+
+    Parameters
+    ----------
+    node : str
+        A hidden node.
+    rows, cols : int or sympy.Symbol
+        The shape: the node's width and ``n_in``.
+
+    Returns
+    -------
+    sympy.MatrixSymbol
+        ``F_<node>``.
+    """
+    return sp.MatrixSymbol(f"F_{node}", rows, cols)
+
+
+def backward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
+    """The backward map ``B_<node>`` (paths ``node -> y``) as a matrix symbol.
+
+    Parameters
+    ----------
+    node : str
+        A hidden node.
+    rows, cols : int or sympy.Symbol
+        The shape: ``n_out`` and the node's width.
+
+    Returns
+    -------
+    sympy.MatrixSymbol
+        ``B_<node>``.
+    """
+    return sp.MatrixSymbol(f"B_{node}", rows, cols)
+
+
+def expand_definitions(expr, definitions):
+    """``expr`` with every defined symbol written out (recursively) in terms of the rest.
+
+    Parameters
+    ----------
+    expr : sympy.Basic
+        An expression in defined symbols and others.
+    definitions : sequence of (symbol, expression)
+        In evaluation order: each definition uses only symbols defined before it.
+
+    Returns
+    -------
+    sympy.Basic
+        The expression without defined symbols. Its size grows with the number of paths
+        through the graph: for small graphs (tests, the ``path-sums`` display).
+    """
+    for symbol, definition in reversed(tuple(definitions)):
+        if expr.has(symbol):
+            expr = expr.xreplace({symbol: definition})
+    return expr
 
 
 def node_dimension(graph: GraphArchitecture, node: str):
@@ -94,13 +171,20 @@ class GraphFlow:
     sigma_x, sigma_yx, omega : sympy matrix expressions
         ``Identity(n_in)`` or ``Sigma_x``; ``Sigma_yx``; the symbol ``Omega``.
     omega_definition : sympy.MatrixExpr
-        ``sum over paths`` of the products of edge matrices.
+        ``Omega`` in the forward maps of the nodes feeding ``y`` (``form="node"``) or the sum
+        over paths of the products of edge matrices (``form="path-sums"``).
     loss, omega_gradient : sympy expressions
         As in :class:`pathdyn.theory.gradient_flow.GradientFlow`.
     rhs : dict
-        Edge -> ``-dL/dW_e`` in the weights, ``Sigma_yx``, ``Sigma_x`` and ``Omega``.
+        Edge -> ``-dL/dW_e`` in the weights, ``Sigma_yx``, ``Sigma_x``, ``Omega`` and (node
+        form) the maps ``F_u``, ``B_v``.
     dimensions : tuple of sympy.Symbol
     method : str
+    form : {"node", "path-sums"}
+    definitions : tuple of (sympy.MatrixSymbol, sympy.MatrixExpr)
+        Every symbol the right-hand sides use besides the weights and the data, in
+        evaluation order: ``F_v`` (topological order), ``Omega``, ``B_u`` (reverse order);
+        only ``Omega`` in the path-sums form.
     """
 
     graph: GraphArchitecture
@@ -114,6 +198,8 @@ class GraphFlow:
     rhs: dict
     dimensions: tuple = ()
     method: str = "chain"
+    form: str = "node"
+    definitions: tuple = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -138,7 +224,7 @@ class GraphFlow:
         edge : (str, str)
             The edge ``(u, v)``.
         expand : bool
-            Write ``Omega`` out as the sum over paths.
+            Write ``Omega`` and the node maps out as sums over paths (small graphs).
 
         Returns
         -------
@@ -154,11 +240,17 @@ class GraphFlow:
         if edge not in self.rhs:
             raise ConfigError(f"edge {edge} is not in the graph; edges are {list(self.graph.edges)}")
         rhs = self.rhs[edge]
-        return rhs.xreplace({self.omega: self.omega_definition}) if expand else rhs
+        return expand_definitions(rhs, self.all_definitions) if expand else rhs
+
+    @property
+    def all_definitions(self) -> tuple:
+        """:attr:`definitions`, or ``((Omega, omega_definition),)`` for a flow built without them."""
+        return self.definitions or ((self.omega, self.omega_definition),)
 
     @property
     def expanded_loss(self) -> sp.Expr:
-        return self.loss.xreplace({self.omega: self.omega_definition})
+        """The loss written out in the edge matrices (its size grows with the number of paths)."""
+        return expand_definitions(self.loss, self.all_definitions)
 
     def equations(self):
         """Iterate ``(edge, W_e, rhs)`` in edge order.
@@ -184,10 +276,11 @@ def _sum(terms):
     return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
 
 
-def _partial_maps(graph: GraphArchitecture, weights) -> tuple:
+def _path_sum_maps(graph: GraphArchitecture, weights) -> tuple:
     """Forward maps ``F_n`` (paths x -> n) and backward maps ``B_n`` (paths n -> y) as sums of products.
 
-    ``None`` stands for the identity (``F_x`` and ``B_y``).
+    ``None`` stands for the identity (``F_x`` and ``B_y``). Their size grows with the number
+    of paths: the ``path-sums`` form only.
     """
     forward = {INPUT: None}
     for node in graph.nodes[1:]:
@@ -196,6 +289,29 @@ def _partial_maps(graph: GraphArchitecture, weights) -> tuple:
     for node in reversed(graph.nodes[:-1]):
         backward[node] = _sum(_compose(weights[e], backward[e[1]], left=False) for e in graph.out_edges(node))
     return forward, backward
+
+
+def _node_maps(graph: GraphArchitecture, weights, dims, omega) -> tuple:
+    """The node form: symbols ``F_v``, ``B_u`` and their definitions, each one step deep.
+
+    Returns ``(forward, backward, definitions)``: node -> symbol (``None`` for the identity
+    at ``x`` and ``y``; ``Omega`` is the forward map of ``y``) and the definitions in
+    evaluation order (forward maps in topological order, ``Omega``, backward maps in
+    reverse order).
+    """
+    n_in, n_out = dims[INPUT], dims[OUTPUT]
+    forward, backward, definitions = {INPUT: None, OUTPUT: omega}, {OUTPUT: None}, []
+    for node in graph.nodes[1:]:
+        if node != OUTPUT:
+            forward[node] = forward_map_symbol(node, dims[node], n_in)
+        terms = [matrix_product([weights[e]] + ([forward[e[0]]] if forward[e[0]] is not None else [])) for e in graph.in_edges(node)]
+        definitions.append((forward[node], _sum(terms)))
+    for node in reversed(graph.nodes[1:-1]):
+        backward[node] = backward_map_symbol(node, n_out, dims[node])
+        terms = [matrix_product(([backward[e[1]]] if backward[e[1]] is not None else []) + [weights[e]])
+                 for e in graph.out_edges(node)]
+        definitions.append((backward[node], _sum(terms)))
+    return forward, backward, tuple(definitions)
 
 
 def _factors(expr) -> list:
@@ -214,13 +330,48 @@ def _compose(weight, partial, left: bool):
     return _sum(out)
 
 
-def derive_graph_flow(graph: GraphArchitecture, method: str = "chain") -> GraphFlow:
+def check_path_sums(graph: GraphArchitecture) -> None:
+    """Refuse to write a graph's maps as sums over paths when its paths are too many to list.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+
+    Raises
+    ------
+    ArchitectureError
+        Above :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths.
+    """
+    if not graph.paths_listed:
+        raise ArchitectureError(
+            f"path sums: the graph has {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} that are "
+            "written out one by one; use the node form (the default: each node's map defined once)")
+
+
+def _check_form(method: str, form):
+    """The form a derivation gives: ``node`` by default, ``path-sums`` for the direct method."""
+    if method not in _METHODS:
+        raise ConfigError(f"method: unknown derivation {method!r}; choose one of {', '.join(_METHODS)}")
+    if form is None:
+        return "node" if method == "chain" else "path-sums"
+    if form not in FLOW_FORMS:
+        raise ConfigError(f"form: unknown form {form!r}; choose one of {', '.join(FLOW_FORMS)}")
+    if method == "direct" and form != "path-sums":
+        raise ConfigError("form: the direct derivation differentiates the loss written out over paths; use form='path-sums'")
+    return form
+
+
+def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str | None = None) -> GraphFlow:
     """Derive ``tau dW_e/dt = -dL/dW_e`` for every edge by sympy matrix calculus.
 
     Parameters
     ----------
     graph : GraphArchitecture
     method : {"chain", "direct"}
+    form : {"node", "path-sums"}, optional
+        ``node`` (default for ``chain``): in the forward and backward maps of the nodes,
+        each defined once; ``path-sums`` (the only form of ``direct``): every map written
+        out as a sum over paths.
 
     Returns
     -------
@@ -229,7 +380,7 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain") -> GraphF
     Raises
     ------
     ConfigError
-        For an unknown method or a graph that is not a :class:`GraphArchitecture`.
+        For an unknown method or form, or a graph that is not a :class:`GraphArchitecture`.
     DerivationError
         If sympy returns a derivative of the wrong shape or zero.
 
@@ -239,19 +390,23 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain") -> GraphF
 
     .. math:: \\tau \\dot W_e = B_v^{\\top} [\\Sigma^{yx} - \\Omega \\Sigma^x] F_u^{\\top},
 
-    ``F_u`` the sum over paths ``x -> u`` and ``B_v`` the sum over paths ``v -> y`` of the
-    products of edge matrices.
+    ``F_u = sum_{w -> u} W_{u<-w} F_w`` (``F_x = I``) and ``B_v = sum_{v -> w} B_w W_{w<-v}``
+    (``B_y = I``); ``Omega = F_y``. The work is one sympy derivative of the loss and one
+    term per edge: linear in the number of edges.
 
     Examples
     --------
     >>> g = GraphArchitecture(edges=[("x", "h"), ("h", "y"), ("x", "y")])
     >>> derive_graph_flow(g).rhs_of(("x", "h"))
+    B_h.T*(-Omega + Sigma_yx)
+    >>> derive_graph_flow(g, form="path-sums").rhs_of(("x", "h"))
     W_h_y.T*(-Omega + Sigma_yx)
     """
-    if method not in _METHODS:
-        raise ConfigError(f"method: unknown derivation {method!r}; choose one of {', '.join(_METHODS)}")
+    form = _check_form(method, form)
     if not isinstance(graph, GraphArchitecture):
         raise ConfigError(f"graph: expected a GraphArchitecture, got {type(graph).__name__}")
+    if form == "path-sums":
+        check_path_sums(graph)
     dims = {node: node_dimension(graph, node) for node in graph.nodes}
     dimensions = tuple(d for d in dims.values() if isinstance(d, sp.Symbol))
     weights = {e: edge_weight_symbol(e, dims[e[1]], dims[e[0]]) for e in graph.edges}
@@ -259,30 +414,44 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain") -> GraphF
     sigma_x = sp.Identity(n_in) if graph.whitened else sp.MatrixSymbol("Sigma_x", n_in, n_in)
     sigma_yx = sp.MatrixSymbol("Sigma_yx", n_out, n_in)
     omega = sp.MatrixSymbol("Omega", n_out, n_in)
-    omega_definition = _sum(_path_product(p, weights) for p in graph.paths)
+    if form == "node":
+        forward, backward, definitions = _node_maps(graph, weights, dims, omega)
+        omega_definition = dict(definitions)[omega]
+    else:
+        forward, backward = _path_sum_maps(graph, weights)
+        omega_definition = forward[OUTPUT]
+        forward[OUTPUT] = omega
+        definitions = ((omega, omega_definition),)
     loss = sp.Trace(omega * sigma_x * omega.T / 2 - sigma_yx * omega.T)  # one trace: see gradient_flow
     omega_gradient = symmetric_inputs(sp.diff(loss, omega), sigma_x).doit()
     if is_zero_matrix(omega_gradient) or omega_gradient.shape != omega.shape:
         raise DerivationError(f"sympy returned {omega_gradient} for dL/dOmega")
     if method == "chain":
-        rhs = _derive_chain(graph, weights, omega_gradient)
+        rhs = _derive_chain(graph, weights, omega_gradient, forward, backward)
     else:
         ordered = tuple(weights.values())
         (direct,) = derive_direct((ordered,), loss.xreplace({omega: omega_definition}), sigma_x)
         rhs = dict(zip(graph.edges, direct))
     return GraphFlow(graph, weights, sigma_x, sigma_yx, omega, omega_definition, loss, omega_gradient,
-                     rhs, dimensions, method)
+                     rhs, dimensions, method, form, definitions)
 
 
-def _derive_chain(graph, weights, omega_gradient) -> dict:
-    """``-dL/dW_e = -d tr(G^T B_v W_e F_u)/dW_e`` with ``G = dL/dOmega`` held fixed."""
+def _derive_chain(graph, weights, omega_gradient, forward, backward) -> dict:
+    """``-dL/dW_e = -d tr(G^T B_v W_e F_u)/dW_e`` with ``G = dL/dOmega`` held fixed.
+
+    sympy derives the derivative of the linear functional once per kind of edge (with or
+    without a left and a right factor); each edge substitutes its own ``B_v``, ``W_e``, ``F_u``.
+    """
     descent = (-omega_gradient).doit()
-    forward, backward = _partial_maps(graph, weights)
+    templates = {}
     rhs = {}
     for edge in graph.edges:
         u, v = edge
         left, right = backward[v], forward[u]
-        derivative, (G, A, X, B) = factor_derivative(left is not None, right is not None)
+        shape = (left is not None, right is not None)
+        if shape not in templates:
+            templates[shape] = factor_derivative(*shape)
+        derivative, (G, A, X, B) = templates[shape]
         rule = {G: descent, X: weights[edge]}
         if left is not None:
             rule[A] = left

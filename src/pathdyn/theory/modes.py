@@ -178,6 +178,12 @@ class ModeEquations:
     parameter_layout : tuple of Parameter
         One record per parameter, in ``parameters`` order (default:
         :func:`default_parameter_layout`).
+    definitions : tuple of (sympy.Symbol, sympy.Expr)
+        Named intermediate quantities the right-hand sides, strengths and invariants may
+        use (e.g. the forward and backward strengths of the nodes of a graph), in
+        evaluation order: each is a function of the state, the parameters and the
+        definitions before it. Empty for equations written in the state alone.
+        :meth:`inline` writes them out.
     """
 
     kind: str
@@ -191,6 +197,7 @@ class ModeEquations:
     description: str = ""
     layout: Sequence[Any] = ()
     parameter_layout: Sequence[Any] = ()
+    definitions: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         state = tuple(self.state)
@@ -215,6 +222,12 @@ class ModeEquations:
         if len(set(self.state)) != len(self.state):
             problems.append("state variables must be distinct")
         allowed = set(self.state) | set(self.parameters)
+        for symbol, expr in self.definitions:
+            extra = sp.sympify(expr).free_symbols - allowed
+            if extra or symbol in allowed:
+                problems.append(f"definition of {symbol} uses {sorted(map(str, extra))}, neither state, parameters nor "
+                                "earlier definitions" if extra else f"{symbol} is defined twice or is a state variable")
+            allowed.add(symbol)
         for i, expr in enumerate(self.rhs):
             extra = sp.sympify(expr).free_symbols - allowed
             if extra:
@@ -222,7 +235,7 @@ class ModeEquations:
         if problems:
             raise ValueError("invalid ModeEquations: " + "; ".join(problems))
         for name in ("depths", "state", "rhs", "parameters", "strengths", "invariants", "state_pathway", "layout",
-                     "parameter_layout"):
+                     "parameter_layout", "definitions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
@@ -310,6 +323,26 @@ class ModeEquations:
         expr = sp.sympify(expr)
         present = expr.free_symbols
         return sp.Add(*[sp.diff(expr, x) * f for x, f in zip(self.state, self.rhs) if x in present])
+
+    def inline(self, expr) -> sp.Expr:
+        """``expr`` with every definition written out, so that it holds only state and parameters.
+
+        Parameters
+        ----------
+        expr : sympy.Expr
+            An expression in the state, the parameters and the definitions.
+
+        Returns
+        -------
+        sympy.Expr
+            The same quantity in the state and parameters alone. For a graph in node form
+            its size grows with the number of paths: meant for small graphs and checks.
+        """
+        expr = sp.sympify(expr)
+        for symbol, definition in reversed(self.definitions):
+            if expr.has(symbol):
+                expr = expr.xreplace({symbol: definition})
+        return expr
 
     def pathway_state(self, pathway: int) -> tuple:
         """State variables of one pathway (1-based).

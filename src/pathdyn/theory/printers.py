@@ -13,6 +13,10 @@ in one ``_print_<Class>`` method and reaches every export.
 * :class:`PathdynReprPrinter` -- sympy's ``srepr`` (the JSON exports), memoised per
   sub-expression.
 
+Two display forms keep named sub-expressions when a right-hand side is shown:
+:class:`ModeError` (``S - K_1 - K_2``, the error of a mode) and :class:`ScaledError` (a
+prefactor times it); :func:`graph_latex_names` is the LaTeX notation of a graph's symbols.
+
 Examples
 --------
 >>> import sympy as sp
@@ -35,6 +39,9 @@ from sympy.printing.str import StrPrinter
 from pathdyn.errors import DerivationError
 
 __all__ = [
+    "ModeError",
+    "ScaledError",
+    "graph_latex_names",
     "PROD_MIN_FACTORS",
     "PathdynLatexPrinter",
     "PathdynLatexTokenPrinter",
@@ -91,6 +98,67 @@ def _product_factors(expr) -> tuple:
     """``(coefficient, matrix factors)`` of a matrix product."""
     coefficient, matrix = matrix_coefficient(expr)
     return coefficient, (matrix.args if isinstance(matrix, sp.MatMul) else (matrix,))
+
+
+# ================================================================ display forms
+class ModeError(sp.Expr):
+    """The error of a mode, ``S - lambda (K_1 + ... + K_M)``, shown with its strengths named.
+
+    Arguments ``(S, lambda, K_1, ..., K_M)``; ``lambda`` is 1 for whitened inputs. A display
+    form only (the exports' right-hand sides are the derived expressions).
+    """
+
+    def __new__(cls, S, lam, *strengths):
+        return sp.Expr.__new__(cls, sp.sympify(S), sp.sympify(lam), *map(sp.sympify, strengths))
+
+    @property
+    def parts(self) -> tuple:
+        """``(S, lambda, strengths)``."""
+        return self.args[0], self.args[1], self.args[2:]
+
+
+class ScaledError(sp.Expr):
+    """``prefactor * (mode error)``, shown as a product with the error in brackets (a display form)."""
+
+    def __new__(cls, prefactor, error):
+        return sp.Expr.__new__(cls, sp.sympify(prefactor), error)
+
+
+def graph_latex_names(graph_symbols) -> dict:
+    r"""LaTeX names of a graph's symbols, for the ``symbol_names`` setting of the LaTeX printers.
+
+    ``W_u_v`` (edge ``u -> v``) prints as ``W_{v\leftarrow u}``, ``s_u_v`` as
+    ``s_{v\leftarrow u}``, the node maps ``F_n``, ``B_n`` and strengths ``f_n``, ``b_n``
+    with the node as subscript, ``K`` as ``K_{lpha}`` and ``S`` as ``S_{lpha}``; node names
+    upright.
+
+    Parameters
+    ----------
+    graph_symbols : iterable of (sympy.Symbol or sympy.MatrixSymbol, str, tuple of str)
+        Each symbol with its role (``weight``, ``strength``, ``forward``, ``backward``,
+        ``total``, ``S``, ``lambda``, ``path``) and the nodes it belongs to (the edge's two
+        nodes, one node, or the path number).
+
+    Returns
+    -------
+    dict
+        Symbol -> LaTeX.
+    """
+    def node(name):
+        return rf"\mathrm{{{name}}}"
+
+    names = {}
+    for symbol, role, nodes in graph_symbols:
+        if role in ("weight", "strength") and len(nodes) == 2:
+            letter = "W" if role == "weight" else "s"
+            names[symbol] = rf"{letter}_{{{node(nodes[1])}\leftarrow{node(nodes[0])}}}"
+        elif role in ("forward", "backward"):
+            names[symbol] = rf"{str(symbol)[0]}_{{{node(nodes[0])}}}"
+        elif role in ("total", "S", "lambda"):
+            names[symbol] = {"total": r"K_{\alpha}", "S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}[role]
+        elif role == "path":
+            names[symbol] = rf"K_{{{nodes[0]}\alpha}}"
+    return names
 
 
 # ======================================================================== text
@@ -159,6 +227,21 @@ class PathdynTextPrinter(StrPrinter):
             body = self._print(term)
             text += (("-" if negative else "") + body) if i == 0 else ((" - " if negative else " + ") + body)
         return text
+
+    def _print_ModeError(self, expr) -> str:
+        S, lam, strengths = expr.parts
+        names = [self._print(k) for k in strengths]
+        if lam == 1:
+            return " - ".join([self._print(S), *names])
+        total = names[0] if len(names) == 1 else "(" + " + ".join(names) + ")"
+        return f"{self._print(S)} - {self._print(lam)}*{total}"
+
+    def _print_ScaledError(self, expr) -> str:
+        prefactor, error = expr.args
+        if prefactor == 1:
+            return self._print(error)
+        factor = self._print(prefactor)
+        return (f"({factor})" if isinstance(prefactor, sp.Add) else factor) + f"*({self._print(error)})"
 
     def _print_MatMul(self, expr) -> str:
         coefficient, factors = _product_factors(expr)
@@ -310,8 +393,34 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         -------
         list of str
         """
+        if isinstance(expr, sp.Add) and not expr.is_Matrix:
+            return self.sum_tokens(expr)
         tokens = self._print(expr)
         return tokens if isinstance(tokens, list) else [tokens]
+
+    def sum_tokens(self, expr) -> list:
+        """A scalar sum as one token per term (``a``, ``- b``, ``+ c``): joined by spaces, sympy's LaTeX of it.
+
+        Parameters
+        ----------
+        expr : sympy.Add
+
+        Returns
+        -------
+        list of str
+        """
+        tokens = []
+        for i, term in enumerate(self._as_ordered_terms(expr, order=None)):
+            sign = ""
+            if i:
+                sign = "+ "
+                if term.could_extract_minus_sign():
+                    sign, term = "- ", -term
+            tex = self._print(term)
+            if self._needs_add_brackets(term):
+                tex = rf"\left({tex}\right)"
+            tokens.append(sign + tex)
+        return tokens
 
     def matrix_tokens(self, expr) -> list:
         """The same as :meth:`doprint`.
@@ -363,6 +472,28 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         inner[0] = r"\bigl(" + inner[0]
         inner[-1] = inner[-1] + r"\bigr)^{\top}"
         return inner
+
+    def _print_ModeError(self, expr) -> list:
+        S, lam, strengths = expr.parts
+        names = [self._print(k) for k in strengths]
+        if lam == 1:
+            return [self._print(S)] + [f"- {k}" for k in names]
+        scale = self._print(lam)
+        if len(names) == 1:
+            return [self._print(S), rf"- {scale} {names[0]}"]
+        return [self._print(S), rf"- {scale} \bigl({names[0]}", *[f"+ {k}" for k in names[1:-1]], rf"+ {names[-1]}\bigr)"]
+
+    def _print_ScaledError(self, expr) -> list:
+        prefactor, error = expr.args
+        tokens = self._print(error)
+        if prefactor == 1:
+            return tokens
+        factor = self._print(prefactor)
+        if isinstance(prefactor, sp.Add):  # a sum times the error needs its own parentheses
+            factor = rf"\left({factor}\right)"
+        if len(tokens) == 1:
+            return [factor, rf"\Bigl({tokens[0]}\Bigr)"]
+        return [factor, r"\Bigl(" + tokens[0], *tokens[1:-1], tokens[-1] + r"\Bigr)"]
 
     def _print_MatAdd(self, expr) -> list:
         tokens = []

@@ -310,7 +310,7 @@ class _GraphEngine:
 
 
 class _GraphRecorder:
-    """Per-path, total and (given node bases) per-edge mode strengths of a graph network."""
+    """Per-path (or, for graphs with too many paths to list, total), total and per-edge mode strengths."""
 
     def __init__(self, graph, dataset, bases):
         self.graph = graph
@@ -320,13 +320,34 @@ class _GraphRecorder:
         self.bases = bases
 
     def paths(self, W) -> np.ndarray:
+        """``u^T (product along p) v`` for every path, or the total ``diag(U^T Omega V)`` alone (node form)."""
+        if not self.graph.paths_listed:
+            return self.forward_total(W)[None, :]
         out = np.empty((self.graph.num_paths, self.S.size))
-        for i, path in enumerate(self.graph.paths):
-            M = self.V
-            for edge in path:
-                M = W[edge] @ M
-            out[i] = np.einsum("ai,ia->a", self.Ut, M)
+        # Depth first over the edges, in the order of graph.paths, keeping the product of every prefix:
+        # one product per edge of the tree of path prefixes, not one per edge of every path.
+        prefix, stack, count = [self.V], [iter(self.graph.out_edges(INPUT))], 0
+        while stack:
+            edge = next(stack[-1], None)
+            if edge is None:
+                stack.pop()
+                prefix.pop()
+                continue
+            M = W[edge] @ prefix[-1]
+            if edge[1] == OUTPUT:
+                out[count] = np.einsum("ai,ia->a", self.Ut, M)
+                count += 1
+            else:
+                prefix.append(M)
+                stack.append(iter(self.graph.out_edges(edge[1])))
         return out
+
+    def forward_total(self, W) -> np.ndarray:
+        """``diag(U^T Omega V)`` from the forward maps ``F_v V``, node by node in topological order."""
+        forward = {INPUT: self.V}
+        for node in self.graph.nodes[1:]:
+            forward[node] = sum(W[e] @ forward[e[0]] for e in self.graph.in_edges(node))
+        return np.einsum("ai,ia->a", self.Ut, forward[OUTPUT])
 
     def total(self, F) -> np.ndarray:
         return np.einsum("ai,ia->a", self.Ut @ F, self.XpV)
@@ -392,7 +413,9 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
     -------
     Trajectory
         ``K`` of shape ``(T, n_paths, modes)``: ``u^T (product along path p) v`` per path, in
-        ``graph.paths`` order; ``extras["K_total"]`` ``(T, modes)`` the network's
+        ``graph.paths`` order (for a graph with more than
+        :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths, shape ``(T, 1, modes)``: the
+        product of the forward maps, ``diag(U^T Omega V)``); ``extras["K_total"]`` ``(T, modes)`` the network's
         ``diag(U^T Omega V)`` (from its outputs; equal to the sum over paths when linear);
         ``extras["singular_values"]``, ``extras["final_weights"]``.
 

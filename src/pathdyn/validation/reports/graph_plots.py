@@ -1,26 +1,81 @@
-"""Figure of a graph validation: the network's per-path mode strengths over the reduced model's.
+"""Figure of a graph validation: the network's mode strengths over the reduced model's.
 
 matplotlib is imported inside the function (through :func:`pathdyn.numerics.plotting.pyplot`).
+Labels are matplotlib math text (``$K_{p\\alpha}$``, node names upright and escaped).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from pathdyn.numerics.plotting import pyplot, save_figure
 
-__all__ = ["plot_graph_validation"]
+__all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_validation"]
+
+_MATH_SPECIAL = set("_$%&#{}^~\\")
+#: Graphs with at most this many paths get one panel per path; larger ones a panel of the
+#: total and one of the edge strengths.
+MAX_PATH_PANELS = 6
 
 
-def _path_label(path) -> str:
-    return " → ".join([path[0][0]] + [v for _, v in path])
+def math_name(name: str) -> str:
+    """A node name as upright math text, its special characters escaped (``V1`` -> ``\\mathrm{V1}``).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        Without the surrounding ``$``.
+    """
+    escaped = "".join("\\" + c if c in _MATH_SPECIAL else c for c in str(name))
+    return rf"\mathrm{{{escaped}}}"
+
+
+def path_label(path) -> str:
+    """``$\\mathrm{x} \\to \\mathrm{V1} \\to \\mathrm{y}$`` for a path given as a tuple of edges.
+
+    Parameters
+    ----------
+    path : tuple of (str, str)
+
+    Returns
+    -------
+    str
+    """
+    nodes = [path[0][0]] + [v for _, v in path]
+    return "$" + r" \to ".join(math_name(n) for n in nodes) + "$"
+
+
+def _panels(validation, graph) -> list:
+    """``(network, theory, title, y label, levels)`` per panel: arrays of shape (T, lines), one line per mode
+    (``levels``: the singular values, or None), or (``levels`` False) one line per edge."""
+    gd, theory = validation.simulation, validation.theory
+    K_gd, K_th = np.asarray(gd.K), np.asarray(theory.K)
+    panels: list[tuple[Any, ...]] = []
+    if validation.paths_listed and K_gd.shape[1] <= MAX_PATH_PANELS:
+        panels += [(K_gd[:, p], K_th[:, p], path_label(graph.paths[p]), r"$K_{p\alpha}(t)$", None)
+                   for p in range(K_gd.shape[1])]
+    S = np.asarray(gd.extras["singular_values"])
+    panels.append((K_gd.sum(axis=1), K_th.sum(axis=1), r"total $K_{\alpha} = \sum_p K_{p\alpha}$", r"$K_{\alpha}(t)$", S))
+    if len(panels) == 1 and "edge_strengths" in gd.extras:
+        edges_gd, edges_th = np.asarray(gd.extras["edge_strengths"])[:, :, 0], np.asarray(theory.state)[:, :, 0]
+        panels.append((edges_gd, edges_th, rf"every edge strength $s_{{e\alpha}}$, mode 1 ({edges_gd.shape[1]} edges)",
+                       r"$s_{e1}(t)$", False))
+    return panels
 
 
 def plot_graph_validation(validation, graph, path, title: str | None = None) -> None:
-    """One panel per path: ``K_{p alpha}(t)`` of the network (dots) and the reduced model (lines).
+    """Network (dots) against the reduced model (lines): per path, the total, or every edge.
 
-    A last panel shows the total ``sum_p K_{p alpha}`` against ``S_alpha / lambda_alpha``
-    (dashed: the singular values). The file type follows the suffix.
+    Graphs with at most :data:`MAX_PATH_PANELS` paths get one panel per path
+    (``K_{p alpha}(t)``, one colour per mode) and one of the total against
+    ``S_alpha / lambda_alpha`` (dashed: the singular values); larger graphs the total and
+    a panel of every edge strength of mode 1. The file type follows the suffix.
 
     Parameters
     ----------
@@ -30,25 +85,23 @@ def plot_graph_validation(validation, graph, path, title: str | None = None) -> 
     title : str, optional
     """
     plt = pyplot()
-    gd, theory = validation.simulation, validation.theory
-    t, K_gd, K_th = np.asarray(gd.t), np.asarray(gd.K), np.asarray(theory.K)
-    S = np.asarray(gd.extras["singular_values"])
-    paths, modes = K_gd.shape[1], K_gd.shape[2]
-    fig, axes = plt.subplots(1, paths + 1, figsize=(3.2 * (paths + 1), 3.4), squeeze=False, constrained_layout=True)
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, modes))
+    t = np.asarray(validation.simulation.t)
+    panels = _panels(validation, graph)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4), squeeze=False, constrained_layout=True)
     every = max(1, t.size // 40)
-    panels = [(K_gd[:, p], K_th[:, p], _path_label(graph.paths[p])) for p in range(paths)]
-    panels.append((K_gd.sum(axis=1), K_th.sum(axis=1), "total over paths"))
-    for ax, (sim, th, label) in zip(axes[0], panels):
-        for alpha in range(modes):
-            ax.plot(t, th[:, alpha], color=colours[alpha], lw=1.3, label=f"theory, mode {alpha + 1}")
-            ax.plot(t[::every], sim[::every, alpha], "o", ms=2.5, color=colours[alpha], label=f"GD, mode {alpha + 1}")
+    for ax, (sim, th, label, ylabel, levels) in zip(axes[0], panels):
+        colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, th.shape[1]))
+        for k in range(th.shape[1]):
+            per_mode = levels is not False
+            ax.plot(t, th[:, k], color=colours[k], lw=1.3, label=f"theory, mode {k + 1}" if per_mode else None)
+            ax.plot(t[::every], sim[::every, k], "o", ms=2.5, color=colours[k], label=f"GD, mode {k + 1}" if per_mode else None)
+            if per_mode and levels is not None:
+                ax.axhline(levels[k], color=colours[k], lw=0.6, ls="--")
         ax.set_title(label, fontsize=9)
-        ax.set_xlabel("t")
-    for alpha in range(modes):
-        axes[0, -1].axhline(S[alpha], color=colours[alpha], lw=0.6, ls="--")
-    axes[0, 0].set_ylabel(r"$K_{p\alpha}(t)$")
+        ax.set_xlabel("$t$")
+        ax.set_ylabel(ylabel)
     axes[0, 0].legend(fontsize=6, ncol=1)
     error = validation.comparison.error
-    fig.suptitle(title or f"aligned network vs reduced model: max error {error:.3g} of S_1", fontsize=10)
+    fig.suptitle(title or f"aligned network (dots) against the reduced model (lines): max error {error:.3g} of $S_1$",
+                 fontsize=10)
     save_figure(fig, path, dpi=110)

@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pathdyn._base.settings import TrainingTime
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.results import Record, labelled
-from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
 
@@ -152,6 +152,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     ConfigError
         When there are no seeds, ``learning_rate`` or ``t_max`` is not positive, or
         ``confidence`` is outside ``(0, 1)``.
+    ArchitectureError
+        When the graph has more paths than :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS`.
 
     Warns
     -----
@@ -162,6 +164,9 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     time_settings = TrainingTime(learning_rate, t_max)
     if not seeds or not 0 < confidence < 1:
         raise ConfigError(f"seeds, confidence: give seeds and 0 < confidence < 1, got {seeds}, {confidence}")
+    if not graph.paths_listed:
+        raise ArchitectureError(f"graph: {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} whose "
+                                "shares are measured one by one; use a graph with fewer paths")
     started = time.perf_counter()
     steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples

@@ -3,9 +3,10 @@
 :func:`validate_graph_aligned` builds a network of any width on the aligned (decoupled,
 spectral) initial condition (:func:`pathdyn.validation.network.graph.aligned_graph_weights`),
 trains it by gradient descent, integrates the graph's per-edge reduced equations
-(:func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations`) from the same edge
-strengths, and compares the per-path mode strengths. On this initial condition the
-reduced model is exact for gradient flow, so the error is gradient descent's ``O(eta)``
+(:func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations`, in node form) from the
+same edge strengths, and compares the per-path mode strengths (the total, for a graph with
+too many paths to list) and every edge strength. On this initial condition the reduced
+model is exact for gradient flow, so the error is gradient descent's ``O(eta)``
 discretisation error at every width: the derivation checked end to end.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from pathdyn._base.settings import TrainingTime
 from pathdyn._base.checks import real_number
+from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import mode_rank
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
@@ -36,16 +38,24 @@ class GraphValidation:
     Attributes
     ----------
     simulation, theory : Trajectory
-        The network and the reduced model, ``K`` per path on the same times.
+        The network and the reduced model, ``K`` per path (or the total alone, for a graph
+        with more than :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths) on the same times.
     comparison : Comparison
         ``max |K_GD - K_theory| / S_1`` over time, paths and modes.
     initial_strengths : ndarray, shape (n_edges, modes)
+    edge_error : float
+        ``max |s_GD - s_theory| / S_1`` over time, edges and modes (the network's edge
+        strengths read in the node bases).
+    paths_listed : bool
+        Whether ``K`` is compared path by path (else the total alone).
     """
 
     simulation: Trajectory
     theory: Trajectory
     comparison: Comparison
     initial_strengths: np.ndarray
+    edge_error: float = float("nan")
+    paths_listed: bool = True
 
     def summary(self) -> dict:
         """The headline numbers: error, when it peaked, per path and mode, the final total strengths.
@@ -55,8 +65,10 @@ class GraphValidation:
         dict
             Plain JSON types.
         """
-        return {"error": self.comparison.error, "time_of_max": self.comparison.time_of_max,
-                "per_path": self.comparison.per_pathway.tolist(), "per_mode": self.comparison.per_mode.tolist(),
+        return {"error": self.comparison.error, "edge_error": self.edge_error, "time_of_max": self.comparison.time_of_max,
+                "compared": "K per path" if self.paths_listed else "total K (too many paths to list)",
+                "per_path": self.comparison.per_pathway.tolist() if self.paths_listed else None,
+                "per_mode": self.comparison.per_mode.tolist(),
                 "final_K_total": self.simulation.extras["K_total"][-1].tolist(),
                 "singular_values": np.asarray(self.simulation.extras["singular_values"]).tolist()}
 
@@ -103,13 +115,17 @@ def validate_graph_aligned(graph: GraphArchitecture, dataset: Dataset | str, wid
     weights, bases = aligned_graph_weights(graph, dataset, dict(zip(graph.edges, s0)), width=width, seed=seed)
     run = simulate_graph_gd(graph, dataset, width, weights=weights, bases=bases, learning_rate=learning_rate,
                             steps=run_time.steps, record_every=run_time.record_every)
+    if not run.success:
+        raise ConfigError(f"learning_rate, initial_strength: the aligned network {run.message}")
     parameters = {}
     if not graph.whitened:
         V = Vt[:rank].T
         parameters["lambda"] = np.einsum("ia,ij,ja->a", V, _sigma_x(dataset), V)
     theory = integrate(derive_graph_mode_equations(graph, invariants=False), s0, run.extras["singular_values"],
                        float(run.t[-1]), t_eval=run.t, parameters=parameters, rtol=1e-10, atol=1e-12)
-    return GraphValidation(run, theory, compare(run, theory), s0)
+    comparison = compare(run, theory)
+    edge_error = float(np.abs(run.extras["edge_strengths"] - theory.state).max() / comparison.scale)
+    return GraphValidation(run, theory, comparison, s0, edge_error, graph.paths_listed)
 
 
 def _sigma_x(dataset: Dataset) -> np.ndarray:
