@@ -1,4 +1,4 @@
-"""The C kernels for the thin products (validation/_kernels.c, pathdyn.validation.kernels).
+"""The C kernels for the thin products (validation/network/_kernels.c, pathdyn.validation.network.kernels).
 
 Training through them against training through BLAS: tests/test_simulate.py."""
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset
-from pathdyn.validation import kernels
+from pathdyn.validation.network import kernels
 from pathdyn.validation.network import KERNEL_MIN_WIDTH, simulate_gd
 
 needs_kernels = pytest.mark.skipif(not kernels.available(), reason="C kernels not built (no C compiler at install)")
@@ -65,7 +65,7 @@ def test_bad_operands_are_refused():
 
 
 def test_environment_switch_turns_them_off():
-    code = "from pathdyn.validation import kernels; print(kernels.available())"
+    code = "from pathdyn.validation.network import kernels; print(kernels.available())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PATHDYN_KERNELS": "0"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

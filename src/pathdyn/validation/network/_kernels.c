@@ -16,7 +16,7 @@
  *
  * The summation order is fixed, so results are reproducible bit for bit on one machine.
  * The module is an ordinary (empty) Python extension so that setuptools builds it; the
- * functions are called through ctypes (pathdyn.validation.kernels), which releases the
+ * functions are called through ctypes (pathdyn.validation.network.kernels), which releases the
  * GIL, so pathways can run in parallel threads.
  */
 #include <Python.h>

@@ -1,6 +1,6 @@
 """The optional C kernels for the thin products of a gradient-descent step.
 
-``validation/_kernels.c`` computes ``W X`` and ``W^T G`` for a wide column-major weight
+``validation/network/_kernels.c`` computes ``W X`` and ``W^T G`` for a wide column-major weight
 ``W`` and a thin block of at most 8 columns, streaming ``W`` once from memory instead of
 letting BLAS pack it (see that file). It is built with the package when a C compiler is
 present and is optional: :func:`available` says whether it loaded, and without it the
@@ -34,7 +34,7 @@ def _load():
     if os.environ.get("PATHDYN_KERNELS", "1").strip().lower() in ("0", "no", "off", "false"):
         return None
     try:
-        path = importlib.import_module("pathdyn.validation._kernels").__file__
+        path = importlib.import_module("pathdyn.validation.network._kernels").__file__
         lib = ctypes.CDLL(path)
     except (ImportError, OSError, AttributeError, TypeError):
         return None
@@ -61,7 +61,7 @@ def available() -> bool:
 def _call(kind, W, thin, out):
     lib = _load()
     if lib is None:
-        raise RuntimeError("the C kernels are not available (check pathdyn.validation.kernels.available() first)")
+        raise RuntimeError("the C kernels are not available (check pathdyn.validation.network.kernels.available() first)")
     dtype = W.dtype
     if dtype not in (np.float64, np.float32) or not W.flags.f_contiguous:
         raise ValueError("W must be a Fortran-ordered float64 or float32 array")
