@@ -11,7 +11,7 @@ DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 
 .PHONY: run test test-slow lint bench docs notebooks clean
 
-$(STAMP): pyproject.toml setup.py src/pathdyn/validation/_kernels.c
+$(STAMP): pyproject.toml setup.py src/pathdyn/validation/network/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,xarray,distributed]'
@@ -51,13 +51,16 @@ docs: $(DOCS_STAMP)
 notebooks: $(DOCS_STAMP)
 	$(BIN)/python -m pytest -q -o addopts='' --nbmake examples/ tests/test_notebooks_paired.py
 
-# ruff (pyflakes + pycodestyle rules, configured in pyproject.toml)
+# ruff (pyflakes + pycodestyle rules), the import contract (layers, no circles: import-linter)
+# and the types (mypy), all configured in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OUT) *.egg-info build src/pathdyn/validation/_kernels*.so docs/_build
+	rm -rf $(VENV) $(OUT) *.egg-info build src/pathdyn/validation/network/_kernels*.so docs/_build

@@ -1,7 +1,7 @@
-"""Build the optional C kernels (src/pathdyn/validation/_kernels.c); everything else is in pyproject.toml.
+"""Build the optional C kernels (src/pathdyn/validation/network/_kernels.c); everything else is in pyproject.toml.
 
 The extension is optional: where no C compiler is available the build goes on without it
-and the simulator uses BLAS for every product (pathdyn.validation.kernels says which).
+and the simulator uses BLAS for every product (pathdyn.validation.network.kernels says which).
 """
 
 from setuptools import Extension, setup
@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "pathdyn.validation._kernels",
-            sources=["src/pathdyn/validation/_kernels.c"],
+            "pathdyn.validation.network._kernels",
+            sources=["src/pathdyn/validation/network/_kernels.c"],
             extra_compile_args=["-O3"],
             optional=True,
         )

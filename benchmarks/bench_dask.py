@@ -31,7 +31,8 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 
-from pathdyn.validation.distributed import task_runner, validate_suite  # noqa: E402
+from pathdyn.validation.sweep.distributed import task_runner  # noqa: E402
+from pathdyn.validation.sweep import validate_suite  # noqa: E402
 from pathdyn.validation.sweep import DEFAULT_SUITE, QUICK_SUITE  # noqa: E402
 
 

@@ -33,10 +33,10 @@ import time
 import numpy as np
 
 from pathdyn.numerics.datasets import hierarchical_dataset
-from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import default_deferred_rank, initialize_weights, network_widths
-from pathdyn.validation.network_engine import _Engine
-from pathdyn.validation.torch_engine import TorchEngine, _exact_float32, estimate_device_memory
+from pathdyn.validation.network.engine import Engine
+from pathdyn.validation.network.torch_engine import TorchEngine, _exact_float32, estimate_device_memory
 
 DEPTHS = (7, 7)
 GPU_WIDTH = 16384
@@ -201,7 +201,7 @@ def _side_by_side(torch, data, width, dtype, steps, repeats):
     P = data.num_samples
     weights = initialize_weights(DEPTHS, data.n_in, data.n_out, width, seed=0, dtype=dtype)
     rank = default_deferred_rank(width, P)
-    numpy_engine = _Engine([[w.copy(order="F") for w in pw] for pw in weights], data.X, data.Y, "linear", False,
+    numpy_engine = Engine([[w.copy(order="F") for w in pw] for pw in weights], data.X, data.Y, "linear", False,
                            "mean", np.dtype(dtype), rank)
     eta = float(np.dtype(dtype).type(1e-4))
 

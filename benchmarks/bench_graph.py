@@ -25,8 +25,8 @@ from pathlib import Path
 from pathdyn.numerics.datasets import random_dataset
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.graph_network import initialize_graph_weights, simulate_graph_gd
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.graph import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.network import simulate_gd
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

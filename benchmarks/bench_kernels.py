@@ -38,10 +38,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pathdyn.numerics.datasets import hierarchical_dataset  # noqa: E402
-from pathdyn.validation import kernels  # noqa: E402
-from pathdyn.validation.blas_threads import blas_threads  # noqa: E402
-from pathdyn.validation.network import default_deferred_rank, initialize_weights  # noqa: E402
-from pathdyn.validation.network_engine import _Engine  # noqa: E402
+from pathdyn.validation.network import default_deferred_rank, initialize_weights, kernels  # noqa: E402
+from pathdyn.validation.network.blas_threads import blas_threads  # noqa: E402
+from pathdyn.validation.network.engine import Engine  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 ETA = 1e-4
@@ -93,7 +92,7 @@ def product_contenders(width: int, dtype) -> dict:
     out = np.zeros_like(h, order="F")
     contenders = {}
     for path in kernels.supported():
-        engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), 0, use_kernels=path)
+        engine = Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), 0, use_kernels=path)
         assert engine.kernel_layers() == (0 if path == "blas" else 2)
         contenders[(path, "forward")] = lambda e=engine: e._apply(0, 1, h, out)
         contenders[(path, "backward")] = lambda e=engine: e._apply(0, 1, h, out, transpose=True)
@@ -123,7 +122,7 @@ def report_products(width: int, dtype, rounds: int) -> list:
 def pathdyn_step(depths, width: int, dtype, use_kernels):
     data = hierarchical_dataset()
     weights = initialize_weights(depths, data.n_in, data.n_out, width, init_scale=0.3, seed=0, dtype=dtype)
-    engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype),
+    engine = Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype),
                      default_deferred_rank(width, data.num_samples), use_kernels=use_kernels)
     eta = float(np.dtype(dtype).type(ETA))
 

@@ -5,8 +5,8 @@
 2. Width 4096, depth 7, two pathways, the hierarchical data (P = 8): the lower bound of
    one step, max(memory: every weight read and written once; arithmetic: the step's
    flops at the measured gemm rate), against the achieved time per step, with the C
-   kernels (validation/_kernels.c, the variant this CPU takes) and with BLAS doing every
-   product. benchmarks/bench_kernels.py compares the products and a step with JAX too.
+   kernels (validation/network/_kernels.c, the variant this CPU takes) and with BLAS doing
+   every product. benchmarks/bench_kernels.py compares the products and a step with JAX too.
 3. Width 1000, two pathways of depth 2, 3, 4, 7: time per step against a straightforward
    PyTorch implementation (nn.Linear, autograd, SGD) when torch is importable.
 Both float64 and float32, with 1 and 2 threads.
@@ -27,10 +27,10 @@ import numpy as np
 from scipy.linalg import blas
 
 from pathdyn.numerics.datasets import hierarchical_dataset
-from pathdyn.validation import kernels
-from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import default_deferred_rank, initialize_weights
-from pathdyn.validation.network_engine import _Engine
+from pathdyn.validation.network.engine import Engine
 
 DTYPES = (np.float64, np.float32)
 _WEIGHTS: dict = {}
@@ -97,7 +97,7 @@ def pathdyn_step_time(depths, width, dtype, steps: int, repeats: int, workers: i
         _WEIGHTS.clear()
         _WEIGHTS[key] = initialize_weights(depths, data.n_in, data.n_out, width, init_scale=0.3, seed=0, dtype=dtype)
     weights = _WEIGHTS[key]
-    engine = _Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), default_deferred_rank(width, P),
+    engine = Engine(weights, data.X, data.Y, "linear", False, "mean", np.dtype(dtype), default_deferred_rank(width, P),
                      use_kernels=use_kernels)
     eta = float(np.dtype(dtype).type(1e-4))
     if workers > 1:  # pathways on parallel Python threads, single-threaded BLAS each

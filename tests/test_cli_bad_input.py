@@ -34,6 +34,7 @@ BASE = {
     "graph-validate": ["--architecture", GRAPH, "-o", "OLD.json"],
     "graph-concentration": ["--architecture", GRAPH, "-o", "OLD.json"],
     "graph-sweep": ["--architecture", GRAPH, "-o", "OLD.json"],
+    "dmft-finite-width": ["--depths", "2,2", "--widths", "8", "--seeds", "0", "-o", "OLD.json"],
 }
 
 
@@ -151,6 +152,7 @@ OUTPUT_FLAGS = {
     "graph-validate": ["--output", "--plot"],
     "graph-concentration": ["--output"],
     "graph-sweep": ["--output"],
+    "dmft-finite-width": ["--output"],
 }
 
 

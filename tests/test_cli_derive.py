@@ -98,7 +98,7 @@ def test_failed_derivation_leaves_existing_file_untouched(tmp_path, capsys, monk
     def broken(*args, **kwargs):
         raise DerivationError("simulated failure")
 
-    monkeypatch.setattr("pathdyn.theory.export.export_equations", broken)
+    monkeypatch.setattr("pathdyn.cli.derive.export_equations", broken)  # the name the command calls
     assert main(["derive", "--format", "latex", "-o", str(target)]) == 2
     assert "simulated failure" in capsys.readouterr().err
     assert target.read_text() == "previous\n"

@@ -69,12 +69,20 @@ class PublicFunction:
         return f"{self.module}:{self.qualname}"
 
 
+def is_overload_signature(node) -> bool:
+    """Whether a function is decorated with ``typing.overload`` (a signature for type checkers only)."""
+    return any((isinstance(d, ast.Name) and d.id == "overload") or (isinstance(d, ast.Attribute) and d.attr == "overload")
+               for d in node.decorator_list)
+
+
 def public_functions(tree: ast.Module, module: str) -> list[PublicFunction]:
     """Module-level functions and methods of module-level classes with public names."""
     if Path(module).stem.startswith("_") and Path(module).name != "__init__.py":
         return []
     found = []
     for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and is_overload_signature(node):
+            continue  # a typing.overload signature: the implementation below it carries the docstring
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
             found.append(PublicFunction(module, node.name, node, False))
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):

@@ -7,7 +7,7 @@ import pytest
 
 from pathdyn.cli.main import main
 from pathdyn.errors import ConfigError
-from pathdyn.validation.concentration import dominant_fraction, measure_concentration
+from pathdyn.validation.sweep.concentration import dominant_fraction, measure_concentration
 
 
 def test_dominant_fraction():
@@ -133,7 +133,7 @@ def test_cli_suite_report_has_the_single_case_keys_per_case(tmp_path, monkeypatc
     """A suite's report.json carries "widths", "errors", "slope", "slope_ci" per case."""
     import json
 
-    import pathdyn.validation.cases as cases
+    import pathdyn.validation.sweep.cases as cases
 
     tiny = tuple(case.replace(widths=(16, 32), seeds=(0,), t_max=2.0, learning_rate=0.01) for case in cases.DEFAULT_SUITE[:2])
     monkeypatch.setattr(cases, "QUICK_SUITE", tiny)

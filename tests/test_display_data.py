@@ -9,8 +9,8 @@ import pytest
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.validation.compare import compare
-from pathdyn.validation.concentration import ConcentrationResult
-from pathdyn.validation.sweep import WidthScalingReport
+from pathdyn.validation.sweep.concentration import ConcentrationResult
+from pathdyn.validation.sweep.report import WidthScalingReport
 
 
 def _xarray():
@@ -220,14 +220,14 @@ def test_width_report_json_round_trip():
     for name in ("depths", "widths", "seeds", "slope", "slope_ci", "lr_floor", "verdict", "passed", "mapping_notes",
                  "input_variances", "misalignment", "warnings", "evidence"):
         assert getattr(back, name) == getattr(report, name), name
-    with pytest.raises(ConfigError, match="width report JSON"):
+    with pytest.raises(ConfigError, match="WidthScalingReport JSON: missing entry"):
         WidthScalingReport.from_json_dict({"widths": [1]})
 
 
 def test_load_width_reports_of_a_suite(tmp_path):
     import json
 
-    from pathdyn.validation.data import load_width_reports
+    from pathdyn.validation.sweep.report import load_width_reports
 
     path = tmp_path / "suite.json"
     path.write_text(json.dumps({"suite": "quick", "cases": [dict(_report().to_json_dict(), name="depth 2")] * 2}))

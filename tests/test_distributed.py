@@ -16,9 +16,10 @@ import time
 import pytest
 
 from pathdyn.errors import ConfigError
-from pathdyn.validation.cases import ValidationCase
-from pathdyn.validation.concentration import measure_concentration
-from pathdyn.validation.distributed import check_cluster_options, task_runner, validate_suite
+from pathdyn.validation.sweep.cases import ValidationCase
+from pathdyn.validation.sweep.concentration import measure_concentration
+from pathdyn.validation.sweep.distributed import check_cluster_options, task_runner
+from pathdyn.validation.sweep.suite import validate_suite
 
 TINY_CASES = (
     ValidationCase(name="tiny depth 2", depths=(2, 2), widths=(8, 16, 32), seeds=(0, 1), init="gaussian",
@@ -168,7 +169,7 @@ class _KillOnFirstUpdate:
 @pytest.mark.slow
 def test_a_killed_worker_does_not_stop_the_sweep(tmp_path):
     """SIGKILL one of two workers mid-sweep: its tasks go to the other and the report matches the serial one."""
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.width import validate_width
 
     case = {"widths": (64, 96, 128, 160, 192, 224), "seeds": (0, 1), "init": "orthogonal", "init_scale": 0.5,
             "theory": "two-channel", "learning_rate": 0.01, "t_max": 4.0, "record_points": 20}

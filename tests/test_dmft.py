@@ -143,7 +143,7 @@ def test_modes_decouple_in_networks():
 
 @pytest.mark.slow
 def test_seed_mean_error_falls_with_width_two_pathways():
-    from pathdyn.validation.dmft import validate_dmft_width
+    from pathdyn.validation.sweep.dmft import validate_dmft_width
 
     report = validate_dmft_width((3, 3), (128, 512, 2048), seeds=range(16), init_scale=0.5, learning_rate=0.02, t_max=6.0)
     assert report.ensemble_errors[-1] < 3 * report.standard_errors[-1] + 0.004
@@ -169,9 +169,9 @@ def test_bad_input_is_a_config_error(kwargs, match):
 
 
 def test_validate_dmft_rejects_the_paper_init_and_one_seed():
-    from pathdyn.validation.dmft import validate_dmft_width
+    from pathdyn.validation.sweep.dmft import validate_dmft_width
 
-    with pytest.raises(ConfigError, match="init: the DMFT model assumes Gaussian or orthogonal"):
+    with pytest.raises(ConfigError, match="init: the dmft model assumes gaussian or orthogonal"):
         validate_dmft_width((3,), (64, 128), seeds=(0, 1), init="paper")
     with pytest.raises(ConfigError, match="seeds"):
         validate_dmft_width((3,), (64, 128), seeds=(0,))
@@ -179,7 +179,7 @@ def test_validate_dmft_rejects_the_paper_init_and_one_seed():
 
 def test_conditioning_on_a_depth2_network_predicts_that_network():
     """Depth 2: the DMFT conditioned on the network's own |a|^2, |b|^2, a.b is its infinite-width limit."""
-    from pathdyn.validation.dmft import predict_network
+    from pathdyn.validation.sweep.dmft import predict_network
     from pathdyn.validation.network import initialize_weights
 
     dataset = random_dataset((2.0, 1.0))

@@ -89,8 +89,8 @@ def test_small_sweep_catches_the_wrong_dmft(monkeypatch):
     """The same check fails when the DMFT drops its response terms (gradient independence)."""
     import functools
 
-    import pathdyn.validation.dmft as module
-    from pathdyn.validation.sweep import validate_width
+    import pathdyn.validation.sweep.dmft as module
+    from pathdyn.validation.sweep.width import validate_width
 
     monkeypatch.setattr(module, "solve_dmft", functools.partial(solve_dmft, responses=False))
     report = validate_width((3,), (96, 384), seeds=range(6), init_scale=0.5, theory="dmft", learning_rate=0.04, t_max=6.0)

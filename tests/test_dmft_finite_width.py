@@ -8,9 +8,15 @@ import pytest
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft
-from pathdyn.validation import dmft_finite_width
-from pathdyn.validation.dmft import network_overlaps
-from pathdyn.validation.dmft_finite_width import finite_width_gap, main
+from pathdyn.validation.sweep import dmft_finite_width
+from pathdyn.validation.sweep.dmft import network_overlaps
+from pathdyn.cli.main import main as pathdyn_main
+from pathdyn.validation.sweep.dmft_finite_width import finite_width_gap
+
+
+def main(argv):
+    """``pathdyn dmft-finite-width ARGV`` (the study's command line)."""
+    return pathdyn_main(["dmft-finite-width", *argv])
 
 # One mode, two depth-2 pathways: a network's a, b of each pathway stay in the plane they
 # span, so the DMFT conditioned on |a|^2, |b|^2, a.b is that network's exact recursion.
@@ -88,7 +94,7 @@ def synthetic_report(bias: float, seeds: int = 400, seed: int = 0) -> dict:
 
 
 def test_rms_gaps_remove_the_sampling_noise_and_keep_a_bias():
-    from pathdyn.validation.dmft_finite_width import rms_gaps
+    from pathdyn.validation.sweep.dmft_finite_width import rms_gaps
 
     pure_noise = rms_gaps(synthetic_report(0.0))
     # raw rms of c - a is the noise, 1 / sqrt(400) / S_1 = 0.025; the corrected gap is far below it
@@ -109,7 +115,7 @@ def test_summary_of_a_saved_report(tmp_path, capsys):
 
 
 def test_half_times_read_the_escape_shift():
-    from pathdyn.validation.dmft_finite_width import half_times
+    from pathdyn.validation.sweep.dmft_finite_width import half_times
 
     t = np.linspace(0.0, 6.0, 601)
     S = np.array([2.0, 1.0])
@@ -127,7 +133,7 @@ def test_half_times_read_the_escape_shift():
 
 
 def test_mode_alone_study_and_the_dmft_decoupling_it_relies_on():
-    from pathdyn.validation.dmft_finite_width import escape_with_and_without_other_modes
+    from pathdyn.validation.sweep.dmft_finite_width import escape_with_and_without_other_modes
 
     result = escape_with_and_without_other_modes((3, 3), (8,), (0, 1), mode=2, t_max=2.0)
     # the DMFT's modes decouple: mode 2's half time is the same with the other modes and alone

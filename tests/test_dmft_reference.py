@@ -16,7 +16,7 @@ from pathdyn.numerics.dmft import (
     BLOCK_FROM,
     BLOWUP_FACTOR,
     DMFTInitialOverlaps,
-    _causal_matvec,
+    causal_matvec,
     _packed_length,
     _symmetric_matvecs,
     _triangular_matvec,
@@ -252,11 +252,11 @@ def test_causal_products_skip_only_zeros(n):
     M = np.tril(rng.normal(size=(n + 1, n + 1)))
     x = rng.normal(size=n)
     full_matvec = M[: n + 1, :n] @ x
-    assert np.max(np.abs(_causal_matvec(M, x, n + 1) - full_matvec)) < 1e-12 * np.max(np.abs(full_matvec))
+    assert np.max(np.abs(causal_matvec(M, x, n + 1) - full_matvec)) < 1e-12 * np.max(np.abs(full_matvec))
     # Not vacuous: a non-triangular matrix (the skipped block nonzero) gives a different answer.
     if n >= 2 * BLOCK_FROM:
         dense = rng.normal(size=(n + 1, n + 1))
-        assert np.max(np.abs(_causal_matvec(dense, x, n + 1) - dense[: n + 1, :n] @ x)) > 1e-3
+        assert np.max(np.abs(causal_matvec(dense, x, n + 1) - dense[: n + 1, :n] @ x)) > 1e-3
 
 
 def _packed(matrices):

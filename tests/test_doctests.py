@@ -15,7 +15,7 @@ import pathdyn
 
 # setup.py (the build script), the command line and the optional engines have no examples;
 # importing the torch or dask ones would need their extras.
-SKIP = ("pathdyn.setup", "pathdyn.cli", "pathdyn.validation.torch_engine", "pathdyn.validation.distributed")
+SKIP = ("pathdyn.setup", "pathdyn.cli", "pathdyn.validation.network.torch_engine", "pathdyn.validation.sweep.distributed")
 
 
 def _modules():

@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 from pathdyn.cli.main import main
 from pathdyn.numerics.plotting import plot_mode_trajectories, plot_phase_planes
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.validation.report_plots import plot_concentration, plot_width_reports
-from pathdyn.validation.simulation_plots import plot_simulation
+from pathdyn.validation.reports.plots import plot_concentration, plot_width_reports
+from pathdyn.validation.reports.simulation_plots import plot_simulation
 
 from tests.test_display_data import _concentration, _report, _simulation
 

@@ -8,8 +8,8 @@ import pytest
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import random_dataset
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.validation.graph_concentration import measure_graph_concentration, stream_shares
-from pathdyn.validation.graph_sweep import graph_width_sweep, half_times
+from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration, stream_shares
+from pathdyn.validation.sweep.graph import graph_width_sweep, half_times
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -13,7 +13,7 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import compare
-from pathdyn.validation.graph_network import (
+from pathdyn.validation.network.graph import (
     _GraphEngine,
     aligned_graph_weights,
     initialize_graph_weights,
@@ -170,7 +170,7 @@ def test_errors(data):
 
 
 def test_validate_graph_aligned_reads_lambda_from_the_data():
-    from pathdyn.validation.graph_validate import validate_graph_aligned
+    from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
     data = _aligned_general_dataset(np.array([1.6, 0.7, 1.2]))
     result = validate_graph_aligned(example("two_stream_cross", whitened=False), data, 6, learning_rate=0.01, t_max=4)

@@ -25,7 +25,7 @@ from pathdyn.theory.graph_reduced import derive_graph_mode_equations, derive_gra
 from pathdyn.theory.printers import PathdynTextPrinter
 from pathdyn.theory.safe_parse import parse_srepr
 from pathdyn.theory.writers import WRITERS, register_writer
-from pathdyn.validation.graph_network import aligned_graph_weights, simulate_graph_gd
+from pathdyn.validation.network.graph import aligned_graph_weights, simulate_graph_gd
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -283,7 +283,7 @@ def test_validation_of_a_graph_with_too_many_paths():
     with gradient descent's O(eta) error (halved with eta); a model of a wrong graph (one diamond's
     second branch dropped) is far off."""
     from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.validation.graph_validate import validate_graph_aligned
+    from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
     graph = diamonds(11)
     data = random_dataset([3.0, 2.0], seed=0)
@@ -305,14 +305,14 @@ def test_validation_of_a_graph_with_too_many_paths():
 
 def test_concentration_refuses_graphs_with_too_many_paths():
     from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.validation.graph_concentration import measure_graph_concentration
+    from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
 
     with pytest.raises(ArchitectureError, match="2,048 paths from x to y, above the 256"):
         measure_graph_concentration(diamonds(11), random_dataset([2.0], seed=0), seeds=(0,))
 
 
 def test_figure_labels_are_math_text():
-    from pathdyn.validation.graph_plots import math_name, path_label
+    from pathdyn.validation.reports.graph_plots import math_name, path_label
 
     assert path_label((("x", "V1"), ("V1", "y"))) == r"$\mathrm{x} \to \mathrm{V1} \to \mathrm{y}$"
     assert math_name("a_b$c") == r"\mathrm{a\_b\$c}"  # names are escaped before matplotlib reads them

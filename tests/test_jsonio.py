@@ -93,7 +93,7 @@ def test_non_finite_floats_are_kept_or_nulled():
 
 
 # Frozen copies of the cleaners jsonio replaced (numerics/trajectory.py ``_jsonable``,
-# cli/simulate.py ``_json_default``, the ``clean`` of validation/concentration.py), so that
+# cli/simulate.py ``_json_default``, the ``clean`` of validation/sweep/concentration.py), so that
 # the outputs they produced stay byte-identical.
 def _old_trajectory_jsonable(value):
     if isinstance(value, dict):
@@ -234,7 +234,7 @@ def test_the_scan_finds_what_it_forbids():
     assert sorted(f.split(": ", 1)[1] for f in found) == sorted(
         ["def _jsonable", "np.generic", "os.replace", "json.dumps(default=...)"])
     scanned = {name for name, _ in _package_sources()}  # the scan sees every package folder
-    assert {"io/jsonio.py", "cli/outputs.py", "cli/simulate.py", "numerics/trajectory.py", "validation/concentration.py",
+    assert {"io/jsonio.py", "cli/outputs.py", "cli/simulate.py", "numerics/trajectory.py", "validation/sweep/concentration.py",
             "theory/export.py"} <= scanned
 
 

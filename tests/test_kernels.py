@@ -1,4 +1,4 @@
-"""The C kernels for the thin products (validation/_kernels.c, pathdyn.validation.kernels).
+"""The C kernels for the thin products (validation/network/_kernels.c, pathdyn.validation.network.kernels).
 
 Training through them against training through BLAS: tests/test_simulate.py."""
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset
-from pathdyn.validation import kernels
+from pathdyn.validation.network import kernels
 from pathdyn.validation.network import KERNEL_MIN_WIDTH, simulate_gd
 
 needs_kernels = pytest.mark.skipif(not kernels.available(),
@@ -76,7 +76,7 @@ def in_subprocess(code, **env):
     full = {k: v for k, v in os.environ.items() if k != "PATHDYN_KERNELS"}
     full.update(env)
     full = {k: v for k, v in full.items() if v is not None}
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", "from pathdyn.validation import kernels; " + code],
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", "from pathdyn.validation.network import kernels; " + code],
                          env=full, capture_output=True, text=True)
     return out.returncode, out.stdout.strip() if out.returncode == 0 else out.stderr.strip().splitlines()[-1]
 

@@ -9,7 +9,7 @@ from pathdyn.theory.reduced import derive_qp_equations
 from pathdyn.theory.two_channel import derive_two_channel_equations
 from pathdyn.validation.mapping import forward_backward_vectors, map_initial_state
 from pathdyn.validation.network import initialize_weights, loss_and_gradients
-from pathdyn.validation.sweep import default_dataset
+from pathdyn.validation.sweep.cases import default_dataset
 
 
 @pytest.fixture

@@ -123,8 +123,7 @@ def test_a_wrong_embedding_is_caught():
 def test_every_model_with_mappings_has_a_mapper():
     from pathdyn.validation import mapping
 
-    assert set(mapping.METHODS) == {name for name, model in MODELS.items() if model.mappings}
-    assert set(mapping._MAPPERS) == set(mapping.METHODS)
+    assert set(mapping.MAPPERS) == {name for name, model in MODELS.items() if model.mappings}
 
 
 def _imported_modules(path) -> set:

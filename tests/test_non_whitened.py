@@ -264,7 +264,7 @@ def whitened_theory_errors(report, data, widths, seeds):
 
 
 def test_aligned_non_whitened_network_converges_to_the_lambda_theory_with_width():
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.width import validate_width
 
     data = aligned_dataset()
     widths, seeds = (32, 128, 512), (0, 1)
@@ -282,7 +282,7 @@ def test_aligned_non_whitened_network_converges_to_the_lambda_theory_with_width(
 
 @pytest.mark.slow
 def test_aligned_non_whitened_convergence_large():
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.width import validate_width
 
     report = validate_width((2, 2), (64, 256, 1024, 4096), seeds=(0, 1, 2), dataset=aligned_dataset(),
                             learning_rate=0.002, t_max=12.0)
@@ -290,7 +290,7 @@ def test_aligned_non_whitened_convergence_large():
 
 
 def test_validate_width_refuses_misaligned_data_in_one_line_unless_allowed():
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.width import validate_width
 
     with pytest.raises(DatasetError, match=r"misalignment 0.3 \(modes 1 and 2\), threshold 0.05") as caught:
         validate_width((2,), (16,), seeds=(0,), dataset=misaligned_dataset(0.3), t_max=0.1, measure_lr_floor=False)

@@ -10,7 +10,7 @@ from scipy.integrate import solve_ivp
 from pathdyn.cli.main import main as cli_main
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset, random_dataset
-from pathdyn.validation import kernels
+from pathdyn.validation.network import kernels
 from pathdyn.validation.network import (
     initialize_weights,
     load_weights,
@@ -411,11 +411,11 @@ def test_parallel_pathways_give_the_same_bits(width, seed):
 def train_engine_variants(w, data, activation, activate_last, steps, rank, variants):
     """Train a copy of ``w`` per engine option set in ``variants`` (``eta = 0.05``, float64);
     returns ``[(engine, loss after the steps)]`` with every deferred update folded in."""
-    from pathdyn.validation.network_engine import _Engine
+    from pathdyn.validation.network.engine import Engine
 
     trained = []
     for options in variants:
-        engine = _Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, activate_last,
+        engine = Engine([[x.copy(order="F") for x in p] for p in w], data.X, data.Y, activation, activate_last,
                          "mean", np.dtype(np.float64), rank, **options)
         for _ in range(steps):
             engine.forward()

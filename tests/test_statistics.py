@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pathdyn.validation.statistics import fit_slope, mean_interval, t_interval
+from pathdyn.validation.sweep.statistics import fit_slope, mean_interval, t_interval
 
 
 def test_t_interval_matches_scipy_for_a_mean_of_ten_samples():

@@ -1,4 +1,4 @@
-"""The PyTorch engine of simulate_gd (pathdyn.validation.torch_engine) against the numpy engine.
+"""The PyTorch engine of simulate_gd (pathdyn.validation.network.torch_engine) against the numpy engine.
 
 Every test runs the engine on PyTorch's CPU backend, and on the GPU too where
 ``torch.cuda.is_available()``. Without PyTorch they are skipped, except the test of the
@@ -13,7 +13,7 @@ import pytest
 from pathdyn.cli.main import main as cli_main
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.datasets import Dataset, hierarchical_dataset, random_dataset
-from pathdyn.validation import torch_engine
+from pathdyn.validation.network import torch_engine
 from pathdyn.validation.network import initialize_weights, simulate_gd
 
 try:
@@ -187,9 +187,9 @@ def test_steps_allocate_nothing_on_the_device(activation, device):
                for a in range(2)]
     engine = torch_engine.TorchEngine(weights, data.X, data.Y, activation, True, "mean", deferred_rank=16)
     assert sum(x is not None for row in engine.deferred for x in row) == 2
-    from pathdyn.validation.network_recorder import _Recorder
+    from pathdyn.validation.network.recorder import Recorder
 
-    records = torch_engine._DeviceRecorder(_Recorder(data, activation, np.float64), engine, 8)
+    records = torch_engine._DeviceRecorder(Recorder(data, activation, np.float64), engine, 8)
     values = records.loss_values(engine.forward())
     watch = torch_engine._DivergenceWatch(torch, values.cpu().numpy(), np.full(2, 1e9), engine.device)
 
@@ -264,8 +264,8 @@ def test_cli_simulate_on_the_device_writes_the_same_run(device, tmp_path):
 @pytest.mark.filterwarnings("ignore:measure_concentration:UserWarning")  # short runs do not finish learning
 @pytest.mark.parametrize("device", DEVICES)
 def test_validate_and_concentration_pass_the_device_through(device):
-    from pathdyn.validation.concentration import measure_concentration
-    from pathdyn.validation.sweep import validate_width
+    from pathdyn.validation.sweep.concentration import measure_concentration
+    from pathdyn.validation.sweep.width import validate_width
 
     reports = [validate_width((2, 2), (16, 32), seeds=(0,), t_max=1.0, learning_rate=0.01, record_points=5,
                               measure_lr_floor=True, device=engine) for engine in ("numpy", device)]

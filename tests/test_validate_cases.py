@@ -9,15 +9,15 @@ import pytest
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import random_dataset
-from pathdyn.validation.cases import (
+from pathdyn.validation.sweep.cases import (
     DEFAULT_SUITE,
     QUICK_PREFIX,
     QUICK_SUITE,
-    SuiteReport,
     ValidationCase,
     command_case,
 )
-from pathdyn.validation.sweep import validate_width
+from pathdyn.validation.sweep.suite import SuiteReport
+from pathdyn.validation.sweep.width import validate_width
 
 ROOT = Path(__file__).resolve().parent.parent / "src" / "pathdyn"
 
@@ -34,7 +34,7 @@ def test_a_case_reports_every_problem_at_once_in_one_line():
 
 @pytest.mark.parametrize("changes, match", [
     ({"seeds": (1,)}, "at least 2 seeds"),
-    ({"init": "paper"}, "Gaussian or orthogonal hidden layers"),
+    ({"init": "paper"}, "gaussian or orthogonal hidden layers"),
     ({"mapping": "exact"}, "no initial-state mapping"),
     ({"dataset": random_dataset((1.0, 1.0))}, "degenerate"),
 ])
@@ -129,7 +129,7 @@ def test_suite_document_lists_every_case_and_counts_targets():
 
 
 def test_quick_suite_verdicts_carry_the_prefix():
-    from pathdyn.validation.cases import _marked
+    from pathdyn.validation.sweep.suite import _marked
 
     marked = _marked(_Report(True, verdict="TARGET MET"), "quick")
     assert marked.verdict == QUICK_PREFIX + "TARGET MET"
@@ -137,8 +137,9 @@ def test_quick_suite_verdicts_carry_the_prefix():
 
 
 #: Modules of the width sweeps whose functions are kept to one job each.
-SMALL_MODULES = ("validation/sweep.py", "validation/dmft.py", "validation/concentration.py", "validation/cases.py",
-                 "validation/statistics.py", "cli/validate.py", "cli/concentration.py")
+SMALL_MODULES = ("validation/sweep/width.py", "validation/sweep/dmft.py", "validation/sweep/concentration.py", "validation/sweep/cases.py",
+                 "validation/sweep/statistics.py", "validation/sweep/suite.py", "validation/sweep/tasks.py",
+                 "validation/sweep/verdicts.py", "validation/sweep/report.py", "cli/validate.py", "cli/concentration.py")
 MAX_CODE_LINES = 80
 
 
@@ -164,7 +165,7 @@ def test_no_function_of_the_sweeps_is_longer_than_80_lines():
 
 
 def test_a_dmft_case_of_orthogonal_networks_is_compared_with_the_orthogonal_dmft(monkeypatch):
-    import pathdyn.validation.dmft as dmft
+    import pathdyn.validation.sweep.dmft as dmft
 
     seen = []
     solve = dmft.solve_dmft

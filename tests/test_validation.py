@@ -155,7 +155,7 @@ def test_mapping_notes_reach_the_report(monkeypatch):
     """A mapping that had to approximate (e.g. clipped growth-matched modes) is reported, not dropped."""
     from dataclasses import replace
 
-    from pathdyn.validation import sweep
+    from pathdyn.validation.sweep import tasks as sweep
 
     original = sweep.map_initial_state
 
@@ -222,7 +222,7 @@ def test_default_suite_targets(index):
 
 
 def test_verdict_says_when_only_the_point_estimates_meet_the_target():
-    from pathdyn.validation.sweep import _verdict
+    from pathdyn.validation.sweep.verdicts import sweep_verdict as _verdict
 
     widths = [64, 128, 256]
     targets = {"max_slope": -0.3, "max_error": 0.02}

@@ -5,14 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from pathdyn.validation.sweep import (
-    FINITE_WIDTH_SLOPE,
-    LIMIT_FLOOR_RATIO,
-    _verdict,
-    fit_slope,
-    limit_evidence,
-    validate_width,
-)
+from pathdyn.validation.sweep import fit_slope, validate_width
+from pathdyn.validation.sweep.verdicts import FINITE_WIDTH_SLOPE, LIMIT_FLOOR_RATIO, limit_evidence
+from pathdyn.validation.sweep.verdicts import sweep_verdict as _verdict
 
 LIMIT = "a limit of the reduced model"
 
@@ -120,7 +115,7 @@ def test_tiny_real_sweep_is_inconclusive_and_stores_its_evidence():
 
 
 def test_quick_suite_verdicts_say_they_are_indicative(monkeypatch, tmp_path, capsys):
-    import pathdyn.validation.cases as cases
+    import pathdyn.validation.sweep.cases as cases
     from pathdyn.cli.main import main
 
     tiny = (cases.ValidationCase(name="tiny (quick)", depths=(2,), init="gaussian", init_scale=0.3, theory="qp",

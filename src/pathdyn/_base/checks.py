@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any, Literal, TypeVar, overload
 import os
 
 import numpy as np
@@ -34,7 +35,25 @@ MAX_MAGNITUDE = 1e100
 GIB = 1024.0**3
 
 
-def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
+#: A seed: a whole number, or a generator used as it is.
+SeedT = TypeVar("SeedT", int, np.random.Generator)
+
+
+def is_whole_number(value: Any) -> bool:
+    """Whether ``value`` is an integer (a Python or numpy integer, not a bool).
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def whole_number(name: str, value: Any, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` as an ``int`` >= ``minimum`` (and <= ``maximum``); integral floats like 3.0 pass, 2.7 does not.
 
     Parameters
@@ -64,7 +83,7 @@ def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None)
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif math.isfinite(float(value)) and float(value).is_integer():
-        number = int(value)
+        number = int(float(value))
     else:
         raise ConfigError(f"{name}: {value!r} is not a whole number; give an integer >= {minimum}")
     if number < minimum:
@@ -74,7 +93,13 @@ def whole_number(name: str, value, minimum: int = 0, maximum: int | None = None)
     return number
 
 
-def real_number(name: str, value, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
+@overload
+def real_number(name: str, value: Any, *, positive: bool = ..., nonnegative: bool = ..., below: float | None = ...,
+                allow_none: Literal[False] = ..., example: str = ...) -> float: ...
+@overload
+def real_number(name: str, value: Any, *, positive: bool = ..., nonnegative: bool = ..., below: float | None = ...,
+                allow_none: bool = ..., example: str = ...) -> float | None: ...
+def real_number(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False, below: float | None = None,
                 allow_none: bool = False, example: str = "") -> float | None:
     """``value`` as a finite ``float`` with the given sign (and ``< below``); ``None`` only if ``allow_none``.
 
@@ -120,7 +145,7 @@ def real_number(name: str, value, *, positive: bool = False, nonnegative: bool =
     return number
 
 
-def seed_value(name: str, value):
+def seed_value(name: str, value: SeedT) -> SeedT:
     """A seed: a whole number >= 0 or a ``numpy.random.Generator`` (returned unchanged).
 
     Parameters

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.cli.outputs import FilePlan
 from pathdyn.theory.architecture import Architecture, parse_depths
+from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.mode_inputs import dataset_modes
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 
 
 def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:
@@ -27,8 +31,6 @@ def architecture_from_args(args):
     if args.architecture and args.depths:
         raise ArchitectureError("give either --depths or --architecture, not both")
     if args.architecture:
-        from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-
         arch = load_architecture_toml(args.architecture)  # a [graph] table selects the graph form
         if isinstance(arch, GraphArchitecture):
             return _graph_with_overrides(arch, args)
@@ -45,7 +47,6 @@ def architecture_from_args(args):
 
 def _graph_with_overrides(graph, args):
     """A graph from ``--architecture`` with ``--n-in``, ``--n-out``, ``--whitened/--general`` applied."""
-    from pathdyn.theory.graph import GraphArchitecture
 
     given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
     overrides = {k: v for k, v in given if v is not None}
@@ -64,14 +65,6 @@ def parse_floats(text: str, argument: str) -> list:
     if not values:
         raise ConfigError(f"{argument}: no values given")
     return values
-
-
-def random_singular_values(spec: str) -> list:
-    """The singular values of a ``--dataset random:S1,S2,...`` specification (see
-    :func:`pathdyn.numerics.datasets.random_spec_singular_values`)."""
-    from pathdyn.numerics.datasets import random_spec_singular_values
-
-    return random_spec_singular_values(spec, "--dataset")
 
 
 BUILTIN_DATASETS = ("hierarchical", "hierarchical-raw", "random")
@@ -136,14 +129,7 @@ def check_step_count(t_max: float, learning_rate: float, max_steps: int, factor:
     for flag, value in (("--t-max", t_max), ("--learning-rate", learning_rate)):
         if not value > 0:
             raise ConfigError(f"{flag}: {value} is not positive; give a number > 0")
-    steps = factor * t_max / learning_rate
-    if steps > max_steps:
-        times = f"{factor} x " if factor != 1 else ""
-        raise ConfigError(
-            f"{times}--t-max / --learning-rate = {times}{t_max:g} / {learning_rate:g} means {steps:.3g} gradient steps per network, "
-            f"above --max-steps {max_steps:,}; shorten --t-max, raise --learning-rate or raise --max-steps"
-        )
-    return round(steps)
+    return TrainingTime(learning_rate, t_max).checked_steps(max_steps, factor)
 
 
 def use_file_backend() -> None:
@@ -172,3 +158,60 @@ def add_device_argument(parser) -> None:
     parser.add_argument("--device", default="numpy",
                         help="numpy (default: the numpy engine), or cpu or cuda[:N]: the PyTorch engine on that device "
                              "(pip install 'pathdyn[gpu]')")
+
+
+def singular_values_from_args(args):
+    """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
+
+    ``lambda`` is None for whitened inputs (the equations without an input variance).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line: ``singular_values``, ``input_variances``, ``dataset``,
+        ``allow_misaligned`` and ``whitened`` (``None``, ``True`` or ``False``).
+
+    Returns
+    -------
+    S : ndarray, shape (modes,)
+        The singular values, one mode each (``hierarchical`` when neither option is given).
+    lambda : ndarray, shape (modes,), or None
+        Each mode's input variance; ``None`` for whitened inputs.
+    note : dict
+        Where the values came from, for the output's provenance.
+
+    Raises
+    ------
+    ConfigError
+        If a value is not a positive finite number, ``--input-variances`` has not one value
+        per singular value or comes without ``--singular-values``, or ``--general`` is given
+        with ``--singular-values`` but without ``--input-variances``.
+    DatasetError
+        If the dataset cannot be read, has no modes, or its inputs are misaligned with its
+        modes without ``--allow-misaligned``.
+    """
+    if args.singular_values is not None:
+        S = _positive_values(args.singular_values, "--singular-values")
+        if args.input_variances is None:
+            if args.whitened is False:
+                raise ConfigError("--general: the reduced equations need each mode's input variance; "
+                                  "give --input-variances L1,L2,... (one per singular value) or a --dataset")
+            return S, None, {"singular_values": "given"}
+        lam = _positive_values(args.input_variances, "--input-variances")
+        if lam.size != S.size:
+            raise ConfigError(f"--input-variances: {lam.size} values for {S.size} singular values; give one per mode")
+        return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
+    if args.input_variances is not None:
+        raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
+
+    dataset = dataset_from_spec(args.dataset or "hierarchical")
+    return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
+
+
+def _positive_values(text: str, option: str):
+    import numpy as np
+
+    values = np.array(parse_floats(text, option))
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ConfigError(f"{option}: must be positive and finite, got {values.tolist()}")
+    return values

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.validation.concentration import CONCENTRATION_DEFAULTS
+from pathdyn.cli._common import (
+    add_cluster_arguments,
+    add_device_argument,
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    file_plan,
+    use_file_backend,
+)
+from pathdyn.theory.architecture import parse_depths
+from pathdyn.validation.reports.plots import plot_concentration
+from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS, measure_concentration
 
 COMMAND = "concentration"
 HELP = "measure the dominant pathway's share of each mode against depth, per activation, over many seeds"
@@ -36,7 +47,7 @@ loss ratios and, for linear networks, "race" (winner agreement, predicted fracti
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -62,7 +73,7 @@ def add_arguments(parser) -> None:
     add_cluster_arguments(parser)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: measure, print the table, write the files.
 
     Parameters
@@ -81,15 +92,12 @@ def run(args) -> int:
         If ``--seeds`` is below 1, ``-o`` is neither a ``.json`` file nor ``-``,
         ``--t-max`` or ``--learning-rate`` is not positive or asks for more than
         ``--max-steps`` steps, an output file is refused by its checks, or a setting of
-        :func:`pathdyn.validation.concentration.measure_concentration` is bad.
+        :func:`pathdyn.validation.sweep.concentration.measure_concentration` is bad.
     ArchitectureError
         If ``--depths`` is not a list of whole numbers.
     OSError
         If an output file cannot be written or moved into place.
     """
-    from pathdyn.cli._common import check_json_output, check_step_count, file_plan
-    from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.concentration import measure_concentration
 
     depths = parse_depths(args.depths, argument="--depths")
     activations = tuple(a.strip() for a in args.activation.split(",") if a.strip())
@@ -110,9 +118,6 @@ def run(args) -> int:
         if args.output:
             plan.stage_text("-o/--output", json_text(document, indent=1))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.report_plots import plot_concentration
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
         plan.commit()

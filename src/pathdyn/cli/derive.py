@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.export import DerivedEquations, export_equations
+from pathdyn.theory.gradient_flow import derive_gradient_flow
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
-from pathdyn.theory.models import models_of_kind
+from pathdyn.theory.models import MODELS, get_model
 from pathdyn.theory.writers import WRITERS
 
 COMMAND = "derive"
@@ -46,7 +51,7 @@ MAX_DERIVE_PATHWAYS = 100
 MAX_DERIVE_EDGES = 3000
 
 
-def check_derive_size(architecture, path_sums: bool = False) -> None:
+def check_derive_size(architecture: Architecture | GraphArchitecture, path_sums: bool = False) -> None:
     """Refuse an architecture whose derivation would run for minutes.
 
     Pathways (and graphs written as sums over paths, ``path_sums``) are bounded by the
@@ -95,7 +100,7 @@ def _check_pathway_size(depths, option: str, what: str, fix: str) -> None:
             f"{size:,}, above the {MAX_DERIVE_SIZE:,} that derive finishes in reasonable time; {fix}")
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -108,8 +113,9 @@ def add_arguments(parser) -> None:
         "--format", choices=tuple(WRITERS), default="text",
         help=", ".join(writer.help for writer in WRITERS.values()) + "; default text",
     )
-    parser.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp",
-                        help="qp (default: gradient flow and q/p equations) or dmft (the DMFT site equations)")
+    parser.add_argument("--model", choices=tuple(MODELS), default="qp",
+                        help="the reduced model (default qp): " + ", ".join(MODELS)
+                             + "; a per-mode model comes with the gradient flow, the DMFT as its site equations")
     parser.add_argument("--fragment", action="store_true", help="LaTeX only: print the equations without the document")
     parser.add_argument("--path-sums", action="store_true",
                         help=f"[graph] only: write every map as a sum over paths (graphs of at most {MAX_LISTED_PATHS} "
@@ -124,7 +130,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters
@@ -142,8 +148,6 @@ def run(args) -> int:
     ConfigError
         When a LaTeX-only option is given with another format.
     """
-    from pathdyn.theory.export import export_equations
-
     latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
                    "--label-prefix": args.label_prefix is not None}
     for flag, given in latex_flags.items():
@@ -156,16 +160,18 @@ def run(args) -> int:
                           "already); drop --path-sums")
     check_derive_size(arch, args.path_sums)
     # everything is derived and formatted before the output file is touched
-    if args.model == "dmft":
-        from pathdyn.theory.dmft import export_dmft
-
-        text = export_dmft(arch, format=args.format, fragment=args.fragment)
+    model = get_model(args.model)
+    if model.export is not None:  # equations of another form than per-mode ODEs export themselves
+        text = model.export(arch, format=args.format, fragment=args.fragment)
     else:
         options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
                    if args.format == "latex" else {})
         if isinstance(arch, GraphArchitecture):
             options["form"] = "path-sums" if args.path_sums else "node"
-        text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
+            text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
+        else:  # pathways: the gradient flow and the model's per-mode equations
+            equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch))
+            text = export_equations(equations, format=args.format, fragment=args.fragment, **options)
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()

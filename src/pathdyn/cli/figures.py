@@ -7,8 +7,14 @@ then exists.
 
 from __future__ import annotations
 
-from pathdyn.cli._common import file_plan, parse_floats
+import argparse
 from pathdyn.errors import ConfigError
+from pathdyn.cli._common import file_plan, parse_floats, use_file_backend
+from pathdyn.numerics.compile import compile_rhs
+from pathdyn.numerics.phase_plane import compute_phase_panel
+from pathdyn.numerics.plotting import plot_phase_planes
+from pathdyn.theory.architecture import parse_depths
+from pathdyn.theory.models import reduce_to_modes
 
 COMMAND = "figures"
 HELP = "make figures (phase-plane, ...)"
@@ -35,12 +41,6 @@ def _add_phase_plane(parser) -> None:
 
 
 def _run_phase_plane(args) -> int:
-    from pathdyn.numerics.compile import compile_rhs
-    from pathdyn.numerics.phase_plane import compute_phase_panel
-    from pathdyn.numerics.plotting import plot_phase_planes
-    from pathdyn.theory.architecture import parse_depths
-    from pathdyn.theory.models import reduce_to_modes
-
     plan = file_plan("figures", {}, {"-o/--output": (args.output, "plot", False)})
     depths = parse_depths(args.depths, argument="--depths")
     scales = parse_floats(args.scales, "--scales")
@@ -68,7 +68,6 @@ def _run_phase_plane(args) -> int:
                     c=args.c, seed=args.seed + row, race_equations=race,
                 )
             )
-    from pathdyn.cli._common import use_file_backend
 
     use_file_backend()
     with plan:
@@ -83,7 +82,7 @@ FIGURES = {
 }
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -99,7 +98,7 @@ def add_arguments(parser) -> None:
         child.set_defaults(_figure_run=run_figure)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters

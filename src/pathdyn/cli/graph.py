@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, dataset_file, file_plan,
-                                 random_singular_values)
+import argparse
 from pathdyn.io.jsonio import json_text
+from pathdyn.cli._common import (
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    dataset_file,
+    file_plan,
+    use_file_backend,
+)
+from pathdyn.errors import ArchitectureError
+from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.reports.graph_plots import plot_graph_validation
+from pathdyn.validation.sweep.graph_validate import validate_graph_aligned
 
 COMMAND = "graph-validate"
 HELP = "train an aligned network of a [graph] architecture and compare it with the graph's reduced model"
@@ -22,7 +34,7 @@ examples:
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -41,7 +53,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters
@@ -59,10 +71,6 @@ def run(args) -> int:
     ArchitectureError
         When the architecture file has no ``[graph]`` table.
     """
-    from pathdyn.errors import ArchitectureError
-    from pathdyn.numerics.datasets import random_dataset, resolve_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_validate import validate_graph_aligned
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
@@ -74,10 +82,7 @@ def run(args) -> int:
     graph = load_architecture_toml(args.architecture)
     if not isinstance(graph, GraphArchitecture):
         raise ArchitectureError(f"--architecture {args.architecture}: no [graph] table; graph-validate needs a graph")
-    if args.dataset.startswith("random:"):
-        dataset = random_dataset(random_singular_values(args.dataset), seed=args.seed)
-    else:
-        dataset = resolve_dataset(args.dataset)
+    dataset = dataset_from_spec(args.dataset, seed=args.seed)
     result = validate_graph_aligned(graph, dataset, args.width, learning_rate=args.learning_rate, t_max=args.t_max,
                                     seed=args.seed)
     report = {"graph": graph.to_dict(), "dataset": dataset.name, "width": args.width,
@@ -85,9 +90,6 @@ def run(args) -> int:
     with plan:
         plan.stage_text("-o/--output", json_text(report))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.graph_plots import plot_graph_validation
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_graph_validation(result, graph, tmp))
         plan.commit()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
+from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.numerics.datasets import random_dataset
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
 
 COMMAND = "graph-concentration"
 HELP = "measure how modes distribute over the paths and streams of [graph] architectures, over seeds"
@@ -21,7 +26,7 @@ example:
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -43,7 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters
@@ -63,10 +68,6 @@ def run(args) -> int:
     ConfigError
         When ``--seeds`` is below 1.
     """
-    from pathdyn.errors import ArchitectureError, ConfigError
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_concentration import measure_graph_concentration
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)

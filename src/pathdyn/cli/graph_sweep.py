@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
+from pathdyn._base.checks import whole_number
+from pathdyn.errors import ArchitectureError
+from pathdyn.numerics.datasets import random_dataset
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.validation.sweep.graph import graph_width_sweep
 
 COMMAND = "graph-sweep"
 HELP = "train graph networks from random weights at several widths and report the measured width limit"
@@ -20,7 +26,7 @@ example:
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -42,7 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, help="JSON report; '-' or omitted prints it")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
     Parameters
@@ -60,15 +66,10 @@ def run(args) -> int:
     ArchitectureError
         When an architecture file has no ``[graph]`` table.
     """
-    from pathdyn.errors import ArchitectureError
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-    from pathdyn.validation.graph_sweep import graph_width_sweep
 
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
     plan = file_plan("graph-sweep", repeated_inputs("--architecture", args.architecture), {"-o/--output": (args.output or "-", "json", True)})
-    from pathdyn._base.checks import whole_number
 
     widths = [whole_number("--widths", w, minimum=1) for w in parse_floats(args.widths, "--widths")]
     dataset = random_dataset(parse_floats(args.dataset_singular_values, "--dataset-singular-values"), seed=0)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, dataset_file, file_plan, parse_floats
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.numerics.horizon import AUTO_HORIZON
-from pathdyn.theory.models import models_of_kind
+from pathdyn.cli._common import (
+    singular_values_from_args,
+    add_architecture_arguments,
+    architecture_from_args,
+    dataset_file,
+    file_plan,
+    use_file_backend,
+)
+from pathdyn.cli.integrate_dmft import run_dmft
+from pathdyn.io.labelled import require
+from pathdyn.numerics.horizon import AUTO_HORIZON, choose_t_max
+from pathdyn.numerics.initial import draw_initial_state, load_initial_state
+from pathdyn.numerics.integrate import integrate
+from pathdyn.numerics.mode_inputs import architecture_for_inputs
+from pathdyn.numerics.plotting import plot_mode_trajectories
+from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -42,7 +57,7 @@ descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up 
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -79,8 +94,9 @@ def add_arguments(parser) -> None:
     run_group.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance (default 1e-8)")
     run_group.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance (default 1e-10)")
     run_group.add_argument("--loss-tol", type=float, default=None, help="stop once the loss is below this")
+    parser.add_argument("--model", choices=integrable_models(), default="qp",
+                        help="the reduced model (default qp): " + ", ".join(integrable_models()))
     dmft = parser.add_argument_group("DMFT (--model dmft)")
-    dmft.add_argument("--model", choices=("qp",) + models_of_kind("dmft"), default="qp", help="qp (default) or dmft")
     dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
     dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
     dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
@@ -89,69 +105,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
-def _positive_values(text: str, option: str):
-    import numpy as np
-
-    values = np.array(parse_floats(text, option))
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ConfigError(f"{option}: must be positive and finite, got {values.tolist()}")
-    return values
-
-
-def singular_values_from_args(args):
-    """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
-
-    ``lambda`` is None for whitened inputs (the equations without an input variance).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line: ``singular_values``, ``input_variances``, ``dataset``,
-        ``allow_misaligned`` and ``whitened`` (``None``, ``True`` or ``False``).
-
-    Returns
-    -------
-    S : ndarray, shape (modes,)
-        The singular values, one mode each (``hierarchical`` when neither option is given).
-    lambda : ndarray, shape (modes,), or None
-        Each mode's input variance; ``None`` for whitened inputs.
-    note : dict
-        Where the values came from, for the output's provenance.
-
-    Raises
-    ------
-    ConfigError
-        If a value is not a positive finite number, ``--input-variances`` has not one value
-        per singular value or comes without ``--singular-values``, or ``--general`` is given
-        with ``--singular-values`` but without ``--input-variances``.
-    DatasetError
-        If the dataset cannot be read, has no modes, or its inputs are misaligned with its
-        modes without ``--allow-misaligned``.
-    """
-    if args.singular_values is not None:
-        S = _positive_values(args.singular_values, "--singular-values")
-        if args.input_variances is None:
-            if args.whitened is False:
-                raise ConfigError("--general: the reduced equations need each mode's input variance; "
-                                  "give --input-variances L1,L2,... (one per singular value) or a --dataset")
-            return S, None, {"singular_values": "given"}
-        lam = _positive_values(args.input_variances, "--input-variances")
-        if lam.size != S.size:
-            raise ConfigError(f"--input-variances: {lam.size} values for {S.size} singular values; give one per mode")
-        return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
-    if args.input_variances is not None:
-        raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
-    from pathdyn.numerics.datasets import resolve_dataset
-    from pathdyn.numerics.mode_inputs import dataset_modes
-
-    dataset = resolve_dataset(args.dataset or "hierarchical")
-    return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
-
-
 def _architecture_for_inputs(args, lam):
     """The architecture of the arguments, with general inputs whenever input variances are used."""
-    from pathdyn.numerics.mode_inputs import architecture_for_inputs
-    from pathdyn.theory.architecture import Architecture
 
     architecture = architecture_from_args(args)
     if not isinstance(architecture, Architecture):
@@ -186,7 +141,6 @@ def initial_state_from_args(args, equations, num_modes: int):
     OSError
         If the ``--init`` file cannot be read.
     """
-    from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 
     if args.init:
         return load_initial_state(args.init, equations, num_modes, argument="--init"), {"init": str(Path(args.init))}
@@ -207,7 +161,7 @@ def _plot_title(depths, notes: dict, S, lam=None) -> str:
     return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: integrate the q/p equations (or the DMFT) and write the files.
 
     Parameters
@@ -227,7 +181,7 @@ def run(args) -> int:
         If ``--learning-rate`` or ``--steps`` is given without ``--model dmft``, ``--t-max``
         is not positive, ``--n-in`` or ``--n-out`` is smaller than the number of modes, a
         ``.nc`` output is asked for without ``xarray``, an output file is refused by its checks,
-        or a value is bad (see :func:`singular_values_from_args`).
+        or a value is bad (see :func:`pathdyn.cli._common.singular_values_from_args`).
     ArchitectureError
         If the architecture is invalid or a graph (``[graph]`` table).
     DatasetError
@@ -238,34 +192,29 @@ def run(args) -> int:
     OSError
         If an output file cannot be written or moved into place.
     """
-    from pathdyn.numerics.horizon import choose_t_max
-    from pathdyn.numerics.integrate import integrate
-    from pathdyn.theory.models import reduce_to_modes
 
     plan = file_plan(
         "integrate",
         {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
         {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
     )
-    if args.model == "dmft":
-        from pathdyn.cli.integrate_dmft import run_dmft
-
+    model = get_model(args.model)
+    if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
         return run_dmft(args, plan)
     if args.learning_rate is not None or args.steps is not None:
-        raise ConfigError("--learning-rate/--steps: only with --model dmft; the q/p model is integrated in continuous time")
+        raise ConfigError(f"--learning-rate/--steps: only with --model dmft; the {args.model} model is integrated in "
+                          "continuous time")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     netcdf = str(args.output).endswith(".nc")
     if netcdf:
-        from pathdyn.io.labelled import require
-
         require("xarray")  # before the work, not after it
     S, lam, data_note = singular_values_from_args(args)
     architecture = _architecture_for_inputs(args, lam)
     for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
         if dimension is not None and dimension < len(S):
             raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
-    equations = reduce_to_modes(architecture, model="qp")
+    equations = reduce_to_modes(architecture, model=args.model)
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
     options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,
@@ -292,9 +241,6 @@ def run(args) -> int:
         else:
             plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.numerics.plotting import plot_mode_trajectories
-
             use_file_backend()
             title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import architecture_from_args
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.numerics.dmft import INITS
+from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
+from pathdyn.numerics.dmft import INITS, solve_dmft, solve_dmft_flow
+from pathdyn.numerics.plotting import plot_mode_trajectories
 
 
 def _check(args) -> None:
@@ -53,8 +54,6 @@ def run_dmft(args, plan) -> int:
     IntegrationError
         If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`).
     """
-    from pathdyn.cli.integrate import singular_values_from_args
-    from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
 
     _check(args)
     architecture = architecture_from_args(args)
@@ -80,9 +79,6 @@ def run_dmft(args, plan) -> int:
         else:
             plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.numerics.plotting import plot_mode_trajectories
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
                                                                      depths=architecture.depths))

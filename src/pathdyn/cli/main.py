@@ -14,16 +14,18 @@ import importlib
 import math
 import pkgutil
 import sys
+from typing import NoReturn
 
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
 from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
+import pathdyn.cli as package
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, with usage errors as one line (``pathdyn derive: error: ...``) and exit status 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         """Print the usage error as one line and exit with status 2.
 
         Parameters
@@ -35,8 +37,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _subcommand_modules():
-    import pathdyn.cli as package
-
     modules = []
     for info in pkgutil.iter_modules(package.__path__):
         if info.name in ("main",) or info.name.startswith("_"):
@@ -85,7 +85,7 @@ def _chosen_actions(parser, args):
             yield action
 
 
-def check_option_values(parser, args) -> None:
+def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, for every option, an explicit empty string, a negative whole number or a non-finite number.
 
     Every string option of pathdyn names something (a file, a list, a choice), every
@@ -116,7 +116,7 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
         raise ConfigError(f"{flag}: {value} is not a finite number")
 
 
-def main(argv=None) -> int:
+def main(argv: list | None = None) -> int:
     """The ``pathdyn`` command: parse, check the options, run the subcommand.
 
     Parameters

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import move_into_place, temporary_sibling
+from pathdyn.numerics.plotting import supported_plot_suffixes
 
 __all__ = ["FilePlan", "Terminated", "terminate_as_interrupt"]
 
@@ -289,8 +290,6 @@ def _check_writable(flag: str, path: Path) -> None:
 
 
 def _check_plot_suffix(flag: str, path: Path) -> None:
-    from pathdyn.numerics.plotting import supported_plot_suffixes
-
     suffix = path.suffix.lstrip(".").lower()
     supported = supported_plot_suffixes()
     if suffix and suffix not in supported:

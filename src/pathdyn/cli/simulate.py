@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from pathdyn.cli._common import add_device_argument, dataset_file, file_plan
+import argparse
 from pathdyn.errors import ConfigError
+from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, use_file_backend
+from pathdyn.io.simulation_files import run_config, save_run_file
+from pathdyn.io.weight_files import hidden_widths_from_weights
+from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.theory.architecture import Architecture, parse_depths
+from pathdyn.validation.network import load_weights, save_weights, simulate_gd
+from pathdyn.validation.reports.simulation_plots import plot_simulation
 
 COMMAND = "simulate"
 HELP = "train a finite-width network by full-batch gradient descent and record its mode strengths"
@@ -24,7 +31,7 @@ W_<a>_<d> (pathway a, layer d, both 1-based), each of shape (outputs, inputs).
 """
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -64,7 +71,7 @@ def add_arguments(parser) -> None:
     out.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: train one network and write its run file.
 
     Parameters
@@ -95,11 +102,6 @@ def run(args) -> int:
     """
     import numpy as np
 
-    from pathdyn.numerics.datasets import dataset_from_spec
-    from pathdyn.theory.architecture import Architecture, parse_depths
-    from pathdyn.validation.network import load_weights, save_weights, simulate_gd
-    from pathdyn.io.simulation_files import run_config, save_run_file
-    from pathdyn.io.weight_files import hidden_widths_from_weights
 
     if args.architecture and args.depths:
         raise ConfigError("give either --depths or --architecture, not both")
@@ -145,9 +147,6 @@ def run(args) -> int:
         if args.save_weights:
             plan.stage("--save-weights", lambda tmp: save_weights(tmp, result.extras["final_weights"]))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.simulation_plots import plot_simulation
-
             use_file_backend()
             title = (f"depths ({', '.join(map(str, architecture.depths))}), "
                      f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "

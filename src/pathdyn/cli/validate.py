@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
-from pathdyn.cli._common import add_cluster_arguments, add_device_argument, add_max_steps_argument
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import validation_theories
+from pathdyn.cli._common import (
+    add_cluster_arguments,
+    add_device_argument,
+    add_max_steps_argument,
+    check_json_output,
+    check_step_count,
+    dataset_file,
+    file_plan,
+    use_file_backend,
+)
+from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.theory.architecture import parse_depths
+from pathdyn.validation.network.torch_engine import resolve_device
+from pathdyn.validation.reports.plots import plot_width_reports
+from pathdyn.validation.sweep.cases import command_case, suite_cases
+from pathdyn.validation.sweep.distributed import check_cluster_options
+from pathdyn.validation.sweep.suite import run_suite, summary_text
 
 COMMAND = "validate"
 HELP = "compare finite-width gradient descent with the reduced theory over a sweep of widths"
@@ -64,7 +81,7 @@ def _int_list(text: str, option: str, minimum: int) -> tuple:
     return values
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's options to ``parser``.
 
     Parameters
@@ -101,8 +118,6 @@ def add_arguments(parser) -> None:
 
 def _custom_case(args):
     """The one case the case options describe (the library fills in the command's defaults)."""
-    from pathdyn.theory.architecture import parse_depths
-    from pathdyn.validation.cases import command_case
 
     return command_case(
         depths=parse_depths(args.depths, argument="--depths") if args.depths else None,
@@ -118,17 +133,10 @@ def _dataset(spec):
     """The ``--dataset`` option's data; None for the default (``random`` or not given)."""
     if not spec or spec == "random":
         return None
-    if spec.startswith("random:"):
-        from pathdyn.cli._common import random_singular_values
-        from pathdyn.numerics.datasets import random_dataset
-
-        return random_dataset(random_singular_values(spec))
-    from pathdyn.numerics.datasets import resolve_dataset
-
-    return resolve_dataset(spec)
+    return dataset_from_spec(spec)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``: one case or a suite, summaries as they finish, then the files.
 
     Parameters
@@ -153,14 +161,10 @@ def run(args) -> int:
     DatasetError
         If ``--dataset`` is malformed or cannot be read.
     PathdynError
-        From the simulations and integrations (:func:`pathdyn.validation.cases.run_suite`).
+        From the simulations and integrations (:func:`pathdyn.validation.sweep.cases.run_suite`).
     OSError
         If an output file cannot be written or moved into place.
     """
-    from pathdyn.cli._common import check_json_output, check_step_count, dataset_file, file_plan
-    from pathdyn.validation.cases import DEFAULT_SUITE, QUICK_SUITE, run_suite, summary_text
-    from pathdyn.validation.distributed import check_cluster_options
-    from pathdyn.validation.torch_engine import resolve_device
 
     given = [name for name in _CASE_OPTIONS if getattr(args, name) is not None]
     if given and args.quick:
@@ -173,7 +177,7 @@ def run(args) -> int:
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     check_cluster_options(args.workers, args.scheduler)
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
-    cases = [_custom_case(args)] if given else list(QUICK_SUITE if args.quick else DEFAULT_SUITE)
+    cases = [_custom_case(args)] if given else list(suite_cases("quick" if args.quick else "default"))
     for case in cases:  # the learning-rate floor runs at eta / 2 for twice the steps
         check_step_count(case.t_max, case.learning_rate, args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout
@@ -184,9 +188,6 @@ def run(args) -> int:
         if args.output:
             plan.stage_text("-o/--output", json.dumps(suite.to_json_dict(), indent=1))
         if args.plot:
-            from pathdyn.cli._common import use_file_backend
-            from pathdyn.validation.report_plots import plot_width_reports
-
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_width_reports(list(suite.reports), tmp, titles=[c.name for c in cases]))
         plan.commit()

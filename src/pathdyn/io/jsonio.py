@@ -13,6 +13,7 @@ become strings. :func:`save_json` writes such a document atomically.
 
 from __future__ import annotations
 
+from typing import Any, Callable
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["atomic_write", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
+__all__ = ["atomic_write", "finite_or_none", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
 
 #: What :func:`to_jsonable` does with a float that is NaN or infinite.
 NON_FINITE_CHOICES = ("keep", "null")
@@ -86,7 +87,7 @@ def move_into_place(tmp: str | Path, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write(path: str | Path, write) -> None:
+def atomic_write(path: str | Path, write: Callable[..., Any]) -> None:
     """Write a file through a temporary sibling and rename, so nothing is left half-written.
 
     Parameters
@@ -115,7 +116,7 @@ def atomic_write(path: str | Path, write) -> None:
         raise
 
 
-def to_jsonable(value, *, non_finite: str = "keep", fallback=None):
+def to_jsonable(value: Any, *, non_finite: str = "keep", fallback: Callable[..., Any] | None=None) -> Any:
     """``value`` as plain JSON values: dicts with string keys, lists, str, int, float, bool, None.
 
     Parameters
@@ -173,6 +174,20 @@ def _clean(value, null_non_finite: bool, fallback, np):
     return fallback(value)
 
 
+def finite_or_none(value) -> float | None:
+    """A number as a JSON value: a finite ``float``, or ``None`` (JSON ``null``) for NaN, infinity or ``None``.
+
+    Parameters
+    ----------
+    value : float, numpy scalar or None
+
+    Returns
+    -------
+    float or None
+    """
+    return None if value is None or not math.isfinite(float(value)) else float(value)
+
+
 def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallback=None) -> str:
     """The JSON text of :func:`to_jsonable` of ``obj`` (no trailing newline).
 
@@ -197,7 +212,7 @@ def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallb
     return json.dumps(to_jsonable(obj, non_finite=non_finite, fallback=fallback), indent=indent)
 
 
-def save_json(path: str | Path, obj, indent: int | None = None) -> None:
+def save_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
     """Write :func:`json_text` of ``obj`` to ``path`` atomically (UTF-8).
 
     Parameters

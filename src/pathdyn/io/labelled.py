@@ -9,6 +9,9 @@ further dependency): attributes must then be numbers or strings, so nested metad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+import json
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ import numpy as np
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import atomic_write, json_text
 
-__all__ = ["batch_dims_for", "require", "save_netcdf", "trajectory_to_xarray"]
+__all__ = ["batch_dims_for", "require", "save_netcdf", "trajectory_fields_from_xarray", "trajectory_to_xarray"]
 
 EXTRA = "xarray"
 
@@ -49,7 +52,7 @@ def require(module: str):
         ) from None
 
 
-def batch_dims_for(ndim: int, names=None) -> tuple:
+def batch_dims_for(ndim: int, names: str | Sequence[str] | None = None) -> tuple:
     """Names of ``ndim`` ensemble axes: ``("member",)`` for one, ``member_1, member_2, ...`` for more.
 
     Parameters
@@ -153,10 +156,50 @@ def trajectory_to_xarray(trajectory, batch_dims=None):
         "provenance": netcdf_attribute(trajectory.provenance),
         "stats": netcdf_attribute(trajectory.stats),
     }
+    if trajectory.invariant_drift is not None:
+        attrs["invariant_drift"] = json_text(np.asarray(trajectory.invariant_drift).tolist(), non_finite="null")
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def save_netcdf(dataset, path) -> None:
+def trajectory_fields_from_xarray(dataset: Any) -> dict:
+    """The fields of a :class:`~pathdyn.numerics.trajectory.Trajectory` from :func:`trajectory_to_xarray`.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        What :func:`trajectory_to_xarray` made (or a netCDF file of it, opened).
+
+    Returns
+    -------
+    dict
+        ``t``, ``K``, ``loss``, ``success``, ``message``, ``provenance``, ``stats`` and, where
+        present, ``state`` with ``state_names``, ``step``, ``invariant_drift`` and ``extras``
+        (``singular_values``, ``UtOmegaV``).
+    """
+    attrs = dataset.attrs
+    fields: dict[str, Any] = {
+        "t": np.asarray(dataset["time"].values, dtype=float),
+        "K": np.asarray(dataset["K"].values, dtype=float),
+        "loss": np.asarray(dataset["loss"].values, dtype=float),
+        "success": bool(int(attrs.get("success", 1))),
+        "message": str(attrs.get("message", "")),
+        "provenance": json.loads(attrs["provenance"]) if "provenance" in attrs else {},
+        "stats": json.loads(attrs["stats"]) if "stats" in attrs else {},
+    }
+    if "state" in dataset:
+        fields["state"] = np.asarray(dataset["state"].values, dtype=float)
+        fields["state_names"] = tuple(str(name) for name in dataset["variable"].values)
+    if "step" in dataset:
+        fields["step"] = np.asarray(dataset["step"].values)
+    if "invariant_drift" in attrs:
+        fields["invariant_drift"] = np.array(json.loads(attrs["invariant_drift"]), dtype=float)
+    extras = {name: np.asarray(dataset[name].values, dtype=float) for name in ("singular_values", "UtOmegaV") if name in dataset}
+    if extras:
+        fields["extras"] = extras
+    return fields
+
+
+def save_netcdf(dataset: Any, path: str | Path) -> None:
     """Write an ``xarray.Dataset`` as netCDF3 (scipy backend), atomically.
 
     Parameters

@@ -14,6 +14,7 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text, save_npz
+from pathdyn import __version__
 
 __all__ = ["RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
 
@@ -44,7 +45,6 @@ def run_config(result, settings: dict) -> dict:
     dict
         Keys in the order: provenance, ``settings``, ``wall_time_s``, ``pathdyn``.
     """
-    from pathdyn import __version__
 
     config = dict(result.provenance)
     config.update(settings)
@@ -108,7 +108,7 @@ def save_run_file(path, result, config: dict) -> None:
     save_npz(path, arrays)
 
 
-def load_run_file(path) -> tuple:
+def load_run_file(path: str | Path) -> tuple:
     """Read a run file written by :func:`save_run_file`.
 
     Parameters

@@ -5,6 +5,7 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from typing import Any
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import save_npz
 
 
-def save_weights(path, weights) -> None:
+def save_weights(path: str | Path, weights: list[list[Any]]) -> None:
     """Write ``weights[a][d]`` atomically to ``path`` (.npz) as arrays ``W_<a>_<d>`` (1-based).
 
     Parameters
@@ -29,7 +30,7 @@ def save_weights(path, weights) -> None:
     save_npz(path, arrays)
 
 
-def load_weights(path) -> list:
+def load_weights(path: str | Path) -> list:
     """Read a weight file written by :func:`save_weights` (arrays ``W_<a>_<d>``, 1-based).
 
     Parameters
@@ -92,8 +93,28 @@ def hidden_widths_from_weights(weights):
     return widths if any(widths) else None
 
 
-def _check_weights(weights, sizes, dtype) -> list:
-    """Validate user-given weights against the layer sizes; return Fortran copies in ``dtype``."""
+def check_weights(weights, sizes, dtype) -> list:
+    """Validate user-given weights against the layer sizes.
+
+    Parameters
+    ----------
+    weights : sequence of sequence of array_like
+        ``weights[a][d]`` per pathway and layer.
+    sizes : sequence of sequence of int
+        The layer sizes of each pathway, input first.
+    dtype : numpy.dtype
+
+    Returns
+    -------
+    list of list of ndarray
+        Fortran-ordered copies in ``dtype``.
+
+    Raises
+    ------
+    ArchitectureError
+        For a wrong number of pathways or layers, a wrong shape or values that are not
+        finite real numbers.
+    """
     problems = []
     if len(weights) != len(sizes):
         raise ArchitectureError(

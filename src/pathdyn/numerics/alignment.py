@@ -11,6 +11,7 @@ above :data:`MISALIGNMENT_THRESHOLD`.
 
 from __future__ import annotations
 
+from typing import Any
 import warnings
 from dataclasses import dataclass, field
 
@@ -71,7 +72,7 @@ class InputAlignment:
         return f"misalignment {self.misalignment:.3g}{where}, threshold {self.threshold:g}"
 
 
-def mode_rank(singular_values) -> int:
+def mode_rank(singular_values: Any) -> int:
     """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
 
     Parameters

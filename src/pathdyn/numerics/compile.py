@@ -15,6 +15,8 @@ number of edges), and nothing is expanded.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy as sp
 from sympy.simplify.cse_main import tree_cse
@@ -78,9 +80,10 @@ def _forward_derivatives(state, definitions) -> tuple:
     respect to the definitions it uses times their derivatives: nothing is expanded.
     """
     position = {x: j for j, x in enumerate(state)}
-    derivatives, new = {}, []
+    derivatives: dict[Any, Any] = {}
+    new = []
     for symbol, expr in definitions:
-        entries = {}
+        entries: dict[Any, Any] = {}
         for atom in expr.free_symbols:
             partial = None
             if atom in position:
@@ -107,7 +110,7 @@ def _jacobian_through(state, exprs, definitions) -> tuple:
     position = {x: j for j, x in enumerate(state)}
     entries = []
     for expr in exprs:
-        row = [[] for _ in state]
+        row: list[list[Any]] = [[] for _ in state]
         for atom in expr.free_symbols:
             if atom in position:
                 row[position[atom]].append(sp.diff(expr, atom))
@@ -130,7 +133,7 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
     """
     exprs = [sp.sympify(e) for e in exprs]
     definitions = _needed_definitions(definitions, exprs)
-    symbols = []
+    symbols: list[Any] = []
     for arg in args:
         symbols.extend(arg if isinstance(arg, (list, tuple)) else [arg])
     position = {sym: i for i, sym in enumerate(symbols)}
@@ -149,7 +152,7 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
                             [(symbol, d.xreplace(names)) for symbol, d in definitions])
     # Plan: slot list starts with the needed bases; each step appends a product of two slots.
     bases = sorted({base for base, _ in powers.values()}, key=lambda b: position[b])
-    memo = {}
+    memo: dict[Any, Any] = {}
     plan = []
 
     def slot(base, k):
@@ -186,7 +189,7 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
                     locate.append((i, list(arg).index(base)))
                     break
             elif base == arg:
-                locate.append((i, None))
+                locate.append((i, None))  # type: ignore[arg-type]  # a plain symbol, not in a vector
                 break
 
     plain = _plain_lambdify(args, exprs, cse, definitions)
@@ -282,7 +285,7 @@ class CompiledRHS:
         loss = getattr(equations, "loss", None)
         self._loss = (_lambdify([list(state), *params], [sp.sympify(loss)], cse, definitions)
                       if loss is not None else None)
-        self._rates = None  # dK_a/dt, compiled on first use (only phase planes need it)
+        self._rates: Any = None  # dK_a/dt, compiled on first use (only phase planes need it)
         self.__doc__ = self._make_doc(state, params, rhs)
 
     def _make_doc(self, state, params, rhs) -> str:
@@ -326,7 +329,7 @@ class CompiledRHS:
         self._check(y, params)
         return _fill(self._rhs(t, y, *params), y.shape[1:])
 
-    def jacobian(self, t, y, *params) -> np.ndarray:
+    def jacobian(self, t: float, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """``d rhs_i / d y_j`` of shape ``(n_state, n_state, *batch)``.
 
         Parameters
@@ -349,7 +352,7 @@ class CompiledRHS:
         n = self.num_state
         return _fill(self._jacobian_function()(t, y, *params), y.shape[1:]).reshape(n, n, *y.shape[1:])
 
-    def strengths(self, y, *params) -> np.ndarray:
+    def strengths(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Mode strengths ``K_a`` of every pathway, shape ``(M, *batch)``.
 
         Parameters
@@ -368,7 +371,7 @@ class CompiledRHS:
         self._check(y, params)
         return _fill(self._strengths(y, *params), y.shape[1:])
 
-    def mode_loss(self, y, *params) -> np.ndarray:
+    def mode_loss(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Each mode's loss, shape ``batch``: ``(S - sum_a K_a)^2 / 2``, or the equations' own
         ``loss`` (``(S - lambda sum_a K_a)^2 / (2 lambda)`` for general inputs).
 
@@ -395,7 +398,7 @@ class CompiledRHS:
         error = np.asarray(params[0], dtype=float) - K.sum(axis=0)
         return 0.5 * error**2
 
-    def strength_rates(self, y, *params) -> np.ndarray:
+    def strength_rates(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """``dK_a/dt`` along the flow for every pathway, shape ``(M, *batch)``.
 
         Parameters
@@ -428,7 +431,7 @@ class CompiledRHS:
             self._rates = _lambdify([state, *equations.parameters], rates, True, definitions)
         return _fill(self._rates(y, *params), y.shape[1:])
 
-    def batch_rhs(self, t, y, *params) -> list:
+    def batch_rhs(self, t: float, y: np.ndarray, *params: np.ndarray | float) -> list:
         """Unchecked right-hand side: ``n_state`` entries, each a scalar or broadcastable to the batch.
 
         Parameters
@@ -445,7 +448,7 @@ class CompiledRHS:
         """
         return self._rhs(t, y, *params)
 
-    def batch_jacobian(self, t, y, *params) -> list:
+    def batch_jacobian(self, t: float, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked Jacobian: ``n_state**2`` entries ``d rhs_i / d y_j``, row-major (as :meth:`batch_rhs`).
 
         Parameters
@@ -464,7 +467,7 @@ class CompiledRHS:
         """
         return self._jacobian_function()(t, y, *params)
 
-    def batch_strengths(self, y, *params) -> list:
+    def batch_strengths(self, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked mode strengths: ``M`` entries ``K_a`` (as :meth:`batch_rhs`).
 
         Parameters
@@ -481,7 +484,7 @@ class CompiledRHS:
         """
         return self._strengths(y, *params)
 
-    def batch_mode_loss(self, y, *params) -> np.ndarray:
+    def batch_mode_loss(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Unchecked loss of each mode, shape ``y.shape[1:]`` (as :meth:`mode_loss`).
 
         Parameters
@@ -498,7 +501,7 @@ class CompiledRHS:
         """
         return self._mode_loss(y, params)
 
-    def batch_invariants(self, y, *params) -> list:
+    def batch_invariants(self, y: np.ndarray, *params: float | np.ndarray) -> list:
         """Unchecked conserved quantities: one entry per invariant (an empty list when there are none).
 
         Parameters
@@ -517,7 +520,7 @@ class CompiledRHS:
             return []
         return self._invariants(y, *params)
 
-    def invariants(self, y, *params) -> np.ndarray:
+    def invariants(self, y: np.ndarray, *params: float | np.ndarray) -> np.ndarray:
         """Conserved quantities, shape ``(n_inv, *batch)`` (``n_inv`` may be 0).
 
         Parameters

@@ -6,6 +6,7 @@ Conventions (docs/theory.md, *Notation and loss*): ``X`` is ``(n_in, P)``, ``Y``
 
 from __future__ import annotations
 
+from typing import Any
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,8 +180,8 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
     return Dataset(X=X, Y=Y, name="hierarchical", notes=note)
 
 
-def random_dataset(singular_values, n_in: int | None = None, n_out: int | None = None, seed: int = 0,
-                   input_variances=None) -> Dataset:
+def random_dataset(singular_values: Any, n_in: int | None = None, n_out: int | None = None, seed: int = 0,
+                   input_variances: Any | None = None) -> Dataset:
     """Random data whose ``Sigma_yx`` has exactly the given singular values; whitened by default.
 
     ``P = n_in`` samples and ``Sigma_yx = U diag(S) V^T`` with Haar-random orthonormal

@@ -7,6 +7,8 @@ the ``_repr_html_`` (a small table that Jupyter draws).
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 import html
 
 import numpy as np
@@ -14,7 +16,7 @@ import numpy as np
 __all__ = ["array_summary", "html_summary", "number", "text_summary"]
 
 
-def number(value, digits: int = 4) -> str:
+def number(value: float | None, digits: int = 4) -> str:
     """A float in ``digits`` significant digits, ``nan``/``inf`` as words, None as ``-``.
 
     Parameters
@@ -37,7 +39,7 @@ def number(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def array_summary(values, dims=None) -> str:
+def array_summary(values: Any | None, dims: Sequence[str] | None = None) -> str:
     """``shape (time=201, pathway=2, mode=4), range [-0.01, 1.98]`` of an array (NaNs ignored).
 
     Parameters

@@ -88,13 +88,23 @@ def _cached_block_edges(n, block_from, max_blocks):
     return tuple(n * i // blocks for i in range(blocks + 1))
 
 
-def _causal_matvec(M, x, rows):
+def causal_matvec(M, x, rows):
     """``M[..., :rows, :n] @ x`` (``n = x.shape[-1]``) for lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
 
     Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
     ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
     which matters because the products are bound by memory traffic, not arithmetic.
     Each block writes its part of the result in place (no temporaries).
+
+    Parameters
+    ----------
+    M : ndarray, shape (..., rows or more, n or more)
+    x : ndarray, shape (..., n)
+    rows : int
+
+    Returns
+    -------
+    ndarray, shape (..., rows)
     """
     n = x.shape[-1]
     out = np.empty(x.shape[:-1] + (rows, 1))
@@ -105,8 +115,18 @@ def _causal_matvec(M, x, rows):
     return out[..., 0]
 
 
-def _vecmat(v, M):
-    """Batched ``v @ M`` (one matrix-vector product per leading index)."""
+def batched_vecmat(v, M):
+    """Batched ``v @ M`` (one matrix-vector product per leading index).
+
+    Parameters
+    ----------
+    v : ndarray, shape (..., n)
+    M : ndarray, shape (..., n, m)
+
+    Returns
+    -------
+    ndarray, shape (..., m)
+    """
     return np.matmul(v[..., None, :], M)[..., 0, :]
 
 
@@ -543,12 +563,27 @@ def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, inp
     return depths, S
 
 
-def _prepared_solve(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
+def prepared_solve(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
                     initial_overlaps, memory_bytes=None):
     """The checked inputs of a discrete solve, shared by the Gaussian and orthogonal marches.
 
-    Returns ``(depths, S, input_scale, output_scale, initial_overlaps)``: the scales default
-    to ``init_scale`` and the overlaps to their infinite-width values.
+    Parameters
+    ----------
+    depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps
+        As for :func:`solve_dmft`.
+    memory_bytes : callable, optional
+        ``memory_bytes(depths, steps)``: the working memory to bound (default :func:`dmft_memory_bytes`).
+
+    Returns
+    -------
+    tuple
+        ``(depths, S, input_scale, output_scale, initial_overlaps)``: the scales default to
+        ``init_scale`` and the overlaps to their infinite-width values.
+
+    Raises
+    ------
+    ConfigError
+        For a bad value, or overlaps of another shape.
     """
     input_scale = init_scale if input_scale is None else input_scale
     output_scale = init_scale if output_scale is None else output_scale
@@ -564,8 +599,23 @@ def _prepared_solve(depths, singular_values, learning_rate, steps, init_scale, i
     return depths, S, input_scale, output_scale, initial_overlaps
 
 
-def _discrete_trajectory(K, S, learning_rate, started, stats, provenance) -> Trajectory:
-    """The :class:`Trajectory` of a discrete solve: ``K`` at every step, its loss, and the run's records."""
+def discrete_trajectory(K, S, learning_rate, started, stats, provenance) -> Trajectory:
+    """The :class:`Trajectory` of a discrete solve: ``K`` at every step, its loss, and the run's records.
+
+    Parameters
+    ----------
+    K : ndarray, shape (steps + 1, pathways, modes)
+    S : ndarray, shape (modes,)
+    learning_rate : float
+    started : float
+        ``time.perf_counter()`` at the start of the solve.
+    stats, provenance : dict
+        Added to the trajectory's records.
+
+    Returns
+    -------
+    Trajectory
+    """
     steps = K.shape[0] - 1
     error = S - K.sum(axis=1)
     return Trajectory(
@@ -658,7 +708,7 @@ def solve_dmft(
                                      init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                                      initial_overlaps=initial_overlaps)
     sigma = init_scale
-    depths, S, input_scale, output_scale, initial_overlaps = _prepared_solve(
+    depths, S, input_scale, output_scale, initial_overlaps = prepared_solve(
         depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps)
     started = time.perf_counter()
     size = steps + 1
@@ -670,7 +720,7 @@ def solve_dmft(
     for start in range(0, S.size, batch):
         chosen = np.arange(start, min(start + batch, S.size))
         K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
-    return _discrete_trajectory(K, S, learning_rate, started, {}, {
+    return discrete_trajectory(K, S, learning_rate, started, {}, {
         "init": "gaussian", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
         "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "responses": responses,
     })

@@ -32,10 +32,10 @@ from pathdyn.numerics.dmft import (
     BATCH_MEMORY_BYTES,
     BLOWUP_FACTOR,
     DMFTInitialOverlaps,
-    _causal_matvec,
-    _discrete_trajectory,
-    _prepared_solve,
-    _vecmat,
+    causal_matvec,
+    discrete_trajectory,
+    prepared_solve,
+    batched_vecmat,
 )
 from pathdyn.numerics.trajectory import Trajectory
 
@@ -145,12 +145,12 @@ class _OrthogonalPathway:
                 y = self.X[k - 1][:, t, :t].copy()
                 if self.cross_memory and t > 1:
                     # J^T g_k(r) = g_{k-1}(r) - sum_q beta_{k-1}(r, q) f_{k-1}(q)
-                    y -= _causal_matvec(self.beta[k - 1], previous, t)
+                    y -= causal_matvec(self.beta[k - 1], previous, t)
                 self.Y[k][:, t, :t] = y
             alpha[:, t, :t] = a
             yv = y + _matvec(self.Cg[k][:, :t, :t], a)
             X[:, t, :t] = yv
-            row = _causal_matvec(alpha, yv, t + 1)
+            row = causal_matvec(alpha, yv, t + 1)
             if k == 0:
                 row += (self.input_norm2 + np.einsum("br,br->b", a, y))[:, None]
             else:
@@ -179,17 +179,17 @@ class _OrthogonalPathway:
                 z = self.X[k + 1][:, : t + 1, t].copy()
                 if self.cross_memory:
                     # J f_k(q) = f_{k+1}(q) - sum_p alpha_{k+1}(q, p) g_{k+1}(p)
-                    z -= _causal_matvec(self.alpha[k + 1], following, t + 1)
+                    z -= causal_matvec(self.alpha[k + 1], following, t + 1)
                 self.Y[k + 1][:, : t + 1, t] = z
             beta[:, t, :t] = b
             w = _matvec(Cf[:, :t, :t], b)
             X[:, :t, t] = z[:, :t] + w
             X[:, t, t] = z[:, t] + np.einsum("br,br->b", Cf[:, t, :t], b)
-            row = _causal_matvec(beta, z[:, :t] + w, t + 1)
+            row = causal_matvec(beta, z[:, :t] + w, t + 1)
             if k == last:
                 row += (self.output_norm2 + np.einsum("br,br->b", b, z[:, :t]))[:, None]
             else:
-                row += s2 * self.Cg[k + 1][:, t, : t + 1] + _vecmat(b, self.Y[k + 1][:, :t, : t + 1])
+                row += s2 * self.Cg[k + 1][:, t, : t + 1] + batched_vecmat(b, self.Y[k + 1][:, :t, : t + 1])
             Cg[:, t, : t + 1] = row
             Cg[:, :t, t] = row[:, :t]
 
@@ -269,7 +269,7 @@ def solve_orthogonal_dmft(
     Gaussian solver's exact depth-2 recursion; depth 1 is ``K(t+1) = K(t) + eta e_t``.
     """
     sigma = init_scale
-    depths, S, input_scale, output_scale, initial_overlaps = _prepared_solve(
+    depths, S, input_scale, output_scale, initial_overlaps = prepared_solve(
         depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps,
         memory_bytes=orthogonal_dmft_memory_bytes)
     if initial_overlaps.gains is not None:
@@ -285,7 +285,7 @@ def solve_orthogonal_dmft(
         K[:, :, chosen], group_spread = _march(depths, S[chosen], size, sigma**2, initial_overlaps, chosen,
                                                 learning_rate, cross_memory)
         spread = max(spread, group_spread)
-    return _discrete_trajectory(K, S, learning_rate, started, {"site_spread": spread}, {
+    return discrete_trajectory(K, S, learning_rate, started, {"site_spread": spread}, {
         "init": "orthogonal", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
         "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "cross_memory": cross_memory,
     })

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathdyn.numerics.integrate import integrate
 
 __all__ = ["AUTO_HORIZON", "AUTO_TOLERANCE", "AutomaticTMax", "automatic_t_max", "choose_t_max", "round_up_nicely"]
 
@@ -132,7 +133,6 @@ def choose_t_max(equations, initial_state, singular_values, horizon: float = AUT
     ConfigError
         Whatever ``integrate`` raises for bad input.
     """
-    from pathdyn.numerics.integrate import integrate
 
     probe = integrate(equations, initial_state, singular_values, horizon, num_points=PROBE_POINTS, **options)
     settled = probe.settling_time(tolerance)

@@ -2,9 +2,10 @@
 
 Both return arrays of shape ``(*batch, n_state, n_modes)`` in the equations' state
 order, ready for :func:`pathdyn.numerics.integrate.integrate`. The state is matched by
-the role in the equations' layout (:class:`pathdyn.theory.modes.StateVariable`): ``q``
-and ``p`` (the q/p model; the race form has ``p`` only) or ``s`` (per-layer model: ``q`` on
-the first ``D_a - 1`` layers, ``p`` on the last).
+the ``start`` each model's derivation gives its variables in the equations' layout
+(:class:`pathdyn.theory.modes.StateVariable`): ``"q"`` or ``"p"`` (the q/p model's own
+variables, the race form's ``p``, the per-layer model's ``s``: ``q`` on the first ``D_a - 1``
+layers, ``p`` on the last); this module knows no model.
 """
 
 from __future__ import annotations
@@ -20,17 +21,15 @@ from pathdyn.errors import ConfigError
 __all__ = ["qp_initial_state", "draw_initial_state", "load_initial_state"]
 
 
-def _column(record, depths, q0, p0):
-    """The initial values of one state variable from per-pathway ``q0``, ``p0``."""
-    a = record.pathway
-    if record.role in ("q", "p"):
-        return (q0 if record.role == "q" else p0)[..., a - 1, :]
-    if record.role == "s" and depths:
-        return (p0 if record.layer == depths[a - 1] else q0)[..., a - 1, :]
-    raise ConfigError(
-        f"equations: state variable {record.symbol} has role {record.role!r}, not q, p or s; "
-        "build the initial state array directly"
-    )
+def _column(record, q0, p0):
+    """The initial values of one state variable from per-pathway ``q0``, ``p0``, as its record's ``start`` says."""
+    start = getattr(record, "start", None)
+    if start not in ("q", "p"):
+        raise ConfigError(
+            f"equations: state variable {record.symbol} ({record.role}) does not start from q or p in this model; "
+            "build the initial state array directly (e.g. from a network: pathdyn.validation.mapping)"
+        )
+    return (q0 if start == "q" else p0)[..., record.pathway - 1, :]
 
 
 def _num_pathways(equations) -> int:
@@ -44,7 +43,7 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     Parameters
     ----------
     equations : ModeEquations or CompiledRHS
-        Equations whose state variables have the roles ``q``, ``p`` or ``s``.
+        Equations whose state variables say where they start from (``start`` "q" or "p").
     q0, p0 : array_like, shape ``(*batch, M, n_modes)``
         Initial ``q`` and ``p`` of each pathway and mode (``q`` is ignored for a
         depth-1 pathway, which has only ``p``).
@@ -56,11 +55,10 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     Raises
     ------
     ConfigError
-        Shape mismatch, non-finite values, or a state variable whose role is neither
-        ``q``, ``p`` nor ``s``.
+        Shape mismatch, non-finite values, or a state variable that starts from neither
+        ``q`` nor ``p``.
     """
     layout = tuple(getattr(equations, "layout", ()))
-    depths = tuple(getattr(equations, "depths", ()))
     q0 = np.asarray(q0, dtype=float)
     p0 = np.asarray(p0, dtype=float)
     M = _num_pathways(equations)
@@ -74,8 +72,8 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     if problems:
         raise ConfigError("; ".join(problems))
     if not layout:
-        raise ConfigError("equations: no state layout (roles q, p, s); pass a ModeEquations or its CompiledRHS")
-    return np.stack([_column(record, depths, q0, p0) for record in layout], axis=-2)
+        raise ConfigError("equations: no state layout (records with a start); pass a ModeEquations or its CompiledRHS")
+    return np.stack([_column(record, q0, p0) for record in layout], axis=-2)
 
 
 def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float = 1.0, batch=()) -> np.ndarray:

@@ -11,6 +11,7 @@ whenever input variances are used.
 from __future__ import annotations
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.alignment import check_alignment, mode_rank
 
 __all__ = ["architecture_for_inputs", "dataset_modes"]
 
@@ -45,7 +46,6 @@ def dataset_modes(dataset, allow_misaligned: bool = False, whitened: bool | None
         If the inputs are misaligned with the modes and ``allow_misaligned`` is false, or
         the dataset has no modes.
     """
-    from pathdyn.numerics.alignment import check_alignment, mode_rank
 
     alignment = check_alignment(dataset, allow_misaligned, argument=argument)
     rank = mode_rank(dataset.singular_values)

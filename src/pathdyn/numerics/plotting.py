@@ -9,6 +9,7 @@ also writes the image atomically and releases the figure from pyplot.
 
 from __future__ import annotations
 
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path, dpi: int = 120) -> None:
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> None:
     """Save ``fig`` atomically (format from the suffix, PNG by default) and release it from pyplot.
 
     Parameters
@@ -52,7 +53,7 @@ def save_figure(fig, path, dpi: int = 120) -> None:
         pyplot().close(fig)
 
 
-def finish_figure(fig, path=None, dpi: int = 120):
+def finish_figure(fig: Any, path: str | Path | None = None, dpi: int = 120) -> Any:
     """Save ``fig`` when ``path`` is given; return it either way.
 
     Parameters

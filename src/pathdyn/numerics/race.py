@@ -22,6 +22,8 @@ integrator.
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 import math
 from dataclasses import dataclass
 
@@ -164,7 +166,7 @@ def _invert_sech_integral(n: int, target, start=None):
     return u.reshape(target.shape)
 
 
-def race_potential_numeric(p, depth: int, c: float = 1.0, method: str = "elementary"):
+def race_potential_numeric(p: float | Any, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
     """``F(p) = int_0^p (s^2 + c)^(-(D-1)/2) ds`` (``F(p) = p`` for ``D = 1``).
 
     Parameters
@@ -235,7 +237,7 @@ def _race_u(value, depth: int, c, start=None):
     return np.copysign(np.where(inside, u, np.inf), target)
 
 
-def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = True):
+def inverse_race_potential(value: float | Any, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
     """``p`` with ``F(p) = value``, elementwise (closed form for ``D <= 2``, safeguarded Newton above).
 
     Parameters
@@ -262,7 +264,7 @@ def inverse_race_potential(value, depth: int, c: float = 1.0, strict: bool = Tru
     value = np.asarray(value, dtype=float)
     if depth == 1:
         return value.copy() if value.ndim else float(value)
-    c = np.asarray(c, dtype=float)
+    c = np.asarray(c, dtype=float)  # type: ignore[assignment]  # a scalar or an array of them
     if strict and depth >= 3:
         limit = _potential_range(depth, c)
         outside = ~(np.abs(value) < limit)
@@ -379,7 +381,7 @@ def _check_singular_values(singular_values, shape) -> np.ndarray:
     return S
 
 
-def race_final_strengths(depths, q0, p0, singular_values, refine_dps: int | None = None) -> np.ndarray:
+def race_final_strengths(depths: Sequence[int], q0: Any, p0: Any, singular_values: Any, refine_dps: int | None = None) -> np.ndarray:
     """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
 
     Parameters

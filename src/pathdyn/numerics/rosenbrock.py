@@ -40,7 +40,7 @@ _C[4, :4] = [7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890
 _C[5, :5] = [8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136, -6.058818238834054]
 
 
-def lu_factor(A: np.ndarray, threshold: float = 0.1):
+def lu_factor(A: np.ndarray, threshold: float = 0.1) -> tuple:
     """LU with threshold partial pivoting of a stack ``A`` of shape ``(n, n, units)``, in place.
 
     Row k is swapped with the row of the largest entry of column k only for the units
@@ -77,7 +77,7 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
             A[:, :, swap] = sub
             pivots.append((swap, rows))
         else:
-            pivots.append(None)
+            pivots.append(None)  # type: ignore[arg-type]  # no swap in this column
         factor = A[k + 1:, k, :] / A[k, k, :]
         A[k + 1:, k, :] = factor
         A[k + 1:, k + 1:, :] -= factor[:, None, :] * A[k, None, k + 1:, :]
@@ -85,7 +85,7 @@ def lu_factor(A: np.ndarray, threshold: float = 0.1):
     return A, pivots, inverse_diagonal
 
 
-def lu_solve(factored, b: np.ndarray) -> np.ndarray:
+def lu_solve(factored: tuple, b: np.ndarray) -> np.ndarray:
     """Solve ``A x = b`` for every unit; ``b`` of shape ``(n, units)`` is overwritten.
 
     Parameters
@@ -284,7 +284,7 @@ class _RodasRun:
         return {"Y": self.Y, "t_stop": self.t_stop, "y_final": self.y_final, "sweeps": self.sweeps,
                 "steps": self.steps, "rejected": self.rejected, "nfev": self.nfev, "njev": self.njev}
 
-    def sweep(self):
+    def sweep(self) -> None:
         """Attempt one step of every running unit; advance those accepted, retire those done."""
         u = self.y.shape[1]
         if self.K.shape[2] != u:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -82,7 +84,7 @@ class SolverOutput:
     stopped_at: float | None = None
 
 
-def blowup_error(blowup: BlowUp, threshold: float, depths) -> IntegrationError:
+def blowup_error(blowup: BlowUp, threshold: float, depths: tuple) -> IntegrationError:
     """The error of a state beyond ``blowup_threshold``.
 
     Parameters
@@ -260,7 +262,7 @@ def _odeint_lsoda(ens, request, options) -> SolverOutput | None:
     t_eval = request.t_eval
     prepend = t_eval[0] > 0.0
     times = np.concatenate([[0.0], t_eval]) if prepend else np.asarray(t_eval, dtype=float)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "jac" in options:
         jac = options["jac"]
         kwargs.update(Dfun=lambda t, y: jac(t, y), ml=options["lband"], mu=options["uband"])

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pathdyn.io.jsonio import save_json, to_jsonable
+from pathdyn.errors import ConfigError
+from pathdyn.io.labelled import batch_dims_for, save_netcdf, trajectory_fields_from_xarray, trajectory_to_xarray
+from pathdyn.numerics.display import array_summary, html_summary, number, text_summary
 
 __all__ = ["Trajectory"]
 
@@ -79,8 +84,6 @@ class Trajectory:
             present, ``steps``, ``invariant drift``, ``extras`` and ``wall time``; the text
             and HTML summaries (``repr``, notebooks) print them.
         """
-        from pathdyn.io.labelled import batch_dims_for
-        from pathdyn.numerics.display import array_summary, number
 
         t = np.asarray(self.t, dtype=float)
         loss = np.asarray(self.loss, dtype=float)
@@ -103,16 +106,12 @@ class Trajectory:
         return rows
 
     def __repr__(self) -> str:
-        from pathdyn.numerics.display import text_summary
-
         return text_summary("Trajectory", self.summary_rows())
 
     def _repr_html_(self) -> str:
-        from pathdyn.numerics.display import html_summary
-
         return html_summary("Trajectory", self.summary_rows())
 
-    def to_xarray(self, batch_dims=None):
+    def to_xarray(self, batch_dims: str | Sequence[str] | None = None) -> Any:
         """This trajectory as an ``xarray.Dataset`` with named dimensions (needs the ``xarray`` extra).
 
         Parameters
@@ -131,11 +130,10 @@ class Trajectory:
         ConfigError
             If ``xarray`` is not installed.
         """
-        from pathdyn.io.labelled import trajectory_to_xarray
 
         return trajectory_to_xarray(self, batch_dims=batch_dims)
 
-    def save_netcdf(self, path, batch_dims=None) -> None:
+    def save_netcdf(self, path: str | Path, batch_dims: str | Sequence[str] | None = None) -> None:
         """Write :meth:`to_xarray` as a netCDF3 file (scipy backend; needs the ``xarray`` extra).
 
         Parameters
@@ -150,7 +148,6 @@ class Trajectory:
         ConfigError
             If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
         """
-        from pathdyn.io.labelled import save_netcdf
 
         save_netcdf(self.to_xarray(batch_dims=batch_dims), path)
 
@@ -207,6 +204,50 @@ class Trajectory:
         """
         # the arrays go to the cleaner as arrays: one tolist each, no walk over nested lists
         save_json(path, self._json_fields())
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> "Trajectory":
+        """Rebuild a trajectory from :meth:`to_json_dict` (the fields that document holds).
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json_dict` wrote (``pathdyn integrate -o``'s document holds it too).
+
+        Returns
+        -------
+        Trajectory
+            Without ``state`` and ``extras``, which the JSON form does not hold.
+
+        Raises
+        ------
+        ConfigError
+            If ``t``, ``K`` or ``loss`` is missing.
+        """
+        missing = [key for key in ("t", "K", "loss") if key not in data]
+        if missing:
+            raise ConfigError(f"trajectory JSON: missing {', '.join(missing)}; write it with Trajectory.save_json")
+        optional: dict[str, Any] = {key: np.array(data[key], dtype=float if key == "invariant_drift" else None)
+                    for key in ("invariant_drift", "step") if data.get(key) is not None}
+        return cls(t=np.array(data["t"], dtype=float), K=np.array(data["K"], dtype=float),
+                   loss=np.array(data["loss"], dtype=float), success=bool(data.get("success", True)),
+                   message=str(data.get("message", "")), state_names=tuple(data.get("state_names", ())),
+                   stats=dict(data.get("stats") or {}), provenance=dict(data.get("provenance") or {}), **optional)
+
+    @classmethod
+    def from_xarray(cls, dataset: Any) -> "Trajectory":
+        """Rebuild a trajectory from :meth:`to_xarray` (or a netCDF file of it, opened).
+
+        Parameters
+        ----------
+        dataset : xarray.Dataset
+
+        Returns
+        -------
+        Trajectory
+            Every field the Dataset holds (:func:`pathdyn.io.labelled.trajectory_fields_from_xarray`).
+        """
+        return cls(**trajectory_fields_from_xarray(dataset))
 
     def _json_fields(self) -> dict:
         """The fields of :meth:`to_json_dict`, arrays still as arrays."""

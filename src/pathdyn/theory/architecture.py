@@ -7,21 +7,17 @@ inputs are whitened. Every problem in a specification is reported at once.
 
 from __future__ import annotations
 
-import numbers
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
 
 __all__ = ["Architecture", "parse_depths"]
 
 _MAX_DEPTH = 1000
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def parse_depths(text: str, argument: str = "--depths") -> tuple[int, ...]:
@@ -112,7 +108,7 @@ class Architecture:
             if len(depths) == 0:
                 problems.append("depths: zero pathways; give at least one depth, e.g. depths=(2,)")
             for index, depth in enumerate(depths, start=1):
-                if not _is_int(depth):
+                if not is_whole_number(depth):
                     problems.append(f"depths[{index}]: {depth!r} is not a whole number; use an integer >= 1")
                 elif depth < 1:
                     problems.append(f"depths[{index}]: {depth} is not a valid depth; use an integer >= 1")
@@ -120,16 +116,16 @@ class Architecture:
                     problems.append(f"depths[{index}]: {depth} exceeds the supported maximum {_MAX_DEPTH}")
         for name in ("n_in", "n_out"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_whole_number(value) or value < 1):
                 problems.append(f"{name}: {value!r} is not a positive whole number; use an integer >= 1 or omit it")
         if not isinstance(self.whitened, bool):
             problems.append(f"whitened: expected true or false, got {self.whitened!r}")
         widths: tuple = ()
-        valid_depths = [d for d in depths if _is_int(d) and d >= 1]
+        valid_depths = [d for d in depths if is_whole_number(d) and d >= 1]
         hw = self.hidden_widths
         if hw is None:
             widths = ()
-        elif _is_int(hw):
+        elif is_whole_number(hw):
             if hw < 1:
                 problems.append(f"hidden_widths: {hw} is not a positive width; use an integer >= 1")
             elif len(valid_depths) == len(depths):
@@ -142,18 +138,18 @@ class Architecture:
             else:
                 collected = []
                 for index, (entry, depth) in enumerate(zip(hw, depths), start=1):
-                    entry = (entry,) * (depth - 1) if _is_int(entry) and _is_int(depth) else entry
+                    entry = (entry,) * (depth - 1) if is_whole_number(entry) and is_whole_number(depth) else entry
                     if not isinstance(entry, (list, tuple)):
                         problems.append(f"hidden_widths[{index}]: expected a list of widths, got {entry!r}")
                         continue
-                    if _is_int(depth) and len(entry) != depth - 1:
+                    if is_whole_number(depth) and len(entry) != depth - 1:
                         problems.append(
                             f"hidden_widths[{index}]: {len(entry)} widths for depth {depth}; a pathway of depth D has D - 1 hidden layers"
                         )
-                    bad = [w for w in entry if not _is_int(w) or w < 1]
+                    bad = [w for w in entry if not is_whole_number(w) or w < 1]
                     if bad:
                         problems.append(f"hidden_widths[{index}]: {bad!r} are not positive whole numbers")
-                    collected.append(tuple(int(w) for w in entry if _is_int(w)))
+                    collected.append(tuple(int(w) for w in entry if is_whole_number(w)))
                 widths = tuple(collected)
         else:
             problems.append(f"hidden_widths: expected an integer or a list per pathway, got {hw!r}")
@@ -213,7 +209,7 @@ class Architecture:
             out["n_in"] = self.n_in
         if self.n_out is not None:
             out["n_out"] = self.n_out
-        if _is_int(self.hidden_widths):
+        if is_whole_number(self.hidden_widths):
             out["hidden_widths"] = int(self.hidden_widths)
         elif self._widths:
             out["hidden_widths"] = [list(w) for w in self._widths]
@@ -317,7 +313,7 @@ class Architecture:
         except ArchitectureError as error:
             problems.append(str(error).removeprefix("invalid architecture: "))
             arch = None
-        if problems:
+        if problems or arch is None:
             raise ArchitectureError(f"{source}: " + "; ".join(problems))
         return arch
 

@@ -228,6 +228,11 @@ def _dmft_is_exact(depths, init, mapping) -> bool:
     return init in ("gaussian", "orthogonal")
 
 
+def _dmft_limit(model, method: str, init: str, depths) -> str:
+    """The DMFT's limit sentence: the infinite-width limit of the seed mean for its hidden layers."""
+    return f"infinite-width limit of {'Gaussian' if init == 'gaussian' else init} hidden layers (DMFT), exact for the ensemble mean"
+
+
 register(ReducedModel(
     name="dmft",
     derive=derive_dmft_equations,
@@ -235,4 +240,7 @@ register(ReducedModel(
     is_exact=_dmft_is_exact,
     exact_when="Gaussian or orthogonal hidden layers, whitened inputs: the limit of the seed mean",
     kind="dmft",
+    inits=("gaussian", "orthogonal"),
+    export=export_dmft,
+    limit=_dmft_limit,
 ))

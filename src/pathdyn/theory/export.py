@@ -67,6 +67,8 @@ from pathdyn.theory.document import (
     select,
 )
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
 from pathdyn.theory.modes import ModeEquations
 from pathdyn.theory.printers import ModeError, PathdynLatexPrinter, PathdynTextPrinter, ScaledError
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
@@ -170,10 +172,7 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
         For an unknown format, or a LaTeX option with another format.
     """
     check_options(format, {"fragment": fragment})
-    from pathdyn.theory.graph import GraphArchitecture  # graphs have their own exporter
-    from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
-
-    if isinstance(equations, (GraphArchitecture, GraphEquations)):
+    if isinstance(equations, (GraphArchitecture, GraphEquations)):  # graphs have their own exporter
         return export_graph_equations(equations, format=format, fragment=fragment, **latex_options)
     unknown = sorted(set(latex_options) - set(LATEX_OPTIONS))
     if unknown:

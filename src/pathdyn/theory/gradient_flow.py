@@ -38,8 +38,11 @@ replaced by ``Sigma_x`` before the result is simplified.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+from typing import Any
 
 import sympy as sp
 
@@ -72,7 +75,7 @@ def dimension_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True, integer=True)
 
 
-def weight_symbol(pathway: int, layer: int, rows, cols) -> sp.MatrixSymbol:
+def weight_symbol(pathway: int, layer: int, rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
     """``W_a^d`` (both 1-based) as the matrix symbol ``W_{a}_{d}`` of shape ``rows x cols``.
 
     Parameters
@@ -90,8 +93,17 @@ def weight_symbol(pathway: int, layer: int, rows, cols) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"W_{pathway}_{layer}", rows, cols)
 
 
-def _product(factors):
-    """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty."""
+def matrix_product(factors):
+    """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty.
+
+    Parameters
+    ----------
+    factors : sequence of sympy.MatrixExpr
+
+    Returns
+    -------
+    sympy.MatrixExpr or None
+    """
     if not factors:
         return None
     if len(factors) == 1:
@@ -135,7 +147,7 @@ class GradientFlow:
     sigma_yx: object
     omega: object
     omega_definition: object
-    loss: object
+    loss: Any
     omega_gradient: object
     rhs: tuple
     dimensions: tuple = ()
@@ -259,11 +271,23 @@ def _shapes(arch: Architecture):
 
 
 @lru_cache(maxsize=None)
-def _factor_derivative(has_left: bool, has_right: bool):
+def factor_derivative(has_left: bool, has_right: bool):
     """sympy's derivative of ``tr(G^T A X B)`` with respect to ``X``.
 
-    ``A`` (left factor) and ``B`` (right factor) are present or not. Returns the
-    derivative and the placeholder symbols ``(G, A, X, B)``.
+    Parameters
+    ----------
+    has_left, has_right : bool
+        Whether the left factor ``A`` and the right factor ``B`` are present.
+
+    Returns
+    -------
+    (sympy.MatrixExpr, tuple)
+        The derivative and the placeholder symbols ``(G, A, X, B)`` (None for an absent factor).
+
+    Raises
+    ------
+    DerivationError
+        When sympy gives no derivative.
     """
     r, k, l, c = (dimension_symbol(n) for n in ("r_", "k_", "l_", "c_"))
     G = sp.MatrixSymbol("G_", r, c)
@@ -272,23 +296,44 @@ def _factor_derivative(has_left: bool, has_right: bool):
     B = sp.MatrixSymbol("B_", l, c) if has_right else None
     factors = [f for f in (A, X, B) if f is not None]
     derivative = sp.diff(sp.Trace(sp.MatMul(G.T, *factors)), X)
-    if _is_zero(derivative) or derivative.shape != X.shape:
+    if is_zero_matrix(derivative) or derivative.shape != X.shape:
         raise DerivationError(f"sympy returned {derivative} for d tr(G^T A X B)/dX")
     return derivative, (G, A, X, B)
 
 
-def _is_zero(expr) -> bool:
+def is_zero_matrix(expr) -> bool:
+    """Whether a sympy (matrix) expression is zero.
+
+    Parameters
+    ----------
+    expr : sympy.Expr or sympy.MatrixExpr
+
+    Returns
+    -------
+    bool
+    """
     return expr == 0 or bool(getattr(expr, "is_ZeroMatrix", False))
 
 
-def _symmetric(expr, sigma_x):
-    """Use ``Sigma_x^T = Sigma_x`` (an input correlation is symmetric)."""
+def symmetric_inputs(expr, sigma_x):
+    """Use ``Sigma_x^T = Sigma_x`` (an input correlation is symmetric).
+
+    Parameters
+    ----------
+    expr : sympy.MatrixExpr
+    sigma_x : sympy.MatrixSymbol or sympy.Identity
+
+    Returns
+    -------
+    sympy.MatrixExpr
+        ``expr`` with every ``Sigma_x^T`` replaced by ``Sigma_x``.
+    """
     if isinstance(sigma_x, sp.MatrixSymbol):
         expr = expr.xreplace({sp.Transpose(sigma_x): sigma_x})
     return expr
 
 
-def derive_gradient_flow(architecture, method: str = "chain") -> GradientFlow:
+def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str = "chain") -> GradientFlow:
     """Derive ``tau dW_a^d/dt = -dL/dW_a^d`` for every layer by sympy matrix calculus.
 
     Parameters
@@ -339,17 +384,17 @@ def derive_gradient_flow(architecture, method: str = "chain") -> GradientFlow:
     sigma_x = sp.Identity(n_in) if arch.whitened else sp.MatrixSymbol("Sigma_x", n_in, n_in)
     sigma_yx = sp.MatrixSymbol("Sigma_yx", n_out, n_in)
     omega = sp.MatrixSymbol("Omega", n_out, n_in)
-    pathway_maps = [_product(list(reversed(ws))) for ws in weights]
+    pathway_maps = [matrix_product(list(reversed(ws))) for ws in weights]
     omega_definition = sp.MatAdd(*pathway_maps) if len(pathway_maps) > 1 else pathway_maps[0]
     # One trace: sympy 1.14 differentiates a sum of traces to 0.
     loss = sp.Trace(omega * sigma_x * omega.T / 2 - sigma_yx * omega.T)
-    omega_gradient = _symmetric(sp.diff(loss, omega), sigma_x).doit()
-    if _is_zero(omega_gradient) or omega_gradient.shape != omega.shape:
+    omega_gradient = symmetric_inputs(sp.diff(loss, omega), sigma_x).doit()
+    if is_zero_matrix(omega_gradient) or omega_gradient.shape != omega.shape:
         raise DerivationError(f"sympy returned {omega_gradient} for dL/dOmega")
     if method == "chain":
         rhs = _derive_chain(weights, omega_gradient)
     else:
-        rhs = _derive_direct(weights, loss.xreplace({omega: omega_definition}), sigma_x)
+        rhs = derive_direct(weights, loss.xreplace({omega: omega_definition}), sigma_x)
     return GradientFlow(
         architecture=arch,
         weights=weights,
@@ -377,9 +422,9 @@ def _derive_chain(weights, omega_gradient) -> tuple:
         depth = len(ws)
         pathway_rhs = []
         for d in range(1, depth + 1):
-            left = _product(list(reversed(ws[d:])))  # W^{D} ... W^{d+1}
-            right = _product(list(reversed(ws[: d - 1])))  # W^{d-1} ... W^{1}
-            derivative, (G, A, X, B) = _factor_derivative(left is not None, right is not None)
+            left = matrix_product(list(reversed(ws[d:])))  # W^{D} ... W^{d+1}
+            right = matrix_product(list(reversed(ws[: d - 1])))  # W^{d-1} ... W^{1}
+            derivative, (G, A, X, B) = factor_derivative(left is not None, right is not None)
             rule = {G: descent, X: ws[d - 1]}
             if left is not None:
                 rule[A] = left
@@ -392,14 +437,34 @@ def _derive_chain(weights, omega_gradient) -> tuple:
     return tuple(rhs)
 
 
-def _derive_direct(weights, expanded_loss, sigma_x) -> tuple:
-    """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol)."""
+def derive_direct(weights, expanded_loss, sigma_x) -> tuple:
+    """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol).
+
+    Parameters
+    ----------
+    weights : sequence of sequence of sympy.MatrixSymbol
+        The weights of each pathway, input layer first.
+    expanded_loss : sympy.Expr
+        The loss with every product written out.
+    sigma_x : sympy.MatrixSymbol or sympy.Identity
+        The input correlation (symmetric).
+
+    Returns
+    -------
+    tuple of tuple of sympy.MatrixExpr
+        ``-dL/dW`` per pathway and layer.
+
+    Raises
+    ------
+    DerivationError
+        When sympy returns a zero or misshaped derivative.
+    """
     rhs = []
     for ws in weights:
         pathway_rhs = []
         for w in ws:
-            derivative = _symmetric(sp.diff(expanded_loss, w), sigma_x)
-            if _is_zero(derivative) or derivative.shape != w.shape:
+            derivative = symmetric_inputs(sp.diff(expanded_loss, w), sigma_x)
+            if is_zero_matrix(derivative) or derivative.shape != w.shape:
                 raise DerivationError(f"sympy returned {derivative} for dL/d{w}")
             pathway_rhs.append((-derivative).doit())
         rhs.append(tuple(pathway_rhs))

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
-from pathdyn.theory.architecture import Architecture, _is_int
+from pathdyn.theory.architecture import Architecture
 
 __all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml"]
 
@@ -114,7 +115,7 @@ def _check_node_table(name, table, hidden, check_value) -> tuple:
     """A ``{node: value}`` table over hidden nodes, as sorted pairs, and the problems found."""
     if table is None:
         return (), []
-    if isinstance(table, (int, float, str)) and name == "widths" and _is_int(table):
+    if isinstance(table, (int, float, str)) and name == "widths" and is_whole_number(table):
         table = {node: table for node in hidden}
     if not isinstance(table, Mapping):
         if isinstance(table, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in table):
@@ -135,7 +136,7 @@ def _check_node_table(name, table, hidden, check_value) -> tuple:
 
 
 def _width_problem(node, value) -> str | None:
-    if not _is_int(value) or value < 1:
+    if not is_whole_number(value) or value < 1:
         return f"{value!r} is not a positive whole number; use an integer >= 1"
     return None
 
@@ -210,7 +211,7 @@ class GraphArchitecture:
         problems += width_problems + activation_problems
         for name in ("n_in", "n_out"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_whole_number(value) or value < 1):
                 problems.append(f"{name}: {value!r} is not a positive whole number; use an integer >= 1 or omit it")
         if not isinstance(self.whitened, bool):
             problems.append(f"whitened: expected true or false, got {self.whitened!r}")

@@ -33,11 +33,11 @@ import sympy as sp
 from pathdyn.errors import ArchitectureError, ConfigError, DerivationError
 from pathdyn.theory.graph import INPUT, MAX_LISTED_PATHS, OUTPUT, GraphArchitecture
 from pathdyn.theory.gradient_flow import (
-    _derive_direct,
-    _factor_derivative,
-    _is_zero,
-    _product,
-    _symmetric,
+    derive_direct,
+    factor_derivative,
+    is_zero_matrix,
+    matrix_product,
+    symmetric_inputs,
     dimension_symbol,
 )
 
@@ -266,7 +266,7 @@ class GraphFlow:
 
 def _path_product(path, weights):
     """``W_last ... W_first`` of a path (a tuple of edges), or None for an empty path."""
-    return _product([weights[e] for e in reversed(path)])
+    return matrix_product([weights[e] for e in reversed(path)])
 
 
 def _sum(terms):
@@ -304,11 +304,11 @@ def _node_maps(graph: GraphArchitecture, weights, dims, omega) -> tuple:
     for node in graph.nodes[1:]:
         if node != OUTPUT:
             forward[node] = forward_map_symbol(node, dims[node], n_in)
-        terms = [_product([weights[e]] + ([forward[e[0]]] if forward[e[0]] is not None else [])) for e in graph.in_edges(node)]
+        terms = [matrix_product([weights[e]] + ([forward[e[0]]] if forward[e[0]] is not None else [])) for e in graph.in_edges(node)]
         definitions.append((forward[node], _sum(terms)))
     for node in reversed(graph.nodes[1:-1]):
         backward[node] = backward_map_symbol(node, n_out, dims[node])
-        terms = [_product(([backward[e[1]]] if backward[e[1]] is not None else []) + [weights[e]])
+        terms = [matrix_product(([backward[e[1]]] if backward[e[1]] is not None else []) + [weights[e]])
                  for e in graph.out_edges(node)]
         definitions.append((backward[node], _sum(terms)))
     return forward, backward, tuple(definitions)
@@ -326,7 +326,7 @@ def _compose(weight, partial, left: bool):
     if partial is None:
         return weight
     terms = partial.args if isinstance(partial, sp.MatAdd) else (partial,)
-    out = [_product([weight, *_factors(t)]) if left else _product([*_factors(t), weight]) for t in terms]
+    out = [matrix_product([weight, *_factors(t)]) if left else matrix_product([*_factors(t), weight]) for t in terms]
     return _sum(out)
 
 
@@ -423,14 +423,14 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str
         forward[OUTPUT] = omega
         definitions = ((omega, omega_definition),)
     loss = sp.Trace(omega * sigma_x * omega.T / 2 - sigma_yx * omega.T)  # one trace: see gradient_flow
-    omega_gradient = _symmetric(sp.diff(loss, omega), sigma_x).doit()
-    if _is_zero(omega_gradient) or omega_gradient.shape != omega.shape:
+    omega_gradient = symmetric_inputs(sp.diff(loss, omega), sigma_x).doit()
+    if is_zero_matrix(omega_gradient) or omega_gradient.shape != omega.shape:
         raise DerivationError(f"sympy returned {omega_gradient} for dL/dOmega")
     if method == "chain":
         rhs = _derive_chain(graph, weights, omega_gradient, forward, backward)
     else:
         ordered = tuple(weights.values())
-        (direct,) = _derive_direct((ordered,), loss.xreplace({omega: omega_definition}), sigma_x)
+        (direct,) = derive_direct((ordered,), loss.xreplace({omega: omega_definition}), sigma_x)
         rhs = dict(zip(graph.edges, direct))
     return GraphFlow(graph, weights, sigma_x, sigma_yx, omega, omega_definition, loss, omega_gradient,
                      rhs, dimensions, method, form, definitions)
@@ -450,7 +450,7 @@ def _derive_chain(graph, weights, omega_gradient, forward, backward) -> dict:
         left, right = backward[v], forward[u]
         shape = (left is not None, right is not None)
         if shape not in templates:
-            templates[shape] = _factor_derivative(*shape)
+            templates[shape] = factor_derivative(*shape)
         derivative, (G, A, X, B) = templates[shape]
         rule = {G: descent, X: weights[edge]}
         if left is not None:

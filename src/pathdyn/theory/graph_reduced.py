@@ -46,7 +46,7 @@ from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.graph_flow import check_path_sums
 from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
-from pathdyn.theory.reduced import _xreplace_all, is_identically_zero
+from pathdyn.theory.reduced import xreplace_all, is_identically_zero
 
 __all__ = [
     "INVARIANT_SEARCH_MAX_STATE",
@@ -492,7 +492,7 @@ def _restrict(edge_eqs, substitution, graph) -> tuple:
     segment, one multiplication per node.
     """
     symbols = [symbol for symbol, _ in edge_eqs.definitions]
-    definition_of = dict(zip(symbols, _xreplace_all([expr for _, expr in edge_eqs.definitions], substitution)))
+    definition_of = dict(zip(symbols, xreplace_all([expr for _, expr in edge_eqs.definitions], substitution)))
     inner = {n for n in graph.hidden_nodes if len(graph.in_edges(n)) == 1 and len(graph.out_edges(n)) == 1}
     written = {}
     for node in graph.nodes:  # topological: a forward strength uses its parent's, written out already
@@ -551,7 +551,7 @@ def derive_graph_qp_equations(graph: GraphArchitecture, form: str = "node") -> G
     if form == "node":
         restricted, definitions = _restrict(edge_eqs, substitution, graph)
     else:
-        restricted, definitions = dict(zip(graph.edges, _xreplace_all(edge_eqs.rhs, substitution))), ()
+        restricted, definitions = dict(zip(graph.edges, xreplace_all(edge_eqs.rhs, substitution))), ()
     state, rhs, state_edges = [], [], []
     for symbol, edges in variables:
         first = restricted[edges[0]]

@@ -5,26 +5,29 @@ from a network's weights exist for it (implemented in :mod:`pathdyn.validation.m
 under the same names) and which is the default, when the model is the exact
 infinite-width limit, and how its state variables are written in LaTeX. Everything that
 dispatches on a model name reads this registry: :func:`reduce_to_modes`, the width sweep
-(:func:`pathdyn.validation.sweep.reduced_equations`), the mapping module and the command
+(:func:`pathdyn.validation.models.reduced_equations`), the mapping module and the command
 line's ``--theory`` choices.
 
 Adding a model
 --------------
-1. Write the derivation in its own module under ``theory/``: a function
-   ``derive(architecture) -> ModeEquations`` whose equations carry a typed ``layout``
-   (:class:`pathdyn.theory.modes.StateVariable` with the model's own roles).
-2. At the bottom of that module call :func:`register` with a :class:`ReducedModel`.
-3. Import the module in ``theory/__init__.py`` (the registry is complete once the
-   package is imported; nothing else imports the module by name).
-4. If networks can be compared with it, implement its mappings in
-   :mod:`pathdyn.validation.mapping` (one function per model, keyed by the model's name)
-   and list their names in ``mappings``; the sweep and the CLI pick it up from here.
+One file and one registry line (docs/models.md shows the diff of a toy model):
+
+1. The file derives the model: a function ``derive(architecture) -> ModeEquations`` whose
+   equations carry a typed ``layout`` (:class:`pathdyn.theory.modes.StateVariable` with the
+   model's own roles, and ``start`` where its state is drawn from ``q``, ``p``).
+2. It calls :func:`register` with a :class:`ReducedModel`: the derivation, the LaTeX of its
+   variables, when it is exact, the sentence of its limit, its initialisations, its mappings.
+3. If networks can start it, it registers its mapping function with
+   :func:`pathdyn.validation.mapping.register_mapper`.
+4. The registry line imports the file (``theory/__init__.py`` for the package's models).
+
+Nothing else names the model: the sweeps, the cases, the summary lines and the command
+line read its entry (``tests/test_model_registry.py`` refuses a comparison with a model's
+name outside this module).
 
 A model that is not a set of per-mode ODEs registers with its ``kind``: the DMFT
 (``kind="dmft"``, :mod:`pathdyn.theory.dmft`) derives site equations that
-:mod:`pathdyn.numerics.dmft` solves, and predicts the seed mean of networks; it has no
-mappings, and ``pathdyn validate --theory``, ``derive --model`` and ``integrate --model``
-list it from here.
+:mod:`pathdyn.numerics.dmft` solves, predicts the seed mean of networks and exports itself.
 
 This module imports no derivation code, so derivation modules may import it freely
 (no import circle).
@@ -32,13 +35,14 @@ This module imports no derivation code, so derivation modules may import it free
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["MODELS", "MODEL_KINDS", "ReducedModel", "get_model", "models_of_kind", "models_with_mappings", "reduce_to_modes",
-           "register", "validation_theories"]
+__all__ = ["MODELS", "MODEL_KINDS", "ReducedModel", "get_model", "integrable_models", "models_of_kind", "models_with_mappings",
+           "reduce_to_modes", "register", "validation_theories"]
 
 
 def _never_exact(depths, init, mapping) -> bool:
@@ -47,6 +51,14 @@ def _never_exact(depths, init, mapping) -> bool:
 
 def _no_default(depths):
     return None
+
+
+def _reduction_limit(model: "ReducedModel", method: str, init: str, depths) -> str:
+    exact = model.is_exact(tuple(depths), init, method)
+    if exact:
+        return f"infinite-width limit: the {model.name} model is exact here ({model.exact_when})"
+    return (f"the {model.name} model from the {method} mapping ({init} init, depths {', '.join(map(str, depths))}): "
+            f"a reduction, exact only when {model.exact_when}; an error floor is expected")
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,20 @@ class ReducedModel:
         ``"dmft"``: ``derive`` gives the site equations of a causal Volterra system in time,
         solved by :mod:`pathdyn.numerics.dmft`; it predicts the mean over initial weights
         (the seed mean), not one network, so it has no initial-state mapping.
+    limit : callable, optional
+        ``limit(model, method, init, depths) -> str``: the sentence a width sweep's report
+        gives for the limit it compares against (default: exact or a reduction, from
+        :attr:`is_exact` and :attr:`exact_when`).
+    inits : tuple of str or None
+        The initialisations of the hidden layers the model describes (None: any).
+    drawn_from_qp : bool
+        Whether a random initial state is drawn from per-pathway ``q``, ``p`` (each state
+        variable's ``start`` in the layout says which): ``pathdyn integrate`` can then
+        solve it without a network.
+    export : callable or None
+        ``export(architecture, format, fragment) -> str`` for a model whose equations are
+        not per-mode ODEs (the DMFT's site equations); None: the per-mode equations are
+        exported with the gradient flow (:func:`pathdyn.theory.export.export_equations`).
     """
 
     name: str
@@ -92,12 +118,48 @@ class ReducedModel:
     exact_when: str = "never (a reduction, not a limit)"
     latex: dict = field(default_factory=dict)
     kind: str = "ode"
+    limit: Callable = _reduction_limit
+    inits: tuple | None = None
+    export: Callable | None = None
+    drawn_from_qp: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"kind: {self.kind!r} is not a kind of model; choose one of {', '.join(MODEL_KINDS)}")
         if self.kind != "ode" and self.mappings:
             raise ConfigError(f"mappings: a {self.kind!r} model predicts the seed mean and takes no initial-state mapping")
+
+    @property
+    def predicts_seed_mean(self) -> bool:
+        """Whether the model predicts the mean over initial weights (the DMFT), not each network."""
+        return self.kind == "dmft"
+
+    @property
+    def min_seeds(self) -> int:
+        """Seeds a validation needs at least: 2 for a seed mean, else 1."""
+        return 2 if self.predicts_seed_mean else 1
+
+    @property
+    def error_label(self) -> str:
+        """The figure a width sweep reports per width: the seed-mean error, or the median over networks."""
+        return "seed-mean error by width" if self.predicts_seed_mean else "median error by width"
+
+    def limit_compared(self, method: str, init: str, depths: Sequence[int]) -> str:
+        """The sentence naming the limit a width sweep compares against, and whether theory says it is exact.
+
+        Parameters
+        ----------
+        method : str
+            The initial-state mapping.
+        init : str
+            The hidden layers' initialisation.
+        depths : sequence of int
+
+        Returns
+        -------
+        str
+        """
+        return self.limit(self, method, init, tuple(depths))
 
     def latex_name(self, record) -> str:
         """LaTeX of one state variable of this model.
@@ -152,6 +214,16 @@ def register(model: ReducedModel) -> ReducedModel:
         raise ConfigError(f"model: {model.name!r} is already registered")
     MODELS[model.name] = model
     return model
+
+
+def integrable_models() -> tuple:
+    """Names of the models ``pathdyn integrate`` solves: per-mode ODEs whose state is drawn from ``q``, ``p``, and the DMFT.
+
+    Returns
+    -------
+    tuple of str
+    """
+    return tuple(name for name, model in MODELS.items() if model.kind != "ode" or model.drawn_from_qp)
 
 
 def models_with_mappings() -> tuple:

@@ -15,7 +15,9 @@ parses a symbol's name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 
-def mode_symbols():
+def mode_symbols() -> sp.Symbol:
     """The shared parameter symbols: singular value ``S`` of the mode.
 
     Returns
@@ -40,7 +42,7 @@ def mode_symbols():
     return sp.Symbol("S", positive=True)
 
 
-def input_variance_symbol():
+def input_variance_symbol() -> sp.Symbol:
     """The input variance ``lambda`` of the mode, ``v^T Sigma_x v`` (a parameter for general inputs).
 
     Whitened inputs have ``lambda = 1`` and their equations carry no such parameter.
@@ -77,6 +79,10 @@ class StateVariable:
         The edge ``(source, target)`` of a graph architecture, for models with edges.
     mode : int or None
         The mode it belongs to; None for the generic mode ``alpha`` (every model so far).
+    start : {"q", "p"} or None
+        Which per-pathway initial value the variable starts from when an initial state is
+        drawn like the paper's (:func:`pathdyn.numerics.initial.draw_initial_state`): the
+        derivation of each model says so for its own variables; None: not drawn that way.
     """
 
     symbol: sp.Symbol
@@ -86,6 +92,7 @@ class StateVariable:
     entry: tuple = ()
     edge: tuple | None = None
     mode: int | None = None
+    start: str | None = None
 
     @property
     def key(self) -> tuple:
@@ -112,7 +119,7 @@ class Parameter:
     pathway: int | None = None
 
 
-def default_parameter_layout(parameters) -> tuple:
+def default_parameter_layout(parameters: Sequence[sp.Symbol]) -> tuple:
     """Records of the shared parameters ``S`` and ``lambda``; any other is ``"parameter"``.
 
     Parameters
@@ -180,17 +187,17 @@ class ModeEquations:
     """
 
     kind: str
-    depths: tuple
-    state: tuple
-    rhs: tuple
-    parameters: tuple
-    strengths: tuple
-    invariants: tuple = ()
-    state_pathway: tuple = ()
+    depths: Sequence[int]
+    state: Sequence[Any]
+    rhs: Sequence[Any]
+    parameters: Sequence[Any]
+    strengths: Sequence[Any]
+    invariants: Sequence[Any] = ()
+    state_pathway: Sequence[Any] = ()
     description: str = ""
-    layout: tuple = ()
-    parameter_layout: tuple = ()
-    definitions: tuple = ()
+    layout: Sequence[Any] = ()
+    parameter_layout: Sequence[Any] = ()
+    definitions: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         state = tuple(self.state)
@@ -276,7 +283,7 @@ class ModeEquations:
 
         return mode_equations_latex(self)
 
-    def rhs_of(self, variable) -> sp.Expr:
+    def rhs_of(self, variable: sp.Symbol | str) -> sp.Expr:
         """The right-hand side of one state variable (symbol or name).
 
         Parameters
@@ -300,7 +307,7 @@ class ModeEquations:
             raise KeyError(f"{key!r} is not a state variable; state is {names}")
         return self.rhs[names.index(key)]
 
-    def time_derivative(self, expr) -> sp.Expr:
+    def time_derivative(self, expr: sp.Expr) -> sp.Expr:
         """``d expr / dt`` along the flow (chain rule over the state), unsimplified.
 
         Parameters

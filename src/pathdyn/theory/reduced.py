@@ -16,6 +16,7 @@ quantities are found by solving for every diagonal quadratic form
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
@@ -91,7 +92,7 @@ def conserved_symbol(pathway: int) -> sp.Symbol:
     return sp.Symbol(f"c_{pathway}", positive=True)
 
 
-def reduced_loss(total, whitened: bool = True) -> sp.Expr:
+def reduced_loss(total: sp.Expr, whitened: bool = True) -> sp.Expr:
     """The reduced loss of one mode as a function of its total strength ``K = sum_a K_a``.
 
     Parameters
@@ -121,7 +122,7 @@ def reduced_loss(total, whitened: bool = True) -> sp.Expr:
     return input_variance_symbol() * total**2 / 2 - S * total
 
 
-def reduced_loss_gradients(strengths, whitened: bool = True) -> list:
+def reduced_loss_gradients(strengths: Sequence[sp.Expr], whitened: bool = True) -> list:
     """``-dL/dK_a`` of the reduced loss :func:`reduced_loss`, one per pathway.
 
     Differentiated by sympy with each ``K_a`` an independent symbol, then written in the
@@ -178,7 +179,7 @@ def mode_parameters(whitened: bool) -> tuple:
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
-def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquations:
+def derive_layer_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
     Parameters
@@ -208,7 +209,7 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         layer = [layer_symbol(a, d) for d in range(1, depth + 1)]
         state += layer
         owner += [a] * depth
-        layout += [StateVariable(x, "s", a, layer=d) for d, x in enumerate(layer, start=1)]
+        layout += [StateVariable(x, "s", a, layer=d, start="p" if d == len(layer) else "q") for d, x in enumerate(layer, start=1)]
         strengths.append(sp.Mul(*layer))
     # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
     # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
@@ -227,13 +228,24 @@ def derive_layer_equations(architecture, invariants: bool = True) -> ModeEquatio
         parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"per-layer mode strengths, depths {depths}{_inputs_note(arch.whitened)}",
+        description=f"per-layer mode strengths, depths {depths}{inputs_note(arch.whitened)}",
         layout=layout,
     )
     return _with_invariants(eqs) if invariants else eqs
 
 
-def _inputs_note(whitened: bool) -> str:
+def inputs_note(whitened: bool) -> str:
+    """The words a derivation's note adds for general (non-whitened) inputs.
+
+    Parameters
+    ----------
+    whitened : bool
+
+    Returns
+    -------
+    str
+        Empty for whitened inputs.
+    """
     return "" if whitened else ", aligned general inputs (input variance lambda)"
 
 
@@ -251,12 +263,22 @@ def _times(factor, polynomial, symbols) -> sp.Expr:
     return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
 
 
-def _xreplace_all(exprs, rule) -> list:
+def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     """``[e.xreplace(rule) for e in exprs]`` with one cache shared by every expression.
 
     The per-layer right-hand sides share the common error ``S - sum_b K_b``; the
     cache rebuilds it once instead of once per layer. Same semantics as
     ``Basic.xreplace`` (rule lookup first, then arguments, rebuilt with ``func``).
+
+    Parameters
+    ----------
+    exprs : sequence of sympy.Expr
+    rule : dict
+        Old subexpression -> new.
+
+    Returns
+    -------
+    list of sympy.Expr
     """
     cache: dict = {}
 
@@ -284,7 +306,7 @@ def _sparse_polynomials(exprs) -> list:
     return [dict(p) for p in polys]
 
 
-def is_identically_zero(expr) -> bool:
+def is_identically_zero(expr: sp.Expr) -> bool:
     """Whether a polynomial expression vanishes identically (expanded in sparse polys).
 
     Parameters
@@ -339,7 +361,7 @@ def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
     """
     error_symbol = sp.Dummy("e")
     to_error = {equations.error: error_symbol}
-    found = []
+    found: list = []
     rhs_of = dict(zip(equations.state, equations.rhs))
     for a in range(1, equations.num_pathways + 1):
         xs = equations.pathway_state(a)
@@ -405,7 +427,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
             substitution[layer_symbol(a, d)] = q
         substitution[layer_symbol(a, depth)] = p
         variables.append((q, p, depth))
-    restricted = dict(zip(layer.state, _xreplace_all(layer.rhs, substitution)))
+    restricted = dict(zip(layer.state, xreplace_all(layer.rhs, substitution)))
     state, rhs, owner, strengths, layout = [], [], [], [], []
     for a, (q, p, depth) in enumerate(variables, start=1):
         if depth >= 2:
@@ -419,13 +441,13 @@ def derive_qp_equations(architecture) -> ModeEquations:
             state += [q, p]
             rhs += [first, restricted[layer_symbol(a, depth)]]
             owner += [a, a]
-            layout += [StateVariable(q, "q", a), StateVariable(p, "p", a)]
+            layout += [StateVariable(q, "q", a, start="q"), StateVariable(p, "p", a, start="p")]
             strengths.append(q ** (depth - 1) * p)
         else:
             state.append(p)
             rhs.append(restricted[layer_symbol(a, 1)])
             owner.append(a)
-            layout.append(StateVariable(p, "p", a))
+            layout.append(StateVariable(p, "p", a, start="p"))
             strengths.append(p)
     eqs = ModeEquations(
         kind="qp",
@@ -435,7 +457,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
         parameters=layer.parameters,
         strengths=strengths,
         state_pathway=owner,
-        description=f"paper's q/p equations, depths {layer.depths}{_inputs_note(layer.input_variance is None)}",
+        description=f"paper's q/p equations, depths {layer.depths}{inputs_note(layer.input_variance is None)}",
         layout=layout,
     )
     return _with_invariants(eqs)
@@ -488,7 +510,7 @@ def derive_race_equations(architecture) -> ModeEquations:
         parameters=(*qp.parameters, *constants),
         strengths=strengths,
         state_pathway=owner,
-        description=f"one-variable race form, depths {qp.depths}{_inputs_note(qp.input_variance is None)}",
+        description=f"one-variable race form, depths {qp.depths}{inputs_note(qp.input_variance is None)}",
         layout=layout,
         parameter_layout=(*qp.parameter_layout, *constant_layout),
     )
@@ -576,11 +598,30 @@ def _qp_is_exact(depths, init, mapping) -> bool:
     return mapping != "naive" and max(depths) <= 2
 
 
+def _qp_limit(model, method: str, init: str, depths) -> str:
+    """The q/p model's limit sentence: exact at depth 2, a two-number summary beyond, the naive counter-example."""
+    if method == "naive":
+        return (
+            "counter-example: q/p from the naive initial state q0 = sigma, p0 = K0 / sigma^(D-1); "
+            "not expected to converge (the initial condition is part of the theory)"
+        )
+    if max(depths) < 3:
+        return (
+            "infinite-width limit of depth-2 pathways: the q/p flow is exact there from the exact "
+            "initial mapping q0^2 + p0^2 = |a|^2 + |b|^2, q0 p0 = a.b; the error should fall with width down to the O(eta) floor"
+        )
+    return (
+        f"q/p with growth-matched q0 at depth {max(depths)} ({init} init): a two-number summary of a "
+        "higher-dimensional state, NOT the infinite-width limit for depth >= 3; an error floor is expected"
+    )
+
+
 register(ReducedModel(
     name="layer",
     derive=derive_layer_equations,
     description="one strength s_{a,d} per layer",
     latex={"s": "s_{{{pathway},{layer}}}"},
+    drawn_from_qp=True,
 ))
 register(ReducedModel(
     name="qp",
@@ -591,6 +632,8 @@ register(ReducedModel(
     is_exact=_qp_is_exact,
     exact_when="every pathway of depth <= 2, from the exact (or growth-matched) mapping",
     latex={"q": "q_{{{pathway}}}", "p": "p_{{{pathway}}}"},
+    limit=_qp_limit,
+    drawn_from_qp=True,
 ))
 register(ReducedModel(
     name="race",

@@ -29,6 +29,7 @@ dimensions are the second channel: ``A_2``, ``B_2`` and the three other entries 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import random
 from dataclasses import dataclass, field, replace
 
@@ -39,7 +40,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
-    _inputs_note,
+    inputs_note,
     derive_layer_equations,
     derive_qp_equations,
     is_identically_zero,
@@ -182,7 +183,7 @@ def _vanishes(expr, depth: int, symbols, rng) -> bool:
     return True
 
 
-def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeEquations:
+def derive_two_channel_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
     """The two-channel (width-2 chain) reduced equations of one mode.
 
     Parameters
@@ -228,7 +229,10 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
     chains = [two_channel_layers(a, d) for a, d in enumerate(depths, start=1)]
     strengths = [chain.strength for chain in chains]
     minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
-    state, rhs, owner, layout = [], [], [], []
+    state: list = []
+    rhs: list = []
+    owner: list = []
+    layout: list = []
     for a, chain in enumerate(chains, start=1):
         layout += chain.layout
         for x in chain.state:
@@ -243,7 +247,7 @@ def derive_two_channel_equations(architecture, invariants: bool = True) -> ModeE
         parameters=mode_parameters(arch.whitened),
         strengths=strengths,
         state_pathway=owner,
-        description=f"two-channel (width-2 chain) reduction, depths {depths}{_inputs_note(arch.whitened)}",
+        description=f"two-channel (width-2 chain) reduction, depths {depths}{inputs_note(arch.whitened)}",
         layout=layout,
     )
     if not invariants:
@@ -316,7 +320,7 @@ class TwoChannelRelation:
     notes: str = ""
 
 
-def relate_to_qp(architecture) -> TwoChannelRelation:
+def relate_to_qp(architecture: Architecture | Sequence[int]) -> TwoChannelRelation:
     """Show symbolically how the two-channel model contains the per-layer and q/p models.
 
     Parameters
@@ -475,6 +479,24 @@ def _two_channel_is_exact(depths, init, mapping) -> bool:
     return max(depths) <= 2 or init == "orthogonal"
 
 
+def _two_channel_limit(model, method: str, init: str, depths) -> str:
+    """The two-channel model's limit sentence: exact at depth 2 and for orthogonal hidden layers."""
+    if max(depths) < 3:
+        return (
+            "infinite-width limit of depth-2 pathways: the width-2 chain spans span(a, b) exactly and closes "
+            "on (K, |a|^2 + |b|^2) like q/p"
+        )
+    if init == "orthogonal":
+        return (
+            "infinite-width limit with orthogonal hidden layers: each mode is exactly a width-2 chain "
+            "(two-channel model) started from the network's projected state"
+        )
+    return (
+        f"two-channel model with {init} hidden layers: not exact at infinite width (W W^T b is not parallel "
+        "to b; a Krylov hierarchy opens), an error floor is expected"
+    )
+
+
 register(ReducedModel(
     name="two-channel",
     derive=derive_two_channel_equations,
@@ -485,4 +507,5 @@ register(ReducedModel(
     exact_when="depth <= 2, or orthogonal hidden layers at any depth (projection mapping)",
     latex={"A": "A_{{{pathway},{entry}}}", "M": "M_{{{pathway},{layer}}}^{{({entry})}}",
            "B": "B_{{{pathway},{entry}}}", "w": "w_{{{pathway}}}"},
+    limit=_two_channel_limit,
 ))

@@ -25,6 +25,7 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import MISALIGNMENT_THRESHOLD
+from pathdyn.numerics.display import array_summary, html_summary, number, text_summary
 
 __all__ = ["Comparison", "compare", "PER_MODE", "SUBSPACE"]
 
@@ -70,17 +71,28 @@ class Comparison:
         if not np.isfinite(self.error) or self.error < 0:
             raise ConfigError(f"error: expected a finite number >= 0, got {self.error}")
 
-    def __repr__(self) -> str:
-        from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.data import comparison_rows
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the error and where it occurs, per pathway and mode, the compared quantity.
 
-        return text_summary("Comparison", comparison_rows(self))
+        Returns
+        -------
+        list of (str, str)
+            For :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
+        """
+        return [
+            ("error", f"{number(self.error)} (max |K_GD - K_theory| / S_1, S_1 = {number(self.scale)}) "
+                      f"at t = {number(self.time_of_max)}"),
+            ("per pathway", "[" + ", ".join(number(e, 3) for e in np.ravel(self.per_pathway)) + "]"),
+            ("per mode", "[" + ", ".join(number(e, 3) for e in np.ravel(self.per_mode)) + "]"),
+            ("compared", self.quantity),
+            ("times", array_summary(self.times, ("time",))),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary("Comparison", self.summary_rows())
 
     def _repr_html_(self) -> str:
-        from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.data import comparison_rows
-
-        return html_summary("Comparison", comparison_rows(self))
+        return html_summary("Comparison", self.summary_rows())
 
 
 def _common_grid(gd_t: np.ndarray, th_t: np.ndarray) -> tuple:

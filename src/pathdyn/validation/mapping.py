@@ -37,7 +37,10 @@ Mappings (``method``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,28 +49,27 @@ from pathdyn.theory.models import MODELS, models_with_mappings
 
 __all__ = [
     "InitialState",
-    "METHODS",
+    "register_mapper",
+    "MAPPERS",
     "default_method",
     "forward_backward_vectors",
     "map_initial_state",
 ]
 
-#: Model name -> its initial-state mappings, from the registry :data:`pathdyn.theory.models.MODELS`.
-METHODS = {name: MODELS[name].mappings for name in models_with_mappings()}
 
 
 def _unknown_theory(theory) -> ConfigError:
     return ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(models_with_mappings())}")
 
 
-def default_method(theory: str, depths) -> str:
+def default_method(theory: str, depths: Sequence[int]) -> str:
     """The model's recommended mapping (the registry's ``default_mapping``): ``exact`` for
     all-depth-<=2 q/p, ``growth-matched`` for deeper q/p, ``projection`` for the two-channel model.
 
     Parameters
     ----------
     theory : str
-        A reduced model with mappings (see :data:`METHODS`).
+        A reduced model with mappings (:func:`pathdyn.theory.models.models_with_mappings`).
     depths : sequence of int
         The pathways' depths.
 
@@ -81,7 +83,7 @@ def default_method(theory: str, depths) -> str:
     ConfigError
         When ``theory`` is not a model with mappings.
     """
-    if theory not in METHODS:
+    if theory not in models_with_mappings():
         raise _unknown_theory(theory)
     return MODELS[theory].default_mapping(tuple(depths))
 
@@ -90,7 +92,7 @@ def _as_float(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
-def forward_backward_vectors(layers, U, V) -> tuple:
+def forward_backward_vectors(layers: Sequence[np.ndarray], U: np.ndarray, V: np.ndarray) -> tuple:
     """``f_d`` (``d = 0 .. D``) and ``g_d`` (``d = 0 .. D``) of one pathway for all modes.
 
     Parameters
@@ -113,7 +115,7 @@ def forward_backward_vectors(layers, U, V) -> tuple:
     f = [_as_float(V)]
     for w in layers:
         f.append(w @ f[-1])
-    g = [None] * (depth + 1)
+    g: list[Any] = [None] * (depth + 1)
     g[depth] = _as_float(U)
     for d in range(depth, 0, -1):
         g[d - 1] = layers[d - 1].T @ g[d]
@@ -265,17 +267,18 @@ def _orthonormal_plane(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return basis
     e1 = first / norm
     residual = second - e1 * (e1 @ second)
-    rnorm = np.linalg.norm(residual)
-    if rnorm <= 1e-12 * max(np.linalg.norm(second), 1e-300):
+    rnorm = float(np.linalg.norm(residual))
+    if rnorm <= 1e-12 * max(float(np.linalg.norm(second)), 1e-300):
         # Parallel vectors: any unit vector orthogonal to e1 completes the basis.
         probe = np.zeros(width)
         probe[int(np.argmin(np.abs(e1)))] = 1.0
         residual = probe - e1 * (e1 @ probe)
-        rnorm = np.linalg.norm(residual)
+        rnorm = float(np.linalg.norm(residual))
     return np.stack([e1, residual / rnorm], axis=1)
 
 
-def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = None, init_scale: float | None = None) -> InitialState:
+def map_initial_state(weights: Sequence[Sequence[np.ndarray]], U: np.ndarray, V: np.ndarray, theory: str = "qp",
+                      method: str | None = None, init_scale: float | None = None) -> InitialState:
     """Reduced initial state of every pathway and mode from a network's weights.
 
     Parameters
@@ -309,11 +312,11 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         without ``init_scale``, or shapes that do not fit.
     """
     depths = tuple(len(layers) for layers in weights)
-    if theory not in METHODS:
+    if theory not in MAPPERS:
         raise _unknown_theory(theory)
     method = default_method(theory, depths) if method is None else method
-    if method not in METHODS[theory]:
-        raise ConfigError(f"method: {method!r} is not a {theory} mapping; choose one of {', '.join(METHODS[theory])}")
+    if method not in MODELS[theory].mappings:
+        raise ConfigError(f"method: {method!r} is not a {theory} mapping; choose one of {', '.join(MODELS[theory].mappings)}")
     if method == "exact" and max(depths) > 2:
         raise ConfigError(
             f"method: the exact q/p mapping exists only for depth <= 2, got depths {depths}; "
@@ -332,7 +335,9 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
                 f"n_in={V.shape[0]}, n_out={U.shape[0]}"
             )
     values: dict = {}
-    K0, growth, notes = [], [], []
+    K0: list[np.ndarray] = []
+    growth: list[np.ndarray] = []
+    notes: list[str] = []
     for a, layers in enumerate(weights, start=1):
         layers = [_as_float(w) for w in layers]
         depth = len(layers)
@@ -341,7 +346,7 @@ def map_initial_state(weights, U, V, theory: str = "qp", method: str | None = No
         r = sum(np.sum(g[d] ** 2, axis=0) * np.sum(f[d - 1] ** 2, axis=0) for d in range(1, depth + 1))
         K0.append(k0)
         growth.append(r)
-        _MAPPERS[theory](values, a, layers, f, g, k0, r, method, init_scale, notes)
+        MAPPERS[theory](values, a, layers, f, g, k0, r, method, init_scale, notes)
     return InitialState(
         theory=theory,
         method=method,
@@ -386,7 +391,7 @@ def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale,
     B = np.zeros((2, modes))
     hidden = {d: np.zeros((2, 2, modes)) for d in range(2, depth)}
     for m in range(modes):
-        planes = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
+        planes: list[Any] = [None] + [_orthonormal_plane(f[d][:, m], g[d][:, m]) for d in range(1, depth)]
         A[:, m] = planes[1].T @ f[1][:, m]
         for d in range(2, depth):
             hidden[d][:, :, m] = planes[d].T @ (layers[d - 1] @ planes[d - 1])
@@ -400,5 +405,34 @@ def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale,
                 values[("M", a, d, (i, j))] = block[i - 1, j - 1]
 
 
-#: Model name -> the function that maps one pathway (every model of :data:`METHODS` has one).
-_MAPPERS = {"qp": _map_qp_pathway, "two-channel": _map_two_channel_pathway}
+#: Model name -> the function that maps one pathway of a network to the model's state
+#: (every registered model with ``mappings`` has one; :func:`register_mapper` adds one).
+MAPPERS: dict = {}
+
+
+def register_mapper(theory: str, mapper: Callable[..., Any]) -> None:
+    """Register how a network's pathway maps to the initial state of a registered model.
+
+    Parameters
+    ----------
+    theory : str
+        A model of :data:`pathdyn.theory.models.MODELS` with ``mappings``.
+    mapper : callable
+        ``mapper(values, a, layers, f, g, k0, r, method, init_scale, notes)``: adds the
+        pathway ``a``'s entries to ``values`` (keyed ``(role, pathway, layer, entry)`` as
+        the model's layout) and any approximation to ``notes``; ``f``, ``g`` are the
+        forward and backward vectors (:func:`forward_backward_vectors`), ``k0`` the initial
+        mode strengths and ``r`` the initial growth coefficients.
+
+    Raises
+    ------
+    ConfigError
+        If ``theory`` is not a registered model with mappings.
+    """
+    if theory not in models_with_mappings():
+        raise _unknown_theory(theory)
+    MAPPERS[theory] = mapper
+
+
+register_mapper("qp", _map_qp_pathway)
+register_mapper("two-channel", _map_two_channel_pathway)

@@ -12,7 +12,7 @@ each (network, seed, width) case is one task. :func:`task_runner` gives an objec
 
 The Dask paths need the optional extra ``distributed`` (``pip install
 'pathdyn[distributed]'``). Every task runs the same function in both paths, with every
-loaded OpenBLAS pinned to one thread (:func:`pathdyn.validation.blas_threads.blas_threads`),
+loaded OpenBLAS pinned to one thread (:func:`pathdyn.validation.network.blas_threads.blas_threads`),
 so a report is bit-identical whichever path ran it, provided the workers run the same
 pathdyn, numpy and C kernels (:func:`worker_fingerprint`; a mismatch is warned about).
 A task that raises is retried (``RETRIES``); the tasks of a worker that dies are given to
@@ -25,12 +25,19 @@ import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy
+
+from pathdyn._base.progress import Progress
 from pathdyn.errors import ConfigError
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
 
-__all__ = ["INSTALL_HINT", "RETRIES", "TaskRecord", "check_cluster_options", "progress_for", "task_runner", "validate_suite",
+__all__ = ["INSTALL_HINT", "RETRIES", "TaskRecord", "check_cluster_options", "progress_for", "run_cases", "task_runner",
            "worker_fingerprint"]
 
 INSTALL_HINT = "pip install 'pathdyn[distributed]'"
@@ -49,7 +56,7 @@ class TaskRecord:
     worker: str
 
 
-def check_cluster_options(workers, scheduler) -> None:
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
     """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
 
     Parameters
@@ -81,12 +88,8 @@ def worker_fingerprint() -> tuple:
     -------
     tuple
         ``(pathdyn version, numpy version, kernel path)``, the path as
-        :func:`pathdyn.validation.kernels.path` names it (``"blas"``, ``"avx2"``, ``"avx512"``).
+        :func:`pathdyn.validation.network.kernels.path` names it (``"blas"``, ``"avx2"``, ``"avx512"``).
     """
-    import numpy
-
-    from pathdyn.validation import kernels
-
     try:
         from importlib.metadata import version
 
@@ -98,8 +101,6 @@ def worker_fingerprint() -> tuple:
 
 def _run_pinned(fn, args):
     """``fn(*args)`` with every OpenBLAS on one thread; returns ``(result, seconds, where)``."""
-    from pathdyn.validation.blas_threads import blas_threads
-
     started = time.perf_counter()
     with blas_threads(1):
         result = fn(*args)
@@ -128,7 +129,7 @@ class _LockedProgress:
 class _Runner:
     """Runs lists of tasks; ``records`` collects every task's :class:`TaskRecord`."""
 
-    client: object = None
+    client: Any = None
     records: list = field(default_factory=list)
 
     @property
@@ -298,27 +299,24 @@ def progress_for(progress, total: int, label: str):
     """
     if hasattr(progress, "update"):
         return nullcontext(progress)
-    from pathdyn._base.progress import Progress
-
     return Progress(total, label, enabled=None if progress else False)
 
 
-def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-                   device: str = "numpy", on_report=None, runner=None) -> list:
-    """:func:`pathdyn.validation.sweep.validate_width` of every case (the ``pathdyn validate`` suite).
+def run_cases(cases, run, *, workers: int | None = None, scheduler: str | None = None, progress: Any = False,
+              on_report=None, runner=None) -> list:
+    """``run(case, progress=..., runner=...)`` of every case, on one task runner (the ``pathdyn validate`` suite).
 
     Parameters
     ----------
-    cases : sequence of ValidationCase or dict
-        The cases (:class:`pathdyn.validation.cases.ValidationCase`); a dict is read as
-        ``ValidationCase(**case)``.
+    cases : sequence
+        Objects with ``num_networks`` (the tasks each submits).
+    run : callable
+        ``run(case, progress=bar, runner=runner) -> report``; it submits its networks to ``runner``.
     workers, scheduler : optional
         As for :func:`task_runner`. On a cluster all cases' networks are submitted at
         once (one thread per case waits for its own), so no worker idles between cases.
     progress : bool
         One progress bar for all networks (per case on the serial path).
-    device : str
-        Where the networks train (``"numpy"``, or a PyTorch device).
     on_report : callable, optional
         ``on_report(case, report)``, called in case order as soon as the case and every
         case before it are done.
@@ -328,25 +326,10 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
 
     Returns
     -------
-    list of WidthScalingReport
-        In case order; bit-identical whichever path ran them.
-
-    Raises
-    ------
-    ConfigError
-        Bad cases or cluster options.
+    list
+        The reports in case order; bit-identical whichever path ran them.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from pathdyn.validation.cases import ValidationCase
-    from pathdyn.validation.sweep import validate_width
-
     check_cluster_options(workers, scheduler)
-    cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
-
-    def run(case, **extra):
-        return validate_width(case, device=device, **extra)
-
     reports = []
     if runner is None and workers is None and scheduler is None:
         runner = _Runner()

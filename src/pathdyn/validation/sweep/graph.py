@@ -18,22 +18,25 @@ init (exact mapping for depth-2 pathways, growth-matched beyond), the two-channe
 
 from __future__ import annotations
 
+from typing import Any
 import time
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
-from pathdyn.validation.statistics import mean_interval
-from pathdyn.validation.graph_network import initialize_graph_weights, simulate_graph_gd
+from pathdyn.validation.sweep.statistics import mean_interval
+from pathdyn.validation.network.graph import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
+from pathdyn.validation.models import reduced_equations
 
 __all__ = ["graph_width_sweep", "half_times"]
 
 
-def half_times(t, K, S) -> np.ndarray:
+def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     """First time each mode's ``K`` reaches ``S / 2`` (NaN if never), ``K`` of shape ``(T, modes)``.
 
     Parameters
@@ -95,8 +98,8 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     seeds = tuple(int(s) for s in seeds)
     if not widths or min(widths) < 1 or not seeds:
         raise ConfigError(f"widths, seeds: give positive widths and at least one seed, got {widths}, {seeds}")
-    steps = int(round(t_max / learning_rate))
-    every = max(1, int(round(record_dt / learning_rate)))
+    run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    steps, every = run_time.steps, run_time.record_every
     started = time.perf_counter()
     per_width = []
     depths = graph.pathway_depths() if all(graph.activation(n) == "linear" for n in graph.hidden_nodes) else None
@@ -131,7 +134,6 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
 
 def _theory_error(graph, depths, theory, dataset, weights, run) -> float:
     """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights."""
-    from pathdyn.validation.sweep import reduced_equations
 
     U, S, Vt = dataset.modes()
     rank = np.asarray(run.extras["singular_values"]).size

@@ -18,22 +18,35 @@ predicted dominant fraction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
+from pathdyn.io.jsonio import to_jsonable
+from pathdyn.io.labelled import require
+from pathdyn.io.results import Record, labelled
+from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.io.jsonio import save_json, to_jsonable
-from pathdyn.validation.statistics import mean_interval
+from pathdyn.numerics.display import html_summary, number, text_summary
+from pathdyn.numerics.race import race_final_strengths
+from pathdyn.validation.mapping import map_initial_state
+from pathdyn.validation.network import ACTIVATIONS, initialize_weights, simulate_gd
+from pathdyn.validation.network.torch_engine import resolve_device
+from pathdyn.validation.sweep.cases import default_dataset
+from pathdyn.validation.sweep.distributed import check_cluster_options, progress_for, task_runner
+from pathdyn.validation.sweep.statistics import mean_interval
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
 #: Defaults of :func:`measure_concentration` and ``pathdyn concentration``.
-CONCENTRATION_DEFAULTS = {
+CONCENTRATION_DEFAULTS: dict[str, Any] = {
     "width": 64,
     "init": "gaussian",
     "init_scale": 0.5,
@@ -42,7 +55,7 @@ CONCENTRATION_DEFAULTS = {
 }
 
 
-def dominant_fraction(K) -> np.ndarray:
+def dominant_fraction(K: Any) -> np.ndarray:
     """``max_a |K_a| / sum_a |K_a|`` over the pathway axis (second to last) of ``K (..., M, modes)``.
 
     Parameters
@@ -63,7 +76,7 @@ def dominant_fraction(K) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ConcentrationResult:
+class ConcentrationResult(Record):
     """Result of :func:`measure_concentration`.
 
     Attributes
@@ -86,14 +99,17 @@ class ConcentrationResult:
     wall_time_s : float
     """
 
-    depths: tuple
-    activations: tuple
-    seeds: tuple
+    XARRAY_TITLE: ClassVar[str] = "pathdyn concentration"
+
+    depths: tuple = field(metadata=labelled(coord="depth"))
+    activations: tuple = field(metadata=labelled(coord="activation"))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
     config: dict
-    fractions: dict = field(repr=False)
-    final_loss_ratio: dict = field(repr=False)
-    race_agreement: np.ndarray | None = field(default=None, repr=False)
-    race_fraction: np.ndarray | None = field(default=None, repr=False)
+    fractions: dict = field(repr=False, metadata=labelled(dims=("activation", "depth", "seed", "mode"), name="fraction",
+                                                          keyed=True))
+    final_loss_ratio: dict = field(repr=False, metadata=labelled(dims=("activation", "depth", "seed"), keyed=True))
+    race_agreement: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("depth", "seed", "mode")))
+    race_fraction: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("depth", "seed", "mode")))
     wall_time_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -102,72 +118,63 @@ class ConcentrationResult:
             if activation not in self.fractions or np.shape(self.fractions[activation])[:2] != shape:
                 raise ConfigError(f"fractions[{activation!r}]: expected shape (depths, seeds, modes) with (depths, seeds) = {shape}")
 
-    def __repr__(self) -> str:
-        from pathdyn.numerics.display import text_summary
-        from pathdyn.validation.data import concentration_rows
-
-        return text_summary("ConcentrationResult", concentration_rows(self))
-
-    def _repr_html_(self) -> str:
-        from pathdyn.numerics.display import html_summary
-        from pathdyn.validation.data import concentration_rows
-
-        return html_summary("ConcentrationResult", concentration_rows(self))
-
-    def to_xarray(self):
-        """This measurement as an ``xarray.Dataset`` (activation, depth, seed, mode; needs the ``xarray`` extra).
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the mean dominant fraction per depth and activation.
 
         Returns
         -------
-        xarray.Dataset
-            Variables ``fraction (activation, depth, seed, mode)``, ``final_loss_ratio
-            (activation, depth, seed)`` and, with the race oracle, ``race_agreement`` and
-            ``race_fraction (depth, seed, mode)``; the settings are attributes
-            (:func:`pathdyn.validation.data.concentration_to_xarray`).
-
-        Raises
-        ------
-        ConfigError
-            If ``xarray`` is not installed.
+        list of (str, str)
+            For :func:`pathdyn.numerics.display.text_summary` and ``html_summary``.
         """
-        from pathdyn.validation.data import concentration_to_xarray
+        config = self.config
+        rows = [
+            ("run", f"depths {list(self.depths)}, {len(self.seeds)} seeds, width {config.get('width')}, "
+                    f"{config.get('init')} init scale {number(config.get('init_scale'))}, "
+                    f"eta {number(config.get('learning_rate'))}, t_max {number(config.get('t_max'))}"),
+        ]
+        for activation in self.activations:
+            means, _ = self.summary(activation)
+            rows.append((f"{activation} fraction", ", ".join(f"D={d}: {number(m, 3)}" for d, m in zip(self.depths, means))))
+        if self.race_agreement is not None:
+            agreement = [float(np.nanmean(a)) for a in self.race_agreement]
+            rows.append(("race agreement", ", ".join(f"D={d}: {number(a, 3)}" for d, a in zip(self.depths, agreement))))
+        if self.wall_time_s:
+            rows.append(("wall time", f"{number(self.wall_time_s, 3)} s"))
+        return rows
 
-        return concentration_to_xarray(self)
+    def __repr__(self) -> str:
+        return text_summary("ConcentrationResult", self.summary_rows())
 
-    def to_dataframe(self):
+    def _repr_html_(self) -> str:
+        return html_summary("ConcentrationResult", self.summary_rows())
+
+    def to_dataframe(self, name: str = "case 1") -> Any:
         """One pandas row per (activation, depth): mean fraction and interval (needs the ``xarray`` extra).
+
+        Parameters
+        ----------
+        name : str
+            Not used (one measurement is one table); kept for the protocol's signature.
 
         Returns
         -------
         pandas.DataFrame
             Columns ``activation, depth, seeds, mean_fraction, ci_low, ci_high`` and, with
             the race oracle, ``race_agreement, race_fraction`` (NaN on non-linear rows).
-
-        Raises
-        ------
-        ConfigError
-            If ``pandas`` is not installed.
         """
-        from pathdyn.validation.data import concentration_to_dataframe
-
-        return concentration_to_dataframe(self)
-
-    def save_netcdf(self, path) -> None:
-        """Write :meth:`to_xarray` as netCDF3 (scipy backend), atomically.
-
-        Parameters
-        ----------
-        path : str or Path
-            Destination, ending in ``.nc``.
-
-        Raises
-        ------
-        ConfigError
-            If ``path`` does not end in ``.nc`` or ``xarray`` is not installed.
-        """
-        from pathdyn.io.labelled import save_netcdf
-
-        save_netcdf(self.to_xarray(), path)
+        pd = require("pandas")
+        rows = []
+        for activation in self.activations:
+            means, cis = self.summary(activation)
+            for i, depth in enumerate(self.depths):
+                row = {"activation": activation, "depth": int(depth), "seeds": len(self.seeds), "mean_fraction": means[i],
+                       "ci_low": cis[i][0], "ci_high": cis[i][1]}
+                if self.race_agreement is not None and self.race_fraction is not None:
+                    linear = activation == "linear"
+                    row["race_agreement"] = float(np.nanmean(self.race_agreement[i])) if linear else np.nan
+                    row["race_fraction"] = float(np.nanmean(self.race_fraction[i])) if linear else np.nan
+                rows.append(row)
+        return pd.DataFrame(rows)
 
     def table(self) -> str:
         """The printed summary of ``pathdyn concentration``: one row per activation, one column per depth.
@@ -214,50 +221,40 @@ class ConcentrationResult:
         Notes
         -----
         Each seed first contributes its mean over modes, since the modes of one network are
-        not independent samples (see :func:`pathdyn.validation.statistics.mean_interval`).
+        not independent samples (see :func:`pathdyn.validation.sweep.statistics.mean_interval`).
         """
         confidence = self.config.get("confidence", 0.95)
         per_seed = np.nanmean(self.fractions[activation], axis=-1)
         pairs = [mean_interval(row, confidence) for row in per_seed]
         return [p[0] for p in pairs], [list(p[1]) for p in pairs]
 
-    def to_json_dict(self) -> dict:
-        """``depths``, ``dominant_fraction`` (per activation, mean per depth), ``ci`` and the details.
+    def json_extras(self) -> dict:
+        """The summaries readers of the JSON want: means and intervals per depth, and the race oracle's.
 
         Returns
         -------
         dict
-            Keys ``config``, ``depths``, ``dominant_fraction`` and ``ci`` (activation -> one
-            mean / ``[low, high]`` per depth, from :meth:`summary`),
-            ``dominant_fraction_per_mode`` (activation -> depths x modes, mean over seeds),
-            ``dominant_fraction_per_seed`` (activation -> depths x seeds, mean over modes),
-            ``final_loss_ratio`` (activation -> depths x seeds) and ``wall_time_s``; with the
-            race oracle also ``race`` (``winner_agreement``, ``predicted_fraction_mean``,
-            ``predicted_fraction_ci`` per depth, and ``mapping``). NaN is written as ``null``.
+            ``dominant_fraction`` and ``ci`` (activation -> one mean / ``[low, high]`` per
+            depth, from :meth:`summary`), ``dominant_fraction_per_mode`` (activation ->
+            depths x modes, mean over seeds), ``dominant_fraction_per_seed`` (activation ->
+            depths x seeds, mean over modes) and, with the race oracle, ``race``
+            (``winner_agreement``, ``predicted_fraction_mean``, ``predicted_fraction_ci`` per
+            depth, and ``mapping``). NaN is written as ``null``.
         """
 
         def as_json(value):  # NaN (no seed learned the mode) as JSON null
             return to_jsonable(value, non_finite="null")
 
-        dominant, ci, per_mode, per_seed, losses = {}, {}, {}, {}, {}
+        dominant, ci, per_mode, per_seed = {}, {}, {}, {}
         for activation in self.activations:
             means, cis = self.summary(activation)
             dominant[activation] = as_json([float(m) for m in means])
             ci[activation] = as_json([[float(v) for v in c] for c in cis])
             per_mode[activation] = as_json(np.nanmean(self.fractions[activation], axis=1).tolist())
             per_seed[activation] = as_json(np.nanmean(self.fractions[activation], axis=2).tolist())
-            losses[activation] = as_json(np.asarray(self.final_loss_ratio[activation]).tolist())
-        out = {
-            "config": dict(self.config),
-            "depths": list(self.depths),
-            "dominant_fraction": dominant,
-            "ci": ci,
-            "dominant_fraction_per_mode": per_mode,
-            "dominant_fraction_per_seed": per_seed,
-            "final_loss_ratio": losses,
-            "wall_time_s": float(self.wall_time_s),
-        }
-        if self.race_agreement is not None:
+        out: dict[str, Any] = {"dominant_fraction": dominant, "ci": ci, "dominant_fraction_per_mode": per_mode,
+                               "dominant_fraction_per_seed": per_seed}
+        if self.race_agreement is not None and self.race_fraction is not None:
             confidence = self.config.get("confidence", 0.95)
             agreement = [float(np.nanmean(a)) for a in self.race_agreement]
             predicted = [mean_interval(np.nanmean(r, axis=-1), confidence) for r in self.race_fraction]
@@ -269,20 +266,11 @@ class ConcentrationResult:
             }
         return out
 
-    def save_json(self, path) -> None:
-        """Write :meth:`to_json_dict` atomically (indented by one space).
-
-        Parameters
-        ----------
-        path : str or Path
-        """
-        save_json(path, self.to_json_dict(), indent=1)
-
 
 def measure_concentration(
-    depths=(2, 3, 4, 5, 7),
-    activations=("linear", "relu", "tanh"),
-    seeds=tuple(range(20)),
+    depths: Sequence[int] = (2, 3, 4, 5, 7),
+    activations: Sequence[str] = ("linear", "relu", "tanh"),
+    seeds: Sequence[int] = tuple(range(20)),
     *,
     width: int = CONCENTRATION_DEFAULTS["width"],
     init: str = CONCENTRATION_DEFAULTS["init"],
@@ -315,7 +303,7 @@ def measure_concentration(
     learning_rate, t_max : float
         ``eta`` and training time (``steps = round(t_max / eta)``).
     dataset : Dataset, optional
-        Default :func:`pathdyn.validation.cases.default_dataset`.
+        Default :func:`pathdyn.validation.sweep.cases.default_dataset`.
     race : bool
         For linear networks, also run the race oracle from each network's initial state
         (ending at ``S / lambda`` for aligned non-whitened inputs; misaligned inputs are refused).
@@ -328,7 +316,7 @@ def measure_concentration(
         ``"cpu"``); see :func:`pathdyn.validation.network.simulate_gd`.
     workers : int, optional
         Train the networks on a local Dask cluster of this many processes, one task per
-        (depth, seed, activation) (:mod:`pathdyn.validation.distributed`; the extra
+        (depth, seed, activation) (:mod:`pathdyn.validation.sweep.distributed`; the extra
         ``distributed``). The result is bit-identical to the serial one.
     scheduler : str, optional
         Train them on the existing Dask cluster at this address instead.
@@ -348,16 +336,13 @@ def measure_concentration(
         When some networks did not finish learning (final loss above 1% of the zero
         network's): their split is not final.
     """
-    from pathdyn.validation.distributed import check_cluster_options, progress_for, task_runner
-    from pathdyn.validation.cases import default_dataset
-    from pathdyn.validation.torch_engine import resolve_device
 
     started = time.perf_counter()
     depths, activations, seeds = _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale)
     device = resolve_device(device)
     check_cluster_options(workers, scheduler)
     dataset = default_dataset() if dataset is None else dataset
-    steps = max(1, int(round(t_max / learning_rate)))
+    steps = TrainingTime(learning_rate, t_max).steps
     race_target = _race_target(dataset) if race and "linear" in activations else None
     # One task per network: (depth, seed, activation), each from its own seed.
     cells = [(i, j, activation) for i in range(len(depths)) for j in range(len(seeds)) for activation in activations]
@@ -378,7 +363,7 @@ def measure_concentration(
         )
     config = _concentration_config(width, init, init_scale, learning_rate, steps, seeds, dataset, confidence)
     return ConcentrationResult(
-        depths=depths, activations=activations, seeds=seeds, config=config, fractions=measured["fractions"],
+        depths=tuple(depths), activations=tuple(activations), seeds=tuple(seeds), config=config, fractions=measured["fractions"],
         final_loss_ratio=measured["loss_ratio"], race_agreement=measured["agreement"],
         race_fraction=measured["race_fraction"], wall_time_s=time.perf_counter() - started,
     )
@@ -386,7 +371,6 @@ def measure_concentration(
 
 def _checked_settings(depths, activations, seeds, width, learning_rate, t_max, init_scale) -> tuple:
     """``(depths, activations, seeds)`` as tuples; every problem at once in one ConfigError."""
-    from pathdyn.validation.network import ACTIVATIONS
 
     try:
         depths = tuple(int(d) for d in depths)
@@ -417,7 +401,6 @@ def _race_target(dataset) -> np.ndarray:
 
     Misaligned inputs have no per-mode race and are refused (DatasetError).
     """
-    from pathdyn.numerics.alignment import check_alignment
 
     S = dataset.modes()[1]
     lam = np.ones_like(S)
@@ -438,8 +421,8 @@ def _collect_fractions(cells, results, shape, activations, dataset) -> dict:
     zero_loss = 0.5 * float(np.sum(dataset.Y**2)) / dataset.num_samples
     fractions = {a: np.full((num_depths, num_seeds, modes), np.nan) for a in activations}
     loss_ratio = {a: np.full((num_depths, num_seeds), np.nan) for a in activations}
-    agreement = np.full((num_depths, num_seeds, modes), np.nan) if race else None
-    race_fraction = np.full_like(agreement, np.nan) if race else None
+    agreement = np.full((num_depths, num_seeds, modes), np.nan)
+    race_fraction = np.full_like(agreement, np.nan)
     unfinished = 0
     for (i, j, activation), (K, final_loss, predicted) in zip(cells, results):
         fractions[activation][i, j] = dominant_fraction(K)
@@ -450,7 +433,8 @@ def _collect_fractions(cells, results, shape, activations, dataset) -> dict:
             winner = np.argmax(np.abs(K), axis=0)
             agreement[i, j] = (np.argmax(np.abs(predicted), axis=0) == winner).astype(float)
             race_fraction[i, j] = dominant_fraction(predicted)
-    return {"fractions": fractions, "loss_ratio": loss_ratio, "agreement": agreement, "race_fraction": race_fraction,
+    return {"fractions": fractions, "loss_ratio": loss_ratio, "agreement": agreement if race else None,
+            "race_fraction": race_fraction if race else None,
             "unfinished": unfinished}
 
 
@@ -482,9 +466,6 @@ def _train_concentration_network(architecture, dataset, width, init, init_scale,
     ``race_modes = (U, V, S / lambda)`` also runs the race oracle from the network's own initial
     state (q/p mapping); None where it is not asked for or cannot resolve the split.
     """
-    from pathdyn.numerics.race import race_final_strengths
-    from pathdyn.validation.mapping import map_initial_state
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     weights = initialize_weights(architecture, dataset.n_in, dataset.n_out, width, init=init, init_scale=init_scale,
                                  seed=seed)

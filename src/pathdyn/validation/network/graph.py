@@ -21,16 +21,19 @@ import math
 import numbers
 import time
 
+from typing import Any
+
 import numpy as np
 from scipy.linalg import blas
 
+from pathdyn.numerics.alignment import mode_rank
+from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import _is_int
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
-from pathdyn.validation import kernels
-from pathdyn.validation.blas_threads import blas_threads
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
@@ -38,7 +41,7 @@ from pathdyn.validation.network import (
     KERNEL_MIN_WIDTH,
     simulate_gd,
 )
-from pathdyn.validation.network_init import _haar_orthogonal
+from pathdyn.validation.network.init import haar_orthogonal
 
 __all__ = [
     "GRAPH_INITS",
@@ -56,7 +59,7 @@ PATHWAY_ENGINE_MIN_WIDTH = 512
 ENGINES = ("auto", "graph", "pathway")
 
 
-def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=None) -> dict:
+def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width: int | None = None) -> dict:
     """Width of every node: ``n_in`` at ``x``, ``n_out`` at ``y``, the graph's widths, else ``width``.
 
     Parameters
@@ -84,7 +87,7 @@ def graph_node_widths(graph: GraphArchitecture, n_in: int, n_out: int, width=Non
         given = graph.width(node)
         if given is not None:
             sizes[node] = given
-        elif _is_int(width) and width >= 1:
+        elif width is not None and is_whole_number(width) and width >= 1:
             sizes[node] = int(width)
         else:
             missing.append(node)
@@ -108,7 +111,7 @@ def _check_init_scale(init, init_scale) -> float:
     return float(sigma)
 
 
-def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, width=None, init: str = "gaussian",
+def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, width: int | None = None, init: str = "gaussian",
                              init_scale: float | None = None, seed: int = 0) -> dict:
     """Random initial weights of a graph network.
 
@@ -150,7 +153,7 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
     for u, v in graph.edges:
         rows, cols = sizes[v], sizes[u]
         if init == "orthogonal" and u != INPUT and v != OUTPUT:
-            w = sigma * _haar_orthogonal(rng, rows, cols)
+            w = sigma * haar_orthogonal(rng, rows, cols)
         else:
             w = (sigma / math.sqrt(N)) * rng.standard_normal((rows, cols))
         weights[(u, v)] = np.asfortranarray(w)
@@ -159,13 +162,13 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
 
 def _dataset_modes(dataset: Dataset) -> tuple:
     U, S, Vt = dataset.modes()
-    rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+    rank = mode_rank(S)
     if rank == 0:
         raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
     return U[:, :rank], S[:rank], Vt[:rank].T
 
 
-def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=None, seed: int = 0) -> tuple:
+def aligned_graph_weights(graph: GraphArchitecture, dataset: Dataset | str, strengths: dict, width: int | None = None, seed: int = 0) -> tuple:
     """Weights on the aligned (decoupled, spectral) initial condition of the reduced model.
 
     ``W_e = R_v diag(s_e) R_u^T`` with ``R_x = V`` and ``R_y = U`` (the singular vectors of
@@ -195,7 +198,7 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=No
         When an edge has no strength, a strength names no edge, or a hidden node is
         narrower than the number of modes (every problem in one message).
     """
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     U, S, V = _dataset_modes(dataset)
     modes = S.size
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
@@ -209,7 +212,7 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset, strengths, width=No
     rng = np.random.default_rng(seed)
     bases = {INPUT: V, OUTPUT: U}
     for node in graph.hidden_nodes:
-        bases[node] = _haar_orthogonal(rng, sizes[node], modes)
+        bases[node] = haar_orthogonal(rng, sizes[node], modes)
     weights = {}
     for u, v in graph.edges:
         s = np.broadcast_to(np.asarray(strengths[(u, v)], dtype=float), (modes,))
@@ -357,9 +360,9 @@ def _check_run(learning_rate, steps, record_every, engine):
     problems = []
     if not isinstance(learning_rate, numbers.Real) or not (learning_rate > 0 and math.isfinite(learning_rate)):
         problems.append(f"learning_rate: {learning_rate!r} must be a positive number")
-    if not _is_int(steps) or steps < 0:
+    if not is_whole_number(steps) or steps < 0:
         problems.append(f"steps: {steps!r} must be a whole number >= 0")
-    if not _is_int(record_every) or record_every < 1:
+    if not is_whole_number(record_every) or record_every < 1:
         problems.append(f"record_every: {record_every!r} must be a whole number >= 1")
     if engine not in ENGINES:
         problems.append(f"engine: unknown {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -373,7 +376,7 @@ def _node_activations(graph, activation) -> dict:
     return {n: activation or graph.activation(n) for n in graph.hidden_nodes}
 
 
-def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: str = "gaussian",
+def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *, init: str = "gaussian",
                       init_scale: float | None = None, activation: str | None = None, learning_rate: float,
                       steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
                       bases: dict | None = None, engine: str = "auto",
@@ -422,7 +425,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset, width=None, *, init: st
         For bad input. A diverging run returns ``success=False`` with a message.
     """
     _check_run(learning_rate, steps, record_every, engine)
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
     # The pathway engine records K from each pathway's output, the graph engine from the product of
@@ -476,7 +479,8 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
     start = time.perf_counter()
     loss = engine.forward()
     limit = divergence_factor * max(loss, zero_loss)
-    success, message, done = True, f"completed {steps} gradient-descent steps", []
+    success, message = True, f"completed {steps} gradient-descent steps"
+    done: list[Any] = []
     for step in range(steps + 1):
         if not (math.isfinite(loss) and loss <= limit):
             success = False

@@ -1,31 +1,33 @@
-"""One validation case, the suites of ``pathdyn validate``, and the report of a suite.
+"""One validation case and the suites of ``pathdyn validate``.
 
 A :class:`ValidationCase` is everything that decides *what* a width sweep measures (the
 architecture, widths, seeds, initialisation, reduced model, mapping, learning rate,
 training time, data, targets); it is validated once, when it is built.
-:func:`pathdyn.validation.sweep.validate_width` and
-:func:`pathdyn.validation.dmft.validate_dmft_width` run one; :data:`DEFAULT_SUITE` and
+:func:`pathdyn.validation.sweep.width.validate_width` and
+:func:`pathdyn.validation.sweep.dmft.validate_dmft_width` run one; :data:`DEFAULT_SUITE` and
 :data:`QUICK_SUITE` are tuples of them; ``pathdyn validate`` builds one from its options
 (:func:`command_case`). *Where* a case runs (device, Dask workers, progress bar) is given
 to the functions that run it, not to the case.
 
-:func:`run_suite` runs several cases and returns a :class:`SuiteReport`, which writes the
-JSON document and the summary lines of ``pathdyn validate``.
+:func:`pathdyn.validation.sweep.suite.run_suite` runs several cases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn._base.checks import real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.models import validation_theories
-from pathdyn.validation.mapping import METHODS, default_method
+from pathdyn.theory.models import MODELS, get_model, validation_theories
+from pathdyn.validation.mapping import default_method
+from pathdyn.validation.network import DEFAULT_INIT_SCALE, INITS
 
 __all__ = [
     "COMMAND_DEFAULTS",
@@ -34,26 +36,21 @@ __all__ = [
     "DMFT_DEFAULTS",
     "QUICK_PREFIX",
     "QUICK_SUITE",
-    "THEORIES",
-    "SuiteReport",
     "ValidationCase",
     "command_case",
+    "suite_cases",
     "default_dataset",
-    "run_suite",
-    "summary_text",
 ]
 
 #: Singular values of the default (non-degenerate, whitened) random data.
 DEFAULT_SINGULAR_VALUES = (2.0, 1.4, 0.9, 0.5)
-#: The models networks can be compared with, from the registry: the mapped models, then the DMFT.
-THEORIES = validation_theories()
 #: The keys a case's ``targets`` may hold.
 TARGET_KEYS = ("max_slope", "max_error")
-#: What :func:`pathdyn.validation.dmft.validate_dmft_width` changes in the defaults of a case
+#: What :func:`pathdyn.validation.sweep.dmft.validate_dmft_width` changes in the defaults of a case
 #: built from keyword arguments (the DMFT predicts a seed mean: more seeds, shorter runs).
 DMFT_DEFAULTS = {"seeds": tuple(range(8)), "learning_rate": 0.02, "t_max": 8.0, "record_points": 200}
 #: The case ``pathdyn validate`` runs for options it is not given.
-COMMAND_DEFAULTS = {"depths": (2, 2), "widths": (64, 256, 1024), "seeds": (0, 1), "dmft_seeds": tuple(range(8)),
+COMMAND_DEFAULTS: dict[str, Any] = {"depths": (2, 2), "widths": (64, 256, 1024), "seeds": (0, 1), "dmft_seeds": tuple(range(8)),
                     "init_scale": 0.3}
 #: Prefix of every verdict of the quick suite (smaller widths, fewer seeds than the default suite).
 QUICK_PREFIX = "indicative only (--quick: smaller widths and fewer seeds than the default suite): "
@@ -106,7 +103,7 @@ class ValidationCase:
     init_scale : float, optional
         ``sigma`` (> 0); None: the initialisation's default (:attr:`sigma`).
     theory : {"qp", "two-channel", "dmft"}
-        The reduced model (:data:`THEORIES`).
+        The reduced model (:func:`pathdyn.theory.models.validation_theories`).
     mapping : str, optional
         Initial-state mapping of ``theory`` (None: its default for these depths, :attr:`method`);
         the DMFT takes none.
@@ -197,28 +194,30 @@ class ValidationCase:
 
     def _check_seeds(self) -> None:
         self._set("seeds", _whole_numbers("seeds", self.seeds, 0))
-        if self.theory == "dmft" and len(self.seeds) < 2:
-            raise ConfigError(f"seeds: the DMFT predicts a mean over seeds; give at least 2 seeds >= 0, got {list(self.seeds)}")
+        model = MODELS.get(self.theory)
+        if model is not None and len(self.seeds) < model.min_seeds:
+            raise ConfigError(f"seeds: the {self.theory} model predicts a mean over seeds; give at least {model.min_seeds} "
+                              f"seeds >= 0, got {list(self.seeds)}")
 
     def _check_model(self) -> None:
-        from pathdyn.validation.network import INITS
-
         if not isinstance(self.name, str):
             raise ConfigError(f"name: expected a string, got {self.name!r}")
         if self.init not in INITS:
             raise ConfigError(f"init: unknown initialisation {self.init!r}; choose {', '.join(INITS)}")
-        if self.theory not in THEORIES:
-            raise ConfigError(f"theory: unknown reduced model {self.theory!r}; choose {' or '.join(THEORIES)}")
-        if self.theory == "dmft":
-            if self.init not in ("gaussian", "orthogonal"):
-                raise ConfigError(f"init: the DMFT model assumes Gaussian or orthogonal hidden layers, got {self.init!r}; "
-                                  "use init='gaussian' or init='orthogonal'")
+        theories = validation_theories()
+        if self.theory not in theories:
+            raise ConfigError(f"theory: unknown reduced model {self.theory!r}; choose {' or '.join(theories)}")
+        model = MODELS[self.theory]
+        if model.inits is not None and self.init not in model.inits:
+            raise ConfigError(f"init: the {self.theory} model assumes {' or '.join(model.inits)} hidden layers, got {self.init!r}; "
+                              f"use init={model.inits[0]!r}")
+        if model.predicts_seed_mean:
             if self.mapping not in (None, "none"):
-                raise ConfigError("mapping: the DMFT predicts the ensemble mean and takes no initial-state mapping, "
-                                  f"got {self.mapping!r}")
-        elif self.method not in METHODS[self.theory]:
+                raise ConfigError(f"mapping: the {self.theory} model predicts the ensemble mean and takes no initial-state "
+                                  f"mapping, got {self.mapping!r}")
+        elif self.method not in model.mappings:
             raise ConfigError(f"mapping: {self.method!r} is not a {self.theory} mapping; "
-                              f"choose one of {', '.join(METHODS[self.theory])}")
+                              f"choose one of {', '.join(model.mappings)}")
 
     def _check_flags(self) -> None:
         for name in ("measure_lr_floor", "allow_misaligned", "compare_qp"):
@@ -236,11 +235,11 @@ class ValidationCase:
     def _check_dataset(self) -> None:
         if self.dataset is not None and not isinstance(self.dataset, Dataset):
             raise ConfigError(f"dataset: expected a Dataset, got {type(self.dataset).__name__}")
-        if self.theory != "dmft":
+        if not MODELS[self.theory].predicts_seed_mean:
             return
         dataset = self.resolved_dataset()
         if not dataset.is_whitened:
-            raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT model assumes Sigma_x = I")
+            raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the {self.theory} model assumes Sigma_x = I")
         if any(len(block) > 1 for block in dataset.degenerate_blocks()):
             raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values; per-mode K is undefined there, "
                               "use non-degenerate data (e.g. random:2,1.4,0.9,0.5)")
@@ -286,7 +285,7 @@ class ValidationCase:
             values["seeds"] = seeds
         return cls(depths=case, widths=widths, **values)
 
-    def replace(self, **changes) -> "ValidationCase":
+    def replace(self, **changes: Any) -> "ValidationCase":
         """A copy with some fields changed, validated again.
 
         Parameters
@@ -320,26 +319,29 @@ class ValidationCase:
     @property
     def method(self) -> str:
         """The initial-state mapping used: :attr:`mapping`, or the theory's default for these depths."""
-        if self.theory == "dmft":
+        if MODELS[self.theory].predicts_seed_mean:
             return "none (ensemble mean)"
         return default_method(self.theory, self.depths) if self.mapping is None else self.mapping
 
     @property
     def sigma(self) -> float:
         """The initial scale used: :attr:`init_scale`, or the initialisation's default."""
-        from pathdyn.validation.network import DEFAULT_INIT_SCALE
-
         return float(DEFAULT_INIT_SCALE[self.init] if self.init_scale is None else self.init_scale)
 
     @property
     def steps(self) -> int:
-        """Gradient steps per network, ``max(1, round(t_max / learning_rate))``."""
-        return max(1, int(round(self.t_max / self.learning_rate)))
+        """Gradient steps per network, ``max(1, round(t_max / learning_rate))`` (:class:`TrainingTime`)."""
+        return self.training_time.steps
 
     @property
     def record_every(self) -> int:
-        """Steps between recorded times, ``max(1, steps // record_points)``."""
-        return max(1, self.steps // int(self.record_points))
+        """Steps between recorded times, ``max(1, steps // record_points)`` (:class:`TrainingTime`)."""
+        return self.training_time.record_every
+
+    @property
+    def training_time(self) -> TrainingTime:
+        """The case's learning rate, time and recording, with the steps they imply."""
+        return TrainingTime(self.learning_rate, self.t_max, record_points=self.record_points)
 
     @property
     def num_networks(self) -> int:
@@ -376,8 +378,9 @@ DEFAULT_SUITE = (
 def _quick(case: ValidationCase) -> ValidationCase:
     """The quick version of a default case: fewer seeds, widths up to a few hundred."""
     # the DMFT cases start at 128: up to 512 keeps the three widths a verdict needs
-    largest = 1024 if max(case.depths) <= 2 else 512 if case.theory == "dmft" else 256
-    return case.replace(name=case.name + " (quick)", seeds=(0, 1) if case.theory != "dmft" else (0, 1, 2, 3),
+    seed_mean = MODELS[case.theory].predicts_seed_mean
+    largest = 1024 if max(case.depths) <= 2 else 512 if seed_mean else 256
+    return case.replace(name=case.name + " (quick)", seeds=(0, 1, 2, 3) if seed_mean else (0, 1),
                         widths=tuple(w for w in case.widths if w <= largest))
 
 
@@ -385,8 +388,33 @@ def _quick(case: ValidationCase) -> ValidationCase:
 QUICK_SUITE = tuple(_quick(case) for case in DEFAULT_SUITE)
 
 
-def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=None, theory=None, mapping=None,
-                 learning_rate=None, t_max=None, dataset=None, allow_misaligned=None) -> ValidationCase:
+def suite_cases(name: str) -> tuple:
+    """The cases of a named suite, as this module holds them when called.
+
+    Parameters
+    ----------
+    name : {"default", "quick"}
+
+    Returns
+    -------
+    tuple of ValidationCase
+        :data:`DEFAULT_SUITE` or :data:`QUICK_SUITE`.
+
+    Raises
+    ------
+    ConfigError
+        For another name.
+    """
+    suites = {"default": DEFAULT_SUITE, "quick": QUICK_SUITE}
+    if name not in suites:
+        raise ConfigError(f"suite: {name!r} is not a suite; choose default or quick")
+    return suites[name]
+
+
+def command_case(*, depths: tuple | None = None, widths: tuple | None = None, seeds: tuple | None = None,
+                 init: str | None = None, init_scale: float | None = None, theory: str | None = None,
+                 mapping: str | None = None,
+                 learning_rate: float | None = None, t_max: float | None = None, dataset: Dataset | None = None, allow_misaligned: bool | None = None) -> ValidationCase:
     """The case ``pathdyn validate`` runs for its case options; None takes the command's default.
 
     The command's defaults are those of :class:`ValidationCase` except
@@ -412,162 +440,12 @@ def command_case(*, depths=None, widths=None, seeds=None, init=None, init_scale=
         As :class:`ValidationCase`.
     """
     theory = theory or "qp"
-    given = {"init": init, "init_scale": init_scale, "mapping": mapping, "learning_rate": learning_rate, "t_max": t_max,
+    given: dict[str, Any] = {"init": init, "init_scale": init_scale, "mapping": mapping, "learning_rate": learning_rate, "t_max": t_max,
              "dataset": dataset, "allow_misaligned": allow_misaligned}
     options = {name: value for name, value in given.items() if value is not None}
     options.setdefault("init_scale", COMMAND_DEFAULTS["init_scale"])
-    default_seeds = COMMAND_DEFAULTS["dmft_seeds" if theory == "dmft" else "seeds"]
+    default_seeds = COMMAND_DEFAULTS["dmft_seeds" if get_model(theory).predicts_seed_mean else "seeds"]
     return ValidationCase(depths=depths or COMMAND_DEFAULTS["depths"], widths=widths or COMMAND_DEFAULTS["widths"],
                           seeds=default_seeds if seeds is None else seeds, theory=theory, **options)
 
-
-def summary_text(name: str, report) -> str:
-    """The lines ``pathdyn validate`` prints for one case: errors by width, notes, the verdict.
-
-    Parameters
-    ----------
-    name : str
-        The case's name (first line).
-    report : WidthScalingReport
-
-    Returns
-    -------
-    str
-        Several lines, without a final newline.
-    """
-    from pathdyn.validation.compare import PER_MODE
-
-    medians = ", ".join(f"{w}:{e:.4f}" for w, e in zip(report.widths, report.median_errors))
-    label = "seed-mean error by width" if report.theory == "dmft" else "median error by width"
-    lines = [name, f"  {label}  {medians}"]
-    if report.compared != PER_MODE and report.theory != "dmft":
-        lines.append(f"  compared: {report.compared} (degenerate singular values)")
-    if any(abs(v - 1.0) > 1e-10 for v in report.input_variances):
-        variances = ", ".join(f"{v:.4g}" for v in report.input_variances)
-        lines.append(f"  inputs: not whitened; theory with input variances {variances} (misalignment {report.misalignment:.3g})")
-    for warning in report.warnings:
-        lines.append(f"  warning: {warning}")
-    if report.mapping_notes:
-        lines.append(f"  mapping: {len(report.mapping_notes)} network(s) approximated, e.g. {report.mapping_notes[0]}")
-    lines.append(f"  verdict: {report.verdict}")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class SuiteReport:
-    """The reports of several cases, and the document ``pathdyn validate -o`` writes.
-
-    Attributes
-    ----------
-    suite : str or None
-        ``"default"`` or ``"quick"``; None for one custom case (its document is that
-        case's report alone).
-    cases : tuple of ValidationCase
-    reports : tuple of WidthScalingReport
-        One per case, in the same order; a quick suite's verdicts start with
-        :data:`QUICK_PREFIX`.
-    """
-
-    suite: str | None
-    cases: tuple
-    reports: tuple
-
-    def __post_init__(self) -> None:
-        if self.suite not in (None, "default", "quick"):
-            raise ConfigError(f"suite: {self.suite!r} is not a suite; give 'default', 'quick' or None (one case)")
-        if len(self.cases) != len(self.reports):
-            raise ConfigError(f"reports: {len(self.reports)} reports for {len(self.cases)} cases; give one per case")
-        if self.suite is None and len(self.cases) != 1:
-            raise ConfigError(f"cases: {len(self.cases)} cases without a suite name; give suite='default' or 'quick'")
-
-    @property
-    def passed(self) -> bool | None:
-        """False if a case missed its targets, True if every case with targets met them, None without targets."""
-        met = [report.passed for report in self.reports if report.passed is not None]
-        return None if not met else all(met)
-
-    def summary(self) -> str:
-        """What ``pathdyn validate`` prints: :func:`summary_text` of every case, one after another.
-
-        Returns
-        -------
-        str
-        """
-        return "\n".join(summary_text(case.name, report) for case, report in zip(self.cases, self.reports))
-
-    def to_json_dict(self) -> dict:
-        """The document ``pathdyn validate -o`` writes.
-
-        Returns
-        -------
-        dict
-            One case: its report's ``to_json_dict()``. A suite: ``{"suite", "config",
-            "verdict", "cases"}`` (each case's report with its ``"name"``) and
-            ``"widths"``, ``"errors"``, ``"slope"``, ``"slope_ci"`` as lists with one entry
-            per case.
-        """
-        if self.suite is None:
-            return self.reports[0].to_json_dict()
-        met = [report.passed for report in self.reports if report.passed is not None]
-        quick = "indicative only (--quick): " if self.suite == "quick" else ""
-        document = {
-            "suite": self.suite,
-            "config": {"suite": self.suite, "cases": [case.name for case in self.cases]},
-            "verdict": quick + f"{sum(met)} of {len(met)} targets met",
-            "cases": [dict(report.to_json_dict(), name=case.name) for case, report in zip(self.cases, self.reports)],
-        }
-        # The single-case keys, one entry per case (same order as "cases").
-        for key in ("widths", "errors", "slope", "slope_ci"):
-            document[key] = [case_document[key] for case_document in document["cases"]]
-        return document
-
-
-def _marked(report, suite: str | None):
-    """A quick suite's report, its verdict prefixed with :data:`QUICK_PREFIX` (it is indicative only)."""
-    return dataclasses.replace(report, verdict=QUICK_PREFIX + report.verdict) if suite == "quick" else report
-
-
-def run_suite(cases, *, suite: str | None = None, device: str = "numpy", workers: int | None = None,
-              scheduler: str | None = None, progress: bool = False, on_report=None) -> SuiteReport:
-    """Run every case (:func:`pathdyn.validation.distributed.validate_suite`) and gather the suite's report.
-
-    Parameters
-    ----------
-    cases : sequence of ValidationCase
-    suite : {"default", "quick"} or None
-        The suite's name; None for one custom case. A quick suite's verdicts say they are
-        indicative.
-    device : str
-        Where the networks train (:func:`pathdyn.validation.sweep.validate_width`).
-    workers, scheduler : optional
-        A local or existing Dask cluster (:func:`pathdyn.validation.distributed.task_runner`).
-    progress : bool
-        Draw a progress bar on standard error (terminals only).
-    on_report : callable, optional
-        ``on_report(case, report)`` as each case is done, in case order (with the quick
-        prefix already on the verdict).
-
-    Returns
-    -------
-    SuiteReport
-
-    Raises
-    ------
-    ConfigError
-        Bad cases or cluster options.
-    PathdynError
-        From the simulations or integrations.
-    """
-    from pathdyn.validation.distributed import validate_suite
-
-    cases = tuple(cases)
-    if not all(isinstance(case, ValidationCase) for case in cases):
-        raise ConfigError("cases: expected ValidationCase objects; build them with ValidationCase(...)")
-    def report_marked(case, report):
-        if on_report is not None:
-            on_report(case, _marked(report, suite))
-
-    reports = validate_suite(cases, workers=workers, scheduler=scheduler, progress=progress, device=device,
-                             on_report=report_marked)
-    return SuiteReport(suite=suite, cases=cases, reports=tuple(_marked(report, suite) for report in reports))
 

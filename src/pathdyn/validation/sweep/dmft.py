@@ -15,31 +15,33 @@ other theories.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_flow
+from pathdyn.numerics.integrate import integrate
+from pathdyn.numerics.race import race_final_strengths
 from pathdyn.theory.architecture import Architecture
-from pathdyn.validation.mapping import forward_backward_vectors
-from pathdyn.validation.sweep import (
-    MIN_SEEDS,
-    MIN_WIDTHS,
-    TIME_MAPPING,
-    WidthScalingReport,
-    _tail_slope,
-    default_dataset,
-    fit_slope,
-    limit_evidence,
-    slope_parts,
-    target_check,
-)
+from pathdyn.theory.models import MODELS, models_of_kind
+from pathdyn.validation.mapping import default_method, forward_backward_vectors, map_initial_state
+from pathdyn.validation.models import reduced_equations
+from pathdyn.validation.network import initialize_weights, simulate_gd
+from pathdyn.validation.network.torch_engine import resolve_device
+from pathdyn.validation.sweep.cases import DMFT_DEFAULTS, ValidationCase, default_dataset
+from pathdyn.validation.sweep.distributed import check_cluster_options
+from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
+from pathdyn.validation.sweep.statistics import fit_slope
+from pathdyn.validation.sweep.tasks import network_tasks, train_networks
+from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, limit_evidence, slope_parts, tail_slope, target_check
 
-__all__ = ["DMFTWidthReport", "MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
+__all__ = ["MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
 
 #: Up to this many gradient steps the DMFT is solved at the networks' learning rate.
 MAX_DISCRETE_STEPS = 800
@@ -48,7 +50,7 @@ FLOW_TOL = 2e-4
 COMPARED = "seed mean of per-mode K = diag(U^T Omega_a V) against the DMFT (the infinite-width ensemble mean)"
 
 
-def network_overlaps(weights, U, V, gains: bool = False) -> DMFTInitialOverlaps:
+def network_overlaps(weights: list[list], U: np.ndarray, V: np.ndarray, gains: bool = False) -> DMFTInitialOverlaps:
     """One network's ``|a|^2``, ``|b|^2`` and initial ``K`` per pathway and mode (``a = W^1 v``, ``b = (W^D)^T u``).
 
     ``overlap`` is ``K(0) = u^T Omega_a v`` (``a.b`` at depth 2). With ``gains`` also each
@@ -155,75 +157,6 @@ def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps
     return K.reshape(t.size, *flow.K.shape[1:]), False
 
 
-@dataclass(frozen=True)
-class DMFTWidthReport(WidthScalingReport):
-    """A :class:`WidthScalingReport` for the DMFT, whose prediction is the ensemble mean.
-
-    ``errors`` (widths, seeds) are single networks against the DMFT (their scatter plus
-    the finite-width bias); the slope, verdict and :attr:`median_errors` use
-    ``ensemble_errors``, the error of the seed mean.
-
-    Attributes
-    ----------
-    ensemble_errors : ndarray, shape (widths,)
-        ``max_{t, a, alpha} |<K>_seeds - K_DMFT| / S_1``.
-    standard_errors : ndarray, shape (widths,)
-        Standard error of the seed mean, ``std_seeds(K) / sqrt(seeds) / S_1``, at the
-        (t, a, alpha) of the largest difference: the sampling noise of the comparison.
-    scatter : ndarray, shape (widths,)
-        ``max_{t, a, alpha} std_seeds(K) / S_1``: how far single networks spread.
-    scatter_slope : float
-        Slope of ``log scatter`` against ``log width`` (-0.5 for plain ``N^{-1/2}``).
-    discrete : bool
-        Whether the DMFT was solved at the networks' learning rate.
-    qp_ensemble_errors : ndarray or None, shape (widths,)
-        ``max |<K_qp>_seeds - <K>_seeds| / S_1``: the q/p model on the same networks.
-    total_errors, total_standard_errors : ndarray, shape (widths,)
-        The same error and its sampling noise for ``sum_a K_{a alpha}``: the race
-        between pathways cancels there, so the check is far less noisy.
-    """
-
-    ensemble_errors: np.ndarray = field(default=None, repr=False)
-    standard_errors: np.ndarray = field(default=None, repr=False)
-    scatter: np.ndarray = field(default=None, repr=False)
-    scatter_slope: float = float("nan")
-    discrete: bool = True
-    qp_ensemble_errors: np.ndarray | None = field(default=None, repr=False)
-    total_errors: np.ndarray | None = field(default=None, repr=False)
-    total_standard_errors: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def median_errors(self) -> np.ndarray:
-        """The error of the seed mean at each width (the quantity the DMFT predicts)."""
-        return np.asarray(self.ensemble_errors, dtype=float)
-
-    def to_json_dict(self) -> dict:
-        """The base report's JSON with the DMFT's numbers.
-
-        Returns
-        -------
-        dict
-            As :meth:`WidthScalingReport.to_json_dict`, with ``median_errors`` replaced by
-            the seed-mean errors and added ``ensemble_errors``, ``standard_errors``,
-            ``scatter``, ``scatter_slope`` (``None`` if not finite) and, when measured,
-            ``total_errors``, ``total_standard_errors`` and ``qp_ensemble_errors`` (one per
-            width each); ``config["dmft_time"]`` says whether the DMFT was discrete or a flow.
-        """
-        out = super().to_json_dict()
-        out["median_errors"] = [float(e) for e in self.ensemble_errors]
-        out["ensemble_errors"] = [float(e) for e in self.ensemble_errors]
-        out["standard_errors"] = [float(e) for e in self.standard_errors]
-        out["scatter"] = [float(e) for e in self.scatter]
-        out["scatter_slope"] = None if not np.isfinite(self.scatter_slope) else float(self.scatter_slope)
-        if self.total_errors is not None:
-            out["total_errors"] = [float(e) for e in self.total_errors]
-            out["total_standard_errors"] = [float(e) for e in self.total_standard_errors]
-        if self.qp_ensemble_errors is not None:
-            out["qp_ensemble_errors"] = [float(e) for e in self.qp_ensemble_errors]
-        out["config"]["dmft_time"] = "discrete at the learning rate" if self.discrete else "continuous (flow)"
-        return out
-
-
 def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device: str = "numpy", workers: int | None = None,
                         scheduler: str | None = None, runner=None, **options) -> DMFTWidthReport:
     """Sweep widths: the seed mean of ``K`` against the DMFT.
@@ -232,18 +165,18 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     ----------
     case : ValidationCase, Architecture or sequence of int
         A case with ``theory="dmft"``, or the depths of a case built from ``widths``,
-        ``seeds`` and ``options`` with the defaults of :data:`~pathdyn.validation.cases.DMFT_DEFAULTS`
+        ``seeds`` and ``options`` with the defaults of :data:`~pathdyn.validation.sweep.cases.DMFT_DEFAULTS`
         (8 seeds, ``eta = 0.02``, ``t_max = 8``, 200 recorded times).
     widths : sequence of int, optional
         Hidden widths; only without a case.
     seeds : sequence of int, optional
         At least two; every (width, seed) is one network. Only without a case.
     progress, device, workers, scheduler, runner
-        Where and how the networks train, as :func:`pathdyn.validation.sweep.validate_width`:
-        each network is one task of :func:`pathdyn.validation.distributed.task_runner`,
+        Where and how the networks train, as :func:`pathdyn.validation.sweep.width.validate_width`:
+        each network is one task of :func:`pathdyn.validation.sweep.distributed.task_runner`,
         so a cluster gives the same report bit for bit.
     **options
-        Other fields of :class:`~pathdyn.validation.cases.ValidationCase`: ``init``
+        Other fields of :class:`~pathdyn.validation.sweep.cases.ValidationCase`: ``init``
         (``"gaussian"``, the cavity DMFT, or ``"orthogonal"``, the exact overlap march of
         :mod:`pathdyn.numerics.dmft_orthogonal`), ``init_scale`` (default
         0.3; input and output layers at the same scale), ``dataset`` (whitened,
@@ -265,15 +198,11 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
         An init other than Gaussian or orthogonal, a non-whitened or degenerate dataset, fewer than two seeds, a
         case of another theory, or bad settings.
     """
-    from pathdyn.validation.cases import DMFT_DEFAULTS, ValidationCase
-    from pathdyn.validation.distributed import check_cluster_options
-    from pathdyn.validation.sweep import network_tasks, train_networks
-    from pathdyn.validation.torch_engine import resolve_device
 
     if not isinstance(case, ValidationCase):
-        options.setdefault("theory", "dmft")
+        options.setdefault("theory", models_of_kind("dmft")[0])
     case = ValidationCase.from_options(case, widths, seeds, defaults=DMFT_DEFAULTS, **options)
-    if case.theory != "dmft":
+    if not MODELS[case.theory].predicts_seed_mean:
         raise ConfigError(f"case: theory {case.theory!r}, but validate_dmft_width compares with the DMFT; "
                           "give theory='dmft' or call validate_width")
     started = time.perf_counter()
@@ -285,7 +214,7 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
                                        steps=case.steps, record_steps=_record_steps(case), init=case.init)
     floor = not discrete and case.measure_lr_floor
     # One task per network (and the O(eta) floor's half-step run), as in validate_width.
-    tasks, labels = network_tasks(case, dataset, mapped=None, half_eta=floor, device=device, prefix="dmft")
+    tasks, labels = network_tasks(case, dataset, mapping=None, half_eta=floor, device=device, prefix="dmft")
     results = train_networks(tasks, labels, progress=progress, label=f"validate dmft {','.join(map(str, case.depths))}",
                              workers=workers, scheduler=scheduler, runner=runner)
     stacks = [np.stack([trajectory.K for _, trajectory in results[i * len(case.seeds): (i + 1) * len(case.seeds)]])
@@ -385,7 +314,6 @@ def _seed_mean_statistics(stacks, K_dmft, scale: float) -> _SeedMeanStatistics:
 
 def _qp_ensemble_errors(case, dataset, stacks, gd_t) -> np.ndarray:
     """``max |<K_qp>_seeds - <K>_seeds| / S_1`` per width: the q/p model started from every network."""
-    from pathdyn.validation.network import initialize_weights
 
     U, S, Vt = dataset.modes()
     initial = []
@@ -405,7 +333,7 @@ def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
     widths, ensemble = case.widths, statistics.ensemble
     mean_errors = ensemble[:, None]
     slope, ci, _ = fit_slope(widths, mean_errors, case.confidence)
-    tail = _tail_slope(widths, mean_errors)
+    tail = tail_slope(widths, mean_errors)
     scatter_slope = fit_slope(widths, statistics.scatter[:, None])[0]
     evidence = limit_evidence(widths, mean_errors, lr_floor, case.confidence)
     # the seed mean is one number per width, but it averages len(seeds) networks
@@ -426,12 +354,11 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     S = dataset.modes()[1]
     gd_t = example["t"]
     return DMFTWidthReport(
-        depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory="dmft",
+        depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory=case.theory,
         mapping=case.method, dataset=dataset.name, singular_values=tuple(float(s) for s in S),
         learning_rate=float(case.learning_rate), t_max=float(gd_t[-1]), steps=case.steps, errors=statistics.errors,
         slope=slope, slope_ci=ci, tail_slope=tail, confidence=case.confidence, lr_floor=lr_floor, time_mapping=TIME_MAPPING,
-        limit=(f"infinite-width limit of {'Gaussian' if case.init == 'gaussian' else case.init} hidden layers (DMFT), "
-               "exact for the ensemble mean; "
+        limit=(MODELS[case.theory].limit_compared(case.method, case.init, case.depths) + "; "
                + ("solved at the networks' learning rate (no O(eta) floor)" if discrete else "solved in continuous time")),
         compared=COMPARED, verdict=verdict, passed=passed, targets=dict(case.targets), final_K_gd=statistics.final_gd,
         final_K_theory=np.broadcast_to(K_dmft[-1], statistics.final_gd.shape).copy(), example=example,
@@ -442,7 +369,7 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
 
 
 def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
-    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep._verdict`."""
+    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
@@ -453,8 +380,6 @@ def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> t
 
 def _qp_state(weights, U, V, depths, sigma):
     """The q/p initial state of one network (growth-matched, or exact at depth 2), for the side-by-side comparison."""
-    from pathdyn.validation.mapping import default_method, map_initial_state
-    from pathdyn.validation.sweep import reduced_equations
 
     equations = reduced_equations(depths, "qp")
     state = map_initial_state(weights, U, V, theory="qp", method=default_method("qp", depths), init_scale=sigma)
@@ -463,9 +388,6 @@ def _qp_state(weights, U, V, depths, sigma):
 
 def _qp_trajectories(depths, initial, S, times, rtol=1e-9, atol=1e-11):
     """q/p ``K`` of every network (batch) on ``times``; shape (T, batch, M, modes)."""
-    from pathdyn.numerics.compile import compile_rhs
-    from pathdyn.numerics.integrate import integrate
-    from pathdyn.validation.sweep import reduced_equations
 
     compiled = compile_rhs(reduced_equations(depths, "qp"))
     return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=rtol, atol=atol).K
@@ -511,7 +433,7 @@ def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_ra
     return solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale, initial_overlaps=overlaps)
 
 
-def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.04,
+def single_network_study(depths: Architecture | Sequence[int], width: int, seeds: Sequence[int], *, init_scale: float = 0.5, learning_rate: float = 0.04,
                          steps: int = 200, dataset: Dataset | None = None) -> dict:
     """How well the DMFT, conditioned on each network (:func:`predict_network`), predicts single networks.
 
@@ -536,7 +458,7 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
     steps : int
         Number of gradient steps (the networks and both DMFTs).
     dataset : Dataset, optional
-        Default :func:`pathdyn.validation.cases.default_dataset`.
+        Default :func:`pathdyn.validation.sweep.cases.default_dataset`.
 
     Returns
     -------
@@ -552,9 +474,6 @@ def single_network_study(depths, width: int, seeds, *, init_scale: float = 0.5, 
     ArchitectureError
         If ``depths`` is not a valid architecture.
     """
-    from pathdyn.numerics.race import race_final_strengths
-    from pathdyn.validation.mapping import map_initial_state
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     dataset = default_dataset() if dataset is None else dataset
     depths = Architecture.coerce(depths).depths

@@ -8,40 +8,62 @@ the infinite-width limit by ``O(Var) = O(1/N)`` with a large prefactor.
 :func:`finite_width_gap` measures that: per width it trains the networks and compares
 their seed mean with the ensemble DMFT and with the mean over the same seeds of the DMFT
 conditioned on each network's own initial overlaps
-(:func:`pathdyn.validation.dmft.predict_network`).
+(:func:`pathdyn.validation.sweep.dmft.predict_network`).
 
-Run as a module to measure and save a report::
-
-    python -m pathdyn.validation.dmft_finite_width --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json
-    python -m pathdyn.validation.dmft_finite_width --summarize gap.json    # the tables
+From the command line: ``pathdyn dmft-finite-width`` (:mod:`pathdyn.cli.finite_width`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from collections.abc import Sequence
 import math
-import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from pathdyn.errors import ConfigError, PathdynError, SimulationError
-from pathdyn.numerics.datasets import Dataset
+from pathdyn.io.jsonio import finite_or_none
+from pathdyn.io.results import Record, labelled
+from pathdyn._base.settings import TrainingTime
+from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.dmft import solve_dmft
 from pathdyn.theory.architecture import Architecture
-from pathdyn.validation.dmft import predict_network
-from pathdyn.validation.sweep import default_dataset, fit_slope
+from pathdyn.validation.sweep.dmft import predict_network
+from pathdyn.validation.sweep.cases import default_dataset
+from pathdyn.validation.sweep.statistics import fit_slope
+from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.validation.network import initialize_weights, simulate_gd
 
-__all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "main", "rms_gaps", "summarize"]
+__all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
 
 #: Records per run (as the validation suite: every ``steps // RECORD_POINTS`` steps).
 RECORD_POINTS = 200
 
 
+#: The metadata of an array with one entry per width.
+PER_WIDTH = labelled(dims=("width",))
+
+
+#: The curves of the pathway sum kept per width (arrays over time and mode).
+CURVES = ("network", "conditioned", "network_std", "paired_std")
+
+
+def _curves_to_xarray(curves: list) -> dict:
+    return {f"total_curve_{name}": (("width", "time", "mode"), np.stack([np.asarray(c[name], dtype=float) for c in curves]), {})
+            for name in CURVES if curves and name in curves[0]}
+
+
+def _curves_from_xarray(dataset) -> list:
+    names = [name for name in CURVES if f"total_curve_{name}" in dataset]
+    if not names:
+        return []
+    widths = dataset.sizes["width"]
+    return [{name: np.asarray(dataset[f"total_curve_{name}"].values[i], dtype=float) for name in names} for i in range(widths)]
+
+
 @dataclass(frozen=True)
-class FiniteWidthGap:
+class FiniteWidthGap(Record):
     """The seed mean of finite networks against the ensemble and the conditioned DMFT.
 
     All errors are in units of ``S_1`` and are ``max`` over the recorded times, pathways
@@ -89,32 +111,38 @@ class FiniteWidthGap:
     wall_time_s : float
     """
 
+    XARRAY_TITLE: ClassVar[str] = "pathdyn finite-width gap to the DMFT"
+
     depths: tuple
-    widths: tuple
-    seeds: tuple
+    widths: tuple = field(metadata=labelled(coord="width"))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
     init_scale: float
     learning_rate: float
     t_max: float
     steps: int
     dataset: str
-    singular_values: tuple
-    ensemble_gap: np.ndarray = field(repr=False)
-    ensemble_noise: np.ndarray = field(repr=False)
-    conditioned_gap: np.ndarray = field(repr=False)
-    conditioned_noise: np.ndarray = field(repr=False)
-    conditioning_shift: np.ndarray = field(repr=False)
-    total_ensemble_gap: np.ndarray = field(repr=False)
-    total_ensemble_noise: np.ndarray = field(repr=False)
-    total_conditioned_gap: np.ndarray = field(repr=False)
-    total_conditioned_noise: np.ndarray = field(repr=False)
-    total_conditioning_shift: np.ndarray = field(repr=False)
-    total_explained: np.ndarray = field(repr=False)
+    singular_values: tuple = field(metadata=labelled(dims=("mode",)))
+    ensemble_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    ensemble_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioned_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioned_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    conditioning_shift: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_ensemble_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_ensemble_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioned_gap: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioned_noise: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_conditioning_shift: np.ndarray = field(repr=False, metadata=PER_WIDTH)
+    total_explained: np.ndarray = field(repr=False, metadata=PER_WIDTH)
     total_worst: list = field(repr=False)
-    per_network_ensemble: np.ndarray = field(repr=False)
-    per_network_conditioned: np.ndarray = field(repr=False)
-    t: np.ndarray = field(default=None, repr=False)
-    total_ensemble_curve: np.ndarray = field(default=None, repr=False)
-    total_curves: list = field(default_factory=list, repr=False)
+    per_network_ensemble: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
+    per_network_conditioned: np.ndarray = field(repr=False, metadata=labelled(dims=("width", "seed")))
+    t: np.ndarray | None = field(default=None, repr=False, metadata=labelled(coord="time"))
+    total_ensemble_curve: np.ndarray | None = field(default=None, repr=False, metadata=labelled(dims=("time", "mode")))
+    total_curves: list = field(default_factory=list, repr=False, metadata=labelled(
+        decode=lambda curves: [{name: np.array(curve, dtype=float) for name, curve in c.items()} for c in curves],
+        to_xarray=lambda curves: _curves_to_xarray(curves), from_xarray=lambda dataset: _curves_from_xarray(dataset),
+        sample=lambda sizes, rng: [{name: rng.random((sizes["time"], sizes["mode"])) for name in CURVES}
+                                   for _ in range(sizes["width"])]))
     wall_time_s: float = 0.0
 
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
@@ -135,46 +163,19 @@ class FiniteWidthGap:
         slope, interval, _ = fit_slope(self.widths, np.asarray(getattr(self, name), dtype=float)[:, None])
         return slope, interval
 
-    def to_json_dict(self) -> dict:
-        """The report as plain JSON types.
+    def json_extras(self) -> dict:
+        """The units, and ``slopes``: :meth:`gap_slope` of the four gaps.
 
         Returns
         -------
         dict
-            Every attribute (arrays as lists, curves at 7 significant digits) and
-            ``slopes``: :meth:`gap_slope` of the four gaps.
         """
-        out = {
-            "depths": list(self.depths), "widths": list(self.widths), "seeds": list(self.seeds),
-            "init_scale": self.init_scale, "learning_rate": self.learning_rate, "t_max": self.t_max,
-            "steps": self.steps, "dataset": self.dataset, "singular_values": list(self.singular_values),
-            "units": "fraction of S_1; max over recorded t, pathways (or the pathway sum, total_*) and modes",
-            "wall_time_s": self.wall_time_s,
-        }
-        for name in ("ensemble_gap", "ensemble_noise", "conditioned_gap", "conditioned_noise", "conditioning_shift",
-                     "total_ensemble_gap", "total_ensemble_noise", "total_conditioned_gap", "total_conditioned_noise",
-                     "total_conditioning_shift", "total_explained"):
-            out[name] = [float(x) for x in getattr(self, name)]
-        for name in ("per_network_ensemble", "per_network_conditioned"):
-            out[name] = np.asarray(getattr(self, name), dtype=float).tolist()
-        out["total_worst"] = list(self.total_worst)
-        out["t"] = _rounded(self.t)
-        out["total_ensemble_curve"] = _rounded(self.total_ensemble_curve)
-        out["total_curves"] = [{name: _rounded(curve) for name, curve in curves.items()} for curves in self.total_curves]
-        out["slopes"] = {}
+        slopes = {}
         for name in ("ensemble_gap", "conditioned_gap", "total_ensemble_gap", "total_conditioned_gap"):
             slope, (low, high) = self.gap_slope(name)
-            out["slopes"][name] = {"slope": _finite_or_none(slope), "ci95": [_finite_or_none(low), _finite_or_none(high)]}
-        return out
-
-
-def _rounded(array) -> list:
-    """Nested lists at 7 significant digits (the curves are for analysis, not for bitwise checks)."""
-    return [] if array is None else np.vectorize(lambda x: float(f"{x:.7g}"))(np.asarray(array, dtype=float)).tolist()
-
-
-def _finite_or_none(x) -> float | None:
-    return float(x) if np.isfinite(x) else None
+            slopes[name] = {"slope": finite_or_none(slope), "ci95": [finite_or_none(low), finite_or_none(high)]}
+        return {"units": "fraction of S_1; max over recorded t, pathways (or the pathway sum, total_*) and modes",
+                "slopes": slopes}
 
 
 def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset):
@@ -194,7 +195,7 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
             raise ConfigError(f"{name}: expected a positive finite number, got {value!r}")
     dataset = default_dataset() if dataset is None else dataset
     if not isinstance(dataset, Dataset):
-        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}; use pathdyn.validation.sweep.default_dataset()")
+        raise ConfigError(f"dataset: expected a Dataset, got {type(dataset).__name__}; use pathdyn.validation.sweep.width.default_dataset()")
     if not dataset.is_whitened:
         raise ConfigError(f"dataset: {dataset.name!r} is not whitened; the DMFT assumes Sigma_x = I, use whitened data")
     if any(len(block) > 1 for block in dataset.degenerate_blocks()):
@@ -205,7 +206,6 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
 
 def _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record):
     """One network's ``K`` on the records and the DMFT conditioned on its own initial overlaps."""
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     weights = initialize_weights(depths, dataset.n_in, dataset.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
     conditioned = predict_network(weights, dataset, init_scale=init_scale, learning_rate=learning_rate, steps=steps).K[record]
@@ -245,8 +245,9 @@ def _width_figures(network, conditioned, ensemble, t, scale):
     return figures
 
 
-def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
-                     dataset: Dataset | None = None, on_width=None) -> FiniteWidthGap:
+def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int], seeds: Sequence[int], *,
+                     init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
+                     dataset: Dataset | None = None, on_width: Callable[..., Any] | None=None) -> FiniteWidthGap:
     """Measure the seed mean's distance from the ensemble DMFT and from the conditioned DMFT.
 
     Parameters
@@ -264,7 +265,7 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
         Gradient descent at ``eta`` for ``round(t_max / eta)`` steps; the DMFT is solved at
         the same ``eta`` (no ``O(eta)`` floor).
     dataset : Dataset, optional
-        Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.default_dataset`).
+        Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.width.default_dataset`).
     on_width : callable, optional
         Called with the report of the widths done so far after each width (to save partial
         results of a long run).
@@ -299,8 +300,8 @@ def finite_width_gap(depths, widths, seeds, *, init_scale: float = 0.5, learning
     depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
     S = dataset.singular_values
     scale = float(np.max(S))
-    steps = max(1, int(round(t_max / learning_rate)))
-    every = max(1, steps // RECORD_POINTS)
+    run_time = TrainingTime(learning_rate, t_max, record_points=RECORD_POINTS)
+    steps, every = run_time.steps, run_time.record_every
     record = np.arange(0, steps + 1, every)
     if record[-1] != steps:  # the network records its last step too
         record = np.append(record, steps)
@@ -361,7 +362,7 @@ def rms_gaps(data: dict) -> dict:
     n = len(data["seeds"])
     scale = max(data["singular_values"])
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
-    out = {"ensemble": [], "conditioned": [], "ensemble_noise": [], "conditioned_noise": []}
+    out: dict[str, list] = {"ensemble": [], "conditioned": [], "ensemble_noise": [], "conditioned_noise": []}
     for curves in data["total_curves"]:
         c = np.asarray(curves["network"], dtype=float)
         for name, reference, spread in (("ensemble", a, curves["network_std"]),
@@ -393,7 +394,7 @@ def gap_at_worst_point(data: dict) -> dict:
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
     last = data["total_curves"][-1]
     i, mode = np.unravel_index(np.argmax(np.abs(np.asarray(last["network"]) - a)), a.shape)
-    out = {"t": float(data["t"][i]), "mode": int(mode), "network_minus_ensemble": [], "network_noise": [],
+    out: dict[str, Any] = {"t": float(data["t"][i]), "mode": int(mode), "network_minus_ensemble": [], "network_noise": [],
            "conditioned_minus_ensemble": [], "network_minus_conditioned": [], "paired_noise": []}
     for curves in data["total_curves"]:
         c, b = curves["network"][i][mode], curves["conditioned"][i][mode]
@@ -441,8 +442,8 @@ def half_times(data: dict) -> dict:
     S = np.asarray(data["singular_values"], dtype=float)
     n = len(data["seeds"])
     a = np.asarray(data["total_ensemble_curve"], dtype=float)
-    out = {"ensemble": [_crossing_time(t, a[:, m], S[m] / 2) for m in range(S.size)],
-           "network": [], "conditioned": [], "network_noise": []}
+    out: dict[str, list] = {"ensemble": [_crossing_time(t, a[:, m], S[m] / 2) for m in range(S.size)],
+                            "network": [], "conditioned": [], "network_noise": []}
     for curves in data["total_curves"]:
         c, b, spread = (np.asarray(curves[name], dtype=float) for name in ("network", "conditioned", "network_std"))
         crossings = [_crossing_time(t, c[:, m], S[m] / 2) for m in range(S.size)]
@@ -562,8 +563,6 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
     ConfigError
         Bad settings (as :func:`finite_width_gap`) or a mode outside ``1 .. modes``.
     """
-    from pathdyn.numerics.datasets import random_dataset
-    from pathdyn.validation.network import initialize_weights, simulate_gd
 
     depths, widths, seeds, dataset = _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset)
     S = dataset.singular_values
@@ -571,8 +570,8 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         raise ConfigError(f"mode: expected a whole number from 1 to {S.size} (the data's modes), got {mode!r}")
     level = S[mode - 1] / 2
     alone = random_dataset((S[mode - 1],), n_in=dataset.n_in, n_out=dataset.n_out)
-    steps = max(1, int(round(t_max / learning_rate)))
-    every = max(1, steps // RECORD_POINTS)
+    run_time = TrainingTime(learning_rate, t_max, record_points=RECORD_POINTS)
+    steps, every = run_time.steps, run_time.record_every
 
     def half_time(data, index, width, seed):
         weights = initialize_weights(depths, data.n_in, data.n_out, width, init="gaussian", init_scale=init_scale, seed=seed)
@@ -583,93 +582,14 @@ def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2,
         run = solve_dmft(depths, data.singular_values, learning_rate=learning_rate, steps=steps, init_scale=init_scale)
         return _crossing_time(run.t, run.K.sum(axis=1)[:, index], level)
 
-    def finite_or_none(values):
-        return [float(v) if np.isfinite(v) else None for v in values]
+    def finite_list(values):
+        return [finite_or_none(v) for v in values]
 
     return {
         "depths": list(depths), "seeds": list(seeds), "widths": list(widths), "mode": mode, "singular_value": float(S[mode - 1]),
         "init_scale": float(init_scale), "learning_rate": float(learning_rate), "t_max": float(t_max),
         "dmft_half_time": dmft_half_time(dataset, mode - 1), "dmft_half_time_alone": dmft_half_time(alone, 0),
-        "with_all_modes": ([finite_or_none([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths]
+        "with_all_modes": ([finite_list([half_time(dataset, mode - 1, w, s) for s in seeds]) for w in widths]
                            if with_all_modes else None),
-        "alone": [finite_or_none([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
+        "alone": [finite_list([half_time(alone, 0, w, s) for s in seeds]) for w in widths],
     }
-
-
-def _int_list(text: str) -> list:
-    """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int."""
-    values = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        try:
-            values.extend(range(int(low), int(high) + 1) if high else [int(low)])
-        except ValueError:
-            raise ConfigError(f"expected whole numbers like 0-7 or 256,512, got {text!r}") from None
-    return values
-
-
-def main(argv=None) -> int:
-    """Command line: measure and write the JSON report (after every width, atomically), or summarize one.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0, or 2 after a one-line error on stderr (nothing is written then).
-    """
-    from pathdyn.io.jsonio import save_json
-
-    parser = argparse.ArgumentParser(prog="python -m pathdyn.validation.dmft_finite_width", description=__doc__.splitlines()[0])
-    parser.add_argument("--summarize", metavar="REPORT.json", help="print the tables of a saved report and exit")
-    parser.add_argument("--depths", help="e.g. 7,7")
-    parser.add_argument("--widths", help="e.g. 256,512,1024")
-    parser.add_argument("--seeds", help="e.g. 0-7")
-    parser.add_argument("--init-scale", type=float, default=0.5)
-    parser.add_argument("--learning-rate", type=float, default=0.02)
-    parser.add_argument("--t-max", type=float, default=8.0)
-    parser.add_argument("--mode-alone", type=int, metavar="MODE",
-                        help="instead: that mode's half time with all modes and alone (escape_with_and_without_other_modes)")
-    parser.add_argument("-o", "--output")
-    args = parser.parse_args(argv)
-    if args.summarize:
-        return _print_summary(args.summarize)
-    missing = [name for name in ("depths", "widths", "seeds", "output") if getattr(args, name) is None]
-    if missing:
-        print(f"error: give --{', --'.join(missing)} (e.g. --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json)", file=sys.stderr)
-        return 2
-
-    def save(report):
-        save_json(args.output, report.to_json_dict(), indent=1)
-
-    try:
-        if args.mode_alone is not None:
-            result = escape_with_and_without_other_modes(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds),
-                                                         mode=args.mode_alone, init_scale=args.init_scale,
-                                                         learning_rate=args.learning_rate, t_max=args.t_max)
-            save_json(args.output, result, indent=1)
-            return 0
-        finite_width_gap(_int_list(args.depths), _int_list(args.widths), _int_list(args.seeds), init_scale=args.init_scale,
-                         learning_rate=args.learning_rate, t_max=args.t_max, on_width=save)
-    except PathdynError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _print_summary(path: str) -> int:
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-        print(summarize(data))
-    except (OSError, ValueError, KeyError) as error:
-        print(f"error: --summarize {path}: not a readable finite-width report ({type(error).__name__}: {error})", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
+from pathdyn.validation.sweep.statistics import fit_slope
 
 __all__ = ["plot_width_reports", "plot_concentration"]
 
@@ -50,7 +51,6 @@ def _log_axis_labels(axis) -> None:
 
 
 def _error_panel(ax, report, title) -> None:
-    from pathdyn.validation.sweep import fit_slope
 
     widths = np.asarray(report.widths, dtype=float)
     # A DMFT report's slope is fitted on the error of the seed mean (the quantity the theory
@@ -136,7 +136,7 @@ def plot_concentration(result, path=None):
     Parameters
     ----------
     result : ConcentrationResult or dict
-        The result, or its :meth:`~pathdyn.validation.concentration.ConcentrationResult.to_json_dict`.
+        The result, or its :meth:`~pathdyn.validation.sweep.concentration.ConcentrationResult.to_json_dict`.
     path : str or Path, optional
 
     Returns

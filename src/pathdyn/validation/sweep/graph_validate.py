@@ -1,7 +1,7 @@
 """End-to-end check of a graph's theory: an aligned finite network against its reduced model.
 
 :func:`validate_graph_aligned` builds a network of any width on the aligned (decoupled,
-spectral) initial condition (:func:`pathdyn.validation.graph_network.aligned_graph_weights`),
+spectral) initial condition (:func:`pathdyn.validation.network.graph.aligned_graph_weights`),
 trains it by gradient descent, integrates the graph's per-edge reduced equations
 (:func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations`, in node form) from the
 same edge strengths, and compares the per-path mode strengths (the total, for a graph with
@@ -16,14 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
+from pathdyn._base.checks import real_number
 from pathdyn.errors import ConfigError
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.alignment import mode_rank
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import Comparison, compare
-from pathdyn.validation.graph_network import aligned_graph_weights, simulate_graph_gd
+from pathdyn.validation.network.graph import aligned_graph_weights, simulate_graph_gd
 
 __all__ = ["GraphValidation", "validate_graph_aligned"]
 
@@ -70,7 +73,7 @@ class GraphValidation:
                 "singular_values": np.asarray(self.simulation.extras["singular_values"]).tolist()}
 
 
-def validate_graph_aligned(graph: GraphArchitecture, dataset, width: int | None = None, *,
+def validate_graph_aligned(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *,
                            learning_rate: float = 0.01, t_max: float = 6.0, initial_strength: float = 0.2,
                            seed: int = 0, record_dt: float = 0.05) -> GraphValidation:
     """Train an aligned network of ``graph`` and compare it with the graph's reduced model.
@@ -102,18 +105,16 @@ def validate_graph_aligned(graph: GraphArchitecture, dataset, width: int | None 
     ConfigError
         For non-positive settings.
     """
-    if not (learning_rate > 0 and t_max > 0 and initial_strength > 0 and record_dt > 0):
-        raise ConfigError(f"learning_rate, t_max, initial_strength, record_dt: must be positive, got "
-                          f"{learning_rate}, {t_max}, {initial_strength}, {record_dt}")
-    dataset = resolve_dataset(dataset) if isinstance(dataset, str) else dataset
+    run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    real_number("initial_strength", initial_strength, positive=True, example="0.05")
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     U, S, Vt = dataset.modes()
-    rank = int(np.sum(S > 1e-12 * S[0]))
+    rank = mode_rank(S)
     rng = np.random.default_rng(seed)
     s0 = initial_strength * (1.0 + rng.random((len(graph.edges), rank)))
     weights, bases = aligned_graph_weights(graph, dataset, dict(zip(graph.edges, s0)), width=width, seed=seed)
     run = simulate_graph_gd(graph, dataset, width, weights=weights, bases=bases, learning_rate=learning_rate,
-                            steps=int(round(t_max / learning_rate)),
-                            record_every=max(1, int(round(record_dt / learning_rate))))
+                            steps=run_time.steps, record_every=run_time.record_every)
     if not run.success:
         raise ConfigError(f"learning_rate, initial_strength: the aligned network {run.message}")
     parameters = {}

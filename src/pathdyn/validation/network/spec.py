@@ -5,12 +5,15 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.theory.architecture import Architecture, _is_int
+from pathdyn.theory.architecture import Architecture
 
 ACTIVATIONS = ("linear", "relu", "tanh")
 INITS = ("gaussian", "orthogonal", "paper")
@@ -63,12 +66,12 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
         else:
             raise ArchitectureError("width: no hidden width given; pass width=N (e.g. width=1000)")
     # Validate through Architecture, which reports every problem at once.
-    if _is_int(width):
+    if is_whole_number(width):
         if width < 1:
             raise ArchitectureError(f"width: {width} is not a positive width; use an integer >= 1, e.g. width=1000")
-        hidden = int(width)
+        hidden: int | tuple = int(width)
     elif isinstance(width, (list, tuple)) and len(width) == len(depths):
-        hidden = tuple((w,) * (d - 1) if _is_int(w) else tuple(w) for w, d in zip(width, depths))
+        hidden = tuple((w,) * (d - 1) if is_whole_number(w) else tuple(w) for w, d in zip(width, depths))
     else:
         hidden = width
     try:
@@ -122,7 +125,7 @@ class NetworkSpec:
             If a width is not a positive whole number or the lists do not match the depths.
         """
         sizes = tuple(tuple(s) for s in network_widths(architecture, n_in, n_out, width))
-        if width is not None and not _is_int(width):
+        if width is not None and not is_whole_number(width):
             width = tuple(s[1:-1] for s in sizes)
         return cls(sizes, width)
 
@@ -139,13 +142,13 @@ class NetworkSpec:
     @property
     def provenance_width(self):
         """The width as a run records it: the given int or ``None``, else lists of hidden widths."""
-        return self.width if self.width is None or _is_int(self.width) else [list(s[1:-1]) for s in self.sizes]
+        return self.width if self.width is None or is_whole_number(self.width) else [list(s[1:-1]) for s in self.sizes]
 
     @property
     def reference_width(self) -> int:
         """The ``N`` of ``sigma^2 / N``: the hidden width (the given int, else the largest hidden width)."""
-        if _is_int(self.width):
-            return int(self.width)
+        if is_whole_number(self.width):
+            return int(self.width)  # type: ignore[call-overload]  # an integer, checked
         hidden = [n for s in self.sizes for n in s[1:-1]]
         return max(hidden) if hidden else 1
 
@@ -160,12 +163,42 @@ class NetworkSpec:
         return max((n for s in self.sizes for n in s[1:-1]), default=0)
 
 
-def _check_choice(name: str, value, choices) -> None:
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Refuse a value that is not one of the choices.
+
+    Parameters
+    ----------
+    name : str
+        The argument, for the message.
+    value : object
+    choices : sequence of str
+
+    Raises
+    ------
+    ConfigError
+        Naming the argument, the value and the choices.
+    """
     if value not in choices:
         raise ConfigError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
 
 
-def _check_dtype(dtype):
+def check_dtype(dtype):
+    """The float dtype of a simulation (float64 or float32).
+
+    Parameters
+    ----------
+    dtype : object
+        Anything ``numpy.dtype`` reads.
+
+    Returns
+    -------
+    numpy.dtype
+
+    Raises
+    ------
+    ConfigError
+        For anything else.
+    """
     try:
         dtype = np.dtype(dtype)
     except (TypeError, ValueError):
@@ -175,7 +208,22 @@ def _check_dtype(dtype):
     return dtype
 
 
-def _check_seed(seed):
-    if not _is_int(seed) or seed < 0:
+def check_seed(seed: int) -> int:
+    """A seed as a whole number >= 0.
+
+    Parameters
+    ----------
+    seed : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ConfigError
+        For anything else.
+    """
+    if not is_whole_number(seed) or seed < 0:
         raise ConfigError(f"seed: {seed!r} is not a whole number >= 0")
     return int(seed)

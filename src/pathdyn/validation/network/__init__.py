@@ -14,18 +14,18 @@ layer ``d`` (both 0-based; ``d = 0`` reads the input), of shape
 the same matrices as arrays ``W_<a>_<d>`` with 1-based ``a`` and ``d``.
 
 This module is the front door: it gathers the public names of the modules that hold them,
-:mod:`~pathdyn.validation.network_spec` (settings and layer sizes),
-:mod:`~pathdyn.validation.network_init` (initial weights),
+:mod:`~pathdyn.validation.network.spec` (settings and layer sizes),
+:mod:`~pathdyn.validation.network.init` (initial weights),
 :mod:`~pathdyn.io.weight_files` (weight files),
-:mod:`~pathdyn.validation.network_engine` (the engines and the reference gradients),
-:mod:`~pathdyn.validation.network_recorder` (the mode coordinates) and
-:mod:`~pathdyn.validation.network_driver` (:func:`simulate_gd`).
+:mod:`~pathdyn.validation.network.engine` (the engines and the reference gradients),
+:mod:`~pathdyn.validation.network.recorder` (the mode coordinates) and
+:mod:`~pathdyn.validation.network.driver` (:func:`simulate_gd`).
 """
 
 from __future__ import annotations
 
-from pathdyn.validation.network_driver import simulate_gd
-from pathdyn.validation.network_engine import (
+from pathdyn.validation.network.driver import simulate_gd
+from pathdyn.validation.network.engine import (
     FORWARD_BLOCK_COLUMNS,
     FORWARD_BLOCKS_MIN_WIDTH,
     KERNEL_MIN_WIDTH,
@@ -36,8 +36,8 @@ from pathdyn.validation.network_engine import (
     is_deferred,
     loss_and_gradients,
 )
-from pathdyn.validation.network_init import initialize_weights
-from pathdyn.validation.network_spec import (
+from pathdyn.validation.network.init import initialize_weights
+from pathdyn.validation.network.spec import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from pathdyn.errors import ConfigError, SimulationError
+from pathdyn.validation.network.engine import deferral_rank, is_deferred
 
 __all__ = ["NUMPY", "resolve_device", "TorchEngine", "train_on_device", "estimate_device_memory"]
 
@@ -44,7 +45,7 @@ def _import_torch():
     return torch
 
 
-def resolve_device(device) -> str:
+def resolve_device(device: str) -> str:
     """Check a ``device`` option; return ``"numpy"`` or a PyTorch device string.
 
     Parameters
@@ -134,7 +135,6 @@ class TorchEngine:
     def __init__(self, weights, X, Y, activation, activate_last, loss, deferred_rank=0):
         import torch
 
-        from pathdyn.validation.network import deferral_rank, is_deferred
 
         self.torch = torch
         first = weights[0][0]
@@ -425,7 +425,7 @@ def train_on_device(nets, dataset, recorder, *, device, dtype, activation, activ
     nets : list of list of list of ndarray
         ``nets[b][a][d]``, the initial weights of each seed.
     dataset : Dataset
-    recorder : pathdyn.validation.network_recorder._Recorder
+    recorder : pathdyn.validation.network.recorder.Recorder
         The mode basis (``U``, ``V``, ``X^+ V``) of the numpy engine's records.
     device : str
         A device string from :func:`resolve_device` (not ``"numpy"``).
@@ -533,7 +533,6 @@ def estimate_device_memory(sizes, P: int, dtype, deferred_rank: int = 0, batch: 
     Per layer of shape ``(out, in)``: ``out * in`` weights, four thin ``(out, P)`` buffers
     (pre-activation, activation, gradient, derivative) and, when deferred, ``(out + in) r``.
     """
-    from pathdyn.validation.network import deferral_rank, is_deferred
 
     itemsize = np.dtype(dtype).itemsize
     rank = deferral_rank(deferred_rank, P)

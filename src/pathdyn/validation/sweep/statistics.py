@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 import math
 
 import numpy as np
@@ -46,7 +47,7 @@ def t_interval(estimate: float, spread: float, dof: int, confidence: float = 0.9
     return estimate - half, estimate + half
 
 
-def fit_slope(widths, errors, confidence: float = 0.95) -> tuple:
+def fit_slope(widths: Any, errors: Any, confidence: float = 0.95) -> tuple:
     """Least-squares slope of ``log error`` against ``log width`` over all points.
 
     Parameters

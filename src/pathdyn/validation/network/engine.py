@@ -1,19 +1,21 @@
 """The gradient-descent engines of a finite-width network, and the plain reference gradients.
 
-:class:`_Engine` steps one network in place (fused BLAS updates, C kernels for wide
-layers, deferred low-rank updates); :class:`_StackEngine` steps a stack of small networks
+:class:`Engine` steps one network in place (fused BLAS updates, C kernels for wide
+layers, deferred low-rank updates); :class:`StackEngine` steps a stack of small networks
 together. :func:`loss_and_gradients` is the plain reference they are tested against.
 Part of :mod:`pathdyn.validation.network` (import public names from there).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pathdyn.errors import SimulationError
-from pathdyn.validation import kernels
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_spec import ACTIVATIONS, LOSSES, _check_choice
+from pathdyn.validation.network import kernels
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.spec import ACTIVATIONS, LOSSES, check_choice
 
 #: Below this width ``threads > 1`` is ignored: one thread is faster (measured at width
 #: 256, depths 3,3: two pathway threads 5x slower than one; 2-thread BLAS worse still).
@@ -23,7 +25,7 @@ PARALLEL_MIN_WIDTH = 512
 FORWARD_BLOCKS_MIN_WIDTH = 2048
 FORWARD_BLOCK_COLUMNS = 64
 #: Products with layers whose both sides are at least this wide go through the C kernels
-#: (pathdyn.validation.kernels) when they are built and the block has at most 8 columns
+#: (pathdyn.validation.network.kernels) when they are built and the block has at most 8 columns
 #: (measured, one thread, both products and both dtypes: the avx512 variant on a Zen 5 at
 #: width 1000 and up faster than BLAS, 1.5-4x at width 4096, at 512 the forward product a
 #: little slower; the avx2 variant on a Zen 3 from width 768 up 1.6-4x faster).
@@ -61,7 +63,8 @@ def _activate_into(activation, z, out):
     return out
 
 
-def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate_last=False):
+def loss_and_gradients(weights: list[list], X: np.ndarray, Y: np.ndarray, activation: str = "linear",
+                       loss: str = "mean", activate_last: bool = False) -> tuple[float, list]:
     """Loss and exact gradients, written plainly (a reference; :func:`simulate_gd` is the fast path).
 
     Parameters
@@ -81,8 +84,8 @@ def loss_and_gradients(weights, X, Y, activation="linear", loss="mean", activate
     loss : float
     gradients : list of list of ndarray, the layout of ``weights``.
     """
-    _check_choice("activation", activation, ACTIVATIONS)
-    _check_choice("loss", loss, LOSSES)
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
     P = X.shape[1]
     caches = []
     out = np.zeros_like(Y, dtype=float)
@@ -156,7 +159,7 @@ def deferral_rank(deferred_rank: int, P: int) -> int:
     return r - r % P if r >= 2 * P else 0
 
 
-def is_deferred(shape, rank: int) -> bool:
+def is_deferred(shape: tuple, rank: int) -> bool:
     """Whether a layer of this ``(out, in)`` shape holds deferred updates of ``rank`` (both sides >= 4 rank;
     narrower layers update as cheaply in place).
 
@@ -196,12 +199,12 @@ def _kernel_path_for(use_kernels) -> str:
     return kernels.path() if kernels.available() else kernels.supported()[-1]
 
 
-class _Engine:
+class Engine:
     """One network's weights and reusable buffers; one GD step is :meth:`forward` then
     :meth:`backward_update`, in place.
 
     The two thin products of a wide layer (``W h`` forward, ``W^T G`` backward; at most 8
-    samples) go through the C kernels of :mod:`pathdyn.validation.kernels` when they are
+    samples) go through the C kernels of :mod:`pathdyn.validation.network.kernels` when they are
     built: they stream ``W`` once, where BLAS ``gemm`` first packs it (2-4x slower at
     width 4096). Every other large product goes through BLAS ``gemm`` with preallocated
     Fortran outputs, so no weight-sized temporary is ever created. Updates are fused into ``gemm`` with
@@ -263,7 +266,7 @@ class _Engine:
         # Rank r = P * (steps per fold), only for layers whose both sides exceed r
         # (elsewhere the plain fused update is as cheap).
         self.rank = deferral_rank(deferred_rank, self.P)
-        self.deferred = [[None] * len(pw) for pw in self.W]
+        self.deferred: list[list[Any]] = [[None] * len(pw) for pw in self.W]
         if not self.rank:
             return
         for a, pw in enumerate(self.W):
@@ -352,7 +355,12 @@ class _Engine:
         return self.use_kernels and columns <= kernels.LANES and min(W.shape) >= KERNEL_MIN_WIDTH
 
     def kernel_layers(self) -> int:
-        """How many layers' products of a training step go through the C kernels."""
+        """How many layers' products of a training step go through the C kernels.
+
+        Returns
+        -------
+        int
+        """
         return sum(self._uses_kernel(W, self.P) for pw in self.W for W in pw)
 
     def _lane_buffer(self, a, side, rows, used):
@@ -395,8 +403,15 @@ class _Engine:
 
     # ------------------------------------------------------------------ step
     def run_pathways_on(self, pool, threads: int = 1) -> None:
-        """Step the pathways on ``pool``'s threads (``None``: one after another); the
-        deferred folds of a parallel sweep then run on ``threads`` BLAS threads."""
+        """Step the pathways on ``pool``'s threads (``None``: one after another).
+
+        Parameters
+        ----------
+        pool : concurrent.futures.Executor or None
+            The threads the pathways step on.
+        threads : int
+            BLAS threads of the deferred folds of a parallel sweep.
+        """
         self.pool, self.fold_threads = pool, int(threads)
 
     def _map(self, fn, *args) -> list:
@@ -414,7 +429,13 @@ class _Engine:
         return h
 
     def forward(self) -> float:
-        """Forward pass at the current weights; returns ``||E||^2`` with ``E = out - Y``."""
+        """Forward pass at the current weights.
+
+        Returns
+        -------
+        float
+            ``||E||^2`` with ``E = out - Y``.
+        """
         outputs = self._map(self._forward_path)
         self.out.fill(0)
         for h in outputs:  # summed in pathway order whatever ran in parallel: same bits
@@ -434,7 +455,13 @@ class _Engine:
             G *= buf
 
     def backward_update(self, eta: float) -> None:
-        """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place."""
+        """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place.
+
+        Parameters
+        ----------
+        eta : float
+            The learning rate.
+        """
         self._map(self._backward_path, eta)
         if self._due:
             # Folds of the parallel sweep, on all the pool's threads through BLAS itself (the
@@ -463,18 +490,34 @@ class _Engine:
             G = G_prev
 
     def pathway_outputs(self) -> list:
-        """``F_a(X)`` of every pathway from the last forward pass."""
+        """``F_a(X)`` of every pathway from the last forward pass.
+
+        Returns
+        -------
+        list of ndarray
+        """
         return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
 
-    def omega_times(self, a, V) -> np.ndarray:
-        """``Omega_a V`` through the effective weights of a linear pathway (thin products)."""
+    def omega_times(self, a: int, V: np.ndarray) -> np.ndarray:
+        """``Omega_a V`` through the effective weights of a linear pathway (thin products).
+
+        Parameters
+        ----------
+        a : int
+            The pathway (0-based).
+        V : ndarray, shape (n_in, k)
+
+        Returns
+        -------
+        ndarray, shape (n_out, k)
+        """
         m = np.asfortranarray(V, dtype=self.dtype)
         for d, W in enumerate(self.W[a]):
             m = self._apply(a, d, m, np.zeros((W.shape[0], m.shape[1]), dtype=self.dtype, order="F"))
         return m
 
 
-class _StackEngine:
+class StackEngine:
     """Many small networks (one per seed) stacked on a leading axis, stepped together.
 
     For small widths a step is dominated by the fixed cost of each BLAS call, so one
@@ -506,6 +549,13 @@ class _StackEngine:
         self.E = np.zeros_like(self.out)
 
     def forward(self) -> np.ndarray:
+        """Forward pass of every network of the stack at its current weights.
+
+        Returns
+        -------
+        ndarray, shape (B,)
+            ``||E_b||^2`` per network.
+        """
         self.out.fill(0)
         for a, pw in enumerate(self.W):
             h = self.X
@@ -524,6 +574,13 @@ class _StackEngine:
             G *= 1 - h * h
 
     def backward_update(self, eta: float) -> None:
+        """Gradients from the last :meth:`forward` and the update of every network, in place.
+
+        Parameters
+        ----------
+        eta : float
+            The learning rate.
+        """
         for a, pw in enumerate(self.W):
             D = len(pw)
             G = self.G[a][D - 1]
@@ -545,9 +602,27 @@ class _StackEngine:
                 G = G_prev
 
     def pathway_outputs(self) -> list:
+        """``F_a(X)`` of every pathway and network from the last forward pass.
+
+        Returns
+        -------
+        list of ndarray, each of shape (B, n_out, P)
+        """
         return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
 
-    def omega_times(self, a, V) -> np.ndarray:
+    def omega_times(self, a: int, V: np.ndarray) -> np.ndarray:
+        """``Omega_a V`` of every network of the stack.
+
+        Parameters
+        ----------
+        a : int
+            The pathway (0-based).
+        V : ndarray, shape (n_in, k)
+
+        Returns
+        -------
+        ndarray, shape (B, n_out, k)
+        """
         m = np.asarray(V, dtype=self.dtype)
         for W in self.W[a]:
             m = np.matmul(W, m)
@@ -557,5 +632,10 @@ class _StackEngine:
         pass
 
     def unstack(self) -> list:
-        """Weights of each network: ``[seed][a][d]`` (Fortran-ordered copies)."""
+        """Weights of each network: ``[seed][a][d]`` (Fortran-ordered copies).
+
+        Returns
+        -------
+        list
+        """
         return [[[np.asfortranarray(W[b]) for W in pw] for pw in self.W] for b in range(self.B)]

@@ -11,19 +11,29 @@ import numbers
 import numpy as np
 
 from pathdyn.errors import ConfigError
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_spec import (
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.spec import (
     DEFAULT_INIT_SCALE,
     INITS,
-    _check_choice,
-    _check_dtype,
-    _check_seed,
+    check_choice,
+    check_dtype,
+    check_seed,
     NetworkSpec,
 )
 
 
-def _haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
-    """A Haar-random matrix with orthonormal rows or columns (whichever is fewer)."""
+def haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A Haar-random matrix with orthonormal rows or columns (whichever is fewer).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    rows, cols : int
+
+    Returns
+    -------
+    ndarray, shape (rows, cols)
+    """
     big, small = max(rows, cols), min(rows, cols)
     A = rng.standard_normal((big, small))
     with blas_threads(1):  # two BLAS pools on two busy cores fight: pin
@@ -78,14 +88,14 @@ def initialize_weights(
     ------
     ConfigError, ArchitectureError
     """
-    _check_choice("init", init, INITS)
+    check_choice("init", init, INITS)
     sigma = init_sigma(init, init_scale)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     spec = NetworkSpec.build(architecture, n_in, n_out, width)
-    return draw_weights(spec, init, sigma, _check_seed(seed), dtype)
+    return draw_weights(spec, init, sigma, check_seed(seed), dtype)
 
 
-def init_sigma(init: str, init_scale) -> float:
+def init_sigma(init: str, init_scale: float | None) -> float:
     """The ``sigma`` of ``init``: ``init_scale``, or the default of ``init`` when it is ``None``.
 
     Parameters
@@ -108,7 +118,7 @@ def init_sigma(init: str, init_scale) -> float:
     sigma = DEFAULT_INIT_SCALE[init] if init_scale is None else init_scale
     if not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
         raise ConfigError(f"init_scale: {init_scale!r} is not a finite number >= 0; e.g. init_scale=0.3")
-    return sigma
+    return float(sigma)
 
 
 def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -> list:
@@ -144,7 +154,7 @@ def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -
             if init == "paper":
                 w = sigma * rng.standard_normal((rows, cols))
             elif init == "orthogonal" and hidden:
-                w = sigma * _haar_orthogonal(rng, rows, cols)
+                w = sigma * haar_orthogonal(rng, rows, cols)
             else:
                 w = (sigma / math.sqrt(N)) * rng.standard_normal((rows, cols))
             layers.append(np.asfortranarray(w, dtype=dtype))

@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.io.results import Record, labelled
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
-from pathdyn.validation.statistics import mean_interval
-from pathdyn.validation.graph_network import simulate_graph_gd
+from pathdyn.validation.sweep.statistics import mean_interval
+from pathdyn.validation.network.graph import simulate_graph_gd
 
 __all__ = ["GraphConcentration", "measure_graph_concentration", "stream_shares"]
 
 
-def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
+def stream_shares(K: Any, graph: GraphArchitecture, by: str) -> np.ndarray:
     """Shares ``|K| / sum |K|`` per group of paths, shape ``(..., groups, modes)``.
 
     ``by``: ``"path"`` (every path its own group), ``"output"`` (last edge) or ``"input"``
@@ -72,7 +75,7 @@ def stream_shares(K, graph: GraphArchitecture, by: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class GraphConcentration:
+class GraphConcentration(Record):
     """Result of :func:`measure_graph_concentration` for one graph.
 
     Attributes
@@ -89,25 +92,26 @@ class GraphConcentration:
     wall_time : float
     """
 
-    graph: GraphArchitecture
-    seeds: tuple
-    final_K: np.ndarray
-    finished: np.ndarray
+    XARRAY_TITLE: ClassVar[str] = "pathdyn graph concentration"
+
+    graph: GraphArchitecture = field(metadata=labelled(
+        encode=lambda graph: graph.to_dict(), decode=GraphArchitecture.from_dict,
+        sample=lambda sizes, rng: GraphArchitecture.from_dict({"edges": [["x", "h"], ["h", "y"], ["x", "y"]]})))
+    seeds: tuple = field(metadata=labelled(coord="seed"))
+    final_K: np.ndarray = field(metadata=labelled(dims=("seed", "path", "mode")))
+    finished: np.ndarray = field(metadata=labelled(dims=("seed",), dtype="bool"))
     summary: dict
     settings: dict
     wall_time: float
 
-    def to_json_dict(self) -> dict:
-        """The measurement as plain JSON types (graph, paths, seeds, final strengths, summary, settings).
+    def json_extras(self) -> dict:
+        """The graph's paths (lists of edges), in the order of ``final_K``'s path axis.
 
         Returns
         -------
         dict
-            The JSON-ready dictionary.
         """
-        return {"graph": self.graph.to_dict(), "paths": [[list(e) for e in p] for p in self.graph.paths],
-                "seeds": list(self.seeds), "finished": self.finished.tolist(), "final_K": self.final_K.tolist(),
-                "summary": self.summary, "settings": self.settings, "wall_time": self.wall_time}
+        return {"paths": [[list(e) for e in p] for p in self.graph.paths]}
 
 
 def _summarise(K, graph, confidence) -> dict:
@@ -157,21 +161,22 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
         When some networks did not finish learning (their split is not final).
     """
     seeds = tuple(int(s) for s in seeds)
-    if not seeds or not (learning_rate > 0 and t_max > 0 and 0 < confidence < 1):
-        raise ConfigError("seeds, learning_rate, t_max, confidence: give seeds, positive times and 0 < confidence < 1")
+    time_settings = TrainingTime(learning_rate, t_max)
+    if not seeds or not 0 < confidence < 1:
+        raise ConfigError(f"seeds, confidence: give seeds and 0 < confidence < 1, got {seeds}, {confidence}")
     if not graph.paths_listed:
         raise ArchitectureError(f"graph: {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} whose "
                                 "shares are measured one by one; use a graph with fewer paths")
     started = time.perf_counter()
-    steps = int(round(t_max / learning_rate))
+    steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
-    finals, finished = [], []
+    finals, ends = [], []
     for seed in seeds:
         run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
                                 learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
         finals.append(run.K[-1])
-        finished.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
-    K, finished = np.array(finals), np.array(finished)
+        ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+    K, finished = np.array(finals), np.array(ends)
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
                       "raise t_max", stacklevel=2)

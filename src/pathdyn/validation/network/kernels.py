@@ -1,6 +1,6 @@
 """The optional C kernels for the thin products of a gradient-descent step.
 
-``validation/_kernels.c`` computes ``W X`` and ``W^T G`` for a wide column-major weight
+``validation/network/_kernels.c`` computes ``W X`` and ``W^T G`` for a wide column-major weight
 ``W`` and a thin block of at most 8 columns, streaming ``W`` once from memory instead of
 letting BLAS pack it (see that file). It is built with the package when a C compiler is
 present and is optional: without it the simulator does every product through BLAS.
@@ -63,7 +63,7 @@ _state: dict = {}
 def _load_library():
     """The extension as a ctypes library with its functions typed, or None where it is not built."""
     try:
-        lib = ctypes.CDLL(importlib.import_module("pathdyn.validation._kernels").__file__)
+        lib = ctypes.CDLL(importlib.import_module("pathdyn.validation.network._kernels").__file__)
         lib.pd_cpu_paths.restype = ctypes.c_int
     except (ImportError, OSError, AttributeError, TypeError):
         return None
@@ -184,7 +184,7 @@ def _call(kind, W, thin, out, variant):
     variant = path() if variant is None else variant
     if variant not in supported()[1:]:
         raise RuntimeError(f"no C kernel runs as {variant!r} here (supported: {supported()}); "
-                           "check pathdyn.validation.kernels.available() first")
+                           "check pathdyn.validation.network.kernels.available() first")
     dtype = W.dtype
     if dtype not in (np.float64, np.float32) or not W.flags.f_contiguous:
         raise ValueError("W must be a Fortran-ordered float64 or float32 array")

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.validation.network_engine import _StackEngine
+from pathdyn.validation.network.engine import StackEngine
 
 
-class _Recorder:
+class Recorder:
     """Computes ``U^T Omega_a V`` of an engine's current network."""
 
     def __init__(self, dataset: Dataset, activation: str, dtype):
         U, S, Vt = dataset.modes()
         # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
-        rank = int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
+        rank = mode_rank(S)
         if rank == 0:
             raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
         U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]
@@ -32,8 +33,18 @@ class _Recorder:
         self.num_modes = S.size
 
     def project(self, engine) -> np.ndarray:
-        """``([B,] M, modes, modes)`` array of ``U^T Omega_a V`` at the weights of the last forward pass."""
-        lead = (engine.B,) if isinstance(engine, _StackEngine) else ()
+        """``U^T Omega_a V`` at the weights of the last forward pass.
+
+        Parameters
+        ----------
+        engine : Engine or StackEngine
+            The network(s) after a forward pass.
+
+        Returns
+        -------
+        ndarray, shape ([B,] M, modes, modes)
+        """
+        lead = (engine.B,) if isinstance(engine, StackEngine) else ()
         out = np.empty(lead + (len(engine.W), self.num_modes, self.num_modes))
         if lead:
             out = out.swapaxes(0, 1)  # (M, B, modes, modes) view; returned as (B, M, ...)

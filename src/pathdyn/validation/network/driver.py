@@ -15,33 +15,34 @@ from typing import Sequence
 
 import numpy as np
 
-from pathdyn._base.checks import check_memory
+from pathdyn._base.checks import check_memory, is_whole_number
 from pathdyn.errors import ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.alignment import input_alignment
-from pathdyn.numerics.datasets import Dataset, resolve_dataset
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import _is_int
-from pathdyn.validation.blas_threads import blas_threads
-from pathdyn.validation.network_engine import (
+from pathdyn.validation.network.blas_threads import blas_threads
+from pathdyn.validation.network.engine import (
     PARALLEL_MIN_WIDTH,
     STACK_MAX_WIDTH,
-    _Engine,
-    _StackEngine,
+    Engine,
+    StackEngine,
     default_deferred_rank,
 )
-from pathdyn.validation.network_init import draw_weights, init_sigma
-from pathdyn.validation.network_recorder import _Recorder
-from pathdyn.validation.network_spec import (
+from pathdyn.validation.network.init import draw_weights, init_sigma
+from pathdyn.validation.network.recorder import Recorder
+from pathdyn.validation.network.spec import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
     INITS,
     LOSSES,
-    _check_dtype,
-    _check_seed,
+    check_dtype,
+    check_seed,
     NetworkSpec,
 )
-from pathdyn.io.weight_files import _check_weights
+from pathdyn.io.weight_files import check_weights
+from pathdyn._base.progress import Progress
+from pathdyn.validation.network.torch_engine import NUMPY, resolve_device, train_on_device
 
 
 def _check_run_memory(sizes, dataset, records: int, batch: int, dtype) -> None:
@@ -89,7 +90,7 @@ def simulate_gd(
     architecture : Architecture, sequence of int or str
         Depth of each pathway (``n_in``, ``n_out`` come from the dataset).
     dataset : Dataset or str
-        Training data, or a name for :func:`pathdyn.numerics.datasets.resolve_dataset`.
+        Training data, or a name for :func:`pathdyn.numerics.datasets.dataset_from_spec`.
     width : int or sequence
         Hidden width ``N`` (see :func:`network_widths`).
     init, init_scale : see :func:`initialize_weights`.
@@ -131,7 +132,7 @@ def simulate_gd(
         pathways first: up to ``M`` pathways run in parallel Python threads, each with
         single-threaded BLAS, which gives the same bits as ``threads=1``; what is left
         goes to BLAS. The BLAS thread count is set on every loaded OpenBLAS and restored
-        afterwards (:mod:`pathdyn.validation.blas_threads`); ``None`` leaves BLAS alone.
+        afterwards (:mod:`pathdyn.validation.network.blas_threads`); ``None`` leaves BLAS alone.
         Multi-threaded BLAS may change the last bits between thread counts.
     stack : bool or None
         Step all seeds together as one stack of networks (``numpy.matmul`` over a leading
@@ -142,7 +143,7 @@ def simulate_gd(
         ``s`` of a larger batch give bit-identical results.
     device : str
         ``"numpy"`` (default): the numpy engine on the CPU. A PyTorch device, ``"cuda"``,
-        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.torch_engine`,
+        ``"cuda:N"`` or ``"cpu"``: the PyTorch engine (:mod:`pathdyn.validation.network.torch_engine`,
         the ``gpu`` extra) on that device, all seeds stacked; the same initial weights,
         updates and records, equal to the numpy engine's up to rounding. ``threads`` sets
         PyTorch's CPU threads on ``"cpu"``; ``stack`` does not apply.
@@ -192,20 +193,19 @@ def simulate_gd(
     _check_settings(init=init, activation=activation, loss=loss, learning_rate=learning_rate,
                     divergence_factor=divergence_factor, steps=steps, threads=threads, deferred_rank=deferred_rank,
                     record_every=record_every, activate_last=activate_last, seeds=seeds, weights=weights)
-    from pathdyn.validation.torch_engine import resolve_device
 
     device = resolve_device(device)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     spec = NetworkSpec.build(architecture, dataset.n_in, dataset.n_out, width)
     seed_list = _seed_list(seed, seeds)
-    initial = None if weights is None else _check_weights(weights, spec.sizes, dtype)
+    initial = None if weights is None else check_weights(weights, spec.sizes, dtype)
     if deferred_rank is None:
         deferred_rank = default_deferred_rank(spec.widest_hidden, dataset.num_samples)
     _check_run_memory(spec.sizes, dataset, steps // record_every + 2, len(seed_list), dtype)
     settings = _Settings(activation, activate_last, loss, learning_rate, int(steps), divergence_factor,
                          deferred_rank, threads, dtype, device)
     record_steps = _record_steps(steps, record_every)
-    recorder = _Recorder(dataset, activation, dtype)
+    recorder = Recorder(dataset, activation, dtype)
     alignment = input_alignment(dataset)
     sigma = None if initial is not None else init_sigma(init, init_scale)
 
@@ -273,7 +273,7 @@ def _as_dataset(dataset) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
     if isinstance(dataset, (str, Path)):
-        return resolve_dataset(str(dataset))
+        return dataset_from_spec(str(dataset))
     raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
 
 
@@ -287,13 +287,13 @@ def _check_settings(*, init, activation, loss, learning_rate, divergence_factor,
     for name, value in (("learning_rate", learning_rate), ("divergence_factor", divergence_factor)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
             problems.append(f"{name}: {value!r} is not a finite number > 0; use a positive value, e.g. {name}=0.005")
-    if not _is_int(steps) or steps < 0:
+    if not is_whole_number(steps) or steps < 0:
         problems.append(f"steps: {steps!r} is not a whole number >= 0")
-    if threads is not None and (not _is_int(threads) or threads < 1):
+    if threads is not None and (not is_whole_number(threads) or threads < 1):
         problems.append(f"threads: {threads!r} is not a whole number >= 1")
-    if deferred_rank is not None and (not _is_int(deferred_rank) or deferred_rank < 0):
+    if deferred_rank is not None and (not is_whole_number(deferred_rank) or deferred_rank < 0):
         problems.append(f"deferred_rank: {deferred_rank!r} is not a whole number >= 0")
-    if not _is_int(record_every) or record_every < 1:
+    if not is_whole_number(record_every) or record_every < 1:
         problems.append(f"record_every: {record_every!r} is not a whole number >= 1")
     if not isinstance(activate_last, bool):
         problems.append(f"activate_last: expected True or False, got {activate_last!r}")
@@ -306,10 +306,10 @@ def _check_settings(*, init, activation, loss, learning_rate, divergence_factor,
 def _seed_list(seed, seeds) -> list:
     """The checked seeds of the run: ``seeds`` when given, else ``[seed]``."""
     if seeds is None:
-        return [_check_seed(seed)]
+        return [check_seed(seed)]
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray)):
         raise ConfigError(f"seeds: {seeds!r} is not a list of seeds; give e.g. seeds=[0, 1, 2] (or seed=5 for one network)")
-    seed_list = [_check_seed(s) for s in seeds]
+    seed_list = [check_seed(s) for s in seeds]
     if not seed_list:
         raise ConfigError("seeds: empty list; give at least one seed")
     return seed_list
@@ -342,8 +342,6 @@ def _share_cores(threads, widest: int, num_paths: int, stacked: bool, on_numpy: 
 
 def _train(start, seed_list, spec, dataset, recorder, record_steps, settings, stacked, progress) -> tuple:
     """Train every seed's network on the chosen engine; return ``(proj, losses, finals, engine stats)``."""
-    from pathdyn._base.progress import Progress
-    from pathdyn.validation.torch_engine import NUMPY
 
     T, B, M, modes = len(record_steps), len(seed_list), len(spec.sizes), recorder.num_modes
     proj = np.zeros((T, B, M, modes, modes))
@@ -368,8 +366,7 @@ def _train(start, seed_list, spec, dataset, recorder, record_steps, settings, st
 
 
 def _train_on_device(start, seed_list, dataset, recorder, record_steps, settings, loop) -> tuple:
-    """All seeds stacked on a PyTorch device (:func:`pathdyn.validation.torch_engine.train_on_device`)."""
-    from pathdyn.validation.torch_engine import train_on_device
+    """All seeds stacked on a PyTorch device (:func:`pathdyn.validation.network.torch_engine.train_on_device`)."""
 
     proj, losses, zero_loss, bar = loop
     s = settings
@@ -382,25 +379,25 @@ def _train_on_device(start, seed_list, dataset, recorder, record_steps, settings
 
 
 def _train_stacked(start, seed_list, spec, dataset, recorder, record_steps, settings, loop) -> list:
-    """All seeds as one stack of networks (:class:`_StackEngine`); return the final weights per seed."""
+    """All seeds as one stack of networks (:class:`StackEngine`); return the final weights per seed."""
     proj, losses, zero_loss, bar = loop
     nets = [start(s) for s in seed_list]
     stacks = [[np.stack([net[a][d] for net in nets]) for d in range(len(sizes) - 1)] for a, sizes in enumerate(spec.sizes)]
     del nets
     s = settings
-    engine = _StackEngine(stacks, dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype)
+    engine = StackEngine(stacks, dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype)
     _run(engine, recorder, s.learning_rate, s.steps, record_steps, proj, losses, zero_loss, s.divergence_factor, bar,
          seed_list)
     return engine.unstack()
 
 
 def _train_one_by_one(start, seed_list, dataset, recorder, record_steps, settings, loop, pool, cores) -> tuple:
-    """One :class:`_Engine` per seed, one after another; return the final weights and the last engine."""
+    """One :class:`Engine` per seed, one after another; return the final weights and the last engine."""
     proj, losses, zero_loss, bar = loop
     s = settings
     finals = []
     for b, seed in enumerate(seed_list):
-        engine = _Engine(start(seed), dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype,
+        engine = Engine(start(seed), dataset.X, dataset.Y, s.activation, s.activate_last, s.loss, s.dtype,
                          s.deferred_rank)
         engine.run_pathways_on(pool, cores)
         _run(engine, recorder, s.learning_rate, s.steps, record_steps, proj[:, b:b + 1], losses[:, b:b + 1],
@@ -457,7 +454,7 @@ def _provenance(spec, settings, dataset, *, init, init_scale, record_every, seed
 def _run(engine, recorder, eta, steps, record_steps, proj, losses, zero_loss, factor, bar, seeds):
     """Train an engine's network(s) in place, filling ``proj`` (T, B, M, modes, modes) and ``losses`` (T, B)."""
     P = engine.P
-    stacked = isinstance(engine, _StackEngine)
+    stacked = isinstance(engine, StackEngine)
     eta_cast = float(engine.dtype.type(eta))
     next_record = 0
     limit = None

@@ -6,6 +6,8 @@ Labels are matplotlib math text (``$K_{p\\alpha}$``, node names upright and esca
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pathdyn.numerics.plotting import pyplot, save_figure
@@ -54,7 +56,7 @@ def _panels(validation, graph) -> list:
     (``levels``: the singular values, or None), or (``levels`` False) one line per edge."""
     gd, theory = validation.simulation, validation.theory
     K_gd, K_th = np.asarray(gd.K), np.asarray(theory.K)
-    panels = []
+    panels: list[tuple[Any, ...]] = []
     if validation.paths_listed and K_gd.shape[1] <= MAX_PATH_PANELS:
         panels += [(K_gd[:, p], K_th[:, p], path_label(graph.paths[p]), r"$K_{p\alpha}(t)$", None)
                    for p in range(K_gd.shape[1])]

@@ -15,7 +15,7 @@
  * all samples in one or two fused multiply-adds.
  *
  * One variant per instruction set, each compiled for its own set with a target attribute
- * whatever flags the build uses, and picked at run time by pathdyn.validation.kernels:
+ * whatever flags the build uses, and picked at run time by pathdyn.validation.network.kernels:
  *
  *   avx512  8 lanes in one 512-bit (float64) or 256-bit (float32) register of the 32 that
  *           AVX-512F with VL has; 16 row accumulators in pd_nn.
