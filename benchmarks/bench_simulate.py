@@ -5,7 +5,8 @@
 2. Width 4096, depth 7, two pathways, the hierarchical data (P = 8): the lower bound of
    one step, max(memory: every weight read and written once; arithmetic: the step's
    flops at the measured gemm rate), against the achieved time per step, with the C
-   kernels (validation/network/_kernels.c) and with BLAS doing every product.
+   kernels (validation/network/_kernels.c, the variant this CPU takes) and with BLAS doing
+   every product. benchmarks/bench_kernels.py compares the products and a step with JAX too.
 3. Width 1000, two pathways of depth 2, 3, 4, 7: time per step against a straightforward
    PyTorch implementation (nn.Linear, autograd, SGD) when torch is importable.
 Both float64 and float32, with 1 and 2 threads.
@@ -33,6 +34,18 @@ from pathdyn.validation.network.engine import Engine
 
 DTYPES = (np.float64, np.float32)
 _WEIGHTS: dict = {}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def median_time(fn, repeats: int) -> float:
@@ -154,8 +167,9 @@ def main() -> None:
     except ImportError:
         torch = None
         print("# torch is not installed: the PyTorch comparison is skipped (pip install torch to run it)")
-    print("# C kernels for the thin products: " + ("built and on" if kernels.available() else
-          "NOT available (no C compiler at install, or PATHDYN_KERNELS=0): BLAS does every product"))
+    print(f"# CPU: {cpu_name()}; C kernel path for the thin products: {kernels.path()} (this CPU runs: "
+          f"{', '.join(kernels.supported())}" + ("" if kernels.available() else
+          "; no kernel: no C compiler at install, a CPU without AVX2, or PATHDYN_KERNELS=blas") + ")")
 
     rounds = 2 if args.quick else 3
     for threads in (1, 2):

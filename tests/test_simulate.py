@@ -449,11 +449,13 @@ def test_blocked_forward_variant_matches_plain_product(seed):
     assert max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], blocks.W[0])) < 1e-12
 
 
-@pytest.mark.skipif(not kernels.available(), reason="C kernels not built (no C compiler at install)")
+@pytest.mark.parametrize("variant", [pytest.param(v, id=v) for v in kernels.supported()[1:]] or [
+    pytest.param(None, marks=pytest.mark.skip(reason=f"no C kernel variant runs here ({kernels.supported()})"))])
 @pytest.mark.parametrize("activation", ["linear", "tanh"])
 @pytest.mark.parametrize("P", [8, 5])
-def test_engine_steps_with_kernels_match_blas(activation, P, seed):
-    """Training steps through the C kernels (P = 8, and P = 5 padded to 8) equal BLAS's up to rounding."""
+def test_engine_steps_with_kernels_match_blas(variant, activation, P, seed):
+    """Training steps through each C kernel variant the CPU runs (P = 8, and P = 5 padded to 8)
+    equal BLAS's up to rounding."""
     from pathdyn.validation.network import KERNEL_MIN_WIDTH
 
     rng = np.random.default_rng(seed)
@@ -465,8 +467,8 @@ def test_engine_steps_with_kernels_match_blas(activation, P, seed):
     w = initialize_weights((3, 2), data.n_in, data.n_out, N, init_scale=1.0, seed=seed)
     # 12 steps: one fold of the deferred updates and a partial one.
     (plain, loss), (fast, loss_fast) = train_engine_variants(w, data, activation, False, 12, 8 * P, [
-        dict(use_kernels=False), dict(use_kernels=True)])
-    assert (plain.kernel_layers(), fast.kernel_layers()) == (0, 1)
+        dict(use_kernels=False), dict(use_kernels=variant)])
+    assert (plain.kernel_layers(), fast.kernel_layers()) == (0, 1) and fast.kernel_path == variant
     moved = max(np.max(np.abs(a - b)) for a, b in zip(plain.W[0], w[0]))
     assert moved > 1e-3  # the steps moved the network: the comparison is not vacuous
     assert abs(loss - loss_fast) < 1e-10 * loss

@@ -409,13 +409,15 @@ def _train_one_by_one(start, seed_list, dataset, recorder, record_steps, setting
 
 
 def _numpy_stats(kind: str, workers: int, blas_count, engine) -> dict:
-    """What the numpy engine did: its kind, threads, and the layers it deferred or ran through the C kernels."""
+    """What the numpy engine did: its kind, threads, the layers it deferred or ran through the C kernels, and their path."""
     return {
         "engine": kind,
         "pathway_workers": workers,
         "blas_threads": blas_count,
         "deferred_layers": 0 if engine is None else sum(x is not None for row in engine.deferred for x in row),
         "kernel_layers": 0 if engine is None else engine.kernel_layers(),
+        # which variant of the C kernels ran them (their bits differ from BLAS's by rounding)
+        "kernel_path": "blas" if engine is None or not engine.kernel_layers() else engine.kernel_path,
     }
 
 

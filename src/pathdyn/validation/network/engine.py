@@ -26,8 +26,9 @@ FORWARD_BLOCKS_MIN_WIDTH = 2048
 FORWARD_BLOCK_COLUMNS = 64
 #: Products with layers whose both sides are at least this wide go through the C kernels
 #: (pathdyn.validation.network.kernels) when they are built and the block has at most 8 columns
-#: (measured, one thread: at width 1000 and up faster than BLAS for both products and both
-#: dtypes, 1.5-4x at width 4096; at 512 the forward product was a little slower).
+#: (measured, one thread, both products and both dtypes: the avx512 variant on a Zen 5 at
+#: width 1000 and up faster than BLAS, 1.5-4x at width 4096, at 512 the forward product a
+#: little slower; the avx2 variant on a Zen 3 from width 768 up 1.6-4x faster).
 KERNEL_MIN_WIDTH = 768
 #: Networks whose layers are all at most this wide are stepped as a stack over seeds
 #: (measured, 10 seeds, depths 3,3: stacking 1.5x faster at width 32, even at 64,
@@ -183,6 +184,21 @@ def _blas(dtype):
     return blas.dgemm if dtype == np.float64 else blas.sgemm
 
 
+def _kernel_path_for(use_kernels) -> str:
+    """The kernel path an engine takes: ``None`` the process's (:func:`kernels.path`),
+    ``False`` ``"blas"``, ``True`` the process's or else the widest variant the CPU runs,
+    a path name that path (to compare variants in one process)."""
+    if use_kernels is None:
+        return kernels.path()
+    if isinstance(use_kernels, str):
+        if use_kernels not in kernels.supported():
+            raise SimulationError(f"internal: kernel path {use_kernels!r} does not run here ({kernels.supported()})")
+        return use_kernels
+    if not use_kernels:
+        return "blas"
+    return kernels.path() if kernels.available() else kernels.supported()[-1]
+
+
 class Engine:
     """One network's weights and reusable buffers; one GD step is :meth:`forward` then
     :meth:`backward_update`, in place.
@@ -273,7 +289,8 @@ class Engine:
 
         self.gemv = blas.dgemv if self.dtype == np.float64 else blas.sgemv
         # The C kernels stream each wide weight once per product (BLAS packs it first).
-        self.use_kernels = kernels.available() if use_kernels is None else bool(use_kernels)
+        self.kernel_path = _kernel_path_for(use_kernels)
+        self.use_kernels = self.kernel_path != "blas"
 
     # ------------------------------------------------------------------ products
     def _apply(self, a, d, h, out, transpose=False):
@@ -299,7 +316,7 @@ class Engine:
         k = h.shape[1]
         src, dst = self._lane_buffer(a, 0, n_in, k), self._lane_buffer(a, 1, n_out, k)
         src[:, :k] = h
-        (kernels.tn if transpose else kernels.nn)(W, src, dst)
+        (kernels.tn if transpose else kernels.nn)(W, src, dst, self.kernel_path)
         np.copyto(out, dst[:, :k])
         return out
 

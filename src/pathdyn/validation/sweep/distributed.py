@@ -82,12 +82,13 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
 
 
 def worker_fingerprint() -> tuple:
-    """What decides the bits of a result: pathdyn's and numpy's versions and whether the C kernels load.
+    """What decides the bits of a result: pathdyn's and numpy's versions and the C kernels' path.
 
     Returns
     -------
     tuple
-        ``(pathdyn version, numpy version, C kernels available)``.
+        ``(pathdyn version, numpy version, kernel path)``, the path as
+        :func:`pathdyn.validation.network.kernels.path` names it (``"blas"``, ``"avx2"``, ``"avx512"``).
     """
     try:
         from importlib.metadata import version
@@ -95,7 +96,7 @@ def worker_fingerprint() -> tuple:
         pathdyn_version = version("pathdyn")
     except Exception:  # noqa: BLE001 (a source checkout without metadata)
         pathdyn_version = "unknown"
-    return pathdyn_version, numpy.__version__, bool(kernels.available())
+    return pathdyn_version, numpy.__version__, kernels.path()
 
 
 def _run_pinned(fn, args):
