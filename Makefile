@@ -9,7 +9,7 @@ STAMP := $(VENV)/.pathdyn-installed
 
 DOCS_STAMP := $(VENV)/.pathdyn-docs-installed
 
-.PHONY: run test test-slow lint bench docs notebooks clean
+.PHONY: run test test-other-cpu test-slow lint bench docs notebooks clean
 
 $(STAMP): pyproject.toml setup.py src/pathdyn/validation/network/_kernels.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The behaviour lock and determinism tests as another CPU would run them (see .ci/other-cpu).
+test-other-cpu: $(STAMP)
+	PYTHON=$(BIN)/python .ci/other-cpu
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
