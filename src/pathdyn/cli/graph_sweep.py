@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         graph = GraphArchitecture(edges=graph.edges, whitened=graph.whitened)  # widths come from --widths
         reports.append({"architecture": path, **graph_width_sweep(
             graph, dataset, widths, range(args.seeds), init=args.init, init_scale=args.init_scale,
-            learning_rate=args.learning_rate, t_max=args.t_max)})
+            learning_rate=args.learning_rate, t_max=args.t_max, progress=True)})
     with plan:
         plan.stage_text("-o/--output", json_text({"results": reports}))
         plan.commit()
+        print_summary(plan)
     return 0

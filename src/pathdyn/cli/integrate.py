@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
@@ -246,4 +247,5 @@ def run(args: argparse.Namespace) -> int:
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
                                                                      depths=architecture.depths, title=title))
         plan.commit()
+        print_summary(plan)
     return 0 if trajectory.success else 1

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.theory.models import validation_theories
 from pathdyn.cli._common import (
@@ -193,4 +194,5 @@ def run(args: argparse.Namespace) -> int:
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_width_reports(list(suite.reports), tmp, titles=[c.name for c in cases]))
         plan.commit()
+        print_summary(plan)
     return 1 if args.strict and suite.passed is False else 0

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.results import Record, labelled
@@ -129,7 +130,7 @@ def _summarise(K, graph, confidence) -> dict:
 def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
                                 activation: str = "linear", init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
-                                confidence: float = 0.95) -> GraphConcentration:
+                                confidence: float = 0.95, progress: bool = False) -> GraphConcentration:
     """Train one network per seed and summarise how the modes split over paths and streams.
 
     Parameters
@@ -142,6 +143,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     activation, init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
         (``steps = round(t_max / learning_rate)``).
     confidence : float
+    progress : bool
+        Show progress on standard error: a bar on a terminal, a line every few seconds elsewhere.
 
     Returns
     -------
@@ -171,11 +174,13 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
     finals, ends = [], []
-    for seed in seeds:
-        run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
-                                learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
-        finals.append(run.K[-1])
-        ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+    with Progress(len(seeds), f"graph-concentration {activation}", enabled=None if progress else False) as bar:
+        for seed in seeds:
+            run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
+                                    learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
+            finals.append(run.K[-1])
+            ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+            bar.update()
     K, finished = np.array(finals), np.array(ends)
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
