@@ -29,6 +29,7 @@ from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.results import Record, labelled
+from pathdyn.numerics.display import number, text_summary
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
@@ -104,6 +105,26 @@ class GraphConcentration(Record):
     summary: dict
     settings: dict
     wall_time: float
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the mean dominant share of each grouping with its interval.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        settings = self.settings
+        rows = [("run", f"{len(self.graph.edges)} edges, {len(self.seeds)} seeds, width {settings.get('width')}, "
+                        f"{settings.get('activation')}, {int(np.sum(self.finished))} of {len(self.seeds)} finished")]
+        for by, entry in self.summary.items():
+            if isinstance(entry, dict) and "mean" in entry:
+                low, high = entry.get("ci", (None, None))
+                rows.append((f"dominant {by} share", f"{number(entry['mean'], 3)} [{number(low, 3)}, {number(high, 3)}] "
+                                                     f"(even split {number(entry.get('even'), 3)})"))
+        return rows
+
+    def __repr__(self) -> str:
+        return text_summary("GraphConcentration", self.summary_rows())
 
     def json_extras(self) -> dict:
         """The graph's paths (lists of edges), in the order of ``final_K``'s path axis.
