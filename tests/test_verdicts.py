@@ -123,7 +123,10 @@ def test_quick_suite_verdicts_say_they_are_indicative(monkeypatch, tmp_path, cap
     monkeypatch.setattr(cases, "QUICK_SUITE", tiny)
     out = tmp_path / "quick.json"
     assert main(["validate", "--quick", "-o", str(out), "--no-progress"]) == 0
-    assert "verdict: indicative only (--quick" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "verdict: indicative only (--quick" in printed
+    # before it starts, the suite says what it runs and how long that takes
+    assert printed.startswith("pathdyn validate: the quick suite: 1 cases, 7 networks; 30-90 s on 2 cores\n")
     document = json.loads(out.read_text())
     assert document["verdict"].startswith("indicative only (--quick)")
     assert document["cases"][0]["verdict"].startswith("indicative only (--quick")

@@ -32,7 +32,7 @@ def progress_line(label: str, done: int, total: int, elapsed: float) -> str:
     Returns
     -------
     str
-        E.g. ``"validate 2,2: 3/10 (30%), 12 s elapsed, about 28 s left"``.
+        E.g. ``"validate 2,2: 3/10 (30%), T s elapsed, about L s left"``.
 
     Notes
     -----

@@ -283,7 +283,7 @@ class FilePlan:
 
 
 def summary_line(command: str, written, seconds: float, not_given=()) -> str:
-    """``"pathdyn COMMAND: wrote A and B (3 s)"``: the one line every command ends with.
+    """``"pathdyn COMMAND: wrote A and B (T s)"``: the one line every command ends with.
 
     Parameters
     ----------

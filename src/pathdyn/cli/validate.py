@@ -23,7 +23,7 @@ from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
-from pathdyn.validation.sweep.cases import command_case, suite_cases
+from pathdyn.validation.sweep.cases import command_case, suite_cases, suite_note
 from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.suite import run_suite, summary_text
 
@@ -184,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     for case in cases:  # the learning-rate floor runs at eta / 2 for twice the steps
         check_step_count(case.t_max, case.learning_rate, args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout
+    if not given:  # a suite says how long it takes before it starts
+        print(f"pathdyn validate: {suite_note('quick' if args.quick else 'default')}", file=stream, flush=True)
     suite = run_suite(cases, suite=None if given else "quick" if args.quick else "default", device=device,
                       workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress,
                       on_report=lambda case, report: print(summary_text(case.name, report), file=stream, flush=True))
