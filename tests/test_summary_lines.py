@@ -37,8 +37,8 @@ RUNS = {
                        ["g.json", "g.png"]),
     "graph-concentration": (["--architecture", GRAPH, "--seeds", "1", "--width", "4", "--t-max", "0.5", "-o", "{d}/gc.json"],
                             ["gc.json"]),
-    "graph-sweep": (["--architecture", GRAPH, "--widths", "4,6", "--seeds", "2", "--t-max", "0.5", "-o", "{d}/gs.json"],
-                    ["gs.json"]),
+    "graph-sweep": (["--architecture", GRAPH, "--widths", "4,6", "--seeds", "2", "--t-max", "0.5", "-o", "{d}/gs.json",
+                     "--plot", "{d}/gs.png"], ["gs.json", "gs.png"]),
     "dmft-finite-width": (["--depths", "2,2", "--widths", "8", "--seeds", "0,1", "--t-max", "0.2", "-o", "{d}/fw.json"],
                           ["fw.json"]),
 }
