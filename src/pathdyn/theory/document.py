@@ -237,7 +237,7 @@ def equation_list(description: str, text: str, groups, header: dict, notation: d
         Rendered by every writer: ``tag: lhs = rhs`` lines, one LaTeX ``align*`` with the tags,
         indented JSON.
     """
-    blocks = [Prose(text=text)]
+    blocks: list[Prose | Group] = [Prose(text=text)]
     for title, equations in groups:
         blocks.append(Group(title, EquationKind.OTHER, tuple(
             Equation(eq.lhs, eq.rhs, Relation.EQUATION, tag=tag, keys=(("label", tag),)) for tag, eq in equations)))

@@ -48,6 +48,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.display import gradient_flow_latex
 
 __all__ = [
     "GradientFlow",
@@ -143,9 +144,9 @@ class GradientFlow:
 
     architecture: Architecture
     weights: tuple
-    sigma_x: object
-    sigma_yx: object
-    omega: object
+    sigma_x: sp.MatrixExpr
+    sigma_yx: sp.MatrixSymbol
+    omega: sp.MatrixSymbol
     omega_definition: object
     loss: Any
     omega_gradient: object
@@ -155,7 +156,6 @@ class GradientFlow:
 
     def _repr_latex_(self) -> str:
         r"""Jupyter's LaTeX display: the loss, the network map and every layer's ``tau dW/dt``."""
-        from pathdyn.theory.export import gradient_flow_latex
 
         return gradient_flow_latex(self)
 

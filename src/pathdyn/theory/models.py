@@ -103,6 +103,9 @@ class ReducedModel:
         Whether a random initial state is drawn from per-pathway ``q``, ``p`` (each state
         variable's ``start`` in the layout says which): ``pathdyn integrate`` can then
         solve it without a network.
+    equations_name : str
+        What the exports call the model's equations in their headings (default "reduced
+        equations"; the q/p model's are "reduced q/p equations").
     export : callable or None
         ``export(architecture, format, fragment) -> str`` for a model whose equations are
         not per-mode ODEs (the DMFT's site equations); None: the per-mode equations are
@@ -121,6 +124,7 @@ class ReducedModel:
     limit: Callable = _reduction_limit
     inits: tuple | None = None
     export: Callable | None = None
+    equations_name: str = "reduced equations"
     drawn_from_qp: bool = False
 
     def __post_init__(self) -> None:

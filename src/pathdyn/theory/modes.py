@@ -21,6 +21,8 @@ from typing import Any
 
 import sympy as sp
 
+from pathdyn.theory.display import mode_equations_latex
+
 __all__ = [
     "Invariant",
     "ModeEquations",
@@ -279,7 +281,6 @@ class ModeEquations:
 
     def _repr_latex_(self) -> str:
         """Jupyter's LaTeX display: the mode strengths and the reduced equations, ``q_{a\\alpha}`` indices."""
-        from pathdyn.theory.export import mode_equations_latex
 
         return mode_equations_latex(self)
 

@@ -337,7 +337,7 @@ def _weight_layer(factor):
 
 def _product_runs(factors) -> list:
     """Split matrix factors into runs ``W_a^{(d)} W_a^{(d-1)} ...`` of one pathway with falling layers."""
-    runs = []
+    runs: list[list] = []
     for factor in factors:
         key = _weight_layer(factor)
         previous = _weight_layer(runs[-1][-1]) if runs else None
@@ -451,16 +451,16 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return _NAMED_MATRICES[expr.name]
         return LatexPrinter._print_Symbol(self, sp.Symbol(expr.name))
 
-    def _print_MatrixSymbol(self, expr) -> list:
+    def _print_MatrixSymbol(self, expr) -> list:  # type: ignore[override]
         return [self._matrix_symbol_latex(expr)]
 
-    def _print_Identity(self, expr) -> list:
+    def _print_Identity(self, expr) -> list:  # type: ignore[override]
         return ["I"]
 
-    def _print_ZeroMatrix(self, expr) -> list:
+    def _print_ZeroMatrix(self, expr) -> list:  # type: ignore[override]
         return ["0"]
 
-    def _print_Transpose(self, expr) -> list:
+    def _print_Transpose(self, expr) -> list:  # type: ignore[override]
         arg = expr.arg
         if isinstance(arg, sp.MatrixSymbol):
             return [f"{{{self._matrix_symbol_latex(arg)}}}^{{\\top}}"]
@@ -495,7 +495,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return [factor, rf"\Bigl({tokens[0]}\Bigr)"]
         return [factor, r"\Bigl(" + tokens[0], *tokens[1:-1], tokens[-1] + r"\Bigr)"]
 
-    def _print_MatAdd(self, expr) -> list:
+    def _print_MatAdd(self, expr) -> list:  # type: ignore[override]
         tokens = []
         for i, negative, term in _signed_terms(expr):
             body = self._print(term)
@@ -503,7 +503,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             tokens += body
         return tokens
 
-    def _print_MatMul(self, expr) -> list:
+    def _print_MatMul(self, expr) -> list:  # type: ignore[override]
         coefficient, factors = _product_factors(expr)
         tokens = []
         if coefficient != 1:

@@ -501,6 +501,7 @@ register(ReducedModel(
     name="two-channel",
     derive=derive_two_channel_equations,
     description="each mode of each pathway as a width-2 chain",
+    equations_name="two-channel (width-2 chain) equations",
     mappings=("projection",),
     default_mapping=lambda depths: "projection",
     is_exact=_two_channel_is_exact,

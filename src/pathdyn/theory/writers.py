@@ -261,7 +261,9 @@ def break_lines(tokens, budget: float = LINE_BUDGET) -> list:
     -------
     list of str
     """
-    lines, current, width = [], [], 0.0
+    lines: list[str] = []
+    current: list[str] = []
+    width = 0.0
     for token in tokens:
         w = token_width(token) + 0.5
         if current and width + w > budget:
@@ -546,7 +548,7 @@ class JsonWriter:
         -------
         dict
         """
-        entry = dict(equation.keys)
+        entry = dict(equation.keys or ())
         if equation.relation is Relation.RATE:
             entry["rhs"] = srepr(equation.rhs)
         elif equation.relation is Relation.CONSERVED:
