@@ -391,7 +391,7 @@ QUICK_SUITE = tuple(_quick(case) for case in DEFAULT_SUITE)
 
 
 #: How long each suite takes on 2 cores: the range of the runs docs/validation.md lists.
-SUITE_DURATION = {"quick": "30-90 s", "default": "DEFAULT_DURATION"}
+SUITE_DURATION = {"quick": "30-90 s", "default": "6-25 minutes"}
 
 
 def suite_note(name: str) -> str:
