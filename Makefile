@@ -37,8 +37,8 @@ test-other-cpu: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# API reference and guides (warnings are errors), then the docstring examples as doctests
-# (also in the default test run).
+# API reference, guides and the notebooks of examples/ executed and rendered by myst-nb (warnings
+# are errors), then the docstring examples as doctests (also in the default test run).
 $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $(DOCS_STAMP)

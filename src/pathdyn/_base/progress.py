@@ -108,6 +108,7 @@ class Progress:
             self.stream.flush()
 
     def __enter__(self) -> "Progress":
+        self._stop.clear()  # a bar entered again prints lines again
         if self.lines:
             self._thread = threading.Thread(target=self._print_lines, name=f"progress {self.label}", daemon=True)
             self._thread.start()

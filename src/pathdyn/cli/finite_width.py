@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         save_json(args.output, result, indent=1)
     else:
         finite_width_gap(depths, widths, seeds, init_scale=args.init_scale, learning_rate=args.learning_rate,
-                         t_max=args.t_max, on_width=lambda report: save_json(args.output, report.to_json_dict(), indent=1))
+                         t_max=args.t_max, on_width=lambda report: save_json(args.output, report.to_json_dict(), indent=1),
+                         progress=True)
     print_summary(plan, also_written=[args.output])  # saved after every width, outside the plan
     return 0
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from pathdyn.io.jsonio import finite_or_none
 from pathdyn.io.results import Record, labelled
+from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.dmft import solve_dmft
@@ -243,6 +244,12 @@ def _gap_and_noise(mean, reference, samples, scale):
     return float(difference[where]) / scale, float(noise) / scale
 
 
+def _counted(bar, run):
+    """``run``, counted done on ``bar``."""
+    bar.update()
+    return run
+
+
 def _width_figures(network, conditioned, ensemble, t, scale):
     """All figures of one width from the stacks ``network``, ``conditioned`` (seeds, T, M, modes) and ``ensemble``."""
     c, b = network.mean(axis=0), conditioned.mean(axis=0)
@@ -268,7 +275,8 @@ def _width_figures(network, conditioned, ensemble, t, scale):
 
 def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int], seeds: Sequence[int], *,
                      init_scale: float = 0.5, learning_rate: float = 0.02, t_max: float = 8.0,
-                     dataset: Dataset | None = None, on_width: Callable[..., Any] | None=None) -> FiniteWidthGap:
+                     dataset: Dataset | None = None, on_width: Callable[..., Any] | None=None,
+                     progress: bool = False) -> FiniteWidthGap:
     """Measure the seed mean's distance from the ensemble DMFT and from the conditioned DMFT.
 
     Parameters
@@ -287,6 +295,8 @@ def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int]
         the same ``eta`` (no ``O(eta)`` floor).
     dataset : Dataset, optional
         Whitened, non-degenerate data (default :func:`pathdyn.validation.sweep.width.default_dataset`).
+    progress : bool
+        Show progress on standard error: a bar on a terminal, a line every few seconds elsewhere.
     on_width : callable, optional
         Called with the report of the widths done so far after each width (to save partial
         results of a long run).
@@ -329,18 +339,20 @@ def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int]
     ensemble = solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale).K[record]
     t = learning_rate * record
     per_width = []
-    for done, width in enumerate(widths, start=1):
-        runs = [_train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record) for seed in seeds]
-        network = np.stack([run[0] for run in runs])
-        conditioned = np.stack([run[1] for run in runs])
-        if network.shape[1] != record.size:
-            raise SimulationError(f"width {width}: the networks recorded {network.shape[1]} times, the DMFT {record.size}; "
-                                  "this is a bug in the recording schedule, please report it")
-        per_width.append(_width_figures(network, conditioned, ensemble, t, scale))
-        report = _report(depths, widths[:done], seeds, init_scale, learning_rate, t, steps, dataset, per_width,
-                         ensemble.sum(axis=1), time.perf_counter() - started)
-        if on_width is not None:
-            on_width(report)
+    with Progress(len(widths) * len(seeds), "dmft-finite-width networks", enabled=None if progress else False) as bar:
+        for done, width in enumerate(widths, start=1):
+            runs = [_counted(bar, _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record))
+                    for seed in seeds]
+            network = np.stack([run[0] for run in runs])
+            conditioned = np.stack([run[1] for run in runs])
+            if network.shape[1] != record.size:
+                raise SimulationError(f"width {width}: the networks recorded {network.shape[1]} times, the DMFT {record.size}; "
+                                      "this is a bug in the recording schedule, please report it")
+            per_width.append(_width_figures(network, conditioned, ensemble, t, scale))
+            report = _report(depths, widths[:done], seeds, init_scale, learning_rate, t, steps, dataset, per_width,
+                             ensemble.sum(axis=1), time.perf_counter() - started)
+            if on_width is not None:
+                on_width(report)
     return report
 
 
