@@ -82,20 +82,29 @@ def test_no_file_says_how_to_keep_the_results(capsys):
     assert last.startswith("pathdyn validate: wrote no file; give -o/--output or --plot to keep the results (")
 
 
+def _wait_for(condition, timeout: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    end = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_off_a_terminal_progress_is_a_line_at_a_steady_interval():
     """A unit of work longer than the interval still gets lines (a thread prints them, not ``update``).
 
-    A run shorter than the interval prints nothing; ``enabled=False`` prints nothing at all.
+    Two lines with nothing done show the thread, not ``update``, prints them; a run shorter than
+    the interval prints nothing; ``enabled=False`` prints nothing at all.
     """
     stream = io.StringIO()  # not a terminal
     with Progress(4, "validate 2,2", stream=stream, interval=0.05) as bar:
-        time.sleep(0.3)  # one slow unit: no update for six intervals
+        assert _wait_for(lambda: stream.getvalue().count("validate 2,2: 0/4 (0%)") >= 2)  # one slow unit, no update
         bar.update(1)
-        time.sleep(0.12)
+        assert _wait_for(lambda: "validate 2,2: 1/4 (25%)" in stream.getvalue())
     lines = stream.getvalue().splitlines()
-    assert len(lines) >= 4 and all(line.startswith("validate 2,2: ") for line in lines)
-    assert lines[0].startswith("validate 2,2: 0/4 (0%)") and lines[-1].startswith("validate 2,2: 1/4 (25%)")
-    assert "\r" not in stream.getvalue()
+    assert all(line.startswith("validate 2,2: ") for line in lines) and "\r" not in stream.getvalue()
     for enabled, interval in ((False, 0.05), (None, 10.0)):
         quiet = io.StringIO()
         with Progress(4, "x", enabled=enabled, stream=quiet, interval=interval) as bar:
