@@ -41,6 +41,7 @@ With no case option it runs the default suite (the targets of the validation iss
   depth 3,3 and 4,4 orthogonal two-channel, widths 64..1024, target slope <= -0.3, error <= 2%;
   depth 3,3 Gaussian q/p (growth-matched): the error floor, a known limit of the theory;
   depth 3,3 and 4,4 Gaussian DMFT: the seed mean of 16 networks, widths 128..2048, target slope <= -0.3, error <= 0.5%.
+On 2 cores the default suite takes 6-25 minutes, --quick 30-90 s (each says so as it starts).
 --quick runs the same cases at smaller widths and fewer seeds; its verdicts are indicative,
 and a case whose seed noise is above its error target (the DMFT cases at 4 seeds) says
 "indicative: noise X above target Y; more seeds decide", never that the target was missed.
