@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -250,7 +251,7 @@ class FilePlan:
             self.written.append(STDOUT)
         self._stdout.clear()
 
-    def summary(self, also_written=()) -> str:
+    def summary(self, also_written: Sequence[str] = ()) -> str:
         """The run's last line: :func:`summary_line` of what :meth:`commit` wrote (and ``also_written``).
 
         Parameters
@@ -282,7 +283,7 @@ class FilePlan:
         self.discard()
 
 
-def summary_line(command: str, written, seconds: float, not_given=()) -> str:
+def summary_line(command: str, written: Sequence[str], seconds: float, not_given: Sequence[str] = ()) -> str:
     """``"pathdyn COMMAND: wrote A and B (T s)"``: the one line every command ends with.
 
     Parameters
@@ -310,7 +311,7 @@ def summary_line(command: str, written, seconds: float, not_given=()) -> str:
     return f"pathdyn {command}: wrote no file{hint} ({took})"
 
 
-def print_summary(plan: FilePlan, also_written=()) -> None:
+def print_summary(plan: FilePlan, also_written: Sequence[str] = ()) -> None:
     """Print :meth:`FilePlan.summary`: to standard output, or to standard error when the results went there.
 
     Parameters

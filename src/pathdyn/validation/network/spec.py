@@ -5,7 +5,6 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,7 +201,7 @@ def check_dtype(dtype):
     """
     # a string goes to numpy's parser only as one type name: numpy reads "f8,f4" as a record type
     # and raises SyntaxError on ","
-    if isinstance(dtype, str) and not re.fullmatch(r"[<>=|]?[A-Za-z]+[0-9]*", dtype.strip()):
+    if isinstance(dtype, str) and not dtype.lstrip("<>=|").isalnum():
         raise ConfigError(f"dtype: {dtype!r} is not a float type name; use float64 (default) or float32")
     try:
         dtype = np.dtype(dtype)

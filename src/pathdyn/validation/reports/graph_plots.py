@@ -6,6 +6,8 @@ Labels are matplotlib math text (``$K_{p\\alpha}$``, node names upright and esca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,7 +120,8 @@ def _sweep_errors(report) -> tuple:
     return np.array([entry["seed_deviation"] for entry in entries], dtype=float), label
 
 
-def plot_graph_sweeps(reports, path=None, titles=None) -> Any:
+def plot_graph_sweeps(reports: Sequence[dict], path: str | Path | None = None,
+                      titles: Sequence[str] | None = None) -> Any:
     """Per graph: its sweep's error against width (top) and the seed-mean total ``K(t)`` per width (bottom).
 
     Parameters

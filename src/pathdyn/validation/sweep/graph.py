@@ -18,6 +18,7 @@ init (exact mapping for depth-2 pathways, growth-matched beyond), the two-channe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 import time
 
@@ -127,7 +128,7 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
             "wall_time": time.perf_counter() - started}
 
 
-def sweep_judgement(widths, per_width: list, confidence: float = 0.95) -> dict:
+def sweep_judgement(widths: Sequence[int], per_width: list, confidence: float = 0.95) -> dict:
     """The verdict of a graph's width sweep, by the rules of ``pathdyn validate`` (:func:`sweep_verdict`).
 
     Parameters
