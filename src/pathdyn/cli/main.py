@@ -128,7 +128,7 @@ def main(argv: list | None = None) -> int:
     -------
     int
         The exit status: 0 on success, 2 for a usage or domain error, 130 on
-        interruption, 143 on termination.
+        interruption, 128 + the signal on termination (143 for SIGTERM, 129 for SIGHUP).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -145,9 +145,9 @@ def main(argv: list | None = None) -> int:
     except MemoryError:
         print(f"pathdyn {args.command}: error: out of memory; use smaller sizes (width, steps, points, seeds)", file=sys.stderr)
         return 2
-    except Terminated:
+    except Terminated as stop:
         print(f"pathdyn {args.command}: terminated", file=sys.stderr)
-        return 143
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"pathdyn {args.command}: interrupted", file=sys.stderr)
         return 130
