@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.cli.options import check_applicable, given_options
 from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
 import pathdyn.cli as package
 
@@ -107,6 +108,33 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
             _check_option_value(flag, action.option_strings[-1], item)
 
 
+def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple:
+    """``(name, parser)`` of the (nested) subcommand ``args`` came from: ``("figures phase-plane", ...)``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The ``pathdyn`` parser.
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    tuple of (str, argparse.ArgumentParser)
+        The subcommand's words joined by a space, and its own parser.
+    """
+    words = []
+    for action in list(parser._actions):
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                words.append(name)
+                inner, parser = chosen_subcommand(action.choices[name], args)
+                words += [inner] if inner else []
+                break
+    return " ".join(words), parser
+
+
 def _check_option_value(flag: str, spelling: str, value) -> None:
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
@@ -117,7 +145,7 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    """The ``pathdyn`` command: parse, check the options, run the subcommand.
+    """The ``pathdyn`` command: parse, check the options (values, and that each applies), run the subcommand.
 
     Parameters
     ----------
@@ -131,9 +159,12 @@ def main(argv: list | None = None) -> int:
         interruption, 128 + the signal on termination (143 for SIGTERM, 129 for SIGHUP).
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
         check_option_values(parser, args)
+        command, command_parser = chosen_subcommand(parser, args)
+        check_applicable(command, command_parser, args, given_options(build_parser(), argv))
         with terminate_as_interrupt():
             return int(args._run(args) or 0)
     except PathdynError as error:
