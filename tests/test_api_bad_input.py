@@ -235,3 +235,9 @@ def test_integrate_input_variance_parameter(lam):
     y0 = draw_initial_state(GENERAL, 2, 0.1, seed=0)
     _expect_named_error(lambda: integrate(GENERAL, y0, [2.0, 1.0], 1.0, num_points=5, parameters={"lambda": lam}),
                         "lambda")
+
+
+@pytest.mark.parametrize("dtype", [",", ",f8", "f8,f8"])
+def test_simulate_dtype_record_strings(dtype):
+    """numpy reads comma strings as record dtypes: ',' raised a bare SyntaxError before (issue 18.11)."""
+    _expect_named_error(lambda: _simulate(dtype=dtype), "dtype")

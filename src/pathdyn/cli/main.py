@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
-from pathdyn.cli.options import check_applicable, given_options
+from pathdyn.cli.options import check_applicable, cli_message, given_options
 from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
 import pathdyn.cli as package
 
@@ -161,14 +161,15 @@ def main(argv: list | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    command, command_parser = chosen_subcommand(parser, args)
     try:
         check_option_values(parser, args)
-        command, command_parser = chosen_subcommand(parser, args)
         check_applicable(command, command_parser, args, given_options(build_parser(), argv))
         with terminate_as_interrupt():
             return int(args._run(args) or 0)
     except PathdynError as error:
-        print(f"pathdyn {args.command}: error: {error}", file=sys.stderr)
+        # the library names its arguments (t_max); the user typed options (--t-max)
+        print(f"pathdyn {args.command}: error: {cli_message(str(error), command_parser)}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"pathdyn {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)

@@ -23,12 +23,14 @@ so a default never counts as given.
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from typing import Mapping, Union
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["ABSENT", "ALWAYS", "APPLIES", "GIVEN", "StartsWith", "check_applicable", "given_options"]
+__all__ = ["ABSENT", "ALWAYS", "API_ALIASES", "APPLIES", "GIVEN", "StartsWith", "check_applicable", "cli_message",
+           "given_options"]
 
 
 class _Marker:
@@ -288,3 +290,51 @@ def _this_run(alternatives, args, given: set, parser) -> str:
         else:
             parts.append(f"{flag} given" if isinstance(value, bool) or value is None else f"{flag} {value}")
     return "this run: " + ", ".join(parts)
+
+
+#: API argument names that differ from the option's destination: name -> destination
+#: (applied only where the subcommand has that option and no option of the API name).
+API_ALIASES = {"scale": "init_scale", "method": "mapping", "sigma": "init_scale", "eta": "learning_rate"}
+
+
+def cli_message(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` of a library error with its API argument names replaced by the subcommand's options.
+
+    Parameters
+    ----------
+    message : str
+        A :class:`~pathdyn.errors.PathdynError` message from the library, which names its
+        arguments (``init_scale: -1.0 is not positive; ... e.g. init_scale=0.3``).
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+
+    Returns
+    -------
+    str
+        The same message naming options (``--init-scale: ... e.g. --init-scale 0.3``).
+
+    Notes
+    -----
+    A name with an underscore (``t_max``, ``learning_rate``) is an identifier wherever it
+    appears, and is replaced everywhere; a plain word (``seeds``, ``widths``) is an argument
+    name only where it starts the message or a ``; ``-separated part, followed by ``:`` (or
+    ``[...]:``), so prose such as "more seeds" is left alone. ``name=value`` becomes
+    ``--name value``. Aliases (:data:`API_ALIASES`: ``scale`` is ``--init-scale``,
+    ``method`` is ``--mapping``) apply where the option exists and the API name is not an
+    option of its own.
+    """
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            flags.setdefault(action.dest, option_name(action).split("/")[0] or action.option_strings[-1])
+    for alias, dest in API_ALIASES.items():
+        if dest in flags and alias not in flags:
+            flags[alias] = flags[dest]
+    for name in sorted(flags, key=len, reverse=True):
+        flag = flags[name]
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}=", f"{flag} ", message)
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+        else:
+            message = re.sub(rf"(^|; ){re.escape(name)}(?=(\[[^\]]*\])?:)", rf"\g<1>{flag}", message)
+    return message

@@ -201,7 +201,7 @@ def check_dtype(dtype):
     """
     try:
         dtype = np.dtype(dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, SyntaxError):  # numpy parses comma strings as record dtypes: ',' raises SyntaxError
         raise ConfigError(f"dtype: {dtype!r} is not a dtype; use float64 (default) or float32") from None
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ConfigError(f"dtype: {dtype} is not supported; use float64 (default) or float32")
