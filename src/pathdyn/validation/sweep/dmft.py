@@ -39,7 +39,8 @@ from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.validation.sweep.tasks import network_tasks, train_networks
-from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, limit_evidence, slope_parts, tail_slope, target_check
+from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts, tail_slope,
+                                            target_check)
 
 __all__ = ["MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
 
@@ -239,9 +240,7 @@ def _record_steps(case) -> list:
 
 def _half_step_floor(full_K, half, scale: float) -> float | None:
     """``2 max |K(eta) - K(eta/2)| / S_1`` of the largest width's first network; None if the grids differ."""
-    if half.K.shape == full_K.shape:
-        return 2.0 * float(np.max(np.abs(full_K - half.K))) / scale
-    return None
+    return richardson_floor(full_K, half.K, scale)
 
 
 @dataclass(frozen=True)
