@@ -57,6 +57,11 @@ INITS = ("gaussian", "orthogonal")
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
+#: :func:`solve_dmft_flow` holds ``K`` once every mode's error is below this fraction of ``tol * max S``
+#: (``freeze_below`` of :func:`solve_dmft`): what is left of the march changes ``K`` by at most that.
+FREEZE_FRACTION = 0.1
+#: Rows a march that may stop early (``freeze_below``) allocates first; it doubles them as it goes.
+INITIAL_ROWS = 256
 #: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
 BATCH_MEMORY_BYTES = 256 * 2**20
 #: Growth beyond this many times the largest singular value counts as a blow-up.
@@ -182,6 +187,13 @@ def _symmetric_matvecs(M, vectors):
     return outs
 
 
+def _grown(M, length):
+    """``M`` (batch, n) copied into zeros of shape (batch, ``length``)."""
+    out = np.zeros(M.shape[:-1] + (length,))
+    out[..., : M.shape[-1]] = M
+    return out
+
+
 def _padded(x):
     """``x`` with one zero appended on the last axis (a product with a strictly causal row's diagonal)."""
     return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
@@ -297,7 +309,8 @@ class _Pathway:
         self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (batch, _packed_length(size))  # lower triangles, row after row
+        self.capacity = int(size)  # rows allocated; reserve() grows them
+        shape = (batch, _packed_length(self.capacity))  # lower triangles, row after row
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
@@ -308,16 +321,33 @@ class _Pathway:
         # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
         # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
         # these turn from O(T^2) per row into O(T).
-        self.P_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.P_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Q_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Rf_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Rg_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
         # Row t's source products (see _sources), reused by K(t) (O(T) instead of O(T^2)).
         self.x_alpha = [None] * L
         self.x_beta = [None] * L
         self.x_alpha_back = [None] * L
         self.x_beta_back = [None] * L
         self.meeting = _meeting_site(L)
+
+    def reserve(self, rows):
+        """Make room for ``rows`` rows, keeping the rows already filled.
+
+        A packed lower triangle of ``n`` rows is the first ``n (n + 1) / 2`` entries of any
+        longer one, so growing copies each array into a longer one unchanged. A march
+        that may stop early (:func:`solve_dmft` with ``freeze_below``) starts small and
+        doubles, so its memory follows the rows it marches, not the rows it was asked for.
+        """
+        if rows <= self.capacity:
+            return
+        self.capacity = max(int(rows), 2 * self.capacity)
+        for name in ("P", "Q", "Rf", "Rg", "Cf", "Cg"):
+            setattr(self, name, [None if M is None else _grown(M, _packed_length(self.capacity))
+                                 for M in getattr(self, name)])
+        for name in ("P_sum", "Q_sum", "Rf_sum", "Rg_sum"):
+            setattr(self, name, [_grown(M, self.capacity) for M in getattr(self, name)])
 
     def step(self, t, e):
         """Fill row ``t`` given the errors ``e`` at times ``< t``.
@@ -642,6 +672,7 @@ def solve_dmft(
     initial_overlaps: DMFTInitialOverlaps | None = None,
     responses: bool = True,
     init: str = "gaussian",
+    freeze_below: float | None = None,
 ) -> Trajectory:
     """Solve the discrete-time DMFT: the infinite-width limit of gradient descent at ``eta``.
 
@@ -697,30 +728,53 @@ def solve_dmft(
     ``< t`` and on ``e_s`` for ``s < t`` only, so the rows are filled in order of ``t``
     (forward over sites for ``A``, ``P``, ``Cf``; backward for ``B``, ``Q``, ``Cg``), then
     ``K_a(t)`` and ``e_t = S - sum_a K_a(t)``.
+
+    Why holding ``K`` is exact to ``freeze_below``: every weight update is ``eta e_t`` times
+    a product of fields, so ``K_a(t+1) - K_a(t) = eta Theta_a(t) e_t`` to first order in
+    ``eta`` with ``Theta_a >= 0`` (the pathway's tangent kernel on its mode; cross-mode
+    terms vanish at infinite width). The error then decays monotonically,
+    ``e_{t+1} = (1 - eta sum_a Theta_a) e_t``, while ``eta sum_a Theta_a < 1`` (no
+    overshoot), and the later changes of the ``K_a`` share one sign and sum to ``e_t``:
+    each ``|K_a(inf) - K_a(t)| <= |e_t|``.
     """
     if _checked_init(init) == "orthogonal":
         if not responses:
             raise ConfigError("responses: the orthogonal DMFT has no response terms to drop; use init='gaussian' "
                               "for responses=False")
+        if freeze_below is not None:
+            raise ConfigError("freeze_below: the orthogonal march always runs every step; use init='gaussian' "
+                              "or freeze_below=None")
         from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
 
         return solve_orthogonal_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
                                      init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                                      initial_overlaps=initial_overlaps)
     sigma = init_scale
+    if freeze_below is not None and not (isinstance(freeze_below, (int, float)) and freeze_below > 0):
+        raise ConfigError(f"freeze_below: expected a positive error, got {freeze_below!r}")
+    # A march that stops early is bounded as it grows (_reserve), not by the rows asked for.
+    memory_bytes = None if freeze_below is None else (lambda depths, steps: 0)
     depths, S, input_scale, output_scale, initial_overlaps = prepared_solve(
-        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps)
+        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps,
+        memory_bytes)
     started = time.perf_counter()
     size = steps + 1
     K = np.zeros((size, len(depths), S.size))
     # Modes are solved together (a batch axis, one numpy call for all) while their working
     # set stays within BATCH_MEMORY_BYTES: the march is bound by memory traffic, and a
     # working set that leaves the cache costs more than the calls it saves.
-    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
+    rows = steps if freeze_below is None else min(steps, INITIAL_ROWS)
+    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, rows), 1))
+    frozen_at = -1  # the last step any batch marched (-1: none stopped early)
     for start in range(0, S.size, batch):
         chosen = np.arange(start, min(start + batch, S.size))
-        K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
-    return discrete_trajectory(K, S, learning_rate, started, {}, {
+        K[:, :, chosen], frozen = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate,
+                                               responses, freeze_below)
+        if frozen is not None:
+            frozen_at = max(frozen_at, frozen)
+    stats = {} if freeze_below is None else {"marched_steps": steps if frozen_at < 0 else frozen_at,
+                                             "freeze_below": freeze_below}
+    return discrete_trajectory(K, S, learning_rate, started, stats, {
         "init": "gaussian", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
         "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "responses": responses,
     })
@@ -733,13 +787,18 @@ def _checked_init(init) -> str:
     return init
 
 
-def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
+def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses, freeze_below=None):
     """March the pathways of the modes ``modes`` (singular values ``S``) forward in time together.
 
-    Returns ``K`` of shape (size, M, len(modes)). Pathways with the same depth and the
-    same initial overlaps and gains obey the same equations driven by the same errors, so
-    they have the same ``K`` to the last bit: each distinct one is solved once
+    Returns ``(K, frozen)``: ``K`` of shape (size, M, len(modes)) and the step from which
+    ``K`` was held (``None`` if the march ran to the end). Pathways with the same depth
+    and the same initial overlaps and gains obey the same equations driven by the same
+    errors, so they have the same ``K`` to the last bit: each distinct one is solved once
     (``distinct[a]`` is the solved pathway that pathway ``a`` copies).
+
+    With ``freeze_below``, storage starts at ``INITIAL_ROWS`` rows and grows, and the march
+    stops at the first step ``t`` where every mode's ``|e_t| <= freeze_below``; ``K`` is
+    held at ``K(t)`` after it (see :func:`solve_dmft`).
     """
     solved, distinct = {}, []
     for a, depth in enumerate(depths):
@@ -748,13 +807,16 @@ def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
         gains = None if overlaps.gains is None else tuple(np.asarray(g, dtype=float)[:, modes] for g in overlaps.gains[a])
         key = (depth, tuple(v.tobytes() for v in values), None if gains is None else tuple(g.tobytes() for g in gains))
         if key not in solved:
-            solved[key] = _Pathway(depth, size, sigma2, *values, eta, responses, gains)
+            rows = size if freeze_below is None else min(size, INITIAL_ROWS)
+            solved[key] = _Pathway(depth, rows, sigma2, *values, eta, responses, gains)
         distinct.append(solved[key])
     pathways = list(solved.values())
     K = np.zeros((size, len(depths), len(modes)))
     e = np.zeros((len(modes), size))
     limit = BLOWUP_FACTOR * np.maximum(np.abs(S), 1.0)
     for t in range(size):
+        if t >= pathways[0].capacity:  # every pathway starts and grows alike
+            _reserve(pathways, depths, t, len(modes), freeze_below)
         for pathway in pathways:
             pathway.step(t, e)
         strengths = {id(pathway): pathway.strength(t) for pathway in pathways}
@@ -768,7 +830,23 @@ def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
                 f"learning_rate: K blew up at step {t} (|S - sum K| = {worst:.3g}); gradient descent diverges "
                 f"at eta = {eta:g}; use a smaller learning rate"
             )
-    return K
+        if freeze_below is not None and np.all(np.abs(e[:, t]) <= freeze_below):
+            K[t + 1 :] = K[t]
+            return K, t
+    return K, None
+
+
+def _reserve(pathways, depths, rows, batch, freeze_below):
+    """Grow every pathway's storage past ``rows`` rows, within ``MAX_MEMORY_BYTES`` per mode."""
+    wanted = max(rows + 1, 2 * pathways[0].capacity)
+    memory = dmft_memory_bytes(depths, wanted - 1)
+    if memory > MAX_MEMORY_BYTES:
+        raise ConfigError(
+            f"steps: the error was still above {freeze_below:.3g} at step {rows}, and marching on needs "
+            f"{memory / 2**30:.1f} GiB per mode; train for fewer steps, use a larger learning rate or tolerance"
+        )
+    for pathway in pathways:
+        pathway.reserve(wanted)
 
 
 def solve_dmft_flow(
