@@ -57,9 +57,12 @@ INITS = ("gaussian", "orthogonal")
 MATRICES_PER_SITE = 6
 #: Refuse a discrete solve whose working memory (one mode) would exceed this.
 MAX_MEMORY_BYTES = 3 * 2**30
-#: :func:`solve_dmft_flow` holds ``K`` once every mode's error is below this fraction of ``tol * max S``
-#: (``freeze_below`` of :func:`solve_dmft`): what is left of the march changes ``K`` by at most that.
-FREEZE_FRACTION = 0.1
+#: :func:`solve_dmft_flow` holds each march's ``K`` once every mode's error is below this fraction of
+#: ``tol * max S`` (``freeze_below`` of :func:`solve_dmft`): each held ``K`` is off by at most that, and the
+#: extrapolation's weights (8, -6, 1) / 3 sum to 5 in magnitude, so the holding costs at most a tenth of ``tol``.
+FREEZE_FRACTION = 0.02
+#: Default step budget of :func:`solve_dmft_flow` per unit of ``t_max`` (at least 1024 steps in all).
+MAX_STEPS_PER_TIME = 128
 #: Rows a march that may stop early (``freeze_below``) allocates first; it doubles them as it goes.
 INITIAL_ROWS = 256
 #: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
@@ -861,7 +864,7 @@ def solve_dmft_flow(
     initial_overlaps: DMFTInitialOverlaps | None = None,
     tol: float = 1e-3,
     initial_steps: int = 16,
-    max_steps: int = 1024,
+    max_steps: int | None = None,
     init: str = "gaussian",
 ) -> Trajectory:
     """Solve the continuous-time DMFT (gradient flow, ``eta -> 0``) with error control.
@@ -884,8 +887,13 @@ def solve_dmft_flow(
         Output times, evenly spaced on ``[0, t_max]`` (cubic-spline interpolation of the grid).
     tol : float
         Target of ``max |R_{h/2} - R_h| / max S``.
-    initial_steps, max_steps : int
-        Steps of the coarsest grid; the most steps of the finest.
+    initial_steps : int
+        Steps of the coarsest grid.
+    max_steps : int, optional
+        The most steps of the finest grid (default ``MAX_STEPS_PER_TIME * t_max``, at least
+        1024). Each Gaussian march stops once the modes are learned (every error below
+        ``FREEZE_FRACTION * tol * max S``; ``freeze_below`` of :func:`solve_dmft`), so time
+        and memory follow the steps until then, not ``max_steps``.
     init : {"gaussian", "orthogonal"}
         The hidden layers' initialisation, as :func:`solve_dmft` (the same extrapolation
         serves both: each discrete solution is first order in its step).
@@ -908,6 +916,11 @@ def solve_dmft_flow(
         raise ConfigError(f"tol: expected a positive number, got {tol!r}")
     if num_points < 2:
         raise ConfigError(f"num_points: need at least 2, got {num_points}")
+    if max_steps is None:
+        max_steps = max(1024, int(math.ceil(MAX_STEPS_PER_TIME * t_max)))
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 64:
+        raise ConfigError(f"max_steps: expected a whole number >= 64 (the finest grid is 4 times the coarsest "
+                          f"of 16 steps), got {max_steps!r}")
     _checked_init(init)
     from scipy.interpolate import CubicSpline
 
@@ -915,6 +928,8 @@ def solve_dmft_flow(
     S = np.atleast_1d(np.asarray(singular_values, dtype=float))
     settings = dict(init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                     initial_overlaps=initial_overlaps, init=init)
+    if init == "gaussian" and np.all(S > 0):  # (bad S is refused by solve_dmft)
+        settings["freeze_below"] = FREEZE_FRACTION * tol * float(np.max(S))
     steps = max(2, int(initial_steps))
 
     solutions = {}
@@ -936,7 +951,9 @@ def solve_dmft_flow(
             break
         except IntegrationError:
             if 16 * steps > max_steps:
-                raise
+                raise IntegrationError(
+                    f"max_steps: gradient descent on the grids is unstable up to {4 * steps} steps over t_max = "
+                    f"{t_max:g}; raise max_steps (e.g. {16 * max_steps}) or lower t_max") from None
             solutions.clear()
             steps *= 2
     while True:
@@ -954,7 +971,8 @@ def solve_dmft_flow(
     success = estimate <= tol
     message = (
         f"error estimate {estimate:.2e} <= tol {tol:g} with {finest} steps" if success
-        else f"max_steps reached: error estimate {estimate:.2e} > tol {tol:g} with {finest} steps; raise max_steps or tol"
+        else f"max_steps: error estimate {estimate:.2e} > tol {tol:g} with {finest} steps; raise max_steps "
+             f"(e.g. {8 * finest}) or tol"
     )
     provenance = dict(provenance, learning_rate=None, solver="Richardson extrapolation of the discrete DMFT", tol=tol)
     return Trajectory(
@@ -963,6 +981,8 @@ def solve_dmft_flow(
         loss=0.5 * np.sum((S - K.sum(axis=1)) ** 2, axis=-1),
         success=success,
         message=message,
-        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest},
+        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest,
+               "marched_steps": discrete(finest).stats.get("marched_steps", finest),
+               "freeze_below": settings.get("freeze_below")},
         provenance=provenance,
     )
