@@ -32,7 +32,6 @@ HEAVY = frozenset({"dask", "distributed", "torch", "xarray", "pandas", "matplotl
 #: (the same list is ``ignore_imports`` of the import contract); an entry that no longer
 #: matches fails :func:`test_the_pending_exceptions_still_exist`, so the list only shrinks.
 PENDING = {
-    ("pathdyn.numerics.dmft", "pathdyn.numerics.dmft_orthogonal"): "the DMFT marches' shared helpers get their own module",
     ("pathdyn.theory.modes", "pathdyn.theory.export"): "the LaTeX display moves below the one exporter",
     ("pathdyn.theory.gradient_flow", "pathdyn.theory.export"): "the LaTeX display moves below the one exporter",
 }
