@@ -130,3 +130,20 @@ def test_integrate_dmft_flow_reaches_t_200(tmp_path):
     assert data["success"] and data["stats"]["error_estimate"] <= 1e-3
     # both modes learned and shared equally by the two pathways
     assert np.allclose(np.array(data["K"])[-1], [[1.0, 0.25], [1.0, 0.25]], atol=2e-3)
+
+
+def test_integrate_dmft_long_descent_with_hold_below(tmp_path, capsys):
+    """10,000 gradient steps (t = 200): the full march is refused (it would need GiB per mode), in one
+    line naming --hold-below; with --hold-below the march stops once learned and K is held."""
+    out = tmp_path / "long.json"
+    argv = ["integrate", "--model", "dmft", "--depths", "3,3", "--singular-values", "2,0.5", "--init-scale", "0.5",
+            "--learning-rate", "0.02", "--steps", "10000", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "GiB" in err and "--hold-below" in err and err.count("\n") == 1 and not out.exists()
+    assert main([*argv, "--hold-below", "1e-4"]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["t"]) == 10001 and data["stats"]["marched_steps"] < 1500
+    assert np.allclose(np.array(data["K"])[-1], [[1.0, 0.25], [1.0, 0.25]], atol=1e-4)
+    assert main([*argv[:-6], "--t-max", "4", "--hold-below", "1e-4", "-o", str(out)]) == 2
+    assert "--hold-below" in capsys.readouterr().err

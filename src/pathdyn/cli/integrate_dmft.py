@@ -26,13 +26,16 @@ def _check(args) -> None:
     if args.dmft_max_steps is not None and (args.learning_rate is not None or args.dmft_max_steps < 64):
         raise ConfigError(f"--max-steps: the continuous-time DMFT's step budget, a whole number >= 64 with --t-max "
                           f"(not with --learning-rate); got {args.dmft_max_steps}")
+    if args.hold_below is not None and (args.learning_rate is None or not args.hold_below > 0):
+        raise ConfigError(f"--hold-below: a positive error with --learning-rate/--steps (the flow holds by itself, "
+                          f"from --tol); got {args.hold_below}")
     if not args.tol > 0:
         raise ConfigError(f"--tol: must be positive, got {args.tol}; e.g. --tol 1e-3")
 
 
 #: The solvers' argument names and the options that set them, per mode (gradient descent, flow).
 _FLAGS = {
-    "descent": {"learning_rate": "--learning-rate", "steps": "--steps"},
+    "descent": {"learning_rate": "--learning-rate", "steps": "--steps", "freeze_below": "--hold-below"},
     "flow": {"max_steps": "--max-steps", "steps": "--max-steps", "tol": "--tol", "t_max": "--t-max",
              "learning_rate": "--max-steps"},
 }
@@ -44,7 +47,7 @@ def _solve(args, depths, S, sigma, init):
     try:
         if mode == "descent":
             trajectory = solve_dmft(depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
-                                    init=init)
+                                    init=init, freeze_below=args.hold_below)
         else:
             trajectory = solve_dmft_flow(depths, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma,
                                          tol=args.tol, init=init, max_steps=args.dmft_max_steps)

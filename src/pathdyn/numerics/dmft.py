@@ -608,7 +608,8 @@ def _reserve(pathways, depths, rows, size, freeze_below):
     if memory > MAX_MEMORY_BYTES:
         raise ConfigError(
             f"steps: the error was still above {freeze_below:.3g} at step {rows}, and marching on needs "
-            f"{memory / 2**30:.1f} GiB per mode; train for fewer steps, use a larger learning rate or tolerance"
+            f"{memory / 2**30:.1f} GiB per mode; use fewer steps, a larger learning rate, or hold K from a larger "
+            "error (freeze_below; --hold-below, or --tol for the flow, on the command line)"
         )
     for pathway in pathways:
         pathway.reserve(wanted)

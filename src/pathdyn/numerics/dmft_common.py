@@ -205,7 +205,8 @@ def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, inp
     if memory > MAX_MEMORY_BYTES:
         raise ConfigError(
             f"steps: {steps} steps need {memory / 2**30:.1f} GiB per mode (O(steps^2) per site); use fewer steps, "
-            "a larger learning rate, or the continuous-time solver"
+            "a larger learning rate, the continuous-time solver, or hold K once the modes are learned "
+            "(freeze_below; --hold-below on the command line)"
         )
     return depths, S
 
