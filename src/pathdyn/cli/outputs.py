@@ -31,6 +31,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def terminate_as_interrupt():
+def terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (outside the main thread: no change).
 
     Yields
@@ -109,7 +110,7 @@ class FilePlan:
         self._stdout_ok: dict = {}
 
     # ------------------------------------------------------------ declaring
-    def add_input(self, flag: str, value) -> None:
+    def add_input(self, flag: str, value: object) -> None:
         """Declare an input file given by ``flag`` (``None``: not given).
 
         Parameters
@@ -128,7 +129,7 @@ class FilePlan:
             return
         self._inputs[flag] = Path(_nonempty(flag, value))
 
-    def add_output(self, flag: str, value, kind: str = "data", stdout_ok: bool = False) -> None:
+    def add_output(self, flag: str, value: object, kind: str = "data", stdout_ok: bool = False) -> None:
         """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``.
 
         Parameters
@@ -280,7 +281,7 @@ class FilePlan:
             self.written.append(STDOUT)
         self._stdout.clear()
 
-    def summary(self, also_written=()) -> str:
+    def summary(self, also_written: Sequence[str] = ()) -> str:
         """The run's last line: :func:`summary_line` of what :meth:`commit` wrote (and ``also_written``).
 
         Parameters
@@ -312,7 +313,7 @@ class FilePlan:
         self.discard()
 
 
-def summary_line(command: str, written, seconds: float, not_given=()) -> str:
+def summary_line(command: str, written: Sequence[str], seconds: float, not_given: Sequence[str] = ()) -> str:
     """``"pathdyn COMMAND: wrote A and B (T s)"``: the one line every command ends with.
 
     Parameters
@@ -340,7 +341,7 @@ def summary_line(command: str, written, seconds: float, not_given=()) -> str:
     return f"pathdyn {command}: wrote no file{hint} ({took})"
 
 
-def print_summary(plan: FilePlan, also_written=()) -> None:
+def print_summary(plan: FilePlan, also_written: Sequence[str] = ()) -> None:
     """Print :meth:`FilePlan.summary`: to standard output, or to standard error when the results went there.
 
     Parameters
