@@ -59,3 +59,18 @@ def test_validate_graph_dmft_writes_a_dmft_report(tmp_path):
     assert data["record"] == "GraphDMFTWidthReport"
     assert data["paths"] == ["x>t1>t2>a1>y", "x>t1>t2>b1>y"]
     assert len(data["ensemble_errors"]) == 3 and "verdict" in data
+
+
+def test_orthogonal_parallel_chains_use_the_exact_overlap_march(tmp_path):
+    """``--init orthogonal`` on a [graph] of parallel chains is the pathway overlap march; on a graph
+    with a hidden fan-out (shared_trunk) it is refused (the overlaps do not close there)."""
+    from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
+
+    out = tmp_path / "o.json"
+    assert main(["integrate", "--model", "dmft", "--architecture", str(EXAMPLES / "two_stream.toml"), "--init",
+                 "orthogonal", "--singular-values", "2,1", "--init-scale", "0.7", "--learning-rate", "0.05", "--steps",
+                 "30", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    direct = solve_orthogonal_dmft((3, 3), [2.0, 1.0], learning_rate=0.05, steps=30, init_scale=0.7)
+    np.testing.assert_allclose(np.array(data["K"]), direct.K, rtol=0, atol=1e-14)
+    assert data["provenance"]["init"] == "orthogonal" and len(data["paths"]) == 2

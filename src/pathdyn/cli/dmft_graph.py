@@ -17,11 +17,36 @@ PER_EDGE_NOTE = ("per-edge: the graph has too many paths to list (or to march th
                  "K_e = g_v . W_e f_u through every edge (the sum of K_p over the paths through e), in 'edges' order")
 
 
-def _check_graph_options(args) -> None:
+ORTHOGONAL_REFUSAL = ("the orthogonal DMFT is exact only where the hidden-to-hidden edges form parallel chains: at a node "
+                      "with two hidden in- or out-edges the products O_e^T O_e' of independent orthogonal matrices leave "
+                      "the overlaps unclosed (docs/dmft-graphs.md); use --init gaussian")
+
+
+def _check_graph_options(args, graph: GraphArchitecture | None = None) -> None:
     """Refuse options the graph DMFT does not take, naming the option."""
-    if args.init not in (None, "gaussian"):
-        raise ConfigError(f"--init {args.init}: the graph DMFT is derived for Gaussian edge matrices; use --init gaussian "
-                          "(orthogonal hidden layers are solved for parallel pathways only, --depths)")
+    parallel = graph is not None and graph.pathway_depths() is not None
+    if args.init not in (None, "gaussian") and not (args.init == "orthogonal" and parallel):
+        raise ConfigError(f"--init {args.init}: {ORTHOGONAL_REFUSAL}")
+
+
+def _solve(args, graph, S, sigma):
+    """The graph DMFT, or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
+    if args.init == "orthogonal":  # parallel chains: the exact orthogonal march, one pathway per path
+        from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
+
+        depths = graph.path_lengths
+        if args.learning_rate is not None:
+            run = solve_dmft(depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
+                             init="orthogonal")
+        else:
+            run = solve_dmft_flow(depths, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma,
+                                  tol=args.tol, init="orthogonal")
+        run.extras.update(quantity="paths", edges=[list(e) for e in graph.edges], K_total=run.K.sum(axis=1),
+                          paths=[[p[0][0]] + [e[1] for e in p] for p in graph.paths])
+        return run
+    if args.learning_rate is not None:
+        return solve_dmft_graph(graph, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma)
+    return solve_dmft_graph_flow(graph, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma, tol=args.tol)
 
 
 def integrate_graph_dmft(args, plan, graph: GraphArchitecture, S, data_note: dict) -> int:
@@ -48,20 +73,16 @@ def integrate_graph_dmft(args, plan, graph: GraphArchitecture, S, data_note: dic
     Raises
     ------
     ConfigError
-        ``--init`` other than gaussian, nonlinear activations, bad values.
+        ``--init`` other than gaussian (orthogonal: parallel chains only), nonlinear activations, bad values.
     IntegrationError
         When ``K`` blows up.
     """
-    _check_graph_options(args)
+    _check_graph_options(args, graph)
     if any(graph.activation(n) != "linear" for n in graph.hidden_nodes):
         raise ConfigError(f"--architecture {args.architecture}: the graph has nonlinear activations; the DMFT is the "
                           "linear network's theory (drop 'activations' from the TOML)")
     sigma = 0.3 if args.init_scale is None else args.init_scale
-    if args.learning_rate is not None:
-        trajectory = solve_dmft_graph(graph, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma)
-    else:
-        trajectory = solve_dmft_graph_flow(graph, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma,
-                                           tol=args.tol)
+    trajectory = _solve(args, graph, S, sigma)
     payload = trajectory.to_json_dict()
     extras = trajectory.extras
     payload["provenance"] = dict(payload["provenance"], architecture=graph.to_dict(), **data_note)
@@ -117,7 +138,9 @@ def validate_graph_dmft(args, plan, graph: GraphArchitecture, widths, seeds, dat
     if args.theory != "dmft":
         raise ConfigError(f"--architecture {args.architecture}: a [graph] architecture is validated against the DMFT "
                           "only here; add --theory dmft")
-    _check_graph_options(args)
+    if args.init not in (None, "gaussian"):
+        raise ConfigError(f"--init {args.init}: graph networks are validated against the Gaussian graph DMFT; use "
+                          "--init gaussian (orthogonal parallel chains: --depths)")
     if args.mapping is not None:
         raise ConfigError("--mapping: the DMFT predicts the seed mean and maps no initial state; drop --mapping")
     options = {name: value for name, value in (("init_scale", args.init_scale), ("learning_rate", args.learning_rate),
