@@ -11,11 +11,11 @@ above :data:`MISALIGNMENT_THRESHOLD`.
 
 from __future__ import annotations
 
-from typing import Any
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
@@ -73,7 +73,7 @@ class InputAlignment:
         return f"misalignment {self.misalignment:.3g}{where}, threshold {self.threshold:g}"
 
 
-def mode_rank(singular_values: Any) -> int:
+def mode_rank(singular_values: ArrayLike) -> int:
     """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
 
     Parameters

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,7 +43,7 @@ def pyplot() -> ModuleType:
     return plt
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> None:
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> None:
     """Save ``fig`` atomically (format from the suffix, PNG by default) and release it from pyplot.
 
     Parameters
@@ -64,7 +64,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> None:
         pyplot().close(fig)
 
 
-def finish_figure(fig: Any, path: str | Path | None = None, dpi: int = 120) -> Any:
+def finish_figure(fig: Figure, path: str | Path | None = None, dpi: int = 120) -> Figure:
     """Save ``fig`` when ``path`` is given; return it either way.
 
     Parameters

@@ -22,7 +22,6 @@ integrator.
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 import math
 from dataclasses import dataclass
@@ -168,7 +167,7 @@ def _invert_sech_integral(n: int, target: ArrayLike, start: ArrayLike | None = N
     return u.reshape(target.shape)
 
 
-def race_potential_numeric(p: float | Any, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
+def race_potential_numeric(p: ArrayLike, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
     """``F(p) = int_0^p (s^2 + c)^(-(D-1)/2) ds`` (``F(p) = p`` for ``D = 1``).
 
     Parameters
@@ -239,7 +238,7 @@ def _race_u(value: ArrayLike, depth: int, c: ArrayLike, start: np.ndarray | None
     return np.copysign(np.where(inside, u, np.inf), target)
 
 
-def inverse_race_potential(value: float | Any, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
+def inverse_race_potential(value: ArrayLike, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
     """``p`` with ``F(p) = value``, elementwise (closed form for ``D <= 2``, safeguarded Newton above).
 
     Parameters
@@ -383,7 +382,7 @@ def _check_singular_values(singular_values: ArrayLike, shape: tuple[int, ...]) -
     return S
 
 
-def race_final_strengths(depths: Sequence[int], q0: Any, p0: Any, singular_values: Any, refine_dps: int | None = None) -> np.ndarray:
+def race_final_strengths(depths: Sequence[int], q0: ArrayLike, p0: ArrayLike, singular_values: ArrayLike, refine_dps: int | None = None) -> np.ndarray:
     """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
 
     Parameters
