@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pathdyn.cli.outputs import print_summary
+import argparse
+
+from pathdyn.cli.outputs import FilePlan, print_summary
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
@@ -66,7 +68,7 @@ def _solve(args, depths, S, sigma, init):
     return trajectory
 
 
-def run_dmft(args, plan) -> int:
+def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
     """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD).
 
     ``plan`` is the run's checked :class:`pathdyn.cli.outputs.FilePlan`: every output is staged

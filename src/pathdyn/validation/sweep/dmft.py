@@ -269,7 +269,7 @@ class SeedMeanStatistics:
     final_gd: np.ndarray
 
 
-def seed_mean_statistics(stacks, K_dmft, scale: float) -> SeedMeanStatistics:
+def seed_mean_statistics(stacks: Sequence[np.ndarray], K_dmft: np.ndarray, scale: float) -> SeedMeanStatistics:
     """The errors of single networks and of their seed mean against the DMFT, width by width.
 
     Parameters
@@ -369,7 +369,8 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets, noise) -> tuple:
+def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.ndarray, widths: Sequence[int],
+                     evidence: dict, targets: dict, noise: float) -> tuple:
     """The verdict of the seed-mean error (``noise``: its standard error at the largest width), in the words of
     :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
@@ -61,7 +62,7 @@ class GraphDMFTWidthReport(DMFTWidthReport):
     paths: tuple = ()
 
 
-def dmft_graph_prediction(graph: GraphArchitecture, singular_values, *, init_scale: float, learning_rate: float,
+def dmft_graph_prediction(graph: GraphArchitecture, singular_values: ArrayLike, *, init_scale: float, learning_rate: float,
                           steps: int, per_path: bool = True) -> tuple:
     """The graph DMFT's ``K`` at every gradient step ``0 .. steps``.
 
