@@ -238,7 +238,7 @@ def test_integrate_input_variance_parameter(lam):
                         "lambda")
 
 
-@pytest.mark.parametrize("dtype", [",", "f8,f4", "(", "<f8,"])
+@pytest.mark.parametrize("dtype", [",", "f8,f4", "(", "<f8,", ",f8", "f8,f8"])
 def test_simulate_dtype_text_numpy_would_parse_as_a_record(dtype):
     """numpy raises SyntaxError for "," and reads "f8,f4" as a record type: both are one-line dtype errors."""
     _expect_named_error(lambda: _simulate(dtype=dtype), "dtype")

@@ -33,7 +33,7 @@ def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     """
     cache: dict = {}
 
-    def walk(expr):
+    def walk(expr: sp.Basic) -> sp.Basic:
         if expr in rule:
             return rule[expr]
         try:
@@ -51,7 +51,7 @@ def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     return [walk(sp.sympify(e)) for e in exprs]
 
 
-def _sparse_polynomials(exprs) -> list:
+def _sparse_polynomials(exprs: Sequence[sp.Expr]) -> list:
     """``exprs`` as sparse polynomials (monomial -> coefficient) over their free symbols."""
     _, polys = sp.polys.rings.sring(list(exprs))
     return [dict(p) for p in polys]

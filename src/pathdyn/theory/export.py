@@ -47,8 +47,10 @@ use it only on files you made yourself.)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sympy as sp
 
@@ -135,7 +137,7 @@ class DerivedEquations:
             raise DerivationError("DerivedEquations: gradient flow, modes and architecture disagree on the depths")
 
 
-def derive_equations(architecture) -> DerivedEquations:
+def derive_equations(architecture: Architecture | Sequence[int] | str) -> DerivedEquations:
     """Derive the gradient flow and the q/p equations of ``architecture``.
 
     Parameters
@@ -150,7 +152,8 @@ def derive_equations(architecture) -> DerivedEquations:
     return DerivedEquations(arch, derive_gradient_flow(arch), derive_qp_equations(arch))
 
 
-def export_equations(equations, format: str = "text", fragment: bool = False, **latex_options) -> str:
+def export_equations(equations: DerivedEquations | Architecture | Sequence[int] | str | GraphArchitecture | GraphEquations,
+                     format: str = "text", fragment: bool = False, **latex_options: Any) -> str:
     """Format derived equations (or an architecture, derived first) in any registered format.
 
     Parameters
@@ -446,7 +449,7 @@ class LoadedEquations:
     strengths: dict
     conserved: tuple
 
-    def rhs_of(self, pathway: int, layer: int, expand: bool = False):
+    def rhs_of(self, pathway: int, layer: int, expand: bool = False) -> sp.MatrixExpr:
         """The gradient-flow right-hand side of one layer, as loaded.
 
         Parameters
@@ -478,7 +481,7 @@ class LoadedEquations:
         return rhs
 
 
-def load_equations_json(source) -> LoadedEquations:
+def load_equations_json(source: str | Path) -> LoadedEquations:
     """Rebuild the expressions of a JSON export with sympy.
 
     Parameters

@@ -180,7 +180,7 @@ def mode_parameters(whitened: bool) -> tuple:
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
-def derive_layer_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
+def derive_layer_equations(architecture: Architecture | Sequence[int] | str, invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
     Parameters
@@ -250,7 +250,7 @@ def inputs_note(whitened: bool) -> str:
     return "" if whitened else ", aligned general inputs (input variance lambda)"
 
 
-def _times(factor, polynomial, symbols) -> sp.Expr:
+def _times(factor: sp.Expr, polynomial: sp.polys.rings.PolyElement, symbols: Sequence[sp.Symbol]) -> sp.Expr:
     """``factor * polynomial`` as an expression; a monomial is multiplied in one ``Mul``.
 
     Same expression as ``factor * polynomial.as_expr()``, built with one canonical
@@ -330,7 +330,7 @@ def _with_invariants(equations: ModeEquations) -> ModeEquations:
     return replace(equations, invariants=derive_quadratic_invariants(equations))
 
 
-def derive_qp_equations(architecture) -> ModeEquations:
+def derive_qp_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """The paper's q/p equations, by restricting the per-layer flow.
 
     For each pathway with ``D_a >= 2`` the first ``D_a - 1`` layer strengths are set to
@@ -400,7 +400,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
     return _with_invariants(eqs)
 
 
-def derive_race_equations(architecture) -> ModeEquations:
+def derive_race_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """One variable ``p_a`` per pathway, using the invariant ``q_a^2 - p_a^2 = c_a``.
 
     With ``q_a = sqrt(p_a^2 + c_a)`` (the branch ``q_a > 0``) the q/p equations give
@@ -453,7 +453,7 @@ def derive_race_equations(architecture) -> ModeEquations:
     )
 
 
-def _deep_pathways(depths) -> list:
+def _deep_pathways(depths: Sequence[int]) -> list:
     """The pathways (1-based) of depth >= 2, the ones with a conserved ``c_a``."""
     return [a for a, depth in enumerate(depths, start=1) if depth >= 2]
 
@@ -527,15 +527,15 @@ def race_closed_form_d2() -> dict:
     }
 
 
-def _qp_default_mapping(depths) -> str:
+def _qp_default_mapping(depths: Sequence[int]) -> str:
     return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def _qp_is_exact(depths, init, mapping) -> bool:
+def _qp_is_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     return mapping != "naive" and max(depths) <= 2
 
 
-def _qp_limit(model, method: str, init: str, depths) -> str:
+def _qp_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     """The q/p model's limit sentence: exact at depth 2, a two-number summary beyond, the naive counter-example."""
     if method == "naive":
         return (

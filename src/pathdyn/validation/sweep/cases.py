@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pathdyn._base.settings import TrainingTime
-from pathdyn._base.checks import real_number, whole_number
+from pathdyn._base.checks import distinct_seeds, real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
@@ -183,6 +183,7 @@ class ValidationCase:
             lambda: self._set("init_scale", real_number("init_scale", self.init_scale, positive=True, allow_none=True,
                                                         example="0.3")),
             *numbers,
+            self._check_training_time,
             lambda: self._set("record_points", whole_number("record_points", self.record_points, minimum=2)),
             lambda: self._set("confidence", real_number("confidence", self.confidence, positive=True, below=1.0,
                                                         example="0.95")),
@@ -191,11 +192,15 @@ class ValidationCase:
             self._check_dataset,
         ]
 
+    def _check_training_time(self) -> None:
+        if isinstance(self.t_max, float) and isinstance(self.learning_rate, float):
+            TrainingTime(self.learning_rate, self.t_max)  # refuses a t_max shorter than one step
+
     def _set(self, name: str, value) -> None:
         object.__setattr__(self, name, value)
 
     def _check_seeds(self) -> None:
-        self._set("seeds", _whole_numbers("seeds", self.seeds, 0))
+        self._set("seeds", distinct_seeds("seeds", _whole_numbers("seeds", self.seeds, 0)))
         model = MODELS.get(self.theory)
         if model is not None and len(self.seeds) < model.min_seeds:
             raise ConfigError(f"seeds: the {self.theory} model predicts a mean over seeds; give at least {model.min_seeds} "

@@ -25,6 +25,7 @@ import numpy as np
 
 from pathdyn.io.jsonio import finite_or_none
 from pathdyn.io.results import Record, labelled
+from pathdyn._base.checks import distinct_seeds
 from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError, SimulationError
@@ -210,7 +211,8 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
         raise ConfigError(f"widths, seeds: expected lists of whole numbers, got {widths!r}, {seeds!r}") from None
     if not widths or min(widths) < 1:
         raise ConfigError(f"widths: expected whole numbers >= 1, got {list(widths)}; give e.g. widths=(256, 512)")
-    if len(set(seeds)) < 2 or min(seeds) < 0:
+    seeds = distinct_seeds("seeds", seeds)
+    if len(seeds) < 2 or min(seeds) < 0:
         raise ConfigError(f"seeds: a seed mean needs at least 2 distinct seeds >= 0, got {list(seeds)}; give e.g. seeds=range(8)")
     for name, value in (("init_scale", init_scale), ("learning_rate", learning_rate), ("t_max", t_max)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -223,7 +225,8 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
     if any(len(block) > 1 for block in dataset.degenerate_blocks()):
         raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values, so per-mode K is undefined; "
                           "use non-degenerate data (e.g. random_dataset((2, 1.4, 0.9, 0.5)))")
-    return depths, widths, tuple(dict.fromkeys(seeds)), dataset
+    TrainingTime(learning_rate, t_max)  # refuses a t_max shorter than one step
+    return depths, widths, seeds, dataset
 
 
 def _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record):
