@@ -371,8 +371,33 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
 
 def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.ndarray, widths: Sequence[int],
                      evidence: dict, targets: dict, noise: float) -> tuple:
-    """The verdict of the seed-mean error (``noise``: its standard error at the largest width), in the words of
-    :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
+    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`.
+
+    Parameters
+    ----------
+    slope : float
+        Slope of ``log error`` of the seed mean against ``log width``.
+    ci : (float, float)
+        Its confidence interval.
+    tail : float or None
+        The slope over the larger half of the widths.
+    ensemble : ndarray, shape (widths,)
+        The seed mean's error at each width.
+    widths : sequence of int
+    evidence : dict
+        :func:`pathdyn.validation.sweep.verdicts.limit_evidence` of the seed-mean errors.
+    targets : dict
+        As :func:`pathdyn.validation.sweep.verdicts.target_check`.
+    noise : float
+        The seed mean's standard error at the largest width: above the error target, the
+        verdict is indicative, not a failure.
+
+    Returns
+    -------
+    (str, bool or None)
+        The verdict line and whether the targets were met (None: no targets, too little data,
+        or noise above the error target).
+    """
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
