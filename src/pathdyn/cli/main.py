@@ -13,6 +13,7 @@ import argparse
 import importlib
 import math
 import pkgutil
+import re
 import sys
 from typing import NoReturn
 
@@ -106,6 +107,9 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
         # a repeatable option (action="append", e.g. graph-sweep --architecture) holds a list
         for item in value if isinstance(value, list) else [value]:
             _check_option_value(flag, action.option_strings[-1], item)
+        if action.dest == "seeds" and isinstance(value, int) and value > MAX_SEED_COUNT:
+            # a count of seeds becomes range(n), trained one network after another
+            raise ConfigError(f"{flag}: {value:,} seeds would train for weeks; give at most {MAX_SEED_COUNT:,}")
 
 
 def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple:
@@ -135,13 +139,33 @@ def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace)
     return " ".join(words), parser
 
 
+#: Largest whole number any option takes, alone or in a list (2**53, where float64 stops
+#: counting by ones): every count, size or seed of pathdyn is far below; above it numpy fails
+#: with OverflowError or "Maximum allowed dimension exceeded" instead of the memory check.
+MAX_OPTION_INTEGER = 2**53
+#: Most seeds a count option (``concentration --seeds N``) may ask for.
+MAX_SEED_COUNT = 100_000
+_NUMBER_LIST = re.compile(r"[0-9][0-9,\s-]*")
+
+
 def _check_option_value(flag: str, spelling: str, value) -> None:
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
+    numbers = ([value] if isinstance(value, int) and not isinstance(value, bool) else
+               [int(n) for n in re.findall(r"[0-9]+", value)] if isinstance(value, str) and _NUMBER_LIST.fullmatch(value.strip())
+               else [])
+    if any(number > MAX_OPTION_INTEGER for number in numbers):
+        raise ConfigError(f"{flag}: {_shorten(value)} holds a number above 2**53; give whole numbers below "
+                          f"{MAX_OPTION_INTEGER:,}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{flag}: {value} is not a finite number")
+
+
+def _shorten(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]} ({len(text)} characters)"
 
 
 def main(argv: list | None = None) -> int:

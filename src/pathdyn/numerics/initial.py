@@ -10,13 +10,13 @@ layers, ``p`` on the last); this module knows no model.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pathdyn._base.checks import check_memory, real_array, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
+from pathdyn.io.reading import parse_json
 
 __all__ = ["qp_initial_state", "draw_initial_state", "load_initial_state"]
 
@@ -148,11 +148,10 @@ def load_initial_state(path, equations, num_modes: int, argument: str = "init") 
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{argument}: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{argument}: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    data = parse_json(text, f"{argument}: {str(path)!r}")
     if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
         raise ConfigError(f'{argument}: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
     try:

@@ -46,13 +46,13 @@ use it only on files you made yourself.)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.io.reading import parse_json
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.document import (
     Document,
@@ -617,10 +617,7 @@ def load_equations_json(source) -> LoadedEquations:
             raise ConfigError(f"equations JSON: cannot read {str(path)!r} ({error.strerror or error})") from None
     else:
         text = source
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
+    data = parse_json(text, "equations JSON")
     if not isinstance(data, dict):
         raise ConfigError(f"equations JSON: holds a {type(data).__name__}, not a pathdyn equations export; "
                           "write one with pathdyn derive --format json")

@@ -21,6 +21,7 @@ the others by the scheduler, and the run completes.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -56,6 +57,10 @@ class TaskRecord:
     worker: str
 
 
+#: Most local workers per core ``check_cluster_options`` accepts.
+MAX_WORKERS_PER_CORE = 4
+
+
 def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
     """Refuse a bad ``workers``/``scheduler`` pair (a ConfigError naming the argument and the fix).
 
@@ -77,6 +82,11 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
                           "scheduler=ADDRESS uses an existing one")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers: {workers!r} is not a positive whole number; e.g. workers=2 (--workers 2)")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        # each worker is a process holding its own networks: beyond a few per core they only compete
+        raise ConfigError(f"workers: {workers:,} local workers on {cores} core(s); give at most "
+                          f"{MAX_WORKERS_PER_CORE * cores} workers, or use an existing cluster: scheduler=ADDRESS")
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigError(f"scheduler: {scheduler!r} is not an address; e.g. scheduler='tcp://10.0.0.5:8786'")
 
