@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pathdyn.cli._common import check_json_output, file_plan
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.io.reading import parse_json
 from pathdyn.io.jsonio import save_json
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"give --{', --'.join(missing)} (e.g. --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json)")
     check_json_output(args.output)
-    file_plan(f"pathdyn {COMMAND}", {}, {"-o/--output": (args.output, "data", False)})
+    plan = file_plan(f"pathdyn {COMMAND}", {}, {"-o/--output": (args.output, "data", False)})
     depths = whole_number_list(args.depths, "--depths")
     widths = whole_number_list(args.widths, "--widths")
     seeds = whole_number_list(args.seeds, "--seeds")
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         finite_width_gap(depths, widths, seeds, init_scale=args.init_scale, learning_rate=args.learning_rate,
                          t_max=args.t_max, on_width=lambda report: save_json(args.output, report.to_json_dict(), indent=1))
-    print(f"wrote {args.output}")
+    print_summary(plan, also_written=[args.output])  # saved after every width, outside the plan
     return 0
 
 

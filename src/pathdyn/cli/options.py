@@ -100,6 +100,9 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
         "--num-points": ({"model": _ODE}, {"learning_rate": ABSENT}),
         "--learning-rate": ({"model": _DMFT},), "--steps": ({"model": _DMFT},),
         "--tol": ({"model": _DMFT, "learning_rate": ABSENT},),
+        # the discrete march may hold K once learned; the flow has a step budget
+        "--hold-below": ({"model": _DMFT, "learning_rate": GIVEN},),
+        "--max-steps": ({"model": _DMFT, "learning_rate": ABSENT},),
     },
     "simulate": {
         "--depths": ALWAYS, "--architecture": ALWAYS, "--width": ALWAYS, "--activation": ALWAYS,
@@ -142,7 +145,7 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
     "graph-sweep": {
         "--architecture": ALWAYS, "--widths": ALWAYS, "--seeds": ALWAYS, "--init": ALWAYS, "--init-scale": ALWAYS,
         "--learning-rate": ALWAYS, "--t-max": ALWAYS, "--dataset-singular-values": ALWAYS, "--max-steps": ALWAYS,
-        "--output": ALWAYS,
+        "--output": ALWAYS, "--plot": ALWAYS,
     },
     "dmft-finite-width": {
         "--summarize": ALWAYS,

@@ -30,6 +30,8 @@ import errno
 import os
 import signal
 import sys
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import move_into_place, temporary_sibling, unwritable_reason, write_target
 from pathdyn.numerics.plotting import supported_plot_suffixes
 
-__all__ = ["CLEANUP_SIGNALS", "FilePlan", "Terminated", "terminate_as_interrupt"]
+__all__ = ["CLEANUP_SIGNALS", "FilePlan", "Terminated", "print_summary", "summary_line", "terminate_as_interrupt"]
 
 STDOUT = "-"
 
@@ -61,7 +63,7 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def terminate_as_interrupt():
+def terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (outside the main thread: no change).
 
     Yields
@@ -102,10 +104,13 @@ class FilePlan:
         self._kinds: dict = {}
         self._staged: dict = {}
         self._stdout: list = []
+        self._not_given: list = []
+        self.written: list = []
+        self.started = time.perf_counter()
         self._stdout_ok: dict = {}
 
     # ------------------------------------------------------------ declaring
-    def add_input(self, flag: str, value) -> None:
+    def add_input(self, flag: str, value: object) -> None:
         """Declare an input file given by ``flag`` (``None``: not given).
 
         Parameters
@@ -124,7 +129,7 @@ class FilePlan:
             return
         self._inputs[flag] = Path(_nonempty(flag, value))
 
-    def add_output(self, flag: str, value, kind: str = "data", stdout_ok: bool = False) -> None:
+    def add_output(self, flag: str, value: object, kind: str = "data", stdout_ok: bool = False) -> None:
         """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``.
 
         Parameters
@@ -145,6 +150,7 @@ class FilePlan:
             ``stdout_ok`` is false.
         """
         if value is None:
+            self._not_given.append(flag)
             return
         value = _nonempty(flag, value)
         if value == STDOUT:
@@ -268,9 +274,27 @@ class FilePlan:
             except OSError as error:
                 raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
             del self._staged[flag]
+            self.written.append(str(path))
         for text in self._stdout:
             sys.stdout.write(text)
+        if self._stdout:
+            self.written.append(STDOUT)
         self._stdout.clear()
+
+    def summary(self, also_written: Sequence[str] = ()) -> str:
+        """The run's last line: :func:`summary_line` of what :meth:`commit` wrote (and ``also_written``).
+
+        Parameters
+        ----------
+        also_written : sequence of str
+            Files the command wrote itself, outside the plan.
+
+        Returns
+        -------
+        str
+        """
+        return summary_line(self.command, [*self.written, *also_written], time.perf_counter() - self.started,
+                            self._not_given)
 
     def discard(self) -> None:
         """Delete every staged temporary file."""
@@ -287,6 +311,48 @@ class FilePlan:
 
     def __exit__(self, *exc) -> None:
         self.discard()
+
+
+def summary_line(command: str, written: Sequence[str], seconds: float, not_given: Sequence[str] = ()) -> str:
+    """``"pathdyn COMMAND: wrote A and B (T s)"``: the one line every command ends with.
+
+    Parameters
+    ----------
+    command : str
+        The subcommand (a leading ``"pathdyn "`` is dropped).
+    written : sequence of str
+        The paths written, ``"-"`` for standard output.
+    seconds : float
+        How long the command ran.
+    not_given : sequence of str
+        Output flags not given; named as the way to keep the results when nothing was written.
+
+    Returns
+    -------
+    str
+    """
+    command = command.removeprefix("pathdyn ")
+    took = f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    names = [("the results to standard output" if path == STDOUT else path) for path in dict.fromkeys(written)]
+    if names:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"pathdyn {command}: wrote {listed} ({took})"
+    hint = f"; give {' or '.join(not_given)} to keep the results" if not_given else ""
+    return f"pathdyn {command}: wrote no file{hint} ({took})"
+
+
+def print_summary(plan: FilePlan, also_written: Sequence[str] = ()) -> None:
+    """Print :meth:`FilePlan.summary`: to standard output, or to standard error when the results went there.
+
+    Parameters
+    ----------
+    plan : FilePlan
+        The command's plan, after :meth:`FilePlan.commit`.
+    also_written : sequence of str
+        Files the command wrote itself, outside the plan.
+    """
+    stream = sys.stderr if STDOUT in plan.written else sys.stdout
+    print(plan.summary(also_written), file=stream, flush=True)
 
 
 def _nonempty(flag: str, value) -> str:

@@ -36,9 +36,11 @@ __all__ = [
     "DMFT_DEFAULTS",
     "QUICK_PREFIX",
     "QUICK_SUITE",
+    "SUITE_DURATION",
     "ValidationCase",
     "command_case",
     "suite_cases",
+    "suite_note",
     "default_dataset",
 ]
 
@@ -391,6 +393,27 @@ def _quick(case: ValidationCase) -> ValidationCase:
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(_quick(case) for case in DEFAULT_SUITE)
+
+
+#: How long each suite takes on 2 cores: the range of the runs docs/validation.md lists.
+SUITE_DURATION = {"quick": "30-90 s", "default": "DEFAULT_DURATION"}
+
+
+def suite_note(name: str) -> str:
+    """What a suite runs and roughly how long it takes, said before it starts.
+
+    Parameters
+    ----------
+    name : {"default", "quick"}
+
+    Returns
+    -------
+    str
+        E.g. ``"the quick suite: 6 cases, 58 networks"`` and the range of :data:`SUITE_DURATION`.
+    """
+    cases = suite_cases(name)
+    networks = sum(case.num_networks for case in cases)
+    return f"the {name} suite: {len(cases)} cases, {networks} networks; {SUITE_DURATION[name]} on 2 cores"
 
 
 def suite_cases(name: str) -> tuple:

@@ -338,7 +338,8 @@ def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
     # the seed mean is one number per width, but it averages len(seeds) networks
     evidence.update(num_seeds=len(case.seeds),
                     enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(case.seeds) >= MIN_SEEDS))
-    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets))
+    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets),
+                                        statistics.standard[-1])
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += f"; summed over pathways {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
@@ -367,13 +368,14 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
-    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
+def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets, noise) -> tuple:
+    """The verdict of the seed-mean error (``noise``: its standard error at the largest width), in the words of
+    :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
     parts = slope_parts(slope, ci, tail) + [measured]
-    head, passed = target_check(slope, ci, ensemble[-1], targets)
+    head, passed = target_check(slope, ci, ensemble[-1], targets, noise=float(noise))
     return "; ".join(([head] if head else []) + parts), passed
 
 

@@ -34,6 +34,7 @@ from pathdyn.validation.sweep.dmft import predict_network
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.numerics.display import number, text_summary
 from pathdyn.validation.network import initialize_weights, simulate_gd
 
 __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
@@ -145,6 +146,26 @@ class FiniteWidthGap(Record):
         sample=lambda sizes, rng: [{name: rng.random((sizes["time"], sizes["mode"])) for name in CURVES}
                                    for _ in range(sizes["width"])]))
     wall_time_s: float = 0.0
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the largest gaps by width, labelled as ``--summarize`` labels them.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        def by_width(values) -> str:
+            return ", ".join(f"{w}: {number(v)}" for w, v in zip(self.widths, values))
+
+        return [("run", f"depths {','.join(map(str, self.depths))}, {len(self.widths)} widths x {len(self.seeds)} seeds, "
+                        f"eta {number(self.learning_rate)}, t_max {number(self.t_max)}, sigma {number(self.init_scale)}; "
+                        "units: S_1"),
+                ("per pathway: c - a (max)", by_width(self.ensemble_gap)),
+                ("pathway sum: c - a (max)", by_width(self.total_ensemble_gap)),
+                ("pathway sum: c - b (max)", by_width(self.total_conditioned_gap))]
+
+    def __repr__(self) -> str:
+        return text_summary("FiniteWidthGap", self.summary_rows())
 
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
         """Slope of ``log gap`` against ``log width`` and its 95% interval.

@@ -346,7 +346,7 @@ def slope_parts(slope, ci, tail) -> list:
     return parts
 
 
-def target_check(slope, ci, error, targets) -> tuple:
+def target_check(slope, ci, error, targets, noise: float | None = None) -> tuple:
     """``(head, passed)``: the verdict's first words against ``targets``; ``(None, None)`` without them.
 
     Parameters
@@ -360,6 +360,8 @@ def target_check(slope, ci, error, targets) -> tuple:
     targets : dict
         ``{"max_slope": s, "max_error": e}`` (either may be absent or ``None``); empty:
         no targets.
+    noise : float, optional
+        The sampling noise of ``error`` (a seed mean's standard error); None: not measured.
 
     Returns
     -------
@@ -367,11 +369,23 @@ def target_check(slope, ci, error, targets) -> tuple:
         ``"TARGET NOT MET (...)"`` naming each failed target, ``"TARGET MET"``, or, when a
         slope target is met only by the point estimate (its interval reaching zero), a
         ``"TARGET MET by the point estimates, ..."`` that says so; ``None`` without targets.
+        When ``noise`` is above the error target: ``"indicative: noise X above target Y;
+        more seeds decide"``.
     passed : bool or None
-        Whether every target was met (a NaN slope or error fails); ``None`` without targets.
+        Whether every target was met (a NaN slope or error fails); ``None`` without targets
+        or with ``noise`` above the error target.
+
+    Notes
+    -----
+    The error compared is ``max |<K>_seeds - K_theory| / S_1``; with seed noise ``sigma``
+    above the target ``e`` even an exact theory gives an error about ``sigma > e``, so the
+    target can neither be met nor be shown missed: the verdict is indicative, not a failure.
     """
     if not targets:
         return None, None
+    max_error = targets.get("max_error")
+    if noise is not None and max_error is not None and noise > max_error:
+        return f"indicative: noise {noise:.4f} above target {max_error:g}; more seeds decide", None
     failures = []
     if targets.get("max_slope") is not None and not (slope <= targets["max_slope"]):
         failures.append(f"slope {slope:.2f} > {targets['max_slope']}")
