@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pathdyn._base.checks import check_memory, real_array, real_number, seed_value, whole_number
+from pathdyn._base.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.io.reading import parse_json
 
@@ -102,8 +102,8 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     ConfigError
         When ``batch`` is not a tuple of whole numbers (or the other values are out of range).
     """
-    scale = real_number("scale", scale, positive=True, example="0.1")
-    c = real_number("c", c, nonnegative=True, example="1")
+    scale = real_number("scale", scale, positive=True, below=MAX_MAGNITUDE, example="0.1")
+    c = real_number("c", c, nonnegative=True, below=MAX_MAGNITUDE, example="1")  # p^2 + c must not overflow
     n_modes = whole_number("n_modes", n_modes, minimum=1)
     seed = seed_value("seed", seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -73,6 +73,9 @@ ALLOWED_CONSTRUCTORS = {
 _FLOAT_TEXT = re.compile(rf"[-+]?(\d{{1,400}}(\.\d{{0,400}})?|\.\d{{1,400}})([eE][-+]?\d{{1,{MAX_FLOAT_EXPONENT_DIGITS}}})?")
 
 
+_UNDEFINED = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+
+
 class _Refused(Exception):
     """Internal: the text is not an allowed srepr; the message says why."""
 
@@ -123,11 +126,16 @@ def parse_srepr(text, where: str = "expression"):
         reason = getattr(error, "msg", None) or type(error).__name__
         raise ConfigError(f"{where} is not a valid sympy srepr ({reason}); re-export with pathdyn derive --format json") from None
     try:
-        return _build(tree.body, 0, _Budget())
+        expression = _build(tree.body, 0, _Budget())
     except _Refused as error:
         raise ConfigError(f"{where} is not a valid sympy srepr: refused {error}; only sympy constructors on literals are read") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError) as error:
         raise ConfigError(f"{where} is not a valid sympy srepr: the constructors fail ({type(error).__name__}: {error})") from None
+    if isinstance(expression, sp.Basic) and expression.has(*_UNDEFINED):
+        # Rational(1, 0) builds zoo and 0 * (1/0) nan: no export holds them, and they poison every number downstream
+        raise ConfigError(f"{where} evaluates to an undefined or infinite value ({_short(expression)}: a division by zero "
+                          "in the file); re-export with pathdyn derive --format json")
+    return expression
 
 
 def _build(node, depth: int, budget: _Budget):
