@@ -172,3 +172,17 @@ def test_numbers_beyond_floating_point_are_one_error(keyword, value):
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize("command", [
+    ["integrate", "--dataset", "NAME", "--t-max", "2", "-o", "out.json", "--plot", "out.png"],
+    ["simulate", "--dataset", "NAME", "--learning-rate", "0.01", "--steps", "5", "--width", "4", "-o", "out.npz",
+     "--plot", "out.png"],
+])
+def test_a_dollar_or_tex_in_a_file_name_reaches_the_plot_title_as_text(command, tmp_path, monkeypatch, capsys):
+    """Before, matplotlib parsed ``$\\bad{$`` as mathtext and the plot failed after the whole run."""
+    monkeypatch.chdir(tmp_path)
+    name = "x$\\bad{$.npz"
+    np.savez(tmp_path / name, X=2.0 * np.eye(4), Y=np.diag([3.0, 2.0, 1.0, 0.5]))
+    assert main([a.replace("NAME", name) for a in command]) == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").stat().st_size > 0

@@ -16,7 +16,24 @@ import numpy as np
 
 from pathdyn.io.jsonio import atomic_write
 
-__all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure"]
+__all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure", "plain_text"]
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a file or dataset name) safe inside a matplotlib title that also holds math.
+
+    Parameters
+    ----------
+    text : str
+        A name from the user, e.g. ``'x$\\bad{$.npz'``.
+
+    Returns
+    -------
+    str
+        The same text with every ``$`` escaped, so matplotlib never parses it as mathtext
+        (an invalid one failed the plot after the whole run, and the work was lost).
+    """
+    return str(text).replace("$", r"\$")
 
 
 def pyplot():
