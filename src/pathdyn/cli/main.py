@@ -13,7 +13,6 @@ import argparse
 import importlib
 import math
 import pkgutil
-import re
 import sys
 from typing import NoReturn
 
@@ -100,6 +99,13 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
         The parser that produced ``args``.
     args : argparse.Namespace
         The parsed command line.
+
+    Raises
+    ------
+    ConfigError
+        For the first bad value: an empty string, a negative whole number, a non-finite
+        float, a whole number above :data:`MAX_OPTION_INTEGER` (alone or in a list), or a
+        count of seeds above :data:`MAX_SEED_COUNT`.
     """
     for action in _chosen_actions(parser, args):
         value = getattr(args, action.dest, None)
@@ -145,7 +151,15 @@ def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace)
 MAX_OPTION_INTEGER = 2**53
 #: Most seeds a count option (``concentration --seeds N``) may ask for.
 MAX_SEED_COUNT = 100_000
-_NUMBER_LIST = re.compile(r"[0-9][0-9,\s-]*")
+_LIST_CHARACTERS = frozenset("0123456789, -\t")
+
+
+def _whole_numbers_in(text: str) -> list:
+    """The whole numbers of a list or range value (``8,16,1024``, ``0-7``); none for any other text."""
+    text = text.strip()
+    if not text[:1].isdigit() or not set(text) <= _LIST_CHARACTERS:
+        return []  # a file name, a choice, a float list: not a list of counts
+    return [int(part) for part in "".join(c if c.isdigit() else " " for c in text).split()]
 
 
 def _check_option_value(flag: str, spelling: str, value) -> None:
@@ -154,8 +168,7 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
     numbers = ([value] if isinstance(value, int) and not isinstance(value, bool) else
-               [int(n) for n in re.findall(r"[0-9]+", value)] if isinstance(value, str) and _NUMBER_LIST.fullmatch(value.strip())
-               else [])
+               _whole_numbers_in(value) if isinstance(value, str) else [])
     if any(number > MAX_OPTION_INTEGER for number in numbers):
         raise ConfigError(f"{flag}: {_shorten(value)} holds a number above 2**53; give whole numbers below "
                           f"{MAX_OPTION_INTEGER:,}")

@@ -34,8 +34,9 @@ __all__ = ["CompiledRHS", "SymbolicEquations", "compile_rhs", "CHAIN_BELOW", "SY
 CHAIN_BELOW = 4096
 #: Equations with more state variables than this get no symbolic Jacobian from the implicit
 #: scipy solvers (its entries grow as the square of the state and each is a derivative of a
-#: sum over the pathways, so building it grows as the cube: 40 q/p pathways took 35 s of a
-#: 45 s run, 200 pathways over 7 minutes; the solver estimates it by differences instead);
+#: sum over the pathways, so building it grows as the cube: it was most of an integrate run
+#: with 40 q/p pathways, docs/reliability.md has the measurements; the solver estimates it by
+#: differences instead);
 #: it is still compiled, on first use, when asked for.
 SYMBOLIC_JACOBIAN_MAX_STATE = 64
 #: ``(symbol, expression)`` pairs, each expression in the state, the parameters and the earlier symbols.

@@ -22,8 +22,9 @@ Bounds (each a module constant)
 - the total size of the exact numbers of one expression: at most :data:`MAX_TOTAL_NUMBER_BITS`
   bits, counting every integer literal and every number a power of numbers makes. Sums and
   products of rationals are exact, so their size is at most the sum of their parts: each
-  part may be small while their sum is not (a 14 kB file of summed rationals took over 60 s,
-  a 74 kB product of big integers 36 s); this bounds every intermediate number.
+  part may be small while their sum is not (a 14 kB file of summed rationals, or a 74 kB
+  product of big integers, took a minute; docs/reliability.md); this bounds every
+  intermediate number.
 """
 
 from __future__ import annotations

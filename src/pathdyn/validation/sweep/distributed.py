@@ -22,7 +22,6 @@ the others by the scheduler, and the run completes.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import uuid
@@ -52,7 +51,29 @@ CONNECT_TIMEOUT_S = 20
 NO_WORKERS_TIMEOUT_S = 60.0
 #: Seconds between looks at the cluster while tasks run.
 POLL_S = 1.0
-_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?/?")
+#: Protocols of a Dask scheduler address.
+_PROTOCOLS = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _is_address(text: str) -> bool:
+    """``[PROTOCOL://]HOST[:PORT]`` with a known protocol, a host name or [IPv6] and a port 1-65535."""
+    protocol, separator, rest = text.strip().partition("://")
+    if not separator:
+        rest = protocol
+    elif protocol not in _PROTOCOLS:
+        return False
+    rest = rest[:-1] if rest.endswith("/") else rest
+    if rest.startswith("["):  # [IPv6]:port
+        host, bracket, port = rest[1:].partition("]")
+        if not bracket or not host or not set(host) <= set("0123456789abcdefABCDEF:."):
+            return False
+        port = port[1:] if port.startswith(":") else port if not port else "x"
+    else:
+        host, _, port = rest.partition(":")
+        if not host or not set(host) <= _HOST_CHARACTERS:
+            return False
+    return not port or (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536)
 
 
 @dataclass(frozen=True)
@@ -96,8 +117,7 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
                           f"{MAX_WORKERS_PER_CORE * cores} workers, or use an existing cluster: scheduler=ADDRESS")
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigError(f"scheduler: {scheduler!r} is not an address; e.g. scheduler='tcp://10.0.0.5:8786'")
-    match = _ADDRESS.fullmatch(scheduler.strip()) if scheduler is not None else None
-    if scheduler is not None and (match is None or (match.group(1) and not 0 < int(match.group(1)) < 65536)):
+    if scheduler is not None and not _is_address(scheduler):
         raise ConfigError(f"scheduler: {scheduler!r} is not a Dask scheduler address (PROTOCOL://HOST:PORT); "
                           "e.g. scheduler='tcp://10.0.0.5:8786'")
 
@@ -260,7 +280,7 @@ def _connect(distributed, scheduler: str):
 
     The client is made in a daemon thread joined with a deadline: ``Client(timeout=...)`` bounds
     the TCP connection but not the handshake, so a server that accepts and never answers kept it
-    waiting past 90 s. A client still connecting at the deadline is abandoned with its thread.
+    waiting with no end. A client still connecting at the deadline is abandoned with its thread.
     """
     outcome: dict = {}
 
