@@ -140,3 +140,13 @@ def test_a_verdict_notes_an_unstable_learning_rate(tmp_path, monkeypatch, capsys
     below = validate_width((2, 2), (8, 16, 32), learning_rate=0.2, t_max=3.0, **common)
     assert "stability limit" in above.verdict and "0.5" in above.verdict
     assert "stability limit" not in below.verdict
+
+
+def test_the_dmft_verdict_notes_an_unstable_learning_rate_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["validate", "--theory", "dmft", "--depths", "2,2", "--widths", "16,32,64", "--seeds", "0,1", "--t-max", "1.1",
+            "--no-progress"]
+    assert main([*argv, "--learning-rate", "0.55"]) == 0
+    assert "stability limit" in capsys.readouterr().out
+    assert main([*argv, "--learning-rate", "0.1"]) == 0
+    assert "stability limit" not in capsys.readouterr().out

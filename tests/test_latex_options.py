@@ -167,4 +167,4 @@ def test_derive_cli_latex_flags(tmp_path, capsys):
     assert capsys.readouterr().out.count(r"\begin{align") == 3 + 3 + 2 + 3 + 1  # one per equation
     for flag in (["--prod"], ["--ungrouped"], ["--label-prefix", "x"]):
         assert main(["derive", "--depths", "2", "--format", "json", *flag]) == 2
-        assert f"{flag[0]}: applies to --format latex only" in capsys.readouterr().err
+        assert f"{flag[0]}: does nothing here, it applies only with --format latex" in capsys.readouterr().err

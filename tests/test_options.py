@@ -34,7 +34,6 @@ IDLE = [
     (["derive", "--path-sums"], "--path-sums"),
     (["integrate", "--model", "dmft", "--n-in", "3"], "--n-in"),
     (["integrate", "--model", "dmft", "--n-out", "3"], "--n-out"),
-    (["integrate", "--input-variances", "1,1"], "--input-variances"),
     (["integrate", "--singular-values", "1", "--allow-misaligned"], "--allow-misaligned"),
     (["integrate", "--init", "init.json", "--init-scale", "0.2"], "--init-scale"),
     (["integrate", "--model", "dmft", "--c", "2"], "--c"),

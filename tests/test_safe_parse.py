@@ -11,11 +11,14 @@ routes, without running anything harmful: the payloads only create a file in
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sympy as sp
 from sympy.core.symbol import Str
 
@@ -23,7 +26,7 @@ from pathdyn.errors import ConfigError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.export import derive_equations, equations_to_json, load_equations_json
 from pathdyn.theory.reduced import reduce_to_modes
-from pathdyn.theory.safe_parse import MAX_NESTING, parse_srepr
+from pathdyn.theory.safe_parse import MAX_INTEGER_BITS, MAX_NESTING, MAX_TOTAL_NUMBER_BITS, parse_srepr
 
 
 def _payloads(sentinel: str) -> dict:
@@ -80,7 +83,7 @@ _BOMB_SCRIPT = textwrap.dedent("""
     import json, sys
     from pathdyn.errors import ConfigError
     from pathdyn.theory.safe_parse import parse_srepr
-    for payload in json.loads(sys.argv[1]):
+    for payload in json.loads(sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()):
         try:
             parse_srepr(payload)
             print("built:", payload[:40])
@@ -104,6 +107,45 @@ def test_huge_numbers_are_refused_quickly():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == len(BOMBS) and all(line.startswith("refused:") for line in lines), done.stdout
+
+
+def _sum_of_powers(count: int) -> str:
+    """Sums of powers each within the per-power bound (4 bits x 1000): the old loader took minutes on 350."""
+    return "Add(" + ", ".join(f"Pow(Rational({2 + i % 13}, {3 + (7 * i) % 11}), Integer({900 + i % 100}))"
+                               for i in range(count)) + ")"
+
+
+SUMS_AND_PRODUCTS = [
+    _sum_of_powers(350),
+    "Mul(" + ", ".join(f"Integer({(7 ** 1400) + i})" for i in range(60)) + ")",
+    "Add(" + ", ".join(f"Rational(1, {(3 ** 2500) + 2 * i})" for i in range(40)) + ")",
+]
+
+
+def test_total_size_of_exact_numbers_is_bounded():
+    """In a child process with a time limit: parts within every per-number bound, a total far beyond.
+
+    On the code before the total bound each was built (the issue's summed rationals took
+    over 60 s on its machine); now each is refused before the arithmetic.
+    """
+    done = subprocess.run([sys.executable, "-c", _BOMB_SCRIPT], input=json.dumps(SUMS_AND_PRODUCTS), capture_output=True,
+                          text=True, timeout=60)  # on standard input: one argument may hold at most 128 kB
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(SUMS_AND_PRODUCTS) and all("refused: " in line for line in lines), done.stdout
+
+
+@settings(max_examples=30, deadline=None)
+@given(bits=st.lists(st.integers(1, MAX_INTEGER_BITS), min_size=1, max_size=40))
+def test_the_total_bound_is_exact_about_what_it_counts(bits):
+    """Integers of these sizes multiplied: parsed (to the exact product) within the total, refused beyond it."""
+    values = [(1 << (b - 1)) + 1 for b in bits]
+    text = "Mul(" + ", ".join(f"Integer({v})" for v in values) + ")"
+    if sum(bits) <= MAX_TOTAL_NUMBER_BITS:
+        assert parse_srepr(text) == sp.Integer(math.prod(values))
+    else:
+        with pytest.raises(ConfigError, match="in all"):
+            parse_srepr(text)
 
 
 @pytest.mark.parametrize("text", [

@@ -370,7 +370,7 @@ def test_cli_divergence_leaves_nothing_on_disk(tmp_path, capsys):
                      "-o", str(run), "--save-weights", str(tmp_path / "w.npz")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "diverged" in err and "smaller learning_rate" in err and "Traceback" not in err
+    assert "diverged" in err and "smaller --learning-rate" in err and "Traceback" not in err  # the CLI names options
     assert list(tmp_path.iterdir()) == []
     assert cli_main(["simulate", "--width", "5", "--learning-rate", "0.1", "--steps", "1", "--activation", "softmax",
                      "-o", str(run)]) == 2

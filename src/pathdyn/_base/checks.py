@@ -133,7 +133,11 @@ def real_number(name: str, value: Any, *, positive: bool = False, nonnegative: b
     hint = f"; e.g. {name}={example}" if example else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name}: {value!r} is not a real number{hint}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range (10**400)
+        raise ConfigError(f"{name}: a number of {len(str(abs(int(value))))} digits is beyond floating point; give a "
+                          f"finite number{hint}") from None
     if not math.isfinite(number):
         raise ConfigError(f"{name}: {number} is not finite; give a finite number{hint}")
     if positive and number <= 0:
@@ -220,18 +224,39 @@ def real_array(name: str, value, error=ConfigError) -> np.ndarray:
     error
         When ``value`` is not an array of real numbers.
     """
+    if np.ma.isMaskedArray(value):
+        # numpy computes with the values under the mask: refuse, rather than use what was masked out
+        if np.ma.is_masked(value):
+            raise error(f"{name}: a masked array with {int(np.ma.count_masked(value))} masked entries; fill them "
+                        "(.filled(...)) or drop them first")
+        value = np.ma.getdata(value)
     array = value if isinstance(value, np.ndarray) else None
     if array is None:
         try:
             array = np.asarray(value)
         except (TypeError, ValueError) as problem:
             raise error(f"{name}: not an array of numbers ({problem}); give real numbers") from None
+        if array.dtype.kind in "iuf" and _holds_booleans(value):
+            # np.asarray([True, 1]) is the integer array [1, 1]: a boolean among numbers is a mistake
+            raise error(f"{name}: {value!r} mixes booleans with numbers; give real numbers")
     kind = array.dtype.kind
     if kind == "c":
         raise error(f"{name}: complex values (dtype {array.dtype}); give real numbers (take .real only if the imaginary part is noise)")
     if kind not in "iuf":
         raise error(f"{name}: dtype {array.dtype} is not numeric; give real numbers (check for strings, ragged rows or booleans)")
     return array.astype(float, copy=False)
+
+
+def _holds_booleans(value) -> bool:
+    """Whether a nested list or tuple holds a ``bool`` anywhere (numpy would take it as 0 or 1)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (bool, np.bool_)):
+            return True
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
 
 
 def available_memory_bytes() -> int | None:

@@ -147,13 +147,9 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     ConfigError
-        When a LaTeX-only option is given with another format.
+        When ``--path-sums`` is given for pathways.
     """
-    latex_flags = {"--fragment": args.fragment, "--ungrouped": args.ungrouped, "--prod": args.prod,
-                   "--label-prefix": args.label_prefix is not None}
-    for flag, given in latex_flags.items():
-        if given and args.format != "latex":
-            raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
+    # LaTeX-only options with another format are refused by pathdyn.cli.options.APPLIES
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
     if args.path_sums and not isinstance(arch, GraphArchitecture):

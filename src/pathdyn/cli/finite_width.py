@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from pathdyn.cli._common import check_json_output, file_plan
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
+from pathdyn.io.reading import parse_json
 from pathdyn.io.jsonio import save_json
 from pathdyn.validation.sweep.dmft_finite_width import escape_with_and_without_other_modes, finite_width_gap, summarize
 
@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="JSON report")
 
 
+#: Most values a list or range option expands to.
+MAX_LIST_LENGTH = 100_000
+
+
 def whole_number_list(text: str, flag: str) -> list[int]:
     """``"0-7"`` or ``"256,512"`` (ranges inclusive) as a list of int.
 
@@ -70,9 +74,12 @@ def whole_number_list(text: str, flag: str) -> list[int]:
     for part in text.split(","):
         low, _, high = part.partition("-")
         try:
-            values.extend(range(int(low), int(high) + 1) if high else [int(low)])
+            span = range(int(low), int(high) + 1) if high else [int(low)]
         except ValueError:
             raise ConfigError(f"{flag}: expected whole numbers like 0-7 or 256,512, got {text!r}") from None
+        if len(values) + len(span) > MAX_LIST_LENGTH:  # a range is expanded: '0-10000000000' would fill the memory
+            raise ConfigError(f"{flag}: {text!r} lists more than {MAX_LIST_LENGTH:,} values; give a shorter range")
+        values.extend(span)
     return values
 
 
@@ -121,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(path: str) -> int:
     try:
-        with open(path) as handle:
-            data = json.load(handle)
+        with open(path, encoding="utf-8") as handle:
+            data = parse_json(handle.read(), f"--summarize {path}")
         print(summarize(data))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"--summarize {path}: not a readable finite-width report ({type(error).__name__}: {error})") from None
     return 0

@@ -23,7 +23,7 @@ from pathdyn.numerics.horizon import AUTO_HORIZON, choose_t_max
 from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.mode_inputs import architecture_for_inputs
-from pathdyn.numerics.plotting import plot_mode_trajectories
+from pathdyn.numerics.plotting import plain_text, plot_mode_trajectories
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
 
@@ -159,13 +159,14 @@ def initial_state_from_args(args, equations, num_modes: int):
 
 def _plot_title(depths, notes: dict, S, lam=None) -> str:
     """What was integrated: model, depths, data, input variances and initial state."""
-    parts = [f"data {notes['dataset']}" if "dataset" in notes else
+    parts = [f"data {plain_text(notes['dataset'])}" if "dataset" in notes else
              r"$S_\alpha$ = " + ", ".join(f"{s:g}" for s in S)]
     if lam is not None:
         parts.append(r"$\lambda_\alpha$ = " + ", ".join(f"{v:.3g}" for v in lam))
     names = {"init": "initial state from {}", "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$",
              "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
-    parts += [names[key].format(value) for key, value in notes.items() if key in names]
+    parts += [names[key].format(plain_text(value) if key == "init" else value) for key, value in notes.items()
+              if key in names]
     return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
 
 

@@ -99,6 +99,13 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
         The parser that produced ``args``.
     args : argparse.Namespace
         The parsed command line.
+
+    Raises
+    ------
+    ConfigError
+        For the first bad value: an empty string, a negative whole number, a non-finite
+        float, a whole number above :data:`MAX_OPTION_INTEGER` (alone or in a list), or a
+        count of seeds above :data:`MAX_SEED_COUNT`.
     """
     for action in _chosen_actions(parser, args):
         value = getattr(args, action.dest, None)
@@ -106,6 +113,9 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
         # a repeatable option (action="append", e.g. graph-sweep --architecture) holds a list
         for item in value if isinstance(value, list) else [value]:
             _check_option_value(flag, action.option_strings[-1], item)
+        if action.dest == "seeds" and isinstance(value, int) and value > MAX_SEED_COUNT:
+            # a count of seeds becomes range(n), trained one network after another
+            raise ConfigError(f"{flag}: {value:,} seeds would train for weeks; give at most {MAX_SEED_COUNT:,}")
 
 
 def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple:
@@ -135,13 +145,40 @@ def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace)
     return " ".join(words), parser
 
 
+#: Largest whole number any option takes, alone or in a list (2**53, where float64 stops
+#: counting by ones): every count, size or seed of pathdyn is far below; above it numpy fails
+#: with OverflowError or "Maximum allowed dimension exceeded" instead of the memory check.
+MAX_OPTION_INTEGER = 2**53
+#: Most seeds a count option (``concentration --seeds N``) may ask for.
+MAX_SEED_COUNT = 100_000
+_LIST_CHARACTERS = frozenset("0123456789, -\t")
+
+
+def _whole_numbers_in(text: str) -> list:
+    """The whole numbers of a list or range value (``8,16,1024``, ``0-7``); none for any other text."""
+    text = text.strip()
+    if not text[:1].isdigit() or not set(text) <= _LIST_CHARACTERS:
+        return []  # a file name, a choice, a float list: not a list of counts
+    return [int(part) for part in "".join(c if c.isdigit() else " " for c in text).split()]
+
+
 def _check_option_value(flag: str, spelling: str, value) -> None:
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{flag}: {value} is negative; give a whole number >= 0")
+    numbers = ([value] if isinstance(value, int) and not isinstance(value, bool) else
+               _whole_numbers_in(value) if isinstance(value, str) else [])
+    if any(number > MAX_OPTION_INTEGER for number in numbers):
+        raise ConfigError(f"{flag}: {_shorten(value)} holds a number above 2**53; give whole numbers below "
+                          f"{MAX_OPTION_INTEGER:,}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{flag}: {value} is not a finite number")
+
+
+def _shorten(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]} ({len(text)} characters)"
 
 
 def main(argv: list | None = None) -> int:

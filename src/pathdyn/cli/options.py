@@ -87,7 +87,7 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
         "--n-in": ({"model": _ODE},), "--n-out": ({"model": _ODE},),
         "--model": ALWAYS, "--output": ALWAYS, "--plot": ALWAYS, "--init": ALWAYS,
         "--singular-values": ALWAYS, "--dataset": ALWAYS,
-        "--input-variances": ({"singular_values": GIVEN},),
+        "--input-variances": ALWAYS,  # without --singular-values: its own message ("goes with --singular-values")
         "--allow-misaligned": ({"singular_values": ABSENT},),
         # --init FILE fixes the q/p state; the drawing settings then do nothing
         "--init-scale": ({"model": _DMFT}, {"init": ABSENT}),

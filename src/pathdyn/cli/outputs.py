@@ -192,6 +192,10 @@ class FilePlan:
             missing or unwritable directory, or (``kind="plot"``) has a suffix matplotlib cannot
             write. The first problem found is named.
         """
+        for flag, path in self._outputs.items():
+            if path == STDOUT and sys.stdout is None:  # started with standard output closed (>&-)
+                raise ConfigError(f"{flag}: standard output is closed, so '-' (or no {flag}) would lose the result; "
+                                  f"give {flag} FILE")
         files = [(flag, path) for flag, path in self._outputs.items() if path != STDOUT]
         for i, (flag, path) in enumerate(files):
             for other_flag, other in [*files[i + 1:], *self._inputs.items()]:

@@ -9,6 +9,7 @@ from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, us
 from pathdyn.io.simulation_files import run_config, save_run_file
 from pathdyn.io.weight_files import hidden_widths_from_weights
 from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.plotting import plain_text
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.validation.network import load_weights, save_weights, simulate_gd
 from pathdyn.validation.reports.simulation_plots import plot_simulation
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             use_file_backend()
             title = (f"depths ({', '.join(map(str, architecture.depths))}), "
                      f"{args.activation}, width {width}, {args.init} init $\\sigma = {config['init_scale']:g}$, "
-                     f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
+                     f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {plain_text(dataset.name)}")
             plan.stage("--plot", lambda tmp: plot_simulation(result, tmp, title=title))
         plan.commit()
         print_summary(plan)

@@ -190,6 +190,8 @@ def atomic_write(path: str | Path, write: Callable[..., Any]) -> None:
         Whatever ``write`` raises (including ``KeyboardInterrupt``), after the temporary
         file has been deleted.
     """
+    if "\0" in os.fspath(path):
+        raise ConfigError(f"path: {os.fspath(path)!r} contains a NUL character; give a plain file name")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)

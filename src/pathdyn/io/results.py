@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar, cast
 import numpy as np
 
 from pathdyn.errors import ConfigError
+from pathdyn.io.reading import parse_json
 from pathdyn.io.jsonio import finite_or_none, json_text, save_json, to_jsonable
 from pathdyn.io.labelled import require, save_netcdf
 
@@ -596,8 +597,9 @@ def read_json(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"path: {str(path)!r} not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise ConfigError(f"path: {str(path)!r} is not JSON text ({error})") from None
+    return parse_json(text, f"path: {str(path)!r}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text, save_npz
+from pathdyn.io.npz import read_npz
 from pathdyn import __version__
 
 __all__ = ["RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
@@ -132,11 +133,7 @@ def load_run_file(path: str | Path) -> tuple:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"run file {str(path)!r} not found; check the path")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            stored = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"run file {str(path)!r} could not be read as .npz: {error}") from None
+    stored = read_npz(path, f"run file {str(path)!r}")
     missing = [name for name in (*RUN_FILE_ARRAYS, "config") if name not in stored]
     if missing:
         raise ConfigError(f"run file {str(path)!r} lacks {', '.join(missing)}; write it with pathdyn simulate or save_run_file")

@@ -14,6 +14,7 @@ import numpy as np
 from pathdyn._base.checks import real_array
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import save_npz
+from pathdyn.io.npz import read_npz
 
 
 def save_weights(path: str | Path, weights: list[list[Any]]) -> None:
@@ -51,11 +52,8 @@ def load_weights(path: str | Path) -> list:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"weights file {str(path)!r} not found; check the path")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"weights file {str(path)!r} could not be read as .npz: {error}") from None
+    what = f"weights file {str(path)!r}"
+    arrays = read_npz(path, what, check=lambda headers: _check_weight_headers(what, headers))
     found = {}
     for name in arrays:
         match = re.fullmatch(r"W_(\d+)_(\d+)", name)
@@ -72,6 +70,13 @@ def load_weights(path: str | Path) -> list:
             raise ConfigError(f"weights file {str(path)!r}: pathway {a} has layers {layers}; expected 1, 2, ..., D")
         weights.append([found[(a, d)] for d in layers])
     return weights
+
+
+def _check_weight_headers(what: str, headers: dict) -> None:
+    for name, header in headers.items():
+        if len(header.shape) != 2 or header.dtype.kind not in "fiu":
+            raise ConfigError(f"{what}: {name} is {header.shape} of {header.dtype}; each W_<pathway>_<layer> is a 2-D real "
+                              "matrix")
 
 
 def hidden_widths_from_weights(weights):

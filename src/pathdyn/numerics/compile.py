@@ -32,9 +32,12 @@ __all__ = ["CompiledRHS", "SymbolicEquations", "compile_rhs", "CHAIN_BELOW", "SY
 #: ones use numpy's ``power`` (measured: chains 1.3-2x faster below 4096 members, but
 #: slower above, where their many live temporaries come from fresh, page-faulting memory).
 CHAIN_BELOW = 4096
-#: Equations with definitions and more state variables than this get no symbolic Jacobian
-#: from the implicit scipy solvers (its entries grow as the square of the state; the solver
-#: estimates it by differences instead); it is still compiled, on first use, when asked for.
+#: Equations with more state variables than this get no symbolic Jacobian from the implicit
+#: scipy solvers (its entries grow as the square of the state and each is a derivative of a
+#: sum over the pathways, so building it grows as the cube: it was most of an integrate run
+#: with 40 q/p pathways, docs/reliability.md has the measurements; the solver estimates it by
+#: differences instead);
+#: it is still compiled, on first use, when asked for.
 SYMBOLIC_JACOBIAN_MAX_STATE = 64
 #: ``(symbol, expression)`` pairs, each expression in the state, the parameters and the earlier symbols.
 _Definitions = Sequence[tuple[sp.Symbol, sp.Expr]]
@@ -297,9 +300,8 @@ class CompiledRHS:
         args = [sp.Symbol("t"), list(state), *params]
         self._args, self._cse, self._rhs_exprs = args, cse, rhs
         self._rhs = _lambdify(args, rhs, cse, definitions)
-        # Without definitions the Jacobian is compiled now (as it always was); with them it
-        # grows as the square of the state and is compiled on first use.
-        self._jac = None if definitions else _lambdify(args, list(sp.Matrix(rhs).jacobian(list(state))), cse)
+        # compiled on first use: it grows as the square of the state (see symbolic_jacobian_is_cheap)
+        self._jac: Any = None
         self._strengths = _lambdify([list(state), *params], strengths, cse, definitions)
         self._invariants = (_lambdify([list(state), *params], list(self.invariant_exprs), cse, definitions)
                             if invariants else None)
@@ -329,10 +331,12 @@ class CompiledRHS:
     @property
     def symbolic_jacobian_is_cheap(self) -> bool:
         """Whether implicit solvers should be handed the symbolic Jacobian (see :data:`SYMBOLIC_JACOBIAN_MAX_STATE`)."""
-        return not self.definitions or self.num_state <= SYMBOLIC_JACOBIAN_MAX_STATE
+        return self.num_state <= SYMBOLIC_JACOBIAN_MAX_STATE
 
     def _jacobian_function(self) -> Callable[..., Any]:
-        if self._jac is None:
+        if self._jac is None and not self.definitions:
+            self._jac = _lambdify(self._args, list(sp.Matrix(self._rhs_exprs).jacobian(self._args[1])), self._cse)
+        elif self._jac is None:
             entries, definitions = _jacobian_through(self._args[1], self._rhs_exprs, self.definitions)
             self._jac = _lambdify(self._args, entries, self._cse, definitions)
         return self._jac

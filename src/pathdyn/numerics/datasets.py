@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from pathdyn._base.checks import check_magnitude, real_array, seed_value, whole_number
 from pathdyn.errors import DatasetError
+from pathdyn.io.npz import read_npz
 
 __all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset",
            "random_spec_singular_values", "dataset_from_spec"]
@@ -304,18 +305,23 @@ def load_dataset(path: str | Path) -> Dataset:
         return _load_csv(path)
     if path.suffix != ".npz":
         raise DatasetError(f"dataset file {str(path)!r}: unsupported type; use .npz (arrays X, Y) or .csv")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in ("X", "Y") if k not in archive.files]
-            if missing:
-                raise DatasetError(
-                    f"dataset file {str(path)!r} lacks array(s) {', '.join(missing)}; save X (n_in, P) and Y (n_out, P)"
-                )
-            return Dataset(X=archive["X"], Y=archive["Y"], name=path.name)
-    except (OSError, ValueError) as error:
-        if isinstance(error, DatasetError):
-            raise
-        raise DatasetError(f"dataset file {str(path)!r} could not be read as .npz: {error}") from None
+    what = f"dataset file {str(path)!r}"
+    arrays = read_npz(path, what, check=lambda headers: _check_dataset_headers(what, headers), error=DatasetError)
+    return Dataset(X=arrays["X"], Y=arrays["Y"], name=path.name)
+
+
+def _check_dataset_headers(what: str, headers: dict) -> None:
+    """X (n_in, P) and Y (n_out, P) of real numbers, judged from the headers before loading."""
+    missing = [k for k in ("X", "Y") if k not in headers]
+    if missing:
+        raise DatasetError(f"{what} lacks array(s) {', '.join(missing)}; save X (n_in, P) and Y (n_out, P)")
+    for name in ("X", "Y"):
+        header = headers[name]
+        if len(header.shape) != 2 or header.dtype.kind not in "fiu":
+            raise DatasetError(f"{what}: {name} is {header.shape} of {header.dtype}; save a 2-D array of real numbers")
+    if headers["X"].shape[1] != headers["Y"].shape[1]:
+        raise DatasetError(f"{what}: X has {headers['X'].shape[1]} samples (columns) but Y has {headers['Y'].shape[1]}; "
+                           "save X (n_in, P) and Y (n_out, P) with the same P")
 
 
 def resolve_dataset(spec: str) -> Dataset:

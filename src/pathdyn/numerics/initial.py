@@ -10,7 +10,6 @@ layers, ``p`` on the last); this module knows no model.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pathdyn._base.checks import check_memory, real_array, real_number, seed_value, whole_number
+from pathdyn._base.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
+from pathdyn.io.reading import parse_json
 from pathdyn.numerics.compile import CompiledRHS, SymbolicEquations
 
 __all__ = ["qp_initial_state", "draw_initial_state", "load_initial_state"]
@@ -109,8 +109,8 @@ def draw_initial_state(equations: SymbolicEquations | CompiledRHS, n_modes: int,
     ConfigError
         When ``batch`` is not a tuple of whole numbers (or the other values are out of range).
     """
-    scale = real_number("scale", scale, positive=True, example="0.1")
-    c = real_number("c", c, nonnegative=True, example="1")
+    scale = real_number("scale", scale, positive=True, below=MAX_MAGNITUDE, example="0.1")
+    c = real_number("c", c, nonnegative=True, below=MAX_MAGNITUDE, example="1")  # p^2 + c must not overflow
     n_modes = whole_number("n_modes", n_modes, minimum=1)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed_value("seed", seed))
     if isinstance(batch, (str, bytes)):
@@ -154,11 +154,10 @@ def load_initial_state(path: str | Path, equations: SymbolicEquations | Compiled
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{argument}: {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{argument}: {str(path)!r} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    data = parse_json(text, f"{argument}: {str(path)!r}")
     if not isinstance(data, dict) or "q0" not in data or "p0" not in data:
         raise ConfigError(f'{argument}: {str(path)!r} must hold an object {{"q0": [[...]], "p0": [[...]]}}')
     try:

@@ -309,6 +309,12 @@ def integrate(
     return _to_trajectory(ens, output, request, time.perf_counter() - started, provenance)
 
 
+#: The shortest and longest final times :func:`integrate` accepts (measured on the q/p model,
+#: docs/reliability.md: 1e-100 and 1e15 finish at once; 1e-200 and 1e30 do not finish).
+MIN_T_MAX = 1e-90
+MAX_T_MAX = 1e15
+
+
 def _request(f: CompiledRHS, initial_state: ArrayLike, method: str, t_max: float, t_eval: ArrayLike | None, num_points: int,
              rtol: float, atol: float, loss_tol: float | None, blowup_threshold: float, max_step: float,
              use_jacobian: bool) -> SolveRequest:
@@ -316,6 +322,11 @@ def _request(f: CompiledRHS, initial_state: ArrayLike, method: str, t_max: float
     if method not in SOLVERS:
         raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(SOLVERS)}")
     t_max = real_number("t_max", t_max, positive=True, example="40")
+    if not MIN_T_MAX <= t_max <= MAX_T_MAX:
+        # outside, the solver's steps underflow or it steps for ever: it reported "blow-up" (5e-324)
+        # or ran on without end (1e30 and above; see MAX_T_MAX)
+        raise ConfigError(f"t_max: {t_max:g} is outside [{MIN_T_MAX:g}, {MAX_T_MAX:g}], the times the solver can step "
+                          "through; give a t_max inside (or none: the automatic horizon)")
     rtol = real_number("rtol", rtol, positive=True, below=1.0, example="1e-8")
     atol = real_number("atol", atol, positive=True, example="1e-10")
     blowup_threshold = real_number("blowup_threshold", blowup_threshold, positive=True)

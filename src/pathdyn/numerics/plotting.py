@@ -27,7 +27,24 @@ if TYPE_CHECKING:  # types only: matplotlib is imported on first use
     from pathdyn.numerics.phase_plane import PhasePanel
     from pathdyn.numerics.trajectory import Trajectory
 
-__all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure"]
+__all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure", "plain_text"]
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a file or dataset name) safe inside a matplotlib title that also holds math.
+
+    Parameters
+    ----------
+    text : str
+        A name from the user, e.g. ``'x$\\bad{$.npz'``.
+
+    Returns
+    -------
+    str
+        The same text with every ``$`` escaped, so matplotlib never parses it as mathtext
+        (an invalid one failed the plot after the whole run, and the work was lost).
+    """
+    return str(text).replace("$", r"\$")
 
 
 def pyplot() -> ModuleType:

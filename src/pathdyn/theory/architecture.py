@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
+from pathdyn.io.reading import read_toml
 
 __all__ = ["Architecture", "parse_depths"]
 
@@ -318,13 +319,15 @@ class Architecture:
         return arch
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Architecture":
+    def from_toml(cls, path: str | Path, data: dict | None = None) -> "Architecture":
         """Build from a TOML file; keys may sit at top level or under ``[architecture]``.
 
         Parameters
         ----------
         path : str or Path
             The TOML file.
+        data : dict, optional
+            Its parsed content, when the caller has read it already (a pipe is read once).
 
         Returns
         -------
@@ -337,20 +340,8 @@ class Architecture:
             When the file is missing, not UTF-8, not TOML, holds a ``[graph]`` or has
             invalid keys.
         """
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
-        except UnicodeDecodeError as error:
-            raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        if data is None:
+            data = read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)
         if "graph" in data:
             raise ArchitectureError(
                 f"architecture file {str(path)!r} holds a [graph]: this command takes parallel pathways; run graphs "

@@ -46,7 +46,6 @@ use it only on files you made yourself.)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ from typing import Any
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.io.reading import parse_json
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.display import (
     definitions_group,
@@ -517,10 +517,7 @@ def load_equations_json(source: str | Path) -> LoadedEquations:
             raise ConfigError(f"equations JSON: cannot read {str(path)!r} ({error.strerror or error})") from None
     else:
         text = source
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
+    data = parse_json(text, "equations JSON")
     if not isinstance(data, dict):
         raise ConfigError(f"equations JSON: holds a {type(data).__name__}, not a pathdyn equations export; "
                           "write one with pathdyn derive --format json")
@@ -537,14 +534,25 @@ def load_equations_json(source: str | Path) -> LoadedEquations:
         raise ConfigError(f"equations JSON: malformed entry ({type(error).__name__}: {error}); re-export with pathdyn derive --format json") from None
 
 
+def _shaped(text: str, where: str, matrix: bool) -> sp.Basic:
+    """An entry rebuilt and checked as the export defines it: a matrix right-hand side for the
+    gradient flow (dW/dt has W's shape), a scalar for the per-mode equations and invariants."""
+    expr = rebuild_expression(text, where)
+    if isinstance(expr, sp.MatrixExpr) != matrix:
+        got, want = ("a matrix", "a scalar") if not matrix else ("a scalar", "a matrix")
+        raise ConfigError(f"equations JSON: {where} is {got} expression ({str(expr)[:40]}) where the export defines "
+                          f"{want}; re-export with pathdyn derive --format json")
+    return expr
+
+
 def _rebuild_all(data: dict, arch: Architecture) -> LoadedEquations:
     definitions = {e["name"]: rebuild_expression(e["expr"], f"definition {e['name']}") for e in data.get("definitions", [])}
-    flow = {(e["pathway"], e["layer"]): rebuild_expression(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]")
+    flow = {(e["pathway"], e["layer"]): _shaped(e["rhs"], f"gradient_flow[{e['pathway']},{e['layer']}]", matrix=True)
             for e in data["gradient_flow"]}
-    modes = {(e["pathway"], e["variable"]): rebuild_expression(e["rhs"], f"modes[{e['pathway']},{e['variable']}]")
+    modes = {(e["pathway"], e["variable"]): _shaped(e["rhs"], f"modes[{e['pathway']},{e['variable']}]", matrix=False)
              for e in data["modes"]}
-    strengths = {e["pathway"]: rebuild_expression(e["expr"], f"strengths[{e['pathway']}]") for e in data.get("strengths", [])}
-    conserved = tuple((e["pathway"], rebuild_expression(e["expr"], f"conserved[{e['pathway']}]")) for e in data["conserved"])
+    strengths = {e["pathway"]: _shaped(e["expr"], f"strengths[{e['pathway']}]", matrix=False) for e in data.get("strengths", [])}
+    conserved = tuple((e["pathway"], _shaped(e["expr"], f"conserved[{e['pathway']}]", matrix=False)) for e in data["conserved"])
     symbols: dict[str, sp.Basic] = {}
     for expr in (*definitions.values(), *flow.values(), *modes.values(), *strengths.values(), *(c for _, c in conserved)):
         for atom in expr.atoms(sp.Symbol, sp.MatrixSymbol):

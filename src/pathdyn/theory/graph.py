@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
+from pathdyn.io.reading import read_toml
 from pathdyn.theory.architecture import Architecture
 
 __all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml"]
@@ -483,13 +484,15 @@ class GraphArchitecture:
         return graph
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "GraphArchitecture":
+    def from_toml(cls, path: str | Path, data: dict | None = None) -> "GraphArchitecture":
         """Build from a TOML file with a ``[graph]`` table.
 
         Parameters
         ----------
         path : str or Path
             The TOML file.
+        data : dict, optional
+            Its parsed content, when the caller has read it already (a pipe is read once).
 
         Returns
         -------
@@ -501,7 +504,7 @@ class GraphArchitecture:
         ArchitectureError
             When the file has no ``[graph]`` table, other top-level keys, or an invalid graph.
         """
-        data = _read_toml(path)
+        data = _read_toml(path) if data is None else data
         if "graph" not in data:
             raise ArchitectureError(f"architecture file {str(path)!r} has no [graph] table; add one with an edges list")
         extra = sorted(set(data) - {"graph"})
@@ -586,20 +589,7 @@ def _enumerate_paths(out_edges) -> tuple:
 
 
 def _read_toml(path) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ArchitectureError(f"architecture file {str(path)!r} not found; check the path") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ArchitectureError(f"architecture file {str(path)!r} is not valid TOML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    return read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)
 
 
 def load_architecture_toml(path):
@@ -615,6 +605,7 @@ def load_architecture_toml(path):
     GraphArchitecture or Architecture
         What the file describes.
     """
-    if "graph" in _read_toml(path):
-        return GraphArchitecture.from_toml(path)
-    return Architecture.from_toml(path)
+    data = _read_toml(path)  # once: a pipe (/dev/stdin) cannot be read a second time
+    if "graph" in data:
+        return GraphArchitecture.from_toml(path, data=data)
+    return Architecture.from_toml(path, data=data)

@@ -45,13 +45,13 @@ no code); :meth:`LoadedGraphEquations.expand` writes the definitions out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.io.reading import parse_json
 from pathdyn.theory.document import (
     Document,
     Equation,
@@ -510,10 +510,7 @@ def load_graph_equations_json(source) -> LoadedGraphEquations:
     ConfigError
         If the text is not a graph equations export or an expression does not parse.
     """
-    try:
-        data = json.loads(_read_source(source))
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"equations JSON: not valid JSON ({error})") from None
+    data = parse_json(_read_source(source), "equations JSON")
     if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
         raise ConfigError("equations JSON: not a pathdyn graph equations export; write one with "
                           "pathdyn derive --architecture GRAPH.toml --format json")

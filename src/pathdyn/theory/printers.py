@@ -38,11 +38,12 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.repr import ReprPrinter
 from sympy.printing.str import StrPrinter
 
-from pathdyn.errors import DerivationError
+from pathdyn.errors import ConfigError, DerivationError
 
 __all__ = [
     "ModeError",
     "ScaledError",
+    "check_latex_name",
     "graph_latex_names",
     "PROD_MIN_FACTORS",
     "PathdynLatexPrinter",
@@ -58,6 +59,37 @@ _WEIGHT = re.compile(r"W_(\d+)_(\d+)$")
 _NAMED_MATRICES = {"Sigma_yx": r"\Sigma^{yx}", "Sigma_x": r"\Sigma^{x}", "Omega": r"\Omega"}
 # The matrix classes the token printer knows; any other matrix expression is an error.
 _TOKEN_MATRICES = (sp.MatrixSymbol, sp.Identity, sp.ZeroMatrix, sp.Transpose, sp.MatAdd, sp.MatMul)
+
+
+#: A symbol name the LaTeX printer writes as it is: letters, digits and underscores (sympy
+#: turns Greek letter names into commands and ``_`` into subscripts). Anything else, such as
+#: ``\\input{...}`` or ``\\write18``, would be run by LaTeX when the document is compiled.
+_LATEX_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def check_latex_name(name: str) -> str:
+    """``name`` if the LaTeX printer may write it verbatim; a ConfigError otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A symbol's name.
+
+    Returns
+    -------
+    str
+        ``name`` unchanged.
+
+    Raises
+    ------
+    ConfigError
+        If ``name`` holds anything but letters, digits and underscores (a backslash,
+        braces, ``$``, ``%``, ...): TeX would read it as commands.
+    """
+    if not _LATEX_NAME.fullmatch(name):
+        raise ConfigError(f"symbol name {name[:40]!r}: holds characters LaTeX would run as commands; name symbols with "
+                          "letters, digits and _ only")
+    return name
 
 
 def matrix_coefficient(expr: sp.MatrixExpr) -> tuple:
@@ -290,6 +322,8 @@ class PathdynLatexPrinter(LatexPrinter):
     _PER_MODE = {"S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        if expr not in self._settings["symbol_names"]:
+            check_latex_name(expr.name)
         if not self._settings["mode_indices"] or expr in self._settings["symbol_names"]:
             return super()._print_Symbol(expr, style=style)
         name = expr.name
@@ -452,7 +486,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return f"W_{{{match.group(1)}}}^{{({match.group(2)})}}"
         if expr.name in _NAMED_MATRICES:
             return _NAMED_MATRICES[expr.name]
-        return LatexPrinter._print_Symbol(self, sp.Symbol(expr.name))
+        return LatexPrinter._print_Symbol(self, sp.Symbol(check_latex_name(expr.name)))
 
     # The matrix methods below return token lists where the parent's return one string: the
     # point of this class, so each ignores mypy's override check.

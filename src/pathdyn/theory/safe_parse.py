@@ -18,7 +18,13 @@ Bounds (each a module constant)
   instead of computed);
 - ``Float`` precision: at most :data:`MAX_FLOAT_PRECISION` bits; its text must be a
   plain decimal with an exponent of at most :data:`MAX_FLOAT_EXPONENT_DIGITS` digits;
-- strings (symbol names): at most :data:`MAX_NAME_LENGTH` characters.
+- strings (symbol names): at most :data:`MAX_NAME_LENGTH` characters;
+- the total size of the exact numbers of one expression: at most :data:`MAX_TOTAL_NUMBER_BITS`
+  bits, counting every integer literal and every number a power of numbers makes. Sums and
+  products of rationals are exact, so their size is at most the sum of their parts: each
+  part may be small while their sum is not (a 14 kB file of summed rationals, or a 74 kB
+  product of big integers, took a minute; docs/reliability.md); this bounds every
+  intermediate number.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ MAX_EXPONENT = 1000
 MAX_FLOAT_PRECISION = 4096
 MAX_FLOAT_EXPONENT_DIGITS = 5
 MAX_NAME_LENGTH = 1000
+#: The largest export the project makes (100 pathways of depth 6) holds 82,000 bits of small
+#: integers in all, under 100 in any one expression.
+MAX_TOTAL_NUMBER_BITS = 65536
 
 #: Constructor name -> (sympy class, keyword arguments it may take). Every name an
 #: equations export writes, plus the close relatives the issue lists.
@@ -65,8 +74,24 @@ ALLOWED_CONSTRUCTORS = {
 _FLOAT_TEXT = re.compile(rf"[-+]?(\d{{1,400}}(\.\d{{0,400}})?|\.\d{{1,400}})([eE][-+]?\d{{1,{MAX_FLOAT_EXPONENT_DIGITS}}})?")
 
 
+_UNDEFINED = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+
+
 class _Refused(Exception):
     """Internal: the text is not an allowed srepr; the message says why."""
+
+
+class _Budget:
+    """The bits of exact numbers one expression has used so far (:data:`MAX_TOTAL_NUMBER_BITS`)."""
+
+    def __init__(self) -> None:
+        self.bits = 0
+
+    def spend(self, bits: int) -> None:
+        self.bits += max(1, int(bits))
+        if self.bits > MAX_TOTAL_NUMBER_BITS:
+            raise _Refused(f"exact numbers of more than {MAX_TOTAL_NUMBER_BITS} bits in all (their sums and products "
+                           "would take minutes)")
 
 
 def parse_srepr(text, where: str = "expression"):
@@ -102,19 +127,27 @@ def parse_srepr(text, where: str = "expression"):
         reason = getattr(error, "msg", None) or type(error).__name__
         raise ConfigError(f"{where} is not a valid sympy srepr ({reason}); re-export with pathdyn derive --format json") from None
     try:
-        return _build(tree.body, 0)
+        expression = _build(tree.body, 0, _Budget())
     except _Refused as error:
         raise ConfigError(f"{where} is not a valid sympy srepr: refused {error}; only sympy constructors on literals are read") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError) as error:
         raise ConfigError(f"{where} is not a valid sympy srepr: the constructors fail ({type(error).__name__}: {error})") from None
+    if isinstance(expression, sp.Basic) and expression.has(*_UNDEFINED):
+        # Rational(1, 0) builds zoo and 0 * (1/0) nan: no export holds them, and they poison every number downstream
+        raise ConfigError(f"{where} evaluates to an undefined or infinite value ({_short(expression)}: a division by zero "
+                          "in the file); re-export with pathdyn derive --format json")
+    return expression
 
 
-def _build(node, depth: int):
+def _build(node, depth: int, budget: _Budget):
     if depth > MAX_NESTING:
         raise _Refused(f"nested deeper than {MAX_NESTING} calls")
     if isinstance(node, ast.Call):
-        return _build_call(node, depth)
-    return _literal(node)
+        return _build_call(node, depth, budget)
+    value = _literal(node)
+    if isinstance(value, int) and not isinstance(value, bool):
+        budget.spend(value.bit_length())
+    return value
 
 
 def _literal(node):
@@ -140,20 +173,22 @@ def _literal(node):
     raise _Refused(f"a literal of type {type(value).__name__}")
 
 
-def _build_call(node: ast.Call, depth: int):
+def _build_call(node: ast.Call, depth: int, budget: _Budget):
     if not isinstance(node.func, ast.Name):
         raise _Refused("only plain constructor names may be called (no attribute access)")
     name = node.func.id
     if name not in ALLOWED_CONSTRUCTORS:
         raise _Refused(f"{name!r} is not an allowed constructor")
     cls, keywords = ALLOWED_CONSTRUCTORS[name]
-    args = [_build(arg, depth + 1) for arg in node.args]
+    args = [_build(arg, depth + 1, budget) for arg in node.args]
     kwargs = {}
     for keyword in node.keywords:
         if keyword.arg is None or keyword.arg not in keywords:
             raise _Refused(f"{name} takes no keyword {keyword.arg!r}")
         kwargs[keyword.arg] = _literal(keyword.value)
     _check_arguments(name, args, kwargs)
+    if name in ("Pow", "MatPow"):
+        budget.spend(_power_bits(*args))
     return cls(*args, **kwargs)
 
 
@@ -216,6 +251,13 @@ def _check_power(base, exponent) -> None:
                 raise _Refused(f"{_short(base)}**{_short(exponent)} would have about {bits} bits (at most {MAX_INTEGER_BITS})")
     elif abs(exponent) > MAX_EXPONENT:
         raise _Refused(f"the exponent {_short(exponent)} exceeds {MAX_EXPONENT} in magnitude")
+
+
+def _power_bits(base, exponent) -> int:
+    """About how many bits a power of two numbers has (0 when it stays symbolic)."""
+    if not (base.is_Rational and exponent.is_Rational):
+        return 0
+    return max(int(base.p).bit_length(), int(base.q).bit_length()) * abs(int(exponent.p))
 
 
 def _short(value) -> str:

@@ -185,6 +185,9 @@ def compare(gd_trajectory: Trajectory, theory_trajectory: Trajectory, *, singula
         variances than the data's (``extras["input_variances"]`` against the theory's
         ``provenance["input_variances"]``, 1 when absent), or misaligned inputs.
     """
+    for name, value in (("gd_trajectory", gd_trajectory), ("theory_trajectory", theory_trajectory)):
+        if not all(hasattr(value, attribute) for attribute in ("K", "t", "extras")):
+            raise ConfigError(f"{name}: expected a Trajectory (from simulate_gd or integrate), got {type(value).__name__}")
     K_gd = np.asarray(gd_trajectory.K, dtype=float)
     K_th = np.asarray(theory_trajectory.K, dtype=float)
     if K_gd.ndim != 3 or K_th.ndim != 3:

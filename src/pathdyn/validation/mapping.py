@@ -280,6 +280,20 @@ def _orthonormal_plane(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.stack([e1, residual / rnorm], axis=1)
 
 
+def _check_weight_lists(weights) -> None:
+    """``weights[a][d]``: a non-empty list per pathway of 2-D arrays (a string or an array is refused)."""
+    def is_list(value) -> bool:
+        return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 0
+
+    if not is_list(weights) or not all(is_list(layers) for layers in weights):
+        raise ConfigError(f"weights: expected weights[a][d], a list per pathway of its layers' matrices (as "
+                          f"initialize_weights returns), got {type(weights).__name__} {str(weights)[:40]!r}")
+    for a, layers in enumerate(weights, start=1):
+        for d, layer in enumerate(layers, start=1):
+            if np.ndim(layer) != 2 or not hasattr(layer, "shape"):
+                raise ConfigError(f"weights[{a - 1}][{d - 1}]: expected a 2-D array (out, in), got {type(layer).__name__}")
+
+
 def map_initial_state(weights: Sequence[Sequence[np.ndarray]], U: np.ndarray, V: np.ndarray, theory: str = "qp",
                       method: str | None = None, init_scale: float | None = None) -> InitialState:
     """Reduced initial state of every pathway and mode from a network's weights.
@@ -312,8 +326,10 @@ def map_initial_state(weights: Sequence[Sequence[np.ndarray]], U: np.ndarray, V:
     ------
     ConfigError
         Unknown theory or method, ``"exact"`` on a pathway deeper than 2, ``"naive"``
-        without ``init_scale``, or shapes that do not fit.
+        without ``init_scale``, ``weights`` that are not a list per pathway of 2-D arrays, or
+        shapes that do not fit.
     """
+    _check_weight_lists(weights)
     depths = tuple(len(layers) for layers in weights)
     if theory not in MAPPERS:
         raise _unknown_theory(theory)

@@ -21,6 +21,7 @@ the others by the scheduler, and the run completes.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -33,7 +34,7 @@ from typing import Any
 import numpy
 
 from pathdyn._base.progress import Progress
-from pathdyn.errors import ConfigError
+from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
 
@@ -43,8 +44,36 @@ __all__ = ["INSTALL_HINT", "RETRIES", "TaskRecord", "check_cluster_options", "pr
 INSTALL_HINT = "pip install 'pathdyn[distributed]'"
 #: Times a task that raised is run again before the run fails.
 RETRIES = 2
-#: Seconds to wait for an existing scheduler to answer.
+#: Seconds to wait for an existing scheduler to answer (the whole handshake: a server that
+#: accepts and never answers, such as an HTTP server, made ``distributed.Client`` wait forever).
 CONNECT_TIMEOUT_S = 20
+#: Seconds a cluster may have no worker at all, while tasks wait, before the run fails.
+NO_WORKERS_TIMEOUT_S = 60.0
+#: Seconds between looks at the cluster while tasks run.
+POLL_S = 1.0
+#: Protocols of a Dask scheduler address.
+_PROTOCOLS = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _is_address(text: str) -> bool:
+    """``[PROTOCOL://]HOST[:PORT]`` with a known protocol, a host name or [IPv6] and a port 1-65535."""
+    protocol, separator, rest = text.strip().partition("://")
+    if not separator:
+        rest = protocol
+    elif protocol not in _PROTOCOLS:
+        return False
+    rest = rest[:-1] if rest.endswith("/") else rest
+    if rest.startswith("["):  # [IPv6]:port
+        host, bracket, port = rest[1:].partition("]")
+        if not bracket or not host or not set(host) <= set("0123456789abcdefABCDEF:."):
+            return False
+        port = port[1:] if port.startswith(":") else port if not port else "x"
+    else:
+        host, _, port = rest.partition(":")
+        if not host or not set(host) <= _HOST_CHARACTERS:
+            return False
+    return not port or (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536)
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,10 @@ class TaskRecord:
     label: str
     seconds: float
     worker: str
+
+
+#: Most local workers per core ``check_cluster_options`` accepts.
+MAX_WORKERS_PER_CORE = 4
 
 
 def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
@@ -77,8 +110,16 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
                           "scheduler=ADDRESS uses an existing one")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers: {workers!r} is not a positive whole number; e.g. workers=2 (--workers 2)")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        # each worker is a process holding its own networks: beyond a few per core they only compete
+        raise ConfigError(f"workers: {workers:,} local workers on {cores} core(s); give at most "
+                          f"{MAX_WORKERS_PER_CORE * cores} workers, or use an existing cluster: scheduler=ADDRESS")
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ConfigError(f"scheduler: {scheduler!r} is not an address; e.g. scheduler='tcp://10.0.0.5:8786'")
+    if scheduler is not None and not _is_address(scheduler):
+        raise ConfigError(f"scheduler: {scheduler!r} is not a Dask scheduler address (PROTOCOL://HOST:PORT); "
+                          "e.g. scheduler='tcp://10.0.0.5:8786'")
 
 
 def worker_fingerprint() -> tuple:
@@ -171,8 +212,6 @@ class _Runner:
         return self._map_on_cluster(fn, tasks, labels, bar, priorities)
 
     def _map_on_cluster(self, fn, tasks, labels, bar, priorities) -> list:
-        from distributed import as_completed
-
         priorities = list(priorities) if priorities is not None else [0] * len(tasks)
         futures = [
             self.client.submit(_run_pinned, fn, args, key=f"{label}-{uuid.uuid4().hex[:12]}", pure=False,
@@ -182,7 +221,7 @@ class _Runner:
         position = {future.key: i for i, future in enumerate(futures)}
         results = [None] * len(futures)
         try:
-            for future in as_completed(futures):
+            for future in self._completed(futures):
                 value, seconds, where = future.result()
                 i = position[future.key]
                 results[i] = value
@@ -193,6 +232,35 @@ class _Runner:
             for future in futures:
                 future.release()
         return results
+
+    def _completed(self, futures):
+        """The futures as they finish; a :class:`SimulationError` once the cluster has had no worker for
+        :data:`NO_WORKERS_TIMEOUT_S` (Dask itself waits for a worker forever)."""
+        from distributed import wait
+
+        remaining, idle_since = set(futures), None
+        while remaining:
+            try:
+                done, remaining = wait(remaining, timeout=POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            yield from done
+            if done or self._has_workers():
+                idle_since = None
+                continue
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > NO_WORKERS_TIMEOUT_S:
+                for future in remaining:
+                    future.cancel()
+                raise SimulationError(f"scheduler: the Dask cluster has had no worker for {NO_WORKERS_TIMEOUT_S:g} s "
+                                      f"({len(remaining)} task(s) waiting; were the workers stopped?); start workers "
+                                      "('dask worker ADDRESS') and run again")
+
+    def _has_workers(self) -> bool:
+        try:
+            return bool(self.client.scheduler_info().get("workers"))
+        except Exception:  # noqa: BLE001 (a scheduler that stopped answering has no workers for us)
+            return False
 
     def shared_bar(self, bar):
         """``bar`` made safe to update from several threads (the suite runs its sweeps concurrently)."""
@@ -205,6 +273,34 @@ def _import_distributed():
     except ImportError:
         raise ConfigError(f"workers/scheduler: dask.distributed is not installed; install the extra: {INSTALL_HINT}") from None
     return distributed
+
+
+def _connect(distributed, scheduler: str):
+    """``distributed.Client(scheduler)`` within :data:`CONNECT_TIMEOUT_S`, whatever answers at the address.
+
+    The client is made in a daemon thread joined with a deadline: ``Client(timeout=...)`` bounds
+    the TCP connection but not the handshake, so a server that accepts and never answers kept it
+    waiting with no end. A client still connecting at the deadline is abandoned with its thread.
+    """
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except BaseException as error:  # noqa: BLE001 (reported below, in the caller's thread)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=attempt, name="pathdyn-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)
+    if thread.is_alive():
+        raise ConfigError(f"scheduler: nothing at {scheduler!r} answered as a Dask scheduler within {CONNECT_TIMEOUT_S} s "
+                          "(another kind of server?); start one with 'dask scheduler' or check the address")
+    if "error" in outcome:
+        error = outcome["error"]
+        raise ConfigError(f"scheduler: no Dask scheduler answered at {scheduler!r} ({type(error).__name__}: "
+                          f"{str(error)[:120]}); start one with 'dask scheduler' or check the address") from None
+    return outcome["client"]
 
 
 def _check_workers_match(client) -> None:
@@ -260,11 +356,7 @@ def task_runner(workers: int | None = None, scheduler: str | None = None, runner
 
     cluster = None
     if scheduler is not None:
-        try:
-            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError) as error:
-            raise ConfigError(f"scheduler: no Dask scheduler answered at {scheduler!r} ({error}); "
-                              "start one with 'dask scheduler' or check the address") from None
+        client = _connect(distributed, scheduler)
     else:
         # Worker processes inherit this environment; the dashboard is off so that no fixed
         # port is taken on a shared machine.

@@ -39,8 +39,8 @@ from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.validation.sweep.tasks import network_tasks, train_networks
-from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts, tail_slope,
-                                            target_check)
+from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts,
+                                            stability_note, tail_slope, target_check)
 
 __all__ = ["MAX_DISCRETE_STEPS", "SeedMeanStatistics", "dmft_prediction", "ensemble_verdict", "network_overlaps", "predict_network",
            "seed_mean_statistics", "single_network_study", "validate_dmft_width"]
@@ -353,6 +353,8 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     """The :class:`DMFTWidthReport` of a compared sweep (``example``: the largest width's seed mean)."""
     slope, ci, tail, scatter_slope, evidence, verdict, passed = _dmft_verdict(case, statistics, lr_floor, qp_errors)
     S = dataset.modes()[1]
+    note = stability_note(case.learning_rate, case.depths, S)  # the DMFT's data are whitened (lambda = 1)
+    verdict = verdict if note is None else f"{verdict}; {note}"
     gd_t = example["t"]
     return DMFTWidthReport(
         depths=case.depths, widths=case.widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory=case.theory,
