@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
@@ -208,15 +209,6 @@ def run(args: argparse.Namespace) -> int:
     model = get_model(args.model)
     if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
         return run_dmft(args, plan)
-    if args.learning_rate is not None or args.steps is not None:
-        raise ConfigError(f"--learning-rate/--steps: only with --model dmft; the {args.model} model is integrated in "
-                          "continuous time")
-    if args.hold_below is not None:
-        raise ConfigError(f"--hold-below: only with --model dmft and --learning-rate; the {args.model} model has no "
-                          "march to hold")
-    if args.dmft_max_steps is not None:
-        raise ConfigError(f"--max-steps: only with --model dmft (its step budget); the {args.model} model's "
-                          "integrator chooses its own steps (--rtol/--atol)")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     netcdf = str(args.output).endswith(".nc")
@@ -259,4 +251,5 @@ def run(args: argparse.Namespace) -> int:
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
                                                                      depths=architecture.depths, title=title))
         plan.commit()
+        print_summary(plan)
     return 0 if trajectory.success else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
@@ -117,4 +118,5 @@ def run_dmft(args, plan) -> int:
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
                                                                      depths=architecture.depths))
         plan.commit()
+        print_summary(plan)
     return 0
