@@ -21,6 +21,8 @@ from pathdyn.cli._common import (
 )
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.theory.architecture import parse_depths
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.cli.dmft_graph import validate_graph_dmft
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
 from pathdyn.validation.sweep.cases import command_case, suite_cases, suite_note
@@ -94,6 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     case = parser.add_argument_group("one case (any of these replaces the default suite)")
     case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
+    case.add_argument("--architecture", metavar="FILE.toml", default=None,
+                      help="architecture TOML: depths = [...], or a [graph] table (graphs: with --theory dmft)")
     case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
     case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1; 0..7 with --theory dmft)")
     case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
@@ -176,8 +180,17 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
     check_json_output(args.output)
-    plan = file_plan("validate", {"--dataset": dataset_file(args.dataset)},
+    plan = file_plan("validate", {"--dataset": dataset_file(args.dataset), "--architecture": args.architecture},
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
+    if args.architecture:
+        if args.depths or args.quick:
+            raise ConfigError(f"--architecture {args.architecture}: give it alone, without --depths or --quick")
+        architecture = load_architecture_toml(args.architecture)
+        if isinstance(architecture, GraphArchitecture):
+            return validate_graph_dmft(args, plan, architecture, _int_list(args.widths, "--widths", 1) if args.widths else None,
+                                       _int_list(args.seeds, "--seeds", 0) if args.seeds else None,
+                                       _dataset(args.dataset), summary_text)
+        args.depths = ",".join(str(d) for d in architecture.depths)
     check_cluster_options(args.workers, args.scheduler)
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
     cases = [_custom_case(args)] if given else list(suite_cases("quick" if args.quick else "default"))
