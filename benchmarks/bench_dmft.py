@@ -20,6 +20,9 @@
     any). The full march (the reference) is timed too where it fits (T <= ``REFERENCE_UP_TO``),
     and the held march's distance from it is printed.
 
+(d) The continuous-time DMFT of the same cases to t_max = 40 and 200 (tol 1e-3, default
+    step budget): time, the finest grid and the steps its march ran before holding ``K``.
+
 Run: ``.venv/bin/python benchmarks/bench_dmft.py [--only long] [--steps 300,1000,3000,10000]``.
 """
 
@@ -142,6 +145,18 @@ def long_training(steps_list) -> None:
     print(f"    load {load()}")
 
 
+def long_flow() -> None:
+    S = default_dataset().singular_values
+    print(f"(d) continuous-time DMFT, 4 modes, sigma {SIGMA}, tol 1e-3; load {load()}")
+    for depths in LONG_DEPTHS:
+        for t_max in (40.0, 200.0):
+            seconds, flow = timed(lambda: solve_dmft_flow(depths, S, t_max=t_max, init_scale=SIGMA, tol=1e-3))
+            print(f"    {depths} t_max {t_max:5.0f}: {seconds:6.2f} s, success {flow.success}, error estimate "
+                  f"{flow.stats['error_estimate']:.1e}, finest grid {flow.stats['steps']} steps, "
+                  f"marched {flow.stats['marched_steps']}")
+    print(f"    load {load()}")
+
+
 def load() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -152,7 +167,7 @@ def load() -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("validation", "scaling", "long"), default=None)
+    parser.add_argument("--only", choices=("validation", "scaling", "long", "flow"), default=None)
     parser.add_argument("--steps", default="300,1000,3000,10000", help="T of part (c)")
     args = parser.parse_args()
     print(f"bench_dmft on {platform.processor() or platform.machine()}, numpy {np.__version__}, "
@@ -163,3 +178,5 @@ if __name__ == "__main__":
         scaling()
     if args.only in (None, "long"):
         long_training([int(s) for s in args.steps.split(",")])
+    if args.only in (None, "flow"):
+        long_flow()

@@ -50,7 +50,7 @@ def test_growing_storage_equals_the_preallocated_march(monkeypatch):
 
 
 def test_long_march_memory_follows_the_steps_marched():
-    """10,000 steps (t = 200) of depths 3,3: the full march would need 6 GiB per mode and is refused;
+    """10,000 steps (t = 200) of depths 3,3: the full march would need 7.5 GiB per mode and is refused;
     the held one marches a few hundred steps. A march whose modes are not learned in time is refused
     as it grows, with the option to change."""
     with pytest.raises(ConfigError, match="GiB"):

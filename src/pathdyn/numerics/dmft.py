@@ -15,12 +15,17 @@ Discrete time (:func:`solve_dmft`)
     ``f = alpha + A g`` and ``g = beta + B f``, with Gaussian sources ``alpha``,
     ``beta`` and memory kernels ``A``, ``B`` built from the neighbouring sites'
     correlations ``C`` and responses ``R``. One forward march in ``k`` solves the
-    whole system, ``O(T^3)`` per site, with no fixed-point iteration.
+    whole system, ``O(T^3)`` per site, with no fixed-point iteration. With
+    ``freeze_below`` the march stops once every mode's error is below it and holds ``K``
+    (within ``freeze_below`` of the full march), and its storage grows as it marches, so
+    long training costs the steps until the modes are learned, not ``O(T^3)``.
 
 Continuous time (:func:`solve_dmft_flow`)
     The gradient-flow limit ``eta -> 0`` (a Volterra system). Solved by Richardson
     extrapolation of the discrete solution on grids coarser than the gradient steps,
-    halving the grid until the estimated error is below a tolerance.
+    halving the grid until the estimated error is below a tolerance; each march holds
+    ``K`` once learned (``FREEZE_FRACTION * tol * max S``), so ``t_max = 200`` costs about
+    what the learning does.
 
 Distinct modes decouple at infinite width: the joint law of the initial weights and the
 data are invariant under flipping the sign of ``u_beta`` and ``v_beta`` together, which
