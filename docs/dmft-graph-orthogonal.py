@@ -1,4 +1,4 @@
-"""Orthogonal graph networks against the Gaussian graph DMFT (and parallel chains against the orthogonal march)."""
+"""Run from the repository root: orthogonal graph networks against the Gaussian graph DMFT (and parallel chains against the orthogonal march)."""
 import json, numpy as np
 from pathdyn.theory.graph import GraphArchitecture as G
 from pathdyn.numerics.dmft_graph import solve_dmft_graph
@@ -22,4 +22,4 @@ for name in ("shared_trunk", "two_stream"):
         rows.append(row); print(name, row, flush=True)
     out[name] = rows
 json.dump({"settings": {"eta": eta, "steps": steps, "sigma": sigma, "seeds": list(seeds), "dataset": ds.name}, "results": out},
-          open("/tmp/dg/dmft-graph-orthogonal.json", "w"), indent=1)
+          open("docs/dmft-graph-orthogonal.json", "w"), indent=1)
