@@ -7,10 +7,13 @@ import sys
 
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text, to_jsonable
+from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
 from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.cli._common import use_file_backend
 from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.validation.reports.plots import plot_width_reports
+from pathdyn.validation.sweep.dmft_graph import validate_dmft_graph_width
 
 #: How the per-edge fallback is described in the output file.
 PER_EDGE_NOTE = ("per-edge: the graph has too many paths to list (or to march their prefixes), so K holds the flow "
@@ -32,8 +35,6 @@ def _check_graph_options(args, graph: GraphArchitecture | None = None) -> None:
 def _solve(args, graph, S, sigma):
     """The graph DMFT, or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
     if args.init == "orthogonal":  # parallel chains: the exact orthogonal march, one pathway per path
-        from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
-
         depths = graph.path_lengths
         if args.learning_rate is not None:
             run = solve_dmft(depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
@@ -132,9 +133,6 @@ def validate_graph_dmft(args, plan, graph: GraphArchitecture, widths, seeds, dat
     ConfigError
         ``--theory`` other than dmft, ``--init`` other than gaussian, ``--mapping``, bad values.
     """
-    from pathdyn.validation.reports.plots import plot_width_reports
-    from pathdyn.validation.sweep.dmft_graph import validate_dmft_graph_width
-
     if args.theory != "dmft":
         raise ConfigError(f"--architecture {args.architecture}: a [graph] architecture is validated against the DMFT "
                           "only here; add --theory dmft")

@@ -370,7 +370,27 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
 
 
 def ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
-    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
+    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`.
+
+    Parameters
+    ----------
+    slope, ci, tail
+        The fitted slope of the seed-mean error against width, its interval and the slope
+        over the larger half of the widths.
+    ensemble : ndarray, shape (widths,)
+        The seed mean's error per width (relative to ``S_1``).
+    widths : sequence of int
+    evidence : dict
+        From :func:`pathdyn.validation.sweep.verdicts.limit_evidence`, with ``enough_data``.
+    targets : dict
+        ``max_slope`` and ``max_error``.
+
+    Returns
+    -------
+    tuple
+        ``(verdict, passed)``: the line, and True/False against the targets (None when
+        there are too few widths or seeds to judge).
+    """
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
