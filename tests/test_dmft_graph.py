@@ -110,12 +110,17 @@ def test_discrete_time_converges_to_the_flow_at_first_order():
 
 
 def test_flow_of_parallel_pathways_is_the_pathway_flow():
-    from pathdyn.numerics.dmft import solve_dmft_flow
+    """Same steps, same K, except that the pathway flow holds each march's K once every mode's
+    error is below FREEZE_FRACTION * tol * max S (a speed-up the graph flow does not make): the
+    held K is off by at most that, times 5 for the extrapolation's weights (8, -6, 1) / 3.
+    Without the hold the two agreed to 1e-12; a wrong graph reduction misses by ~1e-2."""
+    from pathdyn.numerics.dmft import FREEZE_FRACTION, solve_dmft_flow
 
     graph = GraphArchitecture.from_pathways(Architecture(depths=(3, 4)))
-    a = solve_dmft_flow((3, 4), [2.0], t_max=4.0, num_points=21, init_scale=0.7, tol=1e-4)
-    b = solve_dmft_graph_flow(graph, [2.0], t_max=4.0, num_points=21, init_scale=0.7, tol=1e-4)
-    assert np.max(np.abs(a.K - b.K)) < 1e-12
+    tol, S = 1e-4, 2.0
+    a = solve_dmft_flow((3, 4), [S], t_max=4.0, num_points=21, init_scale=0.7, tol=tol)
+    b = solve_dmft_graph_flow(graph, [S], t_max=4.0, num_points=21, init_scale=0.7, tol=tol)
+    assert np.max(np.abs(a.K - b.K)) <= 5 * FREEZE_FRACTION * tol * S
 
 
 @pytest.mark.parametrize("edges, message", [

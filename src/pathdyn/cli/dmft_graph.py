@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 
-from pathdyn.errors import ConfigError
+import numpy as np
+
+from pathdyn.cli.outputs import FilePlan, print_summary
+from pathdyn.numerics.datasets import Dataset
+
+from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.io.jsonio import json_text, to_jsonable
 from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
@@ -50,7 +57,8 @@ def _solve(args, graph, S, sigma):
     return solve_dmft_graph_flow(graph, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma, tol=args.tol)
 
 
-def integrate_graph_dmft(args, plan, graph: GraphArchitecture, S, data_note: dict) -> int:
+def integrate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphArchitecture, S: np.ndarray,
+                         data_note: dict) -> int:
     """Solve the graph DMFT and write integrate's JSON: ``t``, ``step``, ``K`` (time, paths, modes), ``paths``.
 
     Parameters
@@ -84,6 +92,8 @@ def integrate_graph_dmft(args, plan, graph: GraphArchitecture, S, data_note: dic
                           "linear network's theory (drop 'activations' from the TOML)")
     sigma = 0.3 if args.init_scale is None else args.init_scale
     trajectory = _solve(args, graph, S, sigma)
+    if not trajectory.success:  # nothing is written: a result short of --tol is a failure, in one line (exit 2)
+        raise IntegrationError(f"--max-steps: {trajectory.message.partition(': ')[2]} (at t_max = {args.t_max:g})")
     payload = trajectory.to_json_dict()
     extras = trajectory.extras
     payload["provenance"] = dict(payload["provenance"], architecture=graph.to_dict(), **data_note)
@@ -103,10 +113,12 @@ def integrate_graph_dmft(args, plan, graph: GraphArchitecture, S, data_note: dic
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S))
         plan.commit()
-    return 0 if trajectory.success else 1
+        print_summary(plan)
+    return 0
 
 
-def validate_graph_dmft(args, plan, graph: GraphArchitecture, widths, seeds, dataset, summary) -> int:
+def validate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphArchitecture, widths: Sequence[int] | None,
+                        seeds: Sequence[int] | None, dataset: Dataset | None, summary: Callable) -> int:
     """``pathdyn validate --theory dmft --architecture g.toml``: the seed mean of graph networks against the DMFT.
 
     Parameters
@@ -154,4 +166,5 @@ def validate_graph_dmft(args, plan, graph: GraphArchitecture, widths, seeds, dat
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_width_reports([report], tmp, titles=[str(args.architecture)]))
         plan.commit()
+        print_summary(plan)
     return 1 if args.strict and report.passed is False else 0

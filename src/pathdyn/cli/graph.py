@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathdyn.cli.outputs import print_summary
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
     add_max_steps_argument,
@@ -93,4 +94,5 @@ def run(args: argparse.Namespace) -> int:
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_graph_validation(result, graph, tmp))
         plan.commit()
+        print_summary(plan)
     return 0

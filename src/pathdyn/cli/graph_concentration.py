@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._common import (add_max_steps_argument, check_json_output, check_step_count, file_plan, parse_floats,
                                  repeated_inputs)
 from pathdyn.io.jsonio import json_text
@@ -86,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
         for path, graph in graphs:
             result = measure_graph_concentration(
                 graph, dataset, range(args.seeds), width=args.width, activation=activation, init_scale=args.init_scale,
-                learning_rate=args.learning_rate, t_max=args.t_max)
+                learning_rate=args.learning_rate, t_max=args.t_max, progress=True)
             results.append({"architecture": path, **result.to_json_dict()})
     with plan:
         plan.stage_text("-o/--output", json_text({"results": results}))
         plan.commit()
+        print_summary(plan)
     return 0

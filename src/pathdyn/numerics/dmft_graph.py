@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.trajectory import Trajectory
@@ -450,8 +451,8 @@ def _as_graph(graph) -> DMFTGraph:
 
 
 def solve_dmft_graph(
-    graph,
-    singular_values,
+    graph: object,
+    singular_values: ArrayLike,
     *,
     learning_rate: float,
     steps: int,
@@ -563,8 +564,8 @@ def solve_dmft_graph(
 
 
 def solve_dmft_graph_flow(
-    graph,
-    singular_values,
+    graph: object,
+    singular_values: ArrayLike,
     *,
     t_max: float,
     num_points: int = 201,

@@ -199,7 +199,7 @@ def dmft_graph_document(equations: DMFTGraphEquations) -> Document:
 
 
 def export_dmft_graph(graph: GraphArchitecture, format: str = "text", fragment: bool = False, paths: bool = False,
-                      **options) -> str:
+                      **options: object) -> str:
     """Derive and format the graph DMFT in any registered format (text, LaTeX, JSON).
 
     Parameters

@@ -38,7 +38,7 @@ replaced by ``Sigma_x`` before the result is simplified.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -48,6 +48,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.display import gradient_flow_latex
 
 __all__ = [
     "GradientFlow",
@@ -93,7 +94,7 @@ def weight_symbol(pathway: int, layer: int, rows: int | sp.Symbol, cols: int | s
     return sp.MatrixSymbol(f"W_{pathway}_{layer}", rows, cols)
 
 
-def matrix_product(factors):
+def matrix_product(factors: Sequence[sp.MatrixExpr]) -> sp.MatrixExpr | None:
     """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty.
 
     Parameters
@@ -143,9 +144,9 @@ class GradientFlow:
 
     architecture: Architecture
     weights: tuple
-    sigma_x: object
-    sigma_yx: object
-    omega: object
+    sigma_x: sp.MatrixExpr
+    sigma_yx: sp.MatrixSymbol
+    omega: sp.MatrixSymbol
     omega_definition: object
     loss: Any
     omega_gradient: object
@@ -155,7 +156,6 @@ class GradientFlow:
 
     def _repr_latex_(self) -> str:
         r"""Jupyter's LaTeX display: the loss, the network map and every layer's ``tau dW/dt``."""
-        from pathdyn.theory.export import gradient_flow_latex
 
         return gradient_flow_latex(self)
 
@@ -203,7 +203,7 @@ class GradientFlow:
         self._check_index(pathway, layer)
         return self.weights[pathway - 1][layer - 1]
 
-    def rhs_of(self, pathway: int, layer: int, expand: bool = False):
+    def rhs_of(self, pathway: int, layer: int, expand: bool = False) -> sp.MatrixExpr:
         """``-dL/dW_a^d``; with ``expand=True`` ``Omega`` is written out in the weights.
 
         Parameters
@@ -227,7 +227,7 @@ class GradientFlow:
         """The loss with ``Omega`` written out in the weights."""
         return self.loss.xreplace({self.omega: self.omega_definition})
 
-    def equations(self):
+    def equations(self) -> Iterator[tuple[int, int, sp.MatrixSymbol, sp.MatrixExpr]]:
         """Iterate ``(pathway, layer, W_a^d, rhs)`` in pathway-then-layer order.
 
         Yields
@@ -249,7 +249,7 @@ class GradientFlow:
 
 
 # ---------------------------------------------------------------- derivation helpers
-def _shapes(arch: Architecture):
+def _shapes(arch: Architecture) -> tuple[int | sp.Symbol, int | sp.Symbol, list[list[int | sp.Symbol]], tuple[sp.Symbol, ...]]:
     """Dimensions per pathway: ``dims[a-1][d]`` for d = 0..D_a (input, hidden..., output)."""
     symbols = []
     n_in = arch.n_in if arch.n_in is not None else dimension_symbol("n_in")
@@ -271,7 +271,7 @@ def _shapes(arch: Architecture):
 
 
 @lru_cache(maxsize=None)
-def factor_derivative(has_left: bool, has_right: bool):
+def factor_derivative(has_left: bool, has_right: bool) -> tuple[sp.MatrixExpr, tuple[sp.MatrixSymbol, sp.MatrixSymbol | None, sp.MatrixSymbol, sp.MatrixSymbol | None]]:
     """sympy's derivative of ``tr(G^T A X B)`` with respect to ``X``.
 
     Parameters
@@ -301,7 +301,7 @@ def factor_derivative(has_left: bool, has_right: bool):
     return derivative, (G, A, X, B)
 
 
-def is_zero_matrix(expr) -> bool:
+def is_zero_matrix(expr: sp.Basic) -> bool:
     """Whether a sympy (matrix) expression is zero.
 
     Parameters
@@ -315,7 +315,7 @@ def is_zero_matrix(expr) -> bool:
     return expr == 0 or bool(getattr(expr, "is_ZeroMatrix", False))
 
 
-def symmetric_inputs(expr, sigma_x):
+def symmetric_inputs(expr: sp.MatrixExpr, sigma_x: sp.MatrixExpr) -> sp.MatrixExpr:
     """Use ``Sigma_x^T = Sigma_x`` (an input correlation is symmetric).
 
     Parameters
@@ -410,7 +410,7 @@ def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str
     )
 
 
-def _derive_chain(weights, omega_gradient) -> tuple:
+def _derive_chain(weights: Sequence[Sequence[sp.MatrixSymbol]], omega_gradient: sp.MatrixExpr) -> tuple:
     """``-dL/dW = -d tr(G^T Omega_a)/dW`` with ``G = dL/dOmega`` held fixed.
 
     The derivative is linear in ``G``, so ``-J(G) = J(-G)``: the negative gradient
@@ -437,7 +437,7 @@ def _derive_chain(weights, omega_gradient) -> tuple:
     return tuple(rhs)
 
 
-def derive_direct(weights, expanded_loss, sigma_x) -> tuple:
+def derive_direct(weights: Sequence[Sequence[sp.MatrixSymbol]], expanded_loss: sp.Expr, sigma_x: sp.MatrixExpr) -> tuple:
     """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol).
 
     Parameters

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.theory.algebra import is_identically_zero, xreplace_all
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
 from pathdyn.theory.modes import (
@@ -179,7 +180,7 @@ def mode_parameters(whitened: bool) -> tuple:
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
-def derive_layer_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
+def derive_layer_equations(architecture: Architecture | Sequence[int] | str, invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
     Parameters
@@ -249,7 +250,7 @@ def inputs_note(whitened: bool) -> str:
     return "" if whitened else ", aligned general inputs (input variance lambda)"
 
 
-def _times(factor, polynomial, symbols) -> sp.Expr:
+def _times(factor: sp.Expr, polynomial: sp.polys.rings.PolyElement, symbols: Sequence[sp.Symbol]) -> sp.Expr:
     """``factor * polynomial`` as an expression; a monomial is multiplied in one ``Mul``.
 
     Same expression as ``factor * polynomial.as_expr()``, built with one canonical
@@ -262,70 +263,6 @@ def _times(factor, polynomial, symbols) -> sp.Expr:
     powers = [x**e if e != 1 else x for x, e in zip(symbols, monomial) if e]
     return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
 
-
-def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
-    """``[e.xreplace(rule) for e in exprs]`` with one cache shared by every expression.
-
-    The per-layer right-hand sides share the common error ``S - sum_b K_b``; the
-    cache rebuilds it once instead of once per layer. Same semantics as
-    ``Basic.xreplace`` (rule lookup first, then arguments, rebuilt with ``func``).
-
-    Parameters
-    ----------
-    exprs : sequence of sympy.Expr
-    rule : dict
-        Old subexpression -> new.
-
-    Returns
-    -------
-    list of sympy.Expr
-    """
-    cache: dict = {}
-
-    def walk(expr):
-        if expr in rule:
-            return rule[expr]
-        try:
-            return cache[expr]
-        except KeyError:
-            pass
-        result = expr
-        if expr.args:
-            args = [walk(arg) for arg in expr.args]
-            if any(new is not old for new, old in zip(args, expr.args)):
-                result = expr.func(*args)
-        cache[expr] = result
-        return result
-
-    return [walk(sp.sympify(e)) for e in exprs]
-
-
-def _sparse_polynomials(exprs) -> list:
-    """``exprs`` as sparse polynomials (monomial -> coefficient) over their free symbols."""
-    _, polys = sp.polys.rings.sring(list(exprs))
-    return [dict(p) for p in polys]
-
-
-def is_identically_zero(expr: sp.Expr) -> bool:
-    """Whether a polynomial expression vanishes identically (expanded in sparse polys).
-
-    Parameters
-    ----------
-    expr : sympy.Expr
-        The expression (sympy's ``simplify`` decides when it is not a polynomial).
-
-    Returns
-    -------
-    bool
-        Whether it is zero.
-    """
-    expr = sp.sympify(expr)
-    if expr == 0:
-        return True
-    try:
-        return not _sparse_polynomials([expr])[0]
-    except (sp.PolynomialError, sp.polys.polyerrors.GeneratorsNeeded):
-        return sp.simplify(expr) == 0
 
 
 def derive_quadratic_invariants(equations: ModeEquations) -> tuple:
@@ -393,7 +330,7 @@ def _with_invariants(equations: ModeEquations) -> ModeEquations:
     return replace(equations, invariants=derive_quadratic_invariants(equations))
 
 
-def derive_qp_equations(architecture) -> ModeEquations:
+def derive_qp_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """The paper's q/p equations, by restricting the per-layer flow.
 
     For each pathway with ``D_a >= 2`` the first ``D_a - 1`` layer strengths are set to
@@ -463,7 +400,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
     return _with_invariants(eqs)
 
 
-def derive_race_equations(architecture) -> ModeEquations:
+def derive_race_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """One variable ``p_a`` per pathway, using the invariant ``q_a^2 - p_a^2 = c_a``.
 
     With ``q_a = sqrt(p_a^2 + c_a)`` (the branch ``q_a > 0``) the q/p equations give
@@ -516,7 +453,7 @@ def derive_race_equations(architecture) -> ModeEquations:
     )
 
 
-def _deep_pathways(depths) -> list:
+def _deep_pathways(depths: Sequence[int]) -> list:
     """The pathways (1-based) of depth >= 2, the ones with a conserved ``c_a``."""
     return [a for a, depth in enumerate(depths, start=1) if depth >= 2]
 
@@ -590,15 +527,15 @@ def race_closed_form_d2() -> dict:
     }
 
 
-def _qp_default_mapping(depths) -> str:
+def _qp_default_mapping(depths: Sequence[int]) -> str:
     return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def _qp_is_exact(depths, init, mapping) -> bool:
+def _qp_is_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     return mapping != "naive" and max(depths) <= 2
 
 
-def _qp_limit(model, method: str, init: str, depths) -> str:
+def _qp_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     """The q/p model's limit sentence: exact at depth 2, a two-number summary beyond, the naive counter-example."""
     if method == "naive":
         return (
@@ -620,6 +557,7 @@ register(ReducedModel(
     name="layer",
     derive=derive_layer_equations,
     description="one strength s_{a,d} per layer",
+    equations_name="reduced per-layer equations",
     latex={"s": "s_{{{pathway},{layer}}}"},
     drawn_from_qp=True,
 ))
@@ -627,6 +565,7 @@ register(ReducedModel(
     name="qp",
     derive=derive_qp_equations,
     description="the paper's q/p model: s_1 = .. = s_{D-1} = q, s_D = p",
+    equations_name="reduced q/p equations",
     mappings=("exact", "growth-matched", "naive"),
     default_mapping=_qp_default_mapping,
     is_exact=_qp_is_exact,
@@ -639,5 +578,6 @@ register(ReducedModel(
     name="race",
     derive=derive_race_equations,
     description="one variable p_a per pathway after using q_a^2 - p_a^2 = c_a",
+    equations_name="reduced race equations",
     latex={"p": "p_{{{pathway}}}"},
 ))

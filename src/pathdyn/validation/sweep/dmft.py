@@ -39,7 +39,8 @@ from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.validation.sweep.tasks import network_tasks, train_networks
-from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, limit_evidence, slope_parts, tail_slope, target_check
+from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts, tail_slope,
+                                            target_check)
 
 __all__ = ["MAX_DISCRETE_STEPS", "SeedMeanStatistics", "dmft_prediction", "ensemble_verdict", "network_overlaps", "predict_network",
            "seed_mean_statistics", "single_network_study", "validate_dmft_width"]
@@ -240,9 +241,7 @@ def _record_steps(case) -> list:
 
 def _half_step_floor(full_K, half, scale: float) -> float | None:
     """``2 max |K(eta) - K(eta/2)| / S_1`` of the largest width's first network; None if the grids differ."""
-    if half.K.shape == full_K.shape:
-        return 2.0 * float(np.max(np.abs(full_K - half.K))) / scale
-    return None
+    return richardson_floor(full_K, half.K, scale)
 
 
 @dataclass(frozen=True)
@@ -270,7 +269,7 @@ class SeedMeanStatistics:
     final_gd: np.ndarray
 
 
-def seed_mean_statistics(stacks, K_dmft, scale: float) -> SeedMeanStatistics:
+def seed_mean_statistics(stacks: Sequence[np.ndarray], K_dmft: np.ndarray, scale: float) -> SeedMeanStatistics:
     """The errors of single networks and of their seed mean against the DMFT, width by width.
 
     Parameters
@@ -340,7 +339,8 @@ def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
     # the seed mean is one number per width, but it averages len(seeds) networks
     evidence.update(num_seeds=len(case.seeds),
                     enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(case.seeds) >= MIN_SEEDS))
-    verdict, passed = ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets))
+    verdict, passed = ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets),
+                                       statistics.standard[-1])
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += f"; summed over pathways {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
@@ -369,7 +369,8 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
+def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.ndarray, widths: Sequence[int],
+                     evidence: dict, targets: dict, noise: float) -> tuple:
     """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`.
 
     Parameters
@@ -384,6 +385,8 @@ def ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tu
         From :func:`pathdyn.validation.sweep.verdicts.limit_evidence`, with ``enough_data``.
     targets : dict
         ``max_slope`` and ``max_error``.
+    noise : float
+        The seed mean's standard error at the largest width.
 
     Returns
     -------
@@ -395,7 +398,7 @@ def ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tu
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
     parts = slope_parts(slope, ci, tail) + [measured]
-    head, passed = target_check(slope, ci, ensemble[-1], targets)
+    head, passed = target_check(slope, ci, ensemble[-1], targets, noise=float(noise))
     return "; ".join(([head] if head else []) + parts), passed
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
@@ -61,7 +62,7 @@ class GraphDMFTWidthReport(DMFTWidthReport):
     paths: tuple = ()
 
 
-def dmft_graph_prediction(graph: GraphArchitecture, singular_values, *, init_scale: float, learning_rate: float,
+def dmft_graph_prediction(graph: GraphArchitecture, singular_values: ArrayLike, *, init_scale: float, learning_rate: float,
                           steps: int, per_path: bool = True) -> tuple:
     """The graph DMFT's ``K`` at every gradient step ``0 .. steps``.
 
@@ -203,7 +204,8 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
     scatter_slope = fit_slope(widths, statistics.scatter[:, None])[0]
     evidence = limit_evidence(widths, statistics.ensemble[:, None], None, confidence)
     evidence.update(num_seeds=len(seeds), enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(seeds) >= MIN_SEEDS))
-    verdict, passed = ensemble_verdict(slope, ci, tail, statistics.ensemble, widths, evidence, targets)
+    verdict, passed = ensemble_verdict(slope, ci, tail, statistics.ensemble, widths, evidence, targets,
+                                       statistics.standard[-1])
     verdict += (f"; summed over paths {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
                 f"; sampling noise of the mean {statistics.standard[-1]:.4f} at width {widths[-1]}"
                 f"; single networks scatter {statistics.scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
