@@ -172,3 +172,18 @@ def test_reversed_graph_has_the_same_path_strengths(name):
     for i, path in enumerate(forward.extras["paths"]):
         j = order[tuple(swap.get(n, n) for n in reversed(path))]
         assert np.max(np.abs(forward.K[:, i] - backward.K[:, j])) < 1e-12
+
+
+def test_a_graph_of_a_billion_paths_is_solved_per_edge_without_listing_them():
+    """A row of 30 diamonds has 2^30 paths: the prefixes are counted node by node, the march runs
+    per edge, and the flows into y sum to the total (a path enumeration would not finish)."""
+    edges, node = [], "x"
+    for i in range(30):
+        a, b, m = f"a{i}", f"b{i}", f"m{i}"
+        edges += [(node, a), (node, b), (a, m), (b, m)]
+        node = m
+    edges.append((node, "y"))
+    # sigma^4 = 1/2 keeps the forward variance through each diamond (two branches of two edges)
+    run = solve_dmft_graph(DMFTGraph(tuple(edges)), [2.0], learning_rate=0.001, steps=5, init_scale=2**-0.25)
+    assert run.extras["quantity"] == "edges" and run.K.shape == (6, len(edges), 1)
+    assert np.allclose(run.K[:, -1], run.extras["K_total"])
