@@ -74,3 +74,17 @@ def test_orthogonal_parallel_chains_use_the_exact_overlap_march(tmp_path):
     direct = solve_orthogonal_dmft((3, 3), [2.0, 1.0], learning_rate=0.05, steps=30, init_scale=0.7)
     np.testing.assert_allclose(np.array(data["K"]), direct.K, rtol=0, atol=1e-14)
     assert data["provenance"]["init"] == "orthogonal" and len(data["paths"]) == 2
+
+
+def test_graphs_with_many_paths_get_per_edge_flows_and_say_so(tmp_path):
+    """The mouse-visual-cortex-like graph (96 paths, 2440 prefix matrices) is solved per edge."""
+    out = tmp_path / "out.json"
+    assert main(["integrate", "--model", "dmft", "--architecture", str(EXAMPLES / "mouse_visual_cortex.toml"),
+                 "--singular-values", "2,1", "--init-scale", "0.5", "--learning-rate", "0.1", "--steps", "30",
+                 "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["quantity"] == "edges" and "per-edge" in data["note"] and "paths" not in data
+    K = np.array(data["K"])
+    assert K.shape == (31, len(data["edges"]), 2)
+    into_y = [i for i, e in enumerate(data["edges"]) if e[1] == "y"]
+    np.testing.assert_allclose(K[:, into_y].sum(axis=1), np.array(data["K_total"]), atol=1e-12)

@@ -55,6 +55,8 @@ descent exactly (t = eta * step, "step" in the JSON); without, gradient flow up 
   pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init gaussian --init-scale 0.5 \
       --learning-rate 0.01 --steps 1200 -o out.json
   pathdyn integrate --model dmft --depths 3,4 --singular-values 2,1 --init-scale 0.5 --t-max 12 -o out.json
+A [graph] --architecture gets the graph DMFT (node form, any DAG; docs/dmft-graphs.md): K per path
+with the list of "paths" (node sequences), or per edge for graphs with too many paths ("quantity").
 """
 
 

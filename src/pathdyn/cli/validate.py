@@ -60,6 +60,8 @@ Examples:
   pathdyn validate --quick -o quick.json --plot quick.png
   pathdyn validate --depths 3,3 --widths 64,256,1024 --seeds 0,1 --init orthogonal \\
       --init-scale 0.5 --theory two-channel --learning-rate 0.005 -o d3.json
+  pathdyn validate --theory dmft --architecture examples/trunk_cross_skip.toml --widths 128,256,512,1024 \\
+      --seeds 0,1,2,3,4,5,6,7 --init-scale 0.5 --learning-rate 0.05 --t-max 8 -o graph.json   (a [graph]: the graph DMFT)
   pathdyn validate --workers 2 -o report.json          (a local Dask cluster, the same report)
   pathdyn validate --scheduler tcp://HOST:8786 -o report.json   (an existing Dask cluster)
 

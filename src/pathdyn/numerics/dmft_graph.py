@@ -88,11 +88,16 @@ class DMFTGraph:
     edges: tuple
     paths: tuple | None = None
     order: tuple = field(init=False, default=())
+    _in: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    _out: dict = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         edges = tuple((str(u), str(v)) for u, v in self.edges)
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "order", _topological_order(edges))
+        for u, v in edges:  # adjacency once: the march asks for it every row
+            self._in.setdefault(v, []).append((u, v))
+            self._out.setdefault(u, []).append((u, v))
 
     @property
     def hidden(self) -> tuple:
@@ -110,7 +115,7 @@ class DMFTGraph:
         -------
         tuple of (str, str)
         """
-        return tuple(e for e in self.edges if e[1] == node)
+        return tuple(self._in.get(node, ()))
 
     def out_edges(self, node: str) -> tuple:
         """Edges out of ``node``, in edge order.
@@ -123,7 +128,7 @@ class DMFTGraph:
         -------
         tuple of (str, str)
         """
-        return tuple(e for e in self.edges if e[0] == node)
+        return tuple(self._out.get(node, ()))
 
     def path_list(self) -> tuple:
         """The paths (given, or enumerated depth first in edge order).
@@ -190,7 +195,7 @@ def dmft_graph_memory_bytes(graph: DMFTGraph, steps: int, per_path: bool = True)
     """
     matrices = MATRICES_PER_NODE * len(graph.hidden)
     if per_path:
-        matrices += _prefix_matrix_count(_prefixes(graph))
+        matrices += _prefix_matrix_count(_prefix_counts(graph))
     return matrices * (int(steps) + 1) ** 2 * 8
 
 
@@ -209,9 +214,17 @@ def _prefixes(graph) -> dict:
     return prefixes
 
 
-def _prefix_matrix_count(prefixes) -> int:
+def _prefix_counts(graph) -> dict:
+    """Node -> number of paths from ``x`` into it, counted node by node (never listed)."""
+    counts: dict = {}
+    for v in graph.hidden:
+        counts[v] = sum(1 if u == INPUT else counts[u] for u, _ in graph.in_edges(v))
+    return counts
+
+
+def _prefix_matrix_count(counts) -> int:
     """Matrices the prefix march keeps: ``G``, ``H``, ``Z`` per prefix and ``D`` per ordered pair."""
-    return sum(3 * len(p) + len(p) ** 2 for p in prefixes.values())
+    return sum(3 * c + c**2 for c in counts.values())
 
 
 class _Node:
@@ -425,9 +438,9 @@ class _GraphMarch:
         return sum(self.edge_flow(t, edge) for edge in self.graph.in_edges(OUTPUT))
 
 
-def _check(graph, S, learning_rate, steps, init_scale, input_scale, output_scale):
+def _check(singular_values, learning_rate, steps, init_scale, input_scale, output_scale):
     """Checked ``(S, eps_in, eps_out)``."""
-    S = np.atleast_1d(np.asarray(singular_values := S, dtype=float))
+    S = np.atleast_1d(np.asarray(singular_values, dtype=float))
     if S.ndim != 1 or S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
         raise ConfigError(f"singular_values: expected positive finite numbers, got {np.asarray(singular_values).tolist()}")
     input_scale = init_scale if input_scale is None else input_scale
@@ -518,10 +531,9 @@ def solve_dmft_graph(
     ``Z^pi = sum_rho D^{pi rho}``.
     """
     graph = _as_graph(graph)
-    S, eps_in, eps_out = _check(graph, singular_values, learning_rate, steps, init_scale, input_scale, output_scale)
+    S, eps_in, eps_out = _check(singular_values, learning_rate, steps, init_scale, input_scale, output_scale)
     if per_path is None:
-        per_path = (graph.paths is not None or len(graph.path_list()) <= 256) and \
-            _prefix_matrix_count(_prefixes(graph)) <= MAX_PREFIX_MATRICES
+        per_path = _prefix_matrix_count(_prefix_counts(graph)) <= MAX_PREFIX_MATRICES
     memory = dmft_graph_memory_bytes(graph, steps, per_path) * S.size
     if memory > MAX_MEMORY_BYTES:
         raise ConfigError(f"steps: {steps} steps need {memory / 2**30:.1f} GiB (O(steps^2) per node and prefix); use "

@@ -134,6 +134,13 @@ def _check_sweep(graph, widths, seeds, init_scale, learning_rate, t_max) -> None
         raise ConfigError("; ".join(problems))
 
 
+def _network_K(graph, dataset, width, seed, init_scale, learning_rate, steps, per_path) -> np.ndarray:
+    """One network's ``K`` (per path, or the total as one column); its final weights are dropped at once."""
+    run = simulate_graph_gd(graph, dataset, width, init="gaussian", init_scale=init_scale, learning_rate=learning_rate,
+                            steps=steps, seed=seed)
+    return np.asarray(run.K if per_path else run.extras["K_total"][:, None])
+
+
 def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = (128, 256, 512, 1024),
                               seeds: Sequence[int] = tuple(range(8)), *, init_scale: float = 0.5,
                               learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
@@ -185,9 +192,8 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
                                              per_path=per_path)
     stacks = []
     for width in widths:
-        runs = [simulate_graph_gd(graph, dataset, width, init="gaussian", init_scale=init_scale,
-                                  learning_rate=learning_rate, steps=steps, seed=seed) for seed in seeds]
-        stacks.append(np.stack([run.K if per_path else run.extras["K_total"][:, None] for run in runs]))
+        stacks.append(np.stack([_network_K(graph, dataset, width, seed, init_scale, learning_rate, steps, per_path)
+                                for seed in seeds]))
         if progress:
             print(f"validate dmft graph: width {width} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     statistics = seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
