@@ -353,8 +353,8 @@ class Architecture:
             raise ArchitectureError(f"architecture file {str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
         if "graph" in data:
             raise ArchitectureError(
-                f"architecture file {str(path)!r} holds a [graph]: this command takes parallel pathways; run graphs "
-                "with pathdyn derive, graph-validate, graph-concentration or graph-sweep (docs/graphs.md)"
+                f"architecture file {str(path)!r} holds a [graph]: Architecture describes parallel pathways; read it "
+                "with pathdyn.theory.graph.load_architecture_toml (either form) or GraphArchitecture.from_toml"
             )
         if set(data) == {"architecture"}:
             data = data["architecture"]
