@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
+from pathdyn.cli._graph import check_graph_model
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.export import DerivedEquations, export_equations
@@ -155,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag}: applies to --format latex only, not --format {args.format}; drop {flag}")
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
+    if isinstance(arch, GraphArchitecture):
+        check_graph_model(args.model)  # its export holds the per-edge model (and its q/p form) whatever --model says
     if args.path_sums and not isinstance(arch, GraphArchitecture):
         raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
                           "already); drop --path-sums")

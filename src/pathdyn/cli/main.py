@@ -131,7 +131,9 @@ def main(argv: list | None = None) -> int:
         interruption, 143 on termination.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "_former_command", False):  # a former command's pointer is its only answer
+        parser.parse_args(argv)  # the usage error, one line
     try:
         check_option_values(parser, args)
         with terminate_as_interrupt():

@@ -12,7 +12,7 @@ import numpy as np
 
 from pathdyn.numerics.plotting import pyplot, save_figure
 
-__all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_validation"]
+__all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_sweep", "plot_graph_validation"]
 
 _MATH_SPECIAL = set("_$%&#{}^~\\")
 #: Graphs with at most this many paths get one panel per path; larger ones a panel of the
@@ -104,4 +104,40 @@ def plot_graph_validation(validation, graph, path, title: str | None = None) -> 
     error = validation.comparison.error
     fig.suptitle(title or f"aligned network (dots) against the reduced model (lines): max error {error:.3g} of $S_1$",
                  fontsize=10)
+    save_figure(fig, path, dpi=110)
+
+
+def plot_graph_sweep(report: dict, path, title: str | None = None) -> None:
+    """The seed mean of the total ``K_alpha(t)`` of a graph's width sweep, one line style per width.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`pathdyn.validation.sweep.graph.graph_width_sweep`.
+    path : str or Path
+        Image file (its type from the suffix).
+    title : str, optional
+        The figure's title.
+    """
+    plt = pyplot()
+    t = np.asarray(report["t"])
+    S = np.asarray(report["singular_values"])
+    lam = np.asarray(report["settings"].get("input_variances", np.ones_like(S)))
+    fig, ax = plt.subplots(figsize=(5.0, 3.6), constrained_layout=True)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, S.size))
+    styles = [":", "--", "-.", "-"]
+    entries = report["per_width"]
+    for index, entry in enumerate(entries):
+        style = styles[max(0, len(styles) - len(entries) + index)] if len(entries) <= len(styles) else "-"
+        K = np.asarray(entry["mean_K"])
+        for k in range(S.size):
+            ax.plot(t, K[:, k], style, color=colours[k], lw=1.2,
+                    label=f"$N = {entry['width']}$" if k == 0 else None)
+    for k in range(S.size):
+        ax.axhline(S[k] / lam[k], color=colours[k], lw=0.6, ls=(0, (1, 3)))
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"seed mean of $K_\alpha$ (total)")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "random initialisation, seed mean by width (dotted levels: $S_\\alpha / \\lambda_\\alpha$)",
+                 fontsize=9)
     save_figure(fig, path, dpi=110)

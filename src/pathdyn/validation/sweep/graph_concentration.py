@@ -127,7 +127,7 @@ def _summarise(K, graph, confidence) -> dict:
 
 
 def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
-                                activation: str = "linear", init: str = "gaussian", init_scale: float = 0.5,
+                                activation: str | None = None, init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
                                 confidence: float = 0.95) -> GraphConcentration:
     """Train one network per seed and summarise how the modes split over paths and streams.
@@ -139,7 +139,10 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     seeds : sequence of int
     width : int
         Hidden width of nodes the graph gives none.
-    activation, init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
+    activation : str, optional
+        Activation of every hidden node; None (default): each node's own, as the graph's
+        ``activations`` give them (linear unless given).
+    init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
         (``steps = round(t_max / learning_rate)``).
     confidence : float
 
@@ -180,7 +183,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
                       "raise t_max", stacklevel=2)
-    settings = {"width": width, "activation": activation, "init": init, "init_scale": init_scale,
+    own = ", ".join(f"{n} = {a}" for n, a in graph.activations or ()) or "linear"
+    settings = {"width": width, "activation": activation or own, "init": init, "init_scale": init_scale,
                 "learning_rate": learning_rate, "t_max": t_max, "confidence": confidence, "dataset": dataset.name}
     return GraphConcentration(graph, seeds, K, finished, _summarise(K, graph, confidence), settings,
                               time.perf_counter() - started)
