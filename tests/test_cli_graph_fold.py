@@ -229,3 +229,17 @@ def test_former_graph_commands_answer_with_one_line(former, new, tmp_path, capsy
     assert main([former, "--architecture", CORTEX, "--width", "4", "-o", "out.json"]) == 2
     _one_line_error(capsys, new)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("table", ['[graph]\nedges = [["x", "h"], ["h", "y"], ["x", "y"]]\n', "depths = [2, 3]\n"])
+def test_integrate_a_files_general_inputs_need_variances(table, tmp_path, capsys):
+    """``whitened = false`` in either form asks for input variances, as --general does (was: 'parameters: missing lambda')."""
+    toml = tmp_path / "general.toml"
+    toml.write_text(table + "whitened = false\n")
+    out = tmp_path / "x.json"
+    assert main(["integrate", "--architecture", str(toml), "--singular-values", "2,1", "-o", str(out)]) == 2
+    _one_line_error(capsys, "whitened = false", "--input-variances")
+    assert main(["integrate", "--architecture", str(toml), "--singular-values", "2,1", "--input-variances", "2,0.5",
+                 "--t-max", "60", "-o", str(out)]) == 0
+    K = np.array(json.loads(out.read_text())["K"])
+    np.testing.assert_allclose(K[-1].sum(axis=0), [1.0, 2.0], rtol=1e-4)  # S / lambda

@@ -120,6 +120,17 @@ def _architecture_for_inputs(args, lam):
     return architecture_for_inputs(architecture, lam, args.whitened, argument="--whitened", source="--input-variances")
 
 
+def _file_inputs(args) -> None:
+    """A file's ``whitened = false`` asks for the general equations, as ``--general`` does (unless overridden)."""
+    if args.whitened is not None or not args.architecture or architecture_from_args(args).whitened:
+        return
+    if args.singular_values is not None and args.input_variances is None:
+        raise ConfigError(f"--architecture {args.architecture}: whitened = false, so the reduced equations need each "
+                          "mode's input variance; give --input-variances L1,L2,... (one per singular value), a "
+                          "--dataset, or --whitened")
+    args.whitened = False  # the dataset's input variances are used even where they are 1
+
+
 def initial_state_from_args(args, equations, num_modes: int):
     """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``.
 
@@ -225,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     netcdf = str(args.output).endswith(".nc")
     if netcdf:
         require("xarray")  # before the work, not after it
+    _file_inputs(args)
     S, lam, data_note = singular_values_from_args(args)
     architecture = _architecture_for_inputs(args, lam)
     for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
