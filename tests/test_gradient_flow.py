@@ -137,6 +137,8 @@ ARCHITECTURES = [
     ((1, 4, 2), 4, 2, [[], [3, 5, 2], [6]], False, False),
     ((2, 3), 5, 3, [[2], [4, 4]], True, False),
     ((5, 2, 1), 2, 3, [[3, 2, 4, 3], [2], []], False, True),
+    # two depth-1 pathways: one edge x -> y of the pathways' graph serves both (its flow has no own weight)
+    ((1, 3, 1), 3, 2, [[], [4, 2], []], False, False),
 ]
 
 
