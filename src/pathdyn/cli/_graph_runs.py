@@ -14,11 +14,12 @@ import sys
 from typing import Any
 
 from pathdyn.cli._common import check_step_count, use_file_backend
-from pathdyn.cli._graph import check_linear_graph, graph_activation, refuse_graph
+from pathdyn.cli._graph import check_graph_model, check_linear_graph, graph_activation, refuse_graph
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.models import get_model
 from pathdyn.validation.reports.graph_plots import plot_graph_sweep, plot_graph_validation
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.graph import graph_width_sweep
@@ -94,13 +95,14 @@ def validate_graph(args: argparse.Namespace, plan, graph: GraphArchitecture, wid
     for flag, name, unset, why in _PATHWAY_ONLY_VALIDATE:
         if getattr(args, name) != unset:
             raise refuse_graph(flag, source, f"{why}; drop {flag}")
-    if args.theory == "dmft":
-        raise refuse_graph("--theory dmft", source, "the DMFT of a graph is not built yet; drop --theory (the width "
-                                                    "sweep measures the limit)")
-    if args.theory not in (None, "qp") or args.init == "paper":
-        flag = "--theory" if args.theory not in (None, "qp") else "--init"
-        raise refuse_graph(flag, source, "a graph is compared with its own reduced model (--init aligned) or swept "
-                                         "from gaussian or orthogonal weights; drop " + flag)
+    if args.theory is not None and get_model(args.theory).predicts_seed_mean:
+        raise refuse_graph(f"--theory {args.theory}", source, "the DMFT of a graph is not built yet; drop --theory "
+                                                            "(the width sweep measures the limit)")
+    if args.theory is not None:
+        check_graph_model(args.theory, "--theory")
+    if args.init == "paper":
+        raise refuse_graph("--init paper", source, "a graph is compared with its own reduced model (--init aligned) "
+                                                   "or swept from gaussian or orthogonal weights")
     aligned = args.init == "aligned"
     defaults = GRAPH_ALIGNED_DEFAULTS if aligned else GRAPH_SWEEP_DEFAULTS
     widths = tuple(widths or defaults["widths"])

@@ -71,7 +71,8 @@ from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
 from pathdyn.theory.modes import ModeEquations
 from pathdyn.theory.printers import ModeError, PathdynLatexPrinter, PathdynTextPrinter, ScaledError
-from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
+from pathdyn.theory.polynomials import is_identically_zero
+from pathdyn.theory.reduced import derive_qp_equations
 from pathdyn.theory.writers import LatexWriter, check_options, render, writer_names
 
 __all__ = [
