@@ -24,11 +24,8 @@ run: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/pathdyn derive --depths 2,2 --format text
 	$(BIN)/pathdyn derive --depths 2,2 --format latex -o $(OUT)/equations.tex
-	@echo "wrote $(OUT)/equations.tex"
 	$(BIN)/pathdyn figures phase-plane -o $(OUT)/phase_plane.png
-	@echo "wrote $(OUT)/phase_plane.png"
 	$(BIN)/pathdyn validate --quick -o $(OUT)/validate-quick.json --plot $(OUT)/validate-quick.png
-	@echo "wrote $(OUT)/validate-quick.json and $(OUT)/validate-quick.png"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

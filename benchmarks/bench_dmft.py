@@ -11,8 +11,16 @@
 (b) Scaling in the number of time points T of the discrete solver: T = 100, 200, 400, 800
     (one mode, depths 4,5, two distinct pathways); fitted exponent of time against T
     (``O(T^3)`` work once the per-row matrix-vector products dominate the Python overhead).
+(c) Long training (issue 22): depths 3,3 and 4,4, 4 modes, sigma 0.5, eta 0.02, T = 300 to
+    10,000 steps. The DMFT that holds ``K`` once every mode's error is below ``FREEZE``
+    (``solve_dmft(..., freeze_below=FREEZE)``, within ``FREEZE`` of the full march by the
+    bound in its Notes) against ONE network of width 1024 on the BLAS path
+    (``PATHDYN_KERNELS=blas``), time and peak traced memory (``tracemalloc``) side by side
+    at each T, with the ratios and the crossover (the first T where the DMFT costs more, if
+    any). The full march (the reference) is timed too where it fits (T <= ``REFERENCE_UP_TO``),
+    and the held march's distance from it is printed.
 
-Run: ``.venv/bin/python benchmarks/bench_dmft.py``.
+Run: ``.venv/bin/python benchmarks/bench_dmft.py [--only long] [--steps 300,1000,3000,10000]``.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["PATHDYN_KERNELS"] = "blas"  # the network on its BLAS path (issue 22's yardstick)
 
+import argparse  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -36,6 +47,10 @@ SIGMA = 0.5
 T_MAX = 12.0
 ETA = 0.02
 WIDTH = 1024
+#: Long training: the held march's threshold on every mode's |e| (5e-5 of S_1 = 2).
+FREEZE = 1e-4
+LONG_DEPTHS = ((3, 3), (4, 4))
+REFERENCE_UP_TO = 1000
 
 
 def timed(fn):
@@ -81,7 +96,70 @@ def scaling() -> None:
           "(O(T^3) work; less while Python overhead per row dominates)")
 
 
+def traced(fn):
+    """``(seconds, peak traced bytes, result)`` of ``fn()`` (numpy's arrays are traced)."""
+    tracemalloc.start()
+    try:
+        seconds, result = timed(fn)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return seconds, peak, result
+
+
+def long_training(steps_list) -> None:
+    dataset = default_dataset()
+    S = dataset.singular_values
+    print(f"(c) long training: 4 modes, sigma {SIGMA}, eta {ETA}; DMFT held below |e| = {FREEZE:g} against one "
+          f"network of width {WIDTH} (PATHDYN_KERNELS={os.environ['PATHDYN_KERNELS']}); load {load()}")
+    print("    depths  steps  DMFT s  DMFT MB  marched  network s  network MB  network/DMFT time  memory   "
+          "full march s  held - full")
+    for depths in LONG_DEPTHS:
+        crossover = None
+        for steps in steps_list:
+            def dmft():
+                return solve_dmft(depths, S, learning_rate=ETA, steps=steps, init_scale=SIGMA, freeze_below=FREEZE)
+
+            def network():
+                return simulate_gd(depths, dataset, WIDTH, init="gaussian", init_scale=SIGMA, learning_rate=ETA,
+                                   steps=steps, seed=0)
+
+            # Timed untraced (tracing slows every allocation), then run again traced for the memory.
+            dmft_s, held = timed(dmft)
+            net_s, _ = timed(network)
+            dmft_b = traced(dmft)[1]
+            net_b = traced(network)[1]
+            full = "", ""
+            if steps <= REFERENCE_UP_TO:
+                full_s, reference = timed(lambda: solve_dmft(depths, S, learning_rate=ETA, steps=steps, init_scale=SIGMA))
+                full = f"{full_s:8.2f}", f"{np.max(np.abs(held.K - reference.K)):.1e}"
+            if crossover is None and dmft_s >= net_s:
+                crossover = steps
+            print(f"    {depths}  {steps:6d}  {dmft_s:6.2f}  {dmft_b / 2**20:7.1f}  {held.stats['marched_steps']:7d}  "
+                  f"{net_s:9.2f}  {net_b / 2**20:10.1f}  {net_s / dmft_s:17.1f}  {net_b / dmft_b:6.2f}   {full[0]:>12}  {full[1]:>11}")
+        print(f"    {depths}: " + ("no crossover: the DMFT is cheaper at every T measured" if crossover is None
+                                   else f"crossover: the DMFT costs as much as the network from T = {crossover}"))
+    print(f"    load {load()}")
+
+
+def load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 if __name__ == "__main__":
-    print(f"bench_dmft on {platform.processor() or platform.machine()}, numpy {np.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    validation_case()
-    scaling()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("validation", "scaling", "long"), default=None)
+    parser.add_argument("--steps", default="300,1000,3000,10000", help="T of part (c)")
+    args = parser.parse_args()
+    print(f"bench_dmft on {platform.processor() or platform.machine()}, numpy {np.__version__}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load()}")
+    if args.only in (None, "validation"):
+        validation_case()
+    if args.only in (None, "scaling"):
+        scaling()
+    if args.only in (None, "long"):
+        long_training([int(s) for s in args.steps.split(",")])

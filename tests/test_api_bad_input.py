@@ -141,7 +141,8 @@ def _simulate(**override):
 
 
 @SETTINGS
-@given(dtype=st.one_of(st.just("bogus"), st.just(np.int32), st.just(complex), st.text(max_size=4).filter(
+@given(dtype=st.one_of(st.sampled_from(["bogus", ",", "f8,f4", "(", "<f8,", "float64 "]), st.just(np.int32), st.just(complex),
+                      st.text(max_size=4).filter(
     lambda s: s not in ("f8", "f4", "d", "f", "float", "double", "single", "half", "e", "f2", "float32", "float64"))))
 def test_simulate_dtype(dtype):
     _expect_named_error(lambda: _simulate(dtype=dtype), "dtype")
@@ -235,3 +236,9 @@ def test_integrate_input_variance_parameter(lam):
     y0 = draw_initial_state(GENERAL, 2, 0.1, seed=0)
     _expect_named_error(lambda: integrate(GENERAL, y0, [2.0, 1.0], 1.0, num_points=5, parameters={"lambda": lam}),
                         "lambda")
+
+
+@pytest.mark.parametrize("dtype", [",", "f8,f4", "(", "<f8,", ",f8", "f8,f8"])
+def test_simulate_dtype_text_numpy_would_parse_as_a_record(dtype):
+    """numpy raises SyntaxError for "," and reads "f8,f4" as a record type: both are one-line dtype errors."""
+    _expect_named_error(lambda: _simulate(dtype=dtype), "dtype")

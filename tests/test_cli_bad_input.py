@@ -80,7 +80,20 @@ def _parses_as(kind, text) -> bool:
 
 def _snapshot(root) -> dict:
     """Every file and directory under ``root``: relative path -> bytes (``None`` for a directory)."""
-    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
+    return {str(p.relative_to(root)): _content(p) for p in sorted(root.rglob("*"))}
+
+
+def _content(path):
+    """A file's bytes; ``None`` for a directory; the kind and link target for anything else (never read a FIFO)."""
+    import os
+    import stat
+
+    if path.is_symlink():
+        return ("link", os.readlink(path))
+    mode = path.lstat().st_mode
+    if stat.S_ISDIR(mode):
+        return None
+    return path.read_bytes() if stat.S_ISREG(mode) else ("special", stat.S_IFMT(mode))
 
 
 def _run(command: str, flag: str, value: str, tmp_path, monkeypatch, capsys) -> None:
@@ -171,6 +184,60 @@ def test_bad_output_locations_are_refused_before_work(data, tmp_path, monkeypatc
         choices += ["out.notaformat", "out.json.exe"]
     value = data.draw(st.sampled_from(choices))
     _run(command, flag, value, tmp_path, monkeypatch, capsys)
+
+
+#: Outputs that are not new or plain writable files: (value, what must be prepared in tmp_path).
+NOT_PLAIN_FILES = ["/dev/null", "/dev/stdout", "/proc/self/fd/1", "fifo", "ro", "OLD.json/", "newdir/", "adir", "link_ro",
+                   "link_fifo"]
+
+
+def _prepare_special(tmp_path) -> None:
+    import os
+
+    (tmp_path / "adir").mkdir(exist_ok=True)
+    if not (tmp_path / "fifo").exists():
+        os.mkfifo(tmp_path / "fifo")
+    ro = tmp_path / "ro"
+    if not ro.exists():
+        ro.write_bytes(b"read-only result")
+        ro.chmod(0o444)
+    for name, target in (("link_ro", "ro"), ("link_fifo", "fifo")):
+        if not (tmp_path / name).is_symlink():
+            (tmp_path / name).symlink_to(target)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_outputs_that_are_not_plain_files_are_refused(data, tmp_path, monkeypatch, capsys):
+    """Devices, FIFOs, read-only files (root included), directories and trailing slashes: one line, nothing changed.
+
+    Before the output plan read the file's kind and mode bits, each of these was replaced by a
+    rename: as root ``-o /dev/null`` made /dev/null a plain file, ``-o OLD.json/`` overwrote
+    ``OLD.json``, ``-o newdir/`` wrote a file ``newdir``, and ``os.access`` let root replace a
+    read-only file; the snapshot comparison in ``_run`` fails on each (checked on the code
+    before this test, with /dev/null left out of that run).
+    """
+    import stat
+
+    command = data.draw(st.sampled_from(sorted(OUTPUT_FLAGS)))
+    flag = data.draw(st.sampled_from(OUTPUT_FLAGS[command]))
+    value = data.draw(st.sampled_from(NOT_PLAIN_FILES))
+    _prepare_special(tmp_path)
+    _run(command, flag, value, tmp_path, monkeypatch, capsys)
+    assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+
+
+def test_a_symbolic_link_is_written_through(tmp_path, monkeypatch, capsys):
+    """``-o link`` replaces the file the link names and keeps the link (before: the link became a file)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "eqs.json").write_text("old")
+    (tmp_path / "eqs.json").symlink_to("results/eqs.json")
+    assert main(["derive", "--depths", "2,2", "--format", "json", "-o", "eqs.json"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "eqs.json").is_symlink()
+    assert (tmp_path / "results" / "eqs.json").read_text().startswith("{")
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["eqs.json"]
 
 
 INPUT_FLAGS = {

@@ -95,3 +95,55 @@ def test_small_sweep_catches_the_wrong_dmft(monkeypatch):
     monkeypatch.setattr(module, "solve_dmft", functools.partial(solve_dmft, responses=False))
     report = validate_width((3,), (96, 384), seeds=range(6), init_scale=0.5, theory="dmft", learning_rate=0.04, t_max=6.0)
     assert not report.ensemble_errors[-1] < 3 * report.standard_errors[-1] + 0.005
+
+
+def test_integrate_dmft_flow_short_of_tol_is_one_line_and_exit_2(tmp_path, capsys):
+    """A flow that cannot reach --tol within --max-steps writes nothing, prints one line naming
+    --max-steps, and exits 2 (it used to exit 1 silently, with the message only in the JSON)."""
+    out = tmp_path / "flow.json"
+    code = main(["integrate", "--model", "dmft", "--depths", "3,3", "--singular-values", "2,1", "--init-scale", "0.5",
+                 "--t-max", "6", "--tol", "1e-7", "--max-steps", "256", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and "--max-steps" in err and "tol" in err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--t-max", "4", "--max-steps", "10"], "--max-steps"),
+    (["--learning-rate", "0.1", "--steps", "10", "--max-steps", "4096"], "--max-steps"),
+    (["--t-max", "4", "--tol", "0"], "--tol"),
+])
+def test_integrate_dmft_bad_budget_exit_2(tmp_path, capsys, argv, match):
+    out = tmp_path / "bad.json"
+    code = main(["integrate", "--model", "dmft", "--depths", "3", "--singular-values", "2", *argv, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_integrate_dmft_flow_reaches_t_200(tmp_path):
+    """The continuous-time DMFT reaches t = 200 (it stopped with "max_steps reached" at t = 40 before):
+    the marches hold K once the modes are learned, so the long tail costs nothing."""
+    out = tmp_path / "long.json"
+    assert main(["integrate", "--model", "dmft", "--depths", "3,3", "--singular-values", "2,0.5", "--init-scale", "0.5",
+                 "--t-max", "200", "--num-points", "11", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["success"] and data["stats"]["error_estimate"] <= 1e-3
+    # both modes learned and shared equally by the two pathways
+    assert np.allclose(np.array(data["K"])[-1], [[1.0, 0.25], [1.0, 0.25]], atol=2e-3)
+
+
+def test_integrate_dmft_long_descent_with_hold_below(tmp_path, capsys):
+    """10,000 gradient steps (t = 200): the full march is refused (it would need GiB per mode), in one
+    line naming --hold-below; with --hold-below the march stops once learned and K is held."""
+    out = tmp_path / "long.json"
+    argv = ["integrate", "--model", "dmft", "--depths", "3,3", "--singular-values", "2,0.5", "--init-scale", "0.5",
+            "--learning-rate", "0.02", "--steps", "10000", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "GiB" in err and "--hold-below" in err and err.count("\n") == 1 and not out.exists()
+    assert main([*argv, "--hold-below", "1e-4"]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["t"]) == 10001 and data["stats"]["marched_steps"] < 1500
+    assert np.allclose(np.array(data["K"])[-1], [[1.0, 0.25], [1.0, 0.25]], atol=1e-4)
+    assert main([*argv[:-6], "--t-max", "4", "--hold-below", "1e-4", "-o", str(out)]) == 2
+    assert "--hold-below" in capsys.readouterr().err

@@ -292,3 +292,14 @@ def test_export_rejects_bad_options():
         export_equations((2,), "pdf")
     with pytest.raises(ConfigError, match="fragment: only LaTeX"):
         export_equations((2,), "json", fragment=True)
+
+
+@pytest.mark.parametrize("model", ["layer", "two-channel", "race"])
+def test_the_text_heading_names_the_model_exported(model, capsys):
+    """`derive --model M` heads the reduced equations with M's own name, never "q/p"."""
+    from pathdyn.cli.main import main as cli_main
+    from pathdyn.theory.models import get_model
+
+    assert cli_main(["derive", "--depths", "2,2", "--model", model, "--format", "text"]) == 0
+    heading = next(line for line in capsys.readouterr().out.splitlines() if "of one mode" in line)
+    assert get_model(model).equations_name in heading and "q/p" not in heading

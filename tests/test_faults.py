@@ -105,8 +105,9 @@ _WRITE_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("signum, status", [
-    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow), (signal.SIGTERM, 143)])
+    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_the_write_keeps_the_old_output(signum, status, tmp_path):
+    """SIGHUP (terminal closed) too: before, its default action killed the process and left the temporary file."""
     (tmp_path / "eqs.json").write_bytes(OLD)
     process = _start([sys.executable, "-c", _WRITE_SCRIPT, "derive", "--depths", "2,3", "--format", "json", "-o", "eqs.json"],
                      tmp_path)
@@ -170,3 +171,28 @@ def test_unwritable_directory_is_refused_before_work(tmp_path):
             plan.check()
     finally:
         locked.chmod(0o700)
+
+
+def test_the_library_writes_through_links_and_refuses_special_files(tmp_path):
+    """``save_json`` (every library writer goes through ``atomic_write``) as the command line does.
+
+    Before: the link became a plain file (its target kept the old result) and a FIFO or a
+    read-only file was replaced by a rename (as root).
+    """
+    import os
+
+    from pathdyn.io.jsonio import save_json
+
+    (tmp_path / "target.json").write_bytes(OLD)
+    (tmp_path / "link.json").symlink_to("target.json")
+    save_json(tmp_path / "link.json", {"a": 1})
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text().startswith("{")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "ro.json").write_bytes(OLD)
+    (tmp_path / "ro.json").chmod(0o444)
+    with pytest.raises(ConfigError, match="FIFO"):
+        save_json(tmp_path / "fifo", {"a": 1})
+    with pytest.raises(ConfigError, match="read-only"):
+        save_json(tmp_path / "ro.json", {"a": 1})
+    assert (tmp_path / "ro.json").read_bytes() == OLD
+    assert _leftovers(tmp_path, {"target.json", "link.json", "fifo", "ro.json"}) == []

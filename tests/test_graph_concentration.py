@@ -56,3 +56,27 @@ def test_width_sweep_compares_parallel_graphs_with_a_reduced_model(init, model, 
     theory = report["per_width"][0]["theory_error"]
     assert (theory["model"], theory["mapping"]) == (model, mapping) and np.isfinite(theory["median"])
     assert "theory_error" not in graph_width_sweep(example("visual_cortex"), data, [8], seeds=(0,), t_max=1)["per_width"][0]
+
+
+def test_width_sweep_verdict_follows_the_rules_of_validate():
+    """Issue 18.10: the same verdict rules as ``pathdyn validate`` (sweep_verdict), its numbers in the JSON.
+
+    Two widths are "inconclusive" and name the width to add; three widths and two seeds give a
+    slope with its interval and never a limit claim (no O(eta) floor is measured).
+    """
+    import json
+
+    from pathdyn.validation.sweep.verdicts import sweep_verdict
+
+    data = random_dataset([2.0, 1.0], n_in=3, n_out=3, seed=0)
+    few = graph_width_sweep(example("two_pathways"), data, [8, 16], seeds=(0, 1), t_max=2, record_dt=0.5)
+    assert few["verdict"].startswith("inconclusive: 2 width(s) and 2 seed(s)") and "add 1 more width(s)" in few["verdict"]
+    assert few["passed"] is None and few["evidence"]["enough_data"] is False
+    report = graph_width_sweep(example("two_stream_cross"), data, [8, 16, 32], seeds=(0, 1), t_max=2, record_dt=0.5)
+    assert report["evidence"]["enough_data"] and "seed mean" in report["compared"]
+    assert "O(eta) floor not measured: no claim about a limit" in report["verdict"] and "limit of" not in report["verdict"]
+    errors = [entry["seed_deviation"] for entry in report["per_width"]]
+    expected, _ = sweep_verdict(report["slope"], tuple(report["slope_ci"]), report["evidence"]["tail_slope"], errors,
+                                [8, 16, 32], None, {}, expected_exact=False)
+    assert report["verdict"] == expected
+    json.dumps({key: report[key] for key in ("verdict", "slope", "slope_ci", "evidence")}, allow_nan=False)

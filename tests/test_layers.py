@@ -28,14 +28,10 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 PACKAGE = REPOSITORY / "src" / "pathdyn"
 #: Optional heavy libraries a module may import inside a function (and so may a module that wraps one).
 HEAVY = frozenset({"dask", "distributed", "torch", "xarray", "pandas", "matplotlib"})
-#: Imports inside a function that still close an import circle, each waiting for work in flight
-#: (the same list is ``ignore_imports`` of the import contract); an entry that no longer
-#: matches fails :func:`test_the_pending_exceptions_still_exist`, so the list only shrinks.
-PENDING = {
-    ("pathdyn.numerics.dmft", "pathdyn.numerics.dmft_orthogonal"): "the DMFT marches' shared helpers get their own module",
-    ("pathdyn.theory.modes", "pathdyn.theory.export"): "the LaTeX display moves below the one exporter",
-    ("pathdyn.theory.gradient_flow", "pathdyn.theory.export"): "the LaTeX display moves below the one exporter",
-}
+#: Imports inside a function that still close an import circle (the same list would be
+#: ``ignore_imports`` of the import contract): none is left. An entry that no longer matches
+#: fails :func:`test_the_pending_exceptions_still_exist`, so the list can only shrink.
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -187,3 +187,34 @@ def test_trajectories_round_trip_through_json_and_netcdf(make, tmp_path):
     for name in ("singular_values", "UtOmegaV"):
         if name in trajectory.extras:
             np.testing.assert_array_equal(read.extras[name], trajectory.extras[name])
+
+
+#: The figure each report's command prints, which its repr must name (a new report needs an entry).
+PRINTED_FIGURE = {
+    "WidthScalingReport": "median error by width",  # pathdyn validate, a single-network case
+    "DMFTWidthReport": "seed-mean error by width",  # pathdyn validate --theory dmft
+    "ConcentrationResult": "linear fraction",  # pathdyn concentration's table
+    "FiniteWidthGap": "per pathway: c - a (max)",  # pathdyn dmft-finite-width --summarize
+    "GraphConcentration": "dominant path share",  # graph-concentration's summary
+}
+
+
+def test_every_report_has_a_figure_its_repr_names():
+    assert set(PRINTED_FIGURE) == set(RECORDS)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDS))
+def test_every_repr_read_back_names_the_printed_figure(name, tmp_path):
+    """Read back from its file, each report's repr is a short summary naming the figure its command printed.
+
+    A dataclass's default repr (arrays spelled out, no label) fails: FiniteWidthGap and
+    GraphConcentration had one before issue 18.6.
+    """
+    cls = RECORDS[name]
+    record = example(cls)
+    if name == "GraphConcentration":  # the summary the measurement writes: one entry per grouping
+        record = dataclasses.replace(record, summary={"path": {"groups": 2, "mean": 0.7, "ci": [0.6, 0.8], "even": 0.5}})
+    path = tmp_path / "r.json"
+    record.save_json(path)
+    text = repr(cls.load_json(path))
+    assert PRINTED_FIGURE[name] in text and "array(" not in text and len(text) < 2000, text

@@ -165,6 +165,39 @@ def seed_value(name: str, value: SeedT) -> SeedT:
     return whole_number(name, value, minimum=0)
 
 
+def distinct_seeds(name: str, seeds: Any) -> tuple:
+    """``seeds`` as a tuple, refused when a seed repeats.
+
+    Parameters
+    ----------
+    name : str
+        The argument, named in the message.
+    seeds : sequence of int
+        Seeds of independent networks (already checked as whole numbers).
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ConfigError
+        If a seed appears twice.
+
+    Notes
+    -----
+    A statistic over seeds (a median, a confidence interval, a seed mean) treats each seed as
+    an independent network. A repeated seed trains the same network again: ``0,0,0`` counts
+    three networks with no spread, the interval shrinks to zero width and the verdict flips.
+    """
+    seeds = tuple(seeds)
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"{name}: {list(seeds)} repeats seed(s) {', '.join(map(str, repeated))}; a repeated seed is the "
+                          "same network again, not another sample: give distinct seeds")
+    return seeds
+
+
 def real_array(name: str, value, error=ConfigError) -> np.ndarray:
     """``value`` as a float64 array; strings, objects, complex numbers and booleans are refused.
 

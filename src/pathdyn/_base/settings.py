@@ -36,7 +36,8 @@ class TrainingTime:
     ------
     ConfigError
         A value that is not a positive finite number (whole number for ``record_points``),
-        or both ``record_points`` and ``record_dt``.
+        a ``t_max`` shorter than one step (``t_max < learning_rate``), or both
+        ``record_points`` and ``record_dt``.
     """
 
     learning_rate: float
@@ -48,6 +49,11 @@ class TrainingTime:
         object.__setattr__(self, "learning_rate", real_number("learning_rate", self.learning_rate, positive=True,
                                                              example="0.01"))
         object.__setattr__(self, "t_max", real_number("t_max", self.t_max, positive=True, example="10"))
+        if self.t_max < self.learning_rate:
+            # steps = max(1, ...) would train one step, up to 2x (or far more) the time asked for
+            raise ConfigError(f"t_max: {self.t_max:g} is shorter than one gradient step at learning_rate "
+                              f"{self.learning_rate:g} (t = eta x step); give t_max >= {self.learning_rate:g} "
+                              "or a smaller learning_rate")
         if self.record_points is not None and self.record_dt is not None:
             raise ConfigError("record_points, record_dt: give one way of recording, not both")
         if self.record_points is not None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from pathdyn._base.checks import real_array
 from pathdyn.cli._common import use_file_backend
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ArchitectureError, ConfigError, SimulationError
 from pathdyn.io.simulation_files import run_config, save_run_file
 from pathdyn.numerics.plotting import plot_mode_trajectories
@@ -342,4 +343,5 @@ def simulate_graph(args, plan, graph: GraphArchitecture, dataset) -> int:
                 drawn, tmp, singular_values=result.extras["singular_values"], title=title,
                 depths=graph.path_lengths if drawn is result and graph.paths_listed else None))
         plan.commit()
+        print_summary(plan)
     return 0

@@ -14,13 +14,14 @@ import sys
 from typing import Any
 
 from pathdyn.cli._common import check_step_count, use_file_backend
+from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._graph import check_graph_model, check_linear_graph, graph_activation, refuse_graph
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.models import get_model
-from pathdyn.validation.reports.graph_plots import plot_graph_sweep, plot_graph_validation
+from pathdyn.validation.reports.graph_plots import plot_graph_sweeps, plot_graph_validation
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.graph import graph_width_sweep
 from pathdyn.validation.sweep.graph_concentration import measure_graph_concentration
@@ -124,10 +125,11 @@ def validate_graph(args: argparse.Namespace, plan, graph: GraphArchitecture, wid
                 f"{','.join(map(str, widths))}, eta {eta:g} (the O(eta) step of gradient descent)")
     else:
         report = graph_width_sweep(graph, dataset, widths, seeds, init=args.init or "gaussian", init_scale=scale,
-                                   learning_rate=eta, t_max=t_max, allow_misaligned=misaligned)
+                                   learning_rate=eta, t_max=t_max, allow_misaligned=misaligned,
+                                   progress=not args.no_progress)
         line = f"graph {source}, {args.init or 'gaussian'} init sigma {scale:g}: " + ", ".join(
             f"N = {e['width']}: spread {e['spread']:.3g}, distance to widest {e['distance_to_widest']:.3g}"
-            for e in report["per_width"]) + " (of S_1)"
+            for e in report["per_width"]) + f" (of S_1); {report['verdict']}"
     document = {"architecture": source, "check": "aligned" if aligned else "width sweep", "graph": graph.to_dict(),
                 "dataset": dataset.name, "learning_rate": eta, "t_max": t_max, "init_scale": scale, **report}
     print(line, file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
@@ -139,8 +141,9 @@ def validate_graph(args: argparse.Namespace, plan, graph: GraphArchitecture, wid
             if aligned:
                 plan.stage("--plot", lambda tmp: plot_graph_validation(results[-1][0], graph, tmp))
             else:
-                plan.stage("--plot", lambda tmp: plot_graph_sweep(report, tmp))
+                plan.stage("--plot", lambda tmp: plot_graph_sweeps([report], tmp, titles=[source]))
         plan.commit()
+        print_summary(plan)
     return 0
 
 
@@ -203,4 +206,5 @@ def concentration_graphs(args: argparse.Namespace, plan, graphs: list) -> int:
         if args.output:
             plan.stage_text("-o/--output", json_text({"results": results}))
         plan.commit()
+        print_summary(plan)
     return 0

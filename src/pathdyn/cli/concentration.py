@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
@@ -152,4 +153,5 @@ def run(args: argparse.Namespace) -> int:
             use_file_backend()
             plan.stage("--plot", lambda tmp: plot_concentration(document, tmp))
         plan.commit()
+        print_summary(plan)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
 from pathdyn.cli._graph import check_graph_model
 from pathdyn.errors import ArchitectureError, ConfigError
@@ -178,4 +179,5 @@ def run(args: argparse.Namespace) -> int:
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()
+        print_summary(plan)
     return 0

@@ -8,6 +8,7 @@ then exists.
 from __future__ import annotations
 
 import argparse
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import file_plan, parse_floats, use_file_backend
 from pathdyn.cli._graph import check_linear_graph
@@ -99,6 +100,7 @@ def _run_phase_plane(args) -> int:
     with plan:
         plan.stage("-o/--output", lambda tmp: plot_phase_planes(panels, tmp))
         plan.commit()
+        print_summary(plan)
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from pathdyn.cli._common import check_json_output, file_plan
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import save_json
 from pathdyn.validation.sweep.dmft_finite_width import escape_with_and_without_other_modes, finite_width_gap, summarize
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"give --{', --'.join(missing)} (e.g. --depths 7,7 --widths 256,512 --seeds 0-7 -o gap.json)")
     check_json_output(args.output)
-    file_plan(f"pathdyn {COMMAND}", {}, {"-o/--output": (args.output, "data", False)})
+    plan = file_plan(f"pathdyn {COMMAND}", {}, {"-o/--output": (args.output, "data", False)})
     depths = whole_number_list(args.depths, "--depths")
     widths = whole_number_list(args.widths, "--widths")
     seeds = whole_number_list(args.seeds, "--seeds")
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         finite_width_gap(depths, widths, seeds, init_scale=args.init_scale, learning_rate=args.learning_rate,
                          t_max=args.t_max, on_width=lambda report: save_json(args.output, report.to_json_dict(), indent=1))
-    print(f"wrote {args.output}")
+    print_summary(plan, also_written=[args.output])  # saved after every width, outside the plan
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
@@ -104,6 +105,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dmft.add_argument("--learning-rate", type=float, default=None, help="eta: solve gradient descent at this rate")
     dmft.add_argument("--steps", type=int, default=None, help="gradient steps (with --learning-rate)")
     dmft.add_argument("--tol", type=float, default=1e-3, help="error target of the continuous-time DMFT, relative to S_1 (default 1e-3)")
+    dmft.add_argument("--hold-below", type=float, default=None, metavar="E",
+                      help="with --learning-rate: stop marching once every mode's |S - sum K| <= E and hold K "
+                           "(each K is then within E of the full march), so long training costs only the steps "
+                           "until the modes are learned")
+    dmft.add_argument("--max-steps", dest="dmft_max_steps", type=int, default=None,
+                      help="step budget of the continuous-time DMFT's finest grid (default 128 per unit of --t-max, "
+                           "at least 1024); the marches stop once the modes are learned, so a long --t-max costs little")
     parser.add_argument("-o", "--output", default="-",
                         help="output JSON file, or FILE.nc for netCDF (xarray extra); '-' (default) prints the JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
@@ -228,9 +236,6 @@ def run(args: argparse.Namespace) -> int:
                            "integrate its reduced model (drop --model) or simulate it (pathdyn simulate)")
     if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
         return run_dmft(args, plan)
-    if args.learning_rate is not None or args.steps is not None:
-        raise ConfigError(f"--learning-rate/--steps: only with --model dmft; the {args.model} model is integrated in "
-                          "continuous time")
     if args.t_max is not None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
     netcdf = str(args.output).endswith(".nc")
@@ -279,4 +284,5 @@ def run(args: argparse.Namespace) -> int:
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(drawn, tmp, singular_values=S, title=title,
                                                                      depths=equations.depths if drawn is trajectory else None))
         plan.commit()
+        print_summary(plan)
     return 0 if trajectory.success else 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathdyn.errors import ConfigError
+from pathdyn.cli.outputs import print_summary
+from pathdyn.errors import ConfigError, IntegrationError, PathdynError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
 from pathdyn.numerics.dmft import INITS, solve_dmft, solve_dmft_flow
@@ -23,6 +24,44 @@ def _check(args) -> None:
         raise ConfigError("--t-max: the continuous-time DMFT needs a final time, e.g. --t-max 12 (or give --learning-rate and --steps)")
     if args.learning_rate is None and not args.t_max > 0:
         raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
+    if args.dmft_max_steps is not None and (args.learning_rate is not None or args.dmft_max_steps < 64):
+        raise ConfigError(f"--max-steps: the continuous-time DMFT's step budget, a whole number >= 64 with --t-max "
+                          f"(not with --learning-rate); got {args.dmft_max_steps}")
+    if args.hold_below is not None and (args.learning_rate is None or not args.hold_below > 0):
+        raise ConfigError(f"--hold-below: a positive error with --learning-rate/--steps (the flow holds by itself, "
+                          f"from --tol); got {args.hold_below}")
+    if not args.tol > 0:
+        raise ConfigError(f"--tol: must be positive, got {args.tol}; e.g. --tol 1e-3")
+
+
+#: The solvers' argument names and the options that set them, per mode (gradient descent, flow).
+_FLAGS = {
+    "descent": {"learning_rate": "--learning-rate", "steps": "--steps", "freeze_below": "--hold-below"},
+    "flow": {"max_steps": "--max-steps", "steps": "--max-steps", "tol": "--tol", "t_max": "--t-max",
+             "learning_rate": "--max-steps"},
+}
+
+
+def _solve(args, depths, S, sigma, init):
+    """The DMFT trajectory for the command line; an error names the option that fixes it, not the argument."""
+    mode = "descent" if args.learning_rate is not None else "flow"
+    try:
+        if mode == "descent":
+            trajectory = solve_dmft(depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
+                                    init=init, freeze_below=args.hold_below)
+        else:
+            trajectory = solve_dmft_flow(depths, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma,
+                                         tol=args.tol, init=init, max_steps=args.dmft_max_steps)
+    except PathdynError as error:
+        name, _, rest = str(error).partition(":")
+        flag = _FLAGS[mode].get(name)
+        if flag is None or not rest:
+            raise
+        raise type(error)(f"{flag}:{rest}") from None
+    if not trajectory.success:
+        # Nothing is written: a result short of --tol is a failure, said in one line (exit 2).
+        raise IntegrationError(f"--max-steps: {trajectory.message.partition(': ')[2]} (at t_max = {args.t_max:g})")
+    return trajectory
 
 
 def run_dmft(args, plan) -> int:
@@ -41,8 +80,7 @@ def run_dmft(args, plan) -> int:
     Returns
     -------
     int
-        The exit status: 0, or 1 when the solve did not succeed (the continuous-time
-        DMFT stopped before reaching ``--tol``); the output is written either way.
+        The exit status, 0 (a failure raises, and nothing is written).
 
     Raises
     ------
@@ -52,7 +90,9 @@ def run_dmft(args, plan) -> int:
         is missing or not positive for gradient flow, or the inputs are not whitened
         (``--input-variances``, ``--general`` or such a dataset).
     IntegrationError
-        If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`).
+        If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`), or the
+        continuous-time DMFT cannot reach ``--tol`` within ``--max-steps``; the message
+        names the option to change.
     """
 
     _check(args)
@@ -62,12 +102,7 @@ def run_dmft(args, plan) -> int:
         raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
     sigma = 0.3 if args.init_scale is None else args.init_scale
     init = args.init or "gaussian"
-    if args.learning_rate is not None:
-        trajectory = solve_dmft(architecture.depths, S, learning_rate=args.learning_rate, steps=args.steps, init_scale=sigma,
-                                init=init)
-    else:
-        trajectory = solve_dmft_flow(architecture.depths, S, t_max=args.t_max, num_points=args.num_points,
-                                     init_scale=sigma, tol=args.tol, init=init)
+    trajectory = _solve(args, architecture.depths, S, sigma, init)
     payload = trajectory.to_json_dict()
     payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **data_note)
     payload["singular_values"] = S.tolist()
@@ -83,4 +118,5 @@ def run_dmft(args, plan) -> int:
             plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
                                                                      depths=architecture.depths))
         plan.commit()
-    return 0 if trajectory.success else 1
+        print_summary(plan)
+    return 0

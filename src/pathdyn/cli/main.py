@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from pathdyn import __version__
 from pathdyn.errors import ConfigError, PathdynError
+from pathdyn.cli.options import check_applicable, cli_message, given_options
 from pathdyn.cli.outputs import Terminated, terminate_as_interrupt
 import pathdyn.cli as package
 
@@ -107,6 +108,33 @@ def check_option_values(parser: argparse.ArgumentParser, args: argparse.Namespac
             _check_option_value(flag, action.option_strings[-1], item)
 
 
+def chosen_subcommand(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple:
+    """``(name, parser)`` of the (nested) subcommand ``args`` came from: ``("figures phase-plane", ...)``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The ``pathdyn`` parser.
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    tuple of (str, argparse.ArgumentParser)
+        The subcommand's words joined by a space, and its own parser.
+    """
+    words = []
+    for action in list(parser._actions):
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                words.append(name)
+                inner, parser = chosen_subcommand(action.choices[name], args)
+                words += [inner] if inner else []
+                break
+    return " ".join(words), parser
+
+
 def _check_option_value(flag: str, spelling: str, value) -> None:
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{flag}: empty value; give a value or drop {spelling} to use the default")
@@ -117,7 +145,7 @@ def _check_option_value(flag: str, spelling: str, value) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    """The ``pathdyn`` command: parse, check the options, run the subcommand.
+    """The ``pathdyn`` command: parse, check the options (values, and that each applies), run the subcommand.
 
     Parameters
     ----------
@@ -128,18 +156,24 @@ def main(argv: list | None = None) -> int:
     -------
     int
         The exit status: 0 on success, 2 for a usage or domain error, 130 on
-        interruption, 143 on termination.
+        interruption, 128 + the signal on termination (143 for SIGTERM, 129 for SIGHUP).
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "_former_command", False):  # a former command's pointer is its only answer
+    former = getattr(args, "_former_command", False)  # a former command's pointer is its only answer
+    if unknown and not former:
         parser.parse_args(argv)  # the usage error, one line
+    command, command_parser = chosen_subcommand(parser, args)
     try:
-        check_option_values(parser, args)
+        if not former:
+            check_option_values(parser, args)
+            check_applicable(command, command_parser, args, given_options(build_parser(), argv))
         with terminate_as_interrupt():
             return int(args._run(args) or 0)
     except PathdynError as error:
-        print(f"pathdyn {args.command}: error: {error}", file=sys.stderr)
+        # the library names its arguments (t_max); the user typed options (--t-max)
+        print(f"pathdyn {args.command}: error: {cli_message(str(error), command_parser)}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"pathdyn {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
@@ -147,9 +181,9 @@ def main(argv: list | None = None) -> int:
     except MemoryError:
         print(f"pathdyn {args.command}: error: out of memory; use smaller sizes (width, steps, points, seeds)", file=sys.stderr)
         return 2
-    except Terminated:
+    except Terminated as stop:
         print(f"pathdyn {args.command}: terminated", file=sys.stderr)
-        return 143
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"pathdyn {args.command}: interrupted", file=sys.stderr)
         return 130

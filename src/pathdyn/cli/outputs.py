@@ -12,9 +12,16 @@ Every subcommand of the command-line tool declares its file arguments in one
 3. :meth:`FilePlan.stage` writes each output to a temporary sibling of its target (so a
    failure names the user's path, never the temporary file), and :meth:`FilePlan.commit`
    renames them all into place only once every one has been written. Leaving the
-   ``with`` block by an exception (``KeyboardInterrupt``, or the SIGTERM that
+   ``with`` block by an exception (``KeyboardInterrupt``, or the SIGTERM or SIGHUP that
    :func:`terminate_as_interrupt` turns into one) deletes the temporary files, so a
    pre-existing output stays intact.
+
+What an output may be: a new name in an existing writable directory, or an existing
+regular file that is writable by its mode bits (checked for root too, for whom
+``os.access`` is always true). A symbolic link is written *through*: the link stays and
+the file it names is replaced, as a shell's ``>`` would. A directory, a device
+(``/dev/null``), a FIFO, a socket and a name ending in ``/`` are refused: standard output
+is ``-`` where a flag accepts it.
 """
 
 from __future__ import annotations
@@ -23,43 +30,62 @@ import errno
 import os
 import signal
 import sys
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from pathdyn.errors import ConfigError
-from pathdyn.io.jsonio import move_into_place, temporary_sibling
+from pathdyn.io.jsonio import move_into_place, temporary_sibling, unwritable_reason, write_target
 from pathdyn.numerics.plotting import supported_plot_suffixes
 
-__all__ = ["FilePlan", "Terminated", "terminate_as_interrupt"]
+__all__ = ["CLEANUP_SIGNALS", "FilePlan", "Terminated", "print_summary", "summary_line", "terminate_as_interrupt"]
 
 STDOUT = "-"
 
 
+#: Signals that end a run the way Ctrl-C does (SIGHUP: the terminal or ssh session closed).
+CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM, so that cleanup runs as for Ctrl-C."""
+    """Raised in the main thread on SIGTERM or SIGHUP, so that cleanup runs as for Ctrl-C.
+
+    Parameters
+    ----------
+    signum : int
+        The signal received; the command exits with ``128 + signum`` as a shell reports it.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
 
 
 @contextmanager
-def terminate_as_interrupt():
-    """Within the block, SIGTERM raises :class:`Terminated` (outside the main thread: no change).
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (outside the main thread: no change).
 
     Yields
     ------
     None
-        Control to the ``with`` block; the previous SIGTERM handler is restored on leaving it.
+        Control to the ``with`` block; the previous handlers are restored on leaving it.
     """
     def handler(signum, frame):
-        raise Terminated()
+        raise Terminated(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for signum in CLEANUP_SIGNALS:
+            previous[signum] = signal.signal(signum, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 class FilePlan:
@@ -78,9 +104,13 @@ class FilePlan:
         self._kinds: dict = {}
         self._staged: dict = {}
         self._stdout: list = []
+        self._not_given: list = []
+        self.written: list = []
+        self.started = time.perf_counter()
+        self._stdout_ok: dict = {}
 
     # ------------------------------------------------------------ declaring
-    def add_input(self, flag: str, value) -> None:
+    def add_input(self, flag: str, value: object) -> None:
         """Declare an input file given by ``flag`` (``None``: not given).
 
         Parameters
@@ -99,7 +129,7 @@ class FilePlan:
             return
         self._inputs[flag] = Path(_nonempty(flag, value))
 
-    def add_output(self, flag: str, value, kind: str = "data", stdout_ok: bool = False) -> None:
+    def add_output(self, flag: str, value: object, kind: str = "data", stdout_ok: bool = False) -> None:
         """Declare an output file; ``kind="plot"`` checks the suffix; ``"-"`` is standard output if ``stdout_ok``.
 
         Parameters
@@ -120,6 +150,7 @@ class FilePlan:
             ``stdout_ok`` is false.
         """
         if value is None:
+            self._not_given.append(flag)
             return
         value = _nonempty(flag, value)
         if value == STDOUT:
@@ -127,8 +158,12 @@ class FilePlan:
                 raise ConfigError(f"{flag}: '-' (standard output) is not possible here; give a file name")
             self._outputs[flag] = STDOUT
             return
+        if value.endswith(("/", os.sep)):
+            # Path() drops the slash: 'out.tex/' would replace the file out.tex, 'new/' write a file 'new'
+            raise ConfigError(f"{flag}: {value!r} ends with '/', so it names a directory; give a file name{_or_stdout(stdout_ok)}")
         self._outputs[flag] = Path(value)
         self._kinds[flag] = kind
+        self._stdout_ok[flag] = stdout_ok
 
     def output(self, flag: str):
         """The declared output path of ``flag`` (``None`` if not given, ``"-"`` for standard output).
@@ -152,9 +187,10 @@ class FilePlan:
         Raises
         ------
         ConfigError
-            If an output is the same file as an input or another output, is a directory, is
-            read-only, lies in a missing or unwritable directory, or (``kind="plot"``) has a
-            suffix matplotlib cannot write. The first problem found is named.
+            If an output is the same file as an input or another output, is a directory, a
+            device, a FIFO or a socket, is read-only (by its mode bits, for root too), lies in a
+            missing or unwritable directory, or (``kind="plot"``) has a suffix matplotlib cannot
+            write. The first problem found is named.
         """
         files = [(flag, path) for flag, path in self._outputs.items() if path != STDOUT]
         for i, (flag, path) in enumerate(files):
@@ -165,7 +201,7 @@ class FilePlan:
                         f"{flag} and {other_flag} name the same file {str(path)!r}{alias}; choose a different {flag}"
                     )
         for flag, path in files:
-            _check_writable(flag, path)
+            _check_writable(flag, path, self._stdout_ok[flag])
             if self._kinds[flag] == "plot":
                 _check_plot_suffix(flag, path)
 
@@ -238,9 +274,27 @@ class FilePlan:
             except OSError as error:
                 raise OSError(error.errno or errno.EIO, f"{flag}: could not write ({error.strerror or error})", str(path)) from None
             del self._staged[flag]
+            self.written.append(str(path))
         for text in self._stdout:
             sys.stdout.write(text)
+        if self._stdout:
+            self.written.append(STDOUT)
         self._stdout.clear()
+
+    def summary(self, also_written: Sequence[str] = ()) -> str:
+        """The run's last line: :func:`summary_line` of what :meth:`commit` wrote (and ``also_written``).
+
+        Parameters
+        ----------
+        also_written : sequence of str
+            Files the command wrote itself, outside the plan.
+
+        Returns
+        -------
+        str
+        """
+        return summary_line(self.command, [*self.written, *also_written], time.perf_counter() - self.started,
+                            self._not_given)
 
     def discard(self) -> None:
         """Delete every staged temporary file."""
@@ -257,6 +311,48 @@ class FilePlan:
 
     def __exit__(self, *exc) -> None:
         self.discard()
+
+
+def summary_line(command: str, written: Sequence[str], seconds: float, not_given: Sequence[str] = ()) -> str:
+    """``"pathdyn COMMAND: wrote A and B (T s)"``: the one line every command ends with.
+
+    Parameters
+    ----------
+    command : str
+        The subcommand (a leading ``"pathdyn "`` is dropped).
+    written : sequence of str
+        The paths written, ``"-"`` for standard output.
+    seconds : float
+        How long the command ran.
+    not_given : sequence of str
+        Output flags not given; named as the way to keep the results when nothing was written.
+
+    Returns
+    -------
+    str
+    """
+    command = command.removeprefix("pathdyn ")
+    took = f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    names = [("the results to standard output" if path == STDOUT else path) for path in dict.fromkeys(written)]
+    if names:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"pathdyn {command}: wrote {listed} ({took})"
+    hint = f"; give {' or '.join(not_given)} to keep the results" if not_given else ""
+    return f"pathdyn {command}: wrote no file{hint} ({took})"
+
+
+def print_summary(plan: FilePlan, also_written: Sequence[str] = ()) -> None:
+    """Print :meth:`FilePlan.summary`: to standard output, or to standard error when the results went there.
+
+    Parameters
+    ----------
+    plan : FilePlan
+        The command's plan, after :meth:`FilePlan.commit`.
+    also_written : sequence of str
+        Files the command wrote itself, outside the plan.
+    """
+    stream = sys.stderr if STDOUT in plan.written else sys.stdout
+    print(plan.summary(also_written), file=stream, flush=True)
 
 
 def _nonempty(flag: str, value) -> str:
@@ -277,16 +373,22 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_writable(flag: str, path: Path) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ConfigError(f"{flag}: {str(path)!r} is a directory; give a file name")
+def _or_stdout(stdout_ok: bool) -> str:
+    return ", or '-' for standard output" if stdout_ok else ""
+
+
+def _check_writable(flag: str, path: Path, stdout_ok: bool) -> None:
+    reason = unwritable_reason(path)
+    target = write_target(path)  # a symbolic link is written through: its directory is the one written
+    if reason == "exists and is read-only":
+        raise ConfigError(f"{flag}: {str(path)!r} exists and is read-only; choose another name or make it writable")
+    if reason is not None:
+        raise ConfigError(f"{flag}: {str(path)!r} {reason}; give a file name{_or_stdout(stdout_ok)}")
+    directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise ConfigError(f"{flag}: the directory {str(directory)!r} of {str(path)!r} does not exist; create it first")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag}: the directory {str(directory)!r} is not writable; choose another location")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ConfigError(f"{flag}: {str(path)!r} exists and is read-only; choose another name or make it writable")
 
 
 def _check_plot_suffix(flag: str, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, use_file_backend
 from pathdyn.cli._graph import simulate_graph
@@ -160,5 +161,6 @@ def run(args: argparse.Namespace) -> int:
                      f"$\\eta = {args.learning_rate:g}$, {args.steps} steps, data {dataset.name}")
             plan.stage("--plot", lambda tmp: plot_simulation(result, tmp, title=title))
         plan.commit()
+        print_summary(plan)
     return 0
 

@@ -17,13 +17,15 @@ from typing import Any, Callable
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["atomic_write", "finite_or_none", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling", "to_jsonable"]
+__all__ = ["atomic_write", "finite_or_none", "json_text", "move_into_place", "save_json", "save_npz", "temporary_sibling",
+           "to_jsonable", "unwritable_reason", "write_target"]
 
 #: What :func:`to_jsonable` does with a float that is NaN or infinite.
 NON_FINITE_CHOICES = ("keep", "null")
@@ -35,13 +37,90 @@ _PLAIN = frozenset((str, int, float, bool, type(None)))
 _PLAIN_EXCEPT_FLOAT = _PLAIN - {float}
 
 
+def write_target(path: str | Path) -> Path:
+    """The file that writing ``path`` changes: ``path`` itself, or the file a symbolic link names.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output as the user named it.
+
+    Returns
+    -------
+    Path
+        ``path`` with its symbolic links resolved when ``path`` is one (the link is kept and the
+        file it points to is replaced); otherwise ``path`` unchanged.
+
+    Notes
+    -----
+    Writing goes *through* a symbolic link, as a shell's ``>`` does: renaming a temporary
+    file onto the link itself would turn the link into a plain file and leave the old results
+    in its target, where whoever made the link keeps looking for them.
+    """
+    path = Path(path)
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+def unwritable_reason(path: str | Path) -> str | None:
+    """Why ``path`` must not be replaced by a new file (``None``: it may be).
+
+    Parameters
+    ----------
+    path : str or Path
+        The output as the user named it (a symbolic link is judged by the file it names).
+
+    Returns
+    -------
+    str or None
+        ``"is a directory"``, ``"is a character device, not a regular file"`` (likewise block
+        devices, FIFOs, sockets and anything under ``/dev`` or ``/proc``, such as
+        ``/dev/stdout``), ``"exists and is read-only"``, or ``None`` for a regular writable
+        file or a name that does not exist yet.
+
+    Notes
+    -----
+    The read-only test reads the mode bits as well as :func:`os.access`, because ``os.access``
+    is always true for root, which is how these tools often run (containers, clusters); a file
+    someone made read-only is refused whoever runs the command.
+    """
+    if any(os.path.abspath(name).startswith(_SYSTEM_TREES) for name in (path, os.path.realpath(path))):
+        # /dev/stdout -> /proc/self/fd/1 resolves to whatever file standard output is, which a
+        # rename would replace whole; such names are written through their descriptor, never renamed onto
+        return "is a device or process file (under /dev or /proc), not a regular file"
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        return f"is a {_FILE_KINDS.get(stat.S_IFMT(mode), 'special file')}, not a regular file"
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        return "exists and is read-only"
+    return None
+
+
+_SYSTEM_TREES = ("/dev/", "/proc/")
+_FILE_KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "FIFO (named pipe)",
+               stat.S_IFSOCK: "socket"}
+
+
+def _checked_target(path: str | Path) -> Path:
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise ConfigError(f"{str(path)!r} {reason}; give the name of a regular, writable file")
+    return write_target(path)
+
+
 def temporary_sibling(path: str | Path) -> Path:
     """Create an empty temporary file next to ``path``, to be renamed onto it later.
 
     Parameters
     ----------
     path : str or Path
-        The final file; its directory must exist.
+        The final file; its directory must exist. A symbolic link is followed (see
+        :func:`write_target`): the temporary file lies next to the file it names.
 
     Returns
     -------
@@ -51,10 +130,13 @@ def temporary_sibling(path: str | Path) -> Path:
 
     Raises
     ------
+    ConfigError
+        If ``path`` is a directory, a device, a FIFO, a socket or a read-only file
+        (:func:`unwritable_reason`).
     OSError
         If the directory does not exist or is not writable.
     """
-    path = Path(path)
+    path = _checked_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     return Path(tmp)
@@ -68,10 +150,13 @@ def move_into_place(tmp: str | Path, path: str | Path) -> None:
     tmp : str or Path
         A complete file from :func:`temporary_sibling`.
     path : str or Path
-        The target; an existing file is replaced and its permission bits are kept.
+        The target; an existing file is replaced and its permission bits are kept. A
+        symbolic link is kept and the file it names is replaced (:func:`write_target`).
 
     Raises
     ------
+    ConfigError
+        If ``path`` has become something that must not be replaced (:func:`unwritable_reason`).
     OSError
         If the rename fails (``tmp`` is then left for the caller to delete).
 
@@ -80,7 +165,7 @@ def move_into_place(tmp: str | Path, path: str | Path) -> None:
     ``mkstemp`` creates files readable by the owner only; a new file gets the mode a plain
     ``open()`` would give it (``0o666`` less the umask) instead.
     """
-    path = Path(path)
+    path = _checked_target(path)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)

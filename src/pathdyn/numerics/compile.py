@@ -15,15 +15,17 @@ number of edges), and nothing is expanded.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 import sympy as sp
 from sympy.simplify.cse_main import tree_cse
 
 from pathdyn.errors import ConfigError
 
-__all__ = ["CompiledRHS", "compile_rhs", "CHAIN_BELOW", "SYMBOLIC_JACOBIAN_MAX_STATE"]
+__all__ = ["CompiledRHS", "SymbolicEquations", "compile_rhs", "CHAIN_BELOW", "SYMBOLIC_JACOBIAN_MAX_STATE"]
 
 
 #: Batches smaller than this compute integer powers by repeated multiplication; larger
@@ -34,9 +36,30 @@ CHAIN_BELOW = 4096
 #: from the implicit scipy solvers (its entries grow as the square of the state; the solver
 #: estimates it by differences instead); it is still compiled, on first use, when asked for.
 SYMBOLIC_JACOBIAN_MAX_STATE = 64
+#: ``(symbol, expression)`` pairs, each expression in the state, the parameters and the earlier symbols.
+_Definitions = Sequence[tuple[sp.Symbol, sp.Expr]]
 
 
-def _needed_definitions(definitions, exprs) -> list:
+class SymbolicEquations(Protocol):
+    """What :func:`compile_rhs` reads: sympy state, right-hand sides, parameters (``S`` first) and
+    strengths (a :class:`~pathdyn.theory.modes.ModeEquations` is one; the numerics never import it).
+    ``invariants``, ``depths``, ``kind``, ``layout``, ``parameter_layout``, ``definitions`` and
+    ``loss`` are read when present."""
+
+    @property
+    def state(self) -> Sequence[Any]: ...
+
+    @property
+    def rhs(self) -> Sequence[Any]: ...
+
+    @property
+    def parameters(self) -> Sequence[Any]: ...
+
+    @property
+    def strengths(self) -> Sequence[Any]: ...
+
+
+def _needed_definitions(definitions: _Definitions, exprs: Iterable[sp.Expr]) -> list:
     """The definitions ``exprs`` use, directly or through other definitions, in evaluation order."""
     if not definitions:
         return []
@@ -51,7 +74,7 @@ def _needed_definitions(definitions, exprs) -> list:
     return kept[::-1]
 
 
-def _plain_lambdify(args, exprs, cse: bool, definitions):
+def _plain_lambdify(args: Sequence[Any], exprs: Sequence[sp.Expr], cse: bool, definitions: _Definitions) -> Callable[..., Any]:
     """``sympy.lambdify`` with the definitions assigned first, in order, then the repeated sub-expressions.
 
     With definitions, only sub-expressions that repeat as they are written are shared
@@ -62,7 +85,7 @@ def _plain_lambdify(args, exprs, cse: bool, definitions):
     if not definitions:
         return sp.lambdify(args, exprs, modules="numpy", cse=cse)
 
-    def assignments(expressions):
+    def assignments(expressions: list) -> tuple[list, list]:
         replacements, reduced = ([], expressions)
         if cse:
             replacements, reduced = tree_cse(expressions, sp.numbered_symbols("_shared"), opt_subs={}, order="none")
@@ -71,7 +94,7 @@ def _plain_lambdify(args, exprs, cse: bool, definitions):
     return sp.lambdify(args, exprs, modules="numpy", cse=assignments)
 
 
-def _forward_derivatives(state, definitions) -> tuple:
+def _forward_derivatives(state: Sequence[sp.Symbol], definitions: _Definitions) -> tuple:
     """``d definition / d state_j`` for every definition, by the chain rule through the definitions.
 
     Returns ``(derivatives, new definitions)``: definition symbol -> {j: symbol of its
@@ -102,7 +125,7 @@ def _forward_derivatives(state, definitions) -> tuple:
     return derivatives, new
 
 
-def _jacobian_through(state, exprs, definitions) -> tuple:
+def _jacobian_through(state: Sequence[sp.Symbol], exprs: Iterable[sp.Expr], definitions: _Definitions) -> tuple:
     """``(entries, definitions)``: the Jacobian of ``exprs`` (row-major) through the definitions."""
     if not definitions:
         return list(sp.Matrix(exprs).jacobian(list(state))), []
@@ -122,7 +145,7 @@ def _jacobian_through(state, exprs, definitions) -> tuple:
     return entries, list(definitions) + new
 
 
-def _lambdify(args, exprs, cse: bool, definitions=()):
+def _lambdify(args: Sequence[Any], exprs: Iterable[sp.Expr], cse: bool, definitions: _Definitions = ()) -> Callable[..., Any]:
     """``sympy.lambdify`` to numpy with optional common-subexpression elimination.
 
     ``definitions`` (symbol, expression) are assigned in order before the expressions that
@@ -155,7 +178,7 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
     memo: dict[Any, Any] = {}
     plan = []
 
-    def slot(base, k):
+    def slot(base: sp.Symbol, k: int) -> tuple[str, int]:
         key = (base, k)
         if key in memo:
             return memo[key]
@@ -195,12 +218,12 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
     plain = _plain_lambdify(args, exprs, cse, definitions)
     first = locate[0]
 
-    def fast(*values):
+    def fast(*values: Any) -> Any:
         probe = values[first[0]] if first[1] is None else values[first[0]][first[1]]
         if np.size(probe) >= CHAIN_BELOW:
             return plain(*values)
         base_values = [values[i] if j is None else values[i][j] for i, j in locate]
-        done = []
+        done: list = []
         for a, b in plan:
             left = base_values[a[1]] if a[0] == "base" else done[a[1]]
             right = base_values[b[1]] if b[0] == "base" else done[b[1]]
@@ -210,7 +233,7 @@ def _lambdify(args, exprs, cse: bool, definitions=()):
     return fast
 
 
-def _fill(values, shape, dtype=float) -> np.ndarray:
+def _fill(values: Sequence[Any], shape: tuple[int, ...], dtype: DTypeLike = float) -> np.ndarray:
     """Stack a list of (possibly scalar) results into one array of leading length len(values)."""
     out = np.empty((len(values), *shape), dtype=dtype)
     for i, value in enumerate(values):
@@ -250,7 +273,7 @@ class CompiledRHS:
         The equations it was compiled from.
     """
 
-    def __init__(self, equations, cse: bool = True):
+    def __init__(self, equations: SymbolicEquations, cse: bool = True) -> None:
         state = tuple(equations.state)
         params = tuple(equations.parameters)
         if not state:
@@ -288,7 +311,7 @@ class CompiledRHS:
         self._rates: Any = None  # dK_a/dt, compiled on first use (only phase planes need it)
         self.__doc__ = self._make_doc(state, params, rhs)
 
-    def _make_doc(self, state, params, rhs) -> str:
+    def _make_doc(self, state: Sequence[sp.Symbol], params: Sequence[sp.Symbol], rhs: Sequence[sp.Expr]) -> str:
         lines = [
             f"Compiled right-hand side of {getattr(self.equations, 'description', '') or self.kind} equations.",
             "",
@@ -308,13 +331,13 @@ class CompiledRHS:
         """Whether implicit solvers should be handed the symbolic Jacobian (see :data:`SYMBOLIC_JACOBIAN_MAX_STATE`)."""
         return not self.definitions or self.num_state <= SYMBOLIC_JACOBIAN_MAX_STATE
 
-    def _jacobian_function(self):
+    def _jacobian_function(self) -> Callable[..., Any]:
         if self._jac is None:
             entries, definitions = _jacobian_through(self._args[1], self._rhs_exprs, self.definitions)
             self._jac = _lambdify(self._args, entries, self._cse, definitions)
         return self._jac
 
-    def _check(self, y, params):
+    def _check(self, y: np.ndarray, params: Sequence[float | np.ndarray]) -> None:
         if y.shape[:1] != (self.num_state,):
             raise ConfigError(
                 f"y: expected shape (n_state={self.num_state}, *batch) with state {self.state_names}, got {y.shape}"
@@ -324,7 +347,7 @@ class CompiledRHS:
                 f"params: expected {len(self.parameter_names)} ({', '.join(self.parameter_names)}), got {len(params)}"
             )
 
-    def __call__(self, t, y, *params):
+    def __call__(self, t: float, y: ArrayLike, *params: float | np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
         self._check(y, params)
         return _fill(self._rhs(t, y, *params), y.shape[1:])
@@ -391,7 +414,7 @@ class CompiledRHS:
         self._check(y, params)
         return self._mode_loss(y, params)
 
-    def _mode_loss(self, y, params) -> np.ndarray:
+    def _mode_loss(self, y: np.ndarray, params: Sequence[float | np.ndarray]) -> np.ndarray:
         if self._loss is not None:
             return np.broadcast_to(np.asarray(self._loss(y, *params)[0], dtype=float), y.shape[1:])
         K = np.broadcast_to(np.asarray(self._strengths(y, *params), dtype=float), (self.num_pathways, *y.shape[1:]))
@@ -545,7 +568,7 @@ class CompiledRHS:
         return f"CompiledRHS(kind={self.kind!r}, state={self.state_names}, parameters={self.parameter_names})"
 
 
-def compile_rhs(equations, cse: bool = True) -> CompiledRHS:
+def compile_rhs(equations: SymbolicEquations | CompiledRHS, cse: bool = True) -> CompiledRHS:
     """Lambdify reduced equations into a vectorised ``solve_ivp``-style function.
 
     Parameters

@@ -36,15 +36,28 @@ Orthogonal hidden layers (``init="orthogonal"`` of both solvers)
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import blas as _blas
 
 from pathdyn.errors import ConfigError, IntegrationError
+from pathdyn.numerics.blas_threads import blas_threads
+from pathdyn.numerics.dmft_common import (
+    BATCH_MEMORY_BYTES,
+    BLOWUP_FACTOR,
+    MAX_MEMORY_BYTES,
+    DMFTInitialOverlaps,
+    discrete_trajectory,
+    dmft_memory_bytes,
+    prepared_solve,
+)
+# Names this module had before its shared helpers moved out; other modules may still import them from here.
+from pathdyn.numerics.dmft_common import BLOCK_FROM, MATRICES_PER_SITE, MAX_BLOCKS  # noqa: F401
+from pathdyn.numerics.dmft_common import batched_vecmat, causal_matvec  # noqa: F401
+from pathdyn.numerics.dmft_common import packed_length as _packed_length
+from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
 from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_bytes", "INITS"]
@@ -53,86 +66,15 @@ __all__ = ["DMFTInitialOverlaps", "solve_dmft", "solve_dmft_flow", "dmft_memory_
 #: or orthogonal (:mod:`pathdyn.numerics.dmft_orthogonal`).
 INITS = ("gaussian", "orthogonal")
 
-#: Number of ``(T+1) x (T+1)`` float64 lower triangles (packed) kept per site (two fewer per pathway).
-MATRICES_PER_SITE = 6
-#: Refuse a discrete solve whose working memory (one mode) would exceed this.
-MAX_MEMORY_BYTES = 3 * 2**30
-#: Most working memory of the modes solved together in one batch (see :func:`solve_dmft`).
-BATCH_MEMORY_BYTES = 256 * 2**20
-#: Growth beyond this many times the largest singular value counts as a blow-up.
-BLOWUP_FACTOR = 1e6
+#: :func:`solve_dmft_flow` holds each march's ``K`` once every mode's error is below this fraction of
+#: ``tol * max S`` (``freeze_below`` of :func:`solve_dmft`): each held ``K`` is off by at most that, and the
+#: extrapolation's weights (8, -6, 1) / 3 sum to 5 in magnitude, so the holding costs at most a tenth of ``tol``.
+FREEZE_FRACTION = 0.02
+#: Default step budget of :func:`solve_dmft_flow` per unit of ``t_max`` (at least 1024 steps in all).
+MAX_STEPS_PER_TIME = 128
+#: Rows a march that may stop early (``freeze_below``) allocates first; it doubles them as it goes.
+INITIAL_ROWS = 256
 
-
-#: Dense causal products (the orthogonal march's; the Gaussian one keeps packed triangles):
-#: length from which a product is split into blocks that skip the zero triangle.
-BLOCK_FROM = 100
-#: At most this many blocks (each is one more call).
-MAX_BLOCKS = 8
-
-
-def _block_edges(n):
-    """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
-    return _cached_block_edges(n, BLOCK_FROM, MAX_BLOCKS)
-
-
-def _pairs(edges):
-    """``(lo, hi)`` of each block between successive edges."""
-    return zip(edges[:-1], edges[1:])
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_block_edges(n, block_from, max_blocks):
-    # Every row asks for the same few lengths again; the constants are arguments so that a
-    # test that changes them gets fresh edges.
-    blocks = min(max_blocks, max(1, n // block_from))
-    return tuple(n * i // blocks for i in range(blocks + 1))
-
-
-def causal_matvec(M, x, rows):
-    """``M[..., :rows, :n] @ x`` (``n = x.shape[-1]``) for lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
-
-    Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
-    ``< hi``: ``b`` blocks of rows read a fraction ``(b + 1) / (2 b)`` of the square,
-    which matters because the products are bound by memory traffic, not arithmetic.
-    Each block writes its part of the result in place (no temporaries).
-
-    Parameters
-    ----------
-    M : ndarray, shape (..., rows or more, n or more)
-    x : ndarray, shape (..., n)
-    rows : int
-
-    Returns
-    -------
-    ndarray, shape (..., rows)
-    """
-    n = x.shape[-1]
-    out = np.empty(x.shape[:-1] + (rows, 1))
-    column = x[..., None]
-    for lo, hi in _pairs(_block_edges(rows)):
-        cols = min(hi, n)
-        np.matmul(M[..., lo:hi, :cols], column[..., :cols, :], out=out[..., lo:hi, :])
-    return out[..., 0]
-
-
-def batched_vecmat(v, M):
-    """Batched ``v @ M`` (one matrix-vector product per leading index).
-
-    Parameters
-    ----------
-    v : ndarray, shape (..., n)
-    M : ndarray, shape (..., n, m)
-
-    Returns
-    -------
-    ndarray, shape (..., m)
-    """
-    return np.matmul(v[..., None, :], M)[..., 0, :]
-
-
-def _packed_length(n):
-    """Entries of an ``n x n`` lower triangle stored row after row."""
-    return n * (n + 1) // 2
 
 
 def _packed_row(M, t):
@@ -182,6 +124,13 @@ def _symmetric_matvecs(M, vectors):
     return outs
 
 
+def _grown(M, length):
+    """``M`` (batch, n) copied into zeros of shape (batch, ``length``)."""
+    out = np.zeros(M.shape[:-1] + (length,))
+    out[..., : M.shape[-1]] = M
+    return out
+
+
 def _padded(x):
     """``x`` with one zero appended on the last axis (a product with a strictly causal row's diagonal)."""
     return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
@@ -195,65 +144,6 @@ def _meeting_site(sites):
     and the last no forward one, so meeting there shares nothing.
     """
     return sites // 2
-
-
-@dataclass(frozen=True)
-class DMFTInitialOverlaps:
-    """Initial overlaps of the trained input and output vectors, per pathway and mode.
-
-    The infinite-width ensemble has ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2`` and
-    ``a.b = 0``; a single network's own values condition the theory on that network
-    (exactly, at depth 2, where no random matrix sits between ``a`` and ``b``).
-
-    Attributes
-    ----------
-    input_norm2 : ndarray, shape (M, modes)
-        ``|a_{a alpha}|^2 = |W_a^1 v_alpha|^2``.
-    output_norm2 : ndarray, shape (M, modes)
-        ``|b_{a alpha}|^2 = |(W_a^{D_a})^T u_alpha|^2``.
-    overlap : ndarray, shape (M, modes)
-        The initial ``K = u^T Omega_a v``: ``a.b`` at depth 2 (exact conditioning), the
-        single matrix's ``u^T W v`` at depth 1; deeper, a constant cross covariance of
-        the last site's sources (approximate conditioning). Zero in the ensemble.
-    gains : tuple, optional
-        Per pathway ``(forward, backward)``, each of shape ``(D_a - 1, modes)``: row
-        ``k >= 1`` is the gain of hidden matrix ``k`` (between sites ``k - 1`` and ``k``)
-        on the network's own initial fields, ``|f_k|^2 / |f_{k-1}|^2`` forward and
-        ``|g_{k-1}|^2 / |g_k|^2`` backward; they replace ``sigma^2`` in the sources
-        (row 0 is unused). ``None``: ``sigma^2`` (the ensemble).
-    """
-
-    input_norm2: np.ndarray
-    output_norm2: np.ndarray
-    overlap: np.ndarray
-    gains: tuple | None = None
-
-    def __post_init__(self) -> None:
-        arrays = [np.atleast_2d(np.asarray(getattr(self, n), dtype=float)) for n in ("input_norm2", "output_norm2", "overlap")]
-        if len({a.shape for a in arrays}) != 1:
-            raise ConfigError(f"initial overlaps: arrays must share one shape (pathways, modes), got {[a.shape for a in arrays]}")
-        if not all(np.all(np.isfinite(a)) for a in arrays) or np.any(arrays[0] < 0) or np.any(arrays[1] < 0):
-            raise ConfigError("initial overlaps: norms must be finite and >= 0 and overlaps finite")
-        for name, array in zip(("input_norm2", "output_norm2", "overlap"), arrays):
-            object.__setattr__(self, name, array)
-
-    @classmethod
-    def ensemble(cls, num_pathways: int, num_modes: int, input_scale: float, output_scale: float):
-        """The infinite-width values ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2``, ``a.b = 0``.
-
-        Parameters
-        ----------
-        num_pathways, num_modes : int
-            The shape ``(pathways, modes)`` of every overlap.
-        input_scale, output_scale : float
-            ``eps_in`` and ``eps_out``, the scales of the input and output layers.
-
-        Returns
-        -------
-        DMFTInitialOverlaps
-        """
-        shape = (num_pathways, num_modes)
-        return cls(np.full(shape, input_scale**2), np.full(shape, output_scale**2), np.zeros(shape))
 
 
 class _Pathway:
@@ -297,7 +187,8 @@ class _Pathway:
         self.sum_e = np.zeros(batch)  # depth 1: K(t) = K0 + eta sum_{s<t} e_s
         self.cross = bool(np.any(self.overlap != 0))
         L = self.sites
-        shape = (batch, _packed_length(size))  # lower triangles, row after row
+        self.capacity = int(size)  # rows allocated; reserve() grows them
+        shape = (batch, _packed_length(self.capacity))  # lower triangles, row after row
         self.P = [np.zeros(shape) for _ in range(L)]
         self.Q = [np.zeros(shape) for _ in range(L)]
         self.Rf = [np.zeros(shape) for _ in range(L)]
@@ -308,16 +199,34 @@ class _Pathway:
         # Row sums of the four causal matrices: a constant source (|a|^2 or |b|^2 times
         # all-ones) or the constant cross covariance multiplies a matrix by all-ones, which
         # these turn from O(T^2) per row into O(T).
-        self.P_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Q_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Rf_sum = [np.zeros((batch, size)) for _ in range(L)]
-        self.Rg_sum = [np.zeros((batch, size)) for _ in range(L)]
+        self.P_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Q_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Rf_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
+        self.Rg_sum = [np.zeros((batch, self.capacity)) for _ in range(L)]
         # Row t's source products (see _sources), reused by K(t) (O(T) instead of O(T^2)).
         self.x_alpha = [None] * L
         self.x_beta = [None] * L
         self.x_alpha_back = [None] * L
         self.x_beta_back = [None] * L
         self.meeting = _meeting_site(L)
+
+    def reserve(self, rows):
+        """Make room for ``rows`` rows, keeping the rows already filled.
+
+        A packed lower triangle of ``n`` rows is the first ``n (n + 1) / 2`` entries of any
+        longer one, so growing copies each array into a longer one unchanged. A march
+        that may stop early (:func:`solve_dmft` with ``freeze_below``) starts small and
+        doubles (:func:`_reserve`), so its memory follows the rows it marches, not the rows
+        it was asked for.
+        """
+        if rows <= self.capacity:
+            return
+        self.capacity = int(rows)
+        for name in ("P", "Q", "Rf", "Rg", "Cf", "Cg"):
+            setattr(self, name, [None if M is None else _grown(M, _packed_length(self.capacity))
+                                 for M in getattr(self, name)])
+        for name in ("P_sum", "Q_sum", "Rf_sum", "Rg_sum"):
+            setattr(self, name, [_grown(M, self.capacity) for M in getattr(self, name)])
 
     def step(self, t, e):
         """Fill row ``t`` given the errors ``e`` at times ``< t``.
@@ -515,121 +424,6 @@ class _Pathway:
         return value
 
 
-def dmft_memory_bytes(depths, steps: int) -> int:
-    """Working memory of :func:`solve_dmft` per mode (modes are batched up to ``BATCH_MEMORY_BYTES``).
-
-    An upper bound: pathways identical to another one are solved once.
-
-    Parameters
-    ----------
-    depths : sequence of int
-        ``D_a`` per pathway (depth-1 pathways need no matrices).
-    steps : int
-        Gradient steps ``T``; every matrix is a packed lower triangle of ``T + 1`` rows.
-
-    Returns
-    -------
-    int
-        Bytes of float64 working memory for one mode.
-    """
-    matrices = sum(MATRICES_PER_SITE * (d - 1) - 2 for d in depths if d >= 2)
-    return matrices * _packed_length(int(steps) + 1) * 8
-
-
-def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
-                  memory_bytes=None):
-    """Checked ``(depths, S)``; ``memory_bytes(depths, steps)`` (default :func:`dmft_memory_bytes`) is bounded."""
-    try:
-        depths = tuple(int(d) for d in depths)
-    except (TypeError, ValueError):
-        raise ConfigError(f"depths: expected a list of whole numbers >= 1, got {depths!r}") from None
-    if not depths or min(depths) < 1:
-        raise ConfigError(f"depths: expected a non-empty list of whole numbers >= 1, got {list(depths)}")
-    S = np.atleast_1d(np.asarray(singular_values, dtype=float))
-    if S.ndim != 1 or S.size == 0 or not np.all(np.isfinite(S)) or np.any(S <= 0):
-        raise ConfigError(f"singular_values: expected positive finite numbers, got {S.tolist()}")
-    for name, value in (("learning_rate", learning_rate), ("init_scale", init_scale),
-                        ("input_scale", input_scale), ("output_scale", output_scale)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{name}: expected a positive number, got {value!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ConfigError(f"steps: expected a whole number >= 1, got {steps!r}")
-    memory = (memory_bytes or dmft_memory_bytes)(depths, steps)
-    if memory > MAX_MEMORY_BYTES:
-        raise ConfigError(
-            f"steps: {steps} steps need {memory / 2**30:.1f} GiB per mode (O(steps^2) per site); use fewer steps, "
-            "a larger learning rate, or the continuous-time solver"
-        )
-    return depths, S
-
-
-def prepared_solve(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
-                    initial_overlaps, memory_bytes=None):
-    """The checked inputs of a discrete solve, shared by the Gaussian and orthogonal marches.
-
-    Parameters
-    ----------
-    depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps
-        As for :func:`solve_dmft`.
-    memory_bytes : callable, optional
-        ``memory_bytes(depths, steps)``: the working memory to bound (default :func:`dmft_memory_bytes`).
-
-    Returns
-    -------
-    tuple
-        ``(depths, S, input_scale, output_scale, initial_overlaps)``: the scales default to
-        ``init_scale`` and the overlaps to their infinite-width values.
-
-    Raises
-    ------
-    ConfigError
-        For a bad value, or overlaps of another shape.
-    """
-    input_scale = init_scale if input_scale is None else input_scale
-    output_scale = init_scale if output_scale is None else output_scale
-    depths, S = _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
-                              memory_bytes)
-    M, modes = len(depths), S.size
-    if initial_overlaps is None:
-        initial_overlaps = DMFTInitialOverlaps.ensemble(M, modes, input_scale, output_scale)
-    elif initial_overlaps.input_norm2.shape != (M, modes):
-        raise ConfigError(
-            f"initial_overlaps: shape {initial_overlaps.input_norm2.shape}, expected (pathways, modes) = {(M, modes)}"
-        )
-    return depths, S, input_scale, output_scale, initial_overlaps
-
-
-def discrete_trajectory(K, S, learning_rate, started, stats, provenance) -> Trajectory:
-    """The :class:`Trajectory` of a discrete solve: ``K`` at every step, its loss, and the run's records.
-
-    Parameters
-    ----------
-    K : ndarray, shape (steps + 1, pathways, modes)
-    S : ndarray, shape (modes,)
-    learning_rate : float
-    started : float
-        ``time.perf_counter()`` at the start of the solve.
-    stats, provenance : dict
-        Added to the trajectory's records.
-
-    Returns
-    -------
-    Trajectory
-    """
-    steps = K.shape[0] - 1
-    error = S - K.sum(axis=1)
-    return Trajectory(
-        t=learning_rate * np.arange(steps + 1),
-        K=K,
-        loss=0.5 * np.sum(error**2, axis=-1),
-        success=True,
-        message=f"solved {steps} gradient steps at learning rate {learning_rate:g}",
-        step=np.arange(steps + 1),
-        stats={"wall_time_s": time.perf_counter() - started, "time_points": steps + 1, **stats},
-        provenance={"model": "dmft", **provenance},
-    )
-
-
 def solve_dmft(
     depths,
     singular_values,
@@ -642,6 +436,7 @@ def solve_dmft(
     initial_overlaps: DMFTInitialOverlaps | None = None,
     responses: bool = True,
     init: str = "gaussian",
+    freeze_below: float | None = None,
 ) -> Trajectory:
     """Solve the discrete-time DMFT: the infinite-width limit of gradient descent at ``eta``.
 
@@ -697,30 +492,54 @@ def solve_dmft(
     ``< t`` and on ``e_s`` for ``s < t`` only, so the rows are filled in order of ``t``
     (forward over sites for ``A``, ``P``, ``Cf``; backward for ``B``, ``Q``, ``Cg``), then
     ``K_a(t)`` and ``e_t = S - sum_a K_a(t)``.
+
+    Why holding ``K`` is exact to ``freeze_below``: every weight update is ``eta e_t`` times
+    a product of fields, so ``K_a(t+1) - K_a(t) = eta Theta_a(t) e_t`` to first order in
+    ``eta`` with ``Theta_a >= 0`` (the pathway's tangent kernel on its mode; cross-mode
+    terms vanish at infinite width). The error then decays monotonically,
+    ``e_{t+1} = (1 - eta sum_a Theta_a) e_t``, while ``eta sum_a Theta_a < 1`` (no
+    overshoot), and the later changes of the ``K_a`` share one sign and sum to ``e_t``:
+    each ``|K_a(inf) - K_a(t)| <= |e_t|``.
     """
     if _checked_init(init) == "orthogonal":
         if not responses:
             raise ConfigError("responses: the orthogonal DMFT has no response terms to drop; use init='gaussian' "
                               "for responses=False")
-        from pathdyn.numerics.dmft_orthogonal import solve_orthogonal_dmft
-
+        if freeze_below is not None:
+            raise ConfigError("freeze_below: the orthogonal march always runs every step; use init='gaussian' "
+                              "or freeze_below=None")
         return solve_orthogonal_dmft(depths, singular_values, learning_rate=learning_rate, steps=steps,
                                      init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                                      initial_overlaps=initial_overlaps)
     sigma = init_scale
+    if freeze_below is not None and not (isinstance(freeze_below, (int, float)) and freeze_below > 0):
+        raise ConfigError(f"freeze_below: expected a positive error, got {freeze_below!r}")
+    # A march that stops early is bounded as it grows (_reserve), not by the rows asked for.
+    memory_bytes = None if freeze_below is None else (lambda depths, steps: 0)
     depths, S, input_scale, output_scale, initial_overlaps = prepared_solve(
-        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps)
+        depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale, initial_overlaps,
+        memory_bytes)
     started = time.perf_counter()
     size = steps + 1
     K = np.zeros((size, len(depths), S.size))
     # Modes are solved together (a batch axis, one numpy call for all) while their working
     # set stays within BATCH_MEMORY_BYTES: the march is bound by memory traffic, and a
     # working set that leaves the cache costs more than the calls it saves.
-    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, steps), 1))
+    rows = steps if freeze_below is None else min(steps, INITIAL_ROWS)
+    batch = max(1, BATCH_MEMORY_BYTES // max(dmft_memory_bytes(depths, rows), 1))
+    frozen_at = -1  # the last step any batch marched (-1: none stopped early)
     for start in range(0, S.size, batch):
         chosen = np.arange(start, min(start + batch, S.size))
-        K[:, :, chosen] = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen, learning_rate, responses)
-    return discrete_trajectory(K, S, learning_rate, started, {}, {
+        # One BLAS thread: every product is a thin vector one, where a thread pool's start-up
+        # costs far more than the work (OpenBLAS's 2-thread dtpmv: 185 us against 2 us at n = 100).
+        with blas_threads(1):
+            K[:, :, chosen], frozen = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen,
+                                                   learning_rate, responses, freeze_below)
+        if frozen is not None:
+            frozen_at = max(frozen_at, frozen)
+    stats = {} if freeze_below is None else {"marched_steps": steps if frozen_at < 0 else frozen_at,
+                                             "freeze_below": freeze_below}
+    return discrete_trajectory(K, S, learning_rate, started, stats, {
         "init": "gaussian", "depths": list(depths), "singular_values": S.tolist(), "learning_rate": learning_rate,
         "init_scale": sigma, "input_scale": input_scale, "output_scale": output_scale, "responses": responses,
     })
@@ -733,13 +552,18 @@ def _checked_init(init) -> str:
     return init
 
 
-def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
+def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses, freeze_below=None):
     """March the pathways of the modes ``modes`` (singular values ``S``) forward in time together.
 
-    Returns ``K`` of shape (size, M, len(modes)). Pathways with the same depth and the
-    same initial overlaps and gains obey the same equations driven by the same errors, so
-    they have the same ``K`` to the last bit: each distinct one is solved once
+    Returns ``(K, frozen)``: ``K`` of shape (size, M, len(modes)) and the step from which
+    ``K`` was held (``None`` if the march ran to the end). Pathways with the same depth
+    and the same initial overlaps and gains obey the same equations driven by the same
+    errors, so they have the same ``K`` to the last bit: each distinct one is solved once
     (``distinct[a]`` is the solved pathway that pathway ``a`` copies).
+
+    With ``freeze_below``, storage starts at ``INITIAL_ROWS`` rows and grows, and the march
+    stops at the first step ``t`` where every mode's ``|e_t| <= freeze_below``; ``K`` is
+    held at ``K(t)`` after it (see :func:`solve_dmft`).
     """
     solved, distinct = {}, []
     for a, depth in enumerate(depths):
@@ -748,13 +572,16 @@ def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
         gains = None if overlaps.gains is None else tuple(np.asarray(g, dtype=float)[:, modes] for g in overlaps.gains[a])
         key = (depth, tuple(v.tobytes() for v in values), None if gains is None else tuple(g.tobytes() for g in gains))
         if key not in solved:
-            solved[key] = _Pathway(depth, size, sigma2, *values, eta, responses, gains)
+            rows = size if freeze_below is None else min(size, INITIAL_ROWS)
+            solved[key] = _Pathway(depth, rows, sigma2, *values, eta, responses, gains)
         distinct.append(solved[key])
     pathways = list(solved.values())
     K = np.zeros((size, len(depths), len(modes)))
     e = np.zeros((len(modes), size))
     limit = BLOWUP_FACTOR * np.maximum(np.abs(S), 1.0)
     for t in range(size):
+        if t >= pathways[0].capacity:  # every pathway starts and grows alike
+            _reserve(pathways, depths, t, size, freeze_below)
         for pathway in pathways:
             pathway.step(t, e)
         strengths = {id(pathway): pathway.strength(t) for pathway in pathways}
@@ -768,7 +595,24 @@ def _solve_modes(depths, S, size, sigma2, overlaps, modes, eta, responses):
                 f"learning_rate: K blew up at step {t} (|S - sum K| = {worst:.3g}); gradient descent diverges "
                 f"at eta = {eta:g}; use a smaller learning rate"
             )
-    return K
+        if freeze_below is not None and np.all(np.abs(e[:, t]) <= freeze_below):
+            K[t + 1 :] = K[t]
+            return K, t
+    return K, None
+
+
+def _reserve(pathways, depths, rows, size, freeze_below):
+    """Grow every pathway's storage past ``rows`` rows (doubling, at most ``size``), within ``MAX_MEMORY_BYTES`` per mode."""
+    wanted = min(max(rows + 1, 2 * pathways[0].capacity), size)
+    memory = dmft_memory_bytes(depths, wanted - 1)
+    if memory > MAX_MEMORY_BYTES:
+        raise ConfigError(
+            f"steps: the error was still above {freeze_below:.3g} at step {rows}, and marching on needs "
+            f"{memory / 2**30:.1f} GiB per mode; use fewer steps, a larger learning rate, or hold K from a larger "
+            "error (freeze_below; --hold-below, or --tol for the flow, on the command line)"
+        )
+    for pathway in pathways:
+        pathway.reserve(wanted)
 
 
 def solve_dmft_flow(
@@ -783,7 +627,7 @@ def solve_dmft_flow(
     initial_overlaps: DMFTInitialOverlaps | None = None,
     tol: float = 1e-3,
     initial_steps: int = 16,
-    max_steps: int = 1024,
+    max_steps: int | None = None,
     init: str = "gaussian",
 ) -> Trajectory:
     """Solve the continuous-time DMFT (gradient flow, ``eta -> 0``) with error control.
@@ -806,8 +650,13 @@ def solve_dmft_flow(
         Output times, evenly spaced on ``[0, t_max]`` (cubic-spline interpolation of the grid).
     tol : float
         Target of ``max |R_{h/2} - R_h| / max S``.
-    initial_steps, max_steps : int
-        Steps of the coarsest grid; the most steps of the finest.
+    initial_steps : int
+        Steps of the coarsest grid.
+    max_steps : int, optional
+        The most steps of the finest grid (default ``MAX_STEPS_PER_TIME * t_max``, at least
+        1024). Each Gaussian march stops once the modes are learned (every error below
+        ``FREEZE_FRACTION * tol * max S``; ``freeze_below`` of :func:`solve_dmft`), so time
+        and memory follow the steps until then, not ``max_steps``.
     init : {"gaussian", "orthogonal"}
         The hidden layers' initialisation, as :func:`solve_dmft` (the same extrapolation
         serves both: each discrete solution is first order in its step).
@@ -830,6 +679,11 @@ def solve_dmft_flow(
         raise ConfigError(f"tol: expected a positive number, got {tol!r}")
     if num_points < 2:
         raise ConfigError(f"num_points: need at least 2, got {num_points}")
+    if max_steps is None:
+        max_steps = max(1024, int(math.ceil(MAX_STEPS_PER_TIME * t_max)))
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 64:
+        raise ConfigError(f"max_steps: expected a whole number >= 64 (the finest grid is 4 times the coarsest "
+                          f"of 16 steps), got {max_steps!r}")
     _checked_init(init)
     from scipy.interpolate import CubicSpline
 
@@ -837,6 +691,8 @@ def solve_dmft_flow(
     S = np.atleast_1d(np.asarray(singular_values, dtype=float))
     settings = dict(init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
                     initial_overlaps=initial_overlaps, init=init)
+    if init == "gaussian" and np.all(S > 0):  # (bad S is refused by solve_dmft)
+        settings["freeze_below"] = FREEZE_FRACTION * tol * float(np.max(S))
     steps = max(2, int(initial_steps))
 
     solutions = {}
@@ -858,7 +714,9 @@ def solve_dmft_flow(
             break
         except IntegrationError:
             if 16 * steps > max_steps:
-                raise
+                raise IntegrationError(
+                    f"max_steps: gradient descent on the grids is unstable up to {4 * steps} steps over t_max = "
+                    f"{t_max:g}; raise max_steps (e.g. {16 * max_steps}) or lower t_max") from None
             solutions.clear()
             steps *= 2
     while True:
@@ -876,7 +734,8 @@ def solve_dmft_flow(
     success = estimate <= tol
     message = (
         f"error estimate {estimate:.2e} <= tol {tol:g} with {finest} steps" if success
-        else f"max_steps reached: error estimate {estimate:.2e} > tol {tol:g} with {finest} steps; raise max_steps or tol"
+        else f"max_steps: error estimate {estimate:.2e} > tol {tol:g} with {finest} steps; raise max_steps "
+             f"(e.g. {8 * finest}) or tol"
     )
     provenance = dict(provenance, learning_rate=None, solver="Richardson extrapolation of the discrete DMFT", tol=tol)
     return Trajectory(
@@ -885,6 +744,8 @@ def solve_dmft_flow(
         loss=0.5 * np.sum((S - K.sum(axis=1)) ** 2, axis=-1),
         success=success,
         message=message,
-        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest},
+        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest,
+               "marched_steps": discrete(finest).stats.get("marched_steps", finest),
+               "freeze_below": settings.get("freeze_below")},
         provenance=provenance,
     )

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from pathdyn.errors import ConfigError, IntegrationError
-from pathdyn.numerics.dmft import (
+from pathdyn.numerics.dmft_common import (
     BATCH_MEMORY_BYTES,
     BLOWUP_FACTOR,
     DMFTInitialOverlaps,

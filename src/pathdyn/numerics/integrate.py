@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn._base.checks import MAX_MAGNITUDE, check_memory, real_array, real_number, whole_number
 from pathdyn.errors import ConfigError, IntegrationError
-from pathdyn.numerics.compile import CompiledRHS, compile_rhs
+from pathdyn.numerics.compile import CompiledRHS, SymbolicEquations, compile_rhs
 from pathdyn.numerics.rosenbrock import BlowUp
 from pathdyn.numerics.solvers import JACOBIAN, SOLVERS, SolveRequest, SolverOutput
 from pathdyn.numerics.trajectory import Trajectory
+
+if TYPE_CHECKING:  # scipy is imported where the sparse Jacobian is built
+    from scipy.sparse import csr_matrix
 
 __all__ = ["integrate", "METHODS"]
 
@@ -31,7 +37,7 @@ __all__ = ["integrate", "METHODS"]
 METHODS = JACOBIAN
 
 
-def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
+def _output_bytes(f: CompiledRHS, num_points: int, initial_state: ArrayLike) -> float:
     """Bytes of the recorded output: the state, K and the loss per output time, plus the solver's copy."""
     try:
         size = int(np.size(initial_state))
@@ -40,14 +46,15 @@ def _output_bytes(f: CompiledRHS, num_points: int, initial_state) -> float:
     return 8.0 * num_points * (3 * size + size // max(f.num_state, 1))
 
 
-def _as_float_array(value, name):
+def _as_float_array(value: ArrayLike, name: str) -> np.ndarray:
     return real_array(name, value)
 
 
 class _Ensemble:
     """Flat member-major layout of ``(*batch, n_state, n_modes)`` states."""
 
-    def __init__(self, f: CompiledRHS, initial_state, singular_values, parameters):
+    def __init__(self, f: CompiledRHS, initial_state: ArrayLike, singular_values: ArrayLike,
+                 parameters: Mapping[str, ArrayLike] | None) -> None:
         n = f.num_state
         y0 = _as_float_array(initial_state, "initial_state")
         if y0.ndim < 2 or y0.shape[-2] != n:
@@ -116,7 +123,7 @@ class _Ensemble:
     #: so that the blow-up checks and diagnostics decide exactly as with the exact value.
     exact_above = 0.0
 
-    def _largest(self, y):
+    def _largest(self, y: np.ndarray) -> float:
         if y.size == 0:
             return 0.0
         if y.ndim == 1:
@@ -125,7 +132,7 @@ class _Ensemble:
                 return bound
         return float(np.max(np.abs(y)))
 
-    def rhs(self, t, y, out=None):
+    def rhs(self, t: float, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         self.last_t = t
         largest = self._largest(y)
         self.last_max = largest
@@ -138,18 +145,18 @@ class _Ensemble:
             out[:, i] = value
         return out.reshape(-1)
 
-    def rhs_buffered(self, t, y):
+    def rhs_buffered(self, t: float, y: np.ndarray) -> np.ndarray:
         """``rhs`` writing into one reused array (for callers that copy the result: odeint)."""
         buffer = self.__dict__.get("_buffer")
         if buffer is None:
             buffer = self._buffer = np.empty((self.B, self.n))
         return self.rhs(t, y, buffer)
 
-    def jac_blocks(self, t, y):
+    def jac_blocks(self, t: float, y: np.ndarray) -> list:
         jac = self.f.batch_jacobian(t, y.reshape(self.B, self.n).T, *self.params)
         return jac  # list of n*n entries, each scalar or (B,)
 
-    def jac_banded(self, t, y):
+    def jac_banded(self, t: float, y: np.ndarray) -> np.ndarray:
         n = self.n
         packed = np.zeros((2 * n - 1, self.B, n))
         for k, value in enumerate(self.jac_blocks(t, y)):
@@ -157,7 +164,7 @@ class _Ensemble:
             packed[n - 1 + r - c, :, c] = value
         return packed.reshape(2 * n - 1, self.B * n)
 
-    def jac_sparse(self, t, y):
+    def jac_sparse(self, t: float, y: np.ndarray) -> csr_matrix:
         from scipy.sparse import csr_matrix
 
         n, B = self.n, self.B
@@ -171,20 +178,20 @@ class _Ensemble:
         indices, indptr = self._csr_index
         return csr_matrix((data.reshape(-1), indices, indptr), shape=(B * n, B * n))
 
-    def member_loss(self, y):
+    def member_loss(self, y: np.ndarray) -> np.ndarray:
         """Loss per member of the batch (summed over modes), shape ``batch``."""
         loss = self.f.batch_mode_loss(y.reshape(self.B, self.n).T, *self.params)
         return loss.reshape(self.member_shape).sum(axis=-1)
 
 
 def integrate(
-    equations_or_compiled,
-    initial_state,
-    singular_values,
+    equations_or_compiled: SymbolicEquations | CompiledRHS,
+    initial_state: ArrayLike,
+    singular_values: ArrayLike,
     t_max: float,
     *,
     parameters: dict | None = None,
-    t_eval=None,
+    t_eval: ArrayLike | None = None,
     num_points: int = 201,
     method: str = "LSODA",
     rtol: float = 1e-8,
@@ -302,8 +309,9 @@ def integrate(
     return _to_trajectory(ens, output, request, time.perf_counter() - started, provenance)
 
 
-def _request(f: CompiledRHS, initial_state, method, t_max, t_eval, num_points, rtol, atol, loss_tol, blowup_threshold,
-             max_step, use_jacobian) -> SolveRequest:
+def _request(f: CompiledRHS, initial_state: ArrayLike, method: str, t_max: float, t_eval: ArrayLike | None, num_points: int,
+             rtol: float, atol: float, loss_tol: float | None, blowup_threshold: float, max_step: float,
+             use_jacobian: bool) -> SolveRequest:
     """The options of :func:`integrate`, checked, with the output times resolved (and their memory estimated)."""
     if method not in SOLVERS:
         raise ConfigError(f"method: unknown {method!r}; choose one of {', '.join(SOLVERS)}")
@@ -323,7 +331,7 @@ def _request(f: CompiledRHS, initial_state, method, t_max, t_eval, num_points, r
     return SolveRequest(method, t_eval, t_max, rtol, atol, loss_tol, blowup_threshold, max_step, use_jacobian)
 
 
-def _check_start(ens) -> None:
+def _check_start(ens: _Ensemble) -> None:
     """Refuse initial states whose right-hand side is already non-finite."""
     with np.errstate(over="ignore", invalid="ignore"):
         rhs0 = ens.rhs(0.0, ens.y0)
@@ -336,7 +344,7 @@ def _check_start(ens) -> None:
         )
 
 
-def _to_trajectory(ens, out: SolverOutput, request: SolveRequest, elapsed: float, provenance) -> Trajectory:
+def _to_trajectory(ens: _Ensemble, out: SolverOutput, request: SolveRequest, elapsed: float, provenance: dict | None) -> Trajectory:
     """The one conversion of a back-end's output to a :class:`Trajectory`."""
     f = ens.f
     T = out.t.size
@@ -375,7 +383,7 @@ def _to_trajectory(ens, out: SolverOutput, request: SolveRequest, elapsed: float
     )
 
 
-def _provenance(ens, request: SolveRequest, extra) -> dict:
+def _provenance(ens: _Ensemble, request: SolveRequest, extra: dict | None) -> dict:
     import scipy
 
     f = ens.f

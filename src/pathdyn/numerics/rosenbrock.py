@@ -21,6 +21,9 @@ two ends of the step that covers it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
 import numpy as np
 
 __all__ = ["rodas_solve", "lu_factor", "lu_solve"]
@@ -120,7 +123,7 @@ def lu_solve(factored: tuple, b: np.ndarray) -> np.ndarray:
 class _Stopped(Exception):
     """An integration stopped at time ``t`` with largest ``|state|`` ``largest``."""
 
-    def __init__(self, t, largest):
+    def __init__(self, t: float, largest: float) -> None:
         super().__init__(t, largest)
         self.t = t
         self.largest = largest
@@ -134,8 +137,9 @@ class BlowUp(_Stopped):
     """Some unit's ``|state|`` passed the threshold."""
 
 
-def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, threshold=np.inf,
-                max_sweeps=200_000, max_step=np.inf):
+def rodas_solve(rhs: Callable[..., Iterable[Any]], jac: Callable[..., Iterable[Any]], y0: np.ndarray, params: Sequence[np.ndarray],
+                t_eval: np.ndarray, t_max: float, rtol: float, atol: float, done: Callable[..., Any] | None = None,
+                threshold: float = np.inf, max_sweeps: int = 200_000, max_step: float = np.inf) -> dict:
     """Integrate independent units ``dy/dt = rhs(y, *params)``, each with its own steps.
 
     Parameters
@@ -190,7 +194,7 @@ def rodas_solve(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done=None, thre
     return run.result()
 
 
-def _initial_step(y, fy, rtol, atol, max_step, t_max):
+def _initial_step(y: np.ndarray, fy: np.ndarray, rtol: float, atol: float, max_step: float, t_max: float) -> np.ndarray:
     """Hairer and Wanner's first guess of the step size (its first-derivative part)."""
     scale = atol + rtol * np.abs(y)
     d0 = np.sqrt(np.mean((y / scale) ** 2, axis=0))
@@ -199,7 +203,7 @@ def _initial_step(y, fy, rtol, atol, max_step, t_max):
     return np.minimum(np.minimum(h, max_step), t_max)
 
 
-def _error_norm(y, y_new, estimate, rtol, atol):
+def _error_norm(y: np.ndarray, y_new: np.ndarray, estimate: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """RMS over the state of the error ``estimate`` scaled by ``atol + rtol max(|y|, |y_new|)``."""
     scale = np.abs(y)
     np.maximum(scale, np.abs(y_new), out=scale)
@@ -212,28 +216,28 @@ def _error_norm(y, y_new, estimate, rtol, atol):
     return err
 
 
-def _next_step(err, accept, rejected_last, h, max_step):
+def _next_step(err: np.ndarray, accept: np.ndarray, rejected_last: np.ndarray, h: np.ndarray, max_step: float) -> np.ndarray:
     """The next step size (no growth right after a rejection)."""
     factor = np.clip(0.9 * err ** -0.25, 0.2, 6.0)
     factor = np.where(accept & rejected_last, np.minimum(factor, 1.0), factor)
     return np.minimum(h * factor, max_step)
 
 
-def _check_step_size(accept, h_next, t, y):
+def _check_step_size(accept: np.ndarray, h_next: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
     """Raise :class:`StepSizeCollapse` when a rejected unit's next step is at rounding level."""
     tiny = ~accept & (h_next <= 16 * np.spacing(np.maximum(np.abs(t), 1.0)))
     if tiny.any():
         raise StepSizeCollapse(float(t[tiny][0]), float(np.max(np.abs(y[:, tiny]))))
 
 
-def _ranges(starts, counts):
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, indices)``: row ``r`` repeated ``counts[r]`` times with ``starts[r], starts[r] + 1, ...``."""
     rows = np.repeat(np.arange(counts.size), counts)
     indices = np.repeat(starts, counts) + np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
     return rows, indices
 
 
-def _hermite(theta, h, y0, f0, y1, f1):
+def _hermite(theta: np.ndarray, h: np.ndarray, y0: np.ndarray, f0: np.ndarray, y1: np.ndarray, f1: np.ndarray) -> np.ndarray:
     """The cubic Hermite interpolant at ``theta`` in [0, 1] of a step of size ``h``."""
     t2, t3 = theta * theta, theta * theta * theta
     h00 = 2 * t3 - 3 * t2 + 1
@@ -247,7 +251,9 @@ class _RodasRun:
     """One :func:`rodas_solve` call: the outputs, the units still running (compacted as
     units stop; ``index`` maps them to their columns) and the counters."""
 
-    def __init__(self, rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
+    def __init__(self, rhs: Callable[..., Iterable[Any]], jac: Callable[..., Iterable[Any]], y0: np.ndarray, params: Sequence[np.ndarray],
+                 t_eval: np.ndarray, t_max: float, rtol: float, atol: float, done: Callable[..., Any] | None, threshold: float,
+                 max_step: float) -> None:
         self.rhs, self.jac, self.done = rhs, jac, done
         self.t_eval, self.t_max, self.rtol, self.atol = t_eval, t_max, rtol, atol
         self.threshold, self.max_step = threshold, max_step
@@ -267,20 +273,20 @@ class _RodasRun:
         self.rejected_last = np.zeros(units, dtype=bool)
         self.K = np.empty((6, self.n, units))
 
-    def evaluate(self, y):
+    def evaluate(self, y: np.ndarray) -> np.ndarray:
         """``rhs`` of the running units at ``y`` as one ``(n, units)`` array."""
         out = np.empty_like(y)
         for i, value in enumerate(self.rhs(y, *self.params)):
             out[i] = value
         return out
 
-    def _output_at_zero(self):
+    def _output_at_zero(self) -> np.intp:
         """Record the output at ``t = 0`` if requested; the index of the next output time."""
         if len(self.t_eval) and self.t_eval[0] == 0.0:
             self.Y[0] = self.y
         return np.searchsorted(self.t_eval, 0.0, side="right")
 
-    def result(self):
+    def result(self) -> dict:
         return {"Y": self.Y, "t_stop": self.t_stop, "y_final": self.y_final, "sweeps": self.sweeps,
                 "steps": self.steps, "rejected": self.rejected, "nfev": self.nfev, "njev": self.njev}
 
@@ -304,7 +310,7 @@ class _RodasRun:
         self.h = h_next
         self.rejected_last = ~accept
 
-    def _iteration_matrix(self, h):
+    def _iteration_matrix(self, h: np.ndarray) -> np.ndarray:
         """``W = I / (gamma h) - J`` at the current states, shape ``(n, n, units)``."""
         n, u = self.n, self.y.shape[1]
         entries = self.jac(self.y, *self.params)
@@ -320,7 +326,7 @@ class _RodasRun:
             W[r, r] += diagonal
         return W
 
-    def _stages(self, factored, h):
+    def _stages(self, factored: tuple, h: np.ndarray) -> np.ndarray:
         """The six stages ``k_i`` (into ``self.K``) and the new state ``y + sum a_5j k_j + k_5 + k_6``."""
         K, y = self.K, self.y
         inv_h = 1.0 / h
@@ -345,7 +351,7 @@ class _RodasRun:
         base += K[5]
         return base
 
-    def _advance(self, accept, h, y_new, h_next):
+    def _advance(self, accept: np.ndarray, h: np.ndarray, y_new: np.ndarray, h_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Take the accepted steps (dense output included) and retire the units that stop;
         returns ``h_next`` and ``accept`` of the units still running."""
         self._check_blow_up(accept, h, y_new)
@@ -370,7 +376,7 @@ class _RodasRun:
         keep = ~stop
         return h_next[keep], accept[keep]
 
-    def _check_blow_up(self, accept, h, y_new):
+    def _check_blow_up(self, accept: np.ndarray, h: np.ndarray, y_new: np.ndarray) -> None:
         """Raise :class:`BlowUp` when an accepted step passes ``threshold``."""
         if not np.max(np.abs(y_new)) <= self.threshold:
             moved = np.where(accept, np.max(np.abs(y_new), axis=0), 0.0)
@@ -378,7 +384,7 @@ class _RodasRun:
                 bad = int(np.argmax(moved))
                 raise BlowUp(float(self.t[bad] + h[bad]), float(moved[bad]))
 
-    def _dense_output(self, accept, h, t_new, y_new, f_new):
+    def _dense_output(self, accept: np.ndarray, h: np.ndarray, t_new: np.ndarray, y_new: np.ndarray, f_new: np.ndarray) -> None:
         """Write every output time in ``(t, t_new]`` of the accepted units (before ``y`` moves)."""
         out_end = np.searchsorted(self.t_eval, t_new, side="right")
         count = np.where(accept, out_end - self.next_out, 0)
@@ -390,7 +396,7 @@ class _RodasRun:
             self.Y[out_index, :, self.index[rows]] = values.T
             self.next_out = np.where(accept, out_end, self.next_out)
 
-    def _retire(self, stop):
+    def _retire(self, stop: np.ndarray) -> None:
         """Store the final state of the ``stop`` units, hold it at later output times, drop them."""
         leaving = self.index[stop]
         self.y_final[:, leaving] = self.y[:, stop]

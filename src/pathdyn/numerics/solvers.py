@@ -14,15 +14,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from pathdyn.errors import IntegrationError
+from pathdyn.numerics.compile import CompiledRHS
 from pathdyn.numerics.rosenbrock import BlowUp, StepSizeCollapse, rodas_solve
 
-__all__ = ["JACOBIAN", "SOLVERS", "SolveRequest", "SolverOutput"]
+__all__ = ["JACOBIAN", "SOLVERS", "Ensemble", "SolveRequest", "SolverOutput"]
 
 #: How each method is offered the Jacobian: banded (LSODA), sparse (BDF, Radau), per
 #: member (Rosenbrock) or not at all (explicit methods).
@@ -41,6 +44,37 @@ JACOBIAN = {
 ROSENBROCK_CHUNK = 16384
 
 _SCIPY_SUCCESS = "The solver successfully reached the end of the integration interval."
+
+
+class Ensemble(Protocol):
+    """What a back-end solves (:func:`pathdyn.numerics.integrate.integrate` builds it): ``B`` members of
+    ``n`` state variables stacked member-major in ``y0``, their parameters (``S`` first), the right-hand
+    side ``rhs(t, y)`` of the stack and its Jacobians, each member's loss, and where the right-hand side
+    was last evaluated (``last_t``) and how large the state was there (``last_max``)."""
+
+    f: CompiledRHS
+    B: int
+    n: int
+    num_modes: int
+    y0: np.ndarray
+    params: list[np.ndarray]
+    last_t: float
+    last_max: float
+
+    @property
+    def rhs(self) -> Callable[..., np.ndarray]: ...
+
+    @property
+    def rhs_buffered(self) -> Callable[..., np.ndarray]: ...
+
+    @property
+    def jac_banded(self) -> Callable[..., np.ndarray]: ...
+
+    @property
+    def jac_sparse(self) -> Callable[..., Any]: ...  # a scipy.sparse matrix (scipy ships no types)
+
+    @property
+    def member_loss(self) -> Callable[[np.ndarray], np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -108,21 +142,22 @@ def blowup_error(blowup: BlowUp, threshold: float, depths: tuple) -> Integration
     )
 
 
-def _overflow_error(depths) -> IntegrationError:
+def _overflow_error(depths: tuple) -> IntegrationError:
     return IntegrationError(
         f"overflow: the state became NaN or infinite (depths {depths}); "
         "use smaller initial values, a smaller t_max or a tighter rtol"
     )
 
 
-def _flat_output(ens, t, y, success, message, stats, stopped_at=None) -> SolverOutput:
+def _flat_output(ens: Ensemble, t: ArrayLike, y: ArrayLike, success: bool, message: str, stats: dict,
+                 stopped_at: float | None = None) -> SolverOutput:
     """A :class:`SolverOutput` from a flat ``(members * n_state, T)`` solution."""
     t = np.asarray(t, dtype=float)
     states = np.asarray(y).reshape(ens.B, ens.n, t.size).transpose(1, 2, 0)  # a view for odeint's output
     return SolverOutput(t, states, success, message, stats, stopped_at)
 
 
-def _jacobian_options(ens, request) -> dict:
+def _jacobian_options(ens: Ensemble, request: SolveRequest) -> dict:
     kind = JACOBIAN[request.method]
     if not getattr(ens.f, "symbolic_jacobian_is_cheap", True):
         return {}  # a large system in node form: the solver estimates the Jacobian by differences
@@ -133,7 +168,7 @@ def _jacobian_options(ens, request) -> dict:
     return {}
 
 
-def solve_scipy(ens, request: SolveRequest) -> SolverOutput:
+def solve_scipy(ens: Ensemble, request: SolveRequest) -> SolverOutput:
     """scipy's methods on the whole stacked ensemble (``odeint`` for LSODA without ``loss_tol``).
 
     Parameters
@@ -177,7 +212,7 @@ def solve_scipy(ens, request: SolveRequest) -> SolverOutput:
     return _checked(ens, request, out)
 
 
-def _checked(ens, request, out: SolverOutput) -> SolverOutput:
+def _checked(ens: Ensemble, request: SolveRequest, out: SolverOutput) -> SolverOutput:
     """Overflow and failure diagnostics of a scipy run, and its final message."""
     depths = ens.f.depths
     if out.states.size and not np.all(np.isfinite(out.states)):
@@ -199,7 +234,7 @@ def _checked(ens, request, out: SolverOutput) -> SolverOutput:
     return SolverOutput(out.t, out.states, out.success, message, out.stats, out.stopped_at)
 
 
-def _step_until_converged(ens, request, options) -> SolverOutput:
+def _step_until_converged(ens: Ensemble, request: SolveRequest, options: dict) -> SolverOutput:
     """``solve_ivp``'s stepping loop with the convergence stop checked at every step end.
 
     ``solve_ivp`` locates a terminal event by root-finding on the dense-output
@@ -211,6 +246,7 @@ def _step_until_converged(ens, request, options) -> SolverOutput:
     """
     import scipy.integrate
 
+    assert request.loss_tol is not None, "solve_scipy steps to a convergence stop only when loss_tol is given"
     solver = getattr(scipy.integrate, request.method)(
         ens.rhs, 0.0, ens.y0, request.t_max, rtol=request.rtol, atol=request.atol, max_step=request.max_step, **options
     )
@@ -248,7 +284,7 @@ def _step_until_converged(ens, request, options) -> SolverOutput:
     return _flat_output(ens, t, y, solver.status != "failed", message, stats, stopped)
 
 
-def _odeint_lsoda(ens, request, options) -> SolverOutput | None:
+def _odeint_lsoda(ens: Ensemble, request: SolveRequest, options: dict) -> SolverOutput | None:
     """LSODA through ``scipy.integrate.odeint`` (same ODEPACK code, no per-step Python).
 
     ``solve_ivp``'s LSODA returns to Python after every step (and builds a dense-output
@@ -280,7 +316,9 @@ def _odeint_lsoda(ens, request, options) -> SolverOutput | None:
     return _flat_output(ens, t_eval, Y.T, True, _SCIPY_SUCCESS, stats)  # Y.T: (B*n, T) without a copy
 
 
-def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, max_step):
+def _chunked(rhs: Callable[..., Iterable[Any]], jac: Callable[..., Iterable[Any]], y0: np.ndarray, params: Sequence[np.ndarray],
+             t_eval: np.ndarray, t_max: float, rtol: float, atol: float, done: Callable[..., Any] | None, threshold: float,
+             max_step: float) -> dict:
     """``rodas_solve`` on consecutive chunks of units (they are independent)."""
     U = y0.shape[1]
     chunk = max(1, int(ROSENBROCK_CHUNK))
@@ -300,7 +338,7 @@ def _chunked(rhs, jac, y0, params, t_eval, t_max, rtol, atol, done, threshold, m
     return merged
 
 
-def solve_rosenbrock(ens, request: SolveRequest) -> SolverOutput:
+def solve_rosenbrock(ens: Ensemble, request: SolveRequest) -> SolverOutput:
     """The batched RODAS method of :mod:`pathdyn.numerics.rosenbrock` (a step size per member).
 
     Parameters
@@ -331,7 +369,7 @@ def solve_rosenbrock(ens, request: SolveRequest) -> SolverOutput:
         # so every member's loss (summed over modes) is below loss_tol.
         unit_tol = 2.0 * loss_tol / ens.num_modes
 
-        def done(y, *params):
+        def done(y: np.ndarray, *params: np.ndarray) -> np.ndarray:
             return 2.0 * f.batch_mode_loss(y, *params) <= unit_tol
 
     start_max = float(np.max(np.abs(ens.y0))) if ens.y0.size else 0.0

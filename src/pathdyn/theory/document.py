@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -127,7 +128,7 @@ class Equation:
     term_order: str | None = None
 
     @property
-    def shown(self):
+    def shown(self) -> object:
         """What typeset formats show on the right: ``display`` when given, else ``rhs``."""
         return self.rhs if self.display is None else self.display
 
@@ -214,7 +215,8 @@ class Document:
         return [equation for group in self.groups for equation in group.equations]
 
 
-def equation_list(description: str, text: str, groups, header: dict, notation: dict | None = None) -> Document:
+def equation_list(description: str, text: str, groups: Iterable[tuple[str, Iterable[tuple[str, sp.Eq]]]], header: dict,
+                  notation: dict | None = None) -> Document:
     """A ``list`` document: named groups of tagged equations ``lhs = rhs`` (a system such as the DMFT's).
 
     Parameters
@@ -237,7 +239,7 @@ def equation_list(description: str, text: str, groups, header: dict, notation: d
         Rendered by every writer: ``tag: lhs = rhs`` lines, one LaTeX ``align*`` with the tags,
         indented JSON.
     """
-    blocks = [Prose(text=text)]
+    blocks: list[Prose | Group] = [Prose(text=text)]
     for title, equations in groups:
         blocks.append(Group(title, EquationKind.OTHER, tuple(
             Equation(eq.lhs, eq.rhs, Relation.EQUATION, tag=tag, keys=(("label", tag),)) for tag, eq in equations)))
@@ -245,7 +247,7 @@ def equation_list(description: str, text: str, groups, header: dict, notation: d
                     layout="list", notation={"mode_indices": False} if notation is None else dict(notation))
 
 
-def select(groups, *kinds) -> list:
+def select(groups: Iterable[Group], *kinds: EquationKind) -> list:
     """The groups of the given kinds, in their order.
 
     Parameters
@@ -260,7 +262,7 @@ def select(groups, *kinds) -> list:
     return [group for group in groups if group.kind in kinds]
 
 
-def json_shape(shape) -> list:
+def json_shape(shape: Iterable[int | sp.Basic]) -> list:
     """A matrix shape for JSON: integers stay integers, symbolic dimensions become their names.
 
     Parameters
@@ -295,7 +297,7 @@ def dump_json(data: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def rebuild_expression(text: str, where: str):
+def rebuild_expression(text: str, where: str) -> sp.Basic:
     """The expression of one ``srepr`` entry of an equations JSON, parsed without running code.
 
     Parameters

@@ -47,21 +47,26 @@ use it only on files you made yourself.)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.display import (
+    definitions_group,
+    flow_groups,
+    gradient_flow_latex,
+    mode_equations_latex,
+    mode_groups,
+)
 from pathdyn.theory.document import (
     Document,
-    Equation,
     EquationKind,
-    Group,
-    Literal,
     Prose,
-    Relation,
     json_shape,
     rebuild_expression,
     select,
@@ -69,9 +74,9 @@ from pathdyn.theory.document import (
 from pathdyn.theory.gradient_flow import GradientFlow, derive_gradient_flow
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_export import GraphEquations, export_graph_equations
+from pathdyn.theory.models import get_model
 from pathdyn.theory.modes import ModeEquations
-from pathdyn.theory.printers import ModeError, PathdynLatexPrinter, PathdynTextPrinter, ScaledError
-from pathdyn.theory.polynomials import is_identically_zero
+from pathdyn.theory.printers import PathdynLatexPrinter, PathdynTextPrinter
 from pathdyn.theory.reduced import derive_qp_equations
 from pathdyn.theory.writers import LatexWriter, check_options, render, writer_names
 
@@ -132,7 +137,7 @@ class DerivedEquations:
             raise DerivationError("DerivedEquations: gradient flow, modes and architecture disagree on the depths")
 
 
-def derive_equations(architecture) -> DerivedEquations:
+def derive_equations(architecture: Architecture | Sequence[int] | str) -> DerivedEquations:
     """Derive the gradient flow and the q/p equations of ``architecture``.
 
     Parameters
@@ -147,7 +152,8 @@ def derive_equations(architecture) -> DerivedEquations:
     return DerivedEquations(arch, derive_gradient_flow(arch), derive_qp_equations(arch))
 
 
-def export_equations(equations, format: str = "text", fragment: bool = False, **latex_options) -> str:
+def export_equations(equations: DerivedEquations | Architecture | Sequence[int] | str | GraphArchitecture | GraphEquations,
+                     format: str = "text", fragment: bool = False, **latex_options: Any) -> str:
     """Format derived equations (or an architecture, derived first) in any registered format.
 
     Parameters
@@ -188,26 +194,6 @@ def export_equations(equations, format: str = "text", fragment: bool = False, **
 
 
 # ====================================================================== helpers
-def _mode_parts(modes: ModeEquations):
-    """Per state variable ``(pathway, variable letter, symbol, prefactor, rhs)``.
-
-    ``rhs = prefactor * (S - sum_b K_b)``; the split is verified symbolically.
-    """
-    error = modes.error
-    parts = []
-    for x, rhs, a, record in zip(modes.state, modes.rhs, modes.state_pathway, modes.layout):
-        if rhs == error:
-            prefactor = sp.Integer(1)
-        elif isinstance(rhs, sp.Mul) and error in rhs.args:
-            rest = list(rhs.args)
-            rest.remove(error)
-            prefactor = sp.Mul(*rest)
-        else:
-            prefactor = sp.cancel(rhs / error)
-        if not is_identically_zero(prefactor * error - rhs):
-            raise DerivationError(f"d{x}/dt = {rhs} is not a multiple of the mode error {error}")
-        parts.append((a, record.role, x, prefactor, rhs))
-    return parts
 
 
 # ==================================================================== document
@@ -218,57 +204,10 @@ DATA_SECTIONS = (("definitions", (_K.DEFINITIONS,)), ("gradient_flow", (_K.GRADI
                  ("strengths", (_K.STRENGTHS,)), ("conserved", (_K.CONSERVED,)))
 
 
-def _definitions_group(flow: GradientFlow) -> Group:
-    """The loss (as the model defines it), the network map and the gradient of the loss."""
-    arch = flow.architecture
-    loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
-    loss = Literal(
-        "1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if arch.whitened else ""),
-        (rf"\tfrac{{1}}{{2}} \operatorname{{tr}}\bigl({loss_inner}\bigr)", r"- \operatorname{tr}\bigl(\Sigma^{yx} \Omega^{\top}\bigr)"))
-    terms = [ws[0] if len(ws) == 1 else sp.MatMul(*reversed(ws)) for ws in flow.weights]
-    in_pathway_order = terms[0] if len(terms) == 1 else sp.MatAdd(*terms, evaluate=False)
-    return Group("loss, network map and its gradient (sympy)", _K.DEFINITIONS, (
-        Equation(sp.Symbol("L"), loss, note="loss"),
-        Equation(flow.omega, flow.omega_definition, note="network map", keys=(("name", flow.omega.name),),
-                 display=in_pathway_order),
-        Equation(flow.omega, flow.omega_gradient, Relation.GRADIENT, note="gradient with respect to Omega (sympy)"),
-    ))
-
-
-def _flow_groups(flow: GradientFlow) -> list:
-    """One group per pathway: ``tau dW_a^d/dt`` of its layers."""
-    equations = {}
-    for a, d, w, rhs in flow.equations():
-        equations.setdefault(a, []).append(Equation(
-            w, rhs, Relation.RATE, label=f"W-{a}-{d}", note=f"gradient flow, pathway {a}, layer {d}",
-            keys=(("pathway", a), ("layer", d))))
-    reference = sp.MatrixSymbol("W_1_1", 1, 1)  # the rows line up as if every left side were this one
-    return [Group(f"gradient flow, pathway {a}, " + (f"layers 1-{len(rows)}" if len(rows) > 1 else "layer 1"),
-                  _K.GRADIENT_FLOW, tuple(rows), align_like=reference) for a, rows in equations.items()]
-
-
-def _mode_groups(modes: ModeEquations) -> list:
-    """The mode strengths, the reduced equations (shown as a multiple of the mode's error) and the invariants."""
-    strengths = [Equation(sp.Symbol(f"K_{a}"), k, note=f"mode strength of pathway {a}", keys=(("pathway", a),))
-                 for a, k in enumerate(modes.strengths, start=1)]
-    error = ModeError(modes.S, modes.input_variance or 1, *[sp.Symbol(f"K_{a}") for a in range(1, modes.num_pathways + 1)])
-    reduced = [Equation(x, f, Relation.RATE, label=f"{letter}-{a}", note=f"reduced equation, pathway {a}, {letter}",
-                        keys=(("pathway", a), ("variable", letter)), display=ScaledError(prefactor, error))
-               for a, letter, x, prefactor, f in _mode_parts(modes)]
-    conserved = [Equation(inv.expr, sp.Integer(0), Relation.CONSERVED, label=f"conserved-{inv.pathway}",
-                          note=f"conserved quantity, pathway {inv.pathway}", keys=(("pathway", inv.pathway),),
-                          term_order="rev-lex") for inv in modes.invariants]
-    groups = [Group("mode strengths", _K.STRENGTHS, tuple(strengths)),
-              Group("reduced equations of one mode", _K.REDUCED, tuple(reduced))]
-    if conserved:
-        groups.append(Group("conserved quantities", _K.CONSERVED, tuple(conserved)))
-    return groups
-
-
 def _equation_groups(equations: DerivedEquations) -> list:
     """Every group of equations of the pathway export, in order."""
-    return [_definitions_group(equations.gradient_flow), *_flow_groups(equations.gradient_flow),
-            *_mode_groups(equations.modes)]
+    return [definitions_group(equations.gradient_flow), *flow_groups(equations.gradient_flow),
+            *mode_groups(equations.modes)]
 
 
 def _general_inputs_prose(modes: ModeEquations) -> list:
@@ -285,10 +224,11 @@ def _general_inputs_prose(modes: ModeEquations) -> list:
 
 def _reduced_heading(modes: ModeEquations) -> list:
     text = PathdynTextPrinter().doprint
+    name = get_model(modes.kind).equations_name
     if modes.input_variance is None:
-        return ["# reduced q/p equations of one mode with singular value S (tau = 1)"]
+        return [f"# {name} of one mode with singular value S (tau = 1)"]
     return [
-        "# reduced q/p equations of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
+        f"# {name} of one mode with singular value S and input variance lambda = v^T Sigma_x v (tau = 1),",
         "# they hold per mode when Sigma_x = V Lambda V^T shares V with Sigma_yx = U S V^T (aligned inputs):",
         f"# reduced loss lambda*K**2/2 - S*K with K = sum_a K_a; error {text(modes.error)}; learning ends at sum_a K_a = S/lambda",
     ]
@@ -407,47 +347,6 @@ def equations_to_latex(equations: DerivedEquations, fragment: bool = False, *, g
                   label_prefix=label_prefix)
 
 
-def mode_equations_latex(modes: ModeEquations) -> str:
-    """The mode strengths and reduced equations of ``modes`` as one ``aligned`` block (for Jupyter).
-
-    Equations that are a multiple of the mode error ``S_alpha - sum_b K_{b alpha}`` are
-    written that way; others (e.g. the two-channel model) as sympy gives them.
-
-    Parameters
-    ----------
-    modes : ModeEquations
-
-    Returns
-    -------
-    str
-        ``$$\\begin{aligned} ... \\end{aligned}$$``.
-    """
-    try:
-        groups = _mode_groups(modes)
-    except DerivationError:
-        strengths = [Equation(sp.Symbol(f"K_{a}"), k) for a, k in enumerate(modes.strengths, start=1)]
-        groups = [Group("mode strengths", _K.STRENGTHS, tuple(strengths)),
-                  Group("reduced equations", _K.REDUCED, tuple(Equation(x, f, Relation.RATE)
-                                                              for x, f in zip(modes.state, modes.rhs)))]
-    return LatexWriter().aligned(groups)
-
-
-def gradient_flow_latex(flow: GradientFlow, prod: bool = True) -> str:
-    r"""The loss, the network map and every layer's ``tau dW/dt`` as one ``aligned`` block (for Jupyter).
-
-    Parameters
-    ----------
-    flow : GradientFlow
-    prod : bool
-        Write products of three or more consecutive layers with ``\prod``.
-
-    Returns
-    -------
-    str
-    """
-    return LatexWriter().aligned([_definitions_group(flow), *_flow_groups(flow)], {"prod": prod})
-
-
 def derived_equations_latex(equations: DerivedEquations, prod: bool = True) -> str:
     r"""Every equation of ``equations`` as one ``aligned`` block (for Jupyter); long products as ``\prod``.
 
@@ -469,13 +368,13 @@ def _json_header(equations: DerivedEquations) -> dict:
     """``format``, ``version``, ``description``, ``architecture`` and ``symbols`` of the JSON export."""
     arch, flow, modes = equations.architecture, equations.gradient_flow, equations.modes
     symbols = []
-    dimension_owner = {}
+    dimension_owner: dict[str, tuple[int | None, int | None]] = {}
     for a, ws in enumerate(flow.weights, start=1):
         for d in range(1, len(ws)):
             dimension_owner[f"N_{a}_{d}"] = (a, d)
     for dim in flow.dimensions:
-        a, d = dimension_owner.get(dim.name, (None, None))
-        symbols.append({"name": dim.name, "role": "dimension", "pathway": a, "layer": d, "shape": None})
+        owner_pathway, owner_layer = dimension_owner.get(dim.name, (None, None))
+        symbols.append({"name": dim.name, "role": "dimension", "pathway": owner_pathway, "layer": owner_layer, "shape": None})
     for a, d, w, _ in flow.equations():
         symbols.append({"name": w.name, "role": "weight", "pathway": a, "layer": d, "shape": json_shape(w.shape)})
     if not arch.whitened:
@@ -550,7 +449,7 @@ class LoadedEquations:
     strengths: dict
     conserved: tuple
 
-    def rhs_of(self, pathway: int, layer: int, expand: bool = False):
+    def rhs_of(self, pathway: int, layer: int, expand: bool = False) -> sp.MatrixExpr:
         """The gradient-flow right-hand side of one layer, as loaded.
 
         Parameters
@@ -582,7 +481,7 @@ class LoadedEquations:
         return rhs
 
 
-def load_equations_json(source) -> LoadedEquations:
+def load_equations_json(source: str | Path) -> LoadedEquations:
     """Rebuild the expressions of a JSON export with sympy.
 
     Parameters
@@ -646,7 +545,7 @@ def _rebuild_all(data: dict, arch: Architecture) -> LoadedEquations:
              for e in data["modes"]}
     strengths = {e["pathway"]: rebuild_expression(e["expr"], f"strengths[{e['pathway']}]") for e in data.get("strengths", [])}
     conserved = tuple((e["pathway"], rebuild_expression(e["expr"], f"conserved[{e['pathway']}]")) for e in data["conserved"])
-    symbols = {}
+    symbols: dict[str, sp.Basic] = {}
     for expr in (*definitions.values(), *flow.values(), *modes.values(), *strengths.values(), *(c for _, c in conserved)):
         for atom in expr.atoms(sp.Symbol, sp.MatrixSymbol):
             symbols.setdefault(str(atom.name), atom)

@@ -40,7 +40,7 @@ replaced by ``Sigma_x`` before the result is simplified.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from typing import Any
@@ -58,6 +58,7 @@ from pathdyn.theory.matrix_calculus import (
     matrix_product,
     symmetric_inputs,
 )
+from pathdyn.theory.display import gradient_flow_latex
 
 __all__ = [
     "GradientFlow",
@@ -119,9 +120,9 @@ class GradientFlow:
 
     architecture: Architecture
     weights: tuple
-    sigma_x: object
-    sigma_yx: object
-    omega: object
+    sigma_x: sp.MatrixExpr
+    sigma_yx: sp.MatrixSymbol
+    omega: sp.MatrixSymbol
     omega_definition: object
     loss: Any
     omega_gradient: object
@@ -131,7 +132,6 @@ class GradientFlow:
 
     def _repr_latex_(self) -> str:
         r"""Jupyter's LaTeX display: the loss, the network map and every layer's ``tau dW/dt``."""
-        from pathdyn.theory.export import gradient_flow_latex
 
         return gradient_flow_latex(self)
 
@@ -179,7 +179,7 @@ class GradientFlow:
         self._check_index(pathway, layer)
         return self.weights[pathway - 1][layer - 1]
 
-    def rhs_of(self, pathway: int, layer: int, expand: bool = False):
+    def rhs_of(self, pathway: int, layer: int, expand: bool = False) -> sp.MatrixExpr:
         """``-dL/dW_a^d``; with ``expand=True`` ``Omega`` is written out in the weights.
 
         Parameters
@@ -203,7 +203,7 @@ class GradientFlow:
         """The loss with ``Omega`` written out in the weights."""
         return self.loss.xreplace({self.omega: self.omega_definition})
 
-    def equations(self):
+    def equations(self) -> Iterator[tuple[int, int, sp.MatrixSymbol, sp.MatrixExpr]]:
         """Iterate ``(pathway, layer, W_a^d, rhs)`` in pathway-then-layer order.
 
         Yields
@@ -225,7 +225,7 @@ class GradientFlow:
 
 
 # ---------------------------------------------------------------- derivation helpers
-def _shapes(arch: Architecture):
+def _shapes(arch: Architecture) -> tuple[int | sp.Symbol, int | sp.Symbol, list[list[int | sp.Symbol]], tuple[sp.Symbol, ...]]:
     """Dimensions per pathway: ``dims[a-1][d]`` for d = 0..D_a (input, hidden..., output)."""
     symbols = []
     n_in = arch.n_in if arch.n_in is not None else dimension_symbol("n_in")
@@ -323,7 +323,7 @@ def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str
     )
 
 
-def _derive_on_the_graph(arch: Architecture, weights) -> tuple:
+def _derive_on_the_graph(arch: Architecture, weights: Sequence[Sequence[sp.MatrixSymbol]]) -> tuple:
     """``-dL/dW_a^d`` from the graph engine: the pathways' graph, its edges renamed to the layers.
 
     :func:`pathdyn.theory.graph_flow.derive_graph_flow` derives the flow of every edge of

@@ -68,7 +68,7 @@ from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_definitions
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
 from pathdyn.theory.printers import ModeError, ScaledError, graph_latex_names
-from pathdyn.theory.polynomials import is_identically_zero
+from pathdyn.theory.algebra import is_identically_zero
 from pathdyn.theory.writers import check_options, render
 
 __all__ = [

@@ -46,7 +46,7 @@ from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.graph_flow import check_path_sums
 from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
-from pathdyn.theory.polynomials import is_identically_zero, xreplace_all
+from pathdyn.theory.algebra import is_identically_zero, xreplace_all
 
 __all__ = [
     "INVARIANT_SEARCH_MAX_STATE",

@@ -9,6 +9,7 @@ factors. :func:`derive_direct` differentiates the written-out loss instead (a cr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import sympy as sp
@@ -41,7 +42,7 @@ def dimension_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True, integer=True)
 
 
-def matrix_product(factors):
+def matrix_product(factors: Sequence[sp.MatrixExpr]) -> sp.MatrixExpr | None:
     """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty.
 
     Parameters
@@ -60,7 +61,7 @@ def matrix_product(factors):
 
 
 @lru_cache(maxsize=None)
-def factor_derivative(has_left: bool, has_right: bool):
+def factor_derivative(has_left: bool, has_right: bool) -> tuple[sp.MatrixExpr, tuple[sp.MatrixSymbol, sp.MatrixSymbol | None, sp.MatrixSymbol, sp.MatrixSymbol | None]]:
     """sympy's derivative of ``tr(G^T A X B)`` with respect to ``X``.
 
     Parameters
@@ -90,7 +91,7 @@ def factor_derivative(has_left: bool, has_right: bool):
     return derivative, (G, A, X, B)
 
 
-def is_zero_matrix(expr) -> bool:
+def is_zero_matrix(expr: sp.Basic) -> bool:
     """Whether a sympy (matrix) expression is zero.
 
     Parameters
@@ -104,7 +105,7 @@ def is_zero_matrix(expr) -> bool:
     return expr == 0 or bool(getattr(expr, "is_ZeroMatrix", False))
 
 
-def symmetric_inputs(expr, sigma_x):
+def symmetric_inputs(expr: sp.MatrixExpr, sigma_x: sp.MatrixExpr) -> sp.MatrixExpr:
     """Use ``Sigma_x^T = Sigma_x`` (an input correlation is symmetric).
 
     Parameters
@@ -122,7 +123,7 @@ def symmetric_inputs(expr, sigma_x):
     return expr
 
 
-def derive_direct(weights, expanded_loss, sigma_x) -> tuple:
+def derive_direct(weights: Sequence[Sequence[sp.MatrixSymbol]], expanded_loss: sp.Expr, sigma_x: sp.MatrixExpr) -> tuple:
     """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol).
 
     Parameters

@@ -37,23 +37,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pathdyn.errors import ConfigError
+
+if TYPE_CHECKING:  # types only: this module imports no derivation code
+    from pathdyn.theory.architecture import Architecture
+    from pathdyn.theory.modes import ModeEquations, StateVariable
 
 __all__ = ["MODELS", "MODEL_KINDS", "ReducedModel", "get_model", "integrable_models", "models_of_kind", "models_with_mappings",
            "reduce_to_modes", "register", "validation_theories"]
 
 
-def _never_exact(depths, init, mapping) -> bool:
+def _never_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     return False
 
 
-def _no_default(depths):
+def _no_default(depths: Sequence[int]) -> str | None:
     return None
 
 
-def _reduction_limit(model: "ReducedModel", method: str, init: str, depths) -> str:
+def _reduction_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     exact = model.is_exact(tuple(depths), init, method)
     if exact:
         return f"infinite-width limit: the {model.name} model is exact here ({model.exact_when})"
@@ -103,6 +107,9 @@ class ReducedModel:
         Whether a random initial state is drawn from per-pathway ``q``, ``p`` (each state
         variable's ``start`` in the layout says which): ``pathdyn integrate`` can then
         solve it without a network.
+    equations_name : str
+        What the exports call the model's equations in their headings (default "reduced
+        equations"; the q/p model's are "reduced q/p equations").
     export : callable or None
         ``export(architecture, format, fragment) -> str`` for a model whose equations are
         not per-mode ODEs (the DMFT's site equations); None: the per-mode equations are
@@ -121,6 +128,7 @@ class ReducedModel:
     limit: Callable = _reduction_limit
     inits: tuple | None = None
     export: Callable | None = None
+    equations_name: str = "reduced equations"
     drawn_from_qp: bool = False
 
     def __post_init__(self) -> None:
@@ -161,7 +169,7 @@ class ReducedModel:
         """
         return self.limit(self, method, init, tuple(depths))
 
-    def latex_name(self, record) -> str:
+    def latex_name(self, record: StateVariable) -> str:
         """LaTeX of one state variable of this model.
 
         Parameters
@@ -294,7 +302,7 @@ def get_model(name: str) -> ReducedModel:
         raise ConfigError(f"model: unknown reduced model {name!r}; choose one of {', '.join(MODELS)}") from None
 
 
-def reduce_to_modes(architecture, model: str = "qp"):
+def reduce_to_modes(architecture: Architecture | Sequence[int], model: str = "qp") -> ModeEquations:
     """Reduced per-mode equations of ``architecture`` for a registered model.
 
     Parameters

@@ -21,6 +21,8 @@ from typing import Any
 
 import sympy as sp
 
+from pathdyn.theory.display import mode_equations_latex
+
 __all__ = [
     "Invariant",
     "ModeEquations",
@@ -257,7 +259,7 @@ class ModeEquations:
         return mode_symbols()
 
     @property
-    def input_variance(self):
+    def input_variance(self) -> sp.Symbol | None:
         """The symbol ``lambda`` when the equations carry the input variance, else None (whitened)."""
         lam = input_variance_symbol()
         return lam if lam in self.parameters else None
@@ -279,7 +281,6 @@ class ModeEquations:
 
     def _repr_latex_(self) -> str:
         """Jupyter's LaTeX display: the mode strengths and the reduced equations, ``q_{a\\alpha}`` indices."""
-        from pathdyn.theory.export import mode_equations_latex
 
         return mode_equations_latex(self)
 
@@ -324,7 +325,7 @@ class ModeEquations:
         present = expr.free_symbols
         return sp.Add(*[sp.diff(expr, x) * f for x, f in zip(self.state, self.rhs) if x in present])
 
-    def inline(self, expr) -> sp.Expr:
+    def inline(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with every definition written out, so that it holds only state and parameters.
 
         Parameters

@@ -30,6 +30,8 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -58,7 +60,7 @@ _NAMED_MATRICES = {"Sigma_yx": r"\Sigma^{yx}", "Sigma_x": r"\Sigma^{x}", "Omega"
 _TOKEN_MATRICES = (sp.MatrixSymbol, sp.Identity, sp.ZeroMatrix, sp.Transpose, sp.MatAdd, sp.MatMul)
 
 
-def matrix_coefficient(expr) -> tuple:
+def matrix_coefficient(expr: sp.MatrixExpr) -> tuple:
     """Split a matrix term into its scalar coefficient and its matrix part.
 
     Parameters
@@ -80,12 +82,12 @@ def matrix_coefficient(expr) -> tuple:
     return sp.Integer(1), expr
 
 
-def _positive_terms_first(expr) -> list:
+def _positive_terms_first(expr: sp.MatAdd) -> list:
     """The terms of a matrix sum, those with a positive coefficient first (stable otherwise)."""
     return sorted(expr.args, key=lambda t: matrix_coefficient(t)[0].could_extract_minus_sign())
 
 
-def _signed_terms(expr):
+def _signed_terms(expr: sp.MatAdd) -> Iterator[tuple[int, bool, sp.MatrixExpr]]:
     """``(index, negative, magnitude term)`` of each term of a matrix sum, positive terms first."""
     for i, term in enumerate(_positive_terms_first(expr)):
         coefficient, matrix = matrix_coefficient(term)
@@ -94,7 +96,7 @@ def _signed_terms(expr):
         yield i, negative, (matrix if magnitude == 1 else sp.MatMul(magnitude, matrix))
 
 
-def _product_factors(expr) -> tuple:
+def _product_factors(expr: sp.MatrixExpr) -> tuple:
     """``(coefficient, matrix factors)`` of a matrix product."""
     coefficient, matrix = matrix_coefficient(expr)
     return coefficient, (matrix.args if isinstance(matrix, sp.MatMul) else (matrix,))
@@ -108,7 +110,7 @@ class ModeError(sp.Expr):
     form only (the exports' right-hand sides are the derived expressions).
     """
 
-    def __new__(cls, S, lam, *strengths):
+    def __new__(cls, S: sp.Expr | float, lam: sp.Expr | float, *strengths: sp.Expr) -> ModeError:
         return sp.Expr.__new__(cls, sp.sympify(S), sp.sympify(lam), *map(sp.sympify, strengths))
 
     @property
@@ -120,11 +122,11 @@ class ModeError(sp.Expr):
 class ScaledError(sp.Expr):
     """``prefactor * (mode error)``, shown as a product with the error in brackets (a display form)."""
 
-    def __new__(cls, prefactor, error):
+    def __new__(cls, prefactor: sp.Expr | float, error: sp.Expr) -> ScaledError:
         return sp.Expr.__new__(cls, sp.sympify(prefactor), error)
 
 
-def graph_latex_names(graph_symbols) -> dict:
+def graph_latex_names(graph_symbols: Iterable[tuple[sp.Basic, str, tuple]]) -> dict:
     r"""LaTeX names of a graph's symbols, for the ``symbol_names`` setting of the LaTeX printers.
 
     ``W_u_v`` (edge ``u -> v``) prints as ``W_{v\leftarrow u}``, ``s_u_v`` as
@@ -144,7 +146,7 @@ def graph_latex_names(graph_symbols) -> dict:
     dict
         Symbol -> LaTeX.
     """
-    def node(name):
+    def node(name: str) -> str:
         return rf"\mathrm{{{name}}}"
 
     names = {}
@@ -202,33 +204,33 @@ class PathdynTextPrinter(StrPrinter):
         sp.Transpose: "_print_Transpose", sp.MatAdd: "_print_MatAdd", sp.MatMul: "_print_MatMul",
     }
 
-    def _print(self, expr, **kwargs) -> str:
+    def _print(self, expr: object, **kwargs: Any) -> str:
         name = None if kwargs else self._MATRIX_METHODS.get(type(expr))
         if name is None:
             return super()._print(expr, **kwargs)
         return getattr(self, name)(expr)
 
-    def _print_MatrixSymbol(self, expr) -> str:
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return expr.name
 
-    def _print_Identity(self, expr) -> str:
+    def _print_Identity(self, expr: sp.Identity) -> str:
         return "I"
 
-    def _print_ZeroMatrix(self, expr) -> str:
+    def _print_ZeroMatrix(self, expr: sp.ZeroMatrix) -> str:
         return "0"
 
-    def _print_Transpose(self, expr) -> str:
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
         inner = self._print(expr.arg)
         return f"{inner}.T" if isinstance(expr.arg, sp.MatrixSymbol) else f"({inner}).T"
 
-    def _print_MatAdd(self, expr) -> str:
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
         text = ""
         for i, negative, term in _signed_terms(expr):
             body = self._print(term)
             text += (("-" if negative else "") + body) if i == 0 else ((" - " if negative else " + ") + body)
         return text
 
-    def _print_ModeError(self, expr) -> str:
+    def _print_ModeError(self, expr: ModeError) -> str:
         S, lam, strengths = expr.parts
         names = [self._print(k) for k in strengths]
         if lam == 1:
@@ -236,14 +238,14 @@ class PathdynTextPrinter(StrPrinter):
         total = names[0] if len(names) == 1 else "(" + " + ".join(names) + ")"
         return f"{self._print(S)} - {self._print(lam)}*{total}"
 
-    def _print_ScaledError(self, expr) -> str:
+    def _print_ScaledError(self, expr: ScaledError) -> str:
         prefactor, error = expr.args
         if prefactor == 1:
             return self._print(error)
         factor = self._print(prefactor)
         return (f"({factor})" if isinstance(prefactor, sp.Add) else factor) + f"*({self._print(error)})"
 
-    def _print_MatMul(self, expr) -> str:
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
         coefficient, factors = _product_factors(expr)
         parts = [f"({self._print(f)})" if isinstance(f, sp.MatAdd) else self._print(f) for f in factors]
         prefix = "" if coefficient == 1 else ("-" if coefficient == -1 else f"{self._print(coefficient)}*")
@@ -287,7 +289,7 @@ class PathdynLatexPrinter(LatexPrinter):
     #: Parameters of one mode: its singular value and (general inputs) its input variance.
     _PER_MODE = {"S": r"S_{\alpha}", "lambda": r"\lambda_{\alpha}"}
 
-    def _print_Symbol(self, expr, style="plain"):
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if not self._settings["mode_indices"] or expr in self._settings["symbol_names"]:
             return super()._print_Symbol(expr, style=style)
         name = expr.name
@@ -301,7 +303,7 @@ class PathdynLatexPrinter(LatexPrinter):
             return rf"s_{{{indices[0]}\alpha}}^{{({indices[1]})}}"
         return rf"{letter}_{{{','.join(indices)}\alpha}}"
 
-    def matrix_tokens(self, expr) -> list:
+    def matrix_tokens(self, expr: sp.Basic) -> list:
         """The LaTeX of ``expr`` as tokens (a line may break between two), with these settings.
 
         Parameters
@@ -319,14 +321,14 @@ class PathdynLatexPrinter(LatexPrinter):
             printer = self._token_printer = PathdynLatexTokenPrinter(settings)
         return printer.doprint(expr)
 
-    def _print_matrix(self, expr) -> str:
+    def _print_matrix(self, expr: sp.MatrixExpr) -> str:
         return " ".join(self.matrix_tokens(expr))
 
     _print_MatrixSymbol = _print_Identity = _print_ZeroMatrix = _print_matrix
     _print_Transpose = _print_MatAdd = _print_MatMul = _print_matrix
 
 
-def _weight_layer(factor):
+def _weight_layer(factor: sp.Basic) -> tuple[int, int] | None:
     """``(pathway, layer)`` of a weight ``W_a_d``, or None."""
     if isinstance(factor, sp.MatrixSymbol):
         match = _WEIGHT.match(factor.name)
@@ -335,9 +337,9 @@ def _weight_layer(factor):
     return None
 
 
-def _product_runs(factors) -> list:
+def _product_runs(factors: Iterable[sp.MatrixExpr]) -> list:
     """Split matrix factors into runs ``W_a^{(d)} W_a^{(d-1)} ...`` of one pathway with falling layers."""
-    runs = []
+    runs: list[list] = []
     for factor in factors:
         key = _weight_layer(factor)
         previous = _weight_layer(runs[-1][-1]) if runs else None
@@ -348,10 +350,11 @@ def _product_runs(factors) -> list:
     return runs
 
 
-def _prod_token(run) -> str:
+def _prod_token(run: Sequence[sp.MatrixSymbol]) -> str:
     r"""``\prod_{k=i}^{j} W_a^{(k)}`` for the ordered product ``W_a^{(j)} ... W_a^{(i)}``."""
-    pathway, high = _weight_layer(run[0])
-    low = _weight_layer(run[-1])[1]
+    first, last = _weight_layer(run[0]), _weight_layer(run[-1])
+    assert first is not None and last is not None, "a run of two or more factors holds weights only"
+    (pathway, high), low = first, last[1]
     return rf"\prod_{{k={low}}}^{{{high}}} W_{{{pathway}}}^{{(k)}}"
 
 
@@ -382,7 +385,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
     ['W_{1}^{(4)}', 'W_{1}^{(3)}']
     """
 
-    def doprint(self, expr) -> list:
+    def doprint(self, expr: sp.Basic) -> list:
         """The tokens of ``expr``.
 
         Parameters
@@ -398,7 +401,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         tokens = self._print(expr)
         return tokens if isinstance(tokens, list) else [tokens]
 
-    def sum_tokens(self, expr) -> list:
+    def sum_tokens(self, expr: sp.Add) -> list:
         """A scalar sum as one token per term (``a``, ``- b``, ``+ c``): joined by spaces, sympy's LaTeX of it.
 
         Parameters
@@ -422,7 +425,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             tokens.append(sign + tex)
         return tokens
 
-    def matrix_tokens(self, expr) -> list:
+    def matrix_tokens(self, expr: sp.Basic) -> list:
         """The same as :meth:`doprint`.
 
         Parameters
@@ -435,12 +438,12 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         """
         return self.doprint(expr)
 
-    def _print(self, expr, **kwargs):
+    def _print(self, expr: object, **kwargs: Any) -> Any:  # a token list for a matrix, a string for a scalar
         if getattr(expr, "is_Matrix", False) and not isinstance(expr, _TOKEN_MATRICES):
             raise DerivationError(f"no LaTeX form for the matrix expression {expr} ({type(expr).__name__})")
         return super()._print(expr, **kwargs)
 
-    def _matrix_symbol_latex(self, expr) -> str:
+    def _matrix_symbol_latex(self, expr: sp.MatrixSymbol) -> str:
         names = self._settings["symbol_names"]
         if expr in names:
             return names[expr]
@@ -451,16 +454,18 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return _NAMED_MATRICES[expr.name]
         return LatexPrinter._print_Symbol(self, sp.Symbol(expr.name))
 
-    def _print_MatrixSymbol(self, expr) -> list:
+    # The matrix methods below return token lists where the parent's return one string: the
+    # point of this class, so each ignores mypy's override check.
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> list:  # type: ignore[override]
         return [self._matrix_symbol_latex(expr)]
 
-    def _print_Identity(self, expr) -> list:
+    def _print_Identity(self, expr: sp.Identity) -> list:  # type: ignore[override]
         return ["I"]
 
-    def _print_ZeroMatrix(self, expr) -> list:
+    def _print_ZeroMatrix(self, expr: sp.ZeroMatrix) -> list:  # type: ignore[override]
         return ["0"]
 
-    def _print_Transpose(self, expr) -> list:
+    def _print_Transpose(self, expr: sp.Transpose) -> list:  # type: ignore[override]
         arg = expr.arg
         if isinstance(arg, sp.MatrixSymbol):
             return [f"{{{self._matrix_symbol_latex(arg)}}}^{{\\top}}"]
@@ -473,7 +478,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
         inner[-1] = inner[-1] + r"\bigr)^{\top}"
         return inner
 
-    def _print_ModeError(self, expr) -> list:
+    def _print_ModeError(self, expr: ModeError) -> list:
         S, lam, strengths = expr.parts
         names = [self._print(k) for k in strengths]
         if lam == 1:
@@ -483,7 +488,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return [self._print(S), rf"- {scale} {names[0]}"]
         return [self._print(S), rf"- {scale} \bigl({names[0]}", *[f"+ {k}" for k in names[1:-1]], rf"+ {names[-1]}\bigr)"]
 
-    def _print_ScaledError(self, expr) -> list:
+    def _print_ScaledError(self, expr: ScaledError) -> list:
         prefactor, error = expr.args
         tokens = self._print(error)
         if prefactor == 1:
@@ -495,7 +500,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             return [factor, rf"\Bigl({tokens[0]}\Bigr)"]
         return [factor, r"\Bigl(" + tokens[0], *tokens[1:-1], tokens[-1] + r"\Bigr)"]
 
-    def _print_MatAdd(self, expr) -> list:
+    def _print_MatAdd(self, expr: sp.MatAdd) -> list:  # type: ignore[override]
         tokens = []
         for i, negative, term in _signed_terms(expr):
             body = self._print(term)
@@ -503,7 +508,7 @@ class PathdynLatexTokenPrinter(PathdynLatexPrinter):
             tokens += body
         return tokens
 
-    def _print_MatMul(self, expr) -> list:
+    def _print_MatMul(self, expr: sp.MatMul) -> list:  # type: ignore[override]
         coefficient, factors = _product_factors(expr)
         tokens = []
         if coefficient != 1:
@@ -539,11 +544,11 @@ class PathdynReprPrinter(ReprPrinter):
     "Add(Symbol('q_1'), Integer(1))"
     """
 
-    def __init__(self, settings=None) -> None:
+    def __init__(self, settings: dict | None = None) -> None:
         super().__init__(settings)
         self._cache: dict = {}
 
-    def _print(self, expr, **kwargs) -> str:
+    def _print(self, expr: object, **kwargs: Any) -> str:
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
         try:

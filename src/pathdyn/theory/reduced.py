@@ -22,11 +22,11 @@ from collections.abc import Sequence
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.theory.algebra import is_identically_zero, xreplace_all
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import pathway_graph
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations, edge_strength_symbol
 from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
-from pathdyn.theory.polynomials import is_identically_zero, xreplace_all
 from pathdyn.theory.modes import (
     Invariant,
     ModeEquations,
@@ -184,7 +184,7 @@ def mode_parameters(whitened: bool) -> tuple:
     return (mode_symbols(),) if whitened else (mode_symbols(), input_variance_symbol())
 
 
-def derive_layer_equations(architecture: Architecture | Sequence[int], invariants: bool = True) -> ModeEquations:
+def derive_layer_equations(architecture: Architecture | Sequence[int] | str, invariants: bool = True) -> ModeEquations:
     """Per-layer reduced equations, the gradient flow of the reduced loss.
 
     Parameters
@@ -233,7 +233,7 @@ def derive_layer_equations(architecture: Architecture | Sequence[int], invariant
     return _with_invariants(eqs) if invariants else eqs
 
 
-def _layer_flow_on_the_graph(arch: Architecture, state, owner) -> list:
+def _layer_flow_on_the_graph(arch: Architecture, state: Sequence[sp.Symbol], owner: Sequence[int]) -> list:
     """``ds_{a,d}/dt`` from the graph engine: the per-edge model of the pathways' graph, each edge its layer.
 
     :func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations` derives the flow of
@@ -339,7 +339,7 @@ def _with_invariants(equations: ModeEquations) -> ModeEquations:
     return replace(equations, invariants=derive_quadratic_invariants(equations))
 
 
-def derive_qp_equations(architecture) -> ModeEquations:
+def derive_qp_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """The paper's q/p equations, by restricting the per-layer flow.
 
     For each pathway with ``D_a >= 2`` the first ``D_a - 1`` layer strengths are set to
@@ -409,7 +409,7 @@ def derive_qp_equations(architecture) -> ModeEquations:
     return _with_invariants(eqs)
 
 
-def derive_race_equations(architecture) -> ModeEquations:
+def derive_race_equations(architecture: Architecture | Sequence[int] | str) -> ModeEquations:
     """One variable ``p_a`` per pathway, using the invariant ``q_a^2 - p_a^2 = c_a``.
 
     With ``q_a = sqrt(p_a^2 + c_a)`` (the branch ``q_a > 0``) the q/p equations give
@@ -462,7 +462,7 @@ def derive_race_equations(architecture) -> ModeEquations:
     )
 
 
-def _deep_pathways(depths) -> list:
+def _deep_pathways(depths: Sequence[int]) -> list:
     """The pathways (1-based) of depth >= 2, the ones with a conserved ``c_a``."""
     return [a for a, depth in enumerate(depths, start=1) if depth >= 2]
 
@@ -536,15 +536,15 @@ def race_closed_form_d2() -> dict:
     }
 
 
-def _qp_default_mapping(depths) -> str:
+def _qp_default_mapping(depths: Sequence[int]) -> str:
     return "exact" if max(depths) <= 2 else "growth-matched"
 
 
-def _qp_is_exact(depths, init, mapping) -> bool:
+def _qp_is_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     return mapping != "naive" and max(depths) <= 2
 
 
-def _qp_limit(model, method: str, init: str, depths) -> str:
+def _qp_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     """The q/p model's limit sentence: exact at depth 2, a two-number summary beyond, the naive counter-example."""
     if method == "naive":
         return (
@@ -566,6 +566,7 @@ register(ReducedModel(
     name="layer",
     derive=derive_layer_equations,
     description="one strength s_{a,d} per layer",
+    equations_name="reduced per-layer equations",
     latex={"s": "s_{{{pathway},{layer}}}"},
     drawn_from_qp=True,
 ))
@@ -573,6 +574,7 @@ register(ReducedModel(
     name="qp",
     derive=derive_qp_equations,
     description="the paper's q/p model: s_1 = .. = s_{D-1} = q, s_D = p",
+    equations_name="reduced q/p equations",
     mappings=("exact", "growth-matched", "naive"),
     default_mapping=_qp_default_mapping,
     is_exact=_qp_is_exact,
@@ -585,5 +587,6 @@ register(ReducedModel(
     name="race",
     derive=derive_race_equations,
     description="one variable p_a per pathway after using q_a^2 - p_a^2 = c_a",
+    equations_name="reduced race equations",
     latex={"p": "p_{{{pathway}}}"},
 ))

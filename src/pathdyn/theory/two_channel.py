@@ -168,11 +168,11 @@ def invariant_matrices(chain: TwoChannelLayers) -> tuple:
     return tuple(layers[d + 1].T * layers[d + 1] - layers[d] * layers[d].T for d in range(len(layers) - 1))
 
 
-def _random_rational_point(symbols, rng) -> dict:
+def _random_rational_point(symbols: Sequence[sp.Symbol], rng: random.Random) -> dict:
     return {x: sp.Rational(rng.randint(-97, 97), rng.randint(1, 23)) for x in symbols}
 
 
-def _vanishes(expr, depth: int, symbols, rng) -> bool:
+def _vanishes(expr: sp.Expr, depth: int, symbols: Sequence[sp.Symbol], rng: random.Random) -> bool:
     """Whether a polynomial vanishes identically: full expansion for small depth,
     exact evaluation at random rational points (Schwartz-Zippel) beyond."""
     if depth <= _EXPAND_CHECK_MAX_DEPTH:
@@ -255,7 +255,7 @@ def derive_two_channel_equations(architecture: Architecture | Sequence[int], inv
     return replace(eqs, invariants=_derive_invariants(eqs, chains))
 
 
-def _derive_invariants(eqs: ModeEquations, chains) -> tuple:
+def _derive_invariants(eqs: ModeEquations, chains: Sequence[TwoChannelLayers]) -> tuple:
     """The entries of every ``C_d``, each verified conserved for an arbitrary error."""
     error_symbol = sp.Dummy("e")
     to_error = {eqs.error: error_symbol}
@@ -385,7 +385,7 @@ def relate_to_qp(architecture: Architecture | Sequence[int]) -> TwoChannelRelati
     )
 
 
-def _aligned_substitution(chains):
+def _aligned_substitution(chains: Sequence[TwoChannelLayers]) -> tuple[dict, list]:
     """The aligned rank-one set: first-channel entries -> per-layer symbols, the rest -> 0.
 
     Returns the substitution and the list of variables set to zero (the extra dimensions).
@@ -406,7 +406,7 @@ def _aligned_substitution(chains):
     return substitution, extra
 
 
-def _reproduces_qp(restricted, substitution, qp, depths) -> bool:
+def _reproduces_qp(restricted: dict, substitution: dict, qp: ModeEquations, depths: Sequence[int]) -> bool:
     """Whether the restricted flow, with ``s_1 = .. = s_{D-1} = q`` and ``s_D = p``, is the q/p flow."""
     qp_sub = {}
     for a, depth in enumerate(depths, start=1):
@@ -425,7 +425,7 @@ def _reproduces_qp(restricted, substitution, qp, depths) -> bool:
     return reproduces_qp
 
 
-def _chain_dimensions(chains, eqs):
+def _chain_dimensions(chains: Sequence[TwoChannelLayers], eqs: ModeEquations) -> tuple[dict, dict, dict]:
     """Per pathway: the state dimension, the rank of its invariants' Jacobian (at a random
     rational point) and their difference, as three dicts."""
     rng = random.Random(7)
@@ -443,7 +443,7 @@ def _chain_dimensions(chains, eqs):
     return state_dimension, invariant_rank, reduced_dimension
 
 
-def _depth_two_closure(chains, eqs, qp):
+def _depth_two_closure(chains: Sequence[TwoChannelLayers], eqs: ModeEquations, qp: ModeEquations) -> dict:
     """For each depth-2 pathway, check that ``K = B A`` and ``R = |A|^2 + |B|^2`` close like q/p.
 
     Raises
@@ -475,11 +475,11 @@ def _depth_two_closure(chains, eqs, qp):
     return d2
 
 
-def _two_channel_is_exact(depths, init, mapping) -> bool:
+def _two_channel_is_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     return max(depths) <= 2 or init == "orthogonal"
 
 
-def _two_channel_limit(model, method: str, init: str, depths) -> str:
+def _two_channel_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     """The two-channel model's limit sentence: exact at depth 2 and for orthogonal hidden layers."""
     if max(depths) < 3:
         return (
@@ -501,6 +501,7 @@ register(ReducedModel(
     name="two-channel",
     derive=derive_two_channel_equations,
     description="each mode of each pathway as a width-2 chain",
+    equations_name="two-channel (width-2 chain) equations",
     mappings=("projection",),
     default_mapping=lambda depths: "projection",
     is_exact=_two_channel_is_exact,

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pathdyn.errors import ConfigError
 from pathdyn.theory.document import Document, Equation, Group, Literal, Prose, Relation, dump_json, select
@@ -38,6 +40,7 @@ __all__ = [
     "LatexWriter",
     "Row",
     "TextWriter",
+    "Writer",
     "break_lines",
     "check_options",
     "register_writer",
@@ -57,7 +60,19 @@ _PREAMBLE = (r"\documentclass[10pt]{article}", r"\usepackage[a4paper,margin=2cm]
 WRITERS: dict = {}
 
 
-def register_writer(writer):
+class Writer(Protocol):
+    """What :func:`register_writer` takes: a format's ``name``, its ``options`` (option -> default), a ``help``
+    line and ``render(document, **options) -> str``."""
+
+    name: str
+    options: dict
+    help: str
+
+    @property
+    def render(self) -> Callable[..., str]: ...  # a method taking the writer's own options
+
+
+def register_writer(writer: Writer) -> Writer:
     """Add ``writer`` to :data:`WRITERS` (once per name); its name becomes an export format.
 
     Parameters
@@ -92,7 +107,7 @@ def writer_names() -> tuple:
     return tuple(WRITERS)
 
 
-def check_options(format: str, options: dict):
+def check_options(format: str, options: dict) -> Writer:
     """The writer of ``format``, after checking ``options`` against every writer's options.
 
     Parameters
@@ -134,7 +149,7 @@ def _title(name: str) -> str:
     return {"latex": "LaTeX", "json": "JSON"}.get(name, name)
 
 
-def render(document: Document, format: str = "text", **options) -> str:
+def render(document: Document, format: str = "text", **options: Any) -> str:
     """Render ``document`` in ``format`` with the writer's ``options``.
 
     Parameters
@@ -184,7 +199,7 @@ class TextWriter:
         """
         printers = {}
 
-        def text(expr, order=None):
+        def text(expr: object, order: str | None = None) -> str:
             if order not in printers:
                 printers[order] = PathdynTextPrinter({"order": order} if order else {}).doprint
             return printers[order](expr)
@@ -199,7 +214,7 @@ class TextWriter:
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def line(equation: Equation, text) -> str:
+    def line(equation: Equation, text: Callable[..., str]) -> str:
         """One equation as a line of text (``text(expr, order)`` prints an expression).
 
         Parameters
@@ -248,7 +263,7 @@ def token_width(token: str) -> float:
     return len(plain) + 0.45 * sum(len(s) for s in re.findall(r"[_^]\{([^{}]*)\}", text)) + 0.2 * scripts
 
 
-def break_lines(tokens, budget: float = LINE_BUDGET) -> list:
+def break_lines(tokens: Iterable[str], budget: float = LINE_BUDGET) -> list:
     """Join tokens into lines no wider than ``budget`` (a token wider than it gets a line of its own).
 
     Parameters
@@ -261,7 +276,9 @@ def break_lines(tokens, budget: float = LINE_BUDGET) -> list:
     -------
     list of str
     """
-    lines, current, width = [], [], 0.0
+    lines: list[str] = []
+    current: list[str] = []
+    width = 0.0
     for token in tokens:
         w = token_width(token) + 0.5
         if current and width + w > budget:
@@ -394,7 +411,7 @@ class LatexWriter:
         return "\n".join([*_PREAMBLE, *body, r"\end{document}"]) + "\n"
 
     @staticmethod
-    def _split(block, grouped: bool) -> list:
+    def _split(block: Prose | Group, grouped: bool) -> list:
         """``[block]``, or (ungrouped) one group per equation, titled by the equation's note."""
         if grouped or not isinstance(block, Group):
             return [block]
@@ -447,7 +464,7 @@ class LatexWriter:
             return body
         return "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body + "\\end{document}\n"
 
-    def aligned(self, groups, settings: dict | None = None) -> str:
+    def aligned(self, groups: Iterable[Group], settings: dict | None = None) -> str:
         r"""Rows of ``groups`` as one MathJax-friendly ``$$\begin{aligned} ... \end{aligned}$$`` (no labels).
 
         Parameters
@@ -465,7 +482,7 @@ class LatexWriter:
         return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
 
 
-def _lhs(equation: Equation, latex) -> str:
+def _lhs(equation: Equation, latex: PathdynLatexPrinter) -> str:
     """The typeset left-hand side of an equation, by its relation."""
     relation = equation.relation
     if relation is Relation.RATE:
@@ -478,7 +495,7 @@ def _lhs(equation: Equation, latex) -> str:
     return latex.doprint(equation.lhs)
 
 
-def _conserved_row(equation: Equation, lhs: str, latex) -> tuple:
+def _conserved_row(equation: Equation, lhs: str, latex: PathdynLatexPrinter) -> tuple:
     """``(lhs, tokens)`` of a conserved quantity: ``d/dt (Q) = 0``, or ``0 = d/dt (Q)`` broken across lines when ``Q`` is long."""
     if token_width(lhs) <= LINE_BUDGET / 2:
         return lhs, ("0",)
@@ -489,7 +506,7 @@ def _conserved_row(equation: Equation, lhs: str, latex) -> tuple:
     return "0", tuple(terms)
 
 
-def _settings_of(printer) -> dict:
+def _settings_of(printer: PathdynLatexPrinter) -> dict:
     """The settings a printer was made with (sympy adds derived keys to ``_settings``)."""
     return {key: printer._settings[key] for key in printer._default_settings if key in printer._settings}
 
@@ -533,7 +550,7 @@ class JsonWriter:
         return dump_json(data)
 
     @staticmethod
-    def entry(equation: Equation, srepr) -> dict:
+    def entry(equation: Equation, srepr: Callable[[object], str]) -> dict:
         """One equation as a JSON object.
 
         Parameters
@@ -546,7 +563,7 @@ class JsonWriter:
         -------
         dict
         """
-        entry = dict(equation.keys)
+        entry = dict(equation.keys or ())
         if equation.relation is Relation.RATE:
             entry["rhs"] = srepr(equation.rhs)
         elif equation.relation is Relation.CONSERVED:

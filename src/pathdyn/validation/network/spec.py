@@ -5,6 +5,7 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,9 +200,13 @@ def check_dtype(dtype):
     ConfigError
         For anything else.
     """
+    # a string goes to numpy's parser only as one type name: numpy reads "f8,f4" as a record type
+    # and raises SyntaxError on ","
+    if isinstance(dtype, str) and not re.fullmatch(r"[<>=|]?[A-Za-z]+[0-9]*", dtype.strip()):
+        raise ConfigError(f"dtype: {dtype!r} is not a float type name; use float64 (default) or float32")
     try:
         dtype = np.dtype(dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, SyntaxError):
         raise ConfigError(f"dtype: {dtype!r} is not a dtype; use float64 (default) or float32") from None
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ConfigError(f"dtype: {dtype} is not supported; use float64 (default) or float32")

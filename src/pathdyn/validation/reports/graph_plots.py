@@ -1,4 +1,4 @@
-"""Figure of a graph validation: the network's mode strengths over the reduced model's.
+"""Figures of graphs: a validation (the network's mode strengths over the reduced model's) and width sweeps.
 
 matplotlib is imported inside the function (through :func:`pathdyn.numerics.plotting.pyplot`).
 Labels are matplotlib math text (``$K_{p\\alpha}$``, node names upright and escaped).
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from pathdyn.numerics.plotting import pyplot, save_figure
+from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot, save_figure
 
-__all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_sweep", "plot_graph_validation"]
+__all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_sweeps", "plot_graph_validation"]
 
 _MATH_SPECIAL = set("_$%&#{}^~\\")
 #: Graphs with at most this many paths get one panel per path; larger ones a panel of the
@@ -107,37 +107,65 @@ def plot_graph_validation(validation, graph, path, title: str | None = None) -> 
     save_figure(fig, path, dpi=110)
 
 
-def plot_graph_sweep(report: dict, path, title: str | None = None) -> None:
-    """The seed mean of the total ``K_alpha(t)`` of a graph's width sweep, one line style per width.
+def _sweep_errors(report) -> tuple:
+    """The per-seed errors of a graph sweep (widths x seeds) and the label of what they measure."""
+    entries = report["per_width"]
+    if all("theory_error" in entry for entry in entries):
+        model = entries[0]["theory_error"]["model"]
+        label = rf"$\max_{{t,p,\alpha}} |K^{{\mathrm{{GD}}}} - K^{{\mathrm{{{model}}}}}| \,/\, S_1$"
+        return np.array([entry["theory_error"]["per_seed"] for entry in entries], dtype=float), label
+    label = r"$\max_{t,\alpha} |K_\alpha - \langle K_\alpha \rangle_{\mathrm{seeds}}| \,/\, S_1$"
+    return np.array([entry["seed_deviation"] for entry in entries], dtype=float), label
+
+
+def plot_graph_sweeps(reports, path=None, titles=None) -> Any:
+    """Per graph: its sweep's error against width (top) and the seed-mean total ``K(t)`` per width (bottom).
 
     Parameters
     ----------
-    report : dict
-        From :func:`pathdyn.validation.sweep.graph.graph_width_sweep`.
-    path : str or Path
-        Image file (its type from the suffix).
-    title : str, optional
-        The figure's title.
+    reports : sequence of dict
+        Documents of :func:`pathdyn.validation.sweep.graph.graph_width_sweep` (with ``verdict``).
+    path : str or Path, optional
+        Output image (format from the suffix).
+    titles : sequence of str, optional
+        One per report (e.g. the architecture file).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
-    t = np.asarray(report["t"])
-    S = np.asarray(report["singular_values"])
-    lam = np.asarray(report["settings"].get("input_variances", np.ones_like(S)))
-    fig, ax = plt.subplots(figsize=(5.0, 3.6), constrained_layout=True)
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, S.size))
-    styles = [":", "--", "-.", "-"]
-    entries = report["per_width"]
-    for index, entry in enumerate(entries):
-        style = styles[max(0, len(styles) - len(entries) + index)] if len(entries) <= len(styles) else "-"
-        K = np.asarray(entry["mean_K"])
-        for k in range(S.size):
-            ax.plot(t, K[:, k], style, color=colours[k], lw=1.2,
-                    label=f"$N = {entry['width']}$" if k == 0 else None)
-    for k in range(S.size):
-        ax.axhline(S[k] / lam[k], color=colours[k], lw=0.6, ls=(0, (1, 3)))
-    ax.set_xlabel("$t$")
-    ax.set_ylabel(r"seed mean of $K_\alpha$ (total)")
-    ax.legend(fontsize=7)
-    ax.set_title(title or "random initialisation, seed mean by width (dotted levels: $S_\\alpha / \\lambda_\\alpha$)",
-                 fontsize=9)
-    save_figure(fig, path, dpi=110)
+    n = len(reports)
+    fig, axes = plt.subplots(2, n, figsize=(4.3 * n, 7.4), squeeze=False, constrained_layout=True)
+    for k, report in enumerate(reports):
+        widths = np.asarray(report["widths"], dtype=float)
+        errors, label = _sweep_errors(report)
+        top, bottom = axes[0, k], axes[1, k]
+        for j in range(errors.shape[1]):
+            top.loglog(widths, errors[:, j], "o", color="C0", alpha=0.5, ms=4, label="per seed" if j == 0 else None)
+        top.loglog(widths, np.median(errors, axis=1), "-", color="C0", label="median over seeds")
+        if report.get("slope") is not None:
+            low, high = report["slope_ci"]
+            shown = f"slope {report['slope']:.2f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None else "")
+            top.plot([], [], " ", label=shown)
+        integer_ticks(top.xaxis, report["widths"])
+        top.set_xlabel("hidden width $N$")
+        top.set_ylabel(label)
+        top.legend(fontsize=7)
+        top.grid(True, which="both", alpha=0.3)
+        top.set_title((titles[k] + "\n" if titles else "") + f"{len(report['seeds'])} seeds, "
+                      rf"$\eta = {report['settings']['learning_rate']:g}$", fontsize=9)
+        t = np.asarray(report["t"])
+        S = np.asarray(report["singular_values"])
+        styles = ["-", "--", "-.", ":"]
+        for i, entry in enumerate(report["per_width"]):
+            mean_K = np.asarray(entry["mean_K"])
+            for m in range(mean_K.shape[1]):
+                bottom.plot(t, mean_K[:, m], styles[i % len(styles)], color=f"C{m % 10}", lw=1.3,
+                            label=f"$N = {entry['width']}$" if m == 0 else None)
+        for m, level in enumerate(S):
+            bottom.axhline(level, color=f"C{m % 10}", lw=0.5, ls=":")
+        bottom.set_xlabel(r"$t = \eta \cdot \mathrm{step}$")
+        bottom.set_ylabel(r"$\langle \sum_p K_{p\alpha}(t) \rangle_{\mathrm{seeds}}$")
+        bottom.legend(fontsize=7)
+    return finish_figure(fig, path, dpi=110)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pathdyn._base.settings import TrainingTime
-from pathdyn._base.checks import real_number, whole_number
+from pathdyn._base.checks import distinct_seeds, real_number, whole_number
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.theory.architecture import Architecture
@@ -36,9 +36,11 @@ __all__ = [
     "DMFT_DEFAULTS",
     "QUICK_PREFIX",
     "QUICK_SUITE",
+    "SUITE_DURATION",
     "ValidationCase",
     "command_case",
     "suite_cases",
+    "suite_note",
     "default_dataset",
 ]
 
@@ -181,6 +183,7 @@ class ValidationCase:
             lambda: self._set("init_scale", real_number("init_scale", self.init_scale, positive=True, allow_none=True,
                                                         example="0.3")),
             *numbers,
+            self._check_training_time,
             lambda: self._set("record_points", whole_number("record_points", self.record_points, minimum=2)),
             lambda: self._set("confidence", real_number("confidence", self.confidence, positive=True, below=1.0,
                                                         example="0.95")),
@@ -189,11 +192,15 @@ class ValidationCase:
             self._check_dataset,
         ]
 
+    def _check_training_time(self) -> None:
+        if isinstance(self.t_max, float) and isinstance(self.learning_rate, float):
+            TrainingTime(self.learning_rate, self.t_max)  # refuses a t_max shorter than one step
+
     def _set(self, name: str, value) -> None:
         object.__setattr__(self, name, value)
 
     def _check_seeds(self) -> None:
-        self._set("seeds", _whole_numbers("seeds", self.seeds, 0))
+        self._set("seeds", distinct_seeds("seeds", _whole_numbers("seeds", self.seeds, 0)))
         model = MODELS.get(self.theory)
         if model is not None and len(self.seeds) < model.min_seeds:
             raise ConfigError(f"seeds: the {self.theory} model predicts a mean over seeds; give at least {model.min_seeds} "
@@ -386,6 +393,27 @@ def _quick(case: ValidationCase) -> ValidationCase:
 
 #: A few-minute version for ``make run`` and ``pathdyn validate --quick``.
 QUICK_SUITE = tuple(_quick(case) for case in DEFAULT_SUITE)
+
+
+#: How long each suite takes on 2 cores: the range of the runs docs/validation.md lists.
+SUITE_DURATION = {"quick": "30-90 s", "default": "DEFAULT_DURATION"}
+
+
+def suite_note(name: str) -> str:
+    """What a suite runs and roughly how long it takes, said before it starts.
+
+    Parameters
+    ----------
+    name : {"default", "quick"}
+
+    Returns
+    -------
+    str
+        E.g. ``"the quick suite: 6 cases, 58 networks"`` and the range of :data:`SUITE_DURATION`.
+    """
+    cases = suite_cases(name)
+    networks = sum(case.num_networks for case in cases)
+    return f"the {name} suite: {len(cases)} cases, {networks} networks; {SUITE_DURATION[name]} on 2 cores"
 
 
 def suite_cases(name: str) -> tuple:

@@ -39,7 +39,8 @@ from pathdyn.validation.sweep.distributed import check_cluster_options
 from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.validation.sweep.tasks import network_tasks, train_networks
-from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, limit_evidence, slope_parts, tail_slope, target_check
+from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts, tail_slope,
+                                            target_check)
 
 __all__ = ["MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
 
@@ -239,9 +240,7 @@ def _record_steps(case) -> list:
 
 def _half_step_floor(full_K, half, scale: float) -> float | None:
     """``2 max |K(eta) - K(eta/2)| / S_1`` of the largest width's first network; None if the grids differ."""
-    if half.K.shape == full_K.shape:
-        return 2.0 * float(np.max(np.abs(full_K - half.K))) / scale
-    return None
+    return richardson_floor(full_K, half.K, scale)
 
 
 @dataclass(frozen=True)
@@ -339,7 +338,8 @@ def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
     # the seed mean is one number per width, but it averages len(seeds) networks
     evidence.update(num_seeds=len(case.seeds),
                     enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(case.seeds) >= MIN_SEEDS))
-    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets))
+    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets),
+                                        statistics.standard[-1])
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += f"; summed over pathways {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
@@ -368,13 +368,14 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets) -> tuple:
-    """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
+def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets, noise) -> tuple:
+    """The verdict of the seed-mean error (``noise``: its standard error at the largest width), in the words of
+    :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
     if not evidence["enough_data"]:
         return f"inconclusive: give at least {MIN_WIDTHS} widths and {MIN_SEEDS} seeds; {measured}", None
     parts = slope_parts(slope, ci, tail) + [measured]
-    head, passed = target_check(slope, ci, ensemble[-1], targets)
+    head, passed = target_check(slope, ci, ensemble[-1], targets, noise=float(noise))
     return "; ".join(([head] if head else []) + parts), passed
 
 

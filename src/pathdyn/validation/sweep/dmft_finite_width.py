@@ -25,6 +25,7 @@ import numpy as np
 
 from pathdyn.io.jsonio import finite_or_none
 from pathdyn.io.results import Record, labelled
+from pathdyn._base.checks import distinct_seeds
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.dmft import solve_dmft
@@ -33,6 +34,7 @@ from pathdyn.validation.sweep.dmft import predict_network
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.numerics.datasets import Dataset, random_dataset
+from pathdyn.numerics.display import number, text_summary
 from pathdyn.validation.network import initialize_weights, simulate_gd
 
 __all__ = ["FiniteWidthGap", "finite_width_gap", "escape_with_and_without_other_modes", "gap_at_worst_point", "half_times", "rms_gaps", "summarize"]
@@ -145,6 +147,26 @@ class FiniteWidthGap(Record):
                                    for _ in range(sizes["width"])]))
     wall_time_s: float = 0.0
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the largest gaps by width, labelled as ``--summarize`` labels them.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        def by_width(values) -> str:
+            return ", ".join(f"{w}: {number(v)}" for w, v in zip(self.widths, values))
+
+        return [("run", f"depths {','.join(map(str, self.depths))}, {len(self.widths)} widths x {len(self.seeds)} seeds, "
+                        f"eta {number(self.learning_rate)}, t_max {number(self.t_max)}, sigma {number(self.init_scale)}; "
+                        "units: S_1"),
+                ("per pathway: c - a (max)", by_width(self.ensemble_gap)),
+                ("pathway sum: c - a (max)", by_width(self.total_ensemble_gap)),
+                ("pathway sum: c - b (max)", by_width(self.total_conditioned_gap))]
+
+    def __repr__(self) -> str:
+        return text_summary("FiniteWidthGap", self.summary_rows())
+
     def gap_slope(self, name: str = "total_ensemble_gap") -> tuple:
         """Slope of ``log gap`` against ``log width`` and its 95% interval.
 
@@ -188,7 +210,8 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
         raise ConfigError(f"widths, seeds: expected lists of whole numbers, got {widths!r}, {seeds!r}") from None
     if not widths or min(widths) < 1:
         raise ConfigError(f"widths: expected whole numbers >= 1, got {list(widths)}; give e.g. widths=(256, 512)")
-    if len(set(seeds)) < 2 or min(seeds) < 0:
+    seeds = distinct_seeds("seeds", seeds)
+    if len(seeds) < 2 or min(seeds) < 0:
         raise ConfigError(f"seeds: a seed mean needs at least 2 distinct seeds >= 0, got {list(seeds)}; give e.g. seeds=range(8)")
     for name, value in (("init_scale", init_scale), ("learning_rate", learning_rate), ("t_max", t_max)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -201,7 +224,8 @@ def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dat
     if any(len(block) > 1 for block in dataset.degenerate_blocks()):
         raise ConfigError(f"dataset: {dataset.name!r} has degenerate singular values, so per-mode K is undefined; "
                           "use non-degenerate data (e.g. random_dataset((2, 1.4, 0.9, 0.5)))")
-    return depths, widths, tuple(dict.fromkeys(seeds)), dataset
+    TrainingTime(learning_rate, t_max)  # refuses a t_max shorter than one step
+    return depths, widths, seeds, dataset
 
 
 def _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record):

@@ -28,18 +28,21 @@ import time
 
 import numpy as np
 
+from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
-from pathdyn.validation.sweep.statistics import mean_interval
+from pathdyn.io.jsonio import finite_or_none
+from pathdyn.validation.sweep.statistics import fit_slope, mean_interval
+from pathdyn.validation.sweep.verdicts import limit_evidence, sweep_verdict, tail_slope
 from pathdyn.validation.network.graph import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
 from pathdyn.validation.models import reduced_equations
 
-__all__ = ["graph_width_sweep", "half_times"]
+__all__ = ["graph_width_sweep", "half_times", "sweep_judgement"]
 
 
 def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
@@ -66,7 +69,8 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
 
 def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(range(4)), *, init: str = "gaussian",
                       init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
-                      record_dt: float = 0.2, confidence: float = 0.95, allow_misaligned: bool = False) -> dict:
+                      record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
+                      allow_misaligned: bool = False) -> dict:
     """Train ``len(seeds)`` networks at every width and summarise their total mode strengths.
 
     Parameters
@@ -89,6 +93,9 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
         Level of the half-time intervals.
     allow_misaligned : bool
         Go on when the inputs are misaligned with the modes (warned).
+    progress : bool
+        Show progress on standard error: a bar on a terminal, a line every few seconds elsewhere
+        (:class:`pathdyn._base.progress.Progress`).
 
     Returns
     -------
@@ -116,35 +123,97 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     started = time.perf_counter()
     per_width = []
     depths = graph.pathway_depths() if all(graph.activation(n) == "linear" for n in graph.hidden_nodes) else None
-    for width in widths:
-        initial = [initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
-                   for seed in seeds]
-        runs = [simulate_graph_gd(graph, dataset, width, weights=weights, learning_rate=learning_rate,
-                                  steps=steps, record_every=every) for weights in initial]
-        t = runs[0].t
-        S = np.asarray(runs[0].extras["singular_values"])
-        K = np.array([r.extras["K_total"] for r in runs])  # (seeds, T, modes)
-        halves = np.array([half_times(t, k, S) for k in K])  # (seeds, modes)
-        stats = [mean_interval(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
-        per_width.append({"width": width, "mean_K": K.mean(axis=0), "spread": float(K.std(axis=0).max() / S[0]),
-                          "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
-                          "diverged": int(sum(not r.success for r in runs))})
-        if depths is not None:
-            theory = "two-channel" if init == "orthogonal" else "qp"
-            errors = [_theory_error(depths, theory, dataset, w, r, lam, graph.chain_segments())
-                      for w, r in zip(initial, runs)]
-            per_width[-1]["theory_error"] = {"model": theory, "mapping": default_method(theory, depths),
-                                             "median": float(np.median(errors)), "per_seed": errors}
+    with Progress(len(widths) * len(seeds), "graph-sweep networks", enabled=None if progress else False) as bar:
+        for width in widths:
+            per_width.append(_width_entry(graph, dataset, width, seeds, depths, bar, init=init, init_scale=init_scale,
+                                          learning_rate=learning_rate, steps=steps, every=every, confidence=confidence,
+                                          lam=lam))
+    t, S = per_width[-1].pop("t"), per_width[-1].pop("S")
+    for entry in per_width[:-1]:
+        del entry["t"], entry["S"]
     widest = per_width[-1]["mean_K"]
     for entry in per_width:
         entry["distance_to_widest"] = float(np.abs(entry["mean_K"] - widest).max() / S[0])
         entry["mean_K"] = entry["mean_K"].tolist()
     return {"graph": graph.to_dict(), "widths": widths, "seeds": list(seeds), "t": t.tolist(),
-            "singular_values": S.tolist(), "per_width": per_width,
+            "singular_values": S.tolist(), "per_width": per_width, **sweep_judgement(widths, per_width, confidence),
             "settings": {"init": init, "init_scale": init_scale, "learning_rate": learning_rate, "t_max": t_max,
                          "dataset": dataset.name, "confidence": confidence,
                          "input_variances": alignment.input_variances.tolist(), "misalignment": alignment.misalignment},
             "wall_time": time.perf_counter() - started}
+
+
+def sweep_judgement(widths, per_width: list, confidence: float = 0.95) -> dict:
+    """The verdict of a graph's width sweep, by the rules of ``pathdyn validate`` (:func:`sweep_verdict`).
+
+    Parameters
+    ----------
+    widths : sequence of int
+    per_width : list of dict
+        The entries of :func:`graph_width_sweep`: each network's ``theory_error`` where the graph
+        has a reduced model, and its ``seed_deviation`` (its distance to the seed mean).
+    confidence : float
+        Level of the slope's interval.
+
+    Returns
+    -------
+    dict
+        ``compared`` (what the errors measure), ``slope``, ``slope_ci``, ``verdict``,
+        ``passed`` (None: a graph sweep has no targets) and ``evidence`` (:func:`limit_evidence`).
+
+    Notes
+    -----
+    With a reduced model the error is ``max |K_GD - K_theory| / S_1`` of each network against the
+    model started from its own weights; without one it is ``max |K_seed - <K>_seeds| / S_1``, the
+    finite-width fluctuation, which should fall as ``N^{-1/2}``. No ``O(eta)`` floor is measured,
+    so no limit is claimed.
+    """
+    if all("theory_error" in entry for entry in per_width):
+        model = per_width[0]["theory_error"]
+        errors = np.array([entry["theory_error"]["per_seed"] for entry in per_width], dtype=float)
+        compared = f"each network against the {model['model']} model ({model['mapping']} mapping) from its own weights"
+    else:
+        errors = np.array([entry["seed_deviation"] for entry in per_width], dtype=float)
+        compared = "each network against the seed mean (finite-width fluctuation; no reduced model for this graph)"
+    slope, ci, tail = float("nan"), (float("nan"), float("nan")), float("nan")
+    if len(set(widths)) >= 2:
+        slope, ci, _ = fit_slope(widths, errors, confidence)
+        tail = tail_slope(widths, errors)
+    verdict, passed = sweep_verdict(slope, ci, tail, errors, list(widths), None, {}, expected_exact=False,
+                                    confidence=confidence)
+    return {"compared": compared, "slope": finite_or_none(slope), "slope_ci": [finite_or_none(v) for v in ci],
+            "verdict": verdict, "passed": passed, "evidence": limit_evidence(widths, errors, None, confidence)}
+
+
+def _width_entry(graph, dataset, width, seeds, depths, bar, *, init, init_scale, learning_rate, steps, every,
+                 confidence, lam=None) -> dict:
+    """One width of :func:`graph_width_sweep`: its networks trained (each counted on ``bar``) and summarised.
+
+    ``lam``: the modes' input variances (None for whitened inputs), for the reduced model.
+    """
+    initial = [initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed) for seed in seeds]
+    runs = []
+    for weights in initial:
+        runs.append(simulate_graph_gd(graph, dataset, width, weights=weights, learning_rate=learning_rate, steps=steps,
+                                      record_every=every))
+        bar.update()
+    t = runs[0].t
+    S = np.asarray(runs[0].extras["singular_values"])
+    K = np.array([r.extras["K_total"] for r in runs])  # (seeds, T, modes)
+    halves = np.array([half_times(t, k, S) for k in K])  # (seeds, modes)
+    stats = [mean_interval(halves[:, m], confidence, bounds=(0.0, np.inf)) for m in range(S.size)]
+    deviation = np.abs(K - K.mean(axis=0)).max(axis=(1, 2)) / S[0]  # each network against the seed mean
+    entry = {"width": width, "mean_K": K.mean(axis=0), "spread": float(K.std(axis=0).max() / S[0]),
+             "seed_deviation": deviation.tolist(),
+             "half_time": [{"mean": m, "ci": list(ci)} for m, ci in stats],
+             "diverged": int(sum(not r.success for r in runs)), "t": t, "S": S}
+    if depths is not None:
+        theory = "two-channel" if init == "orthogonal" else "qp"
+        errors = [_theory_error(depths, theory, dataset, w, r, lam, graph.chain_segments())
+                  for w, r in zip(initial, runs)]
+        entry["theory_error"] = {"model": theory, "mapping": default_method(theory, depths),
+                                 "median": float(np.median(errors)), "per_seed": errors}
+    return entry
 
 
 def _theory_error(depths, theory, dataset, weights, run, lam, segments) -> float:

@@ -25,9 +25,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.results import Record, labelled
+from pathdyn.numerics.display import number, text_summary
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
@@ -104,6 +106,26 @@ class GraphConcentration(Record):
     settings: dict
     wall_time: float
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows: the run, then the mean dominant share of each grouping with its interval.
+
+        Returns
+        -------
+        list of (str, str)
+        """
+        settings = self.settings
+        rows = [("run", f"{len(self.graph.edges)} edges, {len(self.seeds)} seeds, width {settings.get('width')}, "
+                        f"{settings.get('activation')}, {int(np.sum(self.finished))} of {len(self.seeds)} finished")]
+        for by, entry in self.summary.items():
+            if isinstance(entry, dict) and "mean" in entry:
+                low, high = entry.get("ci", (None, None))
+                rows.append((f"dominant {by} share", f"{number(entry['mean'], 3)} [{number(low, 3)}, {number(high, 3)}] "
+                                                     f"(even split {number(entry.get('even'), 3)})"))
+        return rows
+
+    def __repr__(self) -> str:
+        return text_summary("GraphConcentration", self.summary_rows())
+
     def json_extras(self) -> dict:
         """The graph's paths (lists of edges), in the order of ``final_K``'s path axis.
 
@@ -129,7 +151,7 @@ def _summarise(K, graph, confidence) -> dict:
 def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
                                 activation: str | None = None, init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
-                                confidence: float = 0.95) -> GraphConcentration:
+                                confidence: float = 0.95, progress: bool = False) -> GraphConcentration:
     """Train one network per seed and summarise how the modes split over paths and streams.
 
     Parameters
@@ -145,6 +167,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
         (``steps = round(t_max / learning_rate)``).
     confidence : float
+    progress : bool
+        Show progress on standard error: a bar on a terminal, a line every few seconds elsewhere.
 
     Returns
     -------
@@ -174,11 +198,13 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     steps = time_settings.steps
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
     finals, ends = [], []
-    for seed in seeds:
-        run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
-                                learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
-        finals.append(run.K[-1])
-        ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+    with Progress(len(seeds), f"graph-concentration {activation}", enabled=None if progress else False) as bar:
+        for seed in seeds:
+            run = simulate_graph_gd(graph, dataset, width, init=init, init_scale=init_scale, activation=activation,
+                                    learning_rate=learning_rate, steps=steps, record_every=steps, seed=seed)
+            finals.append(run.K[-1])
+            ends.append(bool(run.success and run.loss[-1] < 0.01 * zero_loss))
+            bar.update()
     K, finished = np.array(finals), np.array(ends)
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "

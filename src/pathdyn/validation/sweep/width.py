@@ -40,7 +40,7 @@ from pathdyn.validation.sweep.dmft import validate_dmft_width
 from pathdyn.validation.sweep.report import TIME_MAPPING, WidthScalingReport
 from pathdyn.validation.sweep.statistics import fit_slope
 from pathdyn.validation.sweep.tasks import Mapping, network_tasks, train_networks
-from pathdyn.validation.sweep.verdicts import limit_evidence, sweep_verdict, tail_slope
+from pathdyn.validation.sweep.verdicts import limit_evidence, richardson_floor, stability_note, sweep_verdict, tail_slope
 
 __all__ = ["validate_width"]
 
@@ -208,9 +208,9 @@ def _compare_with_theory(case: ValidationCase, data: _SweepData, results) -> _Co
 
 
 def _lr_floor(full, half, scales) -> float | None:
-    """``2 max |K(eta) - K(eta/2)| / max(S / lambda)`` (Richardson, error ``O(eta)``); None if the grids differ."""
+    """``2 max |K(eta) - K(eta/2)| / max(S / lambda)`` (:func:`richardson_floor`); None if the grids differ or it is rounding."""
     if half.K.shape == full.K.shape and np.allclose(half.t, full.t):
-        return 2.0 * float(np.max(np.abs(full.K - half.K))) / float(np.max(scales))
+        return richardson_floor(full.K, half.K, float(np.max(scales)))
     return None
 
 
@@ -222,6 +222,8 @@ def _width_report(case: ValidationCase, data: _SweepData, comparison: _Compariso
     expected_exact = MODELS[case.theory].is_exact(case.depths, case.init, case.method)
     verdict, passed = sweep_verdict(slope, ci, tail, errors, widths, lr_floor, dict(case.targets), expected_exact,
                                naive=case.method == "naive", confidence=confidence)
+    note = stability_note(case.learning_rate, case.depths, data.S, data.alignment.input_variances)
+    verdict = verdict if note is None else f"{verdict}; {note}"
     return WidthScalingReport(
         depths=case.depths, widths=widths, seeds=case.seeds, init=case.init, init_scale=case.sigma, theory=case.theory,
         mapping=case.method, dataset=data.dataset.name, singular_values=tuple(float(s) for s in data.S),

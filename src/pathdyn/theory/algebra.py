@@ -1,8 +1,8 @@
-"""Polynomial tools of the reduced models: shared substitution, identical vanishing.
+"""Small exact-algebra helpers shared by the derivations and the exports (sympy only).
 
-The per-edge (graph) and per-layer (pathway) reduced models are polynomials in the
-strengths; :func:`xreplace_all` substitutes in many right-hand sides with one shared cache,
-:func:`is_identically_zero` decides identities in sympy's sparse polynomial ring.
+:func:`is_identically_zero` decides whether a polynomial expression vanishes by expanding
+it once in sparse polynomials (fast where ``simplify`` is slow); :func:`xreplace_all`
+substitutes into many expressions that share subexpressions with one cache.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     """
     cache: dict = {}
 
-    def walk(expr):
+    def walk(expr: sp.Basic) -> sp.Basic:
         if expr in rule:
             return rule[expr]
         try:
@@ -51,7 +51,7 @@ def xreplace_all(exprs: Sequence[sp.Expr], rule: dict) -> list:
     return [walk(sp.sympify(e)) for e in exprs]
 
 
-def _sparse_polynomials(exprs) -> list:
+def _sparse_polynomials(exprs: Sequence[sp.Expr]) -> list:
     """``exprs`` as sparse polynomials (monomial -> coefficient) over their free symbols."""
     _, polys = sp.polys.rings.sring(list(exprs))
     return [dict(p) for p in polys]
