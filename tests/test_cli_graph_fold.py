@@ -70,12 +70,6 @@ def test_integrate_graph_refuses_whitened_with_variances_and_pathway_options(tmp
     assert not list(tmp_path.iterdir())
 
 
-def test_integrate_graph_dmft_is_one_line_not_an_attribute_error(tmp_path, capsys):
-    assert main(["integrate", "--model", "dmft", "--architecture", CORTEX, "--init-scale", "0.5", "--t-max", "4",
-                 "-o", str(tmp_path / "x.json")]) == 2
-    _one_line_error(capsys, "--model dmft", "[graph]")
-
-
 def misaligned_dataset(rho: float = 0.4, n: int = 3) -> Dataset:
     """Inputs whose first two modes are correlated by ``rho`` (misalignment ``rho``)."""
     sigma_x = np.eye(n)

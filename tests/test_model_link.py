@@ -127,11 +127,16 @@ def test_every_model_with_mappings_has_a_mapper():
 
 
 def _imported_modules(path) -> set:
+    """The modules ``path`` imports when it runs (imports under ``if TYPE_CHECKING:`` are types only, never run)."""
     import ast
 
     tree = ast.parse(path.read_text())
+    types_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+                  for statement in node.body for inner in ast.walk(statement)}
     found = set()
     for node in ast.walk(tree):
+        if id(node) in types_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}

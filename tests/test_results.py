@@ -18,6 +18,7 @@ import pytest
 import pathdyn.validation.sweep  # noqa: F401  (defines the width, DMFT and concentration reports)
 import pathdyn.validation.sweep.dmft_finite_width  # noqa: F401
 import pathdyn.validation.sweep.graph_concentration  # noqa: F401
+import pathdyn.validation.sweep.dmft_graph  # noqa: F401  (registers GraphDMFTWidthReport whatever ran before)
 from pathdyn.io.results import RECORDS, field_kind
 from pathdyn.validation.sweep.report import DMFTWidthReport, WidthScalingReport, load_width_reports
 
@@ -193,6 +194,7 @@ def test_trajectories_round_trip_through_json_and_netcdf(make, tmp_path):
 PRINTED_FIGURE = {
     "WidthScalingReport": "median error by width",  # pathdyn validate, a single-network case
     "DMFTWidthReport": "seed-mean error by width",  # pathdyn validate --theory dmft
+    "GraphDMFTWidthReport": "seed-mean error by width",  # pathdyn validate --theory dmft --architecture graph.toml
     "ConcentrationResult": "linear fraction",  # pathdyn concentration's table
     "FiniteWidthGap": "per pathway: c - a (max)",  # pathdyn dmft-finite-width --summarize
     "GraphConcentration": "dominant path share",  # graph-concentration's summary

@@ -20,7 +20,6 @@ from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.theory.models import get_model
 from pathdyn.validation.reports.graph_plots import plot_graph_sweeps, plot_graph_validation
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.graph import graph_width_sweep
@@ -96,10 +95,7 @@ def validate_graph(args: argparse.Namespace, plan, graph: GraphArchitecture, wid
     for flag, name, unset, why in _PATHWAY_ONLY_VALIDATE:
         if getattr(args, name) != unset:
             raise refuse_graph(flag, source, f"{why}; drop {flag}")
-    if args.theory is not None and get_model(args.theory).predicts_seed_mean:
-        raise refuse_graph(f"--theory {args.theory}", source, "the DMFT of a graph is not built yet; drop --theory "
-                                                            "(the width sweep measures the limit)")
-    if args.theory is not None:
+    if args.theory is not None:  # the graph DMFT (--theory dmft) is validate_graph_dmft's
         check_graph_model(args.theory, "--theory")
     if args.init == "paper":
         raise refuse_graph("--init paper", source, "a graph is compared with its own reduced model (--init aligned) "

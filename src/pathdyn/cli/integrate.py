@@ -231,9 +231,6 @@ def run(args: argparse.Namespace) -> int:
         {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
     )
     model = get_model(args.model)
-    if model.kind != "ode" and args.architecture and isinstance(architecture_from_args(args), GraphArchitecture):
-        raise refuse_graph(f"--model {args.model}", args.architecture, "the DMFT of a graph is not built yet; "
-                           "integrate its reduced model (drop --model) or simulate it (pathdyn simulate)")
     if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
         return run_dmft(args, plan)
     if args.t_max is not None and not args.t_max > 0:

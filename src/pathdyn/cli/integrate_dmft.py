@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pathdyn.cli.outputs import print_summary
+import argparse
+
+from pathdyn.cli.outputs import FilePlan, print_summary
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
 from pathdyn.numerics.dmft import INITS, solve_dmft, solve_dmft_flow
 from pathdyn.numerics.plotting import plot_mode_trajectories
+from pathdyn.cli.dmft_graph import integrate_graph_dmft
+from pathdyn.theory.graph import GraphArchitecture
 
 
 def _check(args) -> None:
@@ -64,7 +68,7 @@ def _solve(args, depths, S, sigma, init):
     return trajectory
 
 
-def run_dmft(args, plan) -> int:
+def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
     """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD).
 
     ``plan`` is the run's checked :class:`pathdyn.cli.outputs.FilePlan`: every output is staged
@@ -100,6 +104,8 @@ def run_dmft(args, plan) -> int:
     S, input_variances, data_note = singular_values_from_args(args)
     if input_variances is not None:
         raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
+    if isinstance(architecture, GraphArchitecture):  # node-form DMFT of any DAG
+        return integrate_graph_dmft(args, plan, architecture, S, data_note)
     sigma = 0.3 if args.init_scale is None else args.init_scale
     init = args.init or "gaussian"
     trajectory = _solve(args, architecture.depths, S, sigma, init)

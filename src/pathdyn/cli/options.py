@@ -119,8 +119,7 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
         "--max-steps": ALWAYS, "--quick": ALWAYS, "--device": ALWAYS, "--strict": ALWAYS, "--output": ALWAYS,
         "--plot": ALWAYS, "--no-progress": ALWAYS, **_CLUSTER,
         # the case options describe one case; --quick runs the built-in suite (validate says which)
-        "--depths": ALWAYS, "--architecture": ALWAYS, "--widths": ALWAYS, "--seeds": ALWAYS, "--init": ALWAYS,
-        "--init-scale": ALWAYS,
+        "--depths": ALWAYS, "--architecture": ALWAYS, "--widths": ALWAYS, "--seeds": ALWAYS, "--init": ALWAYS, "--init-scale": ALWAYS,
         "--theory": ALWAYS, "--mapping": ALWAYS, "--learning-rate": ALWAYS, "--t-max": ALWAYS, "--dataset": ALWAYS,
         "--allow-misaligned": ({"dataset": GIVEN},),
     },

@@ -8,7 +8,7 @@ import sys
 
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
-from pathdyn.theory.models import validation_theories
+from pathdyn.theory.models import get_model, validation_theories
 from pathdyn.cli._common import (
     add_cluster_arguments,
     add_device_argument,
@@ -23,6 +23,7 @@ from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.cli._graph_runs import validate_graph
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.cli.dmft_graph import validate_graph_dmft
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
 from pathdyn.validation.sweep.cases import command_case, suite_cases, suite_note
@@ -211,8 +212,11 @@ def run(args: argparse.Namespace) -> int:
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
     architecture = _case_architecture(args)
     if isinstance(architecture, GraphArchitecture):
-        return validate_graph(args, plan, architecture, _int_list(args.widths, "--widths", 1) if args.widths else None,
-                              _int_list(args.seeds, "--seeds", 0) if args.seeds else None)
+        widths = _int_list(args.widths, "--widths", 1) if args.widths else None
+        seeds = _int_list(args.seeds, "--seeds", 0) if args.seeds else None
+        if args.theory is not None and get_model(args.theory).predicts_seed_mean:  # the graph DMFT
+            return validate_graph_dmft(args, plan, architecture, widths, seeds, _dataset(args.dataset), summary_text)
+        return validate_graph(args, plan, architecture, widths, seeds)
     check_cluster_options(args.workers, args.scheduler)
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
     cases = [_custom_case(args, architecture)] if given else list(suite_cases("quick" if args.quick else "default"))

@@ -11,13 +11,14 @@ above :data:`MISALIGNMENT_THRESHOLD`.
 
 from __future__ import annotations
 
-from typing import Any
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import DatasetError
+from pathdyn.numerics.datasets import Dataset
 
 __all__ = ["InputAlignment", "MISALIGNMENT_THRESHOLD", "check_alignment", "input_alignment", "mode_rank"]
 
@@ -72,7 +73,7 @@ class InputAlignment:
         return f"misalignment {self.misalignment:.3g}{where}, threshold {self.threshold:g}"
 
 
-def mode_rank(singular_values: Any) -> int:
+def mode_rank(singular_values: ArrayLike) -> int:
     """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
 
     Parameters
@@ -89,7 +90,7 @@ def mode_rank(singular_values: Any) -> int:
     return int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
 
 
-def input_alignment(dataset, threshold: float = MISALIGNMENT_THRESHOLD) -> InputAlignment:
+def input_alignment(dataset: Dataset, threshold: float = MISALIGNMENT_THRESHOLD) -> InputAlignment:
     """Input variances of the modes of ``dataset`` and how misaligned its inputs are.
 
     Parameters
@@ -155,7 +156,7 @@ def input_alignment(dataset, threshold: float = MISALIGNMENT_THRESHOLD) -> Input
     return InputAlignment(input_variances=lam, misalignment=float(worst_value), worst=worst, threshold=float(threshold))
 
 
-def check_alignment(dataset, allow_misaligned: bool = False, argument: str = "dataset") -> InputAlignment:
+def check_alignment(dataset: Dataset, allow_misaligned: bool = False, argument: str = "dataset") -> InputAlignment:
     """:func:`input_alignment`, refusing misaligned data unless ``allow_misaligned``.
 
     Parameters

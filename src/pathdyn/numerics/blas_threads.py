@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["blas_thread_control", "set_blas_threads", "blas_threads"]
@@ -90,7 +91,7 @@ def set_blas_threads(threads: int) -> dict:
 
 
 @contextmanager
-def blas_threads(threads: int | None):
+def blas_threads(threads: int | None) -> Iterator[None]:
     """Context manager: every loaded OpenBLAS uses ``threads`` threads inside, restored after.
 
     ``None`` leaves the libraries alone.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn._base.checks import check_magnitude, real_array, seed_value, whole_number
 from pathdyn.errors import DatasetError
@@ -180,7 +181,7 @@ def hierarchical_dataset(whitened: bool = True) -> Dataset:
     return Dataset(X=X, Y=Y, name="hierarchical", notes=note)
 
 
-def random_dataset(singular_values: Any, n_in: int | None = None, n_out: int | None = None, seed: int = 0,
+def random_dataset(singular_values: ArrayLike, n_in: int | None = None, n_out: int | None = None, seed: int = 0,
                    input_variances: Any | None = None) -> Dataset:
     """Random data whose ``Sigma_yx`` has exactly the given singular values; whitened by default.
 

@@ -8,7 +8,7 @@ the ``_repr_html_`` (a small table that Jupyter draws).
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 import html
 
 import numpy as np
@@ -76,7 +76,7 @@ def array_summary(values: Any | None, dims: Sequence[str] | None = None) -> str:
     return text
 
 
-def text_summary(title: str, rows) -> str:
+def text_summary(title: str, rows: Iterable[tuple[str, object]]) -> str:
     """``Title(`` then one ``  name: value`` line per row, then ``)``.
 
     Parameters
@@ -96,7 +96,7 @@ def text_summary(title: str, rows) -> str:
     return "\n".join(lines) + "\n)"
 
 
-def html_summary(title: str, rows) -> str:
+def html_summary(title: str, rows: Iterable[tuple[str, object]]) -> str:
     """The same rows as a two-column HTML table (every value escaped).
 
     Parameters

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from pathdyn.numerics.compile import CompiledRHS, SymbolicEquations
 from pathdyn.numerics.integrate import integrate
 
 __all__ = ["AUTO_HORIZON", "AUTO_TOLERANCE", "AutomaticTMax", "automatic_t_max", "choose_t_max", "round_up_nicely"]
@@ -108,8 +113,8 @@ class AutomaticTMax:
                 f"t_max = {self.t_max:g} (at most {self.horizon:g})")
 
 
-def choose_t_max(equations, initial_state, singular_values, horizon: float = AUTO_HORIZON,
-                 tolerance: float = AUTO_TOLERANCE, **options) -> AutomaticTMax:
+def choose_t_max(equations: SymbolicEquations | CompiledRHS, initial_state: ArrayLike, singular_values: ArrayLike,
+                 horizon: float = AUTO_HORIZON, tolerance: float = AUTO_TOLERANCE, **options: Any) -> AutomaticTMax:
     """Find a final time by a probe integration up to ``horizon`` (see the module docstring).
 
     Parameters

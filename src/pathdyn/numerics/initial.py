@@ -11,17 +11,21 @@ layers, ``p`` on the last); this module knows no model.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn._base.checks import check_memory, real_array, real_number, seed_value, whole_number
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.compile import CompiledRHS, SymbolicEquations
 
 __all__ = ["qp_initial_state", "draw_initial_state", "load_initial_state"]
 
 
-def _column(record, q0, p0):
+def _column(record: Any, q0: np.ndarray, p0: np.ndarray) -> np.ndarray:
     """The initial values of one state variable from per-pathway ``q0``, ``p0``, as its record's ``start`` says."""
     start = getattr(record, "start", None)
     if start not in ("q", "p"):
@@ -32,12 +36,14 @@ def _column(record, q0, p0):
     return (q0 if start == "q" else p0)[..., record.pathway - 1, :]
 
 
-def _num_pathways(equations) -> int:
+def _num_pathways(equations: SymbolicEquations | CompiledRHS) -> int:
+    if isinstance(equations, CompiledRHS):
+        return equations.num_pathways
     count = getattr(equations, "num_pathways", None)
     return int(count) if count is not None else len(equations.strengths)
 
 
-def qp_initial_state(equations, q0, p0) -> np.ndarray:
+def qp_initial_state(equations: SymbolicEquations | CompiledRHS, q0: ArrayLike, p0: ArrayLike) -> np.ndarray:
     """Build the state array from per-pathway, per-mode ``q`` and ``p``.
 
     Parameters
@@ -76,7 +82,8 @@ def qp_initial_state(equations, q0, p0) -> np.ndarray:
     return np.stack([_column(record, q0, p0) for record in layout], axis=-2)
 
 
-def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float = 1.0, batch=()) -> np.ndarray:
+def draw_initial_state(equations: SymbolicEquations | CompiledRHS, n_modes: int, scale: float, seed: int | np.random.Generator = 0,
+                       c: float = 1.0, batch: int | Sequence[int] = ()) -> np.ndarray:
     """Random small initial conditions like the paper: ``p ~ scale N(0, 1)``, ``q = sqrt(p^2 + c)``.
 
     Parameters
@@ -105,8 +112,7 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
     scale = real_number("scale", scale, positive=True, example="0.1")
     c = real_number("c", c, nonnegative=True, example="1")
     n_modes = whole_number("n_modes", n_modes, minimum=1)
-    seed = seed_value("seed", seed)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed_value("seed", seed))
     if isinstance(batch, (str, bytes)):
         raise ConfigError(f"batch: {batch!r} is not a shape; give a tuple of whole numbers, e.g. (100,)")
     batch = tuple(whole_number("batch", b) for b in np.atleast_1d(batch).tolist()) if np.size(batch) else ()
@@ -119,7 +125,7 @@ def draw_initial_state(equations, n_modes: int, scale: float, seed=0, c: float =
 
 
 
-def load_initial_state(path, equations, num_modes: int, argument: str = "init") -> np.ndarray:
+def load_initial_state(path: str | Path, equations: SymbolicEquations | CompiledRHS, num_modes: int, argument: str = "init") -> np.ndarray:
     """The state array of a JSON file ``{"q0": [[...]], "p0": [[...]]}`` (shape (pathways, modes) each).
 
     Parameters

@@ -10,13 +10,20 @@ whenever input variances are used.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment, mode_rank
+from pathdyn.numerics.datasets import Dataset
+
+if TYPE_CHECKING:  # a type only: the numerics never run theory code
+    from pathdyn.theory.architecture import Architecture
 
 __all__ = ["architecture_for_inputs", "dataset_modes"]
 
 
-def dataset_modes(dataset, allow_misaligned: bool = False, whitened: bool | None = None, argument: str = "dataset") -> tuple:
+def dataset_modes(dataset: Dataset, allow_misaligned: bool = False, whitened: bool | None = None, argument: str = "dataset") -> tuple:
     """``(S, lambda, notes)``: the modes of ``dataset`` that the per-mode equations integrate.
 
     Parameters
@@ -56,8 +63,8 @@ def dataset_modes(dataset, allow_misaligned: bool = False, whitened: bool | None
     return dataset.singular_values[:rank], lam, notes
 
 
-def architecture_for_inputs(architecture, input_variances, whitened: bool | None = None,
-                            argument: str = "whitened", source: str = "input_variances"):
+def architecture_for_inputs(architecture: Architecture, input_variances: Iterable[float] | None, whitened: bool | None = None,
+                            argument: str = "whitened", source: str = "input_variances") -> Architecture:
     """``architecture`` with general inputs (``whitened=False``) whenever input variances are used.
 
     Parameters

@@ -11,15 +11,19 @@ the equations' layout, never by name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn._base.checks import check_memory, real_number, whole_number
 from pathdyn.errors import ConfigError
-from pathdyn.numerics.compile import compile_rhs
+from pathdyn.numerics.compile import CompiledRHS, SymbolicEquations, compile_rhs
 from pathdyn.numerics.initial import draw_initial_state
 from pathdyn.numerics.integrate import integrate
+from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = [
     "PhasePanel",
@@ -33,7 +37,7 @@ __all__ = [
 _BISECTION_STEPS = 1200
 
 
-def _state_on_invariant_set(f, p, c: float) -> np.ndarray:
+def _state_on_invariant_set(f: CompiledRHS, p: np.ndarray, c: float) -> np.ndarray:
     """The state of the q/p or race equations ``f`` at per-pathway ``p`` (``(M, *shape)``),
     with ``q_a = sqrt(p_a^2 + c)``."""
     y = np.empty((f.num_state, *p.shape[1:]))
@@ -46,7 +50,7 @@ def _state_on_invariant_set(f, p, c: float) -> np.ndarray:
     return y
 
 
-def _plane_parameters(f, S: float, c: float) -> list:
+def _plane_parameters(f: CompiledRHS, S: float, c: float) -> list:
     """Parameter values in ``f``'s order: ``S``, and ``c`` for each race constant."""
     values = []
     for record in f.parameter_layout:
@@ -57,7 +61,7 @@ def _plane_parameters(f, S: float, c: float) -> list:
     return values
 
 
-def _pathway_variables_from_strengths(f, K, c: float, params) -> np.ndarray:
+def _pathway_variables_from_strengths(f: CompiledRHS, K: np.ndarray, c: float, params: Sequence[float]) -> np.ndarray:
     """``p`` (``(M, *shape)``) with ``K_a(p_a) = K[a]`` on the invariant set, by bisection on the
     compiled strengths (each ``K_a`` is increasing in ``p_a`` and depends on no other pathway)."""
     strengths = lambda p: f.strengths(_state_on_invariant_set(f, p, c), *params)  # noqa: E731
@@ -75,7 +79,7 @@ def _pathway_variables_from_strengths(f, K, c: float, params) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
-def strength_vector_field(K1, K2, equations, c: float, S: float):
+def strength_vector_field(K1: ArrayLike, K2: ArrayLike, equations: SymbolicEquations | CompiledRHS, c: float, S: float) -> tuple[np.ndarray, np.ndarray]:
     """``(dK_1/dt, dK_2/dt)`` of the reduced flow on the invariant set ``q^2 - p^2 = c``.
 
     Parameters
@@ -116,8 +120,8 @@ def strength_vector_field(K1, K2, equations, c: float, S: float):
     return rates[0], rates[1]
 
 
-def integrate_race_form(race_equations, initial_state, singular_values, t_max: float, *, qp_equations,
-                        **integrate_options):
+def integrate_race_form(race_equations: SymbolicEquations | CompiledRHS, initial_state: ArrayLike, singular_values: ArrayLike, t_max: float, *,
+                        qp_equations: SymbolicEquations | CompiledRHS, **integrate_options: Any) -> Trajectory:
     """Integrate q/p initial states through the race form: one variable ``p_a`` per pathway.
 
     The q/p flow conserves ``c_a = q_a^2 - p_a^2`` exactly, and with ``q_a > 0`` and
@@ -199,9 +203,9 @@ class PhasePanel:
     stats: dict = field(default_factory=dict)
 
 
-def compute_phase_panel(equations, init_scale: float, S: float = 10.0, t_max: float = 10.0, num_members: int = 100,
-                        c: float = 1.0, seed=0, grid_points: int = 21, num_points: int = 201, race_equations=None,
-                        **integrate_options) -> PhasePanel:
+def compute_phase_panel(equations: SymbolicEquations | CompiledRHS, init_scale: float, S: float = 10.0, t_max: float = 10.0, num_members: int = 100,
+                        c: float = 1.0, seed: int | np.random.Generator = 0, grid_points: int = 21, num_points: int = 201,
+                        race_equations: SymbolicEquations | CompiledRHS | None = None, **integrate_options: Any) -> PhasePanel:
     """Integrate ``num_members`` random small initial conditions of one mode and the field.
 
     Parameters

@@ -9,17 +9,28 @@ also writes the image atomically and releases the figure from pyplot.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.io.jsonio import atomic_write
+
+if TYPE_CHECKING:  # types only: matplotlib is imported on first use
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    from pathdyn.numerics.phase_plane import PhasePanel
+    from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["plot_mode_trajectories", "plot_phase_planes", "finish_figure"]
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """``matplotlib.pyplot``, imported on first use (whatever backend the user chose).
 
     Returns
@@ -32,7 +43,7 @@ def pyplot():
     return plt
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> None:
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> None:
     """Save ``fig`` atomically (format from the suffix, PNG by default) and release it from pyplot.
 
     Parameters
@@ -53,7 +64,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> None:
         pyplot().close(fig)
 
 
-def finish_figure(fig: Any, path: str | Path | None = None, dpi: int = 120) -> Any:
+def finish_figure(fig: Figure, path: str | Path | None = None, dpi: int = 120) -> Figure:
     """Save ``fig`` when ``path`` is given; return it either way.
 
     Parameters
@@ -75,7 +86,7 @@ def finish_figure(fig: Any, path: str | Path | None = None, dpi: int = 120) -> A
     return fig
 
 
-def integer_ticks(axis, values) -> None:
+def integer_ticks(axis: Axis, values: Iterable[int]) -> None:
     """Put ticks exactly at the integers ``values`` (depths, widths), labelled plainly.
 
     Parameters
@@ -94,13 +105,13 @@ def integer_ticks(axis, values) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _plain_integer_formatter():
+def _plain_integer_formatter() -> FuncFormatter:
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda value, _: f"{int(round(value))}")
 
 
-def mode_colours(plt, modes: int):
+def mode_colours(plt: ModuleType, modes: int) -> np.ndarray:
     """One colour per mode, dark to light (viridis, stopping before pale yellow).
 
     Parameters
@@ -118,7 +129,7 @@ def mode_colours(plt, modes: int):
     return plt.get_cmap("viridis")(np.linspace(0, 0.85, max(modes, 1)))
 
 
-def _first_member(K, loss):
+def _first_member(K: ArrayLike, loss: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``K`` of shape (T, M, modes) and ``loss`` (T,) of the first ensemble member."""
     K = np.asarray(K)
     loss = np.asarray(loss)
@@ -128,7 +139,8 @@ def _first_member(K, loss):
     return K, loss.reshape(T, -1)[:, 0]
 
 
-def plot_mode_trajectories(trajectory, path=None, singular_values=None, depths=None, title=None):
+def plot_mode_trajectories(trajectory: Trajectory, path: str | Path | None = None, singular_values: ArrayLike | None = None,
+                           depths: Sequence[int] | None = None, title: str | None = None) -> Figure:
     """``K_{a alpha}(t)`` of one run: one panel per pathway, one line per mode, plus the loss.
 
     Parameters
@@ -177,7 +189,7 @@ def plot_mode_trajectories(trajectory, path=None, singular_values=None, depths=N
     return finish_figure(fig, path)
 
 
-def plot_phase_planes(panels, path=None, max_trajectories: int = 100):
+def plot_phase_planes(panels: Sequence[PhasePanel], path: str | Path | None = None, max_trajectories: int = 100) -> Figure:
     """Grid of phase planes: rows = initial scales, columns = depths.
 
     Each panel shows the normalised vector field of its own depth, the fixed-point line

@@ -22,12 +22,12 @@ integrator.
 
 from __future__ import annotations
 
-from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 
@@ -41,7 +41,7 @@ G_XTOL, U_XTOL, RTOL = 1e-15, 1e-16, 4 * np.finfo(float).eps
 SUM_TOL = 1e-11
 
 
-def _sech_integral(n: int, u):
+def _sech_integral(n: int, u: ArrayLike) -> float | np.ndarray:
     """``I_n(u) = int_0^u sech^n(v) dv`` for integer ``n >= 0``, elementwise over ``u``."""
     u = np.asarray(u, dtype=float)
     if n == 0:
@@ -62,7 +62,7 @@ def _sech_integral_limit(n: int) -> float:
     return math.sqrt(math.pi) * math.exp(math.lgamma(n / 2) - math.lgamma((n + 1) / 2)) / 2
 
 
-def _check(depth, c):
+def _check(depth: int, c: ArrayLike) -> None:
     if int(depth) != depth or depth < 1:
         raise ConfigError(f"depth: must be a positive integer, got {depth}")
     c = np.asarray(c, dtype=float)
@@ -71,7 +71,8 @@ def _check(depth, c):
         raise ConfigError(f"c: the race needs q^2 - p^2 = c > 0 for a pathway of depth {depth}, got c = {bad}")
 
 
-def _safeguarded_newton(func, lo, hi, x, xtol, rtol, max_iter=200):
+def _safeguarded_newton(func: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], lo: ArrayLike, hi: ArrayLike,
+                        x: ArrayLike, xtol: float, rtol: float, max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Roots of increasing functions, elementwise: Newton steps kept inside a shrinking bracket.
 
     Parameters
@@ -126,7 +127,7 @@ def _safeguarded_newton(func, lo, hi, x, xtol, rtol, max_iter=200):
     return x, converged
 
 
-def _invert_sech_integral(n: int, target, start=None):
+def _invert_sech_integral(n: int, target: ArrayLike, start: ArrayLike | None = None) -> np.ndarray:
     """``u >= 0`` with ``I_n(u) = target`` for ``0 <= target < I_n(inf)``, elementwise.
 
     Below half the limit the function ``I_n(u) - target`` is solved (concave, no
@@ -147,7 +148,7 @@ def _invert_sech_integral(n: int, target, start=None):
     saturating = flat > limit / 2
     log_gap = np.log(np.where(saturating, limit - flat, 1.0))
 
-    def residual(u, index):
+    def residual(u: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         value = _sech_integral(n, u)
         with np.errstate(over="ignore"):
             derivative = np.cosh(u) ** -float(n)
@@ -166,7 +167,7 @@ def _invert_sech_integral(n: int, target, start=None):
     return u.reshape(target.shape)
 
 
-def race_potential_numeric(p: float | Any, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
+def race_potential_numeric(p: ArrayLike, depth: int, c: float = 1.0, method: str = "elementary") -> float | np.ndarray:
     """``F(p) = int_0^p (s^2 + c)^(-(D-1)/2) ds`` (``F(p) = p`` for ``D = 1``).
 
     Parameters
@@ -218,7 +219,7 @@ def race_potential_numeric(p: float | Any, depth: int, c: float = 1.0, method: s
     return out if out.ndim else float(out)
 
 
-def _potential_range(depth: int, c):
+def _potential_range(depth: int, c: ArrayLike) -> np.ndarray:
     """``sup F`` (= ``-inf F``): finite for ``D >= 3``, elementwise over ``c``."""
     c = np.asarray(c, dtype=float)
     if depth <= 2:
@@ -226,7 +227,7 @@ def _potential_range(depth: int, c):
     return c ** (-(depth - 2) / 2) * _sech_integral_limit(depth - 2)
 
 
-def _race_u(value, depth: int, c, start=None):
+def _race_u(value: ArrayLike, depth: int, c: ArrayLike, start: np.ndarray | None = None) -> np.ndarray:
     """``u = asinh(p / sqrt c)`` of ``F(p) = value`` (``D >= 2``), elementwise; ``+-inf`` past the range."""
     n = depth - 2
     target = np.asarray(value, dtype=float) * np.asarray(c, dtype=float) ** (n / 2)
@@ -237,7 +238,7 @@ def _race_u(value, depth: int, c, start=None):
     return np.copysign(np.where(inside, u, np.inf), target)
 
 
-def inverse_race_potential(value: float | Any, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
+def inverse_race_potential(value: ArrayLike, depth: int, c: float = 1.0, strict: bool = True) -> float | np.ndarray:
     """``p`` with ``F(p) = value``, elementwise (closed form for ``D <= 2``, safeguarded Newton above).
 
     Parameters
@@ -288,7 +289,7 @@ class _Pathway:
     start: np.ndarray
     u: np.ndarray  # the latest u = asinh(p / sqrt c), the next solve's starting point
 
-    def state(self, G, index):
+    def state(self, G: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(p, K, dK/dG)`` at ``G`` for the problems ``index``.
 
         With ``p = sqrt(c) sinh u``: ``K = c^(D/2) cosh^(D-1)(u) sinh(u)`` and
@@ -308,7 +309,7 @@ class _Pathway:
         return p, K, dK
 
 
-def _race_pathways(depths, q0, p0) -> list:
+def _race_pathways(depths: Sequence[int], q0: np.ndarray, p0: np.ndarray) -> list:
     """:class:`_Pathway` per depth from ``q0, p0`` of shape ``(M, problems)``."""
     pathways = []
     for a, depth in enumerate(depths):
@@ -324,7 +325,7 @@ def _race_pathways(depths, q0, p0) -> list:
     return pathways
 
 
-def _solve_race(pathways, S):
+def _solve_race(pathways: Sequence[_Pathway], S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``G`` per problem with ``sum_a K_a(G) = S``; returns ``(G, resolved)``.
 
     ``resolved`` is False where the iteration did not converge or ended on an edge of
@@ -333,7 +334,7 @@ def _solve_race(pathways, S):
     g_hi = np.min([_potential_range(w.depth, w.c) - w.start for w in pathways], axis=0)
     g_lo = np.max([-_potential_range(w.depth, w.c) - w.start for w in pathways], axis=0)
 
-    def residual(G, index):
+    def residual(G: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # sum K - S below the root, S log(sum K / S) above it: the same root and slope
         # there, but K ~ (g_hi - G)^(-D/(D-2)) near a saturating pathway's edge is tamed,
         # so Newton steps from the right are not each a fixed small fraction of the way.
@@ -355,7 +356,7 @@ def _solve_race(pathways, S):
     return G, converged & np.isfinite(G) & (G < g_hi - margin) & (G > g_lo + margin)
 
 
-def _check_depths(depths) -> tuple:
+def _check_depths(depths: Iterable[int]) -> tuple:
     try:
         values = tuple(depths)
     except TypeError:
@@ -368,7 +369,7 @@ def _check_depths(depths) -> tuple:
     return tuple(int(d) for d in values)
 
 
-def _check_singular_values(singular_values, shape) -> np.ndarray:
+def _check_singular_values(singular_values: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
     try:
         S = np.broadcast_to(np.asarray(singular_values, dtype=float), shape)
     except (TypeError, ValueError):
@@ -381,7 +382,7 @@ def _check_singular_values(singular_values, shape) -> np.ndarray:
     return S
 
 
-def race_final_strengths(depths: Sequence[int], q0: Any, p0: Any, singular_values: Any, refine_dps: int | None = None) -> np.ndarray:
+def race_final_strengths(depths: Sequence[int], q0: ArrayLike, p0: ArrayLike, singular_values: ArrayLike, refine_dps: int | None = None) -> np.ndarray:
     """Final allocation ``K_a(infinity)`` of every mode across pathways, from the race.
 
     Parameters
@@ -446,7 +447,8 @@ def race_final_strengths(depths: Sequence[int], q0: Any, p0: Any, singular_value
     return np.moveaxis(K.reshape(M, *p0.shape[:-2], p0.shape[-1]), 0, -2)
 
 
-def _polish(depths, pathways, index, G, ps, S, dps, resolved) -> np.ndarray:
+def _polish(depths: tuple[int, ...], pathways: Sequence[_Pathway], index: int | np.integer, G: float, ps: np.ndarray, S: float, dps: int,
+            resolved: bool) -> np.ndarray:
     """:func:`_refine` of one problem, or a ConfigError when it cannot reach ``sum K = S``."""
     if not (resolved and np.all(np.isfinite(ps))):
         raise ConfigError(
@@ -464,7 +466,7 @@ def _polish(depths, pathways, index, G, ps, S, dps, resolved) -> np.ndarray:
     return K
 
 
-def _refine(pathways, G, ps, S, dps):
+def _refine(pathways: Sequence[tuple[int, float, float]], G: float, ps: Sequence[float], S: float, dps: int) -> np.ndarray:
     """Newton refinement of ``G`` and every ``p_a`` in mpmath at ``dps`` digits.
 
     ``F`` is evaluated as ``p c^(-(D-1)/2) 2F1(1/2, (D-1)/2; 3/2; -p^2/c)`` (mpmath),
@@ -476,7 +478,7 @@ def _refine(pathways, G, ps, S, dps):
     with mpmath.workdps(dps):
         half = mpmath.mpf(1) / 2
 
-        def F(p, d, c):
+        def F(p: mpmath.mpf, d: int, c: mpmath.mpf) -> mpmath.mpf:
             if d == 1:
                 return p
             return p * c ** (-(d - 1) * half) * mpmath.hyp2f1(half, (d - 1) * half, 3 * half, -(p**2) / c)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.dmft_graph import export_dmft_graph
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.document import Document, equation_list
 from pathdyn.theory.writers import render
@@ -203,7 +205,8 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False, **op
 
     Parameters
     ----------
-    architecture : Architecture, sequence of int or str
+    architecture : Architecture, GraphArchitecture, sequence of int or str
+        A graph is written in node form (:func:`pathdyn.theory.dmft_graph.export_dmft_graph`).
     format : str
         A writer of :mod:`pathdyn.theory.writers` (``text``, ``latex``, ``json``, ...).
     fragment : bool
@@ -220,6 +223,8 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False, **op
     ConfigError
         For an unknown format or a misplaced option.
     """
+    if isinstance(architecture, GraphArchitecture):  # any DAG: the node form of theory.dmft_graph
+        return export_dmft_graph(architecture, format, fragment=fragment, **options)
     return render(dmft_document(derive_dmft_equations(architecture)), format, fragment=fragment, **options)
 
 

@@ -17,15 +17,18 @@ The error is then scaled by ``max_alpha S_alpha / lambda_alpha`` (``S_1`` for wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import MISALIGNMENT_THRESHOLD
 from pathdyn.numerics.display import array_summary, html_summary, number, text_summary
+from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["Comparison", "compare", "PER_MODE", "SUBSPACE"]
 
@@ -116,7 +119,7 @@ def _interpolate(values: np.ndarray, source_t: np.ndarray, target_t: np.ndarray)
     return out.reshape(target_t.size, *values.shape[1:])
 
 
-def _input_variances(gd_trajectory, theory_trajectory, modes: int, allow_misaligned: bool) -> tuple:
+def _input_variances(gd_trajectory: Trajectory, theory_trajectory: Trajectory, modes: int, allow_misaligned: bool) -> tuple:
     """The data's ``lambda`` (checked against the theory's) and a warning for misaligned data.
 
     A simulation without the ``extras`` (made elsewhere) is taken at its word: ``lambda`` is
@@ -146,8 +149,8 @@ def _input_variances(gd_trajectory, theory_trajectory, modes: int, allow_misalig
     return data_lam, f"{message}; compared anyway (allow_misaligned)"
 
 
-def compare(gd_trajectory, theory_trajectory, *, singular_values=None, blocks=None,
-            allow_misaligned: bool = False) -> Comparison:
+def compare(gd_trajectory: Trajectory, theory_trajectory: Trajectory, *, singular_values: ArrayLike | None = None,
+            blocks: Sequence[Sequence[int]] | None = None, allow_misaligned: bool = False) -> Comparison:
     """Error of the theory against one finite network.
 
     Parameters

@@ -43,9 +43,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.compile import CompiledRHS
 from pathdyn.theory.models import MODELS, models_with_mappings
+from pathdyn.theory.modes import ModeEquations, StateVariable
 
 __all__ = [
     "InitialState",
@@ -58,7 +61,7 @@ __all__ = [
 
 
 
-def _unknown_theory(theory) -> ConfigError:
+def _unknown_theory(theory: object) -> ConfigError:
     return ConfigError(f"theory: unknown reduced model {theory!r}; choose {' or '.join(models_with_mappings())}")
 
 
@@ -88,7 +91,7 @@ def default_method(theory: str, depths: Sequence[int]) -> str:
     return MODELS[theory].default_mapping(tuple(depths))
 
 
-def _as_float(array) -> np.ndarray:
+def _as_float(array: ArrayLike) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
@@ -192,7 +195,7 @@ class InitialState:
         p0 = np.stack([self.value("p", a) for a in range(1, M + 1)])
         return q0, p0
 
-    def state_array(self, equations) -> np.ndarray:
+    def state_array(self, equations: ModeEquations | CompiledRHS | Sequence[StateVariable]) -> np.ndarray:
         """The state stacked in the order of the equations' layout (shape ``(n_state, modes)``).
 
         Parameters
@@ -210,7 +213,7 @@ class InitialState:
         ConfigError
             If a variable is missing (the equations belong to another model or architecture).
         """
-        layout = tuple(getattr(equations, "layout", equations))
+        layout = tuple(equations if isinstance(equations, Sequence) else equations.layout)
         missing = [str(record.symbol) for record in layout if record.key not in self.values]
         if missing:
             raise ConfigError(
@@ -357,7 +360,8 @@ def map_initial_state(weights: Sequence[Sequence[np.ndarray]], U: np.ndarray, V:
     )
 
 
-def _map_qp_pathway(values, a, layers, f, g, k0, r, method, init_scale, notes) -> None:
+def _map_qp_pathway(values: dict, a: int, layers: Sequence[np.ndarray], f: Sequence[np.ndarray], g: Sequence[np.ndarray], k0: np.ndarray, r: np.ndarray, method: str,
+                    init_scale: float, notes: list[str]) -> None:
     """Pathway ``a``'s ``q``, ``p`` by ``method`` (``p = K0`` alone at depth 1)."""
     depth = len(layers)
     if depth == 1:
@@ -380,7 +384,8 @@ def _map_qp_pathway(values, a, layers, f, g, k0, r, method, init_scale, notes) -
     values[("p", a, None, ())] = p
 
 
-def _map_two_channel_pathway(values, a, layers, f, g, k0, r, method, init_scale, notes) -> None:
+def _map_two_channel_pathway(values: dict, a: int, layers: Sequence[np.ndarray], f: Sequence[np.ndarray], g: Sequence[np.ndarray],
+                             k0: np.ndarray, r: np.ndarray, method: str, init_scale: float, notes: list[str]) -> None:
     """Pathway ``a``'s width-2 chain by projection on the planes ``span(f_d, g_d)`` (``w = K0`` at depth 1)."""
     depth = len(layers)
     if depth == 1:

@@ -7,14 +7,17 @@ the registry's, :data:`pathdyn.theory.models.MODELS`; their network mappings are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pathdyn.errors import ConfigError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import MODELS, models_with_mappings
+from pathdyn.theory.modes import ModeEquations
 
 __all__ = ["reduced_equations"]
 
 
-def reduced_equations(depths, theory: str, whitened: bool = True):
+def reduced_equations(depths: Sequence[int], theory: str, whitened: bool = True) -> ModeEquations:
     """The reduced :class:`ModeEquations` of a named model (``qp`` or ``two-channel``).
 
     Parameters

@@ -42,7 +42,8 @@ from pathdyn.validation.sweep.tasks import network_tasks, train_networks
 from pathdyn.validation.sweep.verdicts import (MIN_SEEDS, MIN_WIDTHS, limit_evidence, richardson_floor, slope_parts, tail_slope,
                                             target_check)
 
-__all__ = ["MAX_DISCRETE_STEPS", "dmft_prediction", "network_overlaps", "predict_network", "single_network_study", "validate_dmft_width"]
+__all__ = ["MAX_DISCRETE_STEPS", "SeedMeanStatistics", "dmft_prediction", "ensemble_verdict", "network_overlaps", "predict_network",
+           "seed_mean_statistics", "single_network_study", "validate_dmft_width"]
 
 #: Up to this many gradient steps the DMFT is solved at the networks' learning rate.
 MAX_DISCRETE_STEPS = 800
@@ -221,7 +222,7 @@ def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device
     stacks = [np.stack([trajectory.K for _, trajectory in results[i * len(case.seeds): (i + 1) * len(case.seeds)]])
               for i in range(len(case.widths))]  # per width: (seeds, T, M, modes)
     lr_floor = _half_step_floor(stacks[-1][0], results[-1][1], float(np.max(S))) if floor else None
-    statistics = _seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
+    statistics = seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
     gd_t = results[0][1].t
     qp_errors = _qp_ensemble_errors(case, dataset, stacks, gd_t) if case.compare_qp else None
     example = {"width": case.widths[-1], "seed": case.seeds[0], "t": np.asarray(gd_t), "K_gd": stacks[-1].mean(axis=0),
@@ -244,7 +245,7 @@ def _half_step_floor(full_K, half, scale: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class _SeedMeanStatistics:
+class SeedMeanStatistics:
     """How the networks of each width compare with the DMFT, one entry per width (see :class:`DMFTWidthReport`).
 
     Attributes
@@ -268,7 +269,7 @@ class _SeedMeanStatistics:
     final_gd: np.ndarray
 
 
-def _seed_mean_statistics(stacks, K_dmft, scale: float) -> _SeedMeanStatistics:
+def seed_mean_statistics(stacks: Sequence[np.ndarray], K_dmft: np.ndarray, scale: float) -> SeedMeanStatistics:
     """The errors of single networks and of their seed mean against the DMFT, width by width.
 
     Parameters
@@ -281,7 +282,7 @@ def _seed_mean_statistics(stacks, K_dmft, scale: float) -> _SeedMeanStatistics:
 
     Returns
     -------
-    _SeedMeanStatistics
+    SeedMeanStatistics
 
     Notes
     -----
@@ -308,7 +309,7 @@ def _seed_mean_statistics(stacks, K_dmft, scale: float) -> _SeedMeanStatistics:
         total_errors[i] = total_difference[where_total] / scale
         total_standard[i] = total.std(axis=0, ddof=1)[where_total] / math.sqrt(seeds) / scale
         final_gd[i] = stack[:, -1]
-    return _SeedMeanStatistics(errors, ensemble, standard, scatter, total_errors, total_standard, final_gd)
+    return SeedMeanStatistics(errors, ensemble, standard, scatter, total_errors, total_standard, final_gd)
 
 
 def _qp_ensemble_errors(case, dataset, stacks, gd_t) -> np.ndarray:
@@ -338,8 +339,8 @@ def _dmft_verdict(case, statistics, lr_floor, qp_errors) -> tuple:
     # the seed mean is one number per width, but it averages len(seeds) networks
     evidence.update(num_seeds=len(case.seeds),
                     enough_data=bool(evidence["num_widths"] >= MIN_WIDTHS and len(case.seeds) >= MIN_SEEDS))
-    verdict, passed = _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets),
-                                        statistics.standard[-1])
+    verdict, passed = ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, dict(case.targets),
+                                       statistics.standard[-1])
     if qp_errors is not None:
         verdict += f"; q/p (growth-matched, per network, averaged) misses the same seed mean by {qp_errors[-1]:.4f}"
     verdict += f"; summed over pathways {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
@@ -368,7 +369,8 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def _ensemble_verdict(slope, ci, tail, ensemble, widths, evidence, targets, noise) -> tuple:
+def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.ndarray, widths: Sequence[int],
+                     evidence: dict, targets: dict, noise: float) -> tuple:
     """The verdict of the seed-mean error (``noise``: its standard error at the largest width), in the words of
     :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`."""
     measured = f"seed-mean error {ensemble[-1]:.4f} at width {widths[-1]}"
