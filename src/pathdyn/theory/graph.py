@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -504,7 +505,7 @@ class GraphArchitecture:
         return cls.from_dict(data["graph"], source=f"architecture file {str(path)!r}")
 
 
-def pathway_graph(architecture) -> tuple:
+def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple:
     """The graph of parallel pathways and, per pathway, the edges that carry its layers.
 
     Pathway ``a`` runs ``x -> p<a>h1 -> ... -> p<a>h<D_a - 1> -> y``. Depth-1 pathways are

@@ -331,7 +331,10 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     if not graph.paths_listed:
         raise ArchitectureError(f"graph: {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} whose "
                                 "shares are measured one by one; use a graph with fewer paths")
-    if dmft and (activation != "linear" or init != "gaussian" or not dataset.is_whitened):
+    # activation None: each node's own, as the graph's table gives them
+    linear = activation == "linear" or (activation is None and all(graph.activation(n) == "linear"
+                                                                    for n in graph.hidden_nodes))
+    if dmft and (not linear or init != "gaussian" or not dataset.is_whitened):
         raise ConfigError("dmft: the graph DMFT is the theory of linear graphs with Gaussian init on whitened data; "
                           f"got activation={activation!r}, init={init!r}, whitened={dataset.is_whitened}")
     started = time.perf_counter()
