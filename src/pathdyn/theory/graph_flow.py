@@ -340,9 +340,11 @@ def check_path_sums(graph: GraphArchitecture) -> None:
     Raises
     ------
     ArchitectureError
-        Above :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths.
+        Above :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths, unless the graph is
+        parallel chains (pathways: one path per chain).
     """
-    if not graph.paths_listed:
+    # parallel chains (pathways) have one path per chain: their sums are as long as the node form
+    if not graph.paths_listed and graph.pathway_depths() is None:
         raise ArchitectureError(
             f"path sums: the graph has {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} that are "
             "written out one by one; use the node form (the default: each node's map defined once)")
