@@ -46,8 +46,9 @@ def test_graph_dmft_refuses_orthogonal_and_other_theories(tmp_path, capsys):
     assert main(["integrate", "--model", "dmft", "--architecture", toml, "--init", "orthogonal", "--learning-rate",
                  "0.05", "--steps", "10", "-o", str(out)]) == 2
     assert "--init orthogonal" in capsys.readouterr().err and not out.exists()
-    assert main(["validate", "--architecture", toml, "--widths", "16,32"]) == 2
-    assert "--theory dmft" in capsys.readouterr().err
+    # another theory on a graph: one line (without --theory, validate runs the graph's width sweep)
+    assert main(["validate", "--architecture", toml, "--theory", "two-channel", "--widths", "16,32"]) == 2
+    assert "--theory two-channel" in capsys.readouterr().err
 
 
 def test_validate_graph_dmft_writes_a_dmft_report(tmp_path):

@@ -137,6 +137,8 @@ ARCHITECTURES = [
     ((1, 4, 2), 4, 2, [[], [3, 5, 2], [6]], False, False),
     ((2, 3), 5, 3, [[2], [4, 4]], True, False),
     ((5, 2, 1), 2, 3, [[3, 2, 4, 3], [2], []], False, True),
+    # two depth-1 pathways: one edge x -> y of the pathways' graph serves both (its flow has no own weight)
+    ((1, 3, 1), 3, 2, [[], [4, 2], []], False, False),
 ]
 
 
@@ -260,3 +262,10 @@ def test_bad_method_and_index():
     flow = derive_gradient_flow((2,))
     with pytest.raises(ConfigError, match=r"\(pathway, layer\) = \(1, 3\)"):
         flow.rhs_of(1, 3)
+
+
+def test_more_pathways_than_listed_paths_still_derive():
+    """The graph engine writes pathways over their paths; 300 parallel chains (above the 256 paths a
+    general graph lists) are still derived, one path per chain, each layer's flow of its own shape."""
+    flow = derive_gradient_flow((2, 1) * 150)
+    assert len(flow.rhs) == 300 and all(r.shape == w.shape for _, _, w, r in flow.equations())

@@ -98,5 +98,5 @@ def test_chain_segments():
 
 
 def test_pathway_only_loader_points_graph_files_elsewhere():
-    with pytest.raises(ArchitectureError, match=r"holds a \[graph\].*graph-validate"):
+    with pytest.raises(ArchitectureError, match=r"holds a \[graph\].*load_architecture_toml"):
         Architecture.from_toml(EXAMPLES / "shared_trunk.toml")

@@ -97,8 +97,10 @@ def test_cli_graph_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "enters the input node" in err and len(err.splitlines()) == 1
     assert not target.exists()
-    assert main(["integrate", "--architecture", str(EXAMPLES / "shared_trunk.toml")]) == 2
-    assert "derive" in capsys.readouterr().err
+    # integrate takes a graph now (tests/test_cli_graph_fold.py); a cyclic one is the same one line
+    assert main(["integrate", "--architecture", str(bad), "-o", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "enters the input node" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("name, whitened, form", [("two_stream_cross", False, "node"), ("visual_cortex", True, "node"),
@@ -127,17 +129,23 @@ def test_latex_groups_related_equations():
     assert ungrouped.count(r"\begin{align") > environments
 
 
-def test_cli_graph_validate(tmp_path, capsys):
+def test_cli_validate_aligned_graph(tmp_path, capsys):
+    """``validate --init aligned`` (formerly graph-validate) on a graph file and on the same pathways as a pathway file."""
     out, plot = tmp_path / "report.json", tmp_path / "fig.png"
-    assert main(["graph-validate", "--architecture", str(EXAMPLES / "two_pathways.toml"), "--width", "4",
+    assert main(["validate", "--architecture", str(EXAMPLES / "two_pathways.toml"), "--init", "aligned", "--widths", "4",
                  "--t-max", "2", "--learning-rate", "0.02", "-o", str(out), "--plot", str(plot)]) == 0
     report = json.loads(out.read_text())
-    assert report["error"] < 0.05 and len(report["per_path"]) == 2 and report["edge_error"] < 0.05
+    assert report["error"] < 0.05 and len(report["runs"][0][0]["per_path"]) == 2 and report["edge_error"] < 0.05
     assert plot.stat().st_size > 0
     toml = tmp_path / "arch.toml"
     toml.write_text("depths = [2, 3]\n")
+    out = tmp_path / "pathways.json"
+    assert main(["validate", "--architecture", str(toml), "--init", "aligned", "--widths", "4", "--t-max", "2",
+                 "--learning-rate", "0.02", "-o", str(out)]) == 0
+    # the same network (same edges, bases and strengths drawn in the same order): the same error
+    assert json.loads(out.read_text())["error"] == pytest.approx(report["error"], rel=1e-9)
     assert main(["graph-validate", "--architecture", str(toml)]) == 2
-    assert "no [graph] table" in capsys.readouterr().err
+    assert "validate --architecture FILE.toml --init aligned" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # trains two small networks (a few seconds)

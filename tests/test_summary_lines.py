@@ -33,15 +33,24 @@ RUNS = {
                        "--no-progress", "-o", "{d}/c.json"], ["c.json"]),
     "figures": (["phase-plane", "--depths", "2", "--scales", "0.3", "--num-trajectories", "2", "--t-max", "1",
                  "-o", "{d}/pp.png"], ["pp.png"]),
-    "graph-validate": (["--architecture", GRAPH, "--width", "4", "--t-max", "0.5", "-o", "{d}/g.json", "--plot", "{d}/g.png"],
-                       ["g.json", "g.png"]),
-    "graph-concentration": (["--architecture", GRAPH, "--seeds", "1", "--width", "4", "--t-max", "0.5", "-o", "{d}/gc.json"],
-                            ["gc.json"]),
-    "graph-sweep": (["--architecture", GRAPH, "--widths", "4,6", "--seeds", "2", "--t-max", "0.5", "-o", "{d}/gs.json",
-                     "--plot", "{d}/gs.png"], ["gs.json", "gs.png"]),
     "dmft-finite-width": (["--depths", "2,2", "--widths", "8", "--seeds", "0,1", "--t-max", "0.2", "-o", "{d}/fw.json"],
                           ["fw.json"]),
 }
+
+#: The former graph commands: each answers with one line naming the general command (tests/test_cli_graph_fold.py).
+FORMER = {"graph-validate", "graph-concentration", "graph-sweep"}
+#: The general commands given a [graph]: (command, arguments, files), as in RUNS (the former graph commands' runs).
+GRAPH_RUNS = [
+    ("validate", ["--architecture", GRAPH, "--init", "aligned", "--widths", "4", "--t-max", "0.5", "-o", "{d}/g.json",
+                  "--plot", "{d}/g.png"], ["g.json", "g.png"]),
+    ("concentration", ["--architecture", GRAPH, "--seeds", "1", "--width", "4", "--t-max", "0.5", "-o", "{d}/gc.json"],
+     ["gc.json"]),
+    ("validate", ["--architecture", GRAPH, "--widths", "4,6", "--seeds", "0,1", "--t-max", "0.5", "--no-progress",
+                  "-o", "{d}/gs.json", "--plot", "{d}/gs.png"], ["gs.json", "gs.png"]),
+    ("simulate", ["--architecture", GRAPH, "--width", "4", "--learning-rate", "0.01", "--steps", "5", "-o", "{d}/r.npz"],
+     ["r.npz"]),
+    ("integrate", ["--architecture", GRAPH, "--singular-values", "2,1", "--t-max", "1", "-o", "{d}/k.json"], ["k.json"]),
+]
 
 SUMMARY = re.compile(r"^pathdyn (?P<command>[\w-]+): wrote (?P<what>.+) \((?P<took>[\d.]+ (s|min))\)$")
 
@@ -49,12 +58,21 @@ SUMMARY = re.compile(r"^pathdyn (?P<command>[\w-]+): wrote (?P<what>.+) \((?P<to
 def test_every_command_is_walked():
     parser = build_parser()
     commands = set(next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices)
-    assert commands == set(RUNS)
+    assert commands == set(RUNS) | FORMER
 
 
 @pytest.mark.parametrize("command", sorted(RUNS))
 def test_each_command_ends_with_one_line_naming_what_it_wrote(command, tmp_path, capsys):
     argv, files = RUNS[command]
+    _ends_with_one_summary_line(command, argv, files, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("command, argv, files", GRAPH_RUNS)
+def test_graph_runs_end_with_one_line_naming_what_they_wrote(command, argv, files, tmp_path, capsys):
+    _ends_with_one_summary_line(command, argv, files, tmp_path, capsys)
+
+
+def _ends_with_one_summary_line(command, argv, files, tmp_path, capsys):
     assert main([command, *[a.replace("{d}", str(tmp_path)) for a in argv]]) == 0
     out = capsys.readouterr().out
     last = out.rstrip("\n").split("\n")[-1]

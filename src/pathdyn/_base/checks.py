@@ -136,7 +136,7 @@ def real_number(name: str, value: Any, *, positive: bool = False, nonnegative: b
     try:
         number = float(value)
     except OverflowError:  # an int beyond float range (10**400)
-        raise ConfigError(f"{name}: a number of {len(str(abs(int(value))))} digits is beyond floating point; give a "
+        raise ConfigError(f"{name}: a number of {len(str(value).lstrip('-'))} digits is beyond floating point; give a "
                           f"finite number{hint}") from None
     if not math.isfinite(number):
         raise ConfigError(f"{name}: {number} is not finite; give a finite number{hint}")

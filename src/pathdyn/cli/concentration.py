@@ -15,8 +15,11 @@ from pathdyn.cli._common import (
     check_json_output,
     check_step_count,
     file_plan,
+    repeated_inputs,
     use_file_backend,
 )
+from pathdyn.cli._graph_runs import concentration_graphs
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.validation.reports.plots import plot_concentration
 from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS, measure_concentration
@@ -56,8 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser : argparse.ArgumentParser
         The subcommand's parser, to which its options are added.
     """
-    parser.add_argument("--depths", default="2,3,4,5,7", help="comma-separated depths D (default 2,3,4,5,7)")
-    parser.add_argument("--activation", default="linear,relu,tanh", help="comma-separated activations (default linear,relu,tanh)")
+    parser.add_argument("--depths", default=None, help="comma-separated depths D (default 2,3,4,5,7)")
+    parser.add_argument("--architecture", metavar="FILE.toml", action="append", default=None,
+                        help="a [graph] (repeat for several): how each mode splits over its paths and streams; or "
+                             "pathways: one depth per file, all its pathways of that depth")
+    parser.add_argument("--activation", default=None,
+                        help="comma-separated activations (default linear,relu,tanh; a [graph]: its table's, else linear)")
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds per point (seeds 0..n-1; default 20)")
     parser.add_argument("--width", type=int, default=CONCENTRATION_DEFAULTS["width"], help=f"hidden width (default {CONCENTRATION_DEFAULTS['width']})")
     parser.add_argument("--init", default=CONCENTRATION_DEFAULTS["init"], choices=("gaussian", "orthogonal", "paper"),
@@ -72,6 +79,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", default=None, help="draw the mean fraction and its interval against depth")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     add_cluster_arguments(parser)
+
+
+def _depths_or_graphs(args) -> tuple:
+    """``(depths, graphs)``: the depths of ``--depths`` or of pathway files, or the ``[graph]`` files with their graphs."""
+    if args.architecture and args.depths:
+        raise ConfigError("--depths, --architecture: give one of them, not both")
+    if not args.architecture:
+        return parse_depths(args.depths or "2,3,4,5,7", argument="--depths"), []
+    loaded = [(path, load_architecture_toml(path)) for path in args.architecture]
+    graphs = [(path, a) for path, a in loaded if isinstance(a, GraphArchitecture)]
+    if graphs and len(graphs) < len(loaded):
+        raise ConfigError("--architecture: give [graph] files or pathway files, not both in one run")
+    if graphs:
+        return (), graphs
+    depths = []
+    for path, architecture in loaded:
+        if len(set(architecture.depths)) != 1 or architecture.num_pathways != 2:
+            raise ConfigError(f"--architecture {path}: concentration trains two pathways of one depth, got depths "
+                              f"{architecture.depths}; use two equal depths, or write the network as a [graph]")
+        depths.append(architecture.depths[0])
+    return tuple(depths), []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,13 +128,16 @@ def run(args: argparse.Namespace) -> int:
         If an output file cannot be written or moved into place.
     """
 
-    depths = parse_depths(args.depths, argument="--depths")
-    activations = tuple(a.strip() for a in args.activation.split(",") if a.strip())
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds} is not a positive count; e.g. --seeds 20")
     check_json_output(args.output)
     check_step_count(args.t_max, args.learning_rate, args.max_steps)
-    plan = file_plan("concentration", {}, {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
+    plan = file_plan("concentration", repeated_inputs("--architecture", args.architecture),
+                     {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
+    depths, graphs = _depths_or_graphs(args)
+    if graphs:
+        return concentration_graphs(args, plan, graphs)
+    activations = tuple(a.strip() for a in (args.activation or "linear,relu,tanh").split(",") if a.strip())
     result = measure_concentration(
         depths, activations, tuple(range(args.seeds)), width=args.width, init=args.init, init_scale=args.init_scale,
         learning_rate=args.learning_rate, t_max=args.t_max, race=not args.no_race, progress=not args.no_progress,

@@ -6,6 +6,7 @@ import argparse
 
 from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
+from pathdyn.cli._graph import check_graph_model
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.export import DerivedEquations, export_equations
@@ -152,12 +153,15 @@ def run(args: argparse.Namespace) -> int:
     # LaTeX-only options with another format are refused by pathdyn.cli.options.APPLIES
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
     arch = architecture_from_args(args)
+    model = get_model(args.model)
+    if isinstance(arch, GraphArchitecture) and model.export is None:
+        # the per-mode export holds the per-edge model (and its q/p form); the DMFT exports graphs itself
+        check_graph_model(args.model)
     if args.path_sums and not isinstance(arch, GraphArchitecture):
         raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
                           "already); drop --path-sums")
     check_derive_size(arch, args.path_sums)
     # everything is derived and formatted before the output file is touched
-    model = get_model(args.model)
     if model.export is not None:  # equations of another form than per-mode ODEs export themselves
         text = model.export(arch, format=args.format, fragment=args.fragment)
     else:

@@ -11,10 +11,12 @@ import argparse
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import file_plan, parse_floats, use_file_backend
+from pathdyn.cli._graph import check_linear_graph
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.phase_plane import compute_phase_panel
 from pathdyn.numerics.plotting import plot_phase_planes
 from pathdyn.theory.architecture import parse_depths
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 from pathdyn.theory.models import reduce_to_modes
 
 COMMAND = "figures"
@@ -32,7 +34,10 @@ example:
 
 def _add_phase_plane(parser) -> None:
     parser.add_argument("-o", "--output", default="phase_plane.png", help="image file (default phase_plane.png)")
-    parser.add_argument("--depths", default="2,3,8,13", help="one panel column per depth D (both pathways D); default 2,3,8,13")
+    parser.add_argument("--depths", default=None, help="one panel column per depth D (both pathways D); default 2,3,8,13")
+    parser.add_argument("--architecture", metavar="FILE.toml", default=None,
+                        help="one panel column for the two pathways of this file (pathways, or a [graph] of two "
+                             "parallel chains)")
     parser.add_argument("--scales", default="0.5,0.05", help="initial scales, one panel row each (default 0.5,0.05)")
     parser.add_argument("--singular-value", type=float, default=10.0, help="S of the mode (default 10)")
     parser.add_argument("--t-max", type=float, default=10.0, help="final time (default 10)")
@@ -41,9 +46,30 @@ def _add_phase_plane(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
 
 
+def _pathway_pairs(args) -> list:
+    """The depths of each panel column: ``(D, D)`` per ``--depths`` entry, or the two pathways of ``--architecture``."""
+    if args.architecture and args.depths:
+        raise ConfigError("--depths, --architecture: give one of them, not both")
+    if not args.architecture:
+        return [(d, d) for d in parse_depths(args.depths or "2,3,8,13", argument="--depths")]
+    architecture = load_architecture_toml(args.architecture)
+    depths = architecture.pathway_depths() if isinstance(architecture, GraphArchitecture) else architecture.depths
+    if depths is None or len(depths) != 2:
+        found = "a graph that is not parallel chains" if depths is None else f"{len(depths)} pathways"
+        raise ConfigError(f"--architecture {args.architecture}: the phase plane is (K_1, K_2) of two parallel pathways, "
+                          f"got {found}; give a file of two pathways (or use --depths)")
+    if isinstance(architecture, GraphArchitecture):
+        check_linear_graph(architecture, f"--architecture {args.architecture}", "the phase plane is the linear theory's")
+    if not architecture.whitened:
+        raise ConfigError(f"--architecture {args.architecture}: whitened = false, but the phase plane is drawn for "
+                          "whitened inputs (one mode, S alone); remove whitened = false or integrate the general "
+                          "equations with pathdyn integrate --input-variances")
+    return [tuple(depths)]
+
+
 def _run_phase_plane(args) -> int:
-    plan = file_plan("figures", {}, {"-o/--output": (args.output, "plot", False)})
-    depths = parse_depths(args.depths, argument="--depths")
+    plan = file_plan("figures", {"--architecture": args.architecture}, {"-o/--output": (args.output, "plot", False)})
+    pairs = _pathway_pairs(args)
     scales = parse_floats(args.scales, "--scales")
     problems = []
     if any(s <= 0 for s in scales):
@@ -59,9 +85,9 @@ def _run_phase_plane(args) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     panels = []
-    for depth in depths:
-        compiled = compile_rhs(reduce_to_modes((depth, depth)))
-        race = compile_rhs(reduce_to_modes((depth, depth), model="race"))
+    for pair in pairs:
+        compiled = compile_rhs(reduce_to_modes(pair))
+        race = compile_rhs(reduce_to_modes(pair, model="race"))
         for row, scale in enumerate(scales):
             panels.append(
                 compute_phase_panel(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pathdyn.cli.outputs import print_summary
-from pathdyn.errors import ArchitectureError, ConfigError
+from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
     singular_values_from_args,
@@ -17,6 +17,8 @@ from pathdyn.cli._common import (
     file_plan,
     use_file_backend,
 )
+from pathdyn.cli._graph import (check_graph_model, draw_edge_strengths, graph_paths_note, load_edge_strengths,
+                                refuse_graph, total_only)
 from pathdyn.cli.integrate_dmft import run_dmft
 from pathdyn.io.labelled import require
 from pathdyn.numerics.horizon import AUTO_HORIZON, choose_t_max
@@ -24,7 +26,8 @@ from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.mode_inputs import architecture_for_inputs
 from pathdyn.numerics.plotting import plain_text, plot_mode_trajectories
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
 
 COMMAND = "integrate"
@@ -85,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "with --model dmft the hidden layers' init, 'gaussian' (default) or 'orthogonal'")
     init.add_argument("--init-scale", type=float, default=None,
                       help="std of the random p(0) (default 0.1); with --model dmft sigma (default 0.3)")
-    init.add_argument("--c", type=float, default=1.0, help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's)")
+    init.add_argument("--c", type=float, default=None,
+                      help="conserved q^2 - p^2 of drawn initial states (default 1, the paper's; pathways only)")
     init.add_argument("--seed", type=int, default=0, help="seed of the drawn initial state (default 0)")
     run_group = parser.add_argument_group("integration")
     run_group.add_argument(
@@ -119,10 +123,22 @@ def _architecture_for_inputs(args, lam):
     """The architecture of the arguments, with general inputs whenever input variances are used."""
 
     architecture = architecture_from_args(args)
-    if not isinstance(architecture, Architecture):
-        raise ArchitectureError(f"--architecture {args.architecture}: integrate takes pathway architectures; for a [graph]"
-                                " use pathdyn derive, graph-validate or the Python API (docs/graphs.md)")
+    if isinstance(architecture, GraphArchitecture):
+        check_graph_model(args.model)
+        if args.c is not None:
+            raise refuse_graph("--c", args.architecture, "its drawn edge strengths carry no q^2 - p^2; drop --c")
     return architecture_for_inputs(architecture, lam, args.whitened, argument="--whitened", source="--input-variances")
+
+
+def _file_inputs(args) -> None:
+    """A file's ``whitened = false`` asks for the general equations, as ``--general`` does (unless overridden)."""
+    if args.whitened is not None or not args.architecture or architecture_from_args(args).whitened:
+        return
+    if args.singular_values is not None and args.input_variances is None:
+        raise ConfigError(f"--architecture {args.architecture}: whitened = false, so the reduced equations need each "
+                          "mode's input variance; give --input-variances L1,L2,... (one per singular value), a "
+                          "--dataset, or --whitened")
+    args.whitened = False  # the dataset's input variances are used even where they are 1
 
 
 def initial_state_from_args(args, equations, num_modes: int):
@@ -152,24 +168,32 @@ def initial_state_from_args(args, equations, num_modes: int):
         If the ``--init`` file cannot be read.
     """
 
+    graph = getattr(equations, "graph", None)
     if args.init:
-        return load_initial_state(args.init, equations, num_modes, argument="--init"), {"init": str(Path(args.init))}
+        y0 = (load_initial_state(args.init, equations, num_modes, argument="--init") if graph is None
+              else load_edge_strengths(args.init, graph, num_modes))
+        return y0, {"init": str(Path(args.init))}
     scale = 0.1 if args.init_scale is None else args.init_scale
-    y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=args.c)
-    return y0, {"init_scale": scale, "c": args.c, "seed": args.seed}
+    if graph is not None:
+        return draw_edge_strengths(len(graph.edges), num_modes, scale, args.seed), {"init_scale": scale, "seed": args.seed}
+    c = 1.0 if args.c is None else args.c
+    y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=c)
+    return y0, {"init_scale": scale, "c": c, "seed": args.seed}
 
 
-def _plot_title(depths, notes: dict, S, lam=None) -> str:
+def _plot_title(depths, notes: dict, S, lam=None, graph: bool = False) -> str:
     """What was integrated: model, depths, data, input variances and initial state."""
     parts = [f"data {plain_text(notes['dataset'])}" if "dataset" in notes else
              r"$S_\alpha$ = " + ", ".join(f"{s:g}" for s in S)]
     if lam is not None:
         parts.append(r"$\lambda_\alpha$ = " + ", ".join(f"{v:.3g}" for v in lam))
-    names = {"init": "initial state from {}", "init_scale": r"$p(0) \sim {:g}\,\mathcal{{N}}(0,1)$",
+    drawn = r"$s_e(0)$" if graph else "$p(0)$"
+    names = {"init": "initial state from {}", "init_scale": drawn + r" $\sim {:g}\,\mathcal{{N}}(0,1)$",
              "c": "$q^2 - p^2 = {:g}$", "seed": "seed {}"}
     parts += [names[key].format(plain_text(value) if key == "init" else value) for key, value in notes.items()
               if key in names]
-    return f"q/p theory, depths ({', '.join(map(str, depths))}): " + ", ".join(parts)
+    model = "per-edge theory of the graph, path lengths" if graph else "q/p theory, depths"
+    return f"{model} ({', '.join(map(str, depths))}): " + ", ".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,12 +241,14 @@ def run(args: argparse.Namespace) -> int:
     netcdf = str(args.output).endswith(".nc")
     if netcdf:
         require("xarray")  # before the work, not after it
+    _file_inputs(args)
     S, lam, data_note = singular_values_from_args(args)
     architecture = _architecture_for_inputs(args, lam)
     for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
         if dimension is not None and dimension < len(S):
             raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
-    equations = reduce_to_modes(architecture, model=args.model)
+    equations = (derive_graph_mode_equations(architecture) if isinstance(architecture, GraphArchitecture)
+                 else reduce_to_modes(architecture, model=args.model))
     y0, init_note = initial_state_from_args(args, equations, len(S))
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
     options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,
@@ -239,7 +265,9 @@ def run(args: argparse.Namespace) -> int:
     payload["singular_values"] = S.tolist()
     if lam is not None:
         payload["input_variances"] = lam.tolist()
-    payload["depths"] = list(architecture.depths)
+    payload["depths"] = list(equations.depths)
+    if isinstance(architecture, GraphArchitecture):
+        payload["graph"] = graph_paths_note(architecture)
     with plan:
         if netcdf:
             from dataclasses import replace
@@ -250,9 +278,11 @@ def run(args: argparse.Namespace) -> int:
             plan.stage_text("-o/--output", json_text(payload))
         if args.plot:
             use_file_backend()
-            title = _plot_title(architecture.depths, {**data_note, **init_note}, S, lam)
-            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
-                                                                     depths=architecture.depths, title=title))
+            title = _plot_title(equations.depths, {**data_note, **init_note}, S, lam,
+                                graph=isinstance(architecture, GraphArchitecture))
+            drawn = total_only(trajectory)
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(drawn, tmp, singular_values=S, title=title,
+                                                                     depths=equations.depths if drawn is trajectory else None))
         plan.commit()
         print_summary(plan)
     return 0 if trajectory.success else 1

@@ -197,11 +197,15 @@ def main(argv: list | None = None) -> int:
     """
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    former = getattr(args, "_former_command", False)  # a former command's pointer is its only answer
+    if unknown and not former:
+        parser.parse_args(argv)  # the usage error, one line
     command, command_parser = chosen_subcommand(parser, args)
     try:
-        check_option_values(parser, args)
-        check_applicable(command, command_parser, args, given_options(build_parser(), argv))
+        if not former:
+            check_option_values(parser, args)
+            check_applicable(command, command_parser, args, given_options(build_parser(), argv))
         with terminate_as_interrupt():
             return int(args._run(args) or 0)
     except PathdynError as error:

@@ -124,29 +124,20 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
         "--allow-misaligned": ({"dataset": GIVEN},),
     },
     "concentration": {
-        "--depths": ALWAYS, "--activation": ALWAYS, "--seeds": ALWAYS, "--width": ALWAYS, "--init": ALWAYS,
+        "--depths": ALWAYS, "--architecture": ALWAYS, "--activation": ALWAYS, "--seeds": ALWAYS, "--width": ALWAYS,
+        "--init": ALWAYS,
         "--init-scale": ALWAYS, "--learning-rate": ALWAYS, "--t-max": ALWAYS, "--max-steps": ALWAYS,
         "--no-race": ALWAYS, "--device": ALWAYS, "--output": ALWAYS, "--plot": ALWAYS, "--no-progress": ALWAYS,
         **_CLUSTER,
     },
     "figures phase-plane": {
-        "--output": ALWAYS, "--depths": ALWAYS, "--scales": ALWAYS, "--singular-value": ALWAYS, "--t-max": ALWAYS,
+        "--output": ALWAYS, "--depths": ALWAYS, "--architecture": ALWAYS, "--scales": ALWAYS, "--singular-value": ALWAYS, "--t-max": ALWAYS,
         "--num-trajectories": ALWAYS, "--c": ALWAYS, "--seed": ALWAYS,
     },
-    "graph-validate": {
-        "--architecture": ALWAYS, "--width": ALWAYS, "--dataset": ALWAYS, "--learning-rate": ALWAYS,
-        "--t-max": ALWAYS, "--seed": ALWAYS, "--max-steps": ALWAYS, "--plot": ALWAYS, "--output": ALWAYS,
-    },
-    "graph-concentration": {
-        "--architecture": ALWAYS, "--seeds": ALWAYS, "--width": ALWAYS, "--activations": ALWAYS,
-        "--init-scale": ALWAYS, "--learning-rate": ALWAYS, "--t-max": ALWAYS, "--dataset-singular-values": ALWAYS,
-        "--max-steps": ALWAYS, "--output": ALWAYS,
-    },
-    "graph-sweep": {
-        "--architecture": ALWAYS, "--widths": ALWAYS, "--seeds": ALWAYS, "--init": ALWAYS, "--init-scale": ALWAYS,
-        "--learning-rate": ALWAYS, "--t-max": ALWAYS, "--dataset-singular-values": ALWAYS, "--max-steps": ALWAYS,
-        "--output": ALWAYS, "--plot": ALWAYS,
-    },
+    # the former graph commands take no options: each answers with the command that does its work now
+    "graph-validate": {},
+    "graph-concentration": {},
+    "graph-sweep": {},
     "dmft-finite-width": {
         "--summarize": ALWAYS,
         # --summarize only prints a saved report: every setting of a run does nothing with it

@@ -6,11 +6,13 @@ import argparse
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, use_file_backend
+from pathdyn.cli._graph import simulate_graph
 from pathdyn.io.simulation_files import run_config, save_run_file
 from pathdyn.io.weight_files import hidden_widths_from_weights
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.numerics.plotting import plain_text
 from pathdyn.theory.architecture import Architecture, parse_depths
+from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 from pathdyn.validation.network import load_weights, save_weights, simulate_gd
 from pathdyn.validation.reports.simulation_plots import plot_simulation
 
@@ -43,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     net = parser.add_argument_group("network")
     net.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
-    net.add_argument("--architecture", metavar="FILE.toml", help="read depths (and hidden_widths) from a TOML file")
+    net.add_argument("--architecture", metavar="FILE.toml",
+                     help="read depths (and hidden_widths) from a TOML file, or a [graph] (its widths and activations)")
     net.add_argument("--width", type=int, default=None, help="hidden width N of every hidden layer (required unless the TOML gives hidden_widths)")
-    net.add_argument("--activation", default="linear", help="linear (default), relu or tanh on hidden layers")
+    net.add_argument("--activation", default=None,
+                     help="linear (default), relu or tanh on hidden layers (a [graph]: default its own activations)")
     net.add_argument("--activate-last", action="store_true", help="also apply the activation after each pathway's last layer (the paper's code)")
     init = parser.add_argument_group("initialisation")
     init.add_argument("--init", default=None, help="gaussian (variance sigma^2/N, default), orthogonal (hidden sigma*O) or paper (std sigma)")
@@ -119,9 +123,12 @@ def run(args: argparse.Namespace) -> int:
         {"-o/--output": (args.output, "npz", False), "--save-weights": (args.save_weights, "npz", False),
          "--plot": (args.plot, "plot", False)},
     )
-    architecture = Architecture.from_toml(args.architecture) if args.architecture else Architecture(
+    architecture = load_architecture_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
     dataset = dataset_from_spec(args.dataset, seed=args.data_seed, distinct=True)
+    if isinstance(architecture, GraphArchitecture):
+        return simulate_graph(args, plan, architecture, dataset)
+    args.activation = args.activation or "linear"
     weights = load_weights(args.init_from) if args.init_from else None
     width = args.width
     if width is None and weights is not None and architecture.hidden_widths is None:

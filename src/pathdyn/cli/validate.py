@@ -8,7 +8,7 @@ import sys
 
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
-from pathdyn.theory.models import validation_theories
+from pathdyn.theory.models import get_model, validation_theories
 from pathdyn.cli._common import (
     add_cluster_arguments,
     add_device_argument,
@@ -20,6 +20,7 @@ from pathdyn.cli._common import (
     use_file_backend,
 )
 from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.cli._graph_runs import validate_graph
 from pathdyn.theory.architecture import parse_depths
 from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
 from pathdyn.cli.dmft_graph import validate_graph_dmft
@@ -74,7 +75,7 @@ A suite writes {"suite", "config", "verdict", "cases": [one such report per case
 "widths", "errors", "slope", "slope_ci" as lists with one entry per case.
 """
 
-_CASE_OPTIONS = ("depths", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset",
+_CASE_OPTIONS = ("depths", "architecture", "widths", "seeds", "init", "init_scale", "theory", "mapping", "learning_rate", "t_max", "dataset",
                  "allow_misaligned")
 
 
@@ -100,10 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     case = parser.add_argument_group("one case (any of these replaces the default suite)")
     case.add_argument("--depths", default=None, help="comma-separated depth per pathway (default 2,2)")
     case.add_argument("--architecture", metavar="FILE.toml", default=None,
-                      help="architecture TOML: depths = [...], or a [graph] table (graphs: with --theory dmft)")
+                      help="pathways (depths) or a [graph] from a TOML file; a graph is swept from random weights or, "
+                           "with --init aligned, compared with its reduced model (docs/graphs.md)")
     case.add_argument("--widths", default=None, help="comma-separated hidden widths (default 64,256,1024)")
     case.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1; 0..7 with --theory dmft)")
-    case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper"), help="initialisation (default gaussian)")
+    case.add_argument("--init", default=None, choices=("gaussian", "orthogonal", "paper", "aligned"),
+                      help="initialisation (default gaussian); aligned: the decoupled initial condition, network against "
+                           "the graph's reduced model (graphs and pathways, the graph engine)")
     case.add_argument("--init-scale", type=float, default=None, help="sigma (default 0.3)")
     case.add_argument("--theory", default=None, choices=validation_theories(),
                       help="reduced model (default qp); dmft compares the seed mean with the infinite-width DMFT")
@@ -126,17 +130,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cluster_arguments(parser)
 
 
-def _custom_case(args):
+def _custom_case(args, depths):
     """The one case the case options describe (the library fills in the command's defaults)."""
 
     return command_case(
-        depths=parse_depths(args.depths, argument="--depths") if args.depths else None,
+        depths=depths,
         widths=_int_list(args.widths, "--widths", 1) if args.widths else None,
         seeds=_int_list(args.seeds, "--seeds", 0) if args.seeds else None,
         init=args.init, init_scale=args.init_scale, theory=args.theory, mapping=args.mapping,
         learning_rate=args.learning_rate, t_max=args.t_max, dataset=_dataset(args.dataset),
         allow_misaligned=args.allow_misaligned,
     )
+
+
+def _case_architecture(args):
+    """The depths of ``--depths`` or a pathway ``--architecture`` (None: the default), or the graph to run.
+
+    ``--init aligned`` runs pathways as the graph they are (``GraphArchitecture.from_pathways``).
+    """
+    if args.architecture and args.depths:
+        raise ConfigError("--depths, --architecture: give one of them, not both")
+    if not args.architecture:
+        depths = parse_depths(args.depths, argument="--depths") if args.depths else None
+        if args.init == "aligned":
+            return GraphArchitecture.from_pathways(depths or (2, 2))
+        return depths
+    architecture = load_architecture_toml(args.architecture)
+    if isinstance(architecture, GraphArchitecture):
+        return architecture
+    if args.init == "aligned":
+        return GraphArchitecture.from_pathways(architecture)
+    unused = [key for key in ("hidden_widths", "n_in", "n_out") if key in architecture.to_dict()]
+    if unused:
+        raise ConfigError(f"--architecture {args.architecture}: {', '.join(unused)} given, but validate sweeps --widths "
+                          "and takes the dimensions from --dataset; remove them from the file")
+    return architecture.depths
 
 
 def _dataset(spec):
@@ -183,20 +211,18 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join('--' + g.replace('_', '-') for g in given)}"
         )
     check_json_output(args.output)
-    plan = file_plan("validate", {"--dataset": dataset_file(args.dataset), "--architecture": args.architecture},
+    plan = file_plan("validate", {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset)},
                      {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)})
-    if args.architecture:
-        if args.depths or args.quick:
-            raise ConfigError(f"--architecture {args.architecture}: give it alone, without --depths or --quick")
-        architecture = load_architecture_toml(args.architecture)
-        if isinstance(architecture, GraphArchitecture):
-            return validate_graph_dmft(args, plan, architecture, _int_list(args.widths, "--widths", 1) if args.widths else None,
-                                       _int_list(args.seeds, "--seeds", 0) if args.seeds else None,
-                                       _dataset(args.dataset), summary_text)
-        args.depths = ",".join(str(d) for d in architecture.depths)
+    architecture = _case_architecture(args)
+    if isinstance(architecture, GraphArchitecture):
+        widths = _int_list(args.widths, "--widths", 1) if args.widths else None
+        seeds = _int_list(args.seeds, "--seeds", 0) if args.seeds else None
+        if args.theory is not None and get_model(args.theory).predicts_seed_mean:  # the graph DMFT
+            return validate_graph_dmft(args, plan, architecture, widths, seeds, _dataset(args.dataset), summary_text)
+        return validate_graph(args, plan, architecture, widths, seeds)
     check_cluster_options(args.workers, args.scheduler)
     device = resolve_device(args.device)  # before any work: a missing GPU fails at once
-    cases = [_custom_case(args)] if given else list(suite_cases("quick" if args.quick else "default"))
+    cases = [_custom_case(args, architecture)] if given else list(suite_cases("quick" if args.quick else "default"))
     for case in cases:  # the learning-rate floor runs at eta / 2 for twice the steps
         check_step_count(case.t_max, case.learning_rate, args.max_steps, factor=2)
     stream = sys.stderr if args.output == "-" else sys.stdout

@@ -3,7 +3,10 @@
 A run file holds the arrays of :data:`RUN_FILE_ARRAYS` (see there for shapes) and
 ``config``, a JSON string of every setting of the run (:func:`run_config`). The
 trajectory comes from :func:`pathdyn.validation.network.simulate_gd`; its weights are
-kept in separate weight files (:mod:`pathdyn.io.weight_files`).
+kept in separate weight files (:mod:`pathdyn.io.weight_files`). A run of a graph network
+(:func:`pathdyn.validation.network.graph.simulate_graph_gd`) holds
+:data:`GRAPH_RUN_FILE_ARRAYS` instead: ``K`` per path and the total ``K_total`` in place
+of ``UtOmegaV``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathdyn.io.jsonio import json_text, save_npz
 from pathdyn.io.npz import read_npz
 from pathdyn import __version__
 
-__all__ = ["RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
+__all__ = ["GRAPH_RUN_FILE_ARRAYS", "RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
 
 #: Name -> shape of the arrays of a run file besides ``config`` (a 0-d string array).
 RUN_FILE_ARRAYS = {
@@ -26,6 +29,16 @@ RUN_FILE_ARRAYS = {
     "K": "(records, pathways, modes)",
     "loss": "(records,)",
     "UtOmegaV": "(records, pathways, modes, modes)",
+    "singular_values": "(modes,)",
+}
+#: The same for a graph network: ``K`` per path (in ``config["paths"]`` order; the total alone,
+#: shape (records, 1, modes), above 256 paths) and the network's total ``diag(U^T Omega V)``.
+GRAPH_RUN_FILE_ARRAYS = {
+    "t": "(records,)",
+    "step": "(records,)",
+    "K": "(records, paths, modes)",
+    "loss": "(records,)",
+    "K_total": "(records, modes)",
     "singular_values": "(modes,)",
 }
 
@@ -76,12 +89,15 @@ def run_file_arrays(result, config: dict) -> dict:
     ConfigError
         If ``result`` lacks the extras of a finite-network run.
     """
-    missing = [name for name in ("UtOmegaV", "singular_values") if name not in result.extras]
+    graph_run = "K_total" in result.extras and "UtOmegaV" not in result.extras
+    per_network = "K_total" if graph_run else "UtOmegaV"
+    missing = [name for name in (per_network, "singular_values") if name not in result.extras]
     if missing:
-        raise ConfigError(f"result: extras {', '.join(missing)} missing; give a run of simulate_gd (a finite-network trajectory)")
+        raise ConfigError(f"result: extras {', '.join(missing)} missing; give a run of simulate_gd or simulate_graph_gd "
+                          "(a finite-network trajectory)")
     return {
         "t": result.t, "step": result.step, "K": result.K, "loss": result.loss,
-        "UtOmegaV": result.extras["UtOmegaV"], "singular_values": result.extras["singular_values"],
+        per_network: result.extras[per_network], "singular_values": result.extras["singular_values"],
         "config": np.array(json_text(config, fallback=str)),
     }
 
@@ -119,7 +135,8 @@ def load_run_file(path: str | Path) -> tuple:
     Returns
     -------
     arrays : dict
-        Name -> array for every name of :data:`RUN_FILE_ARRAYS`.
+        Name -> array for every name of :data:`RUN_FILE_ARRAYS` (:data:`GRAPH_RUN_FILE_ARRAYS`
+        for a graph network's run).
     config : dict
         The settings, parsed from the stored JSON string.
 
@@ -134,11 +151,12 @@ def load_run_file(path: str | Path) -> tuple:
     if not path.exists():
         raise ConfigError(f"run file {str(path)!r} not found; check the path")
     stored = read_npz(path, f"run file {str(path)!r}")
-    missing = [name for name in (*RUN_FILE_ARRAYS, "config") if name not in stored]
+    schema = GRAPH_RUN_FILE_ARRAYS if "K_total" in stored else RUN_FILE_ARRAYS
+    missing = [name for name in (*schema, "config") if name not in stored]
     if missing:
         raise ConfigError(f"run file {str(path)!r} lacks {', '.join(missing)}; write it with pathdyn simulate or save_run_file")
     try:
         config = json.loads(str(stored.pop("config")))
     except json.JSONDecodeError as error:
         raise ConfigError(f"run file {str(path)!r}: config is not JSON ({error.msg}); write it with save_run_file") from None
-    return {name: stored[name] for name in RUN_FILE_ARRAYS}, config
+    return {name: stored[name] for name in schema}, config

@@ -344,8 +344,8 @@ class Architecture:
             data = read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)
         if "graph" in data:
             raise ArchitectureError(
-                f"architecture file {str(path)!r} holds a [graph]: this command takes parallel pathways; run graphs "
-                "with pathdyn derive, graph-validate, graph-concentration or graph-sweep (docs/graphs.md)"
+                f"architecture file {str(path)!r} holds a [graph]: Architecture describes parallel pathways; read it "
+                "with pathdyn.theory.graph.load_architecture_toml (either form) or GraphArchitecture.from_toml"
             )
         if set(data) == {"architecture"}:
             data = data["architecture"]

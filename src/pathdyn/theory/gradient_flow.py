@@ -13,7 +13,9 @@ Two derivations are available and the tests check each against a finite-differen
 gradient of the numeric loss:
 
 ``method="chain"`` (default, fast at any depth)
-    The chain rule through ``Omega``: sympy differentiates ``L`` with respect to the
+    The graph engine (:func:`pathdyn.theory.graph_flow.derive_graph_flow`) on the
+    pathways' graph, each edge renamed to its layer: pathways are the special case of a
+    graph. The chain rule through ``Omega``: sympy differentiates ``L`` with respect to the
     matrix symbol ``Omega`` (``G = dL/dOmega``), then differentiates the linear
     functional ``tr(G^T Omega_a)`` with respect to ``W_a^d``. For the second step
     the factors of ``Omega_a = W^{>d} W_a^d W^{<d}`` that do not contain
@@ -40,7 +42,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from typing import Any
 
@@ -48,6 +49,15 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.graph import pathway_graph
+from pathdyn.theory.graph_flow import derive_graph_flow
+from pathdyn.theory.matrix_calculus import (
+    derive_direct,
+    dimension_symbol,
+    is_zero_matrix,
+    matrix_product,
+    symmetric_inputs,
+)
 from pathdyn.theory.display import gradient_flow_latex
 
 __all__ = [
@@ -58,22 +68,6 @@ __all__ = [
 ]
 
 _METHODS = ("chain", "direct")
-
-
-def dimension_symbol(name: str) -> sp.Symbol:
-    """A symbolic matrix dimension (positive integer), e.g. ``n_in`` or ``N_1_2``.
-
-    Parameters
-    ----------
-    name : str
-        The symbol's name.
-
-    Returns
-    -------
-    sympy.Symbol
-        A positive integer symbol.
-    """
-    return sp.Symbol(name, positive=True, integer=True)
 
 
 def weight_symbol(pathway: int, layer: int, rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
@@ -92,24 +86,6 @@ def weight_symbol(pathway: int, layer: int, rows: int | sp.Symbol, cols: int | s
         The weight.
     """
     return sp.MatrixSymbol(f"W_{pathway}_{layer}", rows, cols)
-
-
-def matrix_product(factors: Sequence[sp.MatrixExpr]) -> sp.MatrixExpr | None:
-    """``factors[0] * factors[1] * ...`` as a matrix expression, or None if empty.
-
-    Parameters
-    ----------
-    factors : sequence of sympy.MatrixExpr
-
-    Returns
-    -------
-    sympy.MatrixExpr or None
-    """
-    if not factors:
-        return None
-    if len(factors) == 1:
-        return factors[0]
-    return sp.MatMul(*factors)
 
 
 @dataclass(frozen=True)
@@ -270,69 +246,6 @@ def _shapes(arch: Architecture) -> tuple[int | sp.Symbol, int | sp.Symbol, list[
     return n_in, n_out, dims, tuple(symbols)
 
 
-@lru_cache(maxsize=None)
-def factor_derivative(has_left: bool, has_right: bool) -> tuple[sp.MatrixExpr, tuple[sp.MatrixSymbol, sp.MatrixSymbol | None, sp.MatrixSymbol, sp.MatrixSymbol | None]]:
-    """sympy's derivative of ``tr(G^T A X B)`` with respect to ``X``.
-
-    Parameters
-    ----------
-    has_left, has_right : bool
-        Whether the left factor ``A`` and the right factor ``B`` are present.
-
-    Returns
-    -------
-    (sympy.MatrixExpr, tuple)
-        The derivative and the placeholder symbols ``(G, A, X, B)`` (None for an absent factor).
-
-    Raises
-    ------
-    DerivationError
-        When sympy gives no derivative.
-    """
-    r, k, l, c = (dimension_symbol(n) for n in ("r_", "k_", "l_", "c_"))
-    G = sp.MatrixSymbol("G_", r, c)
-    A = sp.MatrixSymbol("A_", r, k) if has_left else None
-    X = sp.MatrixSymbol("X_", k if has_left else r, l if has_right else c)
-    B = sp.MatrixSymbol("B_", l, c) if has_right else None
-    factors = [f for f in (A, X, B) if f is not None]
-    derivative = sp.diff(sp.Trace(sp.MatMul(G.T, *factors)), X)
-    if is_zero_matrix(derivative) or derivative.shape != X.shape:
-        raise DerivationError(f"sympy returned {derivative} for d tr(G^T A X B)/dX")
-    return derivative, (G, A, X, B)
-
-
-def is_zero_matrix(expr: sp.Basic) -> bool:
-    """Whether a sympy (matrix) expression is zero.
-
-    Parameters
-    ----------
-    expr : sympy.Expr or sympy.MatrixExpr
-
-    Returns
-    -------
-    bool
-    """
-    return expr == 0 or bool(getattr(expr, "is_ZeroMatrix", False))
-
-
-def symmetric_inputs(expr: sp.MatrixExpr, sigma_x: sp.MatrixExpr) -> sp.MatrixExpr:
-    """Use ``Sigma_x^T = Sigma_x`` (an input correlation is symmetric).
-
-    Parameters
-    ----------
-    expr : sympy.MatrixExpr
-    sigma_x : sympy.MatrixSymbol or sympy.Identity
-
-    Returns
-    -------
-    sympy.MatrixExpr
-        ``expr`` with every ``Sigma_x^T`` replaced by ``Sigma_x``.
-    """
-    if isinstance(sigma_x, sp.MatrixSymbol):
-        expr = expr.xreplace({sp.Transpose(sigma_x): sigma_x})
-    return expr
-
-
 def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str = "chain") -> GradientFlow:
     """Derive ``tau dW_a^d/dt = -dL/dW_a^d`` for every layer by sympy matrix calculus.
 
@@ -392,7 +305,7 @@ def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str
     if is_zero_matrix(omega_gradient) or omega_gradient.shape != omega.shape:
         raise DerivationError(f"sympy returned {omega_gradient} for dL/dOmega")
     if method == "chain":
-        rhs = _derive_chain(weights, omega_gradient)
+        rhs = _derive_on_the_graph(arch, weights)
     else:
         rhs = derive_direct(weights, loss.xreplace({omega: omega_definition}), sigma_x)
     return GradientFlow(
@@ -410,62 +323,16 @@ def derive_gradient_flow(architecture: Architecture | Sequence[int], method: str
     )
 
 
-def _derive_chain(weights: Sequence[Sequence[sp.MatrixSymbol]], omega_gradient: sp.MatrixExpr) -> tuple:
-    """``-dL/dW = -d tr(G^T Omega_a)/dW`` with ``G = dL/dOmega`` held fixed.
+def _derive_on_the_graph(arch: Architecture, weights: Sequence[Sequence[sp.MatrixSymbol]]) -> tuple:
+    """``-dL/dW_a^d`` from the graph engine: the pathways' graph, its edges renamed to the layers.
 
-    The derivative is linear in ``G``, so ``-J(G) = J(-G)``: the negative gradient
-    with respect to ``Omega`` is substituted for the placeholder ``G``.
+    :func:`pathdyn.theory.graph_flow.derive_graph_flow` derives the flow of every edge of
+    the pathways' graph (:func:`pathdyn.theory.graph.pathway_graph`) written over its paths,
+    which for a chain is the paper's grouping ``(W^{>d})^T [Sigma_yx - Omega Sigma_x]
+    (W^{<d})^T``; each edge carries its layer's ``W_a^d``. Depth-1 pathways share the edge
+    ``x -> y``, whose flow does not contain its own weight.
     """
-    descent = (-omega_gradient).doit()
-    rhs = []
-    for ws in weights:
-        depth = len(ws)
-        pathway_rhs = []
-        for d in range(1, depth + 1):
-            left = matrix_product(list(reversed(ws[d:])))  # W^{D} ... W^{d+1}
-            right = matrix_product(list(reversed(ws[: d - 1])))  # W^{d-1} ... W^{1}
-            derivative, (G, A, X, B) = factor_derivative(left is not None, right is not None)
-            rule = {G: descent, X: ws[d - 1]}
-            if left is not None:
-                rule[A] = left
-            if right is not None:
-                rule[B] = right
-            # Left as (W^{>d})^T ... (W^{<d})^T, the paper's grouping: distributing the
-            # transposes with doit() costs seconds at depth 50 and changes nothing.
-            pathway_rhs.append(derivative.xreplace(rule))
-        rhs.append(tuple(pathway_rhs))
-    return tuple(rhs)
-
-
-def derive_direct(weights: Sequence[Sequence[sp.MatrixSymbol]], expanded_loss: sp.Expr, sigma_x: sp.MatrixExpr) -> tuple:
-    """``-dL/dW`` by differentiating the written-out loss (the result has no ``Omega`` symbol).
-
-    Parameters
-    ----------
-    weights : sequence of sequence of sympy.MatrixSymbol
-        The weights of each pathway, input layer first.
-    expanded_loss : sympy.Expr
-        The loss with every product written out.
-    sigma_x : sympy.MatrixSymbol or sympy.Identity
-        The input correlation (symmetric).
-
-    Returns
-    -------
-    tuple of tuple of sympy.MatrixExpr
-        ``-dL/dW`` per pathway and layer.
-
-    Raises
-    ------
-    DerivationError
-        When sympy returns a zero or misshaped derivative.
-    """
-    rhs = []
-    for ws in weights:
-        pathway_rhs = []
-        for w in ws:
-            derivative = symmetric_inputs(sp.diff(expanded_loss, w), sigma_x)
-            if is_zero_matrix(derivative) or derivative.shape != w.shape:
-                raise DerivationError(f"sympy returned {derivative} for dL/d{w}")
-            pathway_rhs.append((-derivative).doit())
-        rhs.append(tuple(pathway_rhs))
-    return tuple(rhs)
+    graph, layers = pathway_graph(arch)
+    named = {edge: w for edges, ws in zip(layers, weights) for edge, w in zip(edges, ws)}
+    flow = derive_graph_flow(graph, form="path-sums", weights=named)
+    return tuple(tuple(flow.rhs[edge] for edge in edges) for edges in layers)

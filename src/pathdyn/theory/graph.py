@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,7 +32,8 @@ from pathdyn.errors import ArchitectureError
 from pathdyn.io.reading import read_toml
 from pathdyn.theory.architecture import Architecture
 
-__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml"]
+__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml",
+           "pathway_graph"]
 
 INPUT = "x"
 OUTPUT = "y"
@@ -433,14 +435,7 @@ class GraphArchitecture:
             raise ArchitectureError(
                 f"depths {arch.depths}: two depth-1 pathways are one edge x -> y in a graph; merge them into one"
             )
-        edges, widths = [], {}
-        for a, depth in enumerate(arch.depths, start=1):
-            chain = [INPUT] + [f"p{a}h{d}" for d in range(1, depth)] + [OUTPUT]
-            edges += list(zip(chain[:-1], chain[1:]))
-            for d in range(1, depth):
-                if arch.hidden_width(a, d) is not None:
-                    widths[f"p{a}h{d}"] = arch.hidden_width(a, d)
-        return cls(edges=edges, widths=widths or None, n_in=arch.n_in, n_out=arch.n_out, whitened=arch.whitened)
+        return pathway_graph(arch)[0]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "graph specification") -> "GraphArchitecture":
@@ -511,6 +506,39 @@ class GraphArchitecture:
         if extra:
             raise ArchitectureError(f"architecture file {str(path)!r}: unknown top-level key(s) {', '.join(extra)} next to [graph]")
         return cls.from_dict(data["graph"], source=f"architecture file {str(path)!r}")
+
+
+def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple:
+    """The graph of parallel pathways and, per pathway, the edges that carry its layers.
+
+    Pathway ``a`` runs ``x -> p<a>h1 -> ... -> p<a>h<D_a - 1> -> y``. Depth-1 pathways are
+    all the one edge ``x -> y`` (a graph has one map per pair of nodes); the gradient of each
+    of them is that edge's, which does not depend on the edge's own weight.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        The pathways (hidden widths, dimensions and ``whitened`` carry over).
+
+    Returns
+    -------
+    graph : GraphArchitecture
+    layers : tuple of tuple of (str, str)
+        ``layers[a - 1][d - 1]`` is the edge of layer ``d`` of pathway ``a``.
+    """
+    arch = Architecture.coerce(architecture)
+    edges, widths, layers = [], {}, []
+    for a, depth in enumerate(arch.depths, start=1):
+        chain = [INPUT] + [f"p{a}h{d}" for d in range(1, depth)] + [OUTPUT]
+        pathway = tuple(zip(chain[:-1], chain[1:]))
+        layers.append(pathway)
+        edges += [e for e in pathway if not (e == (INPUT, OUTPUT) and e in edges)]  # one x -> y edge
+        for d in range(1, depth):
+            if arch.hidden_width(a, d) is not None:
+                widths[f"p{a}h{d}"] = arch.hidden_width(a, d)
+    graph = GraphArchitecture(edges=edges, widths=widths or None, n_in=arch.n_in, n_out=arch.n_out,
+                              whitened=arch.whitened)
+    return graph, tuple(layers)
 
 
 def _adjacency(nodes, edges) -> tuple:

@@ -10,8 +10,8 @@ network map is built node by node, as backpropagation does:
     Omega = F_y.
 
 Every path uses an edge at most once (the graph is acyclic), so ``Omega`` is linear in each
-``W_e``: ``Omega = B_v W_e F_u + (terms without W_e)``. As in
-:mod:`pathdyn.theory.gradient_flow`, sympy differentiates ``L`` with respect to ``Omega``
+``W_e``: ``Omega = B_v W_e F_u + (terms without W_e)``. As for
+pathways (:mod:`pathdyn.theory.matrix_calculus`), sympy differentiates ``L`` with respect to ``Omega``
 (``G = dL/dOmega``) and the linear functional ``tr(G^T A X B)`` with respect to ``X``;
 ``A = B_v``, ``B = F_u`` are substituted afterwards. The equations hold the symbols
 ``F_v``, ``B_u`` and ``Omega``, each defined once (:attr:`GraphFlow.definitions`), so the
@@ -32,7 +32,7 @@ import sympy as sp
 
 from pathdyn.errors import ArchitectureError, ConfigError, DerivationError
 from pathdyn.theory.graph import INPUT, MAX_LISTED_PATHS, OUTPUT, GraphArchitecture
-from pathdyn.theory.gradient_flow import (
+from pathdyn.theory.matrix_calculus import (
     derive_direct,
     factor_derivative,
     is_zero_matrix,
@@ -340,9 +340,11 @@ def check_path_sums(graph: GraphArchitecture) -> None:
     Raises
     ------
     ArchitectureError
-        Above :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths.
+        Above :data:`~pathdyn.theory.graph.MAX_LISTED_PATHS` paths, unless the graph is
+        parallel chains (pathways: one path per chain).
     """
-    if not graph.paths_listed:
+    # parallel chains (pathways) have one path per chain: their sums are as long as the node form
+    if not graph.paths_listed and graph.pathway_depths() is None:
         raise ArchitectureError(
             f"path sums: the graph has {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} that are "
             "written out one by one; use the node form (the default: each node's map defined once)")
@@ -361,7 +363,8 @@ def _check_form(method: str, form):
     return form
 
 
-def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str | None = None) -> GraphFlow:
+def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str | None = None,
+                      weights: dict | None = None) -> GraphFlow:
     """Derive ``tau dW_e/dt = -dL/dW_e`` for every edge by sympy matrix calculus.
 
     Parameters
@@ -372,6 +375,10 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str
         ``node`` (default for ``chain``): in the forward and backward maps of the nodes,
         each defined once; ``path-sums`` (the only form of ``direct``): every map written
         out as a sum over paths.
+    weights : dict, optional
+        Edge -> the matrix symbol to use for its weight (default :func:`edge_weight_symbol`
+        of the nodes' widths); pathways name theirs ``W_a_d``
+        (:func:`pathdyn.theory.gradient_flow.derive_gradient_flow`).
 
     Returns
     -------
@@ -409,7 +416,10 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str
         check_path_sums(graph)
     dims = {node: node_dimension(graph, node) for node in graph.nodes}
     dimensions = tuple(d for d in dims.values() if isinstance(d, sp.Symbol))
-    weights = {e: edge_weight_symbol(e, dims[e[1]], dims[e[0]]) for e in graph.edges}
+    if weights is None:
+        weights = {e: edge_weight_symbol(e, dims[e[1]], dims[e[0]]) for e in graph.edges}
+    elif sorted(weights) != sorted(graph.edges):
+        raise ConfigError("weights: give one matrix symbol per edge of the graph")
     n_in, n_out = dims[INPUT], dims[OUTPUT]
     sigma_x = sp.Identity(n_in) if graph.whitened else sp.MatrixSymbol("Sigma_x", n_in, n_in)
     sigma_yx = sp.MatrixSymbol("Sigma_yx", n_out, n_in)

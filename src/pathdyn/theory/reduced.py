@@ -3,7 +3,9 @@
 Per mode ``alpha`` with singular value ``S``, each layer ``d`` of pathway ``a`` carries
 a strength ``s_{a,d}`` and the pathway's mode strength is ``K_a = prod_d s_{a,d}``.
 The reduced loss is ``L = (S - sum_a K_a)^2 / 2`` and the per-layer equations are its
-gradient flow ``ds/dt = -dL/ds``. For general inputs whose correlation shares its
+gradient flow ``ds/dt = -dL/ds``, derived by the graph engine on the pathways' graph
+(pathways are the special case of a graph; the per-edge model of
+:mod:`pathdyn.theory.graph_reduced`, each edge named after its layer). For general inputs whose correlation shares its
 eigenvectors with the right singular vectors of ``Sigma_yx`` (the aligned case), the
 mode's input variance ``lambda = v^T Sigma_x v`` enters: ``L = lambda K^2 / 2 - S K``
 with ``K = sum_a K_a``, so the common error becomes ``S - lambda K`` and learning ends at
@@ -22,6 +24,8 @@ import sympy as sp
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.algebra import is_identically_zero, xreplace_all
 from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.graph import pathway_graph
+from pathdyn.theory.graph_reduced import derive_graph_mode_equations, edge_strength_symbol
 from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
 from pathdyn.theory.modes import (
     Invariant,
@@ -199,7 +203,9 @@ def derive_layer_equations(architecture: Architecture | Sequence[int] | str, inv
     -----
     ``K_a = prod_d s_{a,d}``, ``L = (S - sum_a K_a)^2 / 2`` and
     ``ds_{a,d}/dt = -dL/ds_{a,d} = (S - sum_b K_b) prod_{d' != d} s_{a,d'}``
-    (obtained by sympy differentiation of ``L``). For an architecture with
+    (obtained by sympy differentiation of ``L``, by the graph engine: the per-edge model
+    of the pathways' graph, :func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations`,
+    each edge named after its layer). For an architecture with
     ``whitened=False`` the loss is ``lambda K^2 / 2 - S K`` (:func:`reduced_loss`), the
     error ``S - lambda sum_b K_b`` and the parameters ``(S, lambda)``.
     """
@@ -212,15 +218,7 @@ def derive_layer_equations(architecture: Architecture | Sequence[int] | str, inv
         owner += [a] * depth
         layout += [StateVariable(x, "s", a, layer=d, start="p" if d == len(layer) else "q") for d, x in enumerate(layer, start=1)]
         strengths.append(sp.Mul(*layer))
-    # Chain rule through the pathway strengths: dL/ds = (dL/dK_a)(dK_a/ds). dL/dK_a is
-    # differentiated as an expression, dK_a/ds in sympy's sparse polynomial ring
-    # (Expr.diff of a 50-factor product is ~50x slower).
-    minus_dloss_dk = reduced_loss_gradients(strengths, arch.whitened)
-    rhs = []
-    for a, depth in enumerate(depths, start=1):
-        layer = [x for x, owner_a in zip(state, owner) if owner_a == a]
-        ring, product = sp.polys.rings.sring(strengths[a - 1], *layer)
-        rhs += [_times(minus_dloss_dk[a - 1], product.diff(gen), ring.symbols) for gen in ring.gens]
+    rhs = _layer_flow_on_the_graph(arch, state, owner)
     eqs = ModeEquations(
         kind="layer",
         depths=depths,
@@ -233,6 +231,32 @@ def derive_layer_equations(architecture: Architecture | Sequence[int] | str, inv
         layout=layout,
     )
     return _with_invariants(eqs) if invariants else eqs
+
+
+def _layer_flow_on_the_graph(arch: Architecture, state: Sequence[sp.Symbol], owner: Sequence[int]) -> list:
+    """``ds_{a,d}/dt`` from the graph engine: the per-edge model of the pathways' graph, each edge its layer.
+
+    :func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations` derives the flow of
+    every edge strength of :func:`pathdyn.theory.graph.pathway_graph` in node form (sympy
+    differentiates the reduced loss and each node's one-step definition); the node
+    strengths are written out once, in evaluation order, and every edge strength is
+    renamed to its layer's ``s_{a,d}``. Depth-1 pathways share the edge ``x -> y``: its
+    strength in the error is the sum of theirs, and each of them has its flow (the error).
+    """
+    graph, layers = pathway_graph(arch)
+    edge_model = derive_graph_mode_equations(graph, invariants=False)
+    per_pathway: dict[int, list] = {}
+    for x, a in zip(state, owner):
+        per_pathway.setdefault(a, []).append(x)
+    rename: dict = {}
+    for a, edges in enumerate(layers, start=1):
+        for edge, x in zip(edges, per_pathway[a]):
+            rename.setdefault(edge_strength_symbol(edge), []).append(x)
+    written = {symbol: xs[0] if len(xs) == 1 else sp.Add(*xs) for symbol, xs in rename.items()}
+    for symbol, definition in edge_model.definitions:  # f_v, K, b_u in evaluation order, each written out once
+        written[symbol] = definition.xreplace(written)
+    rhs_of = dict(zip(graph.edges, xreplace_all(edge_model.rhs, written)))
+    return [rhs_of[edge] for edges in layers for edge in edges]
 
 
 def inputs_note(whitened: bool) -> str:
@@ -248,21 +272,6 @@ def inputs_note(whitened: bool) -> str:
         Empty for whitened inputs.
     """
     return "" if whitened else ", aligned general inputs (input variance lambda)"
-
-
-def _times(factor: sp.Expr, polynomial: sp.polys.rings.PolyElement, symbols: Sequence[sp.Symbol]) -> sp.Expr:
-    """``factor * polynomial`` as an expression; a monomial is multiplied in one ``Mul``.
-
-    Same expression as ``factor * polynomial.as_expr()``, built with one canonical
-    ``Mul`` instead of two (the sort of a 50-factor product dominates at depth 50).
-    """
-    terms = list(polynomial.items())
-    if len(terms) != 1:
-        return factor * polynomial.as_expr()
-    monomial, coefficient = terms[0]
-    powers = [x**e if e != 1 else x for x, e in zip(symbols, monomial) if e]
-    return sp.Mul(factor, polynomial.ring.domain.to_sympy(coefficient), *powers)
-
 
 
 def derive_quadratic_invariants(equations: ModeEquations) -> tuple:

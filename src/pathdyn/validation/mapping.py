@@ -280,9 +280,9 @@ def _orthonormal_plane(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.stack([e1, residual / rnorm], axis=1)
 
 
-def _check_weight_lists(weights) -> None:
+def _check_weight_lists(weights: Any) -> None:
     """``weights[a][d]``: a non-empty list per pathway of 2-D arrays (a string or an array is refused)."""
-    def is_list(value) -> bool:
+    def is_list(value: object) -> bool:
         return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 0
 
     if not is_list(weights) or not all(is_list(layers) for layers in weights):

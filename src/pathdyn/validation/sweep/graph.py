@@ -14,6 +14,11 @@ network is also compared with a reduced model started from its own initial weigh
 (:func:`pathdyn.validation.mapping.map_initial_state`): the paper's q/p model for Gaussian
 init (exact mapping for depth-2 pathways, growth-matched beyond), the two-channel model
 (projection) for orthogonal init; the median error over seeds is reported per width.
+
+The data get the checks of a pathway sweep: inputs misaligned with the modes are refused
+with the measured misalignment unless ``allow_misaligned``; inputs that are not whitened
+give the reduced model their input variances ``lambda``. Hidden nodes keep the graph's
+activations (the mapping to a reduced model is made only for linear graphs).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
+from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
@@ -64,7 +70,8 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
 
 def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(range(4)), *, init: str = "gaussian",
                       init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
-                      record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False) -> dict:
+                      record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
+                      allow_misaligned: bool = False) -> dict:
     """Train ``len(seeds)`` networks at every width and summarise their total mode strengths.
 
     Parameters
@@ -85,6 +92,8 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
         Time between records.
     confidence : float
         Level of the half-time intervals.
+    allow_misaligned : bool
+        Go on when the inputs are misaligned with the modes (warned).
     progress : bool
         Show progress on standard error: a bar on a terminal, a line every few seconds elsewhere
         (:class:`pathdyn._base.progress.Progress`).
@@ -100,12 +109,17 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     ------
     ConfigError
         When a width is not positive or there is no seed.
+    DatasetError
+        When the inputs are misaligned with the modes (the measured value in the message)
+        and ``allow_misaligned`` is false.
     """
     widths = [int(w) for w in widths]
     seeds = tuple(int(s) for s in seeds)
     if not widths or min(widths) < 1 or not seeds:
         raise ConfigError(f"widths, seeds: give positive widths and at least one seed, got {widths}, {seeds}")
     run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    alignment = check_alignment(dataset, allow_misaligned)
+    lam = None if alignment.unit_variances else alignment.input_variances
     steps, every = run_time.steps, run_time.record_every
     started = time.perf_counter()
     per_width = []
@@ -113,7 +127,8 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     with Progress(len(widths) * len(seeds), "graph-sweep networks", enabled=None if progress else False) as bar:
         for width in widths:
             per_width.append(_width_entry(graph, dataset, width, seeds, depths, bar, init=init, init_scale=init_scale,
-                                          learning_rate=learning_rate, steps=steps, every=every, confidence=confidence))
+                                          learning_rate=learning_rate, steps=steps, every=every, confidence=confidence,
+                                          lam=lam))
     t, S = per_width[-1].pop("t"), per_width[-1].pop("S")
     for entry in per_width[:-1]:
         del entry["t"], entry["S"]
@@ -124,7 +139,8 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     return {"graph": graph.to_dict(), "widths": widths, "seeds": list(seeds), "t": t.tolist(),
             "singular_values": S.tolist(), "per_width": per_width, **sweep_judgement(widths, per_width, confidence),
             "settings": {"init": init, "init_scale": init_scale, "learning_rate": learning_rate, "t_max": t_max,
-                         "dataset": dataset.name, "confidence": confidence},
+                         "dataset": dataset.name, "confidence": confidence,
+                         "input_variances": alignment.input_variances.tolist(), "misalignment": alignment.misalignment},
             "wall_time": time.perf_counter() - started}
 
 
@@ -171,8 +187,11 @@ def sweep_judgement(widths: Sequence[int], per_width: list, confidence: float = 
 
 
 def _width_entry(graph, dataset, width, seeds, depths, bar, *, init, init_scale, learning_rate, steps, every,
-                 confidence) -> dict:
-    """One width of :func:`graph_width_sweep`: its networks trained (each counted on ``bar``) and summarised."""
+                 confidence, lam=None) -> dict:
+    """One width of :func:`graph_width_sweep`: its networks trained (each counted on ``bar``) and summarised.
+
+    ``lam``: the modes' input variances (None for whitened inputs), for the reduced model.
+    """
     initial = [initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed) for seed in seeds]
     runs = []
     for weights in initial:
@@ -191,19 +210,24 @@ def _width_entry(graph, dataset, width, seeds, depths, bar, *, init, init_scale,
              "diverged": int(sum(not r.success for r in runs)), "t": t, "S": S}
     if depths is not None:
         theory = "two-channel" if init == "orthogonal" else "qp"
-        errors = [_theory_error(graph, depths, theory, dataset, w, r) for w, r in zip(initial, runs)]
+        errors = [_theory_error(depths, theory, dataset, w, r, lam, graph.chain_segments())
+                  for w, r in zip(initial, runs)]
         entry["theory_error"] = {"model": theory, "mapping": default_method(theory, depths),
                                  "median": float(np.median(errors)), "per_seed": errors}
     return entry
 
 
-def _theory_error(graph, depths, theory, dataset, weights, run) -> float:
-    """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights."""
+def _theory_error(depths, theory, dataset, weights, run, lam, segments) -> float:
+    """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights.
+
+    ``lam``: the modes' input variances (None for whitened inputs), a parameter of the equations.
+    """
 
     U, S, Vt = dataset.modes()
     rank = np.asarray(run.extras["singular_values"]).size
-    layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
+    layered = [[weights[e] for e in segment] for segment in segments]
     state = map_initial_state(layered, U[:, :rank], Vt[:rank].T, theory=theory)
-    equations = reduced_equations(depths, theory)
-    result = integrate(equations, state.state_array(equations), S[:rank], float(run.t[-1]), t_eval=run.t)
+    equations = reduced_equations(depths, theory, whitened=lam is None)
+    result = integrate(equations, state.state_array(equations), S[:rank], float(run.t[-1]), t_eval=run.t,
+                       parameters=None if lam is None else {"lambda": lam})
     return float(compare(run, result).error)

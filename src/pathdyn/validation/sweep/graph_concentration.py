@@ -280,7 +280,7 @@ def shortcut_study(dataset, depths=(4, 5), seeds=tuple(range(16)), *, width: int
 
 
 def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
-                                activation: str = "linear", init: str = "gaussian", init_scale: float = 0.5,
+                                activation: str | None = None, init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
                                 confidence: float = 0.95, dmft: bool = False, progress: bool = False) -> GraphConcentration:
     """Train one network per seed and summarise how the modes split over paths and streams.
@@ -292,7 +292,10 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     seeds : sequence of int
     width : int
         Hidden width of nodes the graph gives none.
-    activation, init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
+    activation : str, optional
+        Activation of every hidden node; None (default): each node's own, as the graph's
+        ``activations`` give them (linear unless given).
+    init, init_scale, learning_rate, t_max : as :func:`simulate_graph_gd`
         (``steps = round(t_max / learning_rate)``).
     confidence : float
     dmft : bool
@@ -328,7 +331,10 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     if not graph.paths_listed:
         raise ArchitectureError(f"graph: {graph.num_paths:,} paths from x to y, above the {MAX_LISTED_PATHS:,} whose "
                                 "shares are measured one by one; use a graph with fewer paths")
-    if dmft and (activation != "linear" or init != "gaussian" or not dataset.is_whitened):
+    # activation None: each node's own, as the graph's table gives them
+    linear = activation == "linear" or (activation is None and all(graph.activation(n) == "linear"
+                                                                    for n in graph.hidden_nodes))
+    if dmft and (not linear or init != "gaussian" or not dataset.is_whitened):
         raise ConfigError("dmft: the graph DMFT is the theory of linear graphs with Gaussian init on whitened data; "
                           f"got activation={activation!r}, init={init!r}, whitened={dataset.is_whitened}")
     started = time.perf_counter()
@@ -346,7 +352,8 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(r
     if not finished.all():
         warnings.warn(f"{int((~finished).sum())} of {len(seeds)} networks did not finish learning in t_max={t_max}; "
                       "raise t_max", stacklevel=2)
-    settings = {"width": width, "activation": activation, "init": init, "init_scale": init_scale,
+    own = ", ".join(f"{n} = {a}" for n, a in graph.activations or ()) or "linear"
+    settings = {"width": width, "activation": activation or own, "init": init, "init_scale": init_scale,
                 "learning_rate": learning_rate, "t_max": t_max, "confidence": confidence, "dataset": dataset.name}
     summary = _summarise(K, graph, confidence)
     dmft_K = None
