@@ -19,6 +19,7 @@ from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
 from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.cli._common import use_file_backend
 from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.models import models_of_kind
 from pathdyn.validation.reports.plots import plot_width_reports
 from pathdyn.validation.sweep.dmft_graph import validate_dmft_graph_width
 
@@ -145,7 +146,7 @@ def validate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphAr
     ConfigError
         ``--theory`` other than dmft, ``--init`` other than gaussian, ``--mapping``, bad values.
     """
-    if args.theory != "dmft":
+    if args.theory not in models_of_kind("dmft"):
         raise ConfigError(f"--architecture {args.architecture}: a [graph] architecture is validated against the DMFT "
                           "only here; add --theory dmft")
     if args.init not in (None, "gaussian"):

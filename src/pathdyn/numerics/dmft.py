@@ -45,6 +45,7 @@ import math
 import time
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.linalg import blas as _blas
 
 from pathdyn.errors import ConfigError, IntegrationError
@@ -536,7 +537,7 @@ def solve_dmft(
     for start in range(0, S.size, batch):
         chosen = np.arange(start, min(start + batch, S.size))
         # One BLAS thread: every product is a thin vector one, where a thread pool's start-up
-        # costs far more than the work (OpenBLAS's 2-thread dtpmv: 185 us against 2 us at n = 100).
+        # costs far more than the work (about 100x at n = 100: bench_dmft measures it).
         with blas_threads(1):
             K[:, :, chosen], frozen = _solve_modes(depths, S[chosen], size, sigma**2, initial_overlaps, chosen,
                                                    learning_rate, responses, freeze_below)
@@ -690,8 +691,6 @@ def solve_dmft_flow(
         raise ConfigError(f"max_steps: expected a whole number >= 64 (the finest grid is 4 times the coarsest "
                           f"of 16 steps), got {max_steps!r}")
     _checked_init(init)
-    from scipy.interpolate import CubicSpline
-
     started = time.perf_counter()
     S = np.atleast_1d(np.asarray(singular_values, dtype=float))
     settings = dict(init_scale=init_scale, input_scale=input_scale, output_scale=output_scale,
@@ -715,7 +714,7 @@ def solve_dmft_flow(
 
     while True:  # a grid too coarse for gradient descent to be stable is refined, not an error
         try:
-            grid, previous, provenance = richardson(steps)
+            _, previous, provenance = richardson(steps)
             break
         except IntegrationError:
             if 16 * steps > max_steps:
@@ -730,12 +729,21 @@ def solve_dmft_flow(
         steps *= 2
         if estimate <= tol or 8 * steps > max_steps:
             break
-        grid, previous = grid_fine, current
-    extrapolated, grid = current, grid_fine
+        previous = current
     finest = 4 * steps
+    stats = {"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest,
+             "marched_steps": discrete(finest).stats.get("marched_steps", finest),
+             "freeze_below": settings.get("freeze_below")}
+    return _flow_trajectory(grid_fine, current, S, t_max, num_points, tol, stats, provenance)
+
+
+def _flow_trajectory(grid: np.ndarray, extrapolated: np.ndarray, S: np.ndarray, t_max: float, num_points: int,
+                     tol: float, stats: dict, provenance: dict) -> Trajectory:
+    """The flow's trajectory on ``num_points`` times from the extrapolated ``K`` on ``grid``, with its verdict."""
     t = np.linspace(0.0, float(t_max), int(num_points))
     # Cubic (O(h^4)) so that interpolation stays below the O(h^2) of the extrapolation.
     K = CubicSpline(grid, extrapolated, axis=0)(t)
+    estimate, finest = stats["error_estimate"], stats["steps"]
     success = estimate <= tol
     message = (
         f"error estimate {estimate:.2e} <= tol {tol:g} with {finest} steps" if success
@@ -743,14 +751,5 @@ def solve_dmft_flow(
              f"(e.g. {8 * finest}) or tol"
     )
     provenance = dict(provenance, learning_rate=None, solver="Richardson extrapolation of the discrete DMFT", tol=tol)
-    return Trajectory(
-        t=t,
-        K=K,
-        loss=0.5 * np.sum((S - K.sum(axis=1)) ** 2, axis=-1),
-        success=success,
-        message=message,
-        stats={"wall_time_s": time.perf_counter() - started, "error_estimate": estimate, "steps": finest,
-               "marched_steps": discrete(finest).stats.get("marched_steps", finest),
-               "freeze_below": settings.get("freeze_below")},
-        provenance=provenance,
-    )
+    return Trajectory(t=t, K=K, loss=0.5 * np.sum((S - K.sum(axis=1)) ** 2, axis=-1), success=success,
+                      message=message, stats=stats, provenance=provenance)

@@ -100,8 +100,20 @@ def batched_vecmat(v, M):
 
 
 def packed_length(n: int) -> int:
-    """Entries of an ``n x n`` lower triangle stored row after row."""
+    """Entries of an ``n x n`` lower triangle stored row after row.
+
+    Parameters
+    ----------
+    n : int
+        The side of the triangle.
+
+    Returns
+    -------
+    int
+        ``n (n + 1) / 2``.
+    """
     return n * (n + 1) // 2
+
 
 @dataclass(frozen=True)
 class DMFTInitialOverlaps:

@@ -31,6 +31,23 @@ _K = EquationKind
 def mode_parts(modes: ModeEquations) -> list[tuple]:
     """Per state variable ``(pathway, variable letter, symbol, prefactor, rhs)``.
 
+    Parameters
+    ----------
+    modes : ModeEquations
+        The reduced equations of one mode.
+
+    Returns
+    -------
+    list of tuple
+        ``(pathway, role, symbol, prefactor, rhs)`` per state variable.
+
+    Raises
+    ------
+    DerivationError
+        When a right-hand side is not a multiple of the mode error.
+
+    Notes
+    -----
     ``rhs = prefactor * (S - sum_b K_b)``; the split is verified symbolically.
     """
     error = modes.error
@@ -51,7 +68,17 @@ def mode_parts(modes: ModeEquations) -> list[tuple]:
 
 
 def definitions_group(flow: GradientFlow) -> Group:
-    """The loss (as the model defines it), the network map and the gradient of the loss."""
+    """The loss (as the model defines it), the network map and the gradient of the loss.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+
+    Returns
+    -------
+    Group
+        Three equations, kind ``DEFINITIONS``.
+    """
     arch = flow.architecture
     loss_inner = r"\Omega \Omega^{\top}" if arch.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
     loss = Literal(
@@ -68,7 +95,17 @@ def definitions_group(flow: GradientFlow) -> Group:
 
 
 def flow_groups(flow: GradientFlow) -> list:
-    """One group per pathway: ``tau dW_a^d/dt`` of its layers."""
+    """One group per pathway: ``tau dW_a^d/dt`` of its layers.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+
+    Returns
+    -------
+    list of Group
+        One per pathway, kind ``GRADIENT_FLOW``, aligned alike.
+    """
     equations: dict[int, list[Equation]] = {}
     for a, d, w, rhs in flow.equations():
         equations.setdefault(a, []).append(Equation(
@@ -80,7 +117,17 @@ def flow_groups(flow: GradientFlow) -> list:
 
 
 def mode_groups(modes: ModeEquations) -> list:
-    """The mode strengths, the reduced equations (shown as a multiple of the mode's error) and the invariants."""
+    """The mode strengths, the reduced equations (shown as a multiple of the mode's error) and the invariants.
+
+    Parameters
+    ----------
+    modes : ModeEquations
+
+    Returns
+    -------
+    list of Group
+        Strengths, reduced equations and (when there are any) conserved quantities.
+    """
     strengths = [Equation(sp.Symbol(f"K_{a}"), k, note=f"mode strength of pathway {a}", keys=(("pathway", a),))
                  for a, k in enumerate(modes.strengths, start=1)]
     error = ModeError(modes.S, modes.input_variance or 1, *[sp.Symbol(f"K_{a}") for a in range(1, modes.num_pathways + 1)])
