@@ -188,7 +188,7 @@ def test_json_the_parser_cannot_take_is_one_error(text, tmp_path, monkeypatch, c
 
 def test_deeply_nested_toml_is_one_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "a.toml").write_text("depths = " + "[" * 50_000 + "]" * 50_000 + "\n")
-    for argv in (["derive", "--architecture", "a.toml"], ["graph-validate", "--architecture", "a.toml"],
+    for argv in (["derive", "--architecture", "a.toml"], ["validate", "--architecture", "a.toml"],
                  ["simulate", "--architecture", "a.toml", "--learning-rate", "0.1", "--steps", "2", "-o", "r.npz"]):
         _one_line(argv, tmp_path, monkeypatch, capsys, "a.toml")
 
