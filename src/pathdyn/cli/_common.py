@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.cli.outputs import FilePlan
+import numpy as np
+
+from pathdyn.cli.outputs import FilePlan, print_summary
+from pathdyn.io.jsonio import json_text
+from pathdyn.numerics.plotting import plot_mode_trajectories
+from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.numerics.mode_inputs import dataset_modes
@@ -215,3 +220,33 @@ def _positive_values(text: str, option: str):
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ConfigError(f"{option}: must be positive and finite, got {values.tolist()}")
     return values
+
+
+def write_trajectory_outputs(args, plan: FilePlan, trajectory: Trajectory, payload: dict, S: np.ndarray,
+                             depths: tuple | None = None) -> None:
+    """Write a theory run's ``-o/--output`` (netCDF for ``.nc``, else ``payload`` as JSON) and ``--plot``, all or nothing.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``output`` and ``plot``.
+    plan : FilePlan
+        The command's checked outputs; committed here, then its summary line printed.
+    trajectory : Trajectory
+    payload : dict
+        The JSON document.
+    S : ndarray
+        The singular values (the plot's labels).
+    depths : tuple of int, optional
+        The pathways' depths, for the plot's legend.
+    """
+    with plan:
+        if str(args.output).endswith(".nc"):
+            plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
+        else:
+            plan.stage_text("-o/--output", json_text(payload))
+        if args.plot:
+            use_file_backend()
+            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S, depths=depths))
+        plan.commit()
+        print_summary(plan)

@@ -13,11 +13,10 @@ from pathdyn.cli.outputs import FilePlan, print_summary
 from pathdyn.numerics.datasets import Dataset
 
 from pathdyn.errors import ConfigError, IntegrationError
-from pathdyn.io.jsonio import json_text, to_jsonable
+from pathdyn.io.jsonio import to_jsonable
 from pathdyn.numerics.dmft import solve_dmft, solve_dmft_flow
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
-from pathdyn.numerics.plotting import plot_mode_trajectories
-from pathdyn.cli._common import use_file_backend
+from pathdyn.cli._common import use_file_backend, write_trajectory_outputs
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.models import models_of_kind
 from pathdyn.validation.reports.plots import plot_width_reports
@@ -105,16 +104,7 @@ def integrate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphA
         payload["depths"] = [len(p) - 1 for p in extras["paths"]]
     else:
         payload["note"] = PER_EDGE_NOTE
-    with plan:
-        if str(args.output).endswith(".nc"):
-            plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
-        else:
-            plan.stage_text("-o/--output", json_text(payload))
-        if args.plot:
-            use_file_backend()
-            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S))
-        plan.commit()
-        print_summary(plan)
+    write_trajectory_outputs(args, plan, trajectory, payload, S)
     return 0
 
 

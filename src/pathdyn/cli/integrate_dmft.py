@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from pathdyn.cli.outputs import FilePlan, print_summary
+from pathdyn.cli.outputs import FilePlan
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
-from pathdyn.io.jsonio import json_text
-from pathdyn.cli._common import singular_values_from_args, architecture_from_args, use_file_backend
+from pathdyn.cli._common import architecture_from_args, singular_values_from_args, write_trajectory_outputs
 from pathdyn.numerics.dmft import INITS, solve_dmft, solve_dmft_flow
-from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.cli.dmft_graph import integrate_graph_dmft
 from pathdyn.theory.graph import GraphArchitecture
 
@@ -114,15 +112,5 @@ def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
     payload["singular_values"] = S.tolist()
     payload["depths"] = list(architecture.depths)
     payload["model"] = "dmft"
-    with plan:
-        if str(args.output).endswith(".nc"):
-            plan.stage("-o/--output", lambda tmp: trajectory.save_netcdf(tmp))
-        else:
-            plan.stage_text("-o/--output", json_text(payload))
-        if args.plot:
-            use_file_backend()
-            plan.stage("--plot", lambda tmp: plot_mode_trajectories(trajectory, tmp, singular_values=S,
-                                                                     depths=architecture.depths))
-        plan.commit()
-        print_summary(plan)
+    write_trajectory_outputs(args, plan, trajectory, payload, S, depths=architecture.depths)
     return 0
