@@ -6,6 +6,11 @@ is never silent even while one unit of work (a wide network) takes longer than t
 a run shorter than the interval prints nothing. ``enabled=False`` prints nothing at all, and
 ``enabled=True`` draws the bar even off a terminal. Only standard error is written, so
 output files and standard output stay clean.
+
+A long run also says, once and early, roughly how long it takes in all: at the first unit
+done after :data:`MEASURE_S` seconds, a run projected to last
+:data:`LONG_RUN_S` or more prints one line with the projection. The projection is measured on
+this machine under its present load, never a stored figure.
 """
 
 from __future__ import annotations
@@ -16,9 +21,56 @@ import time
 
 #: Seconds between two progress lines off a terminal.
 LINE_INTERVAL_S = 10.0
+#: Seconds of work timed before the projected total is trusted enough to print.
+MEASURE_S = 2.0
+#: A run projected to take this many seconds or more says so once, early.
+LONG_RUN_S = 20.0
 
 
-def progress_line(label: str, done: int, total: int, elapsed: float) -> str:
+def duration_text(seconds: float) -> str:
+    """Seconds as a reader says them: ``"40 s"``, ``"3 min"``, ``"1.5 h"``.
+
+    Parameters
+    ----------
+    seconds : float
+
+    Returns
+    -------
+    str
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate_line(label: str, fraction: float, elapsed: float) -> str:
+    """The early line of a long run: its projected total time, and what it was judged from.
+
+    Parameters
+    ----------
+    label : str
+    fraction : float
+        Share of the work done, in (0, 1].
+    elapsed : float
+        Seconds the done share took.
+
+    Returns
+    -------
+    str
+        E.g. ``"simulate: roughly 4 min in all on this machine (judged from the first 2% of the work, 5 s)"``.
+
+    Notes
+    -----
+    The total is ``elapsed / fraction``: the rest of the work is assumed to run at the pace
+    of its start. With per-unit weights the fraction is the done units' share of the weight.
+    """
+    return (f"{label}: roughly {duration_text(elapsed / fraction)} in all on this machine "
+            f"(judged from the first {100 * fraction:.0f}% of the work, {elapsed:.0f} s)")
+
+
+def progress_line(label: str, done: int, total: int, elapsed: float, fraction: float | None = None) -> str:
     """One line of progress: units done of the total, time elapsed and, once started, time left.
 
     Parameters
@@ -28,6 +80,9 @@ def progress_line(label: str, done: int, total: int, elapsed: float) -> str:
         Units done and in all.
     elapsed : float
         Seconds since the start.
+    fraction : float, optional
+        Share of the work done (default ``done / total``; less when the done units are the
+        cheap ones).
 
     Returns
     -------
@@ -36,12 +91,13 @@ def progress_line(label: str, done: int, total: int, elapsed: float) -> str:
 
     Notes
     -----
-    The time left assumes the remaining units take as long as the finished ones on average:
-    ``elapsed (total - done) / done``.
+    The time left assumes the rest of the work runs at the pace of the done share ``f``:
+    ``elapsed (1 - f) / f``.
     """
-    text = f"{label}: {done}/{total} ({100 * done / total:.0f}%), {elapsed:.0f} s elapsed"
-    if 0 < done < total:
-        text += f", about {elapsed * (total - done) / done:.0f} s left"
+    fraction = done / total if fraction is None else fraction
+    text = f"{label}: {done}/{total} ({100 * fraction:.0f}%), {elapsed:.0f} s elapsed"
+    if 0 < fraction < 1:
+        text += f", about {elapsed * (1 - fraction) / fraction:.0f} s left"
     return text
 
 
@@ -61,11 +117,26 @@ class Progress:
         Standard error by default.
     interval : float
         Seconds between lines off a terminal.
+    weights : sequence of float, optional
+        Cost of each unit, in the order the units finish (the work of a network, say); the
+        time left and the projected total use the done units' share of the weight instead of
+        their count. Units finishing out of order (on a cluster) make the projection rougher.
+    estimate : bool
+        Print the projected total of a long run once, early (default); off where the caller
+        has already said how long the run takes.
     """
 
     def __init__(self, total: int, label: str = "", enabled: bool | None = None, stream=None,
-                 interval: float = LINE_INTERVAL_S):
+                 interval: float = LINE_INTERVAL_S, weights=None, estimate: bool = True):
         self.total = max(int(total), 1)
+        self._cumulative = None
+        if weights is not None:
+            cumulative = [0.0]
+            for weight in weights:
+                cumulative.append(cumulative[-1] + max(float(weight), 0.0))
+            if len(cumulative) == self.total + 1 and cumulative[-1] > 0:
+                self._cumulative = [c / cumulative[-1] for c in cumulative]
+        self._estimated = not estimate
         self.label = label
         self.stream = stream or sys.stderr
         terminal = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -78,6 +149,18 @@ class Progress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def fraction(self) -> float:
+        """Share of the work done: of the units, or of their weight when weights were given.
+
+        Returns
+        -------
+        float
+            In [0, 1].
+        """
+        if self._cumulative is not None:
+            return self._cumulative[self.done]
+        return self.done / self.total
+
     def update(self, amount: int = 1) -> None:
         """Count ``amount`` more units done and redraw the bar (at most every tenth of a second).
 
@@ -88,9 +171,10 @@ class Progress:
         """
         self.done = min(self.done + amount, self.total)
         now = time.perf_counter()
+        self._maybe_estimate(now - self._start)
         if self.enabled and (now - self._last > 0.1 or self.done == self.total):
             self._last = now
-            fraction = self.done / self.total
+            fraction = self.fraction()
             width = 30
             filled = int(width * fraction)
             elapsed = now - self._start
@@ -101,10 +185,24 @@ class Progress:
             )
             self.stream.flush()
 
+    def _maybe_estimate(self, elapsed: float) -> None:
+        """Print the projected total once, when enough is timed and the run is long (see the module)."""
+        if self._estimated or not (self.enabled or self.lines):
+            return
+        fraction = self.fraction()
+        if fraction <= 0 or fraction >= 1 or elapsed < MEASURE_S:
+            return
+        self._estimated = True
+        if elapsed / fraction >= LONG_RUN_S:
+            start = "\r" if self.enabled else ""  # a drawn bar is overwritten, then drawn again below
+            self.stream.write(start + estimate_line(self.label, fraction, elapsed) + "\n")
+            self.stream.flush()
+
     def _print_lines(self) -> None:
         """The background thread off a terminal: one line every ``interval`` until the block ends."""
         while not self._stop.wait(self.interval):
-            self.stream.write(progress_line(self.label, self.done, self.total, time.perf_counter() - self._start) + "\n")
+            self.stream.write(progress_line(self.label, self.done, self.total, time.perf_counter() - self._start,
+                                            self.fraction()) + "\n")
             self.stream.flush()
 
     def __enter__(self) -> "Progress":

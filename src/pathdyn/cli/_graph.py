@@ -326,7 +326,8 @@ def simulate_graph(args, plan, graph: GraphArchitecture, dataset) -> int:
     check_graph_widths(graph, args.width)
     result = simulate_graph_gd(graph, dataset, args.width, init=args.init, init_scale=args.init_scale,
                                activation=graph_activation(graph, args.activation), learning_rate=args.learning_rate,
-                               steps=args.steps, record_every=args.record_every, seed=args.seed)
+                               steps=args.steps, record_every=args.record_every, seed=args.seed,
+                               progress=not args.no_progress)
     if not result.success:
         raise SimulationError(f"--learning-rate, --init-scale: the network {result.message}")
     result.extras.pop("final_weights", None)  # not part of a run file

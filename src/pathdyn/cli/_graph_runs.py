@@ -191,7 +191,8 @@ def concentration_graphs(args: argparse.Namespace, plan, graphs: list) -> int:
             graph_activation(graph, activation)  # one of the two, never both
             result = measure_graph_concentration(
                 graph, dataset, range(args.seeds), width=args.width, activation=activation,
-                init_scale=args.init_scale, learning_rate=args.learning_rate, t_max=args.t_max)
+                init_scale=args.init_scale, learning_rate=args.learning_rate, t_max=args.t_max,
+                progress=not args.no_progress)
             results.append({"architecture": path, **result.to_json_dict()})
             share = result.summary["path"]
             low, high = share["ci"]

@@ -28,6 +28,7 @@ from scipy.linalg import blas
 
 from pathdyn.numerics.alignment import mode_rank
 from pathdyn._base.checks import is_whole_number
+from pathdyn._base.progress import Progress
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
@@ -380,7 +381,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
                       init_scale: float | None = None, activation: str | None = None, learning_rate: float,
                       steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
                       bases: dict | None = None, engine: str = "auto",
-                      divergence_factor: float = DIVERGENCE_FACTOR) -> Trajectory:
+                      divergence_factor: float = DIVERGENCE_FACTOR, progress: bool = False) -> Trajectory:
     """Train a finite graph network by full-batch gradient descent, recorded in mode coordinates.
 
     Parameters
@@ -408,6 +409,9 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
     divergence_factor : float
         Stop as diverged when the loss exceeds this factor times
         ``max(initial loss, loss of the zero network)``.
+    progress : bool
+        Show progress on standard error (:class:`pathdyn._base.progress.Progress`: a bar on a
+        terminal, a line every few seconds elsewhere, and the projected total of a long run).
 
     Returns
     -------
@@ -435,16 +439,16 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
         raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways and no bases; use engine='graph'")
     if engine == "pathway" or (engine == "auto" and pathway_ok and _pathway_engine_is_faster(graph, dataset, width)):
         return _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, learning_rate,
-                                     steps, record_every, seed, weights, divergence_factor)
+                                     steps, record_every, seed, weights, divergence_factor, progress)
     if weights is None:
         weights = initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
     weights = _check_weights(graph, weights, graph_node_widths(graph, dataset.n_in, dataset.n_out, width))
     recorder = _GraphRecorder(graph, dataset, bases)
     engine_ = _GraphEngine(graph, weights, dataset.X, dataset.Y, activations)
-    with blas_threads(1):
+    with blas_threads(1), Progress(steps, "simulate", enabled=None if progress else False) as bar:
         return _run(graph, dataset, engine_, recorder, learning_rate, steps, record_every, divergence_factor,
                     {"init": init if bases is None else "aligned", "init_scale": init_scale, "seed": seed,
-                     "activations": activations, "engine": "graph"})
+                     "activations": activations, "engine": "graph"}, bar)
 
 
 def _pathway_engine_is_faster(graph, dataset, width) -> bool:
@@ -472,7 +476,7 @@ def _check_weights(graph, weights, sizes) -> dict:
     return out
 
 
-def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_factor, settings) -> Trajectory:
+def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_factor, settings, bar) -> Trajectory:
     record_steps = sorted(set(range(0, steps + 1, record_every)) | {steps})
     K, total, edges, losses = [], [], [], []
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
@@ -498,6 +502,7 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
             break
         engine.backward_update(eta)
         loss = engine.forward()
+        bar.update()
     extras = {"K_total": np.array(total), "singular_values": recorder.S, "final_weights": engine.W}
     if edges:
         extras["edge_strengths"] = np.array(edges)
@@ -511,7 +516,7 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
 
 
 def _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, eta, steps, record_every,
-                          seed, weights, divergence_factor) -> Trajectory:
+                          seed, weights, divergence_factor, progress) -> Trajectory:
     """A graph of parallel pathways run by the pathway engine (same network, same recording)."""
     segments = graph.chain_segments()
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
@@ -525,7 +530,7 @@ def _simulate_as_pathways(graph, dataset, width, depths, activations, init, init
     trajectory = simulate_gd(
         depths, dataset, width=hidden,
         learning_rate=eta, steps=steps, record_every=record_every, weights=layered,
-        divergence_factor=divergence_factor,
+        divergence_factor=divergence_factor, progress=progress,
     )
     trajectory.extras["K_total"] = trajectory.K.sum(axis=1)  # linear: the paths add up to Omega
     trajectory.provenance.update({"graph": graph.to_dict(), "engine": "pathway", "init": init, "seed": seed})

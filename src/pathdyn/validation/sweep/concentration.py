@@ -42,6 +42,7 @@ from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.distributed import check_cluster_options, progress_for, task_runner
 from pathdyn.validation.sweep.statistics import mean_interval
+from pathdyn.validation.sweep.tasks import network_cost
 
 __all__ = ["ConcentrationResult", "measure_concentration", "dominant_fraction", "CONCENTRATION_DEFAULTS"]
 
@@ -351,7 +352,8 @@ def measure_concentration(
               (U, Vt.T, race_target) if race_target is not None and activation == "linear" else None, device)
              for i, j, activation in cells]
     labels = [f"concentration-d{depths[i]}-s{seeds[j]}-{activation}" for i, j, activation in cells]
-    with progress_for(progress, len(tasks), "concentration") as bar, task_runner(workers, scheduler) as runner:
+    weights = [network_cost((depths[i],) * 2, width, dataset.n_in, dataset.n_out, steps) for i, _, _ in cells]
+    with progress_for(progress, len(tasks), "concentration", weights) as bar, task_runner(workers, scheduler) as runner:
         results = runner.map(_train_concentration_network, tasks, labels, bar,
                              priorities=[depths[i] for i, _, _ in cells])
     measured = _collect_fractions(cells, results, (len(depths), len(seeds), race_target is not None), activations, dataset)

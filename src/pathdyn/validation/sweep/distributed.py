@@ -372,7 +372,7 @@ def task_runner(workers: int | None = None, scheduler: str | None = None, runner
             cluster.close()
 
 
-def progress_for(progress, total: int, label: str):
+def progress_for(progress, total: int, label: str, weights=None, estimate: bool = True):
     """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one.
 
     Parameters
@@ -383,6 +383,10 @@ def progress_for(progress, total: int, label: str):
         Units of work of a new bar.
     label : str
         Its label.
+    weights : sequence of float, optional
+        A new bar's cost per unit, in the order the units run (see :class:`Progress`).
+    estimate : bool
+        Whether a new bar prints the projected total of a long run.
 
     Returns
     -------
@@ -391,7 +395,7 @@ def progress_for(progress, total: int, label: str):
     """
     if hasattr(progress, "update"):
         return nullcontext(progress)
-    return Progress(total, label, enabled=None if progress else False)
+    return Progress(total, label, enabled=None if progress else False, weights=weights, estimate=estimate)
 
 
 def run_cases(cases, run, *, workers: int | None = None, scheduler: str | None = None, progress: Any = False,
@@ -432,7 +436,8 @@ def run_cases(cases, run, *, workers: int | None = None, scheduler: str | None =
                 on_report(case, reports[-1])
         return reports
     total = sum(case.num_networks for case in cases)
-    with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite") as bar:
+    with task_runner(workers, scheduler, runner) as runner, progress_for(progress, total, "validate suite", estimate=False) as bar:
+        # no projection here: the suite said how long it takes before it started
         shared = runner.shared_bar(bar)
         with ThreadPoolExecutor(max_workers=len(cases)) as pool:
             pending = [pool.submit(run, case, runner=runner, progress=shared) for case in cases]

@@ -34,6 +34,7 @@ from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.sweep.dmft import predict_network
 from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.statistics import fit_slope
+from pathdyn.validation.sweep.tasks import network_cost
 from pathdyn.numerics.datasets import Dataset, random_dataset
 from pathdyn.numerics.display import number, text_summary
 from pathdyn.validation.network import initialize_weights, simulate_gd
@@ -201,7 +202,8 @@ class FiniteWidthGap(Record):
                 "slopes": slopes}
 
 
-def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max, dataset):
+def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max,
+                    dataset) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Dataset]:
     """Validate the arguments of :func:`finite_width_gap`; return ``(depths, widths, seeds, dataset)``."""
     depths = Architecture.coerce(depths).depths
     try:
@@ -342,7 +344,9 @@ def finite_width_gap(depths: Architecture | Sequence[int], widths: Sequence[int]
     ensemble = solve_dmft(depths, S, learning_rate=learning_rate, steps=steps, init_scale=init_scale).K[record]
     t = learning_rate * record
     per_width = []
-    with Progress(len(widths) * len(seeds), "dmft-finite-width networks", enabled=None if progress else False) as bar:
+    weights = [network_cost(depths, width, dataset.n_in, dataset.n_out, steps) for width in widths for _ in seeds]
+    with Progress(len(widths) * len(seeds), "dmft-finite-width networks", enabled=None if progress else False,
+                  weights=weights) as bar:
         for done, width in enumerate(widths, start=1):
             runs = [_counted(bar, _train_and_condition(depths, dataset, width, seed, init_scale, learning_rate, steps, record))
                     for seed in seeds]

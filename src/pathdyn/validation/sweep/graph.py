@@ -124,7 +124,10 @@ def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(ran
     started = time.perf_counter()
     per_width = []
     depths = graph.pathway_depths() if all(graph.activation(n) == "linear" for n in graph.hidden_nodes) else None
-    with Progress(len(widths) * len(seeds), "graph-sweep networks", enabled=None if progress else False) as bar:
+    # a step's time grows as the N x N edges' entries, width squared
+    weights = [width**2 for width in widths for _ in seeds]
+    with Progress(len(widths) * len(seeds), "graph-sweep networks", enabled=None if progress else False,
+                  weights=weights) as bar:
         for width in widths:
             per_width.append(_width_entry(graph, dataset, width, seeds, depths, bar, init=init, init_scale=init_scale,
                                           learning_rate=learning_rate, steps=steps, every=every, confidence=confidence,

@@ -10,6 +10,7 @@ on a cluster (:mod:`pathdyn.validation.sweep.distributed`), with the same bits e
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from pathdyn.validation.network import initialize_weights, simulate_gd
 from pathdyn.validation.sweep.cases import ValidationCase
 from pathdyn.validation.sweep.distributed import progress_for, task_runner
 
-__all__ = ["Mapping", "NetworkTask", "network_tasks", "train_network", "train_networks"]
+__all__ = ["Mapping", "NetworkTask", "network_cost", "network_tasks", "train_network", "train_networks"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,37 @@ class NetworkTask:
 
     @property
     def cost(self) -> float:
-        """Multiply-adds of the run: hidden ``N x N`` layers and the ``N x n_in``, ``n_out x N`` ends, times steps."""
-        n_in, n_out = self.dataset.n_in, self.dataset.n_out
-        return float(self.steps * sum((d - 2) * self.width**2 + self.width * (n_in + n_out) for d in self.depths))
+        """Weight entries of the network times steps (:func:`network_cost`)."""
+        return network_cost(self.depths, self.width, self.dataset.n_in, self.dataset.n_out, self.steps)
+
+
+def network_cost(depths: Sequence[int], width: int, n_in: int, n_out: int, steps: int) -> float:
+    """Relative cost of training one network: its weight entries times its steps.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        Layers per pathway.
+    width : int
+        Hidden width ``N``.
+    n_in, n_out : int
+        Input and output sizes.
+    steps : int
+        Gradient-descent steps.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    A pathway of depth ``d >= 2`` has ``d - 2`` hidden ``N x N`` layers and the ``N x n_in``
+    and ``n_out x N`` ends; one of depth 1 is a single ``n_out x n_in`` layer. Each step reads
+    and updates every entry a fixed number of times, so the time of a step is close to
+    proportional to the entries once ``N`` is large.
+    """
+    entries = sum(n_out * n_in if d == 1 else (d - 2) * width**2 + width * (n_in + n_out) for d in depths)
+    return float(steps * entries)
 
 
 def network_tasks(case: ValidationCase, dataset: Dataset, *, mapping: Mapping | None, half_eta: bool, device: str,
@@ -140,7 +169,7 @@ def train_networks(tasks: list[NetworkTask], labels: list[str], *, progress: Any
     list of (InitialState or None, Trajectory)
         One per task; the same bits whichever path ran them.
     """
-    with progress_for(progress, len(tasks), label) as bar, task_runner(workers, scheduler, runner) as tasks_on:
+    with progress_for(progress, len(tasks), label, weights=[task.cost for task in tasks]) as bar, task_runner(workers, scheduler, runner) as tasks_on:
         # longest first on a cluster, so that the longest does not start last
         return tasks_on.map(train_network, [(task,) for task in tasks], labels, bar,
                             priorities=[task.cost for task in tasks])
