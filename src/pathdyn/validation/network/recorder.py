@@ -10,7 +10,7 @@ import numpy as np
 from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.validation.network.engine import StackEngine
+from pathdyn.validation.network.engine import Engine, StackEngine
 
 
 class Recorder:
@@ -32,7 +32,7 @@ class Recorder:
         self.activation = activation
         self.num_modes = S.size
 
-    def project(self, engine) -> np.ndarray:
+    def project(self, engine: Engine | StackEngine) -> np.ndarray:
         """``U^T Omega_a V`` at the weights of the last forward pass.
 
         Parameters
