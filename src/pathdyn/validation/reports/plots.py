@@ -7,10 +7,20 @@ path, also writes it atomically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
 from pathdyn.validation.sweep.statistics import fit_slope
+
+if TYPE_CHECKING:  # types only: matplotlib is imported on first use, and the sweeps import this module
+    from matplotlib.figure import Figure
+
+    from pathdyn.validation.sweep.concentration import ConcentrationResult
+    from pathdyn.validation.sweep.report import WidthScalingReport
 
 __all__ = ["plot_width_reports", "plot_concentration"]
 
@@ -19,7 +29,7 @@ PATHWAY_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
 ERROR_LABEL = r"$\max_{t,a,\alpha} |K_{a\alpha}^{\mathrm{GD}} - K_{a\alpha}^{\mathrm{th}}| \,/\, S_1$"
 
 
-def case_title(report) -> str:
+def case_title(report: WidthScalingReport) -> str:
     """What a sweep ran: depths, initialisation and scale, reduced model, learning rate, seeds.
 
     Parameters
@@ -102,7 +112,7 @@ def _overlay_panel(ax, report, plt) -> None:
     ax.set_xlim(t[0], t[-1])
 
 
-def plot_width_reports(reports, path=None, titles=None):
+def plot_width_reports(reports: Sequence[WidthScalingReport], path: str | Path | None = None, titles: Sequence[str] | None = None) -> Figure:
     """Error against width (top row) and ``K(t)`` of one network against the theory (bottom row).
 
     Parameters
@@ -130,7 +140,7 @@ def plot_width_reports(reports, path=None, titles=None):
     return finish_figure(fig, path, dpi=110)
 
 
-def plot_concentration(result, path=None):
+def plot_concentration(result: ConcentrationResult | dict[str, Any], path: str | Path | None = None) -> Figure:
     """Mean dominant-pathway fraction with its confidence interval against depth, per activation.
 
     Parameters

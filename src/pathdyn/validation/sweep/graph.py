@@ -33,6 +33,7 @@ from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
+from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
@@ -68,7 +69,7 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     return np.where(reached.any(axis=0), np.asarray(t)[first], np.nan)
 
 
-def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(range(4)), *, init: str = "gaussian",
+def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset, widths: Sequence[int], seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian",
                       init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
                       record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
                       allow_misaligned: bool = False) -> dict:

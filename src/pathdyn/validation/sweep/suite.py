@@ -16,12 +16,13 @@ from pathdyn.errors import ConfigError
 from pathdyn.validation.compare import SUBSPACE
 from pathdyn.validation.sweep.cases import QUICK_PREFIX, ValidationCase
 from pathdyn.validation.sweep.distributed import run_cases
+from pathdyn.validation.sweep.report import WidthScalingReport
 from pathdyn.validation.sweep.width import validate_width
 
 __all__ = ["SuiteReport", "run_suite", "summary_text", "validate_suite"]
 
 
-def summary_text(name: str, report) -> str:
+def summary_text(name: str, report: WidthScalingReport) -> str:
     """The lines ``pathdyn validate`` prints for one case: errors by width, notes, the verdict.
 
     Parameters
@@ -167,8 +168,9 @@ def run_suite(cases: Sequence[ValidationCase], *, suite: str | None = None, devi
     return SuiteReport(suite=suite, cases=cases, reports=tuple(_marked(report, suite) for report in reports))
 
 
-def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: Any = False,
-                   device: str = "numpy", on_report=None, runner=None) -> list:
+def validate_suite(cases: Sequence[ValidationCase | dict[str, Any]], *, workers: int | None = None, scheduler: str | None = None,
+                   progress: Any = False, device: str = "numpy", on_report: Callable[[Any, Any], object] | None = None,
+                   runner: Any = None) -> list[WidthScalingReport]:
     """:func:`pathdyn.validation.sweep.width.validate_width` of every case, on one task runner.
 
     Parameters
