@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TextIO
 
 #: Seconds between two progress lines off a terminal.
 LINE_INTERVAL_S = 10.0
@@ -63,8 +64,8 @@ class Progress:
         Seconds between lines off a terminal.
     """
 
-    def __init__(self, total: int, label: str = "", enabled: bool | None = None, stream=None,
-                 interval: float = LINE_INTERVAL_S):
+    def __init__(self, total: int, label: str = "", enabled: bool | None = None, stream: TextIO | None = None,
+                 interval: float = LINE_INTERVAL_S) -> None:
         self.total = max(int(total), 1)
         self.label = label
         self.stream = stream or sys.stderr
@@ -114,7 +115,7 @@ class Progress:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()

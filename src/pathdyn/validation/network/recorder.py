@@ -6,6 +6,7 @@ Part of :mod:`pathdyn.validation.network`.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
@@ -16,7 +17,7 @@ from pathdyn.validation.network.engine import Engine, StackEngine
 class Recorder:
     """Computes ``U^T Omega_a V`` of an engine's current network."""
 
-    def __init__(self, dataset: Dataset, activation: str, dtype):
+    def __init__(self, dataset: Dataset, activation: str, dtype: DTypeLike) -> None:
         U, S, Vt = dataset.modes()
         # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
         rank = mode_rank(S)

@@ -57,7 +57,7 @@ def path_label(path: Sequence[tuple[str, str]]) -> str:
     return "$" + r" \to ".join(math_name(n) for n in nodes) + "$"
 
 
-def _panels(validation, graph) -> list:
+def _panels(validation: GraphValidation, graph: GraphArchitecture) -> list[tuple[Any, ...]]:
     """``(network, theory, title, y label, levels)`` per panel: arrays of shape (T, lines), one line per mode
     (``levels``: the singular values, or None), or (``levels`` False) one line per edge."""
     gd, theory = validation.simulation, validation.theory
@@ -113,7 +113,7 @@ def plot_graph_validation(validation: GraphValidation, graph: GraphArchitecture,
     save_figure(fig, path, dpi=110)
 
 
-def _sweep_errors(report) -> tuple:
+def _sweep_errors(report: dict[str, Any]) -> tuple[np.ndarray, str]:
     """The per-seed errors of a graph sweep (widths x seeds) and the label of what they measure."""
     entries = report["per_width"]
     if all("theory_error" in entry for entry in entries):

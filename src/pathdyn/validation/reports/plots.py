@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
 from pathdyn.validation.sweep.statistics import fit_slope
 
 if TYPE_CHECKING:  # types only: matplotlib is imported on first use, and the sweeps import this module
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
     from pathdyn.validation.sweep.concentration import ConcentrationResult
@@ -47,7 +50,7 @@ def case_title(report: WidthScalingReport) -> str:
             f"$\\eta = {report.learning_rate:g}$, $t \\leq {report.t_max:g}$, {len(report.seeds)} seeds")
 
 
-def _log_axis_labels(axis) -> None:
+def _log_axis_labels(axis: Axis) -> None:
     """Ticks at 1, 2 and 5 times the powers of ten, written plainly (``0.002``).
 
     matplotlib's default labels either every decade only (one label on a short axis)
@@ -60,7 +63,7 @@ def _log_axis_labels(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _error_panel(ax, report, title) -> None:
+def _error_panel(ax: Axes, report: WidthScalingReport, title: str) -> None:
 
     widths = np.asarray(report.widths, dtype=float)
     # A DMFT report's slope is fitted on the error of the seed mean (the quantity the theory
@@ -88,8 +91,9 @@ def _error_panel(ax, report, title) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
-def _overlay_panel(ax, report, plt) -> None:
+def _overlay_panel(ax: Axes, report: WidthScalingReport, plt: ModuleType) -> None:
     example = report.example
+    assert example is not None  # drawn only for a report with an example
     t = np.asarray(example["t"])
     K_gd = np.asarray(example["K_gd"])
     K_th = np.asarray(example["K_theory"])

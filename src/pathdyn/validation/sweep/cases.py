@@ -74,7 +74,7 @@ def default_dataset(seed: int = 0) -> Dataset:
     return random_dataset(DEFAULT_SINGULAR_VALUES, seed=seed)
 
 
-def _whole_numbers(name: str, values, minimum: int) -> tuple:
+def _whole_numbers(name: str, values: Any, minimum: int) -> tuple[int, ...]:
     """``values`` as a non-empty tuple of ``int`` >= ``minimum`` (bools and fractions refused)."""
     try:
         values = tuple(values)
@@ -197,7 +197,7 @@ class ValidationCase:
         if isinstance(self.t_max, float) and isinstance(self.learning_rate, float):
             TrainingTime(self.learning_rate, self.t_max)  # refuses a t_max shorter than one step
 
-    def _set(self, name: str, value) -> None:
+    def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
 
     def _check_seeds(self) -> None:
@@ -358,7 +358,7 @@ class ValidationCase:
         return len(self.widths) * len(self.seeds) + 1
 
 
-def _case(**values) -> ValidationCase:
+def _case(**values: Any) -> ValidationCase:
     return ValidationCase(**values)
 
 

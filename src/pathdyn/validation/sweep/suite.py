@@ -120,7 +120,7 @@ class SuiteReport:
         return document
 
 
-def _marked(report, suite: str | None):
+def _marked(report: WidthScalingReport, suite: str | None) -> WidthScalingReport:
     """A quick suite's report, its verdict prefixed with :data:`QUICK_PREFIX` (it is indicative only)."""
     return dataclasses.replace(report, verdict=QUICK_PREFIX + report.verdict) if suite == "quick" else report
 
@@ -159,7 +159,7 @@ def run_suite(cases: Sequence[ValidationCase], *, suite: str | None = None, devi
     cases = tuple(cases)
     if not all(isinstance(case, ValidationCase) for case in cases):
         raise ConfigError("cases: expected ValidationCase objects; build them with ValidationCase(...)")
-    def report_marked(case, report):
+    def report_marked(case: ValidationCase, report: WidthScalingReport) -> None:
         if on_report is not None:
             on_report(case, _marked(report, suite))
 
@@ -193,7 +193,7 @@ def validate_suite(cases: Sequence[ValidationCase | dict[str, Any]], *, workers:
     """
     cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
 
-    def run(case, **extra):
+    def run(case: ValidationCase, **extra: Any) -> WidthScalingReport:
         return validate_width(case, device=device, **extra)
 
     return run_cases(cases, run, workers=workers, scheduler=scheduler, progress=progress, on_report=on_report, runner=runner)
