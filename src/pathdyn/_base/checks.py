@@ -202,7 +202,7 @@ def distinct_seeds(name: str, seeds: Any) -> tuple:
     return seeds
 
 
-def real_array(name: str, value, error=ConfigError) -> np.ndarray:
+def real_array(name: str, value: Any, error: type[Exception] = ConfigError) -> np.ndarray:
     """``value`` as a float64 array; strings, objects, complex numbers and booleans are refused.
 
     Parameters
@@ -247,7 +247,7 @@ def real_array(name: str, value, error=ConfigError) -> np.ndarray:
     return array.astype(float, copy=False)
 
 
-def _holds_booleans(value) -> bool:
+def _holds_booleans(value: object) -> bool:
     """Whether a nested list or tuple holds a ``bool`` anywhere (numpy would take it as 0 or 1)."""
     stack = [value]
     while stack:
@@ -306,7 +306,7 @@ def check_memory(what: str, nbytes: float, fix: str, available: int | None = Non
         )
 
 
-def check_magnitude(name: str, array: np.ndarray, error=DatasetError) -> None:
+def check_magnitude(name: str, array: np.ndarray, error: type[Exception] = DatasetError) -> None:
     """Refuse entries beyond :data:`MAX_MAGNITUDE` (the integrator stalls and squares overflow).
 
     Parameters

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from typing import TextIO
 
 #: Seconds between two progress lines off a terminal.
 LINE_INTERVAL_S = 10.0
@@ -126,10 +128,11 @@ class Progress:
         has already said how long the run takes.
     """
 
-    def __init__(self, total: int, label: str = "", enabled: bool | None = None, stream=None,
-                 interval: float = LINE_INTERVAL_S, weights=None, estimate: bool = True):
+    def __init__(self, total: int, label: str = "", enabled: bool | None = None, stream: TextIO | None = None,
+                 interval: float = LINE_INTERVAL_S, weights: Sequence[float] | None = None,
+                 estimate: bool = True) -> None:
         self.total = max(int(total), 1)
-        self._cumulative = None
+        self._cumulative: list[float] | None = None
         if weights is not None:
             cumulative = [0.0]
             for weight in weights:
@@ -212,7 +215,7 @@ class Progress:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()

@@ -20,7 +20,7 @@ from pathdyn.cli._common import (
 )
 from pathdyn.cli._graph_runs import concentration_graphs
 from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
-from pathdyn.theory.architecture import parse_depths
+from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.validation.reports.plots import plot_concentration
 from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS, measure_concentration
 
@@ -94,7 +94,8 @@ def _depths_or_graphs(args) -> tuple:
     if graphs:
         return (), graphs
     depths = []
-    for path, architecture in loaded:
+    pathways = [(path, a) for path, a in loaded if isinstance(a, Architecture)]  # all of them: no [graph] file
+    for path, architecture in pathways:
         if len(set(architecture.depths)) != 1 or architecture.num_pathways != 2:
             raise ConfigError(f"--architecture {path}: concentration trains two pathways of one depth, got depths "
                               f"{architecture.depths}; use two equal depths, or write the network as a [graph]")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
@@ -29,6 +32,7 @@ from pathdyn.numerics.plotting import plain_text, plot_mode_trajectories
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
+from pathdyn.theory.modes import ModeEquations
 
 COMMAND = "integrate"
 HELP = "integrate the reduced q/p equations for every mode; write K(t) and the loss as JSON"
@@ -141,7 +145,7 @@ def _file_inputs(args) -> None:
     args.whitened = False  # the dataset's input variances are used even where they are 1
 
 
-def initial_state_from_args(args, equations, num_modes: int):
+def initial_state_from_args(args: argparse.Namespace, equations: ModeEquations, num_modes: int) -> tuple[np.ndarray, dict[str, Any]]:
     """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``.
 
     Parameters

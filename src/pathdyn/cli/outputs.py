@@ -31,7 +31,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,7 +165,7 @@ class FilePlan:
         self._kinds[flag] = kind
         self._stdout_ok[flag] = stdout_ok
 
-    def output(self, flag: str):
+    def output(self, flag: str) -> Path | str | None:
         """The declared output path of ``flag`` (``None`` if not given, ``"-"`` for standard output).
 
         Parameters
@@ -210,7 +210,7 @@ class FilePlan:
                 _check_plot_suffix(flag, path)
 
     # -------------------------------------------------------------- writing
-    def stage(self, flag: str, write) -> None:
+    def stage(self, flag: str, write: Callable[[Path], object]) -> None:
         """Write the output of ``flag`` with ``write(tmp_path)`` into a temporary sibling (no-op if not given).
 
         Parameters

@@ -13,7 +13,7 @@ become strings. :func:`save_json` writes such a document atomically.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, SupportsFloat
 import json
 import math
 import os
@@ -239,7 +239,7 @@ def to_jsonable(value: Any, *, non_finite: str = "keep", fallback: Callable[...,
     return _clean(value, non_finite == "null", fallback, sys.modules.get("numpy"))
 
 
-def _clean(value, null_non_finite: bool, fallback, np):
+def _clean(value: Any, null_non_finite: bool, fallback: Callable[..., Any] | None, np: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _clean(v, null_non_finite, fallback, np) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -261,7 +261,7 @@ def _clean(value, null_non_finite: bool, fallback, np):
     return fallback(value)
 
 
-def finite_or_none(value) -> float | None:
+def finite_or_none(value: SupportsFloat | None) -> float | None:
     """A number as a JSON value: a finite ``float``, or ``None`` (JSON ``null``) for NaN, infinity or ``None``.
 
     Parameters
@@ -275,7 +275,7 @@ def finite_or_none(value) -> float | None:
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
-def json_text(obj, indent: int | None = None, *, non_finite: str = "keep", fallback=None) -> str:
+def json_text(obj: Any, indent: int | None = None, *, non_finite: str = "keep", fallback: Callable[..., Any] | None = None) -> str:
     """The JSON text of :func:`to_jsonable` of ``obj`` (no trailing newline).
 
     Parameters
@@ -340,7 +340,7 @@ def save_npz(path: str | Path, arrays: dict) -> None:
     """
     import numpy as np
 
-    def write(tmp):
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:  # a handle, so numpy does not append ".npz" to the name
             np.savez(handle, **arrays)
 

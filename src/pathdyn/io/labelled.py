@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import json
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,15 @@ import numpy as np
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import atomic_write, json_text
 
+if TYPE_CHECKING:  # a type only: io sits below the numerics
+    from pathdyn.numerics.trajectory import Trajectory
+
 __all__ = ["batch_dims_for", "require", "save_netcdf", "trajectory_fields_from_xarray", "trajectory_to_xarray"]
 
 EXTRA = "xarray"
 
 
-def require(module: str):
+def require(module: str) -> ModuleType:
     """Import an optional dependency (``xarray`` or ``pandas``) or say which extra to install.
 
     Parameters
@@ -82,7 +86,7 @@ def batch_dims_for(ndim: int, names: str | Sequence[str] | None = None) -> tuple
     return tuple(f"member_{i + 1}" for i in range(ndim))
 
 
-def netcdf_attribute(value):
+def netcdf_attribute(value: object) -> int | float | str | np.integer | np.floating:
     """A value netCDF3 can store: numbers and strings as they are, anything else as JSON text.
 
     Parameters
@@ -102,7 +106,7 @@ def netcdf_attribute(value):
     return json_text(value, fallback=str)
 
 
-def trajectory_to_xarray(trajectory, batch_dims=None):
+def trajectory_to_xarray(trajectory: Trajectory, batch_dims: str | Sequence[str] | None = None) -> Any:
     """A :class:`~pathdyn.numerics.trajectory.Trajectory` as an ``xarray.Dataset``.
 
     Parameters

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def npz_headers(path: str | Path, what: str, error: type[Exception] = ConfigErro
     return headers
 
 
-def _read_header(member, info: zipfile.ZipInfo, what: str, error: type[Exception]) -> NpzHeader:
+def _read_header(member: IO[bytes], info: zipfile.ZipInfo, what: str, error: type[Exception]) -> NpzHeader:
     try:
         version = np.lib.format.read_magic(member)
         reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0

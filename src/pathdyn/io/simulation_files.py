@@ -12,6 +12,7 @@ of ``UtOmegaV``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text, save_npz
 from pathdyn.io.npz import read_npz
 from pathdyn import __version__
+
+if TYPE_CHECKING:  # a type only: io sits below the numerics
+    from pathdyn.numerics.trajectory import Trajectory
 
 __all__ = ["GRAPH_RUN_FILE_ARRAYS", "RUN_FILE_ARRAYS", "load_run_file", "run_config", "run_file_arrays", "save_run_file"]
 
@@ -43,7 +47,7 @@ GRAPH_RUN_FILE_ARRAYS = {
 }
 
 
-def run_config(result, settings: dict) -> dict:
+def run_config(result: Trajectory, settings: dict) -> dict:
     """Every setting of a run: the trajectory's provenance, then ``settings``, the wall time and the version.
 
     Parameters
@@ -67,7 +71,7 @@ def run_config(result, settings: dict) -> dict:
     return config
 
 
-def run_file_arrays(result, config: dict) -> dict:
+def run_file_arrays(result: Trajectory, config: dict) -> dict[str, np.ndarray]:
     """The arrays of a run file (:data:`RUN_FILE_ARRAYS` and ``config``).
 
     Parameters
@@ -102,7 +106,7 @@ def run_file_arrays(result, config: dict) -> dict:
     }
 
 
-def save_run_file(path, result, config: dict) -> None:
+def save_run_file(path: str | Path, result: Trajectory, config: dict) -> None:
     """Write the run file of ``result`` atomically to ``path`` (.npz).
 
     Parameters

@@ -5,11 +5,13 @@ Part of :mod:`pathdyn.validation.network` (import from there).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 import re
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from pathdyn._base.checks import real_array
 from pathdyn.errors import ArchitectureError, ConfigError
@@ -79,7 +81,7 @@ def _check_weight_headers(what: str, headers: dict) -> None:
                               "matrix")
 
 
-def hidden_widths_from_weights(weights):
+def hidden_widths_from_weights(weights: Sequence[Sequence[ArrayLike]]) -> list[list[int]] | None:
     """The hidden widths that given weights imply, in the form ``simulate_gd(width=...)`` takes.
 
     Parameters
@@ -98,7 +100,7 @@ def hidden_widths_from_weights(weights):
     return widths if any(widths) else None
 
 
-def check_weights(weights, sizes, dtype) -> list:
+def check_weights(weights: Sequence[Sequence[ArrayLike]], sizes: Sequence[Sequence[int]], dtype: DTypeLike) -> list[list[np.ndarray]]:
     """Validate user-given weights against the layer sizes.
 
     Parameters

@@ -43,8 +43,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.interpolate import CubicSpline
 from scipy.linalg import blas as _blas
 
@@ -431,8 +433,8 @@ class _Pathway:
 
 
 def solve_dmft(
-    depths,
-    singular_values,
+    depths: Sequence[int],
+    singular_values: ArrayLike,
     *,
     learning_rate: float,
     steps: int,
@@ -622,8 +624,8 @@ def _reserve(pathways, depths, rows, size, freeze_below):
 
 
 def solve_dmft_flow(
-    depths,
-    singular_values,
+    depths: Sequence[int],
+    singular_values: ArrayLike,
     *,
     t_max: float,
     num_points: int = 201,

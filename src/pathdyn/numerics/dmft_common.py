@@ -11,9 +11,12 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.trajectory import Trajectory
@@ -39,25 +42,25 @@ BLOCK_FROM = 100
 MAX_BLOCKS = 8
 
 
-def _block_edges(n):
+def _block_edges(n: int) -> tuple[int, ...]:
     """Edges of up to ``MAX_BLOCKS`` near-equal blocks of ``range(n)``, each at least ``BLOCK_FROM`` long."""
     return _cached_block_edges(n, BLOCK_FROM, MAX_BLOCKS)
 
 
-def _pairs(edges):
+def _pairs(edges: Sequence[int]) -> Iterator[tuple[int, int]]:
     """``(lo, hi)`` of each block between successive edges."""
     return zip(edges[:-1], edges[1:])
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_block_edges(n, block_from, max_blocks):
+def _cached_block_edges(n: int, block_from: int, max_blocks: int) -> tuple[int, ...]:
     # Every row asks for the same few lengths again; the constants are arguments so that a
     # test that changes them gets fresh edges.
     blocks = min(max_blocks, max(1, n // block_from))
     return tuple(n * i // blocks for i in range(blocks + 1))
 
 
-def causal_matvec(M, x, rows):
+def causal_matvec(M: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
     """``M[..., :rows, :n] @ x`` (``n = x.shape[-1]``) for lower-triangular ``M`` (``M[s, u] = 0`` for ``u > s``).
 
     Leading axes of ``M`` and ``x`` are a batch. Rows ``[lo, hi)`` need only columns
@@ -84,7 +87,7 @@ def causal_matvec(M, x, rows):
     return out[..., 0]
 
 
-def batched_vecmat(v, M):
+def batched_vecmat(v: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Batched ``v @ M`` (one matrix-vector product per leading index).
 
     Parameters
@@ -156,7 +159,7 @@ class DMFTInitialOverlaps:
             object.__setattr__(self, name, array)
 
     @classmethod
-    def ensemble(cls, num_pathways: int, num_modes: int, input_scale: float, output_scale: float):
+    def ensemble(cls, num_pathways: int, num_modes: int, input_scale: float, output_scale: float) -> DMFTInitialOverlaps:
         """The infinite-width values ``|a|^2 = eps_in^2``, ``|b|^2 = eps_out^2``, ``a.b = 0``.
 
         Parameters
@@ -174,7 +177,7 @@ class DMFTInitialOverlaps:
         return cls(np.full(shape, input_scale**2), np.full(shape, output_scale**2), np.zeros(shape))
 
 
-def dmft_memory_bytes(depths, steps: int) -> int:
+def dmft_memory_bytes(depths: Sequence[int], steps: int) -> int:
     """Working memory of :func:`solve_dmft` per mode (modes are batched up to ``BATCH_MEMORY_BYTES``).
 
     An upper bound: pathways identical to another one are solved once.
@@ -195,8 +198,9 @@ def dmft_memory_bytes(depths, steps: int) -> int:
     return matrices * packed_length(int(steps) + 1) * 8
 
 
-def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
-                  memory_bytes=None):
+def _check_inputs(depths: Sequence[int], singular_values: ArrayLike, learning_rate: float, steps: int, init_scale: float,
+                  input_scale: float, output_scale: float,
+                  memory_bytes: Callable[[tuple[int, ...], int], int] | None = None) -> tuple[tuple[int, ...], np.ndarray]:
     """Checked ``(depths, S)``; ``memory_bytes(depths, steps)`` (default :func:`dmft_memory_bytes`) is bounded."""
     try:
         depths = tuple(int(d) for d in depths)
@@ -223,8 +227,10 @@ def _check_inputs(depths, singular_values, learning_rate, steps, init_scale, inp
     return depths, S
 
 
-def prepared_solve(depths, singular_values, learning_rate, steps, init_scale, input_scale, output_scale,
-                    initial_overlaps, memory_bytes=None):
+def prepared_solve(depths: Sequence[int], singular_values: ArrayLike, learning_rate: float, steps: int, init_scale: float,
+                   input_scale: float | None, output_scale: float | None, initial_overlaps: DMFTInitialOverlaps | None,
+                   memory_bytes: Callable[[tuple[int, ...], int], int] | None = None
+                   ) -> tuple[tuple[int, ...], np.ndarray, float, float, DMFTInitialOverlaps]:
     """The checked inputs of a discrete solve, shared by the Gaussian and orthogonal marches.
 
     Parameters
@@ -259,7 +265,8 @@ def prepared_solve(depths, singular_values, learning_rate, steps, init_scale, in
     return depths, S, input_scale, output_scale, initial_overlaps
 
 
-def discrete_trajectory(K, S, learning_rate, started, stats, provenance) -> Trajectory:
+def discrete_trajectory(K: np.ndarray, S: np.ndarray, learning_rate: float, started: float, stats: dict[str, Any],
+                        provenance: dict[str, Any]) -> Trajectory:
     """The :class:`Trajectory` of a discrete solve: ``K`` at every step, its loss, and the run's records.
 
     Parameters

@@ -24,8 +24,10 @@ matrix ``Y_k(t, r) = J_k(0) f_{k-1}(t) . g_k(r)``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError, IntegrationError
 from pathdyn.numerics.dmft_common import (
@@ -47,7 +49,7 @@ def _matvec(M, x):
     return np.matmul(M, x[..., None])[..., 0]
 
 
-def orthogonal_dmft_memory_bytes(depths, steps: int) -> int:
+def orthogonal_dmft_memory_bytes(depths: Sequence[int], steps: int) -> int:
     """Working memory of :func:`solve_orthogonal_dmft` per mode (an upper bound).
 
     A pathway of depth ``D >= 2`` keeps five ``(T+1) x (T+1)`` matrices per site
@@ -195,8 +197,8 @@ class _OrthogonalPathway:
 
 
 def solve_orthogonal_dmft(
-    depths,
-    singular_values,
+    depths: Sequence[int],
+    singular_values: ArrayLike,
     *,
     learning_rate: float,
     steps: int,

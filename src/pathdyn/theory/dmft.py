@@ -13,7 +13,9 @@ these equations; it does not import this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -32,7 +34,7 @@ eta, sigma, S = sp.symbols("eta sigma S", positive=True)
 expectation = sp.Function("E")
 
 
-def _field(name: str, a: int, k: int | None = None):
+def _field(name: str, a: int, k: int | None = None) -> sp.FunctionClass:
     return sp.Function(f"{name}_{a}" + ("" if k is None else f"_{k}"))
 
 
@@ -48,13 +50,13 @@ class DMFTSiteEquations:
     """
 
     architecture: Architecture
-    equations: tuple
+    equations: tuple[tuple[str, sp.Eq], ...]
 
 
-def _site_equations(a: int, depth: int, eps_in, eps_out) -> list:
+def _site_equations(a: int, depth: int, eps_in: sp.Symbol, eps_out: sp.Symbol) -> list[tuple[str, sp.Eq]]:
     last = depth - 2
     error = sp.Function("e")
-    out = []
+    out: list[tuple[str, sp.Eq]] = []
     for k in range(depth - 1):
         f, g = _field("f", a, k), _field("g", a, k)
         alpha, beta = _field("alpha", a, k), _field("beta", a, k)
@@ -94,7 +96,7 @@ def _site_equations(a: int, depth: int, eps_in, eps_out) -> list:
     return out
 
 
-def derive_dmft_equations(architecture) -> DMFTSiteEquations:
+def derive_dmft_equations(architecture: Architecture | Sequence[int] | str) -> DMFTSiteEquations:
     """The site equations of every pathway and the shared error.
 
     Parameters
@@ -114,7 +116,7 @@ def derive_dmft_equations(architecture) -> DMFTSiteEquations:
     arch = Architecture.coerce(architecture)
     eps_in, eps_out = sp.symbols("epsilon_in epsilon_out", positive=True)
     error = sp.Function("e")
-    equations = []
+    equations: list[tuple[str, sp.Eq]] = []
     for a, depth in enumerate(arch.depths, start=1):
         if depth == 1:
             K = sp.Function(f"K_{a}")
@@ -200,7 +202,8 @@ def dmft_to_json(equations: DMFTSiteEquations) -> str:
     return render(dmft_document(equations), "json")
 
 
-def export_dmft(architecture, format: str = "text", fragment: bool = False, **options) -> str:
+def export_dmft(architecture: Architecture | GraphArchitecture | Sequence[int] | str, format: str = "text", fragment: bool = False,
+                **options: Any) -> str:
     """Derive and format the DMFT site equations in any registered format.
 
     Parameters
@@ -228,12 +231,12 @@ def export_dmft(architecture, format: str = "text", fragment: bool = False, **op
     return render(dmft_document(derive_dmft_equations(architecture)), format, fragment=fragment, **options)
 
 
-def _dmft_is_exact(depths, init, mapping) -> bool:
+def _dmft_is_exact(depths: Sequence[int], init: str, mapping: str) -> bool:
     # the Gaussian cavity system and the orthogonal overlap march are both infinite-width limits
     return init in ("gaussian", "orthogonal")
 
 
-def _dmft_limit(model, method: str, init: str, depths) -> str:
+def _dmft_limit(model: ReducedModel, method: str, init: str, depths: Sequence[int]) -> str:
     """The DMFT's limit sentence: the infinite-width limit of the seed mean for its hidden layers."""
     return f"infinite-width limit of {'Gaussian' if init == 'gaussian' else init} hidden layers (DMFT), exact for the ensemble mean"
 

@@ -30,11 +30,11 @@ expectation = sp.Function("E")
 error = sp.Function("e")
 
 
-def _node(name: str, node: str):
+def _node(name: str, node: str) -> sp.FunctionClass:
     return sp.Function(f"{name}_{node}")
 
 
-def _edge_name(edge) -> str:
+def _edge_name(edge: tuple[str, str]) -> str:
     return f"{edge[0]}{edge[1]}"
 
 
@@ -50,10 +50,10 @@ class DMFTGraphEquations:
     """
 
     graph: GraphArchitecture
-    groups: tuple
+    groups: tuple[tuple[str, tuple[tuple[str, sp.Eq], ...]], ...]
 
 
-def _forward_terms(graph, v) -> tuple:
+def _forward_terms(graph: GraphArchitecture, v: str) -> tuple[sp.Expr, sp.Expr]:
     """Kernel and source covariance that the edges into ``v`` add up."""
     kernel, source = sp.Integer(0), sp.Integer(0)
     for u, _ in graph.in_edges(v):
@@ -66,7 +66,7 @@ def _forward_terms(graph, v) -> tuple:
     return kernel, source
 
 
-def _backward_terms(graph, v) -> tuple:
+def _backward_terms(graph: GraphArchitecture, v: str) -> tuple[sp.Expr, sp.Expr]:
     """Kernel and source covariance that the edges out of ``v`` add up."""
     kernel, source = sp.Integer(0), sp.Integer(0)
     for _, w in graph.out_edges(v):
@@ -79,7 +79,7 @@ def _backward_terms(graph, v) -> tuple:
     return kernel, source
 
 
-def _node_equations(graph, v) -> list:
+def _node_equations(graph: GraphArchitecture, v: str) -> list[tuple[str, sp.Eq]]:
     f, g, alpha, beta = (_node(n, v) for n in ("f", "g", "alpha", "beta"))
     A, B, Cf, Cg, Rf, Rg = (_node(n, v) for n in ("A", "B", "Cf", "Cg", "Rf", "Rg"))
     kernel_A, source_alpha = _forward_terms(graph, v)
@@ -98,8 +98,9 @@ def _node_equations(graph, v) -> list:
     ]
 
 
-def _strength_equations(graph) -> list:
-    out, total = [], sp.Integer(0)
+def _strength_equations(graph: GraphArchitecture) -> list[tuple[str, sp.Eq]]:
+    out: list[tuple[str, sp.Eq]] = []
+    total = sp.Integer(0)
     for edge in graph.in_edges(OUTPUT):
         K = sp.Function(f"K_{_edge_name(edge)}")
         u = edge[0]
@@ -114,10 +115,10 @@ def _strength_equations(graph) -> list:
     return out
 
 
-def _prefix_equations(graph) -> list:
+def _prefix_equations(graph: GraphArchitecture) -> list[tuple[str, sp.Eq]]:
     """Per path: the prefix fields ``f_pi = u_pi + A_pi g_v`` and ``K_p = E[f_pi(t) b_e(t)]``."""
-    out = []
-    names: dict = {}
+    out: list[tuple[str, sp.Eq]] = []
+    names: dict[tuple[tuple[str, str], ...], str] = {}
     for path in graph.paths:
         for i, edge in enumerate(path[:-1]):
             prefix = path[: i + 1]

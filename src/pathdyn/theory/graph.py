@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,15 +44,17 @@ NODE_ACTIVATIONS = ("linear", "relu", "tanh")
 MAX_LISTED_PATHS = 256
 _NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _KEYS = ("edges", "widths", "activations", "n_in", "n_out", "whitened")
+_Edge = tuple[str, str]
+_Path = tuple[_Edge, ...]
 
 
-def _find_cycle(nodes, successors) -> list | None:
+def _find_cycle(nodes: Sequence[str], successors: Mapping[str, Sequence[str]]) -> list[str] | None:
     """One directed cycle as a node list ``[a, b, ..., a]``, or None (iterative DFS)."""
     colour = {n: 0 for n in nodes}  # 0 new, 1 on the stack, 2 done
     for root in nodes:
         if colour[root]:
             continue
-        stack = [(root, iter(successors[root]))]
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(successors[root]))]
         trail = [root]
         colour[root] = 1
         while stack:
@@ -71,7 +73,7 @@ def _find_cycle(nodes, successors) -> list | None:
     return None
 
 
-def _reachable(start, neighbours) -> set:
+def _reachable(start: str, neighbours: Mapping[str, Sequence[str]]) -> set[str]:
     seen, todo = {start}, [start]
     while todo:
         for nxt in neighbours[todo.pop()]:
@@ -81,13 +83,13 @@ def _reachable(start, neighbours) -> set:
     return seen
 
 
-def _check_edges(edges) -> tuple:
+def _check_edges(edges: Any) -> tuple[tuple[_Edge, ...], list[str]]:
     """Edges as a tuple of string pairs, and the problems found."""
     problems = []
     if isinstance(edges, (str, bytes)) or not hasattr(edges, "__iter__"):
         return (), [f"edges: expected a list of [from, to] pairs, got {edges!r}; e.g. edges = [['x', 'h1'], ['h1', 'y']]"]
-    pairs = []
-    seen = set()
+    pairs: list[_Edge] = []
+    seen: set[_Edge] = set()
     for index, edge in enumerate(edges, start=1):
         if isinstance(edge, (str, bytes)) or not hasattr(edge, "__len__") or len(edge) != 2:
             problems.append(f"edges[{index}]: {edge!r} is not a [from, to] pair")
@@ -114,7 +116,8 @@ def _check_edges(edges) -> tuple:
     return tuple(pairs), problems
 
 
-def _check_node_table(name, table, hidden, check_value) -> tuple:
+def _check_node_table(name: str, table: Any, hidden: Sequence[str],
+                      check_value: Callable[[str, Any], str | None]) -> tuple[tuple[tuple[str, Any], ...], list[str]]:
     """A ``{node: value}`` table over hidden nodes, as sorted pairs, and the problems found."""
     if table is None:
         return (), []
@@ -138,13 +141,13 @@ def _check_node_table(name, table, hidden, check_value) -> tuple:
     return tuple(sorted((k, table[k]) for k in table)), problems
 
 
-def _width_problem(node, value) -> str | None:
+def _width_problem(node: str, value: Any) -> str | None:
     if not is_whole_number(value) or value < 1:
         return f"{value!r} is not a positive whole number; use an integer >= 1"
     return None
 
 
-def _activation_problem(node, value) -> str | None:
+def _activation_problem(node: str, value: Any) -> str | None:
     if value not in NODE_ACTIVATIONS:
         return f"{value!r} is not one of {', '.join(NODE_ACTIVATIONS)}"
     return None
@@ -186,7 +189,7 @@ class GraphArchitecture:
     ((('x', 'h1'), ('h1', 'y')), (('x', 'y'),))
     """
 
-    edges: tuple
+    edges: Sequence[_Edge]
     widths: Any = None
     activations: Any = None
     n_in: int | None = None
@@ -254,14 +257,16 @@ class GraphArchitecture:
         ArchitectureError
             When the graph has more paths than that.
         """
-        if self._paths is None:
+        paths = self._paths
+        if paths is None:
             if not self.paths_listed:
                 raise ArchitectureError(
                     f"graph: {self._path_count:,} paths from x to y, above the {MAX_LISTED_PATHS:,} that are listed one by "
                     "one; per-path quantities are not available for this graph: use the per-edge strengths and the total "
                     "(node form)")
-            object.__setattr__(self, "_paths", _enumerate_paths(self._out))
-        return self._paths
+            paths = _enumerate_paths(self._out)
+            object.__setattr__(self, "_paths", paths)
+        return paths
 
     @property
     def num_paths(self) -> int:
@@ -412,7 +417,7 @@ class GraphArchitecture:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_pathways(cls, architecture) -> "GraphArchitecture":
+    def from_pathways(cls, architecture: Architecture | Sequence[int] | str) -> GraphArchitecture:
         """The graph of parallel pathways: pathway ``a`` runs ``x -> p<a>h1 -> ... -> y``.
 
         Parameters
@@ -474,7 +479,7 @@ class GraphArchitecture:
         except ArchitectureError as error:
             problems.append(str(error).removeprefix("invalid graph architecture: "))
             graph = None
-        if problems:
+        if problems or graph is None:  # graph is None only with a problem listed
             raise ArchitectureError(f"{source}: " + "; ".join(problems))
         return graph
 
@@ -527,31 +532,34 @@ def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple:
         ``layers[a - 1][d - 1]`` is the edge of layer ``d`` of pathway ``a``.
     """
     arch = Architecture.coerce(architecture)
-    edges, widths, layers = [], {}, []
+    edges: list[_Edge] = []
+    widths: dict[str, int] = {}
+    layers: list[_Path] = []
     for a, depth in enumerate(arch.depths, start=1):
         chain = [INPUT] + [f"p{a}h{d}" for d in range(1, depth)] + [OUTPUT]
         pathway = tuple(zip(chain[:-1], chain[1:]))
         layers.append(pathway)
         edges += [e for e in pathway if not (e == (INPUT, OUTPUT) and e in edges)]  # one x -> y edge
         for d in range(1, depth):
-            if arch.hidden_width(a, d) is not None:
-                widths[f"p{a}h{d}"] = arch.hidden_width(a, d)
+            width = arch.hidden_width(a, d)
+            if width is not None:
+                widths[f"p{a}h{d}"] = width
     graph = GraphArchitecture(edges=edges, widths=widths or None, n_in=arch.n_in, n_out=arch.n_out,
                               whitened=arch.whitened)
     return graph, tuple(layers)
 
 
-def _adjacency(nodes, edges) -> tuple:
+def _adjacency(nodes: Sequence[str], edges: Sequence[_Edge]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """``(successors, predecessors)``: node -> list of neighbours, in edge order."""
-    successors = {n: [] for n in nodes}
-    predecessors = {n: [] for n in nodes}
+    successors: dict[str, list[str]] = {n: [] for n in nodes}
+    predecessors: dict[str, list[str]] = {n: [] for n in nodes}
     for u, v in edges:
         successors[u].append(v)
         predecessors[v].append(u)
     return successors, predecessors
 
 
-def _connectivity_problems(nodes, successors, predecessors) -> list:
+def _connectivity_problems(nodes: Sequence[str], successors: Mapping[str, Sequence[str]], predecessors: Mapping[str, Sequence[str]]) -> list[str]:
     """A cycle, nodes unreachable from ``x`` and nodes that do not reach ``y``."""
     problems = []
     cycle = _find_cycle(nodes, successors)
@@ -570,7 +578,7 @@ def _connectivity_problems(nodes, successors, predecessors) -> list:
     return problems
 
 
-def _topological_order(nodes, successors, predecessors) -> list:
+def _topological_order(nodes: Sequence[str], successors: Mapping[str, Sequence[str]], predecessors: Mapping[str, Sequence[str]]) -> list[str]:
     """Kahn's algorithm, ties broken by first appearance (so orders are reproducible); O(nodes + edges)."""
     position = {n: i for i, n in enumerate(nodes)}
     remaining = {n: len(predecessors[n]) for n in nodes}
@@ -586,7 +594,7 @@ def _topological_order(nodes, successors, predecessors) -> list:
     return order
 
 
-def _count_paths(order, successors) -> tuple:
+def _count_paths(order: Sequence[str], successors: Mapping[str, Sequence[str]]) -> tuple[int, int]:
     """Number of paths ``x -> y`` and the length of the longest, node by node in reverse topological order."""
     count, longest = {OUTPUT: 1}, {OUTPUT: 0}
     for node in reversed(order[:-1]):
@@ -595,10 +603,10 @@ def _count_paths(order, successors) -> tuple:
     return count[INPUT], longest[INPUT]
 
 
-def _enumerate_paths(out_edges) -> tuple:
+def _enumerate_paths(out_edges: Mapping[str, Sequence[_Edge]]) -> tuple[_Path, ...]:
     """Every path ``x -> y`` in depth-first edge order, without recursion."""
-    paths = []
-    trail = []
+    paths: list[_Path] = []
+    trail: list[_Edge] = []
     stack = [iter(out_edges[INPUT])]
     while stack:
         edge = next(stack[-1], None)
@@ -616,11 +624,11 @@ def _enumerate_paths(out_edges) -> tuple:
     return tuple(paths)
 
 
-def _read_toml(path) -> dict:
+def _read_toml(path: str | Path) -> dict:
     return read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)
 
 
-def load_architecture_toml(path):
+def load_architecture_toml(path: str | Path) -> GraphArchitecture | Architecture:
     """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`.
 
     Parameters

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sympy as sp
 
@@ -136,8 +137,8 @@ def derive_graph_equations(graph: GraphArchitecture, form: str = "node") -> Grap
     return GraphEquations(graph, derive_graph_flow(graph, form=form), derive_graph_qp_equations(graph, form=form))
 
 
-def export_graph_equations(equations, format: str = "text", fragment: bool = False, form: str = "node",
-                           **latex_options) -> str:
+def export_graph_equations(equations: GraphEquations | GraphArchitecture, format: str = "text", fragment: bool = False, form: str = "node",
+                           **latex_options: Any) -> str:
     """Format a graph's equations (or a :class:`GraphArchitecture`, derived first) in any registered format.
 
     Parameters
@@ -168,7 +169,7 @@ def export_graph_equations(equations, format: str = "text", fragment: bool = Fal
     return render(graph_document(equations), format, **options)
 
 
-def _prefactor(rhs, error):
+def _prefactor(rhs: sp.Expr, error: sp.Expr) -> sp.Expr:
     """``rhs / error``, verified: every reduced right-hand side is the mode error times a polynomial."""
     if isinstance(rhs, sp.Mul) and error in rhs.args:
         rest = list(rhs.args)
@@ -181,13 +182,13 @@ def _prefactor(rhs, error):
     return prefactor
 
 
-def _edge_text(edge) -> str:
+def _edge_text(edge: tuple[str, str]) -> str:
     return f"{edge[0]} -> {edge[1]}"
 
 
-def _symbol_roles(flow: GraphFlow, modes: GraphModeEquations) -> list:
+def _symbol_roles(flow: GraphFlow, modes: GraphModeEquations) -> list[tuple[sp.Symbol, str, tuple[str, ...]]]:
     """``(symbol, role, nodes)`` of every named symbol of the export (notation and JSON symbols)."""
-    roles = [(w, "weight", edge) for edge, w in flow.weights.items()]
+    roles: list[tuple[sp.Symbol, str, tuple[str, ...]]] = [(w, "weight", edge) for edge, w in flow.weights.items()]
     for symbol, _ in flow.definitions:
         if symbol != flow.omega:
             roles.append((symbol, "forward map" if symbol.name.startswith("F_") else "backward map", (symbol.name[2:],)))
@@ -203,17 +204,18 @@ def _symbol_roles(flow: GraphFlow, modes: GraphModeEquations) -> list:
     return roles
 
 
-def _notation(flow: GraphFlow, modes: GraphModeEquations) -> dict:
+def _notation(flow: GraphFlow, modes: GraphModeEquations) -> dict[str, Any]:
     """Settings of the LaTeX printers: the graph's own names, sympy's otherwise."""
     short = {"forward map": "forward", "backward map": "backward", "forward strength": "forward",
              "backward strength": "backward", "total strength": "total"}
-    symbols = [(symbol, short.get(role, role), nodes) for symbol, role, nodes in _symbol_roles(flow, modes)]
+    symbols: list[tuple[sp.Symbol, str, tuple[str | int, ...]]] = [
+        (symbol, short.get(role, role), nodes) for symbol, role, nodes in _symbol_roles(flow, modes)]
     symbols += [(sp.Symbol(f"K_{i}"), "path", (i,)) for i in range(1, len(modes.strengths) + 1) if modes.form == "path-sums"]
     return {"mode_indices": False, "symbol_names": graph_latex_names(symbols)}
 
 
 # ================================================================ the document
-def _loss(graph) -> Equation:
+def _loss(graph: GraphArchitecture) -> Equation:
     inner = r"\Omega \Omega^{\top}" if graph.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
     return Equation(sp.Symbol("L"), Literal(
         "1/2 tr(Omega Sigma_x Omega^T) - tr(Sigma_yx Omega^T)" + (", Sigma_x = I (whitened)" if graph.whitened else ""),
@@ -221,7 +223,7 @@ def _loss(graph) -> Equation:
         note="loss")
 
 
-def _definition_groups(flow: GraphFlow) -> list:
+def _definition_groups(flow: GraphFlow) -> list[Group]:
     """The loss and the gradient of the loss; the forward maps and ``Omega``; the backward maps."""
     named = [Equation(symbol, expr, note=f"{'network map' if symbol == flow.omega else 'map of node ' + symbol.name[2:]}",
                       keys=(("name", symbol.name),)) for symbol, expr in flow.definitions]
@@ -237,7 +239,7 @@ def _definition_groups(flow: GraphFlow) -> list:
     return groups
 
 
-def _flow_groups(flow: GraphFlow) -> list:
+def _flow_groups(flow: GraphFlow) -> list[Group]:
     """``tau dW_e/dt`` of every edge, in edge order, in one group."""
     rows = tuple(Equation(flow.weights[e], flow.rhs[e], Relation.RATE, label=f"W-{k}",
                           note=f"gradient flow, edge {_edge_text(e)}", keys=(("edge", list(e)),))
@@ -245,7 +247,7 @@ def _flow_groups(flow: GraphFlow) -> list:
     return [Group("gradient flow of every edge", _K.GRADIENT_FLOW, rows)]
 
 
-def _mode_groups(modes: GraphModeEquations) -> list:
+def _mode_groups(modes: GraphModeEquations) -> list[Group]:
     """The node strengths (or the path strengths), the reduced equations, the conserved quantities."""
     if modes.form == "node":
         strengths = [Equation(symbol, expr, note=f"strength of node {str(symbol)[2:]}" if str(symbol) != "K"
@@ -271,7 +273,7 @@ def _mode_groups(modes: GraphModeEquations) -> list:
     return groups
 
 
-def _head(equations: GraphEquations) -> list:
+def _head(equations: GraphEquations) -> list[Prose]:
     graph, node_form = equations.graph, equations.form == "node"
     edges = ", ".join(rf"$\mathrm{{{u}}} \to \mathrm{{{v}}}$" for u, v in graph.edges)
     inputs = r"whitened inputs, $\Sigma^{x} = I$" if graph.whitened else (
@@ -358,7 +360,7 @@ def graph_equations_to_text(equations: GraphEquations) -> str:
     return render(graph_document(equations), "text")
 
 
-def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, **options) -> str:
+def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, **options: Any) -> str:
     """LaTeX: a standalone document (``amsmath``, ``geometry``), or the equations alone.
 
     Parameters
@@ -378,12 +380,12 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, 
     return render(graph_document(equations), "latex", fragment=fragment, **options)
 
 
-def _json_header(equations: GraphEquations) -> dict:
+def _json_header(equations: GraphEquations) -> dict[str, Any]:
     graph, flow, modes = equations.graph, equations.gradient_flow, equations.modes
-    symbols = [{"name": d.name, "role": "dimension", "edges": None, "node": None, "shape": None} for d in flow.dimensions]
+    symbols: list[dict[str, Any]] = [{"name": d.name, "role": "dimension", "edges": None, "node": None, "shape": None} for d in flow.dimensions]
     shapes = {symbol: json_shape(symbol.shape) for symbol, _ in flow.definitions}
     for symbol, role, nodes in _symbol_roles(flow, modes):
-        entry = {"name": str(symbol), "role": role, "edges": None, "node": None, "shape": None}
+        entry: dict[str, Any] = {"name": str(symbol), "role": role, "edges": None, "node": None, "shape": None}
         if role == "weight":
             entry.update(edges=[list(nodes)], shape=json_shape(symbol.shape))
         elif role == "strength":
@@ -460,7 +462,7 @@ class LoadedGraphEquations:
     modes: dict
     conserved: tuple
 
-    def expand(self, expr):
+    def expand(self, expr: sp.Basic) -> sp.Basic:
         """``expr`` with every defined name written out (its size grows with the number of paths).
 
         Parameters
@@ -472,7 +474,7 @@ class LoadedGraphEquations:
         sympy.Basic
             In the weights, the data, the reduced variables and the parameters alone.
         """
-        symbols = {}
+        symbols: dict[str, sp.Basic] = {}
         for item in (*self.definitions.values(), *self.gradient_flow.values(), *self.modes.values(), expr):
             for atom in item.atoms(sp.Symbol, sp.MatrixSymbol):
                 symbols.setdefault(str(atom.name), atom)
@@ -480,7 +482,7 @@ class LoadedGraphEquations:
                                          if name in symbols])
 
 
-def _read_source(source) -> str:
+def _read_source(source: str | Path) -> str:
     if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
         try:
             return Path(source).read_text(encoding="utf-8")
@@ -493,7 +495,7 @@ def _read_source(source) -> str:
     return source
 
 
-def load_graph_equations_json(source) -> LoadedGraphEquations:
+def load_graph_equations_json(source: str | Path) -> LoadedGraphEquations:
     """Rebuild the expressions of a graph JSON export with sympy.
 
     Parameters

@@ -26,6 +26,7 @@ of the numeric loss.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -59,7 +60,7 @@ _METHODS = ("chain", "direct")
 FLOW_FORMS = ("node", "path-sums")
 
 
-def edge_weight_symbol(edge, rows, cols) -> sp.MatrixSymbol:
+def edge_weight_symbol(edge: tuple[str, str], rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
     """``W_{v<-u}`` of edge ``(u, v)`` as the matrix symbol ``W_<u>_<v>``.
 
     Parameters
@@ -78,7 +79,7 @@ def edge_weight_symbol(edge, rows, cols) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"W_{u}_{v}", rows, cols)
 
 
-def forward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
+def forward_map_symbol(node: str, rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
     """The forward map ``F_<node>`` (paths ``x -> node``) as a matrix symbol.
 
     Parameters
@@ -96,7 +97,7 @@ def forward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"F_{node}", rows, cols)
 
 
-def backward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
+def backward_map_symbol(node: str, rows: int | sp.Symbol, cols: int | sp.Symbol) -> sp.MatrixSymbol:
     """The backward map ``B_<node>`` (paths ``node -> y``) as a matrix symbol.
 
     Parameters
@@ -114,7 +115,7 @@ def backward_map_symbol(node: str, rows, cols) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"B_{node}", rows, cols)
 
 
-def expand_definitions(expr, definitions):
+def expand_definitions(expr: sp.Basic, definitions: Iterable[tuple[sp.Basic, sp.Basic]]) -> sp.Basic:
     """``expr`` with every defined symbol written out (recursively) in terms of the rest.
 
     Parameters
@@ -136,7 +137,7 @@ def expand_definitions(expr, definitions):
     return expr
 
 
-def node_dimension(graph: GraphArchitecture, node: str):
+def node_dimension(graph: GraphArchitecture, node: str) -> int | sp.Symbol:
     """Width of a node: ``n_in``/``n_out`` at ``x``/``y``, the given width or the symbol ``N_<node>``.
 
     Parameters
@@ -188,18 +189,18 @@ class GraphFlow:
     """
 
     graph: GraphArchitecture
-    weights: dict
-    sigma_x: object
-    sigma_yx: object
-    omega: object
-    omega_definition: object
-    loss: object
-    omega_gradient: object
+    weights: dict[tuple[str, str], sp.MatrixSymbol]
+    sigma_x: sp.MatrixExpr
+    sigma_yx: sp.MatrixSymbol
+    omega: sp.MatrixSymbol
+    omega_definition: sp.MatrixExpr
+    loss: sp.Expr
+    omega_gradient: sp.MatrixExpr
     rhs: dict
-    dimensions: tuple = ()
+    dimensions: tuple[sp.Symbol, ...] = ()
     method: str = "chain"
     form: str = "node"
-    definitions: tuple = ()
+    definitions: tuple[tuple[sp.MatrixSymbol, sp.MatrixExpr], ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -216,7 +217,7 @@ class GraphFlow:
     def whitened(self) -> bool:
         return self.graph.whitened
 
-    def rhs_of(self, edge, expand: bool = False):
+    def rhs_of(self, edge: Sequence[str], expand: bool = False) -> sp.MatrixExpr:
         """``-dL/dW_e``; with ``expand=True`` ``Omega`` is written out in the edge matrices.
 
         Parameters
@@ -243,7 +244,7 @@ class GraphFlow:
         return expand_definitions(rhs, self.all_definitions) if expand else rhs
 
     @property
-    def all_definitions(self) -> tuple:
+    def all_definitions(self) -> tuple[tuple[sp.MatrixSymbol, sp.MatrixExpr], ...]:
         """:attr:`definitions`, or ``((Omega, omega_definition),)`` for a flow built without them."""
         return self.definitions or ((self.omega, self.omega_definition),)
 
@@ -252,7 +253,7 @@ class GraphFlow:
         """The loss written out in the edge matrices (its size grows with the number of paths)."""
         return expand_definitions(self.loss, self.all_definitions)
 
-    def equations(self):
+    def equations(self) -> Iterator[tuple[tuple[str, str], sp.MatrixSymbol, sp.MatrixExpr]]:
         """Iterate ``(edge, W_e, rhs)`` in edge order.
 
         Yields
@@ -264,34 +265,37 @@ class GraphFlow:
             yield edge, w, self.rhs[edge]
 
 
-def _path_product(path, weights):
+def _path_product(path: Sequence[tuple[str, str]], weights: Mapping[tuple[str, str], sp.MatrixSymbol]) -> sp.MatrixExpr | None:
     """``W_last ... W_first`` of a path (a tuple of edges), or None for an empty path."""
     return matrix_product([weights[e] for e in reversed(path)])
 
 
-def _sum(terms):
+def _sum(terms: Iterable[sp.MatrixExpr | None]) -> sp.MatrixExpr | None:
     terms = [t for t in terms if t is not None]
     if not terms:
         return None
     return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
 
 
-def _path_sum_maps(graph: GraphArchitecture, weights) -> tuple:
+def _path_sum_maps(graph: GraphArchitecture, weights: Mapping[tuple[str, str], sp.MatrixSymbol]
+                   ) -> tuple[dict[str, sp.MatrixExpr | None], dict[str, sp.MatrixExpr | None]]:
     """Forward maps ``F_n`` (paths x -> n) and backward maps ``B_n`` (paths n -> y) as sums of products.
 
     ``None`` stands for the identity (``F_x`` and ``B_y``). Their size grows with the number
     of paths: the ``path-sums`` form only.
     """
-    forward = {INPUT: None}
+    forward: dict[str, sp.MatrixExpr | None] = {INPUT: None}
     for node in graph.nodes[1:]:
         forward[node] = _sum(_compose(weights[e], forward[e[0]], left=True) for e in graph.in_edges(node))
-    backward = {OUTPUT: None}
+    backward: dict[str, sp.MatrixExpr | None] = {OUTPUT: None}
     for node in reversed(graph.nodes[:-1]):
         backward[node] = _sum(_compose(weights[e], backward[e[1]], left=False) for e in graph.out_edges(node))
     return forward, backward
 
 
-def _node_maps(graph: GraphArchitecture, weights, dims, omega) -> tuple:
+def _node_maps(graph: GraphArchitecture, weights: Mapping[tuple[str, str], sp.MatrixSymbol], dims: Mapping[str, int | sp.Symbol],
+               omega: sp.MatrixSymbol) -> tuple[dict[str, sp.MatrixExpr | None], dict[str, sp.MatrixExpr | None],
+                                                tuple[tuple[sp.MatrixSymbol, sp.MatrixExpr], ...]]:
     """The node form: symbols ``F_v``, ``B_u`` and their definitions, each one step deep.
 
     Returns ``(forward, backward, definitions)``: node -> symbol (``None`` for the identity
@@ -300,7 +304,9 @@ def _node_maps(graph: GraphArchitecture, weights, dims, omega) -> tuple:
     reverse order).
     """
     n_in, n_out = dims[INPUT], dims[OUTPUT]
-    forward, backward, definitions = {INPUT: None, OUTPUT: omega}, {OUTPUT: None}, []
+    forward: dict[str, sp.MatrixExpr | None] = {INPUT: None, OUTPUT: omega}
+    backward: dict[str, sp.MatrixExpr | None] = {OUTPUT: None}
+    definitions: list[tuple[sp.MatrixSymbol, sp.MatrixExpr]] = []
     for node in graph.nodes[1:]:
         if node != OUTPUT:
             forward[node] = forward_map_symbol(node, dims[node], n_in)
@@ -314,11 +320,11 @@ def _node_maps(graph: GraphArchitecture, weights, dims, omega) -> tuple:
     return forward, backward, tuple(definitions)
 
 
-def _factors(expr) -> list:
+def _factors(expr: sp.MatrixExpr) -> list[sp.MatrixExpr]:
     return list(expr.args) if isinstance(expr, sp.MatMul) else [expr]
 
 
-def _compose(weight, partial, left: bool):
+def _compose(weight: sp.MatrixSymbol, partial: sp.MatrixExpr | None, left: bool) -> sp.MatrixExpr | None:
     """``weight * partial`` (``left``) or ``partial * weight``, distributed over a sum ``partial``.
 
     Distributing keeps every map a plain sum of path products (as the paper writes them).
@@ -350,7 +356,7 @@ def check_path_sums(graph: GraphArchitecture) -> None:
             "written out one by one; use the node form (the default: each node's map defined once)")
 
 
-def _check_form(method: str, form):
+def _check_form(method: str, form: str | None) -> str:
     """The form a derivation gives: ``node`` by default, ``path-sums`` for the direct method."""
     if method not in _METHODS:
         raise ConfigError(f"method: unknown derivation {method!r}; choose one of {', '.join(_METHODS)}")
@@ -364,7 +370,7 @@ def _check_form(method: str, form):
 
 
 def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str | None = None,
-                      weights: dict | None = None) -> GraphFlow:
+                      weights: dict[tuple[str, str], sp.MatrixSymbol] | None = None) -> GraphFlow:
     """Derive ``tau dW_e/dt = -dL/dW_e`` for every edge by sympy matrix calculus.
 
     Parameters
@@ -446,15 +452,17 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str
                      rhs, dimensions, method, form, definitions)
 
 
-def _derive_chain(graph, weights, omega_gradient, forward, backward) -> dict:
+def _derive_chain(graph: GraphArchitecture, weights: Mapping[tuple[str, str], sp.MatrixSymbol], omega_gradient: sp.MatrixExpr,
+                  forward: Mapping[str, sp.MatrixExpr | None], backward: Mapping[str, sp.MatrixExpr | None]
+                  ) -> dict[tuple[str, str], sp.MatrixExpr]:
     """``-dL/dW_e = -d tr(G^T B_v W_e F_u)/dW_e`` with ``G = dL/dOmega`` held fixed.
 
     sympy derives the derivative of the linear functional once per kind of edge (with or
     without a left and a right factor); each edge substitutes its own ``B_v``, ``W_e``, ``F_u``.
     """
     descent = (-omega_gradient).doit()
-    templates = {}
-    rhs = {}
+    templates: dict[tuple[bool, bool], tuple[sp.MatrixExpr, tuple[sp.MatrixSymbol, sp.MatrixSymbol | None, sp.MatrixSymbol, sp.MatrixSymbol | None]]] = {}
+    rhs: dict[tuple[str, str], sp.MatrixExpr] = {}
     for edge in graph.edges:
         u, v = edge
         left, right = backward[v], forward[u]

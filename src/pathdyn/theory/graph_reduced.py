@@ -37,6 +37,7 @@ paper's q/p model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -71,7 +72,7 @@ MODE_FORMS = ("node", "path-sums")
 INVARIANT_SEARCH_MAX_STATE = 12
 
 
-def edge_strength_symbol(edge) -> sp.Symbol:
+def edge_strength_symbol(edge: tuple[str, str]) -> sp.Symbol:
     """Strength ``s_e`` of edge ``(u, v)`` as the symbol ``s_<u>_<v>``.
 
     Parameters
@@ -158,7 +159,7 @@ class GraphModeEquations(ModeEquations):
     graph: GraphArchitecture | None = None
     state_edges: tuple = ()
     form: str = "node"
-    total: object = None
+    total: sp.Expr | None = None
     invariant_nodes: tuple = ()
 
     @property
@@ -174,7 +175,7 @@ class GraphModeEquations(ModeEquations):
         return self.S - total if lam is None else self.S - lam * total
 
 
-def _check_graph(graph, form) -> None:
+def _check_graph(graph: GraphArchitecture, form: str) -> None:
     if not isinstance(graph, GraphArchitecture):
         raise ConfigError(f"graph: expected a GraphArchitecture, got {type(graph).__name__}")
     if form not in MODE_FORMS:
@@ -183,7 +184,7 @@ def _check_graph(graph, form) -> None:
         check_path_sums(graph)
 
 
-def _loss_error(graph, total):
+def _loss_error(graph: GraphArchitecture, total: sp.Expr) -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
     """``-dL/dK`` of the reduced loss ``lambda K^2 / 2 - S K``, derived by sympy and checked.
 
     Kept in the canonical form ``S - lambda K`` so that the exports and the invariant
@@ -198,14 +199,15 @@ def _loss_error(graph, total):
     return error, ((S,) if graph.whitened else (S, lam))
 
 
-def _path_strengths(graph, symbol_of) -> tuple:
+def _path_strengths(graph: GraphArchitecture, symbol_of: Mapping[tuple[str, str], sp.Expr]) -> tuple[list[sp.Expr] | None, tuple[int, ...]]:
     """``(strengths, depths)``: ``K_p`` per path when the paths are listed, else the total alone."""
     if graph.paths_listed:
         return [sp.Mul(*[symbol_of[e] for e in path]) for path in graph.paths], graph.path_lengths
     return None, (graph.longest_path,)
 
 
-def _node_strengths(graph, symbol_of) -> tuple:
+def _node_strengths(graph: GraphArchitecture, symbol_of: Mapping[tuple[str, str], sp.Expr]
+                    ) -> tuple[dict[str, sp.Expr], dict[str, sp.Expr], tuple[tuple[sp.Symbol, sp.Expr], ...]]:
     """Forward and backward strengths of every node, and their definitions, derived by sympy.
 
     Returns ``(forward, backward, definitions)``: node -> symbol (``1`` at ``x`` and ``y``
@@ -261,6 +263,7 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
     state = [edge_strength_symbol(e) for e in graph.edges]
     symbol_of = dict(zip(graph.edges, state))
     strengths, depths = _path_strengths(graph, symbol_of)
+    definitions: tuple[tuple[sp.Symbol, sp.Expr], ...]
     if form == "path-sums":
         total = sp.Add(*graph_path_products(graph, symbol_of))
         error, parameters = _loss_error(graph, total)
@@ -269,7 +272,7 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
         forward, backward, definitions = _node_strengths(graph, symbol_of)
         total = forward[OUTPUT]
         error, parameters = _loss_error(graph, total)
-        definition_of = dict(definitions)
+        definition_of: dict[sp.Symbol, sp.Expr] = dict(definitions)
         rhs = [error * sp.diff(definition_of[forward[v]], symbol_of[(u, v)]) * backward[v] for u, v in graph.edges]
     eqs = GraphModeEquations(
         kind="graph-edge", depths=depths, state=state, rhs=rhs, parameters=parameters,
@@ -280,7 +283,7 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
     return _with_graph_invariants(eqs) if invariants else eqs
 
 
-def graph_path_products(graph: GraphArchitecture, symbol_of) -> list:
+def graph_path_products(graph: GraphArchitecture, symbol_of: Mapping[tuple[str, str], sp.Expr]) -> list[sp.Expr]:
     """``prod_{e in p} s_e`` for every path ``p`` (the graph's paths must be listed).
 
     Parameters
@@ -313,19 +316,20 @@ def node_invariant(equations: GraphModeEquations, node: str) -> sp.Expr:
     sympy.Expr
         The node's invariant.
     """
+    assert equations.graph is not None  # graph equations carry their graph
     return _balance(equations.graph, _owner(equations), node)
 
 
-def _balance(graph, owner, node) -> sp.Expr:
+def _balance(graph: GraphArchitecture, owner: Mapping[tuple[str, str], sp.Symbol], node: str) -> sp.Expr:
     return sp.Add(*[owner[e] ** 2 for e in graph.in_edges(node)]) - sp.Add(*[owner[e] ** 2 for e in graph.out_edges(node)])
 
 
-def _owner(equations) -> dict:
+def _owner(equations: GraphModeEquations) -> dict[tuple[str, str], sp.Symbol]:
     """Edge -> the state variable that stands for it."""
     return {e: x for x, edges in zip(equations.state, equations.state_edges) for e in edges}
 
 
-def _structural_forms(equations) -> list:
+def _structural_forms(equations: GraphModeEquations) -> list[tuple[sp.Expr, tuple[str, ...]]]:
     """``(form, nodes)``: each hidden node's balance, then the forms of interchangeable nodes.
 
     Two hidden nodes with the same parents and the same children act as one layer of width
@@ -334,8 +338,9 @@ def _structural_forms(equations) -> list:
     nodes (grouped by their neighbours).
     """
     graph, owner = equations.graph, _owner(equations)
-    forms = [(_balance(graph, owner, h), (h,)) for h in graph.hidden_nodes]
-    groups: dict = {}
+    assert graph is not None  # graph equations carry their graph
+    forms: list[tuple[sp.Expr, tuple[str, ...]]] = [(_balance(graph, owner, h), (h,)) for h in graph.hidden_nodes]
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for h in graph.hidden_nodes:
         key = (tuple(sorted(u for u, _ in graph.in_edges(h))), tuple(sorted(v for _, v in graph.out_edges(h))))
         groups.setdefault(key, []).append(h)
@@ -350,7 +355,8 @@ def _structural_forms(equations) -> list:
     return forms
 
 
-def _is_conserved(equations, expr, nodes, rhs_of=None, definition_of=None) -> bool:
+def _is_conserved(equations: GraphModeEquations, expr: sp.Expr, nodes: Sequence[str], rhs_of: Mapping[sp.Symbol, sp.Expr] | None = None,
+                  definition_of: Mapping[sp.Symbol, sp.Expr] | None = None) -> bool:
     """Whether ``d expr/dt`` vanishes identically, the strengths of ``nodes`` written out one step.
 
     The other node strengths stay free symbols, so an identity found is an identity for
@@ -372,9 +378,9 @@ def _is_conserved(equations, expr, nodes, rhs_of=None, definition_of=None) -> bo
     return sp.expand(derivative) == 0
 
 
-def _quadratic_gradient(form) -> dict:
+def _quadratic_gradient(form: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
     """``{x: dQ/dx}`` of a quadratic form ``Q = sum c_ij x_i x_j`` (read off its terms)."""
-    gradient: dict = {}
+    gradient: dict[sp.Symbol, sp.Expr] = {}
     for term, coefficient in sp.expand(form).as_coefficients_dict().items():
         powers = term.as_powers_dict()
         if sum(powers.values()) != 2:
@@ -385,9 +391,10 @@ def _quadratic_gradient(form) -> dict:
     return gradient
 
 
-def _independent(forms) -> list:
+def _independent(forms: Sequence[tuple[sp.Expr, tuple[str, ...]]]) -> list[tuple[sp.Expr, tuple[str, ...]]]:
     """The forms without zeros and repeats (up to sign), in order."""
-    kept, seen = [], set()
+    kept: list[tuple[sp.Expr, tuple[str, ...]]] = []
+    seen: set[sp.Expr] = set()
     for expr, nodes in forms:
         expr = sp.expand(expr)
         if expr == 0 or expr in seen or -expr in seen:
@@ -397,7 +404,7 @@ def _independent(forms) -> list:
     return kept
 
 
-def derive_graph_invariants(equations: GraphModeEquations) -> tuple:
+def derive_graph_invariants(equations: GraphModeEquations) -> tuple[Invariant, ...]:
     """Conserved quadratic forms of the state: the structural ones, plus any a complete search finds.
 
     The structural forms (each hidden node's balance; the forms of nodes with the same
@@ -426,9 +433,10 @@ def derive_graph_invariants(equations: GraphModeEquations) -> tuple:
     return _graph_invariants(equations)[0]
 
 
-def _graph_invariants(equations: GraphModeEquations) -> tuple:
+def _graph_invariants(equations: GraphModeEquations) -> tuple[tuple[Invariant, ...], tuple[tuple[str, ...], ...]]:
     """``(invariants, nodes of each)``: see :func:`derive_graph_invariants`."""
-    found, nodes_of = [], []
+    found: list[sp.Expr] = []
+    nodes_of: list[tuple[str, ...]] = []
     rhs_of, definition_of = dict(zip(equations.state, equations.rhs)), dict(equations.definitions)
     for expr, nodes in _independent(_structural_forms(equations)):
         if not _is_conserved(equations, expr, nodes, rhs_of, definition_of):
@@ -436,6 +444,7 @@ def _graph_invariants(equations: GraphModeEquations) -> tuple:
         found.append(expr)
         nodes_of.append(nodes)
     if len(equations.state) <= INVARIANT_SEARCH_MAX_STATE:
+        assert equations.graph is not None  # graph equations carry their graph
         for expr in _complete_search(equations, found):
             found.append(expr)
             nodes_of.append(tuple(equations.graph.hidden_nodes))
@@ -448,7 +457,7 @@ def _with_graph_invariants(equations: GraphModeEquations) -> GraphModeEquations:
     return replace(equations, invariants=invariants, invariant_nodes=nodes)
 
 
-def _complete_search(equations, known) -> list:
+def _complete_search(equations: GraphModeEquations, known: Sequence[sp.Expr]) -> list[sp.Expr]:
     """The conserved quadratic forms outside the span of ``known``, by a complete search.
 
     Solves for every ``Q = sum_{i<=j} c_ij x_i x_j`` with ``dQ/dt = 0`` identically, the
@@ -484,7 +493,8 @@ def _complete_search(equations, known) -> list:
     return extra
 
 
-def _restrict(edge_eqs, substitution, graph) -> tuple:
+def _restrict(edge_eqs: GraphModeEquations, substitution: dict[sp.Symbol, sp.Symbol], graph: GraphArchitecture
+              ) -> tuple[dict[tuple[str, str], sp.Expr], tuple[tuple[sp.Symbol, sp.Expr], ...]]:
     """The per-edge node-form equations on the q/p set, inner chain nodes written out.
 
     Returns ``(restricted rhs by edge, definitions of the branch nodes)``. An inner node of
@@ -494,7 +504,7 @@ def _restrict(edge_eqs, substitution, graph) -> tuple:
     symbols = [symbol for symbol, _ in edge_eqs.definitions]
     definition_of = dict(zip(symbols, xreplace_all([expr for _, expr in edge_eqs.definitions], substitution)))
     inner = {n for n in graph.hidden_nodes if len(graph.in_edges(n)) == 1 and len(graph.out_edges(n)) == 1}
-    written = {}
+    written: dict[sp.Symbol, sp.Expr] = {}
     for node in graph.nodes:  # topological: a forward strength uses its parent's, written out already
         if node in inner:
             symbol = forward_strength_symbol(node)
@@ -537,8 +547,10 @@ def derive_graph_qp_equations(graph: GraphArchitecture, form: str = "node") -> G
         If a restricted set were not invariant.
     """
     edge_eqs = derive_graph_mode_equations(graph, invariants=False, form=form)
+    assert edge_eqs.total is not None  # set by derive_graph_mode_equations
     symbol_of = dict(zip(graph.edges, edge_eqs.state))
-    substitution, variables = {}, []
+    substitution: dict[sp.Symbol, sp.Symbol] = {}
+    variables: list[tuple[sp.Symbol, tuple[tuple[str, str], ...]]] = []
     for k, segment in enumerate(graph.chain_segments(), start=1):
         if len(segment) == 1:
             variables.append((symbol_of[segment[0]], segment))

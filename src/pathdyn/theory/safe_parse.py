@@ -94,7 +94,7 @@ class _Budget:
                            "would take minutes)")
 
 
-def parse_srepr(text, where: str = "expression"):
+def parse_srepr(text: str, where: str = "expression") -> sp.Basic | int | str | bool:
     """Build the sympy expression an ``srepr`` string describes, running no code.
 
     Parameters
@@ -139,7 +139,7 @@ def parse_srepr(text, where: str = "expression"):
     return expression
 
 
-def _build(node, depth: int, budget: _Budget):
+def _build(node: ast.expr, depth: int, budget: _Budget) -> sp.Basic | int | str | bool:
     if depth > MAX_NESTING:
         raise _Refused(f"nested deeper than {MAX_NESTING} calls")
     if isinstance(node, ast.Call):
@@ -150,10 +150,10 @@ def _build(node, depth: int, budget: _Budget):
     return value
 
 
-def _literal(node):
+def _literal(node: ast.expr) -> int | str | bool:
     """A number, string or boolean literal (``-3`` included); nothing else."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand)
+        value: object = _literal(node.operand)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _Refused("a sign applies to integers only")
         return -value if isinstance(node.op, ast.USub) else value
@@ -173,7 +173,7 @@ def _literal(node):
     raise _Refused(f"a literal of type {type(value).__name__}")
 
 
-def _build_call(node: ast.Call, depth: int, budget: _Budget):
+def _build_call(node: ast.Call, depth: int, budget: _Budget) -> sp.Basic:
     if not isinstance(node.func, ast.Name):
         raise _Refused("only plain constructor names may be called (no attribute access)")
     name = node.func.id
@@ -181,7 +181,7 @@ def _build_call(node: ast.Call, depth: int, budget: _Budget):
         raise _Refused(f"{name!r} is not an allowed constructor")
     cls, keywords = ALLOWED_CONSTRUCTORS[name]
     args = [_build(arg, depth + 1, budget) for arg in node.args]
-    kwargs = {}
+    kwargs: dict[str, int | str | bool] = {}
     for keyword in node.keywords:
         if keyword.arg is None or keyword.arg not in keywords:
             raise _Refused(f"{name} takes no keyword {keyword.arg!r}")
@@ -230,14 +230,14 @@ def _expect(name: str, args: list, types: tuple, count: int) -> None:
         raise _Refused(f"{name} takes {count} {kinds} literal(s)")
 
 
-def _expect_basic(name: str, args: list, count) -> None:
+def _expect_basic(name: str, args: list, count: int | None) -> None:
     if count is not None and len(args) != count:
         raise _Refused(f"{name} takes {count} argument(s), got {len(args)}")
     if any(not isinstance(a, sp.Basic) for a in args):
         raise _Refused(f"{name} takes sympy expressions (constructor calls), not bare literals")
 
 
-def _check_power(base, exponent) -> None:
+def _check_power(base: sp.Basic, exponent: sp.Basic) -> None:
     """Refuse powers whose evaluation would be huge (``10**(10**9)``)."""
     if not exponent.is_Number:
         return
@@ -253,13 +253,13 @@ def _check_power(base, exponent) -> None:
         raise _Refused(f"the exponent {_short(exponent)} exceeds {MAX_EXPONENT} in magnitude")
 
 
-def _power_bits(base, exponent) -> int:
+def _power_bits(base: sp.Basic, exponent: sp.Basic) -> int:
     """About how many bits a power of two numbers has (0 when it stays symbolic)."""
     if not (base.is_Rational and exponent.is_Rational):
         return 0
     return max(int(base.p).bit_length(), int(base.q).bit_length()) * abs(int(exponent.p))
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = str(value)
     return text if len(text) <= 30 else text[:12] + "..." + text[-6:]

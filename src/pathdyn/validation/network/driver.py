@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from pathdyn._base.checks import check_memory, is_whole_number
 from pathdyn.errors import ConfigError, DatasetError, SimulationError
 from pathdyn.numerics.alignment import input_alignment
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
+from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network.engine import (
     PARALLEL_MIN_WIDTH,
@@ -60,9 +62,9 @@ def _check_run_memory(sizes, dataset, records: int, batch: int, dtype) -> None:
 
 
 def simulate_gd(
-    architecture,
-    dataset,
-    width=None,
+    architecture: Architecture | Sequence[int] | str,
+    dataset: Dataset | str,
+    width: int | Sequence[int | Sequence[int]] | None = None,
     *,
     init: str = "gaussian",
     init_scale: float | None = None,
@@ -72,8 +74,8 @@ def simulate_gd(
     record_every: int = 1,
     seed: int = 0,
     seeds: Sequence[int] | None = None,
-    weights=None,
-    dtype=np.float64,
+    weights: Sequence[Sequence[ArrayLike]] | None = None,
+    dtype: DTypeLike = np.float64,
     loss: str = "mean",
     activate_last: bool = False,
     progress: bool = False,

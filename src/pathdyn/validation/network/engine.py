@@ -8,6 +8,7 @@ Part of :mod:`pathdyn.validation.network` (import public names from there).
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -402,7 +403,7 @@ class Engine:
                 self._fold(a, d)
 
     # ------------------------------------------------------------------ step
-    def run_pathways_on(self, pool, threads: int = 1) -> None:
+    def run_pathways_on(self, pool: Executor | None, threads: int = 1) -> None:
         """Step the pathways on ``pool``'s threads (``None``: one after another).
 
         Parameters

@@ -8,9 +8,13 @@ from __future__ import annotations
 import math
 import numbers
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pathdyn.errors import ConfigError
+from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network.spec import (
     DEFAULT_INIT_SCALE,
@@ -43,15 +47,15 @@ def haar_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarra
 
 
 def initialize_weights(
-    architecture,
+    architecture: Architecture | Sequence[int] | str,
     n_in: int,
     n_out: int,
-    width=None,
+    width: int | Sequence[int | Sequence[int]] | None = None,
     init: str = "gaussian",
     init_scale: float | None = None,
     seed: int = 0,
-    dtype=np.float64,
-) -> list:
+    dtype: DTypeLike = np.float64,
+) -> list[list[np.ndarray]]:
     """Random initial weights of a multi-pathway network.
 
     Parameters
@@ -121,7 +125,7 @@ def init_sigma(init: str, init_scale: float | None) -> float:
     return float(sigma)
 
 
-def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype) -> list:
+def draw_weights(spec: NetworkSpec, init: str, sigma: float, seed: int, dtype: DTypeLike) -> list[list[np.ndarray]]:
     """The weights of :func:`initialize_weights` for checked settings (``spec`` validated, ``seed`` a whole number).
 
     Parameters

@@ -60,7 +60,7 @@ _NUMPY_FEATURES = {"avx2": {"AVX", "AVX2", "FMA3", "X86_V3"},
 _state: dict = {}
 
 
-def _load_library():
+def _load_library() -> ctypes.CDLL | None:
     """The extension as a ctypes library with its functions typed, or None where it is not built."""
     try:
         lib = ctypes.CDLL(importlib.import_module("pathdyn.validation.network._kernels").__file__)
@@ -88,7 +88,7 @@ def _cpu_runs(variant: str) -> bool:
     return lib is not None and hasattr(lib, f"pd_nn_d_{variant}") and bool(lib.pd_cpu_paths() & _CPU_BITS[variant])
 
 
-def _library():
+def _library() -> ctypes.CDLL | None:
     if "lib" not in _state:
         _state["lib"] = _load_library()
     return _state["lib"]
@@ -180,7 +180,7 @@ def available() -> bool:
     return path() != "blas"
 
 
-def _call(kind, W, thin, out, variant):
+def _call(kind: str, W: np.ndarray, thin: np.ndarray, out: np.ndarray, variant: str | None) -> np.ndarray:
     variant = path() if variant is None else variant
     if variant not in supported()[1:]:
         raise RuntimeError(f"no C kernel runs as {variant!r} here (supported: {supported()}); "

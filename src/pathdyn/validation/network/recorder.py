@@ -6,17 +6,18 @@ Part of :mod:`pathdyn.validation.network`.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
-from pathdyn.validation.network.engine import StackEngine
+from pathdyn.validation.network.engine import Engine, StackEngine
 
 
 class Recorder:
     """Computes ``U^T Omega_a V`` of an engine's current network."""
 
-    def __init__(self, dataset: Dataset, activation: str, dtype):
+    def __init__(self, dataset: Dataset, activation: str, dtype: DTypeLike) -> None:
         U, S, Vt = dataset.modes()
         # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
         rank = mode_rank(S)
@@ -32,7 +33,7 @@ class Recorder:
         self.activation = activation
         self.num_modes = S.size
 
-    def project(self, engine) -> np.ndarray:
+    def project(self, engine: Engine | StackEngine) -> np.ndarray:
         """``U^T Omega_a V`` at the weights of the last forward pass.
 
         Parameters

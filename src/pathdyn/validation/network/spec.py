@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError, ConfigError
@@ -24,7 +25,7 @@ DEFAULT_INIT_SCALE = {"gaussian": 0.3, "orthogonal": 0.3, "paper": 0.01}
 DIVERGENCE_FACTOR = 1e4
 
 
-def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
+def network_widths(architecture: Architecture | Sequence[int] | str, n_in: int, n_out: int, width: Any = None) -> list[list[int]]:
     """Layer sizes of every pathway: ``sizes[a] = [n_in, N_1, ..., N_{D_a - 1}, n_out]``.
 
     Parameters
@@ -78,7 +79,7 @@ def network_widths(architecture, n_in: int, n_out: int, width=None) -> list:
         arch = Architecture(depths=depths, hidden_widths=hidden)
     except ArchitectureError as error:
         raise ArchitectureError(f"width: {error}".replace("hidden_widths", "width")) from None
-    sizes = []
+    sizes: list[list[Any]] = []  # every hidden width is set here (hidden_width's None is for unset ones)
     for a, depth in enumerate(depths):
         inner = [arch.hidden_width(a + 1, d + 1) for d in range(depth - 1)]
         sizes.append([int(n_in)] + inner + [int(n_out)])
@@ -102,7 +103,7 @@ class NetworkSpec:
     width: object
 
     @classmethod
-    def build(cls, architecture, n_in: int, n_out: int, width=None) -> NetworkSpec:
+    def build(cls, architecture: Architecture | Sequence[int] | str, n_in: int, n_out: int, width: Any = None) -> NetworkSpec:
         """Validate ``architecture`` and ``width`` against the data's sizes (see :func:`network_widths`).
 
         Parameters
@@ -140,7 +141,7 @@ class NetworkSpec:
         return [list(s) for s in self.sizes]
 
     @property
-    def provenance_width(self):
+    def provenance_width(self) -> object:
         """The width as a run records it: the given int or ``None``, else lists of hidden widths."""
         return self.width if self.width is None or is_whole_number(self.width) else [list(s[1:-1]) for s in self.sizes]
 
@@ -182,7 +183,7 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
         raise ConfigError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DTypeLike) -> np.dtype:
     """The float dtype of a simulation (float64 or float32).
 
     Parameters

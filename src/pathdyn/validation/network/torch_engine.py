@@ -18,11 +18,21 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.validation.network.engine import deferral_rank, is_deferred
+
+if TYPE_CHECKING:  # types only: torch is imported on first use
+    import torch
+
+    from pathdyn._base.progress import Progress
+    from pathdyn.numerics.datasets import Dataset
+    from pathdyn.validation.network.recorder import Recorder
 
 __all__ = ["NUMPY", "resolve_device", "TorchEngine", "train_on_device", "estimate_device_memory"]
 
@@ -220,7 +230,7 @@ class TorchEngine:
         return h
 
     # ------------------------------------------------------------------ step
-    def forward(self):
+    def forward(self) -> torch.Tensor:
         """Forward pass at the current weights; returns the device tensor ``||E||^2`` (shape lead).
 
         Returns
@@ -293,7 +303,7 @@ class TorchEngine:
             for d in range(len(pw)):
                 self._fold(a, d)
 
-    def omega_times(self, a, V, buffers):
+    def omega_times(self, a: int, V: torch.Tensor, buffers: Sequence[torch.Tensor]) -> torch.Tensor:
         """``Omega_a V`` through the effective weights (``buffers[d]`` receive each layer's product).
 
         Parameters
@@ -416,8 +426,10 @@ def _diverged(step, seed, value, limit, eta):
     )
 
 
-def train_on_device(nets, dataset, recorder, *, device, dtype, activation, activate_last, loss, learning_rate,
-                    steps, record_steps, zero_loss, divergence_factor, deferred_rank, threads, seeds, bar):
+def train_on_device(nets: Sequence[Sequence[Sequence[np.ndarray]]], dataset: Dataset, recorder: Recorder, *, device: str, dtype: np.dtype,
+                    activation: str, activate_last: bool, loss: str, learning_rate: float, steps: int, record_steps: Sequence[int],
+                    zero_loss: float, divergence_factor: float, deferred_rank: int | None, threads: int | None, seeds: Sequence[int],
+                    bar: Progress) -> tuple[np.ndarray, np.ndarray, list, dict[str, Any]]:
     """Train ``nets`` (numpy weights, one network per seed) on a PyTorch device, stacked.
 
     Parameters
@@ -507,7 +519,7 @@ def _to_device(torch, arrays, tdtype, device):
     return torch.tensor(np.ascontiguousarray(host), dtype=tdtype, device=device)  # a copy: never the caller's
 
 
-def estimate_device_memory(sizes, P: int, dtype, deferred_rank: int = 0, batch: int = 1) -> int:
+def estimate_device_memory(sizes: Sequence[Sequence[int]], P: int, dtype: DTypeLike, deferred_rank: int = 0, batch: int = 1) -> int:
     """Bytes a :class:`TorchEngine` holds on the device (weights, deferred factors, thin buffers).
 
     Parameters

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot, save_figure
+
+if TYPE_CHECKING:  # types only: the sweeps import this module
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.validation.sweep.graph_validate import GraphValidation
 
 __all__ = ["MAX_PATH_PANELS", "math_name", "path_label", "plot_graph_sweeps", "plot_graph_validation"]
 
@@ -38,7 +42,7 @@ def math_name(name: str) -> str:
     return rf"\mathrm{{{escaped}}}"
 
 
-def path_label(path) -> str:
+def path_label(path: Sequence[tuple[str, str]]) -> str:
     """``$\\mathrm{x} \\to \\mathrm{V1} \\to \\mathrm{y}$`` for a path given as a tuple of edges.
 
     Parameters
@@ -53,7 +57,7 @@ def path_label(path) -> str:
     return "$" + r" \to ".join(math_name(n) for n in nodes) + "$"
 
 
-def _panels(validation, graph) -> list:
+def _panels(validation: GraphValidation, graph: GraphArchitecture) -> list[tuple[Any, ...]]:
     """``(network, theory, title, y label, levels)`` per panel: arrays of shape (T, lines), one line per mode
     (``levels``: the singular values, or None), or (``levels`` False) one line per edge."""
     gd, theory = validation.simulation, validation.theory
@@ -71,7 +75,7 @@ def _panels(validation, graph) -> list:
     return panels
 
 
-def plot_graph_validation(validation, graph, path, title: str | None = None) -> None:
+def plot_graph_validation(validation: GraphValidation, graph: GraphArchitecture, path: str | Path, title: str | None = None) -> None:
     """Network (dots) against the reduced model (lines): per path, the total, or every edge.
 
     Graphs with at most :data:`MAX_PATH_PANELS` paths get one panel per path
@@ -109,7 +113,7 @@ def plot_graph_validation(validation, graph, path, title: str | None = None) -> 
     save_figure(fig, path, dpi=110)
 
 
-def _sweep_errors(report) -> tuple:
+def _sweep_errors(report: dict[str, Any]) -> tuple[np.ndarray, str]:
     """The per-seed errors of a graph sweep (widths x seeds) and the label of what they measure."""
     entries = report["per_width"]
     if all("theory_error" in entry for entry in entries):

@@ -7,10 +7,23 @@ path, also writes it atomically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from pathdyn.numerics.plotting import finish_figure, integer_ticks, pyplot
 from pathdyn.validation.sweep.statistics import fit_slope
+
+if TYPE_CHECKING:  # types only: matplotlib is imported on first use, and the sweeps import this module
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
+
+    from pathdyn.validation.sweep.concentration import ConcentrationResult
+    from pathdyn.validation.sweep.report import WidthScalingReport
 
 __all__ = ["plot_width_reports", "plot_concentration"]
 
@@ -19,7 +32,7 @@ PATHWAY_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
 ERROR_LABEL = r"$\max_{t,a,\alpha} |K_{a\alpha}^{\mathrm{GD}} - K_{a\alpha}^{\mathrm{th}}| \,/\, S_1$"
 
 
-def case_title(report) -> str:
+def case_title(report: WidthScalingReport) -> str:
     """What a sweep ran: depths, initialisation and scale, reduced model, learning rate, seeds.
 
     Parameters
@@ -37,7 +50,7 @@ def case_title(report) -> str:
             f"$\\eta = {report.learning_rate:g}$, $t \\leq {report.t_max:g}$, {len(report.seeds)} seeds")
 
 
-def _log_axis_labels(axis) -> None:
+def _log_axis_labels(axis: Axis) -> None:
     """Ticks at 1, 2 and 5 times the powers of ten, written plainly (``0.002``).
 
     matplotlib's default labels either every decade only (one label on a short axis)
@@ -50,7 +63,7 @@ def _log_axis_labels(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _error_panel(ax, report, title) -> None:
+def _error_panel(ax: Axes, report: WidthScalingReport, title: str) -> None:
 
     widths = np.asarray(report.widths, dtype=float)
     # A DMFT report's slope is fitted on the error of the seed mean (the quantity the theory
@@ -78,8 +91,9 @@ def _error_panel(ax, report, title) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
-def _overlay_panel(ax, report, plt) -> None:
+def _overlay_panel(ax: Axes, report: WidthScalingReport, plt: ModuleType) -> None:
     example = report.example
+    assert example is not None  # drawn only for a report with an example
     t = np.asarray(example["t"])
     K_gd = np.asarray(example["K_gd"])
     K_th = np.asarray(example["K_theory"])
@@ -102,7 +116,7 @@ def _overlay_panel(ax, report, plt) -> None:
     ax.set_xlim(t[0], t[-1])
 
 
-def plot_width_reports(reports, path=None, titles=None):
+def plot_width_reports(reports: Sequence[WidthScalingReport], path: str | Path | None = None, titles: Sequence[str] | None = None) -> Figure:
     """Error against width (top row) and ``K(t)`` of one network against the theory (bottom row).
 
     Parameters
@@ -130,7 +144,7 @@ def plot_width_reports(reports, path=None, titles=None):
     return finish_figure(fig, path, dpi=110)
 
 
-def plot_concentration(result, path=None):
+def plot_concentration(result: ConcentrationResult | dict[str, Any], path: str | Path | None = None) -> Figure:
     """Mean dominant-pathway fraction with its confidence interval against depth, per activation.
 
     Parameters

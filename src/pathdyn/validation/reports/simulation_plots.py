@@ -6,15 +6,22 @@ matplotlib is imported inside the function and its backend left alone (see
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pathdyn.numerics.plotting import finish_figure, mode_colours, pyplot
 
+if TYPE_CHECKING:  # types only: matplotlib is imported on first use
+    from matplotlib.figure import Figure
+
+    from pathdyn.numerics.trajectory import Trajectory
+
 __all__ = ["plot_simulation"]
 
 
-def plot_simulation(trajectory, path=None, title: str | None = None):
+def plot_simulation(trajectory: Trajectory, path: str | Path | None = None, title: str | None = None) -> Figure:
     """Draw ``K_{a alpha}(t)`` per pathway and the final ``U^T Omega_a V`` per pathway.
 
     Top row: one panel per pathway, one line per mode, then their sum over pathways

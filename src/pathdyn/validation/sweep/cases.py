@@ -15,6 +15,7 @@ to the functions that run it, not to the case.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ def default_dataset(seed: int = 0) -> Dataset:
     return random_dataset(DEFAULT_SINGULAR_VALUES, seed=seed)
 
 
-def _whole_numbers(name: str, values, minimum: int) -> tuple:
+def _whole_numbers(name: str, values: Any, minimum: int) -> tuple[int, ...]:
     """``values`` as a non-empty tuple of ``int`` >= ``minimum`` (bools and fractions refused)."""
     try:
         values = tuple(values)
@@ -196,7 +197,7 @@ class ValidationCase:
         if isinstance(self.t_max, float) and isinstance(self.learning_rate, float):
             TrainingTime(self.learning_rate, self.t_max)  # refuses a t_max shorter than one step
 
-    def _set(self, name: str, value) -> None:
+    def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
 
     def _check_seeds(self) -> None:
@@ -252,7 +253,8 @@ class ValidationCase:
                               "use non-degenerate data (e.g. random:2,1.4,0.9,0.5)")
 
     @classmethod
-    def from_options(cls, case, widths=None, seeds=None, defaults: dict | None = None, **options) -> "ValidationCase":
+    def from_options(cls, case: ValidationCase | Architecture | Sequence[int], widths: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+                     defaults: dict | None = None, **options: Any) -> ValidationCase:
         """``case`` itself, or a case built from an architecture and keyword arguments.
 
         Parameters
@@ -290,7 +292,7 @@ class ValidationCase:
         values = dict(defaults or {}, **options)
         if seeds is not None:
             values["seeds"] = seeds
-        return cls(depths=case, widths=widths, **values)
+        return cls(depths=case, widths=widths, **values)  # type: ignore[arg-type]  # __post_init__ makes them tuples
 
     def replace(self, **changes: Any) -> "ValidationCase":
         """A copy with some fields changed, validated again.
@@ -356,7 +358,7 @@ class ValidationCase:
         return len(self.widths) * len(self.seeds) + 1
 
 
-def _case(**values) -> ValidationCase:
+def _case(**values: Any) -> ValidationCase:
     return ValidationCase(**values)
 
 

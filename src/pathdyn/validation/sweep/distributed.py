@@ -27,7 +27,8 @@ import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,7 +320,7 @@ def _check_workers_match(client) -> None:
 
 
 @contextmanager
-def task_runner(workers: int | None = None, scheduler: str | None = None, runner=None):
+def task_runner(workers: int | None = None, scheduler: str | None = None, runner: _Runner | None = None) -> Iterator[_Runner]:
     """A runner for :meth:`_Runner.map`: serial, a local Dask cluster, or an existing one.
 
     Parameters
@@ -372,7 +373,8 @@ def task_runner(workers: int | None = None, scheduler: str | None = None, runner
             cluster.close()
 
 
-def progress_for(progress, total: int, label: str, weights=None, estimate: bool = True):
+def progress_for(progress: bool | Progress, total: int, label: str, weights: Sequence[float] | None = None,
+                 estimate: bool = True) -> AbstractContextManager[Any]:
     """A context manager giving a bar: ``progress`` itself when it is one (has ``update``), else a new one.
 
     Parameters
@@ -398,8 +400,8 @@ def progress_for(progress, total: int, label: str, weights=None, estimate: bool 
     return Progress(total, label, enabled=None if progress else False, weights=weights, estimate=estimate)
 
 
-def run_cases(cases, run, *, workers: int | None = None, scheduler: str | None = None, progress: Any = False,
-              on_report=None, runner=None) -> list:
+def run_cases(cases: Sequence[Any], run: Callable[..., Any], *, workers: int | None = None, scheduler: str | None = None,
+              progress: Any = False, on_report: Callable[[Any, Any], object] | None = None, runner: _Runner | None = None) -> list:
     """``run(case, progress=..., runner=...)`` of every case, on one task runner (the ``pathdyn validate`` suite).
 
     Parameters

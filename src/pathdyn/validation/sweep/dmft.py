@@ -19,8 +19,10 @@ from collections.abc import Sequence
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.compile import compile_rhs
@@ -28,6 +30,7 @@ from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft import DMFTInitialOverlaps, solve_dmft, solve_dmft_flow
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.race import race_final_strengths
+from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import MODELS, models_of_kind
 from pathdyn.validation.mapping import default_method, forward_backward_vectors, map_initial_state
@@ -107,8 +110,9 @@ def network_overlaps(weights: list[list], U: np.ndarray, V: np.ndarray, gains: b
                                gains=tuple(site_gains) if gains else None)
 
 
-def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps, record_steps, initial_overlaps=None,
-                    init="gaussian"):
+def dmft_prediction(depths: Sequence[int], singular_values: ArrayLike, *, init_scale: float, learning_rate: float, steps: int,
+                    record_steps: ArrayLike, initial_overlaps: DMFTInitialOverlaps | None = None,
+                    init: str = "gaussian") -> tuple[np.ndarray, bool]:
     """The DMFT's ``K`` at the gradient steps ``record_steps`` (time ``t = eta * step``).
 
     Discrete at ``learning_rate`` when ``steps <= MAX_DISCRETE_STEPS``; otherwise the
@@ -159,8 +163,9 @@ def dmft_prediction(depths, singular_values, *, init_scale, learning_rate, steps
     return K.reshape(t.size, *flow.K.shape[1:]), False
 
 
-def validate_dmft_width(case, widths=None, seeds=None, *, progress=False, device: str = "numpy", workers: int | None = None,
-                        scheduler: str | None = None, runner=None, **options) -> DMFTWidthReport:
+def validate_dmft_width(case: ValidationCase | Architecture | Sequence[int], widths: Sequence[int] | None = None, seeds: Sequence[int] | None = None, *,
+                        progress: Any = False, device: str = "numpy", workers: int | None = None, scheduler: str | None = None,
+                        runner: Any = None, **options: Any) -> DMFTWidthReport:
     """Sweep widths: the seed mean of ``K`` against the DMFT.
 
     Parameters
@@ -371,7 +376,7 @@ def _dmft_report(case, dataset, statistics, K_dmft, discrete, lr_floor, qp_error
     )
 
 
-def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.ndarray, widths: Sequence[int],
+def ensemble_verdict(slope: float, ci: tuple, tail: float, ensemble: np.ndarray, widths: Sequence[int],
                      evidence: dict, targets: dict, noise: float) -> tuple:
     """The verdict of the seed-mean error, in the words of :func:`pathdyn.validation.sweep.verdicts.sweep_verdict`.
 
@@ -381,8 +386,8 @@ def ensemble_verdict(slope: float, ci: tuple, tail: float | None, ensemble: np.n
         Slope of ``log error`` of the seed mean against ``log width``.
     ci : (float, float)
         Its confidence interval.
-    tail : float or None
-        The slope over the larger half of the widths.
+    tail : float
+        The slope over the larger half of the widths (NaN if not fitted).
     ensemble : ndarray, shape (widths,)
         The seed mean's error at each width.
     widths : sequence of int
@@ -423,7 +428,8 @@ def _qp_trajectories(depths, initial, S, times, rtol=1e-9, atol=1e-11):
     return integrate(compiled, initial, S, float(times[-1]), t_eval=times, rtol=rtol, atol=atol).K
 
 
-def predict_network(weights, dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int, gains: bool = True):
+def predict_network(weights: list[list[np.ndarray]], dataset: Dataset, *, init_scale: float, learning_rate: float, steps: int,
+                    gains: bool = True) -> Trajectory:
     """The DMFT conditioned on one network's own ``|a|^2``, ``|b|^2`` and initial ``K``.
 
     At depth 2 this is the exact per-network limit (the depth-2 mapping); deeper, the

@@ -202,8 +202,9 @@ class FiniteWidthGap(Record):
                 "slopes": slopes}
 
 
-def _check_settings(depths, widths, seeds, init_scale, learning_rate, t_max,
-                    dataset) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Dataset]:
+def _check_settings(depths: Architecture | Sequence[int], widths: Sequence[int], seeds: Sequence[int], init_scale: float,
+                    learning_rate: float, t_max: float, dataset: Dataset | None
+                    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Dataset]:
     """Validate the arguments of :func:`finite_width_gap`; return ``(depths, widths, seeds, dataset)``."""
     depths = Architecture.coerce(depths).depths
     try:
@@ -571,7 +572,7 @@ def _format_slope(slope, interval) -> str:
     return f"{slope:.2f}" + ("" if low is None or not np.isfinite(low) else f" (95% CI {low:.2f} to {high:.2f})")
 
 
-def escape_with_and_without_other_modes(depths, widths, seeds, *, mode: int = 2, init_scale: float = 0.5,
+def escape_with_and_without_other_modes(depths: Architecture | Sequence[int], widths: Sequence[int], seeds: Sequence[int], *, mode: int = 2, init_scale: float = 0.5,
                                         learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
                                         with_all_modes: bool = True) -> dict:
     """Whether the other modes speed up one mode's escape: its half time with all modes and alone.

@@ -107,7 +107,7 @@ def dmft_graph_prediction(graph: GraphArchitecture, singular_values: ArrayLike, 
     return K, discrete
 
 
-def _checked_dataset(dataset) -> Dataset:
+def _checked_dataset(dataset: Dataset | None) -> Dataset:
     """Whitened, non-degenerate data (the DMFT's setting); the default data when ``None``."""
     dataset = default_dataset() if dataset is None else dataset
     if not dataset.is_whitened:
@@ -118,7 +118,8 @@ def _checked_dataset(dataset) -> Dataset:
     return dataset
 
 
-def _check_sweep(graph, widths, seeds, init_scale, learning_rate, t_max) -> None:
+def _check_sweep(graph: GraphArchitecture, widths: Sequence[int], seeds: Sequence[int], init_scale: float, learning_rate: float,
+                 t_max: float) -> None:
     """One :class:`ConfigError` listing every bad setting of a sweep."""
     problems = []
     if any(graph.activation(node) != "linear" for node in graph.hidden_nodes):
@@ -134,7 +135,8 @@ def _check_sweep(graph, widths, seeds, init_scale, learning_rate, t_max) -> None
         raise ConfigError("; ".join(problems))
 
 
-def _network_K(graph, dataset, width, seed, init_scale, learning_rate, steps, per_path) -> np.ndarray:
+def _network_K(graph: GraphArchitecture, dataset: Dataset, width: int, seed: int, init_scale: float, learning_rate: float, steps: int,
+               per_path: bool) -> np.ndarray:
     """One network's ``K`` (per path, or the total as one column); its final weights are dropped at once."""
     run = simulate_graph_gd(graph, dataset, width, init="gaussian", init_scale=init_scale, learning_rate=learning_rate,
                             steps=steps, seed=seed)

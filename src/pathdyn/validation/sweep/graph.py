@@ -23,7 +23,7 @@ activations (the mapping to a reduced model is made only for linear graphs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 import time
 
@@ -33,7 +33,9 @@ from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
+from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.integrate import integrate
+from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
 from pathdyn.io.jsonio import finite_or_none
@@ -68,7 +70,7 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     return np.where(reached.any(axis=0), np.asarray(t)[first], np.nan)
 
 
-def graph_width_sweep(graph: GraphArchitecture, dataset, widths, seeds=tuple(range(4)), *, init: str = "gaussian",
+def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset, widths: Sequence[int], seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian",
                       init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
                       record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
                       allow_misaligned: bool = False) -> dict:
@@ -189,8 +191,9 @@ def sweep_judgement(widths: Sequence[int], per_width: list, confidence: float = 
             "verdict": verdict, "passed": passed, "evidence": limit_evidence(widths, errors, None, confidence)}
 
 
-def _width_entry(graph, dataset, width, seeds, depths, bar, *, init, init_scale, learning_rate, steps, every,
-                 confidence, lam=None) -> dict:
+def _width_entry(graph: GraphArchitecture, dataset: Dataset, width: int, seeds: Sequence[int], depths: tuple[int, ...] | None,
+                 bar: Progress, *, init: str, init_scale: float, learning_rate: float, steps: int, every: int,
+                 confidence: float, lam: np.ndarray | None = None) -> dict[str, Any]:
     """One width of :func:`graph_width_sweep`: its networks trained (each counted on ``bar``) and summarised.
 
     ``lam``: the modes' input variances (None for whitened inputs), for the reduced model.
@@ -220,7 +223,8 @@ def _width_entry(graph, dataset, width, seeds, depths, bar, *, init, init_scale,
     return entry
 
 
-def _theory_error(depths, theory, dataset, weights, run, lam, segments) -> float:
+def _theory_error(depths: Sequence[int], theory: str, dataset: Dataset, weights: Mapping[tuple[str, str], np.ndarray], run: Trajectory,
+                  lam: np.ndarray | None, segments: Sequence[Sequence[tuple[str, str]]]) -> float:
     """``max |K_GD - K_theory| / S_1`` of one parallel-graph network against a reduced model from its own weights.
 
     ``lam``: the modes' input variances (None for whitened inputs), a parameter of the equations.

@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.io.results import Record, labelled
+from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.display import number, text_summary
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
@@ -165,7 +168,7 @@ def _summarise(K, graph, confidence) -> dict:
     return out
 
 
-def dmft_final_strengths(graph: GraphArchitecture, singular_values, *, init_scale: float, learning_rate: float,
+def dmft_final_strengths(graph: GraphArchitecture, singular_values: ArrayLike, *, init_scale: float, learning_rate: float,
                          t_max: float) -> np.ndarray:
     """The graph DMFT's ``K_p`` per path and mode at ``t_max``: the infinite-width mean of gradient descent.
 
@@ -240,8 +243,8 @@ def shortcut_graph(depth: int, leaves: int | None = None, enters: int | None = N
     return GraphArchitecture(edges=tuple(edges))
 
 
-def shortcut_study(dataset, depths=(4, 5), seeds=tuple(range(16)), *, width: int = 256, init_scale: float = 0.5,
-                   learning_rate: float = 0.05, t_max: float = 20.0) -> list:
+def shortcut_study(dataset: Dataset, depths: Sequence[int] = (4, 5), seeds: Sequence[int] = tuple(range(16)), *, width: int = 256,
+                   init_scale: float = 0.5, learning_rate: float = 0.05, t_max: float = 20.0) -> list[dict[str, Any]]:
     """Which path takes each mode, against depth and against where the shortcut leaves or enters.
 
     For every chain depth and every shortcut position (:func:`shortcut_graph`), the networks'
@@ -279,7 +282,7 @@ def shortcut_study(dataset, depths=(4, 5), seeds=tuple(range(16)), *, width: int
     return rows
 
 
-def measure_graph_concentration(graph: GraphArchitecture, dataset, seeds=tuple(range(20)), *, width: int = 64,
+def measure_graph_concentration(graph: GraphArchitecture, dataset: Dataset, seeds: Sequence[int] = tuple(range(20)), *, width: int = 64,
                                 activation: str | None = None, init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
                                 confidence: float = 0.95, dmft: bool = False, progress: bool = False) -> GraphConcentration:

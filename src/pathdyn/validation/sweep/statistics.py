@@ -11,6 +11,7 @@ from typing import Any
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["fit_slope", "mean_interval", "t_interval"]
 
@@ -86,7 +87,7 @@ def fit_slope(widths: Any, errors: Any, confidence: float = 0.95) -> tuple:
     return float(slope), (float(low), float(high)), float(intercept)
 
 
-def mean_interval(values, confidence: float, bounds=(0.5, 1.0)) -> tuple:
+def mean_interval(values: ArrayLike, confidence: float, bounds: tuple[float, float] = (0.5, 1.0)) -> tuple[float, tuple[float, float]]:
     """Mean of the finite ``values`` and its t-interval, clipped to ``bounds``.
 
     Parameters
@@ -103,12 +104,12 @@ def mean_interval(values, confidence: float, bounds=(0.5, 1.0)) -> tuple:
     (mean, (low, high))
         NaN mean without values; a NaN interval with fewer than two.
     """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
         return float("nan"), (float("nan"), float("nan"))
-    mean = float(values.mean())
-    if values.size < 2:
+    mean = float(finite.mean())
+    if finite.size < 2:
         return mean, (float("nan"), float("nan"))
-    low, high = t_interval(mean, float(values.std(ddof=1)), values.size - 1, confidence, count=values.size)
+    low, high = t_interval(mean, float(finite.std(ddof=1)), finite.size - 1, confidence, count=finite.size)
     return mean, (max(low, bounds[0]), min(high, bounds[1]))

@@ -16,12 +16,13 @@ from pathdyn.errors import ConfigError
 from pathdyn.validation.compare import SUBSPACE
 from pathdyn.validation.sweep.cases import QUICK_PREFIX, ValidationCase
 from pathdyn.validation.sweep.distributed import run_cases
+from pathdyn.validation.sweep.report import WidthScalingReport
 from pathdyn.validation.sweep.width import validate_width
 
 __all__ = ["SuiteReport", "run_suite", "summary_text", "validate_suite"]
 
 
-def summary_text(name: str, report) -> str:
+def summary_text(name: str, report: WidthScalingReport) -> str:
     """The lines ``pathdyn validate`` prints for one case: errors by width, notes, the verdict.
 
     Parameters
@@ -119,7 +120,7 @@ class SuiteReport:
         return document
 
 
-def _marked(report, suite: str | None):
+def _marked(report: WidthScalingReport, suite: str | None) -> WidthScalingReport:
     """A quick suite's report, its verdict prefixed with :data:`QUICK_PREFIX` (it is indicative only)."""
     return dataclasses.replace(report, verdict=QUICK_PREFIX + report.verdict) if suite == "quick" else report
 
@@ -158,7 +159,7 @@ def run_suite(cases: Sequence[ValidationCase], *, suite: str | None = None, devi
     cases = tuple(cases)
     if not all(isinstance(case, ValidationCase) for case in cases):
         raise ConfigError("cases: expected ValidationCase objects; build them with ValidationCase(...)")
-    def report_marked(case, report):
+    def report_marked(case: ValidationCase, report: WidthScalingReport) -> None:
         if on_report is not None:
             on_report(case, _marked(report, suite))
 
@@ -167,8 +168,9 @@ def run_suite(cases: Sequence[ValidationCase], *, suite: str | None = None, devi
     return SuiteReport(suite=suite, cases=cases, reports=tuple(_marked(report, suite) for report in reports))
 
 
-def validate_suite(cases, *, workers: int | None = None, scheduler: str | None = None, progress: Any = False,
-                   device: str = "numpy", on_report=None, runner=None) -> list:
+def validate_suite(cases: Sequence[ValidationCase | dict[str, Any]], *, workers: int | None = None, scheduler: str | None = None,
+                   progress: Any = False, device: str = "numpy", on_report: Callable[[Any, Any], object] | None = None,
+                   runner: Any = None) -> list[WidthScalingReport]:
     """:func:`pathdyn.validation.sweep.width.validate_width` of every case, on one task runner.
 
     Parameters
@@ -191,7 +193,7 @@ def validate_suite(cases, *, workers: int | None = None, scheduler: str | None =
     """
     cases = [case if isinstance(case, ValidationCase) else ValidationCase(**case) for case in cases]
 
-    def run(case, **extra):
+    def run(case: ValidationCase, **extra: Any) -> WidthScalingReport:
         return validate_width(case, device=device, **extra)
 
     return run_cases(cases, run, workers=workers, scheduler=scheduler, progress=progress, on_report=on_report, runner=runner)

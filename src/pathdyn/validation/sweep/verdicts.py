@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Sequence
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pathdyn.io.jsonio import finite_or_none
 from pathdyn.validation.sweep.statistics import fit_slope
@@ -274,8 +275,9 @@ def _floor_part(evidence: dict, expected_exact: bool, naive: bool) -> str:
     return f"{shown_ratio} the O(eta) floor {lr_floor:.4f}; no limit claim: " + " and ".join(reasons)
 
 
-def sweep_verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_exact: bool, naive: bool = False,
-             confidence: float = 0.95) -> tuple:
+def sweep_verdict(slope: float, ci: tuple[float, float], tail: float, errors: ArrayLike, widths: Sequence[int], lr_floor: float | None,
+                  targets: dict[str, Any], expected_exact: bool, naive: bool = False,
+                  confidence: float = 0.95) -> tuple[str, bool | None]:
     """The verdict line and whether the targets were met (None without targets or enough data).
 
     See the module docstring for the rules; the numbers come from :func:`limit_evidence`.
@@ -317,7 +319,7 @@ def sweep_verdict(slope, ci, tail, errors, widths, lr_floor, targets, expected_e
     return "; ".join(([head] if head else []) + parts), passed
 
 
-def slope_parts(slope, ci, tail) -> list:
+def slope_parts(slope: float, ci: tuple[float, float], tail: float) -> list[str]:
     """The verdict's words on the slope: whether the error falls, and the slope over the larger widths.
 
     Parameters
@@ -346,7 +348,7 @@ def slope_parts(slope, ci, tail) -> list:
     return parts
 
 
-def target_check(slope, ci, error, targets, noise: float | None = None) -> tuple:
+def target_check(slope: float, ci: tuple[float, float], error: float, targets: dict[str, Any], noise: float | None = None) -> tuple[str | None, bool | None]:
     """``(head, passed)``: the verdict's first words against ``targets``; ``(None, None)`` without them.
 
     Parameters

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from pathdyn.numerics.alignment import InputAlignment, check_alignment
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.integrate import integrate
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.models import MODELS
 from pathdyn.validation.compare import compare
 from pathdyn.validation.models import reduced_equations
@@ -46,8 +49,9 @@ __all__ = ["validate_width"]
 
 
 
-def validate_width(case, widths=None, seeds=None, *, progress=False, device: str = "numpy", workers: int | None = None,
-                   scheduler: str | None = None, runner=None, **options) -> WidthScalingReport:
+def validate_width(case: ValidationCase | Architecture | Sequence[int], widths: Sequence[int] | None = None, seeds: Sequence[int] | None = None, *,
+                   progress: Any = False, device: str = "numpy", workers: int | None = None, scheduler: str | None = None,
+                   runner: Any = None, **options: Any) -> WidthScalingReport:
     """Sweep widths: each network against the reduced model from its own initial state.
 
     Parameters
