@@ -10,6 +10,7 @@ times the O(eta) floor", and no verdict noted an unstable learning rate.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,70 @@ def test_the_dmft_verdict_notes_an_unstable_learning_rate_too(tmp_path, monkeypa
     assert "stability limit" in capsys.readouterr().out
     assert main([*argv, "--learning-rate", "0.1"]) == 0
     assert "stability limit" not in capsys.readouterr().out
+
+
+GRAPHS = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _graph_sharpness_on_one_path(graph, path, k: float) -> float:
+    """``|dK/ds|^2`` at the solution where ``path`` carries ``k`` with balanced edges, every other edge 0.
+
+    Independent of the formula: ``K`` is the sum over the listed paths of the products of their
+    edge strengths, differentiated here edge by edge.
+    """
+    strength = {edge: (k ** (1 / len(path)) if edge in path else 0.0) for edge in graph.edges}
+    gradient = [sum(np.prod([strength[f] for f in p if f != edge]) for p in graph.paths if edge in p)
+                for edge in graph.edges]
+    return float(np.dot(gradient, gradient))
+
+
+@pytest.mark.parametrize("name", ["two_stream", "trunk_cross_skip", "shared_trunk", "two_stream_cross", "mouse_visual_cortex"])
+def test_the_graph_limit_is_never_below_a_one_path_solution_s_own(name):
+    """The note's promise: above the graph's limit every one-path solution of the deepest kind is
+    unstable. A path's own edges give the pathway's sharpness, edges between its nodes add to it,
+    so ``2 / limit`` is at most the sharpest one-path solution's and equal to it without such edges."""
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.validation.sweep.verdicts import graph_path_depths
+
+    graph = GraphArchitecture.from_toml(GRAPHS / f"{name}.toml")
+    assert graph_path_depths(graph) == tuple(sorted(set(graph.path_lengths)))  # against the listed paths
+    for k in (0.5, 2.0):
+        bound = 2.0 / stability_limit(graph_path_depths(graph), [k])
+        sharpest = max(_graph_sharpness_on_one_path(graph, path, k) for path in graph.paths)
+        assert sharpest >= bound * (1 - 1e-9)
+        if name == "two_stream":  # parallel chains: the bound is reached
+            assert sharpest == pytest.approx(bound, rel=1e-9)
+
+
+def test_path_depths_of_a_long_chain_without_listing_or_recursion():
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.validation.sweep.verdicts import graph_path_depths
+
+    chain = ["x", *[f"h{i}" for i in range(1, 1200)], "y"]
+    graph = GraphArchitecture(edges=list(zip(chain[:-1], chain[1:])))
+    assert graph_path_depths(graph) == (1200,)
+
+
+def test_a_graph_verdict_notes_an_unstable_learning_rate():
+    """two_stream (depth-3 paths, S_1 = 2): limit about 0.26; a few steps above it get the note, below not."""
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.validation.sweep.cases import default_dataset
+    from pathdyn.validation.sweep.graph import graph_width_sweep
+
+    graph = GraphArchitecture.from_toml(GRAPHS / "two_stream.toml")
+    common = dict(seeds=(0, 1), t_max=1.2, record_dt=0.3)
+    above = graph_width_sweep(graph, default_dataset(), (4, 8), learning_rate=0.3, **common)
+    below = graph_width_sweep(graph, default_dataset(), (4, 8), learning_rate=0.1, **common)
+    assert "stability limit" in above["verdict"] and "0.265" in above["verdict"]
+    assert "stability limit" not in below["verdict"]
+
+
+def test_the_graph_dmft_verdict_notes_an_unstable_learning_rate_too():
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.validation.sweep.dmft_graph import validate_dmft_graph_width
+
+    graph = GraphArchitecture.from_toml(GRAPHS / "two_stream.toml")
+    common = dict(widths=(8, 16), seeds=(0, 1), init_scale=0.5)
+    above = validate_dmft_graph_width(graph, learning_rate=0.3, t_max=0.6, **common)
+    below = validate_dmft_graph_width(graph, learning_rate=0.1, t_max=0.6, **common)
+    assert "stability limit" in above.verdict and "stability limit" not in below.verdict

@@ -112,6 +112,8 @@ LONG_COMMANDS = {
                                  "-o", "{d}/gc.json"],
     "validate the DMFT": ["validate", "--theory", "dmft", "--depths", "2,2", "--widths", "8,12", "--seeds", "0,1",
                           "--t-max", "0.2", "-o", "{d}/d.json"],
+    "validate the DMFT of a graph": ["validate", "--theory", "dmft", "--architecture", GRAPH, "--widths", "8,16",
+                                     "--seeds", "0,1", "--t-max", "0.2", "-o", "{d}/dg.json"],
     "dmft-finite-width": ["dmft-finite-width", "--depths", "2,2", "--widths", "8", "--seeds", "0,1", "--t-max", "0.2",
                           "-o", "{d}/fw.json"],
 }

@@ -14,7 +14,6 @@ that also names the graph and its paths.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from pathdyn._base.progress import Progress
+from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
@@ -31,7 +32,7 @@ from pathdyn.validation.sweep.cases import default_dataset
 from pathdyn.validation.sweep.dmft import MAX_DISCRETE_STEPS, ensemble_verdict, seed_mean_statistics
 from pathdyn.validation.sweep.report import TIME_MAPPING, DMFTWidthReport
 from pathdyn.validation.sweep.statistics import fit_slope
-from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, limit_evidence, tail_slope
+from pathdyn.validation.sweep.verdicts import MIN_SEEDS, MIN_WIDTHS, graph_stability_note, limit_evidence, tail_slope
 
 __all__ = ["GraphDMFTWidthReport", "dmft_graph_prediction", "validate_dmft_graph_width", "DEFAULT_TARGETS"]
 
@@ -143,6 +144,12 @@ def _network_K(graph: GraphArchitecture, dataset: Dataset, width: int, seed: int
     return np.asarray(run.K if per_path else run.extras["K_total"][:, None])
 
 
+def _counted(bar: Progress, value: np.ndarray) -> np.ndarray:
+    """``value``, once ``bar`` has counted one more network."""
+    bar.update()
+    return value
+
+
 def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = (128, 256, 512, 1024),
                               seeds: Sequence[int] = tuple(range(8)), *, init_scale: float = 0.5,
                               learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
@@ -169,7 +176,7 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
     confidence : float
         Of the slope's interval.
     progress : bool
-        One line per width on stderr.
+        Show progress on standard error (:class:`pathdyn._base.progress.Progress`).
 
     Returns
     -------
@@ -188,16 +195,17 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
     targets = dict(DEFAULT_TARGETS if targets is None else targets)
     started = time.perf_counter()
     S = dataset.modes()[1]
-    steps = max(1, round(t_max / learning_rate))
+    steps = TrainingTime(learning_rate, t_max).steps
     per_path = graph.paths_listed
     K_dmft, discrete = dmft_graph_prediction(graph, S, init_scale=init_scale, learning_rate=learning_rate, steps=steps,
                                              per_path=per_path)
     stacks = []
-    for width in widths:
-        stacks.append(np.stack([_network_K(graph, dataset, width, seed, init_scale, learning_rate, steps, per_path)
-                                for seed in seeds]))
-        if progress:
-            print(f"validate dmft graph: width {width} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    # a step's time grows as the N x N edges' entries, width squared
+    weights = [width**2 for width in widths for _ in seeds]
+    with Progress(len(weights), "validate dmft graph", enabled=None if progress else False, weights=weights) as bar:
+        for width in widths:
+            stacks.append(np.stack([_counted(bar, _network_K(graph, dataset, width, seed, init_scale, learning_rate,
+                                                             steps, per_path)) for seed in seeds]))
     statistics = seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
     paths = tuple(">".join([p[0][0]] + [e[1] for e in p]) for p in graph.paths) if per_path else ("total",)
     depths = graph.path_lengths if per_path else (graph.longest_path,)
@@ -211,6 +219,8 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
     verdict += (f"; summed over paths {statistics.total_errors[-1]:.4f} (noise {statistics.total_standard[-1]:.4f})"
                 f"; sampling noise of the mean {statistics.standard[-1]:.4f} at width {widths[-1]}"
                 f"; single networks scatter {statistics.scatter[-1]:.4f} (slope {scatter_slope:.2f} against width)")
+    note = graph_stability_note(learning_rate, graph, S)  # the DMFT's data are whitened (lambda = 1)
+    verdict = verdict if note is None else f"{verdict}; {note}"
     t = learning_rate * np.arange(steps + 1)
     return GraphDMFTWidthReport(
         depths=tuple(depths), widths=widths, seeds=seeds, init="gaussian", init_scale=float(init_scale), theory="dmft",

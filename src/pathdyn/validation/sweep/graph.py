@@ -33,14 +33,14 @@ from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
-from pathdyn.numerics.datasets import Dataset
+from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
 from pathdyn.io.jsonio import finite_or_none
 from pathdyn.validation.sweep.statistics import fit_slope, mean_interval
-from pathdyn.validation.sweep.verdicts import limit_evidence, sweep_verdict, tail_slope
+from pathdyn.validation.sweep.verdicts import graph_stability_note, limit_evidence, sweep_verdict, tail_slope
 from pathdyn.validation.network.graph import initialize_graph_weights, simulate_graph_gd
 from pathdyn.validation.mapping import default_method, map_initial_state
 from pathdyn.validation.models import reduced_equations
@@ -70,7 +70,7 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     return np.where(reached.any(axis=0), np.asarray(t)[first], np.nan)
 
 
-def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset, widths: Sequence[int], seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian",
+def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset | str, widths: Sequence[int], seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian",
                       init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
                       record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
                       allow_misaligned: bool = False) -> dict:
@@ -120,6 +120,7 @@ def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset, widths: Sequen
     if not widths or min(widths) < 1 or not seeds:
         raise ConfigError(f"widths, seeds: give positive widths and at least one seed, got {widths}, {seeds}")
     run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
+    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     alignment = check_alignment(dataset, allow_misaligned)
     lam = None if alignment.unit_variances else alignment.input_variances
     steps, every = run_time.steps, run_time.record_every
@@ -141,8 +142,12 @@ def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset, widths: Sequen
     for entry in per_width:
         entry["distance_to_widest"] = float(np.abs(entry["mean_K"] - widest).max() / S[0])
         entry["mean_K"] = entry["mean_K"].tolist()
+    judgement = sweep_judgement(widths, per_width, confidence)
+    note = graph_stability_note(learning_rate, graph, S, alignment.input_variances)
+    if note is not None:
+        judgement["verdict"] = f"{judgement['verdict']}; {note}"
     return {"graph": graph.to_dict(), "widths": widths, "seeds": list(seeds), "t": t.tolist(),
-            "singular_values": S.tolist(), "per_width": per_width, **sweep_judgement(widths, per_width, confidence),
+            "singular_values": S.tolist(), "per_width": per_width, **judgement,
             "settings": {"init": init, "init_scale": init_scale, "learning_rate": learning_rate, "t_max": t_max,
                          "dataset": dataset.name, "confidence": confidence,
                          "input_variances": alignment.input_variances.tolist(), "misalignment": alignment.misalignment},

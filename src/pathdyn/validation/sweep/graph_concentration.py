@@ -186,7 +186,7 @@ def dmft_final_strengths(graph: GraphArchitecture, singular_values: ArrayLike, *
     -------
     ndarray, shape (paths, modes)
     """
-    steps = max(1, round(t_max / learning_rate))
+    steps = TrainingTime(learning_rate, t_max).steps
     if steps <= DMFT_MAX_DISCRETE_STEPS:
         run = solve_dmft_graph(graph, singular_values, learning_rate=learning_rate, steps=steps, init_scale=init_scale,
                                per_path=True)
