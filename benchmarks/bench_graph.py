@@ -42,7 +42,7 @@ def seconds_per_step(run, steps: int, repeats: int) -> float:
 
 
 def parallel_case(depths, width, steps, repeats, data) -> dict:
-    graph = GraphArchitecture.from_pathways(Architecture(depths=depths))
+    graph = Architecture(depths=depths).graph
     weights = initialize_graph_weights(graph, data.n_in, data.n_out, width=width, seed=0)
     layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
     common = dict(learning_rate=0.01, steps=steps, record_every=steps)

@@ -22,13 +22,13 @@ def _graph(name):
 
 @pytest.mark.parametrize("depths", [(3, 4), (2, 3), (1, 3), (4, 4, 2), (5,)])
 def test_parallel_pathways_reduce_to_the_pathway_dmft(depths):
-    """Two independent codes, the same numbers: the graph march on ``from_pathways`` chains
+    """Two independent codes, the same numbers: the graph march on the chains of ``Architecture.graph``
     against :func:`solve_dmft` (packed triangles, push-through identities, meeting site).
 
     Agreement is to rounding (1e-12 of S_1; measured 4e-16). A wrong variant fails: the graph
     march without the response terms is 1e-2 to 1e-1 off (asserted below for depths >= 3).
     """
-    graph = GraphArchitecture.from_pathways(Architecture(depths=depths))
+    graph = Architecture(depths=depths).graph
     S = [2.0, 1.0]
     pathway = solve_dmft(depths, S, learning_rate=0.05, steps=120, init_scale=0.7)
     node_form = solve_dmft_graph(graph, S, learning_rate=0.05, steps=120, init_scale=0.7)
@@ -116,7 +116,7 @@ def test_flow_of_parallel_pathways_is_the_pathway_flow():
     Without the hold the two agreed to 1e-12; a wrong graph reduction misses by ~1e-2."""
     from pathdyn.numerics.dmft import FREEZE_FRACTION, solve_dmft_flow
 
-    graph = GraphArchitecture.from_pathways(Architecture(depths=(3, 4)))
+    graph = Architecture(depths=(3, 4)).graph
     tol, S = 1e-4, 2.0
     a = solve_dmft_flow((3, 4), [S], t_max=4.0, num_points=21, init_scale=0.7, tol=tol)
     b = solve_dmft_graph_flow(graph, [S], t_max=4.0, num_points=21, init_scale=0.7, tol=tol)

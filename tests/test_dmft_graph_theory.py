@@ -39,9 +39,9 @@ def test_every_edge_enters_both_of_its_nodes_once():
 
 
 def test_parallel_chains_give_the_pathway_site_equations():
-    """On ``from_pathways`` chains the node equations are the pathway DMFT's site equations, renamed."""
+    """On the chains of ``Architecture.graph`` the node equations are the pathway DMFT's site equations, renamed."""
     arch = Architecture(depths=(3, 2))
-    graph = GraphArchitecture.from_pathways(arch)
+    graph = Architecture.coerce(arch).graph
     node = _equations(derive_dmft_graph_equations(graph).groups)
     site = dict(derive_dmft_equations(arch).equations)
     rename = {}

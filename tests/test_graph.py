@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pathdyn.errors import ArchitectureError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import load_architecture_toml
+from pathdyn.theory.graph import GraphArchitecture
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_GRAPHS = ("two_pathways", "shared_trunk", "two_stream", "two_stream_cross", "visual_cortex")
@@ -80,15 +82,17 @@ def test_toml_errors(tmp_path):
         GraphArchitecture.from_toml(tmp_path / "missing.toml")
 
 
-def test_from_pathways_is_the_parallel_special_case():
-    graph = GraphArchitecture.from_pathways(Architecture(depths=(2, 3, 1), hidden_widths=[[4], [5, 6], []]))
+def test_an_architecture_is_the_graph_of_its_pathways():
+    graph = Architecture(depths=(2, 3, 1), hidden_widths=[[4], [5, 6], []]).graph
     assert graph.pathway_depths() == (2, 3, 1)
     assert graph.path_lengths == (2, 3, 1)
     assert graph.width("p2h2") == 6
     assert example("two_pathways").pathway_depths() == (2, 3)
     assert example("shared_trunk").pathway_depths() is None
     with pytest.raises(ArchitectureError, match="two depth-1 pathways"):
-        GraphArchitecture.from_pathways((1, 1))
+        Architecture(depths=(1, 1)).graph
+    assert Architecture(depths=(2, 3)).layer_edges == ((("x", "p1h1"), ("p1h1", "y")),
+                                                       (("x", "p2h1"), ("p2h1", "p2h2"), ("p2h2", "y")))
 
 
 def test_chain_segments():
@@ -100,3 +104,35 @@ def test_chain_segments():
 def test_pathway_only_loader_points_graph_files_elsewhere():
     with pytest.raises(ArchitectureError, match=r"holds a \[graph\].*load_architecture_toml"):
         Architecture.from_toml(EXAMPLES / "shared_trunk.toml")
+
+
+def test_from_pathways_takes_an_architecture_or_its_depths():
+    arch = Architecture(depths=(2, 3), hidden_widths=4)
+    assert GraphArchitecture.from_pathways(arch) == arch.graph
+    assert GraphArchitecture.from_pathways((2, 3)).edges == arch.graph.edges
+    assert GraphArchitecture.from_pathways("2,3").edges == arch.graph.edges
+    for bad in ((1, 1), (0, 2), "2,x", 5):
+        with pytest.raises(ArchitectureError):
+            GraphArchitecture.from_pathways(bad)
+
+
+def test_every_graph_function_takes_pathways():
+    """Pathways are the special case: each graph entry point given an ``Architecture`` (or its
+    depths) works on the graph of its chains and answers as if given that graph."""
+    from pathdyn.numerics.dmft_graph import solve_dmft_graph
+    from pathdyn.theory.graph_export import derive_graph_equations, export_graph_equations
+    from pathdyn.theory.graph_flow import derive_graph_flow
+    from pathdyn.theory.graph_reduced import derive_graph_mode_equations
+    from pathdyn.validation.network.graph import simulate_graph_gd
+
+    arch = Architecture(depths=(2, 3))
+    graph = arch.graph
+    assert derive_graph_flow(arch).rhs_of(("x", "p1h1")) == derive_graph_flow(graph).rhs_of(("x", "p1h1"))
+    assert derive_graph_mode_equations((2, 3)).rhs == derive_graph_mode_equations(graph).rhs
+    assert export_graph_equations(derive_graph_equations(arch), "json") == export_graph_equations(graph, "json")
+    dmft = dict(learning_rate=0.05, steps=20, init_scale=0.5)
+    assert np.array_equal(solve_dmft_graph(arch, [2.0, 1.0], **dmft).K, solve_dmft_graph(graph, [2.0, 1.0], **dmft).K)
+    run = dict(learning_rate=0.01, steps=3, seed=1, engine="graph")
+    assert np.array_equal(simulate_graph_gd(arch, "random:2,1", 6, **run).K, simulate_graph_gd(graph, "random:2,1", 6, **run).K)
+    with pytest.raises(ArchitectureError, match="not a list of depths"):
+        derive_graph_flow("shared_trunk")

@@ -197,7 +197,7 @@ def test_parallel_graph_gives_the_pathway_equations(depths, whitened, rng):
                                    evaluate(direct.rhs_of(a, d), values), rtol=1e-10, atol=1e-12)
     if sum(D == 1 for D in depths) > 1:
         return  # the node form's graph has one edge x -> y for all depth-1 pathways
-    graph = GraphArchitecture.from_pathways(arch)
+    graph = Architecture.coerce(arch).graph
     node = derive_graph_flow(graph)
     rename = {node.weights[edge]: w for segment, ws in zip(graph.chain_segments(), engine.weights)
               for edge, w in zip(segment, ws)}

@@ -106,7 +106,7 @@ def test_integrated_trajectories_conserve_invariants_and_learn(name, rng):
 
 @pytest.mark.parametrize("depths", [(2, 2), (2, 3, 5), (4, 1)])
 def test_parallel_graph_qp_is_the_paper_model(depths):
-    graph = GraphArchitecture.from_pathways(Architecture(depths=depths))
+    graph = Architecture(depths=depths).graph
     graph_qp = derive_graph_qp_equations(graph)
     paper = derive_qp_equations(depths)
     rename = {}

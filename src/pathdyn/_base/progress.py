@@ -30,7 +30,8 @@ LONG_RUN_S = 20.0
 
 
 def duration_text(seconds: float) -> str:
-    """Seconds as a reader says them: ``"40 s"``, ``"3 min"``, ``"1.5 h"``.
+    """Seconds as a reader says them: whole seconds up to a minute and a half, whole minutes up
+    to an hour and a half, else hours to one decimal.
 
     Parameters
     ----------
@@ -61,7 +62,7 @@ def estimate_line(label: str, fraction: float, elapsed: float) -> str:
     Returns
     -------
     str
-        E.g. ``"simulate: roughly 4 min in all on this machine (judged from the first 2% of the work, 5 s)"``.
+        E.g. ``"simulate: roughly TOTAL in all on this machine (judged from the first P% of the work, T s)"``.
 
     Notes
     -----

@@ -13,7 +13,8 @@ from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.numerics.mode_inputs import dataset_modes
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import load_architecture_toml
+from pathdyn.theory.graph import GraphArchitecture
 
 
 def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:

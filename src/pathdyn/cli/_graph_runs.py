@@ -73,7 +73,7 @@ def validate_graph(args: argparse.Namespace, plan, graph: GraphArchitecture, wid
     plan : FilePlan
         Its checked output files.
     graph : GraphArchitecture
-        The network (a pathway architecture converted by ``GraphArchitecture.from_pathways``).
+        The network (a pathway architecture converted by ``Architecture.graph``).
     widths, seeds : tuple of int or None
         The parsed ``--widths`` and ``--seeds`` (None: the defaults).
 

@@ -19,7 +19,8 @@ from pathdyn.cli._common import (
     use_file_backend,
 )
 from pathdyn.cli._graph_runs import concentration_graphs
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import load_architecture_toml
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.validation.reports.plots import plot_concentration
 from pathdyn.validation.sweep.concentration import CONCENTRATION_DEFAULTS, measure_concentration

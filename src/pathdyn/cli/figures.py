@@ -16,7 +16,8 @@ from pathdyn.numerics.compile import compile_rhs
 from pathdyn.numerics.phase_plane import compute_phase_panel
 from pathdyn.numerics.plotting import plot_phase_planes
 from pathdyn.theory.architecture import parse_depths
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import load_architecture_toml
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.models import reduce_to_modes
 
 COMMAND = "figures"

@@ -12,7 +12,8 @@ from pathdyn.io.weight_files import hidden_widths_from_weights
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.numerics.plotting import plain_text
 from pathdyn.theory.architecture import Architecture, parse_depths
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import load_architecture_toml
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.network import load_weights, save_weights, simulate_gd
 from pathdyn.validation.reports.simulation_plots import plot_simulation
 

@@ -21,8 +21,8 @@ from pathdyn.cli._common import (
 )
 from pathdyn.numerics.datasets import dataset_from_spec
 from pathdyn.cli._graph_runs import validate_graph
-from pathdyn.theory.architecture import parse_depths
-from pathdyn.theory.graph import GraphArchitecture, load_architecture_toml
+from pathdyn.theory.architecture import Architecture, load_architecture_toml, parse_depths
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.cli.dmft_graph import validate_graph_dmft
 from pathdyn.validation.network.torch_engine import resolve_device
 from pathdyn.validation.reports.plots import plot_width_reports
@@ -146,20 +146,20 @@ def _custom_case(args, depths):
 def _case_architecture(args):
     """The depths of ``--depths`` or a pathway ``--architecture`` (None: the default), or the graph to run.
 
-    ``--init aligned`` runs pathways as the graph they are (``GraphArchitecture.from_pathways``).
+    ``--init aligned`` runs pathways as the graph they are (``Architecture.graph``).
     """
     if args.architecture and args.depths:
         raise ConfigError("--depths, --architecture: give one of them, not both")
     if not args.architecture:
         depths = parse_depths(args.depths, argument="--depths") if args.depths else None
         if args.init == "aligned":
-            return GraphArchitecture.from_pathways(depths or (2, 2))
+            return Architecture.coerce(depths or (2, 2)).graph
         return depths
     architecture = load_architecture_toml(args.architecture)
     if isinstance(architecture, GraphArchitecture):
         return architecture
     if args.init == "aligned":
-        return GraphArchitecture.from_pathways(architecture)
+        return Architecture.coerce(architecture).graph
     unused = [key for key in ("hidden_widths", "n_in", "n_out") if key in architecture.to_dict()]
     if unused:
         raise ConfigError(f"--architecture {args.architecture}: {', '.join(unused)} given, but validate sweeps --widths "

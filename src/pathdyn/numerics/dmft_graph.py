@@ -455,9 +455,11 @@ def _check(singular_values, learning_rate, steps, init_scale, input_scale, outpu
 
 
 def _as_graph(graph) -> DMFTGraph:
-    """A :class:`DMFTGraph` from one, or from anything with ``edges`` (and ``paths`` when listed)."""
+    """A :class:`DMFTGraph` from one, from anything with ``edges`` (and ``paths`` when listed),
+    or from an ``Architecture`` of pathways (its ``graph``: the chains)."""
     if isinstance(graph, DMFTGraph):
         return graph
+    graph = getattr(graph, "graph", graph)  # pathways are the graph of their chains
     edges = getattr(graph, "edges", graph)
     paths = graph.paths if getattr(graph, "paths_listed", False) else None
     return DMFTGraph(tuple(edges), paths)
@@ -479,7 +481,7 @@ def solve_dmft_graph(
 
     Parameters
     ----------
-    graph : DMFTGraph, GraphArchitecture or sequence of (str, str)
+    graph : DMFTGraph, GraphArchitecture, Architecture (its chains) or sequence of (str, str)
         The DAG (anything with ``edges``; its ``paths`` give the order of ``K``).
     singular_values : array_like, shape (modes,)
         ``S_alpha`` of the whitened ``Sigma_yx``.

@@ -3,6 +3,10 @@
 An :class:`Architecture` is plain data (no sympy): the number of pathways, the depth
 of each, the input and output dimensions, optional hidden widths, and whether the
 inputs are whitened. Every problem in a specification is reported at once.
+
+Parallel pathways are a graph: :attr:`Architecture.graph` is the
+:class:`~pathdyn.theory.graph.GraphArchitecture` of the pathways as parallel chains, the
+form every derivation works in.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
 from pathdyn.io.reading import read_toml
+from pathdyn.theory.graph import GraphArchitecture, chain_graph
 
-__all__ = ["Architecture", "parse_depths"]
+__all__ = ["Architecture", "load_architecture_toml", "parse_depths", "pathway_graph"]
 
 _MAX_DEPTH = 1000
 
@@ -89,6 +95,8 @@ class Architecture:
     2
     >>> Architecture.from_string("2,3,5").depths
     (2, 3, 5)
+    >>> Architecture(depths=(1, 2)).graph.edges
+    (('x', 'y'), ('x', 'p2h1'), ('p2h1', 'y'))
     """
 
     depths: tuple[int, ...]
@@ -183,6 +191,27 @@ class Architecture:
         if not self._widths:
             return None
         return self._widths[pathway - 1][layer - 1]
+
+    @property
+    def graph(self) -> GraphArchitecture:
+        """These pathways as a graph: pathway ``a`` runs ``x -> p<a>h1 -> ... -> p<a>h<D_a - 1> -> y``.
+
+        Hidden widths, dimensions and ``whitened`` carry over.
+
+        Raises
+        ------
+        ArchitectureError
+            When two pathways have depth 1: both would be the one edge ``x -> y``.
+        """
+        if sum(d == 1 for d in self.depths) > 1:
+            raise ArchitectureError(f"depths {self.depths}: two depth-1 pathways are one edge x -> y in a graph; "
+                                    "merge them into one")
+        return pathway_graph(self)[0]
+
+    @property
+    def layer_edges(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The edge of :attr:`graph` that carries each layer: ``layer_edges[a - 1][d - 1]``."""
+        return pathway_graph(self)[1]
 
     def describe(self) -> str:
         """A one-line human description.
@@ -350,3 +379,45 @@ class Architecture:
         if set(data) == {"architecture"}:
             data = data["architecture"]
         return cls.from_dict(data, source=f"architecture file {str(path)!r}")
+
+
+def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple[GraphArchitecture, tuple]:
+    """The graph of parallel pathways and, per pathway, the edges that carry its layers.
+
+    Unlike :attr:`Architecture.graph`, several depth-1 pathways are allowed: they are all
+    the one edge ``x -> y``, whose gradient does not depend on its own weight, so a
+    derivation gives each of them that edge's gradient.
+
+    Parameters
+    ----------
+    architecture : Architecture, sequence of int or str
+        The pathways (hidden widths, dimensions and ``whitened`` carry over).
+
+    Returns
+    -------
+    graph : GraphArchitecture
+    layers : tuple of tuple of (str, str)
+        ``layers[a - 1][d - 1]`` is the edge of layer ``d`` of pathway ``a``.
+    """
+    arch = Architecture.coerce(architecture)
+    hidden = [[arch.hidden_width(a, d) for d in range(1, depth)] for a, depth in enumerate(arch.depths, start=1)]
+    return chain_graph(hidden, n_in=arch.n_in, n_out=arch.n_out, whitened=arch.whitened)
+
+
+def load_architecture_toml(path: str | Path) -> GraphArchitecture | Architecture:
+    """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    GraphArchitecture or Architecture
+        What the file describes.
+    """
+    data = read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)  # once: a pipe reads once
+    if "graph" in data:
+        return GraphArchitecture.from_toml(path, data=data)
+    return Architecture.from_toml(path, data=data)

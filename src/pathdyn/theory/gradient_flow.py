@@ -49,7 +49,7 @@ import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.graph import pathway_graph
+from pathdyn.theory.architecture import pathway_graph
 from pathdyn.theory.graph_flow import derive_graph_flow
 from pathdyn.theory.matrix_calculus import (
     derive_direct,
@@ -327,7 +327,7 @@ def _derive_on_the_graph(arch: Architecture, weights: Sequence[Sequence[sp.Matri
     """``-dL/dW_a^d`` from the graph engine: the pathways' graph, its edges renamed to the layers.
 
     :func:`pathdyn.theory.graph_flow.derive_graph_flow` derives the flow of every edge of
-    the pathways' graph (:func:`pathdyn.theory.graph.pathway_graph`) written over its paths,
+    the pathways' graph (:func:`pathdyn.theory.architecture.pathway_graph`) written over its paths,
     which for a chain is the paper's grouping ``(W^{>d})^T [Sigma_yx - Omega Sigma_x]
     (W^{<d})^T``; each edge carries its layer's ``W_a^d``. Depth-1 pathways share the edge
     ``x -> y``, whose flow does not contain its own weight.

@@ -5,7 +5,7 @@ node ``y``, hidden nodes with optional widths and activations, and edges, each e
 ``(u, v)`` a weight matrix ``W_{v<-u}`` from node ``u`` to node ``v``. A hidden node
 sums its incoming edges. The network map is the sum over the paths from ``x`` to ``y``
 of the products of the edge matrices along each path. Parallel pathways are the special
-case :meth:`GraphArchitecture.from_pathways`.
+case :func:`chain_graph`, which :attr:`pathdyn.theory.architecture.Architecture.graph` builds.
 
 The TOML form::
 
@@ -30,10 +30,8 @@ from typing import Any, Mapping
 from pathdyn._base.checks import is_whole_number
 from pathdyn.errors import ArchitectureError
 from pathdyn.io.reading import read_toml
-from pathdyn.theory.architecture import Architecture
 
-__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "load_architecture_toml",
-           "pathway_graph"]
+__all__ = ["GraphArchitecture", "INPUT", "OUTPUT", "MAX_LISTED_PATHS", "NODE_ACTIVATIONS", "chain_graph"]
 
 INPUT = "x"
 OUTPUT = "y"
@@ -417,30 +415,60 @@ class GraphArchitecture:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_pathways(cls, architecture: Architecture | Sequence[int] | str) -> GraphArchitecture:
-        """The graph of parallel pathways: pathway ``a`` runs ``x -> p<a>h1 -> ... -> y``.
+    def coerce(cls, graph: Any) -> GraphArchitecture:
+        """``graph`` itself, or the graph of pathways (:meth:`from_pathways`): what every graph function takes.
 
         Parameters
         ----------
-        architecture : Architecture, sequence of int or str
-            The pathways' depths (hidden widths carry over).
+        graph : GraphArchitecture, Architecture, sequence of int or str
 
         Returns
         -------
         GraphArchitecture
-            The graph.
 
         Raises
         ------
         ArchitectureError
-            When two pathways have depth 1 (both would be the edge ``x -> y``).
+            When ``graph`` is none of these.
         """
-        arch = Architecture.coerce(architecture)
-        if sum(d == 1 for d in arch.depths) > 1:
-            raise ArchitectureError(
-                f"depths {arch.depths}: two depth-1 pathways are one edge x -> y in a graph; merge them into one"
-            )
-        return pathway_graph(arch)[0]
+        return graph if isinstance(graph, GraphArchitecture) else cls.from_pathways(graph)
+
+    @classmethod
+    def from_pathways(cls, architecture: Any) -> GraphArchitecture:
+        """The graph of parallel pathways: ``architecture.graph`` of an ``Architecture``.
+
+        Parameters
+        ----------
+        architecture : Architecture, sequence of int or str
+            The pathways; depths alone (``(2, 3)`` or ``"2,3"``) give chains without widths.
+
+        Returns
+        -------
+        GraphArchitecture
+            Pathway ``a`` as the chain ``x -> p<a>h1 -> ... -> y``.
+
+        Raises
+        ------
+        ArchitectureError
+            For depths that are not whole numbers >= 1, or two pathways of depth 1 (both would
+            be the one edge ``x -> y``).
+        """
+        graph = getattr(architecture, "graph", None)
+        if isinstance(graph, GraphArchitecture):  # an Architecture (this module cannot import it: it imports us)
+            return graph
+        text = architecture.split(",") if isinstance(architecture, str) else architecture
+        try:
+            given: list[Any] = [int(d) if isinstance(d, str) and d.strip().isdigit() else d for d in text]
+        except TypeError:
+            given = []
+        depths = [int(d) for d in given if is_whole_number(d) and d >= 1]
+        if not given or len(depths) != len(given):
+            raise ArchitectureError(f"architecture: {architecture!r} is not a list of depths >= 1; give e.g. (2, 3) "
+                                    "or Architecture(depths=(2, 3))")
+        if sum(d == 1 for d in depths) > 1:
+            raise ArchitectureError(f"depths {tuple(depths)}: two depth-1 pathways are one edge x -> y in a graph; "
+                                    "merge them into one")
+        return chain_graph([[None] * (d - 1) for d in depths])[0]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "graph specification") -> "GraphArchitecture":
@@ -513,39 +541,41 @@ class GraphArchitecture:
         return cls.from_dict(data["graph"], source=f"architecture file {str(path)!r}")
 
 
-def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple:
-    """The graph of parallel pathways and, per pathway, the edges that carry its layers.
+def chain_graph(chains: Sequence[Sequence[int | None]], *, n_in: int | None = None, n_out: int | None = None,
+                whitened: bool = True) -> tuple[GraphArchitecture, tuple[tuple[_Edge, ...], ...]]:
+    """The graph of parallel chains and, per chain, the edges that carry its layers.
 
-    Pathway ``a`` runs ``x -> p<a>h1 -> ... -> p<a>h<D_a - 1> -> y``. Depth-1 pathways are
-    all the one edge ``x -> y`` (a graph has one map per pair of nodes); the gradient of each
-    of them is that edge's, which does not depend on the edge's own weight.
+    Chain ``a`` (1-based) runs ``x -> p<a>h1 -> ... -> p<a>h<D_a - 1> -> y``. Chains of depth 1
+    are all the one edge ``x -> y`` (a graph has one map per pair of nodes); the gradient of
+    each of them is that edge's, which does not depend on the edge's own weight.
 
     Parameters
     ----------
-    architecture : Architecture, sequence of int or str
-        The pathways (hidden widths, dimensions and ``whitened`` carry over).
+    chains : sequence of sequence of int or None
+        Per chain, the widths of its hidden nodes (``None``: no width given), so a chain
+        of depth ``D`` has ``D - 1`` entries.
+    n_in, n_out : int, optional
+        The data's dimensions.
+    whitened : bool
+        Whether the inputs are whitened.
 
     Returns
     -------
     graph : GraphArchitecture
     layers : tuple of tuple of (str, str)
-        ``layers[a - 1][d - 1]`` is the edge of layer ``d`` of pathway ``a``.
+        ``layers[a - 1][d - 1]`` is the edge of layer ``d`` of chain ``a``.
     """
-    arch = Architecture.coerce(architecture)
     edges: list[_Edge] = []
     widths: dict[str, int] = {}
-    layers: list[_Path] = []
-    for a, depth in enumerate(arch.depths, start=1):
-        chain = [INPUT] + [f"p{a}h{d}" for d in range(1, depth)] + [OUTPUT]
+    layers = []
+    for a, hidden in enumerate(chains, start=1):
+        names = [f"p{a}h{d}" for d in range(1, len(hidden) + 1)]
+        chain = [INPUT, *names, OUTPUT]
         pathway = tuple(zip(chain[:-1], chain[1:]))
         layers.append(pathway)
         edges += [e for e in pathway if not (e == (INPUT, OUTPUT) and e in edges)]  # one x -> y edge
-        for d in range(1, depth):
-            width = arch.hidden_width(a, d)
-            if width is not None:
-                widths[f"p{a}h{d}"] = width
-    graph = GraphArchitecture(edges=edges, widths=widths or None, n_in=arch.n_in, n_out=arch.n_out,
-                              whitened=arch.whitened)
+        widths.update({name: int(width) for name, width in zip(names, hidden) if width is not None})
+    graph = GraphArchitecture(edges=edges, widths=widths or None, n_in=n_in, n_out=n_out, whitened=whitened)
     return graph, tuple(layers)
 
 
@@ -626,22 +656,3 @@ def _enumerate_paths(out_edges: Mapping[str, Sequence[_Edge]]) -> tuple[_Path, .
 
 def _read_toml(path: str | Path) -> dict:
     return read_toml(path, f"architecture file {str(path)!r}", ArchitectureError)
-
-
-def load_architecture_toml(path: str | Path) -> GraphArchitecture | Architecture:
-    """A :class:`GraphArchitecture` when the file has a ``[graph]`` table, else an :class:`Architecture`.
-
-    Parameters
-    ----------
-    path : str or Path
-        The TOML file.
-
-    Returns
-    -------
-    GraphArchitecture or Architecture
-        What the file describes.
-    """
-    data = _read_toml(path)  # once: a pipe (/dev/stdin) cannot be read a second time
-    if "graph" in data:
-        return GraphArchitecture.from_toml(path, data=data)
-    return Architecture.from_toml(path, data=data)

@@ -65,6 +65,7 @@ from pathdyn.theory.document import (
     rebuild_expression,
     select,
 )
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_definitions
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
@@ -113,12 +114,12 @@ class GraphEquations:
         return self.gradient_flow.form
 
 
-def derive_graph_equations(graph: GraphArchitecture, form: str = "node") -> GraphEquations:
+def derive_graph_equations(graph: GraphArchitecture | Architecture, form: str = "node") -> GraphEquations:
     """Derive the gradient flow of every edge and the q/p-like reduced equations of ``graph``.
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     form : {"node", "path-sums"}
         ``node`` (default): in the nodes' maps and strengths, linear in the number of edges;
         ``path-sums``: every map written out over the paths (needs the paths listed).
@@ -132,6 +133,7 @@ def derive_graph_equations(graph: GraphArchitecture, form: str = "node") -> Grap
     ConfigError
         For an unknown form.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     if form not in GRAPH_FORMS:
         raise ConfigError(f"form: unknown form {form!r}; choose one of {', '.join(GRAPH_FORMS)}")
     return GraphEquations(graph, derive_graph_flow(graph, form=form), derive_graph_qp_equations(graph, form=form))

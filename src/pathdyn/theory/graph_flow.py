@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from pathdyn.errors import ArchitectureError, ConfigError, DerivationError
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import INPUT, MAX_LISTED_PATHS, OUTPUT, GraphArchitecture
 from pathdyn.theory.matrix_calculus import (
     derive_direct,
@@ -369,13 +370,13 @@ def _check_form(method: str, form: str | None) -> str:
     return form
 
 
-def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str | None = None,
+def derive_graph_flow(graph: GraphArchitecture | Architecture, method: str = "chain", form: str | None = None,
                       weights: dict[tuple[str, str], sp.MatrixSymbol] | None = None) -> GraphFlow:
     """Derive ``tau dW_e/dt = -dL/dW_e`` for every edge by sympy matrix calculus.
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     method : {"chain", "direct"}
     form : {"node", "path-sums"}, optional
         ``node`` (default for ``chain``): in the forward and backward maps of the nodes,
@@ -415,6 +416,7 @@ def derive_graph_flow(graph: GraphArchitecture, method: str = "chain", form: str
     >>> derive_graph_flow(g, form="path-sums").rhs_of(("x", "h"))
     W_h_y.T*(-Omega + Sigma_yx)
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     form = _check_form(method, form)
     if not isinstance(graph, GraphArchitecture):
         raise ConfigError(f"graph: expected a GraphArchitecture, got {type(graph).__name__}")

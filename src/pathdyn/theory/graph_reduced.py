@@ -44,6 +44,7 @@ from itertools import combinations
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.graph_flow import check_path_sums
 from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
@@ -228,12 +229,12 @@ def _node_strengths(graph: GraphArchitecture, symbol_of: Mapping[tuple[str, str]
     return forward, backward, tuple(definitions)
 
 
-def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = True, form: str = "node") -> GraphModeEquations:
+def derive_graph_mode_equations(graph: GraphArchitecture | Architecture, invariants: bool = True, form: str = "node") -> GraphModeEquations:
     """Per-edge reduced equations of one mode, the gradient flow of the reduced loss.
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     invariants : bool
         Derive the conserved quadratic forms too (default True).
     form : {"node", "path-sums"}
@@ -259,6 +260,7 @@ def derive_graph_mode_equations(graph: GraphArchitecture, invariants: bool = Tru
     differentiates ``L`` with respect to ``K`` and, by the chain rule through the node
     definitions, ``K`` with respect to each ``s_e``: ``dK/ds_(u,v) = f_u b_v``.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     _check_graph(graph, form)
     state = [edge_strength_symbol(e) for e in graph.edges]
     symbol_of = dict(zip(graph.edges, state))

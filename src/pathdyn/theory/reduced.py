@@ -24,7 +24,7 @@ import sympy as sp
 from pathdyn.errors import ConfigError, DerivationError
 from pathdyn.theory.algebra import is_identically_zero, xreplace_all
 from pathdyn.theory.architecture import Architecture
-from pathdyn.theory.graph import pathway_graph
+from pathdyn.theory.architecture import pathway_graph
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations, edge_strength_symbol
 from pathdyn.theory.models import ReducedModel, reduce_to_modes, register
 from pathdyn.theory.modes import (
@@ -237,7 +237,7 @@ def _layer_flow_on_the_graph(arch: Architecture, state: Sequence[sp.Symbol], own
     """``ds_{a,d}/dt`` from the graph engine: the per-edge model of the pathways' graph, each edge its layer.
 
     :func:`pathdyn.theory.graph_reduced.derive_graph_mode_equations` derives the flow of
-    every edge strength of :func:`pathdyn.theory.graph.pathway_graph` in node form (sympy
+    every edge strength of :func:`pathdyn.theory.architecture.pathway_graph` in node form (sympy
     differentiates the reduced loss and each node's one-step definition); the node
     strengths are written out once, in evaluation order, and every edge strength is
     renamed to its layer's ``s_{a,d}``. Depth-1 pathways share the edge ``x -> y``: its

@@ -32,6 +32,7 @@ from pathdyn._base.progress import Progress
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
@@ -377,7 +378,7 @@ def _node_activations(graph, activation) -> dict:
     return {n: activation or graph.activation(n) for n in graph.hidden_nodes}
 
 
-def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *, init: str = "gaussian",
+def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset | str, width: int | None = None, *, init: str = "gaussian",
                       init_scale: float | None = None, activation: str | None = None, learning_rate: float,
                       steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
                       bases: dict | None = None, engine: str = "auto",
@@ -386,7 +387,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     dataset : Dataset or str
     width : int, optional
         Width of hidden nodes the graph gives none.
@@ -428,6 +429,7 @@ def simulate_graph_gd(graph: GraphArchitecture, dataset: Dataset | str, width: i
     ConfigError, ArchitectureError, DatasetError
         For bad input. A diverging run returns ``success=False`` with a message.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     _check_run(learning_rate, steps, record_every, engine)
     dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     activations = _node_activations(graph, activation)

@@ -26,6 +26,7 @@ from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.network.graph import simulate_graph_gd
 from pathdyn.validation.sweep.cases import default_dataset
@@ -150,7 +151,7 @@ def _counted(bar: Progress, value: np.ndarray) -> np.ndarray:
     return value
 
 
-def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = (128, 256, 512, 1024),
+def validate_dmft_graph_width(graph: GraphArchitecture | Architecture, widths: Sequence[int] = (128, 256, 512, 1024),
                               seeds: Sequence[int] = tuple(range(8)), *, init_scale: float = 0.5,
                               learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
                               targets: dict | None = None, confidence: float = 0.95, progress: bool = False,
@@ -159,7 +160,7 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
         Linear; every hidden node gets the sweep's width.
     widths : sequence of int
         Hidden widths ``N`` (every node).
@@ -189,6 +190,7 @@ def validate_dmft_graph_width(graph: GraphArchitecture, widths: Sequence[int] = 
     ConfigError
         Nonlinear graphs, non-whitened or degenerate data, fewer than two seeds, bad settings.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     widths, seeds = tuple(int(w) for w in widths), tuple(int(s) for s in seeds)
     _check_sweep(graph, widths, seeds, init_scale, learning_rate, t_max)
     dataset = _checked_dataset(dataset)

@@ -36,6 +36,7 @@ from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
 from pathdyn.io.jsonio import finite_or_none
@@ -70,15 +71,15 @@ def half_times(t: Any, K: Any, S: Any) -> np.ndarray:
     return np.where(reached.any(axis=0), np.asarray(t)[first], np.nan)
 
 
-def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset | str, widths: Sequence[int], seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian",
-                      init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
+def graph_width_sweep(graph: GraphArchitecture | Architecture, dataset: Dataset | str, widths: Sequence[int],
+                      seeds: Sequence[int] = tuple(range(4)), *, init: str = "gaussian", init_scale: float = 0.3, learning_rate: float = 0.02, t_max: float = 30.0,
                       record_dt: float = 0.2, confidence: float = 0.95, progress: bool = False,
                       allow_misaligned: bool = False) -> dict:
     """Train ``len(seeds)`` networks at every width and summarise their total mode strengths.
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
         The graph.
     dataset : Dataset or str
         Training data.
@@ -115,6 +116,7 @@ def graph_width_sweep(graph: GraphArchitecture, dataset: Dataset | str, widths: 
         When the inputs are misaligned with the modes (the measured value in the message)
         and ``allow_misaligned`` is false.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     widths = [int(w) for w in widths]
     seeds = tuple(int(s) for s in seeds)
     if not widths or min(widths) < 1 or not seeds:

@@ -42,6 +42,7 @@ from pathdyn.io.results import Record, labelled
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.display import number, text_summary
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
@@ -282,7 +283,7 @@ def shortcut_study(dataset: Dataset, depths: Sequence[int] = (4, 5), seeds: Sequ
     return rows
 
 
-def measure_graph_concentration(graph: GraphArchitecture, dataset: Dataset, seeds: Sequence[int] = tuple(range(20)), *, width: int = 64,
+def measure_graph_concentration(graph: GraphArchitecture | Architecture, dataset: Dataset, seeds: Sequence[int] = tuple(range(20)), *, width: int = 64,
                                 activation: str | None = None, init: str = "gaussian", init_scale: float = 0.5,
                                 learning_rate: float = 0.03, t_max: float = 90.0,
                                 confidence: float = 0.95, dmft: bool = False, progress: bool = False) -> GraphConcentration:
@@ -290,7 +291,7 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset: Dataset, seed
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     dataset : Dataset
     seeds : sequence of int
     width : int
@@ -327,6 +328,7 @@ def measure_graph_concentration(graph: GraphArchitecture, dataset: Dataset, seed
     UserWarning
         When some networks did not finish learning (their split is not final).
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     seeds = tuple(int(s) for s in seeds)
     time_settings = TrainingTime(learning_rate, t_max)
     if not seeds or not 0 < confidence < 1:

@@ -30,6 +30,7 @@ from pathdyn.numerics.alignment import InputAlignment, check_alignment, mode_ran
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import Comparison, compare
@@ -90,14 +91,14 @@ def _alignment_summary(alignment: InputAlignment | None) -> dict:
     return {"input_variances": alignment.input_variances.tolist(), "misalignment": alignment.misalignment}
 
 
-def validate_graph_aligned(graph: GraphArchitecture, dataset: Dataset | str, width: int | None = None, *,
+def validate_graph_aligned(graph: GraphArchitecture | Architecture, dataset: Dataset | str, width: int | None = None, *,
                            learning_rate: float = 0.01, t_max: float = 6.0, initial_strength: float = 0.2,
                            seed: int = 0, record_dt: float = 0.05, allow_misaligned: bool = False) -> GraphValidation:
     """Train an aligned network of ``graph`` and compare it with the graph's reduced model.
 
     Parameters
     ----------
-    graph : GraphArchitecture
+    graph : GraphArchitecture or Architecture (pathways: the graph of their chains)
     dataset : Dataset or str
         Whitened data, or inputs whose ``Sigma_x`` shares the right singular vectors of
         ``Sigma_yx`` (``lambda_alpha = v_alpha^T Sigma_x v_alpha`` is then read off the data and
@@ -129,6 +130,7 @@ def validate_graph_aligned(graph: GraphArchitecture, dataset: Dataset | str, wid
         When the inputs are misaligned with the modes (the measured misalignment and the
         threshold in the message) and ``allow_misaligned`` is false.
     """
+    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
     run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
     real_number("initial_strength", initial_strength, positive=True, example="0.05")
     nonlinear = [f"{n} = {graph.activation(n)}" for n in graph.hidden_nodes if graph.activation(n) != "linear"]
