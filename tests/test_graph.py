@@ -106,14 +106,18 @@ def test_pathway_only_loader_points_graph_files_elsewhere():
         Architecture.from_toml(EXAMPLES / "shared_trunk.toml")
 
 
-def test_from_pathways_takes_an_architecture_or_its_depths():
+def test_pathways_become_their_graph_once_checked():
+    from pathdyn.theory.architecture import as_graph
+
     arch = Architecture(depths=(2, 3), hidden_widths=4)
-    assert GraphArchitecture.from_pathways(arch) == arch.graph
-    assert GraphArchitecture.from_pathways((2, 3)).edges == arch.graph.edges
-    assert GraphArchitecture.from_pathways("2,3").edges == arch.graph.edges
+    assert GraphArchitecture.from_pathways(arch) == arch.graph == as_graph(arch)
+    assert as_graph((2, 3)).edges == as_graph("2,3").edges == arch.graph.edges
+    assert as_graph(arch.graph) is not None and as_graph(example("shared_trunk")) == example("shared_trunk")
     for bad in ((1, 1), (0, 2), "2,x", 5):
         with pytest.raises(ArchitectureError):
-            GraphArchitecture.from_pathways(bad)
+            as_graph(bad)
+    with pytest.raises(ArchitectureError, match="expected an Architecture"):
+        GraphArchitecture.from_pathways((2, 3))
 
 
 def test_every_graph_function_takes_pathways():
@@ -134,5 +138,5 @@ def test_every_graph_function_takes_pathways():
     assert np.array_equal(solve_dmft_graph(arch, [2.0, 1.0], **dmft).K, solve_dmft_graph(graph, [2.0, 1.0], **dmft).K)
     run = dict(learning_rate=0.01, steps=3, seed=1, engine="graph")
     assert np.array_equal(simulate_graph_gd(arch, "random:2,1", 6, **run).K, simulate_graph_gd(graph, "random:2,1", 6, **run).K)
-    with pytest.raises(ArchitectureError, match="not a list of depths"):
+    with pytest.raises(ArchitectureError, match="graph"):
         derive_graph_flow("shared_trunk")

@@ -174,12 +174,11 @@ def test_the_graph_limit_is_never_below_a_one_path_solution_s_own(name):
     unstable. A path's own edges give the pathway's sharpness, edges between its nodes add to it,
     so ``2 / limit`` is at most the sharpest one-path solution's and equal to it without such edges."""
     from pathdyn.theory.graph import GraphArchitecture
-    from pathdyn.validation.sweep.verdicts import graph_path_depths
 
     graph = GraphArchitecture.from_toml(GRAPHS / f"{name}.toml")
-    assert graph_path_depths(graph) == tuple(sorted(set(graph.path_lengths)))  # against the listed paths
+    assert graph.distinct_path_lengths == tuple(sorted(set(graph.path_lengths)))  # against the listed paths
     for k in (0.5, 2.0):
-        bound = 2.0 / stability_limit(graph_path_depths(graph), [k])
+        bound = 2.0 / stability_limit(graph.distinct_path_lengths, [k])
         sharpest = max(_graph_sharpness_on_one_path(graph, path, k) for path in graph.paths)
         assert sharpest >= bound * (1 - 1e-9)
         if name == "two_stream":  # parallel chains: the bound is reached
@@ -188,11 +187,10 @@ def test_the_graph_limit_is_never_below_a_one_path_solution_s_own(name):
 
 def test_path_depths_of_a_long_chain_without_listing_or_recursion():
     from pathdyn.theory.graph import GraphArchitecture
-    from pathdyn.validation.sweep.verdicts import graph_path_depths
 
     chain = ["x", *[f"h{i}" for i in range(1, 1200)], "y"]
     graph = GraphArchitecture(edges=list(zip(chain[:-1], chain[1:])))
-    assert graph_path_depths(graph) == (1200,)
+    assert graph.distinct_path_lengths == (1200,)
 
 
 def test_a_graph_verdict_notes_an_unstable_learning_rate():

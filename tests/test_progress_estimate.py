@@ -79,10 +79,12 @@ def test_the_progress_line_uses_the_weighted_share(clock):
     bar = Progress(2, "validate", stream=stream, weights=[1.0, 3.0])
     bar.update()
     assert bar.fraction() == 0.25
+    with pytest.raises(ValueError, match="one per unit"):
+        Progress(3, "validate", stream=stream, weights=[1.0, 3.0])
 
 
 def test_durations_read_as_a_person_says_them():
-    assert [duration_text(s) for s in (40, 180, 5400, 7200)] == ["40 s", "3 min", "1.5 h", "2.0 h"]
+    assert [duration_text(s) for s in (5.14, 40, 180, 5400, 7200)] == ["5.1 s", "40 s", "3.0 min", "90.0 min", "2.0 h"]
     assert estimate_line("x", 0.1, 3.0) == "x: roughly 30 s in all on this machine (judged from the first 10% of the work, 3 s)"
 
 

@@ -30,8 +30,8 @@ LONG_RUN_S = 20.0
 
 
 def duration_text(seconds: float) -> str:
-    """Seconds as a reader says them: whole seconds up to a minute and a half, whole minutes up
-    to an hour and a half, else hours to one decimal.
+    """Seconds as a reader says them: tenths below ten seconds, whole seconds below two
+    minutes, then minutes and hours to one decimal.
 
     Parameters
     ----------
@@ -41,10 +41,12 @@ def duration_text(seconds: float) -> str:
     -------
     str
     """
-    if seconds < 90:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
         return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
 
 
@@ -135,10 +137,12 @@ class Progress:
         self.total = max(int(total), 1)
         self._cumulative: list[float] | None = None
         if weights is not None:
+            if len(weights) != int(total):
+                raise ValueError(f"weights: {len(weights)} for {int(total)} units; give one per unit")
             cumulative = [0.0]
             for weight in weights:
                 cumulative.append(cumulative[-1] + max(float(weight), 0.0))
-            if len(cumulative) == self.total + 1 and cumulative[-1] > 0:
+            if cumulative[-1] > 0:
                 self._cumulative = [c / cumulative[-1] for c in cumulative]
         self._estimated = not estimate
         self.label = label

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from pathdyn._base.progress import duration_text
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import move_into_place, temporary_sibling, unwritable_reason, write_target
 from pathdyn.numerics.plotting import supported_plot_suffixes
@@ -336,7 +337,7 @@ def summary_line(command: str, written: Sequence[str], seconds: float, not_given
     str
     """
     command = command.removeprefix("pathdyn ")
-    took = f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    took = duration_text(seconds)
     names = [("the results to standard output" if path == STDOUT else path) for path in dict.fromkeys(written)]
     if names:
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

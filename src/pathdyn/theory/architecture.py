@@ -22,7 +22,7 @@ from pathdyn.errors import ArchitectureError
 from pathdyn.io.reading import read_toml
 from pathdyn.theory.graph import GraphArchitecture, chain_graph
 
-__all__ = ["Architecture", "load_architecture_toml", "parse_depths", "pathway_graph"]
+__all__ = ["Architecture", "as_graph", "load_architecture_toml", "parse_depths", "pathway_graph"]
 
 _MAX_DEPTH = 1000
 
@@ -402,6 +402,26 @@ def pathway_graph(architecture: Architecture | Sequence[int] | str) -> tuple[Gra
     arch = Architecture.coerce(architecture)
     hidden = [[arch.hidden_width(a, d) for d in range(1, depth)] for a, depth in enumerate(arch.depths, start=1)]
     return chain_graph(hidden, n_in=arch.n_in, n_out=arch.n_out, whitened=arch.whitened)
+
+
+def as_graph(graph: GraphArchitecture | Architecture | Sequence[int] | str) -> GraphArchitecture:
+    """``graph`` itself, or the graph of pathways (:attr:`Architecture.graph`): what every graph function takes.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture, Architecture, sequence of int or str
+        A graph, or pathways (checked by :meth:`Architecture.coerce`).
+
+    Returns
+    -------
+    GraphArchitecture
+
+    Raises
+    ------
+    ArchitectureError
+        When ``graph`` is none of these, or pathways of invalid depths.
+    """
+    return graph if isinstance(graph, GraphArchitecture) else Architecture.coerce(graph, argument="graph").graph
 
 
 def load_architecture_toml(path: str | Path) -> GraphArchitecture | Architecture:

@@ -286,6 +286,20 @@ class GraphArchitecture:
         """Number of edges (weight matrices) on each path (needs :attr:`paths`)."""
         return tuple(len(p) for p in self.paths)
 
+    @property
+    def distinct_path_lengths(self) -> tuple[int, ...]:
+        """The different numbers of edges on the paths from ``x`` to ``y``, sorted, without listing the paths.
+
+        In topological order the lengths reaching ``v`` are those reaching each ``u -> v``
+        plus one, so the work is the edges times the longest path, never the paths.
+        """
+        lengths: dict[str, set[int]] = {node: set() for node in self.nodes}
+        lengths[INPUT] = {0}
+        for node in self.nodes:
+            for _, successor in self.out_edges(node):
+                lengths[successor].update(length + 1 for length in lengths[node])
+        return tuple(sorted(lengths[OUTPUT]))
+
     def in_edges(self, node: str) -> tuple:
         """The edges ``(u, node)`` into ``node``, in edge order.
 
@@ -415,32 +429,14 @@ class GraphArchitecture:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def coerce(cls, graph: Any) -> GraphArchitecture:
-        """``graph`` itself, or the graph of pathways (:meth:`from_pathways`): what every graph function takes.
-
-        Parameters
-        ----------
-        graph : GraphArchitecture, Architecture, sequence of int or str
-
-        Returns
-        -------
-        GraphArchitecture
-
-        Raises
-        ------
-        ArchitectureError
-            When ``graph`` is none of these.
-        """
-        return graph if isinstance(graph, GraphArchitecture) else cls.from_pathways(graph)
-
-    @classmethod
     def from_pathways(cls, architecture: Any) -> GraphArchitecture:
         """The graph of parallel pathways: ``architecture.graph`` of an ``Architecture``.
 
         Parameters
         ----------
-        architecture : Architecture, sequence of int or str
-            The pathways; depths alone (``(2, 3)`` or ``"2,3"``) give chains without widths.
+        architecture : Architecture
+            The pathways (hidden widths, dimensions and ``whitened`` carry over). Depths alone
+            go through :func:`pathdyn.theory.architecture.as_graph`, which checks them.
 
         Returns
         -------
@@ -450,25 +446,13 @@ class GraphArchitecture:
         Raises
         ------
         ArchitectureError
-            For depths that are not whole numbers >= 1, or two pathways of depth 1 (both would
-            be the one edge ``x -> y``).
+            When ``architecture`` is not an ``Architecture``, or has two pathways of depth 1.
         """
-        graph = getattr(architecture, "graph", None)
-        if isinstance(graph, GraphArchitecture):  # an Architecture (this module cannot import it: it imports us)
-            return graph
-        text = architecture.split(",") if isinstance(architecture, str) else architecture
-        try:
-            given: list[Any] = [int(d) if isinstance(d, str) and d.strip().isdigit() else d for d in text]
-        except TypeError:
-            given = []
-        depths = [int(d) for d in given if is_whole_number(d) and d >= 1]
-        if not given or len(depths) != len(given):
-            raise ArchitectureError(f"architecture: {architecture!r} is not a list of depths >= 1; give e.g. (2, 3) "
-                                    "or Architecture(depths=(2, 3))")
-        if sum(d == 1 for d in depths) > 1:
-            raise ArchitectureError(f"depths {tuple(depths)}: two depth-1 pathways are one edge x -> y in a graph; "
-                                    "merge them into one")
-        return chain_graph([[None] * (d - 1) for d in depths])[0]
+        graph = getattr(architecture, "graph", None)  # an Architecture (this module cannot import it: it imports us)
+        if not isinstance(graph, GraphArchitecture):
+            raise ArchitectureError(f"architecture: expected an Architecture, got {architecture!r}; give "
+                                    "Architecture(depths=(2, 3)), or call pathdyn.theory.architecture.as_graph")
+        return graph
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "graph specification") -> "GraphArchitecture":

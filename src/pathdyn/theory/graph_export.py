@@ -65,7 +65,7 @@ from pathdyn.theory.document import (
     rebuild_expression,
     select,
 )
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_definitions
 from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
@@ -133,7 +133,7 @@ def derive_graph_equations(graph: GraphArchitecture | Architecture, form: str = 
     ConfigError
         For an unknown form.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     if form not in GRAPH_FORMS:
         raise ConfigError(f"form: unknown form {form!r}; choose one of {', '.join(GRAPH_FORMS)}")
     return GraphEquations(graph, derive_graph_flow(graph, form=form), derive_graph_qp_equations(graph, form=form))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from pathdyn.errors import ArchitectureError, ConfigError, DerivationError
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import INPUT, MAX_LISTED_PATHS, OUTPUT, GraphArchitecture
 from pathdyn.theory.matrix_calculus import (
     derive_direct,
@@ -416,7 +416,7 @@ def derive_graph_flow(graph: GraphArchitecture | Architecture, method: str = "ch
     >>> derive_graph_flow(g, form="path-sums").rhs_of(("x", "h"))
     W_h_y.T*(-Omega + Sigma_yx)
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     form = _check_form(method, form)
     if not isinstance(graph, GraphArchitecture):
         raise ConfigError(f"graph: expected a GraphArchitecture, got {type(graph).__name__}")

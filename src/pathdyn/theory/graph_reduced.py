@@ -44,7 +44,7 @@ from itertools import combinations
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.graph_flow import check_path_sums
 from pathdyn.theory.modes import Invariant, ModeEquations, input_variance_symbol, mode_symbols
@@ -260,7 +260,7 @@ def derive_graph_mode_equations(graph: GraphArchitecture | Architecture, invaria
     differentiates ``L`` with respect to ``K`` and, by the chain rule through the node
     definitions, ``K`` with respect to each ``s_e``: ``dK/ds_(u,v) = f_u b_v``.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     _check_graph(graph, form)
     state = [edge_strength_symbol(e) for e in graph.edges]
     symbol_of = dict(zip(graph.edges, state))

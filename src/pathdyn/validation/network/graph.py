@@ -32,7 +32,7 @@ from pathdyn._base.progress import Progress
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
@@ -429,7 +429,7 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
     ConfigError, ArchitectureError, DatasetError
         For bad input. A diverging run returns ``success=False`` with a message.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     _check_run(learning_rate, steps, record_every, engine)
     dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
     activations = _node_activations(graph, activation)

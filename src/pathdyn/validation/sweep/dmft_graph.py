@@ -26,7 +26,7 @@ from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.network.graph import simulate_graph_gd
 from pathdyn.validation.sweep.cases import default_dataset
@@ -145,12 +145,6 @@ def _network_K(graph: GraphArchitecture, dataset: Dataset, width: int, seed: int
     return np.asarray(run.K if per_path else run.extras["K_total"][:, None])
 
 
-def _counted(bar: Progress, value: np.ndarray) -> np.ndarray:
-    """``value``, once ``bar`` has counted one more network."""
-    bar.update()
-    return value
-
-
 def validate_dmft_graph_width(graph: GraphArchitecture | Architecture, widths: Sequence[int] = (128, 256, 512, 1024),
                               seeds: Sequence[int] = tuple(range(8)), *, init_scale: float = 0.5,
                               learning_rate: float = 0.02, t_max: float = 8.0, dataset: Dataset | None = None,
@@ -190,7 +184,7 @@ def validate_dmft_graph_width(graph: GraphArchitecture | Architecture, widths: S
     ConfigError
         Nonlinear graphs, non-whitened or degenerate data, fewer than two seeds, bad settings.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     widths, seeds = tuple(int(w) for w in widths), tuple(int(s) for s in seeds)
     _check_sweep(graph, widths, seeds, init_scale, learning_rate, t_max)
     dataset = _checked_dataset(dataset)
@@ -206,8 +200,11 @@ def validate_dmft_graph_width(graph: GraphArchitecture | Architecture, widths: S
     weights = [width**2 for width in widths for _ in seeds]
     with Progress(len(weights), "validate dmft graph", enabled=None if progress else False, weights=weights) as bar:
         for width in widths:
-            stacks.append(np.stack([_counted(bar, _network_K(graph, dataset, width, seed, init_scale, learning_rate,
-                                                             steps, per_path)) for seed in seeds]))
+            runs = []
+            for seed in seeds:
+                runs.append(_network_K(graph, dataset, width, seed, init_scale, learning_rate, steps, per_path))
+                bar.update()
+            stacks.append(np.stack(runs))
     statistics = seed_mean_statistics(stacks, K_dmft, float(np.max(S)))
     paths = tuple(">".join([p[0][0]] + [e[1] for e in p]) for p in graph.paths) if per_path else ("total",)
     depths = graph.path_lengths if per_path else (graph.longest_path,)

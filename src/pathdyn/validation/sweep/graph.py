@@ -36,7 +36,7 @@ from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.compare import compare
 from pathdyn.io.jsonio import finite_or_none
@@ -116,7 +116,7 @@ def graph_width_sweep(graph: GraphArchitecture | Architecture, dataset: Dataset 
         When the inputs are misaligned with the modes (the measured value in the message)
         and ``allow_misaligned`` is false.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     widths = [int(w) for w in widths]
     seeds = tuple(int(s) for s in seeds)
     if not widths or min(widths) < 1 or not seeds:

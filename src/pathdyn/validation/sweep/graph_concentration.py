@@ -42,7 +42,7 @@ from pathdyn.io.results import Record, labelled
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.numerics.display import number, text_summary
 from pathdyn.numerics.dmft_graph import solve_dmft_graph, solve_dmft_graph_flow
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import MAX_LISTED_PATHS, GraphArchitecture
 from pathdyn.validation.sweep.statistics import mean_interval
 from pathdyn.validation.network.graph import simulate_graph_gd
@@ -328,7 +328,7 @@ def measure_graph_concentration(graph: GraphArchitecture | Architecture, dataset
     UserWarning
         When some networks did not finish learning (their split is not final).
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     seeds = tuple(int(s) for s in seeds)
     time_settings = TrainingTime(learning_rate, t_max)
     if not seeds or not 0 < confidence < 1:

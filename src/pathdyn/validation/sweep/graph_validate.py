@@ -30,7 +30,7 @@ from pathdyn.numerics.alignment import InputAlignment, check_alignment, mode_ran
 from pathdyn.numerics.datasets import Dataset, dataset_from_spec
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import Comparison, compare
@@ -130,7 +130,7 @@ def validate_graph_aligned(graph: GraphArchitecture | Architecture, dataset: Dat
         When the inputs are misaligned with the modes (the measured misalignment and the
         threshold in the message) and ``allow_misaligned`` is false.
     """
-    graph = GraphArchitecture.coerce(graph)  # pathways are the graph of their chains
+    graph = as_graph(graph)  # pathways are the graph of their chains
     run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
     real_number("initial_strength", initial_strength, positive=True, example="0.05")
     nonlinear = [f"{n} = {graph.activation(n)}" for n in graph.hidden_nodes if graph.activation(n) != "linear"]

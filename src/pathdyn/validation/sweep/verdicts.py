@@ -18,11 +18,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from pathdyn.io.jsonio import finite_or_none
-from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
+from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.sweep.statistics import fit_slope
 
 __all__ = ["AT_FLOOR_RATIO", "FINITE_WIDTH_SLOPE", "LIMIT_FLOOR_RATIO", "MIN_SEEDS", "MIN_WIDTHS", "ROUNDING_ULPS",
-           "graph_path_depths", "graph_stability_note", "limit_evidence", "richardson_floor", "slope_parts", "stability_limit", "stability_note", "tail_slope",
+           "graph_stability_note", "limit_evidence", "richardson_floor", "slope_parts", "stability_limit", "stability_note", "tail_slope",
            "sweep_verdict", "target_check"]
 
 #: A convergence or limit verdict needs at least this many distinct widths ...
@@ -149,31 +149,6 @@ def stability_note(learning_rate: float, depths: Sequence[int], singular_values:
             f"t = eta * step no longer follows the flow; use a learning rate below {limit:.3g}")
 
 
-def graph_path_depths(graph: GraphArchitecture) -> tuple[int, ...]:
-    """The distinct numbers of edges on the paths from ``x`` to ``y``, without listing the paths.
-
-    Parameters
-    ----------
-    graph : GraphArchitecture
-
-    Returns
-    -------
-    tuple of int
-        Sorted.
-
-    Notes
-    -----
-    In topological order, the lengths of the paths reaching ``v`` are those reaching each
-    ``u -> v`` plus one, so the work is the edges times the longest path, never the paths.
-    """
-    lengths: dict[str, set[int]] = {node: set() for node in graph.nodes}
-    lengths[INPUT] = {0}
-    for node in graph.nodes:
-        for _, successor in graph.out_edges(node):
-            lengths[successor].update(length + 1 for length in lengths[node])
-    return tuple(sorted(lengths[OUTPUT]))
-
-
 def graph_stability_note(learning_rate: float, graph: GraphArchitecture, singular_values: Any,
                          input_variances: Any = None) -> str | None:
     """:func:`stability_note` for a graph: its paths taken as pathways of their depths.
@@ -195,10 +170,10 @@ def graph_stability_note(learning_rate: float, graph: GraphArchitecture, singula
     At a solution where one path of depth ``D`` carries a mode with balanced edges and every
     other edge is zero, the Hessian along that path is a pathway's, ``lambda D k^(2 - 2/D)``;
     an edge between two nodes of the path adds to it. The limit of :func:`stability_limit`
-    over the path depths is therefore never below that solution's true limit: a learning rate
+    over the path depths (:attr:`GraphArchitecture.distinct_path_lengths`) is therefore never below that solution's true limit: a learning rate
     above it is unstable there, and no note is given where it is not.
     """
-    return stability_note(learning_rate, graph_path_depths(graph), singular_values, input_variances)
+    return stability_note(learning_rate, graph.distinct_path_lengths, singular_values, input_variances)
 
 
 def larger_half(widths: Sequence[int], errors: Any) -> tuple:
