@@ -1,11 +1,15 @@
 """The two-channel reduction: symbolic identities, invariants, relation to q/p, numerics."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy as sp
 
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.integrate import integrate
+from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
+from pathdyn.theory.graph_reduced import total_strength_gradients
 from pathdyn.theory.reduced import derive_qp_equations, is_identically_zero
 from pathdyn.theory.two_channel import (
     derive_two_channel_equations,
@@ -15,6 +19,7 @@ from pathdyn.theory.two_channel import (
 )
 
 S = sp.Symbol("S", positive=True)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_state_layout_and_degenerate_depths():
@@ -35,8 +40,10 @@ def test_state_layout_and_degenerate_depths():
     assert [sum(inv.pathway == a for inv in eqs.invariants) for a in (1, 2, 3)] == [0, 3, 6]
 
 
-def test_rhs_is_minus_the_gradient_of_the_independently_expanded_loss():
-    depths = (3, 2)
+@pytest.mark.parametrize("depths", [(3, 2), (1, 1, 4), (2, 5)])
+def test_rhs_is_minus_the_gradient_of_the_independently_expanded_loss(depths):
+    # the equations come from the graph engine in node form (dK/dW_e = b_v f_u^T);
+    # the reference here multiplies each chain's matrices and differentiates the loss
     eqs = derive_two_channel_equations(depths, invariants=False)
     # independent construction: explicit matrices multiplied and expanded here
     K = []
@@ -151,3 +158,32 @@ def test_generic_two_channel_start_conserves_invariants_and_differs_from_qp(rng)
     traj = integrate(tc, state, [1.5], 20.0, rtol=1e-10, atol=1e-12)
     assert np.max(traj.invariant_drift) < 1e-7
     assert abs(traj.K[-1].sum() - 1.5) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["trunk_cross_skip", "two_stream_cross"])
+def test_node_form_matrix_gradients_match_the_path_sums_on_graphs(name):
+    # Blocks of 2 x 2 on every hidden edge of a graph with merges, skips and cross edges:
+    # dK/dW from the node form against K written out as a sum over paths here.
+    graph = GraphArchitecture.from_toml(EXAMPLES / f"{name}.toml")
+    dim = {node: 2 for node in graph.hidden_nodes} | {INPUT: 1, OUTPUT: 1}
+    weights = {(u, v): sp.Matrix(dim[v], dim[u], lambda i, j, u=u, v=v: sp.Symbol(f"W_{u}_{v}_{i}{j}"))
+               for u, v in graph.edges}
+    gradients = total_strength_gradients(graph, weights)
+    K = 0
+    for path in graph.paths:
+        product = sp.eye(1)
+        for edge in path:
+            product = weights[edge] * product
+        K += product[0, 0]
+    K = sp.expand(K)
+    for edge, W in weights.items():
+        for index, w in enumerate(W):
+            assert sp.expand(gradients[edge][index] - sp.diff(K, w)) == 0, (edge, index)
+
+
+def test_node_form_matrix_gradients_refuse_shapes_that_do_not_chain():
+    graph = GraphArchitecture(edges=[("x", "h"), ("h", "y")])
+    with pytest.raises(ConfigError, match="weights: edge h->y has 3 columns"):
+        total_strength_gradients(graph, {("x", "h"): sp.ones(2, 1), ("h", "y"): sp.ones(1, 3)})
+    with pytest.raises(ConfigError, match="weights: no matrix for edge"):
+        total_strength_gradients(graph, {("x", "h"): sp.ones(2, 1)})

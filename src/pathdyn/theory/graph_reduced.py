@@ -61,6 +61,7 @@ __all__ = [
     "edge_strength_symbol",
     "forward_strength_symbol",
     "node_invariant",
+    "total_strength_gradients",
     "total_strength_symbol",
 ]
 
@@ -301,6 +302,90 @@ def graph_path_products(graph: GraphArchitecture, symbol_of: Mapping[tuple[str, 
         One product per path, in the order of :attr:`GraphArchitecture.paths`.
     """
     return [sp.Mul(*[symbol_of[e] for e in path]) for path in graph.paths]
+
+
+def total_strength_gradients(graph: GraphArchitecture, weights: Mapping[tuple[str, str], sp.Matrix]
+                             ) -> dict[tuple[str, str], sp.Matrix]:
+    """``dK/dW_e`` for every edge of a graph whose edges carry small explicit matrices, in node form.
+
+    The per-edge model of :func:`derive_graph_mode_equations` gives every edge one strength;
+    here an edge carries a matrix (the two-channel model's ``2 x 1``, ``2 x 2`` and ``1 x 2``
+    blocks of a mode, say) and every node a vector. The work grows with the edges, never with
+    the paths.
+
+    Parameters
+    ----------
+    graph : GraphArchitecture
+        The graph.
+    weights : dict
+        Edge ``(u, v)`` -> its matrix, of shape ``(dim v, dim u)``; ``x`` and ``y`` have
+        dimension 1 (one mode: ``K`` is a number).
+
+    Returns
+    -------
+    dict
+        Edge -> the matrix of ``dK/d(W_e)_{ij}``, written in the entries of ``weights``.
+
+    Raises
+    ------
+    ConfigError
+        When an edge has no matrix, or the shapes do not chain.
+
+    Notes
+    -----
+    Forward vectors ``f_x = 1``, ``f_v = sum_{u -> v} W_(u,v) f_u`` and ``K = f_y``; the
+    backward vectors are the adjoints ``(b_u)_i = sum_{u -> v} sum_k d(f_v)_k / d(f_u)_i (b_v)_k``
+    (``b_y = 1``), and ``dK/d(W_e)_{ij} = sum_k d(f_v)_k / d(W_e)_{ij} (b_v)_k``, i.e.
+    ``b_v f_u^T``: sympy differentiates each node's one-step definition, with the node
+    vectors as symbols, and the node vectors are then written out once each, in evaluation
+    order (forward in topological order, backward in reverse).
+    """
+    forward_symbols, definition_of = _vector_definitions(graph, weights)
+    backward_symbols: dict[str, sp.Matrix] = {OUTPUT: sp.Matrix([[1]])}
+    written: dict[sp.Basic, sp.Expr] = {}
+    for node in graph.nodes[1:]:
+        for symbol, definition in zip(forward_symbols[node], definition_of[node]):
+            written[symbol] = definition.xreplace(written)
+    for node in reversed(graph.nodes[1:-1]):
+        symbols = sp.Matrix([sp.Dummy(f"b_{node}_{i + 1}") for i in range(len(forward_symbols[node]))])
+        adjoint = [sp.Add(*[sp.diff(definition_of[v][k], f) * backward_symbols[v][k]
+                            for _, v in graph.out_edges(node) for k in range(len(forward_symbols[v]))])
+                   for f in forward_symbols[node]]
+        for symbol, definition in zip(symbols, adjoint):
+            written[symbol] = definition.xreplace(written)
+        backward_symbols[node] = symbols
+    gradients = {}
+    for u, v in graph.edges:
+        W = weights[(u, v)]
+        gradient = sp.Matrix(W.rows, W.cols, lambda i, j, W=W, v=v: sp.Add(
+            *[sp.diff(definition_of[v][k], W[i, j]) * backward_symbols[v][k] for k in range(W.rows)]))
+        gradients[(u, v)] = gradient.xreplace(written)
+    return gradients
+
+
+def _vector_definitions(graph: GraphArchitecture, weights: Mapping[tuple[str, str], sp.Matrix]
+                        ) -> tuple[dict[str, sp.Matrix], dict[str, list[sp.Expr]]]:
+    """Node -> its forward vector's symbols (``1`` at ``x``), and node -> their one-step definitions."""
+    missing = [f"{u}->{v}" for u, v in graph.edges if not isinstance(weights.get((u, v)), sp.MatrixBase)]
+    if missing:
+        raise ConfigError(f"weights: no matrix for edge(s) {', '.join(missing)}; give one sympy Matrix per edge")
+    symbols: dict[str, sp.Matrix] = {INPUT: sp.Matrix([[1]])}
+    definitions: dict[str, list[sp.Expr]] = {}
+    for node in graph.nodes[1:]:
+        rows = {weights[e].rows for e in graph.in_edges(node)}
+        if len(rows) != 1 or (node == OUTPUT and rows != {1}):
+            raise ConfigError(f"weights: the edges into {node} have {sorted(rows)} rows; give them one row count "
+                              "(1 at y)")
+        total = sp.zeros(rows.pop(), 1)
+        for u, _ in graph.in_edges(node):
+            W = weights[(u, node)]
+            if W.cols != len(symbols[u]):
+                raise ConfigError(f"weights: edge {u}->{node} has {W.cols} columns but {u} has dimension "
+                                  f"{len(symbols[u])}; give it {len(symbols[u])}")
+            total += W * symbols[u]
+        symbols[node] = sp.Matrix([sp.Dummy(f"f_{node}_{i + 1}") for i in range(total.rows)])
+        definitions[node] = list(total)
+    return symbols, definitions
 
 
 def node_invariant(equations: GraphModeEquations, node: str) -> sp.Expr:

@@ -7,7 +7,10 @@ orthonormal bases of these planes, pathway ``a`` of depth ``D`` becomes a chain 
 2: a first layer ``A`` (2 x 1), hidden layers ``M_2 .. M_{D-1}`` (2 x 2) and a last layer
 ``B`` (1 x 2), with ``K_a = B M_{D-1} ... M_2 A``. Pathways are coupled only through the
 mode's common error ``e = S - sum_a K_a``. The equations below are the gradient flow of
-the reduced loss ``(S - sum_a K_a)^2 / 2``, obtained by sympy differentiation.
+the reduced loss ``(S - sum_a K_a)^2 / 2``, obtained by sympy differentiation through the
+graph engine: the pathways' graph carries each layer's block on its edge and
+:func:`pathdyn.theory.graph_reduced.total_strength_gradients` derives ``dK/dW_e`` in node
+form, as for every other model (pathways are the special case of a graph).
 
 Special depths: ``D = 2`` has no hidden matrix (``K = B A``, four variables); ``D = 1`` is
 a single 1 x 1 weight ``w`` (``K = w``).
@@ -36,7 +39,8 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from pathdyn.errors import ConfigError, DerivationError
-from pathdyn.theory.architecture import Architecture
+from pathdyn.theory.architecture import Architecture, pathway_graph
+from pathdyn.theory.graph_reduced import total_strength_gradients
 from pathdyn.theory.models import ReducedModel, register
 from pathdyn.theory.modes import Invariant, ModeEquations, StateVariable
 from pathdyn.theory.reduced import (
@@ -210,8 +214,9 @@ def derive_two_channel_equations(architecture: Architecture | Sequence[int], inv
     Notes
     -----
     ``L = (S - sum_a K_a)^2 / 2`` with ``K_a = B_a M_{a,D-1} ... M_{a,2} A_a`` and
-    ``dx/dt = -dL/dx = e dK_a/dx`` for every entry ``x`` of pathway ``a`` (sympy
-    differentiation through the chain rule). Hence
+    ``dx/dt = -dL/dx = e dK_a/dx`` for every entry ``x`` of pathway ``a``; sympy derives
+    ``dK/dx`` on the pathways' graph in node form (forward and backward vectors of the
+    nodes, :func:`pathdyn.theory.graph_reduced.total_strength_gradients`). Hence
     ``dW_d/dt = e g_d f_{d-1}^T`` with ``f_{d-1} = W_{d-1} .. W_1`` and
     ``g_d = (W_D .. W_{d+1})^T``: the width-2 image of the matrix flow of docs/theory.md,
     *Notation and loss*, restricted to one mode. The matrices ``C_d`` of :func:`invariant_matrices`
@@ -233,12 +238,12 @@ def derive_two_channel_equations(architecture: Architecture | Sequence[int], inv
     rhs: list = []
     owner: list = []
     layout: list = []
+    gradient_of = _node_form_gradients(arch, chains)
     for a, chain in enumerate(chains, start=1):
         layout += chain.layout
-        for x in chain.state:
-            state.append(x)
-            rhs.append(minus_dloss_dk[a - 1] * sp.diff(strengths[a - 1], x))
-            owner.append(a)
+        state += chain.state
+        rhs += [minus_dloss_dk[a - 1] * gradient_of[x] for x in chain.state]
+        owner += [a] * len(chain.state)
     eqs = ModeEquations(
         kind="two-channel",
         depths=depths,
@@ -253,6 +258,29 @@ def derive_two_channel_equations(architecture: Architecture | Sequence[int], inv
     if not invariants:
         return eqs
     return replace(eqs, invariants=_derive_invariants(eqs, chains))
+
+
+def _node_form_gradients(arch: Architecture, chains: Sequence[TwoChannelLayers]) -> dict:
+    """State variable -> ``dK/dx``, from the graph engine on the pathways' graph (each edge a layer's block).
+
+    The pathways' graph (:func:`pathdyn.theory.architecture.pathway_graph`) carries each
+    layer's matrix on its edge; :func:`pathdyn.theory.graph_reduced.total_strength_gradients`
+    derives ``dK/dW_e = b_v f_u^T`` in node form. Depth-1 pathways share the edge
+    ``x -> y``, whose gradient does not depend on its own weight: it gets a stand-in symbol
+    and each of their ``w_a`` that edge's gradient.
+    """
+    graph, layer_edges = pathway_graph(arch)
+    weights: dict = {}
+    for chain, edges in zip(chains, layer_edges):
+        for matrix, edge in zip(chain.layers, edges):
+            weights[edge] = sp.Matrix([[sp.Dummy("w")]]) if chain.depth == 1 else matrix
+    gradients = total_strength_gradients(graph, weights)
+    gradient_of = {}
+    for chain, edges in zip(chains, layer_edges):
+        for matrix, edge in zip(chain.layers, edges):
+            for index, x in enumerate(matrix):
+                gradient_of[x] = gradients[edge][index]  # row-major, as the state
+    return gradient_of
 
 
 def _derive_invariants(eqs: ModeEquations, chains: Sequence[TwoChannelLayers]) -> tuple:
