@@ -2,7 +2,9 @@
 
 Subcommands are discovered from the modules of :mod:`pathdyn.cli`: a module that
 defines ``COMMAND`` (its name), ``HELP`` (one line), ``ORDER`` (position in the
-help), ``add_arguments(parser)`` and ``run(args) -> int`` becomes ``pathdyn COMMAND``.
+help), ``add_arguments(parser)`` and ``run(args) -> int`` becomes ``pathdyn COMMAND``;
+a module may instead list ``COMMANDS``, objects with the same attributes (the former
+graph commands of :mod:`pathdyn.cli.former`).
 Domain errors (:class:`pathdyn.errors.PathdynError`) and file errors become one line
 on standard error and exit status 2, with no traceback.
 """
@@ -45,6 +47,7 @@ def _subcommand_modules():
         module = importlib.import_module(f"pathdyn.cli.{info.name}")
         if hasattr(module, "COMMAND") and hasattr(module, "run"):
             modules.append(module)
+        modules += getattr(module, "COMMANDS", ())  # several commands of one module (the former ones)
     return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.COMMAND))
 
 
