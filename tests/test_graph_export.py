@@ -1,6 +1,8 @@
 """Exports of graph equations (text, LaTeX, JSON keyed by edge) and ``pathdyn derive --architecture``."""
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from pathdyn.cli.main import main
 from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.export import export_equations
 from pathdyn.theory.graph import GraphArchitecture
-from pathdyn.theory.graph_export import derive_graph_equations, export_graph_equations, load_graph_equations_json
+from pathdyn.theory.graph_export import derive_graph_equations, export_graph_equations, graph_document, load_graph_equations_json
 
 
 def _sibling(name):
@@ -103,16 +105,78 @@ def test_cli_graph_errors_are_one_line(tmp_path, capsys):
     assert "enters the input node" in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("name, whitened, form", [("two_stream_cross", False, "node"), ("visual_cortex", True, "node"),
-                                                  ("visual_cortex", False, "path-sums")])
-def test_latex_compiles(name, whitened, form, tmp_path):
+def numbered(equations, per_edge=False) -> int:
+    """The numbered equations the LaTeX shows: a group's summary stands for its rows unless ``per_edge``."""
+    groups = graph_document(equations).groups
+    return sum(1 for g in groups for e in (g.equations if per_edge or g.summary is None else g.summary) if e.label)
+
+
+@pytest.mark.parametrize("name, whitened, form, per_edge", [
+    ("two_stream_cross", False, "node", False), ("visual_cortex", True, "node", False),
+    ("visual_cortex", True, "node", True), ("visual_cortex", False, "path-sums", False)])
+def test_latex_compiles(name, whitened, form, per_edge, tmp_path):
     graph = GraphArchitecture(edges=example(name).edges, whitened=whitened)
     equations = derive_graph_equations(graph, form=form)
-    tex = export_graph_equations(equations, "latex")
+    tex = export_graph_equations(equations, "latex", per_edge=per_edge)
     log, numbers = compile_latex(tex, tmp_path)
     assert "Overfull \\hbox" not in log
-    expected = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
-    assert len(numbers) == expected
+    every = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
+    assert len(numbers) == numbered(equations, per_edge)
+    if per_edge or form == "path-sums":
+        assert len(numbers) == every  # one numbered equation per edge, per reduced variable, per conserved quantity
+    else:  # one equation for every edge: the flow and the reduced equations of the edges shrink to it
+        assert len(numbers) < every and "eq:W-edge" in numbers and "eq:mode-edge" in numbers
+
+
+def test_every_edge_equation_is_checked_edge_by_edge():
+    """The one equation for every edge stands only for the edges whose derived equation it gives.
+
+    In visual_cortex the chain segments V1 -> LM -> y and V1 -> AL -> y have q, p (their
+    equations are not the generic one's instance), so those stay listed; every other edge
+    has its own strength and is given by it. A flow edited on one edge is listed again."""
+    equations = derive_graph_equations(example("visual_cortex"))
+    groups = {g.kind.value: g for g in graph_document(equations).groups}
+    reduced = groups["reduced"]
+    assert [str(e.lhs) for e in reduced.summary] == ["s_<u>_<v>", "q_2", "p_2", "q_3", "p_3"]
+    flow = groups["gradient flow"]
+    assert len(flow.summary) == 1 and flow.summary[0].label == "W-edge"
+    edited = dict(equations.gradient_flow.rhs)
+    edge = ("V1", "LM")
+    edited[edge] = 2 * edited[edge]
+    bent = type(equations)(equations.graph, replace(equations.gradient_flow, rhs=edited), equations.modes)
+    listed = {g.kind.value: g for g in graph_document(bent).groups}["gradient flow"].summary
+    assert [e.keys for e in listed[1:]] == [(("edge", ["V1", "LM"]),)]
+
+
+def _pages(log: str) -> int:
+    return int(re.search(r"Output written on \S+ \((\d+) pages?", log).group(1))
+
+
+#: Pages of the default LaTeX of examples/mouse_visual_cortex.toml (19 hidden nodes, 47 edges,
+#: 96 paths); every edge's equation on its own line (the layout before, and --per-edge) took 7.
+MOUSE_PAGES = 3
+
+
+def test_mouse_visual_cortex_latex_fits_in_a_few_pages(tmp_path):
+    """Issue 19.2: the mouse-visual-cortex export compiles to at most MOUSE_PAGES pages, no line overfull.
+
+    On the code before the one equation for every edge this failed: 7 pages."""
+    tex = export_graph_equations(GraphArchitecture.from_toml(EXAMPLES / "mouse_visual_cortex.toml"), "latex")
+    log, _ = compile_latex(tex, tmp_path)
+    assert "Overfull \\hbox" not in log
+    assert _pages(log) <= MOUSE_PAGES
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_example_latex_compiles_without_overfull_lines(path, tmp_path):
+    """Every example graph (and pathway file) in both layouts: nothing wider than the page."""
+    from pathdyn.theory.architecture import load_architecture_toml
+
+    architecture = load_architecture_toml(path)
+    layouts = ({}, {"per_edge": True}) if isinstance(architecture, GraphArchitecture) else ({},)
+    for options in layouts:
+        log, _ = compile_latex(export_equations(architecture, "latex", **options), tmp_path)
+        assert "Overfull \\hbox" not in log, (path.stem, options)
 
 
 def test_latex_groups_related_equations():
@@ -123,10 +187,12 @@ def test_latex_groups_related_equations():
     grouped = export_graph_equations(equations, "latex")
     environments = grouped.count(r"\begin{align")
     assert environments == 7
-    numbered = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
     ungrouped = export_graph_equations(equations, "latex", grouped=False)
-    assert ungrouped.count(r"\begin{align}") == numbered
+    assert ungrouped.count(r"\begin{align}") == numbered(equations)
     assert ungrouped.count(r"\begin{align") > environments
+    every = len(graph.edges) + len(equations.modes.state) + len(equations.modes.invariants)
+    listed = export_graph_equations(equations, "latex", grouped=False, per_edge=True)
+    assert listed.count(r"\begin{align}") == every > numbered(equations)
 
 
 def test_cli_validate_aligned_graph(tmp_path, capsys):

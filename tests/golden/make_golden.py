@@ -41,6 +41,7 @@ DOCUMENT_CASES = {
     "dmft_3-4.json": ("dmft:3,4", "json", {}),
     "graph_visual_cortex.txt": ("examples/visual_cortex.toml", "text", {}),
     "graph_visual_cortex.tex": ("examples/visual_cortex.toml", "latex", {}),
+    "graph_visual_cortex_per_edge.tex": ("examples/visual_cortex.toml", "latex", {"per_edge": True}),
     "graph_visual_cortex.json": ("examples/visual_cortex.toml", "json", {}),
     "graph_visual_cortex_path_sums.txt": ("examples/visual_cortex.toml", "text", {"form": "path-sums"}),
 }

@@ -24,6 +24,9 @@ and the paper's reduced q/p equations of one mode, and print or write them. A TO
 with a [graph] table gives the equations of any DAG in node form: each node's forward and
 backward map (and per mode its strengths) defined once, so the export grows with the
 number of edges (--path-sums writes every map out as a sum over paths, small graphs only).
+In LaTeX the gradient flow and the reduced equations of the edges are one equation for
+every edge u -> v, checked against each edge's derived equation (edges it does not give are
+listed); --per-edge lists every edge's equation.
 
 examples:
   pathdyn derive --depths 2,3
@@ -33,6 +36,7 @@ examples:
   pathdyn derive --depths 13,2 --format latex --prod --label-prefix deep -o deep.tex
   pathdyn derive --model dmft --depths 3,4 --format latex -o dmft.tex   (DMFT site equations, Gaussian hidden layers)
   pathdyn derive --architecture examples/mouse_visual_cortex.toml --format latex -o cortex.tex
+  pathdyn derive --architecture examples/mouse_visual_cortex.toml --format latex --per-edge -o cortex-edges.tex
   pathdyn derive --architecture examples/visual_cortex.toml --path-sums
 """
 
@@ -129,6 +133,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write products of 3 or more consecutive layers as \\prod_{k=i}^{j} W_a^{(k)}")
     latex.add_argument("--label-prefix", metavar="WORD", default=None,
                        help="labels eq:WORD:W-1-1 instead of eq:W-1-1 (two architectures in one paper)")
+    latex.add_argument("--per-edge", action="store_true",
+                       help="[graph], node form: the equation of every edge and every node definition on a line "
+                            "of its own (default: one equation for every edge u -> v, checked edge by edge, and "
+                            "the node definitions side by side)")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
@@ -148,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     ConfigError
-        When ``--path-sums`` is given for pathways.
+        When ``--path-sums`` or ``--per-edge`` is given for pathways.
     """
     # LaTeX-only options with another format are refused by pathdyn.cli.options.APPLIES
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
@@ -160,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if args.path_sums and not isinstance(arch, GraphArchitecture):
         raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
                           "already); drop --path-sums")
+    if args.per_edge and not isinstance(arch, GraphArchitecture):
+        raise ConfigError("--per-edge: applies to a [graph] architecture (pathways list every layer's equation "
+                          "already); drop --per-edge")
     check_derive_size(arch, args.path_sums)
     # everything is derived and formatted before the output file is touched
     if model.export is not None:  # equations of another form than per-mode ODEs export themselves
@@ -169,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
                    if args.format == "latex" else {})
         if isinstance(arch, GraphArchitecture):
             options["form"] = "path-sums" if args.path_sums else "node"
+            if args.per_edge:
+                options["per_edge"] = True
             text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
         else:  # pathways: the gradient flow and the model's per-mode equations
             equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch))

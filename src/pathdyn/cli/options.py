@@ -81,6 +81,8 @@ APPLIES: dict[str, dict[str, tuple[Mapping[str, Requirement], ...]]] = {
         "--prod": ({"format": _LATEX, "model": _NOT_DMFT},),
         "--label-prefix": ({"format": _LATEX, "model": _NOT_DMFT},),
         "--path-sums": ({"architecture": GIVEN},),
+        # the one equation for every edge is a LaTeX layout of the node form
+        "--per-edge": ({"format": _LATEX, "model": _NOT_DMFT, "architecture": GIVEN, "path_sums": ABSENT},),
     },
     "integrate": {
         **_ARCHITECTURE,

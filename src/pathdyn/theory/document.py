@@ -115,6 +115,9 @@ class Equation:
         (``p_1 (S - K_1 - K_2)``); None shows ``rhs``.
     term_order : str or None
         The order of terms in sums for display (sympy's ``order`` setting, e.g. ``rev-lex``).
+    condition : str
+        LaTeX shown after the right-hand side in typeset output, saying where the equation
+        holds (``\\text{for every edge } u \\to v``: a generic equation of a group's summary).
     """
 
     lhs: sp.Basic
@@ -126,6 +129,7 @@ class Equation:
     keys: tuple | None = None
     display: object = None
     term_order: str | None = None
+    condition: str = ""
 
     @property
     def shown(self) -> object:
@@ -147,12 +151,22 @@ class Group:
     align_like : sympy.Basic or None
         Typeset formats line up the right-hand sides as if every left side were the rate
         of this symbol (None: each row its own width).
+    summary : tuple of Equation or None
+        What typeset formats show instead of ``equations`` unless asked for every row:
+        generic equations (with their ``condition``), each checked to give every row it
+        stands for, then the rows none of them gives. None: the rows themselves. Text and
+        data formats always hold every row.
+    columns : int
+        Typeset formats put up to this many short equations side by side on one line
+        (1: one equation per line).
     """
 
     title: str
     kind: EquationKind
     equations: tuple
     align_like: object = None
+    summary: tuple | None = None
+    columns: int = 1
 
 
 @dataclass(frozen=True)

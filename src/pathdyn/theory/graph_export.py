@@ -7,6 +7,11 @@ one strength per edge wherever no chain segment allows the reduction), both in n
 by default: every node's forward and backward map (and, per mode, its forward and backward
 strength) is defined once and the equations use them, so the export grows with the number
 of edges. ``form="path-sums"`` writes every map out as a sum over paths (small graphs).
+Typeset (LaTeX), the node form shows the equations of the edges as one equation for every
+edge ``u -> v`` -- each edge's derived right-hand side is compared with that equation
+written for the edge, and the edges it does not give (the ``q``, ``p`` of chain segments)
+follow it -- so the mouse-visual-cortex example (47 edges) fits in three pages;
+``per_edge=True`` lists every edge. Text and JSON always hold every edge.
 :func:`graph_document` builds the format-neutral document that the writers of
 :mod:`pathdyn.theory.writers` render.
 
@@ -66,9 +71,10 @@ from pathdyn.theory.document import (
     select,
 )
 from pathdyn.theory.architecture import Architecture, as_graph
-from pathdyn.theory.graph import GraphArchitecture
+from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 from pathdyn.theory.graph_flow import GraphFlow, derive_graph_flow, expand_definitions
-from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations
+from pathdyn.theory.graph_reduced import GraphModeEquations, derive_graph_qp_equations, edge_strength_symbol
+from pathdyn.theory.matrix_calculus import is_zero_matrix
 from pathdyn.theory.printers import ModeError, ScaledError, graph_latex_names
 from pathdyn.theory.algebra import is_identically_zero
 from pathdyn.theory.writers import check_options, render
@@ -91,6 +97,8 @@ JSON_VERSION = 2
 #: ``node`` (default): each node's maps and strengths defined once; ``path-sums``: written out over paths.
 GRAPH_FORMS = ("node", "path-sums")
 _K = EquationKind
+#: Node definitions typeset side by side, at most this many to a line (where they fit).
+_COLUMNS = 3
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,10 @@ def export_graph_equations(equations: GraphEquations | GraphArchitecture, format
     form : {"node", "path-sums"}
         How a :class:`GraphArchitecture` is derived (ignored for derived equations).
     **latex_options
-        LaTeX only: ``grouped``, ``label_prefix`` (and ``prod``, which graphs do not use).
+        LaTeX only: ``grouped``, ``label_prefix``, ``per_edge`` (every edge's equation and
+        every node definition on a line of its own; by default, in node form, one equation
+        for every edge, checked edge by edge, and the definitions side by side), and
+        ``prod``, which graphs do not use.
 
     Returns
     -------
@@ -213,7 +224,96 @@ def _notation(flow: GraphFlow, modes: GraphModeEquations) -> dict[str, Any]:
     symbols: list[tuple[sp.Symbol, str, tuple[str | int, ...]]] = [
         (symbol, short.get(role, role), nodes) for symbol, role, nodes in _symbol_roles(flow, modes)]
     symbols += [(sp.Symbol(f"K_{i}"), "path", (i,)) for i in range(1, len(modes.strengths) + 1) if modes.form == "path-sums"]
-    return {"mode_indices": False, "symbol_names": graph_latex_names(symbols)}
+    names = graph_latex_names(symbols)
+    names.update({symbol: latex for symbol, latex in _GENERIC_NAMES.values()})
+    weight, backward, forward = _generic_maps(flow)
+    names.update({weight: r"W_{v\leftarrow u}", backward: r"B_{v}", forward: r"F_{u}"})
+    return {"mode_indices": False, "symbol_names": names}
+
+
+# ==================================================== one equation for every edge
+# The generic edge u -> v of the equations written once for all edges; node names are
+# alphanumeric, so these names never clash with a graph's own symbols.
+_N_U, _N_V = sp.Symbol("N_<u>", integer=True, positive=True), sp.Symbol("N_<v>", integer=True, positive=True)
+_GENERIC_NAMES = {
+    "s": (sp.Symbol("s_<u>_<v>", real=True), r"s_{v\leftarrow u}"),
+    "b": (sp.Symbol("b_<v>", real=True), r"b_{v}"),
+    "f": (sp.Symbol("f_<u>", real=True), r"f_{u}"),
+}
+_EVERY_EDGE = r"\text{for every edge } u \to v"
+
+
+def _generic_maps(flow: GraphFlow) -> tuple[sp.MatrixSymbol, sp.MatrixSymbol, sp.MatrixSymbol]:
+    """``(W_{v<-u}, B_v, F_u)`` of the generic edge, shaped as the flow's data."""
+    n_out, n_in = flow.omega.shape
+    return (sp.MatrixSymbol("W_<u>_<v>", _N_V, _N_U), sp.MatrixSymbol("B_<v>", n_out, _N_V),
+            sp.MatrixSymbol("F_<u>", _N_U, n_in))
+
+
+def _edge_flow(flow: GraphFlow, backward: sp.MatrixExpr, forward: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``tau dW_{v<-u}/dt = B_v^T (-dL/dOmega) F_u^T`` for the backward map of ``v`` and the forward map of ``u``."""
+    return backward.T * (-flow.omega_gradient) * forward.T
+
+
+def _flow_instance(flow: GraphFlow, edge: tuple[str, str]) -> sp.MatrixExpr | None:
+    """The generic flow on ``edge`` (``B_y = I``, ``F_x = I``), or None where a map it needs is not defined."""
+    maps = {symbol.name: symbol for symbol, _ in flow.definitions}
+    n_out, n_in = flow.omega.shape
+    (u, v) = edge
+    backward = sp.Identity(n_out) if v == OUTPUT else maps.get(f"B_{v}")
+    forward = sp.Identity(n_in) if u == INPUT else maps.get(f"F_{u}")
+    return None if backward is None or forward is None else _edge_flow(flow, backward, forward)
+
+
+def _flow_summary(flow: GraphFlow, rows: tuple[Equation, ...]) -> tuple[Equation, ...] | None:
+    """One equation for every edge, then the edges whose derived flow it does not give; None when it gives fewer than two.
+
+    Each edge's derived right-hand side is compared with the generic one written for that
+    edge, so the summary never claims an equation sympy did not derive.
+    """
+    if flow.form != "node":
+        return None
+    given = []
+    for edge in flow.graph.edges:
+        instance = _flow_instance(flow, edge)
+        given.append(instance is not None and (instance == flow.rhs[edge] or is_zero_matrix((instance - flow.rhs[edge]).doit())))
+    if sum(given) < 2:
+        return None
+    weight, backward, forward = _generic_maps(flow)
+    generic = Equation(weight, _edge_flow(flow, backward, forward), Relation.RATE, label="W-edge",
+                       note="gradient flow of every edge u -> v",
+                       condition=_EVERY_EDGE + r", \ F_{\mathrm{x}} = I, \ B_{\mathrm{y}} = I")
+    return (generic, *(row for row, same in zip(rows, given) if not same))
+
+
+def _mode_instance(modes: GraphModeEquations, variable: sp.Symbol, edges: tuple) -> sp.Expr | None:
+    """``b_v f_u (S - lambda K)`` for an edge with its own strength (``b_y = f_x = 1``), or None."""
+    if len(edges) != 1 or variable != edge_strength_symbol(edges[0]):
+        return None
+    defined = {str(symbol): symbol for symbol, _ in modes.definitions}
+    (u, v) = edges[0]
+    backward = sp.Integer(1) if v == OUTPUT else defined.get(f"b_{v}")
+    forward = sp.Integer(1) if u == INPUT else defined.get(f"f_{u}")
+    return None if backward is None or forward is None else backward * forward * modes.error
+
+
+def _mode_summary(modes: GraphModeEquations, rows: tuple[Equation, ...], error: ModeError) -> tuple[Equation, ...] | None:
+    """One reduced equation for every edge with its own strength, then the variables it does not give
+    (the ``q``, ``p`` of chain segments); None when it gives fewer than two. Checked variable by variable."""
+    if modes.form != "node":
+        return None
+    given = []
+    for x, edges, rhs in zip(modes.state, modes.state_edges, modes.rhs):
+        instance = _mode_instance(modes, x, edges)
+        given.append(instance is not None and is_identically_zero(sp.expand(instance - rhs)))
+    if sum(given) < 2:
+        return None
+    strength, backward, forward = (_GENERIC_NAMES[key][0] for key in ("s", "b", "f"))
+    generic = Equation(strength, backward * forward * modes.error, Relation.RATE, label="mode-edge",
+                       note="reduced equation of every edge u -> v with its own strength",
+                       display=ScaledError(backward * forward, error),
+                       condition=_EVERY_EDGE + r"\text{ with its own strength}, \ f_{\mathrm{x}} = b_{\mathrm{y}} = 1")
+    return (generic, *(row for row, same in zip(rows, given) if not same))
 
 
 # ================================================================ the document
@@ -231,13 +331,14 @@ def _definition_groups(flow: GraphFlow) -> list[Group]:
                       keys=(("name", symbol.name),)) for symbol, expr in flow.definitions]
     forward = [e for e in named if not e.lhs.name.startswith("B_")]
     backward = [e for e in named if e.lhs.name.startswith("B_")]
+    columns = _COLUMNS if flow.form == "node" else 1
     groups = [Group("loss and its gradient with respect to Omega (sympy)", _K.DEFINITIONS, (
         _loss(flow.graph),
         Equation(flow.omega, flow.omega_gradient, Relation.GRADIENT, note="gradient with respect to Omega (sympy)")))]
     groups.append(Group("forward maps of the nodes and the network map" if flow.form == "node" else "network map",
-                        _K.DEFINITIONS, tuple(forward)))
+                        _K.DEFINITIONS, tuple(forward), columns=columns))
     if backward:
-        groups.append(Group("backward maps of the nodes", _K.DEFINITIONS, tuple(backward)))
+        groups.append(Group("backward maps of the nodes", _K.DEFINITIONS, tuple(backward), columns=columns))
     return groups
 
 
@@ -246,7 +347,7 @@ def _flow_groups(flow: GraphFlow) -> list[Group]:
     rows = tuple(Equation(flow.weights[e], flow.rhs[e], Relation.RATE, label=f"W-{k}",
                           note=f"gradient flow, edge {_edge_text(e)}", keys=(("edge", list(e)),))
                  for k, e in enumerate(flow.graph.edges, start=1))
-    return [Group("gradient flow of every edge", _K.GRADIENT_FLOW, rows)]
+    return [Group("gradient flow of every edge", _K.GRADIENT_FLOW, rows, summary=_flow_summary(flow, rows))]
 
 
 def _mode_groups(modes: GraphModeEquations) -> list[Group]:
@@ -268,16 +369,25 @@ def _mode_groups(modes: GraphModeEquations) -> list[Group]:
     conserved = [Equation(inv.expr, sp.Integer(0), Relation.CONSERVED, label=f"conserved-{i}",
                           note=f"conserved quantity {i}", keys=(), term_order="rev-lex")
                  for i, inv in enumerate(modes.invariants, start=1)]
-    groups = [Group(title, _K.STRENGTHS, tuple(strengths)),
-              Group("reduced equations of one mode", _K.REDUCED, tuple(reduced))]
+    reduced_rows = tuple(reduced)
+    groups = [Group(title, _K.STRENGTHS, tuple(strengths), columns=_COLUMNS if modes.form == "node" else 1),
+              Group("reduced equations of one mode", _K.REDUCED, reduced_rows, summary=_mode_summary(modes, reduced_rows, error))]
     if conserved:
         groups.append(Group("conserved quantities", _K.CONSERVED, tuple(conserved)))
     return groups
 
 
+def _edges_from(graph: GraphArchitecture) -> list[str]:
+    r"""The edges grouped by their source, in edge order (``$\mathrm{V1} \to \mathrm{LM}, \mathrm{AL}$``): a line per few nodes, not per edge."""
+    targets: dict[str, list[str]] = {}
+    for u, v in graph.edges:
+        targets.setdefault(u, []).append(rf"\mathrm{{{v}}}")
+    return [rf"$\mathrm{{{u}}} \to {', '.join(vs)}$" for u, vs in targets.items()]
+
+
 def _head(equations: GraphEquations) -> list[Prose]:
     graph, node_form = equations.graph, equations.form == "node"
-    edges = ", ".join(rf"$\mathrm{{{u}}} \to \mathrm{{{v}}}$" for u, v in graph.edges)
+    edges = "; ".join(_edges_from(graph))
     inputs = r"whitened inputs, $\Sigma^{x} = I$" if graph.whitened else (
         r"general input correlation $\Sigma^{x}$; the reduced equations assume $\Sigma^{x} v_{\alpha} = \lambda_{\alpha} v_{\alpha}$")
     maps = (r"The forward map of node $v$ is $F_v = \sum_{u \to v} W_{v \leftarrow u} F_u$ ($F_x = I$), its backward map "
@@ -371,13 +481,17 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, 
     fragment : bool
         ``True`` gives only the equation environments (they need ``amsmath``).
     **options
-        ``grouped``, ``label_prefix`` of the LaTeX writer.
+        ``grouped``, ``label_prefix``, ``per_edge`` of the LaTeX writer.
 
     Returns
     -------
     str
-        Related equations share one ``align``: the definitions, the flow of the edges into
-        each node, the node strengths, the reduced equations, the conserved quantities.
+        Related equations share one ``align``: the definitions, the gradient flow, the node
+        strengths, the reduced equations, the conserved quantities. In node form the flow
+        and the reduced equations of the edges are one generic equation each, ``for every
+        edge u -> v`` (the edges where sympy's equation is not that one's instance listed
+        after it), and the node definitions sit side by side; ``per_edge=True`` lists
+        every edge and definition on its own line.
     """
     return render(graph_document(equations), "latex", fragment=fragment, **options)
 

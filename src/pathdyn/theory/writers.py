@@ -11,7 +11,9 @@ one format, printing every expression through the sympy printers of
 * :class:`LatexWriter` (``latex``): a standalone document (``amsmath``, ``geometry``) or,
   with ``fragment``, the equation environments alone; each group of related equations is
   one ``align`` (``grouped=False``: one per equation), long right-hand sides break between
-  tokens within :data:`LINE_BUDGET`.
+  tokens within :data:`LINE_BUDGET`; a group's summary (one generic equation for many rows)
+  stands for its rows unless ``per_edge``, and short equations of a group with ``columns``
+  share a line.
 * :class:`JsonWriter` (``json``): the document's header, then one list per data section of
   ``{keys..., "rhs" | "expr": srepr}`` entries.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pathdyn.errors import ConfigError
@@ -53,6 +55,7 @@ __all__ = [
 # tests compile depth-13 and depth-50 documents and check that no line overflows.
 LINE_BUDGET = 74
 _LABEL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*$")
+_UPRIGHT = re.compile(r"\\mathrm\{([^{}]*)\}")
 _PREAMBLE = (r"\documentclass[10pt]{article}", r"\usepackage[a4paper,margin=2cm]{geometry}", r"\usepackage{amsmath}",
              r"\allowdisplaybreaks", r"\begin{document}")
 
@@ -364,23 +367,25 @@ class LatexWriter:
     Options: ``fragment`` (the equations without the document), ``grouped`` (related
     equations share one ``align``; False: one environment per equation), ``prod``
     (products of three or more consecutive layers of a pathway as ``\\prod``),
-    ``label_prefix`` (labels ``eq:PREFIX:...``). Expressions are printed by
+    ``label_prefix`` (labels ``eq:PREFIX:...``), ``per_edge`` (every row of a group that
+    has a summary, one equation per line, instead of the summary: the equation of every
+    edge of a graph). Expressions are printed by
     :class:`~pathdyn.theory.printers.PathdynLatexPrinter` and its token printer with the
     document's notation.
     """
 
     name = "latex"
-    options = {"fragment": False, "grouped": True, "prod": False, "label_prefix": ""}
+    options = {"fragment": False, "grouped": True, "prod": False, "label_prefix": "", "per_edge": False}
     help = "latex (standalone document)"
 
     def render(self, document: Document, fragment: bool = False, grouped: bool = True, prod: bool = False,
-               label_prefix: str = "") -> str:
+               label_prefix: str = "", per_edge: bool = False) -> str:
         """The LaTeX of ``document``.
 
         Parameters
         ----------
         document : Document
-        fragment, grouped, prod, label_prefix
+        fragment, grouped, prod, label_prefix, per_edge
             See the class.
 
         Returns
@@ -402,7 +407,7 @@ class LatexWriter:
                 body += [block.latex] if block.latex is not None else []
                 comments += [block.fragment] if block.fragment is not None else []
                 continue
-            for group in self._split(block, grouped):
+            for group in self._split(_shown(block, per_edge), grouped):
                 environments.append(self._group_text(group, settings, prefix))
                 body.append(environments[-1])
         if fragment:
@@ -411,9 +416,9 @@ class LatexWriter:
         return "\n".join([*_PREAMBLE, *body, r"\end{document}"]) + "\n"
 
     @staticmethod
-    def _split(block: Prose | Group, grouped: bool) -> list:
+    def _split(block: Group, grouped: bool) -> list:
         """``[block]``, or (ungrouped) one group per equation, titled by the equation's note."""
-        if grouped or not isinstance(block, Group):
+        if grouped:
             return [block]
         return [Group(equation.note, block.kind, (equation,), block.align_like) for equation in block.equations]
 
@@ -444,8 +449,10 @@ class LatexWriter:
                 lhs, rhs = _conserved_row(equation, lhs, latex)
             else:
                 rhs = tuple(tokens(equation.shown))
+            if equation.condition:
+                rhs += (rf"\qquad {equation.condition}",)
             out.append(Row(lhs, rhs, equation.label, width if equation.relation is Relation.RATE else None))
-        return out
+        return _side_by_side(out, group.columns) if group.columns > 1 else out
 
     def _group_text(self, group: Group, settings: dict, prefix: str) -> str:
         """The comment and the environment (``align`` when a row is labelled, else ``align*``)."""
@@ -480,6 +487,56 @@ class LatexWriter:
         rows = [row for group in groups for row in self.rows(group, settings or {})]
         lines = [line.strip() for row in rows for line in row.lines(numbered=False)]
         return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
+
+
+def _shown(group: Group, per_edge: bool) -> Group:
+    """The group as typeset: its summary in place of its rows and its columns, or (``per_edge``) every row, one a line."""
+    if per_edge or (group.summary is None and group.columns == 1):
+        return replace(group, summary=None, columns=1)
+    return replace(group, equations=group.equations if group.summary is None else group.summary, summary=None)
+
+
+def _row_width(row: Row) -> float:
+    r"""The width of a row on one line, its left-hand side included, in the units of :data:`LINE_BUDGET`.
+
+    Measured for packing lines, where an underestimate overflows the page: an upright node
+    name in a subscript (``W_{\mathrm{V1}\leftarrow\mathrm{x}}``) counts as a subscript,
+    and a subscript character as 0.75 of a plain one (:func:`token_width`, which the
+    pathway exports' line breaks depend on, is kept as it is). Calibrated with pdflatex on
+    the rows of the mouse-visual-cortex export: every row measured at most 6.1pt per unit,
+    the page holds 6.5pt per unit of :data:`LINE_BUDGET`.
+    """
+    text = _UPRIGHT.sub(r"\1", " ".join((row.lhs, "=", *row.tokens)))
+    text = re.sub(r"\\(bigl|bigr|Bigl|Bigr|left|right|top)", "", text)
+    quads = text.count(r"\qquad")
+    text = re.sub(r"\\[A-Za-z]+", "x", text.replace(r"\qquad", ""))
+    scripts = sum(len(re.sub(r"\s", "", script)) for script in re.findall(r"[_^]\{([^{}]*)\}", text))
+    plain = re.sub(r"[{}\s]", "", re.sub(r"[_^]\{[^{}]*\}", "", text))
+    return len(plain) + 0.75 * scripts + 3 * quads
+
+
+def _side_by_side(rows: list, columns: int) -> list:
+    r"""Up to ``columns`` unlabelled rows joined into one line (``F_a = ... \qquad F_b = ...``) where they fit.
+
+    A row too wide to share a line keeps its own (and breaks as any row does); the order
+    of the rows is kept.
+    """
+    out: list[Row] = []
+    count, width = 0, 0.0
+    for row in rows:
+        w = _row_width(row)
+        if row.label or w > LINE_BUDGET:
+            out.append(row)
+            count = columns  # nothing joins a labelled or wide row
+            continue
+        if out and count < columns and width + 3 + w <= LINE_BUDGET:
+            last = out[-1]  # one token: break_lines keeps a line of definitions that fits whole
+            out[-1] = Row(last.lhs, (f"{last.tokens[0]} \\qquad {row.lhs} = " + " ".join(row.tokens),), None, last.lhs_width)
+            count, width = count + 1, width + 3 + w
+        else:
+            out.append(Row(row.lhs, (" ".join(row.tokens),), None, row.lhs_width))
+            count, width = 1, w
+    return out
 
 
 def _lhs(equation: Equation, latex: PathdynLatexPrinter) -> str:
