@@ -11,7 +11,7 @@ from pathdyn.io.jsonio import json_text
 from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, parse_depths
-from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.datasets import dataset_option
 from pathdyn.numerics.mode_inputs import dataset_modes
 from pathdyn.theory.architecture import load_architecture_toml
 from pathdyn.theory.graph import GraphArchitecture
@@ -210,7 +210,7 @@ def singular_values_from_args(args):
     if args.input_variances is not None:
         raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
 
-    dataset = dataset_from_spec(args.dataset or "hierarchical")
+    dataset = dataset_option(args.dataset, "hierarchical")
     return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
 
 
