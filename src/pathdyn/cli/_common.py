@@ -17,7 +17,7 @@ from pathdyn.theory.architecture import load_architecture_toml
 from pathdyn.theory.graph import GraphArchitecture
 
 
-def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:
+def add_architecture_arguments(parser, default_depths: str = "2,2") -> None:
     """``--depths``, ``--architecture FILE.toml``, ``--n-in``, ``--n-out``, ``--whitened/--general``."""
     group = parser.add_argument_group("architecture")
     group.add_argument("--depths", default=None, help=f"comma-separated depth per pathway (default {default_depths})")
@@ -39,7 +39,7 @@ def architecture_from_args(args):
 
 
 def architecture_from_options(depths: str | None, architecture: str | None, n_in: int | None, n_out: int | None,
-                              whitened: bool | None, default_depths: str | None = "2,2"
+                              whitened: bool | None, default_depths: str = "2,2"
                               ) -> Architecture | GraphArchitecture:
     """The architecture of ``--depths`` or ``--architecture FILE.toml``, with ``--n-in``, ``--n-out``, ``--whitened``.
 
@@ -53,7 +53,7 @@ def architecture_from_options(depths: str | None, architecture: str | None, n_in
         Dimensions overriding the file's (``None``: the file's, or symbolic).
     whitened : bool or None
         ``--whitened`` / ``--general``; ``None``: the file's (whitened without a file).
-    default_depths : str or None
+    default_depths : str
         The command's depths when neither ``depths`` nor ``architecture`` is given.
 
     Returns

@@ -166,7 +166,7 @@ class DeriveSettings:
     n_in: int | None = None
     n_out: int | None = None
     whitened: bool | None = None
-    default_depths: str | None = "2,2"
+    default_depths: str = "2,2"
     model: str = "qp"
     format: str = "text"
     fragment: bool = False

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 
 from pathdyn.cli.outputs import FilePlan, print_summary
@@ -58,7 +58,8 @@ def check_graph_dmft_options(args: IntegrateSettings, graph: GraphArchitecture) 
                           "the linear network's theory (drop 'activations' from the TOML)")
 
 
-def _solve(args: IntegrateSettings, graph, S, sigma):
+def _solve(args: Any, graph, S, sigma):
+    # args: IntegrateSettings, whose learning rate and steps (or t_max) were checked to go together
     """The graph DMFT, or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
     if args.init == "orthogonal":  # parallel chains: the exact orthogonal march, one pathway per path
         depths = graph.path_lengths

@@ -174,7 +174,7 @@ class IntegrateSettings:
     n_in: int | None = None
     n_out: int | None = None
     whitened: bool | None = None
-    default_depths: str | None = "2,2"
+    default_depths: str = "2,2"
     singular_values: str | None = None
     input_variances: str | None = None
     dataset: str | None = None
@@ -420,8 +420,9 @@ def integrate_reduced(settings: IntegrateSettings, plan: FilePlan) -> int:
                  else reduce_to_modes(architecture, model=settings.model))
     y0, init_note = settings.initial_state(equations)
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
-    options = dict(parameters=None if lam is None else {"lambda": lam}, method=settings.method, rtol=settings.rtol,
-                   atol=settings.atol, loss_tol=settings.loss_tol, provenance=provenance)
+    options: dict[str, Any] = dict(parameters=None if lam is None else {"lambda": lam}, method=settings.method,
+                                   rtol=settings.rtol, atol=settings.atol, loss_tol=settings.loss_tol,
+                                   provenance=provenance)
     t_max = settings.t_max
     if t_max is None:
         automatic = choose_t_max(equations, y0, S, **options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pathdyn.cli.outputs import FilePlan
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # a type only: integrate builds the settings and imports this
     from pathdyn.cli.integrate import IntegrateSettings
 
 
-def check_dmft_options(args: IntegrateSettings) -> None:
+def check_dmft_options(args: Any) -> None:
     """Refuse the options of ``integrate --model dmft`` that are out of range or do not go together.
 
     Called once, by :class:`pathdyn.cli.integrate.IntegrateSettings` as it is built.
@@ -62,7 +62,8 @@ _FLAGS = {
 }
 
 
-def _solve(args: IntegrateSettings, depths, S, sigma, init):
+def _solve(args: Any, depths, S, sigma, init):
+    # args: IntegrateSettings, whose learning rate and steps (or t_max) check_dmft_options paired
     """The DMFT trajectory for the command line; an error names the option that fixes it, not the argument."""
     mode = "descent" if args.learning_rate is not None else "flow"
     try:

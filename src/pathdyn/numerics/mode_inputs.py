@@ -19,6 +19,7 @@ from pathdyn.numerics.datasets import Dataset
 
 if TYPE_CHECKING:  # a type only: the numerics never run theory code
     from pathdyn.theory.architecture import Architecture
+    from pathdyn.theory.graph import GraphArchitecture
 
 __all__ = ["architecture_for_inputs", "dataset_modes"]
 
@@ -62,13 +63,14 @@ def dataset_modes(dataset: Dataset, allow_misaligned: bool = False, whitened: bo
     return dataset.singular_values[:dataset.rank], lam, notes
 
 
-def architecture_for_inputs(architecture: Architecture, input_variances: Iterable[float] | None, whitened: bool | None = None,
-                            argument: str = "whitened", source: str = "input_variances") -> Architecture:
+def architecture_for_inputs(architecture: Architecture | GraphArchitecture, input_variances: Iterable[float] | None,
+                            whitened: bool | None = None, argument: str = "whitened",
+                            source: str = "input_variances") -> Architecture | GraphArchitecture:
     """``architecture`` with general inputs (``whitened=False``) whenever input variances are used.
 
     Parameters
     ----------
-    architecture : Architecture
+    architecture : Architecture or GraphArchitecture
     input_variances : array_like or None
         The modes' input variances; ``None`` for whitened inputs (``architecture`` is returned).
     whitened : bool or None
@@ -80,7 +82,7 @@ def architecture_for_inputs(architecture: Architecture, input_variances: Iterabl
 
     Returns
     -------
-    Architecture
+    Architecture or GraphArchitecture
 
     Raises
     ------
