@@ -11,13 +11,13 @@ from pathdyn.io.jsonio import json_text
 from pathdyn.numerics.plotting import plot_mode_trajectories
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, parse_depths
-from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.datasets import dataset_option
 from pathdyn.numerics.mode_inputs import dataset_modes
 from pathdyn.theory.architecture import load_architecture_toml
 from pathdyn.theory.graph import GraphArchitecture
 
 
-def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> None:
+def add_architecture_arguments(parser, default_depths: str = "2,2") -> None:
     """``--depths``, ``--architecture FILE.toml``, ``--n-in``, ``--n-out``, ``--whitened/--general``."""
     group = parser.add_argument_group("architecture")
     group.add_argument("--depths", default=None, help=f"comma-separated depth per pathway (default {default_depths})")
@@ -34,32 +34,51 @@ def add_architecture_arguments(parser, default_depths: str | None = "2,2") -> No
 def architecture_from_args(args):
     """The :class:`Architecture` (or, for a TOML file with a ``[graph]`` table, the
     :class:`~pathdyn.theory.graph.GraphArchitecture`) named by :func:`add_architecture_arguments`'s arguments."""
-    if args.architecture and args.depths:
+    return architecture_from_options(args.depths, args.architecture, args.n_in, args.n_out, args.whitened,
+                                     args._default_depths)
+
+
+def architecture_from_options(depths: str | None, architecture: str | None, n_in: int | None, n_out: int | None,
+                              whitened: bool | None, default_depths: str = "2,2"
+                              ) -> Architecture | GraphArchitecture:
+    """The architecture of ``--depths`` or ``--architecture FILE.toml``, with ``--n-in``, ``--n-out``, ``--whitened``.
+
+    Parameters
+    ----------
+    depths : str or None
+        ``--depths``, e.g. ``"2,3"``.
+    architecture : str or None
+        ``--architecture``: a TOML file (a ``[graph]`` table gives a graph).
+    n_in, n_out : int or None
+        Dimensions overriding the file's (``None``: the file's, or symbolic).
+    whitened : bool or None
+        ``--whitened`` / ``--general``; ``None``: the file's (whitened without a file).
+    default_depths : str
+        The command's depths when neither ``depths`` nor ``architecture`` is given.
+
+    Returns
+    -------
+    Architecture or GraphArchitecture
+
+    Raises
+    ------
+    ArchitectureError
+        Both ``depths`` and ``architecture``, or an invalid architecture.
+    """
+    if architecture and depths:
         raise ArchitectureError("give either --depths or --architecture, not both")
-    if args.architecture:
-        arch = load_architecture_toml(args.architecture)  # a [graph] table selects the graph form
-        if isinstance(arch, GraphArchitecture):
-            return _graph_with_overrides(arch, args)
-        given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
-        overrides = {k: v for k, v in given if v is not None}
-        if overrides:
-            arch = Architecture.from_dict(arch.to_dict() | overrides,
-                                          source=f"--architecture {args.architecture} with the command-line options")
-        return arch
-    depths = parse_depths(args.depths or args._default_depths, argument="--depths")
-    whitened = True if args.whitened is None else args.whitened
-    return Architecture(depths=depths, n_in=args.n_in, n_out=args.n_out, whitened=whitened)
-
-
-def _graph_with_overrides(graph, args):
-    """A graph from ``--architecture`` with ``--n-in``, ``--n-out``, ``--whitened/--general`` applied."""
-
-    given = (("n_in", args.n_in), ("n_out", args.n_out), ("whitened", args.whitened))
+    given = (("n_in", n_in), ("n_out", n_out), ("whitened", whitened))
     overrides = {k: v for k, v in given if v is not None}
-    if not overrides:
-        return graph
-    return GraphArchitecture.from_dict(graph.to_dict() | overrides,
-                                       source=f"--architecture {args.architecture} with the command-line options")
+    if architecture:
+        arch = load_architecture_toml(architecture)  # a [graph] table selects the graph form
+        if not overrides:
+            return arch
+        source = f"--architecture {architecture} with the command-line options"
+        if isinstance(arch, GraphArchitecture):
+            return GraphArchitecture.from_dict(arch.to_dict() | overrides, source=source)
+        return Architecture.from_dict(arch.to_dict() | overrides, source=source)
+    parsed = parse_depths(depths or default_depths, argument="--depths")
+    return Architecture(depths=parsed, n_in=n_in, n_out=n_out, whitened=True if whitened is None else whitened)
 
 
 def parse_floats(text: str, argument: str) -> list:
@@ -166,16 +185,22 @@ def add_device_argument(parser) -> None:
                              "(pip install 'pathdyn[gpu]')")
 
 
-def singular_values_from_args(args):
+def modes_from_options(singular_values: str | None, input_variances: str | None, dataset: str | None,
+                       allow_misaligned: bool = False, whitened: bool | None = None) -> tuple:
     """``(S, lambda, note)`` from ``--singular-values`` [``--input-variances``] or ``--dataset``.
 
     ``lambda`` is None for whitened inputs (the equations without an input variance).
 
     Parameters
     ----------
-    args : argparse.Namespace
-        The parsed command line: ``singular_values``, ``input_variances``, ``dataset``,
-        ``allow_misaligned`` and ``whitened`` (``None``, ``True`` or ``False``).
+    singular_values, input_variances : str or None
+        ``--singular-values`` and ``--input-variances``, comma-separated numbers.
+    dataset : str or None
+        ``--dataset`` (``hierarchical`` when neither it nor ``singular_values`` is given).
+    allow_misaligned : bool
+        ``--allow-misaligned``.
+    whitened : bool or None
+        ``--whitened`` (``True``), ``--general`` (``False``) or neither.
 
     Returns
     -------
@@ -196,22 +221,22 @@ def singular_values_from_args(args):
         If the dataset cannot be read, has no modes, or its inputs are misaligned with its
         modes without ``--allow-misaligned``.
     """
-    if args.singular_values is not None:
-        S = _positive_values(args.singular_values, "--singular-values")
-        if args.input_variances is None:
-            if args.whitened is False:
+    if singular_values is not None:
+        S = _positive_values(singular_values, "--singular-values")
+        if input_variances is None:
+            if whitened is False:
                 raise ConfigError("--general: the reduced equations need each mode's input variance; "
                                   "give --input-variances L1,L2,... (one per singular value) or a --dataset")
             return S, None, {"singular_values": "given"}
-        lam = _positive_values(args.input_variances, "--input-variances")
+        lam = _positive_values(input_variances, "--input-variances")
         if lam.size != S.size:
             raise ConfigError(f"--input-variances: {lam.size} values for {S.size} singular values; give one per mode")
         return S, lam, {"singular_values": "given", "input_variances_from": "--input-variances"}
-    if args.input_variances is not None:
+    if input_variances is not None:
         raise ConfigError("--input-variances: goes with --singular-values; a --dataset gives its own input variances")
 
-    dataset = dataset_from_spec(args.dataset or "hierarchical")
-    return dataset_modes(dataset, args.allow_misaligned, whitened=args.whitened, argument="--dataset")
+    data = dataset_option(dataset, "hierarchical")
+    return dataset_modes(data, allow_misaligned, whitened=whitened, argument="--dataset")
 
 
 def _positive_values(text: str, option: str):

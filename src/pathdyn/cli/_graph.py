@@ -4,7 +4,7 @@ Every command takes ``--architecture`` of either form; the pathway code paths st
 they are and these helpers hold what differs for a graph: its reduced per-edge model,
 its initial strengths, its checks (linear theory, options that only pathways have) and
 its outputs (the paths, listed when they are few enough). The data checks are the ones
-pathway runs get (:func:`pathdyn.cli._common.singular_values_from_args`,
+pathway runs get (:func:`pathdyn.cli._common.modes_from_options`,
 :func:`pathdyn.numerics.mode_inputs.dataset_modes`): whitened or not, input variances,
 misalignment refused with its measured value.
 """

@@ -18,7 +18,7 @@ from pathdyn.cli.outputs import print_summary
 from pathdyn.cli._graph import check_graph_model, check_linear_graph, graph_activation, refuse_graph
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
-from pathdyn.numerics.datasets import Dataset, dataset_from_spec
+from pathdyn.numerics.datasets import Dataset, dataset_option
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.validation.reports.graph_plots import plot_graph_sweeps, plot_graph_validation
 from pathdyn.validation.sweep.cases import default_dataset
@@ -53,7 +53,7 @@ def _setting(value, default):
 
 def _graph_dataset(spec: str | None, default: str) -> Dataset:
     """``--dataset``: ``random`` (or none) is the run's default random data, else any dataset spec."""
-    return dataset_from_spec(default if spec in (None, "random") else spec)
+    return dataset_option(spec, default, default_names=("random",))
 
 
 def _check_widths(graph: GraphArchitecture, widths: tuple) -> None:

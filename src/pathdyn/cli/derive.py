@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field, fields
 
 from pathdyn.cli.outputs import print_summary
-from pathdyn.cli._common import add_architecture_arguments, architecture_from_args, file_plan
+from pathdyn.cli._common import add_architecture_arguments, architecture_from_options, file_plan
 from pathdyn.cli._graph import check_graph_model
 from pathdyn.errors import ArchitectureError, ConfigError
 from pathdyn.theory.architecture import Architecture
@@ -140,6 +141,122 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 
+@dataclass(frozen=True)
+class DeriveSettings:
+    """The inputs of one ``pathdyn derive`` run, checked once; the architecture and writer options computed once.
+
+    Built at the command line's boundary (:meth:`from_args`) or from keywords
+    (``architecture_file`` is ``--architecture``); :func:`derive_text` takes it.
+
+    Parameters
+    ----------
+    depths, architecture_file, n_in, n_out, whitened, default_depths
+        The architecture (:func:`pathdyn.cli._common.architecture_from_options`).
+    model : str
+        ``--model``: a per-mode model (with the gradient flow) or the DMFT.
+    format : str
+        ``--format``: one of :data:`pathdyn.theory.writers.WRITERS`.
+    fragment, path_sums, per_edge, ungrouped, prod, label_prefix
+        The layout options (LaTeX; ``path_sums`` and ``per_edge`` for a graph).
+    output : str or None
+        ``-o/--output``; ``None`` or ``-``: standard output.
+
+    Raises
+    ------
+    ConfigError
+        An unknown model or format, a model a graph does not have, or ``--path-sums`` or
+        ``--per-edge`` for pathways.
+    ArchitectureError
+        An invalid architecture, or one whose derivation would run for minutes.
+    """
+
+    depths: str | None = None
+    architecture_file: str | None = None
+    n_in: int | None = None
+    n_out: int | None = None
+    whitened: bool | None = None
+    default_depths: str = "2,2"
+    model: str = "qp"
+    format: str = "text"
+    fragment: bool = False
+    path_sums: bool = False
+    per_edge: bool = False
+    ungrouped: bool = False
+    prod: bool = False
+    label_prefix: str | None = None
+    output: str | None = None
+    #: Computed once by the constructor.
+    architecture: Architecture | GraphArchitecture = field(init=False, repr=False)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DeriveSettings:
+        """The settings of the parsed ``pathdyn derive`` command line.
+
+        Parameters
+        ----------
+        args : argparse.Namespace
+            The parsed command line.
+
+        Returns
+        -------
+        DeriveSettings
+        """
+        renamed = {"architecture_file": "architecture", "default_depths": "_default_depths"}
+        return cls(**{f.name: getattr(args, renamed.get(f.name, f.name)) for f in fields(cls) if f.init})
+
+    def __post_init__(self) -> None:
+        arch = architecture_from_options(self.depths, self.architecture_file, self.n_in, self.n_out, self.whitened,
+                                         self.default_depths)
+        model = get_model(self.model)
+        if self.format not in WRITERS:
+            raise ConfigError(f"--format: unknown format {self.format!r}; choose one of {', '.join(WRITERS)}")
+        if isinstance(arch, GraphArchitecture) and model.export is None:
+            # the per-mode export holds the per-edge model (and its q/p form); the DMFT exports graphs itself
+            check_graph_model(self.model)
+        if self.path_sums and not isinstance(arch, GraphArchitecture):
+            raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
+                              "already); drop --path-sums")
+        if self.per_edge and not isinstance(arch, GraphArchitecture):
+            raise ConfigError("--per-edge: applies to a [graph] architecture (pathways list every layer's equation "
+                              "already); drop --per-edge")
+        check_derive_size(arch, self.path_sums)
+        object.__setattr__(self, "architecture", arch)
+
+    @property
+    def writer_options(self) -> dict:
+        """The writer's layout options: LaTeX grouping, products and labels; a graph's form."""
+        options: dict = ({"grouped": not self.ungrouped, "prod": self.prod, "label_prefix": self.label_prefix or ""}
+                         if self.format == "latex" else {})
+        if isinstance(self.architecture, GraphArchitecture):
+            options["form"] = "path-sums" if self.path_sums else "node"
+            if self.per_edge:
+                options["per_edge"] = True
+        return options
+
+
+def derive_text(settings: DeriveSettings) -> str:
+    """The derived equations of checked ``settings``, formatted (nothing is written).
+
+    Parameters
+    ----------
+    settings : DeriveSettings
+        The run's inputs, checked once when they were built.
+
+    Returns
+    -------
+    str
+        The export in ``settings.format``.
+    """
+    arch, model = settings.architecture, get_model(settings.model)
+    if model.export is not None:  # equations of another form than per-mode ODEs export themselves
+        return model.export(arch, format=settings.format, fragment=settings.fragment)
+    if isinstance(arch, GraphArchitecture):
+        return export_equations(arch, format=settings.format, fragment=settings.fragment, **settings.writer_options)
+    # pathways: the gradient flow and the model's per-mode equations
+    equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch))
+    return export_equations(equations, format=settings.format, fragment=settings.fragment, **settings.writer_options)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``.
 
@@ -156,36 +273,12 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     ConfigError
-        When ``--path-sums`` or ``--per-edge`` is given for pathways.
+        When ``--path-sums`` or ``--per-edge`` is given for pathways (see :class:`DeriveSettings`).
     """
     # LaTeX-only options with another format are refused by pathdyn.cli.options.APPLIES
     plan = file_plan("derive", {"--architecture": args.architecture}, {"-o/--output": (args.output or "-", "text", True)})
-    arch = architecture_from_args(args)
-    model = get_model(args.model)
-    if isinstance(arch, GraphArchitecture) and model.export is None:
-        # the per-mode export holds the per-edge model (and its q/p form); the DMFT exports graphs itself
-        check_graph_model(args.model)
-    if args.path_sums and not isinstance(arch, GraphArchitecture):
-        raise ConfigError("--path-sums: applies to a [graph] architecture (pathways are written over their layers "
-                          "already); drop --path-sums")
-    if args.per_edge and not isinstance(arch, GraphArchitecture):
-        raise ConfigError("--per-edge: applies to a [graph] architecture (pathways list every layer's equation "
-                          "already); drop --per-edge")
-    check_derive_size(arch, args.path_sums)
-    # everything is derived and formatted before the output file is touched
-    if model.export is not None:  # equations of another form than per-mode ODEs export themselves
-        text = model.export(arch, format=args.format, fragment=args.fragment)
-    else:
-        options = ({"grouped": not args.ungrouped, "prod": args.prod, "label_prefix": args.label_prefix or ""}
-                   if args.format == "latex" else {})
-        if isinstance(arch, GraphArchitecture):
-            options["form"] = "path-sums" if args.path_sums else "node"
-            if args.per_edge:
-                options["per_edge"] = True
-            text = export_equations(arch, format=args.format, fragment=args.fragment, **options)
-        else:  # pathways: the gradient flow and the model's per-mode equations
-            equations = DerivedEquations(arch, derive_gradient_flow(arch), model.derive(arch))
-            text = export_equations(equations, format=args.format, fragment=args.fragment, **options)
+    settings = DeriveSettings.from_args(args)
+    text = derive_text(settings)  # everything is derived and formatted before the output file is touched
     with plan:
         plan.stage_text("-o/--output", text)
         plan.commit()

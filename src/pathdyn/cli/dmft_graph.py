@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from pathdyn.cli.outputs import FilePlan, print_summary
 from pathdyn.numerics.datasets import Dataset
@@ -22,6 +22,9 @@ from pathdyn.theory.models import models_of_kind
 from pathdyn.validation.reports.plots import plot_width_reports
 from pathdyn.validation.sweep.dmft_graph import validate_dmft_graph_width
 
+if TYPE_CHECKING:  # a type only: integrate builds the settings and imports this module
+    from pathdyn.cli.integrate import IntegrateSettings
+
 #: How the per-edge fallback is described in the output file.
 PER_EDGE_NOTE = ("per-edge: the graph has too many paths to list (or to march their prefixes), so K holds the flow "
                  "K_e = g_v . W_e f_u through every edge (the sum of K_p over the paths through e), in 'edges' order")
@@ -32,14 +35,31 @@ ORTHOGONAL_REFUSAL = ("the orthogonal DMFT is exact only where the hidden-to-hid
                       "the overlaps unclosed (docs/dmft-graphs.md); use --init gaussian")
 
 
-def _check_graph_options(args, graph: GraphArchitecture | None = None) -> None:
-    """Refuse options the graph DMFT does not take, naming the option."""
-    parallel = graph is not None and graph.pathway_depths() is not None
+def check_graph_dmft_options(args: IntegrateSettings, graph: GraphArchitecture) -> None:
+    """Refuse what the graph DMFT does not take, naming the option (once, as the settings are built).
+
+    Parameters
+    ----------
+    args : IntegrateSettings
+        The options of ``integrate --model dmft --architecture g.toml``.
+    graph : GraphArchitecture
+        The graph read from the file.
+
+    Raises
+    ------
+    ConfigError
+        ``--init`` other than gaussian (orthogonal: parallel chains only), or nonlinear activations.
+    """
+    parallel = graph.pathway_depths() is not None
     if args.init not in (None, "gaussian") and not (args.init == "orthogonal" and parallel):
         raise ConfigError(f"--init {args.init}: {ORTHOGONAL_REFUSAL}")
+    if any(graph.activation(n) != "linear" for n in graph.hidden_nodes):
+        raise ConfigError(f"--architecture {args.architecture_file}: the graph has nonlinear activations; the DMFT is "
+                          "the linear network's theory (drop 'activations' from the TOML)")
 
 
-def _solve(args, graph, S, sigma):
+def _solve(args: Any, graph, S, sigma):
+    # args: IntegrateSettings, whose learning rate and steps (or t_max) were checked to go together
     """The graph DMFT, or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
     if args.init == "orthogonal":  # parallel chains: the exact orthogonal march, one pathway per path
         depths = graph.path_lengths
@@ -57,22 +77,16 @@ def _solve(args, graph, S, sigma):
     return solve_dmft_graph_flow(graph, S, t_max=args.t_max, num_points=args.num_points, init_scale=sigma, tol=args.tol)
 
 
-def integrate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphArchitecture, S: np.ndarray,
-                         data_note: dict) -> int:
+def integrate_graph_dmft(settings: IntegrateSettings, plan: FilePlan) -> int:
     """Solve the graph DMFT and write integrate's JSON: ``t``, ``step``, ``K`` (time, paths, modes), ``paths``.
 
     Parameters
     ----------
-    args : argparse.Namespace
-        The parsed ``pathdyn integrate --model dmft --architecture g.toml`` (already checked
-        as for pathways: learning rate and steps, or ``--t-max``).
+    settings : IntegrateSettings
+        The checked inputs of ``pathdyn integrate --model dmft --architecture g.toml``: the
+        graph, the (whitened) data's singular values and their provenance.
     plan : FilePlan
         The run's checked output files.
-    graph : GraphArchitecture
-    S : ndarray
-        Singular values of the (whitened) data.
-    data_note : dict
-        Provenance of the data.
 
     Returns
     -------
@@ -82,18 +96,14 @@ def integrate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphA
     Raises
     ------
     ConfigError
-        ``--init`` other than gaussian (orthogonal: parallel chains only), nonlinear activations, bad values.
+        A value the solver refuses (the options were checked as ``settings`` was built).
     IntegrationError
         When ``K`` blows up.
     """
-    _check_graph_options(args, graph)
-    if any(graph.activation(n) != "linear" for n in graph.hidden_nodes):
-        raise ConfigError(f"--architecture {args.architecture}: the graph has nonlinear activations; the DMFT is the "
-                          "linear network's theory (drop 'activations' from the TOML)")
-    sigma = 0.3 if args.init_scale is None else args.init_scale
-    trajectory = _solve(args, graph, S, sigma)
+    graph, S, data_note = settings.architecture, settings.S, settings.data_note
+    trajectory = _solve(settings, graph, S, settings.sigma)
     if not trajectory.success:  # nothing is written: a result short of --tol is a failure, in one line (exit 2)
-        raise IntegrationError(f"--max-steps: {trajectory.message.partition(': ')[2]} (at t_max = {args.t_max:g})")
+        raise IntegrationError(f"--max-steps: {trajectory.message.partition(': ')[2]} (at t_max = {settings.t_max:g})")
     payload = trajectory.to_json_dict()
     extras = trajectory.extras
     payload["provenance"] = dict(payload["provenance"], architecture=graph.to_dict(), **data_note)
@@ -104,7 +114,7 @@ def integrate_graph_dmft(args: argparse.Namespace, plan: FilePlan, graph: GraphA
         payload["depths"] = [len(p) - 1 for p in extras["paths"]]
     else:
         payload["note"] = PER_EDGE_NOTE
-    write_trajectory_outputs(args, plan, trajectory, payload, S)
+    write_trajectory_outputs(settings, plan, trajectory, payload, S)
     return 0
 
 

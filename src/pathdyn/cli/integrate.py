@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +14,25 @@ from pathdyn.cli.outputs import print_summary
 from pathdyn.errors import ConfigError
 from pathdyn.io.jsonio import json_text
 from pathdyn.cli._common import (
-    singular_values_from_args,
     add_architecture_arguments,
-    architecture_from_args,
+    architecture_from_options,
     dataset_file,
     file_plan,
+    modes_from_options,
     use_file_backend,
 )
 from pathdyn.cli._graph import (check_graph_model, draw_edge_strengths, graph_paths_note, load_edge_strengths,
                                 refuse_graph, total_only)
-from pathdyn.cli.integrate_dmft import run_dmft
+from pathdyn.cli.dmft_graph import check_graph_dmft_options
+from pathdyn.cli.integrate_dmft import check_dmft_options, run_dmft
+from pathdyn.cli.outputs import FilePlan
 from pathdyn.io.labelled import require
 from pathdyn.numerics.horizon import AUTO_HORIZON, choose_t_max
 from pathdyn.numerics.initial import draw_initial_state, load_initial_state
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.mode_inputs import architecture_for_inputs
 from pathdyn.numerics.plotting import plain_text, plot_mode_trajectories
+from pathdyn.theory.architecture import Architecture
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.theory.models import get_model, integrable_models, reduce_to_modes
@@ -123,66 +127,212 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="also plot K(t) of every mode per pathway")
 
 
-def _architecture_for_inputs(args, lam):
-    """The architecture of the arguments, with general inputs whenever input variances are used."""
-
-    architecture = architecture_from_args(args)
-    if isinstance(architecture, GraphArchitecture):
-        check_graph_model(args.model)
-        if args.c is not None:
-            raise refuse_graph("--c", args.architecture, "its drawn edge strengths carry no q^2 - p^2; drop --c")
-    return architecture_for_inputs(architecture, lam, args.whitened, argument="--whitened", source="--input-variances")
+#: IntegrateSettings' field -> the parsed command line's attribute of the same option.
+_ARG_NAMES = {"architecture_file": "architecture", "default_depths": "_default_depths"}
 
 
-def _file_inputs(args) -> None:
-    """A file's ``whitened = false`` asks for the general equations, as ``--general`` does (unless overridden)."""
-    if args.whitened is not None or not args.architecture or architecture_from_args(args).whitened:
-        return
-    if args.singular_values is not None and args.input_variances is None:
-        raise ConfigError(f"--architecture {args.architecture}: whitened = false, so the reduced equations need each "
-                          "mode's input variance; give --input-variances L1,L2,... (one per singular value), a "
-                          "--dataset, or --whitened")
-    args.whitened = False  # the dataset's input variances are used even where they are 1
+@dataclass(frozen=True)
+class IntegrateSettings:
+    """The inputs of one ``pathdyn integrate`` run (reduced model or ``--model dmft``), checked once.
 
-
-def initial_state_from_args(args: argparse.Namespace, equations: ModeEquations, num_modes: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """``(y0, note)``: the initial state from ``--init FILE.json``, or drawn with ``--init-scale``, ``--c``, ``--seed``.
+    Built once at the command line's boundary (:meth:`from_args`) or from keywords (the
+    fields are the options, ``architecture_file`` being ``--architecture``); the run
+    functions take this object and check nothing again. The constructor checks every
+    input and computes, once, the architecture, the modes (singular values, input
+    variances, their provenance and rank) and the initial-state drawing settings.
 
     Parameters
     ----------
-    args : argparse.Namespace
-        The parsed command line: ``init``, ``init_scale`` (default 0.1), ``c`` and ``seed``.
-    equations : ModeEquations
-        The q/p equations whose state is wanted.
-    num_modes : int
-        The number of modes (singular values).
-
-    Returns
-    -------
-    y0 : ndarray, shape (n_state, num_modes)
-        The initial state.
-    note : dict
-        ``{"init": path}`` or ``{"init_scale", "c", "seed"}``, for the output's provenance.
+    model : str
+        ``--model`` (``qp`` default; ``dmft`` solves the DMFT).
+    depths, architecture_file, n_in, n_out, whitened, default_depths
+        The architecture (:func:`pathdyn.cli._common.architecture_from_options`).
+    singular_values, input_variances, dataset, allow_misaligned
+        The modes (:func:`pathdyn.cli._common.modes_from_options`).
+    init, init_scale, c, seed
+        The initial state: a file (a DMFT initialisation for ``--model dmft``), or drawn.
+    t_max, num_points, method, rtol, atol, loss_tol
+        The integration (``t_max`` ``None``: chosen where ``K`` has settled).
+    learning_rate, steps, tol, hold_below, dmft_max_steps
+        The DMFT's gradient descent (``learning_rate`` with ``steps``) or flow (``tol``,
+        ``dmft_max_steps``).
+    output, plot
+        ``-o/--output`` and ``--plot``.
 
     Raises
     ------
     ConfigError
-        If the ``--init`` file is malformed or the drawing settings are out of range.
-    OSError
-        If the ``--init`` file cannot be read.
+        A bad value, named by its option: ``--t-max`` not positive, ``--learning-rate``
+        without ``--steps`` (DMFT), ``--n-in``/``--n-out`` narrower than the modes, and so on.
+    ArchitectureError, DatasetError
+        An invalid architecture, or data that cannot be read or are misaligned.
     """
 
-    graph = getattr(equations, "graph", None)
-    if args.init:
-        y0 = (load_initial_state(args.init, equations, num_modes, argument="--init") if graph is None
-              else load_edge_strengths(args.init, graph, num_modes))
-        return y0, {"init": str(Path(args.init))}
-    scale = 0.1 if args.init_scale is None else args.init_scale
-    if graph is not None:
-        return draw_edge_strengths(len(graph.edges), num_modes, scale, args.seed), {"init_scale": scale, "seed": args.seed}
-    c = 1.0 if args.c is None else args.c
-    y0 = draw_initial_state(equations, num_modes, scale, seed=args.seed, c=c)
-    return y0, {"init_scale": scale, "c": c, "seed": args.seed}
+    model: str = "qp"
+    depths: str | None = None
+    architecture_file: str | None = None
+    n_in: int | None = None
+    n_out: int | None = None
+    whitened: bool | None = None
+    default_depths: str = "2,2"
+    singular_values: str | None = None
+    input_variances: str | None = None
+    dataset: str | None = None
+    allow_misaligned: bool = False
+    init: str | None = None
+    init_scale: float | None = None
+    c: float | None = None
+    seed: int = 0
+    t_max: float | None = None
+    num_points: int = 201
+    method: str = "LSODA"
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    loss_tol: float | None = None
+    learning_rate: float | None = None
+    steps: int | None = None
+    tol: float = 1e-3
+    hold_below: float | None = None
+    dmft_max_steps: int | None = None
+    output: str = "-"
+    plot: str | None = None
+    #: Computed once by the constructor.
+    architecture: Architecture | GraphArchitecture = field(init=False, repr=False)
+    S: np.ndarray = field(init=False, repr=False)
+    lam: np.ndarray | None = field(init=False, repr=False)
+    data_note: dict = field(init=False, repr=False)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> IntegrateSettings:
+        """The settings of the parsed command line (every option :func:`add_arguments` adds).
+
+        Parameters
+        ----------
+        args : argparse.Namespace
+            The parsed ``pathdyn integrate`` command line.
+
+        Returns
+        -------
+        IntegrateSettings
+        """
+        names = [f.name for f in fields(cls) if f.init]
+        return cls(**{name: getattr(args, _ARG_NAMES.get(name, name)) for name in names})
+
+    def __post_init__(self) -> None:
+        if self.dmft:
+            self._check_dmft()
+        else:
+            self._check_reduced()
+
+    @property
+    def dmft(self) -> bool:
+        """Whether the model is solved as the DMFT's site equations (a Volterra march, not an ODE)."""
+        return get_model(self.model).kind != "ode"
+
+    @property
+    def rank(self) -> int:
+        """The number of modes integrated (singular values above ``1e-12 S_1`` of a dataset)."""
+        return int(self.S.size)
+
+    @property
+    def netcdf(self) -> bool:
+        """Whether ``-o`` names a netCDF file."""
+        return str(self.output).endswith(".nc")
+
+    @property
+    def sigma(self) -> float:
+        """The drawn state's scale: ``--init-scale``, else 0.1 (``p(0)``) or 0.3 (the DMFT's sigma)."""
+        default = 0.3 if self.dmft else 0.1
+        return default if self.init_scale is None else self.init_scale
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _architecture(self, whitened: bool | None) -> Architecture | GraphArchitecture:
+        return architecture_from_options(self.depths, self.architecture_file, self.n_in, self.n_out, whitened,
+                                         self.default_depths)
+
+    def _modes(self, whitened: bool | None) -> tuple:
+        return modes_from_options(self.singular_values, self.input_variances, self.dataset, self.allow_misaligned,
+                                  whitened)
+
+    def _check_reduced(self) -> None:
+        if self.t_max is not None and not self.t_max > 0:
+            raise ConfigError(f"--t-max: must be a positive time, got {self.t_max}")
+        if self.netcdf:
+            require("xarray")  # before the work, not after it
+        architecture = self._architecture(self.whitened)
+        whitened = self._file_whitened(architecture)
+        S, lam, note = self._modes(whitened)
+        if isinstance(architecture, GraphArchitecture):
+            check_graph_model(self.model)
+            if self.c is not None:
+                raise refuse_graph("--c", str(self.architecture_file),
+                                   "its drawn edge strengths carry no q^2 - p^2; drop --c")
+        architecture = architecture_for_inputs(architecture, lam, whitened, argument="--whitened",
+                                               source="--input-variances")
+        for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
+            if dimension is not None and dimension < len(S):
+                raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} "
+                                  "or fewer singular values")
+        self._set(architecture=architecture, S=S, lam=lam, data_note=note)
+
+    def _file_whitened(self, architecture: Architecture | GraphArchitecture) -> bool | None:
+        """A file's ``whitened = false`` asks for the general equations, as ``--general`` does (unless overridden)."""
+        if self.whitened is not None or not self.architecture_file or architecture.whitened:
+            return self.whitened
+        if self.singular_values is not None and self.input_variances is None:
+            raise ConfigError(f"--architecture {self.architecture_file}: whitened = false, so the reduced equations "
+                              "need each mode's input variance; give --input-variances L1,L2,... (one per singular "
+                              "value), a --dataset, or --whitened")
+        return False  # the dataset's input variances are used even where they are 1
+
+    def _check_dmft(self) -> None:
+        check_dmft_options(self)
+        architecture = self._architecture(self.whitened)
+        S, lam, note = self._modes(self.whitened)
+        if lam is not None:
+            raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general "
+                              "or whiten the dataset")
+        if isinstance(architecture, GraphArchitecture):
+            check_graph_dmft_options(self, architecture)
+        self._set(architecture=architecture, S=S, lam=None, data_note=note)
+
+    def initial_state(self, equations: ModeEquations) -> tuple[np.ndarray, dict[str, Any]]:
+        """``(y0, note)``: the reduced model's initial state from ``--init FILE.json``, or drawn.
+
+        Parameters
+        ----------
+        equations : ModeEquations
+            The q/p (or a graph's per-edge) equations whose state is wanted.
+
+        Returns
+        -------
+        y0 : ndarray, shape (n_state, modes)
+            The initial state.
+        note : dict
+            ``{"init": path}`` or ``{"init_scale", "c", "seed"}``, for the output's provenance.
+
+        Raises
+        ------
+        ConfigError
+            If the ``--init`` file is malformed or the drawing settings are out of range.
+        OSError
+            If the ``--init`` file cannot be read.
+        """
+        graph = getattr(equations, "graph", None)
+        if self.init:
+            y0 = (load_initial_state(self.init, equations, self.rank, argument="--init") if graph is None
+                  else load_edge_strengths(self.init, graph, self.rank))
+            return y0, {"init": str(Path(self.init))}
+        scale = self.sigma
+        if graph is not None:
+            return (draw_edge_strengths(len(graph.edges), self.rank, scale, self.seed),
+                    {"init_scale": scale, "seed": self.seed})
+        c = 1.0 if self.c is None else self.c
+        y0 = draw_initial_state(equations, self.rank, scale, seed=self.seed, c=c)
+        return y0, {"init_scale": scale, "c": c, "seed": self.seed}
 
 
 def _plot_title(depths, notes: dict, S, lam=None, graph: bool = False) -> str:
@@ -220,7 +370,7 @@ def run(args: argparse.Namespace) -> int:
         If ``--learning-rate`` or ``--steps`` is given without ``--model dmft``, ``--t-max``
         is not positive, ``--n-in`` or ``--n-out`` is smaller than the number of modes, a
         ``.nc`` output is asked for without ``xarray``, an output file is refused by its checks,
-        or a value is bad (see :func:`pathdyn.cli._common.singular_values_from_args`).
+        or a value is bad (see :class:`IntegrateSettings`).
     ArchitectureError
         If the architecture is invalid or a graph (``[graph]`` table).
     DatasetError
@@ -237,34 +387,50 @@ def run(args: argparse.Namespace) -> int:
         {"--architecture": args.architecture, "--dataset": dataset_file(args.dataset), "--init": args.init},
         {"-o/--output": (args.output, "json", True), "--plot": (args.plot, "plot", False)},
     )
-    model = get_model(args.model)
-    if model.kind != "ode":  # the DMFT's site equations: a Volterra march, not an ODE integrator
-        return run_dmft(args, plan)
-    if args.t_max is not None and not args.t_max > 0:
-        raise ConfigError(f"--t-max: must be a positive time, got {args.t_max}")
-    netcdf = str(args.output).endswith(".nc")
-    if netcdf:
-        require("xarray")  # before the work, not after it
-    _file_inputs(args)
-    S, lam, data_note = singular_values_from_args(args)
-    architecture = _architecture_for_inputs(args, lam)
-    for flag, dimension in (("--n-in", architecture.n_in), ("--n-out", architecture.n_out)):
-        if dimension is not None and dimension < len(S):
-            raise ConfigError(f"{flag}: {dimension} dimensions cannot carry {len(S)} modes; give {flag} >= {len(S)} or fewer singular values")
+    settings = IntegrateSettings.from_args(args)
+    if settings.dmft:  # the DMFT's site equations: a Volterra march, not an ODE integrator
+        return run_dmft(settings, plan)
+    return integrate_reduced(settings, plan)
+
+
+def integrate_reduced(settings: IntegrateSettings, plan: FilePlan) -> int:
+    """Integrate the reduced q/p (or a graph's per-edge) equations of checked ``settings`` and write the files.
+
+    Parameters
+    ----------
+    settings : IntegrateSettings
+        The run's inputs, checked once when they were built.
+    plan : FilePlan
+        Its checked files: ``-o/--output`` (JSON, or netCDF for ``.nc``) and ``--plot``.
+
+    Returns
+    -------
+    int
+        0, or 1 when the solver reported a failure (the output is written either way).
+
+    Raises
+    ------
+    IntegrationError
+        If the solution blows up or becomes non-finite.
+    OSError
+        If an output file cannot be written or moved into place.
+    """
+    architecture, S, lam, data_note = settings.architecture, settings.S, settings.lam, settings.data_note
     equations = (derive_graph_mode_equations(architecture) if isinstance(architecture, GraphArchitecture)
-                 else reduce_to_modes(architecture, model=args.model))
-    y0, init_note = initial_state_from_args(args, equations, len(S))
+                 else reduce_to_modes(architecture, model=settings.model))
+    y0, init_note = settings.initial_state(equations)
     provenance = {"architecture": architecture.to_dict(), **data_note, **init_note}
-    options = dict(parameters=None if lam is None else {"lambda": lam}, method=args.method, rtol=args.rtol,
-                   atol=args.atol, loss_tol=args.loss_tol, provenance=provenance)
-    t_max = args.t_max
+    options: dict[str, Any] = dict(parameters=None if lam is None else {"lambda": lam}, method=settings.method,
+                                   rtol=settings.rtol, atol=settings.atol, loss_tol=settings.loss_tol,
+                                   provenance=provenance)
+    t_max = settings.t_max
     if t_max is None:
         automatic = choose_t_max(equations, y0, S, **options)
         t_max = automatic.t_max
         provenance["t_max"] = automatic.describe()
         if automatic.still_moving:
             print(f"pathdyn integrate: K still changes at t = {automatic.probe_end:g}; pass a larger --t-max", file=sys.stderr)
-    trajectory = integrate(equations, y0, S, t_max, num_points=args.num_points, **options)
+    trajectory = integrate(equations, y0, S, t_max, num_points=settings.num_points, **options)
     payload = trajectory.to_json_dict()
     payload["singular_values"] = S.tolist()
     if lam is not None:
@@ -273,14 +439,13 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(architecture, GraphArchitecture):
         payload["graph"] = graph_paths_note(architecture)
     with plan:
-        if netcdf:
-            from dataclasses import replace
+        if settings.netcdf:
 
             labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
             plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
         else:
             plan.stage_text("-o/--output", json_text(payload))
-        if args.plot:
+        if settings.plot:
             use_file_backend()
             title = _plot_title(equations.depths, {**data_note, **init_note}, S, lam,
                                 graph=isinstance(architecture, GraphArchitecture))

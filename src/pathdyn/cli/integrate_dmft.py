@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING, Any
 
 from pathdyn.cli.outputs import FilePlan
 from pathdyn.errors import ConfigError, IntegrationError, PathdynError
-from pathdyn.cli._common import architecture_from_args, singular_values_from_args, write_trajectory_outputs
+from pathdyn.cli._common import write_trajectory_outputs
 from pathdyn.numerics.dmft import INITS, solve_dmft, solve_dmft_flow
 from pathdyn.cli.dmft_graph import integrate_graph_dmft
 from pathdyn.theory.graph import GraphArchitecture
 
+if TYPE_CHECKING:  # a type only: integrate builds the settings and imports this module
+    from pathdyn.cli.integrate import IntegrateSettings
 
-def _check(args) -> None:
+
+def check_dmft_options(args: Any) -> None:
+    """Refuse the options of ``integrate --model dmft`` that are out of range or do not go together.
+
+    Called once, by :class:`pathdyn.cli.integrate.IntegrateSettings` as it is built.
+
+    Parameters
+    ----------
+    args : IntegrateSettings
+        The run's options (not yet its architecture or modes).
+
+    Raises
+    ------
+    ConfigError
+        A bad ``--init``, ``--init-scale``, ``--learning-rate``, ``--steps``, ``--t-max``,
+        ``--max-steps``, ``--hold-below`` or ``--tol``, naming the option.
+    """
     if args.init not in (None, *INITS):
         raise ConfigError(f"--init: the DMFT model takes the hidden layers' initialisation, {' or '.join(INITS)}; "
                           f"got {args.init!r}")
@@ -44,7 +62,8 @@ _FLAGS = {
 }
 
 
-def _solve(args, depths, S, sigma, init):
+def _solve(args: Any, depths, S, sigma, init):
+    # args: IntegrateSettings, whose learning rate and steps (or t_max) check_dmft_options paired
     """The DMFT trajectory for the command line; an error names the option that fixes it, not the argument."""
     mode = "descent" if args.learning_rate is not None else "flow"
     try:
@@ -66,7 +85,7 @@ def _solve(args, depths, S, sigma, init):
     return trajectory
 
 
-def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
+def run_dmft(settings: IntegrateSettings, plan: FilePlan) -> int:
     """Solve the DMFT and write integrate's JSON (``t``, ``K`` (time, pathways, modes), ``loss``; ``step`` for GD).
 
     ``plan`` is the run's checked :class:`pathdyn.cli.outputs.FilePlan`: every output is staged
@@ -74,8 +93,8 @@ def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
 
     Parameters
     ----------
-    args : argparse.Namespace
-        The parsed command line of ``pathdyn integrate --model dmft``.
+    settings : IntegrateSettings
+        The checked inputs of ``pathdyn integrate --model dmft`` (refused, when bad, as they were built).
     plan : FilePlan
         Its checked files: ``-o/--output`` (JSON, or netCDF for a ``.nc`` name) and ``--plot``.
 
@@ -87,30 +106,22 @@ def run_dmft(args: argparse.Namespace, plan: FilePlan) -> int:
     Raises
     ------
     ConfigError
-        If ``--init`` is not a DMFT initialisation, ``--init-scale`` or ``--learning-rate``
-        is not positive, only one of ``--learning-rate`` and ``--steps`` is given, ``--t-max``
-        is missing or not positive for gradient flow, or the inputs are not whitened
-        (``--input-variances``, ``--general`` or such a dataset).
+        A value the solver refuses (``--steps``), named by its option; the options that do
+        not go together were refused by :func:`check_dmft_options` when ``settings`` was built.
     IntegrationError
         If ``K`` blows up (see :func:`pathdyn.numerics.dmft.solve_dmft`), or the
         continuous-time DMFT cannot reach ``--tol`` within ``--max-steps``; the message
         names the option to change.
     """
 
-    _check(args)
-    architecture = architecture_from_args(args)
-    S, input_variances, data_note = singular_values_from_args(args)
-    if input_variances is not None:
-        raise ConfigError("--model dmft: the DMFT model assumes whitened inputs; drop --input-variances/--general or whiten the dataset")
+    architecture, S = settings.architecture, settings.S
     if isinstance(architecture, GraphArchitecture):  # node-form DMFT of any DAG
-        return integrate_graph_dmft(args, plan, architecture, S, data_note)
-    sigma = 0.3 if args.init_scale is None else args.init_scale
-    init = args.init or "gaussian"
-    trajectory = _solve(args, architecture.depths, S, sigma, init)
+        return integrate_graph_dmft(settings, plan)
+    trajectory = _solve(settings, architecture.depths, S, settings.sigma, settings.init or "gaussian")
     payload = trajectory.to_json_dict()
-    payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **data_note)
+    payload["provenance"] = dict(payload["provenance"], architecture=architecture.to_dict(), **settings.data_note)
     payload["singular_values"] = S.tolist()
     payload["depths"] = list(architecture.depths)
     payload["model"] = "dmft"
-    write_trajectory_outputs(args, plan, trajectory, payload, S, depths=architecture.depths)
+    write_trajectory_outputs(settings, plan, trajectory, payload, S, depths=architecture.depths)
     return 0

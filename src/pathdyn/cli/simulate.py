@@ -9,7 +9,7 @@ from pathdyn.cli._common import add_device_argument, dataset_file, file_plan, us
 from pathdyn.cli._graph import simulate_graph
 from pathdyn.io.simulation_files import run_config, save_run_file
 from pathdyn.io.weight_files import hidden_widths_from_weights
-from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.datasets import dataset_option
 from pathdyn.numerics.plotting import plain_text
 from pathdyn.theory.architecture import Architecture, parse_depths
 from pathdyn.theory.architecture import load_architecture_toml
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     )
     architecture = load_architecture_toml(args.architecture) if args.architecture else Architecture(
         depths=parse_depths(args.depths or "2,2", argument="--depths"))
-    dataset = dataset_from_spec(args.dataset, seed=args.data_seed, distinct=True)
+    dataset = dataset_option(args.dataset, "hierarchical", seed=args.data_seed, distinct=True)
     if isinstance(architecture, GraphArchitecture):
         return simulate_graph(args, plan, architecture, dataset)
     args.activation = args.activation or "linear"

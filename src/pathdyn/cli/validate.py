@@ -19,7 +19,7 @@ from pathdyn.cli._common import (
     file_plan,
     use_file_backend,
 )
-from pathdyn.numerics.datasets import dataset_from_spec
+from pathdyn.numerics.datasets import dataset_option
 from pathdyn.cli._graph_runs import validate_graph
 from pathdyn.theory.architecture import Architecture, load_architecture_toml, parse_depths
 from pathdyn.theory.graph import GraphArchitecture
@@ -169,9 +169,7 @@ def _case_architecture(args):
 
 def _dataset(spec):
     """The ``--dataset`` option's data; None for the default (``random`` or not given)."""
-    if not spec or spec == "random":
-        return None
-    return dataset_from_spec(spec)
+    return dataset_option(spec, None, default_names=("random",))
 
 
 def run(args: argparse.Namespace) -> int:

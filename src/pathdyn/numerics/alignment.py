@@ -15,10 +15,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from pathdyn.errors import DatasetError
-from pathdyn.numerics.datasets import Dataset
+from pathdyn.numerics.datasets import Dataset, mode_rank
 
 __all__ = ["InputAlignment", "MISALIGNMENT_THRESHOLD", "check_alignment", "input_alignment", "mode_rank"]
 
@@ -73,23 +72,6 @@ class InputAlignment:
         return f"misalignment {self.misalignment:.3g}{where}, threshold {self.threshold:g}"
 
 
-def mode_rank(singular_values: ArrayLike) -> int:
-    """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
-
-    Parameters
-    ----------
-    singular_values : array_like
-        ``S_alpha`` in decreasing order.
-
-    Returns
-    -------
-    int
-        The number of modes counted.
-    """
-    S = np.asarray(singular_values, dtype=float)
-    return int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
-
-
 def input_alignment(dataset: Dataset, threshold: float = MISALIGNMENT_THRESHOLD) -> InputAlignment:
     """Input variances of the modes of ``dataset`` and how misaligned its inputs are.
 
@@ -128,8 +110,7 @@ def input_alignment(dataset: Dataset, threshold: float = MISALIGNMENT_THRESHOLD)
     ``G_{alpha beta} = c`` makes the learned map ``Sigma_yx Sigma_x^{-1}`` off-diagonal in
     mode coordinates at first order in ``c`` and moves its diagonal only at second order.
     """
-    S = dataset.singular_values
-    rank = mode_rank(S)
+    rank = dataset.rank
     if rank == 0:
         raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there are no modes to compare")
     V = dataset.modes()[2][:rank].T

@@ -6,9 +6,10 @@ Conventions (docs/theory.md, *Notation and loss*): ``X`` is ``(n_in, P)``, ``Y``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 import csv
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,24 @@ from pathdyn.errors import DatasetError
 from pathdyn.io.npz import read_npz
 
 __all__ = ["Dataset", "hierarchical_dataset", "random_dataset", "load_dataset", "resolve_dataset",
-           "random_spec_singular_values", "dataset_from_spec"]
+           "random_spec_singular_values", "dataset_from_spec", "dataset_option", "as_dataset", "mode_rank"]
+
+
+def mode_rank(singular_values: ArrayLike) -> int:
+    """Number of modes with ``S_alpha > 1e-12 S_1`` (the modes a simulation records and compares).
+
+    Parameters
+    ----------
+    singular_values : array_like
+        ``S_alpha`` in decreasing order.
+
+    Returns
+    -------
+    int
+        The number of modes counted.
+    """
+    S = np.asarray(singular_values, dtype=float)
+    return int(np.sum(S > 1e-12 * S[0])) if S.size and S[0] > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,17 @@ class Dataset:
     def singular_values(self) -> np.ndarray:
         """Singular values ``S_alpha`` of ``Sigma_yx``, descending."""
         return self.modes()[1]
+
+    @cached_property
+    def rank(self) -> int:
+        """The number of modes, :func:`mode_rank` of the singular values (computed once per dataset).
+
+        Raises
+        ------
+        DatasetError
+            When the SVD does not converge.
+        """
+        return mode_rank(self.singular_values)
 
     def degenerate_blocks(self, rtol: float = 1e-8) -> list:
         """Groups of mode indices with equal singular values (each a list, in order).
@@ -405,3 +434,72 @@ def dataset_from_spec(spec: str, seed: int = 0, distinct: bool = False, argument
     if distinct and len(set(values)) != len(values):
         raise DatasetError(f"{argument}: {spec!r} has equal singular values; give distinct ones (non-degenerate modes)")
     return random_dataset(values, seed=seed)
+
+
+def as_dataset(dataset: Dataset | str | Path) -> Dataset:
+    """``dataset`` itself, or the dataset a specification or path stands for (:func:`dataset_from_spec`).
+
+    Parameters
+    ----------
+    dataset : Dataset, str or Path
+        A dataset, or ``random:S1,...``, ``hierarchical``, ``hierarchical-raw`` or a file path.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        Anything else, or a specification :func:`dataset_from_spec` refuses.
+    """
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, (str, Path)):
+        return dataset_from_spec(str(dataset))
+    raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
+
+
+@overload
+def dataset_option(spec: str | None, default: str, *, default_names: tuple[str, ...] = (), seed: int = 0,
+                   distinct: bool = False, argument: str = "--dataset") -> Dataset: ...
+
+
+@overload
+def dataset_option(spec: str | None, default: None, *, default_names: tuple[str, ...] = (), seed: int = 0,
+                   distinct: bool = False, argument: str = "--dataset") -> Dataset | None: ...
+
+
+def dataset_option(spec: str | None, default: str | None, *, default_names: tuple[str, ...] = (), seed: int = 0,
+                   distinct: bool = False, argument: str = "--dataset") -> Dataset | None:
+    """The dataset of a ``--dataset`` option: every command's one resolver, each with its own default.
+
+    Parameters
+    ----------
+    spec : str or None
+        The option's value; ``None`` (not given) or one of ``default_names`` means ``default``.
+    default : str or None
+        The command's default specification; ``None``: the command's own default data (none here).
+    default_names : tuple of str
+        Values that stand for the default (``"random"``: the command's default random data).
+    seed : int
+        Seed of a ``random:`` dataset.
+    distinct : bool
+        Refuse equal singular values in a ``random:`` specification.
+    argument : str
+        The option named in messages.
+
+    Returns
+    -------
+    Dataset or None
+        ``None`` only when the default is ``None``.
+
+    Raises
+    ------
+    DatasetError
+        What :func:`dataset_from_spec` refuses.
+    """
+    chosen = default if not spec or spec in default_names else spec
+    if chosen is None:
+        return None
+    return dataset_from_spec(chosen, seed=seed, distinct=distinct, argument=argument)

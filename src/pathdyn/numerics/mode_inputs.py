@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pathdyn.errors import ConfigError
-from pathdyn.numerics.alignment import check_alignment, mode_rank
+from pathdyn.numerics.alignment import check_alignment
 from pathdyn.numerics.datasets import Dataset
 
 if TYPE_CHECKING:  # a type only: the numerics never run theory code
     from pathdyn.theory.architecture import Architecture
+    from pathdyn.theory.graph import GraphArchitecture
 
 __all__ = ["architecture_for_inputs", "dataset_modes"]
 
@@ -40,7 +41,7 @@ def dataset_modes(dataset: Dataset, allow_misaligned: bool = False, whitened: bo
     Returns
     -------
     S : ndarray, shape (modes,)
-        The singular values above ``1e-12 S_1`` (:func:`~pathdyn.numerics.alignment.mode_rank`),
+        The singular values above ``1e-12 S_1`` (:attr:`~pathdyn.numerics.datasets.Dataset.rank`),
         largest first; smaller ones carry no mode.
     lambda : ndarray, shape (modes,), or None
         The input variance of each mode; ``None`` for whitened inputs (the equations without one).
@@ -55,21 +56,21 @@ def dataset_modes(dataset: Dataset, allow_misaligned: bool = False, whitened: bo
     """
 
     alignment = check_alignment(dataset, allow_misaligned, argument=argument)
-    rank = mode_rank(dataset.singular_values)
     notes = {"dataset": dataset.name, "dataset_notes": dataset.notes, "misalignment": alignment.misalignment}
     if not alignment.aligned:
         notes["warnings"] = [f"inputs misaligned with the modes ({alignment.describe()}); integrated per mode anyway"]
     lam = None if alignment.unit_variances and whitened is not False else alignment.input_variances
-    return dataset.singular_values[:rank], lam, notes
+    return dataset.singular_values[:dataset.rank], lam, notes
 
 
-def architecture_for_inputs(architecture: Architecture, input_variances: Iterable[float] | None, whitened: bool | None = None,
-                            argument: str = "whitened", source: str = "input_variances") -> Architecture:
+def architecture_for_inputs(architecture: Architecture | GraphArchitecture, input_variances: Iterable[float] | None,
+                            whitened: bool | None = None, argument: str = "whitened",
+                            source: str = "input_variances") -> Architecture | GraphArchitecture:
     """``architecture`` with general inputs (``whitened=False``) whenever input variances are used.
 
     Parameters
     ----------
-    architecture : Architecture
+    architecture : Architecture or GraphArchitecture
     input_variances : array_like or None
         The modes' input variances; ``None`` for whitened inputs (``architecture`` is returned).
     whitened : bool or None
@@ -81,7 +82,7 @@ def architecture_for_inputs(architecture: Architecture, input_variances: Iterabl
 
     Returns
     -------
-    Architecture
+    Architecture or GraphArchitecture
 
     Raises
     ------

@@ -10,16 +10,15 @@ import numbers
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from pathdyn._base.checks import check_memory, is_whole_number
-from pathdyn.errors import ConfigError, DatasetError, SimulationError
+from pathdyn.errors import ConfigError, SimulationError
 from pathdyn.numerics.alignment import input_alignment
-from pathdyn.numerics.datasets import Dataset, dataset_from_spec
+from pathdyn.numerics.datasets import Dataset, as_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture
 from pathdyn.validation.network.blas_threads import blas_threads
@@ -192,7 +191,7 @@ def simulate_gd(
     records; no history of weights is kept. The same seed gives bit-identical results
     (for a fixed BLAS thread count).
     """
-    dataset = _as_dataset(dataset)
+    dataset = as_dataset(dataset)
     _check_settings(init=init, activation=activation, loss=loss, learning_rate=learning_rate,
                     divergence_factor=divergence_factor, steps=steps, threads=threads, deferred_rank=deferred_rank,
                     record_every=record_every, activate_last=activate_last, seeds=seeds, weights=weights)
@@ -269,15 +268,6 @@ class _Settings:
     threads: int | None
     dtype: np.dtype
     device: str
-
-
-def _as_dataset(dataset) -> Dataset:
-    """``dataset`` itself, or the dataset a name or path stands for."""
-    if isinstance(dataset, Dataset):
-        return dataset
-    if isinstance(dataset, (str, Path)):
-        return dataset_from_spec(str(dataset))
-    raise DatasetError(f"dataset: expected a Dataset or a name/path, got {type(dataset).__name__}")
 
 
 def _check_settings(*, init, activation, loss, learning_rate, divergence_factor, steps, threads, deferred_rank,

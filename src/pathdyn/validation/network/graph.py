@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-from pathdyn.numerics.alignment import mode_rank
 from pathdyn._base.checks import is_whole_number
 from pathdyn._base.progress import Progress
 from pathdyn.errors import ArchitectureError, ConfigError, DatasetError
-from pathdyn.numerics.datasets import Dataset, dataset_from_spec
+from pathdyn.numerics.datasets import Dataset, as_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
@@ -164,7 +163,7 @@ def initialize_graph_weights(graph: GraphArchitecture, n_in: int, n_out: int, wi
 
 def _dataset_modes(dataset: Dataset) -> tuple:
     U, S, Vt = dataset.modes()
-    rank = mode_rank(S)
+    rank = dataset.rank
     if rank == 0:
         raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
     return U[:, :rank], S[:rank], Vt[:rank].T
@@ -200,7 +199,7 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset: Dataset | str, stre
         When an edge has no strength, a strength names no edge, or a hidden node is
         narrower than the number of modes (every problem in one message).
     """
-    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
+    dataset = as_dataset(dataset)
     U, S, V = _dataset_modes(dataset)
     modes = S.size
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
@@ -431,7 +430,7 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
     """
     graph = as_graph(graph)  # pathways are the graph of their chains
     _check_run(learning_rate, steps, record_every, engine)
-    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
+    dataset = as_dataset(dataset)
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
     # The pathway engine records K from each pathway's output, the graph engine from the product of

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from pathdyn.numerics.alignment import mode_rank
 from pathdyn.errors import DatasetError
 from pathdyn.numerics.datasets import Dataset
 from pathdyn.validation.network.engine import Engine, StackEngine
@@ -20,7 +19,7 @@ class Recorder:
     def __init__(self, dataset: Dataset, activation: str, dtype: DTypeLike) -> None:
         U, S, Vt = dataset.modes()
         # Modes with a zero singular value have no defined direction: keep the rank of Sigma_yx.
-        rank = mode_rank(S)
+        rank = dataset.rank
         if rank == 0:
             raise DatasetError(f"dataset {dataset.name!r}: Sigma_yx = Y X^T / P is zero; there is nothing to learn")
         U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]

@@ -33,7 +33,7 @@ from pathdyn._base.progress import Progress
 from pathdyn._base.settings import TrainingTime
 from pathdyn.errors import ConfigError
 from pathdyn.numerics.alignment import check_alignment
-from pathdyn.numerics.datasets import Dataset, dataset_from_spec
+from pathdyn.numerics.datasets import Dataset, as_dataset
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, as_graph
@@ -122,7 +122,7 @@ def graph_width_sweep(graph: GraphArchitecture | Architecture, dataset: Dataset 
     if not widths or min(widths) < 1 or not seeds:
         raise ConfigError(f"widths, seeds: give positive widths and at least one seed, got {widths}, {seeds}")
     run_time = TrainingTime(learning_rate, t_max, record_dt=record_dt)
-    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
+    dataset = as_dataset(dataset)
     alignment = check_alignment(dataset, allow_misaligned)
     lam = None if alignment.unit_variances else alignment.input_variances
     steps, every = run_time.steps, run_time.record_every

@@ -26,8 +26,8 @@ import numpy as np
 from pathdyn._base.settings import TrainingTime
 from pathdyn._base.checks import real_number
 from pathdyn.errors import ArchitectureError, ConfigError
-from pathdyn.numerics.alignment import InputAlignment, check_alignment, mode_rank
-from pathdyn.numerics.datasets import Dataset, dataset_from_spec
+from pathdyn.numerics.alignment import InputAlignment, check_alignment
+from pathdyn.numerics.datasets import Dataset, as_dataset
 from pathdyn.numerics.integrate import integrate
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, as_graph
@@ -137,10 +137,9 @@ def validate_graph_aligned(graph: GraphArchitecture | Architecture, dataset: Dat
     if nonlinear:
         raise ArchitectureError(f"graph: activations {', '.join(nonlinear)}; the reduced model is the linear network's, "
                                 "so only a linear graph is compared with it")
-    dataset = dataset_from_spec(dataset) if isinstance(dataset, str) else dataset
+    dataset = as_dataset(dataset)
     alignment = check_alignment(dataset, allow_misaligned)
-    S = dataset.singular_values
-    rank = mode_rank(S)
+    rank = dataset.rank
     rng = np.random.default_rng(seed)
     s0 = initial_strength * (1.0 + rng.random((len(graph.edges), rank)))
     weights, bases = aligned_graph_weights(graph, dataset, dict(zip(graph.edges, s0)), width=width, seed=seed)
