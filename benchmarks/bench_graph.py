@@ -1,16 +1,16 @@
 """Speed of gradient descent on graph networks (prints figures; never asserts on time).
 
-1. The parallel special case, side by side in one run from the same initial weights:
-   the pathway engine (:func:`pathdyn.validation.network.simulate_gd`), the graph engine
-   (``simulate_graph_gd(engine="graph")``) and what a user gets by default
-   (``engine="auto"``, which hands linear parallel graphs at least PATHWAY_ENGINE_MIN_WIDTH wide to
-   the pathway engine). Target:
-   the default within 1.3x of the pathway engine.
-2. The example graphs that are not parallel, on the graph engine: time per step.
+1. The parallel special case, side by side in one run from the same initial weights: the
+   pathway driver (:func:`pathdyn.validation.network.simulate_gd`) and the graph driver
+   (:func:`simulate_graph_gd`, what a user gets for a graph). Both step the one node-form
+   engine (:class:`pathdyn.validation.network.engine.Engine`); they differ in what they
+   record (per pathway from the outputs, per path from the edge matrices). Target: the
+   graph driver within 1.3x of the pathway driver.
+2. The example graphs that are not parallel: time per step.
 
 Linear networks, float64, one BLAS thread, whitened random data with 8 modes
 (``n_in = n_out = 8``, P = 8). Run: ``python benchmarks/bench_graph.py [--quick]``.
-Figures are medians over repeats (the engines alternate within each repeat); ratios are
+Figures are medians over repeats (the drivers alternate within each repeat); ratios are
 taken within one run.
 """
 
@@ -47,11 +47,10 @@ def parallel_case(depths, width, steps, repeats, data) -> dict:
     layered = [[weights[e] for e in segment] for segment in graph.chain_segments()]
     common = dict(learning_rate=0.01, steps=steps, record_every=steps)
     runs = {
-        "pathway engine": lambda: simulate_gd(depths, data, width, weights=layered, **common),
-        "graph engine": lambda: simulate_graph_gd(graph, data, width, weights=weights, engine="graph", **common),
-        "graph default (auto)": lambda: simulate_graph_gd(graph, data, width, weights=weights, **common),
+        "pathway driver": lambda: simulate_gd(depths, data, width, weights=layered, **common),
+        "graph driver": lambda: simulate_graph_gd(graph, data, width, weights=weights, **common),
     }
-    # Round-robin over the engines inside every repeat, so load from other processes on a
+    # Round-robin over the drivers inside every repeat, so load from other processes on a
     # shared machine falls on all of them alike.
     times = {name: [] for name in runs}
     for _ in range(repeats):
@@ -69,13 +68,13 @@ def main() -> None:
     print(f"# bench_graph: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
           f"{steps} steps x {repeats} repeats, float64, 1 BLAS thread, linear")
     with blas_threads(1):
-        print("\n## parallel special case: ms per step (ratio to the pathway engine)")
+        print("\n## parallel special case: ms per step (ratio to the pathway driver)")
         for depths, width in (((3, 3), 64), ((3, 3), 256), ((3, 3), 512), ((3, 3), 1024), ((2, 4), 1024)):
             times = parallel_case(depths, width, steps if width < 1024 else max(10, steps // 2), repeats, data)
-            base = times["pathway engine"]
+            base = times["pathway driver"]
             row = ", ".join(f"{name} {1e3 * t:.3f} ({t / base:.2f}x)" for name, t in times.items())
             print(f"depths {depths}, width {width}: {row}")
-        print("\n## other example graphs on the graph engine: ms per step")
+        print("\n## other example graphs: ms per step")
         for name in ("shared_trunk", "two_stream_cross", "visual_cortex"):
             graph = GraphArchitecture.from_toml(EXAMPLES / f"{name}.toml")
             graph = GraphArchitecture(edges=graph.edges)

@@ -113,6 +113,18 @@ def test_simulate_graph_writes_paths_and_honours_the_tables_activations(tmp_path
     assert not (tmp_path / "other.npz").exists()
 
 
+def test_simulate_graph_trains_in_float32_on_blas_threads(tmp_path):
+    # one engine for graphs and pathways: a graph gets float32 and --threads as pathways do
+    runs = {}
+    for name, extra in (("f64", []), ("f32", ["--float32", "--threads", "2"])):
+        out = tmp_path / f"{name}.npz"
+        assert main(["simulate", "--architecture", CORTEX, "--learning-rate", "0.02", "--steps", "40",
+                     "--record-every", "10", "--dataset", "random:3,2,1", "-o", str(out), *extra]) == 0
+        runs[name] = load_run_file(out)[0]["K"]
+    gap = np.max(np.abs(runs["f64"] - runs["f32"]))
+    assert 0 < gap < 1e-5, gap
+
+
 # ------------------------------------------------------------------ validate
 
 def _aligned_nonwhitened(tmp_path) -> str:

@@ -13,8 +13,9 @@ from pathdyn.numerics.integrate import integrate
 from pathdyn.theory.graph import GraphArchitecture
 from pathdyn.theory.graph_reduced import derive_graph_mode_equations
 from pathdyn.validation.compare import compare
+from pathdyn.validation.network.wiring import Wiring
+from pathdyn.validation.network.engine import Engine
 from pathdyn.validation.network.graph import (
-    _GraphEngine,
     aligned_graph_weights,
     initialize_graph_weights,
     simulate_graph_gd,
@@ -47,8 +48,8 @@ def test_one_step_is_gradient_descent(activation, rng):
     weights = initialize_graph_weights(graph, 4, 3, width=5, init_scale=0.8, seed=1)
     activations = {n: activation for n in graph.hidden_nodes}
     before = {e: w.copy() for e, w in weights.items()}
-    engine = _GraphEngine(graph, {e: np.asfortranarray(w.copy()) for e, w in weights.items()}, X, Y, activations)
-    assert abs(engine.forward() - _loss(graph, before, X, Y, activations)) < 1e-12
+    engine = _engine(graph, weights, X, Y, activations)
+    assert abs(0.5 * engine.forward() / X.shape[1] - _loss(graph, before, X, Y, activations)) < 1e-12
     eta, h = 0.1, 1e-6
     engine.backward_update(eta)
     for edge in graph.edges:
@@ -56,8 +57,36 @@ def test_one_step_is_gradient_descent(activation, rng):
         plus, minus = dict(before), dict(before)
         plus[edge], minus[edge] = before[edge] + h * D, before[edge] - h * D
         finite = (_loss(graph, plus, X, Y, activations) - _loss(graph, minus, X, Y, activations)) / (2 * h)
-        step = np.sum((before[edge] - engine.W[edge]) * D) / eta
+        step = np.sum((before[edge] - engine.weights[edge]) * D) / eta
         assert abs(step - finite) < 1e-6 * max(1, abs(finite)), edge
+
+
+def _engine(graph, weights, X, Y, activations, deferred_rank=0):
+    """The one network engine on a graph's wiring (copies of ``weights``)."""
+    return Engine({e: np.asfortranarray(w.copy()) for e, w in weights.items()}, X, Y, activations, False, "mean",
+                  np.dtype(np.float64), deferred_rank, wiring=Wiring.of_graph(graph))
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh"])
+def test_deferred_updates_on_a_graph_are_the_same_descent(activation, rng):
+    # Merges, a skip and a cross edge: the hidden-to-hidden weights (64 x 64) hold their updates
+    # as W0 + A B^T and fold them every 4 steps; the iterates are those of plain updates.
+    graph = GraphArchitecture.from_toml(EXAMPLES / "trunk_cross_skip.toml")
+    X, Y = rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    weights = initialize_graph_weights(graph, 4, 3, width=64, init_scale=1.0, seed=3)
+    activations = {n: activation for n in graph.hidden_nodes}
+    plain, deferred = _engine(graph, weights, X, Y, activations), _engine(graph, weights, X, Y, activations, 8)
+    assert deferred.deferred_layers() > 0
+    for _ in range(10):
+        losses = plain.forward(), deferred.forward()
+        assert abs(losses[0] - losses[1]) <= 1e-12 * losses[0]
+        plain.backward_update(0.05)
+        deferred.backward_update(0.05)
+    deferred.fold_all()
+    moved = max(np.max(np.abs(plain.weights[e] - weights[e])) for e in graph.edges)
+    assert moved > 1e-3
+    for e in graph.edges:
+        assert np.max(np.abs(plain.weights[e] - deferred.weights[e])) <= 1e-12 * moved, e
 
 
 @functools.lru_cache(maxsize=None)
@@ -185,3 +214,26 @@ def test_engines_agree_where_the_c_kernels_run():
     runs = [simulate_graph_gd(graph, data, 800, weights=weights, learning_rate=0.05, steps=20, record_every=10,
                               engine=engine) for engine in ("graph", "pathway")]
     np.testing.assert_allclose(runs[0].K, runs[1].K, atol=1e-10)
+
+
+def test_float32_graph_follows_the_float64_run(data):
+    # Merges, a skip and a cross edge in float32 on the one engine: the run follows float64's
+    # to float32's rounding (6e-8), amplified over 200 steps (measured: 6e-8 of S_1; the bound
+    # leaves 100x for other CPUs' kernels). A gap of 0 would mean float32 never ran.
+    graph = GraphArchitecture.from_toml(EXAMPLES / "trunk_cross_skip.toml")
+    runs = [simulate_graph_gd(graph, data, 48, learning_rate=0.05, steps=200, record_every=50, seed=2, dtype=dtype)
+            for dtype in (np.float64, np.float32)]
+    assert runs[1].provenance["dtype"] == "float32" and runs[0].provenance["dtype"] == "float64"
+    moved = np.max(np.abs(runs[0].K[-1] - runs[0].K[0]))
+    gap = np.max(np.abs(runs[0].K - runs[1].K))
+    assert moved > 0.1 and 0 < gap < 6e-6 * data.singular_values[0], gap
+
+
+def test_bad_dtype_and_threads_are_refused(data):
+    graph = example("two_pathways")
+    with pytest.raises(ConfigError, match="dtype"):
+        simulate_graph_gd(graph, data, 4, learning_rate=0.1, steps=1, dtype="int8")
+    with pytest.raises(ConfigError, match="threads: 0"):
+        simulate_graph_gd(graph, data, 4, learning_rate=0.1, steps=1, threads=0)
+    with pytest.raises(ConfigError, match="float64 and one thread"):
+        simulate_graph_gd(graph, data, 4, learning_rate=0.1, steps=1, dtype=np.float32, engine="pathway")

@@ -285,9 +285,7 @@ _PATHWAY_ONLY_SIMULATE = (
     ("--init-from", "init_from", None, "weight files hold pathway layers W_<a>_<d>"),
     ("--save-weights", "save_weights", None, "weight files hold pathway layers W_<a>_<d>"),
     ("--loss", "loss", "mean", "a graph trains on the mean loss"),
-    ("--float32", "float32", False, "the graph engine trains in float64"),
-    ("--threads", "threads", 1, "the graph engine uses one BLAS thread"),
-    ("--device", "device", "numpy", "the graph engine is numpy's"),
+    ("--device", "device", "numpy", "a graph network trains on numpy's engine"),
 )
 
 
@@ -327,6 +325,7 @@ def simulate_graph(args, plan, graph: GraphArchitecture, dataset) -> int:
     result = simulate_graph_gd(graph, dataset, args.width, init=args.init, init_scale=args.init_scale,
                                activation=graph_activation(graph, args.activation), learning_rate=args.learning_rate,
                                steps=args.steps, record_every=args.record_every, seed=args.seed,
+                               dtype=np.float32 if args.float32 else np.float64, threads=args.threads,
                                progress=not args.no_progress)
     if not result.success:
         raise SimulationError(f"--learning-rate, --init-scale: the network {result.message}")

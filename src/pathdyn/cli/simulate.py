@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--loss", default="mean", help="mean: 1/(2P) sum |y - f|^2, t = eta step (default); paper: sum |y - f|^2, t = 2 P eta step")
     train.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
     train.add_argument("--threads", type=int, default=1,
-                       help="cores to use (default 1): pathways run in parallel first, the rest goes to BLAS")
+                       help="cores to use (default 1): pathways run in parallel first, the rest goes to BLAS (a graph: BLAS threads)")
     add_device_argument(train)
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, help="output .npz (t, step, K, loss, UtOmegaV, singular_values, config)")

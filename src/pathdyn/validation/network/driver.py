@@ -407,7 +407,7 @@ def _numpy_stats(kind: str, workers: int, blas_count, engine) -> dict:
         "engine": kind,
         "pathway_workers": workers,
         "blas_threads": blas_count,
-        "deferred_layers": 0 if engine is None else sum(x is not None for row in engine.deferred for x in row),
+        "deferred_layers": 0 if engine is None else engine.deferred_layers(),
         "kernel_layers": 0 if engine is None else engine.kernel_layers(),
         # which variant of the C kernels ran them (their bits differ from BLAS's by rounding)
         "kernel_path": "blas" if engine is None or not engine.kernel_layers() else engine.kernel_path,

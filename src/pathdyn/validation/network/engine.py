@@ -1,9 +1,12 @@
 """The gradient-descent engines of a finite-width network, and the plain reference gradients.
 
-:class:`Engine` steps one network in place (fused BLAS updates, C kernels for wide
-layers, deferred low-rank updates); :class:`StackEngine` steps a stack of small networks
-together. :func:`loss_and_gradients` is the plain reference they are tested against.
-Part of :mod:`pathdyn.validation.network` (import public names from there).
+:class:`Engine` steps one network in place, any graph in node form (parallel pathways are the
+wiring of chains, :class:`~pathdyn.validation.network.wiring.Wiring`): fused BLAS updates,
+C kernels for wide layers, deferred low-rank updates. Both :func:`simulate_gd` and
+:func:`~pathdyn.validation.network.graph.simulate_graph_gd` step it. :class:`StackEngine`
+steps a stack of small pathway networks (one per seed) together, a speed path of
+``simulate_gd``'s batches. :func:`loss_and_gradients` is the plain reference they are tested
+against. Part of :mod:`pathdyn.validation.network` (import public names from there).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
+from scipy.linalg import blas
 
 from pathdyn.errors import SimulationError
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network.spec import ACTIVATIONS, LOSSES, check_choice
+from pathdyn.validation.network.wiring import INPUT, OUTPUT, Wiring
 
 #: Below this width ``threads > 1`` is ignored: one thread is faster (measured at width
 #: 256, depths 3,3: two pathway threads 5x slower than one; 2-thread BLAS worse still).
@@ -180,8 +185,6 @@ def is_deferred(shape: tuple, rank: int) -> bool:
 
 
 def _blas(dtype):
-    from scipy.linalg import blas
-
     return blas.dgemm if dtype == np.float64 else blas.sgemm
 
 
@@ -201,8 +204,15 @@ def _kernel_path_for(use_kernels) -> str:
 
 
 class Engine:
-    """One network's weights and reusable buffers; one GD step is :meth:`forward` then
-    :meth:`backward_update`, in place.
+    """One network's weights and reusable buffers, in node form; one GD step is
+    :meth:`forward` then :meth:`backward_update`, in place.
+
+    Every network is a graph (:class:`~pathdyn.validation.network.wiring.Wiring`): a node
+    sums the products of its incoming weights and applies its activation; the backward
+    signal of a node sums the transposed products of its outgoing weights (taken before
+    their update) times the activation's derivative. Parallel pathways are the case of
+    chains that meet only at ``x`` and ``y``; they may be stepped on parallel threads
+    (:meth:`run_pathways_on`), and a chain's steps are the former pathway engine's, call for call.
 
     The two thin products of a wide layer (``W h`` forward, ``W^T G`` backward; at most 8
     samples) go through the C kernels of :mod:`pathdyn.validation.network.kernels` when they are
@@ -215,67 +225,101 @@ class Engine:
     ``r / P`` steps. That ``gemm`` runs near the machine's matrix-multiply rate, while a
     rank-``P`` update streams the whole weight (read and write) at the slow rate of a thin
     product, every step. Products with ``W0 + A B^T`` add ``A (B^T h)`` (cost ``~ 4 N r P``).
+
+    Parameters
+    ----------
+    weights : list of list of ndarray, or dict
+        ``weights[a][d]`` of parallel pathways, or ``{key: matrix}`` for ``wiring``;
+        Fortran-ordered arrays of ``dtype``, updated in place.
+    X, Y : ndarray
+        Inputs ``(n_in, P)`` and targets ``(n_out, P)``.
+    activation : str or dict
+        The activation of every hidden node, or node -> activation.
+    activate_last : bool
+        Also apply ``activation`` (a str) to each incoming term of ``y`` (the paper's code).
+    loss : {"mean", "paper"}
+    dtype : numpy dtype
+    deferred_rank : int
+        Rank of the deferred updates (0: none).
+    backward_as_row, forward_by_blocks, use_kernels : optional
+        How the thin products run (``None``: the faster way, as measured).
+    wiring : Wiring, optional
+        The graph of the weights; default the pathways of ``weights[a][d]``.
     """
 
     def __init__(self, weights, X, Y, activation, activate_last, loss, dtype, deferred_rank=0, backward_as_row=None,
-                 forward_by_blocks=None, use_kernels=None):
-        for pw in weights:
-            for W in pw:
-                if not (W.flags.f_contiguous and W.dtype == dtype):
-                    raise SimulationError("internal: weights must be Fortran-ordered arrays of the run's dtype")
+                 forward_by_blocks=None, use_kernels=None, wiring: Wiring | None = None):
+        self.wiring = Wiring.of_pathways([len(pw) for pw in weights]) if wiring is None else wiring
+        self.weights = self.wiring.keyed(weights)
+        for W in self.weights.values():
+            if not (W.flags.f_contiguous and W.dtype == dtype):
+                raise SimulationError("internal: weights must be Fortran-ordered arrays of the run's dtype")
         self.dtype = dtype
         self.gemm = _blas(dtype)
-        self.W = weights
         self.X = np.asfortranarray(X, dtype=dtype)
         self.Y = np.asfortranarray(Y, dtype=dtype)
         self.P = X.shape[1]
-        self.activation = activation
-        self.activate_last = activate_last
+        self.activations = self._node_activations(activation)
+        # activate_last: the activation after each term entering y, before they are summed
+        self.output_activation = activation if activate_last and isinstance(activation, str) else "linear"
         self.scale = 1.0 / self.P if loss == "mean" else 2.0
+        self.output_keys = self.wiring.in_edges(OUTPUT)
         self._allocate_buffers()
-        self.pool = None  # a thread pool: pathways run in parallel (each with 1-thread BLAS)
+        self.pool: Executor | None = None  # a thread pool: chains run in parallel (each with 1-thread BLAS)
         self.fold_threads = 1
-        self._due = []  # (a, d) of deferred updates to fold once the parallel sweep is over
+        self._due: list[Any] = []  # keys of deferred updates to fold once the parallel sweep is over
         self._allocate_deferred(deferred_rank)
-        self._small = {}
-        self._rows = {}
-        self._lanes = {}
+        self._small: dict[tuple, np.ndarray] = {}
+        self._rows: dict[tuple, np.ndarray] = {}
+        self._lanes: dict[tuple, np.ndarray] = {}
         self._choose_products(backward_as_row, forward_by_blocks, use_kernels)
+
+    def _node_activations(self, activation) -> dict:
+        if isinstance(activation, str):
+            return {node: activation for node in self.wiring.hidden}
+        return {node: activation[node] for node in self.wiring.hidden}
+
+    @property
+    def W(self) -> list[list[np.ndarray]] | dict[Any, np.ndarray]:
+        """The weights: ``W[a][d]`` for pathways, else ``{key: matrix}`` (the engine's own arrays)."""
+        return self.wiring.layers(self.weights) if self.wiring.layered else self.weights
 
     def _allocate_buffers(self) -> None:
         """Pre-activations ``z``, activations ``h`` (aliases of ``z`` where no activation
         applies), backward signals ``G``, derivative scratch, outputs and errors."""
         P, dtype = self.P, self.dtype
-        self.z = [[np.zeros((w.shape[0], P), dtype=dtype, order="F") for w in pw] for pw in self.W]
-        self.h = []
-        for a, pw in enumerate(self.W):
-            hs = []
-            for d in range(len(pw)):
-                last = d == len(pw) - 1
-                if self.activation == "linear" or (last and not self.activate_last):
-                    hs.append(self.z[a][d])  # alias: no copy for linear layers
-                else:
-                    hs.append(np.zeros_like(self.z[a][d], order="F"))
-            self.h.append(hs)
-        self.G = [[np.zeros_like(zz, order="F") for zz in za] for za in self.z]
-        self.deriv = [np.zeros((max(w.shape[0] for w in pw), P), dtype=dtype, order="F") for pw in self.W]
+        self.z, self.h, self.G, self.deriv = {}, {INPUT: self.X}, {}, {}
+        for node in self.wiring.hidden:
+            rows = self.weights[self.wiring.in_edges(node)[0]].shape[0]
+            self.z[node] = np.zeros((rows, P), dtype=dtype, order="F")
+            linear = self.activations[node] == "linear"
+            self.h[node] = self.z[node] if linear else np.zeros_like(self.z[node], order="F")
+            self.G[node] = np.zeros_like(self.z[node], order="F")
+            if self.activations[node] == "tanh":
+                self.deriv[node] = np.zeros_like(self.z[node], order="F")
+        # the terms entering y, each kept apart (pathway outputs; activated with activate_last)
+        self.z_out = {key: np.zeros_like(self.Y, order="F") for key in self.output_keys}
+        linear_out = self.output_activation == "linear"
+        self.h_out = {key: z if linear_out else np.zeros_like(z, order="F") for key, z in self.z_out.items()}
+        self.G_out = {key: np.zeros_like(self.Y, order="F") for key in self.output_keys}
+        self.deriv_out = np.zeros_like(self.Y, order="F")
         self.out = np.zeros_like(self.Y, order="F")
         self.E = np.zeros_like(self.Y, order="F")
+        self._sums: dict[str, np.ndarray] = {}  # per node: the product of a second incoming or outgoing weight, before it is added
 
     def _allocate_deferred(self, deferred_rank) -> None:
         """The factors ``[A, B, columns used]`` of the layers that defer their updates."""
         # Rank r = P * (steps per fold), only for layers whose both sides exceed r
         # (elsewhere the plain fused update is as cheap).
         self.rank = deferral_rank(deferred_rank, self.P)
-        self.deferred: list[list[Any]] = [[None] * len(pw) for pw in self.W]
+        self.deferred: dict[Any, Any] = {key: None for key in self.weights}
         if not self.rank:
             return
-        for a, pw in enumerate(self.W):
-            for d, W in enumerate(pw):
-                if is_deferred(W.shape, self.rank):
-                    A = np.zeros((W.shape[0], self.rank), dtype=self.dtype, order="F")
-                    B = np.zeros((W.shape[1], self.rank), dtype=self.dtype, order="F")
-                    self.deferred[a][d] = [A, B, 0]
+        for key, W in self.weights.items():
+            if is_deferred(W.shape, self.rank):
+                A = np.zeros((W.shape[0], self.rank), dtype=self.dtype, order="F")
+                B = np.zeros((W.shape[1], self.rank), dtype=self.dtype, order="F")
+                self.deferred[key] = [A, B, 0]
 
     def _choose_products(self, backward_as_row, forward_by_blocks, use_kernels) -> None:
         """How the thin products run (``None``: the faster way for this dtype, as measured)."""
@@ -286,47 +330,45 @@ class Engine:
         # Likewise its single-precision thin W h was 1.5x slower than gemv over cached column
         # blocks at widths 2048-4096 (no gain in double precision).
         self.forward_by_blocks = float32 if forward_by_blocks is None else bool(forward_by_blocks)
-        from scipy.linalg import blas
-
         self.gemv = blas.dgemv if self.dtype == np.float64 else blas.sgemv
         # The C kernels stream each wide weight once per product (BLAS packs it first).
         self.kernel_path = _kernel_path_for(use_kernels)
         self.use_kernels = self.kernel_path != "blas"
 
     # ------------------------------------------------------------------ products
-    def _apply(self, a, d, h, out, transpose=False):
+    def _apply(self, key, h, out, transpose=False):
         """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
-        W = self.W[a][d]
+        W = self.weights[key]
         if self._uses_kernel(W, h.shape[1]):
-            z = self._kernel_product(a, W, h, out, transpose)
+            z = self._kernel_product(key, W, h, out, transpose)
         elif transpose and self.backward_as_row:
-            z = self._row_product(a, W, h, out)
+            z = self._row_product(key, W, h, out)
         elif not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH:
             z = self._block_product(W, h, out)
         else:
             z = self.gemm(1.0, W, h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
-        lazy = self.deferred[a][d]
+        lazy = self.deferred[key]
         if lazy is not None and lazy[2]:
-            self._add_deferred(a, lazy, h, z, transpose)
+            self._add_deferred(key, lazy, h, z, transpose)
         return z
 
-    def _kernel_product(self, a, W, h, out, transpose):
+    def _kernel_product(self, key, W, h, out, transpose):
         """``W h`` or ``W^T h`` through the C kernels, via row-major copies of the thin
         blocks (a few hundred kB): the kernel reads ``W`` once."""
         n_in, n_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
         k = h.shape[1]
-        src, dst = self._lane_buffer(a, 0, n_in, k), self._lane_buffer(a, 1, n_out, k)
+        src, dst = self._lane_buffer(key, 0, n_in, k), self._lane_buffer(key, 1, n_out, k)
         src[:, :k] = h
         (kernels.tn if transpose else kernels.nn)(W, src, dst, self.kernel_path)
         np.copyto(out, dst[:, :k])
         return out
 
-    def _row_product(self, a, W, h, out):
+    def _row_product(self, key, W, h, out):
         """``W^T h`` as ``(h^T W)^T``: a (P x n) result, then one small transposing copy."""
-        key = (a, h.shape[1], W.shape[1])  # per pathway: pathways may run in parallel
-        if key not in self._rows:
-            self._rows[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
-        rows = self.gemm(1.0, h, W, trans_a=1, c=self._rows[key], overwrite_c=1)
+        index = (key, h.shape[1], W.shape[1])  # per weight: chains may run in parallel
+        if index not in self._rows:
+            self._rows[index] = np.zeros(index[1:], dtype=self.dtype, order="F")
+        rows = self.gemm(1.0, h, W, trans_a=1, c=self._rows[index], overwrite_c=1)
         np.copyto(out, rows.T)
         return out
 
@@ -342,14 +384,14 @@ class Engine:
                 gemv(1.0, block, h[j:j + bs, p], beta=1.0, y=y, overwrite_y=1)
         return out
 
-    def _add_deferred(self, a, lazy, h, z, transpose) -> None:
+    def _add_deferred(self, key, lazy, h, z, transpose) -> None:
         """``z += A (B^T h)`` (or ``B (A^T h)``): the deferred updates not yet folded."""
         A, B, c = lazy
         left, right = (B, A) if transpose else (A, B)
-        key = (a, c, h.shape[1])
-        if key not in self._small:
-            self._small[key] = np.zeros(key[1:], dtype=self.dtype, order="F")
-        small = self.gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[key], overwrite_c=1)
+        index = (key, c, h.shape[1])
+        if index not in self._small:
+            self._small[index] = np.zeros(index[1:], dtype=self.dtype, order="F")
+        small = self.gemm(1.0, right[:, :c], h, trans_a=1, c=self._small[index], overwrite_c=1)
         self.gemm(1.0, left[:, :c], small, beta=1.0, c=z, overwrite_c=1)
 
     def _uses_kernel(self, W, columns: int) -> bool:
@@ -362,21 +404,36 @@ class Engine:
         -------
         int
         """
-        return sum(self._uses_kernel(W, self.P) for pw in self.W for W in pw)
+        return sum(self._uses_kernel(W, self.P) for W in self.weights.values())
 
-    def _lane_buffer(self, a, side, rows, used):
-        """A reusable C-ordered ``(rows, LANES)`` buffer per pathway (pathways may run in
+    def deferred_layers(self) -> int:
+        """How many layers defer their updates.
+
+        Returns
+        -------
+        int
+        """
+        return sum(lazy is not None for lazy in self.deferred.values())
+
+    def _lane_buffer(self, key, side, rows, used):
+        """A reusable C-ordered ``(rows, LANES)`` buffer per weight (chains may run in
         parallel) and per number of ``used`` lanes, so that the padding lanes stay zero."""
-        key = (a, side, rows, used)
-        if key not in self._lanes:
-            self._lanes[key] = np.zeros((rows, kernels.LANES), dtype=self.dtype)
-        return self._lanes[key]
+        index = (key, side, rows, used)
+        if index not in self._lanes:
+            self._lanes[index] = np.zeros((rows, kernels.LANES), dtype=self.dtype)
+        return self._lanes[index]
 
-    def _update(self, a, d, G, h_in, eta):
+    def _sum_buffer(self, node, like):
+        """Where the product of a node's second (third, ...) weight is made before it is added."""
+        if node not in self._sums:
+            self._sums[node] = np.zeros_like(like, order="F")
+        return self._sums[node]
+
+    def _update(self, key, G, h_in, eta):
         """``W <- W - eta G h_in^T``: fused into ``W`` or appended to the deferred factors."""
-        lazy = self.deferred[a][d]
+        lazy = self.deferred[key]
         if lazy is None:
-            self.gemm(-eta, G, h_in, beta=1.0, c=self.W[a][d], trans_b=1, overwrite_c=1)
+            self.gemm(-eta, G, h_in, beta=1.0, c=self.weights[key], trans_b=1, overwrite_c=1)
             return
         A, B, c = lazy
         P = self.P
@@ -385,49 +442,69 @@ class Engine:
         lazy[2] = c + P
         if lazy[2] == self.rank:
             if self.pool is None:
-                self._fold(a, d)
-            else:  # scipy's BLAS keeps the GIL: a fold here would stall the other pathways
-                self._due.append((a, d))
+                self._fold(key)
+            else:  # scipy's BLAS keeps the GIL: a fold here would stall the other chains
+                self._due.append(key)
 
-    def _fold(self, a, d):
-        lazy = self.deferred[a][d]
+    def _fold(self, key):
+        lazy = self.deferred[key]
         if lazy is not None and lazy[2]:
             A, B, c = lazy
-            self.gemm(1.0, A[:, :c], B[:, :c], beta=1.0, c=self.W[a][d], trans_b=1, overwrite_c=1)
+            self.gemm(1.0, A[:, :c], B[:, :c], beta=1.0, c=self.weights[key], trans_b=1, overwrite_c=1)
             lazy[2] = 0
 
     def fold_all(self) -> None:
-        """Fold every deferred update into the weights (``self.W`` is then exact)."""
-        for a, pw in enumerate(self.W):
-            for d in range(len(pw)):
-                self._fold(a, d)
+        """Fold every deferred update into the weights (the weights are then exact)."""
+        for key in self.weights:
+            self._fold(key)
 
     # ------------------------------------------------------------------ step
     def run_pathways_on(self, pool: Executor | None, threads: int = 1) -> None:
-        """Step the pathways on ``pool``'s threads (``None``: one after another).
+        """Step parallel chains (pathways) on ``pool``'s threads (``None``: one after another).
 
         Parameters
         ----------
         pool : concurrent.futures.Executor or None
-            The threads the pathways step on.
+            The threads the chains step on (other graphs step on one).
         threads : int
             BLAS threads of the deferred folds of a parallel sweep.
         """
         self.pool, self.fold_threads = pool, int(threads)
 
-    def _map(self, fn, *args) -> list:
-        """``[fn(a, *args) for a in pathways]``, in parallel when a pool is set (results in order)."""
-        M = len(self.W)
-        if self.pool is None or M == 1:
-            return [fn(a, *args) for a in range(M)]
-        return list(self.pool.map(lambda a: fn(a, *args), range(M)))
+    def _parallel_chains(self) -> bool:
+        chains = self.wiring.chains
+        return self.pool is not None and chains is not None and len(chains) > 1
 
-    def _forward_path(self, a):
-        h = self.X
-        for d in range(len(self.W[a])):
-            z = self._apply(a, d, h, self.z[a][d])
-            h = _activate_into(self.activation, z, self.h[a][d])
-        return h
+    def _accumulate(self, node, key, h, out, transpose=False) -> None:
+        """``out += W h`` (or ``W^T h``): fused into one ``gemm`` with ``beta = 1`` where the
+        plain product applies, else made apart and added."""
+        W = self.weights[key]
+        plain = not (self._uses_kernel(W, h.shape[1]) or (transpose and self.backward_as_row)
+                     or (not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH))
+        lazy = self.deferred[key]
+        if plain and not (lazy is not None and lazy[2]):
+            self.gemm(1.0, W, h, trans_a=1 if transpose else 0, beta=1.0, c=out, overwrite_c=1)
+        else:
+            out += self._apply(key, h, self._sum_buffer(node, out), transpose)
+
+    def _forward_node(self, node) -> None:
+        """``z_v = sum_{u -> v} W h_u`` and ``h_v = phi(z_v)``."""
+        z = self.z[node]
+        keys = self.wiring.in_edges(node)
+        self._apply(keys[0], self.h[self.wiring.source(keys[0])], z)
+        for key in keys[1:]:
+            self._accumulate(node, key, self.h[self.wiring.source(key)], z)
+        _activate_into(self.activations[node], z, self.h[node])
+
+    def _output_term(self, key) -> None:
+        """One term entering ``y``: ``W h_u`` (activated with ``activate_last``)."""
+        z = self._apply(key, self.h[self.wiring.source(key)], self.z_out[key])
+        _activate_into(self.output_activation, z, self.h_out[key])
+
+    def _forward_chain(self, chain) -> None:
+        for node in self.wiring.chain_nodes(chain):
+            self._forward_node(node)
+        self._output_term(chain[-1])
 
     def forward(self) -> float:
         """Forward pass at the current weights.
@@ -437,23 +514,56 @@ class Engine:
         float
             ``||E||^2`` with ``E = out - Y``.
         """
-        outputs = self._map(self._forward_path)
+        if self.pool is not None and self._parallel_chains():
+            list(self.pool.map(self._forward_chain, self.wiring.chains or ()))
+        else:
+            for node in self.wiring.hidden:
+                self._forward_node(node)
+            for key in self.output_keys:
+                self._output_term(key)
         self.out.fill(0)
-        for h in outputs:  # summed in pathway order whatever ran in parallel: same bits
-            self.out += h
+        for key in self.output_keys:  # summed in edge order whatever ran in parallel: same bits
+            self.out += self.h_out[key]
         np.subtract(self.out, self.Y, out=self.E)
         return float(np.vdot(self.E, self.E))
 
-    def _apply_deriv(self, G, a, d) -> None:
-        """``G *= phi'(z_a^d)`` for a nonlinear layer (in place)."""
-        h = self.h[a][d]
-        if self.activation == "relu":
+    def _apply_deriv(self, G, h, scratch) -> None:
+        """``G *= phi'(z)`` for a nonlinear node whose activation is ``h`` (in place)."""
+        if scratch is None:  # relu
             G *= h > 0
         else:
-            buf = self.deriv[a][: h.shape[0]]
-            np.multiply(h, h, out=buf)
-            np.subtract(1, buf, out=buf)
-            G *= buf
+            np.multiply(h, h, out=scratch)
+            np.subtract(1, scratch, out=scratch)
+            G *= scratch
+
+    def _signal(self, key):
+        """The backward signal at the node the weight ``key`` feeds."""
+        target = self.wiring.target(key)
+        return self.G_out[key] if target == OUTPUT else self.G[target]
+
+    def _output_signal(self, key) -> None:
+        G = self.G_out[key]
+        np.multiply(self.E, self.scale, out=G)
+        if self.output_activation != "linear":
+            self._apply_deriv(G, self.h_out[key], self.deriv_out if self.output_activation == "tanh" else None)
+
+    def _backward_node(self, node, eta) -> None:
+        """``G_u = phi'(z_u) sum_{u -> v} W^T G_v`` with the weights of step k, then their updates."""
+        G = self.G[node]
+        keys = self.wiring.out_edges(node)
+        self._apply(keys[0], self._signal(keys[0]), G, transpose=True)
+        for key in keys[1:]:
+            self._accumulate(node, key, self._signal(key), G, transpose=True)
+        if self.activations[node] != "linear":
+            self._apply_deriv(G, self.h[node], self.deriv.get(node))
+        for key in keys:  # no other node reads these weights again this step
+            self._update(key, self._signal(key), self.h[node], eta)
+
+    def _backward_chain(self, chain, eta) -> None:
+        self._output_signal(chain[-1])
+        for node in reversed(self.wiring.chain_nodes(chain)):
+            self._backward_node(node, eta)
+        self._update(chain[0], self._signal(chain[0]), self.X, eta)
 
     def backward_update(self, eta: float) -> None:
         """Gradients from the last :meth:`forward` and the update ``W -= eta dL/dW``, in place.
@@ -463,41 +573,31 @@ class Engine:
         eta : float
             The learning rate.
         """
-        self._map(self._backward_path, eta)
+        if self.pool is not None and self._parallel_chains():
+            list(self.pool.map(lambda chain: self._backward_chain(chain, eta), self.wiring.chains or ()))
+        else:
+            for key in self.output_keys:
+                self._output_signal(key)
+            for node in reversed(self.wiring.hidden):
+                self._backward_node(node, eta)
+            for key in self.wiring.out_edges(INPUT):
+                self._update(key, self._signal(key), self.X, eta)
         if self._due:
             # Folds of the parallel sweep, on all the pool's threads through BLAS itself (the
             # layers are not used again before the next step: the same bits as folding at once).
             with blas_threads(self.fold_threads):
-                for a, d in sorted(self._due):
-                    self._fold(a, d)
+                for key in sorted(self._due):
+                    self._fold(key)
             self._due.clear()
 
-    def _backward_path(self, a, eta):
-        D = len(self.W[a])
-        G = self.G[a][D - 1]
-        np.multiply(self.E, self.scale, out=G)
-        if self.activate_last and self.activation != "linear":
-            self._apply_deriv(G, a, D - 1)
-        for d in range(D - 1, -1, -1):
-            h_in = self.X if d == 0 else self.h[a][d - 1]
-            if d > 0:
-                # Uses W before its update: every layer's gradient is taken at step k.
-                G_prev = self._apply(a, d, G, self.G[a][d - 1], transpose=True)
-                if self.activation != "linear":
-                    self._apply_deriv(G_prev, a, d - 1)
-            else:
-                G_prev = None
-            self._update(a, d, G, h_in, eta)
-            G = G_prev
-
     def pathway_outputs(self) -> list:
-        """``F_a(X)`` of every pathway from the last forward pass.
+        """``F_a(X)`` of every pathway (every term entering ``y``) from the last forward pass.
 
         Returns
         -------
         list of ndarray
         """
-        return [self.h[a][len(pw) - 1] for a, pw in enumerate(self.W)]
+        return [self.h_out[key] for key in self.output_keys]
 
     def omega_times(self, a: int, V: np.ndarray) -> np.ndarray:
         """``Omega_a V`` through the effective weights of a linear pathway (thin products).
@@ -505,16 +605,18 @@ class Engine:
         Parameters
         ----------
         a : int
-            The pathway (0-based).
+            The pathway (0-based; a chain of the wiring).
         V : ndarray, shape (n_in, k)
 
         Returns
         -------
         ndarray, shape (n_out, k)
         """
+        assert self.wiring.chains is not None  # pathways are chains
         m = np.asfortranarray(V, dtype=self.dtype)
-        for d, W in enumerate(self.W[a]):
-            m = self._apply(a, d, m, np.zeros((W.shape[0], m.shape[1]), dtype=self.dtype, order="F"))
+        for key in self.wiring.chains[a]:
+            W = self.weights[key]
+            m = self._apply(key, m, np.zeros((W.shape[0], m.shape[1]), dtype=self.dtype, order="F"))
         return m
 
 

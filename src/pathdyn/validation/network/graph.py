@@ -12,7 +12,8 @@ network built by :func:`aligned_graph_weights`, every edge strength
 ``s_{e alpha} = (r_v^alpha)^T W_e r_u^alpha`` in the node bases.
 
 Weights are a dict ``{edge: ndarray}`` (Fortran-ordered, so each update is one BLAS call
-with ``beta = 1`` into the weight itself).
+with ``beta = 1`` into the weight itself), stepped by the one network engine
+(:class:`pathdyn.validation.network.engine.Engine`) that steps pathway networks too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy.linalg import blas
+from numpy.typing import DTypeLike
 
 from pathdyn._base.checks import is_whole_number
 from pathdyn._base.progress import Progress
@@ -33,16 +34,17 @@ from pathdyn.numerics.datasets import Dataset, as_dataset
 from pathdyn.numerics.trajectory import Trajectory
 from pathdyn.theory.architecture import Architecture, as_graph
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
-from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network import (
     ACTIVATIONS,
     DEFAULT_INIT_SCALE,
     DIVERGENCE_FACTOR,
-    KERNEL_MIN_WIDTH,
     simulate_gd,
 )
+from pathdyn.validation.network.engine import Engine, default_deferred_rank
 from pathdyn.validation.network.init import haar_orthogonal
+from pathdyn.validation.network.spec import check_dtype
+from pathdyn.validation.network.wiring import Wiring
 
 __all__ = [
     "GRAPH_INITS",
@@ -53,10 +55,8 @@ __all__ = [
 ]
 
 GRAPH_INITS = ("gaussian", "orthogonal")
-#: Linear parallel graphs this wide or wider are run by the pathway engine (measured side by side
-#: by benchmarks/bench_graph.py: the graph engine is as fast or faster up to width 512 and
-#: 1.1-1.25x slower at 1024, where the pathway engine's deferred low-rank updates pay).
-PATHWAY_ENGINE_MIN_WIDTH = 512
+#: Which driver trains a graph: both step the one node-form :class:`Engine`; ``pathway`` is
+#: :func:`~pathdyn.validation.network.simulate_gd` (parallel pathways only), ``auto`` is ``graph``.
 ENGINES = ("auto", "graph", "pathway")
 
 
@@ -221,95 +221,6 @@ def aligned_graph_weights(graph: GraphArchitecture, dataset: Dataset | str, stre
     return weights, bases
 
 
-def _activation(name, Z, out):
-    if name == "relu":
-        np.maximum(Z, 0.0, out=out)
-    else:
-        np.tanh(Z, out=out)
-
-
-def _derivative_times(name, Z, A, G):
-    """``G *= f'(Z)`` in place (``A = f(Z)``)."""
-    if name == "relu":
-        G *= Z > 0
-    else:
-        G *= 1.0 - A * A
-
-
-class _GraphEngine:
-    """Forward and backward passes of a graph network, all buffers preallocated."""
-
-    def __init__(self, graph, weights, X, Y, activations):
-        self.graph = graph
-        self.W = weights
-        self.X, self.Y = X, Y
-        self.P = X.shape[1]
-        self.activations = activations
-        self.order = graph.nodes
-        rows = {n: weights[graph.in_edges(n)[0]].shape[0] for n in self.order[1:]}
-        self.Z = {n: np.zeros((rows[n], self.P), order="F") for n in self.order[1:]}
-        self.A = {INPUT: np.asfortranarray(X)}
-        for n in graph.hidden_nodes:
-            self.A[n] = self.Z[n] if activations[n] == "linear" else np.zeros_like(self.Z[n], order="F")
-        self.D = {n: np.zeros_like(self.Z[n], order="F") for n in self.order[1:]}
-        self.gemm = blas.dgemm
-        # The pathway engine's C kernels stream a wide weight once for a thin product (P <= 8).
-        self.use_kernels = kernels.available() and self.P <= kernels.LANES
-        self._lanes = {}
-
-    def _lane_buffer(self, rows, side):
-        key = (rows, side)  # padding lanes stay zero: only the first P columns are ever written
-        if key not in self._lanes:
-            self._lanes[key] = np.zeros((rows, kernels.LANES))
-        return self._lanes[key]
-
-    def _multiply(self, W, thin, out, transpose, accumulate):
-        """``out (+)= W thin`` or ``W^T thin``: the C kernels for wide ``W``, else one BLAS call."""
-        if self.use_kernels and min(W.shape) >= KERNEL_MIN_WIDTH:
-            rows_in, rows_out = (W.shape[0], W.shape[1]) if transpose else (W.shape[1], W.shape[0])
-            src, dst = self._lane_buffer(rows_in, 0), self._lane_buffer(rows_out, 1)
-            src[:, :self.P] = thin
-            (kernels.tn if transpose else kernels.nn)(W, src, dst)
-            if accumulate:
-                out += dst[:, :self.P]
-            else:
-                np.copyto(out, dst[:, :self.P])
-        else:
-            self.gemm(1.0, W, thin, trans_a=transpose, beta=1.0 if accumulate else 0.0, c=out, overwrite_c=True)
-
-    def forward(self) -> float:
-        """Network outputs for the current weights; returns the loss."""
-        for node in self.order[1:]:
-            Z = self.Z[node]
-            for k, edge in enumerate(self.graph.in_edges(node)):
-                self._multiply(self.W[edge], self.A[edge[0]], Z, transpose=False, accumulate=k > 0)
-            if node != OUTPUT and self.activations[node] != "linear":
-                _activation(self.activations[node], Z, self.A[node])
-        E = self.D[OUTPUT]
-        np.subtract(self.Z[OUTPUT], self.Y, out=E)
-        loss = 0.5 * float(np.vdot(E, E)) / self.P
-        E *= 1.0 / self.P  # dL/dF for L = 1/(2P) sum ||f - y||^2
-        return loss
-
-    def backward_update(self, eta: float) -> None:
-        """Back-propagate ``dL/dF`` and take one gradient step on every edge.
-
-        Nodes are visited in reverse topological order; at node ``n`` the back-propagated
-        signal uses the old out-edge matrices of ``n``, which are then updated (no other
-        node reads them afterwards).
-        """
-        for node in reversed(self.order[:-1]):
-            out_edges = self.graph.out_edges(node)
-            if node != INPUT:
-                G = self.D[node]
-                for k, edge in enumerate(out_edges):
-                    self._multiply(self.W[edge], self.D[edge[1]], G, transpose=True, accumulate=k > 0)
-                if self.activations[node] != "linear":
-                    _derivative_times(self.activations[node], self.Z[node], self.A[node], G)
-            for edge in out_edges:
-                self.gemm(-eta, self.D[edge[1]], self.A[node], trans_b=True, beta=1.0, c=self.W[edge], overwrite_c=True)
-
-
 class _GraphRecorder:
     """Per-path (or, for graphs with too many paths to list, total), total and per-edge mode strengths."""
 
@@ -380,8 +291,9 @@ def _node_activations(graph, activation) -> dict:
 def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset | str, width: int | None = None, *, init: str = "gaussian",
                       init_scale: float | None = None, activation: str | None = None, learning_rate: float,
                       steps: int, record_every: int = 1, seed: int = 0, weights: dict | None = None,
-                      bases: dict | None = None, engine: str = "auto",
-                      divergence_factor: float = DIVERGENCE_FACTOR, progress: bool = False) -> Trajectory:
+                      bases: dict | None = None, engine: str = "auto", dtype: DTypeLike = np.float64,
+                      threads: int | None = 1, divergence_factor: float = DIVERGENCE_FACTOR,
+                      progress: bool = False) -> Trajectory:
     """Train a finite graph network by full-batch gradient descent, recorded in mode coordinates.
 
     Parameters
@@ -401,11 +313,15 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
         Node -> orthonormal mode basis (from :func:`aligned_graph_weights`); records the
         edge strengths ``extras["edge_strengths"]`` of shape ``(T, n_edges, modes)``.
     engine : {"auto", "graph", "pathway"}
-        ``graph``: the graph engine. ``pathway``: the parallel-pathway engine
-        (:func:`~pathdyn.validation.network.simulate_gd`), only for linear graphs of parallel
-        pathways without ``bases``. ``auto`` picks ``pathway`` when it
-        applies and a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide (where it is the
-        faster engine), else ``graph``.
+        Which driver: both step the one node-form engine
+        (:class:`~pathdyn.validation.network.engine.Engine`, with its C kernels and deferred
+        updates). ``graph`` (and ``auto``) records per path from the edge matrices;
+        ``pathway`` hands the network to :func:`~pathdyn.validation.network.simulate_gd`
+        (linear graphs of parallel pathways without ``bases`` only), which records per pathway.
+    dtype : float64 (default) or float32
+        The weights' and the data's dtype while training (records are computed in float64).
+    threads : int or None
+        BLAS threads (default 1; ``None`` leaves BLAS alone).
     divergence_factor : float
         Stop as diverged when the loss exceeds this factor times
         ``max(initial loss, loss of the zero network)``.
@@ -430,35 +346,38 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
     """
     graph = as_graph(graph)  # pathways are the graph of their chains
     _check_run(learning_rate, steps, record_every, engine)
+    dtype = check_dtype(dtype)
+    if threads is not None and not (is_whole_number(threads) and threads >= 1):
+        raise ConfigError(f"threads: {threads!r} must be a whole number >= 1 (or None); e.g. threads=2")
     dataset = as_dataset(dataset)
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
     # The pathway engine records K from each pathway's output, the graph engine from the product of
     # its edge matrices: the two agree for linear networks only, so only those are handed over.
     pathway_ok = depths is not None and set(activations.values()) <= {"linear"} and bases is None
-    if engine == "pathway" and not pathway_ok:
-        raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways and no bases; use engine='graph'")
-    if engine == "pathway" or (engine == "auto" and pathway_ok and _pathway_engine_is_faster(graph, dataset, width)):
+    if engine == "pathway" and not (pathway_ok and dtype == np.float64 and threads == 1):
+        raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways, no bases, float64 and one "
+                          "thread; use engine='graph'")
+    if engine == "pathway":
         return _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, learning_rate,
                                      steps, record_every, seed, weights, divergence_factor, progress)
     if weights is None:
         weights = initialize_graph_weights(graph, dataset.n_in, dataset.n_out, width, init, init_scale, seed)
-    weights = _check_weights(graph, weights, graph_node_widths(graph, dataset.n_in, dataset.n_out, width))
+    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
+    weights = _check_weights(graph, weights, sizes, dtype)
     recorder = _GraphRecorder(graph, dataset, bases)
-    engine_ = _GraphEngine(graph, weights, dataset.X, dataset.Y, activations)
-    with blas_threads(1), Progress(steps, "simulate", enabled=None if progress else False) as bar:
+    rank = default_deferred_rank(max(sizes[n] for n in graph.hidden_nodes) if graph.hidden_nodes else 0,
+                                 dataset.num_samples)
+    engine_ = Engine(weights, dataset.X, dataset.Y, activations, False, "mean", dtype, rank,
+                     wiring=Wiring.of_graph(graph))
+    with blas_threads(threads), Progress(steps, "simulate", enabled=None if progress else False) as bar:
         return _run(graph, dataset, engine_, recorder, learning_rate, steps, record_every, divergence_factor,
                     {"init": init if bases is None else "aligned", "init_scale": init_scale, "seed": seed,
-                     "activations": activations, "engine": "graph"}, bar)
+                     "activations": activations, "engine": "graph", "dtype": dtype.name, "threads": threads,
+                     "deferred_rank": engine_.rank}, bar)
 
 
-def _pathway_engine_is_faster(graph, dataset, width) -> bool:
-    """Whether a hidden node is at least :data:`PATHWAY_ENGINE_MIN_WIDTH` wide."""
-    sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
-    return any(sizes[n] >= PATHWAY_ENGINE_MIN_WIDTH for n in graph.hidden_nodes)
-
-
-def _check_weights(graph, weights, sizes) -> dict:
+def _check_weights(graph, weights, sizes, dtype) -> dict:
     problems = []
     out = {}
     for u, v in graph.edges:
@@ -471,7 +390,7 @@ def _check_weights(graph, weights, sizes) -> dict:
             problems.append(f"weights[{u}->{v}]: shape {w.shape}, expected {(sizes[v], sizes[u])}")
         elif not np.all(np.isfinite(w)):
             problems.append(f"weights[{u}->{v}]: holds NaN or infinite values")
-        out[(u, v)] = np.array(w, order="F", dtype=np.float64)
+        out[(u, v)] = np.array(w, order="F", dtype=dtype)
     if problems:
         raise ConfigError("; ".join(problems))
     return out
@@ -482,7 +401,8 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
     K, total, edges, losses = [], [], [], []
     zero_loss = 0.5 * float(np.vdot(dataset.Y, dataset.Y)) / dataset.num_samples
     start = time.perf_counter()
-    loss = engine.forward()
+    half_mean = 0.5 / dataset.num_samples  # the engine returns ||E||^2; L = ||E||^2 / (2P)
+    loss = half_mean * engine.forward()
     limit = divergence_factor * max(loss, zero_loss)
     success, message = True, f"completed {steps} gradient-descent steps"
     done: list[Any] = []
@@ -494,17 +414,19 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
             break
         if step == record_steps[len(done)]:
             done.append(step)
-            K.append(recorder.paths(engine.W))
-            total.append(recorder.total(engine.Z[OUTPUT]))
+            engine.fold_all()  # the recorder reads the weights themselves
+            K.append(recorder.paths(engine.weights))
+            total.append(recorder.total(engine.out))
             losses.append(loss)
             if recorder.bases is not None:
-                edges.append(recorder.edges(engine.W))
+                edges.append(recorder.edges(engine.weights))
         if step == steps:
             break
         engine.backward_update(eta)
-        loss = engine.forward()
+        loss = half_mean * engine.forward()
         bar.update()
-    extras = {"K_total": np.array(total), "singular_values": recorder.S, "final_weights": engine.W}
+    engine.fold_all()
+    extras = {"K_total": np.array(total), "singular_values": recorder.S, "final_weights": engine.weights}
     if edges:
         extras["edge_strengths"] = np.array(edges)
     steps_done = np.array(done)
