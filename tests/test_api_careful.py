@@ -170,6 +170,26 @@ def test_numbers_beyond_floating_point_are_one_error(keyword, value):
     _one_line_error(lambda: draw_initial_state(equations, 2, arguments["scale"], c=arguments["c"]), keyword)
 
 
+@pytest.mark.parametrize("entry", ["export_equations", "export_graph_equations", "graph_equations_to_latex"])
+def test_per_edge_with_path_sums_is_refused_as_on_the_command_line(entry):
+    """``derive --per-edge --path-sums`` is refused; the API ignored ``per_edge=True`` with path sums."""
+    from pathdyn.theory.export import export_equations
+    from pathdyn.theory.graph import GraphArchitecture
+    from pathdyn.theory.graph_export import derive_graph_equations, export_graph_equations, graph_equations_to_latex
+
+    graph = GraphArchitecture(edges=(("x", "h"), ("h", "y"), ("x", "y")))
+    calls = {
+        "export_equations": lambda: export_equations(graph, "latex", form="path-sums", per_edge=True),
+        "export_graph_equations": lambda: export_graph_equations(derive_graph_equations(graph, form="path-sums"),
+                                                                 "latex", per_edge=True),
+        "graph_equations_to_latex": lambda: graph_equations_to_latex(derive_graph_equations(graph, form="path-sums"),
+                                                                     per_edge=True),
+    }
+    message = _one_line_error(calls[entry], "per_edge", "form=\"node\"")
+    assert "path sums" in message
+    assert r"\begin{document}" in export_equations(graph, "latex", form="path-sums", per_edge=False)
+
+
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from pathdyn.cli.main import main
 from pathdyn.theory.architecture import Architecture
@@ -146,6 +147,38 @@ def test_every_edge_equation_is_checked_edge_by_edge():
     bent = type(equations)(equations.graph, replace(equations.gradient_flow, rhs=edited), equations.modes)
     listed = {g.kind.value: g for g in graph_document(bent).groups}["gradient flow"].summary
     assert [e.keys for e in listed[1:]] == [(("edge", ["V1", "LM"]),)]
+
+
+def test_every_node_balance_is_checked_node_by_node():
+    """The one balance for every hidden node stands only for the nodes whose derived invariant it gives.
+
+    In two_stream_cross (a1, b1 -> a2, b2 fully crossed) every edge has its own strength:
+    the four balances are the generic one's instances, the two off-diagonal forms of the
+    interchangeable pairs (a1, b1) and (a2, b2) are not and stay listed. An invariant edited
+    after its derivation is listed again; per_edge lists every one."""
+    equations = derive_graph_equations(example("two_stream_cross"))
+    conserved = {g.kind.value: g for g in graph_document(equations).groups}["conserved"]
+    assert [e.label for e in conserved.summary] == ["conserved-node", "conserved-5", "conserved-6"]
+    invariants = list(equations.modes.invariants)
+    assert equations.modes.invariant_nodes[1] == ("b1",)
+    invariants[1] = replace(invariants[1], expr=invariants[1].expr + sp.Symbol("s_x_b1", real=True) ** 2)
+    bent = type(equations)(equations.graph, equations.gradient_flow, replace(equations.modes, invariants=tuple(invariants)))
+    listed = {g.kind.value: g for g in graph_document(bent).groups}["conserved"].summary
+    assert [e.label for e in listed] == ["conserved-node", "conserved-2", "conserved-5", "conserved-6"]
+    tex, every = export_graph_equations(equations, "latex"), export_graph_equations(equations, "latex", per_edge=True)
+    assert "eq:conserved-node" in tex and "eq:conserved-1}" not in tex
+    assert "eq:conserved-node" not in every and all(f"eq:conserved-{i}}}" in every for i in range(1, 7))
+
+
+def test_reduced_equation_is_stated_once():
+    """The paragraph before the reduced equations states tau ds/dt only where no equation for every edge shows it."""
+    equations = derive_graph_equations(example("visual_cortex"))
+    rate = r"$\tau\, ds_{v \leftarrow u}/dt"
+    tex, every = export_graph_equations(equations, "latex"), export_graph_equations(equations, "latex", per_edge=True)
+    assert rate not in tex and "eq:mode-edge" in tex
+    assert every.count(rate) == 1 and "eq:mode-edge" not in every
+    chain = derive_graph_equations(GraphArchitecture(edges=(("x", "h"), ("h", "y"))))  # q, p only: no summary
+    assert rate in export_graph_equations(chain, "latex")
 
 
 def _pages(log: str) -> int:

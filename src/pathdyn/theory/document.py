@@ -181,11 +181,16 @@ class Prose:
         LaTeX lines of a standalone document.
     fragment : str or None
         LaTeX comment lines kept when only the equations are written (a fragment).
+    summarized : str or None
+        The LaTeX lines in place of ``latex`` where the groups' summaries are shown (the
+        default layout), for a paragraph that would repeat an equation a summary displays;
+        None: ``latex`` in every layout.
     """
 
     text: str | None = None
     latex: str | None = None
     fragment: str | None = None
+    summarized: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ of edges. ``form="path-sums"`` writes every map out as a sum over paths (small g
 Typeset (LaTeX), the node form shows the equations of the edges as one equation for every
 edge ``u -> v`` -- each edge's derived right-hand side is compared with that equation
 written for the edge, and the edges it does not give (the ``q``, ``p`` of chain segments)
-follow it -- so the mouse-visual-cortex example (47 edges) fits in three pages;
-``per_edge=True`` lists every edge. Text and JSON always hold every edge.
+follow it -- and the conserved balance of every hidden node as one equation for every
+hidden node ``v`` (checked node by node the same way; the others follow it), so the
+mouse-visual-cortex example (47 edges) fits in three pages; ``per_edge=True`` lists every
+edge and every conserved quantity. Text and JSON always hold every edge.
 :func:`graph_document` builds the format-neutral document that the writers of
 :mod:`pathdyn.theory.writers` render.
 
@@ -161,9 +163,10 @@ def export_graph_equations(equations: GraphEquations | GraphArchitecture, format
     form : {"node", "path-sums"}
         How a :class:`GraphArchitecture` is derived (ignored for derived equations).
     **latex_options
-        LaTeX only: ``grouped``, ``label_prefix``, ``per_edge`` (every edge's equation and
-        every node definition on a line of its own; by default, in node form, one equation
-        for every edge, checked edge by edge, and the definitions side by side), and
+        LaTeX only: ``grouped``, ``label_prefix``, ``per_edge`` (every edge's equation, every
+        conserved quantity and every node definition on a line of its own; by default, in
+        node form, one equation for every edge and one balance for every hidden node, checked
+        edge by edge and node by node, and the definitions side by side; node form only), and
         ``prod``, which graphs do not use.
 
     Returns
@@ -173,13 +176,22 @@ def export_graph_equations(equations: GraphEquations | GraphArchitecture, format
     Raises
     ------
     ConfigError
-        For an unknown format, or a LaTeX option with another format.
+        For an unknown format, a LaTeX option with another format, or ``per_edge`` with
+        ``form="path-sums"`` (or path-sum equations).
     """
     options = {"fragment": fragment, **latex_options}
     check_options(format, options)
+    _check_per_edge(equations.form if isinstance(equations, GraphEquations) else form, options)
     if not isinstance(equations, GraphEquations):
         equations = derive_graph_equations(equations, form=form)
     return render(graph_document(equations), format, **options)
+
+
+def _check_per_edge(form: str, options: dict[str, Any]) -> None:
+    """Refuse ``per_edge`` with path sums, which it would not change (the command line refuses ``--per-edge --path-sums``)."""
+    if options.get("per_edge") and form == "path-sums":
+        raise ConfigError("per_edge: applies to the node form (path sums list every edge's equation already); "
+                          "drop per_edge or use form=\"node\"")
 
 
 def _prefactor(rhs: sp.Expr, error: sp.Expr) -> sp.Expr:
@@ -239,8 +251,13 @@ _GENERIC_NAMES = {
     "s": (sp.Symbol("s_<u>_<v>", real=True), r"s_{v\leftarrow u}"),
     "b": (sp.Symbol("b_<v>", real=True), r"b_{v}"),
     "f": (sp.Symbol("f_<u>", real=True), r"f_{u}"),
+    "C": (sp.Symbol("C_<v>", real=True), r"C_{v}"),
 }
 _EVERY_EDGE = r"\text{for every edge } u \to v"
+#: The balance of the generic hidden node ``v``, spelled per format (its instances are checked node by node).
+_BALANCE = Literal("sum over edges u -> v of s_u_v**2 - sum over edges v -> w of s_v_w**2; d C_v/dt = 0",
+                   (r"\sum_{u \to v} s_{v\leftarrow u}^{2}", r"- \sum_{v \to w} s_{w\leftarrow v}^{2},",
+                    r"\quad \frac{d C_{v}}{dt} = 0"))
 
 
 def _generic_maps(flow: GraphFlow) -> tuple[sp.MatrixSymbol, sp.MatrixSymbol, sp.MatrixSymbol]:
@@ -316,6 +333,39 @@ def _mode_summary(modes: GraphModeEquations, rows: tuple[Equation, ...], error: 
     return (generic, *(row for row, same in zip(rows, given) if not same))
 
 
+def _balance_instance(modes: GraphModeEquations, nodes: tuple[str, ...]) -> sp.Expr | None:
+    """``C_v`` of the generic node written for ``nodes = (v,)`` in the edges' own strengths, or None for other nodes."""
+    graph = modes.graph
+    if graph is None or len(nodes) != 1 or nodes[0] not in graph.hidden_nodes:
+        return None
+    (v,) = nodes
+    return (sp.Add(*[edge_strength_symbol(e) ** 2 for e in graph.in_edges(v)])
+            - sp.Add(*[edge_strength_symbol(e) ** 2 for e in graph.out_edges(v)]))
+
+
+def _conserved_summary(modes: GraphModeEquations, rows: tuple[Equation, ...]) -> tuple[Equation, ...] | None:
+    """One balance for every hidden node, then the conserved quantities it does not give (those in
+    ``q``, ``p`` of chain segments, those of interchangeable nodes); None when it gives fewer than two.
+
+    Each node's derived invariant is compared with the generic balance written for that
+    node, in the edges' own strengths, so a node next to a chain segment (whose invariant
+    is in ``q`` or ``p``) or an invariant edited after its derivation is listed.
+    """
+    if modes.form != "node":
+        return None
+    nodes_of = modes.invariant_nodes if len(modes.invariant_nodes) == len(modes.invariants) else ((),) * len(modes.invariants)
+    given = []
+    for invariant, nodes in zip(modes.invariants, nodes_of):
+        instance = _balance_instance(modes, nodes)
+        given.append(instance is not None and is_identically_zero(sp.expand(instance - invariant.expr)))
+    if sum(given) < 2:
+        return None
+    generic = Equation(_GENERIC_NAMES["C"][0], _BALANCE, label="conserved-node",
+                       note="conserved balance of every hidden node v",
+                       condition=r"\text{for every hidden node } v\text{ with no } q, p\text{ edge}")
+    return (generic, *(row for row, same in zip(rows, given) if not same))
+
+
 # ================================================================ the document
 def _loss(graph: GraphArchitecture) -> Equation:
     inner = r"\Omega \Omega^{\top}" if graph.whitened else r"\Omega \Sigma^{x} \Omega^{\top}"
@@ -369,11 +419,11 @@ def _mode_groups(modes: GraphModeEquations) -> list[Group]:
     conserved = [Equation(inv.expr, sp.Integer(0), Relation.CONSERVED, label=f"conserved-{i}",
                           note=f"conserved quantity {i}", keys=(), term_order="rev-lex")
                  for i, inv in enumerate(modes.invariants, start=1)]
-    reduced_rows = tuple(reduced)
+    reduced_rows, conserved_rows = tuple(reduced), tuple(conserved)
     groups = [Group(title, _K.STRENGTHS, tuple(strengths), columns=_COLUMNS if modes.form == "node" else 1),
               Group("reduced equations of one mode", _K.REDUCED, reduced_rows, summary=_mode_summary(modes, reduced_rows, error))]
     if conserved:
-        groups.append(Group("conserved quantities", _K.CONSERVED, tuple(conserved)))
+        groups.append(Group("conserved quantities", _K.CONSERVED, conserved_rows, summary=_conserved_summary(modes, conserved_rows)))
     return groups
 
 
@@ -408,25 +458,39 @@ def _head(equations: GraphEquations) -> list[Prose]:
         r"Every equation below was derived by sympy from the loss."]))]
 
 
-def _mode_prose(equations: GraphEquations) -> Prose:
+def _mode_prose(equations: GraphEquations, summarized: bool) -> Prose:
+    """The paragraph before the mode's equations.
+
+    It states the reduced equation of an edge only where no generic equation for every
+    edge is displayed (``summarized`` False, or the ``per_edge`` layout), so that the
+    default layout does not say it twice.
+    """
     modes, node_form = equations.modes, equations.form == "node"
     lam = "" if modes.input_variance is None else " and input variance lambda = v^T Sigma_x v (Sigma_x aligned with the modes)"
     text = f"# reduced equations of one mode with singular value S{lam} (tau = 1)"
+    lam_note = "" if modes.input_variance is not None else r" ($\lambda_{\alpha} = 1$ for whitened inputs)"
+    chains = r"; along a chain segment all edges but the last share the strength $q$ and the last one has $p$."
     if node_form:
         text += ("\n# edge strengths s_u_v (q, p along chain segments); node strengths f_v = sum over edges u -> v of "
                  "s_u_v*f_u (f_x = 1), b_u = sum over edges u -> v of s_u_v*b_v (b_y = 1); K = f_y")
         strengths = (r"edge $u \to v$ carries the strength $s_{v \leftarrow u}$; node $v$ has the forward strength "
                      r"$f_v = \sum_{u \to v} s_{v \leftarrow u} f_u$ ($f_x = 1$) and the backward strength "
-                     r"$b_v = \sum_{v \to w} s_{w \leftarrow v} b_w$ ($b_y = 1$); the mode's strength is $K_{\alpha} = f_y$ "
-                     r"and $\tau\, ds_{v \leftarrow u}/dt = b_v (S_{\alpha} - \lambda_{\alpha} K_{\alpha}) f_u$")
+                     r"$b_v = \sum_{v \to w} s_{w \leftarrow v} b_w$ ($b_y = 1$); the mode's strength is $K_{\alpha} = f_y$")
+        rate = r" and $\tau\, ds_{v \leftarrow u}/dt = b_v (S_{\alpha} - \lambda_{\alpha} K_{\alpha}) f_u$"
     else:
         strengths = (r"edge $e$ carries the strength $s_{e}$; path $i$ has the strength $K_{i\alpha}$, the product of "
                      r"its edge strengths")
-    lam_note = "" if modes.input_variance is not None else r" ($\lambda_{\alpha} = 1$ for whitened inputs)"
-    return Prose(text=text, latex="\n".join([
-        r"\subsection*{Reduced equations of one mode}",
-        rf"For a mode $\alpha$ with singular value $S_{{\alpha}}$, {strengths}{lam_note}; along a chain segment all "
-        r"edges but the last share the strength $q$ and the last one has $p$."]))
+        rate = ""
+    opening = rf"For a mode $\alpha$ with singular value $S_{{\alpha}}$, {strengths}"
+    title = r"\subsection*{Reduced equations of one mode}"
+    # the displayed equation for every edge shows lambda only where the inputs are general
+    shown = "\n".join([title, opening + chains]) if summarized else None
+    return Prose(text=text, latex="\n".join([title, opening + rate + lam_note + chains]), summarized=shown)
+
+
+def _summarized(groups: list[Group], kind: EquationKind) -> bool:
+    """Whether a group of ``kind`` has a summary (a generic equation the default layout displays)."""
+    return any(group.summary is not None for group in groups if group.kind is kind)
 
 
 def graph_document(equations: GraphEquations) -> Document:
@@ -446,7 +510,8 @@ def graph_document(equations: GraphEquations) -> Document:
         *_head(equations), *select(groups, _K.DEFINITIONS),
         Prose(text="# gradient flow: tau dW_u_v/dt = -dL/dW_u_v",
               latex=r"\subsection*{Gradient flow, $\tau\, dW_{e}/dt = -\partial L / \partial W_{e}$}"),
-        *select(groups, _K.GRADIENT_FLOW), _mode_prose(equations), *select(groups, _K.STRENGTHS, _K.REDUCED),
+        *select(groups, _K.GRADIENT_FLOW), _mode_prose(equations, _summarized(groups, _K.REDUCED)),
+        *select(groups, _K.STRENGTHS, _K.REDUCED),
         Prose(text="# conserved quantities (zero time derivative, verified)"), *select(groups, _K.CONSERVED))
     sections = [("definitions", (_K.DEFINITIONS,) + ((_K.STRENGTHS,) if equations.form == "node" else ())),
                 ("gradient_flow", (_K.GRADIENT_FLOW,))]
@@ -490,9 +555,17 @@ def graph_equations_to_latex(equations: GraphEquations, fragment: bool = False, 
         strengths, the reduced equations, the conserved quantities. In node form the flow
         and the reduced equations of the edges are one generic equation each, ``for every
         edge u -> v`` (the edges where sympy's equation is not that one's instance listed
-        after it), and the node definitions sit side by side; ``per_edge=True`` lists
-        every edge and definition on its own line.
+        after it), the balances of the hidden nodes one ``for every hidden node v`` (the
+        other conserved quantities listed after it), and the node definitions sit side by
+        side; ``per_edge=True`` lists every edge, conserved quantity and definition on its
+        own line.
+
+    Raises
+    ------
+    ConfigError
+        For ``per_edge`` with path-sum equations.
     """
+    _check_per_edge(equations.form, options)
     return render(graph_document(equations), "latex", fragment=fragment, **options)
 
 

@@ -404,7 +404,8 @@ class LatexWriter:
         environments, body, comments = [], [], []
         for block in document.blocks:
             if isinstance(block, Prose):
-                body += [block.latex] if block.latex is not None else []
+                latex = block.latex if per_edge or block.summarized is None else block.summarized
+                body += [latex] if latex is not None else []
                 comments += [block.fragment] if block.fragment is not None else []
                 continue
             for group in self._split(_shown(block, per_edge), grouped):
