@@ -27,7 +27,8 @@ backward map (and per mode its strengths) defined once, so the export grows with
 number of edges (--path-sums writes every map out as a sum over paths, small graphs only).
 In LaTeX the gradient flow and the reduced equations of the edges are one equation for
 every edge u -> v, checked against each edge's derived equation (edges it does not give are
-listed); --per-edge lists every edge's equation.
+listed), and the conserved balances one for every hidden node v, checked node by node;
+--per-edge lists every edge's equation and every conserved quantity.
 
 examples:
   pathdyn derive --depths 2,3
@@ -135,9 +136,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     latex.add_argument("--label-prefix", metavar="WORD", default=None,
                        help="labels eq:WORD:W-1-1 instead of eq:W-1-1 (two architectures in one paper)")
     latex.add_argument("--per-edge", action="store_true",
-                       help="[graph], node form: the equation of every edge and every node definition on a line "
-                            "of its own (default: one equation for every edge u -> v, checked edge by edge, and "
-                            "the node definitions side by side)")
+                       help="[graph], node form: the equation of every edge, every conserved quantity and every "
+                            "node definition on a line of its own (default: one equation for every edge u -> v and "
+                            "one balance for every hidden node v, checked edge by edge and node by node, and the "
+                            "node definitions side by side)")
     parser.add_argument("-o", "--output", default=None, help="output file; '-' or omitted prints to standard output")
 
 

@@ -369,7 +369,8 @@ class LatexWriter:
     (products of three or more consecutive layers of a pathway as ``\\prod``),
     ``label_prefix`` (labels ``eq:PREFIX:...``), ``per_edge`` (every row of a group that
     has a summary, one equation per line, instead of the summary: the equation of every
-    edge of a graph). Expressions are printed by
+    edge of a graph; and each paragraph's ``latex`` where it has a ``summarized`` spelling
+    for the default layout). Expressions are printed by
     :class:`~pathdyn.theory.printers.PathdynLatexPrinter` and its token printer with the
     document's notation.
     """
