@@ -43,7 +43,7 @@ _PATHWAY_ONLY_VALIDATE = (
     ("--strict", "strict", False, "a graph's runs have no targets to meet"),
     ("--workers", "workers", None, "graph networks train in this process"),
     ("--scheduler", "scheduler", None, "graph networks train in this process"),
-    ("--device", "device", "numpy", "the graph engine is numpy's"),
+    ("--device", "device", "numpy", "a graph network trains on numpy's engine"),
 )
 
 
@@ -178,7 +178,7 @@ def concentration_graphs(args: argparse.Namespace, plan, graphs: list) -> int:
     """
     for flag, name, unset, why in (("--plot", "plot", None, "the figure draws fractions against pathway depth"),
                                    ("--init", "init", "gaussian", "graph networks start gaussian here"),
-                                   ("--device", "device", "numpy", "the graph engine is numpy's"),
+                                   ("--device", "device", "numpy", "a graph network trains on numpy's engine"),
                                    ("--workers", "workers", None, "graph networks train in this process"),
                                    ("--scheduler", "scheduler", None, "graph networks train in this process")):
         if getattr(args, name) != unset:

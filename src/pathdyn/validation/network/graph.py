@@ -352,8 +352,8 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
     dataset = as_dataset(dataset)
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
-    # The pathway engine records K from each pathway's output, the graph engine from the product of
-    # its edge matrices: the two agree for linear networks only, so only those are handed over.
+    # The pathway driver records K from each pathway's output, the graph driver from the product of
+    # the edge matrices: the two agree for linear networks only, so only those are handed over.
     pathway_ok = depths is not None and set(activations.values()) <= {"linear"} and bases is None
     if engine == "pathway" and not (pathway_ok and dtype == np.float64 and threads == 1):
         raise ConfigError("engine: 'pathway' needs a linear graph of parallel pathways, no bases, float64 and one "
@@ -440,7 +440,7 @@ def _run(graph, dataset, engine, recorder, eta, steps, record_every, divergence_
 
 def _simulate_as_pathways(graph, dataset, width, depths, activations, init, init_scale, eta, steps, record_every,
                           seed, weights, divergence_factor, progress) -> Trajectory:
-    """A graph of parallel pathways run by the pathway engine (same network, same recording)."""
+    """A graph of parallel pathways run by the pathway driver (same engine, same network, its recording)."""
     segments = graph.chain_segments()
     sizes = graph_node_widths(graph, dataset.n_in, dataset.n_out, width)
     hidden = [[sizes[e[1]] for e in segment[:-1]] for segment in segments]
