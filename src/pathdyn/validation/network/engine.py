@@ -21,7 +21,8 @@ from pathdyn.errors import SimulationError
 from pathdyn.validation.network import kernels
 from pathdyn.validation.network.blas_threads import blas_threads
 from pathdyn.validation.network.spec import ACTIVATIONS, LOSSES, check_choice
-from pathdyn.validation.network.wiring import INPUT, OUTPUT, Wiring
+from pathdyn.theory.graph import INPUT, OUTPUT
+from pathdyn.validation.network.wiring import Wiring
 
 #: Below this width ``threads > 1`` is ignored: one thread is faster (measured at width
 #: 256, depths 3,3: two pathway threads 5x slower than one; 2-thread BLAS worse still).

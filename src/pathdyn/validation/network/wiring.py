@@ -19,7 +19,7 @@ from typing import Any
 from pathdyn.errors import ConfigError
 from pathdyn.theory.graph import INPUT, OUTPUT, GraphArchitecture
 
-__all__ = ["INPUT", "OUTPUT", "Wiring"]
+__all__ = ["Wiring"]
 
 
 @dataclass(frozen=True)
