@@ -59,8 +59,8 @@ def check_graph_dmft_options(args: IntegrateSettings, graph: GraphArchitecture) 
 
 
 def _solve(args: Any, graph, S, sigma):
-    # args: IntegrateSettings, whose learning rate and steps (or t_max) were checked to go together
-    """The graph DMFT, or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
+    """The graph DMFT of ``args`` (IntegrateSettings, learning rate and steps or t_max checked to go
+    together), or for parallel chains with ``--init orthogonal`` the pathway overlap march."""
     if args.init == "orthogonal":  # parallel chains: the exact orthogonal march, one pathway per path
         depths = graph.path_lengths
         if args.learning_rate is not None:

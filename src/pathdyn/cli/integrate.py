@@ -440,7 +440,6 @@ def integrate_reduced(settings: IntegrateSettings, plan: FilePlan) -> int:
         payload["graph"] = graph_paths_note(architecture)
     with plan:
         if settings.netcdf:
-
             labelled = replace(trajectory, extras={**trajectory.extras, "singular_values": S})
             plan.stage("-o/--output", lambda tmp: labelled.save_netcdf(tmp))
         else:

@@ -63,8 +63,8 @@ _FLAGS = {
 
 
 def _solve(args: Any, depths, S, sigma, init):
-    # args: IntegrateSettings, whose learning rate and steps (or t_max) check_dmft_options paired
-    """The DMFT trajectory for the command line; an error names the option that fixes it, not the argument."""
+    """The DMFT trajectory of ``args`` (IntegrateSettings, learning rate and steps or t_max paired by
+    :func:`check_dmft_options`); an error names the option that fixes it, not the argument."""
     mode = "descent" if args.learning_rate is not None else "flow"
     try:
         if mode == "descent":

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pathdyn.errors import DatasetError
-from pathdyn.numerics.datasets import Dataset, mode_rank
+from pathdyn.numerics.datasets import Dataset
 
-__all__ = ["InputAlignment", "MISALIGNMENT_THRESHOLD", "check_alignment", "input_alignment", "mode_rank"]
+__all__ = ["InputAlignment", "MISALIGNMENT_THRESHOLD", "check_alignment", "input_alignment"]
 
 #: Largest misalignment (a correlation coefficient, see :func:`input_alignment`) at which a
 #: per-mode comparison is still made. The learned diagonal ``K_alpha`` moves by a relative

@@ -337,14 +337,25 @@ class Engine:
         self.use_kernels = self.kernel_path != "blas"
 
     # ------------------------------------------------------------------ products
+    def _product_kind(self, W, columns: int, transpose: bool) -> str:
+        """How ``W h`` (or ``W^T h``) runs: ``kernel``, ``row``, ``block`` or a plain ``gemm``."""
+        if self._uses_kernel(W, columns):
+            return "kernel"
+        if transpose and self.backward_as_row:
+            return "row"
+        if not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH:
+            return "block"
+        return "gemm"
+
     def _apply(self, key, h, out, transpose=False):
         """``out = W h`` (or ``W^T h``) with the layer's effective weight ``W0 + A B^T``."""
         W = self.weights[key]
-        if self._uses_kernel(W, h.shape[1]):
+        kind = self._product_kind(W, h.shape[1], transpose)
+        if kind == "kernel":
             z = self._kernel_product(key, W, h, out, transpose)
-        elif transpose and self.backward_as_row:
+        elif kind == "row":
             z = self._row_product(key, W, h, out)
-        elif not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH:
+        elif kind == "block":
             z = self._block_product(W, h, out)
         else:
             z = self.gemm(1.0, W, h, trans_a=1 if transpose else 0, c=out, overwrite_c=1)
@@ -480,10 +491,8 @@ class Engine:
         """``out += W h`` (or ``W^T h``): fused into one ``gemm`` with ``beta = 1`` where the
         plain product applies, else made apart and added."""
         W = self.weights[key]
-        plain = not (self._uses_kernel(W, h.shape[1]) or (transpose and self.backward_as_row)
-                     or (not transpose and self.forward_by_blocks and min(W.shape) >= FORWARD_BLOCKS_MIN_WIDTH))
         lazy = self.deferred[key]
-        if plain and not (lazy is not None and lazy[2]):
+        if self._product_kind(W, h.shape[1], transpose) == "gemm" and not (lazy is not None and lazy[2]):
             self.gemm(1.0, W, h, trans_a=1 if transpose else 0, beta=1.0, c=out, overwrite_c=1)
         else:
             out += self._apply(key, h, self._sum_buffer(node, out), transpose)

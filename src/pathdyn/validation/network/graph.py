@@ -268,8 +268,10 @@ class _GraphRecorder:
         return np.stack([np.einsum("ia,ij,ja->a", self.bases[v], W[(u, v)], self.bases[u]) for u, v in self.graph.edges])
 
 
-def _check_run(learning_rate, steps, record_every, engine):
+def _check_run(learning_rate, steps, record_every, engine, threads):
     problems = []
+    if threads is not None and (not is_whole_number(threads) or threads < 1):
+        problems.append(f"threads: {threads!r} is not a whole number >= 1")
     if not isinstance(learning_rate, numbers.Real) or not (learning_rate > 0 and math.isfinite(learning_rate)):
         problems.append(f"learning_rate: {learning_rate!r} must be a positive number")
     if not is_whole_number(steps) or steps < 0:
@@ -345,10 +347,8 @@ def simulate_graph_gd(graph: GraphArchitecture | Architecture, dataset: Dataset 
         For bad input. A diverging run returns ``success=False`` with a message.
     """
     graph = as_graph(graph)  # pathways are the graph of their chains
-    _check_run(learning_rate, steps, record_every, engine)
+    _check_run(learning_rate, steps, record_every, engine, threads)
     dtype = check_dtype(dtype)
-    if threads is not None and not (is_whole_number(threads) and threads >= 1):
-        raise ConfigError(f"threads: {threads!r} must be a whole number >= 1 (or None); e.g. threads=2")
     dataset = as_dataset(dataset)
     activations = _node_activations(graph, activation)
     depths = graph.pathway_depths()
